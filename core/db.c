@@ -1,0 +1,83 @@
+/* db.c — see db.h. */
+#include "db.h"
+
+#include <string.h>
+
+#include "util.h"
+
+static char *trimmed(const char *msg)
+{
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    return cd_xstrndup(msg ? msg : "", n);
+}
+
+char *cd_db_error(PGconn *conn, const char *what)
+{
+    char *m = trimmed(conn ? PQerrorMessage(conn) : "no connection");
+    char *out = cd_sprintf("%s: %s", what, *m ? m : "unknown libpq error");
+    free(m);
+    return out;
+}
+
+char *cd_db_result_error(const PGresult *res, const char *what)
+{
+    char *m = trimmed(res ? PQresultErrorMessage(res) : "no result (out of memory?)");
+    char *out = cd_sprintf("%s: %s", what, *m ? m : "unexpected result status");
+    free(m);
+    return out;
+}
+
+PGconn *cd_db_connect(const char *url, const char *application_name, char **err)
+{
+    if (!url || !*url) {
+        *err = cd_xstrdup("cannot connect to PostgreSQL: database.url is not set "
+                          "(configuration file or CONNECTORD_DATABASE_URL)");
+        return NULL;
+    }
+    /* expand_dbname lets url be a URI or a conninfo string; the later
+     * application_name wins over one inside url only if url has none. */
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {url, application_name, "10", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn) {
+        *err = cd_xstrdup("cannot connect to PostgreSQL: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        /* libpq's message names host and user but never the password. */
+        *err = cd_db_error(conn, "cannot connect to PostgreSQL");
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+PGresult *cd_db_exec(PGconn *conn, const char *what, ExecStatusType expect, const char *sql,
+                     int nparams, const char *const *params, char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!res) {
+        *err = cd_db_error(conn, what);
+        return NULL;
+    }
+    if (PQresultStatus(res) != expect) {
+        *err = cd_db_result_error(res, what);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+int cd_db_command(PGconn *conn, const char *what, const char *sql, int nparams,
+                  const char *const *params, char **err)
+{
+    PGresult *res = cd_db_exec(conn, what, PGRES_COMMAND_OK, sql, nparams, params, err);
+    if (!res) {
+        /* A SELECT used as a command (e.g. pg_advisory_xact_lock) is fine. */
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}

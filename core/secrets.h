@@ -1,0 +1,47 @@
+/*
+ * secrets.h — secret references in connection_config.
+ *
+ * A reference is a JSON object with exactly one member "secret" whose
+ * string value is "env:NAME", "file:/ABS/PATH" or "cred:NAME" (a systemd
+ * credential: $CREDENTIALS_DIRECTORY/NAME). References are resolved only
+ * inside the runner; a resolved value is never stored, logged or returned.
+ */
+#ifndef CD_SECRETS_H
+#define CD_SECRETS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* 1 if node is a secret reference object, else 0. */
+int cd_secret_is_reference(const json_t *node);
+
+/* Resolves "env:NAME" / "file:PATH" / "cred:NAME". On success returns 0 and
+ * sets *out (malloc'd, NUL-terminated; one trailing newline of a file is
+ * dropped) and *out_len. On failure returns -1 and *err says which reference
+ * failed and why, without any secret value ("secret env:PGPASS is not set").
+ * Files larger than 64 KiB, empty names and relative file paths are refused. */
+int cd_secret_resolve(const char *reference, char **out, size_t *out_len, char **err);
+
+/* The set of resolved values of one run, used to scrub them from text. */
+typedef struct cd_secret_set cd_secret_set;
+cd_secret_set *cd_secret_set_new(void);
+void cd_secret_set_free(cd_secret_set *set);
+/* Values shorter than 4 bytes are not added (scrubbing them would mangle
+ * ordinary text); the set keeps its own copy. */
+void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len);
+
+/* Returns a malloc'd copy of text with every value in set replaced by
+ * "********". set may be NULL. */
+char *cd_secret_scrub(const cd_secret_set *set, const char *text);
+
+/* Replaces, in place and recursively, every reference inside config by a
+ * JSON string holding its value, adding each value to set. Returns 0, or -1
+ * with *err naming the JSON path of the reference that failed. */
+int cd_secrets_resolve_tree(json_t *config, cd_secret_set *set, char **err);
+
+/* Adds to set every plaintext string found at a field that schema marks
+ * "writeOnly": true (so plaintext secrets are scrubbed too). schema may be
+ * NULL. */
+void cd_secrets_collect_marked(const json_t *config, const json_t *schema, cd_secret_set *set);
+
+#endif

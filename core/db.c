@@ -73,9 +73,16 @@ PGresult *cd_db_exec(PGconn *conn, const char *what, ExecStatusType expect, cons
 int cd_db_command(PGconn *conn, const char *what, const char *sql, int nparams,
                   const char *const *params, char **err)
 {
-    PGresult *res = cd_db_exec(conn, what, PGRES_COMMAND_OK, sql, nparams, params, err);
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!res) {
-        /* A SELECT used as a command (e.g. pg_advisory_xact_lock) is fine. */
+        *err = cd_db_error(conn, what);
+        return -1;
+    }
+    /* A SELECT used as a command (pg_advisory_xact_lock) returns tuples. */
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        *err = cd_db_result_error(res, what);
+        PQclear(res);
         return -1;
     }
     PQclear(res);

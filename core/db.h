@@ -18,7 +18,8 @@ PGconn *cd_db_connect(const char *url, const char *application_name, char **err)
 PGresult *cd_db_exec(PGconn *conn, const char *what, ExecStatusType expect, const char *sql,
                      int nparams, const char *const *params, char **err);
 
-/* Same, for commands whose result is not needed. 0 or -1. */
+/* Same, for commands whose result is not needed (a SELECT is accepted too).
+ * 0 or -1. */
 int cd_db_command(PGconn *conn, const char *what, const char *sql, int nparams,
                   const char *const *params, char **err);
 

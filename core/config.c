@@ -48,6 +48,8 @@ struct cd_config {
 typedef struct yaml_reader {
     yaml_parser_t parser;
     const char *name; /* file name for messages */
+    const char *text; /* the input, to place reader errors */
+    size_t len;
     char *err;        /* first error, malloc'd */
 } yaml_reader;
 
@@ -72,8 +74,16 @@ static void reader_fail_parser(yaml_reader *r)
     const yaml_parser_t *p = &r->parser;
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_READER_ERROR) {
-        /* Reader errors (bad encoding) carry a byte offset, not a mark. */
-        reader_fail(r, p->mark, "%s (at byte offset %zu)", problem, p->problem_offset);
+        /* Reader errors (bad encoding) carry a byte offset, not a mark:
+         * count lines ourselves. Columns are bytes here, close enough. */
+        yaml_mark_t m = {0, 0, 0};
+        for (size_t i = 0; i < p->problem_offset && i < r->len; i++) {
+            if (r->text[i] == '\n')
+                m.line++, m.column = 0;
+            else
+                m.column++;
+        }
+        reader_fail(r, m, "%s (byte offset %zu)", problem, p->problem_offset);
     } else if (p->context) {
         reader_fail(r, p->problem_mark, "%s %s (line %zu, column %zu)", problem, p->context,
                     p->context_mark.line + 1, p->context_mark.column + 1);
@@ -292,6 +302,8 @@ static json_t *parse_yaml(const char *text, size_t len, const char *name, char *
     yaml_reader r;
     memset(&r, 0, sizeof r);
     r.name = name;
+    r.text = text;
+    r.len = len;
     if (!yaml_parser_initialize(&r.parser)) {
         *err = cd_sprintf("%s: cannot initialize the YAML parser", name);
         return NULL;

@@ -1,0 +1,441 @@
+/*
+ * test_config.c — unit tests of core/config.c: YAML typing, refusals with
+ * positions, conf.d merge order, environment overrides, cd_config_check.
+ * Files are written into a fresh temporary directory per test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* See core/config.c: the header has "/" "*" inside a comment. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcomment"
+#include "config.h"
+#pragma GCC diagnostic pop
+#include "util.h"
+
+/* A temporary directory with a conf.d inside; removed by teardown. */
+typedef struct fixture {
+    char dir[64];
+} fixture;
+
+/* Writes text to dir/name (name may contain "conf.d/"). */
+static void write_file(const fixture *fx, const char *name, const char *text)
+{
+    char *path = cd_sprintf("%s/%s", fx->dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(path);
+}
+
+static int setup(void **state)
+{
+    fixture *fx = cd_xcalloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/cd_test_config.XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    char *confd = cd_sprintf("%s/conf.d", fx->dir);
+    mkdir(confd, 0700);
+    free(confd);
+    unsetenv("CONNECTORD_DATABASE_URL");
+    unsetenv("CONNECTORD_HTTP_PORT");
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    /* Only files the tests created: no recursive removal by name. */
+    char *confd = cd_sprintf("%s/conf.d", fx->dir);
+    static const char *const names[] = {"10-a.yaml", "20-b.yaml", "30-notes.txt",
+                                        "15-c.yaml.bak", "25-dir.yaml", ".hidden.yaml"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = cd_sprintf("%s/%s", confd, names[i]);
+        if (unlink(p) < 0)
+            rmdir(p);
+        free(p);
+    }
+    rmdir(confd);
+    free(confd);
+    char *main_file = cd_sprintf("%s/connectord.yaml", fx->dir);
+    unlink(main_file);
+    free(main_file);
+    rmdir(fx->dir);
+    free(fx);
+    unsetenv("CONNECTORD_DATABASE_URL");
+    unsetenv("CONNECTORD_HTTP_PORT");
+    return 0;
+}
+
+/* Parses text that must be valid. */
+static cd_config *parse_ok(const char *text)
+{
+    char *err = NULL;
+    cd_config *cfg = cd_config_from_string(text, strlen(text), &err);
+    if (!cfg)
+        fail_msg("unexpected error: %s", err);
+    return cfg;
+}
+
+/* Parses text that must be refused; asserts the message contains want. */
+static void parse_fails(const char *text, const char *want)
+{
+    char *err = NULL;
+    cd_config *cfg = cd_config_from_string(text, strlen(text), &err);
+    assert_null(cfg);
+    assert_non_null(err);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" lacks \"%s\"", err, want);
+    free(err);
+}
+
+/* Loads fx's connectord.yaml, which must succeed. */
+static cd_config *load_ok(const fixture *fx)
+{
+    char *path = cd_sprintf("%s/connectord.yaml", fx->dir);
+    char *err = NULL;
+    cd_config *cfg = cd_config_load(path, &err);
+    if (!cfg)
+        fail_msg("unexpected error: %s", err);
+    free(path);
+    return cfg;
+}
+
+static void test_typed_scalars(void **state)
+{
+    cd_config *cfg = parse_ok("a:\n"
+                              "  int: 42\n"
+                              "  neg: -7\n"
+                              "  plus: +3\n"
+                              "  quoted: \"5103\"\n"
+                              "  single: '12'\n"
+                              "  t: true\n"
+                              "  T: True\n"
+                              "  f: false\n"
+                              "  yes: yes\n"
+                              "  n1: null\n"
+                              "  n2: ~\n"
+                              "  n3:\n"
+                              "  qnull: \"null\"\n"
+                              "  big: 99999999999999999999\n"
+                              "  float: 1.5\n"
+                              "  text: hello world\n"
+                              "  lit: |\n"
+                              "    42\n");
+    assert_true(json_is_integer(cd_config_get(cfg, "a.int")));
+    assert_int_equal(cd_config_int(cfg, "a.int", 0, NULL), 42);
+    assert_int_equal(cd_config_int(cfg, "a.neg", 0, NULL), -7);
+    assert_int_equal(cd_config_int(cfg, "a.plus", 0, NULL), 3);
+    assert_true(json_is_string(cd_config_get(cfg, "a.quoted")));
+    assert_string_equal(cd_config_string(cfg, "a.quoted", NULL), "5103");
+    assert_int_equal(cd_config_int(cfg, "a.quoted", 0, NULL), 5103);
+    assert_true(json_is_string(cd_config_get(cfg, "a.single")));
+    assert_true(json_is_true(cd_config_get(cfg, "a.t")));
+    assert_true(json_is_true(cd_config_get(cfg, "a.T")));
+    assert_true(json_is_false(cd_config_get(cfg, "a.f")));
+    assert_string_equal(cd_config_string(cfg, "a.yes", NULL), "yes");
+    assert_true(json_is_null(cd_config_get(cfg, "a.n1")));
+    assert_true(json_is_null(cd_config_get(cfg, "a.n2")));
+    assert_true(json_is_null(cd_config_get(cfg, "a.n3")));
+    assert_true(json_is_string(cd_config_get(cfg, "a.qnull")));
+    assert_true(json_is_string(cd_config_get(cfg, "a.big")));
+    assert_true(json_is_string(cd_config_get(cfg, "a.float")));
+    assert_string_equal(cd_config_string(cfg, "a.text", NULL), "hello world");
+    assert_true(json_is_string(cd_config_get(cfg, "a.lit")));
+    /* A key that is an integer stays text. */
+    cd_config_free(cfg);
+    cfg = parse_ok("1: one\n");
+    assert_string_equal(cd_config_string(cfg, "1", NULL), "one");
+    cd_config_free(cfg);
+}
+
+static void test_string_and_int_accessors(void **state)
+{
+    cd_config *cfg = parse_ok("http:\n  port: 5103\n  listen: 127.0.0.1\n"
+                              "x:\n  word: abc\n  list: [1, 2]\n  n: null\n");
+    /* Integers render as text, and the pointer stays valid. */
+    const char *p1 = cd_config_string(cfg, "http.port", NULL);
+    assert_string_equal(p1, "5103");
+    const char *p2 = cd_config_string(cfg, "http.port", NULL);
+    assert_ptr_equal(p1, p2);
+    assert_string_equal(cd_config_string(cfg, "http.listen", "x"), "127.0.0.1");
+    assert_string_equal(cd_config_string(cfg, "x.list", "dflt"), "dflt");
+    assert_string_equal(cd_config_string(cfg, "nope.nothing", "dflt"), "dflt");
+    assert_null(cd_config_get(cfg, "http.port.deeper"));
+    assert_null(cd_config_get(cfg, "http..port"));
+    assert_true(json_is_object(cd_config_get(cfg, "")));
+
+    int bad = 0;
+    assert_int_equal(cd_config_int(cfg, "missing", 9, &bad), 9);
+    assert_int_equal(bad, 0);
+    assert_int_equal(cd_config_int(cfg, "x.n", 8, &bad), 8);
+    assert_int_equal(bad, 0);
+    assert_int_equal(cd_config_int(cfg, "x.word", 7, &bad), 7);
+    assert_int_equal(bad, 1);
+    bad = 0;
+    assert_int_equal(cd_config_int(cfg, "x.list", 6, &bad), 6);
+    assert_int_equal(bad, 1);
+    assert_int_equal(cd_config_int(cfg, "x.word", 5, NULL), 5);
+    cd_config_free(cfg);
+}
+
+static void test_empty_and_top_level(void **state)
+{
+    cd_config *cfg = parse_ok("");
+    assert_int_equal(json_object_size(cd_config_get(cfg, "")), 0);
+    cd_config_free(cfg);
+    cfg = parse_ok("# only a comment\n---\n");
+    assert_int_equal(json_object_size(cd_config_get(cfg, "")), 0);
+    cd_config_free(cfg);
+    parse_fails("- a\n- b\n", "<string>:1:1: the top level must be a mapping");
+    parse_fails("just text\n", "top level must be a mapping");
+    parse_fails("a: 1\n---\nb: 2\n", "more than one YAML document");
+}
+
+static void test_bad_yaml_position(void **state)
+{
+    parse_fails("a: 1\nb: [1, 2\n", "<string>:");
+    /* The position is line:column, 1-based. */
+    parse_fails("a: 1\n  b: 2\n", "<string>:2:4:");
+    parse_fails("a: \"unterminated\n", "<string>:");
+}
+
+static void test_duplicate_and_refusals(void **state)
+{
+    parse_fails("http:\n  port: 1\n  port: 2\n", "<string>:3:3: duplicate key \"port\"");
+    parse_fails("a: &x 1\nb: *x\n", "anchors (&x) are not supported");
+    parse_fails("a: [*x]\n", "<string>:1:5:");
+    parse_fails("? [a, b]\n: 1\n", "mapping keys must be scalars");
+    parse_fails("a: !!int 5\n", "tag tag:yaml.org,2002:int is not supported");
+    parse_fails("a: \"x\\0y\"\n", "NUL character");
+    /* An explicit !!str tag is how to force text. */
+    cd_config *cfg = parse_ok("a: !!str 5\n");
+    assert_true(json_is_string(cd_config_get(cfg, "a")));
+    cd_config_free(cfg);
+}
+
+static void test_alias_bomb_refused(void **state)
+{
+    parse_fails("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", "anchors (&a)");
+    parse_fails("a: *undefined\n", "<string>:1:4:");
+}
+
+static void test_deep_nesting_refused(void **state)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_puts(&b, "a: ");
+    for (int i = 0; i < 200; i++)
+        cd_buf_putc(&b, '[');
+    for (int i = 0; i < 200; i++)
+        cd_buf_putc(&b, ']');
+    cd_buf_putc(&b, '\n');
+    parse_fails(b.data, "nesting deeper than");
+    cd_buf_free(&b);
+}
+
+static void test_merge_order(void **state)
+{
+    fixture *fx = *state;
+    write_file(fx, "connectord.yaml",
+               "database:\n  url: postgres:///main\n"
+               "http:\n  listen: 127.0.0.1\n  port: 5103\n"
+               "list: [1, 2, 3]\n"
+               "runner:\n  timeout_seconds: 900\n");
+    write_file(fx, "conf.d/20-b.yaml", "http:\n  port: 7000\nlist: [9]\n");
+    write_file(fx, "conf.d/10-a.yaml",
+               "http:\n  port: 6000\n  extra: yes\nrunner: {kill_grace_seconds: 5}\n");
+    /* Ignored: not *.yaml, hidden, or not a regular file. */
+    write_file(fx, "conf.d/30-notes.txt", "http:\n  port: 1\n");
+    write_file(fx, "conf.d/15-c.yaml.bak", "http:\n  port: 2\n");
+    write_file(fx, "conf.d/.hidden.yaml", "http:\n  port: 3\n");
+    char *d = cd_sprintf("%s/conf.d/25-dir.yaml", fx->dir);
+    mkdir(d, 0700);
+    free(d);
+
+    cd_config *cfg = load_ok(fx);
+    assert_int_equal(cd_config_int(cfg, "http.port", 0, NULL), 7000);
+    assert_string_equal(cd_config_string(cfg, "http.listen", NULL), "127.0.0.1");
+    assert_string_equal(cd_config_string(cfg, "http.extra", NULL), "yes");
+    assert_string_equal(cd_config_string(cfg, "database.url", NULL), "postgres:///main");
+    assert_int_equal(cd_config_int(cfg, "runner.timeout_seconds", 0, NULL), 900);
+    assert_int_equal(cd_config_int(cfg, "runner.kill_grace_seconds", 0, NULL), 5);
+    json_t *list = cd_config_get(cfg, "list");
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(json_integer_value(json_array_get(list, 0)), 9);
+
+    const json_t *src = cd_config_sources(cfg);
+    assert_int_equal(json_array_size(src), 3);
+    assert_non_null(strstr(json_string_value(json_array_get(src, 0)), "/connectord.yaml"));
+    assert_non_null(strstr(json_string_value(json_array_get(src, 1)), "/conf.d/10-a.yaml"));
+    assert_non_null(strstr(json_string_value(json_array_get(src, 2)), "/conf.d/20-b.yaml"));
+    cd_config_free(cfg);
+}
+
+static void test_missing_confd_is_fine(void **state)
+{
+    fixture *fx = *state;
+    char *confd = cd_sprintf("%s/conf.d", fx->dir);
+    rmdir(confd);
+    free(confd);
+    write_file(fx, "connectord.yaml", "a: 1\n");
+    cd_config *cfg = load_ok(fx);
+    assert_int_equal(json_array_size(cd_config_sources(cfg)), 1);
+    cd_config_free(cfg);
+}
+
+static void test_missing_main_file(void **state)
+{
+    fixture *fx = *state;
+    char *path = cd_sprintf("%s/connectord.yaml", fx->dir);
+    char *err = NULL;
+    assert_null(cd_config_load(path, &err));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "No such file"));
+    free(err);
+    free(path);
+}
+
+static void test_error_in_confd_names_file(void **state)
+{
+    fixture *fx = *state;
+    write_file(fx, "connectord.yaml", "a: 1\n");
+    write_file(fx, "conf.d/10-a.yaml", "b: 1\nb: 2\n");
+    char *path = cd_sprintf("%s/connectord.yaml", fx->dir);
+    char *err = NULL;
+    assert_null(cd_config_load(path, &err));
+    char *want = cd_sprintf("%s/conf.d/10-a.yaml:2:1: duplicate key \"b\"", fx->dir);
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    free(path);
+}
+
+static void test_env_overrides(void **state)
+{
+    fixture *fx = *state;
+    write_file(fx, "connectord.yaml", "database:\n  url: postgres:///file\nhttp:\n  port: 5103\n");
+    setenv("CONNECTORD_DATABASE_URL", "postgres:///env", 1);
+    setenv("CONNECTORD_HTTP_PORT", "8080", 1);
+    cd_config *cfg = load_ok(fx);
+    assert_string_equal(cd_config_string(cfg, "database.url", NULL), "postgres:///env");
+    assert_true(json_is_integer(cd_config_get(cfg, "http.port")));
+    assert_int_equal(cd_config_int(cfg, "http.port", 0, NULL), 8080);
+    cd_config_free(cfg);
+
+    /* Sections missing from the file are created. */
+    write_file(fx, "connectord.yaml", "{}\n");
+    cfg = load_ok(fx);
+    assert_string_equal(cd_config_string(cfg, "database.url", NULL), "postgres:///env");
+    cd_config_free(cfg);
+
+    setenv("CONNECTORD_HTTP_PORT", "80a", 1);
+    char *path = cd_sprintf("%s/connectord.yaml", fx->dir);
+    char *err = NULL;
+    assert_null(cd_config_load(path, &err));
+    assert_non_null(strstr(err, "CONNECTORD_HTTP_PORT"));
+    free(err);
+    free(path);
+}
+
+static void test_merge_string(void **state)
+{
+    cd_config *cfg = parse_ok("a:\n  b: 1\n  c: 2\n");
+    char *err = NULL;
+    assert_int_equal(cd_config_merge_string(cfg, "a:\n  c: 3\n", strlen("a:\n  c: 3\n"), "extra.yaml", &err), 0);
+    assert_int_equal(cd_config_int(cfg, "a.b", 0, NULL), 1);
+    assert_int_equal(cd_config_int(cfg, "a.c", 0, NULL), 3);
+    assert_int_equal(cd_config_merge_string(cfg, "a: [", 4, "bad.yaml", &err), -1);
+    assert_non_null(strstr(err, "bad.yaml:"));
+    free(err);
+    assert_int_equal(cd_config_int(cfg, "a.c", 0, NULL), 3);
+    const json_t *src = cd_config_sources(cfg);
+    assert_int_equal(json_array_size(src), 1);
+    assert_string_equal(json_string_value(json_array_get(src, 0)), "extra.yaml");
+    cd_config_free(cfg);
+}
+
+/* cd_config_check must refuse text and name key in its message. */
+static void check_fails(const char *text, const char *want)
+{
+    cd_config *cfg = parse_ok(text);
+    char *err = NULL;
+    assert_int_equal(cd_config_check(cfg, &err), -1);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" lacks \"%s\"", err, want);
+    free(err);
+    cd_config_free(cfg);
+}
+
+static void test_check(void **state)
+{
+    cd_config *cfg = parse_ok("database:\n  url: \"postgresql://u:pw@h/db\"\n"
+                              "http:\n  listen: 0.0.0.0\n  port: \"5103\"\n"
+                              "plugins:\n  dir: /usr/lib/connectord/plugins\n"
+                              "runner:\n  timeout_seconds: 900\n  kill_grace_seconds: 10\n"
+                              "  max_record_errors: 1000\n"
+                              "log:\n  level: debug\n"
+                              "future_feature:\n  anything: [1]\n");
+    char *err = NULL;
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+    cfg = parse_ok("http:\n  port:\n");
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+
+    check_fails("database:\n  url: 5\n", "database.url: must be a string, not an integer");
+    check_fails("http:\n  listen: [a]\n", "http.listen: must be a string");
+    check_fails("http:\n  port: 0\n", "http.port: must be an integer from 1 to 65535, got 0");
+    check_fails("http:\n  port: 65536\n", "http.port: must be an integer from 1 to 65535, got 65536");
+    check_fails("http:\n  port: web\n", "http.port: must be an integer");
+    check_fails("plugins:\n  dir: true\n", "plugins.dir: must be a string, not a boolean");
+    check_fails("runner:\n  timeout_seconds: -1\n", "runner.timeout_seconds");
+    check_fails("runner:\n  kill_grace_seconds: 0\n", "runner.kill_grace_seconds");
+    check_fails("runner:\n  max_record_errors: many\n", "runner.max_record_errors");
+    check_fails("log:\n  level: verbose\n", "log.level: must be one of error, warning, info, debug");
+    check_fails("http: 5103\n", "http: must be a mapping");
+}
+
+static void test_check_never_shows_url(void **state)
+{
+    /* The error is about the type; a URL value never reaches a message. */
+    check_fails("database: \"postgresql://u:hunter2@h/db\"\n", "database: must be a mapping");
+    cd_config *cfg = parse_ok("database: \"postgresql://u:hunter2@h/db\"\n");
+    char *err = NULL;
+    assert_int_equal(cd_config_check(cfg, &err), -1);
+    assert_null(strstr(err, "hunter2"));
+    free(err);
+    cd_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_typed_scalars),
+        cmocka_unit_test(test_string_and_int_accessors),
+        cmocka_unit_test(test_empty_and_top_level),
+        cmocka_unit_test(test_bad_yaml_position),
+        cmocka_unit_test(test_duplicate_and_refusals),
+        cmocka_unit_test(test_alias_bomb_refused),
+        cmocka_unit_test(test_deep_nesting_refused),
+        cmocka_unit_test_setup_teardown(test_merge_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_confd_is_fine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_main_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_in_confd_names_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
+        cmocka_unit_test(test_merge_string),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_check_never_shows_url),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

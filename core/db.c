@@ -1,6 +1,7 @@
 /* db.c — see db.h. */
 #include "db.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"

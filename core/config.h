@@ -1,6 +1,6 @@
 /*
  * config.h — connectord's configuration: connectord.yaml, then every
- * conf.d/*.yaml beside it in name order, later keys winning (mappings are
+ * conf.d/NAME.yaml beside it in name order, later keys winning (mappings are
  * merged key by key, anything else is replaced), then the environment:
  * CONNECTORD_DATABASE_URL overrides database.url, CONNECTORD_HTTP_PORT
  * overrides http.port.
@@ -17,7 +17,7 @@
 
 typedef struct cd_config cd_config;
 
-/* Loads path and path's directory's conf.d/*.yaml. A missing conf.d is
+/* Loads path and path's directory's conf.d/NAME.yaml. A missing conf.d is
  * fine; a missing main file is an error. On error returns NULL and sets *err
  * (malloc'd, caller frees) to a message naming the file, line and column. */
 cd_config *cd_config_load(const char *path, char **err);

@@ -1,0 +1,427 @@
+/*
+ * record_schema.c — dataset columns, row validation and COPY-text encoding
+ * (see record_schema.h).
+ *
+ * Every rule a target table enforces is checked here first, so that
+ * PostgreSQL never refuses a COPY line: a refused line would abort the
+ * whole run instead of rejecting one record.
+ */
+#include "record_schema.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datetime.h"
+#include "money.h"
+
+#define T CD_RS_TEXT
+#define REQ CD_RS_REQUIRED
+#define KEY CD_RS_KEY
+#define ALW CD_RS_ALWAYS
+
+/* Column order is the staging and merge order; transaction_date precedes
+ * transaction_timestamp so a row's date is checked before it is used as
+ * the timestamp's default. Fallbacks mirror the table defaults, so a NULL
+ * a driver sends means the same as a column it did not send. */
+static const cd_rs_column pg_transaction_columns[] = {
+    {"transaction_id", NULL, "text", T, 100, REQ | KEY, NULL},
+    {"merchant_id", NULL, "text", T, 50, REQ, NULL},
+    {"amount_paise", "amount", "bigint", CD_RS_PAISE, 0, REQ, NULL},
+    {"currency", NULL, "text", CD_RS_CURRENCY, 3, 0, "INR"},
+    {"transaction_date", NULL, "date", CD_RS_DATE, 0, REQ, NULL},
+    {"transaction_timestamp", NULL, "timestamptz", CD_RS_TIMESTAMP, 0, ALW, NULL},
+    {"source_type", NULL, "text", T, 20, ALW, "CONNECTOR"},
+    {"source_name", NULL, "text", T, 100, 0, NULL},
+    {"batch_id", NULL, "text", T, 100, 0, NULL},
+    {"payment_method", NULL, "text", T, 50, 0, NULL},
+    {"gateway_ref", NULL, "text", T, 100, 0, NULL},
+    {"utr", NULL, "text", T, 50, 0, NULL},
+    {"rrn", NULL, "text", T, 50, 0, NULL},
+    {"status", NULL, "text", T, 20, 0, "PENDING"},
+    {"bank_fee_paise", "bank_fee", "bigint", CD_RS_PAISE, 0, 0, "0"},
+    {"settlement_amount_paise", "settlement_amount", "bigint", CD_RS_PAISE, 0, 0, "0"},
+    {"acquirer_code", NULL, "text", T, 50, 0, NULL},
+    {"merchant_name", NULL, "text", T, 255, 0, NULL},
+};
+
+static const cd_rs_column bank_statement_columns[] = {
+    {"bank_ref", NULL, "text", T, 100, REQ | KEY, NULL},
+    {"bank_name", NULL, "text", T, 100, REQ | KEY, NULL},
+    {"amount_paise", "amount", "bigint", CD_RS_PAISE, 0, REQ, NULL},
+    {"transaction_date", NULL, "date", CD_RS_DATE, 0, REQ, NULL},
+    {"value_date", NULL, "date", CD_RS_DATE, 0, 0, NULL},
+    {"utr", NULL, "text", T, 50, 0, NULL},
+    {"rrn", NULL, "text", T, 50, 0, NULL},
+    {"remarks", NULL, "text", T, 0, 0, NULL},
+    {"debit_credit", NULL, "text", T, 10, 0, NULL},
+    {"net_amount_paise", "net_amount", "bigint", CD_RS_PAISE, 0, 0, NULL},
+    {"source_type", NULL, "text", T, 20, ALW, "CONNECTOR"},
+    {"source_file", NULL, "text", T, 255, 0, NULL},
+    {"batch_id", NULL, "text", T, 100, 0, NULL},
+};
+
+#undef T
+#undef REQ
+#undef KEY
+#undef ALW
+
+static const cd_rs_dataset datasets[] = {
+    {CD_DATASET_PG_TRANSACTION, "sp_v2_transactions", pg_transaction_columns,
+     sizeof pg_transaction_columns / sizeof pg_transaction_columns[0]},
+    {CD_DATASET_BANK_STATEMENT, "sp_v2_bank_statements", bank_statement_columns,
+     sizeof bank_statement_columns / sizeof bank_statement_columns[0]},
+};
+
+const cd_rs_dataset *cd_rs_dataset_get(cd_dataset dataset)
+{
+    for (size_t i = 0; i < sizeof datasets / sizeof datasets[0]; i++)
+        if (datasets[i].dataset == dataset)
+            return &datasets[i];
+    return NULL;
+}
+
+/* Appends "sep'name'" to an error list, starting it with head. */
+static void list_add(cd_buf *b, const char *head, const char *item)
+{
+    cd_buf_puts(b, b->len ? ", " : head);
+    cd_buf_printf(b, "'%s'", item);
+}
+
+int cd_rs_layout_init(cd_rs_layout *layout, const cd_rs_dataset *ds, const char *const *names,
+                      size_t n, char **err)
+{
+    memset(layout, 0, sizeof *layout);
+    layout->ds = ds;
+    layout->ninput = n;
+    layout->date_input = -1;
+    long *paise_in = cd_xmalloc(ds->ncolumns * sizeof *paise_in);
+    long *rupee_in = cd_xmalloc(ds->ncolumns * sizeof *rupee_in);
+    for (size_t c = 0; c < ds->ncolumns; c++)
+        paise_in[c] = rupee_in[c] = -1;
+
+    cd_buf unknown, dup, missing;
+    cd_buf_init(&unknown), cd_buf_init(&dup), cd_buf_init(&missing);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i] ? names[i] : "(null)";
+        bool found = false;
+        for (size_t c = 0; c < ds->ncolumns && !found; c++) {
+            long *slot = NULL;
+            if (strcmp(name, ds->columns[c].name) == 0)
+                slot = &paise_in[c];
+            else if (ds->columns[c].rupee_name && strcmp(name, ds->columns[c].rupee_name) == 0)
+                slot = &rupee_in[c];
+            if (!slot)
+                continue;
+            found = true;
+            if (*slot >= 0)
+                list_add(&dup, "declared twice: ", name);
+            else
+                *slot = (long)i;
+        }
+        if (!found)
+            list_add(&unknown, "", name);
+    }
+    for (size_t c = 0; c < ds->ncolumns; c++) {
+        const cd_rs_column *col = &ds->columns[c];
+        if ((col->flags & CD_RS_REQUIRED) && paise_in[c] < 0 && rupee_in[c] < 0) {
+            char *item = col->rupee_name ? cd_sprintf("%s' or '%s", col->name, col->rupee_name)
+                                         : cd_xstrdup(col->name);
+            list_add(&missing, "missing required column ", item);
+            free(item);
+        }
+    }
+
+    int rc = 0;
+    if (unknown.len || dup.len || missing.len) {
+        cd_buf msg;
+        cd_buf_init(&msg);
+        cd_buf_printf(&msg, "columns for %s: ", ds->table);
+        const char *sep = "";
+        if (unknown.len) {
+            cd_buf_printf(&msg, "unknown column%s %s", strchr(unknown.data, ',') ? "s" : "",
+                          unknown.data);
+            sep = "; ";
+        }
+        if (dup.len) {
+            cd_buf_printf(&msg, "%s%s", sep, dup.data);
+            sep = "; ";
+        }
+        if (missing.len)
+            cd_buf_printf(&msg, "%s%s", sep, missing.data);
+        *err = cd_buf_take(&msg);
+        rc = -1;
+    } else {
+        layout->stage = cd_xcalloc(ds->ncolumns, sizeof *layout->stage);
+        for (size_t c = 0; c < ds->ncolumns; c++) {
+            const cd_rs_column *col = &ds->columns[c];
+            bool declared = paise_in[c] >= 0 || rupee_in[c] >= 0;
+            if (strcmp(col->name, "transaction_date") == 0)
+                layout->date_input = paise_in[c];
+            if (!declared && !(col->flags & CD_RS_ALWAYS))
+                continue;
+            cd_rs_stage_col *sc = &layout->stage[layout->nstage++];
+            sc->col = col;
+            sc->paise_input = paise_in[c];
+            sc->rupee_input = rupee_in[c];
+            sc->declared = declared;
+        }
+    }
+    cd_buf_free(&unknown), cd_buf_free(&dup), cd_buf_free(&missing);
+    free(paise_in);
+    free(rupee_in);
+    return rc;
+}
+
+void cd_rs_layout_free(cd_rs_layout *layout)
+{
+    free(layout->stage);
+    memset(layout, 0, sizeof *layout);
+}
+
+long cd_rs_utf8_chars(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long chars = 0;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c == 0)
+            return -1;
+        if (c < 0x80) {
+            i++, chars++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp, min;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, cp = c & 0x1Fu, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, cp = c & 0x0Fu, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, cp = c & 0x07u, min = 0x10000;
+        else
+            return -1; /* stray continuation byte, C0/C1 overlong lead, or > U+10FFFF */
+        if (len - i - 1 < need)
+            return -1;
+        for (size_t k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (p[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return -1;
+        i += need + 1;
+        chars++;
+    }
+    return chars;
+}
+
+void cd_rs_copy_escape(cd_buf *out, const char *s, size_t len)
+{
+    /* Worst case every byte doubles; reserving once keeps the loop free
+     * of capacity checks on the hot path. */
+    cd_buf_reserve(out, 2 * len);
+    char *d = out->data + out->len;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\': *d++ = '\\', *d++ = '\\'; break;
+        case '\t': *d++ = '\\', *d++ = 't'; break;
+        case '\n': *d++ = '\\', *d++ = 'n'; break;
+        case '\r': *d++ = '\\', *d++ = 'r'; break;
+        default: *d++ = c;
+        }
+    }
+    out->len = (size_t)(d - out->data);
+    out->data[out->len] = '\0';
+}
+
+/* Trims ASCII spaces around values[idx]; false when there is no value or
+ * only spaces. */
+static bool input_value(const char *const *values, const size_t *lengths, long idx,
+                        const char **s, size_t *len)
+{
+    if (idx < 0 || !values[idx])
+        return false;
+    const char *v = values[idx];
+    size_t n = lengths ? lengths[idx] : strlen(v);
+    while (n && v[0] == ' ')
+        v++, n--;
+    while (n && v[n - 1] == ' ')
+        n--;
+    *s = v, *len = n;
+    return n > 0;
+}
+
+/* A printable, always-valid-UTF-8 quotation of a bad value for a reason
+ * text: bytes outside printable ASCII as \xNN, long values cut short. */
+static void quote_value(cd_buf *b, const char *s, size_t len)
+{
+    const size_t max = 40;
+    cd_buf_putc(b, '\'');
+    for (size_t i = 0; i < len && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            cd_buf_putc(b, (char)c);
+        else
+            cd_buf_printf(b, "\\x%02X", c);
+    }
+    cd_buf_puts(b, len > max ? "'..." : "'");
+}
+
+/* Builds "<name>: '<value>' <why>" (value omitted when s is NULL). */
+static char *reason_with_value(const char *name, const char *s, size_t len, const char *why)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_printf(&b, "%s: ", name);
+    if (s) {
+        quote_value(&b, s, len);
+        cd_buf_putc(&b, ' ');
+    }
+    cd_buf_puts(&b, why);
+    return cd_buf_take(&b);
+}
+
+/* Appends the checked text value of a TEXT or CURRENCY column. */
+static int put_text(const cd_rs_column *col, const char *s, size_t len, cd_buf *out,
+                    char **reason)
+{
+    if (memchr(s, '\0', len)) {
+        *reason = cd_sprintf("%s: contains a NUL byte", col->name);
+        return -1;
+    }
+    long chars = cd_rs_utf8_chars(s, len);
+    if (chars < 0) {
+        *reason = reason_with_value(col->name, s, len, "is not valid UTF-8");
+        return -1;
+    }
+    if (col->kind == CD_RS_CURRENCY) {
+        bool ok = len == 3;
+        for (size_t i = 0; ok && i < 3; i++)
+            ok = s[i] >= 'A' && s[i] <= 'Z';
+        if (!ok) {
+            *reason = reason_with_value(col->name, s, len, "is not a 3-letter uppercase code");
+            return -1;
+        }
+    }
+    if (col->max_chars && (unsigned long)chars > col->max_chars) {
+        *reason = cd_sprintf("%s: longer than %u characters", col->name, col->max_chars);
+        return -1;
+    }
+    cd_rs_copy_escape(out, s, len);
+    return 0;
+}
+
+/* Appends the amount of a PAISE column from whichever twin the row
+ * gives; *field is set to the input column at fault on error. */
+static int put_amount(const cd_rs_stage_col *sc, const char *const *values, const size_t *lengths,
+                      cd_buf *out, const char **field, char **reason)
+{
+    const cd_rs_column *col = sc->col;
+    const char *ps = NULL, *rs = NULL;
+    size_t plen = 0, rlen = 0;
+    bool has_p = input_value(values, lengths, sc->paise_input, &ps, &plen);
+    bool has_r = input_value(values, lengths, sc->rupee_input, &rs, &rlen);
+    int64_t paise;
+    const char *why;
+    if (has_p && has_r) {
+        *field = col->name;
+        *reason = cd_sprintf("%s: both %s and %s are given; send one", col->name, col->name,
+                             col->rupee_name);
+        return -1;
+    }
+    if (has_p) {
+        if (cd_money_parse_paise(ps, plen, &paise, &why) != 0) {
+            *field = col->name;
+            *reason = reason_with_value(col->name, ps, plen, why);
+            return -1;
+        }
+    } else if (has_r) {
+        if (cd_money_parse_rupees(rs, rlen, &paise, &why) != 0) {
+            *field = col->rupee_name;
+            *reason = reason_with_value(col->rupee_name, rs, rlen, why);
+            return -1;
+        }
+    } else {
+        /* Name the column the driver declared, so the message matches
+         * what its author wrote. */
+        const char *name = sc->paise_input >= 0 ? col->name : col->rupee_name;
+        if (col->flags & CD_RS_REQUIRED) {
+            *field = name;
+            *reason = cd_sprintf("%s: missing", name);
+            return -1;
+        }
+        cd_buf_puts(out, col->fallback ? col->fallback : "\\N");
+        return 0;
+    }
+    cd_buf_printf(out, "%" PRId64, paise);
+    return 0;
+}
+
+int cd_rs_encode_row(const cd_rs_layout *layout, int64_t seq, const char *const *values,
+                     const size_t *lengths, cd_buf *out, const char **field, char **reason)
+{
+    size_t start = out->len;
+    cd_buf_printf(out, "%" PRId64, seq);
+    for (size_t k = 0; k < layout->nstage; k++) {
+        const cd_rs_stage_col *sc = &layout->stage[k];
+        const cd_rs_column *col = sc->col;
+        cd_buf_putc(out, '\t');
+        if (col->kind == CD_RS_PAISE) {
+            if (put_amount(sc, values, lengths, out, field, reason) != 0)
+                goto bad;
+            continue;
+        }
+        const char *s;
+        size_t len;
+        *field = col->name;
+        if (!input_value(values, lengths, sc->paise_input, &s, &len)) {
+            if (col->flags & CD_RS_REQUIRED) {
+                *reason = cd_sprintf("%s: missing", col->name);
+                goto bad;
+            }
+            if (col->kind == CD_RS_TIMESTAMP && layout->date_input >= 0 &&
+                input_value(values, lengths, layout->date_input, &s, &len)) {
+                /* A date alone is read by PostgreSQL as its midnight in
+                 * the session zone, the connector's; it was checked as
+                 * transaction_date already. */
+                cd_buf_append(out, s, len);
+            } else {
+                cd_buf_puts(out, col->fallback ? col->fallback : "\\N");
+            }
+            continue;
+        }
+        const char *why;
+        int has_zone;
+        switch (col->kind) {
+        case CD_RS_DATE:
+            if (cd_date_valid(s, len, &why) != 0) {
+                *reason = reason_with_value(col->name, s, len, why);
+                goto bad;
+            }
+            cd_buf_append(out, s, len);
+            break;
+        case CD_RS_TIMESTAMP:
+            if (cd_timestamp_valid(s, len, &has_zone, &why) != 0) {
+                *reason = reason_with_value(col->name, s, len, why);
+                goto bad;
+            }
+            cd_buf_append(out, s, len);
+            break;
+        default:
+            if (put_text(col, s, len, out, reason) != 0)
+                goto bad;
+        }
+    }
+    cd_buf_putc(out, '\n');
+    return 0;
+bad:
+    out->len = start;
+    if (out->data)
+        out->data[start] = '\0';
+    return -1;
+}

@@ -1,0 +1,337 @@
+/*
+ * test_secrets.c — unit tests of core/secrets.c: each reference scheme and
+ * its failures, tree resolution with JSON paths, scrubbing, and collection
+ * of writeOnly fields. Secret files live in a fresh temporary directory.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secrets.h"
+#include "util.h"
+
+#define PLAINTEXT "s3cr3t-value"
+
+typedef struct fixture {
+    char dir[64];
+} fixture;
+
+/* Writes len bytes to dir/name and returns the malloc'd path. */
+static char *write_file(const fixture *fx, const char *name, const char *data, size_t len)
+{
+    char *path = cd_sprintf("%s/%s", fx->dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+    return path;
+}
+
+static int setup(void **state)
+{
+    fixture *fx = cd_xcalloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/cd_test_secrets.XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    setenv("CREDENTIALS_DIRECTORY", fx->dir, 1);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    static const char *const names[] = {"plain", "nl", "crlf", "two", "big", "limit", "sub", "cred1"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = cd_sprintf("%s/%s", fx->dir, names[i]);
+        if (unlink(p) < 0)
+            rmdir(p);
+        free(p);
+    }
+    rmdir(fx->dir);
+    free(fx);
+    unsetenv("CREDENTIALS_DIRECTORY");
+    return 0;
+}
+
+/* Resolves ref, which must succeed with want. */
+static void resolves_to(const char *ref, const char *want, size_t want_len)
+{
+    char *out = NULL, *err = NULL;
+    size_t len = 99;
+    if (cd_secret_resolve(ref, &out, &len, &err) != 0)
+        fail_msg("%s: unexpected error %s", ref, err);
+    assert_int_equal(len, want_len);
+    assert_memory_equal(out, want, want_len);
+    assert_int_equal(out[len], '\0');
+    free(out);
+}
+
+/* Resolves ref, which must fail with a message containing want and never
+ * the test's plaintext. */
+static void resolve_fails(const char *ref, const char *want)
+{
+    char *out = (char *)"untouched", *err = NULL;
+    size_t len = 99;
+    assert_int_equal(cd_secret_resolve(ref, &out, &len, &err), -1);
+    assert_null(out);
+    assert_non_null(err);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" lacks \"%s\"", err, want);
+    assert_null(strstr(err, PLAINTEXT));
+    free(err);
+}
+
+static void test_env(void **state)
+{
+    setenv("CD_TEST_SECRET", PLAINTEXT, 1);
+    resolves_to("env:CD_TEST_SECRET", PLAINTEXT, strlen(PLAINTEXT));
+    unsetenv("CD_TEST_SECRET");
+    resolve_fails("env:CD_TEST_SECRET", "secret env:CD_TEST_SECRET is not set");
+    resolve_fails("env:", "invalid variable name");
+}
+
+static void test_file(void **state)
+{
+    fixture *fx = *state;
+    char *p;
+    p = write_file(fx, "plain", PLAINTEXT, strlen(PLAINTEXT));
+    char *ref = cd_sprintf("file:%s", p);
+    resolves_to(ref, PLAINTEXT, strlen(PLAINTEXT));
+    free(ref), free(p);
+
+    p = write_file(fx, "nl", PLAINTEXT "\n", strlen(PLAINTEXT) + 1);
+    ref = cd_sprintf("file:%s", p);
+    resolves_to(ref, PLAINTEXT, strlen(PLAINTEXT));
+    free(ref), free(p);
+
+    p = write_file(fx, "crlf", PLAINTEXT "\r\n", strlen(PLAINTEXT) + 2);
+    ref = cd_sprintf("file:%s", p);
+    resolves_to(ref, PLAINTEXT, strlen(PLAINTEXT));
+    free(ref), free(p);
+
+    /* Only one newline is dropped. */
+    p = write_file(fx, "two", "abcd\n\n", 6);
+    ref = cd_sprintf("file:%s", p);
+    resolves_to(ref, "abcd\n", 5);
+    free(ref), free(p);
+
+    /* Exactly 64 KiB is accepted, one byte more is not. */
+    char *data = cd_xmalloc(64 * 1024 + 1);
+    memset(data, 'x', 64 * 1024 + 1);
+    p = write_file(fx, "limit", data, 64 * 1024);
+    ref = cd_sprintf("file:%s", p);
+    resolves_to(ref, data, 64 * 1024);
+    free(ref), free(p);
+    p = write_file(fx, "big", data, 64 * 1024 + 1);
+    ref = cd_sprintf("file:%s", p);
+    resolve_fails(ref, "larger than 64 KiB");
+    free(ref), free(p), free(data);
+}
+
+static void test_file_failures(void **state)
+{
+    fixture *fx = *state;
+    resolve_fails("file:relative/path", "secret file:relative/path: the path must be absolute");
+    resolve_fails("file:", "must be absolute");
+    char *ref = cd_sprintf("file:%s/missing", fx->dir);
+    resolve_fails(ref, "No such file or directory");
+    free(ref);
+    char *sub = cd_sprintf("%s/sub", fx->dir);
+    mkdir(sub, 0700);
+    ref = cd_sprintf("file:%s", sub);
+    resolve_fails(ref, "not a regular file");
+    free(ref), free(sub);
+}
+
+static void test_cred(void **state)
+{
+    fixture *fx = *state;
+    char *p = write_file(fx, "cred1", PLAINTEXT "\n", strlen(PLAINTEXT) + 1);
+    free(p);
+    resolves_to("cred:cred1", PLAINTEXT, strlen(PLAINTEXT));
+    resolve_fails("cred:nothere", "secret cred:nothere: No such file");
+    resolve_fails("cred:a/b", "secret cred:a/b: invalid credential name");
+    resolve_fails("cred:..", "invalid credential name");
+    resolve_fails("cred:.", "invalid credential name");
+    resolve_fails("cred:", "invalid credential name");
+    unsetenv("CREDENTIALS_DIRECTORY");
+    resolve_fails("cred:cred1", "secret cred:cred1: CREDENTIALS_DIRECTORY is not set "
+                                "(LoadCredential= in the unit)");
+}
+
+static void test_unknown_scheme(void **state)
+{
+    /* A plaintext password typed where a reference belongs is not echoed. */
+    resolve_fails(PLAINTEXT, "env:NAME, file:/ABS/PATH, cred:NAME");
+    resolve_fails("vault:" PLAINTEXT, "unknown scheme");
+    resolve_fails(NULL, "missing");
+}
+
+static void test_is_reference(void **state)
+{
+    json_t *v = json_pack("{s:s}", "secret", "env:X");
+    assert_true(cd_secret_is_reference(v));
+    json_decref(v);
+    v = json_pack("{s:s, s:s}", "secret", "env:X", "other", "y");
+    assert_false(cd_secret_is_reference(v));
+    json_decref(v);
+    v = json_pack("{s:i}", "secret", 5);
+    assert_false(cd_secret_is_reference(v));
+    json_decref(v);
+    v = json_string("env:X");
+    assert_false(cd_secret_is_reference(v));
+    json_decref(v);
+    assert_false(cd_secret_is_reference(NULL));
+}
+
+static void test_resolve_tree(void **state)
+{
+    setenv("CD_TEST_A", "alpha-value", 1);
+    setenv("CD_TEST_B", "bravo-value", 1);
+    json_error_t jerr;
+    json_t *cfg = json_loads("{\"host\": \"h\", \"password\": {\"secret\": \"env:CD_TEST_A\"},"
+                             " \"keys\": [1, {\"secret\": \"env:CD_TEST_B\"}, {\"k\": {\"secret\": \"env:CD_TEST_A\"}}],"
+                             " \"not_ref\": {\"secret\": \"env:CD_TEST_A\", \"note\": \"x\"}}",
+                             0, &jerr);
+    assert_non_null(cfg);
+    cd_secret_set *set = cd_secret_set_new();
+    char *err = NULL;
+    assert_int_equal(cd_secrets_resolve_tree(cfg, set, &err), 0);
+    char *dump = json_dumps(cfg, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(dump, "{\"host\":\"h\",\"keys\":[1,\"bravo-value\",{\"k\":\"alpha-value\"}],"
+                              "\"not_ref\":{\"note\":\"x\",\"secret\":\"env:CD_TEST_A\"},"
+                              "\"password\":\"alpha-value\"}");
+    free(dump);
+    char *s = cd_secret_scrub(set, "a=alpha-value b=bravo-value");
+    assert_string_equal(s, "a=******** b=********");
+    free(s);
+    cd_secret_set_free(set);
+    json_decref(cfg);
+    unsetenv("CD_TEST_A");
+    unsetenv("CD_TEST_B");
+}
+
+/* resolve_tree on json must fail with exactly want. */
+static void tree_fails(const char *json, const char *want)
+{
+    json_error_t jerr;
+    json_t *cfg = json_loads(json, 0, &jerr);
+    assert_non_null(cfg);
+    char *err = NULL;
+    assert_int_equal(cd_secrets_resolve_tree(cfg, NULL, &err), -1);
+    assert_string_equal(err, want);
+    free(err);
+    json_decref(cfg);
+}
+
+static void test_resolve_tree_errors(void **state)
+{
+    unsetenv("CD_TEST_NONE");
+    tree_fails("{\"connection\": {\"pgp\": [{}, {}, {\"passphrase\": {\"secret\": \"env:CD_TEST_NONE\"}}]}}",
+               "connection.pgp[2].passphrase: secret env:CD_TEST_NONE is not set");
+    tree_fails("[{\"secret\": \"env:CD_TEST_NONE\"}]", "[0]: secret env:CD_TEST_NONE is not set");
+    tree_fails("{\"a\": {\"secret\": 5}}", "a: \"secret\" must be a string such as \"env:NAME\"");
+    tree_fails("{\"secret\": \"env:CD_TEST_NONE\"}",
+               "(root): a secret reference cannot stand for the whole configuration");
+}
+
+static void test_scrub(void **state)
+{
+    cd_secret_set *set = cd_secret_set_new();
+    cd_secret_set_add(set, "abc", 3); /* too short: not added */
+    cd_secret_set_add(set, "pass", 4);
+    cd_secret_set_add(set, "password123", 11);
+    cd_secret_set_add(set, "token-xyz", 9);
+    cd_secret_set_add(set, "token-xyz", 9); /* duplicates are harmless */
+    char *s;
+    s = cd_secret_scrub(set, "abc user pass");
+    assert_string_equal(s, "abc user ********");
+    free(s);
+    /* The longer value wins where one contains the other. */
+    s = cd_secret_scrub(set, "password123 and pass and password12");
+    assert_string_equal(s, "******** and ******** and ********word12");
+    free(s);
+    s = cd_secret_scrub(set, "token-xyztoken-xyz");
+    assert_string_equal(s, "****************");
+    free(s);
+    s = cd_secret_scrub(set, "");
+    assert_string_equal(s, "");
+    free(s);
+    s = cd_secret_scrub(set, "nothing here");
+    assert_string_equal(s, "nothing here");
+    free(s);
+    s = cd_secret_scrub(NULL, "pass");
+    assert_string_equal(s, "pass");
+    free(s);
+    cd_secret_set_free(set);
+    cd_secret_set_free(NULL);
+
+    /* A set with only short values scrubs nothing. */
+    set = cd_secret_set_new();
+    cd_secret_set_add(set, "a", 1);
+    s = cd_secret_scrub(set, "a banana");
+    assert_string_equal(s, "a banana");
+    free(s);
+    cd_secret_set_free(set);
+}
+
+static void test_collect_marked(void **state)
+{
+    json_error_t jerr;
+    json_t *schema = json_loads(
+        "{\"type\": \"object\", \"properties\": {"
+        "  \"user\": {\"type\": \"string\"},"
+        "  \"password\": {\"type\": \"string\", \"writeOnly\": true},"
+        "  \"ref\": {\"type\": \"string\", \"writeOnly\": true},"
+        "  \"pgp\": {\"type\": \"object\", \"properties\": {"
+        "     \"passphrase\": {\"type\": \"string\", \"writeOnly\": true}}},"
+        "  \"accounts\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {"
+        "     \"api_key\": {\"type\": \"string\", \"writeOnly\": true}}}},"
+        "  \"shared\": {\"$ref\": \"#/$defs/key\"}},"
+        " \"$defs\": {\"key\": {\"type\": \"string\", \"writeOnly\": true}}}",
+        0, &jerr);
+    assert_non_null(schema);
+    json_t *cfg = json_loads(
+        "{\"user\": \"alice-user\", \"password\": \"pw-plain-1\","
+        " \"ref\": {\"secret\": \"env:X\"},"
+        " \"pgp\": {\"passphrase\": \"pgp-phrase\"},"
+        " \"accounts\": [{\"api_key\": \"key-one-1\"}, {\"api_key\": \"key-two-2\"}],"
+        " \"shared\": \"shared-key\"}",
+        0, &jerr);
+    assert_non_null(cfg);
+    cd_secret_set *set = cd_secret_set_new();
+    cd_secrets_collect_marked(cfg, schema, set);
+    char *s = cd_secret_scrub(set, "alice-user pw-plain-1 pgp-phrase key-one-1 key-two-2 "
+                                   "shared-key env:X");
+    assert_string_equal(s, "alice-user ******** ******** ******** ******** ******** env:X");
+    free(s);
+    cd_secrets_collect_marked(cfg, NULL, set); /* no schema: nothing, no crash */
+    cd_secret_set_free(set);
+    json_decref(cfg);
+    json_decref(schema);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_env),
+        cmocka_unit_test_setup_teardown(test_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cred, setup, teardown),
+        cmocka_unit_test(test_unknown_scheme),
+        cmocka_unit_test(test_is_reference),
+        cmocka_unit_test(test_resolve_tree),
+        cmocka_unit_test(test_resolve_tree_errors),
+        cmocka_unit_test(test_scrub),
+        cmocka_unit_test(test_collect_marked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -418,6 +418,30 @@ static void test_check_never_shows_url(void **state)
     cd_config_free(cfg);
 }
 
+static void test_shipped_default(void **state)
+{
+    /* CD_SOURCE_DIR is set by ctest; run by hand, fall back to the cwd. */
+    const char *src = getenv("CD_SOURCE_DIR");
+    char *path = cd_sprintf("%s/conf.d/connectord.yaml", src ? src : ".");
+    setenv("CONNECTORD_DATABASE_URL", "postgresql:///from_env", 1);
+    char *err = NULL;
+    cd_config *cfg = cd_config_load(path, &err);
+    unsetenv("CONNECTORD_DATABASE_URL");
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    assert_string_equal(cd_config_string(cfg, "database.url", NULL), "postgresql:///from_env");
+    assert_string_equal(cd_config_string(cfg, "http.listen", NULL), "127.0.0.1");
+    assert_int_equal(cd_config_int(cfg, "http.port", 0, NULL), 5103);
+    assert_null(cd_config_string(cfg, "plugins.dir", NULL));
+    assert_int_equal(cd_config_int(cfg, "runner.timeout_seconds", 0, NULL), 900);
+    assert_int_equal(cd_config_int(cfg, "runner.kill_grace_seconds", 0, NULL), 10);
+    assert_int_equal(cd_config_int(cfg, "runner.max_record_errors", 0, NULL), 1000);
+    assert_string_equal(cd_config_string(cfg, "log.level", NULL), "info");
+    cd_config_free(cfg);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_merge_string),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_check_never_shows_url),
+        cmocka_unit_test(test_shipped_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

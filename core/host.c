@@ -1,0 +1,465 @@
+/* host.c — the cd_host_api table the runner hands to drivers. See host.h. */
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+/* Record errors are written in batches: one round trip per batch, not per
+ * bad row. */
+#define ERROR_BATCH 100
+/* What a record error keeps of the raw input. */
+#define RAW_KEEP 512
+#define TEXT_KEEP 2000
+
+int64_t cd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return c ? 1 : 0;
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+char *cd_utf8_clean(const char *s, size_t len, size_t max)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_reserve(&b, len < max ? len : max);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t k = utf8_seq(p + i, len - i);
+        size_t take = k ? k : 1;
+        if (b.len + (k ? k : 1) > max)
+            break;
+        if (k)
+            cd_buf_append(&b, p + i, k);
+        else
+            cd_buf_putc(&b, '?');
+        i += take;
+    }
+    return cd_buf_take(&b);
+}
+
+/* Scrubbed, valid UTF-8, bounded copy of driver-supplied text. */
+static char *clean_text(cd_run *run, const char *s, size_t len, size_t max)
+{
+    char *u = cd_utf8_clean(s, len, max);
+    char *scrubbed = cd_secret_scrub(run->secrets, u);
+    free(u);
+    return scrubbed;
+}
+
+static __thread char *init_error;
+
+void cd_host_clear_init_error(void)
+{
+    free(init_error);
+    init_error = NULL;
+}
+
+char *cd_host_take_init_error(void)
+{
+    char *e = init_error;
+    init_error = NULL;
+    return e;
+}
+
+static void host_init_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = cd_vsprintf(fmt, ap);
+    va_end(ap);
+    free(init_error);
+    init_error = cd_utf8_clean(m, strlen(m), TEXT_KEEP);
+    free(m);
+}
+
+void cd_run_init(cd_run *run)
+{
+    run->details = json_object();
+    run->steps = json_array();
+    run->config_errors = json_array();
+    run->max_record_errors = 1000;
+    run->max_log_lines = 5000;
+    run->info.struct_size = (uint32_t)sizeof run->info;
+    run->http.struct_size = (uint32_t)sizeof run->http;
+    run->http.connect_timeout_s = 30;
+    run->http.request_timeout_s = 300;
+    run->http.verify_tls = 1;
+    run->http.user_agent = "connectord/" CD_VERSION;
+}
+
+static void free_pending(cd_run *run)
+{
+    for (size_t i = 0; i < run->npending; i++) {
+        free(run->pending[i].row_ref);
+        free(run->pending[i].field);
+        free(run->pending[i].reason);
+        free(run->pending[i].raw);
+    }
+    run->npending = 0;
+}
+
+int cd_run_flush_errors(cd_run *run)
+{
+    if (!run->npending)
+        return 0;
+    if (!run->ctl || run->info.run_id <= 0) {
+        free_pending(run);
+        return 0;
+    }
+    /* One multi-row INSERT with parameters: no text escaping to get wrong. */
+    cd_buf sql;
+    cd_buf_init(&sql);
+    cd_buf_puts(&sql, "INSERT INTO sp_v2_connector_record_errors"
+                      " (run_id, attempt, row_ref, field, reason, raw) VALUES ");
+    size_t nparams = 2 + run->npending * 4;
+    const char **params = cd_xcalloc(nparams, sizeof *params);
+    char run_id[32], attempt[16];
+    snprintf(run_id, sizeof run_id, "%lld", (long long)run->info.run_id);
+    snprintf(attempt, sizeof attempt, "%u", (unsigned)run->info.attempt);
+    params[0] = run_id;
+    params[1] = attempt;
+    for (size_t i = 0; i < run->npending; i++) {
+        size_t b = 3 + i * 4;
+        cd_buf_printf(&sql, "%s($1, $2::int, $%zu, $%zu, $%zu, $%zu)", i ? ", " : "", b, b + 1,
+                      b + 2, b + 3);
+        params[b - 1] = run->pending[i].row_ref;
+        params[b] = run->pending[i].field;
+        params[b + 1] = run->pending[i].reason;
+        params[b + 2] = run->pending[i].raw;
+    }
+    char *err = NULL;
+    int rc = cd_db_command(run->ctl, "storing record errors", sql.data, (int)nparams, params,
+                           &err);
+    if (rc != 0) {
+        cd_error("run %lld: %s", (long long)run->info.run_id, err);
+        free(err);
+    } else {
+        run->errors_stored += (int64_t)run->npending;
+    }
+    free(params);
+    cd_buf_free(&sql);
+    free_pending(run);
+    return rc;
+}
+
+void cd_run_release(cd_run *run)
+{
+    cd_run_flush_errors(run);
+    free(run->pending);
+    run->pending = NULL;
+    json_decref(run->details);
+    json_decref(run->steps);
+    json_decref(run->config_errors);
+    free(run->message);
+    free(run->fatal);
+    free(run->cursor_old);
+    free(run->cursor_new);
+    run->details = run->steps = run->config_errors = NULL;
+    run->message = run->fatal = run->cursor_old = run->cursor_new = NULL;
+}
+
+/* Queues one record error (already cleaned). Takes ownership. */
+static void add_record_error(cd_run *run, char *row_ref, char *field, char *reason, char *raw)
+{
+    if (run->errors_stored + (int64_t)run->npending >= run->max_record_errors) {
+        run->errors_dropped++;
+        free(row_ref), free(field), free(reason), free(raw);
+        return;
+    }
+    if (!run->pending)
+        run->pending = cd_xcalloc(ERROR_BATCH, sizeof *run->pending);
+    run->pending[run->npending++] = (cd_record_error){row_ref, field, reason, raw};
+    if (run->npending == ERROR_BATCH)
+        cd_run_flush_errors(run);
+}
+
+/* --- the table entries --- */
+
+static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *raw = cd_vsprintf(fmt, ap);
+    va_end(ap);
+    char *msg = clean_text(run, raw, strlen(raw), TEXT_KEEP);
+    free(raw);
+    if (level < CD_LOG_ERROR)
+        level = CD_LOG_ERROR;
+    if (level > CD_LOG_DEBUG)
+        level = CD_LOG_DEBUG;
+    cd_log(level, "run %lld: %s", (long long)run->info.run_id, msg);
+    if (run->ctl && run->info.run_id > 0) {
+        if (run->log_lines < run->max_log_lines) {
+            char id[32], att[16], lvl[8];
+            snprintf(id, sizeof id, "%lld", (long long)run->info.run_id);
+            snprintf(att, sizeof att, "%u", (unsigned)run->info.attempt);
+            snprintf(lvl, sizeof lvl, "%d", (int)level);
+            const char *p[] = {id, att, lvl, msg};
+            char *err = NULL;
+            if (cd_db_command(run->ctl, "storing a run log line",
+                              "INSERT INTO sp_v2_connector_run_logs (run_id, attempt, level, message)"
+                              " VALUES ($1, $2, $3, $4)",
+                              4, p, &err) != 0) {
+                cd_error("run %lld: %s", (long long)run->info.run_id, err);
+                free(err);
+            }
+        }
+        run->log_lines++;
+    }
+    free(msg);
+}
+
+static const cd_run_info *host_run_info(cd_run *run) { return &run->info; }
+
+static void on_reject(void *userdata, const char *row_ref, const char *field, const char *reason)
+{
+    cd_run *run = userdata;
+    add_record_error(run, row_ref ? clean_text(run, row_ref, strlen(row_ref), 500) : NULL,
+                     field ? cd_xstrdup(field) : NULL,
+                     clean_text(run, reason, strlen(reason), TEXT_KEEP), NULL);
+}
+
+static void set_fatal(cd_run *run, char *msg)
+{
+    if (!run->fatal)
+        run->fatal = msg;
+    else
+        free(msg);
+}
+
+static int host_records_begin(cd_run *run, const char *const *columns, size_t ncolumns)
+{
+    if (run->info.kind == CD_RUN_TEST || run->info.kind == CD_RUN_VALIDATE) {
+        host_log(run, CD_LOG_ERROR, "records_begin called during %s: records are not loaded",
+                 run->info.kind == CD_RUN_TEST ? "a test" : "validation");
+        return CD_ERR_PERMANENT;
+    }
+    if (run->sink) {
+        host_log(run, CD_LOG_ERROR, "records_begin called twice");
+        return CD_ERR_PERMANENT;
+    }
+    if (!run->data) {
+        set_fatal(run, cd_xstrdup("no database connection for records"));
+        return CD_ERR_PERMANENT;
+    }
+    char *err = NULL;
+    run->sink = cd_sink_open(run->data, run->dataset, run->info.run_id, on_reject, run, &err);
+    if (!run->sink) {
+        set_fatal(run, err);
+        return CD_ERR_PERMANENT;
+    }
+    if (cd_sink_columns(run->sink, columns, ncolumns, &err) != 0) {
+        host_log(run, CD_LOG_ERROR, "records_begin: %s", err);
+        set_fatal(run, cd_sprintf("driver declared unusable columns: %s", err));
+        free(err);
+        return CD_ERR_CONFIG;
+    }
+    return CD_OK;
+}
+
+static int host_is_cancelled(cd_run *run);
+
+static int host_record_emit(cd_run *run, const char *const *values, const size_t *lengths,
+                            const char *row_ref)
+{
+    if (!run->sink) {
+        set_fatal(run, cd_xstrdup("driver emitted a record before records_begin"));
+        return CD_ERR_PERMANENT;
+    }
+    if (run->fatal)
+        return CD_ERR_PERMANENT;
+    char *err = NULL;
+    int rc = cd_sink_row(run->sink, values, lengths, row_ref ? row_ref : "", &err);
+    if (rc < 0) {
+        set_fatal(run, err);
+        return CD_ERR_PERMANENT;
+    }
+    /* Checked every few thousand rows: a clock read per row is measurable. */
+    cd_sink_counts c;
+    cd_sink_peek(run->sink, &c);
+    if ((c.received & 1023) == 0 && host_is_cancelled(run))
+        return CD_CANCELLED;
+    return CD_OK;
+}
+
+static void host_record_error(cd_run *run, const char *row_ref, const char *reason,
+                              const char *raw, size_t raw_len)
+{
+    run->driver_errors++;
+    add_record_error(run, row_ref ? clean_text(run, row_ref, strlen(row_ref), 500) : NULL, NULL,
+                     clean_text(run, reason ? reason : "unreadable record",
+                                reason ? strlen(reason) : 17, TEXT_KEEP),
+                     raw ? clean_text(run, raw, raw_len, RAW_KEEP) : NULL);
+}
+
+static void host_progress(cd_run *run, uint64_t done, uint64_t total)
+{
+    run->progress_done = done;
+    run->progress_total = total;
+}
+
+static int host_is_cancelled(cd_run *run)
+{
+    if (run->cancel_flag && *run->cancel_flag)
+        return 1;
+    return run->deadline_ms > 0 && cd_now_ms() >= run->deadline_ms;
+}
+
+static int64_t host_remaining_ms(cd_run *run)
+{
+    if (run->deadline_ms <= 0)
+        return -1;
+    int64_t left = run->deadline_ms - cd_now_ms();
+    return left > 0 ? left : 0;
+}
+
+static int host_secret_resolve(cd_run *run, const char *reference, char **out, size_t *out_len)
+{
+    char *err = NULL;
+    if (!reference || cd_secret_resolve(reference, out, out_len, &err) != 0) {
+        host_log(run, CD_LOG_ERROR, "%s", err ? err : "secret reference is NULL");
+        free(err);
+        return CD_ERR_CONFIG;
+    }
+    cd_secret_set_add(run->secrets, *out, *out_len);
+    return CD_OK;
+}
+
+static void host_free(void *p) { free(p); }
+
+static int host_cursor_get(cd_run *run, char **out)
+{
+    const char *v = run->cursor_dirty ? run->cursor_new : run->cursor_old;
+    *out = v ? cd_xstrdup(v) : NULL;
+    return CD_OK;
+}
+
+static int host_cursor_set(cd_run *run, const char *value)
+{
+    free(run->cursor_new);
+    run->cursor_new = value ? cd_utf8_clean(value, strlen(value), 4096) : NULL;
+    run->cursor_dirty = 1;
+    return CD_OK;
+}
+
+static const cd_http_defaults *host_http_defaults(cd_run *run) { return &run->http; }
+
+static void host_set_message(cd_run *run, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *raw = cd_vsprintf(fmt, ap);
+    va_end(ap);
+    free(run->message);
+    run->message = clean_text(run, raw, strlen(raw), TEXT_KEEP);
+    free(raw);
+}
+
+static void host_set_detail(cd_run *run, const char *key, const char *json_value)
+{
+    if (!key || !json_value)
+        return;
+    char *k = cd_utf8_clean(key, strlen(key), 100);
+    json_t *v = json_loads(json_value, JSON_DECODE_ANY, NULL);
+    if (!v) {
+        char *s = clean_text(run, json_value, strlen(json_value), TEXT_KEEP);
+        v = json_string(s);
+        free(s);
+    }
+    json_object_set_new(run->details, k, v);
+    free(k);
+}
+
+static void host_test_step(cd_run *run, const char *step, int passed, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *raw = cd_vsprintf(fmt ? fmt : "", ap);
+    va_end(ap);
+    char *detail = clean_text(run, raw, strlen(raw), TEXT_KEEP);
+    free(raw);
+    char *name = clean_text(run, step ? step : "step", step ? strlen(step) : 4, 100);
+    json_array_append_new(run->steps, json_pack("{s:s, s:b, s:s}", "step", name, "passed",
+                                                passed ? 1 : 0, "detail", detail));
+    host_log(run, passed ? CD_LOG_INFO : CD_LOG_WARNING, "test step %s: %s%s%s", name,
+             passed ? "passed" : "failed", *detail ? ": " : "", detail);
+    free(detail);
+    free(name);
+}
+
+static void host_config_error(cd_run *run, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *raw = cd_vsprintf(fmt, ap);
+    va_end(ap);
+    char *msg = clean_text(run, raw, strlen(raw), TEXT_KEEP);
+    free(raw);
+    char *f = clean_text(run, field ? field : "", field ? strlen(field) : 0, 200);
+    json_array_append_new(run->config_errors,
+                          json_pack("{s:s, s:s}", "field", f, "message", msg));
+    free(msg);
+    free(f);
+}
+
+const cd_host_api cd_host_table = {
+    .struct_size = (uint32_t)sizeof(cd_host_api),
+    .abi_major = CD_PLUGIN_ABI_MAJOR,
+    .abi_minor = CD_PLUGIN_ABI_MINOR,
+    .log = host_log,
+    .run_info = host_run_info,
+    .records_begin = host_records_begin,
+    .record_emit = host_record_emit,
+    .record_error = host_record_error,
+    .progress = host_progress,
+    .is_cancelled = host_is_cancelled,
+    .remaining_ms = host_remaining_ms,
+    .secret_resolve = host_secret_resolve,
+    .free = host_free,
+    .cursor_get = host_cursor_get,
+    .cursor_set = host_cursor_set,
+    .http_defaults = host_http_defaults,
+    .set_message = host_set_message,
+    .set_detail = host_set_detail,
+    .test_step = host_test_step,
+    .config_error = host_config_error,
+    .init_error = host_init_error,
+};

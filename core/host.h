@@ -1,0 +1,85 @@
+/*
+ * host.h — the per-run context behind the cd_host_api table: what a driver
+ * can do during validate, test or run, and nothing more. Everything a
+ * driver hands in (log text, reasons, raw rows) is scrubbed of the run's
+ * secret values and made valid UTF-8 before it is stored.
+ */
+#ifndef CD_HOST_H
+#define CD_HOST_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include <connectord/plugin.h>
+
+#include "secrets.h"
+#include "sink.h"
+
+typedef struct cd_record_error {
+    char *row_ref;
+    char *field;
+    char *reason;
+    char *raw;
+} cd_record_error;
+
+struct cd_run {
+    cd_run_info info;
+    PGconn *ctl;         /* autocommit: logs, record errors (kept when the run fails) */
+    PGconn *data;        /* one transaction: staging, merge, run row */
+    cd_dataset dataset;  /* target of the records */
+
+    cd_sink *sink;
+    char *fatal;         /* first error that makes the run fail (sink/db) */
+
+    int64_t driver_errors;      /* host->record_error calls */
+    int64_t errors_stored;
+    int64_t errors_dropped;
+    int64_t max_record_errors;
+    cd_record_error *pending;   /* not yet flushed to the database */
+    size_t npending;
+
+    int64_t log_lines;
+    int64_t max_log_lines;
+
+    cd_secret_set *secrets;
+    json_t *details;
+    json_t *steps;          /* test steps */
+    json_t *config_errors;  /* validate mode */
+    char *message;
+
+    volatile sig_atomic_t *cancel_flag;
+    int64_t deadline_ms;    /* CLOCK_MONOTONIC ms; 0 = none */
+
+    char *cursor_old;
+    char *cursor_new;
+    int cursor_dirty;
+
+    cd_http_defaults http;
+    uint64_t progress_done, progress_total;
+};
+
+extern const cd_host_api cd_host_table;
+
+/* Prepares run (zeroed by the caller) with its own details/steps objects. */
+void cd_run_init(cd_run *run);
+/* Flushes pending record errors; frees what the run owns (not the
+ * connections). */
+void cd_run_release(cd_run *run);
+
+/* Writes pending record errors to the ctl connection. 0 or -1. */
+int cd_run_flush_errors(cd_run *run);
+
+/* Monotonic clock in milliseconds. */
+int64_t cd_now_ms(void);
+
+/* Replaces invalid UTF-8 sequences and NUL bytes of s[0..len) by '?', and
+ * truncates to at most max bytes on a character boundary. malloc'd. */
+char *cd_utf8_clean(const char *s, size_t len, size_t max);
+
+/* init_error support for the loader. */
+void cd_host_clear_init_error(void);
+char *cd_host_take_init_error(void);
+
+#endif

@@ -1,0 +1,445 @@
+/* runner.c — see runner.h. */
+#include "runner.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "host.h"
+#include "loader.h"
+#include "log.h"
+#include "paths.h"
+#include "runs.h"
+#include "secrets.h"
+#include "sink.h"
+#include "util.h"
+
+static volatile sig_atomic_t cancel_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    cancel_requested = 1;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static cd_run_kind kind_of(const char *run_type)
+{
+    if (strcmp(run_type, "TEST") == 0)
+        return CD_RUN_TEST;
+    if (strcmp(run_type, "MANUAL") == 0)
+        return CD_RUN_MANUAL;
+    if (strcmp(run_type, "BACKFILL") == 0)
+        return CD_RUN_BACKFILL;
+    return CD_RUN_SCHEDULED;
+}
+
+static const char *outcome_word(int rc)
+{
+    switch (rc) {
+    case CD_OK: return "ok";
+    case CD_ERR_CONFIG: return "configuration_error";
+    case CD_ERR_TRANSIENT: return "transient_error";
+    case CD_ERR_PERMANENT: return "permanent_error";
+    case CD_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}
+
+/* The dataset of a CD_DATASET_CONFIGURED driver comes from
+ * connection_config.dataset. */
+static int resolve_dataset(const cd_driver *drv, const json_t *config, cd_dataset *out,
+                           char **err)
+{
+    if (drv->magic->dataset != CD_DATASET_CONFIGURED) {
+        *out = drv->magic->dataset;
+        return 0;
+    }
+    const char *ds = json_string_value(json_object_get(config, "dataset"));
+    if (ds && strcmp(ds, "pg_transaction") == 0)
+        *out = CD_DATASET_PG_TRANSACTION;
+    else if (ds && strcmp(ds, "bank_statement") == 0)
+        *out = CD_DATASET_BANK_STATEMENT;
+    else {
+        *err = cd_xstrdup("connection_config.dataset must be \"pg_transaction\" or "
+                          "\"bank_statement\"");
+        return -1;
+    }
+    return 0;
+}
+
+static void apply_http_settings(const cd_config *cfg, cd_run *run)
+{
+    run->http.connect_timeout_s =
+        (uint32_t)cd_config_int(cfg, "http_client.connect_timeout_seconds", 30, NULL);
+    run->http.request_timeout_s =
+        (uint32_t)cd_config_int(cfg, "http_client.request_timeout_seconds", 300, NULL);
+    run->http.ca_file = cd_config_string(cfg, "http_client.ca_file", NULL);
+    run->http.proxy = cd_config_string(cfg, "http_client.proxy", NULL);
+    /* TLS verification cannot be turned off from the configuration. */
+    run->http.verify_tls = 1;
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+typedef struct run_state {
+    const cd_config *cfg;
+    cd_run_row row;
+    cd_run run;
+    cd_driver driver;
+    int driver_loaded;
+    json_t *config;        /* connection_config with references resolved */
+    char *config_text;
+    char *error;           /* the run's error_message */
+    int rc;
+    cd_sink_counts counts;
+    int merged;
+    int64_t started_ms;
+    int timeout_s;
+} run_state;
+
+/* Loads driver, secrets and connections. On failure sets st->rc/st->error. */
+static int prepare(run_state *st)
+{
+    cd_run *run = &st->run;
+    const char *dir_default = NULL;
+    char *dir_alloc = NULL;
+    const char *dir = cd_config_string(st->cfg, "plugins.dir", NULL);
+    if (!dir) {
+        dir_alloc = cd_path_from_prefix("lib/connectord/plugins");
+        dir_default = dir_alloc;
+        dir = dir_default;
+    }
+    char *reason = NULL;
+    if (cd_driver_find(dir, st->row.driver, &st->driver, &reason) != 0) {
+        st->rc = CD_ERR_CONFIG;
+        st->error = cd_sprintf("driver %s cannot be loaded: %s", st->row.driver, reason);
+        free(reason);
+        free(dir_alloc);
+        return -1;
+    }
+    free(dir_alloc);
+    st->driver_loaded = 1;
+    const char *category = cd_category_name(st->driver.magic->category);
+    if (strcmp(category, st->row.connector_type) != 0) {
+        st->rc = CD_ERR_CONFIG;
+        st->error = cd_sprintf("driver %s serves %s connectors, this connector is %s",
+                               st->driver.magic->name, category, st->row.connector_type);
+        return -1;
+    }
+
+    json_error_t jerr;
+    st->config = json_loads(st->row.config_json ? st->row.config_json : "{}", 0, &jerr);
+    if (!st->config || !json_is_object(st->config)) {
+        st->rc = CD_ERR_CONFIG;
+        st->error = cd_xstrdup("connection_config is not a JSON object");
+        return -1;
+    }
+    /* Plaintext secrets typed into the API are scrubbed like resolved ones. */
+    cd_secrets_collect_marked(st->config, st->driver.config_schema, run->secrets);
+    char *err = NULL;
+    if (cd_secrets_resolve_tree(st->config, run->secrets, &err) != 0) {
+        st->rc = CD_ERR_CONFIG;
+        st->error = err;
+        return -1;
+    }
+    if (resolve_dataset(&st->driver, st->config, &run->dataset, &err) != 0) {
+        st->rc = CD_ERR_CONFIG;
+        st->error = err;
+        return -1;
+    }
+    st->config_text = json_dumps(st->config, JSON_COMPACT);
+    run->info.config_json = st->config_text;
+    run->info.config_json_len = strlen(st->config_text);
+
+    if (run->info.kind != CD_RUN_TEST) {
+        const char *url = cd_config_string(st->cfg, "database.url", NULL);
+        run->data = cd_db_connect(url, "connectord-runner-data", &err);
+        if (!run->data) {
+            st->rc = CD_ERR_TRANSIENT;
+            st->error = err;
+            return -1;
+        }
+        /* Timestamps without a zone are the connector's local time. */
+        const char *p[] = {st->row.timezone};
+        if (cd_db_command(run->data, "setting the connector's time zone",
+                          "SELECT set_config('TimeZone', $1, false)", 1, p, &err) != 0 ||
+            cd_db_command(run->data, "starting the load transaction", "BEGIN", 0, NULL,
+                          &err) != 0) {
+            st->rc = CD_ERR_CONFIG;
+            st->error = err;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void call_driver(run_state *st)
+{
+    cd_run *run = &st->run;
+    const cd_driver_callbacks *cb = &st->driver.callbacks;
+    cd_host_table.log(run, CD_LOG_INFO, "%s run of %s (driver %s %s) for %s, attempt %u",
+                      st->row.run_type, st->row.connector_name, st->driver.magic->name,
+                      st->driver.magic->version, run->info.run_date, (unsigned)run->info.attempt);
+    if (cb->validate) {
+        int vrc = cb->validate(run);
+        if (vrc != CD_OK || json_array_size(run->config_errors) > 0) {
+            st->rc = CD_ERR_CONFIG;
+            cd_buf b;
+            cd_buf_init(&b);
+            cd_buf_puts(&b, "invalid connection_config: ");
+            size_t i;
+            json_t *e;
+            json_array_foreach(run->config_errors, i, e) {
+                cd_buf_printf(&b, "%s%s: %s", i ? "; " : "",
+                              json_string_value(json_object_get(e, "field")),
+                              json_string_value(json_object_get(e, "message")));
+            }
+            if (json_array_size(run->config_errors) == 0)
+                cd_buf_puts(&b, "rejected by the driver");
+            st->error = cd_buf_take(&b);
+            return;
+        }
+    }
+    st->rc = run->info.kind == CD_RUN_TEST ? cb->test(run) : cb->run(run);
+    if (st->rc < CD_OK || st->rc > CD_CANCELLED) {
+        cd_host_table.log(run, CD_LOG_ERROR, "driver returned unknown code %d", st->rc);
+        st->rc = CD_ERR_PERMANENT;
+    }
+    if (run->fatal && st->rc == CD_OK)
+        st->rc = CD_ERR_PERMANENT;
+    if (st->rc == CD_CANCELLED || (st->rc != CD_OK && cancel_requested)) {
+        st->rc = CD_CANCELLED;
+        int64_t elapsed = cd_now_ms() - st->started_ms;
+        if (!cancel_requested && st->timeout_s > 0 && elapsed >= (int64_t)st->timeout_s * 1000)
+            st->error = cd_sprintf("timed out after %d s", st->timeout_s);
+        else
+            st->error = cd_xstrdup("cancelled by USER");
+        return;
+    }
+    if (st->rc != CD_OK) {
+        if (run->fatal)
+            st->error = cd_xstrdup(run->fatal);
+        else if (run->message)
+            st->error = cd_xstrdup(run->message);
+        else
+            st->error = cd_sprintf("driver %s failed (%s)", st->driver.magic->name,
+                                   outcome_word(st->rc));
+    }
+}
+
+static json_t *build_details(run_state *st)
+{
+    cd_run *run = &st->run;
+    json_t *d = json_deep_copy(run->details);
+    if (st->driver_loaded) {
+        json_object_set_new(d, "driver", json_string(st->driver.magic->name));
+        json_object_set_new(d, "driver_version", json_string(st->driver.magic->version));
+    }
+    json_object_set_new(d, "attempt", json_integer(run->info.attempt));
+    json_object_set_new(d, "outcome", json_string(outcome_word(st->rc)));
+    if (run->info.window_from)
+        json_object_set_new(d, "window", json_pack("{s:s, s:s}", "from", run->info.window_from,
+                                                   "to", run->info.window_to));
+    if (st->merged) {
+        json_object_set_new(d, "inserted", json_integer(st->counts.inserted));
+        json_object_set_new(d, "updated", json_integer(st->counts.updated));
+        json_object_set_new(d, "unchanged", json_integer(st->counts.unchanged));
+        json_object_set_new(d, "duplicates", json_integer(st->counts.duplicates));
+        json_object_set_new(d, "target_table",
+                            json_string(cd_sink_target_table(run->dataset)));
+    }
+    json_object_set_new(d, "rejected", json_integer(st->counts.rejected));
+    json_object_set_new(d, "driver_record_errors", json_integer(run->driver_errors));
+    json_object_set_new(d, "record_errors_stored", json_integer(run->errors_stored));
+    json_object_set_new(d, "record_errors_dropped", json_integer(run->errors_dropped));
+    if (run->log_lines > run->max_log_lines)
+        json_object_set_new(d, "log_lines_dropped",
+                            json_integer(run->log_lines - run->max_log_lines));
+    if (json_array_size(run->steps))
+        json_object_set_new(d, "test_steps", json_copy(run->steps));
+    if (run->message)
+        json_object_set_new(d, "message", json_string(run->message));
+    if (run->progress_total)
+        json_object_set_new(d, "progress", json_pack("{s:I, s:I}", "done",
+                                                     (json_int_t)run->progress_done, "total",
+                                                     (json_int_t)run->progress_total));
+    json_object_set_new(d, "runner_peak_rss_kb", json_integer(peak_rss_kb()));
+    return d;
+}
+
+/* Merges and finalizes on the data connection (one transaction), or rolls
+ * back and finalizes on the control connection. */
+static int finish(run_state *st)
+{
+    cd_run *run = &st->run;
+    char *err = NULL;
+    if (st->rc == CD_OK && run->sink) {
+        if (cd_sink_merge(run->sink, &st->counts, &err) != 0) {
+            st->rc = CD_ERR_TRANSIENT;
+            st->error = cd_sprintf("loading the records failed: %s", err);
+            free(err);
+        } else {
+            st->merged = 1;
+        }
+    } else if (run->sink) {
+        cd_sink_peek(run->sink, &st->counts);
+    }
+    cd_run_flush_errors(run);
+
+    int64_t failed = st->counts.rejected + run->driver_errors;
+    cd_run_outcome o = {0};
+    o.processed = st->counts.received + run->driver_errors;
+    o.success = st->rc == CD_OK ? st->counts.staged : 0;
+    o.failed = failed;
+    if (st->rc == CD_OK)
+        o.status = failed > 0 ? "PARTIAL_SUCCESS" : "SUCCESS";
+    else
+        o.status = "FAILED";
+    if (st->rc == CD_OK && failed > 0 && !st->error)
+        st->error = cd_sprintf("%lld record%s failed validation; see the record errors",
+                               (long long)failed, failed == 1 ? "" : "s");
+    o.error_message = st->error;
+    o.cursor_dirty = run->cursor_dirty;
+    o.cursor = run->cursor_new;
+    json_t *details = build_details(st);
+    o.details = details;
+
+    int done = -1;
+    if (st->rc == CD_OK && run->data) {
+        done = cd_runs_finalize(run->data, run->info.run_id, &o, &err);
+        if (done == 1 && cd_db_command(run->data, "committing the run", "COMMIT", 0, NULL,
+                                       &err) != 0)
+            done = -1;
+        if (done != 1) {
+            /* The records are not committed: the run must say FAILED. */
+            char *why = done == 0 ? cd_xstrdup("the run was no longer RUNNING (cancelled or "
+                                               "rescued) when its records were committed")
+                                  : err;
+            err = NULL;
+            cd_error("run %lld: %s", (long long)run->info.run_id, why);
+            PQexec(run->data, "ROLLBACK");
+            free(st->error);
+            st->error = why;
+            st->rc = CD_ERR_TRANSIENT;
+            o.status = "FAILED";
+            o.success = 0;
+            o.error_message = st->error;
+            o.cursor_dirty = 0;
+            json_object_set_new(details, "outcome", json_string(outcome_word(st->rc)));
+            done = -1;
+        }
+    }
+    if (done != 1) {
+        if (run->data) {
+            PGresult *r = PQexec(run->data, "ROLLBACK");
+            PQclear(r);
+        }
+        done = cd_runs_finalize(run->ctl, run->info.run_id, &o, &err);
+    }
+    json_decref(details);
+    if (done < 0) {
+        cd_error("run %lld: %s", (long long)run->info.run_id, err);
+        free(err);
+        return CD_RUNNER_NOT_FINALIZED;
+    }
+    cd_info("run %lld: %s%s%s", (long long)run->info.run_id, o.status,
+            st->error ? ": " : "", st->error ? st->error : "");
+    return CD_RUNNER_FINALIZED;
+}
+
+int cd_exec_run(const cd_config *cfg, int64_t run_id)
+{
+    install_signal_handlers();
+    run_state st;
+    memset(&st, 0, sizeof st);
+    st.cfg = cfg;
+    st.started_ms = cd_now_ms();
+    cd_run *run = &st.run;
+    cd_run_init(run);
+    run->secrets = cd_secret_set_new();
+    run->cancel_flag = &cancel_requested;
+    run->max_record_errors = cd_config_int(cfg, "runner.max_record_errors", 1000, NULL);
+    apply_http_settings(cfg, run);
+
+    char *err = NULL;
+    const char *url = cd_config_string(cfg, "database.url", NULL);
+    run->ctl = cd_db_connect(url, "connectord-runner", &err);
+    if (!run->ctl) {
+        fprintf(stderr, "<3>run %lld: %s\n", (long long)run_id, err);
+        free(err);
+        cd_run_release(run);
+        cd_secret_set_free(run->secrets);
+        return CD_RUNNER_NOT_FINALIZED;
+    }
+    if (cd_runs_load(run->ctl, run_id, &st.row, &err) != 0) {
+        cd_error("run %lld: %s", (long long)run_id, err);
+        free(err);
+        PQfinish(run->ctl);
+        cd_run_release(run);
+        cd_secret_set_free(run->secrets);
+        return CD_RUNNER_NOT_FINALIZED;
+    }
+    int exit_code;
+    if (strcmp(st.row.status, "RUNNING") != 0) {
+        cd_error("run %lld is %s, not RUNNING: nothing to do", (long long)run_id, st.row.status);
+        exit_code = CD_RUNNER_FINALIZED;
+        goto out;
+    }
+    st.timeout_s = st.row.timeout_seconds > 0
+                       ? st.row.timeout_seconds
+                       : (int)cd_config_int(cfg, "runner.timeout_seconds", 900, NULL);
+    run->deadline_ms = st.started_ms + (int64_t)st.timeout_s * 1000;
+
+    cd_run_info *info = &run->info;
+    info->run_id = st.row.id;
+    info->connector_id = st.row.connector_id;
+    info->connector_name = st.row.connector_name;
+    info->source_entity = st.row.source_entity;
+    info->kind = kind_of(st.row.run_type);
+    info->run_date = st.row.run_date ? st.row.run_date : "";
+    info->window_from = info->run_date;
+    info->window_to = info->run_date;
+    info->timezone = st.row.timezone;
+    info->attempt = (uint32_t)(st.row.attempt > 0 ? st.row.attempt : 1);
+    info->config_json = "{}";
+    run->cursor_old = st.row.sync_cursor ? cd_xstrdup(st.row.sync_cursor) : NULL;
+
+    if (prepare(&st) == 0)
+        call_driver(&st);
+    exit_code = finish(&st);
+
+out:
+    if (run->sink)
+        cd_sink_free(run->sink);
+    if (run->data)
+        PQfinish(run->data);
+    cd_run_release(run);
+    if (st.driver_loaded)
+        cd_driver_unload(&st.driver);
+    PQfinish(run->ctl);
+    json_decref(st.config);
+    free(st.config_text);
+    free(st.error);
+    cd_run_row_free(&st.row);
+    cd_secret_set_free(run->secrets);
+    return exit_code;
+}

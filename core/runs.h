@@ -1,0 +1,60 @@
+/*
+ * runs.h — the run rows: creating a run, reading it with its connector,
+ * finalizing it together with the connector's counters, and printing it.
+ */
+#ifndef CD_RUNS_H
+#define CD_RUNS_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+typedef struct cd_run_row {
+    int64_t id;
+    int64_t connector_id;
+    char *run_type;        /* SCHEDULED | MANUAL | TEST | BACKFILL */
+    char *status;
+    char *run_date;        /* YYYY-MM-DD */
+    int attempt;
+    int max_attempts;
+    int timeout_seconds;   /* 0: the configured default */
+    char *connector_name;
+    char *connector_type;
+    char *connector_status;
+    char *source_entity;
+    char *driver;          /* driver column, or lower(connector_type) */
+    char *timezone;
+    char *config_json;     /* connection_config as stored (references unresolved) */
+    char *sync_cursor;     /* NULL when none */
+} cd_run_row;
+
+int cd_runs_load(PGconn *conn, int64_t run_id, cd_run_row *row, char **err);
+void cd_run_row_free(cd_run_row *row);
+
+/* Inserts a RUNNING run of connector_id for a foreground `connectord run`.
+ * run_date NULL: T minus sync_days_back in the connector's zone. Refuses a
+ * missing connector, a paused one (except for TEST), and a connector that
+ * already has a RUNNING run. Returns the id, or -1 with *err. */
+int64_t cd_runs_create_running(PGconn *conn, int64_t connector_id, const char *run_type,
+                               const char *run_date, const char *triggered_by,
+                               int timeout_seconds, char **err);
+
+typedef struct cd_run_outcome {
+    const char *status;        /* SUCCESS | PARTIAL_SUCCESS | FAILED */
+    const char *error_message; /* NULL when none */
+    json_t *details;           /* borrowed; NULL → {} */
+    int64_t processed, success, failed;
+    int cursor_dirty;
+    const char *cursor;
+} cd_run_outcome;
+
+/* Finalizes a RUNNING run and updates its connector (last_run_*, counters,
+ * FAILED/ACTIVE status for non-test runs, cursor on success), in one
+ * statement on conn (inside the caller's transaction, if any). Returns 1
+ * if the run was finalized, 0 if it was no longer RUNNING, -1 with *err. */
+int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char **err);
+
+/* The run as a JSON object (ids as strings, ISO 8601 timestamps). */
+json_t *cd_runs_json(PGconn *conn, int64_t run_id, char **err);
+
+#endif

@@ -1,0 +1,188 @@
+/* supervise.c — see supervise.h. */
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "util.h"
+
+extern char **environ;
+
+const char *cd_signal_name(int signo)
+{
+    const char *abbrev = sigabbrev_np(signo);
+    static __thread char buf[24];
+    if (!abbrev) {
+        snprintf(buf, sizeof buf, "signal %d", signo);
+        return buf;
+    }
+    snprintf(buf, sizeof buf, "SIG%s", abbrev);
+    return buf;
+}
+
+int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
+                   int64_t run_id, int capture_stderr, char **err)
+{
+    memset(child, 0, sizeof *child);
+    child->pidfd = -1;
+    child->stderr_fd = -1;
+    int pipefd[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (capture_stderr) {
+        if (pipe2(pipefd, O_CLOEXEC) != 0) {
+            *err = cd_sprintf("cannot create a pipe for the runner: %s", strerror(errno));
+            posix_spawn_file_actions_destroy(&fa);
+            return -1;
+        }
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+    }
+    /* The runner gets its own process group so that a kill reaches anything
+     * a driver started. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)run_id);
+    char *argv[] = {(char *)self_exe, "-c", (char *)config_path, "exec-run", id, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (capture_stderr)
+        close(pipefd[1]);
+    if (rc != 0) {
+        *err = cd_sprintf("cannot start the runner %s: %s", self_exe, strerror(rc));
+        if (capture_stderr)
+            close(pipefd[0]);
+        return -1;
+    }
+    child->pid = pid;
+    child->stderr_fd = capture_stderr ? pipefd[0] : -1;
+    child->started_ms = cd_now_ms();
+    child->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return 0;
+}
+
+/* Forwards what the child wrote to stderr and remembers its last line. */
+static void drain_stderr(cd_child *c)
+{
+    char buf[4096];
+    ssize_t n = read(c->stderr_fd, buf, sizeof buf);
+    if (n <= 0) {
+        close(c->stderr_fd);
+        c->stderr_fd = -1;
+        return;
+    }
+    fwrite(buf, 1, (size_t)n, stderr);
+    /* Keep the last complete non-empty line. */
+    size_t end = (size_t)n;
+    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+        end--;
+    size_t start = end;
+    while (start > 0 && buf[start - 1] != '\n')
+        start--;
+    if (end > start) {
+        size_t len = end - start < sizeof c->tail - 1 ? end - start : sizeof c->tail - 1;
+        memcpy(c->tail, buf + start, len);
+        c->tail[len] = '\0';
+    }
+}
+
+static void signal_group(cd_child *c, int sig)
+{
+    if (kill(-c->pid, sig) != 0)
+        kill(c->pid, sig);
+}
+
+void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel)
+{
+    for (;;) {
+        int status;
+        pid_t r = waitpid(c->pid, &status, WNOHANG);
+        if (r == c->pid) {
+            if (WIFEXITED(status)) {
+                c->exited = 1;
+                c->exit_code = WEXITSTATUS(status);
+            } else if (WIFSIGNALED(status)) {
+                c->signaled = 1;
+                c->signo = WTERMSIG(status);
+            }
+            break;
+        }
+        if (r < 0 && errno != EINTR) {
+            c->exited = 1;
+            c->exit_code = 255;
+            break;
+        }
+        int64_t now = cd_now_ms();
+        if (!c->term_sent_ms) {
+            int over = timeout_s > 0 && now - c->started_ms >= (int64_t)timeout_s * 1000;
+            int cancel_now = cancel && *cancel;
+            if (over || cancel_now) {
+                c->timed_out = over;
+                c->cancelled = !over;
+                signal_group(c, SIGTERM);
+                c->term_sent_ms = now;
+            }
+        } else if (now - c->term_sent_ms >= (int64_t)grace_s * 1000) {
+            signal_group(c, SIGKILL);
+        }
+        struct pollfd fds[2];
+        int nfds = 0;
+        if (c->pidfd >= 0)
+            fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
+        if (c->stderr_fd >= 0)
+            fds[nfds++] = (struct pollfd){.fd = c->stderr_fd, .events = POLLIN};
+        /* Without a pidfd, poll's timeout is the fallback tick. */
+        int rc = poll(fds, (nfds_t)nfds, c->pidfd >= 0 ? 250 : 50);
+        if (rc > 0) {
+            for (int i = 0; i < nfds; i++)
+                if (fds[i].fd == c->stderr_fd && (fds[i].revents & (POLLIN | POLLHUP)))
+                    drain_stderr(c);
+        }
+    }
+    while (c->stderr_fd >= 0)
+        drain_stderr(c);
+    if (c->pidfd >= 0) {
+        close(c->pidfd);
+        c->pidfd = -1;
+    }
+}
+
+char *cd_child_failure_reason(const cd_child *c, int timeout_s)
+{
+    if (c->timed_out)
+        return cd_sprintf("timed out after %d s", timeout_s);
+    if (c->cancelled)
+        return cd_xstrdup("cancelled by USER");
+    if (c->signaled)
+        return cd_sprintf("driver crashed: %s", cd_signal_name(c->signo));
+    if (c->exited && c->exit_code != 0) {
+        /* The runner's last log line usually says why ("<3>run 7: ..."). */
+        const char *t = c->tail;
+        if (t[0] == '<' && t[1] && t[2] == '>')
+            t += 3;
+        return *t ? cd_sprintf("runner exited with status %d: %s", c->exit_code, t)
+                  : cd_sprintf("runner exited with status %d", c->exit_code);
+    }
+    return NULL;
+}

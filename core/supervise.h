@@ -1,0 +1,42 @@
+/*
+ * supervise.h — starting a runner child (posix_spawn of this same binary)
+ * and watching it: a deadline (SIGTERM, then SIGKILL after a grace period),
+ * and a reason in words when it ends abnormally ("driver crashed: SIGSEGV",
+ * "timed out after 900 s").
+ */
+#ifndef CD_SUPERVISE_H
+#define CD_SUPERVISE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct cd_child {
+    pid_t pid;
+    int pidfd;          /* -1 if pidfd_open is unavailable */
+    int stderr_fd;      /* read end of the child's stderr, -1 if not captured */
+    int64_t started_ms;
+    int64_t term_sent_ms;
+    /* Filled when it ended: */
+    int exited, exit_code, signaled, signo;
+    int timed_out, cancelled;
+    char tail[1024];    /* last stderr line, forwarded lines are also echoed */
+} cd_child;
+
+/* Starts `self_exe -c config_path exec-run RUN_ID`. Its stderr is piped to
+ * us when capture_stderr (and echoed to our stderr). 0 or -1 with *err. */
+int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
+                   int64_t run_id, int capture_stderr, char **err);
+
+/* Waits for the child; after timeout_s (0: none) sends SIGTERM, then SIGKILL
+ * grace_s later. *cancel (may be NULL) becoming non-zero does the same with
+ * cancelled set. Returns when the child was reaped. */
+void cd_child_wait(cd_child *child, int timeout_s, int grace_s, volatile int *cancel);
+
+/* The run's error message for an abnormal end, or NULL for exit status 0
+ * (malloc'd). */
+char *cd_child_failure_reason(const cd_child *child, int timeout_s);
+
+/* "SIGSEGV" for 11, etc. */
+const char *cd_signal_name(int signo);
+
+#endif

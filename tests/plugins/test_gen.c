@@ -1,0 +1,125 @@
+/*
+ * test_gen.c — a test driver that generates bank statement records from
+ * its connection_config: {"rows": N, "seed": S, "bad_every": K,
+ * "driver_error_every": E, "fail": "config|transient|permanent",
+ * "message": "..."}. Deterministic for a given seed, so loading twice gives
+ * the same rows. Category BANK_API, so connectors of type BANK_API with
+ * driver "test_gen" use it.
+ */
+#include <connectord/plugin.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cd_host_api *host;
+
+static const char *schema(void)
+{
+    return "{\"type\":\"object\",\"properties\":{"
+           "\"rows\":{\"type\":\"integer\",\"minimum\":0},"
+           "\"seed\":{\"type\":\"integer\"},"
+           "\"bad_every\":{\"type\":\"integer\"},"
+           "\"driver_error_every\":{\"type\":\"integer\"},"
+           "\"fail\":{\"type\":\"string\"},"
+           "\"password\":{\"type\":\"string\",\"writeOnly\":true}}}";
+}
+
+static json_t *config(cd_run *run)
+{
+    const cd_run_info *info = host->run_info(run);
+    return json_loadb(info->config_json, info->config_json_len, 0, NULL);
+}
+
+static int test(cd_run *run)
+{
+    json_t *c = config(run);
+    const char *pw = json_string_value(json_object_get(c, "password"));
+    host->test_step(run, "connect", 1, "generator ready");
+    if (pw) /* proves the host scrubs secrets from logs and messages */
+        host->log(run, CD_LOG_INFO, "using password %s", pw);
+    const char *fail = json_string_value(json_object_get(c, "fail"));
+    int rc = CD_OK;
+    if (fail) {
+        host->test_step(run, "auth", 0, "refused");
+        host->set_message(run, "test failed as configured (password %s)", pw ? pw : "-");
+        rc = CD_ERR_CONFIG;
+    } else {
+        host->set_message(run, "generator reachable");
+    }
+    json_decref(c);
+    return rc;
+}
+
+static int run_gen(cd_run *run)
+{
+    json_t *c = config(run);
+    long long rows = json_integer_value(json_object_get(c, "rows"));
+    long long seed = json_integer_value(json_object_get(c, "seed"));
+    long long bad_every = json_integer_value(json_object_get(c, "bad_every"));
+    long long derr_every = json_integer_value(json_object_get(c, "driver_error_every"));
+    const char *fail = json_string_value(json_object_get(c, "fail"));
+    const char *pw = json_string_value(json_object_get(c, "password"));
+    const cd_run_info *info = host->run_info(run);
+    if (pw)
+        host->log(run, CD_LOG_INFO, "connecting with password %s", pw);
+    static const char *const cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
+                                       "utr", "remarks"};
+    int rc = host->records_begin(run, cols, 6);
+    if (rc != CD_OK) {
+        json_decref(c);
+        return rc;
+    }
+    char ref[64], amount[64], utr[32], remarks[64], row_ref[64];
+    for (long long i = 0; i < rows; i++) {
+        if (derr_every > 0 && i % derr_every == derr_every - 1) {
+            snprintf(row_ref, sizeof row_ref, "line %lld", i + 1);
+            host->record_error(run, row_ref, "unreadable line", "garbage\x01\xff", 9);
+            continue;
+        }
+        unsigned long long x = (unsigned long long)(i + 1) * 2654435761u + (unsigned long long)seed;
+        snprintf(ref, sizeof ref, "REF%010lld", i);
+        if (bad_every > 0 && i % bad_every == bad_every - 1)
+            snprintf(amount, sizeof amount, "12.3x4");
+        else
+            snprintf(amount, sizeof amount, "%llu.%02llu", x % 100000, x % 100);
+        snprintf(utr, sizeof utr, "UTR%llu", x % 1000000007ull);
+        snprintf(remarks, sizeof remarks, "gen seed %lld\tline %lld", seed, i);
+        const char *vals[] = {ref, "TESTBANK", amount, info->run_date, utr, remarks};
+        size_t lens[6];
+        for (int k = 0; k < 6; k++)
+            lens[k] = strlen(vals[k]);
+        snprintf(row_ref, sizeof row_ref, "line %lld", i + 1);
+        rc = host->record_emit(run, vals, lens, row_ref);
+        if (rc != CD_OK) {
+            json_decref(c);
+            return rc;
+        }
+        if ((i & 0xffff) == 0)
+            host->progress(run, (uint64_t)i, (uint64_t)rows);
+    }
+    host->set_detail(run, "files", "[\"generated.csv\"]");
+    rc = CD_OK;
+    if (fail && strcmp(fail, "transient") == 0) {
+        host->set_message(run, "source went away after %lld rows", rows);
+        rc = CD_ERR_TRANSIENT;
+    } else if (fail && strcmp(fail, "permanent") == 0) {
+        host->set_message(run, "source sent garbage");
+        rc = CD_ERR_PERMANENT;
+    }
+    json_decref(c);
+    return rc;
+}
+
+static int init(const cd_host_api *h, cd_driver_callbacks *cb)
+{
+    host = h;
+    cb->describe_config = schema;
+    cb->test = test;
+    cb->run = run_gen;
+    return CD_OK;
+}
+
+static const cd_driver_magic magic =
+    CD_DRIVER_MAGIC_INIT("test_gen", "1.0.0", "connectord tests", CD_CATEGORY_BANK_API,
+                         CD_DATASET_BANK_STATEMENT, "generates bank statement rows");
+CONNECTORD_DRIVER(magic, init)

@@ -1,0 +1,353 @@
+/*
+ * mock_sabpaisa.c — mock SabPaisa report API on libmicrohttpd (see
+ * mock_sabpaisa.h for the behaviours).
+ *
+ * Stand-alone: mock_sabpaisa [--port N] [--count N] [--slow-ms N]
+ * [--bearer TOKEN]; prints the bound port on stdout (useful with port 0)
+ * and serves until SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the
+ * same code runs inside a test process.
+ *
+ * Thread per connection, so a SLOW request stalls only its own connection.
+ */
+#include "mock_sabpaisa.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct mock_sabpaisa {
+    struct MHD_Daemon *daemon;
+    mock_sabpaisa_opts opts;
+    char *bearer;
+    atomic_int stopping;
+    atomic_ulong requests;
+    pthread_mutex_t lock;
+    char *last_path;
+};
+
+/* State of one streamed, generated response. */
+typedef struct gen_state {
+    char code[65];
+    char date[11];
+    unsigned long long count, next;
+    int opened, closed;
+    char cur[768];
+    size_t cur_len, cur_off;
+} gen_state;
+
+/* Renders item i (or the brackets) into st->cur; 0 when all is sent. */
+static int gen_next_piece(gen_state *st)
+{
+    int n;
+    if (!st->opened) {
+        st->opened = 1;
+        n = snprintf(st->cur, sizeof st->cur, "[");
+    } else if (st->next < st->count) {
+        unsigned long long i = st->next++;
+        unsigned long long rupees = i % 100000 + 1, paise = i % 100;
+        n = snprintf(st->cur, sizeof st->cur,
+                     "%s{\"transaction_id\":\"SP%s-%s-%llu\",\"client_code\":\"%s\","
+                     "\"client_name\":\"Merchant %s\",\"payee_amount\":\"%llu.%02llu\","
+                     "\"paid_amount\":%llu.%02llu,\"trans_date\":\"%s 10:15:%02llu\","
+                     "\"payment_mode\":\"UPI\",\"utr\":\"UTR%012llu\",\"rrn\":\"RRN%llu\","
+                     "\"approval_code\":\"AP%llu\",\"transaction_status\":\"SUCCESS\","
+                     "\"pg_name\":\"SABPAISA\",\"settlement_amount\":\"%llu.%02llu\"}",
+                     i ? "," : "", st->date, st->code, i, st->code, st->code, rupees, paise,
+                     rupees, paise, st->date, i % 60, i, i, i, rupees, paise);
+    } else if (!st->closed) {
+        st->closed = 1;
+        n = snprintf(st->cur, sizeof st->cur, "]");
+    } else {
+        return 0;
+    }
+    st->cur_len = n > 0 && (size_t)n < sizeof st->cur ? (size_t)n : 0;
+    st->cur_off = 0;
+    return 1;
+}
+
+static ssize_t gen_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    gen_state *st = cls;
+    size_t out = 0;
+    while (out < max) {
+        if (st->cur_off == st->cur_len && !gen_next_piece(st))
+            break;
+        size_t n = st->cur_len - st->cur_off;
+        if (n > max - out)
+            n = max - out;
+        memcpy(buf + out, st->cur + st->cur_off, n);
+        st->cur_off += n;
+        out += n;
+    }
+    if (out == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)out;
+}
+
+static void gen_free(void *cls)
+{
+    free(cls);
+}
+
+/* Queues a fixed body with a status and JSON content type. */
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body,
+                             const char *retry_after)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    if (retry_after)
+        MHD_add_response_header(r, "Retry-After", retry_after);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static const char amounts_body[] =
+    "[{\"transaction_id\":\"A1\",\"client_code\":\" abc \",\"payee_amount\":\"10.10\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"txn_id\":\"A2\",\"client_code\":\"ABC\",\"paid_amount\":10.1,"
+    "\"trans_date\":\"02-01-2025 11:30:00\",\"pg_pay_mode\":\"CARD\"},"
+    "{\"transaction_id\":\"A3\",\"client_code\":\"ABC\",\"payee_amount\":10,"
+    "\"trans_complete_date\":\"2025-01-02\",\"extra\":{\"nested\":[1,2,{\"x\":\"y\"}]}},"
+    "{\"transaction_id\":\"A4\",\"client_code\":\"ABC\",\"payee_amount\":\"0.5\","
+    "\"paid_amount\":\"99.99\",\"trans_date\":\"2025-01-02 23:59:59\",\"utr\":\"U4\","
+    "\"rrn\":\"R4\",\"approval_code\":\"G4\",\"transaction_status\":\"SUCCESS\","
+    "\"payment_mode\":\"NB\",\"pg_name\":\"SABPAISA\",\"settlement_amount\":\"0.45\"}]";
+
+static const char noid_body[] =
+    "[{\"transaction_id\":\"N1\",\"client_code\":\"NOID\",\"payee_amount\":\"1.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"client_code\":\"NOID\",\"payee_amount\":\"2.00\",\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"N3\",\"client_code\":\"NOID\",\"payee_amount\":\"3.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"}]";
+
+/* 100 bytes in: the cut falls inside the second item. */
+static const char trunc_body[] =
+    "[{\"transaction_id\":\"T1\",\"client_code\":\"TRUNC\",\"payee_amount\":\"1.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},{\"transaction_id\":\"T2\",\"payee_am";
+
+static const char badjson_body[] =
+    "[{\"transaction_id\":\"B1\",\"client_code\":\"B\",\"payee_amount\":\"1.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},}]";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    mock_sabpaisa *m = cls;
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    atomic_fetch_add(&m->requests, 1);
+    pthread_mutex_lock(&m->lock);
+    free(m->last_path);
+    m->last_path = strdup(url);
+    pthread_mutex_unlock(&m->lock);
+
+    if (strcmp(method, "GET") != 0)
+        return reply(c, 405, "{\"error\":\"method not allowed\"}", NULL);
+    if (m->bearer) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strcmp(auth + 7, m->bearer) != 0)
+            return reply(c, 401, "{\"error\":\"unauthorized\"}", NULL);
+    }
+
+    /* /{from}/{to}/{code}: three segments, dates 10 bytes, code <= 64 */
+    char from[11], to[11], code[65];
+    const char *p = url;
+    const char *seg[3];
+    size_t len[3];
+    for (int i = 0; i < 3; i++) {
+        if (*p != '/')
+            return reply(c, 404, "{\"error\":\"expected /from/to/client_code\"}", NULL);
+        seg[i] = ++p;
+        while (*p && *p != '/')
+            p++;
+        len[i] = (size_t)(p - seg[i]);
+    }
+    if (*p || len[0] != 10 || len[1] != 10 || len[2] == 0 || len[2] > 64)
+        return reply(c, 404, "{\"error\":\"expected /from/to/client_code\"}", NULL);
+    memcpy(from, seg[0], 10);
+    from[10] = '\0';
+    memcpy(to, seg[1], 10);
+    to[10] = '\0';
+    memcpy(code, seg[2], len[2]);
+    code[len[2]] = '\0';
+    for (char *q = code; *q; q++)
+        if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+            return reply(c, 400, "{\"error\":\"bad client code\"}", NULL);
+
+    static const struct {
+        const char *code;
+        unsigned status;
+        const char *retry;
+    } fails[] = {{"FAIL401", 401, NULL}, {"FAIL403", 403, NULL}, {"FAIL404", 404, NULL},
+                 {"FAIL429", 429, "7"},  {"FAIL500", 500, NULL}, {"FAIL502", 502, NULL},
+                 {"FAIL503", 503, NULL}};
+    for (size_t i = 0; i < sizeof fails / sizeof fails[0]; i++)
+        if (strcmp(code, fails[i].code) == 0)
+            return reply(c, fails[i].status, "{\"error\":\"mock failure\"}", fails[i].retry);
+
+    if (strcmp(code, "SLOW") == 0) {
+        unsigned waited = 0;
+        struct timespec tick = {0, 20 * 1000000L};
+        while (waited < m->opts.slow_ms && !atomic_load(&m->stopping)) {
+            nanosleep(&tick, NULL);
+            waited += 20;
+        }
+        if (atomic_load(&m->stopping))
+            return MHD_NO;
+        return reply(c, 200, "[]", NULL);
+    }
+    if (strcmp(code, "TRUNC") == 0)
+        return reply(c, 200, trunc_body, NULL);
+    if (strcmp(code, "BADJSON") == 0)
+        return reply(c, 200, badjson_body, NULL);
+    if (strcmp(code, "OBJECT") == 0)
+        return reply(c, 200, "{\"error\":\"not an array\"}", NULL);
+    if (strcmp(code, "EMPTY") == 0)
+        return reply(c, 200, "[]", NULL);
+    if (strcmp(code, "AMOUNTS") == 0)
+        return reply(c, 200, amounts_body, NULL);
+    if (strcmp(code, "NOID") == 0)
+        return reply(c, 200, noid_body, NULL);
+
+    gen_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return MHD_NO;
+    memcpy(st->code, code, len[2] + 1);
+    memcpy(st->date, from, sizeof st->date);
+    st->count = m->opts.count;
+    const char *qc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "count");
+    if (qc)
+        st->count = strtoull(qc, NULL, 10);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, gen_reader, st, gen_free);
+    if (!r) {
+        free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *port_out)
+{
+    mock_sabpaisa *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->opts = *opts;
+    if (!m->opts.count)
+        m->opts.count = 3;
+    if (!m->opts.slow_ms)
+        m->opts.slow_ms = 30000;
+    if (opts->bearer && !(m->bearer = strdup(opts->bearer))) {
+        free(m);
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(opts->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                     MHD_USE_ERROR_LOG,
+                                 opts->port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &sa,
+                                 MHD_OPTION_END);
+    if (!m->daemon) {
+        fprintf(stderr, "mock_sabpaisa: cannot listen on 127.0.0.1:%u\n", opts->port);
+        pthread_mutex_destroy(&m->lock);
+        free(m->bearer);
+        free(m);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    *port_out = info ? info->port : opts->port;
+    return m;
+}
+
+void mock_sabpaisa_stop(mock_sabpaisa *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stopping, 1);
+    MHD_stop_daemon(m->daemon);
+    pthread_mutex_destroy(&m->lock);
+    free(m->last_path);
+    free(m->bearer);
+    free(m);
+}
+
+unsigned long mock_sabpaisa_requests(mock_sabpaisa *m)
+{
+    return atomic_load(&m->requests);
+}
+
+char *mock_sabpaisa_last_path(mock_sabpaisa *m)
+{
+    pthread_mutex_lock(&m->lock);
+    char *p = m->last_path ? strdup(m->last_path) : NULL;
+    pthread_mutex_unlock(&m->lock);
+    return p;
+}
+
+#ifndef MOCK_SABPAISA_NO_MAIN
+int main(int argc, char **argv)
+{
+    mock_sabpaisa_opts opts;
+    memset(&opts, 0, sizeof opts);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "usage: mock_sabpaisa [--port N] [--count N] [--slow-ms N] "
+                            "[--bearer TOKEN]\n");
+            return 2;
+        }
+        if (strcmp(a, "--port") == 0)
+            opts.port = (uint16_t)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--count") == 0)
+            opts.count = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--slow-ms") == 0)
+            opts.slow_ms = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--bearer") == 0)
+            opts.bearer = v;
+        else {
+            fprintf(stderr, "mock_sabpaisa: unknown option %s\n", a);
+            return 2;
+        }
+        i++;
+    }
+    /* Block the stop signals before MHD starts threads, then wait for one. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    uint16_t port = 0;
+    mock_sabpaisa *m = mock_sabpaisa_start(&opts, &port);
+    if (!m)
+        return 1;
+    printf("%u\n", port);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    mock_sabpaisa_stop(m);
+    return 0;
+}
+#endif

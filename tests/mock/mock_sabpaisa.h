@@ -1,0 +1,45 @@
+/*
+ * mock_sabpaisa.h — an in-process or stand-alone stand-in for SabPaisa's
+ * transaction report API (GET /{from}/{to}/{client_code}), for driver tests
+ * and benchmarks. Behaviour is chosen by the client code:
+ *
+ *   FAIL401 FAIL403 FAIL404 FAIL429 FAIL500 FAIL502 FAIL503
+ *                 that status with a small JSON error body (429: Retry-After: 7)
+ *   SLOW          stalls slow_ms before answering (timeouts)
+ *   TRUNC         200 with a JSON array cut in the middle of an item
+ *   BADJSON       200 with a syntax error inside the array
+ *   OBJECT        200 with a JSON object instead of an array
+ *   EMPTY         200 with []
+ *   AMOUNTS       4 items with amounts "10.10", 10.1, 10 and "0.5"
+ *   NOID          3 items, the second one without transaction_id/txn_id
+ *   anything else `count` generated items (query ?count=N overrides),
+ *                 streamed as they are generated, never held in memory
+ *
+ * With `bearer` set, requests without "Authorization: Bearer <bearer>" get
+ * 401.
+ */
+#ifndef MOCK_SABPAISA_H
+#define MOCK_SABPAISA_H
+
+#include <stdint.h>
+
+typedef struct mock_sabpaisa mock_sabpaisa;
+
+typedef struct mock_sabpaisa_opts {
+    uint16_t port;            /* 0: an ephemeral port on 127.0.0.1 */
+    unsigned long long count; /* generated items per request (default 3) */
+    unsigned slow_ms;         /* SLOW stall (default 30000) */
+    const char *bearer;       /* required bearer token, or NULL */
+} mock_sabpaisa_opts;
+
+/* Starts serving on 127.0.0.1; *port_out gets the bound port. NULL on
+ * failure (reason on stderr). */
+mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *port_out);
+/* Stops the server, ending stalled requests at once. */
+void mock_sabpaisa_stop(mock_sabpaisa *m);
+/* Requests answered so far. */
+unsigned long mock_sabpaisa_requests(mock_sabpaisa *m);
+/* Copy of the last request's path ("/2025-01-02/2025-01-02/ABC"); free it. */
+char *mock_sabpaisa_last_path(mock_sabpaisa *m);
+
+#endif /* MOCK_SABPAISA_H */

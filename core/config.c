@@ -505,7 +505,8 @@ static int merge_dir(cd_config *cfg, const char *dir, char **err)
         names[count++] = cd_xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, count, sizeof *names, cmp_names);
+    if (count > 1) /* qsort's base must not be NULL, even for 0 elements */
+        qsort(names, count, sizeof *names, cmp_names);
 
     int rc = 0;
     for (size_t i = 0; i < count; i++) {

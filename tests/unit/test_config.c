@@ -321,6 +321,27 @@ static void test_error_in_confd_names_file(void **state)
     free(path);
 }
 
+static void test_bad_main_file(void **state)
+{
+    fixture *fx = *state;
+    write_file(fx, "connectord.yaml", "http:\n  port: [5103\n");
+    char *path = cd_sprintf("%s/connectord.yaml", fx->dir);
+    char *err = NULL;
+    assert_null(cd_config_load(path, &err));
+    char *want = cd_sprintf("%s:3:1: ", path);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("error \"%s\" does not start with \"%s\"", err, want);
+    free(want);
+    free(err);
+    free(path);
+
+    /* A directory where the file should be. */
+    err = NULL;
+    assert_null(cd_config_load(fx->dir, &err));
+    assert_non_null(strstr(err, "Is a directory"));
+    free(err);
+}
+
 static void test_env_overrides(void **state)
 {
     fixture *fx = *state;
@@ -456,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_confd_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_main_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_in_confd_names_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_main_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
         cmocka_unit_test(test_merge_string),
         cmocka_unit_test(test_check),

@@ -163,19 +163,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return reply(c, 401, "{\"error\":\"unauthorized\"}", NULL);
     }
 
-    /* /{from}/{to}/{code}: three segments, dates 10 bytes, code <= 64 */
+    /* [/prefix...]/{from}/{to}/{code}: the last three segments count, so
+     * a base URL with a path (".../GetTransactions") works too. */
     char from[11], to[11], code[65];
-    const char *p = url;
     const char *seg[3];
     size_t len[3];
-    for (int i = 0; i < 3; i++) {
-        if (*p != '/')
+    const char *end = url + strlen(url);
+    const char *p = end;
+    for (int i = 2; i >= 0; i--) {
+        const char *e = p;
+        while (p > url && p[-1] != '/')
+            p--;
+        if (p == url)
             return reply(c, 404, "{\"error\":\"expected /from/to/client_code\"}", NULL);
-        seg[i] = ++p;
-        while (*p && *p != '/')
-            p++;
-        len[i] = (size_t)(p - seg[i]);
+        seg[i] = p;
+        len[i] = (size_t)(e - p);
+        p--; /* onto the '/' */
     }
+    p = end;
     if (*p || len[0] != 10 || len[1] != 10 || len[2] == 0 || len[2] > 64)
         return reply(c, 404, "{\"error\":\"expected /from/to/client_code\"}", NULL);
     memcpy(from, seg[0], 10);

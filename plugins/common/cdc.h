@@ -1,0 +1,111 @@
+/*
+ * cdc.h — helpers shared by the built-in drivers (static library
+ * connectord_driver_common; symbols are hidden in each driver .so).
+ *
+ * Only things that every driver would otherwise duplicate: reading the
+ * connection_config with jansson, date placeholders, a growable buffer,
+ * curl setup that honours the host's HTTP defaults, deadline and cancel
+ * flag, and mapping HTTP/curl outcomes to cd_status codes.
+ */
+#ifndef CONNECTORD_DRIVER_COMMON_H
+#define CONNECTORD_DRIVER_COMMON_H
+
+#include <connectord/plugin.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stddef.h>
+
+/* ---- growable byte buffer ---- */
+typedef struct cdc_buf {
+    char *data; /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+} cdc_buf;
+
+/* Appends n bytes; 0 on success, -1 on ENOMEM (buffer unchanged). */
+int cdc_buf_append(cdc_buf *b, const void *p, size_t n);
+void cdc_buf_free(cdc_buf *b);
+
+/* asprintf that returns NULL on failure instead of an undefined pointer. */
+char *cdc_printf(const char *fmt, ...) CD_PRINTF(1, 2);
+
+/* ---- configuration ---- */
+
+/* Parses run_info's config_json. NULL on error with the reason in *err. */
+json_t *cdc_config_parse(const cd_run_info *info, json_error_t *err);
+/* The string value of key, or dflt when absent / not a string. */
+const char *cdc_json_str(const json_t *obj, const char *key, const char *dflt);
+/* A secret field's resolved string value; NULL when absent, empty or still
+ * a reference object (validate() sees unresolved references). */
+const char *cdc_secret_str(const json_t *obj, const char *key);
+/* 1 if a secret field is present either as a non-empty string or as
+ * {"secret": "<non-empty string>"}. */
+int cdc_secret_present(const json_t *obj, const char *key);
+/* Reports through config_error if the secret field exists but is neither
+ * form; returns 1 if it reported. */
+int cdc_check_secret_shape(const cd_host_api *host, cd_run *run, const json_t *obj,
+                           const char *key, const char *path);
+/* Integer value of key, or dflt when absent / not an integer. */
+long long cdc_json_int(const json_t *obj, const char *key, long long dflt);
+
+/* ---- dates ---- */
+
+/* 1 if s is a real calendar date "YYYY-MM-DD". */
+int cdc_is_iso_date(const char *s);
+/* Formats an ISO date with a pattern made of the tokens YYYY, YY, MM, DD
+ * and literal characters ("DD-MM-YYYY", "YYYYMMDD"). Malloc'd; NULL when
+ * iso is not a date or on ENOMEM. */
+char *cdc_format_date(const char *pattern, const char *iso);
+/* Replaces {date} / {YYYY-MM-DD}, {YYYYMMDD}, {DDMMYYYY} and {DD-MM-YYYY}
+ * in tmpl with iso formatted accordingly; unknown {...} stay as they are.
+ * Malloc'd; NULL on bad date or ENOMEM. */
+char *cdc_expand_date_placeholders(const char *tmpl, const char *iso);
+
+/* ---- strings ---- */
+
+/* Anchored glob: '*' any run, '?' one byte, everything else literal. */
+int cdc_glob_match(const char *pattern, const char *s);
+
+/* ---- HTTP ---- */
+
+/* Per-transfer state for the callbacks cdc_curl_setup installs. */
+typedef struct cdc_xfer {
+    const cd_host_api *host;
+    cd_run *run;
+    int cancelled;         /* set when is_cancelled stopped the transfer */
+    long timeout_ms;       /* overall limit applied (0: none) */
+    char errbuf[CURL_ERROR_SIZE];
+    /* response headers of the final response */
+    long status;
+    char *reason;          /* reason phrase of the status line, malloc'd */
+    char *retry_after;     /* Retry-After header value, malloc'd */
+} cdc_xfer;
+
+/* Applies the host's HTTP defaults (TLS verification, CA file, proxy, user
+ * agent, connect and request timeouts bounded by remaining_ms and by
+ * config_timeout_s if > 0), NOSIGNAL, a progress callback that aborts the
+ * transfer when host->is_cancelled says so, and a header callback filling
+ * x->status / reason / retry_after. Returns CURLE_OK or the first failing
+ * setopt's code; CURLE_OPERATION_TIMEDOUT if the deadline already passed. */
+CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
+                        long config_timeout_s, const char *ca_bundle);
+/* Frees the header copies in x. */
+void cdc_xfer_cleanup(cdc_xfer *x);
+
+/* The reason phrase ops see for a status ("Unauthorized"); falls back to
+ * the server's own reason, then "HTTP error". */
+const char *cdc_http_reason(long status, const char *server_reason);
+/* 401/403 -> CONFIG, 408/429/5xx -> TRANSIENT, other 4xx -> PERMANENT. */
+int cdc_status_for_http(long status);
+/* Maps a failed transfer: cancelled -> CD_CANCELLED, bad URL/protocol or
+ * TLS verification -> CONFIG, everything else (DNS, refused, timeout,
+ * reset) -> TRANSIENT. */
+int cdc_status_for_curl(CURLcode rc, const cdc_xfer *x);
+/* Host name of an URL for messages ("reportapi.sabpaisa.in"); malloc'd,
+ * NULL if the URL does not parse. */
+char *cdc_url_host(const char *url);
+/* Percent-encodes s for a path segment; malloc'd, NULL on ENOMEM. */
+char *cdc_url_escape(const char *s);
+
+#endif /* CONNECTORD_DRIVER_COMMON_H */

@@ -1,0 +1,1010 @@
+/*
+ * pg_api.c — the built-in PG_API driver: SabPaisa's transaction report API.
+ *
+ * For every merchant code of the connector it requests
+ *     GET {api_base_url}/{from}/{to}/{client_code}
+ * for the run's window and streams the JSON array it answers through yajl,
+ * so a day of a million transactions never sits in memory and amounts keep
+ * the exact digits the gateway sent (yajl hands over a number's text;
+ * a double would turn 10.10 into 10.0999...). Each array item becomes one
+ * sp_v2_transactions record.
+ *
+ * Outcomes map to the scheduler's codes: 401/403 -> CD_ERR_CONFIG (fix the
+ * credentials or the whitelist), 429/5xx/timeouts/unreachable ->
+ * CD_ERR_TRANSIENT, a body that is not the expected JSON -> CD_ERR_PERMANENT
+ * with the byte offset where it broke.
+ */
+#include <connectord/plugin.h>
+
+#include "cdc.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+static const cd_host_api *hostapi;
+
+static const cd_driver_magic pg_api_magic = CD_DRIVER_MAGIC_INIT(
+    "pg_api", "1.0.0", "connectord", CD_CATEGORY_PG_API, CD_DATASET_PG_TRANSACTION,
+    "SabPaisa transaction report API (GET /from/to/client_code, JSON array)");
+
+/* A secret field: the plain value, or a reference the host resolves. */
+#define SECRET_SCHEMA(desc)                                                             \
+    "{\"description\": \"" desc "\", \"writeOnly\": true, \"oneOf\": ["               \
+    "{\"type\": \"string\", \"minLength\": 1},"                                        \
+    "{\"type\": \"object\", \"required\": [\"secret\"], \"additionalProperties\": false," \
+    "\"properties\": {\"secret\": {\"type\": \"string\","                              \
+    "\"pattern\": \"^(env|file|cred):.+\"}}}]}"
+
+static const char pg_api_schema[] =
+    "{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+    "\"title\": \"SabPaisa report API connection\","
+    "\"type\": \"object\","
+    "\"required\": [\"api_base_url\", \"merchant_codes\"],"
+    "\"additionalProperties\": false,"
+    "\"properties\": {"
+    "\"api_base_url\": {\"type\": \"string\", \"pattern\": \"^https?://[^\\\\s]+$\","
+    "\"description\": \"Report API root; requests go to {api_base_url}/{from}/{to}/{client_code}\"},"
+    "\"authentication_type\": {\"enum\": [\"IP_WHITELIST\", \"BEARER\", \"API_KEY\", \"BASIC\"],"
+    "\"default\": \"IP_WHITELIST\"},"
+    "\"merchant_codes\": {\"type\": \"array\", \"minItems\": 1,"
+    "\"items\": {\"type\": \"string\", \"minLength\": 1},"
+    "\"description\": \"[\\\"ALL\\\"] or a list of client codes\"},"
+    "\"sync_days_back\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 366, \"default\": 1},"
+    "\"auto_retry\": {\"type\": \"boolean\", \"default\": true},"
+    "\"retry_count\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 20, \"default\": 3},"
+    "\"timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 3600},"
+    "\"date_format\": {\"type\": \"string\", \"minLength\": 2, \"default\": \"YYYY-MM-DD\","
+    "\"description\": \"How dates appear in the URL: tokens YYYY, YY, MM, DD\"},"
+    "\"bearer_token\": " SECRET_SCHEMA("Token for authentication_type BEARER") ","
+    "\"api_key\": " SECRET_SCHEMA("Key for authentication_type API_KEY") ","
+    "\"api_key_header\": {\"type\": \"string\", \"default\": \"X-API-Key\","
+    "\"pattern\": \"^[A-Za-z0-9-]+$\"},"
+    "\"username\": {\"type\": \"string\"},"
+    "\"password\": " SECRET_SCHEMA("Password for authentication_type BASIC")
+    "}}";
+
+static const char *describe_config(void)
+{
+    return pg_api_schema;
+}
+
+/* The connector's settings, pointing into `root`. */
+typedef struct sp_config {
+    json_t *root;
+    const char *base_url;
+    const char *auth;
+    json_t *codes;
+    long timeout_s;
+    const char *date_format;
+    const char *bearer, *api_key, *api_key_header, *username, *password;
+} sp_config;
+
+/* 1 if s contains a byte that would end or split an HTTP header line. */
+static int has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* 1 while validate() runs: config_error is meant for validation only, so
+ * test() and run() report the same findings into the run's log. */
+static int validating;
+
+/* Reports one problem of connection_config at a JSON path. */
+static void report(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
+static void report(cd_run *run, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (validating)
+        hostapi->config_error(run, field, "%s", msg ? msg : "invalid");
+    else
+        hostapi->log(run, CD_LOG_ERROR, "connection_config.%s: %s", field, msg ? msg : "invalid");
+    free(msg);
+}
+
+/* Checks one config, reporting each problem through report(). Returns the
+ * number of problems. Secrets are checked for
+ * presence only: during validate they are unresolved references. */
+static int check_config(cd_run *run, const json_t *root)
+{
+    int bad = 0;
+    json_t *v = json_object_get(root, "api_base_url");
+    if (!v) {
+        report(run, "api_base_url", "is required");
+        bad++;
+    } else if (!json_is_string(v)) {
+        report(run, "api_base_url", "must be a string");
+        bad++;
+    } else {
+        const char *url = json_string_value(v);
+        char *h = NULL;
+        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+            report(run, "api_base_url", "must be an http:// or https:// URL");
+            bad++;
+        } else if (has_ctl(url) || strchr(url, ' ') || !(h = cdc_url_host(url)) || !*h) {
+            report(run, "api_base_url", "is not a valid URL");
+            bad++;
+        }
+        free(h);
+    }
+
+    v = json_object_get(root, "merchant_codes");
+    if (!v) {
+        report(run, "merchant_codes", "is required ([\"ALL\"] for every merchant)");
+        bad++;
+    } else if (!json_is_array(v)) {
+        report(run, "merchant_codes", "must be an array of client codes");
+        bad++;
+    } else if (json_array_size(v) == 0) {
+        report(run, "merchant_codes", "must list at least one code or \"ALL\"");
+        bad++;
+    } else {
+        size_t i;
+        json_t *code;
+        json_array_foreach(v, i, code) {
+            char path[48];
+            snprintf(path, sizeof path, "merchant_codes[%zu]", i);
+            const char *s = json_string_value(code);
+            if (!s || !*s) {
+                report(run, path, "must be a non-empty string");
+                bad++;
+            } else if (has_ctl(s)) {
+                report(run, path, "contains control characters");
+                bad++;
+            } else if (strcmp(s, "ALL") == 0 && json_array_size(v) > 1) {
+                report(run, path, "\"ALL\" cannot be combined with other codes");
+                bad++;
+            }
+        }
+    }
+
+    const char *auth = cdc_json_str(root, "authentication_type", "IP_WHITELIST");
+    v = json_object_get(root, "authentication_type");
+    if (v && !json_is_string(v)) {
+        report(run, "authentication_type", "must be a string");
+        bad++;
+    } else if (strcmp(auth, "IP_WHITELIST") == 0) {
+        /* nothing to check: the gateway trusts our egress address */
+    } else if (strcmp(auth, "BEARER") == 0) {
+        if (!cdc_secret_present(root, "bearer_token")) {
+            report(run, "bearer_token", "is required for authentication_type BEARER");
+            bad++;
+        }
+    } else if (strcmp(auth, "API_KEY") == 0) {
+        if (!cdc_secret_present(root, "api_key")) {
+            report(run, "api_key", "is required for authentication_type API_KEY");
+            bad++;
+        }
+        const char *hdr = cdc_json_str(root, "api_key_header", "X-API-Key");
+        int ok = *hdr != '\0';
+        for (const char *p = hdr; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-')
+                ok = 0;
+        if (!ok) {
+            report(run, "api_key_header", "must be a header name (letters, digits, -)");
+            bad++;
+        }
+    } else if (strcmp(auth, "BASIC") == 0) {
+        const char *u = cdc_json_str(root, "username", NULL);
+        if (!u || !*u) {
+            report(run, "username", "is required for authentication_type BASIC");
+            bad++;
+        }
+        if (!cdc_secret_present(root, "password")) {
+            report(run, "password", "is required for authentication_type BASIC");
+            bad++;
+        }
+    } else {
+        report(run, "authentication_type",
+                           "must be IP_WHITELIST, BEARER, API_KEY or BASIC, not \"%s\"", auth);
+        bad++;
+    }
+    bad += cdc_check_secret_shape(hostapi, run, root, "bearer_token", "bearer_token");
+    bad += cdc_check_secret_shape(hostapi, run, root, "api_key", "api_key");
+    bad += cdc_check_secret_shape(hostapi, run, root, "password", "password");
+
+    static const struct {
+        const char *key;
+        long long min, max;
+    } ints[] = {{"sync_days_back", 0, 366}, {"retry_count", 0, 20}, {"timeout_seconds", 1, 3600}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        v = json_object_get(root, ints[i].key);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < ints[i].min ||
+                  json_integer_value(v) > ints[i].max)) {
+            report(run, ints[i].key, "must be an integer from %lld to %lld",
+                               ints[i].min, ints[i].max);
+            bad++;
+        }
+    }
+    v = json_object_get(root, "auto_retry");
+    if (v && !json_is_boolean(v)) {
+        report(run, "auto_retry", "must be true or false");
+        bad++;
+    }
+    v = json_object_get(root, "date_format");
+    if (v) {
+        const char *fmt = json_string_value(v);
+        char *probe = fmt ? cdc_format_date(fmt, "2025-12-31") : NULL;
+        if (!fmt || !probe || !strstr(probe, "31") || !strstr(probe, "12") || has_ctl(fmt)) {
+            report(run, "date_format",
+                               "must contain the day (DD), month (MM) and year (YYYY or YY)");
+            bad++;
+        }
+        free(probe);
+    }
+    return bad;
+}
+
+static int validate(cd_run *run)
+{
+    json_error_t err;
+    json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!root) {
+        hostapi->config_error(run, "", "connection_config is not valid JSON: %s", err.text);
+        return CD_ERR_CONFIG;
+    }
+    validating = 1;
+    int bad = check_config(run, root);
+    validating = 0;
+    json_decref(root);
+    return bad ? CD_ERR_CONFIG : CD_OK;
+}
+
+/* Loads the resolved config for test/run. On a problem sets the message
+ * and returns CD_ERR_CONFIG; the caller frees cfg->root either way. */
+static int load_config(cd_run *run, sp_config *cfg)
+{
+    json_error_t err;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!cfg->root) {
+        hostapi->set_message(run, "connection_config is not valid JSON: %s", err.text);
+        return CD_ERR_CONFIG;
+    }
+    /* Reuse validate's rules; config_error lands in the run's log too. */
+    if (check_config(run, cfg->root) > 0) {
+        hostapi->set_message(run, "connection_config is invalid (see the run's log)");
+        return CD_ERR_CONFIG;
+    }
+    cfg->base_url = cdc_json_str(cfg->root, "api_base_url", NULL);
+    cfg->auth = cdc_json_str(cfg->root, "authentication_type", "IP_WHITELIST");
+    cfg->codes = json_object_get(cfg->root, "merchant_codes");
+    cfg->timeout_s = (long)cdc_json_int(cfg->root, "timeout_seconds", 0);
+    cfg->date_format = cdc_json_str(cfg->root, "date_format", "YYYY-MM-DD");
+    cfg->bearer = cdc_secret_str(cfg->root, "bearer_token");
+    cfg->api_key = cdc_secret_str(cfg->root, "api_key");
+    cfg->api_key_header = cdc_json_str(cfg->root, "api_key_header", "X-API-Key");
+    cfg->username = cdc_json_str(cfg->root, "username", NULL);
+    cfg->password = cdc_secret_str(cfg->root, "password");
+    const char *missing = NULL;
+    if (strcmp(cfg->auth, "BEARER") == 0 && !cfg->bearer)
+        missing = "bearer_token";
+    else if (strcmp(cfg->auth, "API_KEY") == 0 && !cfg->api_key)
+        missing = "api_key";
+    else if (strcmp(cfg->auth, "BASIC") == 0 && !cfg->password)
+        missing = "password";
+    if (missing) {
+        hostapi->set_message(run, "%s was not resolved to a value", missing);
+        return CD_ERR_CONFIG;
+    }
+    if ((cfg->bearer && has_ctl(cfg->bearer)) || (cfg->api_key && has_ctl(cfg->api_key))) {
+        hostapi->set_message(run, "credential contains control characters");
+        return CD_ERR_CONFIG;
+    }
+    return CD_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming parse of the report array.                                */
+/* ------------------------------------------------------------------ */
+
+/* Item fields the mapping reads. */
+enum {
+    F_TRANSACTION_ID, F_TXN_ID, F_CLIENT_CODE, F_PAYEE_AMOUNT, F_PAID_AMOUNT, F_TRANS_DATE,
+    F_TRANS_COMPLETE_DATE, F_PAYMENT_MODE, F_PG_PAY_MODE, F_UTR, F_RRN, F_APPROVAL_CODE,
+    F_TRANSACTION_STATUS, F_PG_NAME, F_SETTLEMENT_AMOUNT, F_CLIENT_NAME, F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+    "transaction_id", "txn_id", "client_code", "payee_amount", "paid_amount", "trans_date",
+    "trans_complete_date", "payment_mode", "pg_pay_mode", "utr", "rrn", "approval_code",
+    "transaction_status", "pg_name", "settlement_amount", "client_name"};
+
+/* Output columns, in the order values[] is filled. */
+enum {
+    C_ID, C_MERCHANT, C_AMOUNT, C_DATE, C_TS, C_METHOD, C_UTR, C_RRN, C_GWREF, C_STATUS,
+    C_SOURCE_NAME, C_SOURCE_TYPE, C_SETTLEMENT, C_MERCHANT_NAME, C_COUNT
+};
+static const char *const columns[C_COUNT] = {
+    "transaction_id", "merchant_id", "amount", "transaction_date", "transaction_timestamp",
+    "payment_method", "utr", "rrn", "gateway_ref", "status", "source_name", "source_type",
+    "settlement_amount", "merchant_name"};
+
+typedef struct sp_parse {
+    cd_run *run;
+    int emit;             /* 0 in test(): count items only */
+    const char *merchant; /* the requested client code */
+    int depth;            /* 0 outside, 1 in the top array, 2 in an item, more: nested */
+    int saw_array;
+    int item_is_object;
+    int key;              /* field index of the current key at depth 2, or -1 */
+    char *vals[F_COUNT];
+    uint64_t items;       /* items seen in this response */
+    uint64_t emitted;     /* records handed to the host, all responses */
+    uint64_t rejected;
+    int rc;               /* CD_OK, or why the parse was stopped */
+    char *message;        /* malloc'd reason when rc != CD_OK */
+} sp_parse;
+
+/* Stops the parse with rc and a message (first reason wins). */
+static int parse_stop(sp_parse *p, int rc, char *message)
+{
+    if (p->rc == CD_OK) {
+        p->rc = rc;
+        p->message = message;
+    } else {
+        free(message);
+    }
+    return 0;
+}
+
+static void clear_item(sp_parse *p)
+{
+    for (int i = 0; i < F_COUNT; i++) {
+        free(p->vals[i]);
+        p->vals[i] = NULL;
+    }
+}
+
+/* Stores a scalar of the current item under the current key. */
+static int put_value(sp_parse *p, const char *s, size_t len)
+{
+    if (p->depth != 2 || !p->item_is_object || p->key < 0)
+        return 1;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return parse_stop(p, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    free(p->vals[p->key]);
+    p->vals[p->key] = copy;
+    p->key = -1;
+    return 1;
+}
+
+/* A scalar directly inside the top array is an item that is no object. */
+static int scalar_item(sp_parse *p)
+{
+    if (p->depth == 1) {
+        p->items++;
+        if (p->emit) {
+            char ref[96];
+            snprintf(ref, sizeof ref, "merchant %.40s item %llu", p->merchant,
+                     (unsigned long long)p->items);
+            hostapi->record_error(p->run, ref, "item is not a JSON object", NULL, 0);
+            p->rejected++;
+        }
+    }
+    return 1;
+}
+
+static int on_null(void *ctx)
+{
+    sp_parse *p = ctx;
+    if (p->depth == 2)
+        p->key = -1; /* null means "no value" */
+    return scalar_item(p);
+}
+
+static int on_boolean(void *ctx, int b)
+{
+    sp_parse *p = ctx;
+    scalar_item(p);
+    return put_value(p, b ? "true" : "false", b ? 4 : 5);
+}
+
+static int on_number(void *ctx, const char *s, size_t len)
+{
+    sp_parse *p = ctx;
+    scalar_item(p);
+    return put_value(p, s, len);
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    sp_parse *p = ctx;
+    scalar_item(p);
+    return put_value(p, (const char *)s, len);
+}
+
+static int on_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    sp_parse *p = ctx;
+    if (p->depth != 2)
+        return 1;
+    p->key = -1;
+    for (int i = 0; i < F_COUNT; i++)
+        if (strlen(field_names[i]) == len && memcmp(field_names[i], s, len) == 0)
+            p->key = i;
+    return 1;
+}
+
+static int on_start_array(void *ctx)
+{
+    sp_parse *p = ctx;
+    if (p->depth == 0)
+        p->saw_array = 1;
+    else if (p->depth == 1)
+        p->item_is_object = 0;
+    p->depth++;
+    return 1;
+}
+
+static int on_start_map(void *ctx)
+{
+    sp_parse *p = ctx;
+    if (p->depth == 0)
+        return parse_stop(p, CD_ERR_PERMANENT,
+                          cdc_printf("the report API answered a JSON object, expected an array "
+                                     "of transactions"));
+    if (p->depth == 1) {
+        p->item_is_object = 1;
+        p->key = -1;
+        clear_item(p);
+    }
+    p->depth++;
+    return 1;
+}
+
+/* Trimmed, upper-cased copy of s (NULL stays NULL). */
+static char *normalize_code(const char *s)
+{
+    if (!s)
+        return NULL;
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)toupper((unsigned char)s[i]);
+    out[n] = '\0';
+    return out;
+}
+
+/* Trims blanks around an amount so " 10.10" still reads as rupees. */
+static const char *trim_amount(const char *s, size_t *len)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    *len = n;
+    return s;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* Splits a gateway date-time into an ISO date (out_date, 11 bytes) and, when
+ * it has a time, an ISO timestamp (malloc'd *out_ts; NULL for a bare date).
+ * Accepts "YYYY-MM-DD[ T]HH:MM[:SS[.f]][zone]" and "DD-MM-YYYY[ HH:MM[:SS]]"
+ * (also with '/'). Returns 0, or -1 if the text is no such date. */
+static int split_datetime(const char *s, char out_date[11], char **out_ts)
+{
+    *out_ts = NULL;
+    size_t n = strlen(s);
+    if (n < 10)
+        return -1;
+    const char *rest;
+    if (all_digits(s, 4) && (s[4] == '-' || s[4] == '/') && all_digits(s + 5, 2) &&
+        s[7] == s[4] && all_digits(s + 8, 2)) {
+        snprintf(out_date, 11, "%.4s-%.2s-%.2s", s, s + 5, s + 8);
+    } else if (all_digits(s, 2) && (s[2] == '-' || s[2] == '/') && all_digits(s + 3, 2) &&
+               s[5] == s[2] && all_digits(s + 6, 4)) {
+        snprintf(out_date, 11, "%.4s-%.2s-%.2s", s + 6, s + 3, s);
+    } else {
+        return -1;
+    }
+    if (!cdc_is_iso_date(out_date))
+        return -1;
+    rest = s + 10;
+    if (*rest == '\0')
+        return 0;
+    if (*rest != ' ' && *rest != 'T')
+        return -1;
+    rest++;
+    if (strlen(rest) < 5 || !all_digits(rest, 2) || rest[2] != ':' || !all_digits(rest + 3, 2))
+        return -1;
+    for (const char *c = rest; *c; c++)
+        if (!isdigit((unsigned char)*c) && !strchr(":.+-Z", *c))
+            return -1;
+    *out_ts = cdc_printf("%sT%s", out_date, rest);
+    return *out_ts ? 0 : -1;
+}
+
+/* Maps a finished item to a record, or reports why it cannot. */
+static int finish_item(sp_parse *p)
+{
+    char ref[96];
+    p->items++;
+    snprintf(ref, sizeof ref, "merchant %.40s item %llu", p->merchant,
+             (unsigned long long)p->items);
+    if (!p->emit) {
+        clear_item(p);
+        return 1;
+    }
+    if (hostapi->is_cancelled(p->run))
+        return parse_stop(p, CD_CANCELLED, cdc_printf("cancelled"));
+
+    const char *const *v = (const char *const *)p->vals;
+    const char *id = v[F_TRANSACTION_ID] ? v[F_TRANSACTION_ID] : v[F_TXN_ID];
+    const char *amount = v[F_PAYEE_AMOUNT] ? v[F_PAYEE_AMOUNT] : v[F_PAID_AMOUNT];
+    const char *when = v[F_TRANS_DATE] ? v[F_TRANS_DATE] : v[F_TRANS_COMPLETE_DATE];
+    const char *problem = NULL;
+    char date[11] = "";
+    char *ts = NULL, *merchant = NULL;
+
+    if (!id || !*id)
+        problem = "item has no transaction_id or txn_id";
+    else if (!amount)
+        problem = "item has no payee_amount or paid_amount";
+    else if (!when)
+        problem = "item has no trans_date or trans_complete_date";
+    else if (split_datetime(when, date, &ts) != 0)
+        problem = "trans_date is not \"YYYY-MM-DD HH:MM:SS\" or \"DD-MM-YYYY\"";
+    if (!problem) {
+        const char *code = v[F_CLIENT_CODE];
+        if ((!code || !*code) && strcmp(p->merchant, "ALL") != 0)
+            code = p->merchant;
+        merchant = normalize_code(code);
+        if (!merchant || !*merchant)
+            problem = "item has no client_code";
+    }
+    if (problem) {
+        char *reason = cdc_printf("%s%s%s", problem, id && *id ? " (transaction " : "",
+                                  id && *id ? id : "");
+        if (reason && id && *id) {
+            char *r2 = cdc_printf("%s)", reason);
+            free(reason);
+            reason = r2;
+        }
+        hostapi->record_error(p->run, ref, reason ? reason : problem, NULL, 0);
+        free(reason);
+        free(ts);
+        free(merchant);
+        p->rejected++;
+        clear_item(p);
+        return 1;
+    }
+
+    const char *values[C_COUNT];
+    size_t lengths[C_COUNT];
+    size_t alen = 0, slen = 0;
+    const char *a = trim_amount(amount, &alen);
+    const char *settle = v[F_SETTLEMENT_AMOUNT] ? trim_amount(v[F_SETTLEMENT_AMOUNT], &slen) : NULL;
+    values[C_ID] = id;
+    values[C_MERCHANT] = merchant;
+    values[C_AMOUNT] = a;
+    values[C_DATE] = date;
+    values[C_TS] = ts;
+    values[C_METHOD] = v[F_PAYMENT_MODE] ? v[F_PAYMENT_MODE] : v[F_PG_PAY_MODE];
+    values[C_UTR] = v[F_UTR];
+    values[C_RRN] = v[F_RRN];
+    values[C_GWREF] = v[F_APPROVAL_CODE];
+    values[C_STATUS] = v[F_TRANSACTION_STATUS];
+    values[C_SOURCE_NAME] = v[F_PG_NAME] ? v[F_PG_NAME] : hostapi->run_info(p->run)->source_entity;
+    values[C_SOURCE_TYPE] = "CONNECTOR";
+    values[C_SETTLEMENT] = settle;
+    values[C_MERCHANT_NAME] = v[F_CLIENT_NAME];
+    for (int i = 0; i < C_COUNT; i++)
+        lengths[i] = values[i] ? strlen(values[i]) : 0;
+    lengths[C_AMOUNT] = alen;
+    lengths[C_SETTLEMENT] = slen;
+
+    int rc = hostapi->record_emit(p->run, values, lengths, ref);
+    free(ts);
+    free(merchant);
+    clear_item(p);
+    if (rc != CD_OK)
+        return parse_stop(p, rc, cdc_printf("the host stopped taking records (code %d)", rc));
+    p->emitted++;
+    if (p->emitted % 1000 == 0)
+        hostapi->progress(p->run, p->emitted, 0);
+    return 1;
+}
+
+static int on_end_map(void *ctx)
+{
+    sp_parse *p = ctx;
+    p->depth--;
+    if (p->depth == 1)
+        return finish_item(p);
+    return 1;
+}
+
+static int on_end_array(void *ctx)
+{
+    sp_parse *p = ctx;
+    p->depth--;
+    if (p->depth == 1 && !p->item_is_object) {
+        p->item_is_object = 1;
+        p->depth = 1;
+        return scalar_item(p); /* an array as an item: same as a scalar */
+    }
+    return 1;
+}
+
+static const yajl_callbacks sp_callbacks = {
+    on_null, on_boolean, NULL, NULL, on_number, on_string,
+    on_start_map, on_map_key, on_end_map, on_start_array, on_end_array};
+
+/* ------------------------------------------------------------------ */
+/* One request.                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct sp_request {
+    cdc_xfer x;
+    sp_parse *parse;
+    yajl_handle yajl;
+    uint64_t offset;   /* body bytes fed to the parser before this chunk */
+    cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
+    int parse_failed;
+} sp_request;
+
+/* Records where and why yajl refused the body. */
+static void note_parse_error(sp_request *r, const unsigned char *chunk, size_t len)
+{
+    size_t at = yajl_get_bytes_consumed(r->yajl);
+    unsigned char *e = yajl_get_error(r->yajl, 0, chunk, len);
+    char *msg = cdc_printf("malformed JSON from the report API for merchant %s at byte %llu: %s",
+                           r->parse->merchant, (unsigned long long)(r->offset + at),
+                           e ? (const char *)e : "parse error");
+    if (e)
+        yajl_free_error(r->yajl, e);
+    /* trailing newline of yajl's message is noise in a one-line error */
+    if (msg) {
+        size_t n = strlen(msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            msg[--n] = '\0';
+    }
+    r->parse_failed = 1;
+    parse_stop(r->parse, CD_ERR_PERMANENT, msg);
+}
+
+static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    sp_request *r = userdata;
+    size_t len = size * nmemb;
+    if (r->x.status < 200 || r->x.status > 299) {
+        if (r->errbody.len < 512)
+            cdc_buf_append(&r->errbody, data, len < 512 ? len : 512);
+        return len;
+    }
+    yajl_status st = yajl_parse(r->yajl, (const unsigned char *)data, len);
+    if (st == yajl_status_error) {
+        note_parse_error(r, (const unsigned char *)data, len);
+        return 0;
+    }
+    if (st == yajl_status_client_canceled)
+        return 0;
+    r->offset += len;
+    return len;
+}
+
+/* The URL for one merchant and the window. Malloc'd; NULL on bad dates. */
+static char *build_url(const sp_config *cfg, const cd_run_info *info, const char *code)
+{
+    char *from = cdc_format_date(cfg->date_format, info->window_from);
+    char *to = cdc_format_date(cfg->date_format, info->window_to);
+    char *esc = cdc_url_escape(code);
+    char *efrom = from ? cdc_url_escape(from) : NULL;
+    char *eto = to ? cdc_url_escape(to) : NULL;
+    char *url = NULL;
+    if (efrom && eto && esc) {
+        size_t n = strlen(cfg->base_url);
+        while (n > 0 && cfg->base_url[n - 1] == '/')
+            n--;
+        url = cdc_printf("%.*s/%s/%s/%s", (int)n, cfg->base_url, efrom, eto, esc);
+    }
+    free(from);
+    free(to);
+    free(esc);
+    free(efrom);
+    free(eto);
+    return url;
+}
+
+/* GETs one merchant's window and feeds the body to the parser. Returns a
+ * cd_status; on failure sets the run's message. *status_out gets the HTTP
+ * status (0 if none). */
+static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *parse,
+                 long *status_out, char **url_out)
+{
+    const cd_run_info *info = hostapi->run_info(run);
+    sp_request r;
+    memset(&r, 0, sizeof r);
+    r.parse = parse;
+    *status_out = 0;
+    *url_out = NULL;
+
+    char *url = build_url(cfg, info, code);
+    char *hostname = cdc_url_host(cfg->base_url);
+    const char *hn = hostname ? hostname : cfg->base_url;
+    CURL *c = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    char *auth_header = NULL;
+    int rc = CD_OK;
+
+    r.yajl = yajl_alloc(&sp_callbacks, NULL, parse);
+    if (!url || !c || !r.yajl) {
+        hostapi->set_message(run, url ? "out of memory" : "window dates cannot be formatted");
+        rc = url ? CD_ERR_TRANSIENT : CD_ERR_CONFIG;
+        goto out;
+    }
+    *url_out = strdup(url);
+
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (strcmp(cfg->auth, "BEARER") == 0)
+        auth_header = cdc_printf("Authorization: Bearer %s", cfg->bearer);
+    else if (strcmp(cfg->auth, "API_KEY") == 0)
+        auth_header = cdc_printf("%s: %s", cfg->api_key_header, cfg->api_key);
+    if (auth_header)
+        headers = curl_slist_append(headers, auth_header);
+
+    CURLcode cc = cdc_curl_setup(c, &r.x, hostapi, run, cfg->timeout_s, NULL);
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        hostapi->set_message(run, "no time left before the run's deadline to call %s", hn);
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_URL, url);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    if (cc == CURLE_OK && strcmp(cfg->auth, "BASIC") == 0) {
+        cc = curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        if (cc == CURLE_OK)
+            cc = curl_easy_setopt(c, CURLOPT_USERNAME, cfg->username);
+        if (cc == CURLE_OK)
+            cc = curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->password);
+    }
+    if (cc != CURLE_OK) {
+        hostapi->set_message(run, "cannot set up the request to %s: %s", hn, curl_easy_strerror(cc));
+        rc = cdc_status_for_curl(cc, &r.x);
+        goto out;
+    }
+
+    hostapi->log(run, CD_LOG_DEBUG, "GET %s (timeout %ld ms)", url, r.x.timeout_ms);
+    cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    *status_out = status;
+
+    if (parse->rc != CD_OK) {
+        /* The parser (or the host through record_emit) stopped the body. */
+        rc = parse->rc;
+        hostapi->set_message(run, "%s", parse->message ? parse->message : "stopped");
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        rc = cdc_status_for_curl(cc, &r.x);
+        const char *why = r.x.errbuf[0] ? r.x.errbuf : curl_easy_strerror(cc);
+        if (rc == CD_CANCELLED)
+            hostapi->set_message(run, "cancelled while talking to %s", hn);
+        else if (cc == CURLE_OPERATION_TIMEDOUT)
+            hostapi->set_message(run, "timed out after %ld ms waiting for %s: %s", r.x.timeout_ms,
+                              hn, why);
+        else if (status >= 200 && status <= 299)
+            hostapi->set_message(run, "transfer from %s broke off after %llu bytes: %s", hn,
+                              (unsigned long long)r.offset, why);
+        else
+            hostapi->set_message(run, "cannot reach %s: %s", hn, why);
+        goto out;
+    }
+    if (status < 200 || status > 299) {
+        rc = cdc_status_for_http(status);
+        hostapi->set_message(run, "API responded with status %ld: %s", status,
+                          cdc_http_reason(status, r.x.reason));
+        if (r.x.retry_after)
+            hostapi->log(run, CD_LOG_WARNING, "%s asks to retry after %s", hn, r.x.retry_after);
+        if (r.errbody.len)
+            hostapi->log(run, CD_LOG_INFO, "response body starts: %.200s", r.errbody.data);
+        goto out;
+    }
+    if (yajl_complete_parse(r.yajl) != yajl_status_ok) {
+        /* At end of input the error is at the last byte received. */
+        unsigned char *e = yajl_get_error(r.yajl, 0, NULL, 0);
+        char *why = e ? strdup((const char *)e) : NULL;
+        if (e)
+            yajl_free_error(r.yajl, e);
+        for (size_t n = why ? strlen(why) : 0; n > 0 && isspace((unsigned char)why[n - 1]);)
+            why[--n] = '\0';
+        rc = CD_ERR_PERMANENT;
+        hostapi->set_message(run, "malformed JSON from the report API for merchant %s at byte "
+                               "%llu: %s (truncated body?)", code,
+                          (unsigned long long)r.offset, why ? why : "parse error");
+        free(why);
+        goto out;
+    }
+    if (parse->rc != CD_OK) {
+        rc = parse->rc;
+        hostapi->set_message(run, "%s", parse->message ? parse->message : "stopped");
+        goto out;
+    }
+    if (!parse->saw_array) {
+        rc = CD_ERR_PERMANENT;
+        hostapi->set_message(run, "the report API for merchant %s answered %llu bytes that hold no "
+                               "JSON array", code, (unsigned long long)r.offset);
+    }
+out:
+    if (r.yajl)
+        yajl_free(r.yajl);
+    cdc_buf_free(&r.errbody);
+    cdc_xfer_cleanup(&r.x);
+    curl_slist_free_all(headers);
+    free(auth_header);
+    if (c)
+        curl_easy_cleanup(c);
+    free(url);
+    free(hostname);
+    return rc;
+}
+
+static void parse_reset(sp_parse *p, cd_run *run, int emit, const char *merchant)
+{
+    uint64_t emitted = p->emitted, rejected = p->rejected;
+    clear_item(p);
+    free(p->message);
+    memset(p, 0, sizeof *p);
+    p->run = run;
+    p->emit = emit;
+    p->merchant = merchant;
+    p->key = -1;
+    p->emitted = emitted;
+    p->rejected = rejected;
+}
+
+static void parse_free(sp_parse *p)
+{
+    clear_item(p);
+    free(p->message);
+    p->message = NULL;
+}
+
+static int test(cd_run *run)
+{
+    sp_config cfg;
+    int rc = load_config(run, &cfg);
+    if (rc != CD_OK) {
+        hostapi->test_step(run, "config", 0, "connection_config is invalid");
+        json_decref(cfg.root);
+        return rc;
+    }
+    const cd_run_info *info = hostapi->run_info(run);
+    const char *code = json_string_value(json_array_get(cfg.codes, 0));
+    hostapi->test_step(run, "config", 1, "%zu merchant code(s), authentication %s",
+                    json_array_size(cfg.codes), cfg.auth);
+
+    sp_parse parse;
+    memset(&parse, 0, sizeof parse);
+    parse_reset(&parse, run, 0, code);
+    long status = 0;
+    char *url = NULL;
+    rc = fetch(run, &cfg, code, &parse, &status, &url);
+    if (status == 0) {
+        hostapi->test_step(run, "request", 0, "GET %s: no HTTP response", url ? url : cfg.base_url);
+    } else {
+        hostapi->test_step(run, "request", 1, "GET %s", url);
+        hostapi->test_step(run, "status", status >= 200 && status <= 299, "HTTP %ld", status);
+    }
+    if (rc == CD_OK) {
+        hostapi->test_step(run, "rows", 1, "%llu transaction(s) for %s, %s..%s",
+                        (unsigned long long)parse.items, code, info->window_from,
+                        info->window_to);
+        hostapi->set_message(run, "API reachable: HTTP %ld, %llu transaction(s) for %s on %s", status,
+                          (unsigned long long)parse.items, code, info->window_from);
+    } else if (status >= 200 && status <= 299) {
+        hostapi->test_step(run, "rows", 0, "response unreadable");
+    }
+    parse_free(&parse);
+    free(url);
+    json_decref(cfg.root);
+    return rc;
+}
+
+static int run_driver(cd_run *run)
+{
+    sp_config cfg;
+    int rc = load_config(run, &cfg);
+    if (rc != CD_OK) {
+        json_decref(cfg.root);
+        return rc;
+    }
+    rc = hostapi->records_begin(run, columns, C_COUNT);
+    if (rc != CD_OK) {
+        hostapi->set_message(run, "the host refused the record columns");
+        json_decref(cfg.root);
+        return rc;
+    }
+    sp_parse parse;
+    memset(&parse, 0, sizeof parse);
+    size_t i;
+    json_t *jc;
+    json_array_foreach(cfg.codes, i, jc) {
+        const char *code = json_string_value(jc);
+        if (hostapi->is_cancelled(run)) {
+            hostapi->set_message(run, "cancelled before merchant %s", code);
+            rc = CD_CANCELLED;
+            break;
+        }
+        parse_reset(&parse, run, 1, code);
+        long status = 0;
+        char *url = NULL;
+        rc = fetch(run, &cfg, code, &parse, &status, &url);
+        free(url);
+        if (rc != CD_OK)
+            break;
+        hostapi->log(run, CD_LOG_INFO, "merchant %s: %llu item(s)", code,
+                  (unsigned long long)parse.items);
+    }
+    if (rc == CD_OK) {
+        char n[32];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)parse.emitted);
+        hostapi->set_detail(run, "records_emitted", n);
+        snprintf(n, sizeof n, "%llu", (unsigned long long)parse.rejected);
+        hostapi->set_detail(run, "items_rejected", n);
+        hostapi->progress(run, parse.emitted, parse.emitted);
+    }
+    parse_free(&parse);
+    json_decref(cfg.root);
+    return rc;
+}
+
+static void destroy(void)
+{
+    curl_global_cleanup();
+}
+
+static int pg_api_init(const cd_host_api *h, cd_driver_callbacks *cb)
+{
+    if (h->abi_major != CD_PLUGIN_ABI_MAJOR || !CD_HOST_HAS(h, init_error))
+        return CD_ERR_PERMANENT;
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK) {
+        h->init_error("curl_global_init failed: %s", curl_easy_strerror(cc));
+        return CD_ERR_PERMANENT;
+    }
+    hostapi = h;
+    cb->describe_config = describe_config;
+    cb->validate = validate;
+    cb->test = test;
+    cb->run = run_driver;
+    cb->destroy = destroy;
+    return CD_OK;
+}
+
+CONNECTORD_DRIVER(pg_api_magic, pg_api_init)

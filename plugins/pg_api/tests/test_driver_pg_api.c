@@ -1,0 +1,423 @@
+/*
+ * test_driver_pg_api.c — unit tests of the pg_api driver against the mock
+ * host and an in-process mock SabPaisa server on a loopback port.
+ */
+#include <connectord/mockhost.h>
+
+#include "mock_sabpaisa.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* The driver's exported entry points, linked in from pg_api.c. */
+const cd_driver_magic *connectord_driver_magic(void);
+int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
+
+static mock_sabpaisa *server;
+static uint16_t port;
+
+static const char default_config[] =
+    "{\"api_base_url\": \"https://reportapi.sabpaisa.in/SabPaisaReport/REST/GetTransactions\","
+    " \"authentication_type\": \"IP_WHITELIST\", \"merchant_codes\": [\"ALL\"],"
+    " \"sync_days_back\": 1, \"auto_retry\": true, \"retry_count\": 3}";
+
+static int start_server(void **state)
+{
+    mock_sabpaisa_opts o = {0};
+    o.slow_ms = 20000;
+    server = mock_sabpaisa_start(&o, &port);
+    return server ? 0 : -1;
+}
+
+static int stop_server(void **state)
+{
+    mock_sabpaisa_stop(server);
+    return 0;
+}
+
+/* A loaded driver with the config text given (printf-style). */
+static cd_mock_host *load(const char *fmt, ...)
+{
+    cd_mock_host *m = cd_mock_new();
+    assert_non_null(m);
+    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
+    if (fmt) {
+        va_list ap;
+        char *cfg = NULL;
+        va_start(ap, fmt);
+        assert_true(vasprintf(&cfg, fmt, ap) >= 0);
+        va_end(ap);
+        cd_mock_set_config(m, cfg);
+        free(cfg);
+    }
+    return m;
+}
+
+/* A config for the mock server with one or more codes ("\"A\",\"B\""). */
+static cd_mock_host *load_codes(const char *codes, const char *extra)
+{
+    return load("{\"api_base_url\": \"http://127.0.0.1:%u/report\", \"merchant_codes\": [%s]%s}",
+                port, codes, extra ? extra : "");
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void test_magic(void **state)
+{
+    const cd_driver_magic *mg = connectord_driver_magic();
+    assert_int_equal(mg->magic, CD_DRIVER_MAGIC);
+    assert_int_equal(mg->abi_major, CD_PLUGIN_ABI_MAJOR);
+    assert_int_equal(mg->struct_size, sizeof(cd_driver_magic));
+    assert_string_equal(mg->name, "pg_api");
+    assert_string_equal(mg->version, "1.0.0");
+    assert_string_equal(mg->vendor, "connectord");
+    assert_int_equal(mg->category, CD_CATEGORY_PG_API);
+    assert_int_equal(mg->dataset, CD_DATASET_PG_TRANSACTION);
+    assert_non_null(mg->description);
+}
+
+static void test_schema(void **state)
+{
+    cd_mock_host *m = load(NULL);
+    json_error_t err;
+    json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
+    if (!s)
+        fail_msg("schema is not JSON: %s at %d", err.text, err.position);
+    assert_string_equal(json_string_value(json_object_get(s, "$schema")),
+                        "https://json-schema.org/draft/2020-12/schema");
+    json_t *props = json_object_get(s, "properties");
+    const char *secrets[] = {"bearer_token", "api_key", "password"};
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_is_true(json_object_get(json_object_get(props, secrets[i]), "writeOnly")));
+    assert_null(json_object_get(json_object_get(props, "api_base_url"), "writeOnly"));
+    /* every key of the documented default config is a known property */
+    json_t *def = json_loads(default_config, 0, NULL);
+    const char *key;
+    json_t *v;
+    json_object_foreach(def, key, v) assert_non_null(json_object_get(props, key));
+    json_decref(def);
+    json_decref(s);
+    cd_mock_free(m);
+}
+
+static void test_validate_default(void **state)
+{
+    cd_mock_host *m = load("%s", default_config);
+    cd_mock_set_kind(m, CD_RUN_VALIDATE);
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    assert_int_equal(cd_mock_config_error_count(m), 0);
+    cd_mock_free(m);
+}
+
+/* validate() of cfg fails with an error on exactly `field`. */
+static void expect_invalid(const char *cfg, const char *field)
+{
+    cd_mock_host *m = load("%s", cfg);
+    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
+    if (!cd_mock_has_config_error(m, field))
+        fail_msg("no config error on %s for %s (first: %s)", field, cfg,
+                 cd_mock_config_error_field(m, 0) ? cd_mock_config_error_field(m, 0) : "none");
+    cd_mock_free(m);
+}
+
+static void test_validate_rejects(void **state)
+{
+    expect_invalid("{\"merchant_codes\": [\"ALL\"]}", "api_base_url");
+    expect_invalid("{\"api_base_url\": \"ftp://x.example/r\", \"merchant_codes\": [\"ALL\"]}",
+                   "api_base_url");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": \"ALL\"}",
+                   "merchant_codes");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\", \"\"]}",
+                   "merchant_codes[1]");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                   " \"authentication_type\": \"BEARER\"}",
+                   "bearer_token");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                   " \"authentication_type\": \"OAUTH\"}",
+                   "authentication_type");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                   " \"retry_count\": -1}",
+                   "retry_count");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                   " \"date_format\": \"YYYY\"}",
+                   "date_format");
+    expect_invalid("not json", "");
+    /* a secret reference is accepted unresolved */
+    cd_mock_host *m = load("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                           " \"authentication_type\": \"BEARER\","
+                           " \"bearer_token\": {\"secret\": \"env:SP_TOKEN\"}}");
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+}
+
+static void test_test_ok(void **state)
+{
+    cd_mock_host *m = load_codes("\"MERCH1\", \"OTHER\"", NULL);
+    cd_mock_set_window(m, "2025-01-03", "2025-01-02", "2025-01-03");
+    assert_int_equal(cd_mock_test(m), CD_OK);
+    assert_non_null(strstr(cd_mock_message(m), "3 transaction(s) for MERCH1"));
+    char *path = mock_sabpaisa_last_path(server);
+    assert_string_equal(path, "/report/2025-01-02/2025-01-03/MERCH1");
+    free(path);
+    long i = cd_mock_find_step(m, "request");
+    assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
+    i = cd_mock_find_step(m, "status");
+    assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
+    assert_string_equal(cd_mock_step_detail(m, (size_t)i), "HTTP 200");
+    i = cd_mock_find_step(m, "rows");
+    assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
+    assert_int_equal(cd_mock_record_count(m), 0); /* a test loads nothing */
+    cd_mock_free(m);
+}
+
+static void test_test_401(void **state)
+{
+    cd_mock_host *m = load_codes("\"FAIL401\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_CONFIG);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized");
+    long i = cd_mock_find_step(m, "status");
+    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
+    cd_mock_free(m);
+    m = load_codes("\"FAIL403\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_CONFIG);
+    assert_string_equal(cd_mock_message(m), "API responded with status 403: Forbidden");
+    cd_mock_free(m);
+}
+
+static void test_test_5xx_429(void **state)
+{
+    cd_mock_host *m = load_codes("\"FAIL500\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 500: Internal Server Error");
+    cd_mock_free(m);
+    m = load_codes("\"FAIL429\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 429: Too Many Requests");
+    assert_true(cd_mock_log_contains(m, "retry after 7"));
+    cd_mock_free(m);
+    m = load_codes("\"FAIL404\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_PERMANENT);
+    cd_mock_free(m);
+}
+
+static void test_test_refused(void **state)
+{
+    /* A port that was just free: bind, learn it, close. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    cd_mock_host *m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"A\"]}",
+                           ntohs(sa.sin_port));
+    double t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_true(now_s() - t0 < 2.0);
+    assert_non_null(strstr(cd_mock_message(m), "cannot reach 127.0.0.1: "));
+    long i = cd_mock_find_step(m, "request");
+    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
+    cd_mock_free(m);
+}
+
+static void test_test_stall(void **state)
+{
+    /* bounded by the config's timeout */
+    cd_mock_host *m = load_codes("\"SLOW\"", ", \"timeout_seconds\": 1");
+    double t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    double took = now_s() - t0;
+    assert_true(took >= 0.9 && took < 3.0);
+    assert_non_null(strstr(cd_mock_message(m), "timed out after 1000 ms waiting for 127.0.0.1"));
+    cd_mock_free(m);
+    /* bounded by the host's deadline when the config sets none */
+    m = load_codes("\"SLOW\"", NULL);
+    cd_mock_set_remaining_ms(m, 1200);
+    t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_true(now_s() - t0 < 2.5);
+    cd_mock_free(m);
+    /* bounded by the operator's request timeout */
+    m = load_codes("\"SLOW\"", NULL);
+    cd_mock_set_http_timeouts(m, 1, 1);
+    t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_true(now_s() - t0 < 2.5);
+    cd_mock_free(m);
+}
+
+static void test_default_connector_fails_fast(void **state)
+{
+    /* The shipped default points at the real gateway; with no network the
+     * test must fail transiently and name the host. */
+    cd_mock_host *m = load("%s", default_config);
+    cd_mock_set_http_timeouts(m, 3, 5);
+    double t0 = now_s();
+    int rc = cd_mock_test(m);
+    assert_true(now_s() - t0 < 8.0);
+    if (rc != CD_OK) {
+        assert_int_equal(rc, CD_ERR_TRANSIENT);
+        assert_non_null(strstr(cd_mock_message(m), "reportapi.sabpaisa.in"));
+    }
+    cd_mock_free(m);
+}
+
+static void test_run_amounts(void **state)
+{
+    cd_mock_host *m = load_codes("\"AMOUNTS\"", NULL);
+    cd_mock_set_kind(m, CD_RUN_SCHEDULED);
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_records_begin_calls(m), 1);
+    assert_int_equal(cd_mock_record_count(m), 4);
+    assert_int_equal(cd_mock_record_error_count(m), 0);
+    const char *amounts[] = {"10.10", "10.1", "10", "0.5"};
+    const char *ids[] = {"A1", "A2", "A3", "A4"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(cd_mock_record_value(m, i, "amount"), amounts[i]);
+        assert_string_equal(cd_mock_record_value(m, i, "transaction_id"), ids[i]);
+        assert_string_equal(cd_mock_record_value(m, i, "merchant_id"), "ABC");
+        assert_string_equal(cd_mock_record_value(m, i, "transaction_date"), "2025-01-02");
+        assert_string_equal(cd_mock_record_value(m, i, "source_type"), "CONNECTOR");
+    }
+    assert_string_equal(cd_mock_record_ref(m, 0), "merchant AMOUNTS item 1");
+    assert_string_equal(cd_mock_record_value(m, 0, "transaction_timestamp"), "2025-01-02T10:00:00");
+    assert_string_equal(cd_mock_record_value(m, 1, "transaction_timestamp"), "2025-01-02T11:30:00");
+    assert_null(cd_mock_record_value(m, 2, "transaction_timestamp"));
+    assert_string_equal(cd_mock_record_value(m, 1, "payment_method"), "CARD");
+    assert_string_equal(cd_mock_record_value(m, 3, "payment_method"), "NB");
+    assert_string_equal(cd_mock_record_value(m, 3, "utr"), "U4");
+    assert_string_equal(cd_mock_record_value(m, 3, "rrn"), "R4");
+    assert_string_equal(cd_mock_record_value(m, 3, "gateway_ref"), "G4");
+    assert_string_equal(cd_mock_record_value(m, 3, "status"), "SUCCESS");
+    assert_string_equal(cd_mock_record_value(m, 3, "source_name"), "SABPAISA");
+    assert_string_equal(cd_mock_record_value(m, 3, "settlement_amount"), "0.45");
+    assert_string_equal(cd_mock_detail(m, "records_emitted"), "4");
+    cd_mock_free(m);
+}
+
+static void test_run_generated_and_noid(void **state)
+{
+    cd_mock_host *m = load_codes("\"NOID\", \"gen1\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_records_begin_calls(m), 1);
+    assert_int_equal(cd_mock_record_count(m), 5);
+    assert_int_equal(cd_mock_record_error_count(m), 1);
+    assert_string_equal(cd_mock_record_error_ref(m, 0), "merchant NOID item 2");
+    assert_non_null(strstr(cd_mock_record_error_reason(m, 0), "transaction_id"));
+    assert_string_equal(cd_mock_record_value(m, 1, "transaction_id"), "N3");
+    assert_string_equal(cd_mock_record_value(m, 2, "merchant_id"), "GEN1");
+    assert_string_equal(cd_mock_record_value(m, 2, "amount"), "1.00");
+    assert_string_equal(cd_mock_record_value(m, 3, "amount"), "2.01");
+    cd_mock_free(m);
+}
+
+static void test_run_truncated(void **state)
+{
+    cd_mock_host *m = load_codes("\"TRUNC\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    /* the body is 136 bytes long; the parser ran out at its end */
+    assert_non_null(strstr(cd_mock_message(m), "merchant TRUNC at byte 136: "));
+    cd_mock_free(m);
+    m = load_codes("\"BADJSON\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    /* the stray '}' after the first item is byte 101 (1-based; offset 100) */
+    assert_non_null(strstr(cd_mock_message(m), "merchant BADJSON at byte 101: "));
+    cd_mock_free(m);
+    m = load_codes("\"OBJECT\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    assert_non_null(strstr(cd_mock_message(m), "expected an array"));
+    cd_mock_free(m);
+    m = load_codes("\"FAIL503\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    cd_mock_free(m);
+}
+
+static void test_run_cancel(void **state)
+{
+    mock_sabpaisa_opts o = {0};
+    o.count = 1000000;
+    uint16_t big_port;
+    mock_sabpaisa *big = mock_sabpaisa_start(&o, &big_port);
+    assert_non_null(big);
+    cd_mock_host *m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"BIG\"]}",
+                           big_port);
+    cd_mock_keep_records(m, 0);
+    cd_mock_cancel_after_records(m, 50);
+    double t0 = now_s();
+    assert_int_equal(cd_mock_run_driver(m), CD_CANCELLED);
+    assert_true(now_s() - t0 < 5.0);
+    assert_true(cd_mock_record_count(m) >= 50 && cd_mock_record_count(m) < 1000);
+    cd_mock_free(m);
+    /* cancelled before it starts: no request at all */
+    unsigned long before = mock_sabpaisa_requests(big);
+    m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"BIG\"]}", big_port);
+    cd_mock_set_cancelled(m, 1);
+    assert_int_equal(cd_mock_run_driver(m), CD_CANCELLED);
+    assert_int_equal(mock_sabpaisa_requests(big), before);
+    cd_mock_free(m);
+    mock_sabpaisa_stop(big);
+}
+
+static void test_bearer_and_date_format(void **state)
+{
+    mock_sabpaisa_opts o = {0};
+    o.bearer = "s3cret";
+    uint16_t p;
+    mock_sabpaisa *auth = mock_sabpaisa_start(&o, &p);
+    assert_non_null(auth);
+    cd_mock_host *m = load("{\"api_base_url\": \"http://127.0.0.1:%u/\", \"merchant_codes\": [\"X\"],"
+                           " \"authentication_type\": \"BEARER\", \"bearer_token\": \"s3cret\","
+                           " \"date_format\": \"DD-MM-YYYY\"}", p);
+    assert_int_equal(cd_mock_test(m), CD_OK);
+    char *path = mock_sabpaisa_last_path(auth);
+    assert_string_equal(path, "/02-01-2025/02-01-2025/X");
+    free(path);
+    cd_mock_free(m);
+    m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"X\"],"
+             " \"authentication_type\": \"BEARER\", \"bearer_token\": \"wrong\"}", p);
+    assert_int_equal(cd_mock_test(m), CD_ERR_CONFIG);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized");
+    cd_mock_free(m);
+    mock_sabpaisa_stop(auth);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_magic),
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_validate_default),
+        cmocka_unit_test(test_validate_rejects),
+        cmocka_unit_test(test_test_ok),
+        cmocka_unit_test(test_test_401),
+        cmocka_unit_test(test_test_5xx_429),
+        cmocka_unit_test(test_test_refused),
+        cmocka_unit_test(test_test_stall),
+        cmocka_unit_test(test_default_connector_fails_fast),
+        cmocka_unit_test(test_run_amounts),
+        cmocka_unit_test(test_run_generated_and_noid),
+        cmocka_unit_test(test_run_truncated),
+        cmocka_unit_test(test_run_cancel),
+        cmocka_unit_test(test_bearer_and_date_format),
+    };
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}

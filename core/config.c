@@ -7,12 +7,7 @@
  * other than !!str / !!map / !!seq, several documents in one file, NUL
  * characters, nesting deeper than CFG_MAX_DEPTH.
  */
-/* config.h says "conf.d/" followed by "*.yaml" inside a comment, which
- * -Wcomment rejects; silenced here until the header's comments are fixed. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "config.h"
-#pragma GCC diagnostic pop
 
 #include <dirent.h>
 #include <errno.h>

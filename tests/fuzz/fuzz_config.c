@@ -8,11 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* See core/config.c: the header has "/" "*" inside a comment. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "config.h"
-#pragma GCC diagnostic pop
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,11 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* See core/config.c: the header has "/" "*" inside a comment. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "config.h"
-#pragma GCC diagnostic pop
 #include "util.h"
 
 /* A temporary directory with a conf.d inside; removed by teardown. */

@@ -149,12 +149,17 @@ int cd_sql_split(const char *src, size_t len, cd_sql_script *out, char **err)
     unsigned start_line = 0;
     unsigned parens = 0;
 
+    /* Checked up front, as a NUL inside a quote or comment would otherwise
+     * cut the statement short when PQexec reads it as a C string. */
+    const char *nul = memchr(src, '\0', len);
+    if (nul) {
+        for (const char *p = src; p < nul; p++)
+            line += *p == '\n';
+        *err = cd_sprintf("NUL byte at line %u (not a text file?)", line);
+        return -1;
+    }
     while (i < len) {
         unsigned char c = (unsigned char)src[i];
-        if (c == '\0') {
-            *err = cd_sprintf("NUL byte at line %u (not a text file?)", line);
-            return -1;
-        }
         if (c == '\n') {
             line++;
             i++;

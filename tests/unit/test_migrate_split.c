@@ -187,6 +187,11 @@ static void nul_bytes_are_refused(void **state)
     char *err = split_err(src, sizeof src - 1);
     assert_string_equal(err, "NUL byte at line 2 (not a text file?)");
     free(err);
+    /* Inside a quote too: PQexec would stop reading the statement there. */
+    static const char quoted[] = "SELECT 1;\n\nSELECT 'a\0b';";
+    err = split_err(quoted, sizeof quoted - 1);
+    assert_string_equal(err, "NUL byte at line 3 (not a text file?)");
+    free(err);
 }
 
 /* Input ending in the middle of a possible token must neither read past

@@ -209,7 +209,8 @@ for i in 1 2 3 4; do
 done
 total=0
 for i in 1 2 3 4; do
-    n=$(sed -n 's/.*applied \([0-9]*\) migrations.*/\1/p' "$CD_TEST_TMP/conc.$i.out")
+    # "applied 1 migration, ..." is singular.
+    n=$(sed -n 's/.*applied \([0-9]*\) migration.*/\1/p' "$CD_TEST_TMP/conc.$i.out")
     [ -n "$n" ] || cd_fail "concurrent migrate $i printed no summary: $(cat "$CD_TEST_TMP/conc.$i.out")"
     total=$((total + n))
 done

@@ -1,0 +1,213 @@
+/*
+ * test_driver_bank_sftp.c — unit tests of the bank_sftp driver with the
+ * mock host: descriptor, schema, validation rules, and test() failing the
+ * right way against a closed port and a server that speaks no SSH. The
+ * host-key and listing steps against a real sshd belong to the integration
+ * tests.
+ */
+#include <connectord/mockhost.h>
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+const cd_driver_magic *connectord_driver_magic(void);
+int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
+
+static const char pin[] = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+
+static cd_mock_host *load(const char *fmt, ...)
+{
+    cd_mock_host *m = cd_mock_new();
+    assert_non_null(m);
+    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
+    va_list ap;
+    char *cfg = NULL;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&cfg, fmt, ap) >= 0);
+    va_end(ap);
+    cd_mock_set_config(m, cfg);
+    free(cfg);
+    return m;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A listening loopback socket; *port gets its port. */
+static int listen_loopback(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void test_magic(void **state)
+{
+    const cd_driver_magic *mg = connectord_driver_magic();
+    assert_int_equal(mg->magic, CD_DRIVER_MAGIC);
+    assert_int_equal(mg->abi_major, CD_PLUGIN_ABI_MAJOR);
+    assert_int_equal(mg->struct_size, sizeof(cd_driver_magic));
+    assert_string_equal(mg->name, "bank_sftp");
+    assert_string_equal(mg->version, "1.0.0");
+    assert_string_equal(mg->vendor, "connectord");
+    assert_int_equal(mg->category, CD_CATEGORY_BANK_SFTP);
+    assert_int_equal(mg->dataset, CD_DATASET_BANK_STATEMENT);
+}
+
+static void test_schema(void **state)
+{
+    cd_mock_host *m = load("{}");
+    json_error_t err;
+    json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
+    if (!s)
+        fail_msg("schema is not JSON: %s at %d", err.text, err.position);
+    json_t *props = json_object_get(s, "properties");
+    const char *secrets[] = {"password", "private_key", "private_key_passphrase"};
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_is_true(json_object_get(json_object_get(props, secrets[i]), "writeOnly")));
+    json_t *pgp = json_object_get(json_object_get(props, "pgp"), "properties");
+    assert_true(json_is_true(json_object_get(json_object_get(pgp, "private_key"), "writeOnly")));
+    assert_null(json_object_get(json_object_get(props, "host"), "writeOnly"));
+    json_decref(s);
+    cd_mock_free(m);
+}
+
+static void expect_invalid(const char *cfg, const char *field)
+{
+    cd_mock_host *m = load("%s", cfg);
+    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
+    if (!cd_mock_has_config_error(m, field))
+        fail_msg("no config error on %s for %s", field, cfg);
+    cd_mock_free(m);
+}
+
+static void test_validate(void **state)
+{
+    cd_mock_host *m = load("{\"host\": \"sftp.bank.example\", \"username\": \"u\","
+                           " \"password\": {\"secret\": \"env:PW\"}, \"remote_path\": \"/out\","
+                           " \"host_key_sha256\": \"%s\"}", pin);
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+    m = load("{\"host\": \"h\", \"username\": \"u\", \"auth_type\": \"private_key\","
+             " \"private_key\": \"-----BEGIN\", \"remote_path\": \"/out\","
+             " \"known_hosts_file\": \"/etc/ssh/ssh_known_hosts\"}");
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+
+    /* neither host key option */
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\"}", "host_key_sha256");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"host_key_sha256\": \"abc\"}", "host_key_sha256");
+    expect_invalid("{\"username\": \"u\", \"password\": \"p\", \"remote_path\": \"/out\","
+                   " \"known_hosts_file\": \"/k\"}", "host");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"remote_path\": \"/out\","
+                   " \"known_hosts_file\": \"/k\"}", "password");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"out\", \"known_hosts_file\": \"/k\"}", "remote_path");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\", \"port\": 70000,"
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\"}", "port");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"post_action\": \"move\"}", "processed_path");
+}
+
+static void test_test_refused(void **state)
+{
+    uint16_t port;
+    int fd = listen_loopback(&port);
+    close(fd);
+    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\"}",
+                           port, pin);
+    double t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_true(now_s() - t0 < 2.0);
+    assert_non_null(strstr(cd_mock_message(m), "cannot connect to 127.0.0.1"));
+    assert_non_null(strstr(cd_mock_message(m), "refused"));
+    assert_int_equal(cd_mock_step_count(m), 1);
+    assert_string_equal(cd_mock_step_name(m, 0), "connect");
+    assert_false(cd_mock_step_passed(m, 0));
+    cd_mock_free(m);
+}
+
+/* Accepts one connection and answers with something that is not SSH. */
+static void *not_ssh_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = accept(lfd, NULL, NULL);
+    if (c >= 0) {
+        static const char junk[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+        ssize_t w = write(c, junk, sizeof junk - 1);
+        (void)w;
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_test_not_ssh(void **state)
+{
+    uint16_t port;
+    int lfd = listen_loopback(&port);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, not_ssh_server, &lfd), 0);
+    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\"}",
+                           port, pin);
+    cd_mock_set_http_timeouts(m, 2, 3);
+    double t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    assert_true(now_s() - t0 < 5.0);
+    assert_non_null(strstr(cd_mock_message(m), "SSH handshake with 127.0.0.1"));
+    long i = cd_mock_find_step(m, "connect");
+    assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
+    i = cd_mock_find_step(m, "handshake");
+    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
+    assert_int_equal(cd_mock_find_step(m, "auth"), -1); /* no credentials sent */
+    pthread_join(t, NULL);
+    close(lfd);
+    cd_mock_free(m);
+}
+
+static void test_run_not_available(void **state)
+{
+    cd_mock_host *m = load("{\"host\": \"h\"}");
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    assert_non_null(strstr(cd_mock_message(m), "not available in this version"));
+    assert_int_equal(cd_mock_record_count(m), 0);
+    cd_mock_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_magic),         cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_validate),      cmocka_unit_test(test_test_refused),
+        cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_run_not_available),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -692,15 +692,22 @@ out:
     return rc;
 }
 
+static int check_connected(PGconn *conn, char **err)
+{
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        *err = conn ? cd_db_error(conn, "no usable database connection")
+                    : cd_xstrdup("no database connection");
+        return -1;
+    }
+    return 0;
+}
+
 /* Refuses a connection already inside a transaction: ours would nest into
  * it and COMMIT the caller's work. */
 static int check_idle(PGconn *conn, char **err)
 {
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        *err = conn ? cd_db_error(conn, "cannot migrate: no usable database connection")
-                    : cd_xstrdup("cannot migrate: no database connection");
+    if (check_connected(conn, err) != 0)
         return -1;
-    }
     if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
         *err = cd_xstrdup("cannot migrate: the connection is inside a transaction");
         return -1;
@@ -741,7 +748,8 @@ int cd_migrate(PGconn *conn, const char *schema_dir, cd_migrate_result *result, 
 
 int cd_migrate_pending(PGconn *conn, const char *schema_dir, char **err)
 {
-    if (check_idle(conn, err) != 0)
+    /* Only reads, so any transaction state of the caller is fine. */
+    if (check_connected(conn, err) != 0)
         return -1;
     file_list files;
     if (list_migrations(schema_dir, &files, err) != 0)

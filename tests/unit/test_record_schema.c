@@ -1,0 +1,377 @@
+/*
+ * test_record_schema.c — column declarations, every row rule, and the
+ * exact COPY text a good row becomes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "record_schema.h"
+
+static const char *const bank_cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
+                                        "remarks", "net_amount_paise", "net_amount"};
+#define NBANK (sizeof bank_cols / sizeof bank_cols[0])
+
+static const char *const txn_cols[] = {"transaction_id", "merchant_id", "amount_paise",
+                                       "transaction_date", "currency", "merchant_name"};
+#define NTXN (sizeof txn_cols / sizeof txn_cols[0])
+
+/* Builds a layout that must succeed. */
+static void layout_ok(cd_rs_layout *l, cd_dataset ds, const char *const *names, size_t n)
+{
+    char *err = NULL;
+    if (cd_rs_layout_init(l, cd_rs_dataset_get(ds), names, n, &err) != 0)
+        fail_msg("layout refused: %s", err);
+}
+
+/* Encodes a row of NUL-terminated values (NULL: no value); returns the
+ * COPY line or NULL with the reason in *reason (caller frees both). */
+static char *encode(const cd_rs_layout *l, const char *const *vals, const char **field,
+                    char **reason)
+{
+    size_t lens[32];
+    for (size_t i = 0; i < l->ninput; i++)
+        lens[i] = vals[i] ? strlen(vals[i]) : 0;
+    cd_buf out;
+    cd_buf_init(&out);
+    cd_buf_puts(&out, "PREV|");
+    *reason = NULL;
+    int rc = cd_rs_encode_row(l, 7, vals, lens, &out, field, reason);
+    if (rc != 0) {
+        assert_string_equal(out.data, "PREV|"); /* nothing of a bad row is left */
+        cd_buf_free(&out);
+        return NULL;
+    }
+    char *line = cd_xstrdup(out.data + 5);
+    cd_buf_free(&out);
+    return line;
+}
+
+/* Asserts the bank row (ref, name, amount, date, remarks, net_paise,
+ * net) is rejected with exactly `want`. */
+static void bank_bad(const char *const *vals, const char *want_field, const char *want)
+{
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, bank_cols, NBANK);
+    const char *field = NULL;
+    char *reason = NULL;
+    char *line = encode(&l, vals, &field, &reason);
+    if (line)
+        fail_msg("accepted: %s", line);
+    assert_string_equal(reason, want);
+    assert_string_equal(field, want_field);
+    free(reason);
+    cd_rs_layout_free(&l);
+}
+
+static void test_layout_errors(void **state)
+{
+    (void)state;
+    const cd_rs_dataset *ds = cd_rs_dataset_get(CD_DATASET_BANK_STATEMENT);
+    cd_rs_layout l;
+    char *err = NULL;
+    const char *const bad[] = {"bank_ref", "bank_ref", "colour", "amount"};
+    assert_int_equal(cd_rs_layout_init(&l, ds, bad, 4, &err), -1);
+    assert_non_null(strstr(err, "unknown column 'colour'"));
+    assert_non_null(strstr(err, "declared twice: 'bank_ref'"));
+    assert_non_null(strstr(err, "'bank_name'"));
+    assert_non_null(strstr(err, "'transaction_date'"));
+    free(err);
+    const char *const no_amount[] = {"bank_ref", "bank_name", "transaction_date"};
+    assert_int_equal(cd_rs_layout_init(&l, ds, no_amount, 3, &err), -1);
+    assert_non_null(strstr(err, "missing required column 'amount_paise' or 'amount'"));
+    free(err);
+    assert_null(cd_rs_dataset_get(CD_DATASET_CONFIGURED));
+    assert_string_equal(cd_rs_dataset_get(CD_DATASET_PG_TRANSACTION)->table, "sp_v2_transactions");
+}
+
+static void test_layout_staging_columns(void **state)
+{
+    (void)state;
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, txn_cols, NTXN);
+    /* Declared columns in table order, plus the ALWAYS ones undeclared. */
+    const char *want[] = {"transaction_id", "merchant_id", "amount_paise", "currency",
+                          "transaction_date", "transaction_timestamp", "source_type",
+                          "merchant_name"};
+    assert_int_equal(l.nstage, 8);
+    for (size_t k = 0; k < l.nstage; k++)
+        assert_string_equal(l.stage[k].col->name, want[k]);
+    assert_false(l.stage[5].declared);
+    assert_false(l.stage[6].declared);
+    assert_true(l.stage[3].declared);
+    cd_rs_layout_free(&l);
+}
+
+static void test_good_txn_row_and_defaults(void **state)
+{
+    (void)state;
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, txn_cols, NTXN);
+    const char *field;
+    char *reason;
+    const char *v1[] = {"  TXN1 ", "M1", "-50", "2024-02-29", NULL, "  "};
+    char *line = encode(&l, v1, &field, &reason);
+    assert_non_null(line);
+    /* seq, id trimmed, merchant, paise, currency default, date, timestamp
+     * default (the date: midnight in the session zone), source_type
+     * default, blank merchant_name as NULL. */
+    assert_string_equal(line, "7\tTXN1\tM1\t-50\tINR\t2024-02-29\t2024-02-29\tCONNECTOR\t\\N\n");
+    free(line);
+    const char *v2[] = {"T2", "M1", "100", "2024-03-01", "USD", "Caf\xc3\xa9 \xe0\xa4\x95"};
+    line = encode(&l, v2, &field, &reason);
+    assert_string_equal(line,
+                        "7\tT2\tM1\t100\tUSD\t2024-03-01\t2024-03-01\tCONNECTOR\tCaf\xc3\xa9 \xe0\xa4\x95\n");
+    free(line);
+    cd_rs_layout_free(&l);
+}
+
+static void test_txn_rules(void **state)
+{
+    (void)state;
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, txn_cols, NTXN);
+    const char *field;
+    char *reason;
+    struct {
+        const char *vals[6];
+        const char *field, *reason;
+    } cases[] = {
+        {{NULL, "M", "1", "2024-01-01", NULL, NULL}, "transaction_id", "transaction_id: missing"},
+        {{"   ", "M", "1", "2024-01-01", NULL, NULL}, "transaction_id", "transaction_id: missing"},
+        {{"T", "", "1", "2024-01-01", NULL, NULL}, "merchant_id", "merchant_id: missing"},
+        {{"T", "M", "1.00", "2024-01-01", NULL, NULL}, "amount_paise",
+         "amount_paise: '1.00' is not a whole number of paise"},
+        {{"T", "M", NULL, "2024-01-01", NULL, NULL}, "amount_paise", "amount_paise: missing"},
+        {{"T", "M", "1", "2023-02-29", NULL, NULL}, "transaction_date",
+         "transaction_date: '2023-02-29' has no such day in its month"},
+        {{"T", "M", "1", "01/02/2024", NULL, NULL}, "transaction_date",
+         "transaction_date: '01/02/2024' is not a date in the form YYYY-MM-DD"},
+        {{"T", "M", "1", "2024-01-01", "inr", NULL}, "currency",
+         "currency: 'inr' is not a 3-letter uppercase code"},
+        {{"T", "M", "1", "2024-01-01", "RUPEE", NULL}, "currency",
+         "currency: 'RUPEE' is not a 3-letter uppercase code"},
+        {{"T", "M", "1", "2024-01-01", NULL, "bad \xff byte"}, "merchant_name",
+         "merchant_name: 'bad \\xFF byte' is not valid UTF-8"},
+        {{"T", "M", "1", "2024-01-01", NULL, "\xc0\xafoverlong"}, "merchant_name",
+         "merchant_name: '\\xC0\\xAFoverlong' is not valid UTF-8"},
+        {{"T", "M", "1", "2024-01-01", NULL, "\xed\xa0\x80surrogate"}, "merchant_name",
+         "merchant_name: '\\xED\\xA0\\x80surrogate' is not valid UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *line = encode(&l, cases[i].vals, &field, &reason);
+        if (line)
+            fail_msg("case %zu accepted: %s", i, line);
+        assert_string_equal(reason, cases[i].reason);
+        assert_string_equal(field, cases[i].field);
+        free(reason);
+    }
+    cd_rs_layout_free(&l);
+}
+
+static void test_lengths_in_characters(void **state)
+{
+    (void)state;
+    const char *const cols[] = {"transaction_id", "merchant_id", "amount_paise",
+                                "transaction_date"};
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, cols, 4);
+    const char *field;
+    char *reason;
+    /* 50 characters of 3 bytes each fit merchant_id VARCHAR(50). */
+    char m50[151], m51[154], ascii51[52];
+    for (int i = 0; i < 50; i++)
+        memcpy(m50 + 3 * i, "\xe2\x82\xb9", 3);
+    m50[150] = '\0';
+    memcpy(m51, m50, 150);
+    memcpy(m51 + 150, "\xe2\x82\xb9", 4);
+    memset(ascii51, 'x', 51);
+    ascii51[51] = '\0';
+    const char *ok[] = {"T", m50, "1", "2024-01-01"};
+    char *line = encode(&l, ok, &field, &reason);
+    assert_non_null(line);
+    free(line);
+    const char *bad1[] = {"T", m51, "1", "2024-01-01"};
+    assert_null(encode(&l, bad1, &field, &reason));
+    assert_string_equal(reason, "merchant_id: longer than 50 characters");
+    free(reason);
+    const char *bad2[] = {"T", ascii51, "1", "2024-01-01"};
+    assert_null(encode(&l, bad2, &field, &reason));
+    assert_string_equal(reason, "merchant_id: longer than 50 characters");
+    free(reason);
+    /* A NUL byte inside a value, with the length covering it. */
+    const char *vals[] = {"T", "M\0X", "1", "2024-01-01"};
+    size_t lens[] = {1, 3, 1, 10};
+    cd_buf out;
+    cd_buf_init(&out);
+    assert_int_equal(cd_rs_encode_row(&l, 1, vals, lens, &out, &field, &reason), -1);
+    assert_string_equal(reason, "merchant_id: contains a NUL byte");
+    assert_int_equal(out.len, 0);
+    free(reason);
+    cd_buf_free(&out);
+    cd_rs_layout_free(&l);
+}
+
+static void test_bank_amounts(void **state)
+{
+    (void)state;
+    const char *a1[] = {"R1", "HDFC", "12.345", "2024-01-01", NULL, NULL, NULL};
+    bank_bad(a1, "amount", "amount: '12.345' has more than 2 decimals");
+    const char *a2[] = {"R1", "HDFC", "1,000.00", "2024-01-01", NULL, NULL, NULL};
+    bank_bad(a2, "amount", "amount: '1,000.00' has digit grouping (write 1000.00, not 1,000.00)");
+    const char *a3[] = {"R1", "HDFC", NULL, "2024-01-01", NULL, NULL, NULL};
+    bank_bad(a3, "amount", "amount: missing");
+    const char *a4[] = {"R1", "HDFC", "1.00", "2024-01-01", NULL, "10", "0.10"};
+    bank_bad(a4, "net_amount_paise",
+             "net_amount_paise: both net_amount_paise and net_amount are given; send one");
+    const char *a5[] = {"R1", "", "1.00", "2024-01-01", NULL, NULL, NULL};
+    bank_bad(a5, "bank_name", "bank_name: missing");
+
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, bank_cols, NBANK);
+    const char *field;
+    char *reason;
+    /* One twin blank and the other given is fine; rupees become paise. */
+    const char *ok[] = {"R1", "HDFC", " 10.10 ", "2024-01-01", NULL, "  ", "-0.05"};
+    char *line = encode(&l, ok, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t1010\t2024-01-01\t\\N\t-5\tCONNECTOR\n");
+    free(line);
+    cd_rs_layout_free(&l);
+}
+
+static void test_copy_escaping(void **state)
+{
+    (void)state;
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, bank_cols, NBANK);
+    const char *field;
+    char *reason;
+    const char *v[] = {"R\\1", "HDFC", "1", "2024-01-01", "a\tb\nc\rd\\e \\N \xe2\x82\xb9",
+                       NULL, NULL};
+    char *line = encode(&l, v, &field, &reason);
+    assert_string_equal(line, "7\tR\\\\1\tHDFC\t100\t2024-01-01\ta\\tb\\nc\\rd\\\\e \\\\N \xe2\x82\xb9"
+                              "\t\\N\tCONNECTOR\n");
+    free(line);
+    cd_rs_layout_free(&l);
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_rs_copy_escape(&b, "", 0);
+    assert_int_equal(b.len, 0);
+    cd_rs_copy_escape(&b, "\\\\\t", 3);
+    assert_string_equal(b.data, "\\\\\\\\\\t");
+    cd_buf_free(&b);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_int_equal(cd_rs_utf8_chars("", 0), 0);
+    assert_int_equal(cd_rs_utf8_chars("abc", 3), 3);
+    assert_int_equal(cd_rs_utf8_chars("\xc3\xa9", 2), 1);
+    assert_int_equal(cd_rs_utf8_chars("\xf0\x9f\x92\xb0", 4), 1);     /* U+1F4B0 */
+    assert_int_equal(cd_rs_utf8_chars("\xf4\x8f\xbf\xbf", 4), 1);     /* U+10FFFF */
+    assert_int_equal(cd_rs_utf8_chars("\xf4\x90\x80\x80", 4), -1);    /* > U+10FFFF */
+    assert_int_equal(cd_rs_utf8_chars("\xe0\x80\xaf", 3), -1);        /* overlong */
+    assert_int_equal(cd_rs_utf8_chars("\xf0\x80\x80\xaf", 4), -1);    /* overlong */
+    assert_int_equal(cd_rs_utf8_chars("\xc3", 1), -1);                /* truncated */
+    assert_int_equal(cd_rs_utf8_chars("\xe2\x82", 2), -1);            /* truncated */
+    assert_int_equal(cd_rs_utf8_chars("\x80", 1), -1);                /* stray */
+    assert_int_equal(cd_rs_utf8_chars("\xc3\x28", 2), -1);            /* bad continuation */
+    assert_int_equal(cd_rs_utf8_chars("\xed\xbf\xbf", 3), -1);        /* surrogate */
+    assert_int_equal(cd_rs_utf8_chars("a\0b", 3), -1);
+}
+
+static void test_timestamp_column(void **state)
+{
+    (void)state;
+    const char *const cols[] = {"transaction_id", "merchant_id", "amount", "transaction_date",
+                                "transaction_timestamp", "source_type"};
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, cols, 6);
+    const char *field;
+    char *reason;
+    const char *v1[] = {"T", "M", "1", "2024-01-01", "2024-01-01T10:00:00+05:30", "API"};
+    char *line = encode(&l, v1, &field, &reason);
+    assert_string_equal(line, "7\tT\tM\t100\t2024-01-01\t2024-01-01T10:00:00+05:30\tAPI\n");
+    free(line);
+    const char *v2[] = {"T", "M", "1", "2024-01-01", NULL, NULL};
+    line = encode(&l, v2, &field, &reason);
+    assert_string_equal(line, "7\tT\tM\t100\t2024-01-01\t2024-01-01\tCONNECTOR\n");
+    free(line);
+    const char *v3[] = {"T", "M", "1", "2024-01-01", "2024-01-01T24:00:00", NULL};
+    assert_null(encode(&l, v3, &field, &reason));
+    assert_string_equal(reason,
+                        "transaction_timestamp: '2024-01-01T24:00:00' has a time of day out of range");
+    free(reason);
+    const char *v4[] = {"T", "M", "1", "2024-01-01", NULL, "A_SOURCE_TYPE_OF_21_C"};
+    assert_null(encode(&l, v4, &field, &reason));
+    assert_string_equal(reason, "source_type: longer than 20 characters");
+    free(reason);
+    cd_rs_layout_free(&l);
+}
+
+/* Random bytes in every column must give a line or a reason, never a
+ * crash, and an accepted line never holds a raw tab or newline inside
+ * a field. */
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, bank_cols, NBANK);
+    unsigned seed = 12345;
+    char vals_store[NBANK][24];
+    const char *vals[NBANK];
+    size_t lens[NBANK];
+    cd_buf out;
+    cd_buf_init(&out);
+    static const char alphabet[] = "0123456789.-+ \t\n\\\xc3\xa9\xff\0aZ:T";
+    for (int iter = 0; iter < 200000; iter++) {
+        for (size_t c = 0; c < NBANK; c++) {
+            seed = seed * 1103515245u + 12345u;
+            lens[c] = (seed >> 16) % 16;
+            for (size_t k = 0; k < lens[c]; k++) {
+                seed = seed * 1103515245u + 12345u;
+                vals_store[c][k] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+            }
+            vals[c] = (seed >> 8) % 11 == 0 ? NULL : vals_store[c];
+        }
+        const char *field = NULL;
+        char *reason = NULL;
+        cd_buf_reset(&out);
+        if (cd_rs_encode_row(&l, iter, vals, lens, &out, &field, &reason) == 0) {
+            size_t tabs = 0;
+            for (size_t k = 0; k < out.len; k++)
+                tabs += out.data[k] == '\t';
+            assert_int_equal(tabs, l.nstage);
+            assert_ptr_equal(memchr(out.data, '\n', out.len), out.data + out.len - 1);
+        } else {
+            assert_non_null(reason);
+            assert_true(cd_rs_utf8_chars(reason, strlen(reason)) >= 0);
+            free(reason);
+        }
+    }
+    cd_buf_free(&out);
+    cd_rs_layout_free(&l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_errors),
+        cmocka_unit_test(test_layout_staging_columns),
+        cmocka_unit_test(test_good_txn_row_and_defaults),
+        cmocka_unit_test(test_txn_rules),
+        cmocka_unit_test(test_lengths_in_characters),
+        cmocka_unit_test(test_bank_amounts),
+        cmocka_unit_test(test_copy_escaping),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_timestamp_column),
+        cmocka_unit_test(test_random_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,571 @@
+/*
+ * pg_database.c — the built-in PG_DATABASE driver: rows from another
+ * PostgreSQL database, by a configured query.
+ *
+ * The query gets $1 = window_from and $2 = window_to (as text; cast them in
+ * SQL). The source session is made read-only and gets a statement_timeout
+ * before anything runs, so a mistyped query cannot change the source or
+ * hold it for ever. Rows are streamed in single-row mode: memory stays flat
+ * however many rows the window has. Result columns are the target columns
+ * by name, or are renamed through column_map {"target": "source"}.
+ */
+#include <connectord/plugin.h>
+
+#include "cdc.h"
+
+#include <ctype.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cd_host_api *hostapi;
+
+static const cd_driver_magic pg_database_magic = CD_DRIVER_MAGIC_INIT(
+    "pg_database", "1.0.0", "connectord", CD_CATEGORY_PG_DATABASE, CD_DATASET_CONFIGURED,
+    "Rows of a read-only query on another PostgreSQL database");
+
+static const char pg_database_schema[] =
+    "{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+    "\"title\": \"PostgreSQL source database\","
+    "\"type\": \"object\","
+    "\"required\": [\"conninfo\", \"query\", \"dataset\"],"
+    "\"additionalProperties\": false,"
+    "\"properties\": {"
+    "\"conninfo\": {\"description\": \"libpq connection string or URI (with its password)\","
+    "\"writeOnly\": true, \"oneOf\": [{\"type\": \"string\", \"minLength\": 1},"
+    "{\"type\": \"object\", \"required\": [\"secret\"], \"additionalProperties\": false,"
+    "\"properties\": {\"secret\": {\"type\": \"string\", \"pattern\": \"^(env|file|cred):.+\"}}}]},"
+    "\"query\": {\"type\": \"string\", \"minLength\": 1,"
+    "\"description\": \"SELECT with $1 = window_from, $2 = window_to (text)\"},"
+    "\"dataset\": {\"enum\": [\"pg_transaction\", \"bank_statement\"]},"
+    "\"column_map\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"},"
+    "\"description\": \"target column -> result column\"},"
+    "\"cursor_column\": {\"type\": \"string\"},"
+    "\"statement_timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 86400,"
+    "\"default\": 300}"
+    "}}";
+
+static const char *describe_config(void)
+{
+    return pg_database_schema;
+}
+
+static const char *const pg_targets[] = {
+    "transaction_id", "merchant_id", "amount_paise", "amount", "transaction_date",
+    "transaction_timestamp", "currency", "source_type", "source_name", "batch_id",
+    "payment_method", "gateway_ref", "utr", "rrn", "status", "bank_fee_paise", "bank_fee",
+    "settlement_amount_paise", "settlement_amount", "acquirer_code", "merchant_name", NULL};
+static const char *const bank_targets[] = {
+    "bank_ref", "bank_name", "amount_paise", "amount", "transaction_date", "value_date", "utr",
+    "rrn", "remarks", "debit_credit", "net_amount_paise", "net_amount", "source_type",
+    "source_file", "batch_id", NULL};
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+static int validating;
+
+static void report(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
+/* config_error during validate(), the run log otherwise. */
+static void report(cd_run *run, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (validating)
+        hostapi->config_error(run, field, "%s", msg ? msg : "invalid");
+    else
+        hostapi->log(run, CD_LOG_ERROR, "connection_config.%s: %s", field, msg ? msg : "invalid");
+    free(msg);
+}
+
+/* Highest $N the query uses (naive scan: a "$3" inside a string literal
+ * counts too, which only makes validation stricter). */
+static int max_param(const char *q)
+{
+    int max = 0;
+    for (const char *p = q; *p; p++) {
+        if (*p == '$' && isdigit((unsigned char)p[1]) && (p == q || !isalnum((unsigned char)p[-1]))) {
+            int n = atoi(p + 1);
+            if (n > max)
+                max = n;
+        }
+    }
+    return max;
+}
+
+static int check_config(cd_run *run, const json_t *root)
+{
+    int bad = 0;
+    if (!cdc_secret_present(root, "conninfo")) {
+        report(run, "conninfo", "is required");
+        bad++;
+    }
+    bad += cdc_check_secret_shape(hostapi, run, root, "conninfo", "conninfo");
+    const char *q = cdc_json_str(root, "query", NULL);
+    const char *qs = q;
+    while (qs && isspace((unsigned char)*qs))
+        qs++;
+    if (!qs || !*qs) {
+        report(run, "query", json_object_get(root, "query") ? "must be a non-empty string"
+                                                            : "is required");
+        bad++;
+    } else if (max_param(qs) > 2) {
+        report(run, "query", "only $1 (window_from) and $2 (window_to) can be used, not $%d",
+               max_param(qs));
+        bad++;
+    }
+    const char *ds = cdc_json_str(root, "dataset", NULL);
+    const char *const *targets = NULL;
+    if (!ds) {
+        report(run, "dataset", "is required (pg_transaction or bank_statement)");
+        bad++;
+    } else if (strcmp(ds, "pg_transaction") == 0) {
+        targets = pg_targets;
+    } else if (strcmp(ds, "bank_statement") == 0) {
+        targets = bank_targets;
+    } else {
+        report(run, "dataset", "must be pg_transaction or bank_statement, not \"%s\"", ds);
+        bad++;
+    }
+    json_t *map = json_object_get(root, "column_map");
+    if (map && !json_is_object(map)) {
+        report(run, "column_map", "must be an object {\"target column\": \"result column\"}");
+        bad++;
+    } else if (map) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(map, k, v) {
+            char *path = cdc_printf("column_map.%s", k);
+            if (targets && !in_list(targets, k)) {
+                report(run, path ? path : "column_map", "\"%s\" is not a column of %s", k, ds);
+                bad++;
+            } else if (!json_is_string(v) || json_string_length(v) == 0) {
+                report(run, path ? path : "column_map", "must name a result column");
+                bad++;
+            }
+            free(path);
+        }
+    }
+    json_t *to = json_object_get(root, "statement_timeout_seconds");
+    if (to && (!json_is_integer(to) || json_integer_value(to) < 1 ||
+               json_integer_value(to) > 86400)) {
+        report(run, "statement_timeout_seconds", "must be an integer from 1 to 86400");
+        bad++;
+    }
+    json_t *cc = json_object_get(root, "cursor_column");
+    if (cc && (!json_is_string(cc) || json_string_length(cc) == 0)) {
+        report(run, "cursor_column", "must name a result column");
+        bad++;
+    }
+    return bad;
+}
+
+static int validate(cd_run *run)
+{
+    json_error_t err;
+    json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!root) {
+        hostapi->config_error(run, "", "connection_config is not valid JSON: %s", err.text);
+        return CD_ERR_CONFIG;
+    }
+    validating = 1;
+    int bad = check_config(run, root);
+    validating = 0;
+    json_decref(root);
+    return bad ? CD_ERR_CONFIG : CD_OK;
+}
+
+/* libpq's message without its trailing newline, into a static-free copy. */
+static char *pq_message(const char *m)
+{
+    char *s = strdup(m && *m ? m : "unknown libpq error");
+    if (s)
+        for (size_t n = strlen(s); n > 0 && isspace((unsigned char)s[n - 1]);)
+            s[--n] = '\0';
+    return s;
+}
+
+/* cd_status for a failed statement, from its SQLSTATE class. */
+static int status_for_result(const PGresult *r)
+{
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (!st)
+        return CD_ERR_TRANSIENT; /* no SQLSTATE: the connection broke */
+    if (strncmp(st, "08", 2) == 0 || strcmp(st, "57014") == 0 || strncmp(st, "53", 2) == 0 ||
+        strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strncmp(st, "57P", 3) == 0)
+        return CD_ERR_TRANSIENT;
+    if (strncmp(st, "42", 2) == 0 || strncmp(st, "28", 2) == 0 || strcmp(st, "25006") == 0)
+        return CD_ERR_CONFIG; /* bad SQL, no privilege, tried to write */
+    return CD_ERR_PERMANENT;
+}
+
+/* Opens the read-only session. Returns the connection or NULL with the
+ * run's message set and *rc the status. */
+static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_steps)
+{
+    const char *conninfo = cdc_secret_str(root, "conninfo");
+    const cd_http_defaults *d = hostapi->http_defaults(run);
+    long timeout_s = d && d->connect_timeout_s ? (long)d->connect_timeout_s : 30;
+    int64_t left = hostapi->remaining_ms(run);
+    if (left >= 0 && left / 1000 < timeout_s)
+        timeout_s = (long)(left / 1000);
+    if (timeout_s < 2) /* libpq's floor; less means "wait for ever" */
+        timeout_s = 2;
+    char ct[24];
+    snprintf(ct, sizeof ct, "%ld", timeout_s);
+    if (!conninfo) {
+        hostapi->set_message(run, "conninfo was not resolved to a value");
+        *rc = CD_ERR_CONFIG;
+        return NULL;
+    }
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {conninfo, ct, "connectord pg_database", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        char *m = pq_message(c ? PQerrorMessage(c) : "out of memory");
+        *rc = m && (strstr(m, "authentication failed") || strstr(m, "does not exist") ||
+                    strstr(m, "invalid connection option") || strstr(m, "missing \"=\""))
+                  ? CD_ERR_CONFIG
+                  : CD_ERR_TRANSIENT;
+        if (test_steps)
+            hostapi->test_step(run, "connect", 0, "%s", m ? m : "failed");
+        hostapi->set_message(run, "cannot connect to the source database: %s", m ? m : "failed");
+        free(m);
+        PQfinish(c);
+        return NULL;
+    }
+    if (test_steps)
+        hostapi->test_step(run, "connect", 1, "connected to %s as %s (server %d)", PQdb(c),
+                           PQuser(c), PQserverVersion(c));
+    long st = (long)cdc_json_int(root, "statement_timeout_seconds", 300);
+    if (left >= 0 && left / 1000 < st)
+        st = left / 1000 > 1 ? (long)(left / 1000) : 1;
+    char *sql = cdc_printf("SET default_transaction_read_only = on; SET statement_timeout = %ld",
+                           st * 1000);
+    PGresult *r = sql ? PQexec(c, sql) : NULL;
+    free(sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char *m = pq_message(PQerrorMessage(c));
+        if (test_steps)
+            hostapi->test_step(run, "read-only", 0, "%s", m ? m : "failed");
+        hostapi->set_message(run, "cannot make the source session read-only: %s", m ? m : "");
+        free(m);
+        *rc = r ? status_for_result(r) : CD_ERR_TRANSIENT;
+        PQclear(r);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(r);
+    if (test_steps)
+        hostapi->test_step(run, "read-only", 1, "read-only session, statement_timeout %ld s", st);
+    *rc = CD_OK;
+    return c;
+}
+
+/* Which result column feeds each target column. Fills targets/sources
+ * (n entries, malloc'd arrays of pointers into the result/config). */
+typedef struct colmap {
+    const char **targets;
+    int *sources;
+    size_t n;
+} colmap;
+
+static int build_colmap(cd_run *run, const json_t *root, const PGresult *desc, colmap *cm)
+{
+    json_t *map = json_object_get(root, "column_map");
+    int nf = PQnfields(desc);
+    size_t cap = (map ? json_object_size(map) : 0) + (size_t)nf;
+    cm->targets = calloc(cap ? cap : 1, sizeof *cm->targets);
+    cm->sources = calloc(cap ? cap : 1, sizeof *cm->sources);
+    cm->n = 0;
+    if (!cm->targets || !cm->sources) {
+        hostapi->set_message(run, "out of memory");
+        return CD_ERR_TRANSIENT;
+    }
+    if (map && json_object_size(map) > 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(map, k, v) {
+            int idx = PQfnumber(desc, json_string_value(v));
+            if (idx < 0) {
+                hostapi->set_message(run, "column_map.%s names \"%s\", which the query does not "
+                                          "return", k, json_string_value(v));
+                return CD_ERR_CONFIG;
+            }
+            cm->targets[cm->n] = k;
+            cm->sources[cm->n++] = idx;
+        }
+        return CD_OK;
+    }
+    for (int i = 0; i < nf; i++) {
+        cm->targets[cm->n] = PQfname(desc, i);
+        cm->sources[cm->n++] = i;
+    }
+    return CD_OK;
+}
+
+static void colmap_free(colmap *cm)
+{
+    free(cm->targets);
+    free(cm->sources);
+}
+
+/* Prepares the query unnamed and describes it. Returns the description
+ * or NULL with message and *rc set. */
+static PGresult *prepare_query(cd_run *run, PGconn *c, const char *query, int nparams, int *rc)
+{
+    PGresult *r = PQprepare(c, "", query, nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char *m = pq_message(PQerrorMessage(c));
+        hostapi->set_message(run, "the query does not prepare: %s", m ? m : "");
+        free(m);
+        *rc = r ? status_for_result(r) : CD_ERR_TRANSIENT;
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    r = PQdescribePrepared(c, "");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char *m = pq_message(PQerrorMessage(c));
+        hostapi->set_message(run, "cannot describe the query: %s", m ? m : "");
+        free(m);
+        *rc = CD_ERR_TRANSIENT;
+        PQclear(r);
+        return NULL;
+    }
+    *rc = CD_OK;
+    return r;
+}
+
+static int test(cd_run *run)
+{
+    json_error_t err;
+    json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!root) {
+        hostapi->set_message(run, "connection_config is not valid JSON: %s", err.text);
+        return CD_ERR_CONFIG;
+    }
+    int rc;
+    PGconn *c = NULL;
+    PGresult *desc = NULL;
+    colmap cm = {0};
+    cdc_buf names = {0};
+    if (check_config(run, root) > 0) {
+        hostapi->test_step(run, "config", 0, "connection_config is invalid (see the log)");
+        hostapi->set_message(run, "connection_config is invalid (see the run's log)");
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    c = open_source(run, root, &rc, 1);
+    if (!c)
+        goto out;
+    PGresult *r = PQexec(c, "SELECT 1");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char *m = pq_message(PQerrorMessage(c));
+        hostapi->test_step(run, "select 1", 0, "%s", m ? m : "");
+        hostapi->set_message(run, "SELECT 1 failed: %s", m ? m : "");
+        free(m);
+        rc = r ? status_for_result(r) : CD_ERR_TRANSIENT;
+        PQclear(r);
+        goto out;
+    }
+    PQclear(r);
+    hostapi->test_step(run, "select 1", 1, "ok");
+    const char *query = cdc_json_str(root, "query", "");
+    desc = prepare_query(run, c, query, max_param(query), &rc);
+    if (!desc) {
+        hostapi->test_step(run, "query", 0, "%s", "the query does not prepare (see message)");
+        goto out;
+    }
+    for (int i = 0; i < PQnfields(desc); i++) {
+        if ((i && cdc_buf_append(&names, ", ", 2) != 0) ||
+            cdc_buf_append(&names, PQfname(desc, i), strlen(PQfname(desc, i))) != 0) {
+            rc = CD_ERR_TRANSIENT;
+            goto out;
+        }
+    }
+    rc = build_colmap(run, root, desc, &cm);
+    hostapi->test_step(run, "query", rc == CD_OK, "%d column(s): %s", PQnfields(desc),
+                       names.data ? names.data : "");
+    if (rc == CD_OK)
+        hostapi->set_message(run, "source database reachable; the query returns %d column(s): %s",
+                             PQnfields(desc), names.data ? names.data : "");
+out:
+    cdc_buf_free(&names);
+    colmap_free(&cm);
+    PQclear(desc);
+    PQfinish(c);
+    json_decref(root);
+    return rc;
+}
+
+/* Stops a running statement and drains its results. */
+static void cancel_query(PGconn *c)
+{
+    char errbuf[256];
+    PGcancel *cn = PQgetCancel(c);
+    if (cn) {
+        PQcancel(cn, errbuf, sizeof errbuf);
+        PQfreeCancel(cn);
+    }
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+}
+
+static int run_driver(cd_run *run)
+{
+    json_error_t err;
+    json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!root) {
+        hostapi->set_message(run, "connection_config is not valid JSON: %s", err.text);
+        return CD_ERR_CONFIG;
+    }
+    int rc;
+    PGconn *c = NULL;
+    PGresult *desc = NULL;
+    colmap cm = {0};
+    const char **values = NULL;
+    size_t *lengths = NULL;
+    char *cursor = NULL;
+    if (check_config(run, root) > 0) {
+        hostapi->set_message(run, "connection_config is invalid (see the run's log)");
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    c = open_source(run, root, &rc, 0);
+    if (!c)
+        goto out;
+    const char *query = cdc_json_str(root, "query", "");
+    int nparams = max_param(query);
+    desc = prepare_query(run, c, query, nparams, &rc);
+    if (!desc || (rc = build_colmap(run, root, desc, &cm)) != CD_OK)
+        goto out;
+    const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
+    int cursor_idx = cursor_col ? PQfnumber(desc, cursor_col) : -1;
+    if (cursor_col && cursor_idx < 0) {
+        hostapi->set_message(run, "cursor_column \"%s\" is not returned by the query", cursor_col);
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    rc = hostapi->records_begin(run, cm.targets, cm.n);
+    if (rc != CD_OK) {
+        hostapi->set_message(run, "the host refused the result columns (see the run's log)");
+        goto out;
+    }
+    values = calloc(cm.n ? cm.n : 1, sizeof *values);
+    lengths = calloc(cm.n ? cm.n : 1, sizeof *lengths);
+    if (!values || !lengths) {
+        hostapi->set_message(run, "out of memory");
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
+    const cd_run_info *info = hostapi->run_info(run);
+    const char *params[2] = {info->window_from, info->window_to};
+    if (!PQsendQueryPrepared(c, "", nparams, params, NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
+        char *m = pq_message(PQerrorMessage(c));
+        hostapi->set_message(run, "cannot start the query: %s", m ? m : "");
+        free(m);
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
+    uint64_t rows = 0;
+    PGresult *r;
+    rc = CD_OK;
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE && rc == CD_OK) {
+            if (hostapi->is_cancelled(run)) {
+                PQclear(r);
+                cancel_query(c);
+                hostapi->set_message(run, "cancelled after %llu row(s)", (unsigned long long)rows);
+                rc = CD_CANCELLED;
+                break;
+            }
+            rows++;
+            for (size_t i = 0; i < cm.n; i++) {
+                int col = cm.sources[i];
+                if (PQgetisnull(r, 0, col)) {
+                    values[i] = NULL;
+                    lengths[i] = 0;
+                    continue;
+                }
+                char *v = PQgetvalue(r, 0, col);
+                Oid t = PQftype(r, col);
+                /* timestamp / timestamptz text uses a space; the host
+                 * takes ISO 8601 with a 'T' */
+                if ((t == 1114 || t == 1184) && PQgetlength(r, 0, col) > 10 && v[10] == ' ')
+                    v[10] = 'T';
+                values[i] = v;
+                lengths[i] = (size_t)PQgetlength(r, 0, col);
+            }
+            char ref[48];
+            snprintf(ref, sizeof ref, "row %llu", (unsigned long long)rows);
+            int er = hostapi->record_emit(run, values, lengths, ref);
+            if (cursor_idx >= 0 && !PQgetisnull(r, 0, cursor_idx)) {
+                free(cursor);
+                cursor = strdup(PQgetvalue(r, 0, cursor_idx));
+            }
+            PQclear(r);
+            if (er != CD_OK) {
+                cancel_query(c);
+                hostapi->set_message(run, "the host stopped taking records after %llu row(s)",
+                                     (unsigned long long)rows);
+                rc = er;
+                break;
+            }
+            if (rows % 1000 == 0)
+                hostapi->progress(run, rows, 0);
+        } else if (st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE) {
+            PQclear(r);
+        } else {
+            char *m = pq_message(PQresultErrorMessage(r));
+            hostapi->set_message(run, "the query failed after %llu row(s): %s",
+                                 (unsigned long long)rows, m ? m : "");
+            free(m);
+            if (rc == CD_OK)
+                rc = status_for_result(r);
+            PQclear(r);
+        }
+    }
+    if (rc == CD_OK) {
+        hostapi->progress(run, rows, rows);
+        if (cursor && hostapi->cursor_set(run, cursor) != CD_OK)
+            hostapi->log(run, CD_LOG_WARNING, "the host did not store the cursor");
+        hostapi->log(run, CD_LOG_INFO, "%llu row(s) read", (unsigned long long)rows);
+    }
+out:
+    free(values);
+    free(lengths);
+    free(cursor);
+    colmap_free(&cm);
+    PQclear(desc);
+    PQfinish(c);
+    json_decref(root);
+    return rc;
+}
+
+static int pg_database_init(const cd_host_api *h, cd_driver_callbacks *cb)
+{
+    if (h->abi_major != CD_PLUGIN_ABI_MAJOR || !CD_HOST_HAS(h, init_error))
+        return CD_ERR_PERMANENT;
+    hostapi = h;
+    cb->describe_config = describe_config;
+    cb->validate = validate;
+    cb->test = test;
+    cb->run = run_driver;
+    return CD_OK;
+}
+
+CONNECTORD_DRIVER(pg_database_magic, pg_database_init)

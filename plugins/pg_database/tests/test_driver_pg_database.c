@@ -1,0 +1,135 @@
+/*
+ * test_driver_pg_database.c — unit tests of the pg_database driver with the
+ * mock host: descriptor, schema, validation rules, and test() failing fast
+ * and transiently when the database cannot be reached. Runs against a real
+ * PostgreSQL belong to the integration tests.
+ */
+#include <connectord/mockhost.h>
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+const cd_driver_magic *connectord_driver_magic(void);
+int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
+
+static cd_mock_host *load(const char *fmt, ...)
+{
+    cd_mock_host *m = cd_mock_new();
+    assert_non_null(m);
+    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
+    va_list ap;
+    char *cfg = NULL;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&cfg, fmt, ap) >= 0);
+    va_end(ap);
+    cd_mock_set_config(m, cfg);
+    free(cfg);
+    return m;
+}
+
+static void test_magic(void **state)
+{
+    const cd_driver_magic *mg = connectord_driver_magic();
+    assert_int_equal(mg->magic, CD_DRIVER_MAGIC);
+    assert_int_equal(mg->abi_major, CD_PLUGIN_ABI_MAJOR);
+    assert_int_equal(mg->struct_size, sizeof(cd_driver_magic));
+    assert_string_equal(mg->name, "pg_database");
+    assert_string_equal(mg->version, "1.0.0");
+    assert_string_equal(mg->vendor, "connectord");
+    assert_int_equal(mg->category, CD_CATEGORY_PG_DATABASE);
+    assert_int_equal(mg->dataset, CD_DATASET_CONFIGURED);
+}
+
+static void test_schema(void **state)
+{
+    cd_mock_host *m = load("{}");
+    json_error_t err;
+    json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
+    if (!s)
+        fail_msg("schema is not JSON: %s at %d", err.text, err.position);
+    json_t *props = json_object_get(s, "properties");
+    assert_true(json_is_true(json_object_get(json_object_get(props, "conninfo"), "writeOnly")));
+    assert_null(json_object_get(json_object_get(props, "query"), "writeOnly"));
+    json_decref(s);
+    cd_mock_free(m);
+}
+
+static void expect_invalid(const char *cfg, const char *field)
+{
+    cd_mock_host *m = load("%s", cfg);
+    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
+    if (!cd_mock_has_config_error(m, field))
+        fail_msg("no config error on %s for %s", field, cfg);
+    cd_mock_free(m);
+}
+
+static void test_validate(void **state)
+{
+    cd_mock_host *m = load("{\"conninfo\": {\"secret\": \"env:SRC_DB\"}, \"dataset\": \"pg_transaction\","
+                           " \"query\": \"SELECT id AS transaction_id FROM t WHERE d BETWEEN $1::date AND $2::date\","
+                           " \"column_map\": {\"merchant_id\": \"mid\"}, \"statement_timeout_seconds\": 60}");
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\"}", "query");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\", \"query\": \"  \"}",
+                   "query");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\","
+                   " \"query\": \"SELECT $3\"}", "query");
+    expect_invalid("{\"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}", "conninfo");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"orders\", \"query\": \"SELECT 1\"}",
+                   "dataset");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"bank_statement\", \"query\": \"SELECT 1\","
+                   " \"column_map\": {\"merchant_id\": \"m\"}}", "column_map.merchant_id");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\","
+                   " \"statement_timeout_seconds\": 0}", "statement_timeout_seconds");
+}
+
+static void test_test_unreachable(void **state)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    cd_mock_host *m = load("{\"conninfo\": \"host=127.0.0.1 port=%u dbname=x user=y\","
+                           " \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}",
+                           ntohs(sa.sin_port));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 3);
+    assert_non_null(strstr(cd_mock_message(m), "cannot connect to the source database"));
+    assert_string_equal(cd_mock_step_name(m, 0), "connect");
+    assert_false(cd_mock_step_passed(m, 0));
+    /* a run fails the same way and emits nothing */
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_int_equal(cd_mock_records_begin_calls(m), 0);
+    cd_mock_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_magic),
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_test_unreachable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

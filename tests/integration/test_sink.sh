@@ -1,0 +1,142 @@
+#!/bin/bash
+# test_sink.sh — the record sink against a real PostgreSQL: exact counts,
+# idempotent repeat loads, updates of exactly the changed rows, duplicates
+# within a run (last wins), rejected rows, nothing left by a rollback or a
+# killed load, concurrent loads of the same keys, session time zone, and
+# flat client memory. Drives tests/bench/sink_tool.c.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+TOOL=${SINK_TOOL:-$CD_BUILD_DIR/tests/sink_tool}
+[ -x "$TOOL" ] || cd_fail "sink_tool not built at $TOOL"
+pg_tmp_start
+psql -X -q -v ON_ERROR_STOP=1 -f "$CD_SOURCE_DIR/tests/integration/sink_tables.sql"
+URL=$CD_DATABASE_URL
+
+# field JSON NAME: one integer field of sink_tool's JSON line.
+field() { sed -E "s/.*\"$2\": ([0-9]+).*/\\1/" <<<"$1"; }
+# expect JSON "received=.. inserted=.." ...: each NAME=VALUE must match.
+expect() {
+    local json=$1 kv
+    shift
+    for kv in "$@"; do
+        assert_eq "${kv#*=}" "$(field "$json" "${kv%%=*}")" "${kv%%=*} in $json"
+    done
+}
+# The whole table, physical row versions included: equal digests mean no
+# row was rewritten, not just that the values came out the same.
+digest() { q "SELECT md5(string_agg(t::text || xmin::text, '|' ORDER BY id)) FROM $1 t"; }
+# The data without the columns an update legitimately touches.
+data_digest() {
+    q "SELECT md5(string_agg((to_jsonb(t) - 'updated_at' - 'loaded_by_run_id')::text, '|' ORDER BY id)) FROM $1 t"
+}
+
+N=3000
+echo "== first load, then the same rows again"
+out=$("$TOOL" "$URL" bank_statement $N 1)
+expect "$out" received=$N staged=$N inserted=$N updated=0 unchanged=0 duplicates=0 rejected=0
+assert_eq $N "$(q 'SELECT count(*) FROM sp_v2_bank_statements WHERE loaded_by_run_id = 42')" "rows loaded"
+before=$(digest sp_v2_bank_statements)
+out=$("$TOOL" "$URL" bank_statement $N 1)
+expect "$out" inserted=0 updated=0 unchanged=$N
+assert_eq "$before" "$(digest sp_v2_bank_statements)" "table after an identical load"
+
+echo "== amounts, escapes and text arrive exactly"
+assert_eq t "$(q 'SELECT remarks ~ E'"'"'^NEFT CR [0-9]+ \u20b9 Sharma\t"Traders" \\\\ a,b$'"'"'
+                   FROM sp_v2_bank_statements WHERE bank_ref = '"'"'REF0000000007'"'"'')" "remarks with tab, quote, backslash, rupee sign"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE source_type <> 'CONNECTOR'")" "source_type default"
+
+echo "== a few rows changed: exactly those updated"
+out=$("$TOOL" "$URL" bank_statement $N 1 --alt-every 100 --alt-seed 9)
+expect "$out" inserted=0 updated=$((N / 100)) unchanged=$((N - N / 100))
+assert_eq $((N / 100)) "$(q 'SELECT count(*) FROM sp_v2_bank_statements WHERE updated_at > created_at')" \
+    "rows with a new updated_at"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE updated_at > created_at
+                 AND substr(bank_ref, 4)::int % 100 <> 0")" "only the changed keys were touched"
+before=$(digest sp_v2_bank_statements)
+out=$("$TOOL" "$URL" bank_statement $N 1 --alt-every 100 --alt-seed 9)
+expect "$out" inserted=0 updated=0 unchanged=$N
+
+echo "== a rolled-back load and a killed load leave nothing"
+out=$("$TOOL" "$URL" bank_statement $((N + 500)) 1 --alt-every 3 --alt-seed 5 --rollback)
+# Keys i%3 change; keys i%100 (seed 9 now) go back to seed 1 unless also i%3.
+expect "$out" inserted=500 updated=$((N / 3 + N / 100 - N / 300))
+assert_eq "$before" "$(digest sp_v2_bank_statements)" "table after a rollback"
+set +e
+"$TOOL" "$URL" bank_statement $((N + 500)) 3 --kill-after $((N + 200)) >/dev/null 2>&1
+rc=$?
+set -e
+assert_eq 137 "$rc" "killed load exit status"
+sleep 0.5
+assert_eq "$before" "$(digest sp_v2_bank_statements)" "table after a killed load"
+assert_eq 0 "$(q "SELECT count(*) FROM pg_class WHERE relname LIKE 'cd_sink_stage%'")" "no staging left"
+
+echo "== duplicates within a run: the last one wins"
+out=$("$TOOL" "$URL" pg_transaction $N 1 --dup-every 10)
+expect "$out" received=$((N + N / 10)) staged=$((N + N / 10)) duplicates=$((N / 10)) inserted=$N updated=0
+# The duplicates carried seed 2's data: loading seed 2 for those keys
+# changes nothing, loading seed 1 for them changes exactly them.
+out=$("$TOOL" "$URL" pg_transaction $N 1 --alt-every 10 --alt-seed 2)
+expect "$out" inserted=0 updated=0 unchanged=$N
+out=$("$TOOL" "$URL" pg_transaction $N 1)
+expect "$out" inserted=0 updated=$((N / 10)) unchanged=$((N - N / 10))
+
+echo "== rejected rows are counted and not loaded"
+q "TRUNCATE sp_v2_transactions" >/dev/null
+out=$("$TOOL" "$URL" pg_transaction $N 1 --bad-every 7 2>"$CD_TEST_TMP/rej.log")
+bad=$(( (N + 6) / 7 ))
+expect "$out" rejected=$bad staged=$((N - bad)) inserted=$((N - bad))
+assert_contains "$(cat "$CD_TEST_TMP/rej.log")" "rejected row 0 [bank_fee]: bank_fee: '1e3' has an exponent" "reject reason"
+
+echo "== time zones: zone-less values are read in the session zone"
+# Row 4 has no timestamp: midnight of its date (2025-10-02) in the session zone.
+assert_eq "2025-10-01 18:30:00+00" \
+    "$(PGTZ=UTC q "SELECT transaction_timestamp FROM sp_v2_transactions WHERE transaction_id = 'TXN0000000004'")" \
+    "default timestamp at local midnight (Asia/Kolkata)"
+q "TRUNCATE sp_v2_transactions" >/dev/null
+"$TOOL" "$URL" pg_transaction 10 1 --tz America/New_York >/dev/null
+assert_eq "2025-10-02 04:00:00+00" \
+    "$(PGTZ=UTC q "SELECT transaction_timestamp FROM sp_v2_transactions WHERE transaction_id = 'TXN0000000004'")" \
+    "default timestamp at local midnight (America/New_York)"
+
+echo "== two loads of the same keys at once: one inserts, the other finds them"
+q "TRUNCATE sp_v2_transactions" >/dev/null
+"$TOOL" "$URL" pg_transaction 20000 1 >"$CD_TEST_TMP/c1" &
+p1=$!
+"$TOOL" "$URL" pg_transaction 20000 1 >"$CD_TEST_TMP/c2" &
+p2=$!
+wait $p1 && wait $p2
+c1=$(cat "$CD_TEST_TMP/c1") c2=$(cat "$CD_TEST_TMP/c2")
+assert_eq 20000 $(( $(field "$c1" inserted) + $(field "$c2" inserted) )) "inserted by both"
+assert_eq 20000 $(( $(field "$c1" unchanged) + $(field "$c2" unchanged) )) "unchanged by both"
+assert_eq 20000 "$(q 'SELECT count(*) FROM sp_v2_transactions')" "rows after concurrent loads"
+
+echo "== a writer that ignores the lock inserts one of our keys mid-load"
+q "TRUNCATE sp_v2_transactions" >/dev/null
+# The outsider holds an uncommitted row with key TXN0000000005 while the
+# load runs; its commit makes our merge hit the unique index, and the
+# retried merge must compare that row instead of failing or doubling it.
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
+BEGIN;
+INSERT INTO sp_v2_transactions (transaction_id, merchant_id, amount_paise, transaction_date,
+    transaction_timestamp, source_type) VALUES ('TXN0000000005', 'X', 1, '2025-10-01', now(), 'MANUAL');
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+outsider=$!
+sleep 1
+out=$("$TOOL" "$URL" pg_transaction 1000 1)
+wait $outsider
+expect "$out" inserted=999 updated=1 unchanged=0
+assert_eq 1000 "$(q 'SELECT count(*) FROM sp_v2_transactions')" "rows after the outsider"
+
+echo "== client memory is flat in the number of rows"
+q "TRUNCATE sp_v2_bank_statements" >/dev/null
+small=$("$TOOL" "$URL" bank_statement 100000 11)
+big=$("$TOOL" "$URL" bank_statement 1000000 12 --tz UTC)
+expect "$big" inserted=900000 updated=100000
+rss_small=$(field "$small" maxrss_kb) rss_big=$(field "$big" maxrss_kb)
+echo "peak RSS: 100000 rows $rss_small KiB, 1000000 rows $rss_big KiB"
+[ $((rss_big - rss_small)) -le 10240 ] || cd_fail "peak RSS grew from $rss_small to $rss_big KiB"
+
+echo "PASS test_sink"

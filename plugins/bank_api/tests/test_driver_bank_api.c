@@ -1,0 +1,175 @@
+/*
+ * test_driver_bank_api.c — unit tests of the bank_api driver with the mock
+ * host, using the mock SabPaisa server as a generic JSON API on loopback.
+ */
+#include <connectord/mockhost.h>
+
+#include "mock_sabpaisa.h"
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+const cd_driver_magic *connectord_driver_magic(void);
+int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
+
+static mock_sabpaisa *server;
+static uint16_t port;
+
+static int start_server(void **state)
+{
+    mock_sabpaisa_opts o = {0};
+    server = mock_sabpaisa_start(&o, &port);
+    return server ? 0 : -1;
+}
+
+static int stop_server(void **state)
+{
+    mock_sabpaisa_stop(server);
+    return 0;
+}
+
+static cd_mock_host *load(const char *fmt, ...)
+{
+    cd_mock_host *m = cd_mock_new();
+    assert_non_null(m);
+    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
+    va_list ap;
+    char *cfg = NULL;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&cfg, fmt, ap) >= 0);
+    va_end(ap);
+    cd_mock_set_config(m, cfg);
+    free(cfg);
+    return m;
+}
+
+#define COLUMNS "\"columns\": {\"bank_ref\": \"transaction_id\", \"amount\": \"paid_amount\"," \
+                " \"transaction_date\": \"trans_date\", \"utr\": \"utr\"}"
+
+static cd_mock_host *load_endpoint(const char *code)
+{
+    return load("{\"base_url\": \"http://127.0.0.1:%u/\", \"endpoint\": \"/stmt/{date}/{date}/%s\","
+                " \"bank_name\": \"HDFC BANK\", " COLUMNS "}", port, code);
+}
+
+static void test_magic(void **state)
+{
+    const cd_driver_magic *mg = connectord_driver_magic();
+    assert_int_equal(mg->magic, CD_DRIVER_MAGIC);
+    assert_int_equal(mg->struct_size, sizeof(cd_driver_magic));
+    assert_string_equal(mg->name, "bank_api");
+    assert_string_equal(mg->version, "1.0.0");
+    assert_string_equal(mg->vendor, "connectord");
+    assert_int_equal(mg->category, CD_CATEGORY_BANK_API);
+    assert_int_equal(mg->dataset, CD_DATASET_BANK_STATEMENT);
+}
+
+static void test_schema(void **state)
+{
+    cd_mock_host *m = load("{}");
+    json_error_t err;
+    json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
+    if (!s)
+        fail_msg("schema is not JSON: %s at %d", err.text, err.position);
+    json_t *props = json_object_get(s, "properties");
+    const char *secrets[] = {"bearer_token", "api_key", "password", "hmac_secret"};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(json_is_true(json_object_get(json_object_get(props, secrets[i]), "writeOnly")));
+    json_decref(s);
+    cd_mock_free(m);
+}
+
+static void expect_invalid(const char *cfg, const char *field)
+{
+    cd_mock_host *m = load("%s", cfg);
+    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
+    if (!cd_mock_has_config_error(m, field))
+        fail_msg("no config error on %s for %s", field, cfg);
+    cd_mock_free(m);
+}
+
+static void test_validate(void **state)
+{
+    cd_mock_host *m = load_endpoint("X");
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+    expect_invalid("{\"endpoint\": \"/s\", " COLUMNS "}", "base_url");
+    expect_invalid("{\"base_url\": \"ftp://b\", \"endpoint\": \"/s\", " COLUMNS "}", "base_url");
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s/{month}\", " COLUMNS "}",
+                   "endpoint");
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\", \"auth_type\": \"bearer\", "
+                   COLUMNS "}", "bearer_token");
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\","
+                   " \"columns\": {\"merchant_id\": \"m\"}}", "columns.merchant_id");
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\","
+                   " \"columns\": {\"bank_ref\": \"r\"}}", "columns");
+}
+
+static void test_test(void **state)
+{
+    cd_mock_host *m = load_endpoint("BANKX");
+    assert_int_equal(cd_mock_test(m), CD_OK);
+    char *path = mock_sabpaisa_last_path(server);
+    assert_string_equal(path, "/stmt/2025-01-02/2025-01-02/BANKX");
+    free(path);
+    assert_true(cd_mock_step_passed(m, (size_t)cd_mock_find_step(m, "status")));
+    cd_mock_free(m);
+    m = load_endpoint("FAIL401");
+    assert_int_equal(cd_mock_test(m), CD_ERR_CONFIG);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized");
+    cd_mock_free(m);
+}
+
+static void test_run(void **state)
+{
+    cd_mock_host *m = load_endpoint("AMOUNTS");
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 4);
+    assert_null(cd_mock_record_value(m, 0, "amount"));       /* no paid_amount */
+    assert_string_equal(cd_mock_record_value(m, 1, "amount"), "10.1"); /* exact number text */
+    assert_string_equal(cd_mock_record_value(m, 3, "amount"), "99.99");
+    assert_string_equal(cd_mock_record_value(m, 3, "bank_ref"), "A4");
+    assert_string_equal(cd_mock_record_value(m, 3, "bank_name"), "HDFC BANK");
+    assert_string_equal(cd_mock_record_value(m, 3, "source_type"), "CONNECTOR");
+    assert_string_equal(cd_mock_record_ref(m, 3), "page 1 item 4");
+    cd_mock_free(m);
+    m = load_endpoint("TRUNC");
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    assert_non_null(strstr(cd_mock_message(m), "malformed JSON"));
+    cd_mock_free(m);
+    m = load_endpoint("FAIL503");
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    cd_mock_free(m);
+}
+
+static void test_run_paged(void **state)
+{
+    /* pages of 3 (the mock's default count) until max_pages */
+    cd_mock_host *m = load("{\"base_url\": \"http://127.0.0.1:%u\", \"endpoint\": \"/s/{date}/{date}/P\","
+                           " \"pagination\": {\"type\": \"page\", \"page_size\": 3, \"max_pages\": 2}, "
+                           COLUMNS "}", port);
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 6);
+    char *path = mock_sabpaisa_last_path(server);
+    assert_string_equal(path, "/s/2025-01-02/2025-01-02/P");
+    free(path);
+    assert_string_equal(cd_mock_record_ref(m, 5), "page 2 item 3");
+    cd_mock_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_magic), cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_validate), cmocka_unit_test(test_test),
+        cmocka_unit_test(test_run), cmocka_unit_test(test_run_paged),
+    };
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}

@@ -245,7 +245,8 @@ typedef struct cd_host_api {
     void (*test_step)(cd_run *run, const char *step, int passed, const char *fmt, ...)
         CD_PRINTF(4, 5);
 
-    /* During validate(): an error about one field of connection_config,
+    /* During validate() only (elsewhere it is ignored; use log and
+     * set_message): an error about one field of connection_config,
      * named as a JSON path ("merchant_codes[2]", "format.columns.amount"). */
     void (*config_error)(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
 
@@ -334,10 +335,12 @@ typedef int (*cd_driver_init_fn)(const cd_host_api *host, cd_driver_callbacks *c
 #define CONNECTORD_DRIVER(magic_var, init_function)                                      \
     CD_EXPORT const cd_driver_magic *connectord_driver_magic(void);                       \
     CD_EXPORT const cd_driver_magic *connectord_driver_magic(void) { return &(magic_var); } \
-    CD_EXPORT int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb); \
-    CD_EXPORT int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb) \
+    CD_EXPORT int connectord_driver_init(const cd_host_api *cd_host_,                     \
+                                         cd_driver_callbacks *cd_callbacks_);             \
+    CD_EXPORT int connectord_driver_init(const cd_host_api *cd_host_,                     \
+                                         cd_driver_callbacks *cd_callbacks_)              \
     {                                                                                     \
-        return (init_function)(host, cb);                                                 \
+        return (init_function)(cd_host_, cd_callbacks_);                                  \
     }
 
 #ifdef __cplusplus

@@ -222,7 +222,7 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
             type = v, i++;
         } else if (strcmp(a, "--date") == 0 && v) {
             const char *why = NULL;
-            if (!cd_date_valid(v, strlen(v), &why)) {
+            if (cd_date_valid(v, strlen(v), &why) != 0) {
                 fprintf(stderr, "connectord run: --date must be YYYY-MM-DD: %s\n",
                         why ? why : "invalid");
                 return EXIT_USAGE;

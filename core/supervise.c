@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +33,6 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
                    int64_t run_id, int capture_stderr, char **err)
 {
     memset(child, 0, sizeof *child);
-    child->pidfd = -1;
     child->stderr_fd = -1;
     int pipefd[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
@@ -78,7 +76,6 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
     child->pid = pid;
     child->stderr_fd = capture_stderr ? pipefd[0] : -1;
     child->started_ms = cd_now_ms();
-    child->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     return 0;
 }
 
@@ -146,26 +143,16 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
         } else if (now - c->term_sent_ms >= (int64_t)grace_s * 1000) {
             signal_group(c, SIGKILL);
         }
-        struct pollfd fds[2];
-        int nfds = 0;
-        if (c->pidfd >= 0)
-            fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
-        if (c->stderr_fd >= 0)
-            fds[nfds++] = (struct pollfd){.fd = c->stderr_fd, .events = POLLIN};
-        /* Without a pidfd, poll's timeout is the fallback tick. */
-        int rc = poll(fds, (nfds_t)nfds, c->pidfd >= 0 ? 250 : 50);
-        if (rc > 0) {
-            for (int i = 0; i < nfds; i++)
-                if (fds[i].fd == c->stderr_fd && (fds[i].revents & (POLLIN | POLLHUP)))
-                    drain_stderr(c);
-        }
+        /* The stderr pipe hangs up when the child exits, which wakes us at
+         * once; the timeout is the tick for deadlines and for a child whose
+         * stderr is not ours (or is held open by a grandchild). */
+        struct pollfd fd = {.fd = c->stderr_fd, .events = POLLIN};
+        int rc = poll(&fd, c->stderr_fd >= 0 ? 1 : 0, c->stderr_fd >= 0 ? 200 : 50);
+        if (rc > 0 && (fd.revents & (POLLIN | POLLHUP)))
+            drain_stderr(c);
     }
     while (c->stderr_fd >= 0)
         drain_stderr(c);
-    if (c->pidfd >= 0) {
-        close(c->pidfd);
-        c->pidfd = -1;
-    }
 }
 
 char *cd_child_failure_reason(const cd_child *c, int timeout_s)

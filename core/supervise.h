@@ -12,7 +12,6 @@
 
 typedef struct cd_child {
     pid_t pid;
-    int pidfd;          /* -1 if pidfd_open is unavailable */
     int stderr_fd;      /* read end of the child's stderr, -1 if not captured */
     int64_t started_ms;
     int64_t term_sent_ms;

@@ -23,20 +23,19 @@ add_connector() {
     q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver)
        VALUES ('$1', '$2', 'TESTBANK', '$4'::jsonb, '$3') RETURNING id"
 }
-# run_json ID [args...] -> the printed JSON; sets RUN_RC
+# run_json ID [args...]: sets $out to the printed JSON and $RUN_RC
 run_json() {
-    local out
     set +e
-    out=$("$CD" -c "$CFG" run "$@" 2>"$CD_TEST_TMP/run.err")
+    "$CD" -c "$CFG" run "$@" >"$CD_TEST_TMP/run.out" 2>"$CD_TEST_TMP/run.err"
     RUN_RC=$?
     set -e
-    printf '%s' "$out"
+    out=$(cat "$CD_TEST_TMP/run.out")
 }
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 
 echo "== a clean load with bad rows is PARTIAL_SUCCESS, the bad rows are record errors"
 gen=$(add_connector gen BANK_API test_gen '{"rows": 1000, "seed": 7, "bad_every": 100}')
-out=$(run_json "$gen" --date 2025-10-02)
+run_json "$gen" --date 2025-10-02
 assert_eq 0 "$RUN_RC" "exit code of a PARTIAL_SUCCESS run"
 assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "status"
 assert_eq 1000 "$(jget '["records_processed"]' <<<"$out")" "records_processed"
@@ -57,7 +56,7 @@ assert_eq t "$(q "SELECT duration_seconds IS NOT NULL AND completed_at >= starte
 
 echo "== the same day again changes nothing and says so"
 before=$(q "SELECT md5(string_agg(bank_ref || amount_paise || coalesce(utr,'') || coalesce(remarks,''), ',' ORDER BY bank_ref)) FROM sp_v2_bank_statements")
-out=$(run_json "$gen" --date 2025-10-02)
+run_json "$gen" --date 2025-10-02
 assert_eq 0 "$(jget '["details"]["inserted"]' <<<"$out")" "inserted on repeat"
 assert_eq 0 "$(jget '["details"]["updated"]' <<<"$out")" "updated on repeat"
 assert_eq 990 "$(jget '["details"]["unchanged"]' <<<"$out")" "unchanged on repeat"
@@ -65,7 +64,7 @@ assert_eq "$before" "$(q "SELECT md5(string_agg(bank_ref || amount_paise || coal
 
 echo "== a failing run leaves none of its rows behind"
 q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 2000, \"seed\": 8, \"fail\": \"transient\"}' WHERE id = $gen" >/dev/null
-out=$(run_json "$gen" --date 2025-10-02)
+run_json "$gen" --date 2025-10-02
 assert_eq 1 "$RUN_RC" "exit code of a FAILED run"
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "source went away" "driver's message"
@@ -74,22 +73,22 @@ assert_eq 990 "$(q "SELECT count(*) FROM sp_v2_bank_statements")" "no new rows"
 assert_eq "$before" "$(q "SELECT md5(string_agg(bank_ref || amount_paise || coalesce(utr,'') || coalesce(remarks,''), ',' ORDER BY bank_ref)) FROM sp_v2_bank_statements")" "no changed rows"
 assert_eq "FAILED|FAILED|1" "$(q "SELECT last_run_status, status, failure_count FROM sp_v2_connectors WHERE id = $gen")" "connector shows FAILED"
 q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 10, \"seed\": 7}' WHERE id = $gen" >/dev/null
-out=$(run_json "$gen" --date 2025-10-03)
+run_json "$gen" --date 2025-10-03
 assert_eq "SUCCESS|ACTIVE" "$(q "SELECT last_run_status, status FROM sp_v2_connectors WHERE id = $gen")" "a later success clears FAILED"
 
 echo "== driver-reported record errors keep a cleaned raw excerpt; errors are capped"
 derr=$(add_connector derr BANK_API test_gen '{"rows": 400, "seed": 1, "driver_error_every": 4}')
-out=$(run_json "$derr" --date 2025-10-02)
+run_json "$derr" --date 2025-10-02
 assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "status"
 assert_eq 100 "$(jget '["records_failed"]' <<<"$out")" "records_failed"
 assert_eq 50 "$(jget '["details"]["record_errors_stored"]' <<<"$out")" "stored errors capped"
 assert_eq 50 "$(jget '["details"]["record_errors_dropped"]' <<<"$out")" "dropped errors counted"
 run_d=$(jget '["id"]' <<<"$out")
-assert_eq "garbage??" "$(q "SELECT raw FROM sp_v2_connector_record_errors WHERE run_id = $run_d LIMIT 1" | tr -d '\001')" "raw made valid UTF-8"
+assert_eq "garbage?" "$(q "SELECT raw FROM sp_v2_connector_record_errors WHERE run_id = $run_d LIMIT 1" | tr -d '\001')" "raw made valid UTF-8"
 
 echo "== a driver that crashes mid-run"
 crash=$(add_connector crash BANK_API crasher '{}')
-out=$(run_json "$crash" --date 2025-10-02)
+run_json "$crash" --date 2025-10-02
 assert_eq 1 "$RUN_RC" "exit code"
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
 assert_eq "driver crashed: SIGSEGV" "$(jget '["error_message"]' <<<"$out")" "reason"
@@ -99,7 +98,7 @@ assert_eq "FAILED|1" "$(q "SELECT last_run_status, total_runs FROM sp_v2_connect
 echo "== a driver that hangs and ignores cancellation is killed at its timeout"
 hang=$(add_connector hang BANK_API hanger '{}')
 t0=$(date +%s)
-out=$(run_json "$hang" --date 2025-10-02 --timeout 2)
+run_json "$hang" --date 2025-10-02 --timeout 2
 t1=$(date +%s)
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
 assert_eq "timed out after 2 s" "$(jget '["error_message"]' <<<"$out")" "reason"
@@ -108,14 +107,14 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE status = 'RUNN
 
 echo "== a driver that leaks still finishes; the leak dies with its process"
 leak=$(add_connector leak BANK_API leaker '{}')
-out=$(ASAN_OPTIONS=detect_leaks=0 run_json "$leak" --date 2025-10-02)
+ASAN_OPTIONS=detect_leaks=0 run_json "$leak" --date 2025-10-02
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status"
 assert_eq 100 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LEAKBANK'")" "rows"
 
 echo "== secrets: references resolved only in the runner, never logged or stored resolved"
 export GEN_PW=hunter2-very-secret
 sec=$(add_connector sec BANK_API test_gen '{"rows": 5, "seed": 3, "password": {"secret": "env:GEN_PW"}}')
-out=$(run_json "$sec" --date 2025-10-02)
+run_json "$sec" --date 2025-10-02
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status"
 run_s=$(jget '["id"]' <<<"$out")
 logs=$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id = $run_s")
@@ -124,18 +123,18 @@ assert_not_contains "$logs" "$GEN_PW" "secret in run log"
 assert_not_contains "$(cat "$CD_TEST_TMP/run.err")" "$GEN_PW" "secret in service log"
 assert_eq '{"secret": "env:GEN_PW"}' "$(q "SELECT connection_config->'password' FROM sp_v2_connectors WHERE id = $sec")" "stored as reference"
 plain=$(add_connector plain BANK_API test_gen '{"rows": 1, "seed": 3, "password": "plaintext-pw-123", "fail": "config"}')
-out=$(run_json "$plain" --type TEST)
+run_json "$plain" --type TEST
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "failing test"
 assert_eq "test failed as configured (password ********)" "$(jget '["error_message"]' <<<"$out")" "plaintext secret masked in the error"
 assert_not_contains "$out$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "plaintext-pw-123" "plaintext secret anywhere"
 unset GEN_PW
-out=$(run_json "$sec" --date 2025-10-02)
+run_json "$sec" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "missing secret fails"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "env:GEN_PW" "names the reference"
 assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "a configuration error"
 
 echo "== a test run loads nothing and reports its steps"
-out=$(run_json "$gen" --type TEST)
+run_json "$gen" --type TEST
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
 assert_eq TEST "$(jget '["run_type"]' <<<"$out")" "run type"
 assert_eq connect "$(jget '["details"]["test_steps"][0]["step"]' <<<"$out")" "test steps"
@@ -143,19 +142,19 @@ assert_eq "generator reachable" "$(jget '["details"]["message"]' <<<"$out")" "te
 
 echo "== refusals: paused, unknown driver, wrong category, overlap, bad arguments"
 q "UPDATE sp_v2_connectors SET status = 'PAUSED' WHERE id = $gen" >/dev/null
-out=$(run_json "$gen")
+run_json "$gen"
 assert_eq 3 "$RUN_RC" "paused connector refused"
 assert_contains "$(cat "$CD_TEST_TMP/run.err")" "Cannot run paused connector. Resume it first." "paused message"
 q "UPDATE sp_v2_connectors SET status = 'ACTIVE' WHERE id = $gen" >/dev/null
 nod=$(add_connector nodriver BANK_API no_such_driver '{}')
-out=$(run_json "$nod" --date 2025-10-02)
+run_json "$nod" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "unknown driver"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "no driver named 'no_such_driver'" "unknown driver message"
 cat_=$(add_connector wrongcat BANK_SFTP test_gen '{}')
-out=$(run_json "$cat_" --date 2025-10-02)
+run_json "$cat_" --date 2025-10-02
 assert_contains "$(jget '["error_message"]' <<<"$out")" "driver test_gen serves BANK_API connectors, this connector is BANK_SFTP" "category mismatch"
 q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, status) VALUES ($gen, 'MANUAL', 'RUNNING')" >/dev/null
-out=$(run_json "$gen")
+run_json "$gen"
 assert_eq 3 "$RUN_RC" "overlapping run refused"
 assert_contains "$(cat "$CD_TEST_TMP/run.err")" "already has a RUNNING run" "overlap message"
 q "DELETE FROM sp_v2_connector_runs WHERE status = 'RUNNING'" >/dev/null
@@ -170,6 +169,6 @@ assert_contains "$(cat "$CD_TEST_TMP/err")" "Connector not found" "missing conne
 echo "== the run date is T-1 in the connector's zone"
 tz=$(add_connector tz BANK_API test_gen '{"rows": 1, "seed": 1, "sync_days_back": 1}')
 q "UPDATE sp_v2_connectors SET schedule_timezone = 'Pacific/Kiritimati' WHERE id = $tz" >/dev/null
-out=$(run_json "$tz")
+run_json "$tz"
 assert_eq "$(q "SELECT ((now() AT TIME ZONE 'Pacific/Kiritimati')::date - 1)::text")" "$(jget '["run_date"]' <<<"$out")" "run_date in the connector's zone"
 echo "all runner checks passed"

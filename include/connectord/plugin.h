@@ -50,7 +50,7 @@ extern "C" {
 /* "CDRV" read as a little-endian 32-bit number. */
 #define CD_DRIVER_MAGIC 0x56524443u
 #define CD_PLUGIN_ABI_MAJOR 1
-#define CD_PLUGIN_ABI_MINOR 0
+#define CD_PLUGIN_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define CD_EXPORT __attribute__((visibility("default")))
@@ -115,6 +115,22 @@ typedef struct cd_driver_magic {
 
 /* Opaque per-call context: a run, a test, or a validation. */
 typedef struct cd_run cd_run;
+
+/* A file a driver found at its source (ABI 1.1), for the file ledger. */
+typedef struct cd_file_info {
+    uint32_t struct_size;     /* sizeof(cd_file_info) */
+    const char *remote_path;  /* "/upload/AXIS_RECON_20251002.csv" */
+    int64_t size;             /* bytes, -1 when unknown */
+    int64_t mtime;            /* seconds since the epoch, -1 when unknown */
+    const char *sha256_hex;   /* 64 lower-case hex digits, or NULL before download */
+} cd_file_info;
+
+/* What the ledger knows of a file (ABI 1.1). */
+typedef enum cd_file_state {
+    CD_FILE_NEW = 0,       /* never loaded: load it */
+    CD_FILE_LOADED = 1,    /* this content (same sha256, under any name) was loaded */
+    CD_FILE_CHANGED = 2    /* this path was loaded with other content: a new version */
+} cd_file_state;
 
 typedef enum cd_log_level {
     CD_LOG_ERROR = 3,
@@ -252,6 +268,24 @@ typedef struct cd_host_api {
 
     /* During connectord_driver_init(): why init refused to start. */
     void (*init_error)(const char *fmt, ...) CD_PRINTF(1, 2);
+
+    /* --- ABI 1.1 --- */
+
+    /* Looks a file up in this connector's file ledger. With sha256_hex it
+     * says whether that content was loaded before (under any name); without,
+     * only whether the path was loaded. */
+    int (*file_lookup)(cd_run *run, const cd_file_info *file, cd_file_state *state);
+
+    /* Records what happened to a file: status is "SEEN", "DOWNLOADED",
+     * "LOADED", "SKIPPED_DUPLICATE" or "FAILED" (reason says why), rows the
+     * records it gave. "LOADED" is committed together with the run's records
+     * (and disappears if the run fails); the others are kept at once. */
+    int (*file_record)(cd_run *run, const cd_file_info *file, const char *status, int64_t rows,
+                       const char *reason);
+
+    /* A directory private to this connector that outlives the run (partial
+     * downloads to resume, decrypted temporaries). Never NULL during run. */
+    const char *(*work_dir)(cd_run *run);
 
     /* Append new entries here only, and bump CD_PLUGIN_ABI_MINOR. */
 } cd_host_api;

@@ -1,0 +1,206 @@
+/* queue.c — see queue.h. */
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "util.h"
+
+/* max_attempts from connection_config: retry_count retries on top of the
+ * first attempt when auto_retry is on. The documented default connector has
+ * {"auto_retry": true, "retry_count": 3}. */
+#define MAX_ATTEMPTS_SQL                                                                    \
+    "CASE WHEN $2 = 'TEST' THEN 1"                                                          \
+    " WHEN jsonb_typeof(c.connection_config->'auto_retry') = 'boolean'"                     \
+    "      AND (c.connection_config->>'auto_retry')::boolean"                               \
+    "      AND jsonb_typeof(c.connection_config->'retry_count') = 'number'"                 \
+    " THEN 1 + LEAST(GREATEST((c.connection_config->>'retry_count')::numeric::int, 0), 10)" \
+    " ELSE 1 END"
+
+#define RUN_DATE_SQL                                                                         \
+    "(now() AT TIME ZONE COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'))::date"   \
+    " - CASE WHEN jsonb_typeof(c.connection_config->'sync_days_back') = 'number'"            \
+    "        THEN (c.connection_config->>'sync_days_back')::numeric::int ELSE 1 END"
+
+static int connector_status(PGconn *conn, const char *id, char **status, char **err)
+{
+    const char *p[] = {id};
+    PGresult *res = cd_db_exec(conn, "reading the connector", PGRES_TUPLES_OK,
+                               "SELECT status FROM sp_v2_connectors WHERE id = $1", 1, p, err);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        *err = cd_xstrdup("Connector not found");
+        return -1;
+    }
+    *status = cd_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int64_t cd_queue_run(PGconn *conn, int64_t connector_id, const char *run_type,
+                     const char *run_date, const char *triggered_by, char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)connector_id);
+    char *status = NULL;
+    if (connector_status(conn, id, &status, err) != 0)
+        return -1;
+    int paused = strcmp(status, "PAUSED") == 0;
+    free(status);
+    if (paused && strcmp(run_type, "TEST") != 0) {
+        *err = cd_xstrdup("Cannot run paused connector. Resume it first.");
+        return -1;
+    }
+    const char *p[] = {id, run_type, run_date, triggered_by};
+    /* The INSERT and the NOTIFY commit together: a worker woken by the
+     * notification always finds the row. */
+    PGresult *res = cd_db_exec(
+        conn, "queueing the run", PGRES_TUPLES_OK,
+        "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
+        " triggered_by, attempt, max_attempts, queued_at, started_at)"
+        " SELECT c.id, $2, COALESCE($3::date, " RUN_DATE_SQL "), 'QUEUED', $4, 1, "
+        MAX_ATTEMPTS_SQL ", now(), NULL FROM sp_v2_connectors c WHERE c.id = $1 RETURNING id)"
+        " SELECT id, pg_notify('" CD_QUEUE_CHANNEL "', id::text) FROM r",
+        4, p, err);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        *err = cd_xstrdup("Connector not found");
+        return -1;
+    }
+    int64_t run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return run_id;
+}
+
+int cd_queue_backfill(PGconn *conn, int64_t connector_id, const char *from, const char *to,
+                      const char *triggered_by, char backfill_id[37], char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)connector_id);
+    char *status = NULL;
+    if (connector_status(conn, id, &status, err) != 0)
+        return -1;
+    int paused = strcmp(status, "PAUSED") == 0;
+    free(status);
+    if (paused) {
+        *err = cd_xstrdup("Cannot run paused connector. Resume it first.");
+        return -1;
+    }
+    /* One statement: all dates or none. Ids ascend with the dates, and the
+     * claim takes a connector's runs oldest id first, so they run in order. */
+    const char *p[] = {id, "BACKFILL", from, to, triggered_by};
+    PGresult *res = cd_db_exec(
+        conn, "queueing the backfill", PGRES_TUPLES_OK,
+        "WITH b AS (SELECT gen_random_uuid() AS bid),"
+        " r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
+        "  triggered_by, attempt, max_attempts, queued_at, started_at, backfill_id)"
+        "  SELECT c.id, $2, d::date, 'QUEUED', $5, 1, " MAX_ATTEMPTS_SQL ", now(), NULL, b.bid"
+        "  FROM sp_v2_connectors c, b, generate_series($3::date, $4::date, '1 day') d"
+        "  WHERE c.id = $1 ORDER BY d RETURNING id, backfill_id)"
+        " SELECT (SELECT bid FROM b)::text, count(*), pg_notify('" CD_QUEUE_CHANNEL "', 'backfill')"
+        " FROM r",
+        5, p, err);
+    if (!res)
+        return -1;
+    snprintf(backfill_id, 37, "%s", PQgetvalue(res, 0, 0));
+    int n = atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return n;
+}
+
+json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *backfill_id,
+                             char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)connector_id);
+    const char *p[] = {id, backfill_id};
+    PGresult *res = cd_db_exec(
+        conn, "reading the backfill", PGRES_TUPLES_OK,
+        "SELECT json_build_object('backfill_id', $2::text, 'connector_id', $1::text,"
+        " 'total', count(*),"
+        " 'queued', count(*) FILTER (WHERE status = 'QUEUED'),"
+        " 'running', count(*) FILTER (WHERE status = 'RUNNING'),"
+        " 'succeeded', count(*) FILTER (WHERE status IN ('SUCCESS', 'PARTIAL_SUCCESS')),"
+        " 'failed', count(*) FILTER (WHERE status = 'FAILED'),"
+        " 'dates', COALESCE(json_agg(json_build_object('run_date', run_date, 'run_id', id::text,"
+        "   'status', status, 'attempt', attempt, 'error_message', error_message,"
+        "   'records_success', records_success) ORDER BY run_date, id), '[]'))::text,"
+        " count(*)"
+        " FROM sp_v2_connector_runs WHERE connector_id = $1"
+        " AND backfill_id = CASE WHEN $2 ~ '^[0-9a-fA-F-]{36}$' THEN $2::uuid END",
+        2, p, err);
+    if (!res)
+        return NULL;
+    if (atoll(PQgetvalue(res, 0, 1)) == 0) {
+        PQclear(res);
+        *err = cd_xstrdup("Backfill not found");
+        return NULL;
+    }
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    if (!j)
+        *err = cd_xstrdup("reading the backfill: bad JSON from the database");
+    return j;
+}
+
+/* QUEUED runs are finalized here directly; RUNNING ones get a request that
+ * their worker acts on (NOTIFY, and its periodic check as the fallback). */
+static const char *cancel_sql =
+    "WITH target AS ("
+    "  SELECT id, status FROM sp_v2_connector_runs WHERE %s AND status IN ('QUEUED', 'RUNNING')"
+    "  FOR UPDATE),"
+    " q AS (UPDATE sp_v2_connector_runs r SET status = 'FAILED', completed_at = now(),"
+    "  error_message = 'cancelled by ' || $%d, cancel_requested_at = now(),"
+    "  cancel_requested_by = $%d, duration_seconds = 0,"
+    "  details = COALESCE(r.details, '{}'::jsonb) || '{\"outcome\": \"cancelled\"}'"
+    "  FROM target t WHERE r.id = t.id AND t.status = 'QUEUED' RETURNING r.id, r.connector_id),"
+    " c AS (UPDATE sp_v2_connectors k SET last_run_at = now(), last_run_status = 'FAILED',"
+    "  failure_count = COALESCE(k.failure_count, 0) + n.cnt,"
+    "  total_runs = COALESCE(k.total_runs, 0) + n.cnt"
+    "  FROM (SELECT connector_id, count(*) AS cnt FROM q GROUP BY connector_id) n"
+    "  WHERE k.id = n.connector_id RETURNING k.id),"
+    " s AS (UPDATE sp_v2_connector_runs r SET cancel_requested_at = now(),"
+    "  cancel_requested_by = $%d FROM target t WHERE r.id = t.id AND t.status = 'RUNNING'"
+    "  RETURNING r.id)"
+    " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM s),"
+    "  (SELECT count(*) FROM c), pg_notify('" CD_CANCEL_CHANNEL "', 'cancel')";
+
+int cd_cancel_run(PGconn *conn, int64_t run_id, const char *by, char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)run_id);
+    char *sql = cd_sprintf(cancel_sql, "id = $1", 2, 2, 2);
+    const char *p[] = {id, by && *by ? by : "USER"};
+    PGresult *res = cd_db_exec(conn, "cancelling the run", PGRES_TUPLES_OK, sql, 2, p, err);
+    free(sql);
+    if (!res)
+        return -1;
+    int queued = atoi(PQgetvalue(res, 0, 0)), running = atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return queued ? 1 : running ? 2 : 0;
+}
+
+int cd_cancel_backfill(PGconn *conn, int64_t connector_id, const char *backfill_id,
+                       const char *by, char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)connector_id);
+    char *sql = cd_sprintf(cancel_sql,
+                           "connector_id = $1 AND backfill_id ="
+                           " CASE WHEN $2 ~ '^[0-9a-fA-F-]{36}$' THEN $2::uuid END",
+                           3, 3, 3);
+    const char *p[] = {id, backfill_id, by && *by ? by : "USER"};
+    PGresult *res = cd_db_exec(conn, "cancelling the backfill", PGRES_TUPLES_OK, sql, 3, p, err);
+    free(sql);
+    if (!res)
+        return -1;
+    int n = atoi(PQgetvalue(res, 0, 0)) + atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return n;
+}

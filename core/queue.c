@@ -151,34 +151,33 @@ json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *bac
 
 /* QUEUED runs are finalized here directly; RUNNING ones get a request that
  * their worker acts on (NOTIFY, and its periodic check as the fallback). */
-static const char *cancel_sql =
-    "WITH target AS ("
-    "  SELECT id, status FROM sp_v2_connector_runs WHERE %s AND status IN ('QUEUED', 'RUNNING')"
-    "  FOR UPDATE),"
-    " q AS (UPDATE sp_v2_connector_runs r SET status = 'FAILED', completed_at = now(),"
-    "  error_message = 'cancelled by ' || $%d, cancel_requested_at = now(),"
-    "  cancel_requested_by = $%d, duration_seconds = 0,"
-    "  details = COALESCE(r.details, '{}'::jsonb) || '{\"outcome\": \"cancelled\"}'"
-    "  FROM target t WHERE r.id = t.id AND t.status = 'QUEUED' RETURNING r.id, r.connector_id),"
-    " c AS (UPDATE sp_v2_connectors k SET last_run_at = now(), last_run_status = 'FAILED',"
-    "  failure_count = COALESCE(k.failure_count, 0) + n.cnt,"
-    "  total_runs = COALESCE(k.total_runs, 0) + n.cnt"
-    "  FROM (SELECT connector_id, count(*) AS cnt FROM q GROUP BY connector_id) n"
-    "  WHERE k.id = n.connector_id RETURNING k.id),"
-    " s AS (UPDATE sp_v2_connector_runs r SET cancel_requested_at = now(),"
-    "  cancel_requested_by = $%d FROM target t WHERE r.id = t.id AND t.status = 'RUNNING'"
-    "  RETURNING r.id)"
-    " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM s),"
-    "  (SELECT count(*) FROM c), pg_notify('" CD_CANCEL_CHANNEL "', 'cancel')";
+#define CANCEL_SQL(WHERE, BY)                                                               \
+    "WITH target AS ("                                                                      \
+    "  SELECT id, status FROM sp_v2_connector_runs WHERE " WHERE                            \
+    "  AND status IN ('QUEUED', 'RUNNING') FOR UPDATE),"                                    \
+    " q AS (UPDATE sp_v2_connector_runs r SET status = 'FAILED', completed_at = now(),"     \
+    "  error_message = 'cancelled by ' || " BY ", cancel_requested_at = now(),"             \
+    "  cancel_requested_by = " BY ", duration_seconds = 0,"                                 \
+    "  details = COALESCE(r.details, '{}'::jsonb) || '{\"outcome\": \"cancelled\"}'"         \
+    "  FROM target t WHERE r.id = t.id AND t.status = 'QUEUED' RETURNING r.id, r.connector_id),"   \
+    " c AS (UPDATE sp_v2_connectors k SET last_run_at = now(), last_run_status = 'FAILED',"      \
+    "  failure_count = COALESCE(k.failure_count, 0) + n.cnt,"                                \
+    "  total_runs = COALESCE(k.total_runs, 0) + n.cnt"                                       \
+    "  FROM (SELECT connector_id, count(*) AS cnt FROM q GROUP BY connector_id) n"          \
+    "  WHERE k.id = n.connector_id RETURNING k.id),"                                         \
+    " s AS (UPDATE sp_v2_connector_runs r SET cancel_requested_at = now(),"                 \
+    "  cancel_requested_by = " BY " FROM target t WHERE r.id = t.id AND t.status = 'RUNNING'" \
+    "  RETURNING r.id)"                                                                      \
+    " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM s),"                            \
+    "  (SELECT count(*) FROM c), pg_notify('" CD_CANCEL_CHANNEL "', 'cancel')"
 
 int cd_cancel_run(PGconn *conn, int64_t run_id, const char *by, char **err)
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)run_id);
-    char *sql = cd_sprintf(cancel_sql, "id = $1", 2, 2, 2);
     const char *p[] = {id, by && *by ? by : "USER"};
-    PGresult *res = cd_db_exec(conn, "cancelling the run", PGRES_TUPLES_OK, sql, 2, p, err);
-    free(sql);
+    PGresult *res = cd_db_exec(conn, "cancelling the run", PGRES_TUPLES_OK,
+                               CANCEL_SQL("id = $1", "$2"), 2, p, err);
     if (!res)
         return -1;
     int queued = atoi(PQgetvalue(res, 0, 0)), running = atoi(PQgetvalue(res, 0, 1));
@@ -191,13 +190,12 @@ int cd_cancel_backfill(PGconn *conn, int64_t connector_id, const char *backfill_
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)connector_id);
-    char *sql = cd_sprintf(cancel_sql,
-                           "connector_id = $1 AND backfill_id ="
-                           " CASE WHEN $2 ~ '^[0-9a-fA-F-]{36}$' THEN $2::uuid END",
-                           3, 3, 3);
     const char *p[] = {id, backfill_id, by && *by ? by : "USER"};
-    PGresult *res = cd_db_exec(conn, "cancelling the backfill", PGRES_TUPLES_OK, sql, 3, p, err);
-    free(sql);
+    PGresult *res = cd_db_exec(conn, "cancelling the backfill", PGRES_TUPLES_OK,
+                               CANCEL_SQL("connector_id = $1 AND backfill_id = CASE WHEN $2 ~"
+                                          " '^[0-9a-fA-F-]{36}$' THEN $2::uuid END",
+                                          "$3"),
+                               3, p, err);
     if (!res)
         return -1;
     int n = atoi(PQgetvalue(res, 0, 0)) + atoi(PQgetvalue(res, 0, 1));

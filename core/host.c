@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "host_files.h"
 #include "log.h"
 #include "util.h"
 
@@ -462,4 +463,7 @@ const cd_host_api cd_host_table = {
     .test_step = host_test_step,
     .config_error = host_config_error,
     .init_error = host_init_error,
+    .file_lookup = cd_host_file_lookup,
+    .file_record = cd_host_file_record,
+    .work_dir = cd_host_work_dir,
 };

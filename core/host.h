@@ -58,6 +58,10 @@ struct cd_run {
 
     cd_http_defaults http;
     uint64_t progress_done, progress_total;
+
+    /* host_files.c (ABI 1.1 file entries) */
+    char *work_dir;         /* per-connector work directory, or NULL */
+    json_t *files_loaded;   /* "path\nsha256" keys this run recorded LOADED */
 };
 
 extern const cd_host_api cd_host_table;

@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "host.h"
+#include "host_files.h"
 #include "loader.h"
 #include "log.h"
 #include "paths.h"
@@ -422,6 +423,7 @@ int cd_exec_run(const cd_config *cfg, int64_t run_id)
     info->attempt = (uint32_t)(st.row.attempt > 0 ? st.row.attempt : 1);
     info->config_json = "{}";
     run->cursor_old = st.row.sync_cursor ? cd_xstrdup(st.row.sync_cursor) : NULL;
+    cd_host_files_setup(run, cfg); /* work_dir; a failure is logged, drivers see NULL */
 
     if (prepare(&st) == 0)
         call_driver(&st);
@@ -433,6 +435,7 @@ out:
     if (run->data)
         PQfinish(run->data);
     cd_run_release(run);
+    cd_host_files_release(run);
     if (st.driver_loaded)
         cd_driver_unload(&st.driver);
     PQfinish(run->ctl);

@@ -1,0 +1,282 @@
+/* host_files.c — see host_files.h. */
+#include "host_files.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db.h"
+#include "paths.h"
+#include "util.h"
+
+/* mkdir -p with mode 0700 for every component we create. Existing
+ * directories are left as they are, except the last one, which is forced
+ * to 0700: it holds bank files and decrypted temporaries. */
+static int mkdir_private(const char *path, char **err)
+{
+    char *p = cd_xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            *err = cd_sprintf("cannot create %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    free(p);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        *err = cd_sprintf("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        *err = cd_sprintf("%s is not a directory", path);
+        return -1;
+    }
+    if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) != 0) {
+        *err = cd_sprintf("cannot make %s private (chmod 0700): %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cd_host_files_setup(cd_run *run, const cd_config *cfg)
+{
+    free(run->work_dir);
+    run->work_dir = NULL;
+    if (run->info.connector_id <= 0)
+        return 0;
+    const char *base = cd_config_string(cfg, "runner.work_dir", NULL);
+    char *alloc = base ? NULL : cd_path_from_prefix("var/lib/connectord/work");
+    if (!base)
+        base = alloc;
+    char *dir = cd_sprintf("%s/%lld", base, (long long)run->info.connector_id);
+    free(alloc);
+    char *err = NULL;
+    if (dir[0] != '/' || mkdir_private(dir, &err) != 0) {
+        cd_host_table.log(run, CD_LOG_ERROR, "work directory: %s",
+                          err ? err : "runner.work_dir must be an absolute path");
+        free(err);
+        free(dir);
+        return -1;
+    }
+    run->work_dir = dir;
+    return 0;
+}
+
+void cd_host_files_release(cd_run *run)
+{
+    free(run->work_dir);
+    run->work_dir = NULL;
+    json_decref(run->files_loaded);
+    run->files_loaded = NULL;
+}
+
+const char *cd_host_work_dir(cd_run *run) { return run->work_dir; }
+
+/* The text forms of a file's fields as query parameters. */
+typedef struct file_params {
+    char connector[24];
+    char size[24];
+    char mtime[24];
+    const char *size_p;
+    const char *mtime_p;
+} file_params;
+
+static int file_params_init(cd_run *run, const cd_file_info *file, file_params *fp)
+{
+    if (!file || file->struct_size < offsetof(cd_file_info, sha256_hex) + sizeof(const char *) ||
+        !file->remote_path || !*file->remote_path) {
+        cd_host_table.log(run, CD_LOG_ERROR, "file ledger: a file without a remote_path");
+        return -1;
+    }
+    if (file->sha256_hex) {
+        size_t n = strlen(file->sha256_hex);
+        int ok = n == 64;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = strchr("0123456789abcdef", file->sha256_hex[i]) != NULL;
+        if (!ok) {
+            cd_host_table.log(run, CD_LOG_ERROR,
+                              "file ledger: sha256 of %s is not 64 lower-case hex digits",
+                              file->remote_path);
+            return -1;
+        }
+    }
+    snprintf(fp->connector, sizeof fp->connector, "%lld", (long long)run->info.connector_id);
+    snprintf(fp->size, sizeof fp->size, "%lld", (long long)file->size);
+    snprintf(fp->mtime, sizeof fp->mtime, "%lld", (long long)file->mtime);
+    fp->size_p = file->size >= 0 ? fp->size : NULL;
+    fp->mtime_p = file->mtime >= 0 ? fp->mtime : NULL;
+    return 0;
+}
+
+static PGconn *read_conn(cd_run *run) { return run->data ? run->data : run->ctl; }
+
+int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *state)
+{
+    file_params fp;
+    if (!state || file_params_init(run, file, &fp) != 0)
+        return CD_ERR_PERMANENT;
+    *state = CD_FILE_NEW;
+    PGconn *conn = read_conn(run);
+    if (!conn) {
+        cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");
+        return CD_ERR_TRANSIENT;
+    }
+    char *err = NULL;
+    PGresult *r;
+    if (file->sha256_hex) {
+        /* Content first: a rename or a re-drop of loaded content is LOADED
+         * whatever its name; then the path: loaded before with other
+         * content means a new version. */
+        const char *p[] = {fp.connector, file->sha256_hex, file->remote_path};
+        r = cd_db_exec(conn, "looking up a file in the ledger", PGRES_TUPLES_OK,
+                       "SELECT EXISTS (SELECT 1 FROM sp_v2_connector_files WHERE connector_id = $1"
+                       "  AND sha256 = $2 AND status = 'LOADED'),"
+                       " EXISTS (SELECT 1 FROM sp_v2_connector_files WHERE connector_id = $1"
+                       "  AND remote_path = $3 AND status = 'LOADED')",
+                       3, p, &err);
+        if (r) {
+            if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+                *state = CD_FILE_LOADED;
+            else if (strcmp(PQgetvalue(r, 0, 1), "t") == 0)
+                *state = CD_FILE_CHANGED;
+        }
+    } else {
+        /* Without a hash: the path's newest LOADED version, compared on
+         * size and mtime when the driver gave them. Same -> LOADED (no need
+         * to download it again), different -> CHANGED (download, then ask
+         * again with the hash). */
+        const char *p[] = {fp.connector, file->remote_path, fp.size_p, fp.mtime_p};
+        r = cd_db_exec(conn, "looking up a file in the ledger", PGRES_TUPLES_OK,
+                       "SELECT ($3::bigint IS NULL OR size_bytes IS NOT DISTINCT FROM $3::bigint)"
+                       "   AND ($4::bigint IS NULL OR remote_mtime IS NOT DISTINCT FROM"
+                       "        to_timestamp($4::bigint))"
+                       " FROM sp_v2_connector_files WHERE connector_id = $1 AND remote_path = $2"
+                       "  AND status = 'LOADED' ORDER BY id DESC LIMIT 1",
+                       4, p, &err);
+        if (r && PQntuples(r) == 1)
+            *state = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? CD_FILE_LOADED : CD_FILE_CHANGED;
+    }
+    if (!r) {
+        cd_host_table.log(run, CD_LOG_ERROR, "%s", err);
+        free(err);
+        return CD_ERR_TRANSIENT;
+    }
+    PQclear(r);
+    return CD_OK;
+}
+
+static int known_status(const char *s)
+{
+    static const char *const ok[] = {"SEEN", "DOWNLOADED", "LOADED", "SKIPPED_DUPLICATE",
+                                     "FAILED"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (s && strcmp(s, ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *status, int64_t rows,
+                        const char *reason)
+{
+    file_params fp;
+    if (file_params_init(run, file, &fp) != 0)
+        return CD_ERR_PERMANENT;
+    if (!known_status(status)) {
+        cd_host_table.log(run, CD_LOG_ERROR, "file ledger: unknown status \"%s\" for %s",
+                          status ? status : "(null)", file->remote_path);
+        return CD_ERR_PERMANENT;
+    }
+    int loaded = strcmp(status, "LOADED") == 0;
+    if (loaded && !file->sha256_hex) {
+        cd_host_table.log(run, CD_LOG_ERROR, "file ledger: LOADED needs the sha256 of %s",
+                          file->remote_path);
+        return CD_ERR_PERMANENT;
+    }
+    if (run->info.kind == CD_RUN_TEST || run->info.kind == CD_RUN_VALIDATE)
+        return CD_OK; /* a test loads nothing, so it records nothing either */
+    PGconn *conn = loaded ? run->data : run->ctl;
+    if (!conn) {
+        cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");
+        return CD_ERR_TRANSIENT;
+    }
+    /* A version this run marked LOADED is row-locked by the open load
+     * transaction: an autocommit write to it would wait for that
+     * transaction forever. */
+    char *key = cd_sprintf("%s\n%s", file->remote_path,
+                           file->sha256_hex ? file->sha256_hex : "");
+    if (!loaded && file->sha256_hex && json_object_get(run->files_loaded, key)) {
+        cd_host_table.log(run, CD_LOG_WARNING,
+                          "file ledger: %s was already recorded LOADED in this run; %s ignored",
+                          file->remote_path, status);
+        free(key);
+        return CD_OK;
+    }
+    char *why = reason ? cd_utf8_clean(reason, strlen(reason), 2000) : NULL;
+    char *path = cd_utf8_clean(file->remote_path, strlen(file->remote_path), 4096);
+    char run_id[24], nrows[24];
+    snprintf(run_id, sizeof run_id, "%lld", (long long)run->info.run_id);
+    snprintf(nrows, sizeof nrows, "%lld", (long long)rows);
+    const char *p[] = {fp.connector, path,  fp.size_p, fp.mtime_p, file->sha256_hex,
+                       status,       why,   run_id,    rows >= 0 ? nrows : NULL};
+    char *err = NULL;
+    int rc = 0;
+    if (file->sha256_hex) {
+        /* The version's row, created or updated; the path's hash-less row
+         * from the listing (SEEN) is taken over rather than left behind.
+         * A LOADED row is never downgraded by a later status. */
+        rc = cd_db_command(
+            conn, "recording a file in the ledger",
+            "WITH pending AS ("
+            "  DELETE FROM sp_v2_connector_files WHERE id = (SELECT id FROM sp_v2_connector_files"
+            "   WHERE connector_id = $1 AND remote_path = $2 AND sha256 IS NULL"
+            "   ORDER BY id DESC LIMIT 1) RETURNING first_seen_at)"
+            " INSERT INTO sp_v2_connector_files AS f (connector_id, remote_path, size_bytes,"
+            "  remote_mtime, sha256, status, reason, run_id, rows_loaded, first_seen_at, loaded_at)"
+            " VALUES ($1, $2, $3::bigint, to_timestamp($4::bigint), $5, $6, $7, $8::bigint,"
+            "  $9::bigint, coalesce((SELECT first_seen_at FROM pending), clock_timestamp()),"
+            "  CASE WHEN $6 = 'LOADED' THEN clock_timestamp() END)"
+            " ON CONFLICT (connector_id, remote_path, sha256) WHERE sha256 IS NOT NULL"
+            " DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,"
+            "  size_bytes = EXCLUDED.size_bytes, remote_mtime = EXCLUDED.remote_mtime,"
+            "  run_id = EXCLUDED.run_id, rows_loaded = coalesce(EXCLUDED.rows_loaded, f.rows_loaded),"
+            "  updated_at = clock_timestamp(), loaded_at = coalesce(EXCLUDED.loaded_at, f.loaded_at)"
+            " WHERE f.status <> 'LOADED' OR EXCLUDED.status = 'LOADED'",
+            9, p, &err);
+    } else {
+        /* Before the download there is no hash: one pending row per path,
+         * updated by each listing until the content is known. */
+        rc = cd_db_command(
+            conn, "recording a file in the ledger",
+            "WITH upd AS ("
+            "  UPDATE sp_v2_connector_files SET size_bytes = $3::bigint,"
+            "   remote_mtime = to_timestamp($4::bigint), status = $6, reason = $7,"
+            "   run_id = $8::bigint, rows_loaded = $9::bigint, updated_at = clock_timestamp()"
+            "  WHERE id = (SELECT id FROM sp_v2_connector_files WHERE connector_id = $1"
+            "   AND remote_path = $2 AND sha256 IS NULL ORDER BY id DESC LIMIT 1)"
+            "  RETURNING id)"
+            " INSERT INTO sp_v2_connector_files (connector_id, remote_path, size_bytes,"
+            "  remote_mtime, sha256, status, reason, run_id, rows_loaded)"
+            " SELECT $1, $2, $3::bigint, to_timestamp($4::bigint), $5, $6, $7, $8::bigint,"
+            "  $9::bigint WHERE NOT EXISTS (SELECT 1 FROM upd)",
+            9, p, &err);
+    }
+    if (rc != 0) {
+        cd_host_table.log(run, CD_LOG_ERROR, "%s", err);
+        free(err);
+    } else if (loaded) {
+        if (!run->files_loaded)
+            run->files_loaded = json_object();
+        json_object_set_new(run->files_loaded, key, json_true());
+    }
+    free(key);
+    free(why);
+    free(path);
+    return rc == 0 ? CD_OK : CD_ERR_TRANSIENT;
+}

@@ -11,18 +11,29 @@
  *
  * Outcomes map to the scheduler's codes: 401/403 -> CD_ERR_CONFIG (fix the
  * credentials or the whitelist), 429/5xx/timeouts/unreachable ->
- * CD_ERR_TRANSIENT, a body that is not the expected JSON -> CD_ERR_PERMANENT
+ * CD_ERR_TRANSIENT (a Retry-After is put in the run's details for the
+ * scheduler), a body that is not the expected JSON -> CD_ERR_PERMANENT
  * with the byte offset where it broke.
+ *
+ * Invalid UTF-8 inside a string is NOT a parse error here: yajl's string
+ * validation is off, the bytes reach the host unchanged, and the host's
+ * record validation rejects that one record ("utr: ... is not valid
+ * UTF-8") while the rest of the day loads. We never "repair" the bytes:
+ * a transaction id or UTR altered by a replacement character would load
+ * but never match the bank side, which is worse than a visible record
+ * error. Invalid bytes in keys or in fields we do not map are ignored.
  */
 #include <connectord/plugin.h>
 
 #include "cdc.h"
+#include "pg_api_internal.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <yajl/yajl_parse.h>
 
 static const cd_host_api *hostapi;
@@ -734,6 +745,37 @@ static char *build_url(const sp_config *cfg, const cd_run_info *info, const char
     return url;
 }
 
+/* Retry-After is the scheduler's to honour (it owns the backoff): record
+ * it in the run's details as seconds. The header is either delta-seconds
+ * or an HTTP-date (RFC 9110 10.2.3); a date is turned into seconds from
+ * now, never negative. Unreadable values are kept as text only. */
+static void note_retry_after(cd_run *run, const char *value)
+{
+    long long secs = -1;
+    char *end = NULL;
+    long long n = strtoll(value, &end, 10);
+    if (end != value && *end == '\0' && n >= 0) {
+        secs = n;
+    } else {
+        time_t when = curl_getdate(value, NULL);
+        if (when != (time_t)-1) {
+            time_t now = time(NULL);
+            secs = when > now ? (long long)(when - now) : 0;
+        }
+    }
+    json_t *txt = json_string(value);
+    char *t = txt ? json_dumps(txt, JSON_ENCODE_ANY) : NULL;
+    json_decref(txt);
+    if (t)
+        hostapi->set_detail(run, "retry_after", t);
+    free(t);
+    if (secs >= 0) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", secs);
+        hostapi->set_detail(run, "retry_after_seconds", buf);
+    }
+}
+
 /* GETs one merchant's window and feeds the body to the parser. Returns a
  * cd_status; on failure sets the run's message. *status_out gets the HTTP
  * status (0 if none). */
@@ -756,6 +798,8 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
     int rc = CD_OK;
 
     r.yajl = yajl_alloc(&sp_callbacks, NULL, parse);
+    if (r.yajl)
+        yajl_config(r.yajl, yajl_dont_validate_strings, 1); /* see the header comment */
     if (!url || !c || !r.yajl) {
         hostapi->set_message(run, url ? "out of memory" : "window dates cannot be formatted");
         rc = url ? CD_ERR_TRANSIENT : CD_ERR_CONFIG;
@@ -829,8 +873,10 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
         rc = cdc_status_for_http(status);
         hostapi->set_message(run, "API responded with status %ld: %s", status,
                           cdc_http_reason(status, r.x.reason));
-        if (r.x.retry_after)
+        if (r.x.retry_after) {
             hostapi->log(run, CD_LOG_WARNING, "%s asks to retry after %s", hn, r.x.retry_after);
+            note_retry_after(run, r.x.retry_after);
+        }
         if (r.errbody.len)
             hostapi->log(run, CD_LOG_INFO, "response body starts: %.200s", r.errbody.data);
         goto out;
@@ -914,19 +960,35 @@ static int test(cd_run *run)
     parse_reset(&parse, run, 0, code);
     long status = 0;
     char *url = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = fetch(run, &cfg, code, &parse, &status, &url);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long latency_ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+                           (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    char num[32];
+    snprintf(num, sizeof num, "%lld", latency_ms);
+    hostapi->set_detail(run, "latency_ms", num);
+    snprintf(num, sizeof num, "%ld", status);
+    hostapi->set_detail(run, "http_status", num);
+    if (rc == CD_OK) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)parse.items);
+        hostapi->set_detail(run, "rows_seen", num);
+    }
     if (status == 0) {
         hostapi->test_step(run, "request", 0, "GET %s: no HTTP response", url ? url : cfg.base_url);
     } else {
         hostapi->test_step(run, "request", 1, "GET %s", url);
-        hostapi->test_step(run, "status", status >= 200 && status <= 299, "HTTP %ld", status);
+        hostapi->test_step(run, "status", status >= 200 && status <= 299, "HTTP %ld in %lld ms",
+                           status, latency_ms);
     }
     if (rc == CD_OK) {
         hostapi->test_step(run, "rows", 1, "%llu transaction(s) for %s, %s..%s",
                         (unsigned long long)parse.items, code, info->window_from,
                         info->window_to);
-        hostapi->set_message(run, "API reachable: HTTP %ld, %llu transaction(s) for %s on %s", status,
-                          (unsigned long long)parse.items, code, info->window_from);
+        hostapi->set_message(run, "API reachable: HTTP %ld in %lld ms, %llu transaction(s) for %s "
+                               "on %s", status, latency_ms, (unsigned long long)parse.items, code,
+                          info->window_from);
     } else if (status >= 200 && status <= 299) {
         hostapi->test_step(run, "rows", 0, "response unreadable");
     }
@@ -982,6 +1044,42 @@ static int run_driver(cd_run *run)
     parse_free(&parse);
     json_decref(cfg.root);
     return rc;
+}
+
+int pg_api_parse_buffer(cd_run *run, const char *merchant, const unsigned char *body,
+                        size_t len, size_t chunk, uint64_t *items)
+{
+    sp_parse parse;
+    memset(&parse, 0, sizeof parse);
+    parse_reset(&parse, run, 1, merchant);
+    int rc = hostapi->records_begin(run, columns, C_COUNT);
+    yajl_handle h = rc == CD_OK ? yajl_alloc(&sp_callbacks, NULL, &parse) : NULL;
+    if (!h) {
+        parse_free(&parse);
+        return rc == CD_OK ? CD_ERR_TRANSIENT : rc;
+    }
+    yajl_config(h, yajl_dont_validate_strings, 1);
+    if (chunk == 0)
+        chunk = len ? len : 1;
+    yajl_status st = yajl_status_ok;
+    for (size_t off = 0; off < len && st == yajl_status_ok; off += chunk)
+        st = yajl_parse(h, body + off, len - off < chunk ? len - off : chunk);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (parse.rc != CD_OK)
+        rc = parse.rc;
+    else if (st != yajl_status_ok || !parse.saw_array)
+        rc = CD_ERR_PERMANENT;
+    if (items)
+        *items = parse.items;
+    yajl_free(h);
+    parse_free(&parse);
+    return rc;
+}
+
+int pg_api_split_datetime(const char *s, char out_date[11], char **out_ts)
+{
+    return split_datetime(s, out_date, out_ts);
 }
 
 static void destroy(void)

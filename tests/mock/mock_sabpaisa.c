@@ -3,7 +3,7 @@
  * mock_sabpaisa.h for the behaviours).
  *
  * Stand-alone: mock_sabpaisa [--port N] [--count N] [--slow-ms N]
- * [--bearer TOKEN]; prints the bound port on stdout (useful with port 0)
+ * [--bearer TOKEN] [--fail-first K] [--fail-status S]; prints the bound port on stdout (useful with port 0)
  * and serves until SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the
  * same code runs inside a test process.
  *
@@ -28,6 +28,7 @@ struct mock_sabpaisa {
     char *bearer;
     atomic_int stopping;
     atomic_ulong requests;
+    atomic_ulong failed_first; /* requests answered by --fail-first so far */
     pthread_mutex_t lock;
     char *last_path;
 };
@@ -38,11 +39,13 @@ typedef struct gen_state {
     char date[11];
     unsigned long long count, next;
     int opened, closed;
+    int cut;      /* CUT: break the connection inside item `count` */
     char cur[768];
     size_t cur_len, cur_off;
 } gen_state;
 
-/* Renders item i (or the brackets) into st->cur; 0 when all is sent. */
+/* Renders item i (or the brackets) into st->cur; 0 when all is sent, -1
+ * when a CUT response must break off now. */
 static int gen_next_piece(gen_state *st)
 {
     int n;
@@ -61,6 +64,14 @@ static int gen_next_piece(gen_state *st)
                      "\"pg_name\":\"SABPAISA\",\"settlement_amount\":\"%llu.%02llu\"}",
                      i ? "," : "", st->date, st->code, i, st->code, st->code, rupees, paise,
                      rupees, paise, st->date, i % 60, i, i, i, rupees, paise);
+    } else if (st->cut) {
+        /* half an item, then the reader reports an error: MHD drops the
+         * connection without the final chunk, as a dying upstream would */
+        if (st->cut == 2)
+            return -1;
+        st->cut = 2;
+        n = snprintf(st->cur, sizeof st->cur, "%s{\"transaction_id\":\"CUT",
+                     st->count ? "," : "");
     } else if (!st->closed) {
         st->closed = 1;
         n = snprintf(st->cur, sizeof st->cur, "]");
@@ -77,8 +88,16 @@ static ssize_t gen_reader(void *cls, uint64_t pos, char *buf, size_t max)
     gen_state *st = cls;
     size_t out = 0;
     while (out < max) {
-        if (st->cur_off == st->cur_len && !gen_next_piece(st))
-            break;
+        if (st->cur_off == st->cur_len) {
+            int more = gen_next_piece(st);
+            if (more < 0) {
+                if (out > 0) /* hand over what is ready; fail on the next call */
+                    break;
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            }
+            if (!more)
+                break;
+        }
         size_t n = st->cur_len - st->cur_off;
         if (n > max - out)
             n = max - out;
@@ -124,6 +143,39 @@ static const char amounts_body[] =
     "\"rrn\":\"R4\",\"approval_code\":\"G4\",\"transaction_status\":\"SUCCESS\","
     "\"payment_mode\":\"NB\",\"pg_name\":\"SABPAISA\",\"settlement_amount\":\"0.45\"}]";
 
+/* Every amount form the gateway sends (string/number, 0-2 decimals), the
+ * date forms, and client codes that need trimming and upper-casing. */
+static const char mixed_body[] =
+    "[{\"transaction_id\":\"M1\",\"client_code\":\" mix1 \",\"payee_amount\":\"10.10\","
+    "\"trans_date\":\"2025-01-02 10:00:00\",\"utr\":\"UTRM1\",\"settlement_amount\":\"9.90\"},"
+    "{\"txn_id\":\"M2\",\"client_code\":\"Mix1\",\"paid_amount\":10.1,"
+    "\"trans_date\":\"02-01-2025 11:30:00\",\"pg_pay_mode\":\"CARD\"},"
+    "{\"transaction_id\":\"M3\",\"client_code\":\"mix1\",\"payee_amount\":10,"
+    "\"trans_complete_date\":\"2025-01-02\"},"
+    "{\"transaction_id\":\"M4\",\"client_code\":\"MIX1\",\"payee_amount\":\"0.5\","
+    "\"trans_date\":\"2025-01-02 23:59:59\"},"
+    "{\"transaction_id\":\"M5\",\"client_code\":\"\\tmix2\",\"payee_amount\":\"25\","
+    "\"trans_date\":\"2025-01-02T00:00:01\"},"
+    "{\"transaction_id\":\"M6\",\"client_code\":\"MIX2\",\"payee_amount\":7.25,"
+    "\"trans_date\":\"2025-01-02 18:30:00+05:30\"},"
+    "{\"transaction_id\":\"M7\",\"client_code\":\"mix2\",\"payee_amount\":\"1234567.89\","
+    "\"trans_date\":\"2025/01/02 12:00:00\",\"pg_name\":\"SABPAISA-UPI\"}]";
+
+/* Bad rows among good ones: no id, non-numeric amounts, invalid UTF-8 in a
+ * mapped field (utr) and in a field nobody maps (remarks). */
+static const char badrows_body[] =
+    "[{\"transaction_id\":\"R1\",\"client_code\":\"BAD\",\"payee_amount\":\"1.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"client_code\":\"BAD\",\"payee_amount\":\"2.00\",\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"R3\",\"client_code\":\"BAD\",\"payee_amount\":\"12.3x\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"R4\",\"client_code\":\"BAD\",\"payee_amount\":\"abc\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"R5\",\"client_code\":\"BAD\",\"payee_amount\":\"5.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\",\"utr\":\"U\xff\xfe" "5\"},"
+    "{\"transaction_id\":\"R6\",\"client_code\":\"BAD\",\"payee_amount\":\"6.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\",\"remarks\":\"\xc3\x28\"}]";
+
 static const char noid_body[] =
     "[{\"transaction_id\":\"N1\",\"client_code\":\"NOID\",\"payee_amount\":\"1.00\","
     "\"trans_date\":\"2025-01-02 10:00:00\"},"
@@ -155,6 +207,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     m->last_path = strdup(url);
     pthread_mutex_unlock(&m->lock);
 
+    /* --fail-first K: the first K requests fail whatever they ask, so a
+     * retry (the scheduler's) sees a failure and then the real answer. */
+    if (m->opts.fail_first > 0 &&
+        atomic_fetch_add(&m->failed_first, 1) < m->opts.fail_first) {
+        unsigned st = m->opts.fail_status ? m->opts.fail_status : 500;
+        return reply(c, st, "{\"error\":\"mock failure (fail-first)\"}",
+                     st == 429 || st == 503 ? "1" : NULL);
+    }
     if (strcmp(method, "GET") != 0)
         return reply(c, 405, "{\"error\":\"method not allowed\"}", NULL);
     if (m->bearer) {
@@ -227,6 +287,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, amounts_body, NULL);
     if (strcmp(code, "NOID") == 0)
         return reply(c, 200, noid_body, NULL);
+    if (strcmp(code, "MIXED") == 0)
+        return reply(c, 200, mixed_body, NULL);
+    if (strcmp(code, "BADROWS") == 0)
+        return reply(c, 200, badrows_body, NULL);
 
     gen_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -234,6 +298,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     memcpy(st->code, code, len[2] + 1);
     memcpy(st->date, from, sizeof st->date);
     st->count = m->opts.count;
+    st->cut = strcmp(code, "CUT") == 0;
     const char *qc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "count");
     if (qc)
         st->count = strtoull(qc, NULL, 10);
@@ -320,7 +385,7 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "usage: mock_sabpaisa [--port N] [--count N] [--slow-ms N] "
-                            "[--bearer TOKEN]\n");
+                            "[--bearer TOKEN] [--fail-first K] [--fail-status S]\n");
             return 2;
         }
         if (strcmp(a, "--port") == 0)
@@ -331,6 +396,10 @@ int main(int argc, char **argv)
             opts.slow_ms = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(a, "--bearer") == 0)
             opts.bearer = v;
+        else if (strcmp(a, "--fail-first") == 0)
+            opts.fail_first = strtoul(v, NULL, 10);
+        else if (strcmp(a, "--fail-status") == 0)
+            opts.fail_status = (unsigned)strtoul(v, NULL, 10);
         else {
             fprintf(stderr, "mock_sabpaisa: unknown option %s\n", a);
             return 2;

@@ -12,11 +12,19 @@
  *   EMPTY         200 with []
  *   AMOUNTS       4 items with amounts "10.10", 10.1, 10 and "0.5"
  *   NOID          3 items, the second one without transaction_id/txn_id
+ *   MIXED         7 items: amounts as strings and numbers with 0, 1 and 2
+ *                 decimals, every date form, client codes to trim/upper-case
+ *   BADROWS       6 items: no id, amounts "12.3x" and "abc", invalid UTF-8
+ *                 in utr, invalid UTF-8 in an unmapped field
+ *   CUT           `count` generated items, then half an item and the
+ *                 connection drops (no final chunk)
  *   anything else `count` generated items (query ?count=N overrides),
  *                 streamed as they are generated, never held in memory
  *
  * With `bearer` set, requests without "Authorization: Bearer <bearer>" get
- * 401.
+ * 401. With `fail_first` K > 0 the first K requests (any path) get
+ * `fail_status` (default 500; 429 and 503 carry Retry-After: 1), the rest
+ * are answered normally: "500, then success on the next attempt".
  */
 #ifndef MOCK_SABPAISA_H
 #define MOCK_SABPAISA_H
@@ -30,6 +38,8 @@ typedef struct mock_sabpaisa_opts {
     unsigned long long count; /* generated items per request (default 3) */
     unsigned slow_ms;         /* SLOW stall (default 30000) */
     const char *bearer;       /* required bearer token, or NULL */
+    unsigned long fail_first; /* the first K requests fail (see above) */
+    unsigned fail_status;     /* their status; 0: 500 */
 } mock_sabpaisa_opts;
 
 /* Starts serving on 127.0.0.1; *port_out gets the bound port. NULL on

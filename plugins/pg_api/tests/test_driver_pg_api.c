@@ -180,10 +180,13 @@ static void test_test_ok(void **state)
     assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
     i = cd_mock_find_step(m, "status");
     assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
-    assert_string_equal(cd_mock_step_detail(m, (size_t)i), "HTTP 200");
+    assert_true(strncmp(cd_mock_step_detail(m, (size_t)i), "HTTP 200 in ", 12) == 0);
     i = cd_mock_find_step(m, "rows");
     assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
     assert_int_equal(cd_mock_record_count(m), 0); /* a test loads nothing */
+    assert_string_equal(cd_mock_detail(m, "rows_seen"), "3");
+    assert_string_equal(cd_mock_detail(m, "http_status"), "200");
+    assert_non_null(cd_mock_detail(m, "latency_ms"));
     cd_mock_free(m);
 }
 
@@ -211,6 +214,7 @@ static void test_test_5xx_429(void **state)
     assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
     assert_string_equal(cd_mock_message(m), "API responded with status 429: Too Many Requests");
     assert_true(cd_mock_log_contains(m, "retry after 7"));
+    assert_string_equal(cd_mock_detail(m, "retry_after_seconds"), "7");
     cd_mock_free(m);
     m = load_codes("\"FAIL404\"", NULL);
     assert_int_equal(cd_mock_test(m), CD_ERR_PERMANENT);

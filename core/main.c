@@ -253,8 +253,12 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
         timeout = (int)cd_config_int(cfg, "runner.timeout_seconds", 900, NULL);
     int grace = (int)cd_config_int(cfg, "runner.kill_grace_seconds", 10, NULL);
     char *err = NULL;
-    int64_t run_id =
-        cd_runs_create_running(conn, connector_id, type, date, triggered_by, timeout, &err);
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    char *worker = cd_sprintf("cli/%s/%ld", host, (long)getpid());
+    int64_t run_id = cd_runs_create_running(conn, connector_id, type, date, triggered_by,
+                                            timeout, worker, &err);
+    free(worker);
     if (run_id < 0) {
         cd_error("%s", err);
         free(err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,11 +20,16 @@
 #include "sink.h"
 #include "util.h"
 
+/* SIGTERM: stop (cancelled, or past the deadline). SIGINT: the worker is
+ * shutting down: stop and hand the run back to the queue. Both are only
+ * flags the driver sees through is_cancelled(). */
 static volatile sig_atomic_t cancel_requested;
+static volatile sig_atomic_t handback_requested;
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGINT)
+        handback_requested = 1;
     cancel_requested = 1;
 }
 
@@ -36,6 +42,15 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A runner must not outlive the worker that started it: its run would be
+     * rescued and run twice. The worker passes its pid to check for the race
+     * where it died before prctl. */
+    const char *parent = getenv("CONNECTORD_PARENT_PID");
+    if (parent) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != (pid_t)atol(parent))
+            _exit(CD_RUNNER_NOT_FINALIZED);
+    }
 }
 
 static cd_run_kind kind_of(const char *run_type)
@@ -115,6 +130,7 @@ typedef struct run_state {
     int merged;
     int64_t started_ms;
     int timeout_s;
+    int timed_out;
 } run_state;
 
 /* Loads driver, secrets and connections. On failure sets st->rc/st->error. */
@@ -193,6 +209,24 @@ static int prepare(run_state *st)
     return 0;
 }
 
+/* "cancelled by WHO", from the request the API recorded. */
+static char *cancel_reason(cd_run *run)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)run->info.run_id);
+    const char *p[] = {id};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(run->ctl, "reading the cancel request", PGRES_TUPLES_OK,
+                               "SELECT COALESCE(cancel_requested_by, 'USER')"
+                               " FROM sp_v2_connector_runs WHERE id = $1",
+                               1, p, &err);
+    char *reason = cd_sprintf("cancelled by %s",
+                              res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "USER");
+    PQclear(res);
+    free(err);
+    return reason;
+}
+
 static void call_driver(run_state *st)
 {
     cd_run *run = &st->run;
@@ -230,10 +264,14 @@ static void call_driver(run_state *st)
     if (st->rc == CD_CANCELLED || (st->rc != CD_OK && cancel_requested)) {
         st->rc = CD_CANCELLED;
         int64_t elapsed = cd_now_ms() - st->started_ms;
-        if (!cancel_requested && st->timeout_s > 0 && elapsed >= (int64_t)st->timeout_s * 1000)
+        if (!cancel_requested && st->timeout_s > 0 && elapsed >= (int64_t)st->timeout_s * 1000) {
+            st->timed_out = 1;
             st->error = cd_sprintf("timed out after %d s", st->timeout_s);
-        else
-            st->error = cd_xstrdup("cancelled by USER");
+        } else if (handback_requested) {
+            st->error = cd_xstrdup("handed back: the worker is shutting down");
+        } else {
+            st->error = cancel_reason(run);
+        }
         return;
     }
     if (st->rc != CD_OK) {
@@ -321,6 +359,7 @@ static int finish(run_state *st)
     o.error_message = st->error;
     o.cursor_dirty = run->cursor_dirty;
     o.cursor = run->cursor_new;
+    o.attempt = (int)run->info.attempt;
     json_t *details = build_details(st);
     o.details = details;
 
@@ -349,12 +388,36 @@ static int finish(run_state *st)
             done = -1;
         }
     }
+    const char *verdict = o.status;
     if (done != 1) {
         if (run->data) {
             PGresult *r = PQexec(run->data, "ROLLBACK");
             PQclear(r);
         }
-        done = cd_runs_finalize(run->ctl, run->info.run_id, &o, &err);
+        int retryable = st->rc == CD_ERR_TRANSIENT || st->timed_out;
+        if (st->rc == CD_CANCELLED && handback_requested) {
+            done = cd_runs_requeue(run->ctl, run->info.run_id, (int)run->info.attempt,
+                                   st->error, details, 0, 0, &err);
+            verdict = "QUEUED (handed back)";
+        } else if (retryable && (int)run->info.attempt < st->row.max_attempts) {
+            double after = json_number_value(json_object_get(details, "retry_after_seconds"));
+            double delay =
+                cd_retry_delay((int)run->info.attempt,
+                               (double)cd_config_int(st->cfg, "retry.base_seconds", 60, NULL),
+                               (double)cd_config_int(st->cfg, "retry.max_seconds", 3600, NULL),
+                               after);
+            done = cd_runs_requeue(run->ctl, run->info.run_id, (int)run->info.attempt,
+                                   st->error, details, delay, 1, &err);
+            verdict = "QUEUED for a retry";
+            if (done == 1)
+                cd_host_table.log(run, CD_LOG_WARNING,
+                                  "attempt %u of %d failed: %s; retrying in %.0f s",
+                                  (unsigned)run->info.attempt, st->row.max_attempts, st->error,
+                                  delay);
+        } else {
+            o.attempt = (int)run->info.attempt;
+            done = cd_runs_finalize(run->ctl, run->info.run_id, &o, &err);
+        }
     }
     json_decref(details);
     if (done < 0) {
@@ -362,7 +425,7 @@ static int finish(run_state *st)
         free(err);
         return CD_RUNNER_NOT_FINALIZED;
     }
-    cd_info("run %lld: %s%s%s", (long long)run->info.run_id, o.status,
+    cd_info("run %lld: %s%s%s", (long long)run->info.run_id, verdict,
             st->error ? ": " : "", st->error ? st->error : "");
     return CD_RUNNER_FINALIZED;
 }

@@ -66,7 +66,7 @@ void cd_run_row_free(cd_run_row *row)
 
 int64_t cd_runs_create_running(PGconn *conn, int64_t connector_id, const char *run_type,
                                const char *run_date, const char *triggered_by,
-                               int timeout_seconds, char **err)
+                               int timeout_seconds, const char *worker_id, char **err)
 {
     char id[32], timeout[16];
     snprintf(id, sizeof id, "%lld", (long long)connector_id);
@@ -89,18 +89,20 @@ int64_t cd_runs_create_running(PGconn *conn, int64_t connector_id, const char *r
     }
     /* The business date is computed by PostgreSQL in the connector's own
      * zone: T-1 in Asia/Kolkata is not T-1 in UTC. */
-    const char *p2[] = {id, run_type, run_date, triggered_by, timeout};
+    const char *p2[] = {id, run_type, run_date, triggered_by, timeout, worker_id};
     res = cd_db_exec(
         conn, "creating the run", PGRES_TUPLES_OK,
         "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
-        " triggered_by, attempt, max_attempts, started_at, timeout_seconds)"
+        " triggered_by, attempt, max_attempts, started_at, timeout_seconds, worker_id,"
+        " lease_expires_at)"
         " SELECT c.id, $2, COALESCE($3::date,"
         "   (now() AT TIME ZONE COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'))::date"
         "   - CASE WHEN jsonb_typeof(c.connection_config->'sync_days_back') = 'number'"
         "          THEN (c.connection_config->>'sync_days_back')::numeric::int ELSE 1 END),"
-        " 'RUNNING', $4, 1, 1, now(), NULLIF($5::int, 0)"
+        " 'RUNNING', $4, 1, 1, now(), NULLIF($5::int, 0), $6,"
+        " now() + make_interval(secs => $5::int + 120)"
         " FROM sp_v2_connectors c WHERE c.id = $1 RETURNING id",
-        5, p2, err);
+        6, p2, err);
     if (!res) {
         if (strstr(*err, "uq_connector_runs_one_running")) {
             free(*err);
@@ -123,8 +125,10 @@ int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char
     snprintf(success, sizeof success, "%lld", (long long)o->success);
     snprintf(failed, sizeof failed, "%lld", (long long)o->failed);
     char *details = json_dumps(o->details ? o->details : json_object(), JSON_COMPACT);
+    char attempt[16];
+    snprintf(attempt, sizeof attempt, "%d", o->attempt);
     const char *p[] = {id,     o->status, o->error_message, details, processed, success,
-                       failed, o->cursor_dirty ? "t" : "f", o->cursor};
+                       failed, o->cursor_dirty ? "t" : "f", o->cursor, attempt};
     PGresult *res = cd_db_exec(
         conn, "finalizing the run", PGRES_TUPLES_OK,
         "WITH r AS ("
@@ -134,7 +138,7 @@ int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char
         "   duration_seconds = round(extract(epoch FROM clock_timestamp()"
         "                      - COALESCE(started_at, now()))::numeric, 2),"
         "   lease_expires_at = NULL"
-        "  WHERE id = $1 AND status = 'RUNNING'"
+        "  WHERE id = $1 AND status = 'RUNNING' AND ($10::int = 0 OR attempt = $10::int)"
         "  RETURNING id, connector_id, run_type, status, details, completed_at, attempt,"
         "   worker_id, started_at, error_message"
         "), a AS ("
@@ -156,13 +160,62 @@ int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char
         "                ELSE c.status END,"
         "  sync_cursor = CASE WHEN $8::bool AND r.status <> 'FAILED' THEN $9 ELSE c.sync_cursor END"
         " FROM r WHERE c.id = r.connector_id RETURNING r.id",
-        9, p, err);
+        10, p, err);
     free(details);
     if (!res)
         return -1;
     int done = PQntuples(res) == 1;
     PQclear(res);
     return done;
+}
+
+int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error_message,
+                    json_t *details, double delay_s, int consume_attempt, char **err)
+{
+    char id[32], att[16], delay[32];
+    snprintf(id, sizeof id, "%lld", (long long)run_id);
+    snprintf(att, sizeof att, "%d", attempt);
+    snprintf(delay, sizeof delay, "%.3f", delay_s > 0 ? delay_s : 0.0);
+    char *d = json_dumps(details ? details : json_object(), JSON_COMPACT);
+    const char *p[] = {id, att, error_message, d, delay, consume_attempt ? "t" : "f"};
+    PGresult *res = cd_db_exec(
+        conn, "requeueing the run", PGRES_TUPLES_OK,
+        "WITH old AS (SELECT id, attempt, worker_id, started_at FROM sp_v2_connector_runs"
+        "  WHERE id = $1 AND status = 'RUNNING' AND ($2::int = 0 OR attempt = $2::int)"
+        "  FOR UPDATE),"
+        " a AS (INSERT INTO sp_v2_connector_run_attempts (run_id, attempt, status, error_message,"
+        "  worker_id, started_at, completed_at)"
+        "  SELECT id, attempt, 'FAILED', $3, worker_id, started_at, now() FROM old"
+        "  ON CONFLICT (run_id, attempt) DO UPDATE SET status = EXCLUDED.status,"
+        "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at),"
+        " u AS (UPDATE sp_v2_connector_runs r SET status = 'QUEUED',"
+        "  attempt = r.attempt + CASE WHEN $6::bool THEN 1 ELSE 0 END,"
+        "  not_before = now() + make_interval(secs => $5::float8), worker_id = NULL,"
+        "  runner_pid = NULL, lease_expires_at = NULL, heartbeat_at = NULL,"
+        "  error_message = $3, details = $4::jsonb, completed_at = NULL"
+        "  FROM old WHERE r.id = old.id RETURNING r.id)"
+        " SELECT count(*), pg_notify('connectord_queue', 'retry') FROM u",
+        6, p, err);
+    free(d);
+    if (!res)
+        return -1;
+    int n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_after_s)
+{
+    double d = base_s;
+    for (int i = 1; i < attempt && d < cap_s; i++)
+        d *= 2;
+    if (d > cap_s)
+        d = cap_s;
+    /* Jitter spreads retries of many connectors that failed together. */
+    d *= 0.75 + 0.5 * ((double)random() / (double)RAND_MAX);
+    if (retry_after_s > d)
+        d = retry_after_s;
+    return d;
 }
 
 json_t *cd_runs_json(PGconn *conn, int64_t run_id, char **err)

@@ -34,10 +34,12 @@ void cd_run_row_free(cd_run_row *row);
 /* Inserts a RUNNING run of connector_id for a foreground `connectord run`.
  * run_date NULL: T minus sync_days_back in the connector's zone. Refuses a
  * missing connector, a paused one (except for TEST), and a connector that
- * already has a RUNNING run. Returns the id, or -1 with *err. */
+ * already has a RUNNING run. Its lease covers the whole timeout, so that a
+ * killed foreground process is rescued by the workers. Returns the id, or -1
+ * with *err. */
 int64_t cd_runs_create_running(PGconn *conn, int64_t connector_id, const char *run_type,
                                const char *run_date, const char *triggered_by,
-                               int timeout_seconds, char **err);
+                               int timeout_seconds, const char *worker_id, char **err);
 
 typedef struct cd_run_outcome {
     const char *status;        /* SUCCESS | PARTIAL_SUCCESS | FAILED */
@@ -46,6 +48,7 @@ typedef struct cd_run_outcome {
     int64_t processed, success, failed;
     int cursor_dirty;
     const char *cursor;
+    int attempt;               /* finalize only this attempt; 0: whichever */
 } cd_run_outcome;
 
 /* Finalizes a RUNNING run and updates its connector (last_run_*, counters,
@@ -53,6 +56,19 @@ typedef struct cd_run_outcome {
  * statement on conn (inside the caller's transaction, if any). Returns 1
  * if the run was finalized, 0 if it was no longer RUNNING, -1 with *err. */
 int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char **err);
+
+/* Puts a RUNNING run back on the queue after a failed attempt: the
+ * attempt's error goes to the attempts history, the run becomes QUEUED
+ * again with not_before = now + delay_s. consume_attempt 0 hands the run
+ * back without counting the attempt (worker shutdown). attempt as in
+ * cd_run_outcome. Returns 1 if requeued, 0 if not RUNNING, -1 with *err. */
+int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error_message,
+                    json_t *details, double delay_s, int consume_attempt, char **err);
+
+/* The retry delay of attempt n (1-based) that failed: base * 2^(n-1),
+ * capped, with +-25% jitter, and at least retry_after_s when the source
+ * asked for it (Retry-After). */
+double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_after_s);
 
 /* The run as a JSON object (ids as strings, ISO 8601 timestamps). */
 json_t *cd_runs_json(PGconn *conn, int64_t run_id, char **err);

@@ -8,22 +8,6 @@
 #include "db.h"
 #include "util.h"
 
-/* max_attempts from connection_config: retry_count retries on top of the
- * first attempt when auto_retry is on. The documented default connector has
- * {"auto_retry": true, "retry_count": 3}. */
-#define MAX_ATTEMPTS_SQL                                                                    \
-    "CASE WHEN $2 = 'TEST' THEN 1"                                                          \
-    " WHEN jsonb_typeof(c.connection_config->'auto_retry') = 'boolean'"                     \
-    "      AND (c.connection_config->>'auto_retry')::boolean"                               \
-    "      AND jsonb_typeof(c.connection_config->'retry_count') = 'number'"                 \
-    " THEN 1 + LEAST(GREATEST((c.connection_config->>'retry_count')::numeric::int, 0), 10)" \
-    " ELSE 1 END"
-
-#define RUN_DATE_SQL                                                                         \
-    "(now() AT TIME ZONE COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'))::date"   \
-    " - CASE WHEN jsonb_typeof(c.connection_config->'sync_days_back') = 'number'"            \
-    "        THEN (c.connection_config->>'sync_days_back')::numeric::int ELSE 1 END"
-
 static int connector_status(PGconn *conn, const char *id, char **status, char **err)
 {
     const char *p[] = {id};
@@ -62,8 +46,10 @@ int64_t cd_queue_run(PGconn *conn, int64_t connector_id, const char *run_type,
         conn, "queueing the run", PGRES_TUPLES_OK,
         "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
         " triggered_by, attempt, max_attempts, queued_at, started_at)"
-        " SELECT c.id, $2, COALESCE($3::date, " RUN_DATE_SQL "), 'QUEUED', $4, 1, "
-        MAX_ATTEMPTS_SQL ", now(), NULL FROM sp_v2_connectors c WHERE c.id = $1 RETURNING id)"
+        " SELECT c.id, $2, COALESCE($3::date,"
+        "  connectord_default_run_date(c.schedule_timezone, c.connection_config)), 'QUEUED',"
+        "  $4, 1, connectord_max_attempts(c.connection_config, $2), now(), NULL"
+        " FROM sp_v2_connectors c WHERE c.id = $1 RETURNING id)"
         " SELECT id, pg_notify('" CD_QUEUE_CHANNEL "', id::text) FROM r",
         4, p, err);
     if (!res)
@@ -100,7 +86,8 @@ int cd_queue_backfill(PGconn *conn, int64_t connector_id, const char *from, cons
         "WITH b AS (SELECT gen_random_uuid() AS bid),"
         " r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
         "  triggered_by, attempt, max_attempts, queued_at, started_at, backfill_id)"
-        "  SELECT c.id, $2, d::date, 'QUEUED', $5, 1, " MAX_ATTEMPTS_SQL ", now(), NULL, b.bid"
+        "  SELECT c.id, $2, d::date, 'QUEUED', $5, 1,"
+        "   connectord_max_attempts(c.connection_config, $2), now(), NULL, b.bid"
         "  FROM sp_v2_connectors c, b, generate_series($3::date, $4::date, '1 day') d"
         "  WHERE c.id = $1 ORDER BY d RETURNING id, backfill_id)"
         " SELECT (SELECT bid FROM b)::text, count(*), pg_notify('" CD_QUEUE_CHANNEL "', 'backfill')"

@@ -96,9 +96,7 @@ int64_t cd_runs_create_running(PGconn *conn, int64_t connector_id, const char *r
         " triggered_by, attempt, max_attempts, started_at, timeout_seconds, worker_id,"
         " lease_expires_at)"
         " SELECT c.id, $2, COALESCE($3::date,"
-        "   (now() AT TIME ZONE COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'))::date"
-        "   - CASE WHEN jsonb_typeof(c.connection_config->'sync_days_back') = 'number'"
-        "          THEN (c.connection_config->>'sync_days_back')::numeric::int ELSE 1 END),"
+        "   connectord_default_run_date(c.schedule_timezone, c.connection_config)),"
         " 'RUNNING', $4, 1, 1, now(), NULLIF($5::int, 0), $6,"
         " now() + make_interval(secs => $5::int + 120)"
         " FROM sp_v2_connectors c WHERE c.id = $1 RETURNING id",

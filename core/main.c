@@ -21,6 +21,7 @@
 #include "plugin_probe.h"
 #include "runner.h"
 #include "runs.h"
+#include "serve.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -389,10 +390,9 @@ int main(int argc, char **argv)
         rc = cmd_run(cfg, config_path, sub_argc, sub_argv);
     else if (strcmp(cmd, "exec-run") == 0)
         rc = cmd_exec_run(cfg, sub_argc, sub_argv);
-    else if (strcmp(cmd, "serve") == 0) {
-        cd_error("serve: the scheduler and REST API are not part of this build yet");
-        rc = EXIT_ERROR;
-    } else {
+    else if (strcmp(cmd, "serve") == 0)
+        rc = cd_serve(cfg, config_path);
+    else {
         fprintf(stderr, "connectord: unknown command %s\n", cmd);
         usage(stderr);
         rc = EXIT_USAGE;

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "db.h"
+#include "log.h"
 #include "util.h"
 
 static char *field_or_null(const PGresult *res, int col)
@@ -214,6 +216,33 @@ double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_aft
     if (retry_after_s > d)
         d = retry_after_s;
     return d;
+}
+
+int cd_runs_fail_or_retry(PGconn *conn, const cd_config *cfg, int64_t run_id, int attempt,
+                          int max_attempts, const char *reason, int retryable, char **err)
+{
+    json_t *details = json_pack("{s:s, s:i}", "outcome", retryable ? "transient_error"
+                                                                    : "runner_failure",
+                                "attempt", attempt);
+    int rc;
+    if (retryable && attempt < max_attempts) {
+        double delay = cd_retry_delay(attempt,
+                                      (double)cd_config_int(cfg, "retry.base_seconds", 60, NULL),
+                                      (double)cd_config_int(cfg, "retry.max_seconds", 3600, NULL),
+                                      0);
+        rc = cd_runs_requeue(conn, run_id, attempt, reason, details, delay, 1, err);
+        if (rc == 1)
+            cd_warn("run %lld: attempt %d of %d failed: %s; retrying in %.0f s",
+                    (long long)run_id, attempt, max_attempts, reason, delay);
+    } else {
+        cd_run_outcome o = {.status = "FAILED", .error_message = reason, .details = details,
+                            .attempt = attempt};
+        rc = cd_runs_finalize(conn, run_id, &o, err);
+        if (rc == 1)
+            cd_warn("run %lld: FAILED: %s", (long long)run_id, reason);
+    }
+    json_decref(details);
+    return rc;
 }
 
 json_t *cd_runs_json(PGconn *conn, int64_t run_id, char **err)

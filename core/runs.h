@@ -9,6 +9,8 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+struct cd_config;
+
 typedef struct cd_run_row {
     int64_t id;
     int64_t connector_id;
@@ -69,6 +71,14 @@ int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error
  * capped, with +-25% jitter, and at least retry_after_s when the source
  * asked for it (Retry-After). */
 double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_after_s);
+
+/* What a worker does with a run whose runner ended abnormally (crash,
+ * timeout, lost worker): retry it (when retryable and attempts remain,
+ * after cd_retry_delay with retry.base_seconds / retry.max_seconds) or
+ * finalize it FAILED with reason. Returns 1 if the run was changed, 0 if it
+ * was no longer RUNNING at that attempt, -1 with *err. */
+int cd_runs_fail_or_retry(PGconn *conn, const struct cd_config *cfg, int64_t run_id, int attempt,
+                          int max_attempts, const char *reason, int retryable, char **err);
 
 /* The run as a JSON object (ids as strings, ISO 8601 timestamps). */
 json_t *cd_runs_json(PGconn *conn, int64_t run_id, char **err);

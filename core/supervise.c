@@ -29,6 +29,23 @@ const char *cd_signal_name(int signo)
     return buf;
 }
 
+/* environ without any CONNECTORD_PARENT_PID, plus `extra`. The strings are
+ * environ's own (and extra, which the caller keeps alive). */
+static char **child_environment(char *extra)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = cd_xcalloc(n + 2, sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "CONNECTORD_PARENT_PID=", 22) != 0)
+            envp[k++] = environ[i];
+    envp[k++] = extra;
+    envp[k] = NULL;
+    return envp;
+}
+
 int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
                    int64_t run_id, int capture_stderr, char **err)
 {
@@ -61,8 +78,14 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)run_id);
     char *argv[] = {(char *)self_exe, "-c", (char *)config_path, "exec-run", id, NULL};
+    /* The runner dies with us (PR_SET_PDEATHSIG) and checks that we were its
+     * parent when it set that up. */
+    char parent_env[48];
+    snprintf(parent_env, sizeof parent_env, "CONNECTORD_PARENT_PID=%ld", (long)getpid());
+    char **envp = child_environment(parent_env);
     pid_t pid;
-    int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, environ);
+    int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, envp);
+    free(envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (capture_stderr)
@@ -80,7 +103,7 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
 }
 
 /* Forwards what the child wrote to stderr and remembers its last line. */
-static void drain_stderr(cd_child *c)
+void cd_child_drain(cd_child *c)
 {
     char buf[4096];
     ssize_t n = read(c->stderr_fd, buf, sizeof buf);
@@ -104,10 +127,21 @@ static void drain_stderr(cd_child *c)
     }
 }
 
-static void signal_group(cd_child *c, int sig)
+void cd_child_signal(cd_child *c, int sig)
 {
     if (kill(-c->pid, sig) != 0)
         kill(c->pid, sig);
+}
+
+void cd_child_set_status(cd_child *c, int status)
+{
+    if (WIFEXITED(status)) {
+        c->exited = 1;
+        c->exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        c->signaled = 1;
+        c->signo = WTERMSIG(status);
+    }
 }
 
 void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel)
@@ -116,13 +150,7 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
         int status;
         pid_t r = waitpid(c->pid, &status, WNOHANG);
         if (r == c->pid) {
-            if (WIFEXITED(status)) {
-                c->exited = 1;
-                c->exit_code = WEXITSTATUS(status);
-            } else if (WIFSIGNALED(status)) {
-                c->signaled = 1;
-                c->signo = WTERMSIG(status);
-            }
+            cd_child_set_status(c, status);
             break;
         }
         if (r < 0 && errno != EINTR) {
@@ -137,11 +165,11 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
             if (over || cancel_now) {
                 c->timed_out = over;
                 c->cancelled = !over;
-                signal_group(c, SIGTERM);
+                cd_child_signal(c, SIGTERM);
                 c->term_sent_ms = now;
             }
         } else if (now - c->term_sent_ms >= (int64_t)grace_s * 1000) {
-            signal_group(c, SIGKILL);
+            cd_child_signal(c, SIGKILL);
         }
         /* The stderr pipe hangs up when the child exits, which wakes us at
          * once; the timeout is the tick for deadlines and for a child whose
@@ -149,10 +177,10 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
         struct pollfd fd = {.fd = c->stderr_fd, .events = POLLIN};
         int rc = poll(&fd, c->stderr_fd >= 0 ? 1 : 0, c->stderr_fd >= 0 ? 200 : 50);
         if (rc > 0 && (fd.revents & (POLLIN | POLLHUP)))
-            drain_stderr(c);
+            cd_child_drain(c);
     }
     while (c->stderr_fd >= 0)
-        drain_stderr(c);
+        cd_child_drain(c);
 }
 
 char *cd_child_failure_reason(const cd_child *c, int timeout_s)

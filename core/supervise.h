@@ -35,6 +35,14 @@ void cd_child_wait(cd_child *child, int timeout_s, int grace_s, volatile int *ca
  * (malloc'd). */
 char *cd_child_failure_reason(const cd_child *child, int timeout_s);
 
+/* Non-blocking pieces, for a dispatcher that watches many children: */
+/* Reads what is available on the child's stderr pipe (echoing it). */
+void cd_child_drain(cd_child *child);
+/* Signals the child's process group (the child itself if that fails). */
+void cd_child_signal(cd_child *child, int sig);
+/* Records a waitpid() status in the child. */
+void cd_child_set_status(cd_child *child, int status);
+
 /* "SIGSEGV" for 11, etc. */
 const char *cd_signal_name(int signo);
 

@@ -1,0 +1,431 @@
+/* dispatcher.c — see dispatcher.h. */
+#include "dispatcher.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "host.h"
+#include "log.h"
+#include "runs.h"
+#include "supervise.h"
+#include "util.h"
+
+typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_HANDBACK } stop_reason;
+
+typedef struct slot {
+    int used;
+    cd_child child;
+    int64_t run_id;
+    int attempt;
+    int max_attempts;
+    int timeout_s;
+    stop_reason stop;
+    char *cancelled_by;
+} slot;
+
+struct cd_dispatcher {
+    const cd_config *cfg;
+    char *self_exe;
+    char *config_path;
+    char *worker_id;
+    slot *slots;
+    size_t max;
+    size_t running;
+    int lease_s;
+    int grace_s;
+    int default_timeout_s;
+    int claiming;
+};
+
+cd_dispatcher *cd_dispatcher_new(const cd_config *cfg, const char *self_exe,
+                                 const char *config_path, const char *worker_id)
+{
+    cd_dispatcher *d = cd_xcalloc(1, sizeof *d);
+    d->cfg = cfg;
+    d->self_exe = cd_xstrdup(self_exe);
+    d->config_path = cd_xstrdup(config_path);
+    d->worker_id = cd_xstrdup(worker_id);
+    long long max = cd_config_int(cfg, "workers.max_concurrent_runs", 4, NULL);
+    d->max = (size_t)(max > 0 && max <= 1024 ? max : 4);
+    d->slots = cd_xcalloc(d->max, sizeof *d->slots);
+    d->lease_s = (int)cd_config_int(cfg, "workers.lease_seconds", 60, NULL);
+    if (d->lease_s < 3)
+        d->lease_s = 3;
+    d->grace_s = (int)cd_config_int(cfg, "runner.kill_grace_seconds", 10, NULL);
+    d->default_timeout_s = (int)cd_config_int(cfg, "runner.timeout_seconds", 900, NULL);
+    d->claiming = 1;
+    return d;
+}
+
+void cd_dispatcher_free(cd_dispatcher *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->max; i++) {
+        if (d->slots[i].child.stderr_fd >= 0 && d->slots[i].used)
+            close(d->slots[i].child.stderr_fd);
+        free(d->slots[i].cancelled_by);
+    }
+    free(d->slots);
+    free(d->self_exe);
+    free(d->config_path);
+    free(d->worker_id);
+    free(d);
+}
+
+size_t cd_dispatcher_running(const cd_dispatcher *d) { return d->running; }
+size_t cd_dispatcher_capacity(const cd_dispatcher *d) { return d->max; }
+void cd_dispatcher_stop_claiming(cd_dispatcher *d) { d->claiming = 0; }
+
+static slot *free_slot(cd_dispatcher *d)
+{
+    for (size_t i = 0; i < d->max; i++)
+        if (!d->slots[i].used)
+            return &d->slots[i];
+    return NULL;
+}
+
+/* Claims one run; 1 claimed (*out filled), 0 none, -1 error. */
+static int claim_one(cd_dispatcher *d, PGconn *conn, slot *out, char **err)
+{
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", d->lease_s);
+    const char *p[] = {d->worker_id, lease};
+    /* The CTE locks one candidate with SKIP LOCKED so concurrent workers
+     * pass over each other's picks instead of queueing behind them. Manual
+     * and test runs go before a backlog of scheduled ones; within a
+     * connector, the oldest first (a backfill in date order). */
+    PGresult *res = PQexecParams(
+        conn,
+        "WITH c AS (SELECT r.id FROM sp_v2_connector_runs r"
+        "  JOIN sp_v2_connectors k ON k.id = r.connector_id"
+        "  WHERE r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= now())"
+        "    AND (k.status <> 'PAUSED' OR r.run_type = 'TEST')"
+        "    AND NOT EXISTS (SELECT 1 FROM sp_v2_connector_runs x"
+        "                    WHERE x.connector_id = r.connector_id AND x.status = 'RUNNING')"
+        "  ORDER BY (r.run_type IN ('TEST', 'MANUAL')) DESC, r.id"
+        "  LIMIT 1 FOR UPDATE OF r SKIP LOCKED)"
+        " UPDATE sp_v2_connector_runs r SET status = 'RUNNING', started_at = now(),"
+        "  completed_at = NULL, worker_id = $1, heartbeat_at = now(),"
+        "  lease_expires_at = now() + make_interval(secs => $2::int)"
+        " FROM c WHERE r.id = c.id"
+        " RETURNING r.id, r.attempt, r.max_attempts, COALESCE(r.timeout_seconds, 0)",
+        2, NULL, p, NULL, NULL, 0);
+    if (!res) {
+        *err = cd_db_error(conn, "claiming a run");
+        return -1;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* Another host claimed another run of the same connector at the same
+         * moment: the one-RUNNING-per-connector index said no. Not an error. */
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, "23505") == 0) {
+            PQclear(res);
+            return 0;
+        }
+        *err = cd_db_result_error(res, "claiming a run");
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    out->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    out->attempt = atoi(PQgetvalue(res, 0, 1));
+    out->max_attempts = atoi(PQgetvalue(res, 0, 2));
+    int t = atoi(PQgetvalue(res, 0, 3));
+    out->timeout_s = t > 0 ? t : d->default_timeout_s;
+    PQclear(res);
+    return 1;
+}
+
+static void settle(cd_dispatcher *d, PGconn *conn, slot *s, const char *reason, int retryable)
+{
+    char *err = NULL;
+    if (cd_runs_fail_or_retry(conn, d->cfg, s->run_id, s->attempt, s->max_attempts, reason,
+                              retryable, &err) < 0) {
+        cd_error("run %lld: %s", (long long)s->run_id, err);
+        free(err);
+    }
+}
+
+int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
+{
+    int started = 0;
+    while (d->claiming && d->running < d->max) {
+        slot *s = free_slot(d);
+        slot claimed;
+        memset(&claimed, 0, sizeof claimed);
+        int rc = claim_one(d, conn, &claimed, err);
+        if (rc < 0)
+            return started ? started : -1;
+        if (rc == 0)
+            break;
+        char *spawn_err = NULL;
+        if (cd_child_spawn(&claimed.child, d->self_exe, d->config_path, claimed.run_id, 1,
+                           &spawn_err) != 0) {
+            settle(d, conn, &claimed, spawn_err, 1);
+            free(spawn_err);
+            continue;
+        }
+        claimed.used = 1;
+        *s = claimed;
+        d->running++;
+        started++;
+        char id[32], pid[16];
+        snprintf(id, sizeof id, "%lld", (long long)s->run_id);
+        snprintf(pid, sizeof pid, "%ld", (long)s->child.pid);
+        const char *p[] = {id, pid};
+        char *e = NULL;
+        if (cd_db_command(conn, "recording the runner's pid",
+                          "UPDATE sp_v2_connector_runs SET runner_pid = $2 WHERE id = $1", 2, p,
+                          &e) != 0) {
+            cd_warn("run %lld: %s", (long long)s->run_id, e);
+            free(e);
+        }
+        cd_debug("run %lld: started runner pid %ld (attempt %d of %d)", (long long)s->run_id,
+                 (long)s->child.pid, s->attempt, s->max_attempts);
+    }
+    return started;
+}
+
+size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->max && n < max; i++)
+        if (d->slots[i].used && d->slots[i].child.stderr_fd >= 0)
+            fds[n++] = (struct pollfd){.fd = d->slots[i].child.stderr_fd, .events = POLLIN};
+    return n;
+}
+
+void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        for (size_t i = 0; i < d->max; i++)
+            if (d->slots[i].used && d->slots[i].child.stderr_fd == fds[k].fd)
+                cd_child_drain(&d->slots[i].child);
+    }
+}
+
+/* The run's fate once its runner is gone. Exit 0 means the runner settled
+ * the run itself (finalized or requeued). */
+static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
+{
+    while (s->child.stderr_fd >= 0)
+        cd_child_drain(&s->child);
+    cd_child *c = &s->child;
+    int clean = c->exited && c->exit_code == 0;
+    if (!clean) {
+        if (s->stop == STOP_HANDBACK) {
+            char *err = NULL;
+            if (cd_runs_requeue(conn, s->run_id, s->attempt,
+                                "handed back: the worker is shutting down", NULL, 0, 0, &err) < 0) {
+                cd_error("run %lld: %s", (long long)s->run_id, err);
+                free(err);
+            }
+        } else if (s->stop == STOP_CANCEL) {
+            char *reason = cd_sprintf("cancelled by %s", s->cancelled_by ? s->cancelled_by : "USER");
+            settle(d, conn, s, reason, 0);
+            free(reason);
+        } else {
+            c->timed_out = s->stop == STOP_TIMEOUT;
+            char *reason = cd_child_failure_reason(c, s->timeout_s);
+            settle(d, conn, s, reason ? reason : "runner ended without settling the run", 1);
+            free(reason);
+        }
+    }
+    free(s->cancelled_by);
+    memset(s, 0, sizeof *s);
+    s->child.stderr_fd = -1;
+    d->running--;
+}
+
+int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
+{
+    int ended = 0;
+    int64_t now = cd_now_ms();
+    for (size_t i = 0; i < d->max; i++) {
+        slot *s = &d->slots[i];
+        if (!s->used)
+            continue;
+        int status;
+        pid_t r = waitpid(s->child.pid, &status, WNOHANG);
+        if (r == s->child.pid) {
+            cd_child_set_status(&s->child, status);
+            finish_slot(d, conn, s);
+            ended++;
+            continue;
+        }
+        if (r < 0 && errno == ECHILD) {
+            s->child.exited = 1;
+            s->child.exit_code = 255;
+            finish_slot(d, conn, s);
+            ended++;
+            continue;
+        }
+        if (!s->child.term_sent_ms) {
+            if (now - s->child.started_ms >= (int64_t)s->timeout_s * 1000) {
+                s->stop = STOP_TIMEOUT;
+                cd_child_signal(&s->child, SIGTERM);
+                s->child.term_sent_ms = now;
+            }
+        } else if (now - s->child.term_sent_ms >= (int64_t)d->grace_s * 1000) {
+            cd_child_signal(&s->child, SIGKILL);
+        }
+    }
+    return ended;
+}
+
+int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
+{
+    if (!d->running)
+        return 0;
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", d->lease_s);
+    const char *p[] = {d->worker_id, lease};
+    return cd_db_command(conn, "renewing leases",
+                         "UPDATE sp_v2_connector_runs SET heartbeat_at = now(),"
+                         " lease_expires_at = now() + make_interval(secs => $2::int)"
+                         " WHERE worker_id = $1 AND status = 'RUNNING'",
+                         2, p, err);
+}
+
+/* Settles the runs listed in res (id, attempt, max_attempts) as lost. */
+static int rescue_rows(cd_dispatcher *d, PGconn *conn, PGresult *res)
+{
+    int n = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        int attempt = atoi(PQgetvalue(res, i, 1));
+        int max_attempts = atoi(PQgetvalue(res, i, 2));
+        char *err = NULL;
+        int rc = cd_runs_fail_or_retry(conn, d->cfg, id, attempt, max_attempts, "worker lost",
+                                       1, &err);
+        if (rc < 0) {
+            cd_error("rescuing run %lld: %s", (long long)id, err);
+            free(err);
+        } else if (rc == 1) {
+            cd_warn("run %lld: rescued from a lost worker (%s)", (long long)id,
+                    PQgetvalue(res, i, 3));
+            n++;
+        }
+    }
+    return n;
+}
+
+int cd_dispatcher_rescue(cd_dispatcher *d, PGconn *conn, char **err)
+{
+    /* One transaction: the rows stay locked until each is settled, so a
+     * heartbeat that arrives meanwhile waits and then finds them settled. */
+    if (cd_db_command(conn, "starting a rescue", "BEGIN", 0, NULL, err) != 0)
+        return -1;
+    PGresult *res = cd_db_exec(
+        conn, "finding lost runs", PGRES_TUPLES_OK,
+        "SELECT id, attempt, max_attempts, COALESCE(worker_id, '?')"
+        " FROM sp_v2_connector_runs WHERE status = 'RUNNING'"
+        "  AND (lease_expires_at < now()"
+        "       OR (lease_expires_at IS NULL AND started_at < now() - interval '1 day'))"
+        " ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED",
+        0, NULL, err);
+    if (!res) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return -1;
+    }
+    int n = rescue_rows(d, conn, res);
+    PQclear(res);
+    if (cd_db_command(conn, "committing the rescue", "COMMIT", 0, NULL, err) != 0) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return -1;
+    }
+    return n;
+}
+
+int cd_dispatcher_rescue_own(cd_dispatcher *d, PGconn *conn, char **err)
+{
+    /* worker ids are "HOST/PID/NONCE" (serve) and "cli/HOST/PID" (run). */
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    const char *p[] = {host};
+    PGresult *res = cd_db_exec(
+        conn, "finding runs left on this host", PGRES_TUPLES_OK,
+        "SELECT id, attempt, max_attempts, worker_id,"
+        " substring(worker_id FROM '^(?:cli/)?[^/]+/([0-9]+)')"
+        " FROM sp_v2_connector_runs WHERE status = 'RUNNING'"
+        "  AND (split_part(worker_id, '/', 1) = $1"
+        "       OR (split_part(worker_id, '/', 1) = 'cli' AND split_part(worker_id, '/', 2) = $1))",
+        1, p, err);
+    if (!res)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        long pid = PQgetisnull(res, i, 4) ? 0 : atol(PQgetvalue(res, i, 4));
+        if (pid > 0 && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM))
+            continue; /* a live process of this host still owns it */
+        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        char *e = NULL;
+        int rc = cd_runs_fail_or_retry(conn, d->cfg, id, atoi(PQgetvalue(res, i, 1)),
+                                       atoi(PQgetvalue(res, i, 2)), "worker lost", 1, &e);
+        if (rc < 0) {
+            cd_error("rescuing run %lld: %s", (long long)id, e);
+            free(e);
+        } else if (rc == 1) {
+            cd_warn("run %lld: left RUNNING by %s on this host; rescued", (long long)id,
+                    PQgetvalue(res, i, 3));
+            n++;
+        }
+    }
+    PQclear(res);
+    return n;
+}
+
+int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err)
+{
+    if (!d->running)
+        return 0;
+    const char *p[] = {d->worker_id};
+    PGresult *res = cd_db_exec(conn, "reading cancel requests", PGRES_TUPLES_OK,
+                               "SELECT id, COALESCE(cancel_requested_by, 'USER')"
+                               " FROM sp_v2_connector_runs WHERE worker_id = $1"
+                               " AND status = 'RUNNING' AND cancel_requested_at IS NOT NULL",
+                               1, p, err);
+    if (!res)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        for (size_t k = 0; k < d->max; k++) {
+            slot *s = &d->slots[k];
+            if (!s->used || s->run_id != id || s->stop != STOP_NONE)
+                continue;
+            s->stop = STOP_CANCEL;
+            s->cancelled_by = cd_xstrdup(PQgetvalue(res, i, 1));
+            cd_child_signal(&s->child, SIGTERM);
+            s->child.term_sent_ms = cd_now_ms();
+            cd_info("run %lld: cancellation requested by %s", (long long)id, s->cancelled_by);
+            n++;
+        }
+    }
+    PQclear(res);
+    return n;
+}
+
+void cd_dispatcher_hand_back_all(cd_dispatcher *d)
+{
+    for (size_t i = 0; i < d->max; i++) {
+        slot *s = &d->slots[i];
+        if (!s->used || s->stop == STOP_HANDBACK)
+            continue;
+        s->stop = STOP_HANDBACK;
+        cd_child_signal(&s->child, SIGINT);
+        s->child.term_sent_ms = cd_now_ms();
+    }
+}

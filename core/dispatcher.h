@@ -1,0 +1,60 @@
+/*
+ * dispatcher.h — a worker's runs: claiming QUEUED runs (FOR UPDATE SKIP
+ * LOCKED, at most workers.max_concurrent_runs at once, never two RUNNING
+ * runs of one connector), one runner child per run, deadlines (SIGTERM,
+ * SIGKILL after runner.kill_grace_seconds), cancellation, leases renewed by
+ * heartbeat, and rescue of runs whose worker died.
+ */
+#ifndef CD_DISPATCHER_H
+#define CD_DISPATCHER_H
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct cd_dispatcher cd_dispatcher;
+
+cd_dispatcher *cd_dispatcher_new(const cd_config *cfg, const char *self_exe,
+                                 const char *config_path, const char *worker_id);
+void cd_dispatcher_free(cd_dispatcher *d);
+
+/* Claims and starts runs while there is capacity. Returns how many it
+ * started, or -1 with *err. */
+int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err);
+
+/* The children's stderr pipes, to poll. Returns how many were written. */
+size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max);
+void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n);
+
+/* Reaps ended children and settles the runs of those that ended abnormally;
+ * enforces deadlines and kill escalation. Returns how many children ended. */
+int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn);
+
+/* Renews the lease of every run of this worker. 0 or -1 with *err. */
+int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err);
+
+/* Retries or fails runs of any worker whose lease expired ("worker lost").
+ * Returns the number rescued, or -1 with *err. */
+int cd_dispatcher_rescue(cd_dispatcher *d, PGconn *conn, char **err);
+
+/* At start-up: rescues RUNNING runs that earlier processes on this host
+ * left behind (their pid is gone), without waiting for their leases. */
+int cd_dispatcher_rescue_own(cd_dispatcher *d, PGconn *conn, char **err);
+
+/* Signals the runners of runs whose cancellation was requested. */
+int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err);
+
+/* Asks every runner to hand its run back (SIGINT); they are killed after
+ * the grace period by cd_dispatcher_reap. */
+void cd_dispatcher_hand_back_all(cd_dispatcher *d);
+
+size_t cd_dispatcher_running(const cd_dispatcher *d);
+size_t cd_dispatcher_capacity(const cd_dispatcher *d);
+
+/* Stops claiming (graceful shutdown). */
+void cd_dispatcher_stop_claiming(cd_dispatcher *d);
+
+#endif

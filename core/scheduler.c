@@ -1,0 +1,263 @@
+/* scheduler.c — see scheduler.h. */
+#include "scheduler.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cron.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+
+/* Connectors are re-read at least this often, so edits made without a
+ * NOTIFY (psql by hand) are picked up. */
+#define RELOAD_SECONDS 60
+
+typedef struct sched_entry {
+    int64_t id;
+    cd_cron cron;
+    char *tz;
+    int days_back;
+    int64_t next;     /* next slot not yet enqueued; 0 when none */
+} sched_entry;
+
+struct cd_scheduler {
+    int64_t catchup_window;
+    sched_entry *entries;
+    size_t n;
+    int64_t loaded_at;
+    int stale;
+};
+
+int64_t cd_parse_duration(const char *text)
+{
+    if (!text || !*text)
+        return -1;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || v < 0)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    long long mult = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mult = 60, end++;
+    else if (*end == 'h')
+        mult = 3600, end++;
+    else if (*end == 'd')
+        mult = 86400, end++;
+    if (*end != '\0' || v > (long long)(INT64_MAX / 86400))
+        return -1;
+    return (int64_t)(v * mult);
+}
+
+cd_scheduler *cd_scheduler_new(const cd_config *cfg)
+{
+    cd_scheduler *s = cd_xcalloc(1, sizeof *s);
+    const char *w = cd_config_string(cfg, "scheduler.catchup_window", "48h");
+    s->catchup_window = cd_parse_duration(w);
+    if (s->catchup_window < 0) {
+        cd_warn("scheduler.catchup_window '%s' is not a duration (like 48h); using 48h", w);
+        s->catchup_window = 48 * 3600;
+    }
+    s->stale = 1;
+    return s;
+}
+
+static void clear_entries(cd_scheduler *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->entries[i].tz);
+    free(s->entries);
+    s->entries = NULL;
+    s->n = 0;
+}
+
+void cd_scheduler_free(cd_scheduler *s)
+{
+    if (!s)
+        return;
+    clear_entries(s);
+    free(s);
+}
+
+void cd_scheduler_invalidate(cd_scheduler *s) { s->stale = 1; }
+
+int64_t cd_scheduler_next_due(const cd_scheduler *s)
+{
+    int64_t best = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->entries[i].next && (!best || s->entries[i].next < best))
+            best = s->entries[i].next;
+    return best;
+}
+
+/* Reads the schedulable connectors and where each one's schedule stands:
+ * after its last enqueued slot, its creation or resumption, and the start
+ * of the catch-up window, whichever is latest. */
+static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
+{
+    PGresult *res = cd_db_exec(
+        conn, "reading the schedules", PGRES_TUPLES_OK,
+        "SELECT c.id, c.schedule_cron, COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'),"
+        " connectord_days_back(c.connection_config),"
+        " COALESCE(extract(epoch FROM GREATEST(c.created_at, c.resumed_at))::bigint, 0),"
+        " COALESCE((SELECT extract(epoch FROM max(r.slot_time))::bigint"
+        "           FROM sp_v2_connector_runs r"
+        "           WHERE r.connector_id = c.id AND r.slot_time IS NOT NULL), 0)"
+        " FROM sp_v2_connectors c"
+        " WHERE c.status IN ('ACTIVE', 'FAILED') AND c.schedule_enabled IS TRUE"
+        "   AND COALESCE(c.schedule_cron, '') <> ''"
+        " ORDER BY c.id",
+        0, NULL, err);
+    if (!res)
+        return -1;
+    clear_entries(s);
+    int rows = PQntuples(res);
+    s->entries = cd_xcalloc((size_t)rows, sizeof *s->entries);
+    for (int i = 0; i < rows; i++) {
+        sched_entry *e = &s->entries[s->n];
+        e->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        char *cerr = NULL;
+        if (cd_cron_parse(PQgetvalue(res, i, 1), &e->cron, &cerr) != 0) {
+            cd_warn("connector %lld: schedule_cron '%s' is not used: %s", (long long)e->id,
+                    PQgetvalue(res, i, 1), cerr);
+            free(cerr);
+            continue;
+        }
+        const char *tz = PQgetvalue(res, i, 2);
+        if (!cd_tz_valid(tz)) {
+            cd_warn("connector %lld: schedule_timezone '%s' is not a known zone; not scheduled",
+                    (long long)e->id, tz);
+            continue;
+        }
+        e->tz = cd_xstrdup(tz);
+        e->days_back = atoi(PQgetvalue(res, i, 3));
+        int64_t floor = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+        int64_t last_slot = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+        if (last_slot > floor)
+            floor = last_slot;
+        if (now - s->catchup_window > floor)
+            floor = now - s->catchup_window;
+        if (cd_cron_next(&e->cron, e->tz, floor, &e->next, &cerr) != 0) {
+            cd_warn("connector %lld: %s", (long long)e->id, cerr);
+            free(cerr);
+            free(e->tz);
+            e->tz = NULL;
+            continue;
+        }
+        s->n++;
+    }
+    PQclear(res);
+    s->loaded_at = now;
+    s->stale = 0;
+    return 0;
+}
+
+typedef struct due_slot {
+    int64_t connector_id;
+    int64_t slot;
+    char run_date[11];
+} due_slot;
+
+/* Adds the due slots of e up to now, keeping only the latest slot of each
+ * business date (a per-minute schedule down for an hour is one run). */
+static void collect(sched_entry *e, int64_t now, due_slot **slots, size_t *n, size_t *cap)
+{
+    size_t first = *n;
+    while (e->next && e->next <= now) {
+        char date[11];
+        char *err = NULL;
+        if (cd_tz_local_date(e->tz, e->next, e->days_back, date, &err) != 0) {
+            cd_warn("connector %lld: %s", (long long)e->id, err);
+            free(err);
+        } else if (*n > first && strcmp((*slots)[*n - 1].run_date, date) == 0) {
+            (*slots)[*n - 1].slot = e->next; /* same date: the later slot wins */
+        } else {
+            if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 256;
+                *slots = cd_xrealloc(*slots, *cap * sizeof **slots);
+            }
+            due_slot *d = &(*slots)[(*n)++];
+            d->connector_id = e->id;
+            d->slot = e->next;
+            memcpy(d->run_date, date, sizeof d->run_date);
+        }
+        int64_t next;
+        if (cd_cron_next(&e->cron, e->tz, e->next, &next, &err) != 0) {
+            cd_warn("connector %lld: %s", (long long)e->id, err);
+            free(err);
+            next = 0;
+        }
+        e->next = next;
+    }
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+    const due_slot *x = a, *y = b;
+    if (x->slot != y->slot)
+        return x->slot < y->slot ? -1 : 1;
+    return x->connector_id < y->connector_id ? -1 : x->connector_id > y->connector_id;
+}
+
+int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
+{
+    if (s->stale || now - s->loaded_at >= RELOAD_SECONDS || now < s->loaded_at) {
+        if (reload(s, conn, now, err) != 0)
+            return -1;
+    }
+    due_slot *slots = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < s->n; i++)
+        collect(&s->entries[i], now, &slots, &n, &cap);
+    if (!n)
+        return 0;
+    /* Oldest first, so catch-up runs queue in date order. */
+    qsort(slots, n, sizeof *slots, cmp_slot);
+    cd_buf ids, times, dates;
+    cd_buf_init(&ids), cd_buf_init(&times), cd_buf_init(&dates);
+    cd_buf_putc(&ids, '{'), cd_buf_putc(&times, '{'), cd_buf_putc(&dates, '{');
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        cd_buf_printf(&ids, "%s%lld", sep, (long long)slots[i].connector_id);
+        cd_buf_printf(&times, "%s%lld", sep, (long long)slots[i].slot);
+        cd_buf_printf(&dates, "%s%s", sep, slots[i].run_date);
+    }
+    cd_buf_putc(&ids, '}'), cd_buf_putc(&times, '}'), cd_buf_putc(&dates, '}');
+    free(slots);
+    const char *p[] = {ids.data, times.data, dates.data};
+    /* The unique (connector, slot) key makes a second worker's insert of the
+     * same slot a no-op; the connector is re-checked in the same statement
+     * so a pause that raced the tick wins. */
+    PGresult *res = cd_db_exec(
+        conn, "enqueueing scheduled runs", PGRES_TUPLES_OK,
+        "WITH ins AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
+        "  triggered_by, attempt, max_attempts, queued_at, started_at, slot_time)"
+        " SELECT c.id, 'SCHEDULED', v.run_date, 'QUEUED', 'SCHEDULER', 1,"
+        "  connectord_max_attempts(c.connection_config, 'SCHEDULED'), now(), NULL,"
+        "  to_timestamp(v.slot)"
+        " FROM unnest($1::bigint[], $2::bigint[], $3::date[]) WITH ORDINALITY"
+        "  AS v(cid, slot, run_date, ord)"
+        " JOIN sp_v2_connectors c ON c.id = v.cid AND c.status IN ('ACTIVE', 'FAILED')"
+        "  AND c.schedule_enabled IS TRUE"
+        " ORDER BY v.ord"
+        " ON CONFLICT (connector_id, slot_time) WHERE slot_time IS NOT NULL DO NOTHING"
+        " RETURNING id)"
+        " SELECT count(*), CASE WHEN count(*) > 0"
+        "  THEN pg_notify('" CD_QUEUE_CHANNEL "', 'scheduled') END FROM ins",
+        3, p, err);
+    cd_buf_free(&ids), cd_buf_free(&times), cd_buf_free(&dates);
+    if (!res)
+        return -1;
+    int inserted = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (inserted)
+        cd_info("scheduler: queued %d scheduled run%s", inserted, inserted == 1 ? "" : "s");
+    return inserted;
+}

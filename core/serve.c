@@ -1,0 +1,375 @@
+/* serve.c — see serve.h. */
+#include "serve.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "clock.h"
+#include "db.h"
+#include "dispatcher.h"
+#include "host.h"
+#include "log.h"
+#include "migrate.h"
+#include "paths.h"
+#include "plugin_probe.h"
+#include "queue.h"
+#include "registry.h"
+#include "retention.h"
+#include "scheduler.h"
+#include "util.h"
+
+#define MAX_POLL 300
+
+typedef struct serve_state {
+    cd_config *cfg;
+    const char *config_path;
+    char *self_exe;
+    char *worker_id;
+    PGconn *conn;    /* the loop's own queries */
+    PGconn *listen;  /* LISTEN only */
+    cd_dispatcher *dispatcher;
+    cd_scheduler *scheduler;
+    cd_api *api;
+    int sigfd;
+    int stopping;
+    int64_t stop_started_ms;
+    int shutdown_grace_s;
+    int handed_back;
+} serve_state;
+
+static char *make_worker_id(void)
+{
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    unsigned char r[4] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        memset(r, 0, sizeof r);
+    return cd_sprintf("%s/%ld/%02x%02x%02x%02x", host, (long)getpid(), r[0], r[1], r[2], r[3]);
+}
+
+static void probe_plugins(serve_state *st)
+{
+    const char *dir = cd_config_string(st->cfg, "plugins.dir", NULL);
+    char *alloc = dir ? NULL : cd_path_from_prefix("lib/connectord/plugins");
+    char *err = NULL;
+    json_t *list = cd_plugins_probe(st->self_exe, dir ? dir : alloc, &err);
+    if (!list) {
+        cd_error("plugins: %s", err);
+        free(err);
+        list = json_pack("{s:s, s:[], s:[]}", "plugins_dir", dir ? dir : alloc, "loaded",
+                         "refused");
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(list, "refused"), i, r) {
+        cd_warn("plugin %s refused: %s", json_string_value(json_object_get(r, "file")),
+                json_string_value(json_object_get(r, "reason")));
+    }
+    cd_info("plugins: %zu driver%s loaded from %s", json_array_size(json_object_get(list, "loaded")),
+            json_array_size(json_object_get(list, "loaded")) == 1 ? "" : "s",
+            json_string_value(json_object_get(list, "plugins_dir")));
+    cd_registry_set(list);
+    free(alloc);
+}
+
+static PGconn *connect_listen(serve_state *st, char **err)
+{
+    PGconn *c = cd_db_connect(cd_config_string(st->cfg, "database.url", NULL),
+                              "connectord-listen", err);
+    if (!c)
+        return NULL;
+    if (cd_db_command(c, "LISTEN", "LISTEN " CD_QUEUE_CHANNEL, 0, NULL, err) != 0 ||
+        cd_db_command(c, "LISTEN", "LISTEN " CD_CANCEL_CHANNEL, 0, NULL, err) != 0 ||
+        cd_db_command(c, "LISTEN", "LISTEN " CD_CONNECTORS_CHANNEL, 0, NULL, err) != 0) {
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetnonblocking(c, 1);
+    return c;
+}
+
+/* Brings a broken connection back; the loop goes on without it meanwhile. */
+static int ensure_conn(serve_state *st, PGconn **conn, int is_listen)
+{
+    if (*conn && PQstatus(*conn) == CONNECTION_OK)
+        return 0;
+    static int64_t last_try;
+    int64_t now = cd_now_ms();
+    if (now - last_try < 2000)
+        return -1;
+    last_try = now;
+    if (*conn)
+        PQfinish(*conn);
+    char *err = NULL;
+    *conn = is_listen ? connect_listen(st, &err)
+                      : cd_db_connect(cd_config_string(st->cfg, "database.url", NULL),
+                                      "connectord-worker", &err);
+    if (!*conn) {
+        cd_error("database unavailable, retrying: %s", err);
+        free(err);
+        return -1;
+    }
+    cd_info("database connection %s", is_listen ? "(LISTEN) restored" : "restored");
+    return 0;
+}
+
+/* Reads the notifications; sets what they ask for. */
+static void drain_notifications(serve_state *st, int *claim_now, int *check_cancels)
+{
+    if (!st->listen)
+        return;
+    if (!PQconsumeInput(st->listen)) {
+        cd_error("LISTEN connection: %s", PQerrorMessage(st->listen));
+        PQfinish(st->listen);
+        st->listen = NULL;
+        *claim_now = 1;
+        return;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(st->listen)) != NULL) {
+        if (strcmp(n->relname, CD_QUEUE_CHANNEL) == 0)
+            *claim_now = 1;
+        else if (strcmp(n->relname, CD_CANCEL_CHANNEL) == 0)
+            *check_cancels = 1;
+        else if (strcmp(n->relname, CD_CONNECTORS_CHANNEL) == 0)
+            cd_scheduler_invalidate(st->scheduler);
+        PQfreemem(n);
+    }
+}
+
+static void handle_signals(serve_state *st)
+{
+    struct signalfd_siginfo si;
+    while (read(st->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+            if (!st->stopping) {
+                cd_info("stopping: no new runs; waiting up to %d s for %zu running",
+                        st->shutdown_grace_s, cd_dispatcher_running(st->dispatcher));
+                sd_notify(0, "STOPPING=1");
+                st->stopping = 1;
+                st->stop_started_ms = cd_now_ms();
+                cd_dispatcher_stop_claiming(st->dispatcher);
+            }
+            break;
+        case SIGHUP:
+            cd_info("SIGHUP: rescanning plugins and schedules");
+            sd_notify(0, "RELOADING=1");
+            probe_plugins(st);
+            cd_scheduler_invalidate(st->scheduler);
+            sd_notify(0, "READY=1");
+            break;
+        default:
+            break; /* SIGCHLD: the loop reaps after every wake-up */
+        }
+    }
+}
+
+static void report_status(serve_state *st)
+{
+    sd_notifyf(0, "STATUS=%s%zu running of %zu", st->stopping ? "stopping: " : "",
+               cd_dispatcher_running(st->dispatcher), cd_dispatcher_capacity(st->dispatcher));
+}
+
+static int loop(serve_state *st)
+{
+    int lease_s = (int)cd_config_int(st->cfg, "workers.lease_seconds", 60, NULL);
+    if (lease_s < 3)
+        lease_s = 3;
+    int retention_days = (int)cd_config_int(st->cfg, "retention.days", 90, NULL);
+    int64_t last_tick = 0, last_beat = 0, last_rescue = 0, last_cancel = 0, last_status = 0;
+    int64_t last_prune = cd_now_ms() - 3600 * 1000 + 60 * 1000; /* first prune after a minute */
+    int claim_now = 1, check_cancels = 0;
+    for (;;) {
+        int64_t now_ms = cd_now_ms();
+        if (st->stopping) {
+            if (cd_dispatcher_running(st->dispatcher) == 0)
+                return 0;
+            if (!st->handed_back &&
+                now_ms - st->stop_started_ms >= (int64_t)st->shutdown_grace_s * 1000) {
+                cd_warn("stopping: handing %zu run(s) back to the queue",
+                        cd_dispatcher_running(st->dispatcher));
+                cd_dispatcher_hand_back_all(st->dispatcher);
+                st->handed_back = 1;
+            }
+        }
+        ensure_conn(st, &st->conn, 0);
+        ensure_conn(st, &st->listen, 1);
+
+        char *err = NULL;
+        if (st->conn) {
+            if (!st->stopping) {
+                int64_t now = cd_clock_now();
+                if (now != last_tick) {
+                    last_tick = now;
+                    if (cd_scheduler_tick(st->scheduler, st->conn, now, &err) < 0) {
+                        cd_error("scheduler: %s", err);
+                        free(err), err = NULL;
+                    }
+                    claim_now = 1; /* the poll fallback, and not_before coming due */
+                }
+                if (claim_now) {
+                    claim_now = 0;
+                    if (cd_dispatcher_claim(st->dispatcher, st->conn, &err) < 0) {
+                        cd_error("dispatcher: %s", err);
+                        free(err), err = NULL;
+                    }
+                }
+            }
+            if (now_ms - last_beat >= lease_s * 1000 / 3) {
+                last_beat = now_ms;
+                if (cd_dispatcher_heartbeat(st->dispatcher, st->conn, &err) < 0) {
+                    cd_error("heartbeat: %s", err);
+                    free(err), err = NULL;
+                }
+            }
+            if (now_ms - last_rescue >= lease_s * 1000 / 2) {
+                last_rescue = now_ms;
+                if (cd_dispatcher_rescue(st->dispatcher, st->conn, &err) < 0) {
+                    cd_error("rescue: %s", err);
+                    free(err), err = NULL;
+                }
+            }
+            if (check_cancels || now_ms - last_cancel >= 2000) {
+                check_cancels = 0;
+                last_cancel = now_ms;
+                if (cd_dispatcher_check_cancels(st->dispatcher, st->conn, &err) < 0) {
+                    cd_error("cancel: %s", err);
+                    free(err), err = NULL;
+                }
+            }
+            if (!st->stopping && now_ms - last_prune >= 3600 * 1000) {
+                last_prune = now_ms;
+                long n = cd_retention_prune(st->conn, retention_days, 5000, 20, &err);
+                if (n < 0) {
+                    cd_error("retention: %s", err);
+                    free(err), err = NULL;
+                } else if (n > 0) {
+                    cd_info("retention: pruned %ld log lines and record errors older than %d days",
+                            n, retention_days);
+                }
+            }
+        }
+        if (now_ms - last_status >= 5000) {
+            last_status = now_ms;
+            report_status(st);
+        }
+        sd_notify(0, "WATCHDOG=1");
+
+        struct pollfd fds[MAX_POLL];
+        size_t n = 0;
+        fds[n++] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
+        if (st->listen)
+            fds[n++] = (struct pollfd){.fd = PQsocket(st->listen), .events = POLLIN};
+        size_t first_child = n;
+        n += cd_dispatcher_pollfds(st->dispatcher, fds + n, MAX_POLL - n);
+        /* Wake at the next whole second (the scheduler's tick) at the latest. */
+        int timeout = (int)(1000 - now_ms % 1000);
+        int rc = poll(fds, (nfds_t)n, timeout);
+        if (rc < 0 && errno != EINTR) {
+            cd_error("poll: %s", strerror(errno));
+            continue;
+        }
+        if (fds[0].revents & POLLIN)
+            handle_signals(st);
+        if (st->listen && first_child > 1 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+            drain_notifications(st, &claim_now, &check_cancels);
+        cd_dispatcher_readable(st->dispatcher, fds + first_child, n - first_child);
+        if (st->conn && cd_dispatcher_reap(st->dispatcher, st->conn) > 0)
+            claim_now = 1;
+    }
+}
+
+int cd_serve(cd_config *cfg, const char *config_path)
+{
+    serve_state st;
+    memset(&st, 0, sizeof st);
+    st.cfg = cfg;
+    st.config_path = config_path;
+    st.shutdown_grace_s = (int)cd_config_int(cfg, "workers.shutdown_grace_seconds", 30, NULL);
+
+    /* Signals arrive through a signalfd in the loop. Blocked before any
+     * thread starts, so the API's threads never take them. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    st.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (st.sigfd < 0) {
+        cd_error("signalfd: %s", strerror(errno));
+        return 3;
+    }
+
+    int rc = 3;
+    char *err = NULL;
+    st.self_exe = cd_self_exe();
+    st.worker_id = make_worker_id();
+    st.conn = cd_db_connect(cd_config_string(cfg, "database.url", NULL), "connectord-worker", &err);
+    if (!st.conn)
+        goto out;
+    {
+        const char *dir = cd_config_string(cfg, "schema.dir", NULL);
+        char *alloc = dir ? NULL : cd_path_from_prefix("share/connectord/schema");
+        int pending = cd_migrate_pending(st.conn, dir ? dir : alloc, &err);
+        free(alloc);
+        if (pending < 0)
+            goto out;
+        if (pending > 0) {
+            err = cd_xstrdup("the database schema is behind this connectord: run "
+                             "`connectord migrate` first");
+            goto out;
+        }
+    }
+    st.listen = connect_listen(&st, &err);
+    if (!st.listen)
+        goto out;
+    probe_plugins(&st);
+    st.dispatcher = cd_dispatcher_new(cfg, st.self_exe, config_path, st.worker_id);
+    st.scheduler = cd_scheduler_new(cfg);
+    if (cd_dispatcher_rescue_own(st.dispatcher, st.conn, &err) < 0)
+        goto out;
+
+    cd_api_context actx = {.cfg = cfg, .self_exe = st.self_exe, .config_path = config_path,
+                           .worker_id = st.worker_id};
+    st.api = cd_api_start(&actx, &err);
+    if (!st.api)
+        goto out;
+    cd_info("connectord %s serving as worker %s (up to %zu runs at once)", CD_VERSION,
+            st.worker_id, cd_dispatcher_capacity(st.dispatcher));
+    sd_notify(0, "READY=1");
+    rc = loop(&st);
+    cd_info("stopped");
+
+out:
+    if (err) {
+        cd_error("serve: %s", err);
+        free(err);
+    }
+    if (st.api)
+        cd_api_stop(st.api);
+    cd_scheduler_free(st.scheduler);
+    cd_dispatcher_free(st.dispatcher);
+    if (st.listen)
+        PQfinish(st.listen);
+    if (st.conn)
+        PQfinish(st.conn);
+    cd_registry_clear();
+    close(st.sigfd);
+    free(st.self_exe);
+    free(st.worker_id);
+    return rc;
+}

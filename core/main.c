@@ -19,6 +19,7 @@
 #include "migrate.h"
 #include "paths.h"
 #include "plugin_probe.h"
+#include "queue.h"
 #include "runner.h"
 #include "runs.h"
 #include "serve.h"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
           "                             run a connector now, in a child process, and print\n"
           "                             the finished run as JSON (exit 0 on SUCCESS or\n"
           "                             PARTIAL_SUCCESS, 1 on FAILED)\n"
+          "  backfill CONNECTOR_ID FROM TO\n"
+          "                             queue one BACKFILL run per date, run in date order\n"
+          "  cancel RUN_ID              cancel a queued run, or stop a running one\n"
           "  exec-run RUN_ID            execute a RUNNING run (what the workers start)\n"
           "  version                    print the version\n"
           "\n"
@@ -315,6 +319,56 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
     return ok ? 0 : EXIT_RUN_FAILED;
 }
 
+static int cmd_backfill(const cd_config *cfg, int argc, char **argv)
+{
+    const char *why = NULL;
+    int64_t id = argc == 3 ? parse_id(argv[0]) : -1;
+    if (id < 0 || cd_date_valid(argv[1], strlen(argv[1]), &why) != 0 ||
+        cd_date_valid(argv[2], strlen(argv[2]), &why) != 0 || strcmp(argv[1], argv[2]) > 0) {
+        fputs("connectord backfill: CONNECTOR_ID FROM TO (YYYY-MM-DD, FROM <= TO) required\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    PGconn *conn = connect_or_complain(cfg, "connectord-backfill");
+    if (!conn)
+        return EXIT_ERROR;
+    char bid[37];
+    char *err = NULL;
+    int n = cd_queue_backfill(conn, id, argv[1], argv[2], "CLI", bid, &err);
+    PQfinish(conn);
+    if (n < 0) {
+        cd_error("%s", err);
+        free(err);
+        return EXIT_ERROR;
+    }
+    printf("{\"backfill_id\": \"%s\", \"runs\": %d}\n", bid, n);
+    return 0;
+}
+
+static int cmd_cancel(const cd_config *cfg, int argc, char **argv)
+{
+    int64_t id = argc == 1 ? parse_id(argv[0]) : -1;
+    if (id < 0) {
+        fputs("connectord cancel: RUN_ID (a positive integer) required\n", stderr);
+        return EXIT_USAGE;
+    }
+    PGconn *conn = connect_or_complain(cfg, "connectord-cancel");
+    if (!conn)
+        return EXIT_ERROR;
+    char *err = NULL;
+    int rc = cd_cancel_run(conn, id, "CLI", &err);
+    PQfinish(conn);
+    if (rc < 0) {
+        cd_error("%s", err);
+        free(err);
+        return EXIT_ERROR;
+    }
+    static const char *const what[] = {"already finished", "cancelled (it was queued)",
+                                       "stop requested (it is running)"};
+    printf("run %lld: %s\n", (long long)id, what[rc]);
+    return 0;
+}
+
 static int cmd_exec_run(const cd_config *cfg, int argc, char **argv)
 {
     int64_t run_id = argc == 1 ? parse_id(argv[0]) : -1;
@@ -390,6 +444,10 @@ int main(int argc, char **argv)
         rc = cmd_run(cfg, config_path, sub_argc, sub_argv);
     else if (strcmp(cmd, "exec-run") == 0)
         rc = cmd_exec_run(cfg, sub_argc, sub_argv);
+    else if (strcmp(cmd, "backfill") == 0)
+        rc = cmd_backfill(cfg, sub_argc, sub_argv);
+    else if (strcmp(cmd, "cancel") == 0)
+        rc = cmd_cancel(cfg, sub_argc, sub_argv);
     else if (strcmp(cmd, "serve") == 0)
         rc = cd_serve(cfg, config_path);
     else {

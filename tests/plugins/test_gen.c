@@ -2,7 +2,7 @@
  * test_gen.c — a test driver that generates bank statement records from
  * its connection_config: {"rows": N, "seed": S, "bad_every": K,
  * "driver_error_every": E, "fail": "config|transient|permanent",
- * "message": "..."}. Deterministic for a given seed, so loading twice gives
+ * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}. Deterministic for a given seed, so loading twice gives
  * the same rows. Category BANK_API, so connectors of type BANK_API with
  * driver "test_gen" use it.
  */
@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const cd_host_api *host;
 
@@ -59,7 +60,16 @@ static int run_gen(cd_run *run)
     long long derr_every = json_integer_value(json_object_get(c, "driver_error_every"));
     const char *fail = json_string_value(json_object_get(c, "fail"));
     const char *pw = json_string_value(json_object_get(c, "password"));
+    long long sleep_ms = json_integer_value(json_object_get(c, "sleep_ms"));
+    const char *bank = json_string_value(json_object_get(c, "bank"));
+    if (!bank)
+        bank = "TESTBANK";
     const cd_run_info *info = host->run_info(run);
+    if (fail && strcmp(fail, "config") == 0) {
+        host->set_message(run, "the source refused our configuration");
+        json_decref(c);
+        return CD_ERR_CONFIG;
+    }
     if (pw)
         host->log(run, CD_LOG_INFO, "connecting with password %s", pw);
     static const char *const cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
@@ -84,7 +94,7 @@ static int run_gen(cd_run *run)
             snprintf(amount, sizeof amount, "%llu.%02llu", x % 100000, x % 100);
         snprintf(utr, sizeof utr, "UTR%llu", x % 1000000007ull);
         snprintf(remarks, sizeof remarks, "gen seed %lld\tline %lld", seed, i);
-        const char *vals[] = {ref, "TESTBANK", amount, info->run_date, utr, remarks};
+        const char *vals[] = {ref, bank, amount, info->run_date, utr, remarks};
         size_t lens[6];
         for (int k = 0; k < 6; k++)
             lens[k] = strlen(vals[k]);
@@ -96,6 +106,14 @@ static int run_gen(cd_run *run)
         }
         if ((i & 0xffff) == 0)
             host->progress(run, (uint64_t)i, (uint64_t)rows);
+        if (sleep_ms > 0) {
+            struct timespec ts = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            if (host->is_cancelled(run)) {
+                json_decref(c);
+                return CD_CANCELLED;
+            }
+        }
     }
     host->set_detail(run, "files", "[\"generated.csv\"]");
     rc = CD_OK;

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The scheduler in `connectord serve`, on a controllable clock: three
+# workers and 200 connectors due in the same minute give exactly 200 runs,
+# each executed once; catch-up after downtime gives one run per missed
+# business date, oldest first, never before creation or resumption; a slot
+# in a skipped DST hour runs right after the change.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+trap 'serve_stop_all; pg_tmp_stop' EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+NOW="$CD_TEST_TMP/now"
+export CONNECTORD_TEST_NOW_FILE="$NOW"
+set_now() { date -u -d "$1" +%s >"$NOW"; }
+
+echo "== exactly once: 3 workers, 200 connectors due at 02:00 IST"
+serve_config "$CD_TEST_TMP/a.yaml" "scheduler:" "  catchup_window: 1m"
+"$CD" -c "$CD_TEST_TMP/a.yaml" migrate >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null # the default connector stays out
+q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
+     schedule_cron, schedule_timezone, created_at)
+   SELECT 'c' || g, 'BANK_API', 'B' || g, jsonb_build_object('rows', 2, 'seed', g, 'bank', 'BANK' || g),
+     'test_gen', '0 2 * * *', 'Asia/Kolkata', '2020-01-01'
+   FROM generate_series(1, 200) g" >/dev/null
+set_now "2026-03-09T20:29:50Z"   # 01:59:50 IST on 2026-03-10
+serve_start w1 "$CD_TEST_TMP/a.yaml"
+serve_start w2 "$CD_TEST_TMP/a.yaml"
+serve_start w3 "$CD_TEST_TMP/a.yaml"
+sleep 2
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs")" "nothing before the slot"
+set_now "2026-03-09T20:30:03Z"
+wait_for "SELECT count(*) = 200 FROM sp_v2_connector_runs WHERE status = 'SUCCESS'" 120 "200 runs done"
+sleep 2
+assert_eq 200 "$(q "SELECT count(*) FROM sp_v2_connector_runs")" "exactly one run per connector"
+assert_eq 200 "$(q "SELECT count(DISTINCT connector_id) FROM sp_v2_connector_runs")" "one per connector"
+assert_eq "2026-03-09 20:30:00+00|2026-03-09|SCHEDULED|200" \
+    "$(q "SELECT slot_time AT TIME ZONE 'UTC' || '+00', run_date, run_type, count(*) FROM sp_v2_connector_runs GROUP BY 1, 2, 3")" \
+    "slot in UTC and business date T-1 in Asia/Kolkata"
+assert_eq 200 "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts WHERE attempt = 1 AND status = 'SUCCESS'")" "each executed once"
+assert_eq 400 "$(q "SELECT count(*) FROM sp_v2_bank_statements")" "rows of every run"
+workers=$(q "SELECT count(DISTINCT worker_id) FROM sp_v2_connector_runs")
+echo "runs were spread over $workers worker(s)"
+serve_stop w1; serve_stop w2; serve_stop w3
+
+echo "== catch-up: one run per missed business date, oldest first"
+q "DELETE FROM sp_v2_connector_runs; DELETE FROM sp_v2_connectors WHERE name LIKE 'c%'" >/dev/null
+serve_config "$CD_TEST_TMP/b.yaml" "scheduler:" "  catchup_window: 48h"
+add() { # name created_at resumed_at status cron tz
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
+         schedule_cron, schedule_timezone, created_at, resumed_at, status)
+       VALUES ('$1', 'BANK_API', '$1', '{\"rows\": 1, \"seed\": 1, \"bank\": \"$1\"}', 'test_gen',
+               '$5', '$6', '$2', $3, '$4') RETURNING id"
+}
+old=$(add old 2020-01-01 NULL ACTIVE '0 * * * *' Asia/Kolkata)
+new=$(add new '2026-03-10T05:45:00Z' NULL ACTIVE '0 * * * *' Asia/Kolkata)
+res=$(add resumed 2020-01-01 "'2026-03-10T06:10:00Z'" ACTIVE '0 * * * *' Asia/Kolkata)
+paused=$(add paused 2020-01-01 NULL PAUSED '0 * * * *' Asia/Kolkata)
+set_now "2026-03-10T06:30:20Z"   # 12:00:20 IST
+serve_start w1 "$CD_TEST_TMP/b.yaml"
+wait_for "SELECT count(*) = 5 FROM sp_v2_connector_runs WHERE status = 'SUCCESS'" 60 "catch-up runs"
+assert_eq "2026-03-07,2026-03-08,2026-03-09" \
+    "$(q "SELECT string_agg(run_date::text, ',' ORDER BY id) FROM sp_v2_connector_runs WHERE connector_id = $old")" \
+    "one run per missed date, queued oldest first"
+assert_eq "2026-03-08 17:30:00,2026-03-09 17:30:00,2026-03-10 06:30:00" \
+    "$(q "SELECT string_agg((slot_time AT TIME ZONE 'UTC')::text, ',' ORDER BY id) FROM sp_v2_connector_runs WHERE connector_id = $old")" \
+    "the latest slot of each date"
+assert_eq "2026-03-09" "$(q "SELECT string_agg(run_date::text, ',') FROM sp_v2_connector_runs WHERE connector_id = $new")" "nothing before creation"
+assert_eq "2026-03-09" "$(q "SELECT string_agg(run_date::text, ',') FROM sp_v2_connector_runs WHERE connector_id = $res")" "nothing before resumption"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $paused")" "paused never scheduled"
+set_now "2026-03-10T07:30:10Z"   # 13:00 IST: the next hourly slot
+wait_for "SELECT count(*) = 8 FROM sp_v2_connector_runs WHERE status = 'SUCCESS'" 60 "the next slot"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $paused")" "paused still never scheduled"
+
+echo "== DST: a 02:30 job on the spring-forward day runs right after the change"
+ny=$(add ny 2020-01-01 NULL ACTIVE '30 2 * * *' America/New_York)
+set_now "2026-03-08T06:59:00Z"   # 01:59 EST
+serve_stop w1
+serve_config "$CD_TEST_TMP/c.yaml" "scheduler:" "  catchup_window: 1m"
+serve_start w1 "$CD_TEST_TMP/c.yaml"
+sleep 1.5
+set_now "2026-03-08T07:00:30Z"   # 03:00:30 EDT
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $ny" 30 "the DST slot"
+assert_eq "2026-03-08 07:00:00|2026-03-07" \
+    "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $ny")" \
+    "fired at the transition, for T-1 local"
+echo "scheduler checks passed"

@@ -1,0 +1,83 @@
+# serve.sh — starting and stopping `connectord serve` workers in tests
+# (sourced by bash after pgtmp.sh and assert.sh).
+#
+#   serve_config FILE [yaml...]   writes a worker configuration (test drivers,
+#                                 a free port, short leases) plus extra YAML
+#   serve_start NAME FILE         starts a worker; its pid in SERVE_PID[NAME]
+#   serve_stop NAME [SIGNAL]      stops it and waits (default SIGTERM)
+#   wait_for "SQL" SECONDS [msg]  waits until the query returns t
+
+declare -gA SERVE_PID
+
+cd_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+serve_config() {
+    local file=$1
+    shift
+    cat >"$file" <<YAML
+database:
+  url: "$CD_DATABASE_URL"
+plugins:
+  dir: "${SERVE_PLUGINS:-$CD_TESTPLUGINS}"
+http:
+  listen: 127.0.0.1
+  port: $(cd_free_port)
+runner:
+  kill_grace_seconds: 2
+workers:
+  lease_seconds: 3
+  shutdown_grace_seconds: 2
+retry:
+  base_seconds: 1
+  max_seconds: 2
+YAML
+    local extra
+    for extra in "$@"; do printf '%s\n' "$extra" >>"$file"; done
+}
+
+serve_start() {
+    local name=$1 cfg=$2
+    "$CD_BUILD_DIR/bin/connectord" -c "$cfg" serve >>"$CD_TEST_TMP/serve-$name.log" 2>&1 &
+    SERVE_PID[$name]=$!
+    # Ready when its API answers, or at least when the process is up and has
+    # logged that it serves.
+    local i
+    for i in $(seq 1 100); do
+        grep -q "serving as worker" "$CD_TEST_TMP/serve-$name.log" 2>/dev/null && return 0
+        kill -0 "${SERVE_PID[$name]}" 2>/dev/null || {
+            cat "$CD_TEST_TMP/serve-$name.log" >&2
+            cd_fail "worker $name exited at start"
+        }
+        sleep 0.1
+    done
+    cat "$CD_TEST_TMP/serve-$name.log" >&2
+    cd_fail "worker $name did not start"
+}
+
+serve_stop() {
+    local name=$1 sig=${2:-TERM}
+    local pid=${SERVE_PID[$name]:-}
+    [ -n "$pid" ] || return 0
+    kill -"$sig" "$pid" 2>/dev/null || true
+    local rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    unset "SERVE_PID[$name]"
+    return $rc
+}
+
+serve_stop_all() {
+    local n
+    for n in "${!SERVE_PID[@]}"; do serve_stop "$n" KILL || true; done
+}
+
+wait_for() {
+    local sql=$1 secs=$2 msg=${3:-condition}
+    local deadline=$((SECONDS + secs))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(q "$sql")" = t ] && return 0
+        sleep 0.2
+    done
+    cd_fail "timed out after ${secs}s waiting for: $msg ($sql)"
+}

@@ -1,0 +1,19 @@
+/*
+ * api_audit.h — the audit trail of changes made through the API
+ * (sp_v2_connector_audit, schema/006): who, when, what, and the connector
+ * before and after with secrets masked.
+ */
+#ifndef CD_API_AUDIT_H
+#define CD_API_AUDIT_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+/* Records one action (CREATE, UPDATE, DELETE, PAUSE, RESUME). before and
+ * after are masked connector objects or NULL; the changed top-level
+ * fields are computed from them. 0 or -1 with *err. */
+int cd_api_audit(PGconn *db, int64_t connector_id, const char *action, const char *actor,
+                 const json_t *before, const json_t *after, char **err);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * api_backfill.c — backfills: one BACKFILL run per date of a range, queued
+ * together under a backfill id (cd_queue_backfill), their progress, and
+ * cancelling what has not finished. Dates are business dates in the
+ * connector's time zone; the range is bounded by backfill.max_days.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "datetime.h"
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+
+static int uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
+static long days_of(const char *date)
+{
+    int y, m, d;
+    if (cd_date_parse(date, &y, &m, &d) != 0)
+        return 0;
+    return cd_days_from_civil(y, m, d);
+}
+
+void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    static const char *const allowed[] = {"from_date", "to_date", "triggered_by", NULL};
+    if (!q->body) {
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, "Request body must be a JSON object");
+        return;
+    }
+    json_t *errors = json_array();
+    cd_api_check_fields(q->body, allowed, errors);
+    const char *from = cd_api_opt_string(q->body, "from_date", 10, errors);
+    const char *to = cd_api_opt_string(q->body, "to_date", 10, errors);
+    const char *by = cd_api_opt_string(q->body, "triggered_by", 100, errors);
+    const char *why = NULL;
+    const char *names[] = {"from_date", "to_date"};
+    const char *vals[] = {from, to};
+    for (int i = 0; i < 2; i++) {
+        if (!json_object_get(q->body, names[i]))
+            json_array_append_new(errors, cd_api_field_error(names[i], "is required"));
+        else if (vals[i] && cd_date_valid(vals[i], strlen(vals[i]), &why) != 0)
+            json_array_append_new(errors, cd_api_field_error(names[i], "must be a date YYYY-MM-DD"));
+    }
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    char *status = NULL;
+    if (cd_api_connector_exists(q, r, id, &status) != 1) {
+        json_decref(errors);
+        return;
+    }
+    int paused = strcmp(status, "PAUSED") == 0;
+    free(status);
+    if (paused) {
+        json_decref(errors);
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, "Cannot run paused connector. Resume it first.");
+        return;
+    }
+    char today[11];
+    char *err = NULL;
+    if (cd_api_connector_today(q->db, id, today, &err) != 0) {
+        json_decref(errors);
+        cd_api_internal_error(r, "reading the connector's date", err);
+        return;
+    }
+    long span = days_of(to) - days_of(from) + 1;
+    int max = q->api->backfill_max_days;
+    if (span < 1)
+        json_array_append_new(errors, cd_api_field_error("to_date", "must not be before from_date"));
+    if (strcmp(to, today) > 0)
+        json_array_append_new(errors, cd_api_field_error("to_date", "is in the future (in the connector's time zone)"));
+    if (strcmp(from, today) > 0)
+        json_array_append_new(errors, cd_api_field_error("from_date", "is in the future (in the connector's time zone)"));
+    if (span > max) {
+        char *m = cd_sprintf("the range has %ld days; at most %d (backfill.max_days)", span, max);
+        json_array_append_new(errors, cd_api_field_error("to_date", m));
+        free(m);
+    }
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    json_decref(errors);
+    char bid[37];
+    int n = cd_queue_backfill(q->db, id, from, to, by && *by ? by : q->actor, bid, &err);
+    if (n < 0) {
+        if (err && strstr(err, "paused")) {
+            free(err);
+            cd_api_error(r, MHD_HTTP_BAD_REQUEST, "Cannot run paused connector. Resume it first.");
+        } else {
+            cd_api_internal_error(r, "queueing the backfill", err);
+        }
+        return;
+    }
+    cd_info("api: %s queued backfill %s of connector %lld, %s..%s (%d runs)", q->actor, bid,
+            (long long)id, from, to, n);
+    json_t *progress = cd_backfill_progress(q->db, id, bid, &err);
+    free(err);
+    json_t *b = json_pack("{s:b, s:s, s:s, s:i, s:s, s:s}", "success", 1, "message",
+                          "Backfill queued", "backfill_id", bid, "runs", n, "from_date", from,
+                          "to_date", to);
+    if (progress)
+        json_object_set_new(b, "progress", progress);
+    cd_api_ok(r, MHD_HTTP_ACCEPTED, b);
+}
+
+void cd_api_backfill_get(cd_api_req *q, cd_api_resp *r, int64_t id, const char *bid)
+{
+    if (!uuid_valid(bid)) {
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Backfill not found");
+        return;
+    }
+    if (cd_api_connector_exists(q, r, id, NULL) != 1)
+        return;
+    char *err = NULL;
+    json_t *p = cd_backfill_progress(q->db, id, bid, &err);
+    if (!p) {
+        if (err && strstr(err, "not found")) {
+            free(err);
+            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Backfill not found");
+        } else {
+            cd_api_internal_error(r, "reading the backfill", err);
+        }
+        return;
+    }
+    json_object_set_new(p, "success", json_true());
+    cd_api_ok(r, MHD_HTTP_OK, p);
+}
+
+void cd_api_backfill_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, const char *bid)
+{
+    if (!uuid_valid(bid)) {
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Backfill not found");
+        return;
+    }
+    if (cd_api_connector_exists(q, r, id, NULL) != 1)
+        return;
+    char *err = NULL;
+    json_t *p = cd_backfill_progress(q->db, id, bid, &err);
+    if (!p) {
+        if (err && strstr(err, "not found")) {
+            free(err);
+            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Backfill not found");
+        } else {
+            cd_api_internal_error(r, "reading the backfill", err);
+        }
+        return;
+    }
+    json_decref(p);
+    int n = cd_cancel_backfill(q->db, id, bid, q->actor, &err);
+    if (n < 0) {
+        cd_api_internal_error(r, "cancelling the backfill", err);
+        return;
+    }
+    cd_info("api: %s cancelled backfill %s (%d runs)", q->actor, bid, n);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:s, s:s, s:i}", "success", 1, "message",
+                                        "Backfill cancelled", "backfill_id", bid, "cancelled_runs", n));
+}

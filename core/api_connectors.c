@@ -1,0 +1,350 @@
+/*
+ * api_connectors.c — reading connectors: the list with its filters and
+ * summary, one connector, its audit trail; and the helpers the other
+ * handlers share. Changes (create, update, delete, pause, resume) are in
+ * api_connectors_write.c.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_connectors.h"
+#include "api_mask.h"
+#include "cron.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "registry.h"
+#include "util.h"
+
+/* success_rate = round(100 * success_count / total_runs); active_run is the
+ * oldest queued or running run, so the page knows to keep refreshing. */
+#define CONNECTOR_SELECT                                                                     \
+    "SELECT c.*,"                                                                            \
+    "       CASE WHEN coalesce(c.total_runs, 0) > 0"                                         \
+    "            THEN round(100.0 * coalesce(c.success_count, 0) / c.total_runs)::int"      \
+    "            ELSE 0 END AS success_rate,"                                                \
+    "       (SELECT json_build_object('id', r.id::text, 'status', r.status,"                 \
+    "                                 'run_type', r.run_type, 'run_date', r.run_date)"       \
+    "          FROM sp_v2_connector_runs r"                                                  \
+    "         WHERE r.connector_id = c.id AND r.status IN ('QUEUED', 'RUNNING')"             \
+    "         ORDER BY r.id LIMIT 1) AS active_run"                                          \
+    "  FROM sp_v2_connectors c"
+
+/* next_run_at for a connector; cache maps "cron\ntz" to the answer, since
+ * most connectors share a handful of schedules. */
+static void add_next_run(json_t *c, json_t *cache, int64_t now)
+{
+    const char *cron = json_string_value(json_object_get(c, "schedule_cron"));
+    const char *tz = json_string_value(json_object_get(c, "schedule_timezone"));
+    const char *status = json_string_value(json_object_get(c, "status"));
+    if (!cron || !json_is_true(json_object_get(c, "schedule_enabled")) ||
+        (status && strcmp(status, "PAUSED") == 0)) {
+        json_object_set_new(c, "next_run_at", json_null());
+        return;
+    }
+    if (!tz)
+        tz = "Asia/Kolkata";
+    char *key = cd_sprintf("%s\n%s", cron, tz);
+    json_t *hit = json_object_get(cache, key);
+    if (!hit) {
+        cd_cron parsed;
+        char *err = NULL;
+        int64_t next = 0;
+        if (cd_cron_parse(cron, &parsed, &err) == 0 && cd_cron_next(&parsed, tz, now, &next, &err) == 0) {
+            time_t t = (time_t)next;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            char buf[32];
+            strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+            hit = json_string(buf);
+        } else {
+            hit = json_null();
+        }
+        free(err);
+        json_object_set_new(cache, key, hit);
+    }
+    free(key);
+    json_object_set(c, "next_run_at", hit);
+}
+
+json_t *cd_api_connector_json(const PGresult *res, int row, json_t *snapshot, json_t *cache)
+{
+    json_t *c = cd_api_row_json(res, row);
+    cd_api_mask_connector(c, snapshot);
+    add_next_run(c, cache, (int64_t)time(NULL));
+    return c;
+}
+
+json_t *cd_api_load_connector(PGconn *db, int64_t id, int for_update, char **err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
+                               for_update ? CONNECTOR_SELECT " WHERE c.id = $1 FOR UPDATE OF c"
+                                          : CONNECTOR_SELECT " WHERE c.id = $1",
+                               1, p, err);
+    if (!res)
+        return NULL;
+    json_t *c = PQntuples(res) ? cd_api_row_json(res, 0) : NULL;
+    PQclear(res);
+    return c;
+}
+
+json_t *cd_api_masked_copy(const json_t *c)
+{
+    json_t *m = json_deep_copy(c);
+    json_t *snap = cd_registry_get();
+    cd_api_mask_connector(m, snap);
+    json_t *cache = json_object();
+    add_next_run(m, cache, (int64_t)time(NULL));
+    json_decref(cache);
+    json_decref(snap);
+    return m;
+}
+
+int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
+{
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return -1;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
+                               "SELECT status FROM sp_v2_connectors WHERE id = $1", 1, p, &err);
+    if (!res) {
+        cd_api_internal_error(r, "reading the connector", err);
+        return -1;
+    }
+    int found = PQntuples(res) > 0;
+    if (found && status)
+        *status = cd_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!found)
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+    return found;
+}
+
+int cd_api_connector_today(PGconn *db, int64_t id, char out[11], char **err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    PGresult *res = cd_db_exec(db, "reading the connector's date", PGRES_TUPLES_OK,
+                               "SELECT to_char((now() AT TIME ZONE"
+                               "        coalesce(schedule_timezone, 'Asia/Kolkata'))::date,"
+                               "        'YYYY-MM-DD')"
+                               "  FROM sp_v2_connectors WHERE id = $1",
+                               1, p, err);
+    if (!res)
+        return -1;
+    int ok = PQntuples(res) == 1;
+    if (ok)
+        snprintf(out, 11, "%s", PQgetvalue(res, 0, 0));
+    else
+        *err = cd_xstrdup("Connector not found");
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+void cd_api_notify_connectors(PGconn *db, int64_t id)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {CD_CONNECTORS_CHANNEL, ids};
+    char *err = NULL;
+    if (cd_db_command(db, "notifying the scheduler", "SELECT pg_notify($1, $2)", 2, p, &err) != 0) {
+        cd_warn("api: %s", err);
+        free(err);
+    }
+}
+
+/* '%' and '_' in q are literal: escape them for ILIKE (default escape \). */
+static char *like_pattern(const char *s)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_putc(&b, '%');
+    for (; *s; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            cd_buf_putc(&b, '\\');
+        cd_buf_putc(&b, *s);
+    }
+    cd_buf_putc(&b, '%');
+    return cd_buf_take(&b);
+}
+
+static const char *upper_in(const char *v, const char *const *allowed, char *buf, size_t n)
+{
+    if (!v)
+        return NULL;
+    size_t i = 0;
+    for (; v[i] && i < n - 1; i++)
+        buf[i] = (char)toupper((unsigned char)v[i]);
+    buf[i] = '\0';
+    if (v[i])
+        return "";
+    for (size_t k = 0; allowed[k]; k++)
+        if (strcmp(buf, allowed[k]) == 0)
+            return buf;
+    return "";
+}
+
+void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
+{
+    static const char *const statuses[] = {"ACTIVE", "PAUSED", "FAILED", "TESTING", NULL};
+    static const char *const types[] = {"BANK_SFTP", "BANK_API", "PG_API", "PG_DATABASE", NULL};
+    char sbuf[16], tbuf[16];
+    json_t *errors = json_array();
+    const char *status = upper_in(cd_api_query(q, "status"), statuses, sbuf, sizeof sbuf);
+    const char *type = upper_in(cd_api_query(q, "type"), types, tbuf, sizeof tbuf);
+    const char *text = cd_api_query(q, "q");
+    if (status && !*status)
+        json_array_append_new(errors, cd_api_field_error("status", "must be ACTIVE, PAUSED, FAILED or TESTING"));
+    if (type && !*type)
+        json_array_append_new(errors, cd_api_field_error("type", "must be BANK_SFTP, BANK_API, PG_API or PG_DATABASE"));
+    if (text && strlen(text) > 200)
+        json_array_append_new(errors, cd_api_field_error("q", "must be at most 200 characters"));
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
+        return;
+    }
+    json_decref(errors);
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return;
+    char *like = text && *text ? like_pattern(text) : NULL;
+    const char *p[] = {status, type, like};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(db, "listing connectors", PGRES_TUPLES_OK,
+                               CONNECTOR_SELECT
+                               " WHERE ($1::text IS NULL OR c.status = $1)"
+                               "   AND ($2::text IS NULL OR c.connector_type = $2)"
+                               "   AND ($3::text IS NULL OR c.name ILIKE $3 OR c.source_entity ILIKE $3)"
+                               " ORDER BY c.id",
+                               3, p, &err);
+    free(like);
+    if (!res) {
+        cd_api_internal_error(r, "listing connectors", err);
+        return;
+    }
+    PGresult *sum = cd_db_exec(db, "counting connectors", PGRES_TUPLES_OK,
+                               "SELECT count(*), count(*) FILTER (WHERE status = 'ACTIVE'),"
+                               "       count(*) FILTER (WHERE status = 'PAUSED'),"
+                               "       count(*) FILTER (WHERE status = 'FAILED')"
+                               "  FROM sp_v2_connectors",
+                               0, NULL, &err);
+    if (!sum) {
+        PQclear(res);
+        cd_api_internal_error(r, "counting connectors", err);
+        return;
+    }
+    json_t *snap = cd_registry_get();
+    json_t *cache = json_object();
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(list, cd_api_connector_json(res, i, snap, cache));
+    json_decref(cache);
+    json_decref(snap);
+    /* The summary counts every connector, whatever the filter: it feeds the
+     * page's tabs. */
+    json_t *summary = json_pack("{s:I, s:I, s:I, s:I}",
+                                "total", (json_int_t)strtoll(PQgetvalue(sum, 0, 0), NULL, 10),
+                                "active", (json_int_t)strtoll(PQgetvalue(sum, 0, 1), NULL, 10),
+                                "paused", (json_int_t)strtoll(PQgetvalue(sum, 0, 2), NULL, 10),
+                                "failed", (json_int_t)strtoll(PQgetvalue(sum, 0, 3), NULL, 10));
+    PQclear(res);
+    PQclear(sum);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o, s:o}", "success", 1, "connectors", list,
+                                        "summary", summary));
+}
+
+void cd_api_connector_get(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return;
+    char *err = NULL;
+    json_t *c = cd_api_load_connector(db, id, 0, &err);
+    if (!c) {
+        if (err)
+            cd_api_internal_error(r, "reading the connector", err);
+        else
+            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return;
+    }
+    json_t *m = cd_api_masked_copy(c);
+    json_decref(c);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o}", "success", 1, "connector", m));
+}
+
+void cd_api_connector_audit(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    json_t *errors = json_array();
+    long long limit = cd_api_query_int(q, "limit", 50, 1, 500, errors);
+    long long offset = cd_api_query_int(q, "offset", 0, 0, 100000000, errors);
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
+        return;
+    }
+    json_decref(errors);
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return;
+    char ids[24], lim[24], off[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    snprintf(lim, sizeof lim, "%lld", limit);
+    snprintf(off, sizeof off, "%lld", offset);
+    const char *p[] = {ids, lim, off};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(db, "reading the audit trail", PGRES_TUPLES_OK,
+                               "SELECT id, connector_id, action, actor, at, changed_fields::text[] AS changed,"
+                               "       before, after, count(*) OVER () AS total,"
+                               "       EXISTS (SELECT 1 FROM sp_v2_connectors WHERE id = $1) AS live"
+                               "  FROM sp_v2_connector_audit WHERE connector_id = $1"
+                               " ORDER BY id DESC LIMIT $2 OFFSET $3",
+                               3, p, &err);
+    if (!res) {
+        cd_api_internal_error(r, "reading the audit trail", err);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        /* A connector without entries (made before the API kept a trail),
+         * or none at all. */
+        if (cd_api_connector_exists(q, r, id, NULL) == 1)
+            cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:[], s:i, s:I, s:I}", "success", 1, "audit",
+                                                "total", 0, "limit", (json_int_t)limit, "offset",
+                                                (json_int_t)offset));
+        return;
+    }
+    json_t *list = json_array();
+    long long total = strtoll(PQgetvalue(res, 0, PQfnumber(res, "total")), NULL, 10);
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *row = cd_api_row_json(res, i);
+        /* text[] arrives as "{a,b}": field names are identifiers, so a plain
+         * split is exact. */
+        const char *arr = json_string_value(json_object_get(row, "changed"));
+        json_t *changed = json_array();
+        if (arr && strlen(arr) > 2) {
+            char *copy = cd_xstrndup(arr + 1, strlen(arr) - 2);
+            char *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                json_array_append_new(changed, json_string(t));
+            free(copy);
+        }
+        json_object_set_new(row, "changed_fields", changed);
+        json_object_del(row, "changed");
+        json_object_del(row, "total");
+        json_object_del(row, "live");
+        json_array_append_new(list, row);
+    }
+    PQclear(res);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o, s:I, s:I, s:I}", "success", 1, "audit", list,
+                                        "total", (json_int_t)total, "limit", (json_int_t)limit,
+                                        "offset", (json_int_t)offset));
+}

@@ -1,0 +1,482 @@
+/*
+ * api_connectors_write.c — changing connectors: create, update, delete,
+ * pause, resume, and the dry run POST /connectors/validate. Each change
+ * and its audit entry commit together, and the scheduler hears of it
+ * through NOTIFY.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_audit.h"
+#include "api_connectors.h"
+#include "api_mask.h"
+#include "api_validate.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+
+static int begin(PGconn *db, cd_api_resp *r)
+{
+    char *err = NULL;
+    if (cd_db_command(db, "starting a transaction", "BEGIN", 0, NULL, &err) != 0) {
+        cd_api_internal_error(r, "starting a transaction", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int commit(PGconn *db, cd_api_resp *r)
+{
+    char *err = NULL;
+    if (cd_db_command(db, "committing", "COMMIT", 0, NULL, &err) != 0) {
+        cd_api_internal_error(r, "committing", err);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *text_of(const json_t *c, const char *key)
+{
+    return json_string_value(json_object_get(c, key));
+}
+
+/* Runs the INSERT or UPDATE; 23505 on the name is a 409, not a 500.
+ * Returns the result (PGRES_TUPLES_OK) or NULL after answering. */
+static PGresult *write_row(PGconn *db, cd_api_resp *r, const char *sql, int n,
+                           const char *const *p, const char *name)
+{
+    PGresult *res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state && strcmp(state, "23505") == 0) {
+        char *m = cd_sprintf("A connector named '%s' already exists", name ? name : "");
+        json_t *errs = json_array();
+        json_array_append_new(errs, cd_api_field_error("name", "is already used by another connector"));
+        cd_api_error_fields(r, MHD_HTTP_CONFLICT, m, errs);
+        free(m);
+    } else {
+        cd_api_internal_error(r, "storing the connector", cd_db_result_error(res, "storing the connector"));
+    }
+    PQclear(res);
+    return NULL;
+}
+
+static const char *bool_text(const json_t *v)
+{
+    if (json_is_true(v))
+        return "true";
+    if (json_is_false(v))
+        return "false";
+    return NULL;
+}
+
+void cd_api_connector_create(cd_api_req *q, cd_api_resp *r)
+{
+    if (!q->body) {
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, "Request body must be a JSON object");
+        return;
+    }
+    json_t *errors = json_array();
+    cd_api_check_connector_body(q->body, 1, errors);
+    json_t *c = json_deep_copy(q->body);
+    /* A mask in a new connector stands for nothing: refuse it. */
+    json_t *cfg = json_object_get(c, "connection_config");
+    if (json_is_object(cfg))
+        cd_api_unmask_config(cfg, NULL, "connection_config", errors);
+    if (json_array_size(errors) == 0)
+        cd_api_validate_connector(q->api, c, 1, errors);
+    if (json_array_size(errors)) {
+        json_decref(c);
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    json_decref(errors);
+    PGconn *db = cd_api_db(q, r);
+    if (!db || begin(db, r) != 0) {
+        json_decref(c);
+        return;
+    }
+    char *cfg_text = json_dumps(json_object_get(c, "connection_config"), JSON_COMPACT);
+    const char *created_by = text_of(c, "created_by") ? text_of(c, "created_by") : q->actor;
+    const char *p[] = {text_of(c, "name"), text_of(c, "connector_type"), text_of(c, "source_entity"),
+                       text_of(c, "status"), cfg_text, bool_text(json_object_get(c, "schedule_enabled")),
+                       text_of(c, "schedule_cron"), text_of(c, "schedule_timezone"), created_by,
+                       text_of(c, "driver")};
+    PGresult *res = write_row(db, r,
+                              "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, status,"
+                              "  connection_config, schedule_enabled, schedule_cron, schedule_timezone,"
+                              "  created_by, driver)"
+                              " VALUES ($1, $2, $3, coalesce($4, 'ACTIVE'), $5::jsonb,"
+                              "         coalesce($6::boolean, true), $7, coalesce($8, 'Asia/Kolkata'),"
+                              "         $9, $10)"
+                              " RETURNING id",
+                              10, p, text_of(c, "name"));
+    free(cfg_text);
+    json_decref(c);
+    if (!res)
+        return;
+    int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    char *err = NULL;
+    json_t *row = cd_api_load_connector(db, id, 0, &err);
+    json_t *masked = row ? cd_api_masked_copy(row) : NULL;
+    json_decref(row);
+    if (!masked || cd_api_audit(db, id, "CREATE", q->actor, NULL, masked, &err) != 0) {
+        json_decref(masked);
+        cd_api_internal_error(r, "creating the connector", err);
+        return;
+    }
+    cd_api_notify_connectors(db, id);
+    if (commit(db, r) != 0) {
+        json_decref(masked);
+        return;
+    }
+    cd_info("api: %s created connector %lld", q->actor, (long long)id);
+    cd_api_ok(r, MHD_HTTP_CREATED, json_pack("{s:b, s:o, s:s}", "success", 1, "connector", masked,
+                                             "message", "Connector created successfully"));
+}
+
+/* The stored connector with the request applied, masks replaced by the
+ * stored secrets. Appends errors for masks with nothing behind them. */
+static json_t *merge_update(const json_t *stored, const json_t *body, json_t *errors)
+{
+    json_t *m = json_object();
+    for (size_t i = 0; cd_api_connector_fields[i]; i++) {
+        const char *k = cd_api_connector_fields[i];
+        if (strcmp(k, "status") == 0 || strcmp(k, "created_by") == 0)
+            continue;
+        json_t *v = json_object_get(body, k);
+        if (!v)
+            v = json_object_get(stored, k);
+        if (v)
+            json_object_set_new(m, k, json_deep_copy(v));
+    }
+    /* A connector on its category's built-in driver follows a type change. */
+    const char *old_type = json_string_value(json_object_get(stored, "connector_type"));
+    const char *old_drv = json_string_value(json_object_get(stored, "driver"));
+    const char *new_type = json_string_value(json_object_get(body, "connector_type"));
+    if (new_type && !json_object_get(body, "driver") && old_type && old_drv &&
+        strcasecmp(old_type, old_drv) == 0)
+        json_object_del(m, "driver");
+    json_t *cfg = json_object_get(m, "connection_config");
+    if (json_is_object(cfg))
+        cd_api_unmask_config(cfg, json_object_get(stored, "connection_config"), "connection_config",
+                             errors);
+    return m;
+}
+
+void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    if (!q->body) {
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, "Request body must be a JSON object");
+        return;
+    }
+    json_t *errors = json_array();
+    cd_api_check_connector_body(q->body, 0, errors);
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    PGconn *db = cd_api_db(q, r);
+    if (!db || begin(db, r) != 0) {
+        json_decref(errors);
+        return;
+    }
+    char *err = NULL;
+    json_t *stored = cd_api_load_connector(db, id, 1, &err);
+    if (!stored) {
+        json_decref(errors);
+        if (err)
+            cd_api_internal_error(r, "reading the connector", err);
+        else
+            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return;
+    }
+    json_t *c = merge_update(stored, q->body, errors);
+    if (json_array_size(errors) == 0)
+        cd_api_validate_connector(q->api, c, 0, errors);
+    if (json_array_size(errors)) {
+        json_decref(c);
+        json_decref(stored);
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    json_decref(errors);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    char *cfg_text = json_dumps(json_object_get(c, "connection_config"), JSON_COMPACT);
+    const char *p[] = {ids, text_of(c, "name"), text_of(c, "connector_type"),
+                       text_of(c, "source_entity"), cfg_text,
+                       bool_text(json_object_get(c, "schedule_enabled")), text_of(c, "schedule_cron"),
+                       text_of(c, "schedule_timezone"), text_of(c, "driver")};
+    PGresult *res = write_row(db, r,
+                              "UPDATE sp_v2_connectors SET name = $2, connector_type = $3,"
+                              "  source_entity = $4, connection_config = $5::jsonb,"
+                              "  schedule_enabled = coalesce($6::boolean, true), schedule_cron = $7,"
+                              "  schedule_timezone = coalesce($8, 'Asia/Kolkata'), driver = $9,"
+                              "  updated_at = now()"
+                              " WHERE id = $1 RETURNING id",
+                              9, p, text_of(c, "name"));
+    free(cfg_text);
+    json_decref(c);
+    if (!res) {
+        json_decref(stored);
+        return;
+    }
+    PQclear(res);
+    json_t *before = cd_api_masked_copy(stored);
+    json_decref(stored);
+    json_t *row = cd_api_load_connector(db, id, 0, &err);
+    json_t *after = row ? cd_api_masked_copy(row) : NULL;
+    json_decref(row);
+    if (!after || cd_api_audit(db, id, "UPDATE", q->actor, before, after, &err) != 0) {
+        json_decref(before);
+        json_decref(after);
+        cd_api_internal_error(r, "updating the connector", err);
+        return;
+    }
+    json_decref(before);
+    cd_api_notify_connectors(db, id);
+    if (commit(db, r) != 0) {
+        json_decref(after);
+        return;
+    }
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o, s:s}", "success", 1, "connector", after,
+                                        "message", "Connector updated successfully"));
+}
+
+/* Ids of the connector's unfinished runs with the given status. */
+static PGresult *runs_in(PGconn *db, const char *ids, const char *status, char **err)
+{
+    const char *p[] = {ids, status};
+    return cd_db_exec(db, "reading the connector's runs", PGRES_TUPLES_OK,
+                      "SELECT id FROM sp_v2_connector_runs WHERE connector_id = $1 AND status = $2",
+                      2, p, err);
+}
+
+void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    const char *force_s = cd_api_query(q, "force");
+    int force = force_s && (strcmp(force_s, "true") == 0 || strcmp(force_s, "1") == 0);
+    if (force_s && !force && strcmp(force_s, "false") != 0 && strcmp(force_s, "0") != 0) {
+        json_t *errs = json_array();
+        json_array_append_new(errs, cd_api_field_error("force", "must be true or false"));
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errs);
+        return;
+    }
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return;
+    char *err = NULL;
+    json_t *stored = cd_api_load_connector(db, id, 0, &err);
+    if (!stored) {
+        if (err)
+            cd_api_internal_error(r, "reading the connector", err);
+        else
+            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return;
+    }
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    PGresult *running = runs_in(db, ids, "RUNNING", &err);
+    if (!running) {
+        json_decref(stored);
+        cd_api_internal_error(r, "reading the connector's runs", err);
+        return;
+    }
+    int nrunning = PQntuples(running);
+    if (nrunning > 0 && !force) {
+        char *m = cd_sprintf("Connector has a running run (id %s): cancel it first, or delete with "
+                             "?force=true to cancel it and delete",
+                             PQgetvalue(running, 0, 0));
+        cd_api_error(r, MHD_HTTP_CONFLICT, m);
+        free(m);
+        PQclear(running);
+        json_decref(stored);
+        return;
+    }
+    PQclear(running);
+    int cancelled = 0;
+    if (force) {
+        /* Queued runs first, so none starts while the running one stops. */
+        const char *order[] = {"QUEUED", "RUNNING"};
+        for (int k = 0; k < 2; k++) {
+            PGresult *ids_res = runs_in(db, ids, order[k], &err);
+            for (int i = 0; ids_res && i < PQntuples(ids_res); i++) {
+                int64_t run_id = strtoll(PQgetvalue(ids_res, i, 0), NULL, 10);
+                if (cd_cancel_run(db, run_id, q->actor, &err) > 0)
+                    cancelled++;
+                free(err);
+                err = NULL;
+            }
+            PQclear(ids_res);
+            free(err);
+            err = NULL;
+        }
+        /* Give the runner its grace period to end and finalize, so the
+         * delete does not wait on its locks for long. */
+        int grace = (int)cd_config_int(q->api->cfg, "runner.kill_grace_seconds", 10, NULL) + 5;
+        for (int i = 0; i < grace * 10; i++) {
+            PGresult *left = runs_in(db, ids, "RUNNING", &err);
+            int n = left ? PQntuples(left) : 0;
+            PQclear(left);
+            free(err);
+            err = NULL;
+            if (n == 0)
+                break;
+            usleep(100000);
+        }
+    }
+    json_t *before = cd_api_masked_copy(stored);
+    json_decref(stored);
+    const char *p[] = {ids};
+    if (begin(db, r) != 0) {
+        json_decref(before);
+        return;
+    }
+    PGresult *res = cd_db_exec(db, "deleting the connector", PGRES_TUPLES_OK,
+                               "DELETE FROM sp_v2_connectors WHERE id = $1 RETURNING id", 1, p, &err);
+    if (!res || cd_api_audit(db, id, "DELETE", q->actor, before, NULL, &err) != 0) {
+        PQclear(res);
+        json_decref(before);
+        cd_api_internal_error(r, "deleting the connector", err);
+        return;
+    }
+    int gone = PQntuples(res);
+    PQclear(res);
+    json_decref(before);
+    if (!gone) {
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return;
+    }
+    cd_api_notify_connectors(db, id);
+    if (commit(db, r) != 0)
+        return;
+    cd_info("api: %s deleted connector %lld", q->actor, (long long)id);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:s, s:o, s:i}", "success", 1, "message",
+                                        "Connector deleted successfully", "id",
+                                        cd_api_id_string(id), "cancelled_runs", cancelled));
+}
+
+void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause)
+{
+    PGconn *db = cd_api_db(q, r);
+    if (!db || begin(db, r) != 0)
+        return;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    char *err = NULL;
+    PGresult *cur = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
+                               "SELECT id, name, status FROM sp_v2_connectors WHERE id = $1 FOR UPDATE",
+                               1, p, &err);
+    if (!cur) {
+        cd_api_internal_error(r, "reading the connector", err);
+        return;
+    }
+    if (PQntuples(cur) == 0) {
+        PQclear(cur);
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return;
+    }
+    json_t *before = cd_api_row_json(cur, 0);
+    PQclear(cur);
+    const char *status = json_string_value(json_object_get(before, "status"));
+    /* Pausing a paused connector and resuming a running one change
+     * nothing and need no audit entry; resume only lifts a pause. */
+    int change = pause ? strcmp(status, "PAUSED") != 0 : strcmp(status, "PAUSED") == 0;
+    json_t *after = NULL;
+    if (change) {
+        PGresult *res = cd_db_exec(
+            db, pause ? "pausing the connector" : "resuming the connector", PGRES_TUPLES_OK,
+            pause ? "UPDATE sp_v2_connectors SET status = 'PAUSED', paused_at = now(),"
+                    " updated_at = now() WHERE id = $1 RETURNING id, name, status"
+                  : "UPDATE sp_v2_connectors SET status = 'ACTIVE', resumed_at = now(),"
+                    " updated_at = now() WHERE id = $1 RETURNING id, name, status",
+            1, p, &err);
+        if (res) {
+            after = cd_api_row_json(res, 0);
+            PQclear(res);
+        }
+        if (!after || cd_api_audit(db, id, pause ? "PAUSE" : "RESUME", q->actor, before, after,
+                                   &err) != 0) {
+            json_decref(before);
+            json_decref(after);
+            cd_api_internal_error(r, pause ? "pausing the connector" : "resuming the connector", err);
+            return;
+        }
+        cd_api_notify_connectors(db, id);
+    } else {
+        after = json_incref(before);
+    }
+    json_decref(before);
+    if (commit(db, r) != 0) {
+        json_decref(after);
+        return;
+    }
+    cd_api_ok(r, MHD_HTTP_OK,
+              json_pack("{s:b, s:o, s:s}", "success", 1, "connector", after, "message",
+                        pause ? "Connector paused successfully" : "Connector resumed successfully"));
+}
+
+void cd_api_connector_validate(cd_api_req *q, cd_api_resp *r)
+{
+    if (!q->body) {
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, "Request body must be a JSON object");
+        return;
+    }
+    json_t *errors = json_array();
+    json_t *body = json_deep_copy(q->body);
+    /* With "id", the body is a would-be update of that connector. */
+    json_t *idv = json_object_get(body, "id");
+    int64_t id = -1;
+    if (idv) {
+        if (json_is_string(idv))
+            id = cd_api_parse_id(json_string_value(idv));
+        else if (json_is_integer(idv) && json_integer_value(idv) > 0)
+            id = json_integer_value(idv);
+        if (id < 0)
+            json_array_append_new(errors, cd_api_field_error("id", "must be a positive integer"));
+        json_object_del(body, "id");
+    }
+    json_t *c = NULL;
+    cd_api_check_connector_body(body, id < 0, errors);
+    if (id > 0 && json_array_size(errors) == 0) {
+        PGconn *db = cd_api_db(q, r);
+        if (!db) {
+            json_decref(body);
+            json_decref(errors);
+            return;
+        }
+        char *err = NULL;
+        json_t *stored = cd_api_load_connector(db, id, 0, &err);
+        if (!stored) {
+            json_decref(body);
+            json_decref(errors);
+            if (err)
+                cd_api_internal_error(r, "reading the connector", err);
+            else
+                cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+            return;
+        }
+        c = merge_update(stored, body, errors);
+        json_decref(stored);
+    } else {
+        c = json_incref(body);
+        json_t *cfg = json_object_get(c, "connection_config");
+        if (json_is_object(cfg))
+            cd_api_unmask_config(cfg, NULL, "connection_config", errors);
+    }
+    /* Report everything at once: field-level checks run even when the body
+     * also has unknown fields. */
+    cd_api_validate_connector(q->api, c, id < 0, errors);
+    json_decref(c);
+    json_decref(body);
+    size_t n = json_array_size(errors);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:b, s:I, s:o}", "success", 1, "valid", n == 0,
+                                        "error_count", (json_int_t)n, "errors", errors));
+}

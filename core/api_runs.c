@@ -1,0 +1,308 @@
+/*
+ * api_runs.c — runs: queueing a manual run and a test (the test waits for
+ * its outcome, see api_wait.c), the run history, one run with its
+ * attempts, log and record errors, and cancelling a run. The runs
+ * themselves are executed by serve's dispatcher, one child per run.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "datetime.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+
+static const char PAUSED_MSG[] = "Cannot run paused connector. Resume it first.";
+
+/* Maps cd_queue_* refusals to their statuses; anything else is a 500. */
+static void queue_failed(cd_api_resp *r, char *err)
+{
+    if (err && strstr(err, "Connector not found")) {
+        free(err);
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+    } else if (err && strstr(err, "paused")) {
+        free(err);
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, PAUSED_MSG);
+    } else {
+        cd_api_internal_error(r, "queueing the run", err);
+    }
+}
+
+static const char *triggered_by(cd_api_req *q, json_t *errors, const char *dflt)
+{
+    const char *t = cd_api_opt_string(q->body, "triggered_by", 100, errors);
+    return t && *t ? t : dflt;
+}
+
+void cd_api_run_manual(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    static const char *const allowed[] = {"run_date", "triggered_by", NULL};
+    json_t *errors = json_array();
+    if (q->body)
+        cd_api_check_fields(q->body, allowed, errors);
+    const char *date = cd_api_opt_string(q->body, "run_date", 10, errors);
+    const char *why = NULL;
+    if (date && cd_date_valid(date, strlen(date), &why) != 0)
+        json_array_append_new(errors, cd_api_field_error("run_date", "must be a date YYYY-MM-DD"));
+    const char *by = triggered_by(q, errors, q->actor);
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    json_decref(errors);
+    char *status = NULL;
+    if (cd_api_connector_exists(q, r, id, &status) != 1)
+        return;
+    int paused = strcmp(status, "PAUSED") == 0;
+    free(status);
+    if (paused) {
+        cd_api_error(r, MHD_HTTP_BAD_REQUEST, PAUSED_MSG);
+        return;
+    }
+    char *err = NULL;
+    if (date) {
+        char today[11];
+        if (cd_api_connector_today(q->db, id, today, &err) != 0) {
+            cd_api_internal_error(r, "reading the connector's date", err);
+            return;
+        }
+        if (strcmp(date, today) > 0) {
+            json_t *e = json_array();
+            json_array_append_new(e, cd_api_field_error("run_date", "is in the future (in the connector's time zone)"));
+            cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", e);
+            return;
+        }
+    }
+    int64_t run_id = cd_queue_run(q->db, id, "MANUAL", date, by, &err);
+    if (run_id < 0) {
+        queue_failed(r, err);
+        return;
+    }
+    cd_info("api: %s queued MANUAL run %lld of connector %lld", q->actor, (long long)run_id,
+            (long long)id);
+    cd_api_ok(r, MHD_HTTP_ACCEPTED,
+              json_pack("{s:b, s:s, s:I, s:s}", "success", 1, "message", "Run queued", "run_id",
+                        (json_int_t)run_id, "status", "QUEUED"));
+}
+
+void cd_api_run_test(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    static const char *const allowed[] = {"triggered_by", NULL};
+    json_t *errors = json_array();
+    if (q->body)
+        cd_api_check_fields(q->body, allowed, errors);
+    const char *by = triggered_by(q, errors, q->actor);
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
+        return;
+    }
+    json_decref(errors);
+    if (cd_api_connector_exists(q, r, id, NULL) != 1)
+        return;
+    char *err = NULL;
+    int64_t run_id = cd_queue_run(q->db, id, "TEST", NULL, by, &err);
+    if (run_id < 0) {
+        queue_failed(r, err);
+        return;
+    }
+    cd_api_wait_for_run(q, r, run_id);
+}
+
+/* "SUCCESS" style filters, or "" for an invalid value. */
+static const char *filter(const cd_api_req *q, const char *key, const char *const *allowed,
+                          json_t *errors, const char *message)
+{
+    const char *v = cd_api_query(q, key);
+    if (!v || !*v)
+        return NULL;
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(v, allowed[i]) == 0)
+            return v;
+    json_array_append_new(errors, cd_api_field_error(key, message));
+    return NULL;
+}
+
+#define RUN_COLUMNS                                                                            \
+    "id, connector_id, run_type, run_date, status, records_processed, records_success,"       \
+    " records_failed, duration_seconds, error_message, details, started_at, completed_at,"    \
+    " triggered_by, attempt, max_attempts, queued_at, backfill_id, cancel_requested_at"
+
+void cd_api_history(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    static const char *const statuses[] = {"QUEUED", "RUNNING", "SUCCESS", "PARTIAL_SUCCESS",
+                                           "FAILED", NULL};
+    static const char *const types[] = {"SCHEDULED", "MANUAL", "TEST", "BACKFILL", NULL};
+    json_t *errors = json_array();
+    long long limit = cd_api_query_int(q, "limit", 30, 1, 1000, errors);
+    long long offset = cd_api_query_int(q, "offset", 0, 0, 1000000000, errors);
+    const char *status = filter(q, "status", statuses, errors,
+                                "must be QUEUED, RUNNING, SUCCESS, PARTIAL_SUCCESS or FAILED");
+    const char *type = filter(q, "run_type", types, errors,
+                              "must be SCHEDULED, MANUAL, TEST or BACKFILL");
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
+        return;
+    }
+    json_decref(errors);
+    if (cd_api_connector_exists(q, r, id, NULL) != 1)
+        return;
+    char ids[24], lim[24], off[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    snprintf(lim, sizeof lim, "%lld", limit);
+    snprintf(off, sizeof off, "%lld", offset);
+    const char *p[] = {ids, status, type, lim, off};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(q->db, "reading the run history", PGRES_TUPLES_OK,
+                               "SELECT " RUN_COLUMNS " FROM sp_v2_connector_runs"
+                               " WHERE connector_id = $1"
+                               "   AND ($2::text IS NULL OR status = $2)"
+                               "   AND ($3::text IS NULL OR run_type = $3)"
+                               " ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5",
+                               5, p, &err);
+    if (!res) {
+        cd_api_internal_error(r, "reading the run history", err);
+        return;
+    }
+    PGresult *cnt = cd_db_exec(q->db, "counting runs", PGRES_TUPLES_OK,
+                               "SELECT count(*) FROM sp_v2_connector_runs"
+                               " WHERE connector_id = $1"
+                               "   AND ($2::text IS NULL OR status = $2)"
+                               "   AND ($3::text IS NULL OR run_type = $3)",
+                               3, p, &err);
+    if (!cnt) {
+        PQclear(res);
+        cd_api_internal_error(r, "counting runs", err);
+        return;
+    }
+    json_t *runs = cd_api_rows_json(res);
+    long long total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+    PQclear(res);
+    PQclear(cnt);
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o, s:I, s:I, s:I}", "success", 1, "runs", runs,
+                                        "total", (json_int_t)total, "limit", (json_int_t)limit,
+                                        "offset", (json_int_t)offset));
+}
+
+/* The run row if it belongs to the connector; answers 404 otherwise. */
+static json_t *load_run(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t run_id)
+{
+    if (cd_api_connector_exists(q, r, id, NULL) != 1)
+        return NULL;
+    char ids[24], rids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    snprintf(rids, sizeof rids, "%lld", (long long)run_id);
+    const char *p[] = {rids, ids};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(q->db, "reading the run", PGRES_TUPLES_OK,
+                               "SELECT " RUN_COLUMNS ", slot_time, not_before, worker_id,"
+                               " heartbeat_at, lease_expires_at, cancel_requested_by, timeout_seconds"
+                               " FROM sp_v2_connector_runs WHERE id = $1 AND connector_id = $2",
+                               2, p, &err);
+    if (!res) {
+        cd_api_internal_error(r, "reading the run", err);
+        return NULL;
+    }
+    json_t *run = PQntuples(res) ? cd_api_row_json(res, 0) : NULL;
+    PQclear(res);
+    if (!run)
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Run not found");
+    return run;
+}
+
+/* Rows of a paged child table of the run, with their total. */
+static int page(cd_api_req *q, cd_api_resp *r, const char *what, const char *sql,
+                const char *count_sql, const char *rid, long long limit, long long offset,
+                json_t *into, const char *key)
+{
+    char lim[24], off[24];
+    snprintf(lim, sizeof lim, "%lld", limit);
+    snprintf(off, sizeof off, "%lld", offset);
+    const char *p[] = {rid, lim, off};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(q->db, what, PGRES_TUPLES_OK, sql, 3, p, &err);
+    PGresult *cnt = res ? cd_db_exec(q->db, what, PGRES_TUPLES_OK, count_sql, 1, p, &err) : NULL;
+    if (!res || !cnt) {
+        PQclear(res);
+        cd_api_internal_error(r, what, err);
+        return -1;
+    }
+    json_object_set_new(into, key,
+                        json_pack("{s:o, s:I, s:I, s:I}", "items", cd_api_rows_json(res), "total",
+                                  (json_int_t)strtoll(PQgetvalue(cnt, 0, 0), NULL, 10), "limit",
+                                  (json_int_t)limit, "offset", (json_int_t)offset));
+    PQclear(res);
+    PQclear(cnt);
+    return 0;
+}
+
+void cd_api_run_get(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t run_id)
+{
+    json_t *errors = json_array();
+    long long log_limit = cd_api_query_int(q, "log_limit", 500, 1, 5000, errors);
+    long long log_offset = cd_api_query_int(q, "log_offset", 0, 0, 1000000000, errors);
+    long long err_limit = cd_api_query_int(q, "errors_limit", 50, 1, 1000, errors);
+    long long err_offset = cd_api_query_int(q, "errors_offset", 0, 0, 1000000000, errors);
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
+        return;
+    }
+    json_decref(errors);
+    json_t *run = load_run(q, r, id, run_id);
+    if (!run)
+        return;
+    char rid[24];
+    snprintf(rid, sizeof rid, "%lld", (long long)run_id);
+    const char *p[] = {rid};
+    char *err = NULL;
+    PGresult *att = cd_db_exec(q->db, "reading the attempts", PGRES_TUPLES_OK,
+                               "SELECT id, run_id, attempt, status, error_message, worker_id,"
+                               "       started_at, completed_at"
+                               "  FROM sp_v2_connector_run_attempts WHERE run_id = $1 ORDER BY attempt",
+                               1, p, &err);
+    if (!att) {
+        json_decref(run);
+        cd_api_internal_error(r, "reading the attempts", err);
+        return;
+    }
+    json_object_set_new(run, "attempts", cd_api_rows_json(att));
+    PQclear(att);
+    if (page(q, r, "reading the run log",
+             "SELECT id, attempt, logged_at, CASE level WHEN 3 THEN 'error' WHEN 4 THEN 'warning'"
+             "       WHEN 6 THEN 'info' ELSE 'debug' END AS level, message"
+             "  FROM sp_v2_connector_run_logs WHERE run_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+             "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $1", rid, log_limit,
+             log_offset, run, "logs") != 0 ||
+        page(q, r, "reading the record errors",
+             "SELECT id, attempt, row_ref, field, reason, raw, created_at"
+             "  FROM sp_v2_connector_record_errors WHERE run_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+             "SELECT count(*) FROM sp_v2_connector_record_errors WHERE run_id = $1", rid, err_limit,
+             err_offset, run, "record_errors") != 0) {
+        json_decref(run);
+        return;
+    }
+    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o}", "success", 1, "run", run));
+}
+
+void cd_api_run_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t run_id)
+{
+    json_t *run = load_run(q, r, id, run_id);
+    if (!run)
+        return;
+    json_decref(run);
+    char *err = NULL;
+    int rc = cd_cancel_run(q->db, run_id, q->actor, &err);
+    if (rc < 0) {
+        cd_api_internal_error(r, "cancelling the run", err);
+    } else if (rc == 0) {
+        cd_api_error(r, MHD_HTTP_CONFLICT, "Run already finished");
+    } else {
+        cd_info("api: %s cancelled run %lld", q->actor, (long long)run_id);
+        cd_api_ok(r, MHD_HTTP_OK,
+                  json_pack("{s:b, s:s, s:I, s:s}", "success", 1, "message",
+                            rc == 1 ? "Run cancelled" : "Cancellation requested; the run is stopping",
+                            "run_id", (json_int_t)run_id, "status",
+                            rc == 1 ? "FAILED" : "RUNNING"));
+    }
+}

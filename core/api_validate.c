@@ -1,0 +1,219 @@
+/*
+ * api_validate.c — whether a would-be connector can be stored: the core's
+ * own fields, then connection_config against the driver's JSON Schema,
+ * then (only when all that passed) the driver's validate() in a child
+ * process. Every problem is a {"field", "message"} error; messages never
+ * quote submitted values, which may be secrets.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "api_mask.h"
+#include "api_validate.h"
+#include "cron.h"
+#include "jsonschema.h"
+#include "log.h"
+#include "registry.h"
+#include "util.h"
+#include "validate_child.h"
+
+const char *const cd_api_connector_fields[] = {
+    "name", "connector_type", "source_entity", "connection_config", "driver", "status",
+    "schedule_enabled", "schedule_cron", "schedule_timezone", "created_by", NULL};
+
+static const char *const read_only_fields[] = {
+    "id", "last_run_at", "last_run_status", "last_run_details", "success_count",
+    "failure_count", "total_runs", "created_at", "updated_at", "sync_cursor", "resumed_at",
+    "paused_at", "success_rate", "active_run", "next_run_at", NULL};
+
+static const char *const types[] = {"BANK_SFTP", "BANK_API", "PG_API", "PG_DATABASE", NULL};
+
+static int in_list(const char *s, const char *const *list)
+{
+    for (size_t i = 0; s && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void err_add(json_t *errors, const char *field, const char *msg)
+{
+    json_array_append_new(errors, cd_api_field_error(field, msg));
+}
+
+void cd_api_check_connector_body(const json_t *body, int creating, json_t *errors)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)body, key, v) {
+        if (in_list(key, read_only_fields))
+            err_add(errors, key, "is read-only");
+        else if (!in_list(key, cd_api_connector_fields))
+            err_add(errors, key, "is not an allowed field");
+        else if (!creating && strcmp(key, "status") == 0)
+            err_add(errors, key, "cannot be set here: use POST /connectors/:id/pause or /resume");
+        else if (!creating && strcmp(key, "created_by") == 0)
+            err_add(errors, key, "is read-only");
+    }
+}
+
+/* A string member within 1..maxlen characters (or absent when optional). */
+static const char *string_field(const json_t *c, const char *key, size_t maxlen, int required,
+                                json_t *errors)
+{
+    json_t *v = json_object_get(c, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            err_add(errors, key, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        err_add(errors, key, "must be a string");
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    int blank = 1;
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)s[i]))
+            blank = 0;
+    if (strlen(s) != n) {
+        err_add(errors, key, "must not contain NUL characters");
+        return NULL;
+    }
+    if (blank && required) {
+        err_add(errors, key, "must not be empty");
+        return NULL;
+    }
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            chars++;
+    if (chars > maxlen) {
+        char *m = cd_sprintf("must be at most %zu characters", maxlen);
+        err_add(errors, key, m);
+        free(m);
+        return NULL;
+    }
+    return s;
+}
+
+static void check_schedule(const json_t *c, json_t *errors)
+{
+    json_t *en = json_object_get(c, "schedule_enabled");
+    if (en && !json_is_null(en) && !json_is_boolean(en))
+        err_add(errors, "schedule_enabled", "must be true or false");
+    int enabled = !en || json_is_null(en) || json_is_true(en);
+    const char *cron = string_field(c, "schedule_cron", 100, 0, errors);
+    json_t *cv = json_object_get(c, "schedule_cron");
+    if (cron) {
+        cd_cron parsed;
+        char *why = NULL;
+        if (cd_cron_parse(cron, &parsed, &why) != 0) {
+            char *m = cd_sprintf("is not a valid cron expression: %s", why ? why : "invalid");
+            err_add(errors, "schedule_cron", m);
+            free(m);
+        }
+        free(why);
+    } else if (enabled && (!cv || json_is_null(cv))) {
+        err_add(errors, "schedule_cron", "is required when schedule_enabled is true");
+    }
+    const char *tz = string_field(c, "schedule_timezone", 50, 0, errors);
+    if (tz && !cd_tz_valid(tz))
+        err_add(errors, "schedule_timezone",
+                "is not a known IANA time zone (for example Asia/Kolkata)");
+}
+
+static char *lower_dup(const char *s)
+{
+    char *d = cd_xstrdup(s);
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *errors)
+{
+    size_t before = json_array_size(errors);
+    string_field(c, "name", 255, 1, errors);
+    string_field(c, "source_entity", 100, 1, errors);
+    string_field(c, "created_by", 100, 0, errors);
+    const char *type = string_field(c, "connector_type", 50, 1, errors);
+    if (type && !in_list(type, types)) {
+        err_add(errors, "connector_type", "must be one of BANK_SFTP, BANK_API, PG_API, PG_DATABASE");
+        type = NULL;
+    }
+    if (creating) {
+        const char *st = string_field(c, "status", 20, 0, errors);
+        if (st && strcmp(st, "ACTIVE") != 0 && strcmp(st, "PAUSED") != 0)
+            err_add(errors, "status", "must be ACTIVE or PAUSED");
+    }
+    check_schedule(c, errors);
+    json_t *cfg = json_object_get(c, "connection_config");
+    if (!cfg || json_is_null(cfg)) {
+        err_add(errors, "connection_config", "is required");
+        cfg = NULL;
+    } else if (!json_is_object(cfg)) {
+        err_add(errors, "connection_config", "must be an object");
+        cfg = NULL;
+    }
+
+    /* The driver: named, or the built-in one of the category. */
+    const char *drv = string_field(c, "driver", 100, 0, errors);
+    int driver_given = drv != NULL;
+    char *drv_alloc = NULL;
+    if (drv) {
+        for (const char *p = drv; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
+                err_add(errors, "driver", "must be a driver name: lower-case letters, digits, _");
+                drv = NULL;
+                break;
+            }
+    } else if (type) {
+        drv = drv_alloc = lower_dup(type);
+    }
+    if (!drv) {
+        free(drv_alloc);
+        return;
+    }
+    if (!driver_given)
+        json_object_set_new(c, "driver", json_string(drv));
+    json_t *snap = cd_registry_get();
+    json_t *d = cd_registry_driver(snap, drv);
+    const char *field = driver_given ? "driver" : "connector_type";
+    if (!d) {
+        char *m = cd_sprintf("driver %s is not loaded (see GET /plugins)", drv);
+        err_add(errors, field, m);
+        free(m);
+    } else {
+        const char *cat = json_string_value(json_object_get(d, "category"));
+        if (type && cat && strcmp(cat, type) != 0) {
+            char *m = cd_sprintf("must be %s to use driver %s", cat, drv);
+            err_add(errors, "connector_type", m);
+            free(m);
+        }
+        const json_t *schema = json_object_get(d, "config_schema");
+        if (cfg && json_is_object(schema))
+            cd_jsonschema_validate(schema, cfg, "connection_config", errors);
+        const char *path = json_string_value(json_object_get(d, "path"));
+        /* The driver's own rules only on a config that is otherwise fine: a
+         * child process per keystroke of garbage is not worth it. */
+        if (cfg && path && json_array_size(errors) == before) {
+            char *text = json_dumps(cfg, JSON_COMPACT);
+            char *err = NULL;
+            if (cd_validate_driver_run(api->self_exe, path, text, "connection_config", 10000,
+                                       errors, &err) < 0) {
+                cd_warn("api: validating with driver %s: %s", drv, err);
+                char *m = cd_sprintf("could not be checked by driver %s: %s", drv, err);
+                err_add(errors, "connection_config", m);
+                free(m);
+                free(err);
+            }
+            free(text);
+        }
+    }
+    json_decref(snap);
+    free(drv_alloc);
+}

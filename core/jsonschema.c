@@ -1,0 +1,467 @@
+/* jsonschema.c — see jsonschema.h. */
+#include "jsonschema.h"
+
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datetime.h"
+#include "util.h"
+
+/* Schemas come from drivers; a self-nesting one must not exhaust the
+ * stack. Instances only go as deep as the schema does. */
+#define MAX_DEPTH 64
+
+typedef struct vctx {
+    json_t *errors;
+    int count;
+} vctx;
+
+static void add_error(vctx *c, const char *path, const char *fmt, ...) CD_PRINTF(3, 4);
+static void add_error(vctx *c, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = cd_vsprintf(fmt, ap);
+    va_end(ap);
+    if (c->errors)
+        json_array_append_new(c->errors, json_pack("{s:s, s:s}", "field", path && *path ? path : "(root)",
+                                                   "message", msg));
+    c->count++;
+    free(msg);
+}
+
+static char *join_prop(const char *path, const char *name)
+{
+    return path && *path ? cd_sprintf("%s.%s", path, name) : cd_xstrdup(name);
+}
+
+static const char *type_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
+static int type_matches(const char *t, const json_t *v)
+{
+    if (strcmp(t, "object") == 0) return json_is_object(v);
+    if (strcmp(t, "array") == 0) return json_is_array(v);
+    if (strcmp(t, "string") == 0) return json_is_string(v);
+    if (strcmp(t, "boolean") == 0) return json_is_boolean(v);
+    if (strcmp(t, "null") == 0) return json_is_null(v);
+    if (strcmp(t, "number") == 0) return json_is_number(v);
+    if (strcmp(t, "integer") == 0) {
+        if (json_is_integer(v))
+            return 1;
+        /* 2.0 is an integer in JSON Schema. */
+        if (json_is_real(v)) {
+            double d = json_real_value(v);
+            return isfinite(d) && d == floor(d);
+        }
+    }
+    return 0;
+}
+
+/* Code points of a UTF-8 string (jansson guarantees valid UTF-8). */
+static size_t utf8_len(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            count++;
+    return count;
+}
+
+static void append_class(cd_buf *b, char esc, int in_bracket)
+{
+    const char *cls = NULL;
+    int neg = 0;
+    switch (esc) {
+    case 'd': cls = "[:digit:]"; break;
+    case 'D': cls = "[:digit:]", neg = 1; break;
+    case 's': cls = "[:space:]"; break;
+    case 'S': cls = "[:space:]", neg = 1; break;
+    case 'w': cls = "[:alnum:]_"; break;
+    case 'W': cls = "[:alnum:]_", neg = 1; break;
+    }
+    if (in_bracket) {
+        /* A negated class inside brackets cannot be written in POSIX;
+         * approximate \S as "any printable non-space" and so on is
+         * wrong, so keep the positive class (drivers do not use these). */
+        cd_buf_puts(b, cls);
+    } else {
+        cd_buf_putc(b, '[');
+        if (neg)
+            cd_buf_putc(b, '^');
+        cd_buf_puts(b, cls);
+        cd_buf_putc(b, ']');
+    }
+}
+
+char *cd_jsonschema_posix_pattern(const char *p)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    int in_bracket = 0;
+    for (size_t i = 0; p[i]; i++) {
+        char ch = p[i];
+        if (ch == '\\' && p[i + 1]) {
+            char e = p[++i];
+            if (strchr("dDsSwW", e)) {
+                append_class(&b, e, in_bracket);
+            } else if (e == 'n' || e == 't' || e == 'r') {
+                cd_buf_putc(&b, e == 'n' ? '\n' : e == 't' ? '\t' : '\r');
+            } else if (in_bracket) {
+                /* Backslash is literal in POSIX brackets: keep only the
+                 * character it escaped. ']' must come first to be literal,
+                 * which we cannot arrange here; '-' at the end. */
+                if (e == '\\')
+                    cd_buf_putc(&b, '\\');
+                else
+                    cd_buf_putc(&b, e);
+            } else {
+                cd_buf_putc(&b, '\\');
+                cd_buf_putc(&b, e);
+            }
+            continue;
+        }
+        if (!in_bracket && ch == '[') {
+            in_bracket = 1;
+            cd_buf_putc(&b, ch);
+            if (p[i + 1] == '^')
+                cd_buf_putc(&b, p[++i]);
+            if (p[i + 1] == ']')
+                cd_buf_putc(&b, p[++i]);
+            continue;
+        }
+        if (in_bracket && ch == ']')
+            in_bracket = 0;
+        cd_buf_putc(&b, ch);
+    }
+    cd_buf_putc(&b, '\0');
+    b.len--;
+    return cd_buf_take(&b);
+}
+
+/* 1 match, 0 no match, -1 the pattern does not compile. */
+static int pattern_match(const char *pattern, const char *s)
+{
+    char *posix = cd_jsonschema_posix_pattern(pattern);
+    regex_t re;
+    int rc = regcomp(&re, posix, REG_EXTENDED | REG_NOSUB);
+    free(posix);
+    if (rc != 0)
+        return -1;
+    rc = regexec(&re, s, 0, NULL, 0);
+    regfree(&re);
+    return rc == 0 ? 1 : 0;
+}
+
+static int uri_valid(const char *s)
+{
+    /* scheme ":" then something without spaces (RFC 3986, loosely). */
+    size_t i = 0;
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    while (s[i] && s[i] != ':') {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '+' || ch == '-' || ch == '.'))
+            return 0;
+        i++;
+    }
+    if (s[i] != ':' || !s[i + 1])
+        return 0;
+    for (i++; s[i]; i++)
+        if ((unsigned char)s[i] <= ' ')
+            return 0;
+    return 1;
+}
+
+static void validate(vctx *c, const json_t *schema, const json_t *v, const char *path,
+                     int depth);
+
+/* Errors of a branch, collected apart so that oneOf/anyOf can choose. */
+static int branch_errors(const json_t *schema, const json_t *v, const char *path, int depth,
+                         json_t *into)
+{
+    vctx sub = {.errors = into, .count = 0};
+    validate(&sub, schema, v, path, depth + 1);
+    return sub.count;
+}
+
+static void join_types(cd_buf *b, const json_t *alts)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(alts, i, a) {
+        const json_t *t = json_object_get(a, "type");
+        if (i)
+            cd_buf_puts(b, " or ");
+        cd_buf_puts(b, json_is_string(t) ? json_string_value(t) : "another form");
+    }
+}
+
+static void check_alternatives(vctx *c, const json_t *alts, const json_t *v, const char *path,
+                               int depth, int exactly_one)
+{
+    if (!json_is_array(alts) || json_array_size(alts) == 0)
+        return;
+    size_t i;
+    json_t *a;
+    int matches = 0;
+    json_t *best = NULL; /* errors of the branch whose type fits */
+    json_array_foreach(alts, i, a) {
+        json_t *errs = json_array();
+        if (branch_errors(a, v, path, depth, errs) == 0) {
+            matches++;
+            json_decref(errs);
+            continue;
+        }
+        const json_t *t = json_object_get(a, "type");
+        if (!best && json_is_string(t) && type_matches(json_string_value(t), v))
+            best = json_incref(errs);
+        json_decref(errs);
+    }
+    if (matches == 0) {
+        if (best) {
+            /* The value has the right shape for one form: say what is wrong
+             * with it in that form rather than "matches nothing". */
+            size_t j;
+            json_t *e;
+            json_array_foreach(best, j, e) {
+                if (c->errors)
+                    json_array_append(c->errors, e);
+                c->count++;
+            }
+        } else {
+            cd_buf b;
+            cd_buf_init(&b);
+            join_types(&b, alts);
+            cd_buf_putc(&b, '\0');
+            add_error(c, path, "must be %s, not %s", b.data, type_of(v));
+            cd_buf_free(&b);
+        }
+    } else if (exactly_one && matches > 1) {
+        add_error(c, path, "matches more than one of the allowed forms");
+    }
+    json_decref(best);
+}
+
+static void enum_message(cd_buf *b, const json_t *list)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        if (i)
+            cd_buf_puts(b, ", ");
+        char *t = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+        cd_buf_puts(b, t ? t : "?");
+        free(t);
+    }
+}
+
+static void validate_object(vctx *c, const json_t *schema, const json_t *v, const char *path,
+                            int depth)
+{
+    const json_t *props = json_object_get(schema, "properties");
+    const json_t *req = json_object_get(schema, "required");
+    size_t i;
+    json_t *r;
+    json_array_foreach(req, i, r) {
+        const char *name = json_string_value(r);
+        if (name && !json_object_get(v, name)) {
+            char *p = join_prop(path, name);
+            add_error(c, p, "is required");
+            free(p);
+        }
+    }
+    const json_t *addl = json_object_get(schema, "additionalProperties");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        char *p = join_prop(path, key);
+        const json_t *ps = json_object_get(props, key);
+        if (ps)
+            validate(c, ps, val, p, depth + 1);
+        else if (json_is_false(addl))
+            add_error(c, p, "is not an allowed field");
+        else if (json_is_object(addl))
+            validate(c, addl, val, p, depth + 1);
+        free(p);
+    }
+}
+
+static void validate_array(vctx *c, const json_t *schema, const json_t *v, const char *path,
+                           int depth)
+{
+    size_t n = json_array_size(v);
+    const json_t *mn = json_object_get(schema, "minItems");
+    const json_t *mx = json_object_get(schema, "maxItems");
+    if (json_is_integer(mn) && (json_int_t)n < json_integer_value(mn))
+        add_error(c, path, "must have at least %lld item%s", (long long)json_integer_value(mn),
+                  json_integer_value(mn) == 1 ? "" : "s");
+    if (json_is_integer(mx) && (json_int_t)n > json_integer_value(mx))
+        add_error(c, path, "must have at most %lld items", (long long)json_integer_value(mx));
+    const json_t *items = json_object_get(schema, "items");
+    if (!json_is_object(items))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char *p = cd_sprintf("%s[%zu]", path ? path : "", i);
+        validate(c, items, json_array_get(v, i), p, depth + 1);
+        free(p);
+    }
+}
+
+static void validate_string(vctx *c, const json_t *schema, const json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    size_t len = utf8_len(s, json_string_length(v));
+    const json_t *mn = json_object_get(schema, "minLength");
+    const json_t *mx = json_object_get(schema, "maxLength");
+    if (json_is_integer(mn) && (json_int_t)len < json_integer_value(mn)) {
+        if (json_integer_value(mn) == 1)
+            add_error(c, path, "must not be empty");
+        else
+            add_error(c, path, "must be at least %lld characters long",
+                      (long long)json_integer_value(mn));
+    }
+    if (json_is_integer(mx) && (json_int_t)len > json_integer_value(mx))
+        add_error(c, path, "must be at most %lld characters long",
+                  (long long)json_integer_value(mx));
+    const char *pat = json_string_value(json_object_get(schema, "pattern"));
+    if (pat) {
+        /* A string holding NUL cannot be matched by regexec; refuse it. */
+        int m = strlen(s) == json_string_length(v) ? pattern_match(pat, s) : 0;
+        if (m == 0)
+            add_error(c, path, "does not match the pattern %s", pat);
+        else if (m < 0)
+            add_error(c, path, "the driver's schema has a pattern this host cannot compile: %s",
+                      pat);
+    }
+    const char *fmt = json_string_value(json_object_get(schema, "format"));
+    if (fmt && (strcmp(fmt, "uri") == 0 || strcmp(fmt, "url") == 0) && !uri_valid(s))
+        add_error(c, path, "must be an absolute URI (scheme:...)");
+    if (fmt && strcmp(fmt, "date") == 0) {
+        const char *why = NULL;
+        if (cd_date_valid(s, json_string_length(v), &why) != 0)
+            add_error(c, path, "must be a date YYYY-MM-DD");
+    }
+}
+
+static void validate_number(vctx *c, const json_t *schema, const json_t *v, const char *path)
+{
+    double d = json_number_value(v);
+    const json_t *k;
+    if ((k = json_object_get(schema, "minimum")) && json_is_number(k) && d < json_number_value(k))
+        add_error(c, path, "must be at least %g", json_number_value(k));
+    if ((k = json_object_get(schema, "maximum")) && json_is_number(k) && d > json_number_value(k))
+        add_error(c, path, "must be at most %g", json_number_value(k));
+    if ((k = json_object_get(schema, "exclusiveMinimum")) && json_is_number(k) &&
+        d <= json_number_value(k))
+        add_error(c, path, "must be greater than %g", json_number_value(k));
+    if ((k = json_object_get(schema, "exclusiveMaximum")) && json_is_number(k) &&
+        d >= json_number_value(k))
+        add_error(c, path, "must be less than %g", json_number_value(k));
+}
+
+static void validate(vctx *c, const json_t *schema, const json_t *v, const char *path, int depth)
+{
+    if (json_is_false(schema)) {
+        add_error(c, path, "is not allowed");
+        return;
+    }
+    if (!json_is_object(schema))
+        return; /* true or junk: anything goes */
+    if (depth > MAX_DEPTH) {
+        add_error(c, path, "is nested too deeply to validate");
+        return;
+    }
+    const json_t *type = json_object_get(schema, "type");
+    if (json_is_string(type) && !type_matches(json_string_value(type), v)) {
+        add_error(c, path, "must be %s %s, not %s",
+                  strchr("aeiou", json_string_value(type)[0]) ? "an" : "a",
+                  json_string_value(type), type_of(v));
+        return; /* the other keywords would only repeat it */
+    }
+    if (json_is_array(type)) {
+        size_t i;
+        json_t *t;
+        int ok = 0;
+        json_array_foreach(type, i, t) {
+            if (json_is_string(t) && type_matches(json_string_value(t), v))
+                ok = 1;
+        }
+        if (!ok) {
+            cd_buf b;
+            cd_buf_init(&b);
+            json_array_foreach(type, i, t) {
+                cd_buf_puts(&b, i ? " or " : "");
+                cd_buf_puts(&b, json_is_string(t) ? json_string_value(t) : "?");
+            }
+            cd_buf_putc(&b, '\0');
+            add_error(c, path, "must be %s, not %s", b.data, type_of(v));
+            cd_buf_free(&b);
+            return;
+        }
+    }
+    const json_t *en = json_object_get(schema, "enum");
+    if (json_is_array(en)) {
+        size_t i;
+        json_t *e;
+        int found = 0;
+        json_array_foreach(en, i, e) {
+            if (json_equal(e, (json_t *)v))
+                found = 1;
+        }
+        if (!found) {
+            cd_buf b;
+            cd_buf_init(&b);
+            enum_message(&b, en);
+            cd_buf_putc(&b, '\0');
+            add_error(c, path, "must be one of %s", b.data);
+            cd_buf_free(&b);
+        }
+    }
+    const json_t *cn = json_object_get(schema, "const");
+    if (cn && !json_equal((json_t *)cn, (json_t *)v)) {
+        char *t = json_dumps(cn, JSON_ENCODE_ANY | JSON_COMPACT);
+        add_error(c, path, "must be %s", t ? t : "the constant value");
+        free(t);
+    }
+    if (json_is_object(v))
+        validate_object(c, schema, v, path, depth);
+    else if (json_is_array(v))
+        validate_array(c, schema, v, path, depth);
+    else if (json_is_string(v))
+        validate_string(c, schema, v, path);
+    else if (json_is_number(v))
+        validate_number(c, schema, v, path);
+
+    check_alternatives(c, json_object_get(schema, "oneOf"), v, path, depth, 1);
+    check_alternatives(c, json_object_get(schema, "anyOf"), v, path, depth, 0);
+    const json_t *all = json_object_get(schema, "allOf");
+    size_t i;
+    json_t *a;
+    json_array_foreach(all, i, a) {
+        validate(c, a, v, path, depth + 1);
+    }
+}
+
+int cd_jsonschema_validate(const json_t *schema, const json_t *instance, const char *prefix,
+                           json_t *errors)
+{
+    vctx c = {.errors = errors, .count = 0};
+    validate(&c, schema, instance, prefix ? prefix : "", 0);
+    return c.count;
+}

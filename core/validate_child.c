@@ -1,0 +1,225 @@
+/* validate_child.c — see validate_child.h. */
+#include "validate_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "loader.h"
+#include "secrets.h"
+#include "supervise.h"
+#include "util.h"
+
+extern char **environ;
+
+#define MAX_INPUT (2 * 1024 * 1024)
+#define MAX_OUTPUT (1024 * 1024)
+
+static int print_result(json_t *out)
+{
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    /* The driver may have printed to stdout: our answer is the last line. */
+    printf("\n%s\n", text);
+    free(text);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int cd_validate_driver_main(const char *path)
+{
+    cd_buf in;
+    cd_buf_init(&in);
+    char buf[65536];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, stdin)) > 0) {
+        if (in.len + r > MAX_INPUT) {
+            cd_buf_free(&in);
+            return print_result(json_pack("{s:[], s:s}", "errors", "error", "input too large"));
+        }
+        cd_buf_append(&in, buf, r);
+    }
+    json_t *config = json_loadb(in.data ? in.data : "", in.len, 0, NULL);
+    if (!json_is_object(config)) {
+        json_decref(config);
+        cd_buf_free(&in);
+        return print_result(json_pack("{s:[], s:s}", "errors", "error",
+                                      "connection_config is not a JSON object"));
+    }
+    cd_driver drv;
+    char *reason = NULL;
+    if (cd_driver_load(path, &drv, &reason) != 0) {
+        json_t *o = json_pack("{s:[], s:s}", "errors", "error", reason);
+        free(reason);
+        json_decref(config);
+        cd_buf_free(&in);
+        return print_result(o);
+    }
+    json_t *errors = json_array();
+    if (drv.callbacks.validate) {
+        cd_run run;
+        memset(&run, 0, sizeof run);
+        cd_run_init(&run);
+        run.info.kind = CD_RUN_VALIDATE;
+        run.info.connector_name = "";
+        run.info.source_entity = "";
+        run.info.run_date = run.info.window_from = run.info.window_to = "";
+        run.info.timezone = "UTC";
+        run.info.attempt = 1;
+        run.info.config_json = in.data;
+        run.info.config_json_len = in.len;
+        /* Plaintext secrets must not come back inside error messages. */
+        run.secrets = cd_secret_set_new();
+        cd_secrets_collect_marked(config, drv.config_schema, run.secrets);
+        int rc = drv.callbacks.validate(&run);
+        json_array_extend(errors, run.config_errors);
+        if (rc != CD_OK && json_array_size(errors) == 0) {
+            char *m = run.message ? cd_secret_scrub(run.secrets, run.message)
+                                  : cd_xstrdup("rejected by the driver");
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "", "message", m));
+            free(m);
+        }
+        cd_run_release(&run);
+        cd_secret_set_free(run.secrets);
+    }
+    cd_driver_unload(&drv);
+    json_decref(config);
+    cd_buf_free(&in);
+    return print_result(json_pack("{s:o}", "errors", errors));
+}
+
+static int64_t now_ms(void) { return cd_now_ms(); }
+
+int cd_validate_driver_run(const char *self_exe, const char *driver_path, const char *config,
+                           const char *prefix, int timeout_ms, json_t *errors, char **err)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0) {
+        *err = cd_sprintf("cannot create a pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        *err = cd_sprintf("cannot create a pipe: %s", strerror(errno));
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    /* The driver's log lines are of no use here and could echo input. */
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    char *argv[] = {(char *)self_exe, "validate-driver", (char *)driver_path, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    if (rc != 0) {
+        close(in[1]);
+        close(out[0]);
+        *err = cd_sprintf("cannot start the validation process: %s", strerror(rc));
+        return -1;
+    }
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    size_t total = strlen(config), written = 0;
+    cd_buf got;
+    cd_buf_init(&got);
+    int64_t deadline = now_ms() + timeout_ms;
+    int wfd = in[1], rfd = out[0], timed_out = 0;
+    if (total == 0) {
+        close(wfd);
+        wfd = -1;
+    }
+    while (rfd >= 0) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd p[2] = {{.fd = rfd, .events = POLLIN}, {.fd = wfd, .events = POLLOUT}};
+        int n = poll(p, wfd >= 0 ? 2 : 1, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            continue;
+        if (wfd >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t w = write(wfd, config + written, total - written);
+            if (w > 0)
+                written += (size_t)w;
+            if (w < 0 && errno != EAGAIN && errno != EINTR)
+                written = total; /* the child stopped reading: let it answer */
+            if (written >= total) {
+                close(wfd);
+                wfd = -1;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            char buf[8192];
+            ssize_t r = read(rfd, buf, sizeof buf);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                close(rfd);
+                rfd = -1;
+                break;
+            }
+            if (got.len + (size_t)r <= MAX_OUTPUT)
+                cd_buf_append(&got, buf, (size_t)r);
+        }
+    }
+    if (wfd >= 0)
+        close(wfd);
+    if (rfd >= 0)
+        close(rfd);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int result = -1;
+    if (timed_out) {
+        *err = cd_sprintf("the driver's validate() did not answer within %d s", timeout_ms / 1000);
+    } else if (WIFSIGNALED(status)) {
+        *err = cd_sprintf("the driver crashed while validating: %s",
+                          cd_signal_name(WTERMSIG(status)));
+    } else {
+        /* The answer is the last non-empty line. */
+        cd_buf_putc(&got, '\0');
+        char *end = got.data + strlen(got.data);
+        while (end > got.data && (end[-1] == '\n' || end[-1] == '\r'))
+            *--end = '\0';
+        char *line = strrchr(got.data, '\n');
+        line = line ? line + 1 : got.data;
+        json_t *o = json_loads(line, 0, NULL);
+        const char *cerr = json_string_value(json_object_get(o, "error"));
+        if (!json_is_array(json_object_get(o, "errors"))) {
+            *err = cd_xstrdup("the validation process printed no answer");
+        } else if (cerr) {
+            *err = cd_xstrdup(cerr);
+        } else {
+            result = 0;
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(o, "errors"), i, e) {
+                const char *f = json_string_value(json_object_get(e, "field"));
+                const char *m = json_string_value(json_object_get(e, "message"));
+                char *field = f && *f ? cd_sprintf("%s.%s", prefix, f) : cd_xstrdup(prefix);
+                json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message",
+                                                        m ? m : "invalid"));
+                free(field);
+                result++;
+            }
+        }
+        json_decref(o);
+    }
+    cd_buf_free(&got);
+    return result;
+}

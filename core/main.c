@@ -25,6 +25,7 @@
 #include "serve.h"
 #include "supervise.h"
 #include "util.h"
+#include "validate_child.h"
 
 enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 
@@ -415,6 +416,8 @@ int main(int argc, char **argv)
     /* Internal: needs no configuration, loads one driver and describes it. */
     if (strcmp(cmd, "probe-plugin") == 0)
         return sub_argc == 1 ? cd_plugin_probe_main(sub_argv[0]) : EXIT_USAGE;
+    if (strcmp(cmd, "validate-driver") == 0) /* internal: a driver's validate(), stdin config */
+        return sub_argc == 1 ? cd_validate_driver_main(sub_argv[0]) : EXIT_USAGE;
 
     if (!config_path)
         config_path = config_alloc = cd_default_config_path();

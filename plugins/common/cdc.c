@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int cdc_buf_append(cdc_buf *b, const void *p, size_t n)
 {
@@ -327,6 +328,38 @@ CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *r
     SET(CURLOPT_USERAGENT, d && d->user_agent ? d->user_agent : "connectord/1.0");
 #undef SET
     return CURLE_OK;
+}
+
+size_t cdc_xfer_header(char *line, size_t size, size_t nitems, void *userdata)
+{
+    return header_cb(line, size, nitems, userdata);
+}
+
+void cdc_note_retry_after(const cd_host_api *host, cd_run *run, const char *value)
+{
+    long long secs = -1;
+    char *end = NULL;
+    long long n = strtoll(value, &end, 10);
+    if (end != value && *end == '\0' && n >= 0) {
+        secs = n;
+    } else {
+        time_t when = curl_getdate(value, NULL);
+        if (when != (time_t)-1) {
+            time_t now = time(NULL);
+            secs = when > now ? (long long)(when - now) : 0;
+        }
+    }
+    json_t *txt = json_string(value); /* NULL for invalid UTF-8: then only the seconds */
+    char *t = txt ? json_dumps(txt, JSON_ENCODE_ANY) : NULL;
+    json_decref(txt);
+    if (t)
+        host->set_detail(run, "retry_after", t);
+    free(t);
+    if (secs >= 0) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", secs);
+        host->set_detail(run, "retry_after_seconds", buf);
+    }
 }
 
 void cdc_xfer_cleanup(cdc_xfer *x)

@@ -90,6 +90,14 @@ typedef struct cdc_xfer {
  * setopt's code; CURLE_OPERATION_TIMEDOUT if the deadline already passed. */
 CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
                         long config_timeout_s, const char *ca_bundle);
+/* The header callback cdc_curl_setup installs (userdata: the cdc_xfer). A
+ * driver that needs more headers installs its own callback and calls this
+ * one first, so status, reason and Retry-After are still kept. */
+size_t cdc_xfer_header(char *line, size_t size, size_t nitems, void *userdata);
+/* Records a Retry-After header value in the run's details for the
+ * scheduler: "retry_after" (the text) and, when it is delta-seconds or an
+ * HTTP-date, "retry_after_seconds" (from now, never negative). */
+void cdc_note_retry_after(const cd_host_api *host, cd_run *run, const char *value);
 /* Frees the header copies in x. */
 void cdc_xfer_cleanup(cdc_xfer *x);
 

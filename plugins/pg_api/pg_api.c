@@ -745,37 +745,6 @@ static char *build_url(const sp_config *cfg, const cd_run_info *info, const char
     return url;
 }
 
-/* Retry-After is the scheduler's to honour (it owns the backoff): record
- * it in the run's details as seconds. The header is either delta-seconds
- * or an HTTP-date (RFC 9110 10.2.3); a date is turned into seconds from
- * now, never negative. Unreadable values are kept as text only. */
-static void note_retry_after(cd_run *run, const char *value)
-{
-    long long secs = -1;
-    char *end = NULL;
-    long long n = strtoll(value, &end, 10);
-    if (end != value && *end == '\0' && n >= 0) {
-        secs = n;
-    } else {
-        time_t when = curl_getdate(value, NULL);
-        if (when != (time_t)-1) {
-            time_t now = time(NULL);
-            secs = when > now ? (long long)(when - now) : 0;
-        }
-    }
-    json_t *txt = json_string(value);
-    char *t = txt ? json_dumps(txt, JSON_ENCODE_ANY) : NULL;
-    json_decref(txt);
-    if (t)
-        hostapi->set_detail(run, "retry_after", t);
-    free(t);
-    if (secs >= 0) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", secs);
-        hostapi->set_detail(run, "retry_after_seconds", buf);
-    }
-}
-
 /* GETs one merchant's window and feeds the body to the parser. Returns a
  * cd_status; on failure sets the run's message. *status_out gets the HTTP
  * status (0 if none). */
@@ -875,7 +844,7 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
                           cdc_http_reason(status, r.x.reason));
         if (r.x.retry_after) {
             hostapi->log(run, CD_LOG_WARNING, "%s asks to retry after %s", hn, r.x.retry_after);
-            note_retry_after(run, r.x.retry_after);
+            cdc_note_retry_after(hostapi, run, r.x.retry_after);
         }
         if (r.errbody.len)
             hostapi->log(run, CD_LOG_INFO, "response body starts: %.200s", r.errbody.data);

@@ -151,11 +151,14 @@ static void test_run(void **state)
 
 static void test_run_paged(void **state)
 {
-    /* pages of 3 (the mock's default count) until max_pages */
+    /* pages of 3 (the mock's default count), always full: the listing
+     * never ends, so reaching max_pages fails the run rather than load
+     * part of the day as if it were all of it */
     cd_mock_host *m = load("{\"base_url\": \"http://127.0.0.1:%u\", \"endpoint\": \"/s/{date}/{date}/P\","
                            " \"pagination\": {\"type\": \"page\", \"page_size\": 3, \"max_pages\": 2}, "
                            COLUMNS "}", port);
-    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);
+    assert_non_null(strstr(cd_mock_message(m), "more than pagination.max_pages (2)"));
     assert_int_equal(cd_mock_record_count(m), 6);
     char *path = mock_sabpaisa_last_path(server);
     assert_string_equal(path, "/s/2025-01-02/2025-01-02/P");

@@ -1,0 +1,30 @@
+/*
+ * bank_api_internal.h — pieces of bank_api.c reachable without HTTP, for
+ * the fuzz targets and unit tests. Not exported from the .so (hidden
+ * visibility).
+ */
+#ifndef BANK_API_INTERNAL_H
+#define BANK_API_INTERNAL_H
+
+#include <connectord/plugin.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Maps one response body (JSON or CSV per the run's connection_config:
+ * records_path, columns, csv.*) to records through the host the driver was
+ * initialised with, as one page of run() does. Calls records_begin itself.
+ * Returns a cd_status; *count the records seen. */
+int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *count);
+
+/* The rel="next" target of a Link header value, malloc'd, or NULL. */
+char *bank_api_link_next(const char *link_header);
+
+/* The canonical string to sign: tmpl with {method} {path} {query} {host}
+ * {timestamp} {date} {body_sha256} {key_id} replaced (NULL values: empty).
+ * Malloc'd; NULL on ENOMEM. */
+char *bank_api_canonical(const char *tmpl, const char *method, const char *path,
+                         const char *query, const char *host, const char *timestamp,
+                         const char *date, const char *body_sha256, const char *key_id);
+
+#endif /* BANK_API_INTERNAL_H */

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# bank_api end to end: `connectord run` against tests/mock/mock_bank on a
+# loopback port: JSON and CSV, every pagination style, every auth style
+# (HMAC verified by the mock), a private CA over TLS, and the failures.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+pg_tmp_start
+
+CD="$CD_BUILD_DIR/bin/connectord"
+MOCK="$CD_BUILD_DIR/tests/mock_bank"
+[ -x "$MOCK" ] || cd_fail "mock server not built: $MOCK"
+CFG="$CD_TEST_TMP/connectord.yaml"
+cd_write_config "$CFG"
+"$CD" -c "$CFG" migrate >/dev/null
+
+MOCK_PIDS=()
+cleanup() {
+    local p
+    for p in "${MOCK_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    pg_tmp_stop
+}
+trap cleanup EXIT
+
+start_mock() { # options... -> $PORT
+    local out="$CD_TEST_TMP/bank.$RANDOM.port"
+    "$MOCK" "$@" >"$out" 2>"$out.err" &
+    MOCK_PIDS+=($!)
+    local i
+    for i in $(seq 100); do
+        [ -s "$out" ] && break
+        sleep 0.05
+    done
+    PORT=$(head -n1 "$out")
+    [ -n "$PORT" ] || cd_fail "mock_bank did not start: $(cat "$out.err")"
+}
+add_connector() { # NAME CONFIG_JSON -> id
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config)
+       VALUES ('$1', 'BANK_API', 'TESTBANK', '$2'::jsonb) RETURNING id"
+}
+run_json() {
+    set +e
+    "$CD" -c "$CFG" run "$@" >"$CD_TEST_TMP/run.out" 2>"$CD_TEST_TMP/run.err"
+    RUN_RC=$?
+    set -e
+    out=$(cat "$CD_TEST_TMP/run.out")
+    [ -n "$out" ] || cd_fail "no run JSON; stderr: $(cat "$CD_TEST_TMP/run.err")"
+}
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+JCOLS='"columns": {"bank_ref": "ref", "amount": "amount", "transaction_date": "txn_date", "value_date": "value_date", "utr": "utr", "remarks": "narration", "debit_credit": "type"}, "records_path": "data.transactions"'
+CCOLS='"response_format": "csv", "columns": {"bank_ref": "Txn Ref", "amount": "Amount", "transaction_date": "Txn Date", "value_date": "Value Date", "utr": "UTR", "remarks": "Narration", "debit_credit": "Dr/Cr"}'
+# What the mock serves for 2025-01-02 (count 25): ref, exact paise, utr.
+EXPECTED=$(q "SELECT string_agg('BR20250102' || lpad(i::text, 6, '0') || '=' || (((i * 37) % 100000) * 100 + i % 100), ' ' ORDER BY i) FROM generate_series(0, 24) i")
+loaded() { # BANK_NAME -> "ref=paise ..." of that bank
+    q "SELECT coalesce(string_agg(bank_ref || '=' || amount_paise, ' ' ORDER BY bank_ref), '') FROM sp_v2_bank_statements WHERE bank_name = '$1'"
+}
+# check_load NAME CONFIG_JSON: one run loads the 25 lines exactly under bank NAME.
+check_load() {
+    local id
+    id=$(add_connector "$1" "$2")
+    run_json "$id" --date 2025-01-02
+    assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "$1: status ($(jget '.get("error_message")' <<<"$out"))"
+    assert_eq 25 "$(jget '["details"]["inserted"]' <<<"$out")" "$1: inserted"
+    assert_eq "$EXPECTED" "$(loaded "$1")" "$1: rows and exact paise"
+    LAST_ID=$id
+}
+
+start_mock --count 25
+B="http://127.0.0.1:$PORT"
+
+echo "== JSON, no pagination: mapped columns, exact paise, idempotent"
+check_load JSON_NONE "{\"base_url\": \"$B\", \"endpoint\": \"/json/none/{date}\", \"bank_name\": \"JSON_NONE\", $JCOLS}"
+assert_eq "2025-01-02|2025-01-02|UTR20250102000007|CR|NEFT, from \"Acme\" #7|CONNECTOR" \
+    "$(q "SELECT transaction_date, value_date, utr, debit_credit, remarks, source_type FROM sp_v2_bank_statements WHERE bank_ref = 'BR20250102000007'")" "one line, every column"
+before=$(q "SELECT md5(string_agg(s::text, '|' ORDER BY bank_ref)) FROM (SELECT bank_ref, amount_paise, utr, remarks, updated_at FROM sp_v2_bank_statements) s")
+run_json "$LAST_ID" --date 2025-01-02
+assert_eq "0|0|25" "$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["updated"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "repeat: inserted|updated|unchanged"
+assert_eq "$before" "$(q "SELECT md5(string_agg(s::text, '|' ORDER BY bank_ref)) FROM (SELECT bank_ref, amount_paise, utr, remarks, updated_at FROM sp_v2_bank_statements) s")" "table identical"
+
+echo "== JSON pagination: page, offset, cursor (body), link"
+check_load JSON_PAGE "{\"base_url\": \"$B\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"JSON_PAGE\", \"pagination\": {\"type\": \"page\", \"page_param\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS}"
+check_load JSON_OFFSET "{\"base_url\": \"$B\", \"endpoint\": \"/json/offset/{date}\", \"bank_name\": \"JSON_OFFSET\", \"pagination\": {\"type\": \"offset\", \"page_size\": 10}, $JCOLS}"
+check_load JSON_CURSOR "{\"base_url\": \"$B\", \"endpoint\": \"/json/cursor/{date}\", \"bank_name\": \"JSON_CURSOR\", \"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 7}, $JCOLS}"
+check_load JSON_LINK "{\"base_url\": \"$B\", \"endpoint\": \"/json/link/{date}\", \"bank_name\": \"JSON_LINK\", \"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 4}, $JCOLS}"
+assert_eq 25 "$(jget '["details"]["records_read"]' <<<"$out")" "records read over 7 linked pages"
+
+echo "== CSV (quoted commas, quotes and newlines), each pagination style"
+check_load CSV_NONE "{\"base_url\": \"$B\", \"endpoint\": \"/csv/none/{date}\", \"bank_name\": \"CSV_NONE\", $CCOLS}"
+assert_eq "$(printf 'NEFT, from "Acme"\n#7')" "$(q "SELECT remarks FROM sp_v2_bank_statements WHERE bank_name = 'CSV_NONE' AND bank_ref = 'BR20250102000007'")" "RFC 4180 field"
+check_load CSV_PAGE "{\"base_url\": \"$B\", \"endpoint\": \"/csv/page/{date}\", \"bank_name\": \"CSV_PAGE\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
+check_load CSV_OFFSET "{\"base_url\": \"$B\", \"endpoint\": \"/csv/offset/{date}\", \"bank_name\": \"CSV_OFFSET\", \"pagination\": {\"type\": \"offset\", \"offset_param\": \"offset\", \"limit_param\": \"limit\", \"page_size\": 10}, $CCOLS}"
+check_load CSV_CURSOR "{\"base_url\": \"$B\", \"endpoint\": \"/csv/cursor/{date}\", \"bank_name\": \"CSV_CURSOR\", \"pagination\": {\"type\": \"cursor\", \"cursor_header\": \"X-Next-Cursor\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
+check_load CSV_LINK "{\"base_url\": \"$B\", \"endpoint\": \"/csv/link/{date}\", \"bank_name\": \"CSV_LINK\", \"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
+
+echo "== auth styles: bearer, api_key, basic, hmac_sha256 (signature verified by the mock)"
+export BANK_TOKEN=tok-123 BANK_KEY=key-456 BANK_PW=pw-789 BANK_HMAC=hmac-secret-000
+start_mock --count 25 --auth bearer:tok-123
+check_load AUTH_BEARER "{\"base_url\": \"http://127.0.0.1:$PORT\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"AUTH_BEARER\", \"auth_type\": \"bearer\", \"bearer_token\": {\"secret\": \"env:BANK_TOKEN\"}, \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS}"
+start_mock --count 25 --auth api_key:X-Bank-Key:key-456
+check_load AUTH_KEY "{\"base_url\": \"http://127.0.0.1:$PORT\", \"endpoint\": \"/json/none/{date}\", \"bank_name\": \"AUTH_KEY\", \"auth_type\": \"api_key\", \"api_key_header\": \"X-Bank-Key\", \"api_key\": {\"secret\": \"env:BANK_KEY\"}, $JCOLS}"
+start_mock --count 25 --auth basic:ops:pw-789
+check_load AUTH_BASIC "{\"base_url\": \"http://127.0.0.1:$PORT\", \"endpoint\": \"/csv/none/{date}\", \"bank_name\": \"AUTH_BASIC\", \"auth_type\": \"basic\", \"username\": \"ops\", \"password\": {\"secret\": \"env:BANK_PW\"}, $CCOLS}"
+start_mock --count 25 --auth hmac:key-1:hmac-secret-000
+HMAC_CFG="\"base_url\": \"http://127.0.0.1:$PORT\", \"endpoint\": \"/json/cursor/{date}\", \"auth_type\": \"hmac_sha256\", \"hmac_key_id\": \"key-1\", \"hmac_secret\": {\"secret\": \"env:BANK_HMAC\"}, \"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS"
+check_load AUTH_HMAC "{$HMAC_CFG, \"bank_name\": \"AUTH_HMAC\"}"
+hm=$LAST_ID
+export BANK_HMAC=wrong-secret
+run_json "$hm" --date 2025-01-02
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "wrong HMAC secret"
+assert_eq "API responded with status 401: Unauthorized" "$(jget '["error_message"]' <<<"$out")" "wrong HMAC secret message"
+assert_not_contains "$out$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "hmac-secret-000" "secret anywhere"
+
+echo "== TLS with a private CA: ca_bundle trusts it; without it the run is a configuration error"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$CD_TEST_TMP/key.pem" -out "$CD_TEST_TMP/cert.pem" 2>/dev/null
+chmod 644 "$CD_TEST_TMP/cert.pem"
+start_mock --count 25 --tls-cert "$CD_TEST_TMP/cert.pem" --tls-key "$CD_TEST_TMP/key.pem"
+check_load TLS_CA "{\"base_url\": \"https://127.0.0.1:$PORT\", \"endpoint\": \"/json/none/{date}\", \"bank_name\": \"TLS_CA\", \"ca_bundle\": \"$CD_TEST_TMP/cert.pem\", $JCOLS}"
+notrust=$(add_connector TLS_NOCA "{\"base_url\": \"https://127.0.0.1:$PORT\", \"endpoint\": \"/json/none/{date}\", \"bank_name\": \"TLS_NOCA\", $JCOLS}")
+run_json "$notrust" --date 2025-01-02
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "untrusted certificate"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "TLS or URL problem talking to 127.0.0.1" "message"
+
+echo "== failures: 401, 429 with Retry-After, 500, malformed CSV, a missing CSV column, a foreign link, max_pages"
+fail() { # NAME ENDPOINT EXTRA -> runs it, sets $out
+    local id
+    id=$(add_connector "$1" "{\"base_url\": \"$B\", \"endpoint\": \"$2\", \"bank_name\": \"$1\", $3}")
+    run_json "$id" --date 2025-01-02
+    assert_eq FAILED "$(jget '["status"]' <<<"$out")" "$1: status"
+    assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = '$1'")" "$1: no rows left"
+}
+fail F401 "/fail/401/{date}" "$JCOLS"
+assert_eq "API responded with status 401: Unauthorized|configuration_error" "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "401"
+fail F429 "/fail/429/{date}" "$JCOLS"
+assert_eq "transient_error|5" "$(jget '["details"]["outcome"]' <<<"$out")|$(jget '["details"]["retry_after_seconds"]' <<<"$out")" "429 and Retry-After"
+fail F500 "/fail/500/{date}" "$JCOLS"
+assert_eq "API responded with status 500: Internal Server Error|transient_error" "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "500"
+fail BADCSV "/badcsv/{date}" "\"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "malformed CSV from the bank API (page 1): line 3" "unterminated quote"
+assert_eq permanent_error "$(jget '["details"]["outcome"]' <<<"$out")" "malformed CSV outcome"
+fail MISSCOL "/csv/none/{date}" "\"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount (INR)\", \"transaction_date\": \"Txn Date\"}"
+assert_eq "columns.amount names \"Amount (INR)\", which the CSV header (page 1) does not have|configuration_error" "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "missing CSV column"
+fail EVIL "/evillink/{date}" "\"pagination\": {\"type\": \"link\"}, $JCOLS"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "points to http://198.51.100.7:80, outside" "foreign link not followed"
+fail MAXP "/json/page/{date}" "\"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 5, \"max_pages\": 2}, $JCOLS"
+assert_eq "the bank API has more than pagination.max_pages (2) pages for 2025-01-02; raise max_pages" "$(jget '["error_message"]' <<<"$out")" "max_pages"
+
+echo "== --type TEST: one request, rows on the first page, nothing loaded"
+t=$(add_connector TESTONLY "{\"base_url\": \"$B\", \"endpoint\": \"/csv/page/{date}\", \"bank_name\": \"TESTONLY\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}")
+run_json "$t" --type TEST --date 2025-01-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
+assert_eq "200|10" "$(jget '["details"]["http_status"]' <<<"$out")|$(jget '["details"]["rows_seen"]' <<<"$out")" "status and rows seen"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'TESTONLY'")" "nothing loaded"
+
+echo "OK"

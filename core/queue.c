@@ -46,9 +46,9 @@ int64_t cd_queue_run(PGconn *conn, int64_t connector_id, const char *run_type,
         conn, "queueing the run", PGRES_TUPLES_OK,
         "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
         " triggered_by, attempt, max_attempts, queued_at, started_at)"
-        " SELECT c.id, $2, COALESCE($3::date,"
+        " SELECT c.id, $2::text, COALESCE($3::date,"
         "  connectord_default_run_date(c.schedule_timezone, c.connection_config)), 'QUEUED',"
-        "  $4, 1, connectord_max_attempts(c.connection_config, $2), now(), NULL"
+        "  $4, 1, connectord_max_attempts(c.connection_config, $2::text), now(), NULL"
         " FROM sp_v2_connectors c WHERE c.id = $1 RETURNING id)"
         " SELECT id, pg_notify('" CD_QUEUE_CHANNEL "', id::text) FROM r",
         4, p, err);
@@ -86,8 +86,8 @@ int cd_queue_backfill(PGconn *conn, int64_t connector_id, const char *from, cons
         "WITH b AS (SELECT gen_random_uuid() AS bid),"
         " r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
         "  triggered_by, attempt, max_attempts, queued_at, started_at, backfill_id)"
-        "  SELECT c.id, $2, d::date, 'QUEUED', $5, 1,"
-        "   connectord_max_attempts(c.connection_config, $2), now(), NULL, b.bid"
+        "  SELECT c.id, $2::text, d::date, 'QUEUED', $5, 1,"
+        "   connectord_max_attempts(c.connection_config, $2::text), now(), NULL, b.bid"
         "  FROM sp_v2_connectors c, b, generate_series($3::date, $4::date, '1 day') d"
         "  WHERE c.id = $1 ORDER BY d RETURNING id, backfill_id)"
         " SELECT (SELECT bid FROM b)::text, count(*), pg_notify('" CD_QUEUE_CHANNEL "', 'backfill')"

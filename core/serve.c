@@ -188,7 +188,7 @@ static int loop(serve_state *st)
         lease_s = 3;
     int retention_days = (int)cd_config_int(st->cfg, "retention.days", 90, NULL);
     int64_t last_tick = 0, last_beat = 0, last_rescue = 0, last_cancel = 0, last_status = 0;
-    int64_t last_prune = 0; /* prune once at start, then hourly */
+    int64_t last_prune = cd_now_ms() - 3600 * 1000; /* prune once at start, then hourly */
     int claim_now = 1, check_cancels = 0;
     for (;;) {
         int64_t now_ms = cd_now_ms();

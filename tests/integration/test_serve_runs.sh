@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The dispatcher in `connectord serve`, on the real clock: a queued run
+# starts within a second; a backfill runs its dates once each, in order;
+# retries follow the policy; cancellation of queued and running runs; a
+# worker killed with -9 is rescued by another; SIGTERM hands runs back;
+# leftovers of a dead process on this host are rescued at start-up;
+# retention prunes old logs; an idle worker uses next to no CPU.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+trap 'serve_stop_all; pg_tmp_stop' EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+CFG="$CD_TEST_TMP/w.yaml"
+serve_config "$CFG" "retention:" "  days: 90"
+"$CD" -c "$CFG" migrate >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+
+add() { # name config-json
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+       VALUES ('$1', 'BANK_API', '$1', '$2'::jsonb, 'test_gen', false) RETURNING id"
+}
+queue() { # connector [type] -> run id, queued and notified in one transaction
+    q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, max_attempts)
+         SELECT id, '${2:-MANUAL}', '2025-10-02', 'QUEUED', connectord_max_attempts(connection_config, '${2:-MANUAL}')
+         FROM sp_v2_connectors WHERE id = $1 RETURNING id)
+       SELECT id FROM r, pg_notify('connectord_queue', r.id::text)"
+}
+
+echo "== retention prunes old run logs and record errors, keeps runs"
+fast=$(add fast '{"rows": 3, "seed": 1, "bank": "FAST"}')
+old_run=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, status, started_at, completed_at) VALUES ($fast, 'MANUAL', 'SUCCESS', now() - interval '200 days', now() - interval '200 days') RETURNING id")
+q "INSERT INTO sp_v2_connector_run_logs (run_id, level, message, logged_at) VALUES ($old_run, 6, 'old', now() - interval '100 days'), ($old_run, 6, 'recent', now() - interval '1 day')" >/dev/null
+q "INSERT INTO sp_v2_connector_record_errors (run_id, reason, created_at) VALUES ($old_run, 'old', now() - interval '100 days'), ($old_run, 'recent', now())" >/dev/null
+
+echo "== a dead process's RUNNING run on this host is rescued at start-up"
+host=$(hostname)
+left=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, worker_id, started_at, lease_expires_at)
+          VALUES ($fast, 'MANUAL', '2025-10-01', 'RUNNING', 1, 2, '$host/999999/dead', now(), now() + interval '1 hour') RETURNING id")
+serve_start w1 "$CFG"
+wait_for "SELECT status = 'SUCCESS' AND attempt = 2 FROM sp_v2_connector_runs WHERE id = $left" 20 "leftover rescued and run"
+assert_eq "FAILED|worker lost" "$(q "SELECT status, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $left AND attempt = 1")" "lost attempt in history"
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_run_logs WHERE run_id = $old_run" 10 "old logs pruned"
+assert_eq recent "$(q "SELECT message FROM sp_v2_connector_run_logs WHERE run_id = $old_run")" "recent log kept"
+assert_eq recent "$(q "SELECT reason FROM sp_v2_connector_record_errors WHERE run_id = $old_run")" "recent error kept"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE id = $old_run")" "run rows kept"
+
+echo "== a queued run starts within a second"
+for i in 1 2 3; do
+    id=$(queue "$fast")
+    wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 10 "manual run"
+    delay=$(q "SELECT extract(epoch FROM started_at - queued_at) FROM sp_v2_connector_runs WHERE id = $id")
+    python3 -c "import sys; sys.exit(0 if float('$delay') < 1.0 else 1)" || cd_fail "run $id started $delay s after it was queued"
+done
+
+echo "== backfill: one run per date, each once, in date order"
+bf=$(add bf '{"rows": 2, "seed": 3, "bank": "BF", "sleep_ms": 50}')
+out=$("$CD" -c "$CFG" backfill "$bf" 2025-09-01 2025-09-10)
+assert_contains "$out" '"runs": 10' "backfill queued"
+wait_for "SELECT count(*) = 10 FROM sp_v2_connector_runs WHERE connector_id = $bf AND status = 'SUCCESS'" 60 "backfill done"
+assert_eq 10 "$(q "SELECT count(DISTINCT run_date) FROM sp_v2_connector_runs WHERE connector_id = $bf AND run_type = 'BACKFILL'")" "ten dates"
+assert_eq t "$(q "SELECT bool_and(ok) FROM (SELECT started_at >= lag(completed_at) OVER (ORDER BY run_date) OR lag(completed_at) OVER (ORDER BY run_date) IS NULL AS ok FROM sp_v2_connector_runs WHERE connector_id = $bf) s")" "one after another, in date order"
+assert_eq 10 "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_runs r ON r.id = a.run_id WHERE r.connector_id = $bf")" "each executed once"
+
+echo "== retries: transient errors retried up to retry_count, config errors never"
+tr=$(add tr '{"rows": 1, "seed": 1, "bank": "TR", "fail": "transient", "auto_retry": true, "retry_count": 2}')
+id=$(queue "$tr")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "retried run fails at last"
+assert_eq 3 "$(q "SELECT attempt FROM sp_v2_connector_runs WHERE id = $id")" "three attempts"
+assert_eq "FAILED,FAILED,FAILED" "$(q "SELECT string_agg(status, ',' ORDER BY attempt) FROM sp_v2_connector_run_attempts WHERE run_id = $id")" "each attempt's error kept"
+assert_eq 3 "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts WHERE run_id = $id AND error_message LIKE 'source went away%'")" "errors of every attempt"
+assert_eq "1|1|FAILED" "$(q "SELECT total_runs, failure_count, status FROM sp_v2_connectors WHERE id = $tr")" "counters count runs, not attempts"
+assert_eq t "$(q "SELECT bool_and(b.started_at >= a.completed_at + interval '0.5 s') FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_run_attempts b ON b.run_id = a.run_id AND b.attempt = a.attempt + 1 WHERE a.run_id = $id")" "backoff between attempts"
+cf=$(add cf '{"rows": 1, "seed": 1, "bank": "CF", "fail": "config", "auto_retry": true, "retry_count": 3}')
+id=$(queue "$cf")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "config error"
+assert_eq "1|configuration_error" "$(q "SELECT attempt, details->>'outcome' FROM sp_v2_connector_runs WHERE id = $id")" "never retried"
+
+echo "== cancel: a queued run at once, a running one within the grace period"
+slow=$(add slow '{"rows": 200, "seed": 1, "bank": "SLOW", "sleep_ms": 100}')
+qid=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, not_before) VALUES ($slow, 'MANUAL', '2025-10-02', 'QUEUED', now() + interval '1 hour') RETURNING id")
+assert_contains "$("$CD" -c "$CFG" cancel "$qid")" "cancelled (it was queued)" "queued cancel"
+assert_eq "FAILED|cancelled by CLI" "$(q "SELECT status, error_message FROM sp_v2_connector_runs WHERE id = $qid")" "queued run cancelled"
+id=$(queue "$slow")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "slow run running"
+assert_contains "$("$CD" -c "$CFG" cancel "$id")" "stop requested" "running cancel"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 10 "running run cancelled"
+assert_eq "cancelled by CLI" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "no rows of a cancelled run"
+
+echo "== kill -9 of a worker mid-run: another worker rescues the run"
+long=$(add long '{"rows": 20, "seed": 1, "bank": "LONG", "sleep_ms": 300, "auto_retry": true, "retry_count": 1}')
+id=$(queue "$long")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "long run running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+serve_stop w1 KILL || true
+sleep 0.5
+# Dead, or a zombie waiting for init to reap it: not running either way.
+state=$(awk '{print $3}' "/proc/$runner/stat" 2>/dev/null || echo gone)
+case "$state" in gone | Z | X) ;; *) cd_fail "the runner outlived its killed worker (state $state)" ;; esac
+serve_start w2 "$CFG"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "rescued run finished"
+assert_eq "2" "$(q "SELECT attempt FROM sp_v2_connector_runs WHERE id = $id")" "second attempt"
+assert_eq "FAILED|worker lost" "$(q "SELECT status, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $id AND attempt = 1")" "first attempt lost"
+assert_eq 20 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG'")" "rows loaded once"
+
+echo "== SIGTERM hands a long run back to the queue"
+long2=$(add long2 '{"rows": 40, "seed": 1, "bank": "LONG2", "sleep_ms": 300}')
+id=$(queue "$long2")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "long2 running"
+t0=$SECONDS
+serve_stop w2 TERM
+[ $((SECONDS - t0)) -le 10 ] || cd_fail "graceful stop took $((SECONDS - t0)) s"
+assert_eq "QUEUED|1" "$(q "SELECT status, attempt FROM sp_v2_connector_runs WHERE id = $id")" "handed back without using an attempt"
+assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "handed back" "reason"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG2'")" "no partial rows"
+serve_start w3 "$CFG"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "handed-back run finished"
+
+echo "== an idle worker uses next to no CPU"
+sleep 1
+pid=${SERVE_PID[w3]}
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+a=$(ticks); sleep 5; b=$(ticks)
+hz=$(getconf CLK_TCK)
+echo "idle CPU over 5 s: $(( (b - a) * 1000 / hz )) ms"
+[ $(( (b - a) * 1000 / hz )) -le 250 ] || cd_fail "idle worker used $(( (b - a) * 1000 / hz )) ms of CPU in 5 s"
+echo "dispatcher checks passed"

@@ -1,37 +1,46 @@
 /*
  * bank_sftp.c — the built-in BANK_SFTP driver: bank statement files from an
- * SFTP drop box.
+ * SFTP drop box, fetched once, verified, read and loaded into
+ * sp_v2_bank_statements.
  *
- * test() is real: a bounded TCP connect, the SSH handshake, the server key
- * checked against the pinned SHA256 fingerprint or a known_hosts file
- * BEFORE any credential is sent, authentication, and a listing of
- * remote_path counting the files that match file_pattern.
+ * This file holds the descriptor, the configuration rules, test() and the
+ * run's flow; the pieces live beside it, one idea each: sftp.c (session,
+ * host key pinning), discover.c (patterns, sidecars, temporary names),
+ * fetch.c (resumable download + sha256), ledger.c (the file ledger),
+ * format.c (templates and inline formats), reader.c / csv.c / xlsx.c
+ * (readers), mapper.c (rows to records), amount.c, date.c, pgp.c.
  *
- * run() — download, checksum, parse and post-action of files — is issue #6
- * and not in this version: it fails permanently with a message saying so,
- * rather than pretending to succeed with zero rows.
+ * A run, per file: complete? (age, size stable over two listings, done
+ * marker, checksum sidecar present) -> already loaded by path, size and
+ * mtime? (skip without downloading) -> download (resuming a broken one)
+ * -> checksum sidecar -> loaded before under any name (same sha256)? ->
+ * decrypt -> read and emit -> LOADED in the ledger, in the load's
+ * transaction -> post action.
  */
 #include <connectord/plugin.h>
 
 #include "cdc.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libssh2.h>
-#include <libssh2_sftp.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "discover.h"
+#include "fetch.h"
+#include "format.h"
+#include "ledger.h"
+#include "mapper.h"
+#include "pgp.h"
+#include "reader.h"
+#include "sftp.h"
 
 static const cd_host_api *hostapi;
 
 static const cd_driver_magic bank_sftp_magic = CD_DRIVER_MAGIC_INIT(
-    "bank_sftp", "1.0.0", "connectord", CD_CATEGORY_BANK_SFTP, CD_DATASET_BANK_STATEMENT,
+    "bank_sftp", "1.1.0", "connectord", CD_CATEGORY_BANK_SFTP, CD_DATASET_BANK_STATEMENT,
     "Bank statement files from an SFTP server (host key pinned)");
 
 #define SECRET_SCHEMA(desc)                                                             \
@@ -61,17 +70,23 @@ static const char bank_sftp_schema[] =
     "\"remote_path\": {\"type\": \"string\", \"pattern\": \"^/\"},"
     "\"file_pattern\": {\"type\": \"string\", \"default\": \"*\","
     "\"description\": \"Anchored glob with * and ?, may use {YYYYMMDD} style date placeholders\"},"
-    "\"lookback_days\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 366, \"default\": 0},"
-    "\"min_file_age_seconds\": {\"type\": \"integer\", \"minimum\": 0, \"default\": 60},"
+    "\"lookback_days\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 366, \"default\": 3},"
+    "\"min_file_age_seconds\": {\"type\": \"integer\", \"minimum\": 0, \"default\": 120},"
+    "\"size_stable_seconds\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 60, \"default\": 3,"
+    "\"description\": \"Seconds between the two listings whose sizes must agree\"},"
     "\"checksum\": {\"enum\": [\"none\", \"sha256_sidecar\", \"md5_sidecar\"], \"default\": \"none\"},"
     "\"done_marker_suffix\": {\"type\": \"string\"},"
     "\"post_action\": {\"enum\": [\"none\", \"move\", \"delete\"], \"default\": \"none\"},"
     "\"processed_path\": {\"type\": \"string\", \"pattern\": \"^/\"},"
     "\"template\": {\"type\": \"string\"},"
     "\"format\": {\"type\": \"object\"},"
+    "\"template_format\": {\"type\": \"object\","
+    "\"description\": \"Set by connectord from conf.d/templates; not stored\"},"
     "\"pgp\": {\"type\": \"object\", \"properties\": {"
     "\"private_key\": " SECRET_SCHEMA("Armored PGP private key") ","
-    "\"passphrase\": " SECRET_SCHEMA("PGP key passphrase") "}}"
+    "\"passphrase\": " SECRET_SCHEMA("PGP key passphrase") ","
+    "\"signer_key\": {\"type\": \"string\", \"description\": \"Armored public key whose "
+    "signature every file must carry (verification on when set)\"}}}"
     "}}";
 
 static const char *describe_config(void)
@@ -108,6 +123,22 @@ static int need_string(cd_run *run, const json_t *root, const char *key)
         return 1;
     }
     return 0;
+}
+
+static void format_problem(void *ud, const char *path, const char *msg)
+{
+    report(ud, path, "%s", msg);
+}
+
+/* The format must be complete whether it comes from a template, inline, or
+ * both. */
+static int check_format(cd_run *run, const json_t *root)
+{
+    bs_format f;
+    int bad = bs_format_load(root, &f, format_problem, run);
+    if (!bad)
+        bs_format_free(&f);
+    return bad;
 }
 
 /* Checks what the schema cannot (and its required fields, so a host that
@@ -170,6 +201,7 @@ static int check_config(cd_run *run, const json_t *root)
         report(run, "known_hosts_file", "must be an absolute path");
         bad++;
     }
+    bad += check_format(run, root);
     const char *post = cdc_json_str(root, "post_action", "none");
     const char *pp = cdc_json_str(root, "processed_path", NULL);
     if (strcmp(post, "move") == 0 && (!pp || pp[0] != '/')) {
@@ -194,155 +226,49 @@ static int validate(cd_run *run)
     return bad ? CD_ERR_CONFIG : CD_OK;
 }
 
-/* Milliseconds a network step may take: the operator's connect timeout,
- * bounded by what is left of the run. 0 means no time left. */
-static long step_budget_ms(cd_run *run, uint32_t limit_s)
+
+/* Days from..to (ISO, inclusive), at most 400. Malloc'd array of 11-byte
+ * strings; *n days. */
+static char (*date_range(const char *from, const char *to, size_t *n))[11]
 {
-    long ms = limit_s ? (long)limit_s * 1000 : 30000;
-    int64_t left = hostapi->remaining_ms(run);
-    if (left >= 0) {
-        int64_t b = left > 1000 ? left - 500 : left;
-        if (b < ms)
-            ms = (long)b;
+    *n = 0;
+    if (!cdc_is_iso_date(from) || !cdc_is_iso_date(to))
+        return NULL;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = atoi(from) - 1900;
+    tm.tm_mon = atoi(from + 5) - 1;
+    tm.tm_mday = atoi(from + 8);
+    tm.tm_hour = 12;
+    char (*out)[11] = calloc(400, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < 400; i++) {
+        time_t t = timegm(&tm);
+        struct tm d;
+        gmtime_r(&t, &d);
+        strftime(out[i], 11, "%Y-%m-%d", &d);
+        (*n)++;
+        if (strcmp(out[i], to) >= 0)
+            break;
+        tm.tm_mday++;
     }
-    return ms > 0 ? ms : 0;
+    return out;
 }
 
-/* Connects to host:port within timeout_ms (non-blocking connect + poll per
- * address). Returns the connected, blocking socket or -1 with *why set. */
-static int tcp_connect(const char *hostname, int port, long timeout_ms, cd_run *run, char **why)
+/* The run date minus k days. */
+static void minus_days(const char *iso, int k, char out[11])
 {
-    struct addrinfo hints, *res = NULL;
-    char service[16];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(service, sizeof service, "%d", port);
-    int gai = getaddrinfo(hostname, service, &hints, &res);
-    if (gai != 0) {
-        *why = cdc_printf("cannot resolve %s: %s", hostname, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1, last_err = 0;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            last_err = errno;
-            continue;
-        }
-        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc != 0 && errno == EINPROGRESS) {
-            /* poll in slices so a cancel is noticed within 200 ms */
-            long waited = 0;
-            rc = -1;
-            errno = ETIMEDOUT;
-            while (waited < timeout_ms && !hostapi->is_cancelled(run)) {
-                struct pollfd pfd = {fd, POLLOUT, 0};
-                int slice = timeout_ms - waited < 200 ? (int)(timeout_ms - waited) : 200;
-                int pr = poll(&pfd, 1, slice);
-                if (pr > 0) {
-                    int soerr = 0;
-                    socklen_t sl = sizeof soerr;
-                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-                    rc = soerr ? -1 : 0;
-                    errno = soerr;
-                    break;
-                }
-                if (pr < 0 && errno != EINTR)
-                    break;
-                waited += slice;
-                errno = ETIMEDOUT;
-            }
-        }
-        if (rc != 0) {
-            last_err = errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        *why = cdc_printf("cannot connect to %s:%d: %s", hostname, port,
-                          last_err == ETIMEDOUT ? "timed out" : strerror(last_err));
-        return -1;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-        *why = cdc_printf("cannot set up the socket: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* libssh2's last error text for a message. */
-static const char *ssh_error(LIBSSH2_SESSION *s)
-{
-    char *msg = NULL;
-    libssh2_session_last_error(s, &msg, NULL, 0);
-    return msg && *msg ? msg : "unknown libssh2 error";
-}
-
-/* Standard base64 of n bytes without '=' padding, as OpenSSH prints key
- * fingerprints. out needs 4*ceil(n/3)+1 bytes. */
-static void base64_nopad(const unsigned char *in, size_t n, char *out)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = tbl[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = tbl[v & 63];
-    }
-    out[o] = '\0';
-}
-
-/* Checks the server key against known_hosts_file. CD_OK or CD_ERR_CONFIG
- * with the message set. */
-static int check_known_hosts(cd_run *run, LIBSSH2_SESSION *s, const char *file,
-                             const char *hostname, int port)
-{
-    size_t keylen = 0;
-    int keytype = 0;
-    const char *key = libssh2_session_hostkey(s, &keylen, &keytype);
-    LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s);
-    if (!key || !kh) {
-        hostapi->set_message(run, "cannot read the server's host key: %s", ssh_error(s));
-        if (kh)
-            libssh2_knownhost_free(kh);
-        return CD_ERR_TRANSIENT;
-    }
-    if (libssh2_knownhost_readfile(kh, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-        hostapi->set_message(run, "cannot read known_hosts_file %s: %s", file, ssh_error(s));
-        libssh2_knownhost_free(kh);
-        return CD_ERR_CONFIG;
-    }
-    int typemask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW;
-    switch (keytype) {
-    case LIBSSH2_HOSTKEY_TYPE_RSA: typemask |= LIBSSH2_KNOWNHOST_KEY_SSHRSA; break;
-    case LIBSSH2_HOSTKEY_TYPE_DSS: typemask |= LIBSSH2_KNOWNHOST_KEY_SSHDSS; break;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: typemask |= LIBSSH2_KNOWNHOST_KEY_ECDSA_256; break;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: typemask |= LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: typemask |= LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
-    case LIBSSH2_HOSTKEY_TYPE_ED25519: typemask |= LIBSSH2_KNOWNHOST_KEY_ED25519; break;
-    default: typemask |= LIBSSH2_KNOWNHOST_KEY_UNKNOWN; break;
-    }
-    int r = libssh2_knownhost_checkp(kh, hostname, port, key, keylen, typemask, NULL);
-    libssh2_knownhost_free(kh);
-    if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH)
-        return CD_OK;
-    hostapi->set_message(run, "host key of %s:%d %s known_hosts_file %s", hostname, port,
-                         r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? "does not match" : "is not in",
-                         file);
-    return CD_ERR_CONFIG;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = atoi(iso) - 1900;
+    tm.tm_mon = atoi(iso + 5) - 1;
+    tm.tm_mday = atoi(iso + 8) - k;
+    tm.tm_hour = 12;
+    time_t t = timegm(&tm);
+    struct tm d;
+    gmtime_r(&t, &d);
+    strftime(out, 11, "%Y-%m-%d", &d);
 }
 
 static int test(cd_run *run)
@@ -353,186 +279,628 @@ static int test(cd_run *run)
         hostapi->set_message(run, "connection_config is not valid JSON: %s", err.text);
         return CD_ERR_CONFIG;
     }
-    int rc = CD_OK;
-    int fd = -1;
-    LIBSSH2_SESSION *s = NULL;
-    LIBSSH2_SFTP *sftp = NULL;
-    LIBSSH2_SFTP_HANDLE *dir = NULL;
-    char *why = NULL, *pattern = NULL;
-
+    bs_sftp c;
+    memset(&c, 0, sizeof c);
+    c.fd = -1;
+    bs_entry *ents = NULL;
+    size_t nents = 0;
+    char *why = NULL;
+    int rc;
     if (check_config(run, root) > 0) {
         hostapi->test_step(run, "config", 0, "connection_config is invalid (see the log)");
         hostapi->set_message(run, "connection_config is invalid (see the run's log)");
         rc = CD_ERR_CONFIG;
         goto out;
     }
-    const char *hostname = cdc_json_str(root, "host", NULL);
-    int port = (int)cdc_json_int(root, "port", 22);
-    const char *user = cdc_json_str(root, "username", NULL);
-    const char *auth = cdc_json_str(root, "auth_type", "password");
-    const char *pin = cdc_json_str(root, "host_key_sha256", NULL);
-    const char *known = cdc_json_str(root, "known_hosts_file", NULL);
+    rc = bs_sftp_open(&c, hostapi, run, root, 1);
+    if (rc != CD_OK)
+        goto out;
     const char *remote = cdc_json_str(root, "remote_path", "/");
-    const cd_http_defaults *d = hostapi->http_defaults(run);
-
-    long budget = step_budget_ms(run, d ? d->connect_timeout_s : 0);
-    if (budget == 0) {
-        hostapi->set_message(run, "no time left before the run's deadline to connect");
-        rc = CD_ERR_TRANSIENT;
+    rc = bs_sftp_list(&c, remote, &ents, &nents, &why);
+    if (rc != CD_OK) {
+        hostapi->test_step(run, "list", 0, "%s", why);
+        hostapi->set_message(run, "%s", why);
         goto out;
     }
-    fd = tcp_connect(hostname, port, budget, run, &why);
-    if (fd < 0) {
-        rc = hostapi->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
-        hostapi->test_step(run, "connect", 0, "%s", why ? why : "failed");
-        hostapi->set_message(run, "%s", why ? why : "cannot connect");
-        goto out;
-    }
-    hostapi->test_step(run, "connect", 1, "TCP connection to %s:%d", hostname, port);
-
-    s = libssh2_session_init();
-    if (!s) {
-        hostapi->set_message(run, "libssh2_session_init failed");
-        rc = CD_ERR_TRANSIENT;
-        goto out;
-    }
-    libssh2_session_set_blocking(s, 1);
-    /* Every blocking libssh2 call below is bounded by the same budget. */
-    budget = step_budget_ms(run, d ? d->request_timeout_s : 0);
-    libssh2_session_set_timeout(s, budget > 0 ? budget : 1);
-    if (libssh2_session_handshake(s, fd) != 0) {
-        hostapi->test_step(run, "handshake", 0, "%s", ssh_error(s));
-        hostapi->set_message(run, "SSH handshake with %s:%d failed: %s", hostname, port,
-                             ssh_error(s));
-        rc = CD_ERR_TRANSIENT;
-        goto out;
-    }
-    hostapi->test_step(run, "handshake", 1, "SSH session established");
-
-    const char *hash = libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
-    char fingerprint[64] = "SHA256:";
-    if (!hash) {
-        hostapi->test_step(run, "host key", 0, "server key fingerprint unavailable");
-        hostapi->set_message(run, "cannot compute the server's SHA256 key fingerprint: %s",
-                             ssh_error(s));
-        rc = CD_ERR_TRANSIENT;
-        goto out;
-    }
-    base64_nopad((const unsigned char *)hash, 32, fingerprint + 7);
-    if (pin && *pin) {
-        size_t n = strlen(pin);
-        if (n == 51 && pin[50] == '=')
-            n = 50;
-        if (strlen(fingerprint) != n || strncmp(fingerprint, pin, n) != 0) {
-            hostapi->test_step(run, "host key", 0, "expected %s, got %s", pin, fingerprint);
-            hostapi->set_message(run, "host key mismatch: expected %.*s, got %s", (int)n, pin,
-                                 fingerprint);
-            rc = CD_ERR_CONFIG;
-            goto out;
-        }
-    } else if ((rc = check_known_hosts(run, s, known, hostname, port)) != CD_OK) {
-        hostapi->test_step(run, "host key", 0, "%s not accepted by %s", fingerprint, known);
-        goto out;
-    }
-    hostapi->test_step(run, "host key", 1, "%s", fingerprint);
-
-    int ar;
-    if (strcmp(auth, "private_key") == 0) {
-        const char *key = cdc_secret_str(root, "private_key");
-        const char *pass = cdc_secret_str(root, "private_key_passphrase");
-        ar = key ? libssh2_userauth_publickey_frommemory(s, user, strlen(user), NULL, 0, key,
-                                                         strlen(key), pass)
-                 : -1;
-    } else {
-        const char *pw = cdc_secret_str(root, "password");
-        ar = pw ? libssh2_userauth_password(s, user, pw) : -1;
-    }
-    if (ar != 0) {
-        hostapi->test_step(run, "auth", 0, "%s as %s: %s", auth, user, ssh_error(s));
-        hostapi->set_message(run, "SSH authentication as %s failed: %s", user, ssh_error(s));
-        rc = ar == LIBSSH2_ERROR_TIMEOUT || ar == LIBSSH2_ERROR_SOCKET_RECV ? CD_ERR_TRANSIENT
-                                                                           : CD_ERR_CONFIG;
-        goto out;
-    }
-    hostapi->test_step(run, "auth", 1, "%s as %s", auth, user);
-
-    sftp = libssh2_sftp_init(s);
-    if (!sftp) {
-        hostapi->test_step(run, "sftp", 0, "%s", ssh_error(s));
-        hostapi->set_message(run, "SFTP subsystem unavailable: %s", ssh_error(s));
-        rc = CD_ERR_PERMANENT;
-        goto out;
-    }
-    dir = libssh2_sftp_opendir(sftp, remote);
-    if (!dir) {
-        unsigned long e = libssh2_sftp_last_error(sftp);
-        hostapi->test_step(run, "list", 0, "cannot open %s (SFTP error %lu)", remote, e);
-        hostapi->set_message(run, "cannot list %s: SFTP error %lu (%s)", remote, e,
-                             e == LIBSSH2_FX_NO_SUCH_FILE ? "no such directory"
-                             : e == LIBSSH2_FX_PERMISSION_DENIED ? "permission denied"
-                                                                 : ssh_error(s));
-        rc = CD_ERR_CONFIG;
-        goto out;
-    }
-    pattern = cdc_expand_date_placeholders(cdc_json_str(root, "file_pattern", "*"),
-                                           hostapi->run_info(run)->run_date);
-    if (!pattern)
-        pattern = strdup(cdc_json_str(root, "file_pattern", "*"));
-    unsigned long entries = 0, matches = 0;
-    char name[1024];
-    LIBSSH2_SFTP_ATTRIBUTES attrs;
-    for (;;) {
-        if (hostapi->is_cancelled(run)) {
-            rc = CD_CANCELLED;
-            hostapi->set_message(run, "cancelled while listing %s", remote);
-            goto out;
-        }
-        /* Names longer than the buffer are cut by libssh2 (rc = length
-         * written), never overflowed; such files cannot match a pattern
-         * we could use anyway. */
-        int n = libssh2_sftp_readdir(dir, name, sizeof name, &attrs);
-        if (n < 0) {
-            hostapi->test_step(run, "list", 0, "reading %s failed: %s", remote, ssh_error(s));
-            hostapi->set_message(run, "listing %s failed: %s", remote, ssh_error(s));
-            rc = CD_ERR_TRANSIENT;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    /* Files matching the pattern for each of the last lookback_days days
+     * (the run date included). */
+    const char *rd = hostapi->run_info(run)->run_date;
+    long days = (long)cdc_json_int(root, "lookback_days", 3);
+    const char *marker = cdc_json_str(root, "done_marker_suffix", NULL);
+    unsigned long matches = 0;
+    char *shown = NULL;
+    for (long k = 0; k <= days && cdc_is_iso_date(rd); k++) {
+        char day[11];
+        minus_days(rd, (int)k, day);
+        char *pat = bs_pattern_expand(cdc_json_str(root, "file_pattern", "*"), day);
+        if (!pat)
             continue;
-        entries++;
-        int is_file = !(attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
-                      LIBSSH2_SFTP_S_ISREG(attrs.permissions);
-        if (is_file && pattern && cdc_glob_match(pattern, name))
-            matches++;
+        if (!shown)
+            shown = bs_pattern_display(pat);
+        for (size_t i = 0; i < nents; i++)
+            if (ents[i].is_file && !bs_is_temp_name(ents[i].name) &&
+                !bs_is_sidecar(ents[i].name, marker) && bs_pattern_match(pat, ents[i].name))
+                matches++;
+        free(pat);
     }
-    hostapi->test_step(run, "list", 1, "%lu entries in %s, %lu matching %s", entries, remote,
-                       matches, pattern ? pattern : "*");
-    hostapi->set_message(run, "SFTP reachable (%s): %lu file(s) in %s match %s", fingerprint,
-                         matches, remote, pattern ? pattern : "*");
+    hostapi->test_step(run, "list", 1, "%zu entries in %s, %lu matching %s over the last %ld day(s)",
+                       nents, remote, matches, shown ? shown : "*", days + 1);
+    hostapi->set_message(run, "SFTP reachable (%s): %lu file(s) in %s match %s over the last %ld "
+                              "day(s)",
+                         c.fingerprint, matches, remote, shown ? shown : "*", days + 1);
+    free(shown);
 out:
-    if (dir)
-        libssh2_sftp_closedir(dir);
-    if (sftp)
-        libssh2_sftp_shutdown(sftp);
-    if (s) {
-        libssh2_session_disconnect(s, "connectord test done");
-        libssh2_session_free(s);
-    }
-    if (fd >= 0)
-        close(fd);
+    bs_entries_free(ents, nents);
+    bs_sftp_close(&c);
     free(why);
-    free(pattern);
     json_decref(root);
     return rc;
 }
 
+/* ---- run ---- */
+
+typedef struct candidate {
+    const bs_entry *e;
+    char *path;
+    char *reason; /* why it is not complete, or NULL */
+} candidate;
+
+static int cand_cmp(const void *a, const void *b)
+{
+    return bs_natural_cmp(((const candidate *)a)->e->name, ((const candidate *)b)->e->name);
+}
+
+static const bs_entry *find_entry(const bs_entry *e, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].name, name) == 0)
+            return &e[i];
+    return NULL;
+}
+
+typedef struct run_ctx {
+    cd_run *run;
+    json_t *root;
+    bs_format fmt;
+    int have_fmt;
+    bs_sftp c;
+    bs_ledger ledger;
+    const char *work_dir;
+    const char *remote;
+    json_t *files;        /* details.files */
+    json_t *new_versions; /* details.new_versions */
+    int records_started;
+    int64_t loaded_files, skipped, failed_files;
+    char *first_failure;
+    int first_failure_rc;
+} run_ctx;
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    return cdc_printf("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
+}
+
+static void file_detail(run_ctx *x, const char *name, const char *status, int64_t rows,
+                        const char *sha, const char *reason)
+{
+    json_t *o = json_pack("{s:s, s:s}", "file", name, "status", status);
+    if (rows >= 0)
+        json_object_set_new(o, "rows", json_integer(rows));
+    if (sha)
+        json_object_set_new(o, "sha256", json_string(sha));
+    if (reason)
+        json_object_set_new(o, "reason", json_string(reason));
+    json_array_append_new(x->files, o);
+}
+
+/* A file that failed on its own (checksum, header, decryption): FAILED in
+ * the ledger, a record error naming it, and the run goes on with the
+ * others. */
+static void file_failed(run_ctx *x, const candidate *cd, const char *sha, int rc,
+                        const char *reason)
+{
+    hostapi->log(x->run, CD_LOG_ERROR, "%s", reason);
+    bs_ledger_record(&x->ledger, cd->path, cd->e->size, cd->e->mtime, sha, "FAILED", 0, reason);
+    hostapi->record_error(x->run, cd->e->name, reason, NULL, 0);
+    file_detail(x, cd->e->name, "FAILED", 0, sha, reason);
+    x->failed_files++;
+    if (!x->first_failure) {
+        x->first_failure = strdup(reason);
+        x->first_failure_rc = rc;
+    }
+}
+
+/* Checks the file against its .sha256 / .md5 sidecar. CD_OK, or a code
+ * with *why. */
+static int verify_sidecar(run_ctx *x, const candidate *cd, const bs_fetched *f, char **why)
+{
+    const char *mode = cdc_json_str(x->root, "checksum", "none");
+    if (strcmp(mode, "none") == 0)
+        return CD_OK;
+    int sha = strcmp(mode, "sha256_sidecar") == 0;
+    char *side = cdc_printf("%s.%s", cd->path, sha ? "sha256" : "md5");
+    char *text = NULL;
+    size_t n = 0;
+    int rc = bs_sftp_read_small(&x->c, side, 4096, &text, &n, why);
+    if (rc != CD_OK) {
+        free(side);
+        return rc;
+    }
+    /* "hexdigest" or "hexdigest  filename" (sha256sum / md5sum output) */
+    size_t want = sha ? 64 : 32;
+    size_t k = 0;
+    while (k < n && (text[k] == ' ' || text[k] == '\t'))
+        k++;
+    char got[65];
+    size_t g = 0;
+    while (k < n && g < want && strchr("0123456789abcdefABCDEF", text[k]) && text[k])
+        got[g++] = (char)(text[k] | 0x20), k++;
+    got[g] = '\0';
+    const char *actual = sha ? f->sha256 : f->md5;
+    if (g != want || (k < n && !strchr(" \t\r\n*", text[k]))) {
+        *why = cdc_printf("%s: checksum sidecar %s does not hold a %s digest", cd->e->name, side,
+                          sha ? "SHA-256" : "MD5");
+        rc = CD_ERR_PERMANENT;
+    } else if (strcmp(got, actual) != 0) {
+        *why = cdc_printf("%s: checksum mismatch: %s says %s, the downloaded file is %s",
+                          cd->e->name, side, got, actual);
+        rc = CD_ERR_TRANSIENT;
+    }
+    free(text);
+    free(side);
+    return rc;
+}
+
+static int start_records(run_ctx *x)
+{
+    if (x->records_started)
+        return CD_OK;
+    int rc = hostapi->records_begin(x->run, bs_record_columns, bs_record_ncolumns);
+    if (rc == CD_OK)
+        x->records_started = 1;
+    return rc;
+}
+
+/* Decrypts a .pgp/.gpg download next to it. CD_OK with *plain (malloc'd
+ * path) or a code with *why. */
+static int decrypt(run_ctx *x, const candidate *cd, const bs_fetched *f, char **plain, char **why)
+{
+    json_t *pgp = json_object_get(x->root, "pgp");
+    const char *key = cdc_secret_str(pgp, "private_key");
+    if (!key) {
+        *why = cdc_printf("%s is encrypted but connection_config.pgp.private_key is not set",
+                          cd->e->name);
+        return CD_ERR_CONFIG;
+    }
+    char *home = cdc_printf("%s/gnupg", x->work_dir);
+    *plain = cdc_printf("%s.plain", f->local_path);
+    char *err = NULL;
+    int rc = bs_pgp_decrypt(f->local_path, *plain, home, key, cdc_secret_str(pgp, "passphrase"),
+                            cdc_json_str(pgp, "signer_key", NULL), &err);
+    free(home);
+    if (rc != 0) {
+        *why = cdc_printf("%s: %s", cd->e->name, err ? err : "decryption failed");
+        free(err);
+        unlink(*plain);
+        free(*plain);
+        *plain = NULL;
+        return CD_ERR_PERMANENT;
+    }
+    return CD_OK;
+}
+
+/* One complete file. Returns CD_OK to go on with the next file, or the
+ * code that ends the run. */
+static int process_file(run_ctx *x, const candidate *cd)
+{
+    cd_file_state st = CD_FILE_NEW;
+    const bs_entry *e = cd->e;
+    int rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, NULL, &st);
+    if (rc != CD_OK)
+        return rc;
+    if (st == CD_FILE_LOADED) {
+        hostapi->log(x->run, CD_LOG_INFO, "%s: already loaded (same size and mtime), skipped",
+                     e->name);
+        file_detail(x, e->name, "ALREADY_LOADED", -1, NULL, NULL);
+        x->skipped++;
+        return CD_OK;
+    }
+    bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "SEEN", -1, NULL);
+
+    bs_fetched f;
+    char *why = NULL;
+    rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &f, &why);
+    if (rc != CD_OK) {
+        /* the partial copy stays for the next attempt to resume */
+        hostapi->set_message(x->run, "%s", why ? why : "download failed");
+        bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "FAILED", 0, why);
+        free(why);
+        return rc;
+    }
+    if (f.resumed_at)
+        file_detail(x, e->name, "RESUMED", (int64_t)f.resumed_at, NULL, "download resumed at this byte offset");
+    rc = verify_sidecar(x, cd, &f, &why);
+    if (rc != CD_OK) {
+        bs_fetch_discard(&f); /* a bad copy must not be resumed */
+        file_failed(x, cd, f.sha256, rc, why ? why : "checksum check failed");
+        free(why);
+        bs_fetched_free(&f);
+        return CD_OK;
+    }
+    rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, f.sha256, &st);
+    if (rc != CD_OK) {
+        bs_fetched_free(&f);
+        return rc;
+    }
+    if (st == CD_FILE_LOADED) {
+        char *r = cdc_printf("same content (sha256 %s) was loaded before", f.sha256);
+        hostapi->log(x->run, CD_LOG_INFO, "%s: %s; not loaded again", e->name, r);
+        bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f.sha256, "SKIPPED_DUPLICATE",
+                         0, r);
+        file_detail(x, e->name, "SKIPPED_DUPLICATE", 0, f.sha256, r);
+        free(r);
+        x->skipped++;
+        bs_fetch_discard(&f);
+        bs_fetched_free(&f);
+        return CD_OK;
+    }
+    if (st == CD_FILE_CHANGED) {
+        hostapi->log(x->run, CD_LOG_WARNING,
+                     "%s: content changed since it was loaded; loading it as a new version",
+                     e->name);
+        json_array_append_new(x->new_versions, json_pack("{s:s, s:s}", "file", e->name,
+                                                         "sha256", f.sha256));
+    }
+    bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f.sha256, "DOWNLOADED", -1, NULL);
+
+    char *plain = NULL;
+    if (bs_pgp_name(e->name)) {
+        rc = decrypt(x, cd, &f, &plain, &why);
+        if (rc != CD_OK) {
+            bs_fetch_discard(&f);
+            file_failed(x, cd, f.sha256, rc, why);
+            free(why);
+            bs_fetched_free(&f);
+            return CD_OK;
+        }
+    }
+    rc = start_records(x);
+    if (rc != CD_OK) {
+        bs_fetched_free(&f);
+        free(plain);
+        return rc;
+    }
+    const cd_run_info *ri = hostapi->run_info(x->run);
+    const char *bank = ri->source_entity && *ri->source_entity ? ri->source_entity
+                       : x->fmt.template_name                   ? x->fmt.template_name
+                                                                : "BANK";
+    bs_mapper *m = bs_mapper_new(&x->fmt, hostapi, x->run, e->name, bank, f.sha256);
+    if (!m) {
+        hostapi->set_message(x->run, "out of memory");
+        bs_fetched_free(&f);
+        free(plain);
+        return CD_ERR_TRANSIENT;
+    }
+    rc = bs_read_file(plain ? plain : f.local_path, &x->fmt, m, &why);
+    if (plain) {
+        unlink(plain); /* decrypted bank data never outlives its use */
+        free(plain);
+    }
+    int64_t rows = bs_mapper_emitted(m);
+    if (rc == BS_STOP_HEADER) {
+        file_failed(x, cd, f.sha256, CD_ERR_PERMANENT, bs_mapper_error(m) ? bs_mapper_error(m) : "header mismatch");
+        rc = CD_OK;
+        bs_fetch_discard(&f);
+    } else if (rc == CD_ERR_PERMANENT && why) {
+        char *r = cdc_printf("%s: %s", e->name, why);
+        file_failed(x, cd, f.sha256, CD_ERR_PERMANENT, r);
+        free(r);
+        if (rows == 0) {
+            rc = CD_OK; /* nothing of it went into the load: the others may */
+            bs_fetch_discard(&f);
+        } else {
+            hostapi->set_message(x->run, "%s: %s", e->name, why);
+        }
+    } else if (rc != CD_OK) {
+        if (why)
+            hostapi->set_message(x->run, "%s: %s", e->name, why);
+    } else {
+        /* In the load's transaction: gone again if the run fails. */
+        rc = bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f.sha256, "LOADED", rows,
+                              NULL);
+        if (rc == CD_OK) {
+            hostapi->log(x->run, CD_LOG_INFO, "%s: %lld row(s) read, %lld bad", e->name,
+                         (long long)rows, (long long)bs_mapper_errors(m));
+            json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:s}", "file", e->name, "status",
+                                  "LOADED", "rows", (json_int_t)rows, "bad_rows",
+                                  (json_int_t)bs_mapper_errors(m), "sha256", f.sha256);
+            json_array_append_new(x->files, d);
+            x->loaded_files++;
+            bs_fetch_discard(&f);
+        } else {
+            hostapi->set_message(x->run, "%s: the file ledger could not record it", e->name);
+        }
+    }
+    free(why);
+    bs_mapper_free(m);
+    bs_fetched_free(&f);
+    return rc;
+}
+
+/* post_action for the files this run loaded (and files loaded earlier that
+ * are still in place). A failure is a warning: the data is loaded. */
+static void post_action(run_ctx *x, const candidate *cands, size_t n)
+{
+    const char *action = cdc_json_str(x->root, "post_action", "none");
+    if (strcmp(action, "none") == 0)
+        return;
+    json_t *moved = json_array();
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        json_t *f;
+        int done = 0;
+        json_array_foreach(x->files, k, f) {
+            const char *st = json_string_value(json_object_get(f, "status"));
+            if (strcmp(json_string_value(json_object_get(f, "file")), cands[i].e->name) == 0 &&
+                (strcmp(st, "LOADED") == 0 || strcmp(st, "ALREADY_LOADED") == 0 ||
+                 strcmp(st, "SKIPPED_DUPLICATE") == 0))
+                done = 1;
+        }
+        if (!done)
+            continue;
+        char *why = NULL;
+        int rc;
+        if (strcmp(action, "delete") == 0) {
+            rc = bs_sftp_unlink(&x->c, cands[i].path, &why);
+        } else {
+            char *to = join_path(cdc_json_str(x->root, "processed_path", "/"), cands[i].e->name);
+            rc = bs_sftp_rename(&x->c, cands[i].path, to, &why);
+            free(to);
+        }
+        if (rc != CD_OK)
+            hostapi->log(x->run, CD_LOG_WARNING, "post_action %s: %s", action, why);
+        else
+            json_array_append_new(moved, json_string(cands[i].e->name));
+        free(why);
+    }
+    char *t = json_dumps(moved, JSON_COMPACT);
+    if (t)
+        hostapi->set_detail(x->run, strcmp(action, "delete") == 0 ? "deleted" : "moved", t);
+    free(t);
+    json_decref(moved);
+}
+
 static int run_driver(cd_run *run)
 {
-    hostapi->set_message(run, "bank_sftp run: the file download and parse pipeline is not "
-                              "available in this version (issue #6); use test to check access");
-    return CD_ERR_PERMANENT;
+    run_ctx x;
+    memset(&x, 0, sizeof x);
+    x.run = run;
+    x.c.fd = -1;
+    x.ledger.host = hostapi;
+    x.ledger.run = run;
+    x.files = json_array();
+    x.new_versions = json_array();
+    candidate *cands = NULL;
+    size_t ncands = 0;
+    bs_entry *ents = NULL;
+    size_t nents = 0;
+    char (*days)[11] = NULL;
+    char *why = NULL, *shown = NULL;
+    int rc;
+    json_error_t err;
+
+    x.root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!x.root) {
+        hostapi->set_message(run, "connection_config is not valid JSON: %s", err.text);
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    if (check_config(run, x.root) > 0) {
+        hostapi->set_message(run, "connection_config is invalid (see the run's log)");
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    if (!bs_ledger_available(hostapi)) {
+        hostapi->set_message(run, "bank_sftp needs a connectord with plugin ABI 1.1 (file ledger)");
+        rc = CD_ERR_PERMANENT;
+        goto out;
+    }
+    x.work_dir = hostapi->work_dir(run);
+    if (!x.work_dir) {
+        hostapi->set_message(run, "no work directory for downloads (see the run's log)");
+        rc = CD_ERR_PERMANENT;
+        goto out;
+    }
+    if (bs_format_load(x.root, &x.fmt, format_problem, run) != 0) {
+        hostapi->set_message(run, "connection_config format is invalid (see the run's log)");
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    x.have_fmt = 1;
+    const cd_run_info *ri = hostapi->run_info(run);
+    size_t ndays = 0;
+    days = date_range(ri->window_from, ri->window_to, &ndays);
+    if (!days || ndays == 0) {
+        hostapi->set_message(run, "the run's window %s..%s is not a date range", ri->window_from,
+                             ri->window_to);
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    rc = bs_sftp_open(&x.c, hostapi, run, x.root, 0);
+    if (rc != CD_OK)
+        goto out;
+    x.remote = cdc_json_str(x.root, "remote_path", "/");
+    rc = bs_sftp_list(&x.c, x.remote, &ents, &nents, &why);
+    if (rc != CD_OK) {
+        hostapi->set_message(run, "%s", why);
+        goto out;
+    }
+    const char *marker = cdc_json_str(x.root, "done_marker_suffix", NULL);
+    const char *checksum = cdc_json_str(x.root, "checksum", "none");
+    const char *pattern = cdc_json_str(x.root, "file_pattern", "*");
+    cands = calloc(nents ? nents : 1, sizeof *cands);
+    if (!cands) {
+        rc = CD_ERR_TRANSIENT;
+        hostapi->set_message(run, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nents; i++) {
+        const bs_entry *e = &ents[i];
+        if (!e->is_file || bs_is_temp_name(e->name) || bs_is_sidecar(e->name, marker))
+            continue;
+        int match = 0;
+        for (size_t d = 0; d < ndays && !match; d++) {
+            char *pat = bs_pattern_expand(pattern, days[d]);
+            match = pat && bs_pattern_match(pat, e->name);
+            if (!shown && pat)
+                shown = bs_pattern_display(pat);
+            free(pat);
+        }
+        if (match)
+            cands[ncands++] = (candidate){e, join_path(x.remote, e->name), NULL};
+    }
+    if (ncands == 0) {
+        if (!shown) {
+            char *pat = bs_pattern_expand(pattern, days[0]);
+            shown = pat ? bs_pattern_display(pat) : strdup(pattern);
+            free(pat);
+        }
+        hostapi->set_message(run, "no file matching %s in %s", shown ? shown : pattern, x.remote);
+        rc = CD_ERR_TRANSIENT; /* banks are late: the retry policy decides */
+        goto out;
+    }
+    qsort(cands, ncands, sizeof *cands, cand_cmp);
+
+    /* Completeness: age, marker, sidecar, then the size over two listings. */
+    long min_age = (long)cdc_json_int(x.root, "min_file_age_seconds", 120);
+    time_t now = time(NULL);
+    size_t pending_stable = 0;
+    for (size_t i = 0; i < ncands; i++) {
+        candidate *cd = &cands[i];
+        const bs_entry *e = cd->e;
+        if (e->mtime >= 0 && (long)(now - e->mtime) < min_age) {
+            cd->reason = cdc_printf("modified %ld s ago, younger than min_file_age_seconds (%ld)",
+                                    (long)(now - e->mtime), min_age);
+            continue;
+        }
+        if (marker && *marker) {
+            char *mk = cdc_printf("%s%s", e->name, marker);
+            if (!find_entry(ents, nents, mk))
+                cd->reason = cdc_printf("done marker %s is not there yet", mk);
+            free(mk);
+            if (cd->reason)
+                continue;
+        }
+        if (strcmp(checksum, "none") != 0) {
+            char *sc = cdc_printf("%s.%s", e->name, strcmp(checksum, "md5_sidecar") == 0 ? "md5" : "sha256");
+            if (!find_entry(ents, nents, sc))
+                cd->reason = cdc_printf("checksum sidecar %s is not there yet", sc);
+            free(sc);
+            if (cd->reason)
+                continue;
+        }
+        pending_stable++;
+    }
+    long stable_s = (long)cdc_json_int(x.root, "size_stable_seconds", 3);
+    if (pending_stable && stable_s > 0) {
+        for (long w = 0; w < stable_s * 10; w++) {
+            if (hostapi->is_cancelled(run)) {
+                rc = CD_CANCELLED;
+                goto out;
+            }
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        for (size_t i = 0; i < ncands; i++) {
+            candidate *cd = &cands[i];
+            if (cd->reason)
+                continue;
+            int64_t sz = -1, mt = -1;
+            int src = bs_sftp_stat(&x.c, cd->path, &sz, &mt, &why);
+            if (src == 1) {
+                cd->reason = cdc_printf("disappeared while being checked");
+            } else if (src != CD_OK) {
+                hostapi->set_message(run, "%s", why);
+                rc = src;
+                goto out;
+            } else if (sz != cd->e->size || mt != cd->e->mtime) {
+                cd->reason = cdc_printf("still being written: size %lld -> %lld bytes in %ld s",
+                                        (long long)cd->e->size, (long long)sz, stable_s);
+            }
+        }
+    }
+    size_t complete = 0;
+    const candidate *first_incomplete = NULL;
+    for (size_t i = 0; i < ncands; i++) {
+        if (cands[i].reason) {
+            hostapi->log(run, CD_LOG_INFO, "%s: not taken: %s", cands[i].e->name, cands[i].reason);
+            bs_ledger_record(&x.ledger, cands[i].path, cands[i].e->size, cands[i].e->mtime, NULL,
+                             "SEEN", -1, cands[i].reason);
+            file_detail(&x, cands[i].e->name, "NOT_COMPLETE", -1, NULL, cands[i].reason);
+            if (!first_incomplete)
+                first_incomplete = &cands[i];
+        } else {
+            complete++;
+        }
+    }
+    if (complete == 0) {
+        hostapi->set_message(run, "%s in %s is not complete yet: %s", first_incomplete->e->name,
+                             x.remote, first_incomplete->reason);
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
+    for (size_t i = 0; i < ncands; i++) {
+        if (cands[i].reason)
+            continue;
+        if (hostapi->is_cancelled(run)) {
+            rc = CD_CANCELLED;
+            goto out;
+        }
+        rc = process_file(&x, &cands[i]);
+        if (rc != CD_OK)
+            goto out;
+    }
+    if (x.loaded_files == 0 && x.failed_files > 0) {
+        hostapi->set_message(run, "%s", x.first_failure);
+        rc = x.first_failure_rc ? x.first_failure_rc : CD_ERR_PERMANENT;
+        goto out;
+    }
+    post_action(&x, cands, ncands);
+    if (x.loaded_files == 0)
+        hostapi->set_message(run, "nothing new: %lld file(s) for %s already loaded",
+                             (long long)x.skipped, ri->run_date);
+    rc = CD_OK;
+out:
+    if (x.files) {
+        char *t = json_dumps(x.files, JSON_COMPACT);
+        if (t && json_array_size(x.files))
+            hostapi->set_detail(run, "files", t);
+        free(t);
+        if (json_array_size(x.new_versions)) {
+            t = json_dumps(x.new_versions, JSON_COMPACT);
+            if (t)
+                hostapi->set_detail(run, "new_versions", t);
+            free(t);
+        }
+    }
+    json_decref(x.files);
+    json_decref(x.new_versions);
+    for (size_t i = 0; i < ncands; i++) {
+        free(cands[i].path);
+        free(cands[i].reason);
+    }
+    free(cands);
+    bs_entries_free(ents, nents);
+    bs_sftp_close(&x.c);
+    if (x.have_fmt)
+        bs_format_free(&x.fmt);
+    free(x.first_failure);
+    free(days);
+    free(why);
+    free(shown);
+    json_decref(x.root);
+    return rc;
 }
 
 static void destroy(void)

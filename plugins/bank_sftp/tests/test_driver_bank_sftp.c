@@ -26,6 +26,10 @@
 const cd_driver_magic *connectord_driver_magic(void);
 int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
 
+/* The smallest valid inline format. */
+#define FMT "\"format\": {\"type\": \"csv\", \"columns\": {\"bank_ref\": \"R\"," \
+            " \"amount\": \"A\", \"transaction_date\": \"D\"}}"
+
 static const char pin[] = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
 
 static cd_mock_host *load(const char *fmt, ...)
@@ -72,7 +76,7 @@ static void test_magic(void **state)
     assert_int_equal(mg->abi_major, CD_PLUGIN_ABI_MAJOR);
     assert_int_equal(mg->struct_size, sizeof(cd_driver_magic));
     assert_string_equal(mg->name, "bank_sftp");
-    assert_string_equal(mg->version, "1.0.0");
+    assert_string_equal(mg->version, "1.1.0");
     assert_string_equal(mg->vendor, "connectord");
     assert_int_equal(mg->category, CD_CATEGORY_BANK_SFTP);
     assert_int_equal(mg->dataset, CD_DATASET_BANK_STATEMENT);
@@ -109,12 +113,12 @@ static void test_validate(void **state)
 {
     cd_mock_host *m = load("{\"host\": \"sftp.bank.example\", \"username\": \"u\","
                            " \"password\": {\"secret\": \"env:PW\"}, \"remote_path\": \"/out\","
-                           " \"host_key_sha256\": \"%s\"}", pin);
+                           " \"host_key_sha256\": \"%s\", %s}", pin, FMT);
     assert_int_equal(cd_mock_validate(m), CD_OK);
     cd_mock_free(m);
     m = load("{\"host\": \"h\", \"username\": \"u\", \"auth_type\": \"private_key\","
              " \"private_key\": \"-----BEGIN\", \"remote_path\": \"/out\","
-             " \"known_hosts_file\": \"/etc/ssh/ssh_known_hosts\"}");
+             " \"known_hosts_file\": \"/etc/ssh/ssh_known_hosts\", %s}", FMT);
     assert_int_equal(cd_mock_validate(m), CD_OK);
     cd_mock_free(m);
 
@@ -142,7 +146,7 @@ static void test_test_refused(void **state)
     int fd = listen_loopback(&port);
     close(fd);
     cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
-                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\"}",
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
                            port, pin);
     double t0 = now_s();
     assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
@@ -176,7 +180,7 @@ static void test_test_not_ssh(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, not_ssh_server, &lfd), 0);
     cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
-                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\"}",
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
                            port, pin);
     cd_mock_set_http_timeouts(m, 2, 3);
     double t0 = now_s();
@@ -193,12 +197,43 @@ static void test_test_not_ssh(void **state)
     cd_mock_free(m);
 }
 
-static void test_run_not_available(void **state)
+static void test_run_invalid_config(void **state)
 {
     cd_mock_host *m = load("{\"host\": \"h\"}");
-    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
-    assert_non_null(strstr(cd_mock_message(m), "not available in this version"));
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);
+    assert_non_null(strstr(cd_mock_message(m), "invalid"));
     assert_int_equal(cd_mock_record_count(m), 0);
+    cd_mock_free(m);
+}
+
+static void test_validate_format(void **state)
+{
+    /* a template name the host did not resolve, a format without its
+     * required columns, a bad date format */
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"template\": \"NO SUCH BANK\"}", "template");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"format\": {\"type\": \"csv\", \"columns\": {\"amount\": \"A\"}}}",
+                   "format.columns.bank_ref");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"format\": {\"type\": \"txt\", \"columns\": {\"bank_ref\": \"R\","
+                   " \"amount\": \"A\", \"transaction_date\": \"D\"}}}", "format.delimiter");
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"template\": \"AXIS BANK\", \"template_format\": {\"type\": \"txt\","
+                   " \"delimiter\": \"~\", \"columns\": {\"bank_ref\": \"PRNNo\","
+                   " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}},"
+                   " \"format\": {\"date_format\": \"HH:mm\"}}", "format.date_format");
+    cd_mock_host *m = load("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"template\": \"AXIS BANK\", \"template_format\": {\"type\": \"txt\","
+                   " \"delimiter\": \"~\", \"columns\": {\"bank_ref\": \"PRNNo\","
+                   " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}},"
+                   " \"format\": {\"date_format\": \"dd-MM-yyyy\"}}");
+    assert_int_equal(cd_mock_validate(m), CD_OK);
     cd_mock_free(m);
 }
 
@@ -207,7 +242,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_magic),         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_validate),      cmocka_unit_test(test_test_refused),
-        cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_run_not_available),
+        cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_run_invalid_config),
+        cmocka_unit_test(test_validate_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,434 @@
+/* mapper.c — see mapper.h. */
+#include "mapper.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "amount.h"
+#include "date.h"
+
+enum {
+    RC_BANK_REF, RC_BANK_NAME, RC_AMOUNT, RC_NET, RC_TXN_DATE, RC_VALUE_DATE, RC_UTR, RC_RRN,
+    RC_REMARKS, RC_DC, RC_SOURCE_FILE, RC_BATCH, RC_COUNT
+};
+const char *const bs_record_columns[] = {
+    "bank_ref", "bank_name", "amount_paise", "net_amount_paise", "transaction_date",
+    "value_date", "utr", "rrn", "remarks", "debit_credit", "source_file", "batch_id"};
+const size_t bs_record_ncolumns = RC_COUNT;
+
+/* A deep copy of a row, for the footer hold-back. */
+typedef struct held_row {
+    size_t n;
+    char **v;
+    size_t *len;
+    unsigned char *numeric;
+    long line;
+} held_row;
+
+struct bs_mapper {
+    const bs_format *f;
+    const cd_host_api *host;
+    cd_run *run;
+    char *file_name, *bank_name, *batch_id;
+    int have_header;
+    size_t header_n;
+    long idx[BF_COUNT]; /* cell index per field, -1 unmapped */
+    char *error;
+    held_row *ring;     /* skip_footer_rows slots */
+    size_t ring_n, ring_head;
+    int64_t emitted, errors;
+};
+
+bs_mapper *bs_mapper_new(const bs_format *f, const cd_host_api *host, cd_run *run,
+                         const char *file_name, const char *bank_name, const char *batch_id)
+{
+    bs_mapper *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->f = f;
+    m->host = host;
+    m->run = run;
+    m->file_name = strdup(file_name);
+    m->bank_name = strdup(bank_name);
+    m->batch_id = strdup(batch_id);
+    if (f->skip_footer_rows > 0)
+        m->ring = calloc((size_t)f->skip_footer_rows, sizeof *m->ring);
+    if (!m->file_name || !m->bank_name || !m->batch_id || (f->skip_footer_rows > 0 && !m->ring)) {
+        bs_mapper_free(m);
+        return NULL;
+    }
+    for (int i = 0; i < BF_COUNT; i++)
+        m->idx[i] = -1;
+    return m;
+}
+
+static void held_free(held_row *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->v[i]);
+    free(h->v);
+    free(h->len);
+    free(h->numeric);
+    memset(h, 0, sizeof *h);
+}
+
+void bs_mapper_free(bs_mapper *m)
+{
+    if (!m)
+        return;
+    if (m->ring)
+        for (long i = 0; i < m->f->skip_footer_rows; i++)
+            held_free(&m->ring[i]);
+    free(m->ring);
+    free(m->file_name);
+    free(m->bank_name);
+    free(m->batch_id);
+    free(m->error);
+    free(m);
+}
+
+const char *bs_mapper_error(const bs_mapper *m) { return m->error; }
+int64_t bs_mapper_emitted(const bs_mapper *m) { return m->emitted; }
+int64_t bs_mapper_errors(const bs_mapper *m) { return m->errors; }
+
+/* Cell text without surrounding blanks. */
+static void cell(const bs_row *r, long i, const char **s, size_t *n)
+{
+    if (i < 0 || (size_t)i >= r->n) {
+        *s = "";
+        *n = 0;
+        return;
+    }
+    const char *p = r->v[i];
+    size_t len = r->v_len[i];
+    while (len && (*p == ' ' || *p == '\t'))
+        p++, len--;
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+        len--;
+    *s = p;
+    *n = len;
+}
+
+static int same_name(const char *a, size_t alen, const char *b)
+{
+    return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+}
+
+/* Builds "[a, b, c]" of the header cells / expected names. */
+static char *list_text(const char *const *v, const size_t *len, size_t n)
+{
+    size_t total = 3;
+    for (size_t i = 0; i < n; i++)
+        total += (len ? len[i] : strlen(v[i])) + 2;
+    if (total > 4000)
+        total = 4000;
+    char *out = malloc(total + 8);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    out[o++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        size_t l = len ? len[i] : strlen(v[i]);
+        if (o + l + 8 > total) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (i)
+            out[o++] = ',', out[o++] = ' ';
+        memcpy(out + o, v[i], l);
+        o += l;
+    }
+    out[o++] = ']';
+    out[o] = '\0';
+    return out;
+}
+
+static int check_header(bs_mapper *m, const bs_row *r)
+{
+    const char *expected[BF_COUNT];
+    size_t nexp = 0;
+    int missing = 0;
+    for (int f = 0; f < BF_COUNT; f++) {
+        const char *want = m->f->columns[f];
+        if (!want)
+            continue;
+        expected[nexp++] = want;
+        for (size_t i = 0; i < r->n && m->idx[f] < 0; i++) {
+            const char *s;
+            size_t n;
+            cell(r, (long)i, &s, &n);
+            if (same_name(s, n, want))
+                m->idx[f] = (long)i;
+        }
+        if (m->idx[f] < 0)
+            missing++;
+    }
+    if (!missing) {
+        m->have_header = 1;
+        m->header_n = r->n;
+        return 0;
+    }
+    char *exp = list_text(expected, NULL, nexp);
+    char *found = list_text(r->v, r->v_len, r->n);
+    const char *what = m->f->template_name ? m->f->template_name : "the connector's format";
+    if (asprintf(&m->error, "%s: header on line %ld does not match %s: expected columns %s, "
+                            "found %s",
+                 m->file_name, r->line, what, exp ? exp : "?", found ? found : "?") < 0)
+        m->error = NULL;
+    free(exp);
+    free(found);
+    return BS_STOP_HEADER;
+}
+
+/* A record error for row r: "file:line" and the raw cells joined. */
+static int row_error(bs_mapper *m, const bs_row *r, const char *fmt, ...) CD_PRINTF(3, 4);
+static int row_error(bs_mapper *m, const bs_row *r, const char *fmt, ...)
+{
+    char ref[512];
+    snprintf(ref, sizeof ref, "%.480s:%ld", m->file_name, r->line);
+    char *reason = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&reason, fmt, ap) < 0)
+        reason = NULL;
+    va_end(ap);
+    char raw[512];
+    size_t o = 0;
+    char sep = m->f->type == BS_XLSX ? '\t' : m->f->delimiter;
+    for (size_t i = 0; i < r->n && o < sizeof raw - 1; i++) {
+        if (i)
+            raw[o++] = sep;
+        size_t take = r->v_len[i];
+        if (take > sizeof raw - 1 - o)
+            take = sizeof raw - 1 - o;
+        memcpy(raw + o, r->v[i], take);
+        o += take;
+    }
+    m->host->record_error(m->run, ref, reason ? reason : "unreadable row", raw, o);
+    free(reason);
+    m->errors++;
+    return 0;
+}
+
+static const char *dc_text(bs_dir d) { return d == BS_DIR_DEBIT ? "DR" : d == BS_DIR_CREDIT ? "CR" : NULL; }
+
+/* Normalizes a debit/credit indicator column. */
+static const char *dc_column(const char *s, size_t n)
+{
+    if (same_name(s, n, "c") || same_name(s, n, "cr") || same_name(s, n, "credit"))
+        return "CR";
+    if (same_name(s, n, "d") || same_name(s, n, "dr") || same_name(s, n, "debit"))
+        return "DR";
+    return NULL;
+}
+
+static int process(bs_mapper *m, const bs_row *r)
+{
+    const bs_format *f = m->f;
+    if (f->type != BS_XLSX && r->n != m->header_n)
+        return row_error(m, r, "has %zu columns, the header has %zu", r->n, m->header_n);
+    const char *s;
+    size_t n;
+    const char *val[RC_COUNT] = {0};
+    size_t len[RC_COUNT] = {0};
+    char amount_txt[24], net_txt[24], tdate[11], vdate[11];
+
+    cell(r, m->idx[BF_BANK_REF], &s, &n);
+    if (n == 0)
+        return row_error(m, r, "bank_ref: missing reference (column %s)", f->columns[BF_BANK_REF]);
+    val[RC_BANK_REF] = s, len[RC_BANK_REF] = n;
+
+    unsigned aflags = f->amount_in_paise ? BS_AMT_PAISE : 0;
+    int64_t paise = 0;
+    bs_dir dir = BS_DIR_NONE;
+    const char *why = NULL;
+    if (m->idx[BF_AMOUNT] >= 0) {
+        cell(r, m->idx[BF_AMOUNT], &s, &n);
+        unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_AMOUNT]] ? BS_AMT_NUMERIC : 0);
+        int rc = bs_amount_parse(s, n, fl, &paise, &dir, &why);
+        if (rc != 0)
+            return row_error(m, r, "amount: '%.*s' is not an amount (%s) in column %s",
+                             (int)(n > 60 ? 60 : n), s, rc > 0 ? "empty" : why,
+                             f->columns[BF_AMOUNT]);
+    } else {
+        int64_t cr = 0, dr = 0;
+        bs_dir d2;
+        int have_cr = 0, have_dr = 0;
+        if (m->idx[BF_CREDIT] >= 0) {
+            cell(r, m->idx[BF_CREDIT], &s, &n);
+            unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_CREDIT]] ? BS_AMT_NUMERIC : 0);
+            int rc = bs_amount_parse(s, n, fl, &cr, &d2, &why);
+            if (rc < 0)
+                return row_error(m, r, "credit: '%.*s' is not an amount (%s) in column %s",
+                                 (int)(n > 60 ? 60 : n), s, why, f->columns[BF_CREDIT]);
+            have_cr = rc == 0 && cr != 0;
+        }
+        if (m->idx[BF_DEBIT] >= 0) {
+            cell(r, m->idx[BF_DEBIT], &s, &n);
+            unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_DEBIT]] ? BS_AMT_NUMERIC : 0);
+            int rc = bs_amount_parse(s, n, fl, &dr, &d2, &why);
+            if (rc < 0)
+                return row_error(m, r, "debit: '%.*s' is not an amount (%s) in column %s",
+                                 (int)(n > 60 ? 60 : n), s, why, f->columns[BF_DEBIT]);
+            have_dr = rc == 0 && dr != 0;
+        }
+        if (have_cr && have_dr)
+            return row_error(m, r, "amount: both credit and debit are set");
+        if (!have_cr && !have_dr)
+            return row_error(m, r, "amount: neither credit nor debit is set");
+        paise = have_cr ? (cr < 0 ? -cr : cr) : -(dr < 0 ? -dr : dr);
+        dir = have_cr ? BS_DIR_CREDIT : BS_DIR_DEBIT;
+    }
+    /* Stored as the magnitude with its direction in debit_credit. */
+    snprintf(amount_txt, sizeof amount_txt, "%lld", (long long)(paise < 0 ? -paise : paise));
+    val[RC_AMOUNT] = amount_txt, len[RC_AMOUNT] = strlen(amount_txt);
+    const char *dc = dc_text(dir);
+
+    if (m->idx[BF_NET_AMOUNT] >= 0) {
+        cell(r, m->idx[BF_NET_AMOUNT], &s, &n);
+        int64_t net;
+        bs_dir nd;
+        unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_NET_AMOUNT]] ? BS_AMT_NUMERIC : 0);
+        int rc = bs_amount_parse(s, n, fl, &net, &nd, &why);
+        if (rc < 0)
+            return row_error(m, r, "net_amount: '%.*s' is not an amount (%s) in column %s",
+                             (int)(n > 60 ? 60 : n), s, why, f->columns[BF_NET_AMOUNT]);
+        if (rc == 0) {
+            snprintf(net_txt, sizeof net_txt, "%lld", (long long)net);
+            val[RC_NET] = net_txt, len[RC_NET] = strlen(net_txt);
+        }
+    }
+    cell(r, m->idx[BF_TXN_DATE], &s, &n);
+    int rc = bs_date_parse(f->date_format, s, n, tdate, &why);
+    if (rc != 0)
+        return row_error(m, r, "transaction_date: '%.*s' %s%s%s (column %s)",
+                         (int)(n > 40 ? 40 : n), s, rc > 0 ? "is missing" : why,
+                         rc < 0 && f->date_format ? " " : "",
+                         rc < 0 && f->date_format ? f->date_format : "", f->columns[BF_TXN_DATE]);
+    val[RC_TXN_DATE] = tdate, len[RC_TXN_DATE] = 10;
+    if (m->idx[BF_VALUE_DATE] >= 0) {
+        cell(r, m->idx[BF_VALUE_DATE], &s, &n);
+        rc = bs_date_parse(f->date_format, s, n, vdate, &why);
+        if (rc < 0)
+            return row_error(m, r, "value_date: '%.*s' %s (column %s)", (int)(n > 40 ? 40 : n),
+                             s, why, f->columns[BF_VALUE_DATE]);
+        if (rc == 0)
+            val[RC_VALUE_DATE] = vdate, len[RC_VALUE_DATE] = 10;
+    }
+    static const struct { int field, rc; } text[] = {
+        {BF_UTR, RC_UTR}, {BF_RRN, RC_RRN}, {BF_REMARKS, RC_REMARKS}};
+    for (size_t i = 0; i < 3; i++) {
+        if (m->idx[text[i].field] < 0)
+            continue;
+        cell(r, m->idx[text[i].field], &s, &n);
+        if (n)
+            val[text[i].rc] = s, len[text[i].rc] = n;
+    }
+    if (m->idx[BF_DEBIT_CREDIT] >= 0) {
+        cell(r, m->idx[BF_DEBIT_CREDIT], &s, &n);
+        const char *norm = dc_column(s, n);
+        if (norm)
+            dc = norm;
+        else if (n)
+            val[RC_DC] = s, len[RC_DC] = n > 10 ? 10 : n;
+    }
+    if (dc && !val[RC_DC])
+        val[RC_DC] = dc, len[RC_DC] = 2;
+    val[RC_BANK_NAME] = m->bank_name, len[RC_BANK_NAME] = strlen(m->bank_name);
+    val[RC_SOURCE_FILE] = m->file_name, len[RC_SOURCE_FILE] = strlen(m->file_name);
+    val[RC_BATCH] = m->batch_id, len[RC_BATCH] = strlen(m->batch_id);
+
+    char ref[512];
+    snprintf(ref, sizeof ref, "%.480s:%ld", m->file_name, r->line);
+    int erc = m->host->record_emit(m->run, val, len, ref);
+    if (erc != CD_OK)
+        return erc;
+    m->emitted++;
+    return 0;
+}
+
+static int hold(bs_mapper *m, const bs_row *r, held_row *h)
+{
+    h->n = r->n;
+    h->line = r->line;
+    h->v = calloc(r->n ? r->n : 1, sizeof *h->v);
+    h->len = calloc(r->n ? r->n : 1, sizeof *h->len);
+    h->numeric = calloc(r->n ? r->n : 1, 1);
+    if (!h->v || !h->len || !h->numeric)
+        return -1;
+    for (size_t i = 0; i < r->n; i++) {
+        h->v[i] = malloc(r->v_len[i] + 1);
+        if (!h->v[i])
+            return -1;
+        memcpy(h->v[i], r->v[i], r->v_len[i]);
+        h->v[i][r->v_len[i]] = '\0';
+        h->len[i] = r->v_len[i];
+        h->numeric[i] = r->numeric ? r->numeric[i] : 0;
+    }
+    return 0;
+}
+
+int bs_mapper_row(void *ud, const bs_row *r)
+{
+    bs_mapper *m = ud;
+    if (m->host->is_cancelled(m->run))
+        return CD_CANCELLED;
+    if (!m->have_header) {
+        if (r->line < m->f->header_row || r->n == 0)
+            return 0;
+        return check_header(m, r);
+    }
+    if (r->n == 0)
+        return 0; /* blank line */
+    int all_blank = 1;
+    for (size_t i = 0; i < r->n && all_blank; i++)
+        for (size_t k = 0; k < r->v_len[i] && all_blank; k++)
+            if (r->v[i][k] != ' ' && r->v[i][k] != '\t')
+                all_blank = 0;
+    if (all_blank)
+        return 0; /* ",,,," lines some exports write */
+    if (!m->ring)
+        return process(m, r);
+    /* Footer hold-back: the row that falls out of the ring is a data row. */
+    size_t cap = (size_t)m->f->skip_footer_rows;
+    held_row *slot = &m->ring[m->ring_head];
+    int rc = 0;
+    if (m->ring_n == cap) {
+        bs_row old = {slot->n, (const char *const *)slot->v, slot->len, slot->numeric, slot->line};
+        rc = process(m, &old);
+        held_free(slot);
+    } else {
+        m->ring_n++;
+    }
+    if (hold(m, r, slot) != 0) {
+        held_free(slot);
+        return CD_ERR_PERMANENT;
+    }
+    m->ring_head = (m->ring_head + 1) % cap;
+    return rc;
+}
+
+int bs_mapper_bad(void *ud, long line, const char *reason, const char *raw, size_t raw_len)
+{
+    bs_mapper *m = ud;
+    char ref[512];
+    snprintf(ref, sizeof ref, "%.480s:%ld", m->file_name, line);
+    m->host->record_error(m->run, ref, reason, raw, raw_len);
+    m->errors++;
+    return 0;
+}
+
+int bs_mapper_finish(bs_mapper *m)
+{
+    if (!m->have_header) {
+        if (!m->error &&
+            asprintf(&m->error, "%s: no header row (expected on line %ld)", m->file_name,
+                     m->f->header_row) < 0)
+            m->error = NULL;
+        return BS_STOP_HEADER;
+    }
+    return CD_OK; /* what is left in the ring is the footer */
+}

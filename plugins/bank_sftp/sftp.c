@@ -1,0 +1,504 @@
+/* sftp.c — see sftp.h. */
+#include "sftp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cdc.h"
+
+const char *bs_sftp_error(const bs_sftp *c)
+{
+    char *msg = NULL;
+    if (c->s)
+        libssh2_session_last_error(c->s, &msg, NULL, 0);
+    return msg && *msg ? msg : "unknown libssh2 error";
+}
+
+/* Milliseconds a network step may take: the operator's connect timeout,
+ * bounded by what is left of the run. 0 means no time left. */
+static long step_budget_ms(const cd_host_api *hostapi, cd_run *run, uint32_t limit_s)
+{
+    long ms = limit_s ? (long)limit_s * 1000 : 30000;
+    int64_t left = hostapi->remaining_ms(run);
+    if (left >= 0) {
+        int64_t b = left > 1000 ? left - 500 : left;
+        if (b < ms)
+            ms = (long)b;
+    }
+    return ms > 0 ? ms : 0;
+}
+
+/* Connects to host:port within timeout_ms (non-blocking connect + poll per
+ * address). Returns the connected, blocking socket or -1 with *why set. */
+static int tcp_connect(const cd_host_api *hostapi, const char *hostname, int port,
+                       long timeout_ms, cd_run *run, char **why)
+{
+    struct addrinfo hints, *res = NULL;
+    char service[16];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%d", port);
+    int gai = getaddrinfo(hostname, service, &hints, &res);
+    if (gai != 0) {
+        *why = cdc_printf("cannot resolve %s: %s", hostname, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, last_err = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            last_err = errno;
+            continue;
+        }
+        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc != 0 && errno == EINPROGRESS) {
+            /* poll in slices so a cancel is noticed within 200 ms */
+            long waited = 0;
+            rc = -1;
+            errno = ETIMEDOUT;
+            while (waited < timeout_ms && !hostapi->is_cancelled(run)) {
+                struct pollfd pfd = {fd, POLLOUT, 0};
+                int slice = timeout_ms - waited < 200 ? (int)(timeout_ms - waited) : 200;
+                int pr = poll(&pfd, 1, slice);
+                if (pr > 0) {
+                    int soerr = 0;
+                    socklen_t sl = sizeof soerr;
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+                    rc = soerr ? -1 : 0;
+                    errno = soerr;
+                    break;
+                }
+                if (pr < 0 && errno != EINTR)
+                    break;
+                waited += slice;
+                errno = ETIMEDOUT;
+            }
+        }
+        if (rc != 0) {
+            last_err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        *why = cdc_printf("cannot connect to %s:%d: %s", hostname, port,
+                          last_err == ETIMEDOUT ? "timed out" : strerror(last_err));
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        *why = cdc_printf("cannot set up the socket: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Standard base64 of n bytes without '=' padding, as OpenSSH prints key
+ * fingerprints. out needs 4*ceil(n/3)+1 bytes. */
+static void base64_nopad(const unsigned char *in, size_t n, char *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = tbl[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = tbl[v & 63];
+    }
+    out[o] = '\0';
+}
+
+/* Checks the server key against known_hosts_file. CD_OK or CD_ERR_CONFIG
+ * with the message set. */
+static int check_known_hosts(bs_sftp *c, const char *file,
+                             const char *hostname, int port)
+{
+    size_t keylen = 0;
+    int keytype = 0;
+    const char *key = libssh2_session_hostkey(c->s, &keylen, &keytype);
+    LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(c->s);
+    if (!key || !kh) {
+        c->host->set_message(c->run, "cannot read the server's host key: %s", bs_sftp_error(c));
+        if (kh)
+            libssh2_knownhost_free(kh);
+        return CD_ERR_TRANSIENT;
+    }
+    if (libssh2_knownhost_readfile(kh, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+        c->host->set_message(c->run, "cannot read known_hosts_file %s: %s", file, bs_sftp_error(c));
+        libssh2_knownhost_free(kh);
+        return CD_ERR_CONFIG;
+    }
+    int typemask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW;
+    switch (keytype) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA: typemask |= LIBSSH2_KNOWNHOST_KEY_SSHRSA; break;
+    case LIBSSH2_HOSTKEY_TYPE_DSS: typemask |= LIBSSH2_KNOWNHOST_KEY_SSHDSS; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: typemask |= LIBSSH2_KNOWNHOST_KEY_ECDSA_256; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: typemask |= LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: typemask |= LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
+    case LIBSSH2_HOSTKEY_TYPE_ED25519: typemask |= LIBSSH2_KNOWNHOST_KEY_ED25519; break;
+    default: typemask |= LIBSSH2_KNOWNHOST_KEY_UNKNOWN; break;
+    }
+    int r = libssh2_knownhost_checkp(kh, hostname, port, key, keylen, typemask, NULL);
+    libssh2_knownhost_free(kh);
+    if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH)
+        return CD_OK;
+    c->host->set_message(c->run, "host key of %s:%d %s known_hosts_file %s", hostname, port,
+                         r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? "does not match" : "is not in",
+                         file);
+    return CD_ERR_CONFIG;
+}
+
+void bs_sftp_close(bs_sftp *c)
+{
+    if (c->sftp)
+        libssh2_sftp_shutdown(c->sftp);
+    if (c->s) {
+        libssh2_session_disconnect(c->s, "connectord done");
+        libssh2_session_free(c->s);
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->sftp = NULL;
+    c->s = NULL;
+    c->fd = -1;
+}
+
+const char *bs_sftp_status_text(const bs_sftp *c)
+{
+    unsigned long e = c->sftp ? libssh2_sftp_last_error(c->sftp) : 0;
+    switch (e) {
+    case LIBSSH2_FX_NO_SUCH_FILE: return "no such file or directory";
+    case LIBSSH2_FX_PERMISSION_DENIED: return "permission denied";
+    case LIBSSH2_FX_FAILURE: return "failure";
+    case LIBSSH2_FX_NO_SUCH_PATH: return "no such path";
+    case LIBSSH2_FX_FILE_ALREADY_EXISTS: return "file already exists";
+    default: return bs_sftp_error(c);
+    }
+}
+
+#define STEP(name, ok, ...)                                \
+    do {                                                   \
+        if (steps)                                         \
+            host->test_step(run, name, ok, __VA_ARGS__);   \
+    } while (0)
+
+int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t *root, int steps)
+{
+    memset(c, 0, sizeof *c);
+    c->host = host;
+    c->run = run;
+    c->fd = -1;
+    char *why = NULL;
+    const char *hostname = cdc_json_str(root, "host", NULL);
+    int port = (int)cdc_json_int(root, "port", 22);
+    const char *user = cdc_json_str(root, "username", NULL);
+    const char *auth = cdc_json_str(root, "auth_type", "password");
+    const char *pin = cdc_json_str(root, "host_key_sha256", NULL);
+    const char *known = cdc_json_str(root, "known_hosts_file", NULL);
+    const cd_http_defaults *d = host->http_defaults(run);
+
+    long budget = step_budget_ms(host, run, d ? d->connect_timeout_s : 0);
+    if (budget == 0) {
+        host->set_message(run, "no time left before the run's deadline to connect");
+        return CD_ERR_TRANSIENT;
+    }
+    c->fd = tcp_connect(host, hostname, port, budget, run, &why);
+    if (c->fd < 0) {
+        STEP("connect", 0, "%s", why ? why : "failed");
+        host->set_message(run, "%s", why ? why : "cannot connect");
+        free(why);
+        return host->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
+    }
+    STEP("connect", 1, "TCP connection to %s:%d", hostname, port);
+
+    c->s = libssh2_session_init();
+    if (!c->s) {
+        host->set_message(run, "libssh2_session_init failed");
+        return CD_ERR_TRANSIENT;
+    }
+    libssh2_session_set_blocking(c->s, 1);
+    /* Every blocking libssh2 call below is bounded by the same budget. */
+    budget = step_budget_ms(host, run, d ? d->request_timeout_s : 0);
+    libssh2_session_set_timeout(c->s, budget > 0 ? budget : 1);
+    if (libssh2_session_handshake(c->s, c->fd) != 0) {
+        STEP("handshake", 0, "%s", bs_sftp_error(c));
+        host->set_message(run, "SSH handshake with %s:%d failed: %s", hostname, port,
+                          bs_sftp_error(c));
+        return CD_ERR_TRANSIENT;
+    }
+    STEP("handshake", 1, "SSH session established");
+
+    const char *hash = libssh2_hostkey_hash(c->s, LIBSSH2_HOSTKEY_HASH_SHA256);
+    if (!hash) {
+        STEP("host key", 0, "server key fingerprint unavailable");
+        host->set_message(run, "cannot compute the server's SHA256 key fingerprint: %s",
+                          bs_sftp_error(c));
+        return CD_ERR_TRANSIENT;
+    }
+    memcpy(c->fingerprint, "SHA256:", 8);
+    base64_nopad((const unsigned char *)hash, 32, c->fingerprint + 7);
+    if (pin && *pin) {
+        size_t n = strlen(pin);
+        if (n == 51 && pin[50] == '=')
+            n = 50;
+        if (strlen(c->fingerprint) != n || strncmp(c->fingerprint, pin, n) != 0) {
+            STEP("host key", 0, "expected %s, got %s", pin, c->fingerprint);
+            host->set_message(run, "host key mismatch: expected %.*s, got %s", (int)n, pin,
+                              c->fingerprint);
+            return CD_ERR_CONFIG;
+        }
+    } else {
+        int rc = check_known_hosts(c, known, hostname, port);
+        if (rc != CD_OK) {
+            STEP("host key", 0, "%s not accepted by %s", c->fingerprint, known);
+            return rc;
+        }
+    }
+    STEP("host key", 1, "%s", c->fingerprint);
+
+    int ar;
+    if (strcmp(auth, "private_key") == 0) {
+        const char *key = cdc_secret_str(root, "private_key");
+        const char *pass = cdc_secret_str(root, "private_key_passphrase");
+        ar = key ? libssh2_userauth_publickey_frommemory(c->s, user, strlen(user), NULL, 0, key,
+                                                         strlen(key), pass)
+                 : -1;
+    } else {
+        const char *pw = cdc_secret_str(root, "password");
+        ar = pw ? libssh2_userauth_password(c->s, user, pw) : -1;
+    }
+    if (ar != 0) {
+        STEP("auth", 0, "%s as %s: %s", auth, user, bs_sftp_error(c));
+        host->set_message(run, "SSH authentication as %s failed: %s", user, bs_sftp_error(c));
+        return ar == LIBSSH2_ERROR_TIMEOUT || ar == LIBSSH2_ERROR_SOCKET_RECV ? CD_ERR_TRANSIENT
+                                                                             : CD_ERR_CONFIG;
+    }
+    STEP("auth", 1, "%s as %s", auth, user);
+
+    c->sftp = libssh2_sftp_init(c->s);
+    if (!c->sftp) {
+        STEP("sftp", 0, "%s", bs_sftp_error(c));
+        host->set_message(run, "SFTP subsystem unavailable: %s", bs_sftp_error(c));
+        return CD_ERR_PERMANENT;
+    }
+    return CD_OK;
+}
+
+void bs_entries_free(bs_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].name);
+    free(e);
+}
+
+/* SFTP status to the driver's code: a missing or forbidden path is the
+ * configuration's fault, anything else may pass. */
+static int status_code(const bs_sftp *c)
+{
+    unsigned long e = libssh2_sftp_last_error(c->sftp);
+    return e == LIBSSH2_FX_NO_SUCH_FILE || e == LIBSSH2_FX_NO_SUCH_PATH ||
+                   e == LIBSSH2_FX_PERMISSION_DENIED
+               ? CD_ERR_CONFIG
+               : CD_ERR_TRANSIENT;
+}
+
+int bs_sftp_list(bs_sftp *c, const char *dir, bs_entry **out, size_t *n, char **why)
+{
+    *out = NULL;
+    *n = 0;
+    LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_opendir(c->sftp, dir);
+    if (!h) {
+        *why = cdc_printf("cannot list %s: %s", dir, bs_sftp_status_text(c));
+        return status_code(c);
+    }
+    size_t cap = 0;
+    /* SFTP file names are bounded by the server's path limit; libssh2
+     * refuses (never overflows) a longer one, which is then skipped. */
+    char name[4096];
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int rc = CD_OK;
+    for (;;) {
+        if (c->host->is_cancelled(c->run)) {
+            rc = CD_CANCELLED;
+            *why = cdc_printf("cancelled while listing %s", dir);
+            break;
+        }
+        int r = libssh2_sftp_readdir(h, name, sizeof name, &a);
+        if (r == LIBSSH2_ERROR_BUFFER_TOO_SMALL) {
+            c->host->log(c->run, CD_LOG_WARNING, "%s: skipped a name longer than %zu bytes", dir,
+                         sizeof name - 1);
+            continue;
+        }
+        if (r < 0) {
+            *why = cdc_printf("listing %s failed: %s", dir, bs_sftp_error(c));
+            rc = CD_ERR_TRANSIENT;
+            break;
+        }
+        if (r == 0)
+            break;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            bs_entry *ne = realloc(*out, ncap * sizeof *ne);
+            if (!ne) {
+                rc = CD_ERR_TRANSIENT;
+                *why = cdc_printf("out of memory listing %s", dir);
+                break;
+            }
+            *out = ne;
+            cap = ncap;
+        }
+        bs_entry *e = &(*out)[*n];
+        e->name = strndup(name, (size_t)r);
+        if (!e->name) {
+            rc = CD_ERR_TRANSIENT;
+            *why = cdc_printf("out of memory listing %s", dir);
+            break;
+        }
+        e->size = a.flags & LIBSSH2_SFTP_ATTR_SIZE ? (int64_t)a.filesize : -1;
+        e->mtime = a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME ? (int64_t)a.mtime : -1;
+        e->is_file = !(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) || LIBSSH2_SFTP_S_ISREG(a.permissions);
+        (*n)++;
+    }
+    libssh2_sftp_closedir(h);
+    if (rc != CD_OK) {
+        bs_entries_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int bs_sftp_stat(bs_sftp *c, const char *path, int64_t *size, int64_t *mtime, char **why)
+{
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    if (libssh2_sftp_stat(c->sftp, path, &a) != 0) {
+        unsigned long e = libssh2_sftp_last_error(c->sftp);
+        if (e == LIBSSH2_FX_NO_SUCH_FILE || e == LIBSSH2_FX_NO_SUCH_PATH)
+            return 1;
+        *why = cdc_printf("cannot stat %s: %s", path, bs_sftp_status_text(c));
+        return status_code(c);
+    }
+    *size = a.flags & LIBSSH2_SFTP_ATTR_SIZE ? (int64_t)a.filesize : -1;
+    *mtime = a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME ? (int64_t)a.mtime : -1;
+    return CD_OK;
+}
+
+typedef struct small_buf {
+    cdc_buf b;
+    size_t max;
+} small_buf;
+
+static int small_chunk(void *ud, const char *data, size_t len)
+{
+    small_buf *s = ud;
+    if (s->b.len + len > s->max)
+        return CD_ERR_PERMANENT;
+    return cdc_buf_append(&s->b, data, len) == 0 ? 0 : CD_ERR_TRANSIENT;
+}
+
+int bs_sftp_read_small(bs_sftp *c, const char *path, size_t max, char **out, size_t *n,
+                       char **why)
+{
+    small_buf s = {{0}, max};
+    uint64_t got = 0;
+    int rc = bs_sftp_download(c, path, 0, small_chunk, &s, &got, why);
+    if (rc == CD_ERR_PERMANENT && !*why)
+        *why = cdc_printf("%s is larger than %zu bytes", path, max);
+    if (rc != CD_OK) {
+        cdc_buf_free(&s.b);
+        return rc;
+    }
+    if (cdc_buf_append(&s.b, "", 0) != 0) {
+        *why = cdc_printf("out of memory reading %s", path);
+        return CD_ERR_TRANSIENT;
+    }
+    *out = s.b.data;
+    *n = s.b.len;
+    return CD_OK;
+}
+
+int bs_sftp_download(bs_sftp *c, const char *path, uint64_t offset, bs_chunk_fn on_chunk,
+                     void *ud, uint64_t *got, char **why)
+{
+    *got = 0;
+    LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open(c->sftp, path, LIBSSH2_FXF_READ, 0);
+    if (!h) {
+        *why = cdc_printf("cannot open %s: %s", path, bs_sftp_status_text(c));
+        return status_code(c);
+    }
+    if (offset)
+        libssh2_sftp_seek64(h, offset);
+    /* A large buffer lets libssh2 keep many READ requests in flight: the
+     * transfer is then bound by bandwidth, not by the round trip. */
+    size_t cap = (size_t)2 << 20;
+    char *buf = malloc(cap);
+    int rc = CD_OK;
+    if (!buf) {
+        *why = cdc_printf("out of memory downloading %s", path);
+        rc = CD_ERR_TRANSIENT;
+    }
+    while (buf) {
+        if (c->host->is_cancelled(c->run)) {
+            rc = CD_CANCELLED;
+            break;
+        }
+        ssize_t r = libssh2_sftp_read(h, buf, cap);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            *why = cdc_printf("download of %s broke off after %llu bytes: %s", path,
+                              (unsigned long long)(offset + *got),
+                              r == LIBSSH2_ERROR_TIMEOUT ? "timed out" : bs_sftp_error(c));
+            rc = CD_ERR_TRANSIENT;
+            break;
+        }
+        int cr = on_chunk(ud, buf, (size_t)r);
+        if (cr != 0) {
+            rc = cr;
+            break;
+        }
+        *got += (uint64_t)r;
+    }
+    free(buf);
+    libssh2_sftp_close(h);
+    return rc;
+}
+
+int bs_sftp_rename(bs_sftp *c, const char *from, const char *to, char **why)
+{
+    if (libssh2_sftp_rename_ex(c->sftp, from, (unsigned)strlen(from), to, (unsigned)strlen(to),
+                               LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC |
+                                   LIBSSH2_SFTP_RENAME_NATIVE) != 0) {
+        *why = cdc_printf("cannot move %s to %s: %s", from, to, bs_sftp_status_text(c));
+        return status_code(c);
+    }
+    return CD_OK;
+}
+
+int bs_sftp_unlink(bs_sftp *c, const char *path, char **why)
+{
+    if (libssh2_sftp_unlink(c->sftp, path) != 0) {
+        *why = cdc_printf("cannot delete %s: %s", path, bs_sftp_status_text(c));
+        return status_code(c);
+    }
+    return CD_OK;
+}

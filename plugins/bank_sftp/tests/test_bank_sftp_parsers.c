@@ -1,0 +1,233 @@
+/*
+ * test_bank_sftp_parsers.c — the bank_sftp parsers without a network: exact
+ * paise from every amount spelling banks use, dates in each template
+ * format and as Excel serials, the CSV push parser across chunk
+ * boundaries, file patterns with date placeholders and {SEQ}.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "amount.h"
+#include "csv.h"
+#include "date.h"
+#include "discover.h"
+
+static int64_t paise(const char *s, unsigned flags, bs_dir *dir)
+{
+    int64_t p = 0;
+    bs_dir d;
+    const char *why = NULL;
+    int rc = bs_amount_parse(s, strlen(s), flags, &p, &d, &why);
+    if (rc != 0)
+        fail_msg("'%s' refused: %s", s, why ? why : "blank");
+    if (dir)
+        *dir = d;
+    return p;
+}
+
+static void refused(const char *s, unsigned flags)
+{
+    int64_t p;
+    bs_dir d;
+    const char *why = NULL;
+    if (bs_amount_parse(s, strlen(s), flags, &p, &d, &why) != -1)
+        fail_msg("'%s' accepted as %lld", s, (long long)p);
+    assert_non_null(why);
+}
+
+static void test_amounts(void **state)
+{
+    bs_dir d;
+    assert_int_equal(paise("1,00,000.00", 0, NULL), 10000000);
+    assert_int_equal(paise("100000", 0, NULL), 10000000);
+    assert_int_equal(paise("100,000.5", 0, NULL), 10000050);
+    assert_int_equal(paise("(1,250.50)", 0, &d), -125050);
+    assert_int_equal(d, BS_DIR_DEBIT);
+    assert_int_equal(paise("1,250.50 Cr", 0, &d), 125050);
+    assert_int_equal(d, BS_DIR_CREDIT);
+    assert_int_equal(paise("1250.50DR", 0, &d), -125050);
+    assert_int_equal(d, BS_DIR_DEBIT);
+    assert_int_equal(paise("99.9 cr.", 0, NULL), 9990);
+    assert_int_equal(paise("-0.01", 0, NULL), -1);
+    assert_int_equal(paise(" INR 12.30 ", 0, NULL), 1230);
+    assert_int_equal(paise("Rs. 5", 0, NULL), 500);
+    assert_int_equal(paise("\xE2\x82\xB9" "7.05", 0, NULL), 705);
+    assert_int_equal(paise(".5", 0, NULL), 50);
+    assert_int_equal(paise("12.500", 0, NULL), 1250);
+    assert_int_equal(paise("12345", BS_AMT_PAISE, NULL), 12345);
+    /* XLSX doubles */
+    assert_int_equal(paise("100.09999999999999", BS_AMT_NUMERIC, NULL), 10010);
+    assert_int_equal(paise("1.2505E3", BS_AMT_NUMERIC, NULL), 125050);
+    assert_int_equal(paise("2.5E-2", BS_AMT_NUMERIC, NULL), 3);
+    assert_int_equal(paise("1E-5", BS_AMT_NUMERIC, NULL), 0);
+    assert_int_equal(paise("92233720368547758.07", 0, NULL), INT64_MAX);
+    refused("92233720368547758.08", 0);
+    refused("12.345", 0);
+    refused("1,,000", 0);
+    refused(",100", 0);
+    refused("100,", 0);
+    refused("12a", 0);
+    refused("abc", 0);
+    refused("1.5", BS_AMT_PAISE);
+    refused("1e5", 0);
+    refused("-", 0);
+    int64_t p;
+    const char *why;
+    assert_int_equal(bs_amount_parse("  ", 2, 0, &p, &d, &why), 1);
+}
+
+static void date_is(const char *fmt, const char *in, const char *want)
+{
+    char out[11];
+    const char *why = NULL;
+    if (bs_date_parse(fmt, in, strlen(in), out, &why) != 0)
+        fail_msg("'%s' with %s refused: %s", in, fmt ? fmt : "(auto)", why);
+    assert_string_equal(out, want);
+}
+
+static void date_refused(const char *fmt, const char *in)
+{
+    char out[11];
+    const char *why = NULL;
+    if (bs_date_parse(fmt, in, strlen(in), out, &why) != -1)
+        fail_msg("'%s' with %s accepted as %s", in, fmt ? fmt : "(auto)", out);
+}
+
+static void test_dates(void **state)
+{
+    date_is("dd-MM-yyyy", "02-10-2025", "2025-10-02");
+    date_is("dd/MM/yyyy", "2/10/2025", "2025-10-02");
+    date_is("dd/MM/yy", "02/10/25", "2025-10-02");
+    date_is("dd-MMM-yyyy", "02-Oct-2025", "2025-10-02");
+    date_is("dd-MMM-yyyy", "02-OCT-2025 14:05:09", "2025-10-02");
+    date_is("dd-MMM-yyyy", "02-September-2025", "2025-09-02");
+    date_is("yyyy-MM-dd", "2025-10-02T10:00:00", "2025-10-02");
+    date_is("dd-MM-yyyy HH:mm:ss", "02-10-2025 23:59:59", "2025-10-02");
+    date_is("dd-MM-yyyy", "45932", "2025-10-02");      /* an Excel serial */
+    date_is("dd-MM-yyyy", "45932.75", "2025-10-02");
+    date_is(NULL, "2025-10-02", "2025-10-02");
+    date_is(NULL, "02/10/2025", "2025-10-02");
+    date_is(NULL, "20251002", "2025-10-02");
+    date_is("yyyyMMdd", "20251002", "2025-10-02");
+    date_is(NULL, "61", "1900-03-01");
+    date_refused("dd-MM-yyyy", "31-02-2025");
+    date_refused("dd-MM-yyyy", "2025-10-02");
+    date_refused("dd-MMM-yyyy", "02-Foo-2025");
+    date_refused("dd-MM-yyyy", "02-10-2025x");
+    date_refused(NULL, "60");
+    assert_true(bs_date_format_ok("dd-MMM-yyyy"));
+    assert_false(bs_date_format_ok("HH:mm"));
+}
+
+typedef struct collected {
+    char out[4096];
+    size_t len;
+    int rows, bad;
+} collected;
+
+static int on_row(void *ud, const bs_row *r)
+{
+    collected *c = ud;
+    c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len, "%ld:", r->line);
+    for (size_t i = 0; i < r->n; i++)
+        c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len, "[%.*s]",
+                                   (int)r->v_len[i], r->v[i]);
+    c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len, "\n");
+    c->rows++;
+    return 0;
+}
+
+static int on_bad(void *ud, long line, const char *reason, const char *raw, size_t n)
+{
+    collected *c = ud;
+    c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len, "BAD %ld %s\n", line,
+                               reason);
+    c->bad++;
+    return 0;
+}
+
+/* Parses input in chunks of every size from 1 up; all must agree. */
+static void csv_is(char delim, const char *in, const char *want)
+{
+    for (size_t chunk = 1; chunk <= strlen(in) + 1; chunk++) {
+        collected c;
+        memset(&c, 0, sizeof c);
+        bs_csv *p = bs_csv_new(delim, '"', 64, on_row, on_bad, &c);
+        for (size_t o = 0; o < strlen(in); o += chunk) {
+            size_t n = strlen(in) - o < chunk ? strlen(in) - o : chunk;
+            assert_int_equal(bs_csv_feed(p, in + o, n), 0);
+        }
+        assert_int_equal(bs_csv_finish(p), 0);
+        bs_csv_free(p);
+        if (strcmp(c.out, want) != 0)
+            fail_msg("chunk %zu:\n%s\nwanted:\n%s", chunk, c.out, want);
+    }
+}
+
+static void test_csv(void **state)
+{
+    csv_is(',', "a,b\n1,2\n", "1:[a][b]\n2:[1][2]\n");
+    csv_is(',', "\xEF\xBB\xBF" "a,b\r\n1,2", "1:[a][b]\n2:[1][2]\n");
+    csv_is(',', "\xEF\xBBx", "1:[\xEF\xBBx]\n");
+    csv_is('~', "a~\"x~y\"~\"he said \"\"hi\"\"\"\n", "1:[a][x~y][he said \"hi\"]\n");
+    csv_is(',', "a,\"multi\nline\",c\nd,e,f\n", "1:[a][multi\nline][c]\n3:[d][e][f]\n");
+    csv_is(',', "a,,\n\n,b\n", "1:[a][][]\n2:\n3:[][b]\n");
+    csv_is('|', "a|b\rc|d\r", "1:[a][b]\n2:[c][d]\n");
+    csv_is(',', "x,ab\"c\"d,y\n", "1:[x][ab\"c\"d][y]\n");
+    csv_is(',', "a,\"unterminated\n", "BAD 1 unterminated quoted field at the end of the file\n");
+    csv_is(',', "a,0123456789012345678901234567890123456789012345678901234567890123456789\nb\n",
+           "BAD 1 record too long or unreadable (missing quote?)\n2:[b]\n");
+}
+
+static void test_patterns(void **state)
+{
+    char *p = bs_pattern_expand("AXIS_RECON_{YYYYMMDD}*.csv", "2025-10-02");
+    assert_string_equal(p, "AXIS_RECON_20251002*.csv");
+    assert_true(bs_pattern_match(p, "AXIS_RECON_20251002.csv"));
+    assert_true(bs_pattern_match(p, "AXIS_RECON_20251002_2.csv"));
+    assert_false(bs_pattern_match(p, "AXIS_RECON_20251003.csv"));
+    assert_false(bs_pattern_match(p, "xAXIS_RECON_20251002.csv"));
+    free(p);
+    p = bs_pattern_expand("HDFC_{DDMMMYYYY}_{SEQ}.xlsx", "2025-10-02");
+    char *shown = bs_pattern_display(p);
+    assert_string_equal(shown, "HDFC_02OCT2025_{SEQ}.xlsx");
+    free(shown);
+    assert_true(bs_pattern_match(p, "HDFC_02OCT2025_1.xlsx"));
+    assert_true(bs_pattern_match(p, "HDFC_02OCT2025_12.xlsx"));
+    assert_false(bs_pattern_match(p, "HDFC_02OCT2025_.xlsx"));
+    assert_false(bs_pattern_match(p, "HDFC_02OCT2025_1a.xlsx"));
+    free(p);
+    p = bs_pattern_expand("B_{YYMMDD}_{DD-MM-YYYY}_{DDMMYYYY}_{YYYY-MM-DD}.txt", "2025-01-09");
+    assert_string_equal(p, "B_250109_09-01-2025_09012025_2025-01-09.txt");
+    free(p);
+    assert_null(bs_pattern_expand("x", "2025-02-30"));
+    assert_true(bs_pattern_match("*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"));
+    assert_false(bs_pattern_match("*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert_true(bs_is_temp_name("X.csv.part"));
+    assert_true(bs_is_temp_name("X.csv.filepart"));
+    assert_true(bs_is_temp_name("X.TMP"));
+    assert_false(bs_is_temp_name("X.csv"));
+    assert_true(bs_is_sidecar("X.csv.sha256", NULL));
+    assert_true(bs_is_sidecar("X.csv.ok", ".ok"));
+    assert_false(bs_is_sidecar("X.csv", ".ok"));
+    assert_true(bs_natural_cmp("F_2.csv", "F_10.csv") < 0);
+    assert_true(bs_natural_cmp("F_10.csv", "F_10.csv") == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_amounts),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_patterns),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+/* ctl_http.c — connectorctl's HTTP client and output helpers. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "util.h"
+
+#define MAX_RESPONSE (256 * 1024 * 1024)
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    cd_buf *b = arg;
+    size_t len = size * n;
+    if (b->len + len > MAX_RESPONSE)
+        return 0; /* curl reports a write error */
+    cd_buf_append(b, p, len);
+    return len;
+}
+
+int ctl_request(const ctl *c, const char *method, const char *path, const json_t *body,
+                long timeout_s, long *status, json_t **out)
+{
+    *out = NULL;
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fputs("connectorctl: cannot initialise libcurl\n", stderr);
+        return -1;
+    }
+    char *url = cd_sprintf("%s%s", c->url, path);
+    cd_buf resp;
+    cd_buf_init(&resp);
+    struct curl_slist *headers = NULL;
+    char *auth = c->token ? cd_sprintf("Authorization: Bearer %s", c->token) : NULL;
+    if (auth)
+        headers = curl_slist_append(headers, auth);
+    headers = curl_slist_append(headers, "Accept: application/json");
+    char *text = NULL;
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "POST") == 0 && !body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "connectorctl/" CD_VERSION);
+    CURLcode rc = curl_easy_perform(h);
+    int result = -1;
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "connectorctl: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+        *out = resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+        result = 0;
+    }
+    if (auth) {
+        explicit_bzero(auth, strlen(auth));
+        free(auth);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    free(text);
+    free(url);
+    cd_buf_free(&resp);
+    return result;
+}
+
+void ctl_print_error(long status, const json_t *body)
+{
+    const char *msg = json_string_value(json_object_get(body, "error"));
+    fprintf(stderr, "connectorctl: error %ld: %s\n", status, msg ? msg : "(no message)");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(body, "errors"), i, e) {
+        fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "field")),
+                json_string_value(json_object_get(e, "message")));
+    }
+}
+
+json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_t *body,
+                 long timeout_s)
+{
+    long status = 0;
+    json_t *out = NULL;
+    if (ctl_request(c, method, path, body, timeout_s, &status, &out) != 0)
+        return NULL;
+    if (status < 200 || status > 299 || !out) {
+        if (c->json && out)
+            ctl_print_json(out);
+        ctl_print_error(status, out);
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+void ctl_print_json(const json_t *j)
+{
+    char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (t)
+        puts(t);
+    free(t);
+}
+
+char *ctl_text(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return cd_xstrdup("-");
+    if (json_is_string(v))
+        return cd_xstrdup(json_string_value(v));
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return t ? t : cd_xstrdup("?");
+}
+
+json_t *ctl_read_definition(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "connectorctl: cannot open %s\n", path);
+        return NULL;
+    }
+    cd_buf b;
+    cd_buf_init(&b);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        cd_buf_append(&b, buf, n);
+    if (f != stdin)
+        fclose(f);
+    json_t *j = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, NULL);
+    if (!j) {
+        /* Not JSON: read it as YAML, typed the way the configuration is. */
+        char *err = NULL;
+        cd_config *cfg = cd_config_from_string(b.data ? b.data : "", b.len, &err);
+        if (!cfg) {
+            fprintf(stderr, "connectorctl: %s is neither JSON nor YAML: %s\n", path, err);
+            free(err);
+        } else {
+            j = json_deep_copy(cd_config_get(cfg, ""));
+            cd_config_free(cfg);
+        }
+    }
+    cd_buf_free(&b);
+    if (j && !json_is_object(j)) {
+        fprintf(stderr, "connectorctl: %s must hold one object (a mapping)\n", path);
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+struct ctl_table {
+    size_t ncols, nrows, cap;
+    char **cells; /* row-major, headers first */
+};
+
+ctl_table *ctl_table_new(const char *const *headers, size_t ncols)
+{
+    ctl_table *t = cd_xcalloc(1, sizeof *t);
+    t->ncols = ncols;
+    ctl_table_add(t, headers);
+    return t;
+}
+
+void ctl_table_add(ctl_table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->cells = cd_xrealloc(t->cells, t->cap * t->ncols * sizeof *t->cells);
+    }
+    for (size_t i = 0; i < t->ncols; i++)
+        t->cells[t->nrows * t->ncols + i] = cd_xstrdup(cells[i] ? cells[i] : "-");
+    t->nrows++;
+}
+
+/* Characters (not bytes) of UTF-8 text. */
+static size_t width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Bytes of the first `chars` characters of s. */
+static size_t prefix_bytes(const char *s, size_t chars)
+{
+    size_t i = 0, c = 0;
+    while (s[i]) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (c == chars)
+                break;
+            c++;
+        }
+        i++;
+    }
+    return i;
+}
+
+void ctl_table_print(ctl_table *t, size_t max_width)
+{
+    size_t *w = cd_xcalloc(t->ncols, sizeof *w);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            char *s = t->cells[r * t->ncols + c];
+            for (char *p = s; *p; p++)
+                if (*p == '\n' || *p == '\r' || *p == '\t')
+                    *p = ' ';
+            size_t n = width(s);
+            if (n > max_width)
+                n = max_width;
+            if (n > w[c])
+                w[c] = n;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = t->cells[r * t->ncols + c];
+            size_t n = width(s), shown = n > max_width ? max_width : n;
+            size_t bytes = prefix_bytes(s, n > max_width ? max_width - 1 : n);
+            fwrite(s, 1, bytes, stdout);
+            if (n > max_width)
+                fputs("…", stdout);
+            if (c + 1 < t->ncols)
+                printf("%*s", (int)(w[c] - shown + 2), "");
+        }
+        putchar('\n');
+    }
+    free(w);
+}
+
+void ctl_table_free(ctl_table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+}

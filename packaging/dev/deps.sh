@@ -9,7 +9,7 @@ PACKAGES=(
     libmicrohttpd-dev libsystemd-dev libcmocka-dev libyajl-dev libicu-dev
     postgresql-15 postgresql-client-15
     clang libclang-rt-14-dev valgrind
-    openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
+    wrk openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
 )
 
 missing=()

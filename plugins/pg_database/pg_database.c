@@ -8,6 +8,13 @@
  * hold it for ever. Rows are streamed in single-row mode: memory stays flat
  * however many rows the window has. Result columns are the target columns
  * by name, or are renamed through column_map {"target": "source"}.
+ *
+ * Incremental pulls (cursor_column): the query is wrapped as
+ *     SELECT * FROM (<query>) AS cd_src [WHERE "col" > $N] ORDER BY "col"
+ * where $N is the cursor the host kept from the last successful run (the
+ * type of $N is inferred from the column, so ids, timestamps and text all
+ * compare as themselves). The last row's value is the new cursor; the host
+ * commits it with the records, so a failed run leaves it where it was.
  */
 #include <connectord/plugin.h>
 
@@ -438,7 +445,7 @@ static int run_driver(cd_run *run)
     colmap cm = {0};
     const char **values = NULL;
     size_t *lengths = NULL;
-    char *cursor = NULL;
+    char *cursor = NULL, *prev_cursor = NULL, *wrapped = NULL;
     if (check_config(run, root) > 0) {
         hostapi->set_message(run, "connection_config is invalid (see the run's log)");
         rc = CD_ERR_CONFIG;
@@ -449,11 +456,49 @@ static int run_driver(cd_run *run)
         goto out;
     const char *query = cdc_json_str(root, "query", "");
     int nparams = max_param(query);
+    const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
+    if (cursor_col) {
+        if (hostapi->cursor_get(run, &prev_cursor) != CD_OK)
+            prev_cursor = NULL;
+        /* a trailing ';' would end the subquery early */
+        size_t qn = strlen(query);
+        while (qn > 0 && (isspace((unsigned char)query[qn - 1]) || query[qn - 1] == ';'))
+            qn--;
+        char *ident = PQescapeIdentifier(c, cursor_col, strlen(cursor_col));
+        if (!ident) {
+            char *m = pq_message(PQerrorMessage(c));
+            hostapi->set_message(run, "cursor_column cannot be quoted: %s", m ? m : "");
+            free(m);
+            rc = CD_ERR_CONFIG;
+            goto out;
+        }
+        wrapped = prev_cursor
+                      ? cdc_printf("SELECT * FROM (%.*s) AS cd_src WHERE %s > $%d ORDER BY %s",
+                                   (int)qn, query, ident, nparams + 1, ident)
+                      : cdc_printf("SELECT * FROM (%.*s) AS cd_src ORDER BY %s", (int)qn, query,
+                                   ident);
+        PQfreemem(ident);
+        if (!wrapped) {
+            hostapi->set_message(run, "out of memory");
+            rc = CD_ERR_TRANSIENT;
+            goto out;
+        }
+        hostapi->log(run, CD_LOG_INFO, "incremental pull on %s %s%s", cursor_col,
+                     prev_cursor ? "after " : "from the start", prev_cursor ? prev_cursor : "");
+        query = wrapped;
+        if (prev_cursor)
+            nparams++;
+    }
     desc = prepare_query(run, c, query, nparams, &rc);
     if (!desc || (rc = build_colmap(run, root, desc, &cm)) != CD_OK)
         goto out;
-    const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
-    int cursor_idx = cursor_col ? PQfnumber(desc, cursor_col) : -1;
+    int cursor_idx = -1;
+    if (cursor_col) {
+        /* PQfnumber folds unquoted names to lower case; ask for it as is */
+        char *quoted = cdc_printf("\"%s\"", cursor_col);
+        cursor_idx = quoted && !strchr(cursor_col, '"') ? PQfnumber(desc, quoted) : -1;
+        free(quoted);
+    }
     if (cursor_col && cursor_idx < 0) {
         hostapi->set_message(run, "cursor_column \"%s\" is not returned by the query", cursor_col);
         rc = CD_ERR_CONFIG;
@@ -472,7 +517,9 @@ static int run_driver(cd_run *run)
         goto out;
     }
     const cd_run_info *info = hostapi->run_info(run);
-    const char *params[2] = {info->window_from, info->window_to};
+    const char *params[3] = {info->window_from, info->window_to, NULL};
+    if (cursor_col && prev_cursor)
+        params[nparams - 1] = prev_cursor;
     if (!PQsendQueryPrepared(c, "", nparams, params, NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
         char *m = pq_message(PQerrorMessage(c));
         hostapi->set_message(run, "cannot start the query: %s", m ? m : "");
@@ -549,6 +596,9 @@ out:
     free(values);
     free(lengths);
     free(cursor);
+    free(wrapped);
+    if (prev_cursor)
+        hostapi->free(prev_cursor);
     colmap_free(&cm);
     PQclear(desc);
     PQfinish(c);

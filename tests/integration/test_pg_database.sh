@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# pg_database end to end: a second database in the test cluster is the
+# source; `connectord run` pulls a window (or an incremental cursor) from it
+# into sp_v2_transactions / sp_v2_bank_statements; every way the source can
+# go wrong is a clear FAILED run.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+pg_tmp_start
+
+CD="$CD_BUILD_DIR/bin/connectord"
+CFG="$CD_TEST_TMP/connectord.yaml"
+cd_write_config "$CFG"
+"$CD" -c "$CFG" migrate >/dev/null
+
+pg_tmp_as "$PG_TMP_BIN/createdb" -h "$PGHOST" -U "$PGUSER" src
+qs() { psql -X -q -v ON_ERROR_STOP=1 -At -d src -c "$1"; }
+SRC="host=$PGHOST dbname=src user=$PGUSER"
+
+# 10,000 transactions over four days, amounts with 0-2 decimals.
+qs "CREATE TABLE src_txn (id bigserial PRIMARY KEY, txn_ref text NOT NULL, merchant text NOT NULL,
+      amount numeric(14,2) NOT NULL, txn_at timestamptz NOT NULL, txn_day date NOT NULL, note text)"
+qs "INSERT INTO src_txn (txn_ref, merchant, amount, txn_at, txn_day, note)
+    SELECT 'PGT' || lpad(i::text, 6, '0'), 'M' || (i % 7), round((i * 13 % 100000) / (10 ^ (i % 3))::numeric, 2),
+           timestamptz '2025-01-01 00:00:00+05:30' + ((i - 1) / 2500) * interval '1 day' + (i % 2500) * interval '30 s',
+           date '2025-01-01' + (i - 1) / 2500, 'row ' || i
+      FROM generate_series(1, 10000) i"
+
+add_connector() { # NAME CONFIG_JSON -> id (quotes in the JSON doubled for SQL)
+    local cfg=${2//\'/\'\'}
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config)
+       VALUES ('$1', 'PG_DATABASE', 'SRCDB', '$cfg'::jsonb) RETURNING id"
+}
+run_json() {
+    set +e
+    "$CD" -c "$CFG" run "$@" >"$CD_TEST_TMP/run.out" 2>"$CD_TEST_TMP/run.err"
+    RUN_RC=$?
+    set -e
+    out=$(cat "$CD_TEST_TMP/run.out")
+    [ -n "$out" ] || cd_fail "no run JSON; stderr: $(cat "$CD_TEST_TMP/run.err")"
+}
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+export SRC_CONNINFO="$SRC"
+
+echo "== pg_transaction with \$1/\$2 bound to the window and a column_map"
+MAP='"column_map": {"transaction_id": "txn_ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day", "transaction_timestamp": "txn_at"}'
+tx=$(add_connector src_tx "{\"conninfo\": {\"secret\": \"env:SRC_CONNINFO\"}, \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref, merchant, amount, txn_at, txn_day FROM src_txn WHERE txn_day BETWEEN \$1 AND \$2\", $MAP}")
+run_json "$tx" --date 2025-01-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq 2500 "$(jget '["details"]["inserted"]' <<<"$out")" "inserted = the day's rows"
+want=$(qs "SELECT md5(string_agg(txn_ref || '=' || (amount * 100)::bigint || '@' || extract(epoch FROM txn_at)::bigint, ',' ORDER BY txn_ref)) FROM src_txn WHERE txn_day = '2025-01-02'")
+got=$(q "SELECT md5(string_agg(transaction_id || '=' || amount_paise || '@' || extract(epoch FROM transaction_timestamp)::bigint, ',' ORDER BY transaction_id)) FROM sp_v2_transactions")
+assert_eq "$want" "$got" "ids, exact paise and instants match the source"
+assert_eq "2025-01-02|SRCDB|CONNECTOR" "$(q "SELECT DISTINCT transaction_date, coalesce(source_name, 'SRCDB'), source_type FROM sp_v2_transactions")" "date and source"
+run_json "$tx" --date 2025-01-02
+assert_eq "0|2500" "$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "repeat is unchanged"
+
+echo "== bank_statement without a column_map: the query's names are the target's"
+bk=$(add_connector src_bank "{\"conninfo\": \"$SRC\", \"dataset\": \"bank_statement\", \"query\": \"SELECT 'B' || id AS bank_ref, 'SRC BANK' AS bank_name, amount, txn_day AS transaction_date, note AS remarks FROM src_txn WHERE txn_day = \$1\"}")
+run_json "$bk" --date 2025-01-03
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq sp_v2_bank_statements "$(jget '["details"]["target_table"]' <<<"$out")" "target"
+assert_eq "2500|row 5001" "$(q "SELECT count(*), min(remarks) FILTER (WHERE bank_ref = 'B5001') FROM sp_v2_bank_statements WHERE bank_name = 'SRC BANK'")" "rows"
+
+echo "== cursor_column: the second run reads only rows after the stored cursor"
+qs "CREATE TABLE src_inc AS SELECT id, txn_ref || 'I' AS ref, merchant, amount, txn_day FROM src_txn WHERE id <= 1000"
+INC="{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_inc;\", \"column_map\": {\"transaction_id\": \"ref\", \"merchant_id\": \"merchant\", \"amount\": \"amount\", \"transaction_date\": \"txn_day\"}}"
+inc=$(add_connector src_inc "$INC")
+run_json "$inc" --date 2025-01-05
+assert_eq "SUCCESS|1000" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "first pull"
+assert_eq 1000 "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "cursor stored"
+qs "INSERT INTO src_inc SELECT id, txn_ref || 'I', merchant, amount, txn_day FROM src_txn WHERE id BETWEEN 1001 AND 1050"
+run_json "$inc" --date 2025-01-05
+assert_eq "SUCCESS|50|0" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "second pull reads only the 50 new rows"
+assert_eq 50 "$(jget '["records_processed"]' <<<"$out")" "records processed"
+assert_eq 1050 "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "cursor advanced"
+run_json "$inc" --date 2025-01-05
+assert_eq "SUCCESS|0|1050" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "nothing new: cursor kept"
+
+fails() { # NAME CONFIG -> runs it, asserts FAILED and that nothing loaded
+    local id
+    id=$(add_connector "$1" "$2")
+    local t0
+    t0=$(date +%s)
+    run_json "$id" --date 2025-01-02
+    ELAPSED=$(($(date +%s) - t0))
+    assert_eq 1 "$RUN_RC" "$1: exit code"
+    assert_eq FAILED "$(jget '["status"]' <<<"$out")" "$1: status"
+    MSG=$(jget '["error_message"]' <<<"$out")
+    OUTCOME=$(jget '["details"]["outcome"]' <<<"$out")
+}
+before=$(q "SELECT count(*) FROM sp_v2_transactions")
+
+echo "== the source session is read-only"
+fails ro "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"WITH d AS (DELETE FROM src_txn RETURNING *) SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM d\"}"
+assert_contains "$MSG" "in a read-only transaction" "read-only message"
+assert_eq configuration_error "$OUTCOME" "read-only outcome"
+assert_eq 10000 "$(qs "SELECT count(*) FROM src_txn")" "source untouched"
+
+echo "== statement timeout"
+fails slow "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"statement_timeout_seconds\": 1, \"query\": \"SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM src_txn, pg_sleep(5) WHERE txn_day = \$1\"}"
+assert_contains "$MSG" "canceling statement due to statement timeout" "timeout message"
+assert_eq transient_error "$OUTCOME" "timeout outcome"
+[ "$ELAPSED" -le 4 ] || cd_fail "statement timeout took $ELAPSED s"
+
+echo "== a failing query, a missing column in the map, a refused connection"
+fails badq "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT * FROM no_such_table WHERE day = \$1\"}"
+assert_contains "$MSG" "the query does not prepare: ERROR:  relation \"no_such_table\" does not exist" "failing query"
+assert_eq configuration_error "$OUTCOME" "failing query outcome"
+fails divzero "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount / (id - 5000) AS amount, txn_day AS transaction_date FROM src_txn ORDER BY id\"}"
+assert_contains "$MSG" "the query failed after " "failure mid-stream"
+assert_contains "$MSG" "division by zero" "failure mid-stream reason"
+fails nocol "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref, merchant, amount, txn_day FROM src_txn\", \"column_map\": {\"transaction_id\": \"txn_ref\", \"merchant_id\": \"merchant\", \"amount\": \"amount_inr\", \"transaction_date\": \"txn_day\"}}"
+assert_eq "column_map.amount names \"amount_inr\", which the query does not return" "$MSG" "missing column"
+assert_eq configuration_error "$OUTCOME" "missing column outcome"
+fails refused "{\"conninfo\": \"host=127.0.0.1 port=1 dbname=src user=x connect_timeout=3\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
+assert_contains "$MSG" "cannot connect to the source database: " "refused message"
+assert_contains "$MSG" "Connection refused" "refused reason"
+assert_eq transient_error "$OUTCOME" "refused outcome"
+assert_eq "$before" "$(q "SELECT count(*) FROM sp_v2_transactions")" "no rows from failed runs"
+
+echo "== --type TEST: connect, read-only, query described; nothing loaded"
+run_json "$tx" --type TEST --date 2025-01-04
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
+assert_eq "connect,read-only,select 1,query" "$(jget '["details"]["test_steps"]' <<<"$out" | python3 -c 'import ast,sys; print(",".join(s["step"] for s in ast.literal_eval(sys.stdin.read())))')" "test steps"
+assert_eq "$before" "$(q "SELECT count(*) FROM sp_v2_transactions")" "nothing loaded by a test"
+
+echo "OK"

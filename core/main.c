@@ -24,6 +24,7 @@
 #include "runs.h"
 #include "serve.h"
 #include "supervise.h"
+#include "templates.h"
 #include "util.h"
 #include "validate_child.h"
 
@@ -45,6 +46,7 @@ static void usage(FILE *f)
           "                             queue one BACKFILL run per date, run in date order\n"
           "  cancel RUN_ID              cancel a queued run, or stop a running one\n"
           "  exec-run RUN_ID            execute a RUNNING run (what the workers start)\n"
+          "  templates [--json]         list the bank file templates (conf.d/templates/NAME.yaml)\n"
           "  version                    print the version\n"
           "\n"
           "options:\n"
@@ -445,6 +447,8 @@ int main(int argc, char **argv)
         rc = cmd_plugins(cfg, sub_argc, sub_argv);
     else if (strcmp(cmd, "run") == 0)
         rc = cmd_run(cfg, config_path, sub_argc, sub_argv);
+    else if (strcmp(cmd, "templates") == 0)
+        rc = cd_cmd_templates(cfg, sub_argc, sub_argv);
     else if (strcmp(cmd, "exec-run") == 0)
         rc = cmd_exec_run(cfg, sub_argc, sub_argv);
     else if (strcmp(cmd, "backfill") == 0)

@@ -18,6 +18,7 @@
 #include "runs.h"
 #include "secrets.h"
 #include "sink.h"
+#include "templates.h"
 #include "util.h"
 
 /* SIGTERM: stop (cancelled, or past the deadline). SIGINT: the worker is
@@ -178,6 +179,7 @@ static int prepare(run_state *st)
         st->error = err;
         return -1;
     }
+    cd_templates_inject(st->cfg, st->driver.config_schema, st->config); /* "template": name */
     if (resolve_dataset(&st->driver, st->config, &run->dataset, &err) != 0) {
         st->rc = CD_ERR_CONFIG;
         st->error = err;

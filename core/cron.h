@@ -3,11 +3,16 @@
  * zone, with Vixie cron's rule for daylight-saving changes:
  *   - a job whose minute and hour fields are both fixed (neither starts with
  *     '*') and whose local time falls in a skipped hour runs once, right
- *     after the change; in a repeated hour it runs once (the first time);
- *   - a job with '*' in its minute or hour field follows the wall clock:
- *     skipped minutes do not exist, repeated ones happen twice.
+ *     after the change (at the instant the clocks jump: "30 2 * * *" on New
+ *     York's spring-forward day runs at 03:00 EDT; several fixed times in
+ *     the same gap give that one slot); in a repeated hour it runs once
+ *     (the first time, e.g. 01:30 EDT and not 01:30 EST);
+ *   - a job with '*' in its minute or hour field ("*\/15" counts, "0-59"
+ *     does not) follows the wall clock: skipped minutes do not exist,
+ *     repeated ones happen twice.
  * Zones come from ICU (libicu), so evaluation never touches TZ and is
- * thread-safe.
+ * thread-safe: every function here may be called from any thread at once
+ * (each thread keeps its own small cache of ICU calendars).
  */
 #ifndef CD_CRON_H
 #define CD_CRON_H
@@ -31,26 +36,42 @@ typedef struct cd_cron {
 } cd_cron;
 
 /* Parses "m h dom mon dow" with numbers, ranges (a-b), steps (*\/n, a-b/n,
- * a/n), lists (a,b), month and weekday names (JAN..DEC, SUN..SAT, any case),
- * or one of @yearly @annually @monthly @weekly @daily @midnight @hourly.
+ * a/n, where a/n means a-max/n), lists (a,b), month and weekday names
+ * (JAN..DEC, SUN..SAT, any case, also in ranges), or one of @yearly
+ * @annually @monthly @weekly @daily @midnight @hourly (any case, alone).
+ * Day of week is 0-7 with both 0 and 7 Sunday ("5-7" is Fri, Sat, Sun).
  * Day of month and day of week: when both are restricted, either matching
- * is enough (as in Vixie cron). Returns 0, or -1 with *err (malloc'd)
- * naming the field and the problem: "hour field: 24 is out of range 0-23". */
+ * is enough; when either starts with '*', both must match (as in Vixie
+ * cron). Returns 0 with *out set, or -1 with *out untouched and *err
+ * (malloc'd; err may be NULL) naming the field and the problem:
+ * "hour field: 24 is out of range 0-23", "expected 5 fields (...), got 6". */
 int cd_cron_parse(const char *expr, cd_cron *out, char **err);
 
-/* The first slot strictly after `after` (seconds since the epoch, UTC),
- * in zone tz, as seconds since the epoch. Returns 0, or -1 with *err (an
- * unknown zone; no slot within 8 years, e.g. "0 0 30 2 *"). */
+/* The first slot strictly after `after` (seconds since the epoch, UTC;
+ * need not be a whole minute), in zone tz, as seconds since the epoch.
+ * Calling it again with the slot returned walks the schedule. Returns 0,
+ * or -1 with *err (malloc'd; err may be NULL): an unknown zone; no slot
+ * within 8 years, e.g. "0 0 30 2 *" (refused in microseconds, not by a
+ * long search); `after` outside years 1..9999. Costs a few microseconds
+ * per call once the calling thread has seen the zone. */
 int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *next, char **err);
 
-/* 1 if tz is a zone ICU knows (an IANA name like "Asia/Kolkata"), else 0. */
+/* 1 if tz is a zone ICU knows (an IANA name like "Asia/Kolkata", or a
+ * link such as "Asia/Calcutta"; case-sensitive), else 0. Custom offsets
+ * like "GMT+05:30" are refused. */
 int cd_tz_valid(const char *tz);
 
-/* The local calendar date of instant t in zone tz, minus days_back days,
- * as "YYYY-MM-DD" into out[11]. Returns 0, or -1 with *err. */
+/* The local calendar date of instant t in zone tz, minus days_back days
+ * counted on the local calendar (at 2026-03-01 00:30 IST = 2026-02-28
+ * 19:00 UTC, 1 day back is 2026-02-28, where the UTC date would give
+ * 2026-02-27; a negative days_back counts forward), as "YYYY-MM-DD" into
+ * out[11]. A DST day of 23 or 25 hours is still one day. Returns 0, or
+ * -1 with out untouched and *err (malloc'd; err may be NULL). */
 int cd_tz_local_date(const char *tz, int64_t t, int days_back, char out[11], char **err);
 
-/* Local wall-clock fields of instant t in tz (for tests and the page). */
+/* Local wall-clock fields of instant t in tz (for tests and the page);
+ * month 1-12, offset = standard + daylight. Any output pointer may be
+ * NULL. Returns 0, or -1 (unknown zone, t outside years 1..9999). */
 int cd_tz_local_fields(const char *tz, int64_t t, int *year, int *month, int *day, int *hour,
                        int *minute, int *utc_offset_seconds);
 

@@ -12,7 +12,7 @@ source "$CD_SOURCE_DIR/tests/lib/serve.sh"
 pg_tmp_start
 trap 'serve_stop_all; pg_tmp_stop' EXIT
 CD="$CD_BUILD_DIR/bin/connectord"
-CFG="$CD_TEST_TMP/w.yaml"
+CFG="$CD_TEST_TMP/w/connectord.yaml"
 serve_config "$CFG" "retention:" "  days: 90"
 "$CD" -c "$CFG" migrate >/dev/null
 q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null

@@ -16,8 +16,8 @@ export CONNECTORD_TEST_NOW_FILE="$NOW"
 set_now() { date -u -d "$1" +%s >"$NOW"; }
 
 echo "== exactly once: 3 workers, 200 connectors due at 02:00 IST"
-serve_config "$CD_TEST_TMP/a.yaml" "scheduler:" "  catchup_window: 1m"
-"$CD" -c "$CD_TEST_TMP/a.yaml" migrate >/dev/null
+serve_config "$CD_TEST_TMP/a/connectord.yaml" "scheduler:" "  catchup_window: 1m"
+"$CD" -c "$CD_TEST_TMP/a/connectord.yaml" migrate >/dev/null
 q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null # the default connector stays out
 q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
      schedule_cron, schedule_timezone, created_at)
@@ -25,9 +25,9 @@ q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection
      'test_gen', '0 2 * * *', 'Asia/Kolkata', '2020-01-01'
    FROM generate_series(1, 200) g" >/dev/null
 set_now "2026-03-09T20:29:50Z"   # 01:59:50 IST on 2026-03-10
-serve_start w1 "$CD_TEST_TMP/a.yaml"
-serve_start w2 "$CD_TEST_TMP/a.yaml"
-serve_start w3 "$CD_TEST_TMP/a.yaml"
+serve_start w1 "$CD_TEST_TMP/a/connectord.yaml"
+serve_start w2 "$CD_TEST_TMP/a/connectord.yaml"
+serve_start w3 "$CD_TEST_TMP/a/connectord.yaml"
 sleep 2
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs")" "nothing before the slot"
 set_now "2026-03-09T20:30:03Z"
@@ -46,7 +46,7 @@ serve_stop w1; serve_stop w2; serve_stop w3
 
 echo "== catch-up: one run per missed business date, oldest first"
 q "DELETE FROM sp_v2_connector_runs; DELETE FROM sp_v2_connectors WHERE name LIKE 'c%'" >/dev/null
-serve_config "$CD_TEST_TMP/b.yaml" "scheduler:" "  catchup_window: 48h"
+serve_config "$CD_TEST_TMP/b/connectord.yaml" "scheduler:" "  catchup_window: 48h"
 add() { # name created_at resumed_at status cron tz
     q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
          schedule_cron, schedule_timezone, created_at, resumed_at, status)
@@ -58,7 +58,7 @@ new=$(add new '2026-03-10T05:45:00Z' NULL ACTIVE '0 * * * *' Asia/Kolkata)
 res=$(add resumed 2020-01-01 "'2026-03-10T06:10:00Z'" ACTIVE '0 * * * *' Asia/Kolkata)
 paused=$(add paused 2020-01-01 NULL PAUSED '0 * * * *' Asia/Kolkata)
 set_now "2026-03-10T06:30:20Z"   # 12:00:20 IST
-serve_start w1 "$CD_TEST_TMP/b.yaml"
+serve_start w1 "$CD_TEST_TMP/b/connectord.yaml"
 wait_for "SELECT count(*) = 5 FROM sp_v2_connector_runs WHERE status = 'SUCCESS'" 60 "catch-up runs"
 assert_eq "2026-03-07,2026-03-08,2026-03-09" \
     "$(q "SELECT string_agg(run_date::text, ',' ORDER BY id) FROM sp_v2_connector_runs WHERE connector_id = $old")" \
@@ -77,8 +77,8 @@ echo "== DST: a 02:30 job on the spring-forward day runs right after the change"
 ny=$(add ny 2020-01-01 NULL ACTIVE '30 2 * * *' America/New_York)
 set_now "2026-03-08T06:59:00Z"   # 01:59 EST
 serve_stop w1
-serve_config "$CD_TEST_TMP/c.yaml" "scheduler:" "  catchup_window: 1m"
-serve_start w1 "$CD_TEST_TMP/c.yaml"
+serve_config "$CD_TEST_TMP/c/connectord.yaml" "scheduler:" "  catchup_window: 1m"
+serve_start w1 "$CD_TEST_TMP/c/connectord.yaml"
 sleep 1.5
 set_now "2026-03-08T07:00:30Z"   # 03:00:30 EDT
 wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $ny" 30 "the DST slot"

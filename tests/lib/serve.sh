@@ -2,7 +2,10 @@
 # (sourced by bash after pgtmp.sh and assert.sh).
 #
 #   serve_config FILE [yaml...]   writes a worker configuration (test drivers,
-#                                 a free port, short leases) plus extra YAML
+#                                 a free port, short leases) to FILE, and the
+#                                 extra YAML lines to conf.d/50-test.yaml beside
+#                                 it (so they override): give each configuration
+#                                 its own directory
 #   serve_start NAME FILE         starts a worker; its pid in SERVE_PID[NAME]
 #   serve_stop NAME [SIGNAL]      stops it and waits (default SIGTERM)
 #   wait_for "SQL" SECONDS [msg]  waits until the query returns t
@@ -16,6 +19,7 @@ cd_free_port() {
 serve_config() {
     local file=$1
     shift
+    mkdir -p "$(dirname "$file")/conf.d"
     cat >"$file" <<YAML
 database:
   url: "$CD_DATABASE_URL"
@@ -34,7 +38,8 @@ retry:
   max_seconds: 2
 YAML
     local extra
-    for extra in "$@"; do printf '%s\n' "$extra" >>"$file"; done
+    : >"$(dirname "$file")/conf.d/50-test.yaml"
+    for extra in "$@"; do printf '%s\n' "$extra" >>"$(dirname "$file")/conf.d/50-test.yaml"; done
 }
 
 serve_start() {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bench_scheduler.sh — 10,000 connectors due in the same minute, a driver
+# that does nothing, two workers on this machine. Prints runs per second end
+# to end, the p50/p99 delay from the slot to each run's start, and the
+# spawn overhead per run (the runner's whole life for an empty run). A
+# program that prints, not a test: it never fails on a slow machine.
+#
+#   bash tests/bench/bench_scheduler.sh [CONNECTORS] [RUNS_PER_WORKER]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+CD_SOURCE_DIR=${CD_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+CD_BUILD_DIR=${CD_BUILD_DIR:-$CD_SOURCE_DIR/build}
+CD_TESTPLUGINS=${CD_TESTPLUGINS:-$CD_BUILD_DIR/testplugins}
+N=${1:-10000}
+PER_WORKER=${2:-8}
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+trap 'serve_stop_all; pg_tmp_stop' EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+NOW="$CD_TEST_TMP/now"
+export CONNECTORD_TEST_NOW_FILE="$NOW"
+serve_config "$CD_TEST_TMP/b/connectord.yaml" "scheduler:" "  catchup_window: 1m" \
+    "workers:" "  max_concurrent_runs: $PER_WORKER" "  lease_seconds: 60"
+"$CD" -c "$CD_TEST_TMP/b/connectord.yaml" migrate >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
+     schedule_cron, schedule_timezone, created_at)
+   SELECT 'c' || g, 'BANK_API', 'B', '{\"rows\": 0}', 'test_gen', '0 2 * * *', 'Asia/Kolkata', '2020-01-01'
+   FROM generate_series(1, $N) g" >/dev/null
+date -u -d "2026-03-09T20:29:50Z" +%s >"$NOW"
+serve_start w1 "$CD_TEST_TMP/b/connectord.yaml"
+serve_start w2 "$CD_TEST_TMP/b/connectord.yaml"
+sleep 2
+t0=$(date +%s.%N)
+date -u -d "2026-03-09T20:30:00Z" +%s >"$NOW"
+while [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE status IN ('SUCCESS', 'FAILED')")" -lt "$N" ]; do
+    sleep 0.5
+    python3 -c "import sys,time; sys.exit(0 if time.time() - $t0 < 600 else 1)" || { echo "gave up after 600 s"; break; }
+done
+t1=$(date +%s.%N)
+q "SELECT 'runs: ' || count(*) || ' (' || count(*) FILTER (WHERE status = 'SUCCESS') || ' SUCCESS)' FROM sp_v2_connector_runs"
+python3 - "$t0" "$t1" "$N" <<PY
+import sys
+t0, t1, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+print(f"end to end: {t1 - t0:.1f} s for {n} runs = {n / (t1 - t0):.0f} runs/s (goal: all done within 60 s)")
+PY
+q "SELECT 'slot -> queued  p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s'
+   FROM (SELECT extract(epoch FROM queued_at) - $t0 AS d FROM sp_v2_connector_runs) s"
+q "SELECT 'slot -> started p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s (goal p99 < 5 s)'
+   FROM (SELECT extract(epoch FROM started_at) - $t0 AS d FROM sp_v2_connector_runs) s"
+q "SELECT 'runner life per run (claim to completion) p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric * 1000) || ' ms, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric * 1000) || ' ms'
+   FROM (SELECT extract(epoch FROM completed_at - started_at) AS d FROM sp_v2_connector_runs) s"
+q "SELECT 'concurrency: ' || $PER_WORKER || ' runs per worker, 2 workers, ' || count(DISTINCT worker_id) || ' workers used' FROM sp_v2_connector_runs"

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "record_schema.h"
 #include "host_files.h"
 #include "log.h"
 #include "util.h"
@@ -84,6 +85,8 @@ static char *clean_text(cd_run *run, const char *s, size_t len, size_t max)
     free(u);
     return scrubbed;
 }
+
+static void free_columns(cd_run *run);
 
 static __thread char *init_error;
 
@@ -184,6 +187,7 @@ int cd_run_flush_errors(cd_run *run)
 void cd_run_release(cd_run *run)
 {
     cd_run_flush_errors(run);
+    free_columns(run);
     free(run->pending);
     run->pending = NULL;
     json_decref(run->details);
@@ -266,6 +270,36 @@ static void set_fatal(cd_run *run, char *msg)
         free(msg);
 }
 
+int cd_run_open_data(cd_run *run, char **err)
+{
+    if (run->data)
+        return 0;
+    run->data = cd_db_connect(run->data_url, "connectord-runner-data", err);
+    if (!run->data)
+        return -1;
+    /* Timestamps without a zone are the connector's local time. */
+    const char *p[] = {run->info.timezone};
+    if (cd_db_command(run->data, "setting the connector's time zone",
+                      "SELECT set_config('TimeZone', $1, false)", 1, p, err) != 0 ||
+        cd_db_command(run->data, "starting the load transaction", "BEGIN", 0, NULL, err) != 0) {
+        PQfinish(run->data);
+        run->data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void free_columns(cd_run *run)
+{
+    for (size_t i = 0; i < run->ncolumns; i++)
+        free(run->columns[i]);
+    free(run->columns);
+    run->columns = NULL;
+    run->ncolumns = 0;
+}
+
+/* Checks the declared columns now (a driver learns of a bad column at once)
+ * and keeps them for the sink, which opens with the first record. */
 static int host_records_begin(cd_run *run, const char *const *columns, size_t ncolumns)
 {
     if (run->info.kind == CD_RUN_TEST || run->info.kind == CD_RUN_VALIDATE) {
@@ -273,26 +307,50 @@ static int host_records_begin(cd_run *run, const char *const *columns, size_t nc
                  run->info.kind == CD_RUN_TEST ? "a test" : "validation");
         return CD_ERR_PERMANENT;
     }
-    if (run->sink) {
+    if (run->sink || run->columns) {
         host_log(run, CD_LOG_ERROR, "records_begin called twice");
         return CD_ERR_PERMANENT;
     }
-    if (!run->data) {
-        set_fatal(run, cd_xstrdup("no database connection for records"));
+    const cd_rs_dataset *ds = cd_rs_dataset_get(run->dataset);
+    if (!ds) {
+        set_fatal(run, cd_sprintf("no target table for dataset %d", (int)run->dataset));
         return CD_ERR_PERMANENT;
     }
+    cd_rs_layout layout;
     char *err = NULL;
-    run->sink = cd_sink_open(run->data, run->dataset, run->info.run_id, on_reject, run, &err);
-    if (!run->sink) {
-        set_fatal(run, err);
-        return CD_ERR_PERMANENT;
-    }
-    if (cd_sink_columns(run->sink, columns, ncolumns, &err) != 0) {
+    if (cd_rs_layout_init(&layout, ds, columns, ncolumns, &err) != 0) {
         host_log(run, CD_LOG_ERROR, "records_begin: %s", err);
         set_fatal(run, cd_sprintf("driver declared unusable columns: %s", err));
         free(err);
         return CD_ERR_CONFIG;
     }
+    cd_rs_layout_free(&layout);
+    run->columns = cd_xcalloc(ncolumns ? ncolumns : 1, sizeof *run->columns);
+    for (size_t i = 0; i < ncolumns; i++)
+        run->columns[i] = cd_xstrdup(columns[i]);
+    run->ncolumns = ncolumns;
+    return CD_OK;
+}
+
+/* The first record: data connection, staging table, COPY. */
+static int open_sink(cd_run *run)
+{
+    char *err = NULL;
+    if (cd_run_open_data(run, &err) != 0) {
+        set_fatal(run, err);
+        return CD_ERR_TRANSIENT;
+    }
+    run->sink = cd_sink_open(run->data, run->dataset, run->info.run_id, on_reject, run, &err);
+    if (!run->sink) {
+        set_fatal(run, err);
+        return CD_ERR_TRANSIENT;
+    }
+    if (cd_sink_columns(run->sink, (const char *const *)run->columns, run->ncolumns, &err) != 0) {
+        set_fatal(run, cd_sprintf("driver declared unusable columns: %s", err));
+        free(err);
+        return CD_ERR_CONFIG;
+    }
+    free_columns(run);
     return CD_OK;
 }
 
@@ -301,12 +359,17 @@ static int host_is_cancelled(cd_run *run);
 static int host_record_emit(cd_run *run, const char *const *values, const size_t *lengths,
                             const char *row_ref)
 {
-    if (!run->sink) {
-        set_fatal(run, cd_xstrdup("driver emitted a record before records_begin"));
-        return CD_ERR_PERMANENT;
-    }
     if (run->fatal)
         return CD_ERR_PERMANENT;
+    if (!run->sink) {
+        if (!run->columns) {
+            set_fatal(run, cd_xstrdup("driver emitted a record before records_begin"));
+            return CD_ERR_PERMANENT;
+        }
+        int rc = open_sink(run);
+        if (rc != CD_OK)
+            return rc;
+    }
     char *err = NULL;
     int rc = cd_sink_row(run->sink, values, lengths, row_ref ? row_ref : "", &err);
     if (rc < 0) {

@@ -59,6 +59,12 @@ struct cd_run {
     cd_http_defaults http;
     uint64_t progress_done, progress_total;
 
+    /* The data connection and the sink open at the first record, so a run
+     * with nothing to load costs one database connection, not two. */
+    const char *data_url;   /* borrowed from the configuration */
+    char **columns;         /* declared by records_begin, until the sink opens */
+    size_t ncolumns;
+
     /* host_files.c (ABI 1.1 file entries) */
     char *work_dir;         /* per-connector work directory, or NULL */
     json_t *files_loaded;   /* "path\nsha256" keys this run recorded LOADED */
@@ -71,6 +77,10 @@ void cd_run_init(cd_run *run);
 /* Flushes pending record errors; frees what the run owns (not the
  * connections). */
 void cd_run_release(cd_run *run);
+
+/* Opens the data connection (connector's zone, BEGIN) if not yet open.
+ * 0, or -1 with *err. */
+int cd_run_open_data(cd_run *run, char **err);
 
 /* Writes pending record errors to the ctl connection. 0 or -1. */
 int cd_run_flush_errors(cd_run *run);

@@ -189,25 +189,8 @@ static int prepare(run_state *st)
     run->info.config_json = st->config_text;
     run->info.config_json_len = strlen(st->config_text);
 
-    if (run->info.kind != CD_RUN_TEST) {
-        const char *url = cd_config_string(st->cfg, "database.url", NULL);
-        run->data = cd_db_connect(url, "connectord-runner-data", &err);
-        if (!run->data) {
-            st->rc = CD_ERR_TRANSIENT;
-            st->error = err;
-            return -1;
-        }
-        /* Timestamps without a zone are the connector's local time. */
-        const char *p[] = {st->row.timezone};
-        if (cd_db_command(run->data, "setting the connector's time zone",
-                          "SELECT set_config('TimeZone', $1, false)", 1, p, &err) != 0 ||
-            cd_db_command(run->data, "starting the load transaction", "BEGIN", 0, NULL,
-                          &err) != 0) {
-            st->rc = CD_ERR_CONFIG;
-            st->error = err;
-            return -1;
-        }
-    }
+    /* The data connection opens with the first record (host.c). */
+    run->data_url = cd_config_string(st->cfg, "database.url", NULL);
     return 0;
 }
 

@@ -119,7 +119,7 @@ json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *bac
         "   'status', status, 'attempt', attempt, 'error_message', error_message,"
         "   'records_success', records_success) ORDER BY run_date, id), '[]'))::text,"
         " count(*)"
-        " FROM sp_v2_connector_runs WHERE connector_id = $1"
+        " FROM sp_v2_connector_runs WHERE connector_id = $1::bigint"
         " AND backfill_id = CASE WHEN $2 ~ '^[0-9a-fA-F-]{36}$' THEN $2::uuid END",
         2, p, err);
     if (!res)

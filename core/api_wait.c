@@ -56,8 +56,11 @@ static json_t *outcome_body(const PGresult *res, int row, int64_t run_id)
     json_t *details = json_object_get(run, "details");
     int ok = status && (strcmp(status, "SUCCESS") == 0 || strcmp(status, "PARTIAL_SUCCESS") == 0);
     json_t *b = json_pack("{s:b}", "success", ok);
+    /* On success the driver's summary is in details.message. */
+    const char *dmsg = json_string_value(json_object_get(details, "message"));
     if (ok)
-        json_object_set_new(b, "message", json_string(msg ? msg : "Connection test passed"));
+        json_object_set_new(b, "message",
+                            json_string(msg ? msg : dmsg ? dmsg : "Connection test passed"));
     else
         json_object_set_new(b, "error", json_string(msg ? msg : "Connection test failed"));
     json_object_set_new(b, "run_id", json_integer(run_id));

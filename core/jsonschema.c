@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "datetime.h"
+#include "secrets.h"
 #include "util.h"
 
 /* Schemas come from drivers; a self-nesting one must not exhaust the
@@ -387,6 +388,10 @@ static void validate(vctx *c, const json_t *schema, const json_t *v, const char 
         add_error(c, path, "is nested too deeply to validate");
         return;
     }
+    /* connectord's rule (plugin.h): a field marked writeOnly may always hold
+     * a secret reference instead of its value, whatever type it declares. */
+    if (json_is_true(json_object_get(schema, "writeOnly")) && cd_secret_is_reference(v))
+        return;
     const json_t *type = json_object_get(schema, "type");
     if (json_is_string(type) && !type_matches(json_string_value(type), v)) {
         add_error(c, path, "must be %s %s, not %s",

@@ -5,7 +5,8 @@
  * exclusiveMinimum/exclusiveMaximum, minLength/maxLength (in characters),
  * pattern, format (uri, date), items, minItems/maxItems, oneOf, anyOf,
  * allOf. "default", "description", "title", "writeOnly" are annotations and
- * do not affect validation. Unknown keywords are ignored, as the
+ * do not affect validation, except that a field marked "writeOnly" accepts
+ * a secret reference ({"secret": "env:NAME"}) whatever its declared type. Unknown keywords are ignored, as the
  * specification says.
  *
  * Patterns are ECMA-262 in JSON Schema; they are translated to POSIX

@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# The REST API of a real `connectord serve` on a free loopback port: every
+# endpoint with the documented bodies, validation from driver schemas and
+# driver validate(), masking of secrets (responses, audit, logs), audit,
+# runs, tests, history, run detail, cancel, delete with force, backfills,
+# plugins, the ops page hook.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+source "$CD_SOURCE_DIR/tests/lib/api.sh"
+pg_tmp_start
+MOCK_PID=
+trap '[ -n "${KEEP_LOG:-}" ] && grep -a "api:" "$LOG" | tail -5; serve_stop_all; [ -n "$MOCK_PID" ] && kill $MOCK_PID 2>/dev/null; pg_tmp_stop' EXIT
+
+SERVE_PLUGINS="$CD_TEST_TMP/plugins"
+api_plugins_dir "$SERVE_PLUGINS"
+WEB="$CD_TEST_TMP/web"
+mkdir -p "$WEB/js"
+echo '<!doctype html><title>ops</title>' >"$WEB/index.html"
+echo 'export const x = 1;' >"$WEB/js/app.js"
+echo 'outside' >"$CD_TEST_TMP/secret.txt"
+ln -s "$CD_TEST_TMP/secret.txt" "$WEB/link.txt"
+CFG="$CD_TEST_TMP/w/connectord.yaml"
+serve_config "$CFG" "backfill:" "  max_days: 10" "http:" "  web_dir: \"$WEB\""
+"$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
+API=$(api_base "$CFG")
+serve_start w1 "$CFG"
+api_wait_ready
+LOG="$CD_TEST_TMP/serve-w1.log"
+
+alive() { req GET /healthz; expect 200 "server alive after: $1"; }
+
+echo "== healthz"
+req GET /healthz
+expect 200 healthz
+assert_eq ok "$(jq_ 'd["database"]')" "database ok"
+
+echo "== GET /connectors: the documented shape"
+req GET /connectors
+expect 200 list
+assert_eq True "$(jq_ 'd["success"]')" "success"
+assert_eq 1 "$(jq_ 'd["connectors"][0]["id"]')" "id"
+assert_eq '"1"' "$(jq_ 'd["connectors"][0]["id"]' | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')" "id is a string"
+assert_eq str "$(jq_ 'type(d["connectors"][0]["id"]).__name__')" "id type"
+assert_eq "SabPaisa PG API|PG_API|SABPAISA|ACTIVE|0|0" \
+    "$(jq_ '"|".join(str(d["connectors"][0][k]) for k in ["name","connector_type","source_entity","status","success_rate","total_runs"])')" "fields"
+assert_eq '{"total": 1, "active": 1, "paused": 0, "failed": 0}' "$(jq_ 'd["summary"]')" "summary"
+for col in connection_config schedule_cron schedule_timezone created_at updated_at created_by driver last_run_details; do
+    assert_eq True "$(jq_ "'$col' in d['connectors'][0]")" "column $col present"
+done
+assert_contains "$(jq_ 'd["connectors"][0]["created_at"]')" "Z" "timestamps in UTC with zone"
+python3 -c 'import re,sys; sys.exit(0 if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", sys.argv[1]) else 1)' \
+    "$(jq_ 'd["connectors"][0]["created_at"]')" || cd_fail "ISO 8601 timestamp"
+
+echo "== create: 201, plaintext secret masked, stored as sent, audited"
+NEW='{"name": "Gen Bank", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "GENBANK",
+      "connection_config": {"rows": 5, "seed": 1, "bank": "GEN", "password": "hunter2-plain"},
+      "schedule_cron": "30 3 * * *", "schedule_timezone": "Europe/London"}'
+req POST /connectors "$NEW"
+expect 201 create
+gen=$(jq_ 'd["connector"]["id"]')
+assert_eq "********" "$(jq_ 'd["connector"]["connection_config"]["password"]')" "masked in create response"
+assert_eq "Connector created successfully" "$(jq_ 'd["message"]')" "create message"
+assert_eq hunter2-plain "$(q "SELECT connection_config->>'password' FROM sp_v2_connectors WHERE id = $gen")" "stored value"
+req GET "/connectors/$gen"
+expect 200 get
+assert_eq "********" "$(jq_ 'd["connector"]["connection_config"]["password"]')" "masked in GET"
+assert_not_contains "$BODY" hunter2 "GET body"
+req GET /connectors
+assert_not_contains "$BODY" hunter2 "list body"
+assert_eq True "$(jq_ 'd["connector"]["next_run_at"] is not None' 2>/dev/null || echo True)" "next_run_at"
+
+echo "== create with a reference: shown as the reference"
+REF='{"name": "Ref Bank", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "REF",
+      "connection_config": {"rows": 1, "password": {"secret": "env:GEN_PW"}}, "schedule_enabled": false}'
+req POST /connectors "$REF"
+expect 201 "create with reference"
+ref=$(jq_ 'd["connector"]["id"]')
+assert_eq '{"secret": "env:GEN_PW"}' "$(jq_ 'd["connector"]["connection_config"]["password"]')" "reference shown"
+
+echo "== duplicate name: 409"
+req POST /connectors "$NEW"
+expect 409 duplicate
+assert_eq name "$(jq_ 'd["errors"][0]["field"]')" "field of the conflict"
+
+echo "== validation: each rule by itself"
+bad() { # body expected-field [expected-message-part]
+    req POST /connectors "$1"
+    expect 400 "invalid body $2"
+    assert_eq False "$(jq_ 'd["success"]')" "success false"
+    assert_contains "$(jq_ '[e["field"] for e in d["errors"]]')" "\"$2\"" "error field $2"
+    [ -z "${3:-}" ] || assert_contains "$BODY" "$3" "message for $2"
+    assert_not_contains "$BODY" "hunter2" "no secret in errors"
+}
+base='"name": "V", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "schedule_enabled": false'
+bad "{$base, \"connection_config\": {}, \"colour\": \"red\"}" colour "not an allowed field"
+bad "{$base, \"connection_config\": {}, \"total_runs\": 5}" total_runs "read-only"
+bad "{$base, \"connection_config\": {\"rows\": -1}}" connection_config.rows "at least 0"
+bad "{$base, \"connection_config\": {\"rows\": \"many\"}}" connection_config.rows "must be an integer"
+bad "{$base, \"connection_config\": []}" connection_config "must be an object"
+bad "{\"name\": \"V\", \"connector_type\": \"PG_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "must be BANK_API"
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_SFTP\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "not loaded"
+bad "{\"name\": \"V\", \"connector_type\": \"NOPE\", \"source_entity\": \"V\", \"connection_config\": {}}" connector_type
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"nope\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" driver "not loaded"
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"61 * * * *\"}" schedule_cron "minute"
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 2 * * *\", \"schedule_timezone\": \"Mars/Olympus\"}" schedule_timezone "IANA"
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 2 * * *\", \"schedule_timezone\": \"EST5EDT,M3.2.0\"}" schedule_timezone
+bad "{\"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_enabled\": false}" name "is required"
+bad "{$base, \"connection_config\": {\"password\": \"********\"}}" connection_config.password "no value is stored"
+# pg_api's schema and its validate(): BEARER needs a token (a rule only validate() knows)
+PG='"name": "PG", "connector_type": "PG_API", "source_entity": "X", "schedule_enabled": false'
+bad "{$PG, \"connection_config\": {\"api_base_url\": \"ftp://x\", \"merchant_codes\": [\"A\"]}}" connection_config.api_base_url "pattern"
+bad "{$PG, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BEARER\"}}" connection_config.bearer_token "required for authentication_type BEARER"
+bad "{$PG, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BASIC\", \"username\": \"u\", \"password\": 12}}" connection_config.password "must be string or object"
+alive validation
+
+echo "== bad requests: each a clear 4xx, the server lives on"
+req POST /connectors '{"name": '
+expect 400 "malformed JSON"; assert_contains "$(jq_ 'd["error"]')" "Malformed JSON" "malformed message"; alive malformed
+req POST /connectors '[1, 2]'
+expect 400 "array body"; assert_eq "Request body must be a JSON object" "$(jq_ 'd["error"]')" "non-object"; alive array
+req POST /connectors '"text"'
+expect 400 "string body"; alive string
+req POST /connectors '{"a": 1, "a": 2}'
+expect 400 "duplicate keys"; alive dupkeys
+req POST /connectors "" -H 'Content-Type: text/plain' --data-binary '{"name": "x"}'
+expect 415 "wrong content type"; alive 415
+req POST /connectors "" --data-urlencode 'name=x'
+expect 415 "form body"; alive form
+req POST /connectors
+expect 400 "empty body"; alive empty
+head -c 1100000 /dev/zero | tr '\0' 'a' >"$CD_TEST_TMP/big.json"
+req POST /connectors "" -H 'Content-Type: application/json' --data-binary @"$CD_TEST_TMP/big.json"
+expect 413 "body over 1 MiB (Content-Length)"; alive 413
+req POST /connectors "" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @"$CD_TEST_TMP/big.json"
+expect 413 "body over 1 MiB (chunked)"; alive 413-chunked
+for id in abc 0 -1 1.5 99999999999999999999 0x10 "%20"; do
+    req GET "/connectors/$id"
+    expect 400 "id $id"; assert_eq "Invalid connector id" "$(jq_ 'd["error"]')" "id $id message"
+done
+req GET "/connectors/1/runs/x"
+expect 400 "run id"
+req GET /connectors/424242
+expect 404 "missing connector"; assert_eq '{"success": false, "error": "Connector not found"}' "$(jq_ 'd')" "documented 404"
+req GET /nope
+expect 404 "unknown path"
+req PATCH /connectors/1
+expect 405 "method"
+req GET /connectors?status=WEIRD
+expect 400 "bad status filter"
+req GET "/connectors/1/history?limit=0"
+expect 400 "limit 0"
+req GET "/connectors/1/history?limit=abc"
+expect 400 "limit abc"
+req GET "/connectors/1/history?run_type=X"
+expect 400 "run_type X"
+printf 'GET /connectors HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' | timeout 5 python3 -c 'import socket,sys,os
+s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); s.settimeout(3)
+try: s.recv(1000)
+except Exception: pass' "${API##*:}" || true
+alive "raw bad Content-Length"
+
+echo "== filters: status, type, q"
+req GET "/connectors?type=BANK_API"
+assert_eq 2 "$(jq_ 'len(d["connectors"])')" "type filter"
+assert_eq 3 "$(jq_ 'd["summary"]["total"]')" "summary counts everything"
+req GET "/connectors?q=genbank"
+assert_eq "Gen Bank" "$(jq_ 'd["connectors"][0]["name"]')" "q on source entity, any case"
+req GET "/connectors?q=SABPAISA%20pg"
+assert_eq 1 "$(jq_ 'len(d["connectors"])')" "q on name"
+req GET "/connectors?q=%25"
+assert_eq 0 "$(jq_ 'len(d["connectors"])')" "q percent is literal"
+
+echo "== update: partial, mask keeps the stored secret, audited without secrets"
+req PUT "/connectors/$gen" '{"source_entity": "GENBANK2", "connection_config": {"rows": 5, "seed": 1, "bank": "GEN", "password": "********"}}'
+expect 200 "update with mask"
+assert_eq GENBANK2 "$(jq_ 'd["connector"]["source_entity"]')" "updated field"
+assert_eq hunter2-plain "$(q "SELECT connection_config->>'password' FROM sp_v2_connectors WHERE id = $gen")" "mask kept the old value"
+req PUT "/connectors/$gen" '{"connection_config": {"rows": 5, "seed": 1, "bank": "GEN", "password": "new-secret-77"}}'
+expect 200 "update with a new secret"
+assert_eq new-secret-77 "$(q "SELECT connection_config->>'password' FROM sp_v2_connectors WHERE id = $gen")" "new value stored"
+req PUT "/connectors/$gen" '{"status": "PAUSED"}'
+expect 400 "status via PUT"
+req PUT "/connectors/$gen" '{"name": "SabPaisa PG API"}'
+expect 409 "rename onto an existing name"
+req PUT /connectors/424242 '{"source_entity": "X"}'
+expect 404 "update missing"
+req GET "/connectors/$gen/audit"
+expect 200 audit
+assert_eq "UPDATE,UPDATE,CREATE" "$(jq_ '",".join(e["action"] for e in d["audit"])')" "audit actions newest first"
+assert_contains "$(jq_ 'd["audit"][1]["changed_fields"]')" source_entity "changed fields"
+assert_eq anonymous "$(jq_ 'd["audit"][0]["actor"]')" "actor"
+assert_not_contains "$BODY" hunter2 "audit response"
+assert_not_contains "$BODY" new-secret "audit response"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE before::text LIKE '%hunter2%' OR after::text LIKE '%hunter2%' OR after::text LIKE '%new-secret%'")" "audit rows masked"
+
+echo "== pause / resume: documented bodies; a paused connector refuses runs"
+req POST "/connectors/$gen/pause"
+expect 200 pause
+assert_eq "{\"success\": true, \"connector\": {\"id\": \"$gen\", \"name\": \"Gen Bank\", \"status\": \"PAUSED\"}, \"message\": \"Connector paused successfully\"}" "$(jq_ 'd')" "pause body"
+req POST "/connectors/$gen/run" '{"triggered_by": "USER_123"}'
+expect 400 "run paused"
+assert_eq "Cannot run paused connector. Resume it first." "$(jq_ 'd["error"]')" "paused message"
+req POST "/connectors/$gen/backfill" '{"from_date": "2025-09-01", "to_date": "2025-09-02"}'
+expect 400 "backfill paused"
+req POST "/connectors/$gen/resume"
+expect 200 resume
+assert_eq "Connector resumed successfully|ACTIVE" "$(jq_ 'd["message"] + "|" + d["connector"]["status"]')" "resume body"
+req GET "/connectors/$gen/audit?limit=2"
+assert_eq "RESUME,PAUSE" "$(jq_ '",".join(e["action"] for e in d["audit"])')" "pause/resume audited"
+
+echo "== manual run: queued at once, executed by serve, history"
+req POST "/connectors/$gen/run" '{"run_date": "2025-10-02", "triggered_by": "USER_123"}'
+expect 202 "manual run"
+run1=$(jq_ 'd["run_id"]')
+assert_eq QUEUED "$(jq_ 'd["status"]')" "queued"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $run1" 20 "manual run done"
+req POST "/connectors/$gen/run" '{"run_date": "2999-01-01"}'
+expect 400 "future run date"
+req POST "/connectors/$gen/run" '{"run_date": "2025-02-30"}'
+expect 400 "impossible run date"
+req POST "/connectors/$gen/run" '{"when": "now"}'
+expect 400 "unknown run field"
+req GET "/connectors/$gen/history"
+expect 200 history
+assert_eq "1|30|0" "$(jq_ '"%d|%d|%d" % (d["total"], d["limit"], d["offset"])')" "history paging"
+assert_eq "$run1|MANUAL|SUCCESS|USER_123|2025-10-02" "$(jq_ '"|".join(str(d["runs"][0][k]) for k in ["id","run_type","status","triggered_by","run_date"])')" "history row"
+assert_eq str "$(jq_ 'type(d["runs"][0]["duration_seconds"]).__name__')" "duration as a string"
+req GET "/connectors/$gen/history?run_type=TEST"
+assert_eq 0 "$(jq_ 'd["total"]')" "run_type filter"
+req GET "/connectors/$gen"
+assert_eq "100|SUCCESS" "$(jq_ '"%s|%s" % (d["connector"]["success_rate"], d["connector"]["last_run_status"])')" "success rate"
+
+echo "== test: waits for the TEST run and answers with its outcome"
+req POST "/connectors/$gen/test" '{"triggered_by": "USER_123"}'
+expect 200 "test passes"
+assert_eq "True|generator reachable" "$(jq_ '"%s|%s" % (d["success"], d["message"])')" "test success"
+assert_eq int "$(jq_ 'type(d["run_id"]).__name__')" "run_id as documented"
+assert_eq connect "$(jq_ 'd["steps"][0]["step"]')" "steps"
+req PUT "/connectors/$gen" '{"connection_config": {"rows": 5, "seed": 1, "bank": "GEN", "password": "********", "fail": "config"}}'
+expect 200 "make the test fail"
+req POST "/connectors/$gen/test"
+expect 200 "failing test"
+assert_eq False "$(jq_ 'd["success"]')" "test failure"
+assert_contains "$(jq_ 'd["error"]')" "test failed as configured" "driver message"
+assert_not_contains "$BODY" new-secret-77 "secret scrubbed from the test answer"
+tid=$(jq_ 'd["run_id"]')
+assert_eq "TEST|FAILED" "$(q "SELECT run_type, status FROM sp_v2_connector_runs WHERE id = $tid")" "test run row"
+
+echo "== the documented 401 example, against the mock SabPaisa API"
+"$CD_BUILD_DIR/tests/mock_sabpaisa" --bearer right-token >"$CD_TEST_TMP/mock.port" &
+MOCK_PID=$!
+for i in $(seq 50); do [ -s "$CD_TEST_TMP/mock.port" ] && break; sleep 0.1; done
+mport=$(head -1 "$CD_TEST_TMP/mock.port")
+req PUT /connectors/1 "{\"connection_config\": {\"api_base_url\": \"http://127.0.0.1:$mport\", \"merchant_codes\": [\"ALL\"], \"authentication_type\": \"BEARER\", \"bearer_token\": \"wrong-token-xyz\"}}"
+expect 200 "point connector 1 at the mock"
+assert_eq "********" "$(jq_ 'd["connector"]["connection_config"]["bearer_token"]')" "bearer masked"
+req POST /connectors/1/test '{"triggered_by": "USER_123"}'
+expect 200 "documented test"
+assert_eq "False|API responded with status 401: Unauthorized" "$(jq_ '"%s|%s" % (d["success"], d["error"])')" "documented 401 body"
+req GET /connectors/1/history
+assert_eq "TEST|FAILED|USER_123" "$(jq_ '"|".join(d["runs"][0][k] for k in ["run_type","status","triggered_by"])')" "documented history row"
+req GET /connectors
+assert_eq "FAILED|1" "$(jq_ '"%s|%s" % (d["connectors"][0]["last_run_status"], d["connectors"][0]["total_runs"])')" "documented list after the test"
+
+echo "== run detail: attempts, log, record errors paginated"
+req PUT "/connectors/$gen" '{"connection_config": {"rows": 100, "seed": 2, "bank": "GEN", "bad_every": 10, "password": "********"}}'
+expect 200 "bad rows config"
+req POST "/connectors/$gen/run" '{"run_date": "2025-10-03"}'
+run2=$(jq_ 'd["run_id"]')
+wait_for "SELECT status = 'PARTIAL_SUCCESS' FROM sp_v2_connector_runs WHERE id = $run2" 20 "partial run"
+req GET "/connectors/$gen/runs/$run2?errors_limit=3&errors_offset=2"
+expect 200 "run detail"
+assert_eq "PARTIAL_SUCCESS|1" "$(jq_ '"%s|%d" % (d["run"]["status"], len(d["run"]["attempts"]))')" "run and attempts"
+assert_eq "3|10|2" "$(jq_ '"%d|%d|%d" % (len(d["run"]["record_errors"]["items"]), d["run"]["record_errors"]["total"], d["run"]["record_errors"]["offset"])')" "record errors paged"
+assert_eq True "$(jq_ 'd["run"]["logs"]["total"] > 0')" "log lines"
+req GET "/connectors/$gen/runs/$run1"
+expect 200 "older run"
+req GET "/connectors/$ref/runs/$run2"
+expect 404 "run of another connector"
+req GET "/connectors/$gen/runs/$run2?errors_limit=100000"
+expect 400 "errors_limit too large"
+
+echo "== cancel a running run; a finished one is a 409"
+req PUT "/connectors/$gen" '{"connection_config": {"rows": 100000, "seed": 2, "bank": "GEN", "sleep_ms": 20, "password": "********"}}'
+req POST "/connectors/$gen/run" '{"run_date": "2025-10-04"}'
+slow=$(jq_ 'd["run_id"]')
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $slow" 20 "slow run running"
+req POST "/connectors/$gen/runs/$slow/cancel"
+expect 200 "cancel running"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $slow" 30 "cancelled run ends"
+req POST "/connectors/$gen/runs/$slow/cancel"
+expect 409 "cancel finished"
+
+echo "== delete: 409 while RUNNING, force cancels first; the audit outlives it"
+req POST "/connectors/$gen/run" '{"run_date": "2025-10-05"}'
+slow2=$(jq_ 'd["run_id"]')
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $slow2" 20 "second slow run running"
+req DELETE "/connectors/$gen"
+expect 409 "delete while running"
+assert_contains "$(jq_ 'd["error"]')" "force=true" "hint"
+req DELETE "/connectors/$gen?force=maybe"
+expect 400 "force value"
+req DELETE "/connectors/$gen?force=true"
+expect 200 "forced delete"
+assert_eq "True|1" "$(jq_ '"%s|%d" % (d["success"], d["cancelled_runs"])')" "forced delete body"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connectors WHERE id = $gen")" "gone"
+req GET "/connectors/$gen"
+expect 404 "deleted connector"
+req GET "/connectors/$gen/audit?limit=1"
+expect 200 "audit after delete"
+assert_eq DELETE "$(jq_ 'd["audit"][0]["action"]')" "delete audited"
+
+echo "== backfill: range rules, progress, cancel"
+bfc='{"name": "BF", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "BF", "schedule_enabled": false, "connection_config": {"rows": 2, "seed": 3, "bank": "BF"}}'
+req POST /connectors "$bfc"
+bf=$(jq_ 'd["connector"]["id"]')
+req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-05", "to_date": "2025-09-01"}'
+expect 400 "reversed range"; assert_contains "$BODY" "before from_date" "reversed message"
+req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01", "to_date": "2999-01-01"}'
+expect 400 "future date"
+req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01", "to_date": "2025-09-11"}'
+expect 400 "over max_days"; assert_contains "$BODY" "at most 10" "max days message"
+req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01"}'
+expect 400 "missing to_date"
+req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01", "to_date": "2025-09-03", "triggered_by": "USER_9"}'
+expect 202 backfill
+bid=$(jq_ 'd["backfill_id"]')
+assert_eq 3 "$(jq_ 'd["runs"]')" "one run per date"
+wait_for "SELECT count(*) = 3 FROM sp_v2_connector_runs WHERE backfill_id = '$bid' AND status = 'SUCCESS'" 30 "backfill done"
+req GET "/connectors/$bf/backfills/$bid"
+expect 200 progress
+assert_eq "3|3|2025-09-01" "$(jq_ '"%d|%d|%s" % (d["total"], d["succeeded"], d["dates"][0]["run_date"])')" "progress body"
+req GET "/connectors/$bf/backfills/not-a-uuid"
+expect 404 "bad backfill id"
+req GET "/connectors/$bf/backfills/00000000-0000-0000-0000-000000000000"
+expect 404 "unknown backfill"
+req PUT "/connectors/$bf" '{"connection_config": {"rows": 100000, "seed": 3, "bank": "BF", "sleep_ms": 20}}'
+req POST "/connectors/$bf/backfill" '{"from_date": "2025-08-01", "to_date": "2025-08-05"}'
+bid2=$(jq_ 'd["backfill_id"]')
+req POST "/connectors/$bf/backfills/$bid2/cancel"
+expect 200 "cancel backfill"
+assert_eq True "$(jq_ 'd["cancelled_runs"] >= 4')" "cancelled runs"
+wait_for "SELECT count(*) = 0 FROM sp_v2_connector_runs WHERE backfill_id = '$bid2' AND status IN ('QUEUED', 'RUNNING')" 30 "backfill stopped"
+
+echo "== plugins and validate"
+req GET /plugins
+expect 200 plugins
+assert_eq True "$(jq_ '"test_gen" in [p["name"] for p in d["loaded"]]')" "test_gen loaded"
+assert_eq True "$(jq_ '[p for p in d["loaded"] if p["name"] == "pg_api"][0]["config_schema"]["properties"]["password"]["writeOnly"]')" "schema with writeOnly"
+assert_eq no_magic.so "$(jq_ 'd["refused"][0]["file"]')" "refused file"
+assert_contains "$(jq_ 'd["refused"][0]["reason"]')" "magic" "refused reason"
+req POST /connectors/validate "{$PG, \"connection_config\": {\"api_base_url\": \"http://x\", \"merchant_codes\": [], \"authentication_type\": \"BEARER\"}, \"bogus\": 1}"
+expect 200 "validate invalid"
+assert_eq "True|False|2" "$(jq_ '"%s|%s|%d" % (d["success"], d["valid"], d["error_count"])')" "validate counts"
+req POST /connectors/validate "{$PG, \"connection_config\": {\"api_base_url\": \"http://x\", \"merchant_codes\": [\"A\"]}}"
+expect 200 "validate valid"
+assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "valid connector"
+req POST /connectors/validate '{"id": "1", "connection_config": {"api_base_url": "http://x", "merchant_codes": ["A"], "authentication_type": "BEARER", "bearer_token": "********"}}'
+expect 200 "validate an update with the mask"
+assert_eq 0 "$(jq_ 'd["error_count"]')" "mask resolves to the stored token"
+req POST /connectors/validate '[]'
+expect 400 "validate non-object"
+
+echo "== ops page hook: redirect, files with types, no traversal"
+req GET /
+expect 302 "root redirect"
+assert_contains "$(curl -s -o /dev/null -w '%{redirect_url}' "$API/")" "/ops/connectors" "redirect target"
+req GET /ops/connectors
+expect 200 "ops page"; assert_contains "$BODY" "<title>ops" "index served"
+assert_contains "$(curl -s -o /dev/null -w '%{content_type}' "$API/ops/js/app.js")" "text/javascript" "js content type"
+assert_contains "$(curl -s -o /dev/null -w '%{content_type}' "$API/ops/connectors")" "text/html" "html content type"
+for p in "/ops/../secret.txt" "/ops/%2e%2e/secret.txt" "/ops/js/../../secret.txt" "/ops/link.txt" "/ops/.hidden"; do
+    code=$(curl -s --path-as-is -o "$CD_TEST_TMP/trav" -w '%{http_code}' "$API$p")
+    assert_eq 404 "$code" "traversal $p"
+    assert_not_contains "$(cat "$CD_TEST_TMP/trav")" outside "traversal $p content"
+done
+req POST /ops/connectors
+expect 405 "POST to the page"
+
+echo "== no secret in the service log"
+assert_not_contains "$(cat "$LOG")" hunter2-plain "serve log"
+assert_not_contains "$(cat "$LOG")" new-secret-77 "serve log"
+assert_not_contains "$(cat "$LOG")" wrong-token-xyz "serve log"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE message LIKE '%new-secret-77%'")" "run logs"
+
+serve_stop w1
+echo "PASS"

@@ -6,11 +6,12 @@
 #                                 extra YAML lines to conf.d/50-test.yaml beside
 #                                 it (so they override): give each configuration
 #                                 its own directory
-#   serve_start NAME FILE         starts a worker; its pid in SERVE_PID[NAME]
+#   serve_start NAME FILE         starts a worker; its pid in SERVE_PID[NAME],
+#                                 its API port in SERVE_PORT[NAME]
 #   serve_stop NAME [SIGNAL]      stops it and waits (default SIGTERM)
 #   wait_for "SQL" SECONDS [msg]  waits until the query returns t
 
-declare -gA SERVE_PID
+declare -gA SERVE_PID SERVE_PORT
 
 cd_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -44,7 +45,10 @@ YAML
 
 serve_start() {
     local name=$1 cfg=$2
-    "$CD_BUILD_DIR/bin/connectord" -c "$cfg" serve >>"$CD_TEST_TMP/serve-$name.log" 2>&1 &
+    # Each worker its own API port, so several can run on one host.
+    SERVE_PORT[$name]=$(cd_free_port)
+    CONNECTORD_HTTP_PORT=${SERVE_PORT[$name]} "$CD_BUILD_DIR/bin/connectord" -c "$cfg" serve \
+        >>"$CD_TEST_TMP/serve-$name.log" 2>&1 &
     SERVE_PID[$name]=$!
     # Ready when its API answers, or at least when the process is up and has
     # logged that it serves.

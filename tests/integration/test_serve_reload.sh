@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SIGHUP rescans the plugin directory without dropping running runs: a
+# driver dropped in afterwards is picked up, a run in progress finishes.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+trap 'serve_stop_all; pg_tmp_stop' EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+PLUGINS="$CD_TEST_TMP/plugins"
+mkdir -p "$PLUGINS"
+cp "$CD_TESTPLUGINS/test_gen.so" "$PLUGINS/"
+SERVE_PLUGINS="$PLUGINS" serve_config "$CD_TEST_TMP/w/connectord.yaml"
+CFG="$CD_TEST_TMP/w/connectord.yaml"
+"$CD" -c "$CFG" migrate >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+serve_start w1 "$CFG"
+LOG="$CD_TEST_TMP/serve-w1.log"
+assert_contains "$(cat "$LOG")" "plugins: 1 driver loaded" "one driver at start"
+
+slow=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver)
+          VALUES ('slow', 'BANK_API', 'S', '{\"rows\": 20, \"seed\": 1, \"bank\": \"SLOW\", \"sleep_ms\": 200}', 'test_gen') RETURNING id")
+id=$(q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($slow, 'MANUAL', '2025-10-02', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "slow run running"
+
+cp "$CD_TESTPLUGINS/leaker.so" "$PLUGINS/"
+kill -HUP "${SERVE_PID[w1]}"
+for i in $(seq 1 50); do grep -q "plugins: 2 drivers loaded" "$LOG" && break; sleep 0.1; done
+assert_contains "$(cat "$LOG")" "plugins: 2 drivers loaded" "the new driver after SIGHUP"
+kill -0 "${SERVE_PID[w1]}" || cd_fail "worker died on SIGHUP"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "the running run finished"
+assert_eq 20 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "its rows"
+
+leak=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver)
+          VALUES ('leak', 'BANK_API', 'L', '{}', 'leaker') RETURNING id")
+id=$(q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($leak, 'MANUAL', '2025-10-02', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')")
+ASAN_OPTIONS=detect_leaks=0 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "a run of the new driver"
+echo "reload checks passed"

@@ -20,12 +20,15 @@ source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
 pg_tmp_start
 
-ddl="$CD_SOURCE_DIR/tests/integration/sink_tables.sql"
 psql -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE bench_copy" -c "CREATE DATABASE bench_sink"
-psql -X -q -v ON_ERROR_STOP=1 -d bench_copy -f "$ddl"
-psql -X -q -v ON_ERROR_STOP=1 -d bench_sink -f "$ddl"
 url_copy="postgresql:///bench_copy?host=$PGHOST&user=$PGUSER"
 url_sink="postgresql:///bench_sink?host=$PGHOST&user=$PGUSER"
+# Both target tables exactly as connectord's migrations make them, indexes
+# included.
+for url in "$url_copy" "$url_sink"; do
+    printf 'database:\n  url: "%s"\n' "$url" >"$CD_TEST_TMP/m.yaml"
+    "$CD_BUILD_DIR/bin/connectord" -c "$CD_TEST_TMP/m.yaml" migrate >/dev/null
+done
 
 csv="$CD_TEST_TMP/bank.csv"
 "$TOOL" "$url_sink" bank_statement "$N" 1 --csv "$csv"

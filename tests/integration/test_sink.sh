@@ -10,7 +10,9 @@ source "$CD_SOURCE_DIR/tests/lib/assert.sh"
 TOOL=${SINK_TOOL:-$CD_BUILD_DIR/tests/sink_tool}
 [ -x "$TOOL" ] || cd_fail "sink_tool not built at $TOOL"
 pg_tmp_start
-psql -X -q -v ON_ERROR_STOP=1 -f "$CD_SOURCE_DIR/tests/integration/sink_tables.sql"
+# The target tables exactly as the migrations make them.
+cd_write_config "$CD_TEST_TMP/c.yaml"
+"$CD_BUILD_DIR/bin/connectord" -c "$CD_TEST_TMP/c.yaml" migrate >/dev/null
 URL=$CD_DATABASE_URL
 
 # field JSON NAME: one integer field of sink_tool's JSON line.

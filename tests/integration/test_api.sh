@@ -24,8 +24,8 @@ ln -s "$CD_TEST_TMP/secret.txt" "$WEB/link.txt"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
 serve_config "$CFG" "backfill:" "  max_days: 10" "http:" "  web_dir: \"$WEB\""
 "$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
-API=$(api_base "$CFG")
 serve_start w1 "$CFG"
+API=$(api_url w1)
 api_wait_ready
 LOG="$CD_TEST_TMP/serve-w1.log"
 

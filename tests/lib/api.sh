@@ -3,7 +3,7 @@
 #
 #   api_plugins_dir DIR            copies pg_api.so, test_gen.so and a refused
 #                                  no_magic.so into DIR (plugins.dir)
-#   api_base CFG                   prints http://127.0.0.1:PORT of a config
+#   api_url NAME                   prints http://127.0.0.1:PORT of a started worker
 #   api_wait_ready                 waits until GET /healthz answers
 #   req METHOD PATH [BODY] [curl args...]
 #                                  sets CODE (HTTP status) and BODY; a BODY
@@ -18,20 +18,8 @@ api_plugins_dir() {
     chmod 755 "$1"/*.so
 }
 
-api_base() {
-    local port
-    port=$(python3 -c 'import sys
-port = None
-for path in sys.argv[1:]:
-    try:
-        for line in open(path):
-            s = line.strip()
-            if s.startswith("port:"):
-                port = s.split(":", 1)[1].strip()
-    except OSError:
-        pass
-print(port)' "$1" "$(dirname "$1")/conf.d/50-test.yaml")
-    echo "http://127.0.0.1:$port"
+api_url() { # worker name -> its API base URL (serve.sh gives each worker a port)
+    echo "http://127.0.0.1:${SERVE_PORT[$1]}"
 }
 
 api_wait_ready() {

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# connectorctl against a real serve: every command, tables and --json,
+# YAML and JSON definitions, URL and token from the environment, and the
+# exit codes (0 ok, 1 failed run or test, 2 usage, 3 API error).
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+source "$CD_SOURCE_DIR/tests/lib/api.sh"
+pg_tmp_start
+trap 'serve_stop_all; pg_tmp_stop' EXIT
+SERVE_PLUGINS="$CD_TEST_TMP/plugins"
+api_plugins_dir "$SERVE_PLUGINS"
+CFG="$CD_TEST_TMP/w/connectord.yaml"
+serve_config "$CFG" "auth:" "  tokens:" "    - {token: ctl-admin-token-42, role: admin}" \
+    "    - {token: ctl-viewer-token-42, role: viewer}"
+"$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
+serve_start w1 "$CFG"
+API=$(api_url w1)
+api_wait_ready
+CTL="$CD_BUILD_DIR/bin/connectorctl"
+export CONNECTORCTL_URL="$API" CONNECTORCTL_TOKEN=ctl-admin-token-42
+
+# ctl EXPECTED_RC args... : sets OUT and ERR
+ctl() {
+    local want=$1
+    shift
+    set +e
+    "$CTL" "$@" >"$CD_TEST_TMP/ctl.out" 2>"$CD_TEST_TMP/ctl.err"
+    local rc=$?
+    set -e
+    OUT=$(cat "$CD_TEST_TMP/ctl.out")
+    ERR=$(cat "$CD_TEST_TMP/ctl.err")
+    [ "$rc" = "$want" ] || cd_fail "connectorctl $*: exit $rc, expected $want; out: $OUT; err: $ERR"
+}
+
+echo "== list, show, plugins: tables and --json"
+ctl 0 list
+assert_contains "$OUT" "SabPaisa PG API" "list table"
+assert_contains "$OUT" "1 connectors: 1 active" "summary line"
+ctl 0 --json list
+assert_eq 1 "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["total"])' <<<"$OUT")" "list --json"
+ctl 0 show 1
+assert_contains "$OUT" "connection_config:" "show"
+ctl 0 plugins
+assert_contains "$OUT" "test_gen" "plugins table"
+assert_contains "$OUT" "no_magic.so" "refused listed"
+
+echo "== create from YAML, invalid create, edit from JSON"
+cat >"$CD_TEST_TMP/gen.yaml" <<'YAML'
+name: CLI Gen
+connector_type: BANK_API
+driver: test_gen
+source_entity: CLIBANK
+schedule_enabled: false
+connection_config:
+  rows: 3
+  seed: 4
+  bank: CLI
+  password: yaml-secret-99
+YAML
+ctl 0 create "$CD_TEST_TMP/gen.yaml"
+assert_contains "$OUT" "Connector created successfully" "create"
+id=$(q "SELECT id FROM sp_v2_connectors WHERE name = 'CLI Gen'")
+ctl 0 show "$id"
+assert_contains "$OUT" '"password": "********"' "masked in show"
+assert_not_contains "$OUT" yaml-secret "no secret in show"
+printf 'name: Bad\nconnector_type: BANK_API\ndriver: test_gen\nsource_entity: B\nschedule_enabled: false\nconnection_config: {rows: -4}\n' >"$CD_TEST_TMP/bad.yaml"
+ctl 3 create "$CD_TEST_TMP/bad.yaml"
+assert_contains "$ERR" "connection_config.rows" "field error printed"
+echo '{"source_entity": "CLIBANK2"}' >"$CD_TEST_TMP/edit.json"
+ctl 0 edit "$id" "$CD_TEST_TMP/edit.json"
+assert_eq CLIBANK2 "$(q "SELECT source_entity FROM sp_v2_connectors WHERE id = $id")" "edited"
+ctl 2 create "$CD_TEST_TMP/does-not-exist.yaml"
+
+echo "== pause, run refused, resume, run --wait, test"
+ctl 0 pause "$id"
+ctl 3 run "$id"
+assert_contains "$ERR" "Cannot run paused connector" "paused refusal"
+ctl 0 resume "$id"
+ctl 0 run "$id" --date 2025-10-02 --wait
+assert_contains "$OUT" "SUCCESS" "run --wait"
+ctl 0 test "$id"
+assert_contains "$OUT" "passed" "test passes"
+echo '{"connection_config": {"rows": 3, "seed": 4, "bank": "CLI", "password": "********", "fail": "permanent"}}' >"$CD_TEST_TMP/fail.json"
+ctl 0 edit "$id" "$CD_TEST_TMP/fail.json"
+ctl 1 run "$id" --date 2025-10-03 --wait
+assert_contains "$OUT" "FAILED" "failed run"
+echo '{"connection_config": {"rows": 3, "seed": 4, "bank": "CLI", "password": "********", "fail": "config"}}' >"$CD_TEST_TMP/fail.json"
+ctl 0 edit "$id" "$CD_TEST_TMP/fail.json"
+ctl 1 test "$id"
+assert_contains "$OUT" "FAILED" "failing test"
+assert_not_contains "$OUT" yaml-secret "secret scrubbed from the test output"
+
+echo "== history, logs"
+ctl 0 history "$id"
+assert_contains "$OUT" "MANUAL" "history table"
+assert_contains "$OUT" "runs in all" "history footer"
+ctl 0 --json history "$id" --limit 1
+assert_eq 1 "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))' <<<"$OUT")" "history --limit"
+run=$(q "SELECT id FROM sp_v2_connector_runs WHERE connector_id = $id AND run_date = '2025-10-02'")
+ctl 0 logs "$id" "$run"
+assert_contains "$OUT" "attempt 1" "logs attempts"
+assert_contains "$OUT" "log:" "logs lines"
+
+echo "== backfill --wait"
+echo '{"connection_config": {"rows": 2, "seed": 4, "bank": "CLI", "password": "********"}}' >"$CD_TEST_TMP/ok.json"
+ctl 0 edit "$id" "$CD_TEST_TMP/ok.json"
+ctl 0 backfill "$id" 2025-09-01 2025-09-03 --wait
+assert_contains "$OUT" "3/3 done (3 ok" "progress to the end"
+ctl 3 backfill "$id" 2025-09-03 2025-09-01
+assert_contains "$ERR" "before from_date" "reversed range"
+
+echo "== usage and API errors"
+ctl 2
+ctl 2 frobnicate
+ctl 2 show
+ctl 2 show abc
+ctl 3 show 99999
+assert_contains "$ERR" "Connector not found" "404 message"
+CONNECTORCTL_TOKEN=ctl-viewer-token-42 ctl 3 pause "$id"
+assert_contains "$ERR" "403" "viewer refused"
+CONNECTORCTL_TOKEN= ctl 3 list
+assert_contains "$ERR" "401" "no token"
+ctl 0 --token ctl-viewer-token-42 list
+ctl 3 --url "http://127.0.0.1:$(cd_free_port)" list
+
+echo "== delete"
+ctl 0 delete "$id"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connectors WHERE id = $id")" "deleted"
+serve_stop w1
+echo PASS

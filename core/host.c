@@ -103,6 +103,7 @@ char *cd_host_take_init_error(void)
     return e;
 }
 
+static void host_init_error(const char *fmt, ...) CD_PRINTF(1, 2);
 static void host_init_error(const char *fmt, ...)
 {
     va_list ap;
@@ -218,6 +219,7 @@ static void add_record_error(cd_run *run, char *row_ref, char *field, char *reas
 
 /* --- the table entries --- */
 
+static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...) CD_PRINTF(3, 4);
 static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...)
 {
     va_list ap;
@@ -446,6 +448,7 @@ static int host_cursor_set(cd_run *run, const char *value)
 
 static const cd_http_defaults *host_http_defaults(cd_run *run) { return &run->http; }
 
+static void host_set_message(cd_run *run, const char *fmt, ...) CD_PRINTF(2, 3);
 static void host_set_message(cd_run *run, const char *fmt, ...)
 {
     va_list ap;
@@ -472,12 +475,18 @@ static void host_set_detail(cd_run *run, const char *key, const char *json_value
     free(k);
 }
 
+static void host_test_step(cd_run *run, const char *step, int passed, const char *fmt, ...) CD_PRINTF(4, 5);
 static void host_test_step(cd_run *run, const char *step, int passed, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *raw = cd_vsprintf(fmt ? fmt : "", ap);
-    va_end(ap);
+    char *raw;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        raw = cd_vsprintf(fmt, ap);
+        va_end(ap);
+    } else {
+        raw = cd_xstrdup("");
+    }
     char *detail = clean_text(run, raw, strlen(raw), TEXT_KEEP);
     free(raw);
     char *name = clean_text(run, step ? step : "step", step ? strlen(step) : 4, 100);
@@ -489,6 +498,7 @@ static void host_test_step(cd_run *run, const char *step, int passed, const char
     free(name);
 }
 
+static void host_config_error(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
 static void host_config_error(cd_run *run, const char *field, const char *fmt, ...)
 {
     va_list ap;

@@ -108,6 +108,7 @@ static char *xstrndup(const char *s, size_t n)
 }
 
 /* vasprintf that aborts on failure, so callers need no error path. */
+static char *xvprintf(const char *fmt, va_list ap) CD_PRINTF(1, 0);
 static char *xvprintf(const char *fmt, va_list ap)
 {
     char *out = NULL;
@@ -165,6 +166,7 @@ static cd_mock_host *mock_of(cd_run *run)
 
 /* ---- host functions ---- */
 
+static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...) CD_PRINTF(3, 4);
 static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...)
 {
     va_list ap;
@@ -328,6 +330,7 @@ static const cd_http_defaults *host_http_defaults(cd_run *run)
     return &mock_of(run)->http;
 }
 
+static void host_set_message(cd_run *run, const char *fmt, ...) CD_PRINTF(2, 3);
 static void host_set_message(cd_run *run, const char *fmt, ...)
 {
     va_list ap;
@@ -351,6 +354,7 @@ static void host_set_detail(cd_run *run, const char *key, const char *json_value
     strvec_push(&m->detail_values, xstrdup(json_value));
 }
 
+static void host_test_step(cd_run *run, const char *step, int passed, const char *fmt, ...) CD_PRINTF(4, 5);
 static void host_test_step(cd_run *run, const char *step, int passed, const char *fmt, ...)
 {
     cd_mock_host *m = mock_of(run);
@@ -371,6 +375,7 @@ static void host_test_step(cd_run *run, const char *step, int passed, const char
     m->nsteps++;
 }
 
+static void host_config_error(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
 static void host_config_error(cd_run *run, const char *field, const char *fmt, ...)
 {
     cd_mock_host *m = mock_of(run);
@@ -382,6 +387,7 @@ static void host_config_error(cd_run *run, const char *field, const char *fmt, .
     strvec_push(&m->cfg_messages, msg);
 }
 
+static void host_init_error(const char *fmt, ...) CD_PRINTF(1, 2);
 static void host_init_error(const char *fmt, ...)
 {
     if (!loading_mock)

@@ -115,7 +115,33 @@ static int file_params_init(cd_run *run, const cd_file_info *file, file_params *
     return 0;
 }
 
-static PGconn *read_conn(cd_run *run) { return run->data ? run->data : run->ctl; }
+/* What this run marked LOADED (not yet written) says about a file:
+ * CD_FILE_LOADED / CD_FILE_CHANGED, or -1 when it knows nothing. */
+static int pending_state(cd_run *run, const cd_file_info *file)
+{
+    const char *key;
+    json_t *v;
+    int state = -1;
+    json_object_foreach(run->files_loaded, key, v) {
+        const char *nl = strchr(key, '\n');
+        size_t plen = (size_t)(nl - key);
+        int same_path = strlen(file->remote_path) == plen &&
+                        strncmp(key, file->remote_path, plen) == 0;
+        if (file->sha256_hex) {
+            if (strcmp(nl + 1, file->sha256_hex) == 0)
+                return CD_FILE_LOADED;
+            if (same_path)
+                state = CD_FILE_CHANGED;
+        } else if (same_path) {
+            json_int_t sz = json_integer_value(json_object_get(v, "size"));
+            json_int_t mt = json_integer_value(json_object_get(v, "mtime"));
+            return (file->size < 0 || sz == file->size) && (file->mtime < 0 || mt == file->mtime)
+                       ? CD_FILE_LOADED
+                       : CD_FILE_CHANGED;
+        }
+    }
+    return state;
+}
 
 int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *state)
 {
@@ -123,7 +149,15 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
     if (!state || file_params_init(run, file, &fp) != 0)
         return CD_ERR_PERMANENT;
     *state = CD_FILE_NEW;
-    PGconn *conn = read_conn(run);
+    int pending = pending_state(run, file);
+    if (pending == CD_FILE_LOADED) {
+        *state = CD_FILE_LOADED;
+        return CD_OK;
+    }
+    /* The data connection may be in the middle of the sink's COPY: the
+     * ledger is read on the control connection, and this run's own LOADED
+     * files come from memory (pending_state). */
+    PGconn *conn = run->ctl;
     if (!conn) {
         cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");
         return CD_ERR_TRANSIENT;
@@ -139,7 +173,7 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
                        "SELECT EXISTS (SELECT 1 FROM sp_v2_connector_files WHERE connector_id = $1"
                        "  AND sha256 = $2 AND status = 'LOADED'),"
                        " EXISTS (SELECT 1 FROM sp_v2_connector_files WHERE connector_id = $1"
-                       "  AND remote_path = $3 AND status = 'LOADED')",
+                       "  AND remote_path = $3 AND status IN ('LOADED', 'SKIPPED_DUPLICATE'))",
                        3, p, &err);
         if (r) {
             if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
@@ -148,7 +182,8 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
                 *state = CD_FILE_CHANGED;
         }
     } else {
-        /* Without a hash: the path's newest LOADED version, compared on
+        /* (A SKIPPED_DUPLICATE path holds loaded content too.)
+         * Without a hash: the path's newest LOADED version, compared on
          * size and mtime when the driver gave them. Same -> LOADED (no need
          * to download it again), different -> CHANGED (download, then ask
          * again with the hash). */
@@ -158,7 +193,7 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
                        "   AND ($4::bigint IS NULL OR remote_mtime IS NOT DISTINCT FROM"
                        "        to_timestamp($4::bigint))"
                        " FROM sp_v2_connector_files WHERE connector_id = $1 AND remote_path = $2"
-                       "  AND status = 'LOADED' ORDER BY id DESC LIMIT 1",
+                       "  AND status IN ('LOADED', 'SKIPPED_DUPLICATE') ORDER BY id DESC LIMIT 1",
                        4, p, &err);
         if (r && PQntuples(r) == 1)
             *state = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? CD_FILE_LOADED : CD_FILE_CHANGED;
@@ -169,6 +204,8 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
         return CD_ERR_TRANSIENT;
     }
     PQclear(r);
+    if (pending == CD_FILE_CHANGED && *state == CD_FILE_NEW)
+        *state = CD_FILE_CHANGED;
     return CD_OK;
 }
 
@@ -181,6 +218,9 @@ static int known_status(const char *s)
             return 1;
     return 0;
 }
+
+static int write_row(cd_run *run, PGconn *conn, const cd_file_info *file, const file_params *fp,
+                     const char *status, int64_t rows, const char *reason);
 
 int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *status, int64_t rows,
                         const char *reason)
@@ -201,29 +241,55 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
     }
     if (run->info.kind == CD_RUN_TEST || run->info.kind == CD_RUN_VALIDATE)
         return CD_OK; /* a test loads nothing, so it records nothing either */
-    PGconn *conn = loaded ? run->data : run->ctl;
+    char *key = cd_sprintf("%s\n%s", file->remote_path,
+                           file->sha256_hex ? file->sha256_hex : "");
+    if (loaded) {
+        /* Kept until cd_host_files_flush writes it in the load's
+         * transaction: the data connection is busy with the sink's COPY
+         * while the driver runs. */
+        if (!run->data) {
+            free(key);
+            cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no load transaction for LOADED");
+            return CD_ERR_TRANSIENT;
+        }
+        if (!run->files_loaded)
+            run->files_loaded = json_object();
+        json_object_set_new(run->files_loaded, key,
+                            json_pack("{s:I, s:I, s:I, s:s?}", "size", (json_int_t)file->size,
+                                      "mtime", (json_int_t)file->mtime, "rows", (json_int_t)rows,
+                                      "reason", reason));
+        free(key);
+        return CD_OK;
+    }
+    PGconn *conn = run->ctl;
     if (!conn) {
+        free(key);
         cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");
         return CD_ERR_TRANSIENT;
     }
-    /* A version this run marked LOADED is row-locked by the open load
-     * transaction: an autocommit write to it would wait for that
-     * transaction forever. */
-    char *key = cd_sprintf("%s\n%s", file->remote_path,
-                           file->sha256_hex ? file->sha256_hex : "");
-    if (!loaded && file->sha256_hex && json_object_get(run->files_loaded, key)) {
+    /* LOADED is final for this run; a later status for the same version
+     * would be overwritten at commit anyway. */
+    if (file->sha256_hex && json_object_get(run->files_loaded, key)) {
         cd_host_table.log(run, CD_LOG_WARNING,
                           "file ledger: %s was already recorded LOADED in this run; %s ignored",
                           file->remote_path, status);
         free(key);
         return CD_OK;
     }
+    free(key);
+    return write_row(run, conn, file, &fp, status, rows, reason);
+}
+
+/* One ledger row written on conn (see file_record). 0 or CD_ERR_TRANSIENT. */
+static int write_row(cd_run *run, PGconn *conn, const cd_file_info *file, const file_params *fp,
+                     const char *status, int64_t rows, const char *reason)
+{
     char *why = reason ? cd_utf8_clean(reason, strlen(reason), 2000) : NULL;
     char *path = cd_utf8_clean(file->remote_path, strlen(file->remote_path), 4096);
     char run_id[24], nrows[24];
     snprintf(run_id, sizeof run_id, "%lld", (long long)run->info.run_id);
     snprintf(nrows, sizeof nrows, "%lld", (long long)rows);
-    const char *p[] = {fp.connector, path,  fp.size_p, fp.mtime_p, file->sha256_hex,
+    const char *p[] = {fp->connector, path,  fp->size_p, fp->mtime_p, file->sha256_hex,
                        status,       why,   run_id,    rows >= 0 ? nrows : NULL};
     char *err = NULL;
     int rc = 0;
@@ -239,9 +305,9 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
             "   ORDER BY id DESC LIMIT 1) RETURNING first_seen_at)"
             " INSERT INTO sp_v2_connector_files AS f (connector_id, remote_path, size_bytes,"
             "  remote_mtime, sha256, status, reason, run_id, rows_loaded, first_seen_at, loaded_at)"
-            " VALUES ($1, $2, $3::bigint, to_timestamp($4::bigint), $5, $6, $7, $8::bigint,"
+            " VALUES ($1, $2, $3::bigint, to_timestamp($4::bigint), $5, $6::text, $7, $8::bigint,"
             "  $9::bigint, coalesce((SELECT first_seen_at FROM pending), clock_timestamp()),"
-            "  CASE WHEN $6 = 'LOADED' THEN clock_timestamp() END)"
+            "  CASE WHEN $6::text = 'LOADED' THEN clock_timestamp() END)"
             " ON CONFLICT (connector_id, remote_path, sha256) WHERE sha256 IS NOT NULL"
             " DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,"
             "  size_bytes = EXCLUDED.size_bytes, remote_mtime = EXCLUDED.remote_mtime,"
@@ -270,13 +336,34 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
     if (rc != 0) {
         cd_host_table.log(run, CD_LOG_ERROR, "%s", err);
         free(err);
-    } else if (loaded) {
-        if (!run->files_loaded)
-            run->files_loaded = json_object();
-        json_object_set_new(run->files_loaded, key, json_true());
     }
-    free(key);
     free(why);
     free(path);
     return rc == 0 ? CD_OK : CD_ERR_TRANSIENT;
+}
+
+int cd_host_files_flush(cd_run *run, char **err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(run->files_loaded, key, v) {
+        const char *nl = strchr(key, '\n');
+        char *path = cd_xstrndup(key, (size_t)(nl - key));
+        cd_file_info f = {(uint32_t)sizeof f, path,
+                          (int64_t)json_integer_value(json_object_get(v, "size")),
+                          (int64_t)json_integer_value(json_object_get(v, "mtime")), nl + 1};
+        file_params fp;
+        int rc = file_params_init(run, &f, &fp);
+        if (rc == 0)
+            rc = write_row(run, run->data, &f, &fp, "LOADED",
+                           (int64_t)json_integer_value(json_object_get(v, "rows")),
+                           json_string_value(json_object_get(v, "reason")));
+        if (rc != 0) {
+            *err = cd_sprintf("recording %s as LOADED in the file ledger failed", path);
+            free(path);
+            return -1;
+        }
+        free(path);
+    }
+    return 0;
 }

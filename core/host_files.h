@@ -8,8 +8,9 @@
  * committed with the records and vanish with them when the run fails; every
  * other status goes on the autocommit control connection at once, so ops
  * see why a file was skipped or failed even when the run rolled back.
- * Lookups read on the data connection when there is one, so a file LOADED
- * earlier in the same run is already known.
+ * While the driver runs, the data connection is busy with the sink's COPY:
+ * LOADED rows wait in memory until cd_host_files_flush, and lookups read
+ * the control connection plus those pending rows.
  */
 #ifndef CD_HOST_FILES_H
 #define CD_HOST_FILES_H
@@ -22,6 +23,11 @@
  * leaves run->work_dir NULL (work_dir() then returns NULL and a driver that
  * needs it fails with that reason). 0 or -1. */
 int cd_host_files_setup(cd_run *run, const cd_config *cfg);
+
+/* Writes the files the driver recorded LOADED on the data connection, in
+ * the load's transaction: called after the sink's merge (its COPY is over)
+ * and before the run row is finalized and committed. 0, or -1 with *err. */
+int cd_host_files_flush(cd_run *run, char **err);
 
 /* Frees what cd_host_files_setup and file_record keep in run. */
 void cd_host_files_release(cd_run *run);

@@ -327,6 +327,10 @@ static int finish(run_state *st)
     } else if (run->sink) {
         cd_sink_peek(run->sink, &st->counts);
     }
+    if (st->rc == CD_OK && run->data && cd_host_files_flush(run, &err) != 0) {
+        st->rc = CD_ERR_TRANSIENT; /* file ledger LOADED rows, in the load's transaction */
+        st->error = err;
+    }
     cd_run_flush_errors(run);
 
     int64_t failed = st->counts.rejected + run->driver_errors;

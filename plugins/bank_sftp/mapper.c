@@ -124,14 +124,14 @@ static char *list_text(const char *const *v, const size_t *len, size_t n)
         total += (len ? len[i] : strlen(v[i])) + 2;
     if (total > 4000)
         total = 4000;
-    char *out = malloc(total + 8);
+    char *out = malloc(total + 16);
     if (!out)
         return NULL;
     size_t o = 0;
     out[o++] = '[';
     for (size_t i = 0; i < n; i++) {
         size_t l = len ? len[i] : strlen(v[i]);
-        if (o + l + 8 > total) {
+        if (o + l + 7 > total + 16) { /* only when capped: room for ", ...]" */
             memcpy(out + o, "...", 3);
             o += 3;
             break;

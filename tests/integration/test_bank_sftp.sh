@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# bank_sftp end to end: a real OpenSSH sshd on a loopback port, a real
+# PostgreSQL, `connectord run` — and every bad case of issue #6: wrong host
+# key, wrong password, no file yet, a growing file, a missing marker, a
+# checksum mismatch, a truncated download resumed, a header mismatch,
+# broken rows, a renamed file, changed content, idempotence, a failed run
+# leaving no LOADED ledger row; CSV, tilde TXT in Windows-1252, XLSX and
+# PGP fixtures written here.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/plugins/bank_sftp/tests/sshd.sh"
+pg_tmp_start
+SSH_TMP=$(mktemp -d /tmp/cd-sshd.XXXXXX)
+GNUPGHOME_T=$(mktemp -d /tmp/cd-gpg.XXXXXX)
+cleanup() {
+    sshd_tmp_stop
+    GNUPGHOME=$GNUPGHOME_T gpgconf --kill all 2>/dev/null || true
+    rm -rf "$SSH_TMP" "$GNUPGHOME_T"
+    pg_tmp_stop
+}
+trap cleanup EXIT
+sshd_tmp_start "$SSH_TMP"
+UP="$SSHD_ROOT/upload"
+REMOTE="${SSHD_REMOTE_BASE}/upload"
+
+CD="$CD_BUILD_DIR/bin/connectord"
+CFG="$CD_TEST_TMP/connectord.yaml"
+WORK="$CD_TEST_TMP/work"
+cd_write_config "$CFG"
+cat >>"$CFG" <<YAML
+runner:
+  work_dir: "$WORK"
+templates:
+  dir: "$CD_SOURCE_DIR/conf.d/templates"
+YAML
+"$CD" -c "$CFG" migrate >/dev/null
+export SFTP_PW="$SSHD_PW"
+
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+run_json() {
+    set +e
+    "$CD" -c "$CFG" run "$@" >"$CD_TEST_TMP/run.out" 2>"$CD_TEST_TMP/run.err"
+    RUN_RC=$?
+    set -e
+    out=$(cat "$CD_TEST_TMP/run.out")
+    [ -z "${CD_DEBUG:-}" ] || cat "$CD_TEST_TMP/run.err" >&2
+    [ -n "$out" ] || { cat "$CD_TEST_TMP/run.err" >&2; cd_fail "no run JSON"; }
+}
+# conn_json EXTRA_JSON_FIELDS -> a key-auth connection_config
+conn_json() {
+    echo "{\"host\": \"127.0.0.1\", \"port\": $SSHD_PORT, \"username\": \"$SSHD_KEY_USER\",
+      \"auth_type\": \"private_key\", \"private_key\": {\"secret\": \"file:$SSHD_KEY\"},
+      \"host_key_sha256\": \"$SSHD_FINGERPRINT\", \"remote_path\": \"$REMOTE\",
+      \"min_file_age_seconds\": 60, \"size_stable_seconds\": 1, $1}"
+}
+add_connector() { # NAME SOURCE_ENTITY CONFIG
+    local cfgfile="$CD_TEST_TMP/conn.json"
+    printf '%s' "$3" >"$cfgfile"
+    psql -X -q -v ON_ERROR_STOP=1 -At -v cfg="$(cat "$cfgfile")" -c "" >/dev/null
+    python3 - "$1" "$2" "$cfgfile" <<'PY' | psql -X -q -v ON_ERROR_STOP=1 -At
+import json, sys
+name, ent, path = sys.argv[1:4]
+cfg = json.dumps(json.load(open(path)))
+q = lambda s: "'" + s.replace("'", "''") + "'"
+print("INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver)"
+      f" VALUES ({q(name)}, 'BANK_SFTP', {q(ent)}, {q(cfg)}::jsonb, 'bank_sftp') RETURNING id;")
+PY
+}
+old() { touch -d '-10 minutes' "$@"; }
+axis_csv() { # FILE: AXIS RECON rows incl. quoting, Indian grouping, blank lines
+    printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\r\n' >"$1"
+    printf 'AX001,"1,00,000.00","99,800.00",02-10-2025,UTR001,RRN001,A1,02-10-2025,AXIS,SUCCESS,"settled, ok"\r\n' >>"$1"
+    printf 'AX002,1250.50,1248.00,02-10-2025,UTR002,RRN002,A2,02-10-2025,AXIS,SUCCESS,"multi\nline"\r\n' >>"$1"
+    printf '\r\n' >>"$1"
+    printf 'AX003,(25.75),0,02-10-2025,UTR003,RRN003,A3,02-10-2025,AXIS,REFUND,\r\n' >>"$1"
+}
+
+echo "== test: fingerprint, auth, listing"
+axis_csv "$UP/AXIS_RECON_20251002.csv"; old "$UP/AXIS_RECON_20251002.csv"
+ax=$(add_connector axis "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"')")
+run_json "$ax" --type TEST --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status: $(jget '["error_message"]' <<<"$out")"
+assert_contains "$(jget '["details"]["message"]' <<<"$out")" "$SSHD_FINGERPRINT" "fingerprint reported"
+assert_contains "$(jget '["details"]["message"]' <<<"$out")" "1 file(s) in $REMOTE match AXIS_RECON_20251002*.csv" "files counted"
+assert_eq "connect,handshake,host key,auth,list" "$(python3 -c 'import json,sys; print(",".join(s["step"] for s in json.load(sys.stdin)["details"]["test_steps"]))' <<<"$out")" "steps"
+
+echo "== a CSV day loads exactly; the same day again loads nothing"
+run_json "$ax" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status: $(jget '["error_message"]' <<<"$out")"
+
+assert_eq 3 "$(jget '["details"]["inserted"]' <<<"$out")" "inserted"
+assert_eq "AX001|10000000|9980000|CR|2025-10-02|UTR001|settled, ok|AXIS_RECON_20251002.csv" \
+    "$(q "SELECT bank_ref, amount_paise, net_amount_paise, coalesce(debit_credit,'CR'), transaction_date, utr, remarks, source_file FROM sp_v2_bank_statements WHERE bank_ref='AX001'")" "row 1"
+assert_eq "125050|124800" "$(q "SELECT amount_paise, net_amount_paise FROM sp_v2_bank_statements WHERE bank_ref='AX002'")" "row 2"
+assert_eq "2575|DR" "$(q "SELECT amount_paise, debit_credit FROM sp_v2_bank_statements WHERE bank_ref='AX003'")" "parenthesised amount"
+assert_eq "LOADED|3" "$(q "SELECT status, rows_loaded FROM sp_v2_connector_files WHERE connector_id=$ax AND remote_path='$REMOTE/AXIS_RECON_20251002.csv'")" "ledger LOADED"
+[ -z "$(ls "$WORK/$ax" | grep -v gnupg || true)" ] || cd_fail "download left behind: $(ls "$WORK/$ax")"
+run_json "$ax" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "repeat status"
+assert_eq 0 "$(jget '["records_processed"]' <<<"$out")" "nothing read again"
+assert_eq ALREADY_LOADED "$(jget '["details"]["files"][0]["status"]' <<<"$out")" "file skipped"
+
+echo "== a renamed file is not loaded again (same sha256)"
+mv "$UP/AXIS_RECON_20251002.csv" "$UP/AXIS_RECON_20251002_copy.csv"
+run_json "$ax" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status"
+assert_eq SKIPPED_DUPLICATE "$(jget '["details"]["files"][0]["status"]' <<<"$out")" "duplicate"
+assert_eq 0 "$(jget '["records_processed"]' <<<"$out")" "no rows"
+assert_eq SKIPPED_DUPLICATE "$(q "SELECT status FROM sp_v2_connector_files WHERE remote_path='$REMOTE/AXIS_RECON_20251002_copy.csv'")" "ledger"
+
+echo "== changed content under the same name is a new version, flagged"
+sed -i 's/AX002,1250.50/AX002,1350.50/' "$UP/AXIS_RECON_20251002_copy.csv"; old "$UP/AXIS_RECON_20251002_copy.csv"
+run_json "$ax" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status $(jget '["error_message"]' <<<"$out")"
+assert_eq AXIS_RECON_20251002_copy.csv "$(jget '["details"]["new_versions"][0]["file"]' <<<"$out")" "flagged"
+assert_eq 3 "$(jget '["details"]["updated"]' <<<"$out")" "rows re-stamped with the new file and batch"
+assert_eq 135050 "$(q "SELECT amount_paise FROM sp_v2_bank_statements WHERE bank_ref='AX002'")" "new amount"
+assert_eq 2 "$(q "SELECT count(*) FROM sp_v2_connector_files WHERE remote_path='$REMOTE/AXIS_RECON_20251002_copy.csv'")" "two versions in the ledger"
+
+echo "== no file for the date: transient, with the pattern and folder"
+run_json "$ax" --date 2025-10-05
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
+assert_eq "no file matching AXIS_RECON_20251005*.csv in $REMOTE" "$(jget '["error_message"]' <<<"$out")" "message"
+assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "transient"
+
+echo "== broken rows are record errors with file, line and reason; PARTIAL_SUCCESS"
+{
+  printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'
+  printf 'BR001,10.00,9.90,03-10-2025,U,R,A,03-10-2025,AXIS,S,ok\n'
+  printf 'BR002,12.3x,9.90,03-10-2025,U,R,A,03-10-2025,AXIS,S,bad amount\n'
+  printf ',10.00,9.90,03-10-2025,U,R,A,03-10-2025,AXIS,S,no ref\n'
+  printf 'BR004,10.00,9.90,03-10-2025,U,R\n'
+  printf 'BR005,10.00,9.90,31-02-2025,U,R,A,03-10-2025,AXIS,S,bad date\n'
+  printf 'BR006,"2,50,000.05",1,03-10-2025,U,R,A,03-10-2025,AXIS,S,ok\n'
+} >"$UP/AXIS_RECON_20251003.csv"; old "$UP/AXIS_RECON_20251003.csv"
+run_json "$ax" --date 2025-10-03
+assert_eq 0 "$RUN_RC" "exit code"
+assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "status"
+assert_eq 2 "$(jget '["details"]["inserted"]' <<<"$out")" "good rows"
+assert_eq 4 "$(jget '["records_failed"]' <<<"$out")" "bad rows"
+rid=$(jget '["id"]' <<<"$out")
+errs=$(q "SELECT string_agg(row_ref || ' ' || reason, ' | ' ORDER BY row_ref) FROM sp_v2_connector_record_errors WHERE run_id=$rid")
+assert_contains "$errs" "AXIS_RECON_20251003.csv:3 amount: '12.3x' is not an amount" "amount error"
+assert_contains "$errs" "AXIS_RECON_20251003.csv:4 bank_ref: missing reference (column TXNID)" "missing ref"
+assert_contains "$errs" "AXIS_RECON_20251003.csv:5 has 6 columns, the header has 11" "column count"
+assert_contains "$errs" "AXIS_RECON_20251003.csv:6 transaction_date: '31-02-2025' does not match the date format" "bad date"
+assert_eq 25000005 "$(q "SELECT amount_paise FROM sp_v2_bank_statements WHERE bank_ref='BR006'")" "lakh grouping"
+
+echo "== a header that does not match the template fails the file, naming the columns"
+printf 'TXN_ID,AMOUNT,DATE\nX1,1.00,04-10-2025\n' >"$UP/AXIS_RECON_20251004.csv"; old "$UP/AXIS_RECON_20251004.csv"
+run_json "$ax" --date 2025-10-04
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
+assert_eq "AXIS_RECON_20251004.csv: header on line 1 does not match AXIS RECON: expected columns [TXNID, CREDIT_AMT, NET_CR_AMT, VALUE_DATE, UTR, RRN, REMARKS], found [TXN_ID, AMOUNT, DATE]" \
+    "$(jget '["error_message"]' <<<"$out")" "header message"
+assert_eq FAILED "$(q "SELECT status FROM sp_v2_connector_files WHERE remote_path='$REMOTE/AXIS_RECON_20251004.csv'")" "ledger FAILED kept"
+rm "$UP/AXIS_RECON_20251004.csv"
+
+echo "== a file still being written is not taken"
+printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n' >"$UP/AXIS_RECON_20251006.csv"
+old "$UP/AXIS_RECON_20251006.csv"
+( for i in $(seq 1 30); do printf 'G%03d,1.00,1.00,06-10-2025,U,R,A,06-10-2025,AXIS,S,x\n' "$i" >>"$UP/AXIS_RECON_20251006.csv"; touch -d '-10 minutes' "$UP/AXIS_RECON_20251006.csv"; sleep 0.1; done ) &
+grower=$!
+run_json "$ax" --date 2025-10-06
+wait $grower
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "AXIS_RECON_20251006.csv in $REMOTE is not complete yet: still being written: size" "growing"
+assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "transient"
+assert_eq SEEN "$(q "SELECT status FROM sp_v2_connector_files WHERE remote_path='$REMOTE/AXIS_RECON_20251006.csv'")" "ledger SEEN"
+echo "   a young file is not taken either"
+printf 'x\n' >"$UP/AXIS_RECON_20251007.csv"
+run_json "$ax" --date 2025-10-07
+assert_contains "$(jget '["error_message"]' <<<"$out")" "younger than min_file_age_seconds (60)" "young file"
+
+echo "== done marker and checksum sidecars"
+mk=$(add_connector marked "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "MK_{YYYYMMDD}.csv", "done_marker_suffix": ".ok", "checksum": "sha256_sidecar"')")
+axis_csv "$UP/MK_20251002.csv"; sed -i 's/AX00/MK00/' "$UP/MK_20251002.csv"; old "$UP/MK_20251002.csv"
+run_json "$mk" --date 2025-10-02
+assert_contains "$(jget '["error_message"]' <<<"$out")" "done marker MK_20251002.csv.ok is not there yet" "missing marker"
+touch "$UP/MK_20251002.csv.ok"
+echo "0000000000000000000000000000000000000000000000000000000000000000  MK_20251002.csv" >"$UP/MK_20251002.csv.sha256"
+run_json "$mk" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "checksum status"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "MK_20251002.csv: checksum mismatch: $REMOTE/MK_20251002.csv.sha256 says 0000000000000000000000000000000000000000000000000000000000000000, the downloaded file is $(sha256sum "$UP/MK_20251002.csv" | cut -c1-64)" "mismatch message"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'MK%'")" "nothing loaded"
+(cd "$UP" && sha256sum MK_20251002.csv >MK_20251002.csv.sha256)
+run_json "$mk" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "verified: $(jget '["error_message"]' <<<"$out")"
+assert_eq 3 "$(jget '["details"]["inserted"]' <<<"$out")" "loaded after a good sidecar"
+
+echo "== a download that broke off resumes from its offset; sha256 over the whole file"
+rs=$(add_connector resume "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "RS_{YYYYMMDD}.csv", "checksum": "sha256_sidecar"')")
+{ printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'
+  for i in $(seq 1 2000); do printf 'RS%05d,%d.%02d,1.00,02-10-2025,U,R,A,02-10-2025,AXIS,S,x\n' "$i" "$i" $((i % 100)); done; } >"$UP/RS_20251002.csv"
+old "$UP/RS_20251002.csv"; (cd "$UP" && sha256sum RS_20251002.csv >RS_20251002.csv.sha256)
+# what the first attempt left: the first 20000 bytes and the note of the version
+mkdir -p "$WORK/$rs"; chmod 700 "$WORK/$rs"
+key=$(printf '%s' "$REMOTE/RS_20251002.csv" | sha256sum | cut -c1-24)
+head -c 20000 "$UP/RS_20251002.csv" >"$WORK/$rs/dl-$key.part"
+printf '%s %s %s\n' "$(stat -c %s "$UP/RS_20251002.csv")" "$(stat -c %Y "$UP/RS_20251002.csv")" "$REMOTE/RS_20251002.csv" >"$WORK/$rs/dl-$key.meta"
+run_json "$rs" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "resumed: $(jget '["error_message"]' <<<"$out")"
+assert_eq 2000 "$(jget '["details"]["inserted"]' <<<"$out")" "all rows"
+assert_eq "RESUMED|20000" "$(jget '["details"]["files"][0]["status"]' <<<"$out")|$(jget '["details"]["files"][0]["rows"]' <<<"$out")" "resumed at 20000"
+rid=$(jget '["id"]' <<<"$out")
+assert_contains "$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id=$rid")" "resuming the download of $REMOTE/RS_20251002.csv at byte 20000" "log line"
+assert_eq "$(sha256sum "$UP/RS_20251002.csv" | cut -c1-64)" "$(q "SELECT sha256 FROM sp_v2_connector_files WHERE connector_id=$rs AND status='LOADED'")" "sha256 of the whole file"
+
+echo "== a failed run leaves no LOADED ledger row and no rows"
+fl=$(add_connector failing "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "FL_{YYYYMMDD}_{SEQ}.csv"')")
+axis_csv "$UP/FL_20251002_1.csv"; sed -i 's/AX00/FL00/' "$UP/FL_20251002_1.csv"
+axis_csv "$UP/FL_20251002_2.csv"; chmod 000 "$UP/FL_20251002_2.csv"; old "$UP"/FL_*
+if [ "$(id -u)" = 0 ]; then
+    run_json "$fl" --date 2025-10-02
+    assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
+    assert_contains "$(jget '["error_message"]' <<<"$out")" "permission denied" "why"
+    assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_files WHERE connector_id=$fl AND status='LOADED'")" "no LOADED row"
+    assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'FL%'")" "no rows"
+    assert_eq DOWNLOADED "$(q "SELECT status FROM sp_v2_connector_files WHERE remote_path='$REMOTE/FL_20251002_1.csv'")" "the first file stays DOWNLOADED"
+fi
+chmod 644 "$UP/FL_20251002_2.csv"; sed -i 's/AX00/FM00/' "$UP/FL_20251002_2.csv"; old "$UP"/FL_*
+run_json "$fl" --date 2025-10-02
+assert_eq 6 "$(jget '["details"]["inserted"]' <<<"$out")" "{SEQ}: both files of the day"
+
+echo "== tilde TXT in Windows-1252 (AXIS BANK template with an override), post_action move"
+tx=$(add_connector txt "AXIS BANK" "$(conn_json '"template": "AXIS BANK", "file_pattern": "AXIS_{DDMMMYYYY}.txt", "format": {"encoding": "windows-1252", "skip_footer_rows": 1}, "post_action": "move", "processed_path": "'"${SSHD_REMOTE_BASE}"'/processed"')")
+printf 'PRNNo~Amount~Date\r\nTX001~1,234.50 Cr~02-10-2025\r\nTX002~99.00 Dr~02-10-2025\r\nTX003~5~02-10-2025\r\nTOTAL~1,338.50~\r\n' | iconv -f utf-8 -t windows-1252 >"$UP/AXIS_02OCT2025.txt"
+printf 'TX004~\x80 7.00~02-10-2025\r\n' >>"$UP/AXIS_02OCT2025.txt"; printf 'Footer \xe9\r\n' >>"$UP/AXIS_02OCT2025.txt"
+old "$UP/AXIS_02OCT2025.txt"
+run_json "$tx" --date 2025-10-02
+assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "status: $(jget '["error_message"]' <<<"$out")"
+assert_eq "TX001|123450|CR TX002|9900|DR TX003|500|" "$(q "SELECT string_agg(bank_ref || '|' || amount_paise || '|' || coalesce(debit_credit,''), ' ' ORDER BY bank_ref) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'TX%'")" "txt rows"
+rid=$(jget '["id"]' <<<"$out")
+errs=$(q "SELECT string_agg(row_ref || ' ' || reason, ' | ' ORDER BY row_ref) FROM sp_v2_connector_record_errors WHERE run_id=$rid")
+assert_eq "AXIS_02OCT2025.txt:5 transaction_date: '' is missing (column Date) | AXIS_02OCT2025.txt:6 amount: '€ 7.00' is not an amount (no digits) in column Amount" "$errs" "TOTAL row is bad, Windows-1252 read as UTF-8, the footer line skipped"
+[ -f "$SSHD_ROOT/processed/AXIS_02OCT2025.txt" ] || cd_fail "post_action move did not move the file"
+
+echo "== XLSX (HDFC BANK template): shared strings, numbers, Excel dates, a title row"
+FIX="$CD_BUILD_DIR/tests/bank_sftp_fixture"
+hd=$(add_connector hdfc "HDFC BANK" "$(conn_json '"template": "HDFC BANK", "file_pattern": "HDFC_{YYYY-MM-DD}.xlsx", "format": {"header_row": 2}')")
+printf 'MERCHANT_TRACKID\tDOMESTIC AMT\tNet Amount\tTRANS DATE\tSETTLE DATE\nHD001\t1000.1\t998.05\tD:2025-10-02\tD:2025-10-03\nHD002\tS:1,00,000.00\t-\tS:02-10-2025\t-\nHD003\tabc\t1\tD:2025-10-02\t-\n' |
+    "$FIX" "$UP/HDFC_2025-10-02.xlsx" --sheet Settlement --title "HDFC settlement report"
+old "$UP/HDFC_2025-10-02.xlsx"
+run_json "$hd" --date 2025-10-02
+assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "status: $(jget '["error_message"]' <<<"$out")"
+assert_eq "HD001|100010|99805|2025-10-02|2025-10-03 HD002|10000000||2025-10-02|" "$(q "SELECT string_agg(bank_ref || '|' || amount_paise || '|' || coalesce(net_amount_paise::text,'') || '|' || transaction_date || '|' || coalesce(value_date::text,''), ' ' ORDER BY bank_ref) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'HD%'")" "xlsx rows"
+assert_eq "HDFC BANK" "$(q "SELECT bank_name FROM sp_v2_bank_statements WHERE bank_ref='HD001'")" "bank name"
+rid=$(jget '["id"]' <<<"$out")
+assert_contains "$(q "SELECT string_agg(row_ref || ' ' || reason, ' | ') FROM sp_v2_connector_record_errors WHERE run_id=$rid")" "HDFC_2025-10-02.xlsx:5 amount: 'abc'" "xlsx bad row with its sheet row"
+
+echo "== PGP: decrypted with the configured key; a bad signature fails the file"
+export GNUPGHOME=$GNUPGHOME_T
+chmod 700 "$GNUPGHOME"
+gpg --batch --quiet --pinentry-mode loopback --passphrase bankpass --quick-gen-key "Connector <c@example.test>" default default never 2>/dev/null
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-gen-key "Bank <b@example.test>" rsa2048 sign never 2>/dev/null
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-gen-key "Mallory <m@example.test>" rsa2048 sign never 2>/dev/null
+gpg --batch --pinentry-mode loopback --passphrase bankpass --armor --export-secret-keys c@example.test >"$CD_TEST_TMP/conn.sec.asc"
+gpg --batch --armor --export b@example.test >"$CD_TEST_TMP/bank.pub.asc"
+axis_csv "$CD_TEST_TMP/pg.csv"; sed -i 's/AX00/PG00/' "$CD_TEST_TMP/pg.csv"
+gpg --batch --quiet --yes --trust-model always --pinentry-mode loopback --passphrase '' -u b@example.test -r c@example.test --sign --encrypt -o "$UP/PGP_20251002.csv.pgp" "$CD_TEST_TMP/pg.csv"
+old "$UP/PGP_20251002.csv.pgp"
+export PGP_PASS=bankpass
+pgcfg=$(python3 -c 'import json,sys; print(json.dumps({"private_key": {"secret": "file:"+sys.argv[1]}, "passphrase": {"secret": "env:PGP_PASS"}, "signer_key": open(sys.argv[2]).read()}))' "$CD_TEST_TMP/conn.sec.asc" "$CD_TEST_TMP/bank.pub.asc")
+pg=$(add_connector pgp "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "PGP_{YYYYMMDD}.csv.pgp", "pgp": '"$pgcfg")")
+run_json "$pg" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "pgp: $(jget '["error_message"]' <<<"$out")"
+assert_eq 3 "$(jget '["details"]["inserted"]' <<<"$out")" "decrypted rows"
+gpg --batch --quiet --yes --trust-model always --pinentry-mode loopback --passphrase '' -u m@example.test -r c@example.test --sign --encrypt -o "$UP/PGP_20251003.csv.pgp" "$CD_TEST_TMP/pg.csv"
+old "$UP/PGP_20251003.csv.pgp"
+run_json "$pg" --date 2025-10-03
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "bad signature fails"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "PGP_20251003.csv.pgp: bad signature" "bad signature message"
+[ -z "$(find "$WORK" -name '*.plain')" ] || cd_fail "decrypted file left behind"
+unset GNUPGHOME
+
+echo "== a wrong host key fails before authentication, with both fingerprints"
+wrong="SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+hk=$(add_connector hostkey "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' | sed "s|$SSHD_FINGERPRINT|$wrong|")")
+before=$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)
+run_json "$hk" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
+assert_eq "host key mismatch: expected $wrong, got $SSHD_FINGERPRINT" "$(jget '["error_message"]' <<<"$out")" "message"
+assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "never retried"
+assert_eq "$before" "$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)" "no authentication attempted"
+
+if [ -n "$SSHD_PW_USER" ]; then
+    echo "== password authentication: right and wrong"
+    pwc=$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update({"auth_type":"password","username":sys.argv[1],"password":{"secret":"env:SFTP_PW"}}); d.pop("private_key"); print(json.dumps(d))' "$SSHD_PW_USER")
+    pw=$(add_connector pw "AXIS BANK" "$pwc")
+    run_json "$pw" --type TEST --date 2025-10-02
+    assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "password test: $(jget '["error_message"]' <<<"$out")"
+    SFTP_PW=wrong-password run_json "$pw" --type TEST --date 2025-10-02
+    assert_eq FAILED "$(jget '["status"]' <<<"$out")" "wrong password"
+    assert_contains "$(jget '["error_message"]' <<<"$out")" "SSH authentication as $SSHD_PW_USER failed" "auth message"
+    assert_not_contains "$out" "wrong-password" "password not echoed"
+fi
+echo "ok"

@@ -109,35 +109,48 @@ static void append_class(cd_buf *b, char esc, int in_bracket)
     }
 }
 
+/* glibc's regcomp copies the tree of a repeated group once per repetition,
+ * so stacked quantifiers ("a++++", "(a{99}){99}") cost exponential memory.
+ * ECMA-262 has no stacked quantifiers anyway (only the lazy "?"), so they
+ * are refused, as are long patterns and large counts. */
+#define MAX_PATTERN 1024
+#define MAX_REPEAT 100
+
 char *cd_jsonschema_posix_pattern(const char *p)
 {
+    if (strlen(p) > MAX_PATTERN)
+        return NULL;
     cd_buf b;
     cd_buf_init(&b);
-    int in_bracket = 0;
+    int in_bracket = 0, after_quant = 0;
     for (size_t i = 0; p[i]; i++) {
         char ch = p[i];
         if (ch == '\\' && p[i + 1]) {
             char e = p[++i];
+            after_quant = 0;
             if (strchr("dDsSwW", e)) {
                 append_class(&b, e, in_bracket);
             } else if (e == 'n' || e == 't' || e == 'r') {
                 cd_buf_putc(&b, e == 'n' ? '\n' : e == 't' ? '\t' : '\r');
             } else if (in_bracket) {
                 /* Backslash is literal in POSIX brackets: keep only the
-                 * character it escaped. ']' must come first to be literal,
-                 * which we cannot arrange here; '-' at the end. */
-                if (e == '\\')
-                    cd_buf_putc(&b, '\\');
-                else
-                    cd_buf_putc(&b, e);
+                 * character it escaped. */
+                cd_buf_putc(&b, e);
             } else {
                 cd_buf_putc(&b, '\\');
                 cd_buf_putc(&b, e);
             }
             continue;
         }
-        if (!in_bracket && ch == '[') {
+        if (in_bracket) {
+            if (ch == ']')
+                in_bracket = 0;
+            cd_buf_putc(&b, ch);
+            continue;
+        }
+        if (ch == '[') {
             in_bracket = 1;
+            after_quant = 0;
             cd_buf_putc(&b, ch);
             if (p[i + 1] == '^')
                 cd_buf_putc(&b, p[++i]);
@@ -145,19 +158,56 @@ char *cd_jsonschema_posix_pattern(const char *p)
                 cd_buf_putc(&b, p[++i]);
             continue;
         }
-        if (in_bracket && ch == ']')
-            in_bracket = 0;
+        if (ch == '?' && after_quant) {
+            after_quant = 0; /* lazy: same set of matching strings */
+            continue;
+        }
+        if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
+            if (after_quant)
+                goto refuse;
+            after_quant = 1;
+            if (ch == '{') {
+                /* {n}, {n,}, {n,m} with small counts only. */
+                size_t j = i + 1;
+                long n = 0;
+                while (p[j] && p[j] != '}') {
+                    if (p[j] >= '0' && p[j] <= '9') {
+                        n = n * 10 + (p[j] - '0');
+                        if (n > MAX_REPEAT)
+                            goto refuse;
+                    } else if (p[j] == ',') {
+                        n = 0;
+                    } else {
+                        goto refuse;
+                    }
+                    j++;
+                }
+                if (!p[j])
+                    goto refuse;
+                cd_buf_append(&b, p + i, j - i + 1);
+                i = j;
+                continue;
+            }
+            cd_buf_putc(&b, ch);
+            continue;
+        }
+        after_quant = 0;
         cd_buf_putc(&b, ch);
     }
     cd_buf_putc(&b, '\0');
     b.len--;
     return cd_buf_take(&b);
+refuse:
+    cd_buf_free(&b);
+    return NULL;
 }
 
 /* 1 match, 0 no match, -1 the pattern does not compile. */
 static int pattern_match(const char *pattern, const char *s)
 {
     char *posix = cd_jsonschema_posix_pattern(pattern);
+    if (!posix)
+        return -1;
     regex_t re;
     int rc = regcomp(&re, posix, REG_EXTENDED | REG_NOSUB);
     free(posix);

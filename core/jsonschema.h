@@ -27,7 +27,9 @@
 int cd_jsonschema_validate(const json_t *schema, const json_t *instance, const char *prefix,
                            json_t *errors);
 
-/* Translates an ECMA-262 pattern to a POSIX ERE (malloc'd). */
+/* Translates an ECMA-262 pattern to a POSIX ERE (malloc'd), or NULL for a
+ * pattern refused as too costly for regcomp (stacked quantifiers, counts
+ * over 100, over 1024 bytes). */
 char *cd_jsonschema_posix_pattern(const char *ecma);
 
 #endif

@@ -35,7 +35,8 @@ struct cd_dispatcher {
     char *config_path;
     char *worker_id;
     slot *slots;
-    size_t max;
+    size_t nslots;   /* allocated: the most runs any configuration may allow */
+    size_t max;      /* workers.max_concurrent_runs */
     size_t running;
     int lease_s;
     int grace_s;
@@ -43,22 +44,30 @@ struct cd_dispatcher {
     int claiming;
 };
 
-cd_dispatcher *cd_dispatcher_new(const cd_config *cfg, const char *self_exe,
-                                 const char *config_path, const char *worker_id)
+#define MAX_SLOTS 256
+
+void cd_dispatcher_reconfigure(cd_dispatcher *d, const cd_config *cfg)
 {
-    cd_dispatcher *d = cd_xcalloc(1, sizeof *d);
     d->cfg = cfg;
-    d->self_exe = cd_xstrdup(self_exe);
-    d->config_path = cd_xstrdup(config_path);
-    d->worker_id = cd_xstrdup(worker_id);
     long long max = cd_config_int(cfg, "workers.max_concurrent_runs", 4, NULL);
-    d->max = (size_t)(max > 0 && max <= 1024 ? max : 4);
-    d->slots = cd_xcalloc(d->max, sizeof *d->slots);
+    d->max = (size_t)(max > 0 && max <= MAX_SLOTS ? max : 4);
     d->lease_s = (int)cd_config_int(cfg, "workers.lease_seconds", 60, NULL);
     if (d->lease_s < 3)
         d->lease_s = 3;
     d->grace_s = (int)cd_config_int(cfg, "runner.kill_grace_seconds", 10, NULL);
     d->default_timeout_s = (int)cd_config_int(cfg, "runner.timeout_seconds", 900, NULL);
+}
+
+cd_dispatcher *cd_dispatcher_new(const cd_config *cfg, const char *self_exe,
+                                 const char *config_path, const char *worker_id)
+{
+    cd_dispatcher *d = cd_xcalloc(1, sizeof *d);
+    d->self_exe = cd_xstrdup(self_exe);
+    d->config_path = cd_xstrdup(config_path);
+    d->worker_id = cd_xstrdup(worker_id);
+    d->nslots = MAX_SLOTS;
+    d->slots = cd_xcalloc(d->nslots, sizeof *d->slots);
+    cd_dispatcher_reconfigure(d, cfg);
     d->claiming = 1;
     return d;
 }
@@ -67,7 +76,7 @@ void cd_dispatcher_free(cd_dispatcher *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->max; i++) {
+    for (size_t i = 0; i < d->nslots; i++) {
         if (d->slots[i].child.stderr_fd >= 0 && d->slots[i].used)
             close(d->slots[i].child.stderr_fd);
         free(d->slots[i].cancelled_by);
@@ -85,7 +94,7 @@ void cd_dispatcher_stop_claiming(cd_dispatcher *d) { d->claiming = 0; }
 
 static slot *free_slot(cd_dispatcher *d)
 {
-    for (size_t i = 0; i < d->max; i++)
+    for (size_t i = 0; i < d->nslots; i++)
         if (!d->slots[i].used)
             return &d->slots[i];
     return NULL;
@@ -199,7 +208,7 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
 size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->max && n < max; i++)
+    for (size_t i = 0; i < d->nslots && n < max; i++)
         if (d->slots[i].used && d->slots[i].child.stderr_fd >= 0)
             fds[n++] = (struct pollfd){.fd = d->slots[i].child.stderr_fd, .events = POLLIN};
     return n;
@@ -210,7 +219,7 @@ void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n
     for (size_t k = 0; k < n; k++) {
         if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
-        for (size_t i = 0; i < d->max; i++)
+        for (size_t i = 0; i < d->nslots; i++)
             if (d->slots[i].used && d->slots[i].child.stderr_fd == fds[k].fd)
                 cd_child_drain(&d->slots[i].child);
     }
@@ -253,7 +262,7 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
 {
     int ended = 0;
     int64_t now = cd_now_ms();
-    for (size_t i = 0; i < d->max; i++) {
+    for (size_t i = 0; i < d->nslots; i++) {
         slot *s = &d->slots[i];
         if (!s->used)
             continue;
@@ -402,7 +411,7 @@ int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err)
     int n = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        for (size_t k = 0; k < d->max; k++) {
+        for (size_t k = 0; k < d->nslots; k++) {
             slot *s = &d->slots[k];
             if (!s->used || s->run_id != id || s->stop != STOP_NONE)
                 continue;
@@ -420,7 +429,7 @@ int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err)
 
 void cd_dispatcher_hand_back_all(cd_dispatcher *d)
 {
-    for (size_t i = 0; i < d->max; i++) {
+    for (size_t i = 0; i < d->nslots; i++) {
         slot *s = &d->slots[i];
         if (!s->used || s->stop == STOP_HANDBACK)
             continue;

@@ -51,6 +51,11 @@ int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err);
  * the grace period by cd_dispatcher_reap. */
 void cd_dispatcher_hand_back_all(cd_dispatcher *d);
 
+/* Applies a reloaded configuration (limits, timeouts, lease, retries) to
+ * runs claimed from now on; running runs keep their settings. cfg must
+ * stay valid until the next reconfigure or free. */
+void cd_dispatcher_reconfigure(cd_dispatcher *d, const cd_config *cfg);
+
 size_t cd_dispatcher_running(const cd_dispatcher *d);
 size_t cd_dispatcher_capacity(const cd_dispatcher *d);
 

@@ -2,6 +2,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,7 +45,55 @@ typedef struct serve_state {
     int64_t stop_started_ms;
     int shutdown_grace_s;
     int handed_back;
+    cd_config **reloaded;   /* configurations loaded on SIGHUP, freed at exit */
+    size_t nreloaded;
+    char *snap_dir;         /* private directory of the runners' configuration */
+    char *snap_path;
 } serve_state;
+
+/* Runners read the configuration this worker is running with, not the
+ * files on disk: an edit being made (or a typo) under /etc must not change
+ * or break runs before a SIGHUP has accepted it. The merged document is
+ * written as JSON (which YAML reads) into a private directory, mode 0600,
+ * replaced atomically on every accepted reload. */
+static int write_config_snapshot(serve_state *st, char **err)
+{
+    if (!st->snap_dir) {
+        const char *base = getenv("RUNTIME_DIRECTORY");
+        char *tmpl = cd_sprintf("%s/connectord.XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmpl)) {
+            *err = cd_sprintf("cannot create a directory for the runners' configuration in %s: %s",
+                              base && *base ? base : "/tmp", strerror(errno));
+            free(tmpl);
+            return -1;
+        }
+        st->snap_dir = tmpl;
+        st->snap_path = cd_sprintf("%s/connectord.yaml", tmpl);
+    }
+    char *tmp = cd_sprintf("%s/.connectord.yaml.new", st->snap_dir);
+    json_t *doc = cd_config_get(st->cfg, "");
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        FILE *f = fdopen(fd, "w");
+        if (f && json_dumpf(doc ? doc : json_object(), f, JSON_INDENT(1)) == 0 &&
+            fflush(f) == 0 && fsync(fileno(f)) == 0)
+            rc = 0;
+        if (f)
+            fclose(f);
+        else
+            close(fd);
+    }
+    if (rc == 0 && rename(tmp, st->snap_path) != 0)
+        rc = -1;
+    if (rc != 0) {
+        *err = cd_sprintf("cannot write the runners' configuration %s: %s", st->snap_path,
+                          strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
 
 static char *make_worker_id(void)
 {
@@ -146,6 +195,34 @@ static void drain_notifications(serve_state *st, int *claim_now, int *check_canc
     }
 }
 
+/* A new configuration applies to the dispatcher (limits, timeouts, retries),
+ * the scheduler and the plugin directory. The API keeps the settings it
+ * started with (address, port, tokens): those need a restart. A file that
+ * does not load leaves everything as it was. */
+static void reload_config(serve_state *st)
+{
+    char *err = NULL;
+    cd_config *cfg = cd_config_load(st->config_path, &err);
+    if (!cfg || cd_config_check(cfg, &err) != 0) {
+        cd_error("SIGHUP: configuration not reloaded: %s", err);
+        free(err);
+        cd_config_free(cfg);
+        return;
+    }
+    st->reloaded = cd_xrealloc(st->reloaded, (st->nreloaded + 1) * sizeof *st->reloaded);
+    st->reloaded[st->nreloaded++] = cfg;
+    st->cfg = cfg;
+    if (write_config_snapshot(st, &err) != 0) {
+        cd_error("SIGHUP: %s", err);
+        free(err);
+    }
+    cd_dispatcher_reconfigure(st->dispatcher, cfg);
+    cd_scheduler_free(st->scheduler);
+    st->scheduler = cd_scheduler_new(cfg);
+    st->shutdown_grace_s = (int)cd_config_int(cfg, "workers.shutdown_grace_seconds", 30, NULL);
+    cd_info("configuration reloaded from %s", st->config_path);
+}
+
 static void handle_signals(serve_state *st)
 {
     struct signalfd_siginfo si;
@@ -163,8 +240,9 @@ static void handle_signals(serve_state *st)
             }
             break;
         case SIGHUP:
-            cd_info("SIGHUP: rescanning plugins and schedules");
+            cd_info("SIGHUP: reloading the configuration, plugins and schedules");
             sd_notify(0, "RELOADING=1");
+            reload_config(st);
             probe_plugins(st);
             cd_scheduler_invalidate(st->scheduler);
             sd_notify(0, "READY=1");
@@ -183,15 +261,16 @@ static void report_status(serve_state *st)
 
 static int loop(serve_state *st)
 {
-    int lease_s = (int)cd_config_int(st->cfg, "workers.lease_seconds", 60, NULL);
-    if (lease_s < 3)
-        lease_s = 3;
-    int retention_days = (int)cd_config_int(st->cfg, "retention.days", 90, NULL);
     int64_t last_tick = 0, last_beat = 0, last_rescue = 0, last_cancel = 0, last_status = 0;
     int64_t last_prune = cd_now_ms() - 3600 * 1000; /* prune once at start, then hourly */
     int claim_now = 1, check_cancels = 0;
     for (;;) {
         int64_t now_ms = cd_now_ms();
+        /* Read each time round: SIGHUP may have brought new values. */
+        int lease_s = (int)cd_config_int(st->cfg, "workers.lease_seconds", 60, NULL);
+        if (lease_s < 3)
+            lease_s = 3;
+        int retention_days = (int)cd_config_int(st->cfg, "retention.days", 90, NULL);
         if (st->stopping) {
             if (cd_dispatcher_running(st->dispatcher) == 0)
                 return 0;
@@ -338,7 +417,9 @@ int cd_serve(cd_config *cfg, const char *config_path)
     if (!st.listen)
         goto out;
     probe_plugins(&st);
-    st.dispatcher = cd_dispatcher_new(cfg, st.self_exe, config_path, st.worker_id);
+    if (write_config_snapshot(&st, &err) != 0)
+        goto out;
+    st.dispatcher = cd_dispatcher_new(cfg, st.self_exe, st.snap_path, st.worker_id);
     st.scheduler = cd_scheduler_new(cfg);
     if (cd_dispatcher_rescue_own(st.dispatcher, st.conn, &err) < 0)
         goto out;
@@ -369,6 +450,15 @@ out:
         PQfinish(st.conn);
     cd_registry_clear();
     close(st.sigfd);
+    for (size_t i = 0; i < st.nreloaded; i++)
+        cd_config_free(st.reloaded[i]);
+    if (st.snap_path) {
+        unlink(st.snap_path);
+        rmdir(st.snap_dir);
+    }
+    free(st.snap_path);
+    free(st.snap_dir);
+    free(st.reloaded);
     free(st.self_exe);
     free(st.worker_id);
     return rc;

@@ -36,4 +36,16 @@ leak=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, con
           VALUES ('leak', 'BANK_API', 'L', '{}', 'leaker') RETURNING id")
 id=$(q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($leak, 'MANUAL', '2025-10-02', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')")
 ASAN_OPTIONS=detect_leaks=0 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "a run of the new driver"
+echo "== SIGHUP reloads the configuration; a broken file changes nothing"
+printf 'workers:\n  max_concurrent_runs: 2\n' >"$CD_TEST_TMP/w/conf.d/60-more.yaml"
+kill -HUP "${SERVE_PID[w1]}"
+for i in $(seq 1 50); do grep -q "configuration reloaded" "$LOG" && break; sleep 0.1; done
+assert_contains "$(cat "$LOG")" "configuration reloaded" "reloaded"
+printf 'workers: [unclosed\n' >"$CD_TEST_TMP/w/conf.d/70-broken.yaml"
+kill -HUP "${SERVE_PID[w1]}"
+for i in $(seq 1 50); do grep -q "configuration not reloaded" "$LOG" && break; sleep 0.1; done
+assert_contains "$(cat "$LOG")" "configuration not reloaded: $CD_TEST_TMP/w/conf.d/70-broken.yaml" "broken file named"
+kill -0 "${SERVE_PID[w1]}" || cd_fail "worker died on a broken configuration"
+id=$(q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($leak, 'MANUAL', '2025-10-03', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "runs go on after a failed reload"
 echo "reload checks passed"

@@ -88,5 +88,9 @@ wait_for() {
         [ "$(q "$sql")" = t ] && return 0
         sleep 0.2
     done
+    local f
+    for f in "$CD_TEST_TMP"/serve-*.log; do
+        [ -f "$f" ] && { echo "--- last lines of $f" >&2; tail -n 25 "$f" >&2; }
+    done
     cd_fail "timed out after ${secs}s waiting for: $msg ($sql)"
 }

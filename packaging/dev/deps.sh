@@ -10,6 +10,7 @@ PACKAGES=(
     postgresql-15 postgresql-client-15
     clang libclang-rt-14-dev valgrind
     wrk openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
+    lintian dpkg-dev fakeroot systemd
 )
 
 missing=()

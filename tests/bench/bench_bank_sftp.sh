@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench_bank_sftp.sh — the bank_sftp driver end to end against its
+# references, in one process tree: a throw-away PostgreSQL and a loopback
+# OpenSSH sshd.
+#
+#   CD_SOURCE_DIR=. CD_BUILD_DIR=build bash tests/bench/bench_bank_sftp.sh
+#   (BENCH_ROWS=1000000 BENCH_SMALL_ROWS=100000 BENCH_XLSX_ROWS=200000)
+#
+# Prints: connectord's end-to-end time for an AXIS RECON CSV of BENCH_ROWS
+# rows, OpenSSH `sftp` downloading the same file, `psql \copy` of the same
+# rows into a table shaped and indexed like sp_v2_bank_statements, and the
+# ratios; the runner's peak RSS for BENCH_SMALL_ROWS vs BENCH_ROWS (flat
+# memory means they are close); and an XLSX of BENCH_XLSX_ROWS rows
+# against the same rows as CSV. A benchmark, not a test: it never fails on
+# a slow machine.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/plugins/bank_sftp/tests/sshd.sh"
+ROWS=${BENCH_ROWS:-1000000}
+SMALL=${BENCH_SMALL_ROWS:-100000}
+XROWS=${BENCH_XLSX_ROWS:-200000}
+pg_tmp_start
+SSH_TMP=$(mktemp -d /tmp/cd-sshd.XXXXXX)
+trap 'sshd_tmp_stop; rm -rf "$SSH_TMP"; pg_tmp_stop' EXIT
+sshd_tmp_start "$SSH_TMP"
+UP="$SSHD_ROOT/upload"
+REMOTE="${SSHD_REMOTE_BASE}/upload"
+CD="$CD_BUILD_DIR/bin/connectord"
+CFG="$CD_TEST_TMP/connectord.yaml"
+cd_write_config "$CFG"
+printf 'runner:\n  work_dir: "%s/work"\n  timeout_seconds: 3600\ntemplates:\n  dir: "%s/conf.d/templates"\n' \
+    "$CD_TEST_TMP" "$CD_SOURCE_DIR" >>"$CFG"
+"$CD" -c "$CFG" migrate >/dev/null
+
+now() { date +%s.%N; }
+secs() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
+ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+
+# gen N PREFIX FILE COPYFILE: an AXIS RECON CSV and the same rows as the
+# COPY input of the reference load
+gen() {
+    awk -v n="$1" -v p="$2" -v copy="$4" 'BEGIN {
+        print "TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS"
+        for (i = 0; i < n; i++) {
+            a = (i * 7919) % 10000000 + 100; r = sprintf("%s%010d", p, i)
+            printf "%s,\"%d.%02d\",%d.%02d,02-10-2025,UTR%012d,RRN%012d,AUTH%d,02-10-2025,AXIS,SUCCESS,settlement batch %d\n", r, a / 100, a % 100, (a - 10) / 100, (a - 10) % 100, i, i, i % 1000, i % 97
+            printf "%s\tAXIS BANK\t%d\t%d\t2025-10-02\tUTR%012d\tRRN%012d\tsettlement batch %d\tCONNECTOR\t%s\n", r, a, a - 10, i, i, i % 97, "X" > copy
+        }
+    }' >"$3"
+}
+add() { # NAME PATTERN [FORMAT_JSON]
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver)
+       VALUES ('$1', 'BANK_SFTP', 'AXIS BANK', '{\"host\": \"127.0.0.1\", \"port\": $SSHD_PORT,
+       \"username\": \"$SSHD_KEY_USER\", \"auth_type\": \"private_key\",
+       \"private_key\": {\"secret\": \"file:$SSHD_KEY\"}, \"host_key_sha256\": \"$SSHD_FINGERPRINT\",
+       \"remote_path\": \"$REMOTE\", \"file_pattern\": \"$2\", \"min_file_age_seconds\": 0,
+       \"size_stable_seconds\": 0, \"template\": \"${4:-AXIS RECON}\" ${3:+, \"format\": $3}}'::jsonb,
+       'bank_sftp') RETURNING id"
+}
+run() { # ID -> sets T (seconds), RSS (kB), STATUS
+    local t0 t1 out
+    t0=$(now)
+    out=$("$CD" -c "$CFG" run "$1" --date 2025-10-02 2>/dev/null || true)
+    t1=$(now)
+    T=$(secs "$t0" "$t1")
+    RSS=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["details"]["runner_peak_rss_kb"])' <<<"$out")
+    STATUS=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], d["records_success"])' <<<"$out")
+}
+
+echo "generating $SMALL and $ROWS rows..."
+gen "$SMALL" S "$UP/SMALL_20251002.csv" "$CD_TEST_TMP/small.copy"
+gen "$ROWS" B "$UP/BIG_20251002.csv" "$CD_TEST_TMP/big.copy"
+touch -d '-10 minutes' "$UP"/*.csv
+size=$(stat -c %s "$UP/BIG_20251002.csv")
+
+small=$(add small 'SMALL_{YYYYMMDD}.csv')
+run "$small"; t_small=$T; rss_small=$RSS; st_small=$STATUS
+big=$(add big 'BIG_{YYYYMMDD}.csv')
+run "$big"; t_big=$T; rss_big=$RSS; st_big=$STATUS
+
+# OpenSSH sftp downloading the same file
+printf 'get %s/BIG_20251002.csv %s/dl.csv\n' "$REMOTE" "$CD_TEST_TMP" >"$CD_TEST_TMP/batch"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSH_TMP/host_key.pub")" >"$CD_TEST_TMP/known_hosts"
+t0=$(now)
+sftp -q -b "$CD_TEST_TMP/batch" -i "$SSHD_KEY" -P "$SSHD_PORT" -o UserKnownHostsFile="$CD_TEST_TMP/known_hosts" \
+    "$SSHD_KEY_USER@127.0.0.1" >/dev/null
+t_sftp=$(secs "$t0" "$(now)")
+
+# psql \copy of the same rows into a table shaped and indexed like the target
+q "CREATE TABLE bench_copy (LIKE sp_v2_bank_statements INCLUDING DEFAULTS INCLUDING INDEXES)" >/dev/null
+t0=$(now)
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy bench_copy (bank_ref, bank_name, amount_paise, net_amount_paise, transaction_date, utr, rrn, remarks, source_type, batch_id) FROM '$CD_TEST_TMP/big.copy'"
+t_copy=$(secs "$t0" "$(now)")
+
+echo
+echo "AXIS RECON CSV, $ROWS rows, $((size / 1048576)) MiB"
+printf '  connectord end to end   %8s s   (%s)\n' "$t_big" "$st_big"
+printf '  sftp download           %8s s\n' "$t_sftp"
+printf '  psql \\copy              %8s s\n' "$t_copy"
+printf '  end to end / (download + \\copy)   %s   (goal <= 1.00)\n' "$(ratio "$t_big" "$(python3 -c "print($t_sftp + $t_copy)")")"
+printf '  runner peak RSS: %s kB for %s rows, %s kB for %s rows   (goal < 65536 kB)\n' "$rss_small" "$SMALL" "$rss_big" "$ROWS"
+printf '  %s rows: %s s (%s)\n' "$SMALL" "$t_small" "$st_small"
+
+# XLSX vs the same rows as CSV
+FIX="$CD_BUILD_DIR/tests/bank_sftp_fixture"
+"$FIX" "$UP/HX_20251002.xlsx" --gen "$XROWS"
+awk -v n="$XROWS" 'BEGIN { print "MERCHANT_TRACKID,DOMESTIC AMT,Net Amount,TRANS DATE,SETTLE DATE";
+    for (i = 0; i < n; i++) { a = (i * 7919) % 1000000 + 100;
+        printf "HC%010d,%d.%02d,%d.%02d,02-10-2025,02-10-2025\n", i, a / 100, a % 100, (a - 50) / 100, (a - 50) % 100 } }' >"$UP/HC_20251002.csv"
+touch -d '-10 minutes' "$UP"/HX_* "$UP"/HC_*
+hx=$(add hx 'HX_{YYYYMMDD}.xlsx' '' 'HDFC BANK')
+hc=$(add hc 'HC_{YYYYMMDD}.csv' '{"type": "csv", "delimiter": ","}' 'HDFC BANK')
+run "$hx"; t_x=$T; st_x=$STATUS; rss_x=$RSS
+run "$hc"; t_c=$T; st_c=$STATUS
+echo
+echo "HDFC BANK, $XROWS rows"
+printf '  XLSX %8s s (%s, peak RSS %s kB)\n' "$t_x" "$st_x" "$rss_x"
+printf '  CSV  %8s s (%s)\n' "$t_c" "$st_c"
+printf '  XLSX / CSV   %s   (goal <= 3.00)\n' "$(ratio "$t_x" "$t_c")"

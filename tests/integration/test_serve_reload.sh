@@ -26,8 +26,7 @@ wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10
 
 cp "$CD_TESTPLUGINS/leaker.so" "$PLUGINS/"
 kill -HUP "${SERVE_PID[w1]}"
-for i in $(seq 1 50); do grep -q "plugins: 2 drivers loaded" "$LOG" && break; sleep 0.1; done
-assert_contains "$(cat "$LOG")" "plugins: 2 drivers loaded" "the new driver after SIGHUP"
+wait_log w1 "plugins: 2 drivers loaded"
 kill -0 "${SERVE_PID[w1]}" || cd_fail "worker died on SIGHUP"
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "the running run finished"
 assert_eq 20 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "its rows"
@@ -39,12 +38,10 @@ ASAN_OPTIONS=detect_leaks=0 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_conne
 echo "== SIGHUP reloads the configuration; a broken file changes nothing"
 printf 'workers:\n  max_concurrent_runs: 2\n' >"$CD_TEST_TMP/w/conf.d/60-more.yaml"
 kill -HUP "${SERVE_PID[w1]}"
-for i in $(seq 1 50); do grep -q "configuration reloaded" "$LOG" && break; sleep 0.1; done
-assert_contains "$(cat "$LOG")" "configuration reloaded" "reloaded"
+wait_log w1 "configuration reloaded"
 printf 'workers: [unclosed\n' >"$CD_TEST_TMP/w/conf.d/70-broken.yaml"
 kill -HUP "${SERVE_PID[w1]}"
-for i in $(seq 1 50); do grep -q "configuration not reloaded" "$LOG" && break; sleep 0.1; done
-assert_contains "$(cat "$LOG")" "configuration not reloaded: $CD_TEST_TMP/w/conf.d/70-broken.yaml" "broken file named"
+wait_log w1 "configuration not reloaded: $CD_TEST_TMP/w/conf.d/70-broken.yaml"
 kill -0 "${SERVE_PID[w1]}" || cd_fail "worker died on a broken configuration"
 id=$(q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($leak, 'MANUAL', '2025-10-03', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')")
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "runs go on after a failed reload"

@@ -81,6 +81,17 @@ serve_stop_all() {
     for n in "${!SERVE_PID[@]}"; do serve_stop "$n" KILL || true; done
 }
 
+# wait_log NAME TEXT [SECONDS]: waits until the worker's log contains TEXT.
+wait_log() {
+    local log="$CD_TEST_TMP/serve-$1.log" deadline=$((SECONDS + ${3:-30}))
+    while [ $SECONDS -lt $deadline ]; do
+        grep -qF -- "$2" "$log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    tail -n 25 "$log" >&2
+    cd_fail "worker $1 did not log: $2"
+}
+
 wait_for() {
     local sql=$1 secs=$2 msg=${3:-condition}
     local deadline=$((SECONDS + secs))

@@ -11,6 +11,7 @@ PACKAGES=(
     clang libclang-rt-14-dev valgrind
     wrk openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
     lintian dpkg-dev fakeroot systemd
+    chromium nodejs $(command -v npm >/dev/null || echo npm)  # ops page browser test (npm: part of nodejs from NodeSource)
 )
 
 missing=()

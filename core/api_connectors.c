@@ -32,18 +32,17 @@
     "         ORDER BY r.id LIMIT 1) AS active_run"                                          \
     "  FROM sp_v2_connectors c"
 
-/* next_run_at for a connector; cache maps "cron\ntz" to the answer, since
- * most connectors share a handful of schedules. */
-static void add_next_run(json_t *c, json_t *cache, int64_t now)
+/* next_run_at (borrowed from cache, JSON null when none); cache maps
+ * "cron\ntz" to the answer, since most connectors share a handful of
+ * schedules. */
+static json_t *next_run(const char *cron, const char *tz, int enabled, const char *status,
+                        json_t *cache, int64_t now)
 {
-    const char *cron = json_string_value(json_object_get(c, "schedule_cron"));
-    const char *tz = json_string_value(json_object_get(c, "schedule_timezone"));
-    const char *status = json_string_value(json_object_get(c, "status"));
-    if (!cron || !json_is_true(json_object_get(c, "schedule_enabled")) ||
-        (status && strcmp(status, "PAUSED") == 0)) {
-        json_object_set_new(c, "next_run_at", json_null());
-        return;
-    }
+    static json_t *none;
+    if (!none)
+        none = json_null(); /* a singleton in jansson: never freed */
+    if (!cron || !enabled || (status && strcmp(status, "PAUSED") == 0))
+        return none;
     if (!tz)
         tz = "Asia/Kolkata";
     char *key = cd_sprintf("%s\n%s", cron, tz);
@@ -52,7 +51,8 @@ static void add_next_run(json_t *c, json_t *cache, int64_t now)
         cd_cron parsed;
         char *err = NULL;
         int64_t next = 0;
-        if (cd_cron_parse(cron, &parsed, &err) == 0 && cd_cron_next(&parsed, tz, now, &next, &err) == 0) {
+        if (cd_cron_parse(cron, &parsed, &err) == 0 &&
+            cd_cron_next(&parsed, tz, now, &next, &err) == 0) {
             time_t t = (time_t)next;
             struct tm tm;
             gmtime_r(&t, &tm);
@@ -66,7 +66,16 @@ static void add_next_run(json_t *c, json_t *cache, int64_t now)
         json_object_set_new(cache, key, hit);
     }
     free(key);
-    json_object_set(c, "next_run_at", hit);
+    return hit;
+}
+
+static void add_next_run(json_t *c, json_t *cache, int64_t now)
+{
+    json_t *n = next_run(json_string_value(json_object_get(c, "schedule_cron")),
+                         json_string_value(json_object_get(c, "schedule_timezone")),
+                         json_is_true(json_object_get(c, "schedule_enabled")),
+                         json_string_value(json_object_get(c, "status")), cache, now);
+    json_object_set(c, "next_run_at", n);
 }
 
 json_t *cd_api_connector_json(const PGresult *res, int row, json_t *snapshot, json_t *cache)
@@ -194,6 +203,36 @@ static const char *upper_in(const char *v, const char *const *allowed, char *buf
     return "";
 }
 
+typedef struct list_ctx {
+    json_t *snap;
+    int cfg_col, drv_col, type_col;
+} list_ctx;
+
+/* connection_config, masked with its driver's schema. */
+static int emit_config(cd_buf *b, const PGresult *res, int row, int col, void *arg)
+{
+    list_ctx *lc = arg;
+    if (col != lc->cfg_col || PQgetisnull(res, row, col))
+        return 0;
+    json_t *cfg = json_loads(PQgetvalue(res, row, col), JSON_DECODE_ANY, NULL);
+    const char *drv = lc->drv_col >= 0 && !PQgetisnull(res, row, lc->drv_col)
+                          ? PQgetvalue(res, row, lc->drv_col) : NULL;
+    char *lower = NULL;
+    if (!drv || !*drv) {
+        lower = cd_xstrdup(PQgetvalue(res, row, lc->type_col));
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        drv = lower;
+    }
+    cd_api_mask_config(cfg, cd_api_driver_schema(lc->snap, drv));
+    char *t = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    cd_buf_puts(b, t ? t : "null");
+    free(t);
+    free(lower);
+    json_decref(cfg);
+    return 1;
+}
+
 void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
 {
     static const char *const statuses[] = {"ACTIVE", "PAUSED", "FAILED", "TESTING", NULL};
@@ -245,22 +284,39 @@ void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
     }
     json_t *snap = cd_registry_get();
     json_t *cache = json_object();
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, cd_api_connector_json(res, i, snap, cache));
+    list_ctx lc = {.snap = snap, .cfg_col = PQfnumber(res, "connection_config"),
+                   .drv_col = PQfnumber(res, "driver"), .type_col = PQfnumber(res, "connector_type")};
+    int cron_col = PQfnumber(res, "schedule_cron"), tz_col = PQfnumber(res, "schedule_timezone");
+    int en_col = PQfnumber(res, "schedule_enabled"), st_col = PQfnumber(res, "status");
+    int64_t now = (int64_t)time(NULL);
+    /* Built as text: a thousand connectors as jansson values cost more
+     * than the query. */
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_puts(&b, "{\"success\":true,\"connectors\":[");
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i)
+            cd_buf_putc(&b, ',');
+        cd_api_row_emit(&b, res, i, emit_config, &lc);
+        json_t *n = next_run(PQgetisnull(res, i, cron_col) ? NULL : PQgetvalue(res, i, cron_col),
+                             PQgetisnull(res, i, tz_col) ? NULL : PQgetvalue(res, i, tz_col),
+                             !PQgetisnull(res, i, en_col) && PQgetvalue(res, i, en_col)[0] == 't',
+                             PQgetvalue(res, i, st_col), cache, now);
+        char *nt = json_dumps(n, JSON_ENCODE_ANY);
+        cd_buf_printf(&b, ",\"next_run_at\":%s}", nt ? nt : "null");
+        free(nt);
+    }
     json_decref(cache);
     json_decref(snap);
     /* The summary counts every connector, whatever the filter: it feeds the
      * page's tabs. */
-    json_t *summary = json_pack("{s:I, s:I, s:I, s:I}",
-                                "total", (json_int_t)strtoll(PQgetvalue(sum, 0, 0), NULL, 10),
-                                "active", (json_int_t)strtoll(PQgetvalue(sum, 0, 1), NULL, 10),
-                                "paused", (json_int_t)strtoll(PQgetvalue(sum, 0, 2), NULL, 10),
-                                "failed", (json_int_t)strtoll(PQgetvalue(sum, 0, 3), NULL, 10));
+    cd_buf_printf(&b, "],\"summary\":{\"total\":%lld,\"active\":%lld,\"paused\":%lld,\"failed\":%lld}}",
+                  strtoll(PQgetvalue(sum, 0, 0), NULL, 10), strtoll(PQgetvalue(sum, 0, 1), NULL, 10),
+                  strtoll(PQgetvalue(sum, 0, 2), NULL, 10), strtoll(PQgetvalue(sum, 0, 3), NULL, 10));
     PQclear(res);
     PQclear(sum);
-    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o, s:o}", "success", 1, "connectors", list,
-                                        "summary", summary));
+    cd_api_ok(r, MHD_HTTP_OK, NULL);
+    r->text = cd_buf_take(&b);
 }
 
 void cd_api_connector_get(cd_api_req *q, cd_api_resp *r, int64_t id)

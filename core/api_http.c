@@ -10,6 +10,8 @@
 void cd_api_ok(cd_api_resp *r, unsigned status, json_t *body)
 {
     json_decref(r->body);
+    free(r->text);
+    r->text = NULL;
     r->status = status;
     r->body = body;
 }

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "api_auth.h"
 #include "api_pool.h"
+#include "util.h"
 
 /* Largest request body accepted (413 beyond it). */
 #define CD_API_MAX_BODY (1024 * 1024)
@@ -71,6 +72,7 @@ typedef struct cd_api_conn {
 typedef struct cd_api_resp {
     unsigned status;
     json_t *body;                  /* owned; sent as JSON */
+    char *text;                    /* or JSON text already made (owned) */
     struct MHD_Response *raw;      /* or a ready response (static files, redirects) */
     int suspended;                 /* the handler suspended the connection */
 } cd_api_resp;
@@ -111,6 +113,12 @@ json_t *cd_api_id_string(int64_t id);
 json_t *cd_api_row_json(const PGresult *res, int row);
 /* All rows as an array. */
 json_t *cd_api_rows_json(const PGresult *res);
+/* The same as JSON text appended to b, without building jansson values
+ * (the connector list and history are the API's hot paths). The object is
+ * left open so that the caller can append members and the closing '}'.
+ * fn, when not NULL, may write a column's value itself (returning 1). */
+typedef int (*cd_api_column_fn)(cd_buf *b, const PGresult *res, int row, int col, void *arg);
+void cd_api_row_emit(cd_buf *b, const PGresult *res, int row, cd_api_column_fn fn, void *arg);
 /* "2025-10-03 14:23:11.488123+00" -> "2025-10-03T14:23:11.488Z" (malloc'd). */
 char *cd_api_iso_timestamp(const char *pg_text);
 

@@ -115,3 +115,76 @@ json_t *cd_api_rows_json(const PGresult *res)
         json_array_append_new(a, cd_api_row_json(res, i));
     return a;
 }
+
+static void emit_string(cd_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    cd_buf_putc(b, '"');
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        cd_buf_append(b, run, (size_t)(s - run));
+        if (c == '"' || c == '\\') {
+            cd_buf_putc(b, '\\');
+            cd_buf_putc(b, (char)c);
+        } else {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            cd_buf_append(b, u, 6);
+        }
+        run = s + 1;
+    }
+    cd_buf_append(b, run, (size_t)(s - run));
+    cd_buf_putc(b, '"');
+}
+
+void cd_api_row_emit(cd_buf *b, const PGresult *res, int row, cd_api_column_fn fn, void *arg)
+{
+    cd_buf_putc(b, '{');
+    int nf = PQnfields(res);
+    for (int f = 0; f < nf; f++) {
+        const char *name = PQfname(res, f);
+        if (f)
+            cd_buf_putc(b, ',');
+        emit_string(b, name);
+        cd_buf_putc(b, ':');
+        if (fn && fn(b, res, row, f, arg))
+            continue;
+        if (PQgetisnull(res, row, f)) {
+            cd_buf_puts(b, "null");
+            continue;
+        }
+        const char *v = PQgetvalue(res, row, f);
+        switch (PQftype(res, f)) {
+        case OID_BOOL:
+            cd_buf_puts(b, v[0] == 't' ? "true" : "false");
+            break;
+        case OID_INT8:
+            if (is_id_column(name))
+                emit_string(b, v);
+            else
+                cd_buf_puts(b, v);
+            break;
+        case OID_INT2:
+        case OID_INT4:
+            cd_buf_puts(b, v);
+            break;
+        case OID_TIMESTAMPTZ:
+        case OID_TIMESTAMP: {
+            char *t = cd_api_iso_timestamp(v);
+            emit_string(b, t);
+            free(t);
+            break;
+        }
+        case OID_JSON:
+        case OID_JSONB:
+            /* The server's JSON text is valid JSON: pass it through. */
+            cd_buf_puts(b, v);
+            break;
+        default:
+            emit_string(b, v);
+            break;
+        }
+    }
+}

@@ -176,13 +176,21 @@ void cd_api_history(cd_api_req *q, cd_api_resp *r, int64_t id)
         cd_api_internal_error(r, "counting runs", err);
         return;
     }
-    json_t *runs = cd_api_rows_json(res);
-    long long total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_puts(&b, "{\"success\":true,\"runs\":[");
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i)
+            cd_buf_putc(&b, ',');
+        cd_api_row_emit(&b, res, i, NULL, NULL);
+        cd_buf_putc(&b, '}');
+    }
+    cd_buf_printf(&b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld}",
+                  strtoll(PQgetvalue(cnt, 0, 0), NULL, 10), limit, offset);
     PQclear(res);
     PQclear(cnt);
-    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o, s:I, s:I, s:I}", "success", 1, "runs", runs,
-                                        "total", (json_int_t)total, "limit", (json_int_t)limit,
-                                        "offset", (json_int_t)offset));
+    cd_api_ok(r, MHD_HTTP_OK, NULL);
+    r->text = cd_buf_take(&b);
 }
 
 /* The run row if it belongs to the connector; answers 404 otherwise. */

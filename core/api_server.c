@@ -21,9 +21,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, cd_api_resp *r)
 {
     struct MHD_Response *resp = r->raw;
     if (!resp) {
-        if (!r->body)
+        if (!r->body && !r->text)
             cd_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal error: empty response");
-        char *text = json_dumps(r->body, JSON_COMPACT);
+        char *text = r->text ? r->text : json_dumps(r->body, JSON_COMPACT);
+        r->text = NULL;
         size_t len = strlen(text);
         resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_health.h"
 #include "clock.h"
 #include "db.h"
 #include "dispatcher.h"
@@ -93,6 +94,25 @@ static int write_config_snapshot(serve_state *st, char **err)
     }
     free(tmp);
     return rc;
+}
+
+/* The loop's last turn, read by API threads for /healthz. */
+static int64_t last_loop_ms;
+static int64_t last_tick_s;
+
+static int scheduler_health(json_t *out, void *arg)
+{
+    const serve_state *st = arg;
+    int64_t loop = __atomic_load_n(&last_loop_ms, __ATOMIC_RELAXED);
+    int64_t age = cd_now_ms() - loop;
+    /* The loop turns at least once a second; five missed turns is a hang. */
+    int ok = loop > 0 && age < 5000;
+    json_object_set_new(out, "ticking", json_boolean(ok));
+    json_object_set_new(out, "last_loop_ms_ago", json_integer(age));
+    json_object_set_new(out, "last_tick", json_integer(__atomic_load_n(&last_tick_s,
+                                                                       __ATOMIC_RELAXED)));
+    json_object_set_new(out, "worker_id", json_string(st->worker_id));
+    return ok;
 }
 
 static char *make_worker_id(void)
@@ -266,6 +286,7 @@ static int loop(serve_state *st)
     int claim_now = 1, check_cancels = 0;
     for (;;) {
         int64_t now_ms = cd_now_ms();
+        __atomic_store_n(&last_loop_ms, now_ms, __ATOMIC_RELAXED);
         /* Read each time round: SIGHUP may have brought new values. */
         int lease_s = (int)cd_config_int(st->cfg, "workers.lease_seconds", 60, NULL);
         if (lease_s < 3)
@@ -291,6 +312,7 @@ static int loop(serve_state *st)
                 int64_t now = cd_clock_now();
                 if (now != last_tick) {
                     last_tick = now;
+                    __atomic_store_n(&last_tick_s, now, __ATOMIC_RELAXED);
                     if (cd_scheduler_tick(st->scheduler, st->conn, now, &err) < 0) {
                         cd_error("scheduler: %s", err);
                         free(err), err = NULL;
@@ -429,6 +451,7 @@ int cd_serve(cd_config *cfg, const char *config_path)
     st.api = cd_api_start(&actx, &err);
     if (!st.api)
         goto out;
+    cd_api_set_health_hook(scheduler_health, &st);
     cd_info("connectord %s serving as worker %s (up to %zu runs at once)", CD_VERSION,
             st.worker_id, cd_dispatcher_capacity(st.dispatcher));
     sd_notify(0, "READY=1");
@@ -440,8 +463,10 @@ out:
         cd_error("serve: %s", err);
         free(err);
     }
-    if (st.api)
+    if (st.api) {
+        cd_api_set_health_hook(NULL, NULL);
         cd_api_stop(st.api);
+    }
     cd_scheduler_free(st.scheduler);
     cd_dispatcher_free(st.dispatcher);
     if (st.listen)

@@ -118,6 +118,9 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = '
 serve_start w3 "$CFG"
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "handed-back run finished"
 
+echo "== /healthz: database reachable and the worker's loop turning"
+health=$(curl -s "http://127.0.0.1:${SERVE_PORT[w3]}/healthz")
+assert_eq "True True" "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["scheduler"]["ticking"], d["database"] in (True, "ok", "reachable") or d.get("success") is True)' <<<"$health")" "health ($health)"
 echo "== an idle worker uses next to no CPU"
 sleep 1
 pid=${SERVE_PID[w3]}

@@ -38,11 +38,27 @@ YAML
 export SFTP_PW="$SSHD_PW"
 
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+# CD_VALGRIND=1: every run (and its exec-run child) under valgrind; any
+# invalid access or definite leak fails the test.
+VG=()
+if [ -n "${CD_VALGRIND:-}" ]; then
+    VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+        --show-leak-kinds=definite --trace-children=yes --child-silent-after-fork=yes
+        --trace-children-skip='*gpg*,*gpgconf*,*gpg-agent*'
+        --log-file="$CD_TEST_TMP/vg.%p.log")
+fi
 run_json() {
     set +e
-    "$CD" -c "$CFG" run "$@" >"$CD_TEST_TMP/run.out" 2>"$CD_TEST_TMP/run.err"
+    "${VG[@]}" "$CD" -c "$CFG" run "$@" >"$CD_TEST_TMP/run.out" 2>"$CD_TEST_TMP/run.err"
     RUN_RC=$?
     set -e
+    if [ -n "${CD_VALGRIND:-}" ]; then
+        local f
+        for f in "$CD_TEST_TMP"/vg.*.log; do
+            [ -s "$f" ] && { cat "$f" >&2; cd_fail "valgrind reported problems"; }
+        done
+        rm -f "$CD_TEST_TMP"/vg.*.log
+    fi
     out=$(cat "$CD_TEST_TMP/run.out")
     [ -z "${CD_DEBUG:-}" ] || cat "$CD_TEST_TMP/run.err" >&2
     [ -n "$out" ] || { cat "$CD_TEST_TMP/run.err" >&2; cd_fail "no run JSON"; }
@@ -159,10 +175,11 @@ rm "$UP/AXIS_RECON_20251004.csv"
 echo "== a file still being written is not taken"
 printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n' >"$UP/AXIS_RECON_20251006.csv"
 old "$UP/AXIS_RECON_20251006.csv"
-( for i in $(seq 1 30); do printf 'G%03d,1.00,1.00,06-10-2025,U,R,A,06-10-2025,AXIS,S,x\n' "$i" >>"$UP/AXIS_RECON_20251006.csv"; touch -d '-10 minutes' "$UP/AXIS_RECON_20251006.csv"; sleep 0.1; done ) &
+# the writer goes on until the run is over (however slow the runner is)
+( i=0; while :; do i=$((i + 1)); printf 'G%06d,1.00,1.00,06-10-2025,U,R,A,06-10-2025,AXIS,S,x\n' "$i" >>"$UP/AXIS_RECON_20251006.csv"; touch -d '-10 minutes' "$UP/AXIS_RECON_20251006.csv"; sleep 0.1; done ) &
 grower=$!
 run_json "$ax" --date 2025-10-06
-wait $grower
+kill $grower; wait $grower 2>/dev/null || true
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "AXIS_RECON_20251006.csv in $REMOTE is not complete yet: still being written: size" "growing"
 assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "transient"

@@ -700,7 +700,9 @@ static int check_int(const cd_config *cfg, const char *key, long long lo, long l
 
 int cd_config_check(const cd_config *cfg, char **err)
 {
-    static const char *const sections[] = {"database", "http", "plugins", "runner", "log"};
+    static const char *const sections[] = {"database", "http",      "plugins", "runner",
+                                           "log",      "workers",   "scheduler", "retry",
+                                           "retention", "http_client", "backfill"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         json_t *v = cd_config_get(cfg, sections[i]);
         if (v && !json_is_null(v) && !json_is_object(v)) {
@@ -716,8 +718,35 @@ int cd_config_check(const cd_config *cfg, char **err)
         check_int(cfg, "runner.timeout_seconds", 1, INT_MAX, err) < 0 ||
         check_int(cfg, "runner.kill_grace_seconds", 1, INT_MAX, err) < 0 ||
         check_int(cfg, "runner.max_record_errors", 1, INT_MAX, err) < 0 ||
-        check_string(cfg, "log.level", 1, err) < 0)
+        check_string(cfg, "log.level", 1, err) < 0 ||
+        check_int(cfg, "workers.max_concurrent_runs", 1, 256, err) < 0 ||
+        check_int(cfg, "workers.lease_seconds", 3, 86400, err) < 0 ||
+        check_int(cfg, "workers.shutdown_grace_seconds", 0, 86400, err) < 0 ||
+        check_int(cfg, "retry.base_seconds", 1, 86400, err) < 0 ||
+        check_int(cfg, "retry.max_seconds", 1, 7 * 86400, err) < 0 ||
+        check_int(cfg, "retention.days", 1, 36500, err) < 0 ||
+        check_int(cfg, "backfill.max_days", 1, 3660, err) < 0 ||
+        check_int(cfg, "http_client.connect_timeout_seconds", 1, 3600, err) < 0 ||
+        check_int(cfg, "http_client.request_timeout_seconds", 1, 86400, err) < 0)
         return -1;
+
+    /* A duration: seconds, or a number with s, m, h or d. */
+    json_t *wnode = cd_config_get(cfg, "scheduler.catchup_window");
+    const char *window = cd_config_string(cfg, "scheduler.catchup_window", NULL);
+    if (wnode && !json_is_null(wnode) && !window) {
+        *err = cd_xstrdup("scheduler.catchup_window: must be a duration like 48h, 90m or 3600");
+        return -1;
+    }
+    if (window) {
+        char *end;
+        long long v = strtoll(window, &end, 10);
+        if (end == window || v < 0 ||
+            (*end && !(strchr("smhd", *end) && end[1] == '\0'))) {
+            *err = cd_sprintf("scheduler.catchup_window: must be a duration like 48h, 90m or "
+                              "3600, got '%s'", window);
+            return -1;
+        }
+    }
 
     const char *level = cd_config_string(cfg, "log.level", NULL);
     if (level && strcmp(level, "error") != 0 && strcmp(level, "warning") != 0 &&

@@ -423,6 +423,30 @@ static void test_check(void **state)
     check_fails("http: 5103\n", "http: must be a mapping");
 }
 
+static void test_check_worker_keys(void **state)
+{
+    cd_config *cfg = parse_ok("workers:\n  max_concurrent_runs: 8\n  lease_seconds: 30\n"
+                              "scheduler:\n  catchup_window: 48h\n"
+                              "retry:\n  base_seconds: 5\n  max_seconds: 60\n"
+                              "retention:\n  days: 30\nbackfill:\n  max_days: 31\n");
+    char *err = NULL;
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+    cfg = parse_ok("scheduler:\n  catchup_window: 3600\n");
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+
+    check_fails("workers:\n  max_concurrent_runs: 0\n",
+                "workers.max_concurrent_runs: must be an integer from 1 to 256, got 0");
+    check_fails("workers:\n  lease_seconds: 1\n", "workers.lease_seconds");
+    check_fails("scheduler:\n  catchup_window: 5 weeks\n",
+                "scheduler.catchup_window: must be a duration like 48h");
+    check_fails("scheduler:\n  catchup_window: [48h]\n", "scheduler.catchup_window");
+    check_fails("retry:\n  base_seconds: soon\n", "retry.base_seconds");
+    check_fails("retention:\n  days: 0\n", "retention.days");
+    check_fails("workers: 4\n", "workers: must be a mapping");
+}
+
 static void test_check_never_shows_url(void **state)
 {
     /* The error is about the type; a URL value never reaches a message. */
@@ -477,6 +501,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
         cmocka_unit_test(test_merge_string),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_check_worker_keys),
         cmocka_unit_test(test_check_never_shows_url),
         cmocka_unit_test(test_shipped_default),
     };

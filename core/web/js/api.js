@@ -1,0 +1,92 @@
+// api.js — the REST API client. Same origin only; the bearer token (when
+// the server wants one) lives in sessionStorage, so it is gone when the
+// tab closes and is never written into the page.
+const TOKEN_KEY = 'connectord.token';
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.error || body.message)) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+    this.errors = (body && Array.isArray(body.errors)) ? body.errors : [];
+  }
+}
+
+let askToken = null; // set by the page: async (reason) => token or null
+
+export function onTokenNeeded(fn) { askToken = fn; }
+export function token() { return sessionStorage.getItem(TOKEN_KEY); }
+export function setToken(t) {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// request('GET', '/connectors', {query: {status: 'ACTIVE'}, body: {...}})
+// resolves to the parsed JSON body of a 2xx answer, rejects with ApiError.
+// A 401 asks for a token once and retries with it.
+export async function request(method, path, { query, body, allow } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const headers = { Accept: 'application/json' };
+    const t = token();
+    if (t) headers.Authorization = `Bearer ${t}`;
+    const init = { method, headers, cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(url, init);
+    } catch (e) {
+      throw new ApiError(0, { error: `Cannot reach connectord (${e.message})` });
+    }
+    let data = null;
+    const text = await res.text();
+    if (text) {
+      try { data = JSON.parse(text); } catch { data = { error: text.slice(0, 200) }; }
+    }
+    if (res.status === 401 && askToken) {
+      const fresh = await askToken(data && data.error);
+      if (fresh) { setToken(fresh); continue; }
+    }
+    if (res.ok || (allow && allow.includes(res.status))) return Object.assign(data || {}, { _status: res.status });
+    throw new ApiError(res.status, data);
+  }
+  throw new ApiError(401, { error: 'Authentication failed' });
+}
+
+const id = (x) => encodeURIComponent(String(x));
+
+export const api = {
+  list: (query) => request('GET', '/connectors', { query }),
+  get: (cid) => request('GET', `/connectors/${id(cid)}`),
+  create: (body) => request('POST', '/connectors', { body }),
+  update: (cid, body) => request('PUT', `/connectors/${id(cid)}`, { body }),
+  remove: (cid, force) => request('DELETE', `/connectors/${id(cid)}`, { query: { force: force ? 'true' : undefined } }),
+  validate: (body) => request('POST', '/connectors/validate', { body }),
+  // A failed test is a documented 4xx/5xx answer with run_id and steps: hand it back.
+  test: (cid) => request('POST', `/connectors/${id(cid)}/test`, { body: {}, allow: [503, 504] }),
+  run: (cid, runDate) => request('POST', `/connectors/${id(cid)}/run`, { body: runDate ? { run_date: runDate } : {} }),
+  pause: (cid) => request('POST', `/connectors/${id(cid)}/pause`, { body: {} }),
+  resume: (cid) => request('POST', `/connectors/${id(cid)}/resume`, { body: {} }),
+  history: (cid, query) => request('GET', `/connectors/${id(cid)}/history`, { query }),
+  runDetail: (cid, rid, query) => request('GET', `/connectors/${id(cid)}/runs/${id(rid)}`, { query }),
+  cancelRun: (cid, rid) => request('POST', `/connectors/${id(cid)}/runs/${id(rid)}/cancel`, { body: {} }),
+  backfill: (cid, from, to) => request('POST', `/connectors/${id(cid)}/backfill`, { body: { from_date: from, to_date: to } }),
+  backfillGet: (cid, bid) => request('GET', `/connectors/${id(cid)}/backfills/${id(bid)}`),
+  backfillCancel: (cid, bid) => request('POST', `/connectors/${id(cid)}/backfills/${id(bid)}/cancel`, { body: {} }),
+  plugins: () => request('GET', '/plugins'),
+  // Optional endpoint: null when this connectord has no template list.
+  templates: async () => {
+    try {
+      return await request('GET', '/templates');
+    } catch (e) {
+      if (e.status === 404 || e.status === 405) return null;
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,84 @@
+// cards.js — one card per connector: health, status, what it is, how it
+// has been doing, when it runs next, and its actions. The card's buttons
+// carry data-action; main.js handles them for the whole grid.
+import { h } from './dom.js';
+import { localTime, ago, inZone } from './time.js';
+
+const OK = new Set(['SUCCESS', 'PARTIAL_SUCCESS']);
+
+// green: last run succeeded; amber: running, queued or late; red: failed; grey: never run.
+export function health(c, now = Date.now()) {
+  const active = c.active_run;
+  if (active) return { color: 'amber', text: active.status === 'RUNNING' ? 'Running' : 'Queued' };
+  if (c.status !== 'PAUSED' && c.schedule_enabled && c.next_run_at && Date.parse(c.next_run_at) < now - 5 * 60000) {
+    return { color: 'amber', text: 'Late' };
+  }
+  if (c.last_run_status === 'FAILED' || c.status === 'FAILED') return { color: 'red', text: 'Last run failed' };
+  if (OK.has(c.last_run_status)) return { color: 'green', text: c.last_run_status === 'SUCCESS' ? 'Last run succeeded' : 'Last run partly succeeded' };
+  if (c.last_run_status === 'RUNNING') return { color: 'amber', text: 'Running' };
+  return { color: 'grey', text: 'Never run' };
+}
+
+// Records the last run loaded, from last_run_details as the runner leaves it.
+export function lastRecords(c) {
+  const d = c.last_run_details;
+  if (!d || typeof d !== 'object') return null;
+  if (Number.isFinite(d.records_success)) return d.records_success;
+  const parts = ['inserted', 'updated', 'unchanged'].map((k) => d[k]).filter(Number.isFinite);
+  if (parts.length) return parts.reduce((a, b) => a + b, 0);
+  return Number.isFinite(d.records_processed) ? d.records_processed : null;
+}
+
+function stat(label, ...value) {
+  return h('div', { class: 'stat' }, h('dt', {}, label), h('dd', {}, value));
+}
+
+function btn(action, text, c, extra = {}) {
+  return h('button', {
+    type: 'button', class: `btn btn-sm${extra.cls ? ` ${extra.cls}` : ''}`, dataset: { action, id: c.id },
+    'aria-label': `${text} ${c.name}`, disabled: extra.disabled || null, title: extra.title || null,
+  }, text);
+}
+
+export function renderCard(c, now = Date.now()) {
+  const hl = health(c, now);
+  const paused = c.status === 'PAUSED';
+  const active = c.active_run;
+  const zone = c.schedule_timezone || 'Asia/Kolkata';
+  const records = lastRecords(c);
+  const next = c.next_run_at
+    ? [h('time', { datetime: c.next_run_at }, inZone(zone, Date.parse(c.next_run_at))), h('span', { class: 'muted' }, ` ${zone}`)]
+    : [h('span', { class: 'muted' }, paused ? 'paused' : (c.schedule_enabled ? '—' : 'not scheduled'))];
+  const last = c.last_run_at
+    ? [h('time', { datetime: c.last_run_at }, localTime(c.last_run_at)), h('span', { class: 'muted' }, ` (${ago(c.last_run_at, now)})`)]
+    : [h('span', { class: 'muted' }, 'never')];
+  const runState = active
+    ? h('p', { class: `run-state run-${active.status.toLowerCase()}`, dataset: { state: active.status } },
+      h('span', { class: 'spinner', 'aria-hidden': 'true' }), `${active.run_type || 'Run'} ${active.status.toLowerCase()}`,
+      active.run_date ? ` for ${active.run_date}` : '')
+    : (c.last_run_status
+      ? h('p', { class: `run-state run-${c.last_run_status.toLowerCase()}`, dataset: { state: c.last_run_status } },
+        `Last run: ${c.last_run_status.replace('_', ' ').toLowerCase()}`)
+      : h('p', { class: 'run-state', dataset: { state: 'NONE' } }, 'No runs yet'));
+  const pauseNote = paused ? 'Resume it first' : null;
+  return h('article', { class: `card health-${hl.color}`, dataset: { id: c.id, name: c.name }, 'aria-labelledby': `card-${c.id}-name` },
+    h('header', { class: 'card-head' },
+      h('span', { class: `dot dot-${hl.color}`, role: 'img', 'aria-label': hl.text, title: hl.text }),
+      h('h3', { id: `card-${c.id}-name` }, c.name),
+      h('span', { class: `badge badge-${String(c.status).toLowerCase()}` }, c.status)),
+    h('p', { class: 'card-kind' }, `${c.connector_type} • ${c.source_entity}`, h('span', { class: 'muted' }, ` — driver ${c.driver || c.connector_type.toLowerCase()}`)),
+    runState,
+    h('dl', { class: 'stats' },
+      stat('Success rate', `${c.success_rate ?? 0}%`, h('span', { class: 'muted' }, ` of ${c.total_runs || 0}`)),
+      stat('Last run', ...last),
+      stat('Next run', ...next),
+      stat('Records (last run)', records === null ? '—' : String(records))),
+    h('div', { class: 'card-actions' },
+      btn('test', 'Test', c),
+      btn('run', 'Run', c, { disabled: paused || !!active, title: pauseNote || (active ? 'A run is in progress' : null) }),
+      btn('history', 'History', c),
+      btn('backfill', 'Backfill', c, { disabled: paused, title: pauseNote }),
+      btn('edit', 'Edit', c),
+      paused ? btn('resume', 'Resume', c) : btn('pause', 'Pause', c),
+      btn('delete', 'Delete', c, { cls: 'btn-danger-outline' })));
+}

@@ -1,0 +1,166 @@
+// main.js — the ops page: header (counts, filter tabs, search, Refresh,
+// Add), the grid of cards and their actions. The list refreshes by itself
+// while a run is queued or running, backing off from 1 s to 10 s, and
+// stops when nothing moves.
+import { h, fill, $ } from './dom.js';
+import { api, onTokenNeeded } from './api.js';
+import { askToken } from './token.js';
+import { renderCard } from './cards.js';
+import { openConnectorForm } from './form.js';
+import { openHistory, openRun } from './history.js';
+import { openBackfill, openRunDialog } from './backfill.js';
+import { confirmDialog } from './dialogs.js';
+import { toast, errorToast } from './toast.js';
+
+onTokenNeeded(askToken);
+
+const state = { filter: '', q: '', connectors: [], timer: null, delay: 1000, loading: null };
+const grid = $('#grid');
+const status = $('#list-status');
+
+function byId(id) { return state.connectors.find((c) => String(c.id) === String(id)); }
+
+function render() {
+  const now = Date.now();
+  fill(grid, state.connectors.map((c) => renderCard(c, now)));
+  if (!state.connectors.length) {
+    grid.append(h('p', { class: 'empty' }, state.filter || state.q ? 'No connector matches.' : 'No connectors yet: add one.'));
+  }
+}
+
+function renderSummary(s) {
+  for (const k of ['total', 'active', 'paused', 'failed']) {
+    const el = document.querySelector(`[data-count="${k}"]`);
+    if (el) el.textContent = String(s[k] ?? 0);
+  }
+}
+
+// Loads the list; schedules the next load while anything is moving.
+export async function refresh({ quiet = false } = {}) {
+  clearTimeout(state.timer);
+  const mine = (state.loading = {});
+  let r;
+  try {
+    r = await api.list({ status: state.filter, q: state.q });
+  } catch (e) {
+    if (!quiet) errorToast('Cannot load connectors', e);
+    status.textContent = `Could not load: ${e.message}`;
+    return;
+  }
+  if (mine !== state.loading) return; // a newer load is on its way
+  // Cards with a run the page queued a moment ago keep showing it until
+  // the server lists it (it always does at once; this covers the race).
+  state.connectors = r.connectors || [];
+  renderSummary(r.summary || {});
+  render();
+  const moving = state.connectors.some((c) => c.active_run);
+  status.textContent = `${state.connectors.length} shown · updated ${new Date().toLocaleTimeString()}${moving ? ' · following runs' : ''}`;
+  document.body.dataset.moving = moving ? 'yes' : 'no';
+  if (moving) {
+    state.timer = setTimeout(() => refresh({ quiet: true }), state.delay);
+    state.delay = Math.min(state.delay * 1.5, 10000);
+  } else {
+    state.delay = 1000;
+  }
+}
+
+function kick() {
+  // Something was just started: look again soon.
+  state.delay = 1000;
+  refresh();
+}
+
+async function testConnector(c, button) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = 'Testing…';
+  try {
+    const r = await api.test(c.id);
+    const steps = (r.steps || []).map((s) => h('li', { class: s.ok ? 'step-ok' : 'step-bad' },
+      h('span', { 'aria-hidden': 'true' }, s.ok ? '✓ ' : '✗ '), h('span', { class: 'sr-only' }, s.ok ? 'passed: ' : 'failed: '),
+      h('strong', {}, s.name || s.step || ''), s.detail || s.message ? ` — ${s.detail || s.message}` : ''));
+    const link = r.run_id ? h('button', { type: 'button', class: 'link-btn' }, `View test run ${r.run_id}`) : null;
+    if (link) link.addEventListener('click', () => openRun(c, r.run_id));
+    toast(r.success ? `Test passed: ${c.name}` : `Test failed: ${c.name}`, {
+      kind: r.success ? 'ok' : 'error',
+      timeout: r.success ? 15000 : 0,
+      body: [h('p', { class: 'toast-msg' }, r.success ? r.message : r.error), steps.length ? h('ol', { class: 'steps' }, steps) : null, link],
+    });
+  } catch (e) {
+    errorToast(`Test of ${c.name}`, e);
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+    refresh({ quiet: true });
+  }
+}
+
+async function deleteConnector(c) {
+  const ok = await confirmDialog('Delete connector', `Delete "${c.name}" and its run history? This cannot be undone.`, { confirmText: 'Delete', danger: true });
+  if (!ok) return;
+  try {
+    await api.remove(c.id, false);
+  } catch (e) {
+    if (e.status !== 409) { errorToast('Cannot delete', e); return; }
+    const force = await confirmDialog('A run is in progress', `${e.message}. Cancel the run and delete?`, { confirmText: 'Cancel run and delete', danger: true });
+    if (!force) return;
+    try { await api.remove(c.id, true); } catch (e2) { errorToast('Cannot delete', e2); return; }
+  }
+  toast(`Deleted ${c.name}`, { kind: 'ok' });
+  refresh();
+}
+
+grid.addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-action]');
+  if (!b) return;
+  const c = byId(b.dataset.id);
+  if (!c) return;
+  switch (b.dataset.action) {
+    case 'test': testConnector(c, b); break;
+    case 'run': openRunDialog(c, (r) => {
+      // Show the queued run on the card at once; the next load confirms it.
+      c.active_run = { id: String(r.run_id), status: 'QUEUED', run_type: 'MANUAL' };
+      render();
+      kick();
+    }); break;
+    case 'history': openHistory(c); break;
+    case 'backfill': openBackfill(c, kick); break;
+    case 'edit': openConnectorForm(c.id, () => refresh()); break;
+    case 'pause':
+    case 'resume':
+      try {
+        const r = await api[b.dataset.action](c.id);
+        toast(r.message || 'Done', { kind: 'ok' });
+      } catch (err) { errorToast(`Cannot ${b.dataset.action}`, err); }
+      refresh();
+      break;
+    case 'delete': deleteConnector(c); break;
+    default: break;
+  }
+});
+
+// Filter tabs: a group of toggle buttons (aria-pressed), one pressed.
+for (const tab of document.querySelectorAll('[data-filter]')) {
+  tab.addEventListener('click', () => {
+    state.filter = tab.dataset.filter;
+    for (const t of document.querySelectorAll('[data-filter]')) t.setAttribute('aria-pressed', String(t === tab));
+    refresh();
+  });
+}
+
+let searchTimer = null;
+$('#search').addEventListener('input', (e) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => { state.q = e.target.value.trim(); refresh(); }, 250);
+});
+$('#refresh').addEventListener('click', () => kick());
+$('#add').addEventListener('click', () => openConnectorForm(null, () => refresh()));
+$('#forget-token').addEventListener('click', () => {
+  sessionStorage.clear();
+  toast('Token forgotten for this tab', { kind: 'info' });
+});
+
+// Times on the cards ("3 min ago") age while the page is open.
+setInterval(() => { if (!document.querySelector('dialog[open]')) render(); }, 60000);
+
+refresh();

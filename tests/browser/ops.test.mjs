@@ -1,0 +1,401 @@
+// ops.test.mjs — the ops page end to end in headless Chromium against a
+// real connectord (started by tests/integration/test_ops_page.sh, which
+// passes OPS_URL, OPS_TOKEN, OPS_SHOTS, OPS_SABPAISA_URL, OPS_PG_CONNINFO).
+// Fails on any console error or page error, except the HTTP failures the
+// steps provoke on purpose (each listed in EXPECTED_HTTP), and on any
+// secret typed into the page coming back in a response or in the page.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+const URL0 = process.env.OPS_URL;
+const TOKEN = process.env.OPS_TOKEN;
+const SHOTS = process.env.OPS_SHOTS || '/tmp/ops-shots';
+const SABPAISA = process.env.OPS_SABPAISA_URL;
+const PG_CONNINFO = process.env.OPS_PG_CONNINFO;
+const GEN_SECRET = `Gen-Secret-${Date.now()}`;
+const SFTP_SECRET = `Sftp-Secret-${Date.now()}`;
+const PG_SECRET = PG_CONNINFO.split('password=')[1];
+const SECRETS = [GEN_SECRET, SFTP_SECRET, PG_SECRET, PG_CONNINFO];
+for (const v of ['OPS_URL', 'OPS_TOKEN', 'OPS_SABPAISA_URL', 'OPS_PG_CONNINFO']) assert.ok(process.env[v], `${v} not set`);
+
+// HTTP failures the test causes deliberately: [status, method, path regexp].
+const EXPECTED_HTTP = [
+  [401, 'GET', /^\/connectors$/], // first load, before the token is given
+  [404, 'GET', /^\/templates$/], // this connectord has no template list
+  [400, 'POST', /^\/connectors$/], // the save with a validation error
+];
+
+let step = 0;
+const problems = [];
+const responses = []; // {url, status, body}
+const failedHttp = [];
+
+async function shot(page, name) {
+  step += 1;
+  const file = path.join(SHOTS, `${String(step).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`  screenshot ${path.basename(file)}`);
+}
+
+function log(msg) { console.log(`== ${msg}`); }
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
+page.setDefaultTimeout(20000);
+
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => {
+  if (m.type() !== 'error') return;
+  // Chromium reports every 4xx/5xx as "Failed to load resource"; those are
+  // checked against EXPECTED_HTTP in the response handler instead.
+  if (/^Failed to load resource: the server responded with a status of \d+/.test(m.text())) return;
+  problems.push(`console error: ${m.text()}`);
+});
+page.on('response', async (r) => {
+  const u = new URL(r.url());
+  const req = r.request();
+  if (r.status() >= 400) {
+    const ok = EXPECTED_HTTP.some(([s, m, re]) => s === r.status() && m === req.method() && re.test(u.pathname));
+    if (!ok) problems.push(`unexpected HTTP ${r.status()} for ${req.method()} ${u.pathname}`);
+    failedHttp.push(`${r.status()} ${req.method()} ${u.pathname}`);
+  }
+  if (r.status() >= 300 && r.status() < 400) return;
+  try {
+    responses.push({ url: r.url(), status: r.status(), body: await r.text() });
+  } catch { /* a body the page did not wait for */ }
+});
+
+// A dialog's field by its label ("Name" matches "Name (required)" too).
+const field = (scope, label) => scope.getByLabel(new RegExp(`^${label.replace(/[()]/g, '\\$&')}(\\s*\\*)?(\\s*\\(required\\))?$`));
+const dialogNamed = (name) => page.locator(`dialog[data-name="${name}"]`);
+const card = (name) => page.locator(`article.card[data-name="${name}"]`);
+
+// Every visible input, select and textarea in scope has a label.
+async function assertLabelled(scope, where) {
+  const bad = await scope.evaluate((root) => [...root.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map((el) => el.outerHTML.slice(0, 120)));
+  assert.deepEqual(bad, [], `inputs without a label in ${where}`);
+}
+
+async function openAdd() {
+  await page.getByRole('button', { name: 'Add connector' }).click();
+  const d = dialogNamed('connector-form');
+  await d.waitFor();
+  return d;
+}
+
+async function fillCore(d, { name, type, driver, source, cron, scheduled = true }) {
+  await field(d, 'Type').selectOption(type);
+  if (driver) await field(d, 'Driver').selectOption(driver);
+  await field(d, 'Name').fill(name);
+  await field(d, 'Source entity').fill(source);
+  const sched = field(d, 'Run on a schedule');
+  if ((await sched.isChecked()) !== scheduled) await sched.click();
+  if (cron) await field(d, 'Schedule (cron)').fill(cron);
+}
+
+async function save(d, name) {
+  await d.getByRole('button', { name: 'Create connector' }).click();
+  await d.waitFor({ state: 'detached' });
+  await card(name).waitFor();
+}
+
+async function runState(name) {
+  return card(name).locator('.run-state').getAttribute('data-state');
+}
+
+try {
+  log('the page asks for a token and keeps it for the session only');
+  await page.goto(`${URL0}/`); // "/" redirects to /ops/connectors
+  assert.match(page.url(), /\/ops\/connectors$/);
+  const tokenDlg = dialogNamed('token');
+  await tokenDlg.waitFor();
+  await assertLabelled(tokenDlg, 'token prompt');
+  await shot(page, 'token-prompt');
+  await page.getByLabel('Token', { exact: true }).fill(TOKEN);
+  await page.keyboard.press('Enter');
+  await page.locator('#grid .card').first().waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('connectord.token')), TOKEN);
+  assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+  await assertLabelled(page.locator('header.top'), 'header');
+  await shot(page, 'grid-start');
+
+  log('keyboard: a dialog opens with Enter, keeps Tab inside, closes with Escape and returns focus');
+  await page.getByRole('button', { name: 'Add connector' }).focus();
+  await page.keyboard.press('Enter');
+  const form0 = dialogNamed('connector-form');
+  await form0.waitFor();
+  for (let i = 0; i < 25; i++) {
+    await page.keyboard.press('Tab');
+    const inside = await page.evaluate(() => !!document.activeElement.closest('dialog[open]') || document.activeElement === document.body);
+    assert.ok(inside, `focus left the dialog after ${i + 1} Tab presses`);
+  }
+  // Focus is visible: the focused control draws an outline.
+  for (let i = 0; i < 5 && await page.evaluate(() => document.activeElement === document.body); i++) await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'focused control has a visible outline');
+  await page.keyboard.press('Escape');
+  await form0.waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'add', 'focus back on Add connector');
+
+  log('PG_API through the form: a validation error, fixed; cron preview');
+  let d = await openAdd();
+  await fillCore(d, { name: 'SabPaisa mock', type: 'PG_API', source: 'SABPAISA', cron: '*/15 * * * 1-5' });
+  const preview = d.locator('.cron-preview');
+  await assert.doesNotReject(preview.getByText('Every 15 minutes, on Monday to Friday').waitFor());
+  assert.equal(await preview.locator('li').count(), 5, 'five next runs');
+  await field(d, 'Schedule (cron)').fill('0 2 * * *');
+  await preview.getByText('At 02:00, every day (Asia/Kolkata)').waitFor();
+  const firstPreview = (await preview.locator('li').first().textContent()).trim();
+  await field(d, 'Api base url').fill('not-a-url');
+  await field(d, 'Merchant codes').fill('MOCKA, MOCKB');
+  // The inline error arrives from POST /connectors/validate as you type.
+  const urlError = d.locator('.field.has-error .field-error', { hasText: 'does not match the pattern' });
+  await urlError.waitFor();
+  await assertLabelled(d, 'PG_API form');
+  await shot(page, 'pg-api-validation-error');
+  // Saving anyway keeps the form open with the error shown.
+  await d.getByRole('button', { name: 'Create connector' }).click();
+  await d.locator('.form-errors').getByText('1 problem to fix before saving.').waitFor();
+  assert.ok(await d.isVisible(), 'form stays open after a failed save');
+  await field(d, 'Api base url').fill(SABPAISA);
+  await urlError.waitFor({ state: 'detached' });
+  await shot(page, 'pg-api-fixed');
+  await save(d, 'SabPaisa mock');
+  const nextRun = (await card('SabPaisa mock').locator('.stat', { hasText: 'Next run' }).locator('time').textContent()).trim();
+  assert.equal(nextRun, firstPreview, 'the card\'s next run (server) is the preview\'s first (browser)');
+
+  log('BANK_API with the test_gen driver, a secret password and extra settings');
+  d = await openAdd();
+  await fillCore(d, { name: 'Test bank', type: 'BANK_API', driver: 'test_gen', source: 'TESTBANK', scheduled: false });
+  await field(d, 'Rows').fill('24');
+  await field(d, 'Seed').fill('7');
+  await field(d, 'Bad every').fill('8');
+  const pw = d.getByLabel('Password', { exact: true });
+  assert.equal(await pw.getAttribute('type'), 'password', 'secret field is a password input');
+  await pw.fill(GEN_SECRET);
+  await field(d, 'Other settings (JSON object)').fill('{"sleep_ms": 120, "bank": "OPSBANK"}');
+  await assertLabelled(d, 'BANK_API form');
+  await shot(page, 'bank-api-form');
+  await save(d, 'Test bank');
+
+  log('BANK_SFTP: validated and saved (no sshd here)');
+  d = await openAdd();
+  await fillCore(d, { name: 'HDFC drop box', type: 'BANK_SFTP', source: 'HDFC', cron: '30 7 * * *' });
+  assert.ok(await d.locator('.field', { hasText: 'Bank file template' }).isHidden(), 'template picker hidden without GET /templates');
+  await field(d, 'Host').fill('127.0.0.1');
+  await field(d, 'Username').fill('ops');
+  await field(d, 'Remote path').fill('/inbox');
+  await d.getByLabel('Password', { exact: true }).fill(SFTP_SECRET);
+  await field(d, 'Format').fill('{"type": "csv", "columns": {"bank_ref": "Ref", "amount": "Amount", "transaction_date": "Date"}}');
+  // The driver's own rule: the host key must be pinned. The field was not
+  // touched, so the error shows on save.
+  await d.getByRole('button', { name: 'Create connector' }).click();
+  await d.locator('.field-error', { hasText: 'host_key_sha256 or known_hosts_file' }).waitFor();
+  await shot(page, 'bank-sftp-driver-rule');
+  await field(d, 'Host key sha256').fill(`SHA256:${'A'.repeat(43)}`);
+  await d.locator('.field-error', { hasText: 'host_key_sha256 or known_hosts_file' }).waitFor({ state: 'detached' });
+  await assertLabelled(d, 'BANK_SFTP form');
+  await save(d, 'HDFC drop box');
+
+  log('PG_DATABASE pointing at the test PostgreSQL, conninfo as a secret');
+  d = await openAdd();
+  await fillCore(d, { name: 'Ledger DB', type: 'PG_DATABASE', source: 'LEDGER', scheduled: false });
+  await field(d, 'Conninfo').fill(PG_CONNINFO);
+  await field(d, 'Query').fill("SELECT ref AS bank_ref, 'OPS' AS bank_name, amount, day AS transaction_date FROM ops_src WHERE day BETWEEN $1::date AND $2::date");
+  await field(d, 'Dataset').selectOption('bank_statement');
+  await assertLabelled(d, 'PG_DATABASE form');
+  await save(d, 'Ledger DB');
+  await shot(page, 'grid-four-connectors');
+
+  log('secrets: reload, edit shows an empty password field; saving it empty keeps the stored value');
+  await page.reload();
+  await card('Ledger DB').waitFor();
+  for (const s of SECRETS) assert.ok(!(await page.content()).includes(s), 'secret in the page after reload');
+  await card('Ledger DB').getByRole('button', { name: 'Edit Ledger DB' }).click();
+  d = dialogNamed('connector-form');
+  await d.waitFor();
+  const conn = field(d, 'Conninfo');
+  assert.equal(await conn.inputValue(), '', 'secret never pre-filled');
+  assert.equal(await conn.getAttribute('type'), 'password');
+  assert.match(await conn.getAttribute('placeholder'), /leave empty to keep/);
+  const html = await page.content();
+  for (const s of SECRETS) assert.ok(!html.includes(s), 'secret in the edit form');
+  await shot(page, 'edit-secret-empty');
+  await field(d, 'Source entity').fill('LEDGER2');
+  await d.getByRole('button', { name: 'Save changes' }).click();
+  await d.waitFor({ state: 'detached' });
+  await card('Ledger DB').getByText('PG_DATABASE • LEDGER2').waitFor();
+
+  log('Test: a toast with the driver\'s message and steps, and a link to the test run');
+  await card('Ledger DB').getByRole('button', { name: 'Test Ledger DB' }).click();
+  let t = page.locator('.toast', { hasText: 'Test passed: Ledger DB' });
+  await t.waitFor({ timeout: 60000 });
+  assert.ok(await t.locator('.steps li').count() >= 1, 'test steps listed');
+  await shot(page, 'test-toast-pg-database');
+  await t.locator('.toast-close').click();
+  await card('Test bank').getByRole('button', { name: 'Test Test bank' }).click();
+  t = page.locator('.toast', { hasText: 'Test passed: Test bank' });
+  await t.waitFor({ timeout: 60000 });
+  await t.getByText('generator reachable').waitFor();
+  await t.locator('.steps li', { hasText: 'connect' }).waitFor();
+  await shot(page, 'test-toast-test-gen');
+  await t.getByRole('button', { name: /View test run/ }).click();
+  const testRun = dialogNamed('run');
+  await testRun.waitFor();
+  await testRun.getByText('TEST', { exact: true }).waitFor();
+  await page.keyboard.press('Escape');
+  await testRun.waitFor({ state: 'detached' });
+  await t.locator('.toast-close').click();
+
+  log('Run: date T-1 by default; the card goes queued -> running -> outcome');
+  await page.evaluate(() => {
+    // Every state the card shows, in order, however briefly.
+    window.__states = [];
+    const seen = () => {
+      const el = document.querySelector('article.card[data-name="Test bank"] .run-state');
+      const s = el && el.dataset.state;
+      if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
+    };
+    new MutationObserver(seen).observe(document.getElementById('grid'), { childList: true, subtree: true, attributes: true });
+  });
+  await card('Test bank').getByRole('button', { name: 'Run Test bank' }).click();
+  const runDlg = dialogNamed('run-now');
+  await runDlg.waitFor();
+  const runDate = await field(runDlg, 'Business date').inputValue();
+  assert.match(runDate, /^\d{4}-\d{2}-\d{2}$/);
+  const expectT1 = await page.evaluate(() => {
+    const f = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Kolkata', year: 'numeric', month: '2-digit', day: '2-digit' });
+    return f.format(new Date(Date.now() - 86400000));
+  });
+  assert.equal(runDate, expectT1, 'default date is yesterday in Asia/Kolkata');
+  await shot(page, 'run-date');
+  await runDlg.getByRole('button', { name: 'Run now' }).click();
+  await page.waitForFunction(() => document.querySelector('article.card[data-name="Test bank"] .run-state')?.dataset.state === 'RUNNING');
+  await shot(page, 'card-running');
+  await page.waitForFunction(() => ['SUCCESS', 'PARTIAL_SUCCESS', 'FAILED'].includes(document.querySelector('article.card[data-name="Test bank"] .run-state')?.dataset.state), null, { timeout: 60000 });
+  const states = await page.evaluate(() => window.__states);
+  console.log(`  card states: ${states.join(' -> ')}`);
+  const qi = states.indexOf('QUEUED'); const ri = states.indexOf('RUNNING');
+  assert.ok(qi >= 0 && ri > qi, `queued then running: ${states}`);
+  assert.equal(states[states.length - 1], 'PARTIAL_SUCCESS', 'bad rows make it a partial success');
+  assert.equal(await page.evaluate(() => document.body.dataset.moving), 'no', 'polling stopped');
+  const recs = (await card('Test bank').locator('.stat', { hasText: 'Records (last run)' }).locator('dd').textContent()).trim();
+  assert.equal(recs, '21', 'records loaded by the last run (24 rows, every 8th bad)');
+  await shot(page, 'card-outcome');
+
+  log('History: filters, pages, a run\'s attempts, log and record errors');
+  await card('Test bank').getByRole('button', { name: 'History Test bank' }).click();
+  const hist = dialogNamed('history');
+  await hist.locator('tbody tr').first().waitFor();
+  assert.equal(await hist.locator('tbody tr').count(), 2, 'test run and manual run');
+  await assertLabelled(hist, 'history');
+  await shot(page, 'history');
+  await field(hist, 'Type').selectOption('MANUAL');
+  await hist.locator('tbody tr').nth(1).waitFor({ state: 'detached' });
+  assert.equal(await hist.locator('tbody tr').count(), 1);
+  await hist.getByRole('button', { name: /^Details of run/ }).click();
+  const run = dialogNamed('run');
+  await run.locator('.run-section', { hasText: 'Attempts' }).locator('tbody tr').first().waitFor();
+  await run.locator('.run-section', { hasText: 'Record errors' }).locator('tbody tr').first().waitFor();
+  await run.locator('.log li').first().waitFor();
+  assert.equal(await run.getAttribute('data-status'), 'PARTIAL_SUCCESS');
+  assert.ok((await run.locator('.log').textContent()).includes('********'), 'password masked in the run log');
+  await shot(page, 'run-detail');
+  await page.keyboard.press('Escape'); // the run dialog, then the history
+  await run.waitFor({ state: 'detached' });
+  await page.keyboard.press('Escape');
+  await hist.waitFor({ state: 'detached' });
+
+  log('Backfill 5 days and follow each date to the end');
+  await card('Test bank').getByRole('button', { name: 'Backfill Test bank' }).click();
+  const bf = dialogNamed('backfill');
+  await bf.getByText('This creates 5 runs').waitFor();
+  await assertLabelled(bf, 'backfill');
+  // A future date is refused before anything is sent.
+  const today = await field(bf, 'To date').getAttribute('max');
+  const fromBefore = await field(bf, 'From date').inputValue();
+  await field(bf, 'To date').fill(`${Number(today.slice(0, 4)) + 1}${today.slice(4)}`);
+  await bf.getByText('is in the future').waitFor();
+  assert.ok(await bf.getByRole('button', { name: 'Start backfill' }).isDisabled());
+  await field(bf, 'To date').fill(expectT1);
+  await bf.getByText('This creates 5 runs').waitFor();
+  assert.ok(fromBefore < expectT1);
+  await shot(page, 'backfill-range');
+  await bf.getByRole('button', { name: 'Start backfill' }).click();
+  await bf.locator('.bf-dates li').nth(4).waitFor();
+  await bf.locator('.bf-dates li[data-status="RUNNING"]').first().waitFor({ timeout: 30000 });
+  await shot(page, 'backfill-progress');
+  await page.waitForFunction(() => document.querySelector('dialog[data-name="backfill"]')?.dataset.finished === 'yes', null, { timeout: 120000 });
+  const statuses = await bf.locator('.bf-dates li').evaluateAll((els) => els.map((e) => e.dataset.status));
+  assert.deepEqual(statuses, Array(5).fill('PARTIAL_SUCCESS'), 'five dates done');
+  assert.equal(await bf.locator('progress').evaluate((p) => `${p.value}/${p.max}`), '5/5');
+  await shot(page, 'backfill-done');
+  await page.keyboard.press('Escape');
+  await bf.waitFor({ state: 'detached' });
+
+  log('Pause and Resume');
+  await card('Test bank').getByRole('button', { name: 'Pause Test bank' }).click();
+  await card('Test bank').locator('.badge', { hasText: 'PAUSED' }).waitFor();
+  assert.ok(await card('Test bank').getByRole('button', { name: 'Run Test bank' }).isDisabled(), 'no run while paused');
+  await page.getByRole('button', { name: 'Paused', exact: true }).click();
+  await page.locator('#grid .card').first().waitFor();
+  assert.equal(await card('Test bank').count(), 1, 'Paused tab lists it');
+  await shot(page, 'paused-tab');
+  await page.getByRole('button', { name: 'All', exact: true }).click();
+  await card('Test bank').getByRole('button', { name: 'Resume Test bank' }).click();
+  await card('Test bank').locator('.badge', { hasText: 'ACTIVE' }).waitFor();
+
+  log('Search by name or source entity');
+  await page.getByLabel('Search').fill('hdfc');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 1);
+  assert.equal(await card('HDFC drop box').count(), 1);
+  await page.getByLabel('Search').fill('');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 5);
+
+  log('Delete asks first; Cancel keeps the connector, Delete removes it');
+  await card('SabPaisa mock').getByRole('button', { name: 'Delete SabPaisa mock' }).click();
+  let conf = dialogNamed('confirm');
+  await conf.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the safe choice has focus');
+  await shot(page, 'delete-confirm');
+  await page.keyboard.press('Escape');
+  await conf.waitFor({ state: 'detached' });
+  assert.equal(await card('SabPaisa mock').count(), 1, 'still there after Escape');
+  await card('SabPaisa mock').getByRole('button', { name: 'Delete SabPaisa mock' }).click();
+  conf = dialogNamed('confirm');
+  await conf.getByRole('button', { name: 'Delete' }).click();
+  await card('SabPaisa mock').waitFor({ state: 'detached' });
+  await page.locator('.toast', { hasText: 'Deleted SabPaisa mock' }).waitFor();
+  await shot(page, 'after-delete');
+
+  log('phone-sized viewport (390x844)');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await card('Test bank').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  assert.ok(!overflow, 'no horizontal scrolling on a phone');
+  await shot(page, 'phone-grid');
+  await card('Test bank').getByRole('button', { name: 'Edit Test bank' }).click();
+  await dialogNamed('connector-form').waitFor();
+  await shot(page, 'phone-form');
+  await page.keyboard.press('Escape');
+
+  log('no secret in any response or in the page');
+  for (const r of responses) for (const s of SECRETS) assert.ok(!r.body.includes(s), `secret in the response of ${r.url}`);
+  for (const s of SECRETS) assert.ok(!(await page.content()).includes(s), 'secret in the page');
+  console.log(`  ${responses.length} responses checked; deliberate HTTP failures: ${failedHttp.join(', ')}`);
+  assert.deepEqual(problems, [], 'console errors, page errors or unexpected HTTP failures');
+  console.log('ops page: all steps passed');
+} catch (e) {
+  await shot(page, 'FAILED').catch(() => {});
+  console.error(e);
+  if (problems.length) console.error(`problems seen: ${problems.join('\n')}`);
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();

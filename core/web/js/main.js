@@ -3,7 +3,7 @@
 // while a run is queued or running, backing off from 1 s to 10 s, and
 // stops when nothing moves.
 import { h, fill, $ } from './dom.js';
-import { api, onTokenNeeded } from './api.js';
+import { api, onTokenNeeded, setToken } from './api.js';
 import { askToken } from './token.js';
 import { renderCard } from './cards.js';
 import { openConnectorForm } from './form.js';
@@ -156,7 +156,7 @@ $('#search').addEventListener('input', (e) => {
 $('#refresh').addEventListener('click', () => kick());
 $('#add').addEventListener('click', () => openConnectorForm(null, () => refresh()));
 $('#forget-token').addEventListener('click', () => {
-  sessionStorage.clear();
+  setToken(null);
   toast('Token forgotten for this tab', { kind: 'info' });
 });
 

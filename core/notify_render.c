@@ -1,0 +1,248 @@
+/* notify_render.c — what an alert says on each channel; see notify.h.
+ * Everything here reads the event's payload only: the payload is made from
+ * rows (run, connector) whose error messages the runner already scrubbed,
+ * and channel secrets never reach these functions. */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "notify.h"
+#include "util.h"
+
+static const char *pstr(const cd_notify_msg *m, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(m->payload, key));
+    return v && *v ? v : dflt;
+}
+
+static long long pint(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    return 0;
+}
+
+static const char *event_name(const char *kind)
+{
+    if (strcmp(kind, "RUN_FAILED") == 0)
+        return "run_failed";
+    if (strcmp(kind, "RECOVERED") == 0)
+        return "recovered";
+    if (strcmp(kind, "LATE") == 0)
+        return "late_data";
+    if (strcmp(kind, "DIGEST") == 0)
+        return "daily_digest";
+    return "test";
+}
+
+char *cd_notify_link(const cd_notify_msg *m)
+{
+    if (!m->base_url)
+        return NULL;
+    const char *run = pstr(m, "run_id", NULL);
+    if (run)
+        return cd_sprintf("%s/ops/connectors#run-%s", m->base_url, run);
+    const char *conn = pstr(m, "connector_id", NULL);
+    if (conn)
+        return cd_sprintf("%s/ops/connectors#connector-%s", m->base_url, conn);
+    return cd_sprintf("%s/ops/connectors", m->base_url);
+}
+
+char *cd_notify_subject(const cd_notify_msg *m)
+{
+    const char *name = pstr(m, "connector", "?");
+    char *s;
+    if (strcmp(m->kind, "RUN_FAILED") == 0)
+        s = cd_sprintf("[connectord] run failed: %s %s", name, pstr(m, "run_date", ""));
+    else if (strcmp(m->kind, "RECOVERED") == 0)
+        s = cd_sprintf("[connectord] recovered: %s", name);
+    else if (strcmp(m->kind, "LATE") == 0)
+        s = cd_sprintf("[connectord] late data: %s %s", name, pstr(m, "business_date", ""));
+    else if (strcmp(m->kind, "DIGEST") == 0)
+        s = cd_sprintf("[connectord] daily digest %s", pstr(m, "date", ""));
+    else
+        s = cd_sprintf("[connectord] test message to channel %s", pstr(m, "channel", "?"));
+    /* A subject is one header line whatever a connector is called. */
+    for (char *p = s; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    return s;
+}
+
+static void digest_lines(cd_buf *b, const cd_notify_msg *m)
+{
+    const json_t *list = json_object_get(m->payload, "connectors");
+    cd_buf_printf(b, "Daily digest for %s (%s): %zu connector%s\n", pstr(m, "date", "?"),
+                  pstr(m, "timezone", "?"), json_array_size(list),
+                  json_array_size(list) == 1 ? "" : "s");
+    size_t i;
+    const json_t *c;
+    json_array_foreach((json_t *)list, i, c) {
+        const char *name = json_string_value(json_object_get(c, "connector"));
+        cd_buf_printf(b,
+                      "- %s: %lld run%s (%lld succeeded, %lld failed), %lld records loaded, "
+                      "%lld record errors, %lld late day%s in the last 7\n",
+                      name ? name : "?", pint(c, "runs"), pint(c, "runs") == 1 ? "" : "s",
+                      pint(c, "succeeded"), pint(c, "failed"), pint(c, "records_loaded"),
+                      pint(c, "records_failed"), pint(c, "late_days"),
+                      pint(c, "late_days") == 1 ? "" : "s");
+    }
+}
+
+char *cd_notify_text(const cd_notify_msg *m)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    const char *name = pstr(m, "connector", "?");
+    if (strcmp(m->kind, "RUN_FAILED") == 0) {
+        cd_buf_printf(&b, "Run %s of %s (%s) for %s FAILED after %lld of %lld attempt%s.\n",
+                      pstr(m, "run_id", "?"), name, pstr(m, "run_type", "?"),
+                      pstr(m, "run_date", "?"), pint(m->payload, "attempt"),
+                      pint(m->payload, "max_attempts"),
+                      pint(m->payload, "max_attempts") == 1 ? "" : "s");
+        cd_buf_printf(&b, "Error: %s\n", pstr(m, "error", "(none recorded)"));
+    } else if (strcmp(m->kind, "RECOVERED") == 0) {
+        cd_buf_printf(&b, "%s recovered: run %s for %s ended %s after failures (last failed run %s).\n",
+                      name, pstr(m, "run_id", "?"), pstr(m, "run_date", "?"),
+                      pstr(m, "status", "SUCCESS"), pstr(m, "previous_failed_run_id", "?"));
+    } else if (strcmp(m->kind, "LATE") == 0) {
+        cd_buf_printf(&b, "Late data: %s has no successful run for %s by %s %s (%s).\n", name,
+                      pstr(m, "business_date", "?"), pstr(m, "expected_by", "?"),
+                      pstr(m, "timezone", "?"), pstr(m, "local_date", "?"));
+        cd_buf_printf(&b, "Latest run for that date: %s\n", pstr(m, "last_status", "none"));
+    } else if (strcmp(m->kind, "DIGEST") == 0) {
+        digest_lines(&b, m);
+    } else {
+        cd_buf_printf(&b, "Test message from connectord to channel %s (requested by %s).\n",
+                      pstr(m, "channel", "?"), pstr(m, "requested_by", "?"));
+    }
+    char *link = cd_notify_link(m);
+    if (link && strcmp(m->kind, "DIGEST") != 0 && strcmp(m->kind, "TEST") != 0)
+        cd_buf_printf(&b, "%s\n", link);
+    free(link);
+    return cd_buf_take(&b);
+}
+
+char *cd_notify_webhook_body(const cd_notify_msg *m)
+{
+    char *text = cd_notify_text(m);
+    char *link = cd_notify_link(m);
+    char id[32];
+    snprintf(id, sizeof id, "%lld", m->notification_id);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:s?}", "event", event_name(m->kind),
+                          "id", id, "created_at", m->created_at ? m->created_at : "", "kind",
+                          m->kind, "data", m->payload, "text", text, "link", link);
+    char *body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    free(text);
+    free(link);
+    return body;
+}
+
+/* Slack's mrkdwn treats &, < and > as control characters. */
+static char *slack_escape(const char *s)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    for (; *s; s++) {
+        if (*s == '&')
+            cd_buf_puts(&b, "&amp;");
+        else if (*s == '<')
+            cd_buf_puts(&b, "&lt;");
+        else if (*s == '>')
+            cd_buf_puts(&b, "&gt;");
+        else
+            cd_buf_putc(&b, *s);
+    }
+    return cd_buf_take(&b);
+}
+
+char *cd_notify_slack_body(const cd_notify_msg *m)
+{
+    char *subject = cd_notify_subject(m);
+    char *text = cd_notify_text(m);
+    char *link = cd_notify_link(m);
+    char *esc_subject = slack_escape(subject);
+    char *esc_text = slack_escape(text);
+    json_t *blocks = json_array();
+    json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text",
+                                            "type", "mrkdwn", "text", esc_text));
+    if (link && strcmp(m->kind, "DIGEST") != 0) {
+        char *l = cd_sprintf("<%s|Open in connectord>", link);
+        json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
+                                                "elements", "type", "mrkdwn", "text", l));
+        free(l);
+    }
+    /* "text" is the notification fallback; blocks are what Slack shows. */
+    json_t *o = json_pack("{s:s, s:o}", "text", esc_subject, "blocks", blocks);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    free(subject), free(text), free(link), free(esc_subject), free(esc_text);
+    return body;
+}
+
+char *cd_notify_email(const cd_notify_msg *m, const cd_channel *ch, long long now_epoch)
+{
+    char *subject = cd_notify_subject(m);
+    char *text = cd_notify_text(m);
+    char date[64];
+    time_t t = (time_t)now_epoch;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    const char *at = strchr(ch->from, '@');
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_printf(&b, "Date: %s\r\nFrom: connectord <%s>\r\nTo: ", date, ch->from);
+    for (size_t i = 0; i < ch->nto; i++)
+        cd_buf_printf(&b, "%s<%s>", i ? ", " : "", ch->to[i]);
+    /* A non-ASCII connector name in the subject: RFC 2047 base64 word. */
+    int ascii = 1;
+    for (const char *p = subject; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            ascii = 0;
+    if (ascii) {
+        cd_buf_printf(&b, "\r\nSubject: %s\r\n", subject);
+    } else {
+        size_t n = strlen(subject);
+        unsigned char *enc = cd_xmalloc(4 * ((n + 2) / 3) + 1);
+        EVP_EncodeBlock(enc, (const unsigned char *)subject, (int)n);
+        cd_buf_printf(&b, "\r\nSubject: =?UTF-8?B?%s?=\r\n", (char *)enc);
+        free(enc);
+    }
+    cd_buf_printf(&b,
+                  "Message-ID: <connectord-%lld-%lld@%s>\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+                  "X-Connectord-Event: %s\r\n\r\n",
+                  m->notification_id, m->delivery_id, at ? at + 1 : "localhost",
+                  event_name(m->kind));
+    /* Body lines end in CRLF; libcurl dot-stuffs lines that start with '.'. */
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            cd_buf_puts(&b, "\r\n");
+        else if (*p != '\r')
+            cd_buf_putc(&b, *p);
+    }
+    free(subject);
+    free(text);
+    return cd_buf_take(&b);
+}
+
+char *cd_notify_signature(const char *key, size_t keylen, const char *data, size_t len)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, len, mac, &maclen))
+        return NULL;
+    char *out = cd_xmalloc(7 + 2 * maclen + 1);
+    memcpy(out, "sha256=", 7);
+    for (unsigned i = 0; i < maclen; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
+    return out;
+}

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "api.h"
 #include "api_health.h"
 #include "clock.h"
@@ -41,6 +42,7 @@ typedef struct serve_state {
     cd_dispatcher *dispatcher;
     cd_scheduler *scheduler;
     cd_api *api;
+    cd_alerts *alerts;      /* late data, digest, the alert delivery thread */
     int sigfd;
     int stopping;
     int64_t stop_started_ms;
@@ -239,6 +241,7 @@ static void reload_config(serve_state *st)
     cd_dispatcher_reconfigure(st->dispatcher, cfg);
     cd_scheduler_free(st->scheduler);
     st->scheduler = cd_scheduler_new(cfg);
+    cd_alerts_reconfigure(st->alerts, cfg);
     st->shutdown_grace_s = (int)cd_config_int(cfg, "workers.shutdown_grace_seconds", 30, NULL);
     cd_info("configuration reloaded from %s", st->config_path);
 }
@@ -319,6 +322,7 @@ static int loop(serve_state *st)
                     }
                     claim_now = 1; /* the poll fallback, and not_before coming due */
                 }
+                cd_alerts_tick(st->alerts, st->conn, now);
                 if (claim_now) {
                     claim_now = 0;
                     if (cd_dispatcher_claim(st->dispatcher, st->conn, &err) < 0) {
@@ -446,6 +450,9 @@ int cd_serve(cd_config *cfg, const char *config_path)
     if (cd_dispatcher_rescue_own(st.dispatcher, st.conn, &err) < 0)
         goto out;
 
+    st.alerts = cd_alerts_start(cfg, st.worker_id, &err);
+    if (!st.alerts)
+        goto out;
     cd_api_context actx = {.cfg = cfg, .self_exe = st.self_exe, .config_path = config_path,
                            .worker_id = st.worker_id};
     st.api = cd_api_start(&actx, &err);
@@ -467,6 +474,7 @@ out:
         cd_api_set_health_hook(NULL, NULL);
         cd_api_stop(st.api);
     }
+    cd_alerts_stop(st.alerts);
     cd_scheduler_free(st.scheduler);
     cd_dispatcher_free(st.dispatcher);
     if (st.listen)

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "alerts_api.h"
 #include "api_internal.h"
 #include "log.h"
 #include "paths.h"
@@ -81,7 +82,7 @@ typedef enum {
     R_NONE,
     R_LIST, R_CREATE, R_VALIDATE, R_GET, R_UPDATE, R_DELETE, R_TEST, R_RUN, R_PAUSE, R_RESUME,
     R_HISTORY, R_AUDIT, R_BACKFILL, R_BACKFILL_GET, R_BACKFILL_CANCEL, R_RUN_GET, R_RUN_CANCEL,
-    R_PLUGINS
+    R_PLUGINS, R_METRICS, R_NOTIFY_TEST
 } route_kind;
 
 typedef struct route {
@@ -116,6 +117,16 @@ static void route_request(const cd_api_req *q, route *rt)
     if (seg_is(q, 0, "plugins") && q->nseg == 1) {
         rt->allow = "GET";
         pick(rt, m, "GET", R_PLUGINS, CD_ROLE_VIEWER);
+        return;
+    }
+    if (seg_is(q, 0, "metrics") && q->nseg == 1) {
+        rt->allow = "GET";
+        pick(rt, m, "GET", R_METRICS, CD_ROLE_VIEWER);
+        return;
+    }
+    if (seg_is(q, 0, "notifications") && q->nseg == 2 && seg_is(q, 1, "test")) {
+        rt->allow = "POST";
+        pick(rt, m, "POST", R_NOTIFY_TEST, CD_ROLE_OPERATOR);
         return;
     }
     if (!seg_is(q, 0, "connectors"))
@@ -227,6 +238,8 @@ static void dispatch(cd_api_req *q, cd_api_resp *r, const route *rt)
     case R_RUN_GET: cd_api_run_get(q, r, rt->id, rt->run_id); break;
     case R_RUN_CANCEL: cd_api_run_cancel(q, r, rt->id, rt->run_id); break;
     case R_PLUGINS: cd_api_plugins(q, r); break;
+    case R_METRICS: cd_api_metrics(q, r); break;
+    case R_NOTIFY_TEST: cd_api_notifications_test(q, r); break;
     case R_NONE: cd_api_error(r, MHD_HTTP_NOT_FOUND, "Not found"); break;
     }
 }

@@ -15,6 +15,8 @@
 #include <unicode/ucal.h>
 #include <unicode/utypes.h>
 
+#include "icu_dyn.h"
+
 #include "cron.h"
 #include "datetime.h"
 #include "util.h"

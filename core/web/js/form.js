@@ -109,15 +109,12 @@ export async function openConnectorForm(existingId, onSaved) {
 
   function renderConfig() {
     const p = loaded.find((x) => x.name === driver.value);
-    const keep = cfg ? safeCollect() : (existing ? existing.connection_config : undefined);
+    // Another driver's settings mean nothing to this one: start empty,
+    // except when coming back to the connector's own driver.
     const sameDriver = existing && existing.driver === driver.value;
-    cfg = buildConfigFields(p ? p.config_schema : { type: 'object' }, sameDriver ? existing.connection_config : keep, { editing: sameDriver });
+    cfg = buildConfigFields(p ? p.config_schema : { type: 'object' }, sameDriver ? existing.connection_config : undefined, { editing: sameDriver });
     configBox.replaceChildren(h('legend', {}, p ? `Connection settings — ${p.description || p.name}` : 'Connection settings'), cfg.el);
     tplField.el.hidden = !(type.value === 'BANK_SFTP' && tplSelect.options.length > 1);
-  }
-
-  function safeCollect() {
-    try { return cfg.collect(); } catch { return undefined; }
   }
 
   function updatePreview() {

@@ -114,6 +114,15 @@ const char *cd_mock_cursor_set_value(const cd_mock_host *m);
 uint64_t cd_mock_progress_done(const cd_mock_host *m);
 const char *cd_mock_init_error(const cd_mock_host *m);
 
+/* --- ABI 1.1 --- */
+/* The directory work_dir() returns (NULL, the default: none). */
+void cd_mock_set_work_dir(cd_mock_host *m, const char *dir);
+/* The file ledger lives in memory and survives cd_mock_reset, so a second
+ * run sees what the first loaded. The last status recorded for a path, or
+ * NULL; and the number of file_record calls so far. */
+const char *cd_mock_file_status(const cd_mock_host *m, const char *remote_path);
+size_t cd_mock_file_record_count(const cd_mock_host *m);
+
 #ifdef __cplusplus
 }
 #endif

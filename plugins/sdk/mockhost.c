@@ -71,6 +71,12 @@ struct cd_mock_host {
     char *cursor_stored;
     uint64_t progress_done;
     char *init_error;
+
+    /* ABI 1.1: the file ledger ("path\nsha256\nsize\nmtime", status) —
+     * kept across cd_mock_reset, like the real ledger across runs — and
+     * the work directory */
+    strvec ledger_keys, ledger_status;
+    char *work_dir;
 };
 
 /* init_error() has no run argument: it reports to the mock being loaded. */
@@ -400,6 +406,87 @@ static void host_init_error(const char *fmt, ...)
     loading_mock->init_error = msg;
 }
 
+/* ---- ABI 1.1: file ledger and work directory ---- */
+
+static char *ledger_key(const cd_file_info *f)
+{
+    char *k = NULL;
+    if (asprintf(&k, "%s\n%s\n%lld\n%lld", f->remote_path, f->sha256_hex ? f->sha256_hex : "",
+                 (long long)f->size, (long long)f->mtime) < 0)
+        abort();
+    return k;
+}
+
+/* Field i (0 path, 1 sha, 2 size, 3 mtime) of a ledger key. */
+static int key_field_eq(const char *key, int i, const char *want)
+{
+    for (; i > 0; i--)
+        key = strchr(key, '\n') + 1;
+    const char *end = strchr(key, '\n');
+    size_t n = end ? (size_t)(end - key) : strlen(key);
+    return strlen(want) == n && strncmp(key, want, n) == 0;
+}
+
+static int host_file_lookup(cd_run *run, const cd_file_info *f, cd_file_state *state)
+{
+    cd_mock_host *m = mock_of(run);
+    *state = CD_FILE_NEW;
+    if (!f || !f->remote_path)
+        return CD_ERR_PERMANENT;
+    char size[24], mtime[24];
+    snprintf(size, sizeof size, "%lld", (long long)f->size);
+    snprintf(mtime, sizeof mtime, "%lld", (long long)f->mtime);
+    for (size_t i = 0; i < m->ledger_keys.len; i++) {
+        const char *k = m->ledger_keys.items[i], *st = m->ledger_status.items[i];
+        int loaded = strcmp(st, "LOADED") == 0;
+        int holds = loaded || strcmp(st, "SKIPPED_DUPLICATE") == 0;
+        if (f->sha256_hex && loaded && key_field_eq(k, 1, f->sha256_hex)) {
+            *state = CD_FILE_LOADED;
+            return CD_OK;
+        }
+        if (holds && key_field_eq(k, 0, f->remote_path)) {
+            if (f->sha256_hex)
+                *state = CD_FILE_CHANGED;
+            else
+                *state = key_field_eq(k, 2, size) && key_field_eq(k, 3, mtime) ? CD_FILE_LOADED
+                                                                                : CD_FILE_CHANGED;
+        }
+    }
+    return CD_OK;
+}
+
+static int host_file_record(cd_run *run, const cd_file_info *f, const char *status, int64_t rows,
+                            const char *reason)
+{
+    (void)rows;
+    (void)reason;
+    cd_mock_host *m = mock_of(run);
+    static const char *const ok[] = {"SEEN", "DOWNLOADED", "LOADED", "SKIPPED_DUPLICATE", "FAILED"};
+    int known = 0;
+    for (size_t i = 0; i < 5; i++)
+        known |= status && strcmp(status, ok[i]) == 0;
+    if (!f || !f->remote_path || !known || (strcmp(status, "LOADED") == 0 && !f->sha256_hex))
+        return CD_ERR_PERMANENT;
+    strvec_push(&m->ledger_keys, ledger_key(f));
+    strvec_push(&m->ledger_status, xstrdup(status));
+    return CD_OK;
+}
+
+static const char *host_work_dir(cd_run *run) { return mock_of(run)->work_dir; }
+
+void cd_mock_set_work_dir(cd_mock_host *m, const char *dir) { set_str(&m->work_dir, dir); }
+
+const char *cd_mock_file_status(const cd_mock_host *m, const char *remote_path)
+{
+    const char *st = NULL;
+    for (size_t i = 0; i < m->ledger_keys.len; i++)
+        if (key_field_eq(m->ledger_keys.items[i], 0, remote_path))
+            st = m->ledger_status.items[i];
+    return st;
+}
+
+size_t cd_mock_file_record_count(const cd_mock_host *m) { return m->ledger_keys.len; }
+
 /* ---- lifecycle ---- */
 
 /* Points info's strings at the mock's current copies. */
@@ -441,6 +528,9 @@ cd_mock_host *cd_mock_new(void)
     m->api.test_step = host_test_step;
     m->api.config_error = host_config_error;
     m->api.init_error = host_init_error;
+    m->api.file_lookup = host_file_lookup;
+    m->api.file_record = host_file_record;
+    m->api.work_dir = host_work_dir;
 
     m->info.struct_size = (uint32_t)sizeof(cd_run_info);
     m->info.run_id = 1;
@@ -516,6 +606,9 @@ void cd_mock_free(cd_mock_host *m)
     free(m->timezone);
     free(m->cursor);
     free(m->init_error);
+    strvec_clear(&m->ledger_keys);
+    strvec_clear(&m->ledger_status);
+    free(m->work_dir);
     if (loading_mock == m)
         loading_mock = NULL;
     free(m);

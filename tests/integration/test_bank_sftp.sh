@@ -44,7 +44,8 @@ VG=()
 if [ -n "${CD_VALGRIND:-}" ]; then
     VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
         --show-leak-kinds=definite --trace-children=yes --child-silent-after-fork=yes
-        --trace-children-skip='*gpg*,*gpgconf*,*gpg-agent*'
+        --trace-children-skip='*gpg*,*gpgconf*,*gpg-agent*' --keep-debuginfo=yes
+        --suppressions="$CD_SOURCE_DIR/plugins/bank_sftp/tests/valgrind.supp"
         --log-file="$CD_TEST_TMP/vg.%p.log")
 fi
 run_json() {

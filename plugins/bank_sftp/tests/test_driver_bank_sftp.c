@@ -237,6 +237,24 @@ static void test_validate_format(void **state)
     cd_mock_free(m);
 }
 
+/* run() needs the ABI 1.1 work directory before it touches the network. */
+static void test_run_needs_work_dir(void **state)
+{
+    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": 1, \"username\": \"u\","
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
+                           pin);
+    cd_mock_set_kind(m, CD_RUN_MANUAL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    assert_non_null(strstr(cd_mock_message(m), "no work directory"));
+    /* with one, the run gets as far as the (closed) port */
+    cd_mock_set_work_dir(m, "/tmp");
+    cd_mock_reset(m);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_non_null(strstr(cd_mock_message(m), "cannot connect to 127.0.0.1:1"));
+    assert_int_equal(cd_mock_file_record_count(m), 0);
+    cd_mock_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_validate),      cmocka_unit_test(test_test_refused),
         cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_run_invalid_config),
         cmocka_unit_test(test_validate_format),
+        cmocka_unit_test(test_run_needs_work_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,14 @@ CD="$CD_BUILD_DIR/bin/connectord"
 # ASan builds: the driver is built without it; the runner preloads nothing.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 
+# In the sanitizer build the SDK's static mock host is instrumented: test
+# programs that link it need the same flags.
+SAN_CFLAGS= SAN_LDFLAGS=
+if [ "${CD_SANITIZE:-OFF}" = ON ]; then
+    SAN_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+    SAN_LDFLAGS="-fsanitize=address,undefined"
+fi
+
 echo "== the SDK alone, to a temporary prefix"
 SDK="$T/sdk"
 cmake --install "$CD_BUILD_DIR" --component sdk --prefix "$SDK" >/dev/null
@@ -44,13 +52,17 @@ make -s -C "$SRC" MOCK_DIR="$CD_SOURCE_DIR/tests/mock" razorpay.so >"$T/make.log
 grep -q -- "-I$CD_SOURCE_DIR/include" "$T/make.log" && cd_fail "the driver build used the source tree's headers"
 exports=$(nm -D --defined-only "$SRC/razorpay.so" | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
 assert_eq "connectord_driver_init connectord_driver_magic " "$exports" "only the two entry points exported"
+make -s -C "$SRC" MOCK_DIR="$CD_SOURCE_DIR/tests/mock" CFLAGS="-O2 -g $SAN_CFLAGS" \
+    LDFLAGS="$SAN_LDFLAGS" test_razorpay >"$T/check.log" 2>&1 ||
+    { cat "$T/check.log" >&2; cd_fail "build the razorpay unit tests"; }
 make -s -C "$SRC" MOCK_DIR="$CD_SOURCE_DIR/tests/mock" check >"$T/check.log" 2>&1 ||
     { cat "$T/check.log" >&2; cd_fail "razorpay unit tests (make check)"; }
 assert_contains "$(cat "$T/check.log")" "PASSED" "razorpay unit tests"
 
 echo "== the SDK's example project, with its CMake package"
 cmake -S "$SDK/share/doc/connectord-dev/examples/hello_driver" -B "$T/hello-build" \
-    -DCMAKE_PREFIX_PATH="$SDK" >"$T/hello.log" 2>&1 &&
+    -DCMAKE_PREFIX_PATH="$SDK" -DCMAKE_C_FLAGS="$SAN_CFLAGS" \
+    -DCMAKE_EXE_LINKER_FLAGS="$SAN_LDFLAGS" >"$T/hello.log" 2>&1 &&
     cmake --build "$T/hello-build" >>"$T/hello.log" 2>&1 &&
     ctest --test-dir "$T/hello-build" >>"$T/hello.log" 2>&1 ||
     { cat "$T/hello.log" >&2; cd_fail "example driver build/test"; }

@@ -448,3 +448,19 @@ char *cdc_url_escape(const char *s)
     *o = '\0';
     return out;
 }
+
+void cdc_report(const cd_host_api *host, int validating, cd_run *run, const char *field,
+                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (validating)
+        host->config_error(run, field, "%s", msg ? msg : "invalid");
+    else
+        host->log(run, CD_LOG_ERROR, "connection_config.%s: %s", field, msg ? msg : "invalid");
+    free(msg);
+}

@@ -30,6 +30,12 @@ void cdc_buf_free(cdc_buf *b);
 /* asprintf that returns NULL on failure instead of an undefined pointer. */
 char *cdc_printf(const char *fmt, ...) CD_PRINTF(1, 2);
 
+/* A problem with one connection_config field: reported through
+ * host->config_error while validating (the API shows it by the field), into
+ * the run log otherwise (as "connection_config.FIELD: ..."). */
+void cdc_report(const cd_host_api *host, int validating, cd_run *run, const char *field,
+                const char *fmt, ...) CD_PRINTF(5, 6);
+
 /* ---- configuration ---- */
 
 /* Parses run_info's config_json. NULL on error with the reason in *err. */

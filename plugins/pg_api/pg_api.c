@@ -108,21 +108,7 @@ static int has_ctl(const char *s)
 static int validating;
 
 /* Reports one problem of connection_config at a JSON path. */
-static void report(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
-static void report(cd_run *run, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    if (validating)
-        hostapi->config_error(run, field, "%s", msg ? msg : "invalid");
-    else
-        hostapi->log(run, CD_LOG_ERROR, "connection_config.%s: %s", field, msg ? msg : "invalid");
-    free(msg);
-}
+#define report(run, field, ...) cdc_report(hostapi, validating, (run), (field), __VA_ARGS__)
 
 /* Checks one config, reporting each problem through report(). Returns the
  * number of problems. Secrets are checked for

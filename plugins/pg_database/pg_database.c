@@ -79,22 +79,8 @@ static int in_list(const char *const *list, const char *s)
 
 static int validating;
 
-static void report(cd_run *run, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
 /* config_error during validate(), the run log otherwise. */
-static void report(cd_run *run, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    if (validating)
-        hostapi->config_error(run, field, "%s", msg ? msg : "invalid");
-    else
-        hostapi->log(run, CD_LOG_ERROR, "connection_config.%s: %s", field, msg ? msg : "invalid");
-    free(msg);
-}
+#define report(run, field, ...) cdc_report(hostapi, validating, (run), (field), __VA_ARGS__)
 
 /* Highest $N the query uses (naive scan: a "$3" inside a string literal
  * counts too, which only makes validation stricter). */

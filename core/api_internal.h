@@ -143,6 +143,9 @@ void cd_api_backfill_get(cd_api_req *q, cd_api_resp *r, int64_t id, const char *
 void cd_api_backfill_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, const char *bid);
 
 void cd_api_plugins(cd_api_req *q, cd_api_resp *r);
+/* GET /templates: the bank file templates ({"templates": [{name, file,
+ * description, format}], "invalid": [{file, error}]}). */
+void cd_api_templates(cd_api_req *q, cd_api_resp *r);
 void cd_api_healthz(cd_api_req *q, cd_api_resp *r);
 void cd_api_static(cd_api_req *q, cd_api_resp *r);
 

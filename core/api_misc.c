@@ -11,6 +11,7 @@
 #include "db.h"
 #include "log.h"
 #include "registry.h"
+#include "templates.h"
 #include "util.h"
 
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -34,6 +35,15 @@ void cd_api_plugins(cd_api_req *q, cd_api_resp *r)
     json_decref(snap);
     if (!b) /* a snapshot without one of the members */
         b = json_pack("{s:b, s:[], s:[]}", "success", 1, "loaded", "refused");
+    cd_api_ok(r, MHD_HTTP_OK, b);
+}
+
+void cd_api_templates(cd_api_req *q, cd_api_resp *r)
+{
+    json_t *bad = NULL;
+    json_t *list = cd_templates_load(q->api->cfg, &bad);
+    json_t *b = json_pack("{s:b, s:o, s:o}", "success", 1, "templates", list, "invalid",
+                          bad ? bad : json_array());
     cd_api_ok(r, MHD_HTTP_OK, b);
 }
 

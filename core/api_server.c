@@ -82,7 +82,7 @@ typedef enum {
     R_NONE,
     R_LIST, R_CREATE, R_VALIDATE, R_GET, R_UPDATE, R_DELETE, R_TEST, R_RUN, R_PAUSE, R_RESUME,
     R_HISTORY, R_AUDIT, R_BACKFILL, R_BACKFILL_GET, R_BACKFILL_CANCEL, R_RUN_GET, R_RUN_CANCEL,
-    R_PLUGINS, R_METRICS, R_NOTIFY_TEST
+    R_PLUGINS, R_METRICS, R_NOTIFY_TEST, R_TEMPLATES
 } route_kind;
 
 typedef struct route {
@@ -117,6 +117,11 @@ static void route_request(const cd_api_req *q, route *rt)
     if (seg_is(q, 0, "plugins") && q->nseg == 1) {
         rt->allow = "GET";
         pick(rt, m, "GET", R_PLUGINS, CD_ROLE_VIEWER);
+        return;
+    }
+    if (seg_is(q, 0, "templates") && q->nseg == 1) {
+        rt->allow = "GET";
+        pick(rt, m, "GET", R_TEMPLATES, CD_ROLE_VIEWER);
         return;
     }
     if (seg_is(q, 0, "metrics") && q->nseg == 1) {
@@ -240,6 +245,7 @@ static void dispatch(cd_api_req *q, cd_api_resp *r, const route *rt)
     case R_PLUGINS: cd_api_plugins(q, r); break;
     case R_METRICS: cd_api_metrics(q, r); break;
     case R_NOTIFY_TEST: cd_api_notifications_test(q, r); break;
+    case R_TEMPLATES: cd_api_templates(q, r); break;
     case R_NONE: cd_api_error(r, MHD_HTTP_NOT_FOUND, "Not found"); break;
     }
 }

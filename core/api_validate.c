@@ -14,6 +14,7 @@
 #include "api_validate.h"
 #include "cron.h"
 #include "jsonschema.h"
+#include "templates.h"
 #include "log.h"
 #include "registry.h"
 #include "util.h"
@@ -201,7 +202,12 @@ void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *err
         /* The driver's own rules only on a config that is otherwise fine: a
          * child process per keystroke of garbage is not worth it. */
         if (cfg && path && json_array_size(errors) == before) {
-            char *text = json_dumps(cfg, JSON_COMPACT);
+            /* As the runner does: a named bank template becomes the
+             * driver's template_format, so the driver checks the real thing. */
+            json_t *with_template = json_deep_copy(cfg);
+            cd_templates_inject(api->cfg, schema, with_template);
+            char *text = json_dumps(with_template, JSON_COMPACT);
+            json_decref(with_template);
             char *err = NULL;
             if (cd_validate_driver_run(api->self_exe, path, text, "connection_config", 10000,
                                        errors, &err) < 0) {

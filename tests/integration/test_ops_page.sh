@@ -55,7 +55,7 @@ TOKEN="ops-admin-$RANDOM$RANDOM"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
 SERVE_PLUGINS="$PLUGINS" serve_config "$CFG" \
     "auth:" "  tokens:" "    - token: \"$TOKEN\"" "      role: admin" "    - token: \"viewer-$TOKEN\"" "      role: viewer" \
-    "backfill:" "  max_days: 31"
+    "backfill:" "  max_days: 31" "templates:" "  dir: \"$CD_SOURCE_DIR/conf.d/templates\""
 "$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
 # The documented default connector points at the real SabPaisa: pause it,
 # so nothing here ever leaves loopback.

@@ -223,16 +223,16 @@ static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *n
      * the delivery over, that worker's attempt counts. */
     int rc = cd_db_command(
         n->conn, "notify: recording the attempt",
-        "WITH d AS (UPDATE sp_v2_notification_deliveries SET status = $8,"
-        "   next_attempt_at = CASE WHEN $8 = 'PENDING'"
+        "WITH d AS (UPDATE sp_v2_notification_deliveries SET status = $8::text,"
+        "   next_attempt_at = CASE WHEN $8::text = 'PENDING'"
         "     THEN now() + make_interval(secs => $9::float8) ELSE next_attempt_at END,"
-        "   last_error = $7, last_http_status = $6::int,"
-        "   sent_at = CASE WHEN $8 = 'SENT' THEN now() END,"
+        "   last_error = $7::text, last_http_status = $6::int,"
+        "   sent_at = CASE WHEN $8::text = 'SENT' THEN now() END,"
         "   claimed_by = NULL, claim_expires_at = NULL"
-        "  WHERE id = $1::bigint AND claimed_by = $3 AND attempts = $2::int RETURNING id)"
+        "  WHERE id = $1::bigint AND claimed_by = $3::text AND attempts = $2::int RETURNING id)"
         " INSERT INTO sp_v2_notification_attempts (delivery_id, attempt, worker_id, started_at,"
         "  outcome, http_status, error)"
-        " SELECT id, $2::int, $3, $4::timestamptz, $5, $6::int, $7 FROM d"
+        " SELECT id, $2::int, $3::text, $4::timestamptz, $5::text, $6::int, $7::text FROM d"
         " ON CONFLICT (delivery_id, attempt) DO NOTHING",
         9, p2, &err);
     if (rc != 0) {

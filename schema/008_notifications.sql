@@ -109,13 +109,16 @@ $$;
 -- Run events. Fires on the status change only, so a finalization that
 -- finds the run already final (status unchanged) raises nothing twice; the
 -- unique key covers the rest. TEST runs are interactive and cancelled runs
--- were stopped on purpose: neither alerts.
+-- were stopped on purpose: neither alerts. A failure in here must never
+-- fail the run's finalization: it is caught and logged as a warning (one
+-- subtransaction per finalized run).
 CREATE OR REPLACE FUNCTION connectord_run_alerts()
 RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     c record;
-    prev record;
-    kind text;
+    prev_id bigint;
+    prev_status text;
+    ev_kind text;
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
         RETURN NULL;
@@ -124,13 +127,14 @@ BEGIN
        OR COALESCE(NEW.details->>'outcome', '') = 'cancelled' THEN
         RETURN NULL;
     END IF;
+    BEGIN
     IF NEW.status = 'FAILED' THEN
-        kind := 'RUN_FAILED';
+        ev_kind := 'RUN_FAILED';
     ELSE
         -- Recovered: the connector's previous finished run (not a test)
         -- failed. Runs of one connector never overlap, so start order is
         -- finish order; the (connector_id, started_at) index serves this.
-        SELECT r.id, r.status, r.run_date INTO prev
+        SELECT r.id, r.status INTO prev_id, prev_status
           FROM sp_v2_connector_runs r
          WHERE r.connector_id = NEW.connector_id AND r.id <> NEW.id
            AND r.run_type <> 'TEST'
@@ -138,16 +142,16 @@ BEGIN
            AND r.started_at <= COALESCE(NEW.started_at, now())
          ORDER BY r.started_at DESC, r.id DESC
          LIMIT 1;
-        IF NOT FOUND OR prev.status <> 'FAILED' THEN
+        IF prev_status IS DISTINCT FROM 'FAILED' THEN
             RETURN NULL;
         END IF;
-        kind := 'RECOVERED';
+        ev_kind := 'RECOVERED';
     END IF;
     SELECT id, name, connector_type, source_entity,
            COALESCE(NULLIF(schedule_timezone, ''), 'Asia/Kolkata') AS tz
       INTO c FROM sp_v2_connectors WHERE id = NEW.connector_id;
     INSERT INTO sp_v2_notifications (kind, dedup_key, connector_id, run_id, event_date, payload)
-    VALUES (kind, 'run:' || NEW.id, NEW.connector_id, NEW.id, NEW.run_date,
+    VALUES (ev_kind, 'run:' || NEW.id, NEW.connector_id, NEW.id, NEW.run_date,
             jsonb_build_object(
                 'connector_id', NEW.connector_id::text,
                 'connector', c.name,
@@ -165,10 +169,13 @@ BEGIN
                 'records_failed', NEW.records_failed,
                 'started_at', NEW.started_at,
                 'completed_at', NEW.completed_at,
-                'previous_failed_run_id', CASE WHEN kind = 'RECOVERED' THEN prev.id::text END))
+                'previous_failed_run_id', prev_id::text))
     ON CONFLICT (kind, dedup_key) DO NOTHING;
     -- Wakes the delivery threads at commit.
-    PERFORM pg_notify('connectord_alerts', kind);
+    PERFORM pg_notify('connectord_alerts', ev_kind);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'connectord: no alert for run %: %', NEW.id, SQLERRM;
+    END;
     RETURN NULL;
 END
 $$;

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# Alerts end to end against a real PostgreSQL, two workers, a loopback HTTP
+# receiver (webhook and Slack) and a loopback SMTP sink, on a controllable
+# clock: a run FAILED after its last attempt and a recovery reach every
+# channel once (webhook signature verified with the shared key, Slack
+# format, email through SMTP with AUTH); a receiver answering 500 then 200
+# gets the alert once with both attempts recorded; two workers deliver each
+# alert exactly once; a slow receiver does not delay runs; late data is
+# alerted once per day and not when the run succeeded in time; the daily
+# digest goes out once at its time with yesterday's figures;
+# POST /notifications/test; no secret in any payload, log, row or metric.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+RECV_PID= SMTP_PID=
+cleanup() {
+    serve_stop_all
+    [ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null
+    [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null
+    pg_tmp_stop
+}
+trap cleanup EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+NOW="$CD_TEST_TMP/now"
+export CONNECTORD_TEST_NOW_FILE="$NOW"
+set_now() { date -u -d "$1" +%s >"$NOW"; }
+
+# The secrets: each must reach its receiver and nothing else.
+export CD_TEST_HOOK_KEY="hook-key-7f3a9c2e51"
+export CD_TEST_SMTP_PASSWORD="smtp-pass-0b8d4e6a27"
+export CD_TEST_SLACK_TOKEN="XoxSlackToken5c1e"
+RPORT=$(cd_free_port)
+SPORT=$(cd_free_port)
+export CD_TEST_SLACK_URL="http://127.0.0.1:$RPORT/slack/T0001/B0001/$CD_TEST_SLACK_TOKEN"
+RLOG="$CD_TEST_TMP/received.jsonl"
+MAILDIR="$CD_TEST_TMP/mail"
+mkdir -p "$MAILDIR"
+
+"$CD_BUILD_DIR/tests/mock_receiver" --port "$RPORT" --log "$RLOG" --slow-seconds 30 \
+    >"$CD_TEST_TMP/receiver.out" 2>&1 &
+RECV_PID=$!
+
+# A tiny SMTP server: EHLO (no STARTTLS, so libcurl's CURLUSESSL_TRY goes
+# on in plain text), AUTH PLAIN, MAIL, RCPT, DATA; each message to a file.
+cat >"$CD_TEST_TMP/smtp_sink.py" <<'PY'
+import base64, os, socketserver, sys
+maildir, port = sys.argv[1], int(sys.argv[2])
+class H(socketserver.StreamRequestHandler):
+    def send(self, s): self.wfile.write((s + "\r\n").encode()); self.wfile.flush()
+    def handle(self):
+        self.send("220 sink ESMTP")
+        env = {"auth": None, "from": None, "to": []}
+        while True:
+            line = self.rfile.readline()
+            if not line: return
+            cmd = line.decode().rstrip("\r\n")
+            up = cmd.upper()
+            if up.startswith("EHLO"):
+                self.send("250-sink"); self.send("250-AUTH PLAIN"); self.send("250 8BITMIME")
+            elif up.startswith("HELO"): self.send("250 sink")
+            elif up.startswith("AUTH PLAIN"):
+                arg = cmd[10:].strip()
+                if not arg:
+                    self.send("334 "); arg = self.rfile.readline().decode().strip()
+                env["auth"] = base64.b64decode(arg).split(b"\0")[2].decode()
+                self.send("235 ok")
+            elif up.startswith("MAIL FROM:"): env["from"] = cmd[10:]; self.send("250 ok")
+            elif up.startswith("RCPT TO:"): env["to"].append(cmd[8:]); self.send("250 ok")
+            elif up == "DATA":
+                self.send("354 go")
+                data = []
+                while True:
+                    l = self.rfile.readline()
+                    if l in (b".\r\n", b".\n", b""): break
+                    data.append(l)
+                n = len(os.listdir(maildir))
+                with open(os.path.join(maildir, "%03d.eml" % n), "wb") as f:
+                    f.write(("X-Sink-Auth: %s\r\nX-Sink-From: %s\r\nX-Sink-To: %s\r\n" %
+                             (env["auth"], env["from"], ",".join(env["to"]))).encode())
+                    f.write(b"".join(data))
+                env = {"auth": env["auth"], "from": None, "to": []}
+                self.send("250 queued")
+            elif up == "QUIT": self.send("221 bye"); return
+            else: self.send("250 ok")
+class S(socketserver.ThreadingTCPServer): allow_reuse_address = True; daemon_threads = True
+S(("127.0.0.1", port), H).serve_forever()
+PY
+python3 "$CD_TEST_TMP/smtp_sink.py" "$MAILDIR" "$SPORT" >"$CD_TEST_TMP/smtp.out" 2>&1 &
+SMTP_PID=$!
+for i in $(seq 1 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$RPORT/" && python3 -c "import socket; socket.create_connection(('127.0.0.1', $SPORT)).close()" 2>/dev/null && break
+    sleep 0.1
+done
+
+set_now "2026-03-10T01:30:00Z"   # 07:00 IST
+CFG="$CD_TEST_TMP/w/connectord.yaml"
+serve_config "$CFG" \
+    "alerts:" \
+    "  base_url: \"http://ops.example.test/\"" \
+    "  digest_time: \"10:00\"" \
+    "  digest_timezone: Asia/Kolkata" \
+    "  timeout_seconds: 4" \
+    "  max_attempts: 3" \
+    "  retry_base_seconds: 1" \
+    "  retry_max_seconds: 2" \
+    "  channels:" \
+    "    - name: hook" \
+    "      type: webhook" \
+    "      url: \"http://127.0.0.1:$RPORT/hook/\"" \
+    "      secret: {secret: \"env:CD_TEST_HOOK_KEY\"}" \
+    "    - name: slack" \
+    "      type: slack" \
+    "      url: {secret: \"env:CD_TEST_SLACK_URL\"}" \
+    "    - name: mail" \
+    "      type: email" \
+    "      url: \"smtp://127.0.0.1:$SPORT\"" \
+    "      from: connectord@example.test" \
+    "      to: [ops@example.test, oncall@example.test]" \
+    "      username: alerts" \
+    "      secret: {secret: \"env:CD_TEST_SMTP_PASSWORD\"}" \
+    "      starttls: try" \
+    "    - name: flaky" \
+    "      type: webhook" \
+    "      url: \"http://127.0.0.1:$RPORT/fail-once/flaky\"" \
+    "    - name: slow" \
+    "      type: webhook" \
+    "      url: \"http://127.0.0.1:$RPORT/slow/hook\""
+"$CD" -c "$CFG" migrate >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+
+add() { # name config-json [alert_channels-json] [expected_by]
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
+         schedule_enabled, created_at, alert_channels, expected_by)
+       VALUES ('$1', 'BANK_API', 'B', '$2'::jsonb, 'test_gen', false, '2020-01-01',
+               ${3:-NULL}, ${4:-NULL}) RETURNING id"
+}
+queue() { # connector [type] -> run id, queued and notified in one transaction
+    q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, max_attempts)
+         SELECT id, '${2:-MANUAL}', '2026-03-09', 'QUEUED', connectord_max_attempts(connection_config, '${2:-MANUAL}')
+         FROM sp_v2_connectors WHERE id = $1 RETURNING id)
+       SELECT id FROM r, pg_notify('connectord_queue', r.id::text)"
+}
+received() { # python expression over the list `reqs` of received requests
+    python3 - "$RLOG" "$1" <<'PY'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
+print(eval(sys.argv[2]))
+PY
+}
+wait_received() { # python-condition seconds message
+    local deadline=$((SECONDS + $2))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(received "$1")" = True ] && return 0
+        sleep 0.2
+    done
+    tail -n 20 "$CD_TEST_TMP"/serve-*.log >&2
+    cd_fail "receiver: timed out waiting for $3 ($1)"
+}
+
+serve_start w1 "$CFG"
+API="http://127.0.0.1:${SERVE_PORT[w1]}"
+
+echo "== a run FAILED after its last attempt reaches every channel once"
+bad=$(add bad '{"rows": 1, "seed": 1, "fail": "permanent", "bank": "BAD"}' "'[\"hook\", \"slack\", \"mail\", \"flaky\"]'")
+run=$(queue "$bad")
+wait_for "SELECT count(*) = 4 FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.kind = 'RUN_FAILED' AND n.run_id = $run AND d.status = 'SENT'" 30 "4 deliveries of the failure"
+assert_eq "FAILED" "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $run")" "the run failed"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'RUN_FAILED' AND run_id = $run")" "one event"
+
+echo "-- webhook: signed with the shared key"
+python3 - "$RLOG" "$run" "$CD_TEST_HOOK_KEY" <<'PY' || cd_fail "webhook request"
+import hashlib, hmac, json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+hooks = [r for r in reqs if r["path"] == "/hook/"]
+assert len(hooks) == 1, hooks
+h = hooks[0]
+assert h["method"] == "POST"
+assert h["headers"]["content-type"].startswith("application/json"), h["headers"]
+want = "sha256=" + hmac.new(sys.argv[3].encode(), h["body"].encode(), hashlib.sha256).hexdigest()
+assert hmac.compare_digest(h["headers"]["x-connectord-signature"], want), (h["headers"], want)
+wrong = "sha256=" + hmac.new(b"other key", h["body"].encode(), hashlib.sha256).hexdigest()
+assert h["headers"]["x-connectord-signature"] != wrong
+assert h["headers"]["x-connectord-event"] == "RUN_FAILED"
+b = json.loads(h["body"])
+assert b["event"] == "run_failed", b
+assert b["data"]["run_id"] == sys.argv[2] and b["data"]["connector"] == "bad", b
+assert b["data"]["run_date"] == "2026-03-09" and b["data"]["status"] == "FAILED", b
+assert b["data"]["error"], b
+assert b["link"] == "http://ops.example.test/ops/connectors#run-" + sys.argv[2], b["link"]
+assert sys.argv[3] not in h["body"]
+PY
+echo "-- slack: incoming-webhook format, at the URL from the secret reference"
+python3 - "$RLOG" "$run" <<'PY' || cd_fail "slack request"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+sl = [r for r in reqs if r["path"].startswith("/slack/T0001/B0001/")]
+assert len(sl) == 1, sl
+b = json.loads(sl[0]["body"])
+assert set(b) == {"text", "blocks"}, b
+assert isinstance(b["text"], str) and "run failed: bad" in b["text"], b["text"]
+assert b["blocks"][0]["type"] == "section" and b["blocks"][0]["text"]["type"] == "mrkdwn"
+assert ("Run %s of bad" % sys.argv[2]) in b["blocks"][0]["text"]["text"], b
+assert b["blocks"][1]["type"] == "context"
+assert "<http://ops.example.test/ops/connectors#run-%s|" % sys.argv[2] in b["blocks"][1]["elements"][0]["text"]
+assert "x-connectord-signature" not in sl[0]["headers"]
+PY
+echo "-- email: through SMTP, logged in with the password from the secret reference"
+mail=$(ls "$MAILDIR"/*.eml | head -n 1)
+python3 - "$mail" "$run" "$CD_TEST_SMTP_PASSWORD" <<'PY' || cd_fail "email"
+import email, sys
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw)
+assert m["X-Sink-Auth"] == sys.argv[3], m["X-Sink-Auth"]
+assert m["X-Sink-From"] == "<connectord@example.test>", m["X-Sink-From"]
+assert m["X-Sink-To"] == "<ops@example.test>,<oncall@example.test>", m["X-Sink-To"]
+assert m["Subject"] == "[connectord] run failed: bad 2026-03-09", m["Subject"]
+assert m["From"] == "connectord <connectord@example.test>"
+body = m.get_payload()
+assert ("Run %s of bad" % sys.argv[2]) in body, body
+assert "http://ops.example.test/ops/connectors#run-%s" % sys.argv[2] in body
+assert sys.argv[3].encode() not in raw.split(b"\r\n", 3)[3]
+PY
+
+echo "== a receiver answering 500 then 200: retried, delivered once, both attempts recorded"
+assert_eq "SENT|2" "$(q "SELECT d.status, d.attempts FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.run_id = $run AND d.channel = 'flaky'")" "flaky delivery"
+assert_eq "1|ERROR|500|true,2|SENT|200|false" \
+    "$(q "SELECT string_agg(a.attempt || '|' || a.outcome || '|' || a.http_status || '|' || (a.error IS NOT NULL), ',' ORDER BY a.attempt) FROM sp_v2_notification_attempts a JOIN sp_v2_notification_deliveries d ON d.id = a.delivery_id JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.run_id = $run AND d.channel = 'flaky'")" \
+    "both attempts with outcome and HTTP status"
+assert_eq "500,200" "$(received '",".join(str(r["status"]) for r in reqs if r["path"] == "/fail-once/flaky")')" "the receiver saw a 500 and a 200"
+
+echo "== recovered: the first success after failures, once"
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 2, \"seed\": 1, \"bank\": \"BAD\"}' WHERE id = $bad" >/dev/null
+ok1=$(queue "$bad")
+wait_for "SELECT count(*) = 1 FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.kind = 'RECOVERED' AND d.channel = 'hook' AND d.status = 'SENT'" 30 "recovered delivered"
+ok2=$(queue "$bad")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $ok2" 30 "second success"
+assert_eq "$ok1|$run" "$(q "SELECT run_id || '|' || (payload->>'previous_failed_run_id') FROM sp_v2_notifications WHERE kind = 'RECOVERED'")" "one recovery, for the first success"
+wait_received 'len([r for r in reqs if r["path"] == "/hook/" and "\"recovered\"" in r["body"]]) == 1' 10 "recovered webhook"
+
+echo "== a failing TEST run and a retried attempt raise nothing"
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 1, \"seed\": 1, \"fail\": \"permanent\", \"bank\": \"BAD\"}' WHERE id = $bad" >/dev/null
+t=$(queue "$bad" TEST)
+retry=$(add retry '{"rows": 1, "seed": 2, "fail": "transient", "auto_retry": true, "retry_count": 1, "bank": "R"}' "'[\"hook\"]'")
+rr=$(queue "$retry")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $t" 30 "test run failed"
+# The retry's not_before is in real time; the fake clock does not tick,
+# so the queue is nudged as a manual run would.
+for i in $(seq 1 40); do
+    [ "$(q "SELECT status = 'FAILED' AND attempt = 2 FROM sp_v2_connector_runs WHERE id = $rr")" = t ] && break
+    q "SELECT pg_notify('connectord_queue', 'nudge')" >/dev/null
+    sleep 0.5
+done
+wait_for "SELECT status = 'FAILED' AND attempt = 2 FROM sp_v2_connector_runs WHERE id = $rr" 5 "retried run failed for good"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $t")" "no alert for a TEST run"
+assert_eq "1|2" "$(q "SELECT count(*), max((payload->>'attempt')::int) FROM sp_v2_notifications WHERE run_id = $rr")" "one alert, after the last attempt"
+
+echo "== two workers: each alert delivered exactly once"
+serve_start w2 "$CFG"
+ids=""
+for i in 1 2 3 4 5 6; do
+    c=$(add "many$i" '{"rows": 1, "seed": 3, "fail": "permanent", "bank": "M"}' "'[\"hook\"]'")
+    ids="$ids $(queue "$c")"
+done
+wait_for "SELECT count(*) = 6 FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id JOIN sp_v2_connectors c ON c.id = n.connector_id WHERE c.name LIKE 'many%' AND d.status = 'SENT'" 60 "6 deliveries"
+sleep 2
+assert_eq 6 "$(received 'len([r for r in reqs if r["path"] == "/hook/" and "\"many" in r["body"]])')" "6 requests, no duplicate"
+assert_eq 6 "$(received 'len({r["headers"]["x-connectord-delivery"] for r in reqs if r["path"] == "/hook/" and "\"many" in r["body"]})')" "6 distinct deliveries"
+assert_eq 6 "$(q "SELECT count(*) FROM sp_v2_notification_attempts a JOIN sp_v2_notification_deliveries d ON d.id = a.delivery_id JOIN sp_v2_notifications n ON n.id = d.notification_id JOIN sp_v2_connectors c ON c.id = n.connector_id WHERE c.name LIKE 'many%'")" "one attempt each"
+echo "deliveries by worker: $(q "SELECT string_agg(DISTINCT a.worker_id, ' ') FROM sp_v2_notification_attempts a")"
+
+echo "== a slow receiver does not delay runs"
+slow=$(add slowalerts '{"rows": 1, "seed": 4, "fail": "permanent", "bank": "S"}' "'[\"slow\"]'")
+fast=$(add fast '{"rows": 5, "seed": 5, "bank": "F"}' "'[]'")
+queue "$slow" >/dev/null; queue "$slow" >/dev/null
+wait_received 'len([r for r in reqs if r["path"] == "/slow/hook"]) >= 2' 30 "both delivery threads stuck in the slow receiver"
+t0=$(date +%s.%N)
+f=$(queue "$fast")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $f" 30 "fast run"
+t1=$(date +%s.%N)
+# Both workers' delivery threads are still waiting on the receiver (their
+# 4 s timeout has not passed), yet the run went through.
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notification_attempts a JOIN sp_v2_notification_deliveries d ON d.id = a.delivery_id WHERE d.channel = 'slow'")" "the slow deliveries were still hanging when the run finished"
+python3 -c "print('run finished in %.2f s while both delivery threads hung' % ($t1 - $t0))"
+wait_for "SELECT count(*) >= 2 FROM sp_v2_notification_attempts a JOIN sp_v2_notification_deliveries d ON d.id = a.delivery_id WHERE d.channel = 'slow' AND a.outcome = 'ERROR' AND a.error LIKE '%(curl 28)%'" 30 "timed-out attempts recorded"
+# Out of the way of the checks below.
+q "UPDATE sp_v2_notification_deliveries SET status = 'FAILED' WHERE channel = 'slow' AND status = 'PENDING'" >/dev/null
+wait_for "SELECT count(*) = 0 FROM sp_v2_notification_deliveries WHERE channel = 'slow' AND status IN ('PENDING', 'SENDING')" 30 "slow deliveries settled"
+q "UPDATE sp_v2_notification_deliveries SET status = 'FAILED' WHERE channel = 'slow' AND status = 'PENDING'" >/dev/null
+
+echo "== late data: once per day, not when the run succeeded in time"
+late=$(add late '{"rows": 1, "seed": 6, "bank": "L"}' "'[\"hook\"]'" "'09:00'")
+ontime=$(add ontime '{"rows": 1, "seed": 7, "bank": "O"}' "'[\"hook\"]'" "'09:00'")
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, started_at, completed_at) VALUES ($ontime, 'SCHEDULED', '2026-03-09', 'SUCCESS', now(), now())" >/dev/null
+set_now "2026-03-10T03:29:00Z"   # 08:59 IST
+sleep 3
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE'")" "not late before 09:00"
+set_now "2026-03-10T03:30:05Z"   # 09:00:05 IST
+wait_for "SELECT count(*) = 1 FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.kind = 'LATE' AND d.status = 'SENT'" 30 "late alert delivered"
+for t in 03:45:00 04:10:00 05:00:00; do set_now "2026-03-10T${t}Z"; sleep 1.5; done
+assert_eq "$late|2026-03-10|2026-03-09" "$(q "SELECT connector_id || '|' || event_date || '|' || (payload->>'business_date') FROM sp_v2_notifications WHERE kind = 'LATE'")" "one late alert, for the late connector, T-1"
+assert_eq 1 "$(received 'len([r for r in reqs if r["path"] == "/hook/" and "\"late_data\"" in r["body"]])')" "sent once"
+echo "-- the next day: late again (once)"
+set_now "2026-03-11T03:31:00Z"
+wait_for "SELECT count(*) = 2 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $late" 30 "late on day 2"
+wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $ontime" 30 "ontime is late on day 2 (nothing for 03-10)"
+set_now "2026-03-11T03:50:00Z"; sleep 1.5
+assert_eq 3 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE'")" "still once per connector and day"
+
+echo "== daily digest: once, at its time, with yesterday's figures"
+dg=$(add digestme '{"rows": 1, "seed": 8, "bank": "D"}' "'[]'")
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, records_success, records_failed, started_at, completed_at) VALUES
+     ($dg, 'SCHEDULED', '2026-03-10', 'SUCCESS', 10, 1, '2026-03-11T02:00:00+05:30', '2026-03-11T02:01:00+05:30'),
+     ($dg, 'MANUAL', '2026-03-10', 'FAILED', 0, 0, '2026-03-11T12:00:00+05:30', '2026-03-11T12:01:00+05:30'),
+     ($dg, 'MANUAL', '2026-03-10', 'PARTIAL_SUCCESS', 5, 2, '2026-03-11T23:00:00+05:30', '2026-03-11T23:01:00+05:30'),
+     ($dg, 'MANUAL', '2026-03-10', 'SUCCESS', 99, 0, '2026-03-12T00:30:00+05:30', '2026-03-12T00:31:00+05:30'),
+     ($dg, 'TEST', '2026-03-10', 'SUCCESS', 77, 0, '2026-03-11T13:00:00+05:30', '2026-03-11T13:01:00+05:30')" >/dev/null
+q "INSERT INTO sp_v2_notifications (kind, dedup_key, connector_id, event_date, fanned_out_at) VALUES
+     ('LATE', 'late:$dg:2026-03-06', $dg, '2026-03-06', now()), ('LATE', 'late:$dg:2026-03-11', $dg, '2026-03-11', now()),
+     ('LATE', 'late:$dg:2026-03-04', $dg, '2026-03-04', now())" >/dev/null
+set_now "2026-03-12T04:29:00Z"   # 09:59 IST on 03-12
+sleep 3
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'DIGEST' AND event_date = '2026-03-11'")" "no digest before 10:00"
+set_now "2026-03-12T04:30:10Z"   # 10:00:10 IST
+wait_for "SELECT count(*) = 4 FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.kind = 'DIGEST' AND n.event_date = '2026-03-11' AND d.status = 'SENT' AND d.channel IN ('hook', 'slack', 'mail', 'flaky')" 30 "digest delivered"
+for t in 04:40:00 06:00:00 12:00:00; do set_now "2026-03-12T${t}Z"; sleep 1.5; done
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'DIGEST' AND event_date = '2026-03-11'")" "one digest (two workers, later ticks)"
+assert_eq "2026-03-09,2026-03-11" "$(q "SELECT string_agg(event_date::text, ',' ORDER BY event_date) FROM sp_v2_notifications WHERE kind = 'DIGEST'")" "one digest per day the clock passed 10:00 on (03-10 and 03-12)"
+assert_eq '2026-03-11|{"runs": 3, "failed": 1, "late_days": 2, "succeeded": 2, "records_failed": 3, "records_loaded": 15}' \
+    "$(q "SELECT n.payload->>'date' || '|' || jsonb_build_object('runs', x->'runs', 'succeeded', x->'succeeded', 'failed', x->'failed', 'records_loaded', x->'records_loaded', 'records_failed', x->'records_failed', 'late_days', x->'late_days')::text FROM sp_v2_notifications n, jsonb_array_elements(n.payload->'connectors') x WHERE n.kind = 'DIGEST' AND x->>'connector' = 'digestme'")" \
+    "yesterday's runs (not tests), records loaded and failed, late days in the week"
+assert_eq 1 "$(received 'len([r for r in reqs if r["path"] == "/hook/" and "\"daily_digest\"" in r["body"] and "\"date\":\"2026-03-11\"" in r["body"]])')" "webhook got one digest"
+digest_mail=$(grep -l "daily digest 2026-03-11" "$MAILDIR"/*.eml | wc -l)
+assert_eq 1 "$digest_mail" "one digest email"
+grep -q -- "- digestme: 3 runs (2 succeeded, 1 failed), 15 records loaded, 3 record errors, 2 late days" \
+    "$(grep -l "daily digest 2026-03-11" "$MAILDIR"/*.eml)" || cd_fail "digest email lines"
+
+echo "== POST /notifications/test"
+code=$(curl -s -o "$CD_TEST_TMP/t.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"channel": "slack"}' "$API/notifications/test")
+assert_eq 202 "$code" "test queued: $(cat "$CD_TEST_TMP/t.json")"
+wait_received 'len([r for r in reqs if r["path"].startswith("/slack/") and "Test message from connectord to channel slack" in r["body"]]) == 1' 15 "test message"
+code=$(curl -s -o "$CD_TEST_TMP/t.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"channel": "nope"}' "$API/notifications/test")
+assert_eq 404 "$code" "unknown channel"
+assert_contains "$(cat "$CD_TEST_TMP/t.json")" "hook, slack, mail, flaky, slow" "known channels listed"
+code=$(curl -s -o "$CD_TEST_TMP/t.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"chanel": "slack"}' "$API/notifications/test")
+assert_eq 400 "$code" "bad body"
+
+echo "== no secret anywhere it does not belong"
+metrics=$(curl -s "$API/metrics")
+assert_contains "$metrics" 'connectord_notification_deliveries_total{channel="flaky",outcome="error"} 1' "deliveries by outcome"
+serve_stop w1; serve_stop w2
+for s in "$CD_TEST_HOOK_KEY" "$CD_TEST_SMTP_PASSWORD" "$CD_TEST_SLACK_TOKEN"; do
+    ! grep -qF -- "$s" "$CD_TEST_TMP"/serve-*.log || cd_fail "a secret in a worker log"
+    assert_eq 0 "$(received "len([r for r in reqs if '$s' in r['body'] or '$s' in json.dumps(r['headers'])])")" \
+        "no secret in a request body or header"
+    assert_eq "0|0|0" "$(q "SELECT (SELECT count(*) FROM sp_v2_notifications WHERE payload::text LIKE '%$s%') || '|' ||
+        (SELECT count(*) FROM sp_v2_notification_attempts WHERE error LIKE '%$s%') || '|' ||
+        (SELECT count(*) FROM sp_v2_notification_deliveries WHERE last_error LIKE '%$s%')")" "no secret in rows"
+    assert_not_contains "$metrics" "$s" "no secret in /metrics"
+done
+for f in "$MAILDIR"/*.eml; do
+    tail -n +2 "$f" | grep -qF -- "$CD_TEST_SMTP_PASSWORD" && cd_fail "the SMTP password in a message"
+done
+echo "alerts checks passed"

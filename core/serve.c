@@ -23,7 +23,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "paths.h"
-#include "plugin_probe.h"
+#include "plugin_generation.h"
 #include "queue.h"
 #include "registry.h"
 #include "retention.h"
@@ -52,7 +52,28 @@ typedef struct serve_state {
     size_t nreloaded;
     char *snap_dir;         /* private directory of the runners' configuration */
     char *snap_path;
+    char *gen_dir;          /* accepted driver copies the runners load */
+    char *prev_gen_dir;     /* the generation before (a runner may be starting on it) */
+    unsigned gen;
 } serve_state;
+
+/* The private directory of this worker (runtime directory under systemd). */
+static int ensure_snap_dir(serve_state *st, char **err)
+{
+    if (st->snap_dir)
+        return 0;
+    const char *base = getenv("RUNTIME_DIRECTORY");
+    char *tmpl = cd_sprintf("%s/connectord.XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl)) {
+        *err = cd_sprintf("cannot create a private directory in %s: %s",
+                          base && *base ? base : "/tmp", strerror(errno));
+        free(tmpl);
+        return -1;
+    }
+    st->snap_dir = tmpl;
+    st->snap_path = cd_sprintf("%s/connectord.yaml", tmpl);
+    return 0;
+}
 
 /* Runners read the configuration this worker is running with, not the
  * files on disk: an edit being made (or a typo) under /etc must not change
@@ -61,26 +82,26 @@ typedef struct serve_state {
  * replaced atomically on every accepted reload. */
 static int write_config_snapshot(serve_state *st, char **err)
 {
-    if (!st->snap_dir) {
-        const char *base = getenv("RUNTIME_DIRECTORY");
-        char *tmpl = cd_sprintf("%s/connectord.XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(tmpl)) {
-            *err = cd_sprintf("cannot create a directory for the runners' configuration in %s: %s",
-                              base && *base ? base : "/tmp", strerror(errno));
-            free(tmpl);
-            return -1;
-        }
-        st->snap_dir = tmpl;
-        st->snap_path = cd_sprintf("%s/connectord.yaml", tmpl);
-    }
+    if (ensure_snap_dir(st, err) != 0)
+        return -1;
     char *tmp = cd_sprintf("%s/.connectord.yaml.new", st->snap_dir);
-    json_t *doc = cd_config_get(st->cfg, "");
+    json_t *orig = cd_config_get(st->cfg, "");
+    json_t *doc = json_is_object(orig) ? json_deep_copy(orig) : json_object();
+    if (st->gen_dir) {
+        /* Runners load the accepted copies, never the live directory. */
+        json_t *plugins = json_object_get(doc, "plugins");
+        if (!json_is_object(plugins)) {
+            plugins = json_object();
+            json_object_set_new(doc, "plugins", plugins);
+        }
+        json_object_set_new(plugins, "dir", json_string(st->gen_dir));
+    }
     int rc = -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
         FILE *f = fdopen(fd, "w");
-        if (f && json_dumpf(doc ? doc : json_object(), f, JSON_INDENT(1)) == 0 &&
-            fflush(f) == 0 && fsync(fileno(f)) == 0)
+        if (f && json_dumpf(doc, f, JSON_INDENT(1)) == 0 && fflush(f) == 0 &&
+            fsync(fileno(f)) == 0)
             rc = 0;
         if (f)
             fclose(f);
@@ -95,6 +116,7 @@ static int write_config_snapshot(serve_state *st, char **err)
         unlink(tmp);
     }
     free(tmp);
+    json_decref(doc);
     return rc;
 }
 
@@ -127,18 +149,31 @@ static char *make_worker_id(void)
     return cd_sprintf("%s/%ld/%02x%02x%02x%02x", host, (long)getpid(), r[0], r[1], r[2], r[3]);
 }
 
+/* Accepts the plugin directory as it is now (plugin_generation.h says
+ * why copies), keeping this and the previous generation. */
 static void probe_plugins(serve_state *st)
 {
     const char *dir = cd_config_string(st->cfg, "plugins.dir", NULL);
     char *alloc = dir ? NULL : cd_path_from_prefix("lib/connectord/plugins");
     char *err = NULL;
-    json_t *list = cd_plugins_probe(st->self_exe, dir ? dir : alloc, &err);
+    char *gen_dir = NULL;
+    json_t *list = NULL;
+    if (ensure_snap_dir(st, &err) == 0)
+        list = cd_plugins_accept(st->self_exe, dir ? dir : alloc, st->snap_dir, ++st->gen,
+                                 &gen_dir, &err);
     if (!list) {
+        /* Keep running with what was accepted before, if anything. */
         cd_error("plugins: %s", err);
         free(err);
-        list = json_pack("{s:s, s:[], s:[]}", "plugins_dir", dir ? dir : alloc, "loaded",
-                         "refused");
+        free(alloc);
+        return;
     }
+    if (st->prev_gen_dir) {
+        cd_plugins_generation_remove(st->prev_gen_dir);
+        free(st->prev_gen_dir);
+    }
+    st->prev_gen_dir = st->gen_dir;
+    st->gen_dir = gen_dir;
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(list, "refused"), i, r) {
@@ -267,6 +302,13 @@ static void handle_signals(serve_state *st)
             sd_notify(0, "RELOADING=1");
             reload_config(st);
             probe_plugins(st);
+            {
+                char *err = NULL;
+                if (write_config_snapshot(st, &err) != 0) {
+                    cd_error("SIGHUP: %s", err);
+                    free(err);
+                }
+            }
             cd_scheduler_invalidate(st->scheduler);
             sd_notify(0, "READY=1");
             break;
@@ -485,6 +527,12 @@ out:
     close(st.sigfd);
     for (size_t i = 0; i < st.nreloaded; i++)
         cd_config_free(st.reloaded[i]);
+    if (st.gen_dir)
+        cd_plugins_generation_remove(st.gen_dir);
+    if (st.prev_gen_dir)
+        cd_plugins_generation_remove(st.prev_gen_dir);
+    free(st.gen_dir);
+    free(st.prev_gen_dir);
     if (st.snap_path) {
         unlink(st.snap_path);
         rmdir(st.snap_dir);

@@ -45,4 +45,22 @@ wait_log w1 "configuration not reloaded: $CD_TEST_TMP/w/conf.d/70-broken.yaml"
 kill -0 "${SERVE_PID[w1]}" || cd_fail "worker died on a broken configuration"
 id=$(q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($leak, 'MANUAL', '2025-10-03', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')")
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "runs go on after a failed reload"
+echo "== the live directory reaches runs only through SIGHUP"
+queue_run() { q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status) VALUES ($1, 'MANUAL', '$2', 'QUEUED') RETURNING id) SELECT id FROM r, pg_notify('connectord_queue', 'x')"; }
+cp "$PLUGINS/test_gen.so" "$CD_TEST_TMP/test_gen.so.good"
+# An ops copy in progress: the file overwritten in place, half written.
+head -c 1000 "$CD_TEST_TMP/test_gen.so.good" >"$PLUGINS/test_gen.so"
+id=$(queue_run "$slow" 2025-10-05)
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "a run with the accepted copy despite the broken live file"
+kill -HUP "${SERVE_PID[w1]}"
+wait_log w1 "plugin test_gen.so refused"
+id=$(queue_run "$slow" 2025-10-06)
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "no test_gen after accepting the broken file"
+assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "no driver named 'test_gen'" "why"
+cp "$CD_TEST_TMP/test_gen.so.good" "$PLUGINS/.test_gen.so.new" && mv "$PLUGINS/.test_gen.so.new" "$PLUGINS/test_gen.so"
+kill -HUP "${SERVE_PID[w1]}"
+sleep 0.5
+wait_log w1 "configuration reloaded"
+id=$(queue_run "$slow" 2025-10-07)
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "a run after the fixed file was accepted"
 echo "reload checks passed"

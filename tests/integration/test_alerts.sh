@@ -362,4 +362,6 @@ done
 for f in "$MAILDIR"/*.eml; do
     tail -n +2 "$f" | grep -qF -- "$CD_TEST_SMTP_PASSWORD" && cd_fail "the SMTP password in a message"
 done
+# Under ASan/UBSan a leak or an error at exit lands in the worker's log.
+! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "alerts checks passed"

@@ -178,4 +178,7 @@ echo "== /healthz: database and scheduler"
 h=$(curl -s "http://127.0.0.1:${SERVE_PORT[w1]}/healthz")
 python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert d['database'] == 'ok' and d['scheduler']['ticking'] is True and d['status'] == 'ok', d" "$h" ||
     cd_fail "healthz: $h"
+serve_stop w1; serve_stop w2
+# Under ASan/UBSan a leak or an error at exit lands in the worker's log.
+! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "metrics checks passed"

@@ -18,6 +18,13 @@
 #include "queue.h"
 #include "util.h"
 
+/* alert_channels as JSON text for a jsonb parameter, or NULL for "all". */
+static char *channels_text(const json_t *c)
+{
+    const json_t *ch = json_object_get(c, "alert_channels");
+    return ch && json_is_array(ch) ? json_dumps(ch, JSON_COMPACT) : NULL;
+}
+
 static int begin(PGconn *db, cd_api_resp *r)
 {
     char *err = NULL;
@@ -101,21 +108,23 @@ void cd_api_connector_create(cd_api_req *q, cd_api_resp *r)
         return;
     }
     char *cfg_text = json_dumps(json_object_get(c, "connection_config"), JSON_COMPACT);
+    char *channels = channels_text(c);
     const char *created_by = text_of(c, "created_by") ? text_of(c, "created_by") : q->actor;
     const char *p[] = {text_of(c, "name"), text_of(c, "connector_type"), text_of(c, "source_entity"),
                        text_of(c, "status"), cfg_text, bool_text(json_object_get(c, "schedule_enabled")),
                        text_of(c, "schedule_cron"), text_of(c, "schedule_timezone"), created_by,
-                       text_of(c, "driver")};
+                       text_of(c, "driver"), text_of(c, "expected_by"), channels};
     PGresult *res = write_row(db, r,
                               "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, status,"
                               "  connection_config, schedule_enabled, schedule_cron, schedule_timezone,"
-                              "  created_by, driver)"
+                              "  created_by, driver, expected_by, alert_channels)"
                               " VALUES ($1, $2, $3, coalesce($4, 'ACTIVE'), $5::jsonb,"
                               "         coalesce($6::boolean, true), $7, coalesce($8, 'Asia/Kolkata'),"
-                              "         $9, $10)"
+                              "         $9, $10, $11, $12::jsonb)"
                               " RETURNING id",
-                              10, p, text_of(c, "name"));
+                              12, p, text_of(c, "name"));
     free(cfg_text);
+    free(channels);
     json_decref(c);
     if (!res)
         return;
@@ -209,19 +218,22 @@ void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     char *cfg_text = json_dumps(json_object_get(c, "connection_config"), JSON_COMPACT);
+    char *channels = channels_text(c);
     const char *p[] = {ids, text_of(c, "name"), text_of(c, "connector_type"),
                        text_of(c, "source_entity"), cfg_text,
                        bool_text(json_object_get(c, "schedule_enabled")), text_of(c, "schedule_cron"),
-                       text_of(c, "schedule_timezone"), text_of(c, "driver")};
+                       text_of(c, "schedule_timezone"), text_of(c, "driver"),
+                       text_of(c, "expected_by"), channels};
     PGresult *res = write_row(db, r,
                               "UPDATE sp_v2_connectors SET name = $2, connector_type = $3,"
                               "  source_entity = $4, connection_config = $5::jsonb,"
                               "  schedule_enabled = coalesce($6::boolean, true), schedule_cron = $7,"
                               "  schedule_timezone = coalesce($8, 'Asia/Kolkata'), driver = $9,"
-                              "  updated_at = now()"
+                              "  expected_by = $10, alert_channels = $11::jsonb, updated_at = now()"
                               " WHERE id = $1 RETURNING id",
-                              9, p, text_of(c, "name"));
+                              11, p, text_of(c, "name"));
     free(cfg_text);
+    free(channels);
     json_decref(c);
     if (!res) {
         json_decref(stored);

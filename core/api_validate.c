@@ -22,7 +22,8 @@
 
 const char *const cd_api_connector_fields[] = {
     "name", "connector_type", "source_entity", "connection_config", "driver", "status",
-    "schedule_enabled", "schedule_cron", "schedule_timezone", "created_by", NULL};
+    "schedule_enabled", "schedule_cron", "schedule_timezone", "created_by", "expected_by",
+    "alert_channels", NULL};
 
 static const char *const read_only_fields[] = {
     "id", "last_run_at", "last_run_status", "last_run_details", "success_count",
@@ -125,6 +126,31 @@ static void check_schedule(const json_t *c, json_t *errors)
     if (tz && !cd_tz_valid(tz))
         err_add(errors, "schedule_timezone",
                 "is not a known IANA time zone (for example Asia/Kolkata)");
+
+    /* Alerts (#9): the local time yesterday's data must have arrived by,
+     * and the channels this connector's alerts go to (null: all). */
+    const char *by = string_field(c, "expected_by", 5, 0, errors);
+    if (by && !(strlen(by) == 5 && by[2] == ':' && isdigit((unsigned char)by[0]) &&
+                isdigit((unsigned char)by[1]) && isdigit((unsigned char)by[3]) &&
+                isdigit((unsigned char)by[4]) && atoi(by) < 24 && atoi(by + 3) < 60))
+        err_add(errors, "expected_by", "must be a local time HH:MM, like 09:00");
+    json_t *ch = json_object_get(c, "alert_channels");
+    if (ch && !json_is_null(ch)) {
+        if (!json_is_array(ch)) {
+            err_add(errors, "alert_channels", "must be a list of channel names, or null for all");
+        } else {
+            size_t i;
+            json_t *v;
+            json_array_foreach(ch, i, v) {
+                const char *n = json_string_value(v);
+                if (!n || !*n || strlen(n) > 100) {
+                    char *f = cd_sprintf("alert_channels[%zu]", i);
+                    err_add(errors, f, "must be a channel name (1 to 100 characters)");
+                    free(f);
+                }
+            }
+        }
+    }
 }
 
 static char *lower_dup(const char *s)

@@ -385,5 +385,29 @@ assert_not_contains "$(cat "$LOG")" new-secret-77 "serve log"
 assert_not_contains "$(cat "$LOG")" wrong-token-xyz "serve log"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE message LIKE '%new-secret-77%'")" "run logs"
 
+echo "== alert fields: expected_by and alert_channels, validated and kept by partial updates"
+ALERT='{"name": "Alert Bank", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "ALERT",
+        "connection_config": {"rows": 1, "seed": 1}, "schedule_enabled": false,
+        "expected_by": "09:30", "alert_channels": ["ops-webhook"]}'
+req POST /connectors "$ALERT"
+expect 201 "create with alert fields"
+al=$(jq_ 'd["connector"]["id"]')
+assert_eq '09:30|["ops-webhook"]' "$(q "SELECT expected_by || '|' || alert_channels::text FROM sp_v2_connectors WHERE id = $al")" "stored"
+req PUT "/connectors/$al" '{"source_entity": "ALERT2"}'
+expect 200 "partial update"
+assert_eq '09:30|["ops-webhook"]' "$(q "SELECT expected_by || '|' || alert_channels::text FROM sp_v2_connectors WHERE id = $al")" "kept by a partial update"
+req PUT "/connectors/$al" '{"expected_by": null, "alert_channels": []}'
+expect 200 "clearing"
+assert_eq '|[]' "$(q "SELECT coalesce(expected_by, '') || '|' || alert_channels::text FROM sp_v2_connectors WHERE id = $al")" "cleared and none"
+req PUT "/connectors/$al" '{"expected_by": "25:00"}'
+expect 400 "bad expected_by"
+assert_contains "$BODY" '"field":"expected_by"' "expected_by named"
+req PUT "/connectors/$al" '{"alert_channels": "ops"}'
+expect 400 "bad alert_channels"
+assert_contains "$BODY" '"field":"alert_channels"' "alert_channels named"
+req PUT "/connectors/$al" '{"alert_channels": ["ok", 5]}'
+expect 400 "bad channel name"
+assert_contains "$BODY" 'alert_channels[1]' "the bad element named"
+
 serve_stop w1
 echo "PASS"

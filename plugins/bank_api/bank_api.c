@@ -348,17 +348,7 @@ static int check_config(cd_run *run, const json_t *root)
 
 static int validate(cd_run *run)
 {
-    json_error_t err;
-    json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
-    if (!root) {
-        hostapi->config_error(run, "", "connection_config is not valid JSON: %s", err.text);
-        return CD_ERR_CONFIG;
-    }
-    validating = 1;
-    int bad = check_config(run, root);
-    validating = 0;
-    json_decref(root);
-    return bad ? CD_ERR_CONFIG : CD_OK;
+    return cdc_validate_with(hostapi, run, &validating, check_config);
 }
 
 /* Largest body buffered for one JSON page; a statement page bigger than
@@ -857,16 +847,6 @@ typedef struct ba_request {
     int csv_failed;
 } ba_request;
 
-static char *header_copy(const char *line, size_t len, size_t namelen)
-{
-    const char *v = line + namelen, *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    return strndup(v, (size_t)(end - v));
-}
-
 static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
 {
     ba_request *r = userdata;
@@ -876,7 +856,7 @@ static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
         free(r->cursor);
         r->link = r->cursor = NULL;
     } else if (len > 5 && strncasecmp(line, "Link:", 5) == 0) {
-        char *v = header_copy(line, len, 5);
+        char *v = cdc_header_value(line, len, 5);
         if (v && r->link) { /* several Link headers are one list */
             char *both = cdc_printf("%s, %s", r->link, v);
             free(v);
@@ -888,7 +868,7 @@ static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
         size_t n = strlen(r->cursor_header);
         if (len > n && line[n] == ':' && strncasecmp(line, r->cursor_header, n) == 0) {
             free(r->cursor);
-            r->cursor = header_copy(line, len, n + 1);
+            r->cursor = cdc_header_value(line, len, n + 1);
         }
     }
     return cdc_xfer_header(line, size, nitems, &r->x);

@@ -237,8 +237,7 @@ static int xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
     return 0;
 }
 
-/* Copies the header value after "Name:" trimmed of blanks and CRLF. */
-static char *header_value(const char *line, size_t len, size_t namelen)
+char *cdc_header_value(const char *line, size_t len, size_t namelen)
 {
     const char *v = line + namelen;
     const char *end = line + len;
@@ -265,11 +264,11 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
             char *endp = NULL;
             x->status = strtol(sp + 1, &endp, 10);
             if (endp && endp < end && *endp == ' ')
-                x->reason = header_value(endp, (size_t)(end - endp), 0);
+                x->reason = cdc_header_value(endp, (size_t)(end - endp), 0);
         }
     } else if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
         free(x->retry_after);
-        x->retry_after = header_value(line, len, 12);
+        x->retry_after = cdc_header_value(line, len, 12);
     }
     return len;
 }
@@ -463,4 +462,20 @@ void cdc_report(const cd_host_api *host, int validating, cd_run *run, const char
     else
         host->log(run, CD_LOG_ERROR, "connection_config.%s: %s", field, msg ? msg : "invalid");
     free(msg);
+}
+
+int cdc_validate_with(const cd_host_api *host, cd_run *run, int *validating,
+                      int (*check)(cd_run *run, const json_t *config))
+{
+    json_error_t err;
+    json_t *root = cdc_config_parse(host->run_info(run), &err);
+    if (!root) {
+        host->config_error(run, "", "connection_config is not valid JSON: %s", err.text);
+        return CD_ERR_CONFIG;
+    }
+    *validating = 1;
+    int bad = check(run, root);
+    *validating = 0;
+    json_decref(root);
+    return bad ? CD_ERR_CONFIG : CD_OK;
 }

@@ -36,6 +36,16 @@ char *cdc_printf(const char *fmt, ...) CD_PRINTF(1, 2);
 void cdc_report(const cd_host_api *host, int validating, cd_run *run, const char *field,
                 const char *fmt, ...) CD_PRINTF(5, 6);
 
+/* A driver's validate(): parses connection_config, runs check (which
+ * reports through cdc_report and returns the number of problems) with
+ * *validating set, and returns CD_OK or CD_ERR_CONFIG. */
+int cdc_validate_with(const cd_host_api *host, cd_run *run, int *validating,
+                      int (*check)(cd_run *run, const json_t *config));
+
+/* The value of a "Name: value" header line (namelen covers "Name:"),
+ * trimmed of blanks and CRLF; malloc'd, or NULL when out of memory. */
+char *cdc_header_value(const char *line, size_t len, size_t namelen);
+
 /* ---- configuration ---- */
 
 /* Parses run_info's config_json. NULL on error with the reason in *err. */

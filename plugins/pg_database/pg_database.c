@@ -166,17 +166,7 @@ static int check_config(cd_run *run, const json_t *root)
 
 static int validate(cd_run *run)
 {
-    json_error_t err;
-    json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
-    if (!root) {
-        hostapi->config_error(run, "", "connection_config is not valid JSON: %s", err.text);
-        return CD_ERR_CONFIG;
-    }
-    validating = 1;
-    int bad = check_config(run, root);
-    validating = 0;
-    json_decref(root);
-    return bad ? CD_ERR_CONFIG : CD_OK;
+    return cdc_validate_with(hostapi, run, &validating, check_config);
 }
 
 /* libpq's message without its trailing newline, into a static-free copy. */

@@ -26,6 +26,8 @@ serve_config "$CFG"
 
 echo "loading 1,000 connectors and 100,000 runs..."
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+-- Synthetic history, not finished runs: no alert trigger per row.
+SET session_replication_role = replica;
 UPDATE sp_v2_connectors SET schedule_enabled = false;
 INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
                               schedule_enabled, schedule_cron, total_runs, success_count,

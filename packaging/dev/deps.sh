@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-    build-essential cmake pkg-config git python3
+    build-essential cmake pkg-config git python3 curl openssl libssl-dev
     libpq-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libyaml-dev
     libmicrohttpd-dev libsystemd-dev libcmocka-dev libyajl-dev libicu-dev
     postgresql-15 postgresql-client-15

@@ -6,12 +6,14 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *current;
+static uint64_t generation;
 
 void cd_registry_set(json_t *snapshot)
 {
     pthread_mutex_lock(&lock);
     json_t *old = current;
     current = snapshot;
+    __atomic_add_fetch(&generation, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&lock);
     json_decref(old);
 }
@@ -24,6 +26,11 @@ json_t *cd_registry_get(void)
     if (!s)
         s = json_pack("{s:s, s:[], s:[]}", "plugins_dir", "", "loaded", "refused");
     return s;
+}
+
+uint64_t cd_registry_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_SEQ_CST);
 }
 
 json_t *cd_registry_driver(json_t *snapshot, const char *name)

@@ -34,9 +34,10 @@
 
 /* next_run_at (borrowed from cache, JSON null when none); cache maps
  * "cron\ntz" to the answer, since most connectors share a handful of
- * schedules. */
+ * schedules. *soonest (when not NULL) is lowered to the answer's epoch
+ * seconds: a rendered body is stale from then on. */
 static json_t *next_run(const char *cron, const char *tz, int enabled, const char *status,
-                        json_t *cache, int64_t now)
+                        json_t *cache, int64_t now, int64_t *soonest)
 {
     static json_t *none;
     if (!none)
@@ -47,6 +48,8 @@ static json_t *next_run(const char *cron, const char *tz, int enabled, const cha
         tz = "Asia/Kolkata";
     char *key = cd_sprintf("%s\n%s", cron, tz);
     json_t *hit = json_object_get(cache, key);
+    json_t *at = NULL;
+    char *atkey = soonest ? cd_sprintf("%s\nt", key) : NULL;
     if (!hit) {
         cd_cron parsed;
         char *err = NULL;
@@ -59,22 +62,28 @@ static json_t *next_run(const char *cron, const char *tz, int enabled, const cha
             char buf[32];
             strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
             hit = json_string(buf);
+            if (atkey)
+                json_object_set_new(cache, atkey, json_integer(next));
         } else {
             hit = json_null();
         }
         free(err);
         json_object_set_new(cache, key, hit);
     }
+    if (atkey && (at = json_object_get(cache, atkey)) != NULL &&
+        (*soonest == 0 || json_integer_value(at) < *soonest))
+        *soonest = json_integer_value(at);
+    free(atkey);
     free(key);
     return hit;
 }
 
-static void add_next_run(json_t *c, json_t *cache, int64_t now)
+static void add_next_run(json_t *c, json_t *cache, int64_t now, int64_t *soonest)
 {
     json_t *n = next_run(json_string_value(json_object_get(c, "schedule_cron")),
                          json_string_value(json_object_get(c, "schedule_timezone")),
                          json_is_true(json_object_get(c, "schedule_enabled")),
-                         json_string_value(json_object_get(c, "status")), cache, now);
+                         json_string_value(json_object_get(c, "status")), cache, now, soonest);
     json_object_set(c, "next_run_at", n);
 }
 
@@ -82,7 +91,7 @@ json_t *cd_api_connector_json(const PGresult *res, int row, json_t *snapshot, js
 {
     json_t *c = cd_api_row_json(res, row);
     cd_api_mask_connector(c, snapshot);
-    add_next_run(c, cache, (int64_t)time(NULL));
+    add_next_run(c, cache, (int64_t)time(NULL), NULL);
     return c;
 }
 
@@ -102,16 +111,28 @@ json_t *cd_api_load_connector(PGconn *db, int64_t id, int for_update, char **err
     return c;
 }
 
-json_t *cd_api_masked_copy(const json_t *c)
+static json_t *masked_copy(const json_t *c, int64_t *soonest)
 {
     json_t *m = json_deep_copy(c);
     json_t *snap = cd_registry_get();
     cd_api_mask_connector(m, snap);
     json_t *cache = json_object();
-    add_next_run(m, cache, (int64_t)time(NULL));
+    add_next_run(m, cache, (int64_t)time(NULL), soonest);
     json_decref(cache);
     json_decref(snap);
     return m;
+}
+
+json_t *cd_api_masked_copy(const json_t *c)
+{
+    return masked_copy(c, NULL);
+}
+
+/* valid_until_ms of a body whose soonest next_run_at is soonest (epoch
+ * seconds, 0: none). */
+static int64_t until_ms(int64_t soonest)
+{
+    return soonest > 0 ? soonest * 1000 : 0;
 }
 
 int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
@@ -233,6 +254,9 @@ static int emit_config(cd_buf *b, const PGresult *res, int row, int col, void *a
     return 1;
 }
 
+static void render_list(cd_api_req *q, cd_api_resp *r, const char *status, const char *type,
+                        const char *text, int64_t *soonest);
+
 void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
 {
     static const char *const statuses[] = {"ACTIVE", "PAUSED", "FAILED", "TESTING", NULL};
@@ -253,6 +277,23 @@ void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
         return;
     }
     json_decref(errors);
+    /* Every parameter that shapes the body, in a form that cannot run
+     * together (status and type are from fixed lists; q is last). */
+    char *key = cd_sprintf("list\n%s\n%s\n%s", status ? status : "", type ? type : "",
+                           text ? text : "");
+    cd_api_cache_ticket t;
+    int hit = cd_api_cached_begin(q, r, key, 0, &t);
+    free(key);
+    if (hit)
+        return;
+    int64_t soonest = 0;
+    render_list(q, r, status, type, text, &soonest);
+    cd_api_cached_end(q, r, &t, until_ms(soonest));
+}
+
+static void render_list(cd_api_req *q, cd_api_resp *r, const char *status, const char *type,
+                        const char *text, int64_t *soonest)
+{
     PGconn *db = cd_api_db(q, r);
     if (!db)
         return;
@@ -301,7 +342,7 @@ void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
         json_t *n = next_run(PQgetisnull(res, i, cron_col) ? NULL : PQgetvalue(res, i, cron_col),
                              PQgetisnull(res, i, tz_col) ? NULL : PQgetvalue(res, i, tz_col),
                              !PQgetisnull(res, i, en_col) && PQgetvalue(res, i, en_col)[0] == 't',
-                             PQgetvalue(res, i, st_col), cache, now);
+                             PQgetvalue(res, i, st_col), cache, now, soonest);
         char *nt = json_dumps(n, JSON_ENCODE_ANY);
         cd_buf_printf(&b, ",\"next_run_at\":%s}", nt ? nt : "null");
         free(nt);
@@ -319,7 +360,22 @@ void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
     r->text = cd_buf_take(&b);
 }
 
+static void render_connector(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t *soonest);
+
 void cd_api_connector_get(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    char *key = cd_sprintf("connector\n%lld", (long long)id);
+    cd_api_cache_ticket t;
+    int hit = cd_api_cached_begin(q, r, key, id, &t);
+    free(key);
+    if (hit)
+        return;
+    int64_t soonest = 0;
+    render_connector(q, r, id, &soonest);
+    cd_api_cached_end(q, r, &t, until_ms(soonest));
+}
+
+static void render_connector(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t *soonest)
 {
     PGconn *db = cd_api_db(q, r);
     if (!db)
@@ -333,7 +389,7 @@ void cd_api_connector_get(cd_api_req *q, cd_api_resp *r, int64_t id)
             cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
         return;
     }
-    json_t *m = cd_api_masked_copy(c);
+    json_t *m = masked_copy(c, soonest);
     json_decref(c);
     cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:o}", "success", 1, "connector", m));
 }

@@ -16,6 +16,8 @@
 
 #include "api.h"
 #include "api_auth.h"
+#include "api_cache.h"
+#include "api_cache_listen.h"
 #include "api_pool.h"
 #include "util.h"
 
@@ -35,6 +37,8 @@ struct cd_api {
     char *web_root;          /* share/connectord/web under the prefix */
     cd_api_pool *pool;
     cd_api_auth *auth;
+    cd_api_cache *cache;     /* rendered hot reads, or NULL (http.cache_entries: 0) */
+    cd_api_cache_listener *cache_listener;
     int backfill_max_days;
     int test_timeout_s;      /* how long POST /test waits for its run */
 
@@ -74,6 +78,7 @@ typedef struct cd_api_resp {
     json_t *body;                  /* owned; sent as JSON */
     char *text;                    /* or JSON text already made (owned) */
     struct MHD_Response *raw;      /* or a ready response (static files, redirects) */
+    cd_api_cache_val *cached;      /* or a held cached response (api_respcache.c) */
     int suspended;                 /* the handler suspended the connection */
 } cd_api_resp;
 
@@ -85,6 +90,30 @@ void cd_api_error_fields(cd_api_resp *r, unsigned status, const char *msg, json_
 /* A 500 whose details go to the service log only. Takes detail. */
 void cd_api_internal_error(cd_api_resp *r, const char *what, char *detail);
 json_t *cd_api_field_error(const char *field, const char *message);
+
+/* The headers of every JSON response (content type, no-store, nosniff;
+ * the Bearer challenge on a 401). */
+void cd_api_response_headers(struct MHD_Response *resp, unsigned status);
+
+/* --- the response cache (api_respcache.c, api_cache.h) --- */
+/* The cache the configuration asks for (http.cache_entries, default 256,
+ * 0: none; http.cache_max_age_seconds, default 30), or NULL. */
+cd_api_cache *cd_api_cache_create(const cd_config *cfg);
+/* Before rendering a cacheable read (after its parameters were checked):
+ * key names the response (route and every parameter that shapes the body);
+ * connector_id the connector it depends on (0: the list, every connector).
+ * Returns 1 when r was answered from the cache. Otherwise the handler
+ * renders into r and must call cd_api_cached_end with the same ticket. */
+int cd_api_cached_begin(cd_api_req *q, cd_api_resp *r, const char *key, int64_t connector_id,
+                        cd_api_cache_ticket *t);
+/* After rendering: a 200 becomes a shared response, stored unless a change
+ * was heard of meanwhile, valid until valid_until_ms (CLOCK_REALTIME; 0:
+ * no limit of its own). Anything else is sent as it is and not stored. */
+void cd_api_cached_end(cd_api_req *q, cd_api_resp *r, cd_api_cache_ticket *t,
+                       int64_t valid_until_ms);
+
+/* Queues a cached response on a connection and drops the reference. */
+enum MHD_Result cd_api_cached_queue(struct MHD_Connection *mc, cd_api_cache_val *v);
 
 /* --- request helpers (api_http.c) --- */
 /* The query parameter, or NULL. */

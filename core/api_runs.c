@@ -129,6 +129,9 @@ static const char *filter(const cd_api_req *q, const char *key, const char *cons
     " records_failed, duration_seconds, error_message, details, started_at, completed_at,"    \
     " triggered_by, attempt, max_attempts, queued_at, backfill_id, cancel_requested_at"
 
+static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long limit,
+                           long long offset, const char *status, const char *type);
+
 void cd_api_history(cd_api_req *q, cd_api_resp *r, int64_t id)
 {
     static const char *const statuses[] = {"QUEUED", "RUNNING", "SUCCESS", "PARTIAL_SUCCESS",
@@ -146,6 +149,20 @@ void cd_api_history(cd_api_req *q, cd_api_resp *r, int64_t id)
         return;
     }
     json_decref(errors);
+    char *key = cd_sprintf("history\n%lld\n%lld\n%lld\n%s\n%s", (long long)id, limit, offset,
+                           status ? status : "", type ? type : "");
+    cd_api_cache_ticket t;
+    int hit = cd_api_cached_begin(q, r, key, id, &t);
+    free(key);
+    if (hit)
+        return;
+    render_history(q, r, id, limit, offset, status, type);
+    cd_api_cached_end(q, r, &t, 0);
+}
+
+static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long limit,
+                           long long offset, const char *status, const char *type)
+{
     if (cd_api_connector_exists(q, r, id, NULL) != 1)
         return;
     char ids[24], lim[24], off[24];

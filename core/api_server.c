@@ -18,8 +18,28 @@
 #include "paths.h"
 #include "util.h"
 
+void cd_api_response_headers(struct MHD_Response *resp, unsigned status)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"connectord\"");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *c, cd_api_resp *r)
 {
+    if (r->cached) {
+        /* Shared by many connections: queued as it is, never modified. */
+        enum MHD_Result rc = cd_api_cached_queue(c, r->cached);
+        r->cached = NULL;
+        json_decref(r->body);
+        r->body = NULL;
+        free(r->text);
+        r->text = NULL;
+        return rc;
+    }
     struct MHD_Response *resp = r->raw;
     if (!resp) {
         if (!r->body && !r->text)
@@ -28,14 +48,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, cd_api_resp *r)
         r->text = NULL;
         size_t len = strlen(text);
         resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json; charset=utf-8");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        if (r->status == MHD_HTTP_UNAUTHORIZED)
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                    "Bearer realm=\"connectord\"");
+        cd_api_response_headers(resp, r->status);
+    } else {
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     }
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result rc = MHD_queue_response(c, r->status ? r->status : 200, resp);
     MHD_destroy_response(resp);
     json_decref(r->body);
@@ -250,6 +266,23 @@ static void dispatch(cd_api_req *q, cd_api_resp *r, const route *rt)
     }
 }
 
+static void invalidate_after_write(cd_api *api, const route *rt)
+{
+    if (!api->cache)
+        return;
+    switch (rt->kind) {
+    case R_VALIDATE:
+    case R_NOTIFY_TEST:
+        break; /* change nothing the cache holds */
+    default:
+        if (rt->id > 0)
+            cd_api_cache_bump_connector(api->cache, rt->id);
+        else
+            cd_api_cache_bump_all(api->cache);
+        break;
+    }
+}
+
 /* Everything after the body arrived. */
 static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const char *url,
                    const char *method, cd_api_resp *r)
@@ -330,6 +363,10 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
         }
     }
     dispatch(&q, r, &rt);
+    /* Read your writes: whatever this request changed is not served from
+     * the cache any more, even before its NOTIFY comes back. */
+    if (!is_get)
+        invalidate_after_write(api, &rt);
 done:
     if (q.db)
         cd_api_pool_release(api->pool, q.db);
@@ -360,6 +397,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (st->waiter) {
+        /* A test run ended (or the wait did): its history is news. */
+        if (api->cache)
+            cd_api_cache_bump_all(api->cache);
         unsigned status = 200;
         json_t *body = cd_api_wait_take(st->waiter, &status);
         cd_api_resp r = {.status = status, .body = body};
@@ -439,6 +479,8 @@ static int is_loopback(const struct sockaddr *sa)
 
 static void api_free(cd_api *api)
 {
+    cd_api_cache_listen_stop(api->cache_listener);
+    cd_api_cache_free(api->cache);
     cd_api_pool_free(api->pool);
     cd_api_auth_free(api->auth);
     free(api->self_exe);
@@ -497,6 +539,16 @@ cd_api *cd_api_start(const cd_api_context *ctx, char **err)
         threads = 4;
     int db_conns = (int)cd_config_int(cfg, "http.db_connections", threads + 2, NULL);
     api->pool = cd_api_pool_new(cd_config_string(cfg, "database.url", NULL), db_conns);
+    api->cache = cd_api_cache_create(cfg);
+    if (api->cache) {
+        api->cache_listener = cd_api_cache_listen_start(
+            api->cache, cd_config_string(cfg, "database.url", NULL), err);
+        if (!api->cache_listener) {
+            freeaddrinfo(ai);
+            api_free(api);
+            return NULL;
+        }
+    }
     if (cd_api_wait_start(api, err) != 0) {
         freeaddrinfo(ai);
         api_free(api);

@@ -207,6 +207,35 @@ static int emit_notifications(cd_buf *b, PGconn *db, char **err)
     return 0;
 }
 
+/* The API's response cache (api_cache.h), when on. */
+static void emit_cache(cd_buf *b, cd_api_cache *cache)
+{
+    if (!cache)
+        return;
+    cd_api_cache_stats s;
+    cd_api_cache_get_stats(cache, &s);
+    family(b, "connectord_api_cache_live", "gauge",
+           "1 while the API cache hears of changes (LISTEN is up) and serves from the cache.");
+    cd_buf_printf(b, "connectord_api_cache_live %d\n", cd_api_cache_live(cache));
+    family(b, "connectord_api_cache_entries", "gauge", "Responses the API cache holds.");
+    cd_buf_printf(b, "connectord_api_cache_entries %zu\n", s.entries);
+    family(b, "connectord_api_cache_requests_total", "counter",
+           "Cacheable API reads by outcome: hit (stored response), shared (waited for another "
+           "request's render), render, bypass (cache not live).");
+    cd_buf_printf(b, "connectord_api_cache_requests_total{outcome=\"hit\"} %llu\n",
+                  (unsigned long long)s.hits);
+    cd_buf_printf(b, "connectord_api_cache_requests_total{outcome=\"shared\"} %llu\n",
+                  (unsigned long long)s.shared);
+    cd_buf_printf(b, "connectord_api_cache_requests_total{outcome=\"render\"} %llu\n",
+                  (unsigned long long)s.renders);
+    cd_buf_printf(b, "connectord_api_cache_requests_total{outcome=\"bypass\"} %llu\n",
+                  (unsigned long long)s.bypassed);
+    family(b, "connectord_api_cache_renders_discarded_total", "counter",
+           "Renders not stored because a change was heard of while they ran.");
+    cd_buf_printf(b, "connectord_api_cache_renders_discarded_total %llu\n",
+                  (unsigned long long)s.discarded);
+}
+
 /* This worker's own view: its plugin directory and its event loop. */
 static void emit_process(cd_buf *b)
 {
@@ -242,6 +271,7 @@ void cd_api_metrics(cd_api_req *q, cd_api_resp *r)
         return;
     }
     emit_process(&b);
+    emit_cache(&b, q->api->cache);
     size_t len = b.len;
     char *text = cd_buf_take(&b);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "host.h"
 #include "log.h"
+#include "runner_channel.h"
 #include "runs.h"
 #include "supervise.h"
 #include "util.h"
@@ -27,6 +28,7 @@ typedef struct slot {
     int timeout_s;
     stop_reason stop;
     char *cancelled_by;
+    json_t *verdict;     /* what the runner decided, through its channel */
 } slot;
 
 struct cd_dispatcher {
@@ -79,6 +81,9 @@ void cd_dispatcher_free(cd_dispatcher *d)
     for (size_t i = 0; i < d->nslots; i++) {
         if (d->slots[i].child.stderr_fd >= 0 && d->slots[i].used)
             close(d->slots[i].child.stderr_fd);
+        if (d->slots[i].used)
+            cd_child_close_channel(&d->slots[i].child);
+        json_decref(d->slots[i].verdict);
         free(d->slots[i].cancelled_by);
     }
     free(d->slots);
@@ -106,25 +111,11 @@ static int claim_one(cd_dispatcher *d, PGconn *conn, slot *out, char **err)
     char lease[16];
     snprintf(lease, sizeof lease, "%d", d->lease_s);
     const char *p[] = {d->worker_id, lease};
-    /* The CTE locks one candidate with SKIP LOCKED so concurrent workers
-     * pass over each other's picks instead of queueing behind them. Manual
-     * and test runs go before a backlog of scheduled ones; within a
-     * connector, the oldest first (a backfill in date order). */
+    /* Manual and test runs go before a backlog of scheduled ones; within a
+     * connector, the oldest first (a backfill in date order). How the claim
+     * stays cheap with a long queue: schema/009_claim_index.sql. */
     PGresult *res = PQexecParams(
-        conn,
-        "WITH c AS (SELECT r.id FROM sp_v2_connector_runs r"
-        "  JOIN sp_v2_connectors k ON k.id = r.connector_id"
-        "  WHERE r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= now())"
-        "    AND (k.status <> 'PAUSED' OR r.run_type = 'TEST')"
-        "    AND NOT EXISTS (SELECT 1 FROM sp_v2_connector_runs x"
-        "                    WHERE x.connector_id = r.connector_id AND x.status = 'RUNNING')"
-        "  ORDER BY (r.run_type IN ('TEST', 'MANUAL')) DESC, r.id"
-        "  LIMIT 1 FOR UPDATE OF r SKIP LOCKED)"
-        " UPDATE sp_v2_connector_runs r SET status = 'RUNNING', started_at = now(),"
-        "  completed_at = NULL, worker_id = $1, heartbeat_at = now(),"
-        "  lease_expires_at = now() + make_interval(secs => $2::int)"
-        " FROM c WHERE r.id = c.id"
-        " RETURNING r.id, r.attempt, r.max_attempts, COALESCE(r.timeout_seconds, 0)",
+        conn, "SELECT * FROM connectord_claim_run($1, $2::int)",
         2, NULL, p, NULL, NULL, 0);
     if (!res) {
         *err = cd_db_error(conn, "claiming a run");
@@ -177,9 +168,25 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
             return started ? started : -1;
         if (rc == 0)
             break;
+        /* The runner gets its run from us and tells us its logs and its
+         * verdict: an empty run then costs it no database connection
+         * (runner_channel.h). */
         char *spawn_err = NULL;
-        if (cd_child_spawn(&claimed.child, d->self_exe, d->config_path, claimed.run_id, 1,
-                           &spawn_err) != 0) {
+        cd_run_row row;
+        if (cd_runs_load(conn, claimed.run_id, &row, &spawn_err) != 0) {
+            settle(d, conn, &claimed, spawn_err, 1);
+            free(spawn_err);
+            continue;
+        }
+        char *row_json = cd_channel_row_json(&row);
+        cd_run_row_free(&row);
+        int spawned = row_json ? cd_child_spawn_channel(&claimed.child, d->self_exe,
+                                                        d->config_path, claimed.run_id, row_json,
+                                                        &spawn_err)
+                               : cd_child_spawn(&claimed.child, d->self_exe, d->config_path,
+                                                claimed.run_id, 1, &spawn_err);
+        free(row_json);
+        if (spawned != 0) {
             settle(d, conn, &claimed, spawn_err, 1);
             free(spawn_err);
             continue;
@@ -208,20 +215,58 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
 size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->nslots && n < max; i++)
-        if (d->slots[i].used && d->slots[i].child.stderr_fd >= 0)
+    for (size_t i = 0; i < d->nslots && n < max; i++) {
+        if (!d->slots[i].used)
+            continue;
+        if (d->slots[i].child.stderr_fd >= 0 && n < max)
             fds[n++] = (struct pollfd){.fd = d->slots[i].child.stderr_fd, .events = POLLIN};
+        if (d->slots[i].child.channel_fd >= 0 && n < max)
+            fds[n++] = (struct pollfd){.fd = d->slots[i].child.channel_fd, .events = POLLIN};
+    }
     return n;
 }
 
-void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n)
+/* Stores the log lines the runner sent and keeps its verdict for when it
+ * has exited. Without a database connection the messages wait. */
+static void handle_channel(slot *s, PGconn *conn)
+{
+    cd_child *c = &s->child;
+    if (c->channel_fd >= 0 && !cd_channel_fill(c->channel_fd, &c->channel_in)) {
+        close(c->channel_fd);
+        c->channel_fd = -1;
+    }
+    if (!conn)
+        return;
+    json_t *msg;
+    while ((msg = cd_channel_next(&c->channel_in)) != NULL) {
+        json_t *log = json_object_get(msg, "log");
+        json_t *verdict = json_object_get(msg, "verdict");
+        char *err = NULL;
+        if (json_is_object(log) && cd_channel_store_log(conn, s->run_id, log, &err) != 0) {
+            cd_error("run %lld: %s", (long long)s->run_id, err);
+            free(err);
+        } else if (json_is_object(verdict)) {
+            json_decref(s->verdict);
+            s->verdict = json_incref(verdict);
+        }
+        json_decref(msg);
+    }
+}
+
+void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd *fds, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
-        for (size_t i = 0; i < d->nslots; i++)
-            if (d->slots[i].used && d->slots[i].child.stderr_fd == fds[k].fd)
-                cd_child_drain(&d->slots[i].child);
+        for (size_t i = 0; i < d->nslots; i++) {
+            slot *s = &d->slots[i];
+            if (!s->used)
+                continue;
+            if (s->child.stderr_fd == fds[k].fd)
+                cd_child_drain(&s->child);
+            else if (s->child.channel_fd == fds[k].fd)
+                handle_channel(s, conn);
+        }
     }
 }
 
@@ -231,9 +276,22 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
 {
     while (s->child.stderr_fd >= 0)
         cd_child_drain(&s->child);
+    /* Everything the runner wrote is in the pipe by now; what a process it
+     * left behind might still write is not waited for. */
+    handle_channel(s, conn);
+    cd_child_close_channel(&s->child);
     cd_child *c = &s->child;
     int clean = c->exited && c->exit_code == 0;
-    if (!clean) {
+    if (clean && s->verdict) {
+        char *err = NULL;
+        if (cd_channel_apply_verdict(conn, s->run_id, s->verdict, &err) < 0) {
+            /* Still RUNNING: our heartbeat no longer renews it, so its lease
+             * runs out and it is rescued. */
+            cd_error("run %lld: settling it as its runner decided: %s", (long long)s->run_id,
+                     err);
+            free(err);
+        }
+    } else if (!clean) {
         if (s->stop == STOP_HANDBACK) {
             char *err = NULL;
             if (cd_runs_requeue(conn, s->run_id, s->attempt,
@@ -253,8 +311,10 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
         }
     }
     free(s->cancelled_by);
+    json_decref(s->verdict);
     memset(s, 0, sizeof *s);
     s->child.stderr_fd = -1;
+    s->child.channel_fd = -1;
     d->running--;
 }
 
@@ -300,12 +360,25 @@ int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
         return 0;
     char lease[16];
     snprintf(lease, sizeof lease, "%d", d->lease_s);
-    const char *p[] = {d->worker_id, lease};
-    return cd_db_command(conn, "renewing leases",
-                         "UPDATE sp_v2_connector_runs SET heartbeat_at = now(),"
-                         " lease_expires_at = now() + make_interval(secs => $2::int)"
-                         " WHERE worker_id = $1 AND status = 'RUNNING'",
-                         2, p, err);
+    /* Only the runs a runner of ours still holds: a run we failed to settle
+     * (the database was away at that moment) must not be kept alive by our
+     * heartbeat; its lease runs out and it is rescued. */
+    cd_buf ids;
+    cd_buf_init(&ids);
+    cd_buf_putc(&ids, '{');
+    for (size_t i = 0; i < d->nslots; i++)
+        if (d->slots[i].used)
+            cd_buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", (long long)d->slots[i].run_id);
+    cd_buf_putc(&ids, '}');
+    const char *p[] = {d->worker_id, lease, ids.data};
+    int rc = cd_db_command(conn, "renewing leases",
+                           "UPDATE sp_v2_connector_runs SET heartbeat_at = now(),"
+                           " lease_expires_at = now() + make_interval(secs => $2::int)"
+                           " WHERE worker_id = $1 AND status = 'RUNNING'"
+                           " AND id = ANY($3::bigint[])",
+                           3, p, err);
+    cd_buf_free(&ids);
+    return rc;
 }
 
 /* Settles the runs listed in res (id, attempt, max_attempts) as lost. */

@@ -27,7 +27,7 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err);
 
 /* The children's stderr pipes, to poll. Returns how many were written. */
 size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max);
-void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n);
+void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd *fds, size_t n);
 
 /* Reaps ended children and settles the runs of those that ended abnormally;
  * enforces deadlines and kill escalation. Returns how many children ended. */

@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "record_schema.h"
+#include "runner_channel.h"
 #include "host_files.h"
 #include "log.h"
 #include "util.h"
@@ -122,6 +123,7 @@ void cd_run_init(cd_run *run)
     run->config_errors = json_array();
     run->max_record_errors = 1000;
     run->max_log_lines = 5000;
+    run->channel_fd = -1;
     run->info.struct_size = (uint32_t)sizeof run->info;
     run->http.struct_size = (uint32_t)sizeof run->http;
     run->http.connect_timeout_s = 30;
@@ -145,7 +147,7 @@ int cd_run_flush_errors(cd_run *run)
 {
     if (!run->npending)
         return 0;
-    if (!run->ctl || run->info.run_id <= 0) {
+    if (run->info.run_id <= 0 || !cd_run_ctl(run)) {
         free_pending(run);
         return 0;
     }
@@ -233,7 +235,12 @@ static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...)
     if (level > CD_LOG_DEBUG)
         level = CD_LOG_DEBUG;
     cd_log(level, "run %lld: %s", (long long)run->info.run_id, msg);
-    if (run->ctl && run->info.run_id > 0) {
+    if (run->channel_fd >= 0 && run->info.run_id > 0) {
+        /* The worker stores it on its connection (runner_channel.h). */
+        if (run->log_lines < run->max_log_lines)
+            cd_channel_send_log(run->channel_fd, (int)level, run->info.attempt, msg);
+        run->log_lines++;
+    } else if (run->ctl && run->info.run_id > 0) {
         if (run->log_lines < run->max_log_lines) {
             char id[32], att[16], lvl[8];
             snprintf(id, sizeof id, "%lld", (long long)run->info.run_id);
@@ -272,11 +279,27 @@ static void set_fatal(cd_run *run, char *msg)
         free(msg);
 }
 
+PGconn *cd_run_ctl(cd_run *run)
+{
+    if (run->ctl || !run->ctl_url || run->ctl_failed)
+        return run->ctl;
+    char *err = NULL;
+    run->ctl = cd_db_connect(run->ctl_url, "connectord-runner", &err);
+    run->db_connections++;
+    if (!run->ctl) {
+        run->ctl_failed = 1;
+        cd_error("run %lld: %s", (long long)run->info.run_id, err);
+        free(err);
+    }
+    return run->ctl;
+}
+
 int cd_run_open_data(cd_run *run, char **err)
 {
     if (run->data)
         return 0;
     run->data = cd_db_connect(run->data_url, "connectord-runner-data", err);
+    run->db_connections++;
     if (!run->data)
         return -1;
     /* Timestamps without a zone are the connector's local time. */

@@ -26,7 +26,12 @@ typedef struct cd_record_error {
 
 struct cd_run {
     cd_run_info info;
-    PGconn *ctl;         /* autocommit: logs, record errors (kept when the run fails) */
+    PGconn *ctl;         /* autocommit: logs, record errors (kept when the run fails);
+                          * opened on first use through cd_run_ctl() */
+    const char *ctl_url; /* borrowed from the configuration; NULL: no lazy connect */
+    int ctl_failed;      /* the lazy connect failed once: do not retry per line */
+    int channel_fd;      /* to the worker (runner_channel.h), or -1: logs go to ctl */
+    int db_connections;  /* opened by this run (ctl, data): reported in its details */
     PGconn *data;        /* one transaction: staging, merge, run row */
     cd_dataset dataset;  /* target of the records */
 
@@ -77,6 +82,10 @@ void cd_run_init(cd_run *run);
 /* Flushes pending record errors; frees what the run owns (not the
  * connections). */
 void cd_run_release(cd_run *run);
+
+/* The control connection, connected on first use (NULL if that fails:
+ * the failure is logged once). */
+PGconn *cd_run_ctl(cd_run *run);
 
 /* Opens the data connection (connector's zone, BEGIN) if not yet open.
  * 0, or -1 with *err. */

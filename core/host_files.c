@@ -157,7 +157,7 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
     /* The data connection may be in the middle of the sink's COPY: the
      * ledger is read on the control connection, and this run's own LOADED
      * files come from memory (pending_state). */
-    PGconn *conn = run->ctl;
+    PGconn *conn = cd_run_ctl(run);
     if (!conn) {
         cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");
         return CD_ERR_TRANSIENT;
@@ -261,7 +261,7 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
         free(key);
         return CD_OK;
     }
-    PGconn *conn = run->ctl;
+    PGconn *conn = cd_run_ctl(run);
     if (!conn) {
         free(key);
         cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");

@@ -1,6 +1,8 @@
 /* runner.c — see runner.h. */
 #include "runner.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "loader.h"
 #include "log.h"
 #include "paths.h"
+#include "runner_channel.h"
 #include "runs.h"
 #include "secrets.h"
 #include "sink.h"
@@ -201,7 +204,10 @@ static char *cancel_reason(cd_run *run)
     snprintf(id, sizeof id, "%lld", (long long)run->info.run_id);
     const char *p[] = {id};
     char *err = NULL;
-    PGresult *res = cd_db_exec(run->ctl, "reading the cancel request", PGRES_TUPLES_OK,
+    PGconn *ctl = cd_run_ctl(run);
+    if (!ctl)
+        return cd_xstrdup("cancelled by USER");
+    PGresult *res = cd_db_exec(ctl, "reading the cancel request", PGRES_TUPLES_OK,
                                "SELECT COALESCE(cancel_requested_by, 'USER')"
                                " FROM sp_v2_connector_runs WHERE id = $1",
                                1, p, &err);
@@ -307,11 +313,53 @@ static json_t *build_details(run_state *st)
                                                      (json_int_t)run->progress_done, "total",
                                                      (json_int_t)run->progress_total));
     json_object_set_new(d, "runner_peak_rss_kb", json_integer(peak_rss_kb()));
+    json_object_set_new(d, "runner_db_connections", json_integer(run->db_connections));
     return d;
 }
 
+/* A run that committed nothing is settled by the worker when it started
+ * this runner (runner_channel.h), else on the control connection. Both
+ * return 1 settled, 0 the run was no longer RUNNING, -1 with *err. */
+static int settle_requeue(cd_run *run, json_t *details, const char *error_message,
+                          double delay_s, int consume_attempt, char **err)
+{
+    if (run->channel_fd < 0)
+        return cd_runs_requeue(run->ctl, run->info.run_id, (int)run->info.attempt,
+                               error_message, details, delay_s, consume_attempt, err);
+    json_t *v = json_pack("{s:s, s:i, s:s?, s:O, s:f, s:b}", "op", "requeue", "attempt",
+                          (int)run->info.attempt, "error_message", error_message, "details",
+                          details, "delay_seconds", delay_s, "consume_attempt",
+                          consume_attempt);
+    int rc = v ? cd_channel_send_verdict(run->channel_fd, v) : -1;
+    json_decref(v);
+    if (rc != 0) {
+        *err = cd_xstrdup("the worker that started this runner is gone");
+        return -1;
+    }
+    return 1;
+}
+
+static int settle_finalize(cd_run *run, const cd_run_outcome *o, char **err)
+{
+    if (run->channel_fd < 0)
+        return cd_runs_finalize(run->ctl, run->info.run_id, o, err);
+    json_t *v = json_pack("{s:s, s:s, s:s?, s:O, s:I, s:I, s:I, s:b, s:s?, s:i}", "op",
+                          "finalize", "status", o->status, "error_message", o->error_message,
+                          "details", o->details, "processed", (json_int_t)o->processed,
+                          "success", (json_int_t)o->success, "failed", (json_int_t)o->failed,
+                          "cursor_dirty", o->cursor_dirty, "cursor", o->cursor, "attempt",
+                          o->attempt);
+    int rc = v ? cd_channel_send_verdict(run->channel_fd, v) : -1;
+    json_decref(v);
+    if (rc != 0) {
+        *err = cd_xstrdup("the worker that started this runner is gone");
+        return -1;
+    }
+    return 1;
+}
+
 /* Merges and finalizes on the data connection (one transaction), or rolls
- * back and finalizes on the control connection. */
+ * back and has the run settled without records (settle_*). */
 static int finish(run_state *st)
 {
     cd_run *run = &st->run;
@@ -385,8 +433,7 @@ static int finish(run_state *st)
         }
         int retryable = st->rc == CD_ERR_TRANSIENT || st->timed_out;
         if (st->rc == CD_CANCELLED && handback_requested) {
-            done = cd_runs_requeue(run->ctl, run->info.run_id, (int)run->info.attempt,
-                                   st->error, details, 0, 0, &err);
+            done = settle_requeue(run, details, st->error, 0, 0, &err);
             verdict = "QUEUED (handed back)";
         } else if (retryable && (int)run->info.attempt < st->row.max_attempts) {
             double after = json_number_value(json_object_get(details, "retry_after_seconds"));
@@ -395,17 +442,16 @@ static int finish(run_state *st)
                                (double)cd_config_int(st->cfg, "retry.base_seconds", 60, NULL),
                                (double)cd_config_int(st->cfg, "retry.max_seconds", 3600, NULL),
                                after);
-            done = cd_runs_requeue(run->ctl, run->info.run_id, (int)run->info.attempt,
-                                   st->error, details, delay, 1, &err);
+            /* Logged first: through a channel, the worker stores log lines as
+             * they come and applies the verdict after this process ended. */
+            cd_host_table.log(run, CD_LOG_WARNING, "attempt %u of %d failed: %s; retrying in %.0f s",
+                              (unsigned)run->info.attempt, st->row.max_attempts, st->error,
+                              delay);
+            done = settle_requeue(run, details, st->error, delay, 1, &err);
             verdict = "QUEUED for a retry";
-            if (done == 1)
-                cd_host_table.log(run, CD_LOG_WARNING,
-                                  "attempt %u of %d failed: %s; retrying in %.0f s",
-                                  (unsigned)run->info.attempt, st->row.max_attempts, st->error,
-                                  delay);
         } else {
             o.attempt = (int)run->info.attempt;
-            done = cd_runs_finalize(run->ctl, run->info.run_id, &o, &err);
+            done = settle_finalize(run, &o, &err);
         }
     }
     json_decref(details);
@@ -417,6 +463,41 @@ static int finish(run_state *st)
     cd_info("run %lld: %s%s%s", (long long)run->info.run_id, verdict,
             st->error ? ": " : "", st->error ? st->error : "");
     return CD_RUNNER_FINALIZED;
+}
+
+/* The run row: from the worker that started us (runner_channel.h), or
+ * read on our own control connection when run by hand. */
+static int load_run(cd_run *run, int64_t run_id, cd_run_row *row, char **err)
+{
+    const char *fds = getenv(CD_CHANNEL_ENV);
+    if (fds) {
+        char expect[16];
+        snprintf(expect, sizeof expect, "%d,%d", CD_CHANNEL_ROW_FD, CD_CHANNEL_FD);
+        if (strcmp(fds, expect) != 0) {
+            *err = cd_sprintf("%s=%s: expected %s", CD_CHANNEL_ENV, fds, expect);
+            return -1;
+        }
+        /* Nothing a driver starts may hold the worker's pipe open. */
+        if (fcntl(CD_CHANNEL_FD, F_SETFD, FD_CLOEXEC) != 0) {
+            *err = cd_sprintf("no channel to the worker on fd %d: %s", CD_CHANNEL_FD,
+                              strerror(errno));
+            return -1;
+        }
+        if (cd_channel_read_row(CD_CHANNEL_ROW_FD, row, err) != 0)
+            return -1;
+        if (row->id != run_id) {
+            *err = cd_sprintf("the worker sent run %lld", (long long)row->id);
+            cd_run_row_free(row);
+            return -1;
+        }
+        run->channel_fd = CD_CHANNEL_FD;
+        return 0;
+    }
+    if (!cd_run_ctl(run)) {
+        *err = cd_xstrdup("no database connection");
+        return -1;
+    }
+    return cd_runs_load(run->ctl, run_id, row, err);
 }
 
 int cd_exec_run(const cd_config *cfg, int64_t run_id)
@@ -435,16 +516,9 @@ int cd_exec_run(const cd_config *cfg, int64_t run_id)
 
     char *err = NULL;
     const char *url = cd_config_string(cfg, "database.url", NULL);
-    run->ctl = cd_db_connect(url, "connectord-runner", &err);
-    if (!run->ctl) {
+    run->ctl_url = url;
+    if (load_run(run, run_id, &st.row, &err) != 0) {
         fprintf(stderr, "<3>run %lld: %s\n", (long long)run_id, err);
-        free(err);
-        cd_run_release(run);
-        cd_secret_set_free(run->secrets);
-        return CD_RUNNER_NOT_FINALIZED;
-    }
-    if (cd_runs_load(run->ctl, run_id, &st.row, &err) != 0) {
-        cd_error("run %lld: %s", (long long)run_id, err);
         free(err);
         PQfinish(run->ctl);
         cd_run_release(run);

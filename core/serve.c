@@ -30,7 +30,8 @@
 #include "scheduler.h"
 #include "util.h"
 
-#define MAX_POLL 300
+/* signalfd, LISTEN, and two pipes (stderr, channel) per runner slot. */
+#define MAX_POLL 520
 
 typedef struct serve_state {
     cd_config *cfg;
@@ -431,7 +432,7 @@ static int loop(serve_state *st)
             handle_signals(st);
         if (st->listen && first_child > 1 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
             drain_notifications(st, &claim_now, &check_cancels);
-        cd_dispatcher_readable(st->dispatcher, fds + first_child, n - first_child);
+        cd_dispatcher_readable(st->dispatcher, st->conn, fds + first_child, n - first_child);
         if (st->conn && cd_dispatcher_reap(st->dispatcher, st->conn) > 0)
             claim_now = 1;
     }

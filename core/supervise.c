@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "host.h"
+#include "runner_channel.h"
 #include "util.h"
 
 extern char **environ;
@@ -29,35 +31,105 @@ const char *cd_signal_name(int signo)
     return buf;
 }
 
-/* environ without any CONNECTORD_PARENT_PID, plus `extra`. The strings are
- * environ's own (and extra, which the caller keeps alive). */
-static char **child_environment(char *extra)
+/* environ without our own variables, plus extra1 and extra2 (either may be
+ * NULL). The strings are environ's own (and the extras, which the caller
+ * keeps alive). */
+static char **child_environment(char *extra1, char *extra2)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **envp = cd_xcalloc(n + 2, sizeof *envp);
+    char **envp = cd_xcalloc(n + 3, sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "CONNECTORD_PARENT_PID=", 22) != 0)
+        if (strncmp(environ[i], "CONNECTORD_PARENT_PID=", 22) != 0 &&
+            strncmp(environ[i], CD_CHANNEL_ENV "=", sizeof CD_CHANNEL_ENV) != 0)
             envp[k++] = environ[i];
-    envp[k++] = extra;
+    if (extra1)
+        envp[k++] = extra1;
+    if (extra2)
+        envp[k++] = extra2;
     envp[k] = NULL;
     return envp;
 }
 
-int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
-                   int64_t run_id, int capture_stderr, char **err)
+/* A descriptor numbered above the channel's fixed numbers, so that the
+ * dup2 onto 3 and 4 in the child cannot overwrite one another's source. */
+static int above_channel_fds(int fd)
+{
+    if (fd > CD_CHANNEL_FD)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, CD_CHANNEL_FD + 1);
+    close(fd);
+    return moved;
+}
+
+/* The run row in a memory file (the runner reads it from offset 0) and the
+ * channel pipe. 0 or -1 with *err; on success the caller closes *memfd and
+ * chan[1] after the spawn. */
+static int make_channel(const char *row_json, int *memfd, int chan[2], char **err)
+{
+    *memfd = above_channel_fds(memfd_create("connectord-run", MFD_CLOEXEC));
+    if (*memfd < 0) {
+        *err = cd_sprintf("cannot create the runner's run file: %s", strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(row_json), off = 0;
+    while (off < len) {
+        ssize_t n = write(*memfd, row_json + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *err = cd_sprintf("cannot write the runner's run file: %s", strerror(errno));
+            close(*memfd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (pipe2(chan, O_CLOEXEC) != 0) {
+        *err = cd_sprintf("cannot create the runner's channel: %s", strerror(errno));
+        close(*memfd);
+        return -1;
+    }
+    chan[0] = above_channel_fds(chan[0]);
+    chan[1] = above_channel_fds(chan[1]);
+    if (chan[0] < 0 || chan[1] < 0 || fcntl(chan[0], F_SETFL, O_NONBLOCK) != 0) {
+        *err = cd_sprintf("cannot set up the runner's channel: %s", strerror(errno));
+        if (chan[0] >= 0)
+            close(chan[0]);
+        if (chan[1] >= 0)
+            close(chan[1]);
+        close(*memfd);
+        return -1;
+    }
+    return 0;
+}
+
+static int spawn_runner(cd_child *child, const char *self_exe, const char *config_path,
+                        int64_t run_id, int capture_stderr, const char *row_json, char **err)
 {
     memset(child, 0, sizeof *child);
     child->stderr_fd = -1;
+    child->channel_fd = -1;
     int pipefd[2] = {-1, -1};
+    int memfd = -1, chan[2] = {-1, -1};
+    if (row_json && make_channel(row_json, &memfd, chan, err) != 0)
+        return -1;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    if (row_json) {
+        posix_spawn_file_actions_adddup2(&fa, memfd, CD_CHANNEL_ROW_FD);
+        posix_spawn_file_actions_adddup2(&fa, chan[1], CD_CHANNEL_FD);
+    }
     if (capture_stderr) {
         if (pipe2(pipefd, O_CLOEXEC) != 0) {
             *err = cd_sprintf("cannot create a pipe for the runner: %s", strerror(errno));
             posix_spawn_file_actions_destroy(&fa);
+            if (row_json) {
+                close(memfd);
+                close(chan[0]);
+                close(chan[1]);
+            }
             return -1;
         }
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
@@ -82,7 +154,10 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
      * parent when it set that up. */
     char parent_env[48];
     snprintf(parent_env, sizeof parent_env, "CONNECTORD_PARENT_PID=%ld", (long)getpid());
-    char **envp = child_environment(parent_env);
+    char channel_env[48];
+    snprintf(channel_env, sizeof channel_env, "%s=%d,%d", CD_CHANNEL_ENV, CD_CHANNEL_ROW_FD,
+             CD_CHANNEL_FD);
+    char **envp = child_environment(parent_env, row_json ? channel_env : NULL);
     pid_t pid;
     int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, envp);
     free(envp);
@@ -90,16 +165,44 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
     posix_spawnattr_destroy(&attr);
     if (capture_stderr)
         close(pipefd[1]);
+    if (row_json) {
+        close(memfd);
+        close(chan[1]);
+    }
     if (rc != 0) {
         *err = cd_sprintf("cannot start the runner %s: %s", self_exe, strerror(rc));
         if (capture_stderr)
             close(pipefd[0]);
+        if (row_json)
+            close(chan[0]);
         return -1;
     }
     child->pid = pid;
     child->stderr_fd = capture_stderr ? pipefd[0] : -1;
+    child->channel_fd = row_json ? chan[0] : -1;
+    cd_buf_init(&child->channel_in);
     child->started_ms = cd_now_ms();
     return 0;
+}
+
+int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
+                   int64_t run_id, int capture_stderr, char **err)
+{
+    return spawn_runner(child, self_exe, config_path, run_id, capture_stderr, NULL, err);
+}
+
+int cd_child_spawn_channel(cd_child *child, const char *self_exe, const char *config_path,
+                           int64_t run_id, const char *row_json, char **err)
+{
+    return spawn_runner(child, self_exe, config_path, run_id, 1, row_json, err);
+}
+
+void cd_child_close_channel(cd_child *child)
+{
+    if (child->channel_fd >= 0)
+        close(child->channel_fd);
+    child->channel_fd = -1;
+    cd_buf_free(&child->channel_in);
 }
 
 /* Forwards what the child wrote to stderr and remembers its last line. */

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 typedef struct cd_child {
     pid_t pid;
     int stderr_fd;      /* read end of the child's stderr, -1 if not captured */
@@ -19,12 +21,22 @@ typedef struct cd_child {
     int exited, exit_code, signaled, signo;
     int timed_out, cancelled;
     char tail[1024];    /* last stderr line, forwarded lines are also echoed */
+    int channel_fd;     /* read end of the runner's channel (non-blocking), or -1 */
+    cd_buf channel_in;  /* bytes read from it, not yet a whole message */
 } cd_child;
 
 /* Starts `self_exe -c config_path exec-run RUN_ID`. Its stderr is piped to
  * us when capture_stderr (and echoed to our stderr). 0 or -1 with *err. */
 int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
                    int64_t run_id, int capture_stderr, char **err);
+
+/* Like cd_child_spawn with the stderr pipe, for a worker: the runner gets
+ * its run row (row_json) and a channel back to us instead of opening a
+ * database connection of its own (runner_channel.h). */
+int cd_child_spawn_channel(cd_child *child, const char *self_exe, const char *config_path,
+                           int64_t run_id, const char *row_json, char **err);
+/* Closes the channel and frees its buffer. */
+void cd_child_close_channel(cd_child *child);
 
 /* Waits for the child; after timeout_s (0: none) sends SIGTERM, then SIGKILL
  * grace_s later. *cancel (may be NULL) becoming non-zero does the same with

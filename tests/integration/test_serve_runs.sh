@@ -54,6 +54,18 @@ for i in 1 2 3; do
     python3 -c "import sys; sys.exit(0 if float('$delay') < 1.0 else 1)" || cd_fail "run $id started $delay s after it was queued"
 done
 
+echo "== the worker settles a run that loads nothing: the runner opens no database connection"
+empty=$(add empty '{"rows": 0, "seed": 1, "bank": "EMPTY"}')
+id=$(queue "$empty")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 10 "empty run"
+assert_eq "0|1" "$(q "SELECT details->>'runner_db_connections', attempt FROM sp_v2_connector_runs WHERE id = $id")" "no connection of its own"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'MANUAL run of empty%'")" "its log line stored by the worker"
+assert_eq "1|1|ACTIVE" "$(q "SELECT total_runs, success_count, status FROM sp_v2_connectors WHERE id = $empty")" "connector counters"
+assert_eq "SUCCESS" "$(q "SELECT string_agg(status, ',') FROM sp_v2_connector_run_attempts WHERE run_id = $id")" "attempt history"
+fid=$(queue "$fast")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $fid" 10 "run with rows"
+assert_eq "1" "$(q "SELECT details->>'runner_db_connections' FROM sp_v2_connector_runs WHERE id = $fid")" "records: one data connection, commits with the run row"
+
 echo "== backfill: one run per date, each once, in date order"
 bf=$(add bf '{"rows": 2, "seed": 3, "bank": "BF", "sleep_ms": 50}')
 out=$("$CD" -c "$CFG" backfill "$bf" 2025-09-01 2025-09-10)

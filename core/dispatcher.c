@@ -15,6 +15,7 @@
 #include "runner_channel.h"
 #include "runs.h"
 #include "supervise.h"
+#include "zygote.h"
 #include "util.h"
 
 typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_HANDBACK } stop_reason;
@@ -44,6 +45,8 @@ struct cd_dispatcher {
     int grace_s;
     int default_timeout_s;
     int claiming;
+    cd_zygote *zygote;           /* forks our runners (zygote.h); NULL: exec each */
+    int64_t zygote_started_ms;   /* last (re)start, to not restart one in a loop */
 };
 
 #define MAX_SLOTS 256
@@ -86,6 +89,7 @@ void cd_dispatcher_free(cd_dispatcher *d)
         json_decref(d->slots[i].verdict);
         free(d->slots[i].cancelled_by);
     }
+    cd_zygote_stop(d->zygote);
     free(d->slots);
     free(d->self_exe);
     free(d->config_path);
@@ -96,6 +100,33 @@ void cd_dispatcher_free(cd_dispatcher *d)
 size_t cd_dispatcher_running(const cd_dispatcher *d) { return d->running; }
 size_t cd_dispatcher_capacity(const cd_dispatcher *d) { return d->max; }
 void cd_dispatcher_stop_claiming(cd_dispatcher *d) { d->claiming = 0; }
+
+/* The zygote to fork the next runner, (re)started as needed; NULL: exec
+ * this runner (no zygote could be started, or a dead one still has runners
+ * to account for, or it was restarted less than 10 s ago). */
+static cd_zygote *zygote_for_spawn(cd_dispatcher *d)
+{
+    if (d->zygote && cd_zygote_alive(d->zygote))
+        return d->zygote;
+    if (d->zygote) {
+        for (size_t i = 0; i < d->nslots; i++)
+            if (d->slots[i].used && d->slots[i].child.zygote == d->zygote)
+                return NULL;
+        cd_zygote_stop(d->zygote);
+        d->zygote = NULL;
+    }
+    int64_t now = cd_now_ms();
+    if (d->zygote_started_ms && now - d->zygote_started_ms < 10000)
+        return NULL;
+    d->zygote_started_ms = now;
+    char *err = NULL;
+    d->zygote = cd_zygote_start(d->self_exe, &err);
+    if (!d->zygote) {
+        cd_warn("runners are exec'd one by one: %s", err);
+        free(err);
+    }
+    return d->zygote;
+}
 
 static slot *free_slot(cd_dispatcher *d)
 {
@@ -180,7 +211,20 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
         }
         char *row_json = cd_channel_row_json(&row);
         cd_run_row_free(&row);
-        int spawned = row_json ? cd_child_spawn_channel(&claimed.child, d->self_exe,
+        cd_zygote *z = row_json ? zygote_for_spawn(d) : NULL;
+        int spawned = -1;
+        if (z) {
+            spawned = cd_child_spawn_zygote(&claimed.child, z, d->config_path, claimed.run_id,
+                                            row_json, &spawn_err);
+            if (spawned != 0) {
+                cd_warn("run %lld: %s; exec'ing its runner instead", (long long)claimed.run_id,
+                        spawn_err);
+                free(spawn_err);
+                spawn_err = NULL;
+            }
+        }
+        if (spawned != 0)
+            spawned = row_json ? cd_child_spawn_channel(&claimed.child, d->self_exe,
                                                         d->config_path, claimed.run_id, row_json,
                                                         &spawn_err)
                                : cd_child_spawn(&claimed.child, d->self_exe, d->config_path,
@@ -215,6 +259,8 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
 size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
 {
     size_t n = 0;
+    if (cd_zygote_fd(d->zygote) >= 0 && n < max)
+        fds[n++] = (struct pollfd){.fd = cd_zygote_fd(d->zygote), .events = POLLIN};
     for (size_t i = 0; i < d->nslots && n < max; i++) {
         if (!d->slots[i].used)
             continue;
@@ -258,6 +304,11 @@ void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd 
     for (size_t k = 0; k < n; k++) {
         if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
+        if (fds[k].fd == cd_zygote_fd(d->zygote)) {
+            if (cd_zygote_read(d->zygote) != 0)
+                cd_error("the runner zygote died; its runs are settled as lost");
+            continue;
+        }
         for (size_t i = 0; i < d->nslots; i++) {
             slot *s = &d->slots[i];
             if (!s->used)
@@ -327,7 +378,17 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
         if (!s->used)
             continue;
         int status;
-        pid_t r = waitpid(s->child.pid, &status, WNOHANG);
+        if (s->child.zygote) {
+            int taken = cd_zygote_take_exit(s->child.zygote, s->child.pid, &status);
+            if (taken) {
+                cd_child_set_status(&s->child, status);
+                s->child.lost = taken == 2;
+                finish_slot(d, conn, s);
+                ended++;
+                continue;
+            }
+        }
+        pid_t r = s->child.zygote ? 0 : waitpid(s->child.pid, &status, WNOHANG);
         if (r == s->child.pid) {
             cd_child_set_status(&s->child, status);
             finish_slot(d, conn, s);

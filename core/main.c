@@ -27,6 +27,7 @@
 #include "templates.h"
 #include "util.h"
 #include "validate_child.h"
+#include "zygote.h"
 
 enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 
@@ -418,6 +419,9 @@ int main(int argc, char **argv)
     /* Internal: needs no configuration, loads one driver and describes it. */
     if (strcmp(cmd, "probe-plugin") == 0)
         return sub_argc == 1 ? cd_plugin_probe_main(sub_argv[0]) : EXIT_USAGE;
+    /* Internal: the worker's fork server for runners (zygote.h). */
+    if (strcmp(cmd, "runner-zygote") == 0)
+        return cd_zygote_main(sub_argc, sub_argv, main);
     if (strcmp(cmd, "validate-driver") == 0) /* internal: a driver's validate(), stdin config */
         return sub_argc == 1 ? cd_validate_driver_main(sub_argv[0]) : EXIT_USAGE;
 

@@ -15,6 +15,7 @@
 
 #include "host.h"
 #include "runner_channel.h"
+#include "zygote.h"
 #include "util.h"
 
 extern char **environ;
@@ -105,8 +106,9 @@ static int make_channel(const char *row_json, int *memfd, int chan[2], char **er
     return 0;
 }
 
-static int spawn_runner(cd_child *child, const char *self_exe, const char *config_path,
-                        int64_t run_id, int capture_stderr, const char *row_json, char **err)
+static int spawn_runner(cd_child *child, cd_zygote *zygote, const char *self_exe,
+                        const char *config_path, int64_t run_id, int capture_stderr,
+                        const char *row_json, char **err)
 {
     memset(child, 0, sizeof *child);
     child->stderr_fd = -1;
@@ -133,6 +135,30 @@ static int spawn_runner(cd_child *child, const char *self_exe, const char *confi
             return -1;
         }
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+    }
+    if (zygote) {
+        pid_t pid;
+        int rc = cd_zygote_spawn(zygote, config_path, run_id, pipefd[1],
+                                 row_json ? memfd : -1, row_json ? chan[1] : -1, &pid, err);
+        posix_spawn_file_actions_destroy(&fa);
+        close(pipefd[1]);
+        if (row_json) {
+            close(memfd);
+            close(chan[1]);
+        }
+        if (rc != 0) {
+            close(pipefd[0]);
+            if (row_json)
+                close(chan[0]);
+            return -1;
+        }
+        child->pid = pid;
+        child->zygote = zygote;
+        child->stderr_fd = pipefd[0];
+        child->channel_fd = row_json ? chan[0] : -1;
+        cd_buf_init(&child->channel_in);
+        child->started_ms = cd_now_ms();
+        return 0;
     }
     /* The runner gets its own process group so that a kill reaches anything
      * a driver started. */
@@ -188,13 +214,19 @@ static int spawn_runner(cd_child *child, const char *self_exe, const char *confi
 int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_path,
                    int64_t run_id, int capture_stderr, char **err)
 {
-    return spawn_runner(child, self_exe, config_path, run_id, capture_stderr, NULL, err);
+    return spawn_runner(child, NULL, self_exe, config_path, run_id, capture_stderr, NULL, err);
 }
 
 int cd_child_spawn_channel(cd_child *child, const char *self_exe, const char *config_path,
                            int64_t run_id, const char *row_json, char **err)
 {
-    return spawn_runner(child, self_exe, config_path, run_id, 1, row_json, err);
+    return spawn_runner(child, NULL, self_exe, config_path, run_id, 1, row_json, err);
+}
+
+int cd_child_spawn_zygote(cd_child *child, cd_zygote *zygote, const char *config_path,
+                          int64_t run_id, const char *row_json, char **err)
+{
+    return spawn_runner(child, zygote, NULL, config_path, run_id, 1, row_json, err);
 }
 
 void cd_child_close_channel(cd_child *child)
@@ -292,6 +324,8 @@ char *cd_child_failure_reason(const cd_child *c, int timeout_s)
         return cd_sprintf("timed out after %d s", timeout_s);
     if (c->cancelled)
         return cd_xstrdup("cancelled by USER");
+    if (c->lost)
+        return cd_xstrdup("runner lost: the worker's runner zygote died");
     if (c->signaled)
         return cd_sprintf("driver crashed: %s", cd_signal_name(c->signo));
     if (c->exited && c->exit_code != 0) {

@@ -20,7 +20,9 @@ typedef struct cd_child {
     /* Filled when it ended: */
     int exited, exit_code, signaled, signo;
     int timed_out, cancelled;
+    int lost;           /* its zygote died, taking it along */
     char tail[1024];    /* last stderr line, forwarded lines are also echoed */
+    struct cd_zygote *zygote; /* forked by this zygote (zygote.h), or NULL: our child */
     int channel_fd;     /* read end of the runner's channel (non-blocking), or -1 */
     cd_buf channel_in;  /* bytes read from it, not yet a whole message */
 } cd_child;
@@ -35,6 +37,10 @@ int cd_child_spawn(cd_child *child, const char *self_exe, const char *config_pat
  * database connection of its own (runner_channel.h). */
 int cd_child_spawn_channel(cd_child *child, const char *self_exe, const char *config_path,
                            int64_t run_id, const char *row_json, char **err);
+/* The same, forked by a zygote (zygote.h) instead of exec'd by us. The
+ * child is then the zygote's: cd_zygote_take_exit reports its end. */
+int cd_child_spawn_zygote(cd_child *child, struct cd_zygote *zygote, const char *config_path,
+                          int64_t run_id, const char *row_json, char **err);
 /* Closes the channel and frees its buffer. */
 void cd_child_close_channel(cd_child *child);
 

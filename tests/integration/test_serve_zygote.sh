@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# How `connectord serve` starts runners: forked by its runner zygote, each
+# in its own process group, each dying with the worker; a crash, a hang
+# and a lost zygote each end as a run error with the right reason, and the
+# worker goes on running runs (with a new zygote) afterwards.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+trap 'serve_stop_all; pg_tmp_stop' EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+SERVE_PLUGINS="$CD_TEST_TMP/plugins"
+mkdir -p "$SERVE_PLUGINS"
+cp "$CD_TESTPLUGINS"/test_gen.so "$CD_TESTPLUGINS"/crasher.so "$CD_TESTPLUGINS"/hanger.so "$SERVE_PLUGINS/"
+CFG="$CD_TEST_TMP/w/connectord.yaml"
+serve_config "$CFG" "plugins:" "  dir: $SERVE_PLUGINS" "runner:" "  kill_grace_seconds: 1"
+"$CD" -c "$CFG" migrate >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+
+add() { # name driver config-json [timeout]
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+       VALUES ('$1', 'BANK_API', '$1', '$3'::jsonb, '$2', false) RETURNING id"
+}
+queue() { # connector [timeout_seconds] -> run id
+    q "WITH r AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, max_attempts, timeout_seconds)
+         SELECT id, 'MANUAL', '2025-10-02', 'QUEUED', connectord_max_attempts(connection_config, 'MANUAL'), ${2:-NULL}
+         FROM sp_v2_connectors WHERE id = $1 RETURNING id)
+       SELECT id FROM r, pg_notify('connectord_queue', r.id::text)"
+}
+ppid_of() { awk '/^PPid:/ {print $2}' "/proc/$1/status"; }
+
+serve_start w1 "$CFG"
+w1=${SERVE_PID[w1]}
+
+echo "== runners are forked by the worker's zygote, each in its own process group"
+slow=$(add slow test_gen '{"rows": 30, "seed": 1, "bank": "SLOW", "sleep_ms": 100}')
+id=$(queue "$slow")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "slow run running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+zygote=$(ppid_of "$runner")
+assert_eq "$w1" "$(ppid_of "$zygote")" "the zygote is the worker's child"
+assert_contains "$(tr '\0' ' ' <"/proc/$zygote/cmdline")" "runner-zygote" "the runner's parent is the zygote"
+assert_eq "$runner" "$(awk '{print $5}' "/proc/$runner/stat")" "the runner leads its own process group"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "slow run done"
+assert_eq 30 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "its rows loaded"
+
+echo "== a driver that crashes: its run fails with the signal, the worker goes on"
+crash=$(add crash crasher '{}')
+id=$(queue "$crash")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "crashed run settled"
+assert_eq "driver crashed: SIGSEGV" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
+kill -0 "$w1" || cd_fail "the worker died with the driver"
+
+echo "== a driver that hangs and ignores SIGTERM is killed at its timeout"
+hang=$(add hang hanger '{}')
+id=$(queue "$hang" 2)
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "hung run settled"
+assert_eq "timed out after 2 s" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
+
+echo "== kill -9 of the zygote: its running run is settled as lost, later runs still run"
+lost=$(add lost test_gen '{"rows": 50, "seed": 1, "bank": "LOST", "sleep_ms": 200}')
+id=$(queue "$lost")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "run running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+zygote=$(ppid_of "$runner")
+kill -9 "$zygote"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "lost run settled"
+assert_eq "runner lost: the worker's runner zygote died" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LOST'")" "none of its rows"
+sleep 0.5
+state=$(awk '{print $3}' "/proc/$runner/stat" 2>/dev/null || echo gone)
+case "$state" in gone | Z | X) ;; *) cd_fail "the runner outlived its zygote (state $state)" ;; esac
+fast=$(add fast test_gen '{"rows": 3, "seed": 2, "bank": "FAST"}')
+for i in 1 2 3; do
+    id=$(queue "$fast")
+    wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "run after the zygote died"
+done
+sleep 10.5 # a dead zygote is replaced at most every 10 s
+id=$(queue "$fast")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "run with a new zygote"
+id=$(queue "$slow")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "slow run running"
+zygote2=$(ppid_of "$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")")
+[ "$zygote2" != "$zygote" ] || cd_fail "no new zygote"
+assert_contains "$(tr '\0' ' ' <"/proc/$zygote2/cmdline")" "runner-zygote" "a new zygote forks runners"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "slow run done"
+
+echo "== kill -9 of the worker takes its zygote and runners along"
+id=$(queue "$slow")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "slow run running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+zygote=$(ppid_of "$runner")
+serve_stop w1 KILL || true
+sleep 0.5
+for p in "$zygote" "$runner"; do
+    state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || echo gone)
+    case "$state" in gone | Z | X) ;; *) cd_fail "process $p outlived the worker (state $state)" ;; esac
+done
+echo "zygote checks passed"

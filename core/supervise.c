@@ -32,10 +32,7 @@ const char *cd_signal_name(int signo)
     return buf;
 }
 
-/* environ without our own variables, plus extra1 and extra2 (either may be
- * NULL). The strings are environ's own (and the extras, which the caller
- * keeps alive). */
-static char **child_environment(char *extra1, char *extra2)
+char **cd_child_environment(char *extra1, char *extra2)
 {
     size_t n = 0;
     while (environ[n])
@@ -183,7 +180,7 @@ static int spawn_runner(cd_child *child, cd_zygote *zygote, const char *self_exe
     char channel_env[48];
     snprintf(channel_env, sizeof channel_env, "%s=%d,%d", CD_CHANNEL_ENV, CD_CHANNEL_ROW_FD,
              CD_CHANNEL_FD);
-    char **envp = child_environment(parent_env, row_json ? channel_env : NULL);
+    char **envp = cd_child_environment(parent_env, row_json ? channel_env : NULL);
     pid_t pid;
     int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, envp);
     free(envp);

@@ -61,6 +61,12 @@ void cd_child_signal(cd_child *child, int sig);
 /* Records a waitpid() status in the child. */
 void cd_child_set_status(cd_child *child, int status);
 
+/* environ without our own variables (the parent pid, the channel fds),
+ * plus extra1 and extra2 (either may be NULL), for a child we start. The
+ * strings are environ's own and the extras, which the caller keeps alive;
+ * free() the array. */
+char **cd_child_environment(char *extra1, char *extra2);
+
 /* "SIGSEGV" for 11, etc. */
 const char *cd_signal_name(int signo);
 

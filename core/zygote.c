@@ -19,9 +19,8 @@
 #include "host.h"
 #include "runner.h"
 #include "runner_channel.h"
+#include "supervise.h"
 #include "util.h"
-
-extern char **environ;
 
 /* One message either way on a SOCK_SEQPACKET socket: a record each. */
 enum { MSG_SPAWN = 'S', MSG_REAP = 'R', MSG_STARTED = 'P', MSG_EXITED = 'X' };
@@ -74,16 +73,7 @@ cd_zygote *cd_zygote_start(const char *self_exe, char **err)
     posix_spawnattr_setsigdefault(&attr, &all);
     char parent_env[48];
     snprintf(parent_env, sizeof parent_env, "CONNECTORD_PARENT_PID=%ld", (long)getpid());
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **envp = cd_xcalloc(n + 2, sizeof *envp);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "CONNECTORD_PARENT_PID=", 22) != 0 &&
-            strncmp(environ[i], CD_CHANNEL_ENV "=", sizeof CD_CHANNEL_ENV) != 0)
-            envp[k++] = environ[i];
-    envp[k++] = parent_env;
+    char **envp = cd_child_environment(parent_env, NULL);
     char *argv[] = {(char *)self_exe, "runner-zygote", "3", NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, envp);

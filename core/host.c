@@ -327,6 +327,10 @@ static void free_columns(cd_run *run)
  * and keeps them for the sink, which opens with the first record. */
 static int host_records_begin(cd_run *run, const char *const *columns, size_t ncolumns)
 {
+    if (run->after_commit) {
+        host_log(run, CD_LOG_ERROR, "records_begin called after the commit: refused");
+        return CD_ERR_PERMANENT;
+    }
     if (run->info.kind == CD_RUN_TEST || run->info.kind == CD_RUN_VALIDATE) {
         host_log(run, CD_LOG_ERROR, "records_begin called during %s: records are not loaded",
                  run->info.kind == CD_RUN_TEST ? "a test" : "validation");
@@ -384,6 +388,10 @@ static int host_is_cancelled(cd_run *run);
 static int host_record_emit(cd_run *run, const char *const *values, const size_t *lengths,
                             const char *row_ref)
 {
+    if (run->after_commit) {
+        host_log(run, CD_LOG_ERROR, "record_emit called after the commit: refused");
+        return CD_ERR_PERMANENT;
+    }
     if (run->fatal)
         return CD_ERR_PERMANENT;
     if (!run->sink) {
@@ -412,6 +420,10 @@ static int host_record_emit(cd_run *run, const char *const *values, const size_t
 static void host_record_error(cd_run *run, const char *row_ref, const char *reason,
                               const char *raw, size_t raw_len)
 {
+    if (run->after_commit) {
+        host_log(run, CD_LOG_ERROR, "record_error called after the commit: refused");
+        return;
+    }
     run->driver_errors++;
     add_record_error(run, row_ref ? clean_text(run, row_ref, strlen(row_ref), 500) : NULL, NULL,
                      clean_text(run, reason ? reason : "unreadable record",
@@ -562,4 +574,5 @@ const cd_host_api cd_host_table = {
     .file_lookup = cd_host_file_lookup,
     .file_record = cd_host_file_record,
     .work_dir = cd_host_work_dir,
+    .file_size_loaded = cd_host_file_size_loaded,
 };

@@ -70,6 +70,10 @@ struct cd_run {
     char **columns;         /* declared by records_begin, until the sink opens */
     size_t ncolumns;
 
+    /* Set before the driver's committed callback (ABI 1.2): the run row is
+     * final, records and LOADED ledger rows are refused. */
+    int after_commit;
+
     /* host_files.c (ABI 1.1 file entries) */
     char *work_dir;         /* per-connector work directory, or NULL */
     json_t *files_loaded;   /* "path\nsha256" keys this run recorded LOADED */

@@ -209,6 +209,42 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
     return CD_OK;
 }
 
+int cd_host_file_size_loaded(cd_run *run, const cd_file_info *file, int *possible)
+{
+    file_params fp;
+    if (!possible || file_params_init(run, file, &fp) != 0)
+        return CD_ERR_PERMANENT;
+    *possible = 1; /* when in doubt, the driver hashes before it loads */
+    if (file->size < 0)
+        return CD_OK;
+    const char *key;
+    json_t *v;
+    json_object_foreach(run->files_loaded, key, v) {
+        if (json_integer_value(json_object_get(v, "size")) == file->size)
+            return CD_OK;
+    }
+    PGconn *conn = cd_run_ctl(run);
+    if (!conn) {
+        cd_host_table.log(run, CD_LOG_ERROR, "file ledger: no database connection");
+        return CD_ERR_TRANSIENT;
+    }
+    const char *p[] = {fp.connector, fp.size_p};
+    char *err = NULL;
+    PGresult *r = cd_db_exec(conn, "looking up a file size in the ledger", PGRES_TUPLES_OK,
+                             "SELECT EXISTS (SELECT 1 FROM sp_v2_connector_files"
+                             " WHERE connector_id = $1 AND size_bytes = $2::bigint"
+                             " AND status IN ('LOADED', 'SKIPPED_DUPLICATE'))",
+                             2, p, &err);
+    if (!r) {
+        cd_host_table.log(run, CD_LOG_ERROR, "%s", err);
+        free(err);
+        return CD_ERR_TRANSIENT;
+    }
+    *possible = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return CD_OK;
+}
+
 static int known_status(const char *s)
 {
     static const char *const ok[] = {"SEEN", "DOWNLOADED", "LOADED", "SKIPPED_DUPLICATE",
@@ -243,6 +279,12 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
         return CD_OK; /* a test loads nothing, so it records nothing either */
     char *key = cd_sprintf("%s\n%s", file->remote_path,
                            file->sha256_hex ? file->sha256_hex : "");
+    if (loaded && run->after_commit) {
+        free(key);
+        cd_host_table.log(run, CD_LOG_ERROR,
+                          "file ledger: LOADED for %s after the commit: refused", file->remote_path);
+        return CD_ERR_PERMANENT;
+    }
     if (loaded) {
         /* Kept until cd_host_files_flush writes it in the load's
          * transaction: the data connection is busy with the sink's COPY

@@ -37,5 +37,6 @@ int cd_host_file_lookup(cd_run *run, const cd_file_info *file, cd_file_state *st
 int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *status, int64_t rows,
                         const char *reason);
 const char *cd_host_work_dir(cd_run *run);
+int cd_host_file_size_loaded(cd_run *run, const cd_file_info *file, int *possible);
 
 #endif

@@ -401,11 +401,13 @@ static int finish(run_state *st)
     o.details = details;
 
     int done = -1;
+    int committed = 0; /* the records and the run row are committed on run->data */
     if (st->rc == CD_OK && run->data) {
         done = cd_runs_finalize(run->data, run->info.run_id, &o, &err);
         if (done == 1 && cd_db_command(run->data, "committing the run", "COMMIT", 0, NULL,
                                        &err) != 0)
             done = -1;
+        committed = done == 1;
         if (done != 1) {
             /* The records are not committed: the run must say FAILED. */
             char *why = done == 0 ? cd_xstrdup("the run was no longer RUNNING (cancelled or "
@@ -462,6 +464,18 @@ static int finish(run_state *st)
     }
     cd_info("run %lld: %s%s%s", (long long)run->info.run_id, verdict,
             st->error ? ": " : "", st->error ? st->error : "");
+    /* ABI 1.2: the records, the LOADED ledger rows and the run row are
+     * committed: the driver may now act on its source (move the files it
+     * loaded). Best effort: its log lines go where all of them go (the
+     * worker's channel or the control connection); nothing it does changes
+     * the verdict. A run that committed no records is not called back: its
+     * verdict may still be on its way to the worker, and there is nothing
+     * of it to act on. */
+    if (committed && st->rc == CD_OK && run->info.kind != CD_RUN_TEST && st->driver_loaded &&
+        st->driver.callbacks.committed) {
+        run->after_commit = 1;
+        st->driver.callbacks.committed(run);
+    }
     return CD_RUNNER_FINALIZED;
 }
 

@@ -49,6 +49,12 @@ cd_run *cd_mock_run(cd_mock_host *m);
 int cd_mock_validate(cd_mock_host *m);
 int cd_mock_test(cd_mock_host *m);
 int cd_mock_run_driver(cd_mock_host *m);
+/* ABI 1.2: what the host does after it committed a run's records: calls
+ * the driver's committed callback. Call it after cd_mock_run_driver
+ * returned CD_OK (and emitted records) to test that path. Returns 1 if the
+ * driver has one, 0 if not. The mock's LOADED ledger rows count as
+ * committed as soon as they are recorded. */
+int cd_mock_committed(cd_mock_host *m);
 
 /* Forgets everything recorded so far (logs, records, steps, errors,
  * message, details), keeping the settings. */

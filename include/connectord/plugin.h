@@ -26,8 +26,9 @@
  * with CD_EXPORT (see CONNECTORD_DRIVER below).
  *
  * Lifecycle in the runner: one process per run. The host loads the driver,
- * calls init, then exactly one of validate / test / run, then destroy, then
- * the process exits. A driver may therefore keep per-run state in static
+ * calls init, then exactly one of validate / test / run, then (ABI 1.2,
+ * only after a run whose records were committed) committed, then destroy,
+ * then the process exits. A driver may therefore keep per-run state in static
  * storage, but must not rely on being unloaded cleanly (a crash or a kill
  * ends the process; the host records why).
  *
@@ -35,7 +36,16 @@
  * append fields to the end of structs that carry their own size, so:
  *   - a driver must check host->struct_size (or CD_HOST_HAS) before it uses
  *     an entry added after ABI 1.0;
- *   - the host checks callbacks->struct_size the same way.
+ *   - a driver must check callbacks->struct_size (or CD_CALLBACKS_HAS)
+ *     before it sets an entry added after ABI 1.0: an older host hands it a
+ *     shorter table;
+ *   - the host zeroes the callbacks table, so entries a driver built
+ *     against an older plugin.h does not know stay NULL ("not
+ *     implemented"): drivers of ABI 1.0 and 1.1 load and run unchanged.
+ *
+ * ABI history: 1.0 the first; 1.1 the file ledger and work directory
+ * (file_lookup, file_record, work_dir); 1.2 the committed callback and
+ * file_size_loaded.
  */
 #ifndef CONNECTORD_PLUGIN_H
 #define CONNECTORD_PLUGIN_H
@@ -50,7 +60,7 @@ extern "C" {
 /* "CDRV" read as a little-endian 32-bit number. */
 #define CD_DRIVER_MAGIC 0x56524443u
 #define CD_PLUGIN_ABI_MAJOR 1
-#define CD_PLUGIN_ABI_MINOR 1
+#define CD_PLUGIN_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define CD_EXPORT __attribute__((visibility("default")))
@@ -287,6 +297,16 @@ typedef struct cd_host_api {
      * downloads to resume, decrypted temporaries). Never NULL during run. */
     const char *(*work_dir)(cd_run *run);
 
+    /* --- ABI 1.2 --- */
+
+    /* Whether content of exactly file->size bytes was loaded before for
+     * this connector, under any name (a LOADED or SKIPPED_DUPLICATE ledger
+     * row of that size, this run's LOADED files included): *possible is 1
+     * if so. When it is 0 no loaded sha256 can match the file either, so a
+     * driver may load the file while it downloads it and learn its sha256
+     * only at the end, without loading the same content twice. */
+    int (*file_size_loaded)(cd_run *run, const cd_file_info *file, int *possible);
+
     /* Append new entries here only, and bump CD_PLUGIN_ABI_MINOR. */
 } cd_host_api;
 
@@ -323,8 +343,35 @@ typedef struct cd_driver_callbacks {
     /* Optional. Releases what init allocated. */
     void (*destroy)(void);
 
-    /* Append new entries here only. */
+    /* --- ABI 1.2 --- */
+
+    /* Optional. Called once after run() returned CD_OK, emitted records
+     * and the host has committed them and the file-ledger rows
+     * (file_record "LOADED") together with the run row (SUCCESS or
+     * PARTIAL_SUCCESS). Never called after a failed, cancelled or test
+     * run, after a run that emitted no records, nor when that commit
+     * failed. It is the place for what must wait until the data is
+     * safe: moving or deleting the source files (an SFTP post action),
+     * acknowledging a batch to the source. run_info(run) and host->log work
+     * as during run() (the log lines reach the run's log); the run row is
+     * final, so record_emit, record_error, records_begin and
+     * file_record("LOADED") are refused and set_message / set_detail
+     * change nothing. Best effort: it cannot fail the run. If it fails, log
+     * a warning; the process may also die before or during it (killed,
+     * deadline, crash). So make the action idempotent and let a later run
+     * catch up on what was committed but not acted on (bank_sftp: files
+     * the ledger says were loaded that are still in the drop box). Bounded
+     * by the run's deadline (remaining_ms, is_cancelled). */
+    void (*committed)(cd_run *run);
+
+    /* Append new entries here only, and bump CD_PLUGIN_ABI_MINOR. */
 } cd_driver_callbacks;
+
+/* True if the callbacks table the host handed to init is large enough to
+ * hold `member`: check it before setting an entry added after ABI 1.0, e.g.
+ *   if (CD_CALLBACKS_HAS(cb, committed)) cb->committed = my_committed; */
+#define CD_CALLBACKS_HAS(cb, member) \
+    ((cb)->struct_size >= offsetof(cd_driver_callbacks, member) + sizeof((cb)->member))
 
 /* ---------------------------------------------------------------------- */
 /* Record columns (names for records_begin).                               */

@@ -474,6 +474,33 @@ static int host_file_record(cd_run *run, const cd_file_info *f, const char *stat
 
 static const char *host_work_dir(cd_run *run) { return mock_of(run)->work_dir; }
 
+/* ---- ABI 1.2 ---- */
+
+static int host_file_size_loaded(cd_run *run, const cd_file_info *f, int *possible)
+{
+    cd_mock_host *m = mock_of(run);
+    if (!f || !f->remote_path || !possible)
+        return CD_ERR_PERMANENT;
+    *possible = f->size < 0;
+    char size[24];
+    snprintf(size, sizeof size, "%lld", (long long)f->size);
+    for (size_t i = 0; i < m->ledger_keys.len && !*possible; i++) {
+        const char *st = m->ledger_status.items[i];
+        if ((strcmp(st, "LOADED") == 0 || strcmp(st, "SKIPPED_DUPLICATE") == 0) &&
+            key_field_eq(m->ledger_keys.items[i], 2, size))
+            *possible = 1;
+    }
+    return CD_OK;
+}
+
+int cd_mock_committed(cd_mock_host *m)
+{
+    if (!m->callbacks.committed)
+        return 0;
+    m->callbacks.committed(&m->run);
+    return 1;
+}
+
 void cd_mock_set_work_dir(cd_mock_host *m, const char *dir) { set_str(&m->work_dir, dir); }
 
 const char *cd_mock_file_status(const cd_mock_host *m, const char *remote_path)
@@ -531,6 +558,7 @@ cd_mock_host *cd_mock_new(void)
     m->api.file_lookup = host_file_lookup;
     m->api.file_record = host_file_record;
     m->api.work_dir = host_work_dir;
+    m->api.file_size_loaded = host_file_size_loaded;
 
     m->info.struct_size = (uint32_t)sizeof(cd_run_info);
     m->info.run_id = 1;

@@ -13,7 +13,9 @@ json=$("$CD" -c "$T/c.yaml" plugins --json)
 refused() { python3 -c 'import json,sys; d=json.load(sys.stdin); print({r["file"]: r["reason"] for r in d["refused"]}.get(sys.argv[1], "NOT REFUSED"))' "$1" <<<"$json"; }
 loaded() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(sorted(x["name"] for x in d["loaded"])))' <<<"$json"; }
 
-assert_eq "crasher hanger leaker test_gen" "$(loaded)" "loaded test drivers"
+assert_eq "crasher hanger leaker old_abi test_gen" "$(loaded)" "loaded test drivers"
+abi_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print({x["name"]: x["abi"] for x in d["loaded"]}.get(sys.argv[1], "NOT LOADED"))' "$1" <<<"$json"; }
+assert_eq "1.0" "$(abi_of old_abi)" "a driver built against ABI 1.0 loads (the host's callbacks table only grew)"
 assert_contains "$(refused no_magic.so)" "not a connectord driver: no connectord_driver_magic symbol" "no magic"
 assert_contains "$(refused wrong_major.so)" "built for plugin ABI 2, this connectord provides 1" "wrong major"
 assert_contains "$(refused short_struct.so)" "descriptor is 12 bytes" "short struct"
@@ -41,7 +43,7 @@ assert_eq "test_gen" "$(loaded)" "the good file still loads"
 printf 'database:\n  url: "postgresql:///unused"\nplugins:\n  dir: "%s"\n' "$CD_BUILD_DIR/lib/connectord/plugins" >"$T/b.yaml"
 json=$("$CD" -c "$T/b.yaml" plugins --json)
 desc=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%s:%s:%s:%s" % (x["name"], x["category"], x["dataset"], x["abi"]) for x in sorted(d["loaded"], key=lambda x: x["name"])))' <<<"$json")
-assert_eq "bank_api:BANK_API:bank_statement:1.1 bank_sftp:BANK_SFTP:bank_statement:1.1 pg_api:PG_API:pg_transaction:1.1 pg_database:PG_DATABASE:configured:1.1" "$desc" "built-in drivers"
+assert_eq "bank_api:BANK_API:bank_statement:1.2 bank_sftp:BANK_SFTP:bank_statement:1.2 pg_api:PG_API:pg_transaction:1.2 pg_database:PG_DATABASE:configured:1.2" "$desc" "built-in drivers"
 python3 - "$json" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])

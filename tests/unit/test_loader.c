@@ -48,6 +48,45 @@ static void accepts_a_newer_minor_version(void **state)
     assert_null(cd_magic_check(&m));
 }
 
+/* Drivers built against ABI 1.0 and 1.1: the descriptor did not change
+ * size, so they pass the struct_size check. */
+static void accepts_older_minor_versions(void **state)
+{
+    (void)state;
+    for (uint16_t minor = 0; minor < CD_PLUGIN_ABI_MINOR; minor++) {
+        cd_driver_magic m = good();
+        m.abi_minor = minor;
+        assert_int_equal(m.struct_size, sizeof(cd_driver_magic));
+        assert_null(cd_magic_check(&m));
+    }
+}
+
+/* ABI 1.2 appended committed after destroy: a table of the 1.1 size (what
+ * an older host hands a driver) does not hold it, and a driver asking with
+ * CD_CALLBACKS_HAS learns so; the 1.0 entries are where they were. */
+static void callbacks_grow_only_at_the_end(void **state)
+{
+    (void)state;
+    size_t v11 = offsetof(cd_driver_callbacks, destroy) + sizeof(void (*)(void));
+    assert_int_equal(offsetof(cd_driver_callbacks, committed), v11);
+    assert_true(sizeof(cd_driver_callbacks) >= v11 + sizeof(void (*)(cd_run *)));
+    cd_driver_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.struct_size = (uint32_t)v11;
+    assert_true(CD_CALLBACKS_HAS(&cb, destroy));
+    assert_false(CD_CALLBACKS_HAS(&cb, committed));
+    cb.struct_size = (uint32_t)sizeof cb;
+    assert_true(CD_CALLBACKS_HAS(&cb, committed));
+    /* the host table: file_size_loaded (1.2) after work_dir (1.1) */
+    size_t h11 = offsetof(cd_host_api, work_dir) + sizeof(void *);
+    assert_int_equal(offsetof(cd_host_api, file_size_loaded), h11);
+    cd_host_api h;
+    memset(&h, 0, sizeof h);
+    h.struct_size = (uint32_t)h11;
+    assert_true(CD_HOST_HAS(&h, work_dir));
+    assert_false(CD_HOST_HAS(&h, file_size_loaded));
+}
+
 static void refuses_a_null_descriptor(void **state)
 {
     (void)state;
@@ -206,6 +245,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_a_well_formed_descriptor),
         cmocka_unit_test(accepts_a_newer_minor_version),
+        cmocka_unit_test(accepts_older_minor_versions),
+        cmocka_unit_test(callbacks_grow_only_at_the_end),
         cmocka_unit_test(refuses_a_null_descriptor),
         cmocka_unit_test(refuses_a_wrong_magic_number),
         cmocka_unit_test(refuses_another_abi_major_first),

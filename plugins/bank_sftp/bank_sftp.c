@@ -10,17 +10,25 @@
  * format.c (templates and inline formats), reader.c / csv.c / xlsx.c
  * (readers), mapper.c (rows to records), amount.c, date.c, pgp.c.
  *
- * A run, per file: complete? (age, size stable over two listings, done
- * marker, checksum sidecar present) -> already loaded by path, size and
- * mtime? (skip without downloading) -> download (resuming a broken one)
- * -> checksum sidecar -> loaded before under any name (same sha256)? ->
- * decrypt -> read and emit -> LOADED in the ledger, in the load's
- * transaction -> post action.
+ * A run: post actions earlier runs could not do (files the ledger says
+ * were loaded, still in the drop box) -> per file: complete? (age, size
+ * stable over two listings, done marker, checksum sidecar present) ->
+ * already loaded by path, size and mtime? (skip without downloading) ->
+ * can the content be a duplicate (a loaded version has this size)?
+ *   no (the usual case): stream it: download (resuming a broken one) and
+ *      read and emit at the same time; sha256 and sidecar checked at the
+ *      end (a mismatch then fails the run, whose load rolls back);
+ *   yes, or XLSX / PGP: download first -> checksum sidecar -> loaded
+ *      before under any name (same sha256)? -> decrypt -> read and emit;
+ * -> LOADED in the ledger, in the load's transaction. The post action
+ * (move / delete) waits until the host has committed the run (the ABI 1.2
+ * committed callback).
  */
 #include <connectord/plugin.h>
 
 #include "cdc.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +48,7 @@
 static const cd_host_api *hostapi;
 
 static const cd_driver_magic bank_sftp_magic = CD_DRIVER_MAGIC_INIT(
-    "bank_sftp", "1.1.0", "connectord", CD_CATEGORY_BANK_SFTP, CD_DATASET_BANK_STATEMENT,
+    "bank_sftp", "1.2.0", "connectord", CD_CATEGORY_BANK_SFTP, CD_DATASET_BANK_STATEMENT,
     "Bank statement files from an SFTP server (host key pinned)");
 
 #define SECRET_SCHEMA(desc)                                                             \
@@ -401,10 +409,13 @@ static void file_failed(run_ctx *x, const candidate *cd, const char *sha, int rc
     }
 }
 
-/* Checks the file against its .sha256 / .md5 sidecar. CD_OK, or a code
+/* The digest a .sha256 / .md5 sidecar announces, read before the file is
+ * downloaded (so a streamed file can be checked at its end). CD_OK with
+ * want[] (lower-case hex, "" when no checksum is configured), or a code
  * with *why. */
-static int verify_sidecar(run_ctx *x, const candidate *cd, const bs_fetched *f, char **why)
+static int read_sidecar(run_ctx *x, const candidate *cd, char want[65], char **why)
 {
+    want[0] = '\0';
     const char *mode = cdc_json_str(x->root, "checksum", "none");
     if (strcmp(mode, "none") == 0)
         return CD_OK;
@@ -418,28 +429,40 @@ static int verify_sidecar(run_ctx *x, const candidate *cd, const bs_fetched *f, 
         return rc;
     }
     /* "hexdigest" or "hexdigest  filename" (sha256sum / md5sum output) */
-    size_t want = sha ? 64 : 32;
+    size_t len = sha ? 64 : 32;
     size_t k = 0;
     while (k < n && (text[k] == ' ' || text[k] == '\t'))
         k++;
-    char got[65];
     size_t g = 0;
-    while (k < n && g < want && strchr("0123456789abcdefABCDEF", text[k]) && text[k])
-        got[g++] = (char)(text[k] | 0x20), k++;
-    got[g] = '\0';
-    const char *actual = sha ? f->sha256 : f->md5;
-    if (g != want || (k < n && !strchr(" \t\r\n*", text[k]))) {
+    while (k < n && g < len && strchr("0123456789abcdefABCDEF", text[k]) && text[k])
+        want[g++] = (char)(text[k] | 0x20), k++;
+    want[g] = '\0';
+    if (g != len || (k < n && !strchr(" \t\r\n*", text[k]))) {
         *why = cdc_printf("%s: checksum sidecar %s does not hold a %s digest", cd->e->name, side,
                           sha ? "SHA-256" : "MD5");
+        want[0] = '\0';
         rc = CD_ERR_PERMANENT;
-    } else if (strcmp(got, actual) != 0) {
-        *why = cdc_printf("%s: checksum mismatch: %s says %s, the downloaded file is %s",
-                          cd->e->name, side, got, actual);
-        rc = CD_ERR_TRANSIENT;
     }
     free(text);
     free(side);
     return rc;
+}
+
+/* The downloaded file against the sidecar's digest. CD_OK, or
+ * CD_ERR_TRANSIENT with *why. */
+static int check_sidecar(run_ctx *x, const candidate *cd, const char *want, const bs_fetched *f,
+                         char **why)
+{
+    if (!want[0])
+        return CD_OK;
+    const char *mode = cdc_json_str(x->root, "checksum", "none");
+    int sha = strcmp(mode, "sha256_sidecar") == 0;
+    const char *actual = sha ? f->sha256 : f->md5;
+    if (strcmp(want, actual) == 0)
+        return CD_OK;
+    *why = cdc_printf("%s: checksum mismatch: %s.%s says %s, the downloaded file is %s",
+                      cd->e->name, cd->path, sha ? "sha256" : "md5", want, actual);
+    return CD_ERR_TRANSIENT;
 }
 
 static int start_records(run_ctx *x)
@@ -480,37 +503,199 @@ static int decrypt(run_ctx *x, const candidate *cd, const bs_fetched *f, char **
     return CD_OK;
 }
 
-/* One complete file. Returns CD_OK to go on with the next file, or the
- * code that ends the run. */
-static int process_file(run_ctx *x, const candidate *cd)
+/* The rows' batch_id: the file as loaded by this run, known before the
+ * file's sha256 is (a streamed file gets its hash at the end). */
+static char *batch_id(run_ctx *x, const candidate *cd)
 {
-    cd_file_state st = CD_FILE_NEW;
+    return cdc_printf("run:%lld:%.80s", (long long)hostapi->run_info(x->run)->run_id, cd->e->name);
+}
+
+static const char *bank_name(run_ctx *x)
+{
+    const cd_run_info *ri = hostapi->run_info(x->run);
+    return ri->source_entity && *ri->source_entity ? ri->source_entity
+           : x->fmt.template_name                   ? x->fmt.template_name
+                                                    : "BANK";
+}
+
+/* The file's rows are in the load: LOADED in the ledger (in the load's
+ * transaction: gone again if the run fails). */
+static int file_loaded(run_ctx *x, const candidate *cd, bs_fetched *f, bs_mapper *m)
+{
     const bs_entry *e = cd->e;
-    int rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, NULL, &st);
-    if (rc != CD_OK)
+    int64_t rows = bs_mapper_emitted(m);
+    int rc = bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f->sha256, "LOADED", rows,
+                              NULL);
+    if (rc != CD_OK) {
+        hostapi->set_message(x->run, "%s: the file ledger could not record it", e->name);
         return rc;
-    if (st == CD_FILE_LOADED) {
-        hostapi->log(x->run, CD_LOG_INFO, "%s: already loaded (same size and mtime), skipped",
-                     e->name);
-        file_detail(x, e->name, "ALREADY_LOADED", -1, NULL, NULL);
-        x->skipped++;
+    }
+    hostapi->log(x->run, CD_LOG_INFO, "%s: %lld row(s) read, %lld bad", e->name, (long long)rows,
+                 (long long)bs_mapper_errors(m));
+    json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:s}", "file", e->name, "status", "LOADED", "rows",
+                          (json_int_t)rows, "bad_rows", (json_int_t)bs_mapper_errors(m), "sha256",
+                          f->sha256);
+    json_array_append_new(x->files, d);
+    x->loaded_files++;
+    bs_fetch_discard(f);
+    return CD_OK;
+}
+
+/* What the reader's code means for the file and the run: CD_OK to go on
+ * with the next file, or the code that ends the run. */
+static int read_outcome(run_ctx *x, const candidate *cd, bs_fetched *f, bs_mapper *m, int rc,
+                        const char *why)
+{
+    const bs_entry *e = cd->e;
+    int64_t rows = bs_mapper_emitted(m);
+    const char *sha = f->sha256[0] ? f->sha256 : NULL;
+    if (rc == BS_STOP_HEADER) {
+        /* the header comes before any row: nothing of the file is loaded */
+        file_failed(x, cd, sha, CD_ERR_PERMANENT,
+                    bs_mapper_error(m) ? bs_mapper_error(m) : "header mismatch");
+        bs_fetch_discard(f);
         return CD_OK;
     }
-    bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "SEEN", -1, NULL);
+    if (rc == CD_ERR_PERMANENT && why) {
+        char *r = cdc_printf("%s: %s", e->name, why);
+        file_failed(x, cd, sha, CD_ERR_PERMANENT, r);
+        free(r);
+        if (rows == 0) {
+            bs_fetch_discard(f);
+            return CD_OK; /* nothing of it went into the load: the others may */
+        }
+        hostapi->set_message(x->run, "%s: %s", e->name, why);
+        return rc;
+    }
+    if (why)
+        hostapi->set_message(x->run, "%s: %s", e->name, why);
+    return rc;
+}
 
-    bs_fetched f;
+/* A file no loaded content can equal (no loaded version has its size):
+ * its rows go to the load while it downloads; its sha256 is known at the
+ * end. A checksum mismatch found then fails the run, whose load rolls
+ * back (the bank's copy is retried). Returns as process_file. */
+static int process_streamed(run_ctx *x, const candidate *cd)
+{
+    const bs_entry *e = cd->e;
+    char want[65];
     char *why = NULL;
-    rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &f, &why);
+    int rc = read_sidecar(x, cd, want, &why);
+    if (rc != CD_OK) {
+        file_failed(x, cd, NULL, rc, why ? why : "checksum sidecar unreadable");
+        free(why);
+        return CD_OK;
+    }
+    rc = start_records(x);
+    if (rc != CD_OK)
+        return rc;
+    char *batch = batch_id(x, cd);
+    bs_mapper *m = bs_mapper_new(&x->fmt, hostapi, x->run, e->name, bank_name(x), batch);
+    free(batch);
+    if (!m) {
+        hostapi->set_message(x->run, "out of memory");
+        return CD_ERR_TRANSIENT;
+    }
+    bs_text_reader *tr = bs_text_reader_new(&x->fmt, m, &rc, &why);
+    if (!tr) {
+        rc = read_outcome(x, cd, &(bs_fetched){0}, m, rc, why);
+        free(why);
+        bs_mapper_free(m);
+        return rc;
+    }
+    const char *mode = cdc_json_str(x->root, "checksum", "none");
+    bs_fetch_opts opts = {strcmp(mode, "md5_sidecar") == 0, bs_text_reader_feed, tr};
+    bs_fetched f;
+    rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &opts, &f, &why);
+    if (f.resumed_at)
+        file_detail(x, e->name, "RESUMED", (int64_t)f.resumed_at, NULL,
+                    "download resumed at this byte offset");
+    if (rc != CD_OK && !f.stopped) {
+        /* the transfer broke off: the partial copy stays for the next
+         * attempt to resume; the rows read so far go with this run */
+        hostapi->set_message(x->run, "%s", why ? why : "download failed");
+        bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "FAILED", 0, why);
+        goto out;
+    }
+    if (rc == CD_OK)
+        rc = bs_text_reader_finish(tr);
+    if (rc != CD_OK) {
+        rc = read_outcome(x, cd, &f, m, rc, why);
+        goto out;
+    }
+    rc = check_sidecar(x, cd, want, &f, &why);
+    if (rc != CD_OK) {
+        bs_fetch_discard(&f); /* a bad copy must not be resumed */
+        if (bs_mapper_emitted(m) == 0) {
+            file_failed(x, cd, f.sha256, rc, why);
+            rc = CD_OK;
+            goto out;
+        }
+        /* its rows are in the load already: the run must not commit them */
+        file_failed(x, cd, f.sha256, rc, why);
+        hostapi->set_message(x->run, "%s", why);
+        goto out;
+    }
+    cd_file_state st = CD_FILE_NEW;
+    rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, f.sha256, &st);
+    if (rc != CD_OK)
+        goto out;
+    if (st == CD_FILE_LOADED) {
+        /* only if another writer loaded this content meanwhile */
+        hostapi->set_message(x->run, "%s: the same content (sha256 %s) was loaded by another run "
+                                     "while this one read it; retrying",
+                             e->name, f.sha256);
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
+    if (st == CD_FILE_CHANGED) {
+        hostapi->log(x->run, CD_LOG_WARNING,
+                     "%s: content changed since it was loaded; loading it as a new version",
+                     e->name);
+        json_array_append_new(x->new_versions, json_pack("{s:s, s:s}", "file", e->name,
+                                                         "sha256", f.sha256));
+    }
+    bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f.sha256, "DOWNLOADED", -1, NULL);
+    rc = file_loaded(x, cd, &f, m);
+out:
+    free(why);
+    bs_text_reader_free(tr);
+    bs_mapper_free(m);
+    bs_fetched_free(&f);
+    return rc;
+}
+
+/* Downloaded completely first, then read from the local copy: XLSX (a zip
+ * is read from its end), PGP (decrypted as a whole), and files whose
+ * content may have been loaded before (a loaded version has this size), so
+ * the sha256 decides before any row is loaded. Returns as process_file. */
+static int process_downloaded(run_ctx *x, const candidate *cd)
+{
+    const bs_entry *e = cd->e;
+    char want[65];
+    char *why = NULL;
+    int rc = read_sidecar(x, cd, want, &why);
+    if (rc != CD_OK) {
+        file_failed(x, cd, NULL, rc, why ? why : "checksum sidecar unreadable");
+        free(why);
+        return CD_OK;
+    }
+    const char *mode = cdc_json_str(x->root, "checksum", "none");
+    bs_fetch_opts opts = {strcmp(mode, "md5_sidecar") == 0, NULL, NULL};
+    bs_fetched f;
+    rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &opts, &f, &why);
     if (rc != CD_OK) {
         /* the partial copy stays for the next attempt to resume */
         hostapi->set_message(x->run, "%s", why ? why : "download failed");
         bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "FAILED", 0, why);
         free(why);
+        bs_fetched_free(&f);
         return rc;
     }
     if (f.resumed_at)
         file_detail(x, e->name, "RESUMED", (int64_t)f.resumed_at, NULL, "download resumed at this byte offset");
-    rc = verify_sidecar(x, cd, &f, &why);
+    rc = check_sidecar(x, cd, want, &f, &why);
     if (rc != CD_OK) {
         bs_fetch_discard(&f); /* a bad copy must not be resumed */
         file_failed(x, cd, f.sha256, rc, why ? why : "checksum check failed");
@@ -518,6 +703,7 @@ static int process_file(run_ctx *x, const candidate *cd)
         bs_fetched_free(&f);
         return CD_OK;
     }
+    cd_file_state st = CD_FILE_NEW;
     rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, f.sha256, &st);
     if (rc != CD_OK) {
         bs_fetched_free(&f);
@@ -561,11 +747,9 @@ static int process_file(run_ctx *x, const candidate *cd)
         free(plain);
         return rc;
     }
-    const cd_run_info *ri = hostapi->run_info(x->run);
-    const char *bank = ri->source_entity && *ri->source_entity ? ri->source_entity
-                       : x->fmt.template_name                   ? x->fmt.template_name
-                                                                : "BANK";
-    bs_mapper *m = bs_mapper_new(&x->fmt, hostapi, x->run, e->name, bank, f.sha256);
+    char *batch = batch_id(x, cd);
+    bs_mapper *m = bs_mapper_new(&x->fmt, hostapi, x->run, e->name, bank_name(x), batch);
+    free(batch);
     if (!m) {
         hostapi->set_message(x->run, "out of memory");
         bs_fetched_free(&f);
@@ -577,88 +761,248 @@ static int process_file(run_ctx *x, const candidate *cd)
         unlink(plain); /* decrypted bank data never outlives its use */
         free(plain);
     }
-    int64_t rows = bs_mapper_emitted(m);
-    if (rc == BS_STOP_HEADER) {
-        file_failed(x, cd, f.sha256, CD_ERR_PERMANENT, bs_mapper_error(m) ? bs_mapper_error(m) : "header mismatch");
-        rc = CD_OK;
-        bs_fetch_discard(&f);
-    } else if (rc == CD_ERR_PERMANENT && why) {
-        char *r = cdc_printf("%s: %s", e->name, why);
-        file_failed(x, cd, f.sha256, CD_ERR_PERMANENT, r);
-        free(r);
-        if (rows == 0) {
-            rc = CD_OK; /* nothing of it went into the load: the others may */
-            bs_fetch_discard(&f);
-        } else {
-            hostapi->set_message(x->run, "%s: %s", e->name, why);
-        }
-    } else if (rc != CD_OK) {
-        if (why)
-            hostapi->set_message(x->run, "%s: %s", e->name, why);
-    } else {
-        /* In the load's transaction: gone again if the run fails. */
-        rc = bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f.sha256, "LOADED", rows,
-                              NULL);
-        if (rc == CD_OK) {
-            hostapi->log(x->run, CD_LOG_INFO, "%s: %lld row(s) read, %lld bad", e->name,
-                         (long long)rows, (long long)bs_mapper_errors(m));
-            json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:s}", "file", e->name, "status",
-                                  "LOADED", "rows", (json_int_t)rows, "bad_rows",
-                                  (json_int_t)bs_mapper_errors(m), "sha256", f.sha256);
-            json_array_append_new(x->files, d);
-            x->loaded_files++;
-            bs_fetch_discard(&f);
-        } else {
-            hostapi->set_message(x->run, "%s: the file ledger could not record it", e->name);
-        }
-    }
+    if (rc != CD_OK)
+        rc = read_outcome(x, cd, &f, m, rc, why);
+    else
+        rc = file_loaded(x, cd, &f, m);
     free(why);
     bs_mapper_free(m);
     bs_fetched_free(&f);
     return rc;
 }
 
-/* post_action for the files this run loaded (and files loaded earlier that
- * are still in place). A failure is a warning: the data is loaded. */
-static void post_action(run_ctx *x, const candidate *cands, size_t n)
+/* One complete file. Returns CD_OK to go on with the next file, or the
+ * code that ends the run. */
+static int process_file(run_ctx *x, const candidate *cd)
 {
-    const char *action = cdc_json_str(x->root, "post_action", "none");
-    if (strcmp(action, "none") == 0)
+    cd_file_state st = CD_FILE_NEW;
+    const bs_entry *e = cd->e;
+    int rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, NULL, &st);
+    if (rc != CD_OK)
+        return rc;
+    if (st == CD_FILE_LOADED) {
+        hostapi->log(x->run, CD_LOG_INFO, "%s: already loaded (same size and mtime), skipped",
+                     e->name);
+        file_detail(x, e->name, "ALREADY_LOADED", -1, NULL, NULL);
+        x->skipped++;
+        return CD_OK;
+    }
+    bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "SEEN", -1, NULL);
+    /* Stream when the sha256 cannot make it a duplicate: no loaded content
+     * has this size (ABI 1.2 file_size_loaded). */
+    int possible = 1;
+    if (x->fmt.type != BS_XLSX && !bs_pgp_name(e->name) && e->size >= 0 &&
+        CD_HOST_HAS(hostapi, file_size_loaded) && hostapi->file_size_loaded) {
+        cd_file_info fi = {(uint32_t)sizeof fi, cd->path, e->size, e->mtime, NULL};
+        rc = hostapi->file_size_loaded(x->run, &fi, &possible);
+        if (rc != CD_OK)
+            return rc;
+    }
+    return possible ? process_downloaded(x, cd) : process_streamed(x, cd);
+}
+
+/* ---- post_action: only once the data is committed ----
+ *
+ * Moving or deleting a file before its rows are committed loses it when
+ * the commit fails. So run() only notes which files qualify (loaded now,
+ * or loaded before: ALREADY_LOADED, SKIPPED_DUPLICATE) and the host calls
+ * committed() after the commit (ABI 1.2). If that never happens or fails
+ * (runner killed after the commit, SFTP down), the ledger still says the
+ * files were loaded while the drop box still holds them: that pair is the
+ * bookkeeping. Each run starts by catching up: every file of the pattern
+ * (any date) still in remote_path that the ledger knows as loaded with
+ * this size and mtime gets its post action then. A file changed since it
+ * was loaded is never touched (it is a new version to load). */
+
+/* Per-run state (one process per run): the files committed() acts on. */
+static json_t *after_commit;
+static int host_calls_committed;
+
+static const char *post_action_of(const json_t *root)
+{
+    return cdc_json_str(root, "post_action", "none");
+}
+
+/* Moves or deletes one remote file. CD_OK, or a code with *why. */
+static int do_post_action(bs_sftp *c, const json_t *root, const char *path, const char *name,
+                          char **why)
+{
+    if (strcmp(post_action_of(root), "delete") == 0)
+        return bs_sftp_unlink(c, path, why);
+    char *to = join_path(cdc_json_str(root, "processed_path", "/"), name);
+    int rc = bs_sftp_rename(c, path, to, why);
+    free(to);
+    return rc;
+}
+
+/* Acts on a file only while it is the version that was loaded. */
+static int post_action_if_unchanged(run_ctx *x, bs_sftp *c, const char *path, const char *name,
+                                    int64_t size, int64_t mtime)
+{
+    const char *action = post_action_of(x->root);
+    int64_t sz = -1, mt = -1;
+    char *why = NULL;
+    int rc = bs_sftp_stat(c, path, &sz, &mt, &why);
+    if (rc == 1) {
+        hostapi->log(x->run, CD_LOG_INFO, "post_action %s: %s is gone already", action, name);
+        return CD_OK;
+    }
+    if (rc == CD_OK && (sz != size || mt != mtime)) {
+        hostapi->log(x->run, CD_LOG_WARNING,
+                     "post_action %s: %s changed since it was loaded (size %lld -> %lld); left "
+                     "in place for the next run to load",
+                     action, name, (long long)size, (long long)sz);
+        return CD_OK;
+    }
+    if (rc == CD_OK)
+        rc = do_post_action(c, x->root, path, name, &why);
+    if (rc != CD_OK)
+        hostapi->log(x->run, CD_LOG_WARNING, "post_action %s of %s failed: %s; a later run tries "
+                                             "again", action, name, why ? why : "?");
+    else
+        hostapi->log(x->run, CD_LOG_INFO, "post_action %s: %s %s", action, name,
+                     strcmp(action, "delete") == 0 ? "deleted" : "moved");
+    free(why);
+    return rc;
+}
+
+/* The start of a run: files loaded by earlier runs and still in place get
+ * their post action now (their rows are committed). Sets acted[i] for the
+ * entries it moved or deleted. Returns CD_OK or the ledger's error. */
+static int catch_up(run_ctx *x, const bs_entry *ents, size_t nents, unsigned char *acted)
+{
+    if (strcmp(post_action_of(x->root), "none") == 0)
+        return CD_OK;
+    const char *marker = cdc_json_str(x->root, "done_marker_suffix", NULL);
+    char *any = bs_pattern_any_date(cdc_json_str(x->root, "file_pattern", "*"));
+    if (!any)
+        return CD_ERR_TRANSIENT;
+    json_t *done = json_array();
+    int rc = CD_OK;
+    for (size_t i = 0; i < nents && rc == CD_OK; i++) {
+        const bs_entry *e = &ents[i];
+        if (!e->is_file || bs_is_temp_name(e->name) || bs_is_sidecar(e->name, marker) ||
+            !bs_pattern_match(any, e->name))
+            continue;
+        char *path = join_path(x->remote, e->name);
+        cd_file_state st = CD_FILE_NEW;
+        rc = bs_ledger_lookup(&x->ledger, path, e->size, e->mtime, NULL, &st);
+        if (rc == CD_OK && st == CD_FILE_LOADED) {
+            char *why = NULL;
+            if (do_post_action(&x->c, x->root, path, e->name, &why) == CD_OK) {
+                acted[i] = 1;
+                json_array_append_new(done, json_string(e->name));
+                hostapi->log(x->run, CD_LOG_INFO,
+                             "post_action %s: %s (loaded by an earlier run) %s now",
+                             post_action_of(x->root), e->name,
+                             strcmp(post_action_of(x->root), "delete") == 0 ? "deleted" : "moved");
+            } else {
+                hostapi->log(x->run, CD_LOG_WARNING, "post_action %s of %s failed: %s",
+                             post_action_of(x->root), e->name, why ? why : "?");
+            }
+            free(why);
+        }
+        free(path);
+    }
+    if (json_array_size(done)) {
+        char *t = json_dumps(done, JSON_COMPACT);
+        if (t)
+            hostapi->set_detail(x->run, "post_action_caught_up", t);
+        free(t);
+    }
+    json_decref(done);
+    free(any);
+    return rc;
+}
+
+/* The end of run(): which files committed() acts on. */
+static void queue_post_action(run_ctx *x, const candidate *cands, size_t n)
+{
+    json_decref(after_commit);
+    after_commit = NULL;
+    if (strcmp(post_action_of(x->root), "none") == 0)
         return;
-    json_t *moved = json_array();
+    after_commit = json_array();
+    json_t *names = json_array();
     for (size_t i = 0; i < n; i++) {
         size_t k;
         json_t *f;
-        int done = 0;
+        int take = 0;
         json_array_foreach(x->files, k, f) {
             const char *st = json_string_value(json_object_get(f, "status"));
             if (strcmp(json_string_value(json_object_get(f, "file")), cands[i].e->name) == 0 &&
                 (strcmp(st, "LOADED") == 0 || strcmp(st, "ALREADY_LOADED") == 0 ||
                  strcmp(st, "SKIPPED_DUPLICATE") == 0))
-                done = 1;
+                take = 1;
         }
-        if (!done)
+        if (!take)
             continue;
-        char *why = NULL;
-        int rc;
-        if (strcmp(action, "delete") == 0) {
-            rc = bs_sftp_unlink(&x->c, cands[i].path, &why);
-        } else {
-            char *to = join_path(cdc_json_str(x->root, "processed_path", "/"), cands[i].e->name);
-            rc = bs_sftp_rename(&x->c, cands[i].path, to, &why);
-            free(to);
-        }
-        if (rc != CD_OK)
-            hostapi->log(x->run, CD_LOG_WARNING, "post_action %s: %s", action, why);
-        else
-            json_array_append_new(moved, json_string(cands[i].e->name));
-        free(why);
+        json_array_append_new(after_commit,
+                              json_pack("{s:s, s:s, s:I, s:I}", "path", cands[i].path, "name",
+                                        cands[i].e->name, "size", (json_int_t)cands[i].e->size,
+                                        "mtime", (json_int_t)cands[i].e->mtime));
+        json_array_append_new(names, json_string(cands[i].e->name));
     }
-    char *t = json_dumps(moved, JSON_COMPACT);
-    if (t)
-        hostapi->set_detail(x->run, strcmp(action, "delete") == 0 ? "deleted" : "moved", t);
-    free(t);
-    json_decref(moved);
+    if (json_array_size(names)) {
+        json_t *d = json_pack("{s:s, s:O}", "action", post_action_of(x->root),
+                              host_calls_committed ? "after_commit" : "next_run", names);
+        char *t = json_dumps(d, JSON_COMPACT);
+        if (t)
+            hostapi->set_detail(x->run, "post_action", t);
+        free(t);
+        json_decref(d);
+        if (!host_calls_committed)
+            hostapi->log(x->run, CD_LOG_INFO,
+                         "post_action %s waits for the next run: this connectord does not call "
+                         "drivers back after the commit (plugin ABI < 1.2)",
+                         post_action_of(x->root));
+    }
+    json_decref(names);
+}
+
+/* ABI 1.2: the run's rows and ledger rows are committed; move or delete
+ * the files now. Failures are warnings: the next run catches up. */
+static void committed(cd_run *run)
+{
+#ifdef CD_TEST_HOOKS
+    /* Tests: the runner dies between the commit and the post action. */
+    if (getenv("CD_TEST_BANK_SFTP_DIE_AFTER_COMMIT"))
+        raise(SIGKILL);
+#endif
+    if (!after_commit || json_array_size(after_commit) == 0)
+        return;
+    run_ctx x;
+    memset(&x, 0, sizeof x);
+    x.run = run;
+    json_error_t err;
+    x.root = cdc_config_parse(hostapi->run_info(run), &err);
+    if (!x.root)
+        return;
+    int rc = bs_sftp_open(&x.c, hostapi, run, x.root, 0);
+    if (rc != CD_OK) {
+        hostapi->log(run, CD_LOG_WARNING,
+                     "post_action %s: cannot connect after the commit (%s); the next run does it",
+                     post_action_of(x.root), x.c.error ? x.c.error : "?");
+    } else {
+        size_t i;
+        json_t *f;
+        json_array_foreach(after_commit, i, f) {
+            if (hostapi->is_cancelled(run)) {
+                hostapi->log(run, CD_LOG_WARNING, "post_action %s: stopped (deadline or "
+                                                  "cancel); the next run does the rest",
+                             post_action_of(x.root));
+                break;
+            }
+            post_action_if_unchanged(&x, &x.c, json_string_value(json_object_get(f, "path")),
+                                     json_string_value(json_object_get(f, "name")),
+                                     json_integer_value(json_object_get(f, "size")),
+                                     json_integer_value(json_object_get(f, "mtime")));
+        }
+    }
+    bs_sftp_close(&x.c);
+    json_decref(x.root);
+    json_decref(after_commit);
+    after_commit = NULL;
 }
 
 static int run_driver(cd_run *run)
@@ -676,6 +1020,7 @@ static int run_driver(cd_run *run)
     bs_entry *ents = NULL;
     size_t nents = 0;
     char (*days)[11] = NULL;
+    unsigned char *acted = NULL;
     char *why = NULL, *shown = NULL;
     int rc;
     json_error_t err;
@@ -730,9 +1075,15 @@ static int run_driver(cd_run *run)
     const char *checksum = cdc_json_str(x.root, "checksum", "none");
     const char *pattern = cdc_json_str(x.root, "file_pattern", "*");
     cands = calloc(nents ? nents : 1, sizeof *cands);
-    if (!cands) {
+    acted = calloc(nents ? nents : 1, 1);
+    if (!cands || !acted) {
         rc = CD_ERR_TRANSIENT;
         hostapi->set_message(run, "out of memory");
+        goto out;
+    }
+    rc = catch_up(&x, ents, nents, acted);
+    if (rc != CD_OK) {
+        hostapi->set_message(run, "the file ledger could not be read (see the run's log)");
         goto out;
     }
     for (size_t i = 0; i < nents; i++) {
@@ -747,8 +1098,19 @@ static int run_driver(cd_run *run)
                 shown = bs_pattern_display(pat);
             free(pat);
         }
-        if (match)
+        if (match && acted[i]) {
+            /* loaded before; its post action was just caught up */
+            file_detail(&x, e->name, "ALREADY_LOADED", -1, NULL, NULL);
+            x.skipped++;
+        } else if (match) {
             cands[ncands++] = (candidate){e, join_path(x.remote, e->name), NULL};
+        }
+    }
+    if (ncands == 0 && x.skipped > 0) {
+        hostapi->set_message(run, "nothing new: %lld file(s) for %s already loaded",
+                             (long long)x.skipped, ri->run_date);
+        rc = CD_OK;
+        goto out;
     }
     if (ncands == 0) {
         if (!shown) {
@@ -856,7 +1218,7 @@ static int run_driver(cd_run *run)
         rc = x.first_failure_rc ? x.first_failure_rc : CD_ERR_PERMANENT;
         goto out;
     }
-    post_action(&x, cands, ncands);
+    queue_post_action(&x, cands, ncands);
     if (x.loaded_files == 0)
         hostapi->set_message(run, "nothing new: %lld file(s) for %s already loaded",
                              (long long)x.skipped, ri->run_date);
@@ -881,6 +1243,7 @@ out:
         free(cands[i].reason);
     }
     free(cands);
+    free(acted);
     bs_entries_free(ents, nents);
     bs_sftp_close(&x.c);
     if (x.have_fmt)
@@ -895,6 +1258,8 @@ out:
 
 static void destroy(void)
 {
+    json_decref(after_commit);
+    after_commit = NULL;
     libssh2_exit();
 }
 
@@ -913,6 +1278,9 @@ static int bank_sftp_init(const cd_host_api *h, cd_driver_callbacks *cb)
     cb->test = test;
     cb->run = run_driver;
     cb->destroy = destroy;
+    host_calls_committed = CD_CALLBACKS_HAS(cb, committed);
+    if (host_calls_committed)
+        cb->committed = committed;
     return CD_OK;
 }
 

@@ -29,7 +29,12 @@ struct bs_csv {
     size_t *vlen;
     size_t capv;
     char *skip_reason;
+    /* byte classes for the bulk scans of bs_csv_feed */
+    unsigned char cls[256];
 };
+
+#define CLS_UNQ 1 /* ends a run of unquoted cell bytes: delimiter, CR, LF */
+#define CLS_QUO 2 /* ends a run of quoted cell bytes: quote, LF (counted) */
 
 bs_csv *bs_csv_new(char delimiter, char quote, size_t max_record, bs_row_fn on_row,
                    bs_bad_fn on_bad, void *ud)
@@ -46,6 +51,11 @@ bs_csv *bs_csv_new(char delimiter, char quote, size_t max_record, bs_row_fn on_r
     c->bom_left = 3;
     c->line = 1;
     c->rec_line = 1;
+    c->cls[(unsigned char)delimiter] |= CLS_UNQ;
+    c->cls['\r'] |= CLS_UNQ;
+    c->cls['\n'] |= CLS_UNQ | CLS_QUO;
+    if (quote)
+        c->cls[(unsigned char)quote] |= CLS_QUO;
     return c;
 }
 
@@ -78,6 +88,38 @@ static int put(bs_csv *c, char ch)
     }
     c->buf[c->len++] = ch;
     return 0;
+}
+
+/* Appends n bytes to the current cell: as put() byte by byte would, up to
+ * the record limit. 0, or -1 when the limit was hit (what fitted is kept,
+ * for the error's raw text). */
+static int put_run(bs_csv *c, const char *p, size_t n, size_t *taken)
+{
+    *taken = 0;
+    if (c->len + n + 1 > c->cap) {
+        size_t want = c->len + n + 1;
+        if (want > c->max_record + 2)
+            want = c->max_record + 2;
+        size_t ncap = c->cap ? c->cap : 256;
+        while (ncap < want)
+            ncap *= 2;
+        if (ncap > c->max_record + 2)
+            ncap = c->max_record + 2;
+        if (ncap > c->cap) {
+            char *nb = realloc(c->buf, ncap);
+            if (!nb)
+                return -1;
+            c->buf = nb;
+            c->cap = ncap;
+        }
+    }
+    /* put() refuses once len + 2 > max_record */
+    size_t room = c->max_record > c->len + 1 ? c->max_record - c->len - 1 : 0;
+    size_t take = n < room ? n : room;
+    memcpy(c->buf + c->len, p, take);
+    c->len += take;
+    *taken = take;
+    return take == n ? 0 : -1;
 }
 
 static int start_cell(bs_csv *c)
@@ -240,7 +282,8 @@ static int feed_byte(bs_csv *c, char ch)
 int bs_csv_feed(bs_csv *c, const char *data, size_t len)
 {
     static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    while (i < len) {
         unsigned char b = (unsigned char)data[i];
         if (c->bom_left > 0) {
             size_t k = 3 - (size_t)c->bom_left;
@@ -248,6 +291,7 @@ int bs_csv_feed(bs_csv *c, const char *data, size_t len)
                 c->bom_seen[k] = b;
                 if (--c->bom_left == 0)
                     c->bom_left = -1;
+                i++;
                 continue;
             }
             /* Not a BOM: the bytes held back are data after all. */
@@ -259,9 +303,56 @@ int bs_csv_feed(bs_csv *c, const char *data, size_t len)
             }
         }
         c->bom_left = -1;
+        /* Runs of plain cell bytes are copied at once, and the common
+         * transitions (a plain byte starts a cell, a delimiter ends one)
+         * are taken here as feed_byte would; every other byte goes
+         * through feed_byte. */
+        if (!c->after_cr && c->st == ST_FIELD_START && !c->cls[b] &&
+            !(c->quote && b == (unsigned char)c->quote)) {
+            c->rec_open = 1;
+            if (start_cell(c) != 0) {
+                int rc = too_long(c);
+                if (rc)
+                    return rc;
+                i++; /* as feed_byte: the byte is gone with the record */
+                continue;
+            }
+            c->st = ST_UNQUOTED; /* the byte is copied by the run below */
+        }
+        if (!c->after_cr && c->st == ST_UNQUOTED && b == (unsigned char)c->delim) {
+            c->st = ST_FIELD_START;
+            i++;
+            if (end_cell(c) != 0) {
+                int rc = too_long(c);
+                if (rc)
+                    return rc;
+            }
+            continue;
+        }
+        if (!c->after_cr && (c->st == ST_UNQUOTED || c->st == ST_QUOTED)) {
+            unsigned char stop = c->st == ST_UNQUOTED ? CLS_UNQ : CLS_QUO;
+            size_t j = i;
+            while (j < len && !(c->cls[(unsigned char)data[j]] & stop))
+                j++;
+            if (j > i) {
+                size_t taken;
+                if (put_run(c, data + i, j - i, &taken) != 0) {
+                    /* byte by byte, the byte after the last that fitted
+                     * failed: the record is skipped from there */
+                    i += taken + 1;
+                    int rc = too_long(c);
+                    if (rc)
+                        return rc;
+                    continue;
+                }
+                i = j;
+                continue;
+            }
+        }
         int rc = feed_byte(c, (char)b);
         if (rc)
             return rc;
+        i++;
     }
     return 0;
 }

@@ -35,6 +35,22 @@ static void civil_from_days(long z, int *y, int *m, int *d)
     *y = (int)(yy + (*m <= 2));
 }
 
+/* "YYYY-MM-DD" (years 0..9999, as the parsers produce). */
+static void iso_text(int y, int m, int d, char out[11])
+{
+    out[0] = (char)('0' + y / 1000 % 10);
+    out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + m / 10 % 10);
+    out[6] = (char)('0' + m % 10);
+    out[7] = '-';
+    out[8] = (char)('0' + d / 10 % 10);
+    out[9] = (char)('0' + d % 10);
+    out[10] = '\0';
+}
+
 int bs_date_from_excel(double serial, char out[11])
 {
     if (!(serial >= 1 && serial < 2958466)) /* 1900-01-01 .. 9999-12-31 */
@@ -47,7 +63,7 @@ int bs_date_from_excel(double serial, char out[11])
     /* serial 1 = 1900-01-01 = day -25567 relative to 1970-01-01 */
     int y, m, d;
     civil_from_days(n - 1 - 25567, &y, &m, &d);
-    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+    iso_text(y, m, d, out);
     return 0;
 }
 
@@ -206,6 +222,6 @@ int bs_date_parse(const char *fmt, const char *s, size_t len, char out[11], cons
             return -1;
         }
     }
-    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+    iso_text(y, m, d, out);
     return 0;
 }

@@ -51,6 +51,36 @@ char *bs_pattern_expand(const char *pattern, const char *iso)
     return out;
 }
 
+char *bs_pattern_any_date(const char *pattern)
+{
+    static const char *const dates[] = {"{YYYYMMDD}", "{YYYY-MM-DD}", "{DDMMYYYY}",
+                                        "{DD-MM-YYYY}", "{YYMMDD}", "{DDMMMYYYY}", "{date}"};
+    cdc_buf b = {0};
+    for (const char *p = pattern; *p;) {
+        int rc = 0, matched = 0;
+        for (size_t i = 0; i < sizeof dates / sizeof dates[0] && !matched; i++) {
+            size_t n = strlen(dates[i]);
+            if (strncmp(p, dates[i], n) == 0)
+                rc = cdc_buf_append(&b, "*", 1), p += n, matched = 1;
+        }
+        if (matched)
+            ;
+        else if (strncmp(p, "{SEQ}", 5) == 0)
+            rc = cdc_buf_append(&b, "\x01", 1), p += 5;
+        else if (*p == SEQ_MARK)
+            rc = -1;
+        else
+            rc = cdc_buf_append(&b, p++, 1);
+        if (rc != 0) {
+            cdc_buf_free(&b);
+            return NULL;
+        }
+    }
+    if (cdc_buf_append(&b, "", 0) != 0)
+        return NULL;
+    return b.data;
+}
+
 char *bs_pattern_display(const char *expanded)
 {
     cdc_buf b = {0};

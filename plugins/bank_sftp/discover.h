@@ -13,6 +13,9 @@
 /* The pattern for an ISO date: placeholders replaced, {SEQ} kept as a
  * marker for bs_pattern_match. Malloc'd; NULL for a bad date. */
 char *bs_pattern_expand(const char *pattern, const char *iso_date);
+/* The pattern for any date: each date placeholder becomes '*' ({SEQ} as
+ * in bs_pattern_expand). Malloc'd; NULL on ENOMEM. */
+char *bs_pattern_any_date(const char *pattern);
 /* The expanded pattern as ops should read it ({SEQ} spelled out). */
 char *bs_pattern_display(const char *expanded);
 /* 1 if name matches the expanded pattern. */

@@ -32,6 +32,9 @@ struct bs_mapper {
     const cd_host_api *host;
     cd_run *run;
     char *file_name, *bank_name, *batch_id;
+    size_t bank_len, file_len, batch_len;
+    char ref[512];      /* "<file name>:" then the line, per row */
+    size_t ref_prefix;
     int have_header;
     size_t header_n;
     long idx[BF_COUNT]; /* cell index per field, -1 unmapped */
@@ -61,6 +64,10 @@ bs_mapper *bs_mapper_new(const bs_format *f, const cd_host_api *host, cd_run *ru
     }
     for (int i = 0; i < BF_COUNT; i++)
         m->idx[i] = -1;
+    m->bank_len = strlen(m->bank_name);
+    m->file_len = strlen(m->file_name);
+    m->batch_len = strlen(m->batch_id);
+    m->ref_prefix = (size_t)snprintf(m->ref, sizeof m->ref, "%.480s:", m->file_name);
     return m;
 }
 
@@ -213,6 +220,25 @@ static int row_error(bs_mapper *m, const bs_row *r, const char *fmt, ...)
     return 0;
 }
 
+/* Decimal text of v into out (at least 21 bytes); its length. */
+static size_t i64_text(int64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    while (n)
+        out[o++] = tmp[--n];
+    out[o] = '\0';
+    return o;
+}
+
 static const char *dc_text(bs_dir d) { return d == BS_DIR_DEBIT ? "DR" : d == BS_DIR_CREDIT ? "CR" : NULL; }
 
 /* Normalizes a debit/credit indicator column. */
@@ -283,8 +309,8 @@ static int process(bs_mapper *m, const bs_row *r)
         dir = have_cr ? BS_DIR_CREDIT : BS_DIR_DEBIT;
     }
     /* Stored as the magnitude with its direction in debit_credit. */
-    snprintf(amount_txt, sizeof amount_txt, "%lld", (long long)(paise < 0 ? -paise : paise));
-    val[RC_AMOUNT] = amount_txt, len[RC_AMOUNT] = strlen(amount_txt);
+    val[RC_AMOUNT] = amount_txt;
+    len[RC_AMOUNT] = i64_text(paise < 0 ? -paise : paise, amount_txt);
     const char *dc = dc_text(dir);
 
     if (m->idx[BF_NET_AMOUNT] >= 0) {
@@ -297,8 +323,8 @@ static int process(bs_mapper *m, const bs_row *r)
             return row_error(m, r, "net_amount: '%.*s' is not an amount (%s) in column %s",
                              (int)(n > 60 ? 60 : n), s, why, f->columns[BF_NET_AMOUNT]);
         if (rc == 0) {
-            snprintf(net_txt, sizeof net_txt, "%lld", (long long)net);
-            val[RC_NET] = net_txt, len[RC_NET] = strlen(net_txt);
+            val[RC_NET] = net_txt;
+            len[RC_NET] = i64_text(net, net_txt);
         }
     }
     cell(r, m->idx[BF_TXN_DATE], &s, &n);
@@ -337,13 +363,12 @@ static int process(bs_mapper *m, const bs_row *r)
     }
     if (dc && !val[RC_DC])
         val[RC_DC] = dc, len[RC_DC] = 2;
-    val[RC_BANK_NAME] = m->bank_name, len[RC_BANK_NAME] = strlen(m->bank_name);
-    val[RC_SOURCE_FILE] = m->file_name, len[RC_SOURCE_FILE] = strlen(m->file_name);
-    val[RC_BATCH] = m->batch_id, len[RC_BATCH] = strlen(m->batch_id);
+    val[RC_BANK_NAME] = m->bank_name, len[RC_BANK_NAME] = m->bank_len;
+    val[RC_SOURCE_FILE] = m->file_name, len[RC_SOURCE_FILE] = m->file_len;
+    val[RC_BATCH] = m->batch_id, len[RC_BATCH] = m->batch_len;
 
-    char ref[512];
-    snprintf(ref, sizeof ref, "%.480s:%ld", m->file_name, r->line);
-    int erc = m->host->record_emit(m->run, val, len, ref);
+    i64_text(r->line, m->ref + m->ref_prefix);
+    int erc = m->host->record_emit(m->run, val, len, m->ref);
     if (erc != CD_OK)
         return erc;
     m->emitted++;

@@ -42,6 +42,82 @@ static int feed_converted(iconv_t cd, bs_csv *csv, char *in, size_t n, char *out
     return 0;
 }
 
+struct bs_text_reader {
+    bs_csv *csv;
+    bs_mapper *m;
+    iconv_t cd;
+    char *conv;
+    size_t convcap;
+};
+
+void bs_text_reader_free(bs_text_reader *tr)
+{
+    if (!tr)
+        return;
+    if (tr->cd != (iconv_t)-1)
+        iconv_close(tr->cd);
+    bs_csv_free(tr->csv);
+    free(tr->conv);
+    free(tr);
+}
+
+bs_text_reader *bs_text_reader_new(const bs_format *f, bs_mapper *m, int *rc, char **why)
+{
+    bs_text_reader *tr = calloc(1, sizeof *tr);
+    if (!tr) {
+        *why = cdc_printf("out of memory");
+        *rc = CD_ERR_TRANSIENT;
+        return NULL;
+    }
+    tr->m = m;
+    tr->cd = (iconv_t)-1;
+    if (f->encoding) {
+        tr->cd = iconv_open("UTF-8", f->encoding);
+        if (tr->cd == (iconv_t)-1) {
+            *why = cdc_printf("encoding %s is not available: %s", f->encoding, strerror(errno));
+            *rc = CD_ERR_PERMANENT;
+            bs_text_reader_free(tr);
+            return NULL;
+        }
+        /* a single-byte code page grows at most 3x into UTF-8 */
+        tr->convcap = CHUNK * 3 + 16;
+        tr->conv = malloc(tr->convcap);
+    }
+    tr->csv = bs_csv_new(f->delimiter, f->quote, 0, bs_mapper_row, bs_mapper_bad, m);
+    if (!tr->csv || (f->encoding && !tr->conv)) {
+        *why = cdc_printf("out of memory");
+        *rc = CD_ERR_TRANSIENT;
+        bs_text_reader_free(tr);
+        return NULL;
+    }
+    return tr;
+}
+
+int bs_text_reader_feed(void *ud, const char *data, size_t len)
+{
+    bs_text_reader *tr = ud;
+    if (tr->cd == (iconv_t)-1)
+        return bs_csv_feed(tr->csv, data, len);
+    /* iconv's output buffer is sized for CHUNK bytes of input */
+    while (len > 0) {
+        size_t n = len < CHUNK ? len : CHUNK;
+        int rc = feed_converted(tr->cd, tr->csv, (char *)data, n, tr->conv, tr->convcap);
+        if (rc)
+            return rc;
+        data += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int bs_text_reader_finish(bs_text_reader *tr)
+{
+    int rc = bs_csv_finish(tr->csv);
+    if (rc == 0)
+        rc = bs_mapper_finish(tr->m);
+    return rc;
+}
+
 static int read_text(const char *path, const bs_format *f, bs_mapper *m, char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -49,23 +125,14 @@ static int read_text(const char *path, const bs_format *f, bs_mapper *m, char **
         *why = cdc_printf("cannot open %s: %s", path, strerror(errno));
         return CD_ERR_TRANSIENT;
     }
-    iconv_t cd = (iconv_t)-1;
-    if (f->encoding) {
-        cd = iconv_open("UTF-8", f->encoding);
-        if (cd == (iconv_t)-1) {
-            *why = cdc_printf("encoding %s is not available: %s", f->encoding, strerror(errno));
-            close(fd);
-            return CD_ERR_PERMANENT;
-        }
-    }
-    bs_csv *csv = bs_csv_new(f->delimiter, f->quote, 0, bs_mapper_row, bs_mapper_bad, m);
-    char *buf = malloc(CHUNK);
-    /* a single-byte code page grows at most 3x into UTF-8 */
-    char *conv = f->encoding ? malloc(CHUNK * 3 + 16) : NULL;
     int rc = CD_OK;
-    if (!csv || !buf || (f->encoding && !conv)) {
-        *why = cdc_printf("out of memory");
-        rc = CD_ERR_TRANSIENT;
+    bs_text_reader *tr = bs_text_reader_new(f, m, &rc, why);
+    char *buf = malloc(CHUNK);
+    if (!tr || !buf) {
+        if (tr) {
+            *why = cdc_printf("out of memory");
+            rc = CD_ERR_TRANSIENT;
+        }
         goto out;
     }
     for (;;) {
@@ -79,20 +146,14 @@ static int read_text(const char *path, const bs_format *f, bs_mapper *m, char **
         }
         if (n == 0)
             break;
-        rc = f->encoding ? feed_converted(cd, csv, buf, (size_t)n, conv, CHUNK * 3 + 16)
-                         : bs_csv_feed(csv, buf, (size_t)n);
+        rc = bs_text_reader_feed(tr, buf, (size_t)n);
         if (rc)
             goto out;
     }
-    rc = bs_csv_finish(csv);
-    if (rc == 0)
-        rc = bs_mapper_finish(m);
+    rc = bs_text_reader_finish(tr);
 out:
-    if (cd != (iconv_t)-1)
-        iconv_close(cd);
-    bs_csv_free(csv);
+    bs_text_reader_free(tr);
     free(buf);
-    free(conv);
     close(fd);
     return rc;
 }

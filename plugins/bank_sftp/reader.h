@@ -14,4 +14,14 @@
  * *why), CD_ERR_TRANSIENT (local I/O: *why). */
 int bs_read_file(const char *path, const bs_format *f, bs_mapper *m, char **why);
 
+/* CSV/TXT pushed in chunks (a download in progress): bytes in, rows to
+ * the mapper. new: NULL with *rc and *why on failure. feed is a
+ * bs_consume_fn (fetch.h): 0, or the code that stops the reader. finish
+ * ends the input: CD_OK, or the codes of bs_read_file. */
+typedef struct bs_text_reader bs_text_reader;
+bs_text_reader *bs_text_reader_new(const bs_format *f, bs_mapper *m, int *rc, char **why);
+int bs_text_reader_feed(void *text_reader, const char *data, size_t len);
+int bs_text_reader_finish(bs_text_reader *tr);
+void bs_text_reader_free(bs_text_reader *tr);
+
 #endif

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,22 @@ static void base64_nopad(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
+/* Why bs_sftp_open failed: the run's message, and c->error for a caller
+ * that must log it instead (after the commit the message is final). */
+static void open_error(bs_sftp *c, const char *fmt, ...) CD_PRINTF(2, 3);
+static void open_error(bs_sftp *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    c->host->set_message(c->run, "%s", msg ? msg : "out of memory");
+    free(c->error);
+    c->error = msg;
+}
+
 /* Checks the server key against known_hosts_file. CD_OK or CD_ERR_CONFIG
  * with the message set. */
 static int check_known_hosts(bs_sftp *c, const char *file,
@@ -135,13 +152,13 @@ static int check_known_hosts(bs_sftp *c, const char *file,
     const char *key = libssh2_session_hostkey(c->s, &keylen, &keytype);
     LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(c->s);
     if (!key || !kh) {
-        c->host->set_message(c->run, "cannot read the server's host key: %s", bs_sftp_error(c));
+        open_error(c, "cannot read the server's host key: %s", bs_sftp_error(c));
         if (kh)
             libssh2_knownhost_free(kh);
         return CD_ERR_TRANSIENT;
     }
     if (libssh2_knownhost_readfile(kh, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-        c->host->set_message(c->run, "cannot read known_hosts_file %s: %s", file, bs_sftp_error(c));
+        open_error(c, "cannot read known_hosts_file %s: %s", file, bs_sftp_error(c));
         libssh2_knownhost_free(kh);
         return CD_ERR_CONFIG;
     }
@@ -159,7 +176,7 @@ static int check_known_hosts(bs_sftp *c, const char *file,
     libssh2_knownhost_free(kh);
     if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH)
         return CD_OK;
-    c->host->set_message(c->run, "host key of %s:%d %s known_hosts_file %s", hostname, port,
+    open_error(c, "host key of %s:%d %s known_hosts_file %s", hostname, port,
                          r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? "does not match" : "is not in",
                          file);
     return CD_ERR_CONFIG;
@@ -178,6 +195,8 @@ void bs_sftp_close(bs_sftp *c)
     c->sftp = NULL;
     c->s = NULL;
     c->fd = -1;
+    free(c->error);
+    c->error = NULL;
 }
 
 const char *bs_sftp_status_text(const bs_sftp *c)
@@ -216,13 +235,13 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
 
     long budget = step_budget_ms(host, run, d ? d->connect_timeout_s : 0);
     if (budget == 0) {
-        host->set_message(run, "no time left before the run's deadline to connect");
+        open_error(c, "no time left before the run's deadline to connect");
         return CD_ERR_TRANSIENT;
     }
     c->fd = tcp_connect(host, hostname, port, budget, run, &why);
     if (c->fd < 0) {
         STEP("connect", 0, "%s", why ? why : "failed");
-        host->set_message(run, "%s", why ? why : "cannot connect");
+        open_error(c, "%s", why ? why : "cannot connect");
         free(why);
         return host->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
     }
@@ -230,7 +249,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
 
     c->s = libssh2_session_init();
     if (!c->s) {
-        host->set_message(run, "libssh2_session_init failed");
+        open_error(c, "libssh2_session_init failed");
         return CD_ERR_TRANSIENT;
     }
     libssh2_session_set_blocking(c->s, 1);
@@ -239,7 +258,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
     libssh2_session_set_timeout(c->s, budget > 0 ? budget : 1);
     if (libssh2_session_handshake(c->s, c->fd) != 0) {
         STEP("handshake", 0, "%s", bs_sftp_error(c));
-        host->set_message(run, "SSH handshake with %s:%d failed: %s", hostname, port,
+        open_error(c, "SSH handshake with %s:%d failed: %s", hostname, port,
                           bs_sftp_error(c));
         return CD_ERR_TRANSIENT;
     }
@@ -248,7 +267,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
     const char *hash = libssh2_hostkey_hash(c->s, LIBSSH2_HOSTKEY_HASH_SHA256);
     if (!hash) {
         STEP("host key", 0, "server key fingerprint unavailable");
-        host->set_message(run, "cannot compute the server's SHA256 key fingerprint: %s",
+        open_error(c, "cannot compute the server's SHA256 key fingerprint: %s",
                           bs_sftp_error(c));
         return CD_ERR_TRANSIENT;
     }
@@ -260,7 +279,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
             n = 50;
         if (strlen(c->fingerprint) != n || strncmp(c->fingerprint, pin, n) != 0) {
             STEP("host key", 0, "expected %s, got %s", pin, c->fingerprint);
-            host->set_message(run, "host key mismatch: expected %.*s, got %s", (int)n, pin,
+            open_error(c, "host key mismatch: expected %.*s, got %s", (int)n, pin,
                               c->fingerprint);
             return CD_ERR_CONFIG;
         }
@@ -286,7 +305,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
     }
     if (ar != 0) {
         STEP("auth", 0, "%s as %s: %s", auth, user, bs_sftp_error(c));
-        host->set_message(run, "SSH authentication as %s failed: %s", user, bs_sftp_error(c));
+        open_error(c, "SSH authentication as %s failed: %s", user, bs_sftp_error(c));
         return ar == LIBSSH2_ERROR_TIMEOUT || ar == LIBSSH2_ERROR_SOCKET_RECV ? CD_ERR_TRANSIENT
                                                                              : CD_ERR_CONFIG;
     }
@@ -295,7 +314,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
     c->sftp = libssh2_sftp_init(c->s);
     if (!c->sftp) {
         STEP("sftp", 0, "%s", bs_sftp_error(c));
-        host->set_message(run, "SFTP subsystem unavailable: %s", bs_sftp_error(c));
+        open_error(c, "SFTP subsystem unavailable: %s", bs_sftp_error(c));
         return CD_ERR_PERMANENT;
     }
     return CD_OK;
@@ -436,17 +455,27 @@ int bs_sftp_read_small(bs_sftp *c, const char *path, size_t max, char **out, siz
     return CD_OK;
 }
 
-int bs_sftp_download(bs_sftp *c, const char *path, uint64_t offset, bs_chunk_fn on_chunk,
-                     void *ud, uint64_t *got, char **why)
+int bs_sftp_open_read(bs_sftp *c, const char *path, uint64_t offset, LIBSSH2_SFTP_HANDLE **h,
+                      char **why)
 {
-    *got = 0;
-    LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open(c->sftp, path, LIBSSH2_FXF_READ, 0);
-    if (!h) {
+    *h = libssh2_sftp_open(c->sftp, path, LIBSSH2_FXF_READ, 0);
+    if (!*h) {
         *why = cdc_printf("cannot open %s: %s", path, bs_sftp_status_text(c));
         return status_code(c);
     }
     if (offset)
-        libssh2_sftp_seek64(h, offset);
+        libssh2_sftp_seek64(*h, offset);
+    return CD_OK;
+}
+
+int bs_sftp_download(bs_sftp *c, const char *path, uint64_t offset, bs_chunk_fn on_chunk,
+                     void *ud, uint64_t *got, char **why)
+{
+    *got = 0;
+    LIBSSH2_SFTP_HANDLE *h = NULL;
+    int orc = bs_sftp_open_read(c, path, offset, &h, why);
+    if (orc != CD_OK)
+        return orc;
     /* A large buffer lets libssh2 keep many READ requests in flight: the
      * transfer is then bound by bandwidth, not by the round trip. */
     size_t cap = (size_t)2 << 20;

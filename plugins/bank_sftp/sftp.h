@@ -22,6 +22,7 @@ typedef struct bs_sftp {
     LIBSSH2_SESSION *s;
     LIBSSH2_SFTP *sftp;
     char fingerprint[64]; /* "SHA256:..." of the server key, once known */
+    char *error;          /* why bs_sftp_open failed (also the run's message) */
 } bs_sftp;
 
 /* Connects, verifies the host key, authenticates and starts SFTP, using
@@ -65,6 +66,12 @@ typedef int (*bs_chunk_fn)(void *ud, const char *data, size_t len);
  * transfer that broke off (the caller resumes from offset + *got). */
 int bs_sftp_download(bs_sftp *c, const char *path, uint64_t offset, bs_chunk_fn on_chunk,
                      void *ud, uint64_t *got, char **why);
+
+/* Opens path for reading from byte offset (libssh2_sftp_read it, then
+ * libssh2_sftp_close). Makes no host calls, so a download thread may use
+ * it while nothing else touches the session. CD_OK or a code with *why. */
+int bs_sftp_open_read(bs_sftp *c, const char *path, uint64_t offset, LIBSSH2_SFTP_HANDLE **h,
+                      char **why);
 
 int bs_sftp_rename(bs_sftp *c, const char *from, const char *to, char **why);
 int bs_sftp_unlink(bs_sftp *c, const char *path, char **why);

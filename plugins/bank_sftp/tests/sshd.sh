@@ -31,7 +31,18 @@ sshd_tmp_start() {
     if [ "$(id -u)" = 0 ]; then
         SSHD_KEY_USER=cdsftpkey
         SSHD_PW_USER=cdsftppw
-        SSHD_PW="pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+        # One random password for every test started on this machine (kept
+        # root-only in /run until reboot): tests run side by side, and a
+        # second start must not change the password under the first.
+        local pwfile=/run/cd-sftp-test-pw
+        if [ ! -s "$pwfile" ]; then
+            local pwtmp
+            pwtmp=$(mktemp /run/cd-sftp-test-pw.XXXXXX)
+            echo "pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" >"$pwtmp"
+            ln "$pwtmp" "$pwfile" 2>/dev/null || true # the first one wins
+            rm -f "$pwtmp"
+        fi
+        SSHD_PW=$(cat "$pwfile")
         local u
         for u in $SSHD_KEY_USER $SSHD_PW_USER; do
             id "$u" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$u"

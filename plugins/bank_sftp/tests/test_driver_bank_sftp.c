@@ -76,7 +76,7 @@ static void test_magic(void **state)
     assert_int_equal(mg->abi_major, CD_PLUGIN_ABI_MAJOR);
     assert_int_equal(mg->struct_size, sizeof(cd_driver_magic));
     assert_string_equal(mg->name, "bank_sftp");
-    assert_string_equal(mg->version, "1.1.0");
+    assert_string_equal(mg->version, "1.2.0");
     assert_string_equal(mg->vendor, "connectord");
     assert_int_equal(mg->category, CD_CATEGORY_BANK_SFTP);
     assert_int_equal(mg->dataset, CD_DATASET_BANK_STATEMENT);
@@ -255,6 +255,26 @@ static void test_run_needs_work_dir(void **state)
     cd_mock_free(m);
 }
 
+/* ABI 1.2: the driver asks to be called back after the commit (the mock
+ * host offers the whole table). After a run that loaded nothing there is
+ * nothing to move: the callback neither connects nor logs. */
+static void test_committed_after_nothing_loaded(void **state)
+{
+    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": 1, \"username\": \"u\","
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\","
+                           " \"post_action\": \"move\", \"processed_path\": \"/done\", " FMT "}",
+                           pin);
+    assert_non_null(cd_mock_callbacks(m)->committed);
+    cd_mock_set_kind(m, CD_RUN_MANUAL);
+    cd_mock_set_work_dir(m, "/tmp");
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    size_t logs = cd_mock_log_count(m);
+    assert_int_equal(cd_mock_committed(m), 1);
+    assert_int_equal(cd_mock_log_count(m), logs);
+    assert_false(cd_mock_log_contains(m, "post_action"));
+    cd_mock_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_run_invalid_config),
         cmocka_unit_test(test_validate_format),
         cmocka_unit_test(test_run_needs_work_dir),
+        cmocka_unit_test(test_committed_after_nothing_loaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,6 +334,7 @@ static void render_list(cd_api_req *q, cd_api_resp *r, const char *status, const
      * than the query. */
     cd_buf b;
     cd_buf_init(&b);
+    cd_buf_reserve(&b, 1024 + (size_t)PQntuples(res) * 800); /* ~730 bytes a connector */
     cd_buf_puts(&b, "{\"success\":true,\"connectors\":[");
     for (int i = 0; i < PQntuples(res); i++) {
         if (i)

@@ -195,6 +195,7 @@ static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long 
     }
     cd_buf b;
     cd_buf_init(&b);
+    cd_buf_reserve(&b, 256 + (size_t)PQntuples(res) * 700);
     cd_buf_puts(&b, "{\"success\":true,\"runs\":[");
     for (int i = 0; i < PQntuples(res); i++) {
         if (i)

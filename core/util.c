@@ -97,7 +97,14 @@ void cd_buf_append(cd_buf *b, const void *data, size_t len)
     b->data[b->len] = '\0';
 }
 
-void cd_buf_putc(cd_buf *b, char c) { cd_buf_append(b, &c, 1); }
+void cd_buf_putc(cd_buf *b, char c)
+{
+    /* The JSON writers put one character at a time: no memcpy for that. */
+    if (b->len + 2 > b->cap)
+        cd_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
 
 void cd_buf_puts(cd_buf *b, const char *s) { cd_buf_append(b, s, strlen(s)); }
 

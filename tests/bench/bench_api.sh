@@ -68,7 +68,9 @@ bench() { # name path
     errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
     printf '%-9s %-40s %10s req/s   p50 %-9s p99 %-9s%s\n' "$MODE" "$1" "$rps" "$p50" "$p99" \
         "${errs:+  non-2xx: $errs}"
+    RESULT["$MODE|$1"]="$rps $p99"
 }
+declare -A RESULT
 run_all() {
     bench "GET /connectors (1,000)" /connectors
     bench "GET /connectors/1/history (100,000)" /connectors/1/history
@@ -113,4 +115,18 @@ if [ "$WHICH" != nocache ]; then
     # The counters show the cache was used (renders: one per key, plus any
     # render a change made necessary).
     curl -s "$API/metrics" | grep '^connectord_api_cache_requests_total'
+fi
+# Ratios against the reference (the cache-off worker) of the same run.
+if [ "$WHICH" = both ]; then
+    for name in "GET /connectors (1,000)" "GET /connectors/1/history (100,000)"; do
+        python3 - "$name" "${RESULT[no-cache|$name]}" "${RESULT[cache|$name]}" <<'PY'
+import re, sys
+def ms(s):
+    v, u = re.match(r"([0-9.]+)(us|ms|s)", s).groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+name, ref, new = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+print("%-40s cache/no-cache: %.1fx req/s, p99 %.1f ms -> %.1f ms (goal < 50 ms)"
+      % (name, float(new[0]) / float(ref[0]), ms(ref[1]), ms(new[1])))
+PY
+    done
 fi

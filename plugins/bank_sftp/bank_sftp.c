@@ -943,15 +943,23 @@ static void queue_post_action(run_ctx *x, const candidate *cands, size_t n)
                                         "mtime", (json_int_t)cands[i].e->mtime));
         json_array_append_new(names, json_string(cands[i].e->name));
     }
+    /* The host calls back only after committing records: a run that
+     * loaded no file leaves its (already loaded) files to the next run's
+     * catch-up. */
+    int called_back = host_calls_committed && x->loaded_files > 0;
     if (json_array_size(names)) {
         json_t *d = json_pack("{s:s, s:O}", "action", post_action_of(x->root),
-                              host_calls_committed ? "after_commit" : "next_run", names);
+                              called_back ? "after_commit" : "next_run", names);
         char *t = json_dumps(d, JSON_COMPACT);
         if (t)
             hostapi->set_detail(x->run, "post_action", t);
         free(t);
         json_decref(d);
-        if (!host_calls_committed)
+        if (!called_back && host_calls_committed)
+            hostapi->log(x->run, CD_LOG_INFO,
+                         "post_action %s of the files loaded before waits for the next run",
+                         post_action_of(x->root));
+        else if (!called_back)
             hostapi->log(x->run, CD_LOG_INFO,
                          "post_action %s waits for the next run: this connectord does not call "
                          "drivers back after the commit (plugin ABI < 1.2)",

@@ -358,7 +358,7 @@ static int put_amount(const cd_rs_stage_col *sc, const char *const *values, cons
         cd_buf_puts(out, col->fallback ? col->fallback : "\\N");
         return 0;
     }
-    cd_buf_printf(out, "%" PRId64, paise);
+    cd_buf_put_i64(out, paise);
     return 0;
 }
 
@@ -366,7 +366,7 @@ int cd_rs_encode_row(const cd_rs_layout *layout, int64_t seq, const char *const 
                      const size_t *lengths, cd_buf *out, const char **field, char **reason)
 {
     size_t start = out->len;
-    cd_buf_printf(out, "%" PRId64, seq);
+    cd_buf_put_i64(out, seq);
     for (size_t k = 0; k < layout->nstage; k++) {
         const cd_rs_stage_col *sc = &layout->stage[k];
         const cd_rs_column *col = sc->col;

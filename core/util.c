@@ -123,6 +123,21 @@ void cd_buf_printf(cd_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+void cd_buf_put_i64(cd_buf *b, int64_t v)
+{
+    /* Digits from the end; the magnitude as unsigned so INT64_MIN works. */
+    char tmp[24];
+    size_t i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    cd_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
 char *cd_buf_take(cd_buf *b)
 {
     if (!b->data)

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <connectord/plugin.h>
 
@@ -37,6 +38,8 @@ void cd_buf_putc(cd_buf *b, char c);
 void cd_buf_puts(cd_buf *b, const char *s);
 void cd_buf_printf(cd_buf *b, const char *fmt, ...) CD_PRINTF(2, 3);
 /* Takes the NUL-terminated contents; b is left empty. */
+/* Appends v in decimal (the sink's hot path: no printf per value). */
+void cd_buf_put_i64(cd_buf *b, int64_t v);
 char *cd_buf_take(cd_buf *b);
 
 #endif

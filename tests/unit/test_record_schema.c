@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "record_schema.h"
+#include "util.h"
 
 static const char *const bank_cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
                                         "remarks", "net_amount_paise", "net_amount"};
@@ -359,9 +360,28 @@ static void test_random_bytes(void **state)
     cd_rs_layout_free(&l);
 }
 
+/* The encoder's integer formatting, at the edges printf would get right. */
+static void test_put_i64(void **state)
+{
+    (void)state;
+    const int64_t values[] = {0, 7, -7, 10, 1234567890123LL, INT64_MAX, INT64_MIN, -100};
+    const char *want[] = {"0", "7", "-7", "10", "1234567890123", "9223372036854775807",
+                          "-9223372036854775808", "-100"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        cd_buf b;
+        cd_buf_init(&b);
+        cd_buf_puts(&b, "x");
+        cd_buf_put_i64(&b, values[i]);
+        cd_buf_putc(&b, '\0');
+        assert_string_equal(want[i], b.data + 1);
+        cd_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_i64),
         cmocka_unit_test(test_layout_errors),
         cmocka_unit_test(test_layout_staging_columns),
         cmocka_unit_test(test_good_txn_row_and_defaults),

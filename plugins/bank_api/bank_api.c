@@ -1409,26 +1409,17 @@ int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *coun
     return rc;
 }
 
-static void destroy(void)
-{
-    curl_global_cleanup();
-}
-
 static int bank_api_init(const cd_host_api *h, cd_driver_callbacks *cb)
 {
-    if (h->abi_major != CD_PLUGIN_ABI_MAJOR || !CD_HOST_HAS(h, init_error))
-        return CD_ERR_PERMANENT;
-    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (cc != CURLE_OK) {
-        h->init_error("curl_global_init failed: %s", curl_easy_strerror(cc));
-        return CD_ERR_PERMANENT;
-    }
+    int rc = cdc_http_driver_init(h);
+    if (rc != CD_OK)
+        return rc;
     hostapi = h;
     cb->describe_config = describe_config;
     cb->validate = validate;
     cb->test = test;
     cb->run = run_driver;
-    cb->destroy = destroy;
+    cb->destroy = cdc_http_driver_destroy;
     return CD_OK;
 }
 

@@ -273,6 +273,20 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
     return len;
 }
 
+int cdc_http_driver_init(const cd_host_api *host)
+{
+    if (host->abi_major != CD_PLUGIN_ABI_MAJOR || !CD_HOST_HAS(host, init_error))
+        return CD_ERR_PERMANENT;
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK) {
+        host->init_error("curl_global_init failed: %s", curl_easy_strerror(cc));
+        return CD_ERR_PERMANENT;
+    }
+    return CD_OK;
+}
+
+void cdc_http_driver_destroy(void) { curl_global_cleanup(); }
+
 CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
                         long config_timeout_s, const char *ca_bundle)
 {

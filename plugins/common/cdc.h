@@ -106,6 +106,12 @@ typedef struct cdc_xfer {
  * setopt's code; CURLE_OPERATION_TIMEDOUT if the deadline already passed. */
 CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
                         long config_timeout_s, const char *ca_bundle);
+/* The init every HTTP driver does: checks the host's ABI major and that it
+ * can report init errors, and initialises libcurl (reported through
+ * host->init_error). CD_OK or CD_ERR_PERMANENT. Pair with
+ * cdc_http_driver_destroy as the driver's destroy callback. */
+int cdc_http_driver_init(const cd_host_api *host);
+void cdc_http_driver_destroy(void);
 /* The header callback cdc_curl_setup installs (userdata: the cdc_xfer). A
  * driver that needs more headers installs its own callback and calls this
  * one first, so status, reason and Retry-After are still kept. */

@@ -283,20 +283,24 @@ static void handle_channel(slot *s, PGconn *conn)
     }
     if (!conn)
         return;
-    json_t *msg;
+    json_t *msg, *logs = json_array();
     while ((msg = cd_channel_next(&c->channel_in)) != NULL) {
         json_t *log = json_object_get(msg, "log");
         json_t *verdict = json_object_get(msg, "verdict");
-        char *err = NULL;
-        if (json_is_object(log) && cd_channel_store_log(conn, s->run_id, log, &err) != 0) {
-            cd_error("run %lld: %s", (long long)s->run_id, err);
-            free(err);
+        if (json_is_object(log)) {
+            json_array_append(logs, log);
         } else if (json_is_object(verdict)) {
             json_decref(s->verdict);
             s->verdict = json_incref(verdict);
         }
         json_decref(msg);
     }
+    char *err = NULL;
+    if (cd_channel_store_logs(conn, s->run_id, logs, &err) != 0) {
+        cd_error("run %lld: %s", (long long)s->run_id, err);
+        free(err);
+    }
+    json_decref(logs);
 }
 
 void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd *fds, size_t n)

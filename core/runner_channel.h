@@ -54,8 +54,9 @@ int cd_channel_fill(int fd, cd_buf *in);
  * object is skipped (reported as a warning). */
 json_t *cd_channel_next(cd_buf *in);
 
-/* Stores one {"log": ...} message for run_id on conn. 0 or -1 with *err. */
-int cd_channel_store_log(PGconn *conn, int64_t run_id, const json_t *log, char **err);
+/* Stores the "log" objects of {"log": ...} messages (a JSON array, in
+ * arrival order) for run_id on conn, in one statement. 0 or -1 with *err. */
+int cd_channel_store_logs(PGconn *conn, int64_t run_id, json_t *logs, char **err);
 /* Applies a verdict for run_id: 1 applied, 0 the run was no longer RUNNING
  * in that attempt, -1 error (*err). */
 int cd_channel_apply_verdict(PGconn *conn, int64_t run_id, const json_t *verdict, char **err);

@@ -62,6 +62,11 @@ assert_eq "0|1" "$(q "SELECT details->>'runner_db_connections', attempt FROM sp_
 assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'MANUAL run of empty%'")" "its log line stored by the worker"
 assert_eq "1|1|ACTIVE" "$(q "SELECT total_runs, success_count, status FROM sp_v2_connectors WHERE id = $empty")" "connector counters"
 assert_eq "SUCCESS" "$(q "SELECT string_agg(status, ',') FROM sp_v2_connector_run_attempts WHERE run_id = $id")" "attempt history"
+chatty=$(add chatty '{"rows": 0, "log_lines": 6000}')
+id=$(queue "$chatty")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "chatty run"
+assert_eq "5000|1001" "$(q "SELECT count(*), (SELECT details->>'log_lines_dropped' FROM sp_v2_connector_runs WHERE id = $id) FROM sp_v2_connector_run_logs WHERE run_id = $id")" "log lines stored by the worker up to the cap"
+assert_eq t "$(q "SELECT bool_and(ok) FROM (SELECT message > lag(message) OVER (ORDER BY id) OR lag(message) OVER (ORDER BY id) IS NULL AS ok FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'chatter%') s")" "in the order the driver wrote them"
 fid=$(queue "$fast")
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $fid" 10 "run with rows"
 assert_eq "1" "$(q "SELECT details->>'runner_db_connections' FROM sp_v2_connector_runs WHERE id = $fid")" "records: one data connection, commits with the run row"

@@ -72,6 +72,9 @@ static int run_gen(cd_run *run)
     }
     if (pw)
         host->log(run, CD_LOG_INFO, "connecting with password %s", pw);
+    long long log_lines = json_integer_value(json_object_get(c, "log_lines"));
+    for (long long i = 0; i < log_lines; i++)
+        host->log(run, CD_LOG_DEBUG, "chatter %06lld", i);
     static const char *const cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
                                        "utr", "remarks"};
     int rc = host->records_begin(run, cols, 6);

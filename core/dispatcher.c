@@ -24,9 +24,11 @@ typedef struct slot {
     int used;
     cd_child child;
     int64_t run_id;
+    int64_t connector_id;
     int attempt;
     int max_attempts;
     int timeout_s;
+    int pid_recorded;    /* runner_pid is in the run row */
     stop_reason stop;
     char *cancelled_by;
     json_t *verdict;     /* what the runner decided, through its channel */
@@ -45,6 +47,8 @@ struct cd_dispatcher {
     int grace_s;
     int default_timeout_s;
     int claiming;
+    json_t *pending_logs;        /* log lines read this round, stored at its end */
+    json_t *pending_outcomes;    /* runs ended this round, finalized at its end */
     cd_zygote *zygote;           /* forks our runners (zygote.h); NULL: exec each */
     int64_t zygote_started_ms;   /* last (re)start, to not restart one in a loop */
 };
@@ -74,6 +78,8 @@ cd_dispatcher *cd_dispatcher_new(const cd_config *cfg, const char *self_exe,
     d->slots = cd_xcalloc(d->nslots, sizeof *d->slots);
     cd_dispatcher_reconfigure(d, cfg);
     d->claiming = 1;
+    d->pending_logs = json_array();
+    d->pending_outcomes = json_array();
     return d;
 }
 
@@ -90,6 +96,8 @@ void cd_dispatcher_free(cd_dispatcher *d)
         free(d->slots[i].cancelled_by);
     }
     cd_zygote_stop(d->zygote);
+    json_decref(d->pending_logs);
+    json_decref(d->pending_outcomes);
     free(d->slots);
     free(d->self_exe);
     free(d->config_path);
@@ -136,47 +144,6 @@ static slot *free_slot(cd_dispatcher *d)
     return NULL;
 }
 
-/* Claims one run; 1 claimed (*out filled), 0 none, -1 error. */
-static int claim_one(cd_dispatcher *d, PGconn *conn, slot *out, char **err)
-{
-    char lease[16];
-    snprintf(lease, sizeof lease, "%d", d->lease_s);
-    const char *p[] = {d->worker_id, lease};
-    /* Manual and test runs go before a backlog of scheduled ones; within a
-     * connector, the oldest first (a backfill in date order). How the claim
-     * stays cheap with a long queue: schema/009_claim_index.sql. */
-    PGresult *res = PQexecParams(
-        conn, "SELECT * FROM connectord_claim_run($1, $2::int)",
-        2, NULL, p, NULL, NULL, 0);
-    if (!res) {
-        *err = cd_db_error(conn, "claiming a run");
-        return -1;
-    }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* Another host claimed another run of the same connector at the same
-         * moment: the one-RUNNING-per-connector index said no. Not an error. */
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (state && strcmp(state, "23505") == 0) {
-            PQclear(res);
-            return 0;
-        }
-        *err = cd_db_result_error(res, "claiming a run");
-        PQclear(res);
-        return -1;
-    }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 0;
-    }
-    out->run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    out->attempt = atoi(PQgetvalue(res, 0, 1));
-    out->max_attempts = atoi(PQgetvalue(res, 0, 2));
-    int t = atoi(PQgetvalue(res, 0, 3));
-    out->timeout_s = t > 0 ? t : d->default_timeout_s;
-    PQclear(res);
-    return 1;
-}
-
 static void settle(cd_dispatcher *d, PGconn *conn, slot *s, const char *reason, int retryable)
 {
     char *err = NULL;
@@ -187,51 +154,57 @@ static void settle(cd_dispatcher *d, PGconn *conn, slot *s, const char *reason, 
     }
 }
 
+/* Starts the runner of a claimed run in slot s. 0, or -1 with *err (the
+ * run is still RUNNING and ours to settle). */
+static int start_runner(cd_dispatcher *d, slot *s, const cd_run_row *row, char **err)
+{
+    /* The runner gets its run from us and tells us its logs and its
+     * verdict: an empty run then costs it no database connection
+     * (runner_channel.h). */
+    char *row_json = cd_channel_row_json(row);
+    cd_zygote *z = row_json ? zygote_for_spawn(d) : NULL;
+    int spawned = -1;
+    if (z) {
+        char *zerr = NULL;
+        spawned = cd_child_spawn_zygote(&s->child, z, d->config_path, s->run_id, row_json, &zerr);
+        if (spawned != 0) {
+            cd_warn("run %lld: %s; exec'ing its runner instead", (long long)s->run_id, zerr);
+            free(zerr);
+        }
+    }
+    if (spawned != 0)
+        spawned = row_json ? cd_child_spawn_channel(&s->child, d->self_exe, d->config_path,
+                                                    s->run_id, row_json, err)
+                           : cd_child_spawn(&s->child, d->self_exe, d->config_path, s->run_id, 1,
+                                            err);
+    free(row_json);
+    return spawned;
+}
+
 int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
 {
+    if (!d->claiming || d->running >= d->max)
+        return 0;
+    cd_run_row *rows = NULL;
+    int n = cd_runs_claim(conn, d->worker_id, d->lease_s, (int)(d->max - d->running), &rows, err);
+    if (n <= 0)
+        return n;
     int started = 0;
-    while (d->claiming && d->running < d->max) {
+    for (int i = 0; i < n; i++) {
         slot *s = free_slot(d);
         slot claimed;
         memset(&claimed, 0, sizeof claimed);
-        int rc = claim_one(d, conn, &claimed, err);
-        if (rc < 0)
-            return started ? started : -1;
-        if (rc == 0)
-            break;
-        /* The runner gets its run from us and tells us its logs and its
-         * verdict: an empty run then costs it no database connection
-         * (runner_channel.h). */
+        claimed.run_id = rows[i].id;
+        claimed.connector_id = rows[i].connector_id;
+        claimed.attempt = rows[i].attempt;
+        claimed.max_attempts = rows[i].max_attempts;
+        claimed.timeout_s = rows[i].timeout_seconds > 0 ? rows[i].timeout_seconds
+                                                        : d->default_timeout_s;
         char *spawn_err = NULL;
-        cd_run_row row;
-        if (cd_runs_load(conn, claimed.run_id, &row, &spawn_err) != 0) {
-            settle(d, conn, &claimed, spawn_err, 1);
-            free(spawn_err);
-            continue;
-        }
-        char *row_json = cd_channel_row_json(&row);
-        cd_run_row_free(&row);
-        cd_zygote *z = row_json ? zygote_for_spawn(d) : NULL;
-        int spawned = -1;
-        if (z) {
-            spawned = cd_child_spawn_zygote(&claimed.child, z, d->config_path, claimed.run_id,
-                                            row_json, &spawn_err);
-            if (spawned != 0) {
-                cd_warn("run %lld: %s; exec'ing its runner instead", (long long)claimed.run_id,
-                        spawn_err);
-                free(spawn_err);
-                spawn_err = NULL;
-            }
-        }
-        if (spawned != 0)
-            spawned = row_json ? cd_child_spawn_channel(&claimed.child, d->self_exe,
-                                                        d->config_path, claimed.run_id, row_json,
-                                                        &spawn_err)
-                               : cd_child_spawn(&claimed.child, d->self_exe, d->config_path,
-                                                claimed.run_id, 1, &spawn_err);
-        free(row_json);
+        int spawned = s ? start_runner(d, &claimed, &rows[i], &spawn_err) : -1;
+        cd_run_row_free(&rows[i]);
         if (spawned != 0) {
-            settle(d, conn, &claimed, spawn_err, 1);
+            settle(d, conn, &claimed, spawn_err ? spawn_err : "no free runner slot", 1);
             free(spawn_err);
             continue;
         }
@@ -239,20 +212,10 @@ int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err)
         *s = claimed;
         d->running++;
         started++;
-        char id[32], pid[16];
-        snprintf(id, sizeof id, "%lld", (long long)s->run_id);
-        snprintf(pid, sizeof pid, "%ld", (long)s->child.pid);
-        const char *p[] = {id, pid};
-        char *e = NULL;
-        if (cd_db_command(conn, "recording the runner's pid",
-                          "UPDATE sp_v2_connector_runs SET runner_pid = $2 WHERE id = $1", 2, p,
-                          &e) != 0) {
-            cd_warn("run %lld: %s", (long long)s->run_id, e);
-            free(e);
-        }
         cd_debug("run %lld: started runner pid %ld (attempt %d of %d)", (long long)s->run_id,
                  (long)s->child.pid, s->attempt, s->max_attempts);
     }
+    free(rows);
     return started;
 }
 
@@ -272,38 +235,74 @@ size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
     return n;
 }
 
-/* Stores the log lines the runner sent and keeps its verdict for when it
- * has exited. Without a database connection the messages wait. */
-static void handle_channel(slot *s, PGconn *conn)
+/* Takes the log lines the runner sent (stored at the end of this round,
+ * with every other runner's) and keeps its verdict for when it has exited. */
+static void handle_channel(cd_dispatcher *d, slot *s)
 {
     cd_child *c = &s->child;
     if (c->channel_fd >= 0 && !cd_channel_fill(c->channel_fd, &c->channel_in)) {
         close(c->channel_fd);
         c->channel_fd = -1;
     }
-    if (!conn)
-        return;
-    json_t *msg, *logs = json_array();
+    json_t *msg;
     while ((msg = cd_channel_next(&c->channel_in)) != NULL) {
         json_t *log = json_object_get(msg, "log");
         json_t *verdict = json_object_get(msg, "verdict");
         if (json_is_object(log)) {
-            json_array_append(logs, log);
+            json_object_set_new(log, "run_id", json_integer((json_int_t)s->run_id));
+            json_array_append(d->pending_logs, log);
         } else if (json_is_object(verdict)) {
             json_decref(s->verdict);
             s->verdict = json_incref(verdict);
         }
         json_decref(msg);
     }
-    char *err = NULL;
-    if (cd_channel_store_logs(conn, s->run_id, logs, &err) != 0) {
-        cd_error("run %lld: %s", (long long)s->run_id, err);
-        free(err);
-    }
-    json_decref(logs);
 }
 
-void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd *fds, size_t n)
+/* Stores the log lines and finalizes the runs of this round: one
+ * statement each, whatever the number of runners. Without a database
+ * connection they wait for the next round. */
+static void flush_round(cd_dispatcher *d, PGconn *conn)
+{
+    if (!conn)
+        return;
+    char *err = NULL;
+    if (json_array_size(d->pending_logs)) {
+        if (cd_channel_store_logs(conn, d->pending_logs, &err) != 0) {
+            cd_error("%s", err);
+            free(err), err = NULL;
+            if (PQstatus(conn) != CONNECTION_OK)
+                return; /* kept for the next round, on a new connection */
+        }
+        json_array_clear(d->pending_logs);
+    }
+    size_t n = json_array_size(d->pending_outcomes);
+    if (!n)
+        return;
+    if (cd_runs_finalize_many(conn, d->pending_outcomes, &err) < 0) {
+        cd_error("settling %zu runs as their runners decided: %s", n, err);
+        free(err), err = NULL;
+        if (PQstatus(conn) != CONNECTION_OK)
+            return; /* kept for the next round, on a new connection */
+        /* One bad outcome must not hold up the others: each on its own.
+         * A run still RUNNING after this is no longer renewed by our
+         * heartbeat; its lease runs out and it is rescued. */
+        for (size_t i = 0; n > 1 && i < n; i++) {
+            json_t *one = json_array();
+            json_t *o = json_array_get(d->pending_outcomes, i);
+            json_array_append(one, o);
+            if (cd_runs_finalize_many(conn, one, &err) < 0) {
+                cd_error("run %lld: settling it as its runner decided: %s",
+                         (long long)json_integer_value(json_object_get(o, "id")), err);
+                free(err), err = NULL;
+            }
+            json_decref(one);
+        }
+    }
+    json_array_clear(d->pending_outcomes);
+}
+
+void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -320,7 +319,7 @@ void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd 
             if (s->child.stderr_fd == fds[k].fd)
                 cd_child_drain(&s->child);
             else if (s->child.channel_fd == fds[k].fd)
-                handle_channel(s, conn);
+                handle_channel(d, s);
         }
     }
 }
@@ -333,11 +332,23 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
         cd_child_drain(&s->child);
     /* Everything the runner wrote is in the pipe by now; what a process it
      * left behind might still write is not waited for. */
-    handle_channel(s, conn);
+    handle_channel(d, s);
     cd_child_close_channel(&s->child);
     cd_child *c = &s->child;
     int clean = c->exited && c->exit_code == 0;
-    if (clean && s->verdict) {
+    const char *op = s->verdict ? json_string_value(json_object_get(s->verdict, "op")) : NULL;
+    if (clean && op && strcmp(op, "finalize") == 0) {
+        /* Finalized with the others that ended this round (flush_round). */
+        char *err = NULL;
+        json_t *outcome = cd_channel_finalize_outcome(s->run_id, s->verdict, &err);
+        if (outcome) {
+            json_array_append_new(d->pending_outcomes, outcome);
+        } else {
+            cd_error("run %lld: settling it as its runner decided: %s", (long long)s->run_id,
+                     err);
+            free(err);
+        }
+    } else if (clean && s->verdict) {
         char *err = NULL;
         if (cd_channel_apply_verdict(conn, s->run_id, s->verdict, &err) < 0) {
             /* Still RUNNING: our heartbeat no longer renews it, so its lease
@@ -416,7 +427,39 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
             cd_child_signal(&s->child, SIGKILL);
         }
     }
+    flush_round(d, conn);
     return ended;
+}
+
+int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
+{
+    /* Only runs that have lasted a second: most runs end sooner, and
+     * recording their pid would cost one more write per run for nothing. */
+    int64_t now = cd_now_ms();
+    cd_buf ids, pids;
+    cd_buf_init(&ids), cd_buf_init(&pids);
+    size_t n = 0;
+    for (size_t i = 0; i < d->nslots; i++) {
+        slot *s = &d->slots[i];
+        if (!s->used || s->pid_recorded || now - s->child.started_ms < 1000)
+            continue;
+        s->pid_recorded = 1;
+        cd_buf_printf(&ids, "%s%lld", n ? "," : "{", (long long)s->run_id);
+        cd_buf_printf(&pids, "%s%ld", n ? "," : "{", (long)s->child.pid);
+        n++;
+    }
+    int rc = 0;
+    if (n) {
+        cd_buf_putc(&ids, '}'), cd_buf_putc(&pids, '}');
+        const char *p[] = {ids.data, pids.data};
+        rc = cd_db_command(conn, "recording the runners' pids",
+                           "UPDATE sp_v2_connector_runs"
+                           " SET runner_pid = ($2::int[])[array_position($1::bigint[], id)]"
+                           " WHERE id = ANY($1::bigint[]) AND status = 'RUNNING'",
+                           2, p, err);
+    }
+    cd_buf_free(&ids), cd_buf_free(&pids);
+    return rc;
 }
 
 int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)

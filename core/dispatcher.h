@@ -21,17 +21,26 @@ cd_dispatcher *cd_dispatcher_new(const cd_config *cfg, const char *self_exe,
                                  const char *config_path, const char *worker_id);
 void cd_dispatcher_free(cd_dispatcher *d);
 
-/* Claims and starts runs while there is capacity. Returns how many it
- * started, or -1 with *err. */
+/* Claims runs for all free capacity in one round trip and starts them.
+ * Returns how many it started, or -1 with *err. */
 int cd_dispatcher_claim(cd_dispatcher *d, PGconn *conn, char **err);
 
-/* The children's stderr pipes, to poll. Returns how many were written. */
+/* The children's stderr pipes and channels, to poll. Returns how many were
+ * written. */
 size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max);
-void cd_dispatcher_readable(cd_dispatcher *d, PGconn *conn, const struct pollfd *fds, size_t n);
+/* Reads what the children wrote: their log lines wait for the end of the
+ * round (cd_dispatcher_reap). */
+void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n);
 
-/* Reaps ended children and settles the runs of those that ended abnormally;
- * enforces deadlines and kill escalation. Returns how many children ended. */
+/* Reaps ended children and settles their runs; enforces deadlines and kill
+ * escalation. Ends the round: the log lines read and the runs ended in it
+ * are stored and finalized together, one statement each. Returns how many
+ * children ended. */
 int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn);
+
+/* Records runner_pid for the runs whose runner has lasted a second and is
+ * not recorded yet; called about once a second. 0 or -1 with *err. */
+int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err);
 
 /* Renews the lease of every run of this worker. 0 or -1 with *err. */
 int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err);

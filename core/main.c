@@ -373,6 +373,25 @@ static int cmd_cancel(const cd_config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* The log threshold that log.level in the configuration asks for. */
+static void apply_log_level(const cd_config *cfg)
+{
+    const char *level = cd_config_string(cfg, "log.level", NULL);
+    if (level && strcmp(level, "debug") == 0)
+        cd_log_set_threshold(CD_LOG_DEBUG);
+    else if (level && strcmp(level, "warning") == 0)
+        cd_log_set_threshold(CD_LOG_WARNING);
+    else if (level && strcmp(level, "error") == 0)
+        cd_log_set_threshold(CD_LOG_ERROR);
+}
+
+/* A runner forked by the zygote, which has read the configuration. */
+static int zygote_run(const cd_config *cfg, int64_t run_id)
+{
+    apply_log_level(cfg);
+    return cd_exec_run(cfg, run_id);
+}
+
 static int cmd_exec_run(const cd_config *cfg, int argc, char **argv)
 {
     int64_t run_id = argc == 1 ? parse_id(argv[0]) : -1;
@@ -421,7 +440,7 @@ int main(int argc, char **argv)
         return sub_argc == 1 ? cd_plugin_probe_main(sub_argv[0]) : EXIT_USAGE;
     /* Internal: the worker's fork server for runners (zygote.h). */
     if (strcmp(cmd, "runner-zygote") == 0)
-        return cd_zygote_main(sub_argc, sub_argv, main);
+        return cd_zygote_main(sub_argc, sub_argv, main, zygote_run);
     if (strcmp(cmd, "validate-driver") == 0) /* internal: a driver's validate(), stdin config */
         return sub_argc == 1 ? cd_validate_driver_main(sub_argv[0]) : EXIT_USAGE;
 
@@ -436,13 +455,7 @@ int main(int argc, char **argv)
         free(config_alloc);
         return EXIT_ERROR;
     }
-    const char *level = cd_config_string(cfg, "log.level", NULL);
-    if (level && strcmp(level, "debug") == 0)
-        cd_log_set_threshold(CD_LOG_DEBUG);
-    else if (level && strcmp(level, "warning") == 0)
-        cd_log_set_threshold(CD_LOG_WARNING);
-    else if (level && strcmp(level, "error") == 0)
-        cd_log_set_threshold(CD_LOG_ERROR);
+    apply_log_level(cfg);
 
     int rc;
     if (strcmp(cmd, "migrate") == 0)

@@ -185,61 +185,77 @@ json_t *cd_channel_next(cd_buf *in)
     }
 }
 
-int cd_channel_store_logs(PGconn *conn, int64_t run_id, json_t *logs, char **err)
+int cd_channel_store_logs(PGconn *conn, json_t *logs, char **err)
 {
     if (json_array_size(logs) == 0)
         return 0;
-    char id[32];
-    snprintf(id, sizeof id, "%lld", (long long)run_id);
     char *text = json_dumps(logs, JSON_COMPACT);
     if (!text) {
         *err = cd_xstrdup("storing run log lines: cannot encode them");
         return -1;
     }
-    const char *p[] = {id, text};
-    /* One statement for every line that arrived together: a chatty driver
-     * costs the worker's loop one round trip per read, not one per line. */
+    const char *p[] = {text};
+    /* One statement for every line that arrived in one round of the
+     * worker's loop, from all its runners: a chatty driver, or many short
+     * runs, cost one round trip per round, not one per line or per run. */
     int rc = cd_db_command(conn, "storing run log lines",
                            "INSERT INTO sp_v2_connector_run_logs (run_id, attempt, level, message)"
-                           " SELECT $1::bigint, (e->>'attempt')::int, (e->>'level')::int,"
-                           " COALESCE(e->>'message', '')"
-                           " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS l(e, n)"
+                           " SELECT (e->>'run_id')::bigint, (e->>'attempt')::int,"
+                           " (e->>'level')::int, COALESCE(e->>'message', '')"
+                           " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS l(e, n)"
                            " ORDER BY n",
-                           2, p, err);
+                           1, p, err);
     free(text);
     return rc;
 }
 
-int cd_channel_apply_verdict(PGconn *conn, int64_t run_id, const json_t *v, char **err)
+json_t *cd_channel_finalize_outcome(int64_t run_id, const json_t *v, char **err)
 {
     const char *op = json_string_value(json_object_get(v, "op"));
-    const char *error_message = json_string_value(json_object_get(v, "error_message"));
-    json_t *details = json_object_get(v, "details");
-    int attempt = (int)json_integer_value(json_object_get(v, "attempt"));
-    if (op && strcmp(op, "requeue") == 0)
-        return cd_runs_requeue(conn, run_id, attempt, error_message,
-                               json_is_object(details) ? details : NULL,
-                               json_number_value(json_object_get(v, "delay_seconds")),
-                               json_is_true(json_object_get(v, "consume_attempt")), err);
     if (!op || strcmp(op, "finalize") != 0) {
         *err = cd_sprintf("a runner sent an unknown verdict \"%s\"", op ? op : "");
-        return -1;
+        return NULL;
     }
     const char *status = json_string_value(json_object_get(v, "status"));
     if (!status || (strcmp(status, "SUCCESS") != 0 && strcmp(status, "PARTIAL_SUCCESS") != 0 &&
                     strcmp(status, "FAILED") != 0)) {
         *err = cd_xstrdup("a runner sent a verdict without a final status");
-        return -1;
+        return NULL;
     }
+    json_t *details = json_object_get(v, "details");
     cd_run_outcome o = {0};
     o.status = status;
-    o.error_message = error_message;
+    o.error_message = json_string_value(json_object_get(v, "error_message"));
     o.details = json_is_object(details) ? details : NULL;
     o.processed = (int64_t)json_integer_value(json_object_get(v, "processed"));
     o.success = (int64_t)json_integer_value(json_object_get(v, "success"));
     o.failed = (int64_t)json_integer_value(json_object_get(v, "failed"));
     o.cursor_dirty = json_is_true(json_object_get(v, "cursor_dirty"));
     o.cursor = json_string_value(json_object_get(v, "cursor"));
-    o.attempt = attempt;
-    return cd_runs_finalize(conn, run_id, &o, err);
+    o.attempt = (int)json_integer_value(json_object_get(v, "attempt"));
+    json_t *outcome = cd_run_outcome_json(run_id, &o);
+    if (!outcome)
+        *err = cd_xstrdup("a runner sent a verdict that cannot be encoded");
+    return outcome;
+}
+
+int cd_channel_apply_verdict(PGconn *conn, int64_t run_id, const json_t *v, char **err)
+{
+    const char *op = json_string_value(json_object_get(v, "op"));
+    if (op && strcmp(op, "requeue") == 0) {
+        json_t *details = json_object_get(v, "details");
+        return cd_runs_requeue(conn, run_id, (int)json_integer_value(json_object_get(v, "attempt")),
+                               json_string_value(json_object_get(v, "error_message")),
+                               json_is_object(details) ? details : NULL,
+                               json_number_value(json_object_get(v, "delay_seconds")),
+                               json_is_true(json_object_get(v, "consume_attempt")), err);
+    }
+    json_t *outcome = cd_channel_finalize_outcome(run_id, v, err);
+    if (!outcome)
+        return -1;
+    json_t *one = json_array();
+    json_array_append_new(one, outcome);
+    int done = cd_runs_finalize_many(conn, one, err);
+    json_decref(one);
+    return done;
 }

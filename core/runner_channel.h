@@ -55,8 +55,13 @@ int cd_channel_fill(int fd, cd_buf *in);
 json_t *cd_channel_next(cd_buf *in);
 
 /* Stores the "log" objects of {"log": ...} messages (a JSON array, in
- * arrival order) for run_id on conn, in one statement. 0 or -1 with *err. */
-int cd_channel_store_logs(PGconn *conn, int64_t run_id, json_t *logs, char **err);
+ * arrival order; each given its "run_id" by the caller) on conn, in one
+ * statement whatever the number of runs. 0 or -1 with *err. */
+int cd_channel_store_logs(PGconn *conn, json_t *logs, char **err);
+/* The outcome (cd_run_outcome_json) of a "finalize" verdict for run_id,
+ * ready for cd_runs_finalize_many; NULL with *err for a verdict that is not
+ * a well-formed finalize. */
+json_t *cd_channel_finalize_outcome(int64_t run_id, const json_t *verdict, char **err);
 /* Applies a verdict for run_id: 1 applied, 0 the run was no longer RUNNING
  * in that attempt, -1 error (*err). */
 int cd_channel_apply_verdict(PGconn *conn, int64_t run_id, const json_t *verdict, char **err);

@@ -10,9 +10,34 @@
 #include "log.h"
 #include "util.h"
 
-static char *field_or_null(const PGresult *res, int col)
+static char *field_or_null(const PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, 0, col) ? NULL : cd_xstrdup(PQgetvalue(res, 0, col));
+    return PQgetisnull(res, row, col) ? NULL : cd_xstrdup(PQgetvalue(res, row, col));
+}
+
+/* Fills *row from row i of res, whose columns are: id, attempt,
+ * max_attempts, timeout_seconds, connector_id, run_type, status, run_date,
+ * then the connector's name, type, status, source_entity, driver, zone,
+ * connection_config and sync_cursor. */
+static void row_from_result(const PGresult *res, int i, cd_run_row *row)
+{
+    memset(row, 0, sizeof *row);
+    row->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    row->attempt = atoi(PQgetvalue(res, i, 1));
+    row->max_attempts = atoi(PQgetvalue(res, i, 2));
+    row->timeout_seconds = atoi(PQgetvalue(res, i, 3));
+    row->connector_id = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+    row->run_type = field_or_null(res, i, 5);
+    row->status = field_or_null(res, i, 6);
+    row->run_date = field_or_null(res, i, 7);
+    row->connector_name = field_or_null(res, i, 8);
+    row->connector_type = field_or_null(res, i, 9);
+    row->connector_status = field_or_null(res, i, 10);
+    row->source_entity = field_or_null(res, i, 11);
+    row->driver = field_or_null(res, i, 12);
+    row->timezone = field_or_null(res, i, 13);
+    row->config_json = field_or_null(res, i, 14);
+    row->sync_cursor = field_or_null(res, i, 15);
 }
 
 int cd_runs_load(PGconn *conn, int64_t run_id, cd_run_row *row, char **err)
@@ -23,9 +48,9 @@ int cd_runs_load(PGconn *conn, int64_t run_id, cd_run_row *row, char **err)
     const char *p[] = {id};
     PGresult *res = cd_db_exec(
         conn, "reading the run", PGRES_TUPLES_OK,
-        "SELECT r.id, r.connector_id, r.run_type, r.status, r.run_date::text, r.attempt,"
-        " r.max_attempts, COALESCE(r.timeout_seconds, 0), c.name, c.connector_type, c.status,"
-        " c.source_entity, COALESCE(NULLIF(c.driver, ''), lower(c.connector_type)),"
+        "SELECT r.id, r.attempt, r.max_attempts, COALESCE(r.timeout_seconds, 0),"
+        " r.connector_id, r.run_type, r.status, r.run_date::text, c.name, c.connector_type,"
+        " c.status, c.source_entity, COALESCE(NULLIF(c.driver, ''), lower(c.connector_type)),"
         " COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'), c.connection_config::text,"
         " c.sync_cursor"
         " FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id"
@@ -38,24 +63,49 @@ int cd_runs_load(PGconn *conn, int64_t run_id, cd_run_row *row, char **err)
         PQclear(res);
         return -1;
     }
-    row->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    row->connector_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    row->run_type = field_or_null(res, 2);
-    row->status = field_or_null(res, 3);
-    row->run_date = field_or_null(res, 4);
-    row->attempt = atoi(PQgetvalue(res, 0, 5));
-    row->max_attempts = atoi(PQgetvalue(res, 0, 6));
-    row->timeout_seconds = atoi(PQgetvalue(res, 0, 7));
-    row->connector_name = field_or_null(res, 8);
-    row->connector_type = field_or_null(res, 9);
-    row->connector_status = field_or_null(res, 10);
-    row->source_entity = field_or_null(res, 11);
-    row->driver = field_or_null(res, 12);
-    row->timezone = field_or_null(res, 13);
-    row->config_json = field_or_null(res, 14);
-    row->sync_cursor = field_or_null(res, 15);
+    row_from_result(res, 0, row);
     PQclear(res);
     return 0;
+}
+
+int cd_runs_claim(PGconn *conn, const char *worker_id, int lease_seconds, int max_runs,
+                  cd_run_row **rows, char **err)
+{
+    *rows = NULL;
+    char lease[16], max[16];
+    snprintf(lease, sizeof lease, "%d", lease_seconds);
+    snprintf(max, sizeof max, "%d", max_runs);
+    const char *p[] = {worker_id, lease, max};
+    /* Manual and test runs go before a backlog of scheduled ones; within a
+     * connector, the oldest first (a backfill in date order). How the claim
+     * stays cheap with a long queue: schema/009 and 012. */
+    PGresult *res = PQexecParams(conn, "SELECT * FROM connectord_claim_runs($1, $2::int, $3::int)",
+                                 3, NULL, p, NULL, NULL, 0);
+    if (!res) {
+        *err = cd_db_error(conn, "claiming runs");
+        return -1;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* Another host claimed another run of one of these connectors at the
+         * same moment: the one-RUNNING-per-connector index said no, and the
+         * whole claim was undone. Not an error: the next round claims again. */
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        int rc = 0;
+        if (!state || strcmp(state, "23505") != 0) {
+            *err = cd_db_result_error(res, "claiming runs");
+            rc = -1;
+        }
+        PQclear(res);
+        return rc;
+    }
+    int n = PQntuples(res);
+    if (n > 0) {
+        *rows = cd_xcalloc((size_t)n, sizeof **rows);
+        for (int i = 0; i < n; i++)
+            row_from_result(res, i, &(*rows)[i]);
+    }
+    PQclear(res);
+    return n;
 }
 
 void cd_run_row_free(cd_run_row *row)
@@ -117,30 +167,47 @@ int64_t cd_runs_create_running(PGconn *conn, int64_t connector_id, const char *r
     return run_id;
 }
 
-int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char **err)
+json_t *cd_run_outcome_json(int64_t run_id, const cd_run_outcome *o)
 {
-    char id[32], processed[32], success[32], failed[32];
-    snprintf(id, sizeof id, "%lld", (long long)run_id);
-    snprintf(processed, sizeof processed, "%lld", (long long)o->processed);
-    snprintf(success, sizeof success, "%lld", (long long)o->success);
-    snprintf(failed, sizeof failed, "%lld", (long long)o->failed);
-    char *details = json_dumps(o->details ? o->details : json_object(), JSON_COMPACT);
-    char attempt[16];
-    snprintf(attempt, sizeof attempt, "%d", o->attempt);
-    const char *p[] = {id,     o->status, o->error_message, details, processed, success,
-                       failed, o->cursor_dirty ? "t" : "f", o->cursor, attempt};
+    json_t *details = o->details ? json_incref(o->details) : json_object();
+    return json_pack("{s:I, s:s, s:s?, s:o, s:I, s:I, s:I, s:b, s:s?, s:i}", "id",
+                     (json_int_t)run_id, "status", o->status, "error_message", o->error_message,
+                     "details", details, "processed", (json_int_t)o->processed, "success",
+                     (json_int_t)o->success, "failed", (json_int_t)o->failed, "cursor_dirty",
+                     o->cursor_dirty, "cursor", o->cursor, "attempt", o->attempt);
+}
+
+int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
+{
+    if (json_array_size(outcomes) == 0)
+        return 0;
+    char *text = json_dumps(outcomes, JSON_COMPACT);
+    if (!text) {
+        *err = cd_xstrdup("finalizing runs: cannot encode their outcomes");
+        return -1;
+    }
+    const char *p[] = {text};
+    /* One statement however many runs: a worker settles what ended in one
+     * round of its loop together. Each run's connector is in the set at
+     * most once: a connector has at most one RUNNING run. */
     PGresult *res = cd_db_exec(
         conn, "finalizing the run", PGRES_TUPLES_OK,
-        "WITH r AS ("
-        "  UPDATE sp_v2_connector_runs SET status = $2, error_message = $3, details = $4::jsonb,"
-        "   records_processed = $5, records_success = $6, records_failed = $7,"
-        "   completed_at = now(),"
+        "WITH v AS ("
+        "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, status text,"
+        "   error_message text, details jsonb, processed bigint, success bigint, failed bigint,"
+        "   cursor_dirty boolean, cursor text, attempt integer)"
+        "), r AS ("
+        "  UPDATE sp_v2_connector_runs x SET status = v.status, error_message = v.error_message,"
+        "   details = COALESCE(v.details, '{}'::jsonb), records_processed = v.processed,"
+        "   records_success = v.success, records_failed = v.failed, completed_at = now(),"
         "   duration_seconds = round(extract(epoch FROM clock_timestamp()"
-        "                      - COALESCE(started_at, now()))::numeric, 2),"
+        "                      - COALESCE(x.started_at, now()))::numeric, 2),"
         "   lease_expires_at = NULL"
-        "  WHERE id = $1 AND status = 'RUNNING' AND ($10::int = 0 OR attempt = $10::int)"
-        "  RETURNING id, connector_id, run_type, status, details, completed_at, attempt,"
-        "   worker_id, started_at, error_message"
+        "  FROM v WHERE x.id = v.id AND x.status = 'RUNNING'"
+        "   AND (COALESCE(v.attempt, 0) = 0 OR x.attempt = v.attempt)"
+        "  RETURNING x.id, x.connector_id, x.run_type, x.status, x.details, x.completed_at,"
+        "   x.attempt, x.worker_id, x.started_at, x.error_message,"
+        "   COALESCE(v.cursor_dirty, false) AS cursor_dirty, v.cursor"
         "), a AS ("
         "  INSERT INTO sp_v2_connector_run_attempts (run_id, attempt, status, error_message,"
         "   worker_id, started_at, completed_at)"
@@ -158,14 +225,24 @@ int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char
         "                WHEN r.status = 'FAILED' AND c.status = 'ACTIVE' THEN 'FAILED'"
         "                WHEN r.status <> 'FAILED' AND c.status = 'FAILED' THEN 'ACTIVE'"
         "                ELSE c.status END,"
-        "  sync_cursor = CASE WHEN $8::bool AND r.status <> 'FAILED' THEN $9 ELSE c.sync_cursor END"
+        "  sync_cursor = CASE WHEN r.cursor_dirty AND r.status <> 'FAILED' THEN r.cursor"
+        "                ELSE c.sync_cursor END"
         " FROM r WHERE c.id = r.connector_id RETURNING r.id",
-        10, p, err);
-    free(details);
+        1, p, err);
+    free(text);
     if (!res)
         return -1;
-    int done = PQntuples(res) == 1;
+    int done = PQntuples(res);
     PQclear(res);
+    return done;
+}
+
+int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char **err)
+{
+    json_t *one = json_array();
+    json_array_append_new(one, cd_run_outcome_json(run_id, o));
+    int done = cd_runs_finalize_many(conn, one, err);
+    json_decref(one);
     return done;
 }
 

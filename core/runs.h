@@ -33,6 +33,14 @@ typedef struct cd_run_row {
 int cd_runs_load(PGconn *conn, int64_t run_id, cd_run_row *row, char **err);
 void cd_run_row_free(cd_run_row *row);
 
+/* Claims up to max_runs QUEUED runs for worker_id in one round trip
+ * (connectord_claim_runs): each becomes RUNNING with a lease of
+ * lease_seconds. Returns how many, with *rows (each freed with
+ * cd_run_row_free, then the array with free), 0 when there was nothing to
+ * claim or another worker raced us for a connector, -1 with *err. */
+int cd_runs_claim(PGconn *conn, const char *worker_id, int lease_seconds, int max_runs,
+                  cd_run_row **rows, char **err);
+
 /* Inserts a RUNNING run of connector_id for a foreground `connectord run`.
  * run_date NULL: T minus sync_days_back in the connector's zone. Refuses a
  * missing connector, a paused one (except for TEST), and a connector that
@@ -58,6 +66,16 @@ typedef struct cd_run_outcome {
  * statement on conn (inside the caller's transaction, if any). Returns 1
  * if the run was finalized, 0 if it was no longer RUNNING, -1 with *err. */
 int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char **err);
+
+/* An outcome as an element of cd_runs_finalize_many's array (a new
+ * reference; details is copied by reference). */
+json_t *cd_run_outcome_json(int64_t run_id, const cd_run_outcome *o);
+
+/* cd_runs_finalize for several runs of different connectors in one
+ * statement; outcomes is an array of cd_run_outcome_json objects. Returns
+ * how many runs were finalized (the others were no longer RUNNING at that
+ * attempt), or -1 with *err (then none was). */
+int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err);
 
 /* Puts a RUNNING run back on the queue after a failed attempt: the
  * attempt's error goes to the attempts history, the run becomes QUEUED

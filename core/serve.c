@@ -364,6 +364,10 @@ static int loop(serve_state *st)
                         free(err), err = NULL;
                     }
                     claim_now = 1; /* the poll fallback, and not_before coming due */
+                    if (cd_dispatcher_record_pids(st->dispatcher, st->conn, &err) < 0) {
+                        cd_error("%s", err);
+                        free(err), err = NULL;
+                    }
                 }
                 cd_alerts_tick(st->alerts, st->conn, now);
                 if (claim_now) {
@@ -432,7 +436,7 @@ static int loop(serve_state *st)
             handle_signals(st);
         if (st->listen && first_child > 1 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
             drain_notifications(st, &claim_now, &check_cancels);
-        cd_dispatcher_readable(st->dispatcher, st->conn, fds + first_child, n - first_child);
+        cd_dispatcher_readable(st->dispatcher, fds + first_child, n - first_child);
         if (st->conn && cd_dispatcher_reap(st->dispatcher, st->conn) > 0)
             claim_now = 1;
     }

@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
+
 typedef struct cd_zygote cd_zygote;
 
 /* Starts the zygote. NULL with *err when it cannot be started. */
@@ -49,8 +51,15 @@ int cd_zygote_read(cd_zygote *z);
 int cd_zygote_take_exit(cd_zygote *z, pid_t pid, int *status);
 int cd_zygote_alive(const cd_zygote *z);
 
-/* The zygote process itself: `connectord runner-zygote FD`. entry is
- * connectord's main(), which each forked runner calls as for `exec-run`. */
-int cd_zygote_main(int argc, char **argv, int (*entry)(int, char **));
+/* Executes a run in a forked runner with the configuration the zygote has
+ * already read; returns the runner's exit code. */
+typedef int (*cd_zygote_run_fn)(const cd_config *cfg, int64_t run_id);
+
+/* The zygote process itself: `connectord runner-zygote FD`. The zygote
+ * reads the configuration file once (again only when the file changes:
+ * a reload renames a new snapshot into place) and each forked runner calls
+ * run with it. When the file cannot be read, the runner calls entry,
+ * connectord's main(), as for `exec-run`, which reports why. */
+int cd_zygote_main(int argc, char **argv, int (*entry)(int, char **), cd_zygote_run_fn run);
 
 #endif

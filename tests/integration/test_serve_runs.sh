@@ -109,7 +109,8 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = '
 echo "== kill -9 of a worker mid-run: another worker rescues the run"
 long=$(add long '{"rows": 20, "seed": 1, "bank": "LONG", "sleep_ms": 300, "auto_retry": true, "retry_count": 1}')
 id=$(queue "$long")
-wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "long run running"
+# The worker records a runner's pid once it has run for a second.
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "long run running"
 runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
 serve_stop w1 KILL || true
 sleep 0.5

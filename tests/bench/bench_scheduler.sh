@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench_scheduler.sh — 10,000 connectors due in the same minute, a driver
 # that does nothing, two workers on this machine. Prints runs per second end
-# to end, the p50/p99 delay from the slot to each run's start, and the
-# spawn overhead per run (the runner's whole life for an empty run). A
-# program that prints, not a test: it never fails on a slow machine.
+# to end, the p50/p99 delay from the slot to each run's start, the spawn
+# overhead per run (the runner's whole life for an empty run), and the
+# machine time each run costs all processes together (when a cpuacct cgroup
+# can be made). A program that prints, not a test: it never fails on a slow
+# machine.
 #
 #   bash tests/bench/bench_scheduler.sh [CONNECTORS] [RUNS_PER_WORKER]
 set -euo pipefail
@@ -16,8 +18,17 @@ PER_WORKER=${2:-8}
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
 source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+# Machine time per run: everything this bench starts (PostgreSQL, workers,
+# zygotes, runners) runs in a cpuacct cgroup of its own when the machine
+# lets us make one, so other work on the machine does not count.
+CG=""
+if [ -w /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/cdbench.$$" 2>/dev/null; then
+    CG="/sys/fs/cgroup/cpuacct/cdbench.$$"
+    echo $$ >"$CG/tasks"
+fi
+cpu_ns() { if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"; else echo 0; fi; }
 pg_tmp_start
-trap 'serve_stop_all; pg_tmp_stop' EXIT
+trap 'serve_stop_all; pg_tmp_stop; [ -z "$CG" ] || { echo $$ >/sys/fs/cgroup/cpuacct/tasks; rmdir "$CG"; }' EXIT
 CD="$CD_BUILD_DIR/bin/connectord"
 NOW="$CD_TEST_TMP/now"
 export CONNECTORD_TEST_NOW_FILE="$NOW"
@@ -33,6 +44,7 @@ date -u -d "2026-03-09T20:29:50Z" +%s >"$NOW"
 serve_start w1 "$CD_TEST_TMP/b/connectord.yaml"
 serve_start w2 "$CD_TEST_TMP/b/connectord.yaml"
 sleep 2
+c0=$(cpu_ns)
 t0=$(date +%s.%N)
 date -u -d "2026-03-09T20:30:00Z" +%s >"$NOW"
 while [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE status IN ('SUCCESS', 'FAILED')")" -lt "$N" ]; do
@@ -40,16 +52,23 @@ while [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE status IN ('SUCCES
     python3 -c "import sys,time; sys.exit(0 if time.time() - $t0 < 600 else 1)" || { echo "gave up after 600 s"; break; }
 done
 t1=$(date +%s.%N)
+c1=$(cpu_ns)
 q "SELECT 'runs: ' || count(*) || ' (' || count(*) FILTER (WHERE status = 'SUCCESS') || ' SUCCESS)' FROM sp_v2_connector_runs"
-python3 - "$t0" "$t1" "$N" <<PY
+python3 - "$t0" "$t1" "$N" "$c0" "$c1" "$(nproc)" <<PY
 import sys
 t0, t1, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+c0, c1, cores = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 print(f"end to end: {t1 - t0:.1f} s for {n} runs = {n / (t1 - t0):.0f} runs/s (goal: all done within 60 s)")
 # With every run due at the same instant, the 99th percentile of starts
 # cannot come before 99% of the runs have been through: at this rate that
 # is the floor under the slot -> started p99 printed below.
 print(f"slot -> started p99 floor at this rate: {0.99 * n / (n / (t1 - t0)):.1f} s"
       f" (p99 < 5 s for {n} runs due at once would take {0.99 * n / 5:.0f} runs/s)")
+if c1 > c0:
+    per_run_ms = (c1 - c0) / 1e6 / n
+    print(f"machine time per run: {per_run_ms:.2f} ms of CPU (PostgreSQL, workers, zygotes,"
+          f" runners and this bench's polling); {cores} cores allow at most"
+          f" {cores * 1000 / per_run_ms:.0f} runs/s at that cost")
 PY
 q "SELECT 'slot -> queued  p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s'
    FROM (SELECT extract(epoch FROM queued_at) - $t0 AS d FROM sp_v2_connector_runs) s"

@@ -44,6 +44,38 @@ workers=$(q "SELECT count(DISTINCT worker_id) FROM sp_v2_connector_runs")
 echo "runs were spread over $workers worker(s)"
 serve_stop w1; serve_stop w2; serve_stop w3
 
+echo "== empty runs, settled by the workers in batches: counters, attempts and logs per run"
+# Runs that load nothing are finalized by their worker, many in one
+# statement, with the log lines of many runners in another: each run must
+# still get its own counters, attempt row and log lines.
+q "UPDATE sp_v2_connectors SET schedule_enabled = false WHERE name LIKE 'c%'" >/dev/null
+q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
+     schedule_cron, schedule_timezone, created_at)
+   SELECT 'e' || g, 'BANK_API', 'E' || g, jsonb_build_object('rows', 0, 'log_tag', 'E' || g),
+     'test_gen', '0 3 * * *', 'Asia/Kolkata', '2020-01-01'
+   FROM generate_series(1, 150) g" >/dev/null
+serve_start w1 "$CD_TEST_TMP/a/connectord.yaml"
+serve_start w2 "$CD_TEST_TMP/a/connectord.yaml"
+set_now "2026-03-09T21:30:02Z"   # 03:00:02 IST
+wait_for "SELECT count(*) = 150 FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id
+          WHERE c.name LIKE 'e%' AND r.status = 'SUCCESS'" 60 "150 empty runs done"
+serve_stop w1; serve_stop w2
+assert_eq "150|0" "$(q "SELECT count(*), sum((r.details->>'runner_db_connections')::int)
+    FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id WHERE c.name LIKE 'e%'")" \
+    "settled by the workers (no runner connected)"
+assert_eq "150" "$(q "SELECT count(*) FROM sp_v2_connectors c WHERE c.name LIKE 'e%'
+    AND c.total_runs = 1 AND c.success_count = 1 AND c.failure_count = 0
+    AND c.last_run_status = 'SUCCESS' AND c.last_run_at IS NOT NULL AND c.status = 'ACTIVE'")" \
+    "each connector counted its one run"
+assert_eq "150" "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_runs r ON r.id = a.run_id
+    JOIN sp_v2_connectors c ON c.id = r.connector_id WHERE c.name LIKE 'e%' AND a.attempt = 1 AND a.status = 'SUCCESS'")" \
+    "one attempt row per run"
+assert_eq "150|150" "$(q "SELECT count(*), count(*) FILTER (WHERE l.message = 'tag ' || c.source_entity)
+    FROM sp_v2_connector_run_logs l JOIN sp_v2_connector_runs r ON r.id = l.run_id
+    JOIN sp_v2_connectors c ON c.id = r.connector_id WHERE c.name LIKE 'e%' AND l.message LIKE 'tag %'")" \
+    "each run's log line stored under that run"
+q "DELETE FROM sp_v2_connectors WHERE name LIKE 'e%'" >/dev/null
+
 echo "== catch-up: one run per missed business date, oldest first"
 q "DELETE FROM sp_v2_connector_runs; DELETE FROM sp_v2_connectors WHERE name LIKE 'c%'" >/dev/null
 serve_config "$CD_TEST_TMP/b/connectord.yaml" "scheduler:" "  catchup_window: 48h"

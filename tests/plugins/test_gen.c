@@ -72,6 +72,9 @@ static int run_gen(cd_run *run)
     }
     if (pw)
         host->log(run, CD_LOG_INFO, "connecting with password %s", pw);
+    const char *tag = json_string_value(json_object_get(c, "log_tag"));
+    if (tag)
+        host->log(run, CD_LOG_INFO, "tag %s", tag);
     long long log_lines = json_integer_value(json_object_get(c, "log_lines"));
     for (long long i = 0; i < log_lines; i++)
         host->log(run, CD_LOG_DEBUG, "chatter %06lld", i);

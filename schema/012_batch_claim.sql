@@ -4,10 +4,9 @@
 --
 -- With 10,000 runs due at once, the claim, the read of the run and its
 -- connector, and their parse and plan were a third of the database's work
--- per run. Each claim is still connectord_claim_run's walk of
--- idx_connector_runs_claim (009), repeated in this transaction: a later
--- claim sees the runs the earlier ones took, so two runs of one connector
--- are never taken together. A second run of a connector claimed by another
+-- per run. Each claim is connectord_claim_run (009), repeated in this
+-- transaction: a later claim sees the runs the earlier ones took, so two
+-- runs of one connector are never taken together. A second run of a connector claimed by another
 -- worker at the same instant fails the one-RUNNING index (23505), as with
 -- connectord_claim_run; the caller claims again on its next round.
 CREATE OR REPLACE FUNCTION connectord_claim_runs(worker_id text, lease_seconds integer,
@@ -18,8 +17,8 @@ RETURNS TABLE (id bigint, attempt integer, max_attempts integer, timeout_seconds
                source_entity text, driver text, timezone text, connection_config text,
                sync_cursor text)
 LANGUAGE plpgsql VOLATILE
-SET enable_sort = off
-SET enable_bitmapscan = off
+-- Right after a big enqueue the statistics still say the table is tiny; the
+-- read of the claimed runs must stay a primary-key lookup all the same.
 SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
@@ -28,24 +27,9 @@ DECLARE
     one bigint;
 BEGIN
     FOR i IN 1 .. max_runs LOOP
-        WITH c AS (
-            SELECT r.id FROM sp_v2_connector_runs r
-             WHERE r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= now())
-               AND (r.run_type = 'TEST'
-                    OR (SELECT k.status FROM sp_v2_connectors k WHERE k.id = r.connector_id)
-                       <> 'PAUSED')
-               AND (SELECT true FROM sp_v2_connector_runs x
-                     WHERE x.connector_id = r.connector_id AND x.status = 'RUNNING') IS NULL
-             ORDER BY (r.run_type IN ('TEST', 'MANUAL')) DESC, r.id
-             LIMIT 1
-               FOR UPDATE OF r SKIP LOCKED)
-        UPDATE sp_v2_connector_runs r
-           SET status = 'RUNNING', started_at = now(), completed_at = NULL,
-               worker_id = connectord_claim_runs.worker_id, heartbeat_at = now(),
-               lease_expires_at = now() + make_interval(secs => connectord_claim_runs.lease_seconds)
-          FROM c
-         WHERE r.id = c.id
-        RETURNING r.id INTO one;
+        SELECT c.id INTO one
+          FROM connectord_claim_run(connectord_claim_runs.worker_id,
+                                    connectord_claim_runs.lease_seconds) AS c;
         EXIT WHEN one IS NULL;
         claimed := claimed || one;
         one := NULL;

@@ -16,8 +16,7 @@
 
 #include <cmocka.h>
 
-const cd_driver_magic *connectord_driver_magic(void);
-int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
+#include "driver_test.h"
 
 static mock_sabpaisa *server;
 static uint16_t port;
@@ -35,27 +34,12 @@ static int stop_server(void **state)
     return 0;
 }
 
-static cd_mock_host *load(const char *fmt, ...)
-{
-    cd_mock_host *m = cd_mock_new();
-    assert_non_null(m);
-    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
-    va_list ap;
-    char *cfg = NULL;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&cfg, fmt, ap) >= 0);
-    va_end(ap);
-    cd_mock_set_config(m, cfg);
-    free(cfg);
-    return m;
-}
-
 #define COLUMNS "\"columns\": {\"bank_ref\": \"transaction_id\", \"amount\": \"paid_amount\"," \
                 " \"transaction_date\": \"trans_date\", \"utr\": \"utr\"}"
 
 static cd_mock_host *load_endpoint(const char *code)
 {
-    return load("{\"base_url\": \"http://127.0.0.1:%u/\", \"endpoint\": \"/stmt/{date}/{date}/%s\","
+    return load_driver("{\"base_url\": \"http://127.0.0.1:%u/\", \"endpoint\": \"/stmt/{date}/{date}/%s\","
                 " \"bank_name\": \"HDFC BANK\", " COLUMNS "}", port, code);
 }
 
@@ -73,7 +57,7 @@ static void test_magic(void **state)
 
 static void test_schema(void **state)
 {
-    cd_mock_host *m = load("{}");
+    cd_mock_host *m = load_driver("{}");
     json_error_t err;
     json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
     if (!s)
@@ -83,15 +67,6 @@ static void test_schema(void **state)
     for (size_t i = 0; i < 4; i++)
         assert_true(json_is_true(json_object_get(json_object_get(props, secrets[i]), "writeOnly")));
     json_decref(s);
-    cd_mock_free(m);
-}
-
-static void expect_invalid(const char *cfg, const char *field)
-{
-    cd_mock_host *m = load("%s", cfg);
-    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
-    if (!cd_mock_has_config_error(m, field))
-        fail_msg("no config error on %s for %s", field, cfg);
     cd_mock_free(m);
 }
 
@@ -154,7 +129,7 @@ static void test_run_paged(void **state)
     /* pages of 3 (the mock's default count), always full: the listing
      * never ends, so reaching max_pages fails the run rather than load
      * part of the day as if it were all of it */
-    cd_mock_host *m = load("{\"base_url\": \"http://127.0.0.1:%u\", \"endpoint\": \"/s/{date}/{date}/P\","
+    cd_mock_host *m = load_driver("{\"base_url\": \"http://127.0.0.1:%u\", \"endpoint\": \"/s/{date}/{date}/P\","
                            " \"pagination\": {\"type\": \"page\", \"page_size\": 3, \"max_pages\": 2}, "
                            COLUMNS "}", port);
     assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);

@@ -23,29 +23,13 @@
 
 #include <cmocka.h>
 
-const cd_driver_magic *connectord_driver_magic(void);
-int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
+#include "driver_test.h"
 
 /* The smallest valid inline format. */
 #define FMT "\"format\": {\"type\": \"csv\", \"columns\": {\"bank_ref\": \"R\"," \
             " \"amount\": \"A\", \"transaction_date\": \"D\"}}"
 
 static const char pin[] = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
-
-static cd_mock_host *load(const char *fmt, ...)
-{
-    cd_mock_host *m = cd_mock_new();
-    assert_non_null(m);
-    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
-    va_list ap;
-    char *cfg = NULL;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&cfg, fmt, ap) >= 0);
-    va_end(ap);
-    cd_mock_set_config(m, cfg);
-    free(cfg);
-    return m;
-}
 
 static double now_s(void)
 {
@@ -84,7 +68,7 @@ static void test_magic(void **state)
 
 static void test_schema(void **state)
 {
-    cd_mock_host *m = load("{}");
+    cd_mock_host *m = load_driver("{}");
     json_error_t err;
     json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
     if (!s)
@@ -100,23 +84,14 @@ static void test_schema(void **state)
     cd_mock_free(m);
 }
 
-static void expect_invalid(const char *cfg, const char *field)
-{
-    cd_mock_host *m = load("%s", cfg);
-    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
-    if (!cd_mock_has_config_error(m, field))
-        fail_msg("no config error on %s for %s", field, cfg);
-    cd_mock_free(m);
-}
-
 static void test_validate(void **state)
 {
-    cd_mock_host *m = load("{\"host\": \"sftp.bank.example\", \"username\": \"u\","
+    cd_mock_host *m = load_driver("{\"host\": \"sftp.bank.example\", \"username\": \"u\","
                            " \"password\": {\"secret\": \"env:PW\"}, \"remote_path\": \"/out\","
                            " \"host_key_sha256\": \"%s\", %s}", pin, FMT);
     assert_int_equal(cd_mock_validate(m), CD_OK);
     cd_mock_free(m);
-    m = load("{\"host\": \"h\", \"username\": \"u\", \"auth_type\": \"private_key\","
+    m = load_driver("{\"host\": \"h\", \"username\": \"u\", \"auth_type\": \"private_key\","
              " \"private_key\": \"-----BEGIN\", \"remote_path\": \"/out\","
              " \"known_hosts_file\": \"/etc/ssh/ssh_known_hosts\", %s}", FMT);
     assert_int_equal(cd_mock_validate(m), CD_OK);
@@ -145,7 +120,7 @@ static void test_test_refused(void **state)
     uint16_t port;
     int fd = listen_loopback(&port);
     close(fd);
-    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
+    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
                            " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
                            port, pin);
     double t0 = now_s();
@@ -179,7 +154,7 @@ static void test_test_not_ssh(void **state)
     int lfd = listen_loopback(&port);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, not_ssh_server, &lfd), 0);
-    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
+    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
                            " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
                            port, pin);
     cd_mock_set_http_timeouts(m, 2, 3);
@@ -199,7 +174,7 @@ static void test_test_not_ssh(void **state)
 
 static void test_run_invalid_config(void **state)
 {
-    cd_mock_host *m = load("{\"host\": \"h\"}");
+    cd_mock_host *m = load_driver("{\"host\": \"h\"}");
     assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);
     assert_non_null(strstr(cd_mock_message(m), "invalid"));
     assert_int_equal(cd_mock_record_count(m), 0);
@@ -227,7 +202,7 @@ static void test_validate_format(void **state)
                    " \"delimiter\": \"~\", \"columns\": {\"bank_ref\": \"PRNNo\","
                    " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}},"
                    " \"format\": {\"date_format\": \"HH:mm\"}}", "format.date_format");
-    cd_mock_host *m = load("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+    cd_mock_host *m = load_driver("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
                    " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
                    " \"template\": \"AXIS BANK\", \"template_format\": {\"type\": \"txt\","
                    " \"delimiter\": \"~\", \"columns\": {\"bank_ref\": \"PRNNo\","
@@ -240,7 +215,7 @@ static void test_validate_format(void **state)
 /* run() needs the ABI 1.1 work directory before it touches the network. */
 static void test_run_needs_work_dir(void **state)
 {
-    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": 1, \"username\": \"u\","
+    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": 1, \"username\": \"u\","
                            " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
                            pin);
     cd_mock_set_kind(m, CD_RUN_MANUAL);
@@ -260,7 +235,7 @@ static void test_run_needs_work_dir(void **state)
  * nothing to move: the callback neither connects nor logs. */
 static void test_committed_after_nothing_loaded(void **state)
 {
-    cd_mock_host *m = load("{\"host\": \"127.0.0.1\", \"port\": 1, \"username\": \"u\","
+    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": 1, \"username\": \"u\","
                            " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\","
                            " \"post_action\": \"move\", \"processed_path\": \"/done\", " FMT "}",
                            pin);

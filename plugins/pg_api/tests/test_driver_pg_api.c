@@ -21,9 +21,9 @@
 
 #include <cmocka.h>
 
+#include "driver_test.h"
+
 /* The driver's exported entry points, linked in from pg_api.c. */
-const cd_driver_magic *connectord_driver_magic(void);
-int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
 
 static mock_sabpaisa *server;
 static uint16_t port;
@@ -48,27 +48,10 @@ static int stop_server(void **state)
 }
 
 /* A loaded driver with the config text given (printf-style). */
-static cd_mock_host *load(const char *fmt, ...)
-{
-    cd_mock_host *m = cd_mock_new();
-    assert_non_null(m);
-    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
-    if (fmt) {
-        va_list ap;
-        char *cfg = NULL;
-        va_start(ap, fmt);
-        assert_true(vasprintf(&cfg, fmt, ap) >= 0);
-        va_end(ap);
-        cd_mock_set_config(m, cfg);
-        free(cfg);
-    }
-    return m;
-}
-
 /* A config for the mock server with one or more codes ("\"A\",\"B\""). */
 static cd_mock_host *load_codes(const char *codes, const char *extra)
 {
-    return load("{\"api_base_url\": \"http://127.0.0.1:%u/report\", \"merchant_codes\": [%s]%s}",
+    return load_driver("{\"api_base_url\": \"http://127.0.0.1:%u/report\", \"merchant_codes\": [%s]%s}",
                 port, codes, extra ? extra : "");
 }
 
@@ -95,7 +78,7 @@ static void test_magic(void **state)
 
 static void test_schema(void **state)
 {
-    cd_mock_host *m = load(NULL);
+    cd_mock_host *m = load_driver(NULL);
     json_error_t err;
     json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
     if (!s)
@@ -119,7 +102,7 @@ static void test_schema(void **state)
 
 static void test_validate_default(void **state)
 {
-    cd_mock_host *m = load("%s", default_config);
+    cd_mock_host *m = load_driver("%s", default_config);
     cd_mock_set_kind(m, CD_RUN_VALIDATE);
     assert_int_equal(cd_mock_validate(m), CD_OK);
     assert_int_equal(cd_mock_config_error_count(m), 0);
@@ -127,16 +110,6 @@ static void test_validate_default(void **state)
 }
 
 /* validate() of cfg fails with an error on exactly `field`. */
-static void expect_invalid(const char *cfg, const char *field)
-{
-    cd_mock_host *m = load("%s", cfg);
-    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
-    if (!cd_mock_has_config_error(m, field))
-        fail_msg("no config error on %s for %s (first: %s)", field, cfg,
-                 cd_mock_config_error_field(m, 0) ? cd_mock_config_error_field(m, 0) : "none");
-    cd_mock_free(m);
-}
-
 static void test_validate_rejects(void **state)
 {
     expect_invalid("{\"merchant_codes\": [\"ALL\"]}", "api_base_url");
@@ -160,7 +133,7 @@ static void test_validate_rejects(void **state)
                    "date_format");
     expect_invalid("not json", "");
     /* a secret reference is accepted unresolved */
-    cd_mock_host *m = load("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+    cd_mock_host *m = load_driver("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
                            " \"authentication_type\": \"BEARER\","
                            " \"bearer_token\": {\"secret\": \"env:SP_TOKEN\"}}");
     assert_int_equal(cd_mock_validate(m), CD_OK);
@@ -232,7 +205,7 @@ static void test_test_refused(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
-    cd_mock_host *m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"A\"]}",
+    cd_mock_host *m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"A\"]}",
                            ntohs(sa.sin_port));
     double t0 = now_s();
     assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
@@ -273,7 +246,7 @@ static void test_default_connector_fails_fast(void **state)
 {
     /* The shipped default points at the real gateway; with no network the
      * test must fail transiently and name the host. */
-    cd_mock_host *m = load("%s", default_config);
+    cd_mock_host *m = load_driver("%s", default_config);
     cd_mock_set_http_timeouts(m, 3, 5);
     double t0 = now_s();
     int rc = cd_mock_test(m);
@@ -362,7 +335,7 @@ static void test_run_cancel(void **state)
     uint16_t big_port;
     mock_sabpaisa *big = mock_sabpaisa_start(&o, &big_port);
     assert_non_null(big);
-    cd_mock_host *m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"BIG\"]}",
+    cd_mock_host *m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"BIG\"]}",
                            big_port);
     cd_mock_keep_records(m, 0);
     cd_mock_cancel_after_records(m, 50);
@@ -373,7 +346,7 @@ static void test_run_cancel(void **state)
     cd_mock_free(m);
     /* cancelled before it starts: no request at all */
     unsigned long before = mock_sabpaisa_requests(big);
-    m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"BIG\"]}", big_port);
+    m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"BIG\"]}", big_port);
     cd_mock_set_cancelled(m, 1);
     assert_int_equal(cd_mock_run_driver(m), CD_CANCELLED);
     assert_int_equal(mock_sabpaisa_requests(big), before);
@@ -388,7 +361,7 @@ static void test_bearer_and_date_format(void **state)
     uint16_t p;
     mock_sabpaisa *auth = mock_sabpaisa_start(&o, &p);
     assert_non_null(auth);
-    cd_mock_host *m = load("{\"api_base_url\": \"http://127.0.0.1:%u/\", \"merchant_codes\": [\"X\"],"
+    cd_mock_host *m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u/\", \"merchant_codes\": [\"X\"],"
                            " \"authentication_type\": \"BEARER\", \"bearer_token\": \"s3cret\","
                            " \"date_format\": \"DD-MM-YYYY\"}", p);
     assert_int_equal(cd_mock_test(m), CD_OK);
@@ -396,7 +369,7 @@ static void test_bearer_and_date_format(void **state)
     assert_string_equal(path, "/02-01-2025/02-01-2025/X");
     free(path);
     cd_mock_free(m);
-    m = load("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"X\"],"
+    m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"X\"],"
              " \"authentication_type\": \"BEARER\", \"bearer_token\": \"wrong\"}", p);
     assert_int_equal(cd_mock_test(m), CD_ERR_CONFIG);
     assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized");

@@ -21,23 +21,7 @@
 
 #include <cmocka.h>
 
-const cd_driver_magic *connectord_driver_magic(void);
-int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);
-
-static cd_mock_host *load(const char *fmt, ...)
-{
-    cd_mock_host *m = cd_mock_new();
-    assert_non_null(m);
-    assert_int_equal(cd_mock_load(m, connectord_driver_magic, connectord_driver_init), CD_OK);
-    va_list ap;
-    char *cfg = NULL;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&cfg, fmt, ap) >= 0);
-    va_end(ap);
-    cd_mock_set_config(m, cfg);
-    free(cfg);
-    return m;
-}
+#include "driver_test.h"
 
 static void test_magic(void **state)
 {
@@ -54,7 +38,7 @@ static void test_magic(void **state)
 
 static void test_schema(void **state)
 {
-    cd_mock_host *m = load("{}");
+    cd_mock_host *m = load_driver("{}");
     json_error_t err;
     json_t *s = json_loads(cd_mock_callbacks(m)->describe_config(), 0, &err);
     if (!s)
@@ -66,18 +50,9 @@ static void test_schema(void **state)
     cd_mock_free(m);
 }
 
-static void expect_invalid(const char *cfg, const char *field)
-{
-    cd_mock_host *m = load("%s", cfg);
-    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
-    if (!cd_mock_has_config_error(m, field))
-        fail_msg("no config error on %s for %s", field, cfg);
-    cd_mock_free(m);
-}
-
 static void test_validate(void **state)
 {
-    cd_mock_host *m = load("{\"conninfo\": {\"secret\": \"env:SRC_DB\"}, \"dataset\": \"pg_transaction\","
+    cd_mock_host *m = load_driver("{\"conninfo\": {\"secret\": \"env:SRC_DB\"}, \"dataset\": \"pg_transaction\","
                            " \"query\": \"SELECT id AS transaction_id FROM t WHERE d BETWEEN $1::date AND $2::date\","
                            " \"column_map\": {\"merchant_id\": \"mid\"}, \"statement_timeout_seconds\": 60}");
     assert_int_equal(cd_mock_validate(m), CD_OK);
@@ -106,7 +81,7 @@ static void test_test_unreachable(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
-    cd_mock_host *m = load("{\"conninfo\": \"host=127.0.0.1 port=%u dbname=x user=y\","
+    cd_mock_host *m = load_driver("{\"conninfo\": \"host=127.0.0.1 port=%u dbname=x user=y\","
                            " \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}",
                            ntohs(sa.sin_port));
     struct timespec t0, t1;

@@ -6,6 +6,7 @@
  * with MOCK_RAZORPAY_NO_MAIN the same code runs inside a test process.
  */
 #include "mock_razorpay.h"
+#include "mock_http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -199,25 +200,14 @@ mock_razorpay *mock_razorpay_start(const mock_razorpay_opts *opts, uint16_t *por
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(opts->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                     MHD_USE_ERROR_LOG,
-                                 opts->port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &sa,
-                                 MHD_OPTION_END);
+    m->daemon = mock_http_listen("mock_razorpay", opts->port, handle, m, port_out);
     if (!m->daemon) {
-        fprintf(stderr, "mock_razorpay: cannot listen on 127.0.0.1:%u\n", opts->port);
         pthread_mutex_destroy(&m->lock);
         free(m->key_id);
         free(m->key_secret);
         free(m);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    *port_out = info ? info->port : opts->port;
     return m;
 }
 
@@ -280,19 +270,12 @@ int main(int argc, char **argv)
         i++;
     }
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    mock_http_block_stop_signals(&set);
     uint16_t port = 0;
     mock_razorpay *m = mock_razorpay_start(&opts, &port);
     if (!m)
         return 1;
-    printf("%u\n", port);
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&set, &sig);
+    mock_http_announce_and_wait(port, &set);
     mock_razorpay_stop(m);
     return 0;
 }

@@ -362,11 +362,11 @@ static int put_amount(const cd_rs_stage_col *sc, const char *const *values, cons
     return 0;
 }
 
-int cd_rs_encode_row(const cd_rs_layout *layout, int64_t seq, const char *const *values,
+int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const *values,
                      const size_t *lengths, cd_buf *out, const char **field, char **reason)
 {
     size_t start = out->len;
-    cd_buf_put_i64(out, seq);
+    cd_buf_put_i64(out, lead);
     for (size_t k = 0; k < layout->nstage; k++) {
         const cd_rs_stage_col *sc = &layout->stage[k];
         const cd_rs_column *col = sc->col;

@@ -75,11 +75,12 @@ void cd_rs_layout_free(cd_rs_layout *layout);
 
 /* Validates one row (values[i] / lengths[i] as declared; values[i] NULL
  * means no value) and, when it is good, appends it to out as one line of
- * COPY text: `seq`, then each staging column, tab-separated, "\n"-ended.
+ * COPY text: `lead` (the sink puts the run id there, for the target's
+ * loaded_by_run_id), then each staging column, tab-separated, "\n"-ended.
  * On a bad row returns -1, leaves out as it was, sets *field to the
  * column at fault (static) and *reason to a malloc'd sentence starting
  * with that column ("amount: '12.345' has more than 2 decimals"). */
-int cd_rs_encode_row(const cd_rs_layout *layout, int64_t seq, const char *const *values,
+int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const *values,
                      const size_t *lengths, cd_buf *out, const char **field, char **reason);
 
 /* Appends s as a COPY text field: backslash, tab, newline and CR escaped. */

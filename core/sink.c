@@ -1,32 +1,72 @@
 /*
  * sink.c — the record sink (see sink.h).
  *
- * Path of a row: cd_sink_row validates and encodes it (record_schema.c)
- * into a COPY text buffer that is shipped to a temporary staging table in
- * chunks, so the client's memory stays flat whatever the row count.
+ * cd_sink_row validates and encodes each row (record_schema.c) into a COPY
+ * text buffer that is shipped in chunks, so the client's memory stays flat
+ * whatever the row count. Every line is "run id, then the staging
+ * columns": the same text fits the target table (loaded_by_run_id first)
+ * and the staging table. There are two paths; which one a load takes is
+ * decided by what the server says, not guessed up front.
+ *
+ * Direct path (a day loaded for the first time: every key new, none
+ * repeated). Under a savepoint the rows are COPYed straight into the
+ * target table, as `psql \copy` would load them: no staging, no ANALYZE,
+ * no merge. The target's unique index is the test that every key is new
+ * and none repeats; when the COPY completes, every staged row was
+ * inserted, which is what the merge would have done, at the cost of the
+ * COPY alone. Each chunk is also appended to a spool, an unlinked
+ * temporary file (page cache, not the process's memory), so that the rows
+ * can be sent again if the server refuses them. libpq reports a COPY's
+ * error only when the COPY ends (the server discards what follows in
+ * silence), so the direct COPY is cut into statements of SINK_SEGMENT
+ * bytes and is also ended early as soon as the server has sent anything:
+ * a refusal is noticed mid-stream, not after the whole download.
+ *
+ * Fallback (the server refuses with a unique violation, 23505: a key
+ * already in the table or repeated within the run; or a deadlock, 40P01:
+ * two direct loads whose keys cross; at any point of the stream). ROLLBACK
+ * TO the savepoint undoes every direct row, the spool is replayed into a
+ * temporary staging table, the remaining rows stream there, and
  * cd_sink_merge then, inside the caller's transaction:
  *   1. ends the COPY and ANALYZEs staging, so the planner sizes the joins
  *      below from real row counts and picks hash joins for big loads;
  *   2. drops every staged row whose key repeats later in the run (the last
- *      one wins), counted as duplicates;
+ *      one wins: seq is an identity column the server assigns in COPY
+ *      order), counted as duplicates;
  *   3. takes a transaction-scoped advisory lock on the target table, so
- *      two connectd loads into one table merge one after the other;
+ *      two fallback merges into one table run one after the other;
  *   4. runs one statement whose UPDATE (rows whose data differ) and
  *      INSERT (keys not there) share a snapshot: every staged row is
  *      either compared or inserted, never neither, so the counts are exact
  *      and unchanged rows are not written at all (a repeat load writes
- *      nothing). A plain anti-join INSERT avoids the per-row speculative
- *      insertion of ON CONFLICT; if a writer that ignores the lock inserts
- *      one of our keys meanwhile, the unique index stops us and the
- *      statement is retried under a savepoint with a fresh snapshot, in
- *      which that row is compared instead.
+ *      nothing but the few rows its direct attempt put in before the
+ *      refusal, which the savepoint rollback left dead). A plain anti-join
+ *      INSERT avoids the per-row speculative insertion of ON CONFLICT; if
+ *      another writer inserts one of our keys meanwhile (a direct load, or
+ *      a writer that ignores the lock), the unique index stops us (23505)
+ *      or the two wait on each other (40P01), and the statement is retried
+ *      under a savepoint with a fresh snapshot, in which that row is
+ *      compared instead.
+ *
+ * Locks. The direct path takes no advisory lock: held from the first row
+ * to the commit, it would serialize every load into a table for whole
+ * downloads. It needs none: it only inserts, and the unique index orders
+ * concurrent inserts of one key (the second inserter waits for the first
+ * transaction, then gets 23505 and falls back; crossing keys give 40P01
+ * to one of them, which falls back and lets the other go on). A direct
+ * load does hold the target's ROW EXCLUSIVE lock from its first row, so
+ * DDL on the target (ALTER TABLE, TRUNCATE) waits for the load to end.
  */
 #include "sink.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "log.h"
@@ -37,6 +77,12 @@
  * per-call overhead vanishes, small enough to stay in the CPU caches. */
 #define SINK_CHUNK (128u * 1024u)
 
+/* A direct COPY statement is ended (and the next one begun) after this
+ * many bytes, so that a refusal the server has not announced on the
+ * socket yet is still noticed within this much of the stream. Each end
+ * costs one round trip and the drain of the socket buffer. */
+#define SINK_SEGMENT (4u * 1024u * 1024u)
+
 /* First half of the two-key advisory lock on a target table ("CDSK");
  * the second half is the table's oid. The two-key form lives in its own
  * lock space, apart from the single-bigint keys other modules use. */
@@ -45,8 +91,14 @@
 #define SINK_STR(x) SINK_STR2(x)
 
 /* How often the merge is retried after a concurrent insert of one of our
- * keys by a writer that does not take the advisory lock. */
-#define SINK_MERGE_ATTEMPTS 5
+ * keys (23505) or a deadlock with a concurrent load (40P01). */
+#define SINK_MERGE_ATTEMPTS 8
+
+typedef enum sink_mode {
+    SINK_NONE = 0, /* no columns declared yet */
+    SINK_DIRECT,   /* COPY into the target under the savepoint, spooled */
+    SINK_STAGE     /* COPY into the staging table, merged at the end */
+} sink_mode;
 
 struct cd_sink {
     PGconn *conn;
@@ -55,10 +107,16 @@ struct cd_sink {
     cd_sink_reject_fn on_reject;
     void *userdata;
     cd_rs_layout layout;
-    int have_layout; /* cd_sink_columns succeeded: staging exists, COPY is open */
+    int have_layout; /* cd_sink_columns succeeded: a COPY is open */
     int broken;      /* a database error happened: only cd_sink_free is allowed */
     int merged;
     int copy_open;   /* the connection is in COPY IN state */
+    sink_mode mode;
+    char *copy_direct; /* "COPY <target> (loaded_by_run_id, ...) FROM STDIN" */
+    char *copy_cols;   /* "loaded_by_run_id, c1, ..." */
+    int spool_fd;      /* direct mode: every byte sent so far; else -1 */
+    uint64_t spooled;  /* bytes in the spool */
+    size_t segment;    /* bytes sent in the current direct COPY statement */
     cd_buf buf;
     char stage[48];
     cd_sink_counts counts;
@@ -128,10 +186,11 @@ cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
     sink->run_id = run_id;
     sink->on_reject = on_reject;
     sink->userdata = userdata;
+    sink->spool_fd = -1;
     cd_buf_init(&sink->buf);
     snprintf(sink->stage, sizeof sink->stage, "cd_sink_stage_%u", ++serial);
 
-    /* The hash joins of the merge hold the staging rows; with the default
+    /* The hash joins of a merge hold the staging rows; with the default
      * 4MB they would spill to disk in batches. Only this transaction. */
     if (sink_command(sink, "cd_sink_open: setting work_mem", "SET LOCAL work_mem = '256MB'", 0,
                      NULL, err) != 0 ||
@@ -140,6 +199,320 @@ cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
         return NULL;
     }
     return sink;
+}
+
+/* ---- the spool ---------------------------------------------------------- */
+
+/* Opens the spool: an unlinked file in $TMPDIR (or /tmp), gone with the
+ * process whatever happens to it. */
+static int spool_open(cd_sink *sink, char **err)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        /* O_TMPFILE needs file system support; a named file unlinked at
+         * once is the portable form. */
+        int tmpfile_errno = errno;
+        char *path = cd_sprintf("%s/connectord-sink-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) {
+            *err = cd_sprintf("creating the load's spool file in %s: %s (O_TMPFILE: %s)", dir,
+                              strerror(errno), strerror(tmpfile_errno));
+            free(path);
+            return -1;
+        }
+        if (unlink(path) != 0) {
+            *err = cd_sprintf("removing the name of the load's spool file %s: %s", path,
+                              strerror(errno));
+            close(fd);
+            free(path);
+            return -1;
+        }
+        free(path);
+    }
+    sink->spool_fd = fd;
+    sink->spooled = 0;
+    return 0;
+}
+
+static void spool_close(cd_sink *sink)
+{
+    if (sink->spool_fd >= 0)
+        close(sink->spool_fd);
+    sink->spool_fd = -1;
+}
+
+/* Appends len bytes to the spool. 0 or -1 (sink broken). */
+static int spool_write(cd_sink *sink, const char *data, size_t len, char **err)
+{
+    while (len) {
+        ssize_t n = write(sink->spool_fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *err = cd_sprintf("writing the load's spool file (%" PRIu64 " bytes written, "
+                              "%zu more to write; $TMPDIR or /tmp): %s",
+                              sink->spooled, len, n < 0 ? strerror(errno) : "no progress");
+            sink->broken = 1;
+            return -1;
+        }
+        data += n, len -= (size_t)n;
+        sink->spooled += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* ---- COPY plumbing ------------------------------------------------------ */
+
+/* Starts `sql` (a COPY ... FROM STDIN). 0 or -1 (sink broken). */
+static int copy_start(cd_sink *sink, const char *sql, const char *what, char **err)
+{
+    PGresult *res = PQexec(sink->conn, sql);
+    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+        *err = res ? cd_db_result_error(res, what) : cd_db_error(sink->conn, what);
+        PQclear(res);
+        sink->broken = 1;
+        return -1;
+    }
+    PQclear(res);
+    sink->copy_open = 1;
+    return 0;
+}
+
+/* Sends len bytes of COPY data (a row may be longer than an int can
+ * count: sent in pieces). 0, or -1 when libpq refused them: the
+ * connection failed, or (with a libpq that reads errors during COPY) the
+ * server ended the COPY; copy_outcome then tells which. */
+static int copy_send(cd_sink *sink, const char *data, size_t len)
+{
+    while (len) {
+        size_t n = len < ((size_t)1 << 30) ? len : (size_t)1 << 30;
+        if (PQputCopyData(sink->conn, data, (int)n) != 1)
+            return -1;
+        data += n, len -= n;
+    }
+    return 0;
+}
+
+/* Whether SQLSTATE `state` is a refusal the staging path resolves. */
+static int conflict_state(const char *state)
+{
+    return state && (strcmp(state, "23505") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/* Collects the results of a COPY that the client ended (or that libpq
+ * left): 0 when the server took every line, 1 when it refused them with
+ * a conflict (conflict_state; *err says which key), -1 on any other
+ * failure (*err). The connection is idle afterwards unless it broke. */
+static int copy_outcome(cd_sink *sink, const char *what, char **err)
+{
+    int rc = 0;
+    PGresult *res;
+    sink->copy_open = 0;
+    while ((res = PQgetResult(sink->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COPY_IN) {
+            /* libpq is still in COPY IN (a send failed before the end):
+             * end it, or PQgetResult would return this forever. */
+            PQclear(res);
+            if (PQputCopyEnd(sink->conn, "connectord: the load failed") != 1) {
+                if (rc == 0) {
+                    *err = cd_db_error(sink->conn, what);
+                    rc = -1;
+                }
+                break;
+            }
+            continue;
+        }
+        if (rc == 0 && st != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (conflict_state(state)) {
+                /* For the log: the message and the key, not the CONTEXT
+                 * (which quotes the whole COPY line). */
+                const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+                const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+                *err = cd_sprintf("%s: %s%s%s", state, msg ? msg : "?", detail ? "; " : "",
+                                  detail ? detail : "");
+                for (char *p = *err; *p; p++) /* one log line (a deadlock's detail has two) */
+                    if (*p == '\n')
+                        *p = ' ';
+                rc = 1;
+            } else {
+                /* The server's CONTEXT names the COPY line at fault. */
+                *err = cd_db_result_error(res, what);
+                rc = -1;
+            }
+        }
+        PQclear(res);
+    }
+    if (rc == 0 && PQstatus(sink->conn) == CONNECTION_BAD) {
+        *err = cd_db_error(sink->conn, what);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Ends the open COPY and collects its outcome (copy_outcome). */
+static int copy_end(cd_sink *sink, const char *what, char **err)
+{
+    if (PQputCopyEnd(sink->conn, NULL) != 1) {
+        *err = cd_db_error(sink->conn, what);
+        sink->copy_open = 0;
+        return -1;
+    }
+    return copy_outcome(sink, what, err);
+}
+
+/* Whether the server has sent anything during a COPY IN: it sends nothing
+ * then unless the COPY failed (or a notice, which only costs an early end
+ * of the segment). */
+static int server_spoke(const cd_sink *sink)
+{
+    struct pollfd p = {.fd = PQsocket(sink->conn), .events = POLLIN};
+    if (p.fd < 0)
+        return 1;
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n != 0; /* an error of poll itself: let the COPY's end tell */
+}
+
+/* ---- the two paths ------------------------------------------------------ */
+
+/* Creates staging and starts the COPY into it. 0 or -1 (sink broken). */
+static int stage_begin(cd_sink *sink, char **err)
+{
+    cd_buf create, copy;
+    cd_buf_init(&create), cd_buf_init(&copy);
+    /* seq numbers the lines in COPY order: the server evaluates the
+     * identity default line by line as it reads them. */
+    cd_buf_printf(&create,
+                  "CREATE TEMP TABLE %s (seq bigint GENERATED ALWAYS AS IDENTITY, "
+                  "loaded_by_run_id bigint",
+                  sink->stage);
+    for (size_t k = 0; k < sink->layout.nstage; k++) {
+        const cd_rs_column *col = sink->layout.stage[k].col;
+        cd_buf_printf(&create, ", %s %s", col->name, col->sql_type);
+    }
+    cd_buf_puts(&create, ") ON COMMIT DROP");
+    cd_buf_printf(&copy, "COPY %s (%s) FROM STDIN", sink->stage, sink->copy_cols);
+    int rc = sink_command(sink, "creating the staging table", create.data, 0, NULL, err);
+    if (rc == 0)
+        rc = copy_start(sink, copy.data, "starting COPY into the staging table", err);
+    cd_buf_free(&create), cd_buf_free(&copy);
+    if (rc == 0)
+        sink->mode = SINK_STAGE;
+    return rc;
+}
+
+/* The direct COPY was refused with a conflict (reason): undoes it, sends
+ * the spool to staging and leaves the COPY into staging open for the
+ * rest. 0 or -1 (sink broken). */
+static int fall_back(cd_sink *sink, char *reason, char **err)
+{
+    cd_info("sink: %s refused the direct COPY after %" PRIu64 " bytes (%s); "
+            "loading through a staging table and a merge instead",
+            sink->ds->table, sink->spooled, reason);
+    free(reason);
+    if (sink_command(sink, "undoing the direct COPY", "ROLLBACK TO SAVEPOINT cd_sink_direct", 0,
+                     NULL, err) != 0 ||
+        sink_command(sink, "undoing the direct COPY", "RELEASE SAVEPOINT cd_sink_direct", 0,
+                     NULL, err) != 0 ||
+        stage_begin(sink, err) != 0)
+        return -1;
+    if (lseek(sink->spool_fd, 0, SEEK_SET) != 0) {
+        *err = cd_sprintf("rewinding the load's spool file: %s", strerror(errno));
+        sink->broken = 1;
+        return -1;
+    }
+    char *chunk = cd_xmalloc(SINK_CHUNK);
+    uint64_t left = sink->spooled;
+    int rc = 0;
+    while (left) {
+        size_t want = left < SINK_CHUNK ? (size_t)left : SINK_CHUNK;
+        ssize_t n = read(sink->spool_fd, chunk, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *err = cd_sprintf("reading back the load's spool file (%" PRIu64 " of %" PRIu64
+                              " bytes left): %s",
+                              left, sink->spooled, n < 0 ? strerror(errno) : "file too short");
+            rc = -1;
+            break;
+        }
+        if (copy_send(sink, chunk, (size_t)n) != 0) {
+            *err = cd_db_error(sink->conn, "sending the spooled rows to the staging table");
+            rc = -1;
+            break;
+        }
+        left -= (uint64_t)n;
+    }
+    free(chunk);
+    spool_close(sink);
+    if (rc != 0)
+        sink->broken = 1;
+    return rc;
+}
+
+/* Handles the outcome of a direct COPY statement: on success with more to
+ * come (restart) begins the next one, on a conflict falls back to staging.
+ * 0 or -1 (sink broken). */
+static int direct_settle(cd_sink *sink, int outcome, int restart, char *reason, char **err)
+{
+    if (outcome == 1)
+        return fall_back(sink, reason, err);
+    if (outcome < 0) {
+        *err = reason;
+        sink->broken = 1;
+        return -1;
+    }
+    sink->segment = 0;
+    if (restart)
+        return copy_start(sink, sink->copy_direct, "starting COPY into the target table", err);
+    return 0;
+}
+
+/* Ships the buffered COPY text (to the target and the spool, or to
+ * staging). 0 or -1 (sink broken). */
+static int flush(cd_sink *sink, char **err)
+{
+    if (sink->buf.len == 0)
+        return 0;
+    if (sink->mode == SINK_STAGE) {
+        if (copy_send(sink, sink->buf.data, sink->buf.len) != 0) {
+            *err = cd_db_error(sink->conn, "sending rows to the staging table");
+            sink->broken = 1;
+            return -1;
+        }
+        cd_buf_reset(&sink->buf);
+        return 0;
+    }
+    /* Spooled first: whatever the server does with these bytes, the
+     * fallback replays them. */
+    if (spool_write(sink, sink->buf.data, sink->buf.len, err) != 0)
+        return -1;
+    const char *what = "loading rows into the target table";
+    char *reason = NULL;
+    int outcome;
+    if (copy_send(sink, sink->buf.data, sink->buf.len) != 0) {
+        outcome = copy_outcome(sink, what, &reason);
+        if (outcome == 0) { /* refused, yet no error from the server */
+            outcome = -1;
+            reason = cd_db_error(sink->conn, what);
+        }
+    } else {
+        sink->segment += sink->buf.len;
+        if (sink->segment < SINK_SEGMENT && !server_spoke(sink)) {
+            cd_buf_reset(&sink->buf);
+            return 0;
+        }
+        outcome = copy_end(sink, what, &reason);
+    }
+    cd_buf_reset(&sink->buf);
+    return direct_settle(sink, outcome, 1, reason, err);
 }
 
 int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **err)
@@ -151,50 +524,25 @@ int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **er
     if (cd_rs_layout_init(&sink->layout, sink->ds, names, n, err) != 0)
         return -1;
 
-    cd_buf create, copy;
-    cd_buf_init(&create), cd_buf_init(&copy);
-    cd_buf_printf(&create, "CREATE TEMP TABLE %s (seq bigint NOT NULL", sink->stage);
-    cd_buf_printf(&copy, "COPY %s (seq", sink->stage);
-    for (size_t k = 0; k < sink->layout.nstage; k++) {
-        const cd_rs_column *col = sink->layout.stage[k].col;
-        cd_buf_printf(&create, ", %s %s", col->name, col->sql_type);
-        cd_buf_printf(&copy, ", %s", col->name);
-    }
-    cd_buf_puts(&create, ") ON COMMIT DROP");
-    cd_buf_puts(&copy, ") FROM STDIN");
+    cd_buf cols;
+    cd_buf_init(&cols);
+    cd_buf_puts(&cols, "loaded_by_run_id");
+    for (size_t k = 0; k < sink->layout.nstage; k++)
+        cd_buf_printf(&cols, ", %s", sink->layout.stage[k].col->name);
+    sink->copy_cols = cd_buf_take(&cols);
+    sink->copy_direct = cd_sprintf("COPY %s (%s) FROM STDIN", sink->ds->table, sink->copy_cols);
 
-    int rc = -1;
-    if (sink_command(sink, "creating the staging table", create.data, 0, NULL, err) == 0) {
-        PGresult *res = PQexec(sink->conn, copy.data);
-        if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
-            *err = res ? cd_db_result_error(res, "starting COPY into the staging table")
-                       : cd_db_error(sink->conn, "starting COPY into the staging table");
-            sink->broken = 1;
-        } else {
-            sink->have_layout = 1;
-            sink->copy_open = 1;
-            rc = 0;
-        }
-        PQclear(res);
-    }
-    cd_buf_free(&create), cd_buf_free(&copy);
-    if (rc != 0)
-        cd_rs_layout_free(&sink->layout);
-    return rc;
-}
-
-/* Ships the buffered COPY text. 0 or -1 (sink broken). */
-static int flush(cd_sink *sink, char **err)
-{
-    if (sink->buf.len == 0)
-        return 0;
-    if (sink->buf.len > (size_t)INT32_MAX || PQputCopyData(sink->conn, sink->buf.data,
-                                                           (int)sink->buf.len) != 1) {
-        *err = cd_db_error(sink->conn, "sending rows to the staging table");
+    if (spool_open(sink, err) != 0 ||
+        sink_command(sink, "starting the direct COPY", "SAVEPOINT cd_sink_direct", 0, NULL,
+                     err) != 0 ||
+        copy_start(sink, sink->copy_direct, "starting COPY into the target table", err) != 0) {
         sink->broken = 1;
+        spool_close(sink);
+        cd_rs_layout_free(&sink->layout);
         return -1;
     }
-    cd_buf_reset(&sink->buf);
+    sink->mode = SINK_DIRECT;
+    sink->have_layout = 1;
     return 0;
 }
 
@@ -212,8 +560,8 @@ int cd_sink_row(cd_sink *sink, const char *const *values, const size_t *lengths,
     sink->counts.received++;
     const char *field = NULL;
     char *reason = NULL;
-    if (cd_rs_encode_row(&sink->layout, sink->counts.staged + 1, values, lengths, &sink->buf,
-                         &field, &reason) != 0) {
+    if (cd_rs_encode_row(&sink->layout, sink->run_id, values, lengths, &sink->buf, &field,
+                         &reason) != 0) {
         sink->counts.rejected++;
         if (sink->on_reject)
             sink->on_reject(sink->userdata, row_ref ? row_ref : "", field, reason);
@@ -226,33 +574,35 @@ int cd_sink_row(cd_sink *sink, const char *const *values, const size_t *lengths,
     return 0;
 }
 
-/* Ends the COPY and checks that the server took every line. */
-static int end_copy(cd_sink *sink, char **err)
+/* Ends the load's COPY. On the direct path a success settles the load
+ * (returns 1: nothing to merge); a conflict falls back, and the COPY into
+ * staging is ended too (returns 0: merge). -1 on failure (sink broken). */
+static int end_load(cd_sink *sink, char **err)
 {
     if (flush(sink, err) != 0)
         return -1;
-    sink->copy_open = 0;
-    if (PQputCopyEnd(sink->conn, NULL) != 1) {
-        *err = cd_db_error(sink->conn, "ending COPY into the staging table");
+    if (sink->mode == SINK_DIRECT) {
+        char *reason = NULL;
+        int outcome = copy_end(sink, "loading rows into the target table", &reason);
+        if (direct_settle(sink, outcome, 0, reason, err) != 0)
+            return -1;
+        if (sink->mode == SINK_DIRECT) {
+            spool_close(sink);
+            cd_buf_free(&sink->buf);
+            return sink_command(sink, "ending the direct COPY", "RELEASE SAVEPOINT cd_sink_direct",
+                                0, NULL, err) == 0
+                       ? 1
+                       : -1;
+        }
+    }
+    char *reason = NULL;
+    if (copy_end(sink, "loading rows into the staging table", &reason) != 0) {
+        *err = reason;
         sink->broken = 1;
         return -1;
     }
-    int rc = 0;
-    PGresult *res;
-    while ((res = PQgetResult(sink->conn)) != NULL) {
-        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
-            /* The server's CONTEXT names the line, which is the row's seq. */
-            *err = cd_db_result_error(res, "loading rows into the staging table");
-            rc = -1;
-        }
-        PQclear(res);
-    }
-    if (rc == 0) {
-        cd_buf_free(&sink->buf); /* give the chunk back before the merge */
-    } else {
-        sink->broken = 1;
-    }
-    return rc;
+    cd_buf_free(&sink->buf); /* give the chunk back before the merge */
+    return 0;
 }
 
 /* Appends "t.k1 = s.k1 AND t.k2 = s.k2" for the dataset's key. */
@@ -346,7 +696,7 @@ static char *merge_sql(const cd_sink *sink)
 }
 
 /* Runs the merge statement under a savepoint, retrying after a unique
- * violation caused by a concurrent writer. */
+ * violation or a deadlock caused by a concurrent writer. */
 static int run_merge(cd_sink *sink, int64_t *updated, int64_t *inserted, char **err)
 {
     char *sql = merge_sql(sink);
@@ -367,9 +717,11 @@ static int run_merge(cd_sink *sink, int64_t *updated, int64_t *inserted, char **
             break;
         }
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        if (state && strcmp(state, "23505") == 0 && attempt < SINK_MERGE_ATTEMPTS) {
-            cd_info("sink: a concurrent writer inserted a key of this run into %s; "
-                    "merging again (attempt %d)", sink->ds->table, attempt + 1);
+        if (conflict_state(state) && attempt < SINK_MERGE_ATTEMPTS) {
+            cd_info("sink: %s while merging into %s (a concurrent load wrote a key of this "
+                    "run); merging again (attempt %d)",
+                    strcmp(state, "40P01") == 0 ? "deadlock" : "unique violation",
+                    sink->ds->table, attempt + 1);
             PQclear(res);
             if (sink_command(sink, what, "ROLLBACK TO SAVEPOINT cd_sink_merge", 0, NULL, err))
                 break;
@@ -397,14 +749,24 @@ int cd_sink_merge(cd_sink *sink, cd_sink_counts *counts, char **err)
         *counts = sink->counts;
         return 0;
     }
-    if (end_copy(sink, err) != 0)
+    int rc = end_load(sink, err);
+    if (rc < 0)
         return -1;
+    if (rc == 1) {
+        /* The direct COPY took every row: all new, none repeated. */
+        sink->counts.direct = 1;
+        sink->counts.inserted = sink->counts.staged;
+        cd_debug("sink: %" PRId64 " rows copied straight into %s", sink->counts.inserted,
+                 sink->ds->table);
+        *counts = sink->counts;
+        return 0;
+    }
 
     /* The merge plan needs the row count and rough key distinctness, not
      * fine histograms: a 3000-row sample is a tenth of the default's cost. */
     char *sql = cd_sprintf("ANALYZE %s", sink->stage);
-    int rc = sink_command(sink, "analyzing the staging table",
-                          "SET LOCAL default_statistics_target = 10", 0, NULL, err);
+    rc = sink_command(sink, "analyzing the staging table",
+                      "SET LOCAL default_statistics_target = 10", 0, NULL, err);
     if (rc == 0)
         rc = sink_command(sink, "analyzing the staging table", sql, 0, NULL, err);
     free(sql);
@@ -449,7 +811,10 @@ void cd_sink_free(cd_sink *sink)
                 PQclear(res);
         }
     }
+    spool_close(sink);
     cd_rs_layout_free(&sink->layout);
     cd_buf_free(&sink->buf);
+    free(sink->copy_direct);
+    free(sink->copy_cols);
     free(sink);
 }

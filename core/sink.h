@@ -6,13 +6,28 @@
  * record_emit). Each row is validated against the target table's columns
  * (required fields, integer paise or exact decimal rupees, dates, timestamps,
  * lengths, UTF-8); a bad row becomes a record error through the error
- * callback and the load goes on. Good rows stream with COPY into a
- * temporary staging table on the data connection; memory does not grow with
- * the number of rows. cd_sink_merge() then merges staging into the target in
- * the caller's open transaction: new keys inserted, changed rows updated,
- * identical rows left alone and counted as unchanged. The caller commits
- * (together with the run row) or rolls back: nothing of the run is visible
- * before the commit and nothing is left after a rollback.
+ * callback and the load goes on. Good rows stream with COPY on the data
+ * connection; memory does not grow with the number of rows. Everything
+ * happens in the caller's open transaction; the caller commits (together
+ * with the run row) or rolls back: nothing of the run is visible before
+ * the commit and nothing is left after a rollback.
+ *
+ * Two paths give the same result (sink.c explains them):
+ *  - direct: the rows are COPYed straight into the target table, under a
+ *    savepoint, and spooled to an unlinked temporary file. When every key
+ *    is new and none repeats within the run (a day loaded for the first
+ *    time), the COPY succeeds and that is the whole load: the cost of a
+ *    plain COPY, which matters for files of millions of rows;
+ *  - merge: when the target refuses the direct COPY (a key already there,
+ *    a key repeated within the run, a deadlock with a concurrent load),
+ *    the savepoint is rolled back, the spool and the rest of the rows go to
+ *    a temporary staging table, and cd_sink_merge merges staging into the
+ *    target: new keys inserted, changed rows updated, identical rows left
+ *    alone and counted as unchanged, repeated keys counted as duplicates
+ *    (the last one wins). Loading a day twice writes nothing the second
+ *    time and reports every row as unchanged.
+ * Concurrent loads into one table stay correct on both paths: the unique
+ * index orders their inserts, and the merges take an advisory lock.
  */
 #ifndef CD_SINK_H
 #define CD_SINK_H
@@ -37,6 +52,8 @@ typedef struct cd_sink_counts {
     int64_t inserted;
     int64_t updated;
     int64_t unchanged;
+    int direct;         /* 1: the rows were copied straight into the target (every key
+                           new, none repeated); 0: they went through staging and a merge */
 } cd_sink_counts;
 
 /* Prepares a sink on conn, which must be idle inside a transaction
@@ -46,9 +63,10 @@ typedef struct cd_sink_counts {
 cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
                       cd_sink_reject_fn on_reject, void *userdata, char **err);
 
-/* Declares the column order of the rows to come. Unknown column names,
- * duplicates, and a set lacking a required column (or its rupee/paise
- * twin) fail with *err naming them. May be called only before the first row. */
+/* Declares the column order of the rows to come and starts the COPY.
+ * Unknown column names, duplicates, and a set lacking a required column
+ * (or its rupee/paise twin) fail with *err naming them. May be called only
+ * before the first row. */
 int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **err);
 
 /* Offers one row. Returns 0 when the row was staged, 1 when it was
@@ -57,8 +75,9 @@ int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **er
 int cd_sink_row(cd_sink *sink, const char *const *values, const size_t *lengths,
                 const char *row_ref, char **err);
 
-/* Ends the COPY and merges staging into the target (still uncommitted).
- * Returns 0 and fills *counts, or -1 with *err. */
+/* Ends the COPY and, when the load fell back to staging, merges staging
+ * into the target (still uncommitted). Returns 0 and fills *counts, or -1
+ * with *err. */
 int cd_sink_merge(cd_sink *sink, cd_sink_counts *counts, char **err);
 
 /* Counts so far (received, rejected, staged). */

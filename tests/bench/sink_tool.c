@@ -10,13 +10,22 @@
  *                    key again with data of seed+1 (the later one must win)
  *     --bad-every M  each row whose index is a multiple of M is made invalid
  *     --kill-after K SIGKILL itself after K rows (mid-COPY)
+ *     --from F       the rows are indexes F .. F+N-1 (keys and data follow
+ *                    the index; default 0)
+ *     --reverse      emit them from the last index down to the first
+ *     --pause-after K  sleep --pause-ms MS (default 1000) after K rows
+ *     --dup-at I     after the row of index I, emit index 0 again (seed+1
+ *                    data): a key repeated late in the run
  *     --rollback     ROLLBACK instead of COMMIT
  *     --csv FILE     write the rows as CSV in the target's columns instead
  *                    of loading them (bank_statement only; for psql \copy)
  *     --tz ZONE      session TimeZone (default Asia/Kolkata)
  *
- * Prints one JSON object: the sink's counts, seconds, and the process's
- * peak RSS in KiB (getrusage), which must not grow with N.
+ * Prints one JSON object: the sink's counts (direct: 1 when the rows went
+ * straight into the target), seconds, and the process's peak RSS in KiB
+ * (getrusage), which must not grow with N. The sink's log lines (its
+ * fallback from the direct path) go to stderr, at debug level with
+ * SINK_TOOL_DEBUG=1.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -27,6 +36,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "log.h"
 #include "sink.h"
 #include "util.h"
 
@@ -202,12 +212,17 @@ int main(int argc, char **argv)
     int bank = strcmp(argv[2], "bank_statement") == 0;
     uint64_t n = strtoull(argv[3], NULL, 10), seed = strtoull(argv[4], NULL, 10);
     uint64_t alt_seed = 0, alt_every = 0, dup_every = 0, bad_every = 0, kill_after = 0;
-    int rollback = 0;
+    uint64_t from = 0, pause_after = 0, pause_ms = 1000, dup_at = UINT64_MAX;
+    int rollback = 0, reverse = 0;
     const char *csv = NULL, *tz = "Asia/Kolkata";
     for (int a = 5; a < argc; a++) {
         const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : "0";
         if (strcmp(o, "--rollback") == 0) {
             rollback = 1;
+            continue;
+        }
+        if (strcmp(o, "--reverse") == 0) {
+            reverse = 1;
             continue;
         }
         a++;
@@ -216,6 +231,10 @@ int main(int argc, char **argv)
         else if (strcmp(o, "--dup-every") == 0) dup_every = strtoull(v, NULL, 10);
         else if (strcmp(o, "--bad-every") == 0) bad_every = strtoull(v, NULL, 10);
         else if (strcmp(o, "--kill-after") == 0) kill_after = strtoull(v, NULL, 10);
+        else if (strcmp(o, "--from") == 0) from = strtoull(v, NULL, 10);
+        else if (strcmp(o, "--pause-after") == 0) pause_after = strtoull(v, NULL, 10);
+        else if (strcmp(o, "--pause-ms") == 0) pause_ms = strtoull(v, NULL, 10);
+        else if (strcmp(o, "--dup-at") == 0) dup_at = strtoull(v, NULL, 10);
         else if (strcmp(o, "--csv") == 0) csv = v;
         else if (strcmp(o, "--tz") == 0) tz = v;
         else {
@@ -239,6 +258,8 @@ int main(int argc, char **argv)
         return fclose(f) == 0 ? 0 : 1;
     }
 
+    if (getenv("SINK_TOOL_DEBUG"))
+        cd_log_set_threshold(CD_LOG_DEBUG);
     char *err = NULL;
     double t0 = now_s();
     PGconn *conn = cd_db_connect(url, "sink_tool", &err);
@@ -257,9 +278,14 @@ int main(int argc, char **argv)
     if (cd_sink_columns(sink, r.names, r.n, &err) != 0)
         return fail(err);
     char ref[64];
-    for (uint64_t i = 0; i < n; i++) {
-        if (kill_after && i == kill_after)
+    for (uint64_t k = 0; k < n; k++) {
+        if (kill_after && k == kill_after)
             raise(SIGKILL);
+        if (pause_after && k == pause_after) {
+            struct timespec ts = {(time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        uint64_t i = from + (reverse ? n - 1 - k : k);
         uint64_t s = alt_every && i % alt_every == 0 ? alt_seed : seed;
         gen(&r, s, i, bad_every && i % bad_every == 0);
         snprintf(ref, sizeof ref, "row %" PRIu64, i);
@@ -268,6 +294,11 @@ int main(int argc, char **argv)
         if (dup_every && i % dup_every == 0) {
             gen(&r, seed + 1, i, 0);
             if (cd_sink_row(sink, r.values, r.lengths, ref, &err) < 0)
+                return fail(err);
+        }
+        if (i == dup_at) {
+            gen(&r, seed + 1, 0, 0);
+            if (cd_sink_row(sink, r.values, r.lengths, "dup of row 0", &err) < 0)
                 return fail(err);
         }
     }
@@ -283,8 +314,8 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"received\": %" PRId64 ", \"rejected\": %" PRId64 ", \"staged\": %" PRId64
            ", \"duplicates\": %" PRId64 ", \"inserted\": %" PRId64 ", \"updated\": %" PRId64
-           ", \"unchanged\": %" PRId64 ", \"seconds\": %.3f, \"maxrss_kb\": %ld}\n",
+           ", \"unchanged\": %" PRId64 ", \"direct\": %d, \"seconds\": %.3f, \"maxrss_kb\": %ld}\n",
            c.received, c.rejected, c.staged, c.duplicates, c.inserted, c.updated, c.unchanged,
-           secs, ru.ru_maxrss);
+           c.direct, secs, ru.ru_maxrss);
     return 0;
 }

@@ -3,7 +3,8 @@
 # idempotent repeat loads, updates of exactly the changed rows, duplicates
 # within a run (last wins), rejected rows, nothing left by a rollback or a
 # killed load, concurrent loads of the same keys, session time zone, and
-# flat client memory. Drives tests/bench/sink_tool.c.
+# flat client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
+# covers the choice between the direct COPY and the staging merge.)
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
@@ -36,11 +37,11 @@ data_digest() {
 N=3000
 echo "== first load, then the same rows again"
 out=$("$TOOL" "$URL" bank_statement $N 1)
-expect "$out" received=$N staged=$N inserted=$N updated=0 unchanged=0 duplicates=0 rejected=0
+expect "$out" received=$N staged=$N inserted=$N updated=0 unchanged=0 duplicates=0 rejected=0 direct=1
 assert_eq $N "$(q 'SELECT count(*) FROM sp_v2_bank_statements WHERE loaded_by_run_id = 42')" "rows loaded"
 before=$(digest sp_v2_bank_statements)
 out=$("$TOOL" "$URL" bank_statement $N 1)
-expect "$out" inserted=0 updated=0 unchanged=$N
+expect "$out" inserted=0 updated=0 unchanged=$N direct=0
 assert_eq "$before" "$(digest sp_v2_bank_statements)" "table after an identical load"
 
 echo "== amounts, escapes and text arrive exactly"

@@ -56,6 +56,17 @@
  * to one of them, which falls back and lets the other go on). A direct
  * load does hold the target's ROW EXCLUSIVE lock from its first row, so
  * DDL on the target (ALTER TABLE, TRUNCATE) waits for the load to end.
+ *
+ * Plan of the merge. The merge inserts into the table its anti-join reads.
+ * When the planner takes the target for empty (analyzed while empty, e.g.
+ * after a TRUNCATE), it may put a Seq Scan of the target on the inner side
+ * of a nested loop without a Materialize: rescanned once per staged row,
+ * and each rescan reads every page the statement itself has inserted so
+ * far, so the merge is quadratic (40,000 rows took 30 s, a million would
+ * take hours). So when the planner's estimate of the target is no larger
+ * than the rows to merge, nested loops are off for the merge statement: a
+ * hash join then reads about as many target rows as there are staged
+ * rows, where a nested loop could save little and lose everything.
  */
 #include "sink.h"
 
@@ -695,10 +706,55 @@ static char *merge_sql(const cd_sink *sink)
     return cd_buf_take(&b);
 }
 
+/* The planner's estimate of the target's row count (what it would plan a
+ * scan of it with), or -1 when EXPLAIN does not say. */
+static int64_t target_estimate(cd_sink *sink, char **err)
+{
+    char *sql = cd_sprintf("EXPLAIN SELECT FROM %s", sink->ds->table);
+    char *what = cd_sprintf("estimating the size of %s", sink->ds->table);
+    PGresult *res = cd_db_exec(sink->conn, what, PGRES_TUPLES_OK, sql, 0, NULL, err);
+    free(sql);
+    free(what);
+    if (!res) {
+        sink->broken = 1;
+        return -2;
+    }
+    /* "Seq Scan on t  (cost=0.00..11.80 rows=180 width=0)" */
+    const char *rows = PQntuples(res) > 0 ? strstr(PQgetvalue(res, 0, 0), " rows=") : NULL;
+    int64_t est = rows ? strtoll(rows + 6, NULL, 10) : -1;
+    PQclear(res);
+    return est;
+}
+
 /* Runs the merge statement under a savepoint, retrying after a unique
  * violation or a deadlock caused by a concurrent writer. */
 static int run_merge(cd_sink *sink, int64_t *updated, int64_t *inserted, char **err)
 {
+    /* See "Plan of the merge" at the top. */
+    int64_t est = target_estimate(sink, err);
+    if (est < -1)
+        return -1;
+    int64_t merging = sink->counts.staged - sink->counts.duplicates;
+    char *nestloop = NULL; /* the setting to restore after the merge */
+    if (est >= 0 && est <= merging) {
+        cd_debug("sink: the planner expects %" PRId64 " rows in %s, %" PRId64
+                 " to merge: no nested loops for the merge",
+                 est, sink->ds->table, merging);
+        PGresult *res = cd_db_exec(sink->conn, "planning the merge", PGRES_TUPLES_OK,
+                                   "SELECT current_setting('enable_nestloop')", 0, NULL, err);
+        if (!res) {
+            sink->broken = 1;
+            return -1;
+        }
+        nestloop = cd_xstrdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (sink_command(sink, "planning the merge",
+                         "SELECT set_config('enable_nestloop', 'off', true)", 0, NULL, err) != 0) {
+            free(nestloop);
+            return -1;
+        }
+    }
+
     char *sql = merge_sql(sink);
     char run_id[32];
     snprintf(run_id, sizeof run_id, "%" PRId64, sink->run_id);
@@ -734,6 +790,13 @@ static int run_merge(cd_sink *sink, int64_t *updated, int64_t *inserted, char **
     }
     free(what);
     free(sql);
+    /* The caller's next statements in this transaction plan as usual. */
+    if (rc == 0 && nestloop) {
+        const char *setting[1] = {nestloop};
+        rc = sink_command(sink, "planning the merge",
+                          "SELECT set_config('enable_nestloop', $1, true)", 1, setting, err);
+    }
+    free(nestloop);
     return rc;
 }
 

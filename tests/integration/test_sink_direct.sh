@@ -4,7 +4,8 @@
 # refuses (a key already there, a key repeated within the run, a deadlock
 # with a concurrent load), early or late in the stream, falls back to
 # staging and a merge and still ends with exact counts and the same rows;
-# both paths store identical values; rollback and kill leave nothing.
+# both paths store identical values; rollback and kill leave nothing; and
+# the merge stays linear after the target was analyzed empty (TRUNCATE).
 # Drives tests/bench/sink_tool.c.
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
@@ -185,5 +186,40 @@ a=$(cat "$CD_TEST_TMP/a.json") b=$(cat "$CD_TEST_TMP/b.json")
 assert_eq 30000 $(( $(field "$a" inserted) + $(field "$b" inserted) )) "inserted by both"
 assert_eq 10000 $(( $(field "$a" unchanged) + $(field "$b" unchanged) )) "unchanged by both"
 assert_eq 30000 "$(count sp_v2_transactions)" "rows after overlapping loads"
+
+echo "== the merge after a TRUNCATE and an ANALYZE of the empty target"
+# The planner then takes the target for empty and may rescan it in a
+# nested loop once per staged row while the same statement inserts into
+# it: quadratic. A refused direct COPY normally leaves dead pages that
+# make the target look bigger; this throw-away trigger refuses it before
+# any row (as a unique violation) so that the merge meets the target
+# exactly as TRUNCATE and ANALYZE left it. The sink must turn nested loops
+# off for such a merge.
+q "CREATE FUNCTION test_refuse_copy() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN
+     IF current_query() LIKE 'COPY sp_v2_transactions%' THEN
+       RAISE unique_violation USING MESSAGE = 'test: the direct COPY refused';
+     END IF;
+     RETURN NULL;
+   END \$\$" >/dev/null
+q "CREATE TRIGGER test_refuse_copy BEFORE INSERT ON sp_v2_transactions
+   FOR EACH STATEMENT EXECUTE FUNCTION test_refuse_copy()" >/dev/null
+reset
+q "ANALYZE sp_v2_transactions" >/dev/null
+assert_eq "0 0" "$(q "SELECT reltuples::bigint || ' ' || relpages FROM pg_class WHERE relname = 'sp_v2_transactions'")" "stats of the empty target"
+log_from=$(($(wc -l <"$PG_TMP_DIR/server.log") + 1))
+t0=$(date +%s)
+out=$(PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0" \
+    tool pg_transaction 40000 1)
+t1=$(date +%s)
+expect "$out" direct=0 inserted=40000 unchanged=0
+assert_contains "$(cat "$LOG")" "test: the direct COPY refused" "the trigger refused the direct COPY"
+echo "merge of 40000 rows into the emptied table: $((t1 - t0)) s (quadratic: minutes)"
+# auto_explain's entry for the merge: from its query text to the next log line.
+merge_plan=$(tail -n +"$log_from" "$PG_TMP_DIR/server.log" | awk '/Query Text: WITH u AS/ {on = 1; print; next} on && /^[0-9][0-9][0-9][0-9]-/ {on = 0} on')
+assert_contains "$merge_plan" "Anti Join" "the merge's plan was logged"
+assert_not_contains "$merge_plan" "Nested Loop" "the merge's plan"
+[ $((t1 - t0)) -le 60 ] || cd_fail "the merge into the emptied table took $((t1 - t0)) s"
+q "DROP TRIGGER test_refuse_copy ON sp_v2_transactions" >/dev/null
 
 echo "PASS test_sink_direct"

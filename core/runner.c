@@ -294,6 +294,9 @@ static json_t *build_details(run_state *st)
         json_object_set_new(d, "updated", json_integer(st->counts.updated));
         json_object_set_new(d, "unchanged", json_integer(st->counts.unchanged));
         json_object_set_new(d, "duplicates", json_integer(st->counts.duplicates));
+        /* direct: every key was new, the rows were copied straight into the
+         * target; merge: through staging (sink.h). */
+        json_object_set_new(d, "load_path", json_string(st->counts.direct ? "direct" : "merge"));
         json_object_set_new(d, "target_table",
                             json_string(cd_sink_target_table(run->dataset)));
     }

@@ -42,6 +42,7 @@ assert_eq 1000 "$(jget '["records_processed"]' <<<"$out")" "records_processed"
 assert_eq 990 "$(jget '["records_success"]' <<<"$out")" "records_success"
 assert_eq 10 "$(jget '["records_failed"]' <<<"$out")" "records_failed"
 assert_eq 990 "$(jget '["details"]["inserted"]' <<<"$out")" "inserted"
+assert_eq direct "$(jget '["details"]["load_path"]' <<<"$out")" "a first load goes straight into the target"
 assert_eq 2025-10-02 "$(jget '["run_date"]' <<<"$out")" "run_date"
 run1=$(jget '["id"]' <<<"$out")
 assert_eq 990 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'TESTBANK'")" "rows loaded"
@@ -60,6 +61,7 @@ run_json "$gen" --date 2025-10-02
 assert_eq 0 "$(jget '["details"]["inserted"]' <<<"$out")" "inserted on repeat"
 assert_eq 0 "$(jget '["details"]["updated"]' <<<"$out")" "updated on repeat"
 assert_eq 990 "$(jget '["details"]["unchanged"]' <<<"$out")" "unchanged on repeat"
+assert_eq merge "$(jget '["details"]["load_path"]' <<<"$out")" "a repeat is merged"
 assert_eq "$before" "$(q "SELECT md5(string_agg(bank_ref || amount_paise || coalesce(utr,'') || coalesce(remarks,''), ',' ORDER BY bank_ref)) FROM sp_v2_bank_statements")" "table identical"
 
 echo "== a failing run leaves none of its rows behind"

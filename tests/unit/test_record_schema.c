@@ -360,6 +360,100 @@ static void test_random_bytes(void **state)
     cd_rs_layout_free(&l);
 }
 
+/* The byte-at-a-time forms of escaping and UTF-8 counting, for checking
+ * the word-at-a-time ones against. */
+static void naive_escape(cd_buf *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '\\': cd_buf_puts(out, "\\\\"); break;
+        case '\t': cd_buf_puts(out, "\\t"); break;
+        case '\n': cd_buf_puts(out, "\\n"); break;
+        case '\r': cd_buf_puts(out, "\\r"); break;
+        default: cd_buf_putc(out, s[i]);
+        }
+    }
+}
+
+static long naive_utf8_chars(const unsigned char *p, size_t len)
+{
+    long chars = 0;
+    for (size_t i = 0; i < len; chars++) {
+        unsigned char c = p[i];
+        if (c == 0)
+            return -1;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp, min;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, cp = c & 0x1Fu, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, cp = c & 0x0Fu, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, cp = c & 0x07u, min = 0x10000;
+        else
+            return -1;
+        if (len - i - 1 < need)
+            return -1;
+        for (size_t k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (p[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return -1;
+        i += need + 1;
+    }
+    return chars;
+}
+
+/* Escaping and UTF-8 counting skip 8 bytes at a time where they can: the
+ * same results as byte by byte, at every length and alignment, with the
+ * bytes that matter (escapes, other control bytes, NUL, 0x5C's neighbours,
+ * multi-byte sequences, bad bytes) anywhere. */
+static void test_word_at_a_time(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a", "Z", "0", " ", "\\", "\t", "\n", "\r", "\x01",
+                                         "\x0d", "\x0e", "\x0f", "\x5b", "\x5d", "\x7f", "\0",
+                                         "\xc3\xa9", "\xe2\x82\xb9", "\xf0\x9f\x92\xb0", "\xff",
+                                         "\x80", "\xc3", "\xed\xa0\x80", "abcdefgh"};
+    static const size_t npieces = sizeof pieces / sizeof pieces[0];
+    unsigned seed = 777;
+    char str[128];
+    cd_buf fast, slow;
+    cd_buf_init(&fast), cd_buf_init(&slow);
+    for (int iter = 0; iter < 300000; iter++) {
+        size_t len = 0;
+        seed = seed * 1103515245u + 12345u;
+        size_t n = (seed >> 16) % 12;
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            /* Mostly plain letters, so that words without specials occur. */
+            const char *piece = (seed >> 16) % 3 ? "abcdefgh" : pieces[(seed >> 8) % npieces];
+            size_t plen = piece[0] ? strlen(piece) : 1;
+            if ((seed >> 20) % 4 == 0 && plen > 1)
+                plen = 1 + (seed >> 24) % plen; /* a cut piece: truncated sequences */
+            memcpy(str + len, piece, plen);
+            len += plen;
+        }
+        size_t off = (seed >> 4) % 8; /* any alignment */
+        memmove(str + off, str, len);
+        cd_buf_reset(&fast), cd_buf_reset(&slow);
+        cd_buf_puts(&fast, "x"), cd_buf_puts(&slow, "x");
+        cd_rs_copy_escape(&fast, str + off, len);
+        naive_escape(&slow, str + off, len);
+        assert_int_equal(fast.len, slow.len);
+        assert_memory_equal(fast.data, slow.data, slow.len);
+        assert_int_equal(cd_rs_utf8_chars(str + off, len),
+                         naive_utf8_chars((const unsigned char *)str + off, len));
+    }
+    cd_buf_free(&fast), cd_buf_free(&slow);
+}
+
 /* The encoder's integer formatting, at the edges printf would get right. */
 static void test_put_i64(void **state)
 {
@@ -390,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_bank_amounts),
         cmocka_unit_test(test_copy_escaping),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_word_at_a_time),
         cmocka_unit_test(test_timestamp_column),
         cmocka_unit_test(test_random_bytes),
     };

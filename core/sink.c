@@ -84,9 +84,12 @@
 #include "record_schema.h"
 #include "util.h"
 
-/* COPY data is shipped once this much is buffered: large enough that
- * per-call overhead vanishes, small enough to stay in the CPU caches. */
-#define SINK_CHUNK (128u * 1024u)
+/* COPY data is shipped once this much is buffered. Small next to the
+ * socket buffer (about 200 KB for a Unix socket): a blocked sender is woken
+ * when the server has read most of what was queued, and must then queue
+ * more before the server runs dry. With 128 KB chunks the server sat idle
+ * about a tenth of a million-row load; with 32 KB, about 3%. */
+#define SINK_CHUNK (32u * 1024u)
 
 /* A direct COPY statement is ended (and the next one begun) after this
  * many bytes, so that a refusal the server has not announced on the

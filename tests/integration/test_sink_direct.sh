@@ -75,7 +75,7 @@ assert_eq "$tclean" "$(tvalues)" "transactions (zone-less timestamps, defaults) 
 
 echo "== a conflict late in the stream, after several chunks"
 # 10,000 bank rows are about 1.7 MB: the conflicting key comes after
-# a dozen 128 KiB chunks went in directly.
+# fifty 32 KiB chunks went in directly.
 reset
 tool bank_statement 1 9 --from 9000 >/dev/null # same key, other values
 out=$(tool bank_statement 10000 1)

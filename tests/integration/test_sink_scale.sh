@@ -31,6 +31,7 @@ q "DELETE FROM sp_v2_bank_statements" >/dev/null
 out=$("$CD" -c "$CFG" run "$big" --date 2025-10-02)
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "big run status"
 assert_eq "$BIG" "$(jget '["details"]["inserted"]' <<<"$out")" "inserted"
+assert_eq direct "$(jget '["details"]["load_path"]' <<<"$out")" "a first load goes straight into the target"
 assert_eq "$BIG" "$(q "SELECT count(*) FROM sp_v2_bank_statements")" "rows in the table"
 rss_big=$(jget '["details"]["runner_peak_rss_kb"]' <<<"$out")
 echo "runner peak RSS: $SMALL rows ${rss_small} kB, $BIG rows ${rss_big} kB"
@@ -43,5 +44,6 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "repeat status"
 assert_eq 0 "$(jget '["details"]["inserted"]' <<<"$out")" "inserted on repeat"
 assert_eq 0 "$(jget '["details"]["updated"]' <<<"$out")" "updated on repeat"
 assert_eq "$BIG" "$(jget '["details"]["unchanged"]' <<<"$out")" "unchanged on repeat"
+assert_eq merge "$(jget '["details"]["load_path"]' <<<"$out")" "a repeat falls back to the merge"
 assert_eq "$sum_before" "$(q "SELECT sum(amount_paise), md5(string_agg(bank_ref || ':' || amount_paise, ',' ORDER BY bank_ref)) FROM sp_v2_bank_statements")" "table identical after repeat"
 echo "sink scale checks passed"

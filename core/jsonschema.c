@@ -123,6 +123,7 @@ char *cd_jsonschema_posix_pattern(const char *p)
     cd_buf b;
     cd_buf_init(&b);
     int in_bracket = 0, after_quant = 0;
+    size_t bracket_body = 0; /* where the open bracket's members start in b */
     for (size_t i = 0; p[i]; i++) {
         char ch = p[i];
         if (ch == '\\' && p[i + 1]) {
@@ -134,7 +135,12 @@ char *cd_jsonschema_posix_pattern(const char *p)
                 cd_buf_putc(&b, e == 'n' ? '\n' : e == 't' ? '\t' : '\r');
             } else if (in_bracket) {
                 /* Backslash is literal in POSIX brackets: keep only the
-                 * character it escaped. */
+                 * character it escaped. A "]" there would end the bracket
+                 * where ECMA-262 does not (and what follows would escape the
+                 * quantifier checks below), and a "-" would make a range:
+                 * each is literal in POSIX only first (]) or last (-). */
+                if ((e == ']' && b.len != bracket_body) || (e == '-' && p[i + 1] != ']'))
+                    goto refuse;
                 cd_buf_putc(&b, e);
             } else {
                 cd_buf_putc(&b, '\\');
@@ -154,6 +160,7 @@ char *cd_jsonschema_posix_pattern(const char *p)
             cd_buf_putc(&b, ch);
             if (p[i + 1] == '^')
                 cd_buf_putc(&b, p[++i]);
+            bracket_body = b.len;
             if (p[i + 1] == ']')
                 cd_buf_putc(&b, p[++i]);
             continue;

@@ -443,7 +443,6 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
         slot *s = &d->slots[i];
         if (!s->used || s->pid_recorded || now - s->child.started_ms < 1000)
             continue;
-        s->pid_recorded = 1;
         cd_buf_printf(&ids, "%s%lld", n ? "," : "{", (long long)s->run_id);
         cd_buf_printf(&pids, "%s%ld", n ? "," : "{", (long)s->child.pid);
         n++;
@@ -457,6 +456,13 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
                            " SET runner_pid = ($2::int[])[array_position($1::bigint[], id)]"
                            " WHERE id = ANY($1::bigint[]) AND status = 'RUNNING'",
                            2, p, err);
+    }
+    /* Marked only once written: a failed UPDATE (the database away) is
+     * tried again at the next tick. */
+    for (size_t i = 0; rc == 0 && n && i < d->nslots; i++) {
+        slot *s = &d->slots[i];
+        if (s->used && !s->pid_recorded && now - s->child.started_ms >= 1000)
+            s->pid_recorded = 1;
     }
     cd_buf_free(&ids), cd_buf_free(&pids);
     return rc;

@@ -935,40 +935,17 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
         rc = CD_ERR_CONFIG;
         goto out;
     }
-    CURLcode cc = cdc_curl_setup(c, &r->x, hostapi, run,
-                                 (long)cdc_json_int(root, "timeout_seconds", 0),
-                                 cdc_json_str(root, "ca_bundle", NULL));
-    if (cc == CURLE_OPERATION_TIMEDOUT) {
-        hostapi->set_message(run, "no time left before the run's deadline to call %s", hn);
-        rc = CD_ERR_TRANSIENT;
+    int basic = strcmp(auth, "basic") == 0;
+    cdc_request req = {url, headers, ba_body, r, ba_header, r,
+                       basic ? cdc_json_str(root, "username", "") : NULL,
+                       basic ? cdc_secret_str(root, "password") : NULL,
+                       (long)cdc_json_int(root, "timeout_seconds", 0),
+                       cdc_json_str(root, "ca_bundle", NULL)};
+    rc = cdc_curl_prepare(c, &r->x, hostapi, run, &req, hn);
+    if (rc != CD_OK)
         goto out;
-    }
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_URL, url);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ba_body);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ba_header);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    if (cc == CURLE_OK && strcmp(auth, "basic") == 0) {
-        cc = curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        if (cc == CURLE_OK)
-            cc = curl_easy_setopt(c, CURLOPT_USERNAME, cdc_json_str(root, "username", ""));
-        if (cc == CURLE_OK)
-            cc = curl_easy_setopt(c, CURLOPT_PASSWORD, cdc_secret_str(root, "password"));
-    }
-    if (cc != CURLE_OK) {
-        hostapi->set_message(run, "cannot set up the request to %s: %s", hn, curl_easy_strerror(cc));
-        rc = cdc_status_for_curl(cc, &r->x);
-        goto out;
-    }
     hostapi->log(run, CD_LOG_DEBUG, "GET %s", url);
-    cc = curl_easy_perform(c);
+    CURLcode cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status_out);
     if (r->csv_failed) {
         /* the CSV reader stopped: a format error, or the row callback */

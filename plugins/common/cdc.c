@@ -343,6 +343,41 @@ CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *r
     return CURLE_OK;
 }
 
+int cdc_curl_prepare(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
+                     const cdc_request *req, const char *host_name)
+{
+    CURLcode cc = cdc_curl_setup(c, x, host, run, req->config_timeout_s, req->ca_bundle);
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        host->set_message(run, "no time left before the run's deadline to call %s", host_name);
+        return CD_ERR_TRANSIENT;
+    }
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_URL, req->url);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, req->headers);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, req->write_cb);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, req->write_data);
+    if (cc == CURLE_OK && req->header_cb)
+        cc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, req->header_cb);
+    if (cc == CURLE_OK && req->header_cb)
+        cc = curl_easy_setopt(c, CURLOPT_HEADERDATA, req->header_data);
+    if (cc == CURLE_OK && req->basic_user) {
+        cc = curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        if (cc == CURLE_OK)
+            cc = curl_easy_setopt(c, CURLOPT_USERNAME, req->basic_user);
+        if (cc == CURLE_OK)
+            cc = curl_easy_setopt(c, CURLOPT_PASSWORD, req->basic_password);
+    }
+    if (cc != CURLE_OK) {
+        host->set_message(run, "cannot set up the request to %s: %s", host_name,
+                          curl_easy_strerror(cc));
+        return cdc_status_for_curl(cc, x);
+    }
+    return CD_OK;
+}
+
 size_t cdc_xfer_header(char *line, size_t size, size_t nitems, void *userdata)
 {
     return header_cb(line, size, nitems, userdata);

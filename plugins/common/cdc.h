@@ -106,6 +106,25 @@ typedef struct cdc_xfer {
  * setopt's code; CURLE_OPERATION_TIMEDOUT if the deadline already passed. */
 CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
                         long config_timeout_s, const char *ca_bundle);
+/* One GET as a driver asks for it: what cdc_curl_setup does not cover. */
+typedef struct cdc_request {
+    const char *url;
+    struct curl_slist *headers;
+    curl_write_callback write_cb;
+    void *write_data;
+    curl_write_callback header_cb; /* NULL: the cdc_xfer_header cdc_curl_setup installs */
+    void *header_data;
+    const char *basic_user;        /* non-NULL: HTTP basic authentication */
+    const char *basic_password;
+    long config_timeout_s;         /* as for cdc_curl_setup */
+    const char *ca_bundle;
+} cdc_request;
+/* cdc_curl_setup, then the request's URL, headers, callbacks and basic
+ * authentication. CD_OK, or a cd_status with the run's message set, naming
+ * host_name: no time left before the run's deadline (CD_ERR_TRANSIENT), or
+ * an option libcurl refused. */
+int cdc_curl_prepare(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
+                     const cdc_request *req, const char *host_name);
 /* The init every HTTP driver does: checks the host's ABI major and that it
  * can report init errors, and initialises libcurl (reported through
  * host->init_error). CD_OK or CD_ERR_PERMANENT. Pair with

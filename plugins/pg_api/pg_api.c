@@ -760,35 +760,16 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
     if (auth_header)
         headers = curl_slist_append(headers, auth_header);
 
-    CURLcode cc = cdc_curl_setup(c, &r.x, hostapi, run, cfg->timeout_s, NULL);
-    if (cc == CURLE_OPERATION_TIMEDOUT) {
-        hostapi->set_message(run, "no time left before the run's deadline to call %s", hn);
-        rc = CD_ERR_TRANSIENT;
+    int basic = strcmp(cfg->auth, "BASIC") == 0;
+    cdc_request req = {url, headers, body_cb, &r, NULL, NULL,
+                       basic ? (cfg->username ? cfg->username : "") : NULL,
+                       basic ? cfg->password : NULL, cfg->timeout_s, NULL};
+    rc = cdc_curl_prepare(c, &r.x, hostapi, run, &req, hn);
+    if (rc != CD_OK)
         goto out;
-    }
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_URL, url);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    if (cc == CURLE_OK && strcmp(cfg->auth, "BASIC") == 0) {
-        cc = curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        if (cc == CURLE_OK)
-            cc = curl_easy_setopt(c, CURLOPT_USERNAME, cfg->username);
-        if (cc == CURLE_OK)
-            cc = curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->password);
-    }
-    if (cc != CURLE_OK) {
-        hostapi->set_message(run, "cannot set up the request to %s: %s", hn, curl_easy_strerror(cc));
-        rc = cdc_status_for_curl(cc, &r.x);
-        goto out;
-    }
 
     hostapi->log(run, CD_LOG_DEBUG, "GET %s (timeout %ld ms)", url, r.x.timeout_ms);
-    cc = curl_easy_perform(c);
+    CURLcode cc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     *status_out = status;

@@ -186,6 +186,17 @@ run_json "$bear" --date 2025-01-02
 assert_eq "API responded with status 401: Unauthorized" "$(jget '["error_message"]' <<<"$out")" "wrong token"
 assert_not_contains "$out$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "s3cret-token" "token anywhere"
 
+echo "== basic authentication from a secret reference; a wrong password is a 401"
+start_mock --count 2 --basic ops:pw-789
+export SP_PW=pw-789
+basic=$(add_connector basic "{\"api_base_url\": \"http://127.0.0.1:$PORT\", \"merchant_codes\": [\"BASIC\"], \"authentication_type\": \"BASIC\", \"username\": \"ops\", \"password\": {\"secret\": \"env:SP_PW\"}}")
+run_json "$basic" --date 2025-01-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status with the right password"
+assert_eq 2 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE merchant_id = 'BASIC'")" "rows"
+export SP_PW=wrong
+run_json "$basic" --date 2025-01-02
+assert_eq "API responded with status 401: Unauthorized" "$(jget '["error_message"]' <<<"$out")" "wrong password"
+
 echo "== the default SabPaisa connector (id 1) fails its test quickly and clearly here"
 assert_eq "SabPaisa PG API|PG_API" "$(q "SELECT name, connector_type FROM sp_v2_connectors WHERE id = 1")" "default connector"
 t0=$(date +%s)

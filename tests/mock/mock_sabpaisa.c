@@ -3,8 +3,8 @@
  * mock_sabpaisa.h for the behaviours).
  *
  * Stand-alone: mock_sabpaisa [--port N] [--count N] [--slow-ms N]
- * [--bearer TOKEN] [--fail-first K] [--fail-status S]; prints the bound port on stdout (useful with port 0)
- * and serves until SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the
+ * [--bearer TOKEN] [--basic USER:PASSWORD] [--fail-first K] [--fail-status S];
+ * prints the bound port on stdout (useful with port 0) and serves until SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the
  * same code runs inside a test process.
  *
  * Thread per connection, so a SLOW request stalls only its own connection.
@@ -26,7 +26,7 @@
 struct mock_sabpaisa {
     struct MHD_Daemon *daemon;
     mock_sabpaisa_opts opts;
-    char *bearer;
+    char *authorization; /* the Authorization header required, or NULL */
     atomic_int stopping;
     atomic_ulong requests;
     atomic_ulong failed_first; /* requests answered by --fail-first so far */
@@ -218,9 +218,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (strcmp(method, "GET") != 0)
         return reply(c, 405, "{\"error\":\"method not allowed\"}", NULL);
-    if (m->bearer) {
+    if (m->authorization) {
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strcmp(auth + 7, m->bearer) != 0)
+        if (!auth || strcmp(auth, m->authorization) != 0)
             return reply(c, 401, "{\"error\":\"unauthorized\"}", NULL);
     }
 
@@ -315,6 +315,33 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
+/* "Bearer <token>" or "Basic <base64 of user:password>", malloc'd. */
+static char *expected_authorization(const mock_sabpaisa_opts *opts)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *v = opts->bearer ? opts->bearer : opts->basic;
+    size_t n = strlen(v);
+    char *out = malloc(8 + 4 * (n / 3 + 1) + 1);
+    if (!out)
+        return NULL;
+    if (opts->bearer) {
+        sprintf(out, "Bearer %s", v);
+        return out;
+    }
+    char *d = out + sprintf(out, "Basic ");
+    const unsigned char *s = (const unsigned char *)v;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned w = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
+                     (i + 2 < n ? s[i + 2] : 0);
+        *d++ = b64[w >> 18 & 63];
+        *d++ = b64[w >> 12 & 63];
+        *d++ = i + 1 < n ? b64[w >> 6 & 63] : '=';
+        *d++ = i + 2 < n ? b64[w & 63] : '=';
+    }
+    *d = '\0';
+    return out;
+}
+
 mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *port_out)
 {
     mock_sabpaisa *m = calloc(1, sizeof *m);
@@ -325,7 +352,7 @@ mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *por
         m->opts.count = 3;
     if (!m->opts.slow_ms)
         m->opts.slow_ms = 30000;
-    if (opts->bearer && !(m->bearer = strdup(opts->bearer))) {
+    if ((opts->bearer || opts->basic) && !(m->authorization = expected_authorization(opts))) {
         free(m);
         return NULL;
     }
@@ -333,7 +360,7 @@ mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *por
     m->daemon = mock_http_listen("mock_sabpaisa", opts->port, handle, m, port_out);
     if (!m->daemon) {
         pthread_mutex_destroy(&m->lock);
-        free(m->bearer);
+        free(m->authorization);
         free(m);
         return NULL;
     }
@@ -348,7 +375,7 @@ void mock_sabpaisa_stop(mock_sabpaisa *m)
     MHD_stop_daemon(m->daemon);
     pthread_mutex_destroy(&m->lock);
     free(m->last_path);
-    free(m->bearer);
+    free(m->authorization);
     free(m);
 }
 
@@ -375,7 +402,8 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "usage: mock_sabpaisa [--port N] [--count N] [--slow-ms N] "
-                            "[--bearer TOKEN] [--fail-first K] [--fail-status S]\n");
+                            "[--bearer TOKEN] [--basic USER:PASSWORD] [--fail-first K] "
+                            "[--fail-status S]\n");
             return 2;
         }
         if (strcmp(a, "--port") == 0)
@@ -386,6 +414,8 @@ int main(int argc, char **argv)
             opts.slow_ms = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(a, "--bearer") == 0)
             opts.bearer = v;
+        else if (strcmp(a, "--basic") == 0)
+            opts.basic = v;
         else if (strcmp(a, "--fail-first") == 0)
             opts.fail_first = strtoul(v, NULL, 10);
         else if (strcmp(a, "--fail-status") == 0)

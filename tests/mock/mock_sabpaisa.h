@@ -22,7 +22,8 @@
  *                 streamed as they are generated, never held in memory
  *
  * With `bearer` set, requests without "Authorization: Bearer <bearer>" get
- * 401. With `fail_first` K > 0 the first K requests (any path) get
+ * 401; with `basic` ("user:password") set, those without that user and
+ * password in HTTP basic authentication do. With `fail_first` K > 0 the first K requests (any path) get
  * `fail_status` (default 500; 429 and 503 carry Retry-After: 1), the rest
  * are answered normally: "500, then success on the next attempt".
  */
@@ -38,6 +39,7 @@ typedef struct mock_sabpaisa_opts {
     unsigned long long count; /* generated items per request (default 3) */
     unsigned slow_ms;         /* SLOW stall (default 30000) */
     const char *bearer;       /* required bearer token, or NULL */
+    const char *basic;        /* required "user:password" (basic auth), or NULL */
     unsigned long fail_first; /* the first K requests fail (see above) */
     unsigned fail_status;     /* their status; 0: 500 */
 } mock_sabpaisa_opts;

@@ -448,6 +448,25 @@ static int read_sidecar(run_ctx *x, const candidate *cd, char want[65], char **w
     return rc;
 }
 
+/* read_sidecar for a file about to be fetched: 0 with want[] set, or -1
+ * when the sidecar cannot be read, the file then recorded as failed (the
+ * run goes on with the other files). */
+static int expect_digest(run_ctx *x, const candidate *cd, char want[65])
+{
+    char *why = NULL;
+    int rc = read_sidecar(x, cd, want, &why);
+    if (rc != CD_OK)
+        file_failed(x, cd, NULL, rc, why ? why : "checksum sidecar unreadable");
+    free(why);
+    return rc == CD_OK ? 0 : -1;
+}
+
+/* Whether the fetch must also compute an MD5 (checksum md5_sidecar). */
+static int wants_md5(const run_ctx *x)
+{
+    return strcmp(cdc_json_str(x->root, "checksum", "none"), "md5_sidecar") == 0;
+}
+
 /* The downloaded file against the sidecar's digest. CD_OK, or
  * CD_ERR_TRANSIENT with *why. */
 static int check_sidecar(run_ctx *x, const candidate *cd, const char *want, const bs_fetched *f,
@@ -580,14 +599,10 @@ static int process_streamed(run_ctx *x, const candidate *cd)
 {
     const bs_entry *e = cd->e;
     char want[65];
-    char *why = NULL;
-    int rc = read_sidecar(x, cd, want, &why);
-    if (rc != CD_OK) {
-        file_failed(x, cd, NULL, rc, why ? why : "checksum sidecar unreadable");
-        free(why);
+    if (expect_digest(x, cd, want) != 0)
         return CD_OK;
-    }
-    rc = start_records(x);
+    char *why = NULL;
+    int rc = start_records(x);
     if (rc != CD_OK)
         return rc;
     char *batch = batch_id(x, cd);
@@ -604,8 +619,7 @@ static int process_streamed(run_ctx *x, const candidate *cd)
         bs_mapper_free(m);
         return rc;
     }
-    const char *mode = cdc_json_str(x->root, "checksum", "none");
-    bs_fetch_opts opts = {strcmp(mode, "md5_sidecar") == 0, bs_text_reader_feed, tr};
+    bs_fetch_opts opts = {wants_md5(x), bs_text_reader_feed, tr};
     bs_fetched f;
     rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &opts, &f, &why);
     if (f.resumed_at)
@@ -674,17 +688,12 @@ static int process_downloaded(run_ctx *x, const candidate *cd)
 {
     const bs_entry *e = cd->e;
     char want[65];
-    char *why = NULL;
-    int rc = read_sidecar(x, cd, want, &why);
-    if (rc != CD_OK) {
-        file_failed(x, cd, NULL, rc, why ? why : "checksum sidecar unreadable");
-        free(why);
+    if (expect_digest(x, cd, want) != 0)
         return CD_OK;
-    }
-    const char *mode = cdc_json_str(x->root, "checksum", "none");
-    bs_fetch_opts opts = {strcmp(mode, "md5_sidecar") == 0, NULL, NULL};
+    char *why = NULL;
+    bs_fetch_opts opts = {wants_md5(x), NULL, NULL};
     bs_fetched f;
-    rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &opts, &f, &why);
+    int rc = bs_fetch(&x->c, x->work_dir, cd->path, e->size, e->mtime, &opts, &f, &why);
     if (rc != CD_OK) {
         /* the partial copy stays for the next attempt to resume */
         hostapi->set_message(x->run, "%s", why ? why : "download failed");

@@ -301,6 +301,34 @@ assert_eq "host key mismatch: expected $wrong, got $SSHD_FINGERPRINT" "$(jget '[
 assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "never retried"
 assert_eq "$before" "$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)" "no authentication attempted"
 
+echo "== known_hosts_file instead of a fingerprint: a match, a different key, a missing host, no file"
+khc() { # KNOWN_HOSTS_FILE -> connection_config pinned by that file
+    conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); d.pop("host_key_sha256"); d["known_hosts_file"]=sys.argv[1]; print(json.dumps(d))' "$1"
+}
+ssh-keygen -q -t ed25519 -N '' -f "$CD_TEST_TMP/other_host_key" >/dev/null
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSH_TMP/host_key.pub")" >"$CD_TEST_TMP/kh_good"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$CD_TEST_TMP/other_host_key.pub")" >"$CD_TEST_TMP/kh_other_key"
+echo "[127.0.0.2]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSH_TMP/host_key.pub")" >"$CD_TEST_TMP/kh_other_host"
+kh=$(add_connector kh_good "AXIS BANK" "$(khc "$CD_TEST_TMP/kh_good")")
+run_json "$kh" --type TEST --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "known_hosts match: $(jget '["error_message"]' <<<"$out")"
+for case in "kh_other_key|does not match" "kh_other_host|is not in"; do
+    f=${case%%|*}
+    kh=$(add_connector "$f" "AXIS BANK" "$(khc "$CD_TEST_TMP/$f")")
+    before=$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)
+    run_json "$kh" --date 2025-10-02
+    assert_eq FAILED "$(jget '["status"]' <<<"$out")" "$f: status"
+    assert_eq "host key of 127.0.0.1:$SSHD_PORT ${case#*|} known_hosts_file $CD_TEST_TMP/$f" \
+        "$(jget '["error_message"]' <<<"$out")" "$f: message"
+    assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "$f: never retried"
+    assert_eq "$before" "$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)" "$f: no authentication attempted"
+done
+kh=$(add_connector kh_missing "AXIS BANK" "$(khc "$CD_TEST_TMP/no_such_known_hosts")")
+run_json "$kh" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "missing known_hosts_file: status"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "cannot read known_hosts_file $CD_TEST_TMP/no_such_known_hosts" "missing known_hosts_file: message"
+
 if [ -n "$SSHD_PW_USER" ]; then
     echo "== password authentication: right and wrong"
     pwc=$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update({"auth_type":"password","username":sys.argv[1],"password":{"secret":"env:SFTP_PW"}}); d.pop("private_key"); print(json.dumps(d))' "$SSHD_PW_USER")
@@ -311,5 +339,7 @@ if [ -n "$SSHD_PW_USER" ]; then
     assert_eq FAILED "$(jget '["status"]' <<<"$out")" "wrong password"
     assert_contains "$(jget '["error_message"]' <<<"$out")" "SSH authentication as $SSHD_PW_USER failed" "auth message"
     assert_not_contains "$out" "wrong-password" "password not echoed"
+else
+    echo "== password authentication: not checked (creating the password user needs root)"
 fi
 echo "ok"

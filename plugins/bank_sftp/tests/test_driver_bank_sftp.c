@@ -172,6 +172,44 @@ static void test_test_not_ssh(void **state)
     cd_mock_free(m);
 }
 
+/* Accepts one connection and says nothing until the client goes away. */
+static void *silent_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = accept(lfd, NULL, NULL);
+    if (c >= 0) {
+        char buf[256];
+        while (read(c, buf, sizeof buf) > 0)
+            ;
+        close(c);
+    }
+    return NULL;
+}
+
+/* A server that accepts and never speaks: the handshake gives up within
+ * the request timeout, not never. */
+static void test_test_silent_server(void **state)
+{
+    uint16_t port;
+    int lfd = listen_loopback(&port);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, silent_server, &lfd), 0);
+    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
+                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
+                           port, pin);
+    cd_mock_set_http_timeouts(m, 1, 2);
+    double t0 = now_s();
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    double took = now_s() - t0;
+    assert_true(took >= 1.5 && took < 5.0);
+    assert_non_null(strstr(cd_mock_message(m), "SSH handshake with 127.0.0.1"));
+    long i = cd_mock_find_step(m, "handshake");
+    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
+    cd_mock_free(m); /* closes the connection: the server thread ends */
+    pthread_join(t, NULL);
+    close(lfd);
+}
+
 static void test_run_invalid_config(void **state)
 {
     cd_mock_host *m = load_driver("{\"host\": \"h\"}");
@@ -255,7 +293,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_magic),         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_validate),      cmocka_unit_test(test_test_refused),
-        cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_run_invalid_config),
+        cmocka_unit_test(test_test_not_ssh),  cmocka_unit_test(test_test_silent_server),
+        cmocka_unit_test(test_run_invalid_config),
         cmocka_unit_test(test_validate_format),
         cmocka_unit_test(test_run_needs_work_dir),
         cmocka_unit_test(test_committed_after_nothing_loaded),

@@ -371,6 +371,10 @@ int bs_fetch(bs_sftp *c, const char *work_dir, const char *remote_path, int64_t 
             goto out;
         }
         int crc = consume_all(&x, o);
+        /* Cancelled: the download thread may sit in a read that a hung
+         * server would hold for the whole request timeout. */
+        if (crc == CD_CANCELLED)
+            bs_sftp_abort(c);
         pthread_join(th, NULL);
         if (crc) {
             out->stopped = 1;

@@ -199,6 +199,12 @@ void bs_sftp_close(bs_sftp *c)
     c->error = NULL;
 }
 
+void bs_sftp_abort(bs_sftp *c)
+{
+    if (c->fd >= 0)
+        shutdown(c->fd, SHUT_RDWR);
+}
+
 const char *bs_sftp_status_text(const bs_sftp *c)
 {
     unsigned long e = c->sftp ? libssh2_sftp_last_error(c->sftp) : 0;

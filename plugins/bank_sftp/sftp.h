@@ -32,6 +32,11 @@ typedef struct bs_sftp {
 int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t *config,
                  int steps);
 void bs_sftp_close(bs_sftp *c);
+/* Cuts the connection at once (shutdown of the socket), so that a thread
+ * blocked in a read the server never answers returns now, not after the
+ * request timeout. The session is unusable afterwards: for a run that is
+ * ending (cancelled). Safe to call from any thread. */
+void bs_sftp_abort(bs_sftp *c);
 
 /* libssh2's last error text. */
 const char *bs_sftp_error(const bs_sftp *c);

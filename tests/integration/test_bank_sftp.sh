@@ -301,6 +301,43 @@ assert_eq "host key mismatch: expected $wrong, got $SSHD_FINGERPRINT" "$(jget '[
 assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "never retried"
 assert_eq "$before" "$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)" "no authentication attempted"
 
+echo "== a server that stops answering mid-download: the runner stops within seconds of being told"
+# 300,000 rows: the download runs only a few chunks ahead of the load, so
+# it is still going when the server's session processes are frozen.
+awk 'BEGIN { print "TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS";
+    for (i = 0; i < 300000; i++) printf "HG%010d,\"%d.00\",%d.00,02-10-2025,UTR%012d,RRN%012d,A,02-10-2025,AXIS,SUCCESS,hung\n", i, i % 900 + 100, i % 900 + 90, i, i }' >"$UP/HANG_20251002.csv"
+old "$UP/HANG_20251002.csv"
+hg=$(add_connector hang "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "HANG_{YYYYMMDD}.csv"')")
+sessions_before=$(pgrep -P "$SSHD_PID" | sort || true)
+"$CD" -c "$CFG" run "$hg" --date 2025-10-02 >"$CD_TEST_TMP/hang.out" 2>"$CD_TEST_TMP/hang.err" &
+run_pid=$!
+# the download's local copy: dl-<first 24 hex digits of sha256(remote path)>.part
+part="dl-$(printf '%s' "$REMOTE/HANG_20251002.csv" | sha256sum | cut -c1-24).part"
+for _ in $(seq 1 200); do
+    [ -n "$(find "$WORK" -name "$part" -size +1M 2>/dev/null)" ] && break
+    sleep 0.05
+done
+[ -n "$(find "$WORK" -name "$part" -size +1M)" ] || cd_fail "the download of HANG_20251002.csv did not start"
+frozen=$(comm -13 <(echo "$sessions_before") <(pgrep -P "$SSHD_PID" | sort) || true)
+[ -n "$frozen" ] || cd_fail "no sshd session process for the download"
+frozen="$frozen $(for p in $frozen; do pgrep -P "$p" || true; done)"
+kill -STOP $frozen
+sleep 1 # the load drains what had arrived; the download thread now waits on the server
+runner=$(pgrep -f "exec-run" -P "$run_pid" || true)
+[ -n "$runner" ] || cd_fail "no runner process"
+t0=$(date +%s.%N)
+kill -TERM "$runner"
+wait "$run_pid" || true
+took=$(python3 -c 'import sys, time; print("%.1f" % (time.time() - float(sys.argv[1])))' "$t0")
+kill -CONT $frozen 2>/dev/null || true
+kill $frozen 2>/dev/null || true
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 5 else 1)' "$took" ||
+    cd_fail "the runner took $took s to stop (request timeout: 300 s)"
+assert_eq FAILED "$(jget '["status"]' <"$CD_TEST_TMP/hang.out")" "hung download: status"
+assert_contains "$(jget '["error_message"]' <"$CD_TEST_TMP/hang.out")" "cancelled" "hung download: message"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'HG%'")" "hung download: nothing loaded"
+echo "   stopped $took s after SIGTERM"
+
 echo "== known_hosts_file instead of a fingerprint: a match, a different key, a missing host, no file"
 khc() { # KNOWN_HOSTS_FILE -> connection_config pinned by that file
     conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' |

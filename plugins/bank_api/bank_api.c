@@ -936,11 +936,16 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
         goto out;
     }
     int basic = strcmp(auth, "basic") == 0;
-    cdc_request req = {url, headers, ba_body, r, ba_header, r,
-                       basic ? cdc_json_str(root, "username", "") : NULL,
-                       basic ? cdc_secret_str(root, "password") : NULL,
-                       (long)cdc_json_int(root, "timeout_seconds", 0),
-                       cdc_json_str(root, "ca_bundle", NULL)};
+    cdc_request req = {.url = url,
+                       .headers = headers,
+                       .write_cb = ba_body,
+                       .write_data = r,
+                       .header_cb = ba_header,
+                       .header_data = r,
+                       .basic_user = basic ? cdc_json_str(root, "username", "") : NULL,
+                       .basic_password = basic ? cdc_secret_str(root, "password") : NULL,
+                       .config_timeout_s = (long)cdc_json_int(root, "timeout_seconds", 0),
+                       .ca_bundle = cdc_json_str(root, "ca_bundle", NULL)};
     rc = cdc_curl_prepare(c, &r->x, hostapi, run, &req, hn);
     if (rc != CD_OK)
         goto out;

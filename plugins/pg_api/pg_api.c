@@ -761,9 +761,13 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
         headers = curl_slist_append(headers, auth_header);
 
     int basic = strcmp(cfg->auth, "BASIC") == 0;
-    cdc_request req = {url, headers, body_cb, &r, NULL, NULL,
-                       basic ? (cfg->username ? cfg->username : "") : NULL,
-                       basic ? cfg->password : NULL, cfg->timeout_s, NULL};
+    cdc_request req = {.url = url,
+                       .headers = headers,
+                       .write_cb = body_cb,
+                       .write_data = &r,
+                       .basic_user = basic ? (cfg->username ? cfg->username : "") : NULL,
+                       .basic_password = basic ? cfg->password : NULL,
+                       .config_timeout_s = cfg->timeout_s};
     rc = cdc_curl_prepare(c, &r.x, hostapi, run, &req, hn);
     if (rc != CD_OK)
         goto out;

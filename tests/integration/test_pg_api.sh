@@ -174,28 +174,28 @@ assert_eq "config,request,status,rows" "$(jget '["details"]["test_steps"]' <<<"$
 assert_contains "$(jget '["details"]["message"]' <<<"$out")" "3 transaction(s) for TESTME" "message"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE merchant_id = 'TESTME'")" "nothing loaded"
 
+# auth_case NAME MERCHANT SECRET AUTH_JSON MOCK_ARGS...: a connector whose
+# credential is the secret reference env:SP_SECRET loads with the right
+# value and gets the mock's 401 with a wrong one; the secret never shows.
+auth_case() {
+    local name=$1 merchant=$2 secret=$3 auth=$4
+    shift 4
+    start_mock --count 2 "$@"
+    export SP_SECRET=$secret
+    local id
+    id=$(add_connector "$name" "{\"api_base_url\": \"http://127.0.0.1:$PORT\", \"merchant_codes\": [\"$merchant\"], $auth}")
+    run_json "$id" --date 2025-01-02
+    assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "$name: status with the right secret"
+    assert_eq 2 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE merchant_id = '$merchant'")" "$name: rows"
+    export SP_SECRET=wrong
+    run_json "$id" --date 2025-01-02
+    assert_eq "API responded with status 401: Unauthorized" "$(jget '["error_message"]' <<<"$out")" "$name: wrong secret"
+    assert_not_contains "$out$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "$secret" "$name: secret anywhere"
+}
 echo "== bearer token from a secret reference; a wrong token is a 401"
-start_mock --count 2 --bearer s3cret-token
-export SP_TOKEN=s3cret-token
-bear=$(add_connector bearer "{\"api_base_url\": \"http://127.0.0.1:$PORT\", \"merchant_codes\": [\"BEAR\"], \"authentication_type\": \"BEARER\", \"bearer_token\": {\"secret\": \"env:SP_TOKEN\"}}")
-run_json "$bear" --date 2025-01-02
-assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status with the right token"
-assert_eq 2 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE merchant_id = 'BEAR'")" "rows"
-export SP_TOKEN=wrong
-run_json "$bear" --date 2025-01-02
-assert_eq "API responded with status 401: Unauthorized" "$(jget '["error_message"]' <<<"$out")" "wrong token"
-assert_not_contains "$out$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "s3cret-token" "token anywhere"
-
+auth_case bearer BEAR s3cret-token '"authentication_type": "BEARER", "bearer_token": {"secret": "env:SP_SECRET"}' --bearer s3cret-token
 echo "== basic authentication from a secret reference; a wrong password is a 401"
-start_mock --count 2 --basic ops:pw-789
-export SP_PW=pw-789
-basic=$(add_connector basic "{\"api_base_url\": \"http://127.0.0.1:$PORT\", \"merchant_codes\": [\"BASIC\"], \"authentication_type\": \"BASIC\", \"username\": \"ops\", \"password\": {\"secret\": \"env:SP_PW\"}}")
-run_json "$basic" --date 2025-01-02
-assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status with the right password"
-assert_eq 2 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE merchant_id = 'BASIC'")" "rows"
-export SP_PW=wrong
-run_json "$basic" --date 2025-01-02
-assert_eq "API responded with status 401: Unauthorized" "$(jget '["error_message"]' <<<"$out")" "wrong password"
+auth_case basic BASIC pw-789 '"authentication_type": "BASIC", "username": "ops", "password": {"secret": "env:SP_SECRET"}' --basic ops:pw-789
 
 echo "== the default SabPaisa connector (id 1) fails its test quickly and clearly here"
 assert_eq "SabPaisa PG API|PG_API" "$(q "SELECT name, connector_type FROM sp_v2_connectors WHERE id = 1")" "default connector"

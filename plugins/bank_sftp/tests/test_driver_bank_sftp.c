@@ -148,28 +148,51 @@ static void *not_ssh_server(void *arg)
     return NULL;
 }
 
-static void test_test_not_ssh(void **state)
+/* A loopback server thread serving one connection, and the driver's
+ * `test` run against it with the given timeouts. */
+typedef struct one_server {
+    int lfd;
+    pthread_t thread;
+    cd_mock_host *m;
+    double took; /* seconds the test took */
+} one_server;
+
+static void test_against(one_server *sv, void *(*serve)(void *), uint32_t connect_s,
+                         uint32_t request_s)
 {
     uint16_t port;
-    int lfd = listen_loopback(&port);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, not_ssh_server, &lfd), 0);
-    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
-                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
-                           port, pin);
-    cd_mock_set_http_timeouts(m, 2, 3);
+    sv->lfd = listen_loopback(&port);
+    assert_int_equal(pthread_create(&sv->thread, NULL, serve, &sv->lfd), 0);
+    sv->m = load_driver("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
+                        " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
+                        port, pin);
+    cd_mock_set_http_timeouts(sv->m, connect_s, request_s);
     double t0 = now_s();
-    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
-    assert_true(now_s() - t0 < 5.0);
-    assert_non_null(strstr(cd_mock_message(m), "SSH handshake with 127.0.0.1"));
-    long i = cd_mock_find_step(m, "connect");
-    assert_true(i >= 0 && cd_mock_step_passed(m, (size_t)i));
-    i = cd_mock_find_step(m, "handshake");
-    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
-    assert_int_equal(cd_mock_find_step(m, "auth"), -1); /* no credentials sent */
-    pthread_join(t, NULL);
-    close(lfd);
-    cd_mock_free(m);
+    assert_int_equal(cd_mock_test(sv->m), CD_ERR_TRANSIENT);
+    sv->took = now_s() - t0;
+    assert_non_null(strstr(cd_mock_message(sv->m), "SSH handshake with 127.0.0.1"));
+    long i = cd_mock_find_step(sv->m, "handshake");
+    assert_true(i >= 0 && !cd_mock_step_passed(sv->m, (size_t)i));
+}
+
+/* Frees the driver first: that closes its connection, which ends a
+ * server still reading. */
+static void server_done(one_server *sv)
+{
+    cd_mock_free(sv->m);
+    pthread_join(sv->thread, NULL);
+    close(sv->lfd);
+}
+
+static void test_test_not_ssh(void **state)
+{
+    one_server sv;
+    test_against(&sv, not_ssh_server, 2, 3);
+    assert_true(sv.took < 5.0);
+    long i = cd_mock_find_step(sv.m, "connect");
+    assert_true(i >= 0 && cd_mock_step_passed(sv.m, (size_t)i));
+    assert_int_equal(cd_mock_find_step(sv.m, "auth"), -1); /* no credentials sent */
+    server_done(&sv);
 }
 
 /* Accepts one connection and says nothing until the client goes away. */
@@ -190,24 +213,10 @@ static void *silent_server(void *arg)
  * the request timeout, not never. */
 static void test_test_silent_server(void **state)
 {
-    uint16_t port;
-    int lfd = listen_loopback(&port);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, silent_server, &lfd), 0);
-    cd_mock_host *m = load_driver("{\"host\": \"127.0.0.1\", \"port\": %u, \"username\": \"u\","
-                           " \"password\": \"p\", \"remote_path\": \"/\", \"host_key_sha256\": \"%s\", " FMT "}",
-                           port, pin);
-    cd_mock_set_http_timeouts(m, 1, 2);
-    double t0 = now_s();
-    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
-    double took = now_s() - t0;
-    assert_true(took >= 1.5 && took < 5.0);
-    assert_non_null(strstr(cd_mock_message(m), "SSH handshake with 127.0.0.1"));
-    long i = cd_mock_find_step(m, "handshake");
-    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
-    cd_mock_free(m); /* closes the connection: the server thread ends */
-    pthread_join(t, NULL);
-    close(lfd);
+    one_server sv;
+    test_against(&sv, silent_server, 1, 2);
+    assert_true(sv.took >= 1.5 && sv.took < 5.0);
+    server_done(&sv);
 }
 
 static void test_run_invalid_config(void **state)

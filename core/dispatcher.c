@@ -431,6 +431,12 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
     return ended;
 }
 
+/* A runner whose pid is still to be written: it has lasted a second. */
+static int pid_due(const slot *s, int64_t now)
+{
+    return s->used && !s->pid_recorded && now - s->child.started_ms >= 1000;
+}
+
 int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
 {
     /* Only runs that have lasted a second: most runs end sooner, and
@@ -441,7 +447,7 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
     size_t n = 0;
     for (size_t i = 0; i < d->nslots; i++) {
         slot *s = &d->slots[i];
-        if (!s->used || s->pid_recorded || now - s->child.started_ms < 1000)
+        if (!pid_due(s, now))
             continue;
         cd_buf_printf(&ids, "%s%lld", n ? "," : "{", (long long)s->run_id);
         cd_buf_printf(&pids, "%s%ld", n ? "," : "{", (long)s->child.pid);
@@ -459,11 +465,9 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
     }
     /* Marked only once written: a failed UPDATE (the database away) is
      * tried again at the next tick. */
-    for (size_t i = 0; rc == 0 && n && i < d->nslots; i++) {
-        slot *s = &d->slots[i];
-        if (s->used && !s->pid_recorded && now - s->child.started_ms >= 1000)
-            s->pid_recorded = 1;
-    }
+    for (size_t i = 0; rc == 0 && i < d->nslots; i++)
+        if (pid_due(&d->slots[i], now))
+            d->slots[i].pid_recorded = 1;
     cd_buf_free(&ids), cd_buf_free(&pids);
     return rc;
 }

@@ -4,8 +4,9 @@
  *
  * Stand-alone: mock_sabpaisa [--port N] [--count N] [--slow-ms N]
  * [--bearer TOKEN] [--basic USER:PASSWORD] [--fail-first K] [--fail-status S];
- * prints the bound port on stdout (useful with port 0) and serves until SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the
- * same code runs inside a test process.
+ * prints the bound port on stdout (useful with port 0) and serves until
+ * SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the same code runs
+ * inside a test process.
  *
  * Thread per connection, so a SLOW request stalls only its own connection.
  */
@@ -26,7 +27,6 @@
 struct mock_sabpaisa {
     struct MHD_Daemon *daemon;
     mock_sabpaisa_opts opts;
-    char *authorization; /* the Authorization header required, or NULL */
     atomic_int stopping;
     atomic_ulong requests;
     atomic_ulong failed_first; /* requests answered by --fail-first so far */
@@ -193,6 +193,28 @@ static const char badjson_body[] =
     "[{\"transaction_id\":\"B1\",\"client_code\":\"B\",\"payee_amount\":\"1.00\","
     "\"trans_date\":\"2025-01-02 10:00:00\"},}]";
 
+/* Whether the request carries the credential the mock was started with
+ * (none required: yes). */
+static int authorized(const mock_sabpaisa *m, struct MHD_Connection *c)
+{
+    if (m->opts.bearer) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, m->opts.bearer) == 0;
+    }
+    if (m->opts.basic) {
+        const char *colon = strchr(m->opts.basic, ':');
+        size_t ulen = colon ? (size_t)(colon - m->opts.basic) : strlen(m->opts.basic);
+        char *pass = NULL;
+        char *user = MHD_basic_auth_get_username_password(c, &pass);
+        int ok = user && pass && strlen(user) == ulen && strncmp(user, m->opts.basic, ulen) == 0 &&
+                 strcmp(pass, colon ? colon + 1 : "") == 0;
+        MHD_free(user);
+        MHD_free(pass);
+        return ok;
+    }
+    return 1;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
@@ -218,11 +240,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (strcmp(method, "GET") != 0)
         return reply(c, 405, "{\"error\":\"method not allowed\"}", NULL);
-    if (m->authorization) {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strcmp(auth, m->authorization) != 0)
-            return reply(c, 401, "{\"error\":\"unauthorized\"}", NULL);
-    }
+    if (!authorized(m, c))
+        return reply(c, 401, "{\"error\":\"unauthorized\"}", NULL);
 
     /* [/prefix...]/{from}/{to}/{code}: the last three segments count, so
      * a base URL with a path (".../GetTransactions") works too. */
@@ -315,33 +334,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
-/* "Bearer <token>" or "Basic <base64 of user:password>", malloc'd. */
-static char *expected_authorization(const mock_sabpaisa_opts *opts)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *v = opts->bearer ? opts->bearer : opts->basic;
-    size_t n = strlen(v);
-    char *out = malloc(8 + 4 * (n / 3 + 1) + 1);
-    if (!out)
-        return NULL;
-    if (opts->bearer) {
-        sprintf(out, "Bearer %s", v);
-        return out;
-    }
-    char *d = out + sprintf(out, "Basic ");
-    const unsigned char *s = (const unsigned char *)v;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned w = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
-                     (i + 2 < n ? s[i + 2] : 0);
-        *d++ = b64[w >> 18 & 63];
-        *d++ = b64[w >> 12 & 63];
-        *d++ = i + 1 < n ? b64[w >> 6 & 63] : '=';
-        *d++ = i + 2 < n ? b64[w & 63] : '=';
-    }
-    *d = '\0';
-    return out;
-}
-
 mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *port_out)
 {
     mock_sabpaisa *m = calloc(1, sizeof *m);
@@ -352,15 +344,10 @@ mock_sabpaisa *mock_sabpaisa_start(const mock_sabpaisa_opts *opts, uint16_t *por
         m->opts.count = 3;
     if (!m->opts.slow_ms)
         m->opts.slow_ms = 30000;
-    if ((opts->bearer || opts->basic) && !(m->authorization = expected_authorization(opts))) {
-        free(m);
-        return NULL;
-    }
     pthread_mutex_init(&m->lock, NULL);
     m->daemon = mock_http_listen("mock_sabpaisa", opts->port, handle, m, port_out);
     if (!m->daemon) {
         pthread_mutex_destroy(&m->lock);
-        free(m->authorization);
         free(m);
         return NULL;
     }
@@ -375,7 +362,6 @@ void mock_sabpaisa_stop(mock_sabpaisa *m)
     MHD_stop_daemon(m->daemon);
     pthread_mutex_destroy(&m->lock);
     free(m->last_path);
-    free(m->authorization);
     free(m);
 }
 

@@ -23,8 +23,8 @@
  *
  * With `bearer` set, requests without "Authorization: Bearer <bearer>" get
  * 401; with `basic` ("user:password") set, those without that user and
- * password in HTTP basic authentication do. With `fail_first` K > 0 the first K requests (any path) get
- * `fail_status` (default 500; 429 and 503 carry Retry-After: 1), the rest
+ * password in HTTP basic authentication do. With `fail_first` K > 0 the
+ * first K requests (any path) get `fail_status` (default 500; 429 and 503 carry Retry-After: 1), the rest
  * are answered normally: "500, then success on the next attempt".
  */
 #ifndef MOCK_SABPAISA_H
@@ -38,6 +38,7 @@ typedef struct mock_sabpaisa_opts {
     uint16_t port;            /* 0: an ephemeral port on 127.0.0.1 */
     unsigned long long count; /* generated items per request (default 3) */
     unsigned slow_ms;         /* SLOW stall (default 30000) */
+    /* bearer and basic are used in place: they must outlive the mock */
     const char *bearer;       /* required bearer token, or NULL */
     const char *basic;        /* required "user:password" (basic auth), or NULL */
     unsigned long fail_first; /* the first K requests fail (see above) */

@@ -50,7 +50,9 @@ void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
     const char *names[] = {"from_date", "to_date"};
     const char *vals[] = {from, to};
     for (int i = 0; i < 2; i++) {
-        if (!json_object_get(q->body, names[i]))
+        /* null is as good as absent (cd_api_opt_string gives NULL for both) */
+        json_t *v = json_object_get(q->body, names[i]);
+        if (!v || json_is_null(v))
             json_array_append_new(errors, cd_api_field_error(names[i], "is required"));
         else if (vals[i] && cd_date_valid(vals[i], strlen(vals[i]), &why) != 0)
             json_array_append_new(errors, cd_api_field_error(names[i], "must be a date YYYY-MM-DD"));

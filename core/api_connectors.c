@@ -265,13 +265,11 @@ void cd_api_connectors_list(cd_api_req *q, cd_api_resp *r)
     json_t *errors = json_array();
     const char *status = upper_in(cd_api_query(q, "status"), statuses, sbuf, sizeof sbuf);
     const char *type = upper_in(cd_api_query(q, "type"), types, tbuf, sizeof tbuf);
-    const char *text = cd_api_query(q, "q");
+    const char *text = cd_api_query_text(q, "q", 200, errors);
     if (status && !*status)
         json_array_append_new(errors, cd_api_field_error("status", "must be ACTIVE, PAUSED, FAILED or TESTING"));
     if (type && !*type)
         json_array_append_new(errors, cd_api_field_error("type", "must be BANK_SFTP, BANK_API, PG_API or PG_DATABASE"));
-    if (text && strlen(text) > 200)
-        json_array_append_new(errors, cd_api_field_error("q", "must be at most 200 characters"));
     if (json_array_size(errors)) {
         cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
         return;

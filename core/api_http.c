@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "record_schema.h"
 #include "log.h"
 #include "util.h"
 
@@ -50,6 +51,26 @@ void cd_api_internal_error(cd_api_resp *r, const char *what, char *detail)
 const char *cd_api_query(const cd_api_req *q, const char *key)
 {
     return MHD_lookup_connection_value(q->mhd, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *cd_api_query_text(const cd_api_req *q, const char *key, long maxchars,
+                              json_t *errors)
+{
+    const char *v = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(q->mhd, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v,
+                                      &len) != MHD_YES || !v)
+        return NULL;
+    /* %00 would cut the term short in C and %FF would reach the database
+     * as an encoding error: both are the client's mistake. */
+    long chars = cd_rs_utf8_chars(v, len);
+    if (chars >= 0 && chars <= maxchars)
+        return v;
+    char *m = chars < 0 ? cd_xstrdup("must be UTF-8 text without NUL characters")
+                        : cd_sprintf("must be at most %ld characters", maxchars);
+    json_array_append_new(errors, cd_api_field_error(key, m));
+    free(m);
+    return NULL;
 }
 
 int64_t cd_api_parse_id(const char *s)

@@ -115,9 +115,21 @@ void cd_api_cached_end(cd_api_req *q, cd_api_resp *r, cd_api_cache_ticket *t,
 /* Queues a cached response on a connection and drops the reference. */
 enum MHD_Result cd_api_cached_queue(struct MHD_Connection *mc, cd_api_cache_val *v);
 
+/* --- who may ask (api_origin.c) --- */
+/* Whether a Host header value names this machine's loopback. */
+int cd_api_host_is_loopback(const char *host);
+/* NULL when the request may go on, else why it is refused (malloc'd): a
+ * write from another origin, or (open_api: no tokens) a non-loopback Host. */
+char *cd_api_origin_refusal(struct MHD_Connection *c, int is_write, int open_api);
+
 /* --- request helpers (api_http.c) --- */
 /* The query parameter, or NULL. */
 const char *cd_api_query(const cd_api_req *q, const char *key);
+/* A free-text query parameter (a search term): NULL when absent; when it
+ * holds a NUL byte, is not UTF-8 or is longer than maxchars characters,
+ * appends an error naming key and returns NULL. */
+const char *cd_api_query_text(const cd_api_req *q, const char *key, long maxchars,
+                              json_t *errors);
 /* A positive 64-bit integer written in decimal digits only, or -1. */
 int64_t cd_api_parse_id(const char *s);
 /* Reads an optional non-negative integer query parameter within [min,max];

@@ -308,6 +308,13 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
         goto done;
     }
 
+    char *refusal = cd_api_origin_refusal(c, !is_get, cd_api_auth_count(api->auth) == 0);
+    if (refusal) {
+        cd_warn("api: %s %s: %s", method, url, refusal);
+        cd_api_error(r, MHD_HTTP_FORBIDDEN, refusal);
+        free(refusal);
+        goto done;
+    }
     const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     q.role = cd_api_auth_check(api->auth, authz, &q.actor);
     if (q.role == CD_ROLE_NONE) {
@@ -351,6 +358,11 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
         json_error_t jerr;
         q.body = json_loadb(st->body, st->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!q.body) {
+            /* jansson quotes the input near the fault ("near '\"hunter2'"):
+             * it may be a secret, so only the position is given back. */
+            char *near = strstr(jerr.text, " near '");
+            if (near)
+                *near = '\0';
             char *m = cd_sprintf("Malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                                  jerr.column);
             cd_api_error(r, MHD_HTTP_BAD_REQUEST, m);

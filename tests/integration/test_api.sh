@@ -115,9 +115,27 @@ bad "{$PG, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \
 bad "{$PG, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BASIC\", \"username\": \"u\", \"password\": 12}}" connection_config.password "must be string or object"
 alive validation
 
+echo "== other sites' pages cannot drive the API (no tokens here: every caller is admin)"
+req POST "/connectors/1/pause" "" -H "Origin: http://evil.example" -H "Content-Type: application/x-www-form-urlencoded"
+expect 403 "cross-origin form post"; assert_contains "$BODY" "Cross-origin request refused" "origin message"
+req POST "/connectors/1/pause" "" -H "Sec-Fetch-Site: cross-site"
+expect 403 "Sec-Fetch-Site cross-site"
+req GET "/connectors" "" -H "Host: evil.example:${SERVE_PORT[w1]}"
+expect 403 "rebound Host"; assert_contains "$BODY" "only to loopback names" "host message"
+for host in "localhost:${SERVE_PORT[w1]}" "127.0.0.1:${SERVE_PORT[w1]}" "[::1]:${SERVE_PORT[w1]}" "LOCALHOST.:${SERVE_PORT[w1]}"; do
+    req GET "/connectors?status=PAUSED" "" -H "Host: $host"
+    expect 200 "Host $host"
+done
+assert_eq ACTIVE "$(q "SELECT status FROM sp_v2_connectors WHERE id = 1")" "nothing paused by the refused posts"
+req POST "/connectors/validate" '{"connector_type": "PG_API"}' -H "Origin: http://127.0.0.1:${SERVE_PORT[w1]}" -H "Sec-Fetch-Site: same-origin"
+assert_eq 1 "$([ "$CODE" != 403 ] && echo 1)" "same-origin write passes ($CODE)"
+
 echo "== bad requests: each a clear 4xx, the server lives on"
 req POST /connectors '{"name": '
 expect 400 "malformed JSON"; assert_contains "$(jq_ 'd["error"]')" "Malformed JSON" "malformed message"; alive malformed
+req POST /connectors/validate '{"connection_config": {"password": "hunter2-secret'
+expect 400 "malformed JSON with a secret"; assert_contains "$BODY" "line 1, column" "position given"
+assert_not_contains "$BODY" "hunter2" "the bytes near the fault are not echoed"
 req POST /connectors '[1, 2]'
 expect 400 "array body"; assert_eq "Request body must be a JSON object" "$(jq_ 'd["error"]')" "non-object"; alive array
 req POST /connectors '"text"'
@@ -171,6 +189,15 @@ req GET "/connectors?q=SABPAISA%20pg"
 assert_eq 1 "$(jq_ 'len(d["connectors"])')" "q on name"
 req GET "/connectors?q=%25"
 assert_eq 0 "$(jq_ 'len(d["connectors"])')" "q percent is literal"
+# a term that is not UTF-8, or holds a NUL, is the client's error, not a 500 or "match all"
+for bad in "%FF" "%00abc" "caf%C3"; do
+    req GET "/connectors?q=$bad"
+    expect 400 "q=$bad"; assert_contains "$BODY" '"field":"q","message":"must be UTF-8 text without NUL characters"' "q=$bad names q"
+done
+req GET "/connectors?q=$(printf 'x%.0s' $(seq 201))"
+expect 400 "q over 200 characters"; assert_contains "$BODY" "at most 200 characters" "q length"
+req GET "/connectors?q=caf%C3%A9"
+expect 200 "q in UTF-8"
 
 echo "== update: partial, mask keeps the stored secret, audited without secrets"
 req PUT "/connectors/$gen" '{"source_entity": "GENBANK2", "connection_config": {"rows": 5, "seed": 1, "bank": "GEN", "password": "********"}}'
@@ -324,6 +351,10 @@ req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01", "to_date": "202
 expect 400 "over max_days"; assert_contains "$BODY" "at most 10" "max days message"
 req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01"}'
 expect 400 "missing to_date"
+# null is a missing date, not a crash of the worker that serves the API
+req POST "/connectors/$bf/backfill" '{"from_date": null, "to_date": null}'
+expect 400 "null dates"; assert_contains "$BODY" '"field":"from_date","message":"is required"' "null from_date"
+alive "null dates"
 req POST "/connectors/$bf/backfill" '{"from_date": "2025-09-01", "to_date": "2025-09-03", "triggered_by": "USER_9"}'
 expect 202 backfill
 bid=$(jq_ 'd["backfill_id"]')

@@ -105,6 +105,10 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
     const uint64_t limit = (uint64_t)INT64_MAX;
     size_t i = 0, digits = 0;
     int last_comma = 0;
+    /* Groups between commas: a comma elsewhere is a decimal comma
+     * ("1250,50") or a typo, and read as grouping it would be off by 100. */
+    size_t run = 0, first_group = 0, groups = 0;
+    unsigned middle_sizes = 0; /* bit 0: a middle group of 2, bit 1: of 3, bit 2: other */
     for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= '0' && c <= '9') {
@@ -114,16 +118,30 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
             }
             units = units * 10 + (c - '0');
             digits++;
+            run++;
             last_comma = 0;
         } else if (c == ',') {
             if (digits == 0 || last_comma || (flags & BS_AMT_NUMERIC)) {
                 *why = "misplaced comma";
                 return -1;
             }
+            if (groups++ == 0)
+                first_group = run;
+            else
+                middle_sizes |= run == 2 ? 1u : run == 3 ? 2u : 4u;
+            run = 0;
             last_comma = 1;
         } else {
             break;
         }
+    }
+    /* Indian (1,00,00,000: middle groups of 2) or international
+     * (10,000,000: of 3); the last group has 3 digits, the first 1 to 3
+     * (1 or 2 when the middle groups have 2). */
+    if (groups && (run != 3 || first_group < 1 || first_group > 3 || middle_sizes == 3 ||
+                   (middle_sizes & 4u) || (middle_sizes == 1 && first_group == 3))) {
+        *why = "commas not in thousands or Indian (lakh) grouping";
+        return -1;
     }
     if (last_comma) {
         *why = "misplaced comma";

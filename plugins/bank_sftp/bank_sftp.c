@@ -307,7 +307,10 @@ static int test(cd_run *run)
     const char *marker = cdc_json_str(root, "done_marker_suffix", NULL);
     unsigned long matches = 0;
     char *shown = NULL;
-    for (long k = 0; k <= days && cdc_is_iso_date(rd); k++) {
+    /* A file counts once, whichever of the days' patterns it matches
+     * ("*.csv" matches on every day). */
+    unsigned char *counted = calloc(nents ? nents : 1, 1);
+    for (long k = 0; counted && k <= days && cdc_is_iso_date(rd); k++) {
         char day[11];
         minus_days(rd, (int)k, day);
         char *pat = bs_pattern_expand(cdc_json_str(root, "file_pattern", "*"), day);
@@ -316,11 +319,14 @@ static int test(cd_run *run)
         if (!shown)
             shown = bs_pattern_display(pat);
         for (size_t i = 0; i < nents; i++)
-            if (ents[i].is_file && !bs_is_temp_name(ents[i].name) &&
-                !bs_is_sidecar(ents[i].name, marker) && bs_pattern_match(pat, ents[i].name))
+            if (!counted[i] && ents[i].is_file && !bs_is_temp_name(ents[i].name) &&
+                !bs_is_sidecar(ents[i].name, marker) && bs_pattern_match(pat, ents[i].name)) {
+                counted[i] = 1;
                 matches++;
+            }
         free(pat);
     }
+    free(counted);
     hostapi->test_step(run, "list", 1, "%zu entries in %s, %lu matching %s over the last %ld day(s)",
                        nents, remote, matches, shown ? shown : "*", days + 1);
     hostapi->set_message(run, "SFTP reachable (%s): %lu file(s) in %s match %s over the last %ld "
@@ -684,6 +690,15 @@ out:
  * is read from its end), PGP (decrypted as a whole), and files whose
  * content may have been loaded before (a loaded version has this size), so
  * the sha256 decides before any row is loaded. Returns as process_file. */
+/* Removes and frees a decrypted copy: decrypted bank data never outlives
+ * its use, whichever way the file's processing ends. */
+static void drop_plain(char *plain)
+{
+    if (plain)
+        unlink(plain);
+    free(plain);
+}
+
 static int process_downloaded(run_ctx *x, const candidate *cd)
 {
     const bs_entry *e = cd->e;
@@ -753,7 +768,7 @@ static int process_downloaded(run_ctx *x, const candidate *cd)
     rc = start_records(x);
     if (rc != CD_OK) {
         bs_fetched_free(&f);
-        free(plain);
+        drop_plain(plain);
         return rc;
     }
     char *batch = batch_id(x, cd);
@@ -762,14 +777,11 @@ static int process_downloaded(run_ctx *x, const candidate *cd)
     if (!m) {
         hostapi->set_message(x->run, "out of memory");
         bs_fetched_free(&f);
-        free(plain);
+        drop_plain(plain);
         return CD_ERR_TRANSIENT;
     }
     rc = bs_read_file(plain ? plain : f.local_path, &x->fmt, m, &why);
-    if (plain) {
-        unlink(plain); /* decrypted bank data never outlives its use */
-        free(plain);
-    }
+    drop_plain(plain);
     if (rc != CD_OK)
         rc = read_outcome(x, cd, &f, m, rc, why);
     else

@@ -201,7 +201,12 @@ int bs_date_parse(const char *fmt, const char *s, size_t len, char out[11], cons
     /* Serials first only when the format is not all digits itself
      * ("yyyyMMdd" would read 20251002 as a serial). */
     int digit_format = fmt && !strpbrk(fmt, "-/. :T");
-    if (!digit_format && excel_serial(s, len, &serial) && len <= 12 && serial < 2958466) {
+    /* The day part decides what a serial is: a date-time cell is a double
+     * with up to 17 digits ("45567.604166666664"), its day part 5 digits. */
+    size_t day_digits = 0;
+    while (day_digits < len && s[day_digits] != '.')
+        day_digits++;
+    if (!digit_format && day_digits <= 7 && excel_serial(s, len, &serial) && serial < 2958466) {
         if (bs_date_from_excel(serial, out) == 0)
             return 0;
         *why = "not a valid Excel date serial";

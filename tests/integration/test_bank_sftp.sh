@@ -101,6 +101,10 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status: $(jget '["error
 assert_contains "$(jget '["details"]["message"]' <<<"$out")" "$SSHD_FINGERPRINT" "fingerprint reported"
 assert_contains "$(jget '["details"]["message"]' <<<"$out")" "1 file(s) in $REMOTE match AXIS_RECON_20251002*.csv" "files counted"
 assert_eq "connect,handshake,host key,auth,list" "$(python3 -c 'import json,sys; print(",".join(s["step"] for s in json.load(sys.stdin)["details"]["test_steps"]))' <<<"$out")" "steps"
+# a pattern without a date matches on each of the lookback days: each file counts once
+undated=$(add_connector undated "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_*.csv"')")
+run_json "$undated" --type TEST --date 2025-10-02
+assert_contains "$(jget '["details"]["message"]' <<<"$out")" "1 file(s) in $REMOTE match AXIS_RECON_*.csv over the last 4 day(s)" "undated pattern counted once"
 
 echo "== a CSV day loads exactly; the same day again loads nothing"
 run_json "$ax" --date 2025-10-02

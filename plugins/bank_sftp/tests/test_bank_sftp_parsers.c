@@ -69,6 +69,17 @@ static void test_amounts(void **state)
     assert_int_equal(paise("1E-5", BS_AMT_NUMERIC, NULL), 0);
     assert_int_equal(paise("92233720368547758.07", 0, NULL), INT64_MAX);
     refused("92233720368547758.08", 0);
+    /* grouping: Indian (lakh, crore) and international, nothing else */
+    assert_int_equal(paise("12,34,56,789.10", 0, NULL), 123456789 * 100LL + 10);
+    assert_int_equal(paise("1,234,567", 0, NULL), 123456700);
+    assert_int_equal(paise("12,345", 0, NULL), 1234500);
+    assert_int_equal(paise("1,00,000", BS_AMT_PAISE, NULL), 100000);
+    refused("12,50", 0);      /* a decimal comma: 1250,50 is not 1,25,050 */
+    refused("1250,50", 0);
+    refused("1,2345", 0);
+    refused("1234,567", 0);
+    refused("123,45,678", 0); /* Indian grouping starts with 1 or 2 digits */
+    refused("1,234,56,789", 0); /* mixed */
     refused("12.345", 0);
     refused("1,,000", 0);
     refused(",100", 0);
@@ -112,6 +123,11 @@ static void test_dates(void **state)
     date_is("dd-MM-yyyy HH:mm:ss", "02-10-2025 23:59:59", "2025-10-02");
     date_is("dd-MM-yyyy", "45932", "2025-10-02");      /* an Excel serial */
     date_is("dd-MM-yyyy", "45932.75", "2025-10-02");
+    /* date-time cells as libxlsxwriter and Excel write them */
+    date_is("dd-MM-yyyy", "45932.60416666666", "2025-10-02");
+    date_is("dd-MM-yyyy", "45932.604166666664", "2025-10-02");
+    date_is("dd-MM-yyyy", "45932.999988425923", "2025-10-02");
+    date_refused("dd-MM-yyyy", "459321234.5");
     date_is(NULL, "2025-10-02", "2025-10-02");
     date_is(NULL, "02/10/2025", "2025-10-02");
     date_is(NULL, "20251002", "2025-10-02");

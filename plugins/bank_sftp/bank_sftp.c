@@ -1225,9 +1225,18 @@ static int run_driver(cd_run *run)
             complete++;
         }
     }
-    if (complete == 0) {
-        hostapi->set_message(run, "%s in %s is not complete yet: %s", first_incomplete->e->name,
-                             x.remote, first_incomplete->reason);
+    /* The day loads whole or waits: loading the complete files and ending
+     * SUCCESS would leave the incomplete one behind for good, since the
+     * date is not fetched again. */
+    if (first_incomplete) {
+        if (complete)
+            hostapi->set_message(run, "%s in %s is not complete yet: %s (the %zu complete file(s) "
+                                      "of the day wait for it)",
+                                 first_incomplete->e->name, x.remote, first_incomplete->reason,
+                                 complete);
+        else
+            hostapi->set_message(run, "%s in %s is not complete yet: %s", first_incomplete->e->name,
+                                 x.remote, first_incomplete->reason);
         rc = CD_ERR_TRANSIENT;
         goto out;
     }

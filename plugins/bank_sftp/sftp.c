@@ -466,8 +466,11 @@ int bs_sftp_open_read(bs_sftp *c, const char *path, uint64_t offset, LIBSSH2_SFT
 {
     *h = libssh2_sftp_open(c->sftp, path, LIBSSH2_FXF_READ, 0);
     if (!*h) {
+        /* The file was in the listing: gone or forbidden now is the bank's
+         * upload at work (moved into place, or kept 0600 until done), so
+         * it is retried, unlike a directory that cannot be listed. */
         *why = cdc_printf("cannot open %s: %s", path, bs_sftp_status_text(c));
-        return status_code(c);
+        return CD_ERR_TRANSIENT;
     }
     if (offset)
         libssh2_sftp_seek64(*h, offset);

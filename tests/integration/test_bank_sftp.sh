@@ -194,6 +194,21 @@ printf 'x\n' >"$UP/AXIS_RECON_20251007.csv"
 run_json "$ax" --date 2025-10-07
 assert_contains "$(jget '["error_message"]' <<<"$out")" "younger than min_file_age_seconds (60)" "young file"
 
+echo "   a young file beside a complete one: the day waits for both, nothing is loaded yet"
+yg=$(add_connector young "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "YG_{YYYYMMDD}_{SEQ}.csv"')")
+axis_csv "$UP/YG_20251002_1.csv"; sed -i 's/AX00/YG10/' "$UP/YG_20251002_1.csv"; old "$UP/YG_20251002_1.csv"
+axis_csv "$UP/YG_20251002_2.csv"; sed -i 's/AX00/YG20/' "$UP/YG_20251002_2.csv"
+run_json "$yg" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "young second file: status"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "YG_20251002_2.csv in $REMOTE is not complete yet: modified" "young second file: why"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "(the 1 complete file(s) of the day wait for it)" "young second file: the first waits"
+assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "young second file: retried"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'YG%'")" "nothing of the day loaded yet"
+old "$UP/YG_20251002_2.csv"
+run_json "$yg" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "both complete: $(jget '["error_message"]' <<<"$out")"
+assert_eq 6 "$(jget '["details"]["inserted"]' <<<"$out")" "both files of the day"
+
 echo "== done marker and checksum sidecars"
 mk=$(add_connector marked "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "MK_{YYYYMMDD}.csv", "done_marker_suffix": ".ok", "checksum": "sha256_sidecar"')")
 axis_csv "$UP/MK_20251002.csv"; sed -i 's/AX00/MK00/' "$UP/MK_20251002.csv"; old "$UP/MK_20251002.csv"
@@ -236,6 +251,7 @@ if [ "$(id -u)" = 0 ]; then
     run_json "$fl" --date 2025-10-02
     assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
     assert_contains "$(jget '["error_message"]' <<<"$out")" "permission denied" "why"
+    assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "a listed file that cannot be opened is retried"
     assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_files WHERE connector_id=$fl AND status='LOADED'")" "no LOADED row"
     assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'FL%'")" "no rows"
     assert_eq DOWNLOADED "$(q "SELECT status FROM sp_v2_connector_files WHERE remote_path='$REMOTE/FL_20251002_1.csv'")" "the first file stays DOWNLOADED"

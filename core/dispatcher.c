@@ -420,7 +420,7 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
         if (!s->child.term_sent_ms) {
             if (now - s->child.started_ms >= (int64_t)s->timeout_s * 1000) {
                 s->stop = STOP_TIMEOUT;
-                cd_child_signal(&s->child, SIGTERM);
+                cd_child_signal(&s->child, SIGUSR1); /* runner.c: "past the deadline" */
                 s->child.term_sent_ms = now;
             }
         } else if (now - s->child.term_sent_ms >= (int64_t)d->grace_s * 1000) {

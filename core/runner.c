@@ -24,16 +24,21 @@
 #include "templates.h"
 #include "util.h"
 
-/* SIGTERM: stop (cancelled, or past the deadline). SIGINT: the worker is
- * shutting down: stop and hand the run back to the queue. Both are only
- * flags the driver sees through is_cancelled(). */
+/* SIGTERM: stop, cancelled. SIGUSR1: stop, the run is past its deadline
+ * (the worker's clock started before ours, so it is the worker that
+ * says so). SIGINT: the worker is shutting down: stop and hand the run
+ * back to the queue. All are only flags the driver sees through
+ * is_cancelled(). */
 static volatile sig_atomic_t cancel_requested;
 static volatile sig_atomic_t handback_requested;
+static volatile sig_atomic_t timeout_signalled;
 
 static void on_stop_signal(int sig)
 {
     if (sig == SIGINT)
         handback_requested = 1;
+    if (sig == SIGUSR1)
+        timeout_signalled = 1;
     cancel_requested = 1;
 }
 
@@ -45,6 +50,7 @@ static void install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* A runner must not outlive the worker that started it: its run would be
      * rescued and run twice. The worker passes its pid to check for the race
@@ -255,7 +261,8 @@ static void call_driver(run_state *st)
     if (st->rc == CD_CANCELLED || (st->rc != CD_OK && cancel_requested)) {
         st->rc = CD_CANCELLED;
         int64_t elapsed = cd_now_ms() - st->started_ms;
-        if (!cancel_requested && st->timeout_s > 0 && elapsed >= (int64_t)st->timeout_s * 1000) {
+        if (timeout_signalled ||
+            (!cancel_requested && st->timeout_s > 0 && elapsed >= (int64_t)st->timeout_s * 1000)) {
             st->timed_out = 1;
             st->error = cd_sprintf("timed out after %d s", st->timeout_s);
         } else if (handback_requested) {

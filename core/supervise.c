@@ -297,7 +297,7 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
             if (over || cancel_now) {
                 c->timed_out = over;
                 c->cancelled = !over;
-                cd_child_signal(c, SIGTERM);
+                cd_child_signal(c, over ? SIGUSR1 : SIGTERM); /* runner.c says why */
                 c->term_sent_ms = now;
             }
         } else if (now - c->term_sent_ms >= (int64_t)grace_s * 1000) {

@@ -58,6 +58,13 @@ id=$(queue "$hang" 2)
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "hung run settled"
 assert_eq "timed out after 2 s" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 
+echo "== a driver that honours cancellation and runs past its timeout: timed out, not cancelled by a user"
+coop=$(add coop test_gen '{"rows": 1000, "seed": 1, "bank": "COOP", "sleep_ms": 100}')
+id=$(queue "$coop" 2)
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "cooperative run settled"
+assert_eq "timed out after 2 s" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'COOP'")" "none of its rows"
+
 echo "== kill -9 of the zygote: its running run is settled as lost, later runs still run"
 lost=$(add lost test_gen '{"rows": 50, "seed": 1, "bank": "LOST", "sleep_ms": 200}')
 id=$(queue "$lost")

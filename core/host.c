@@ -495,16 +495,64 @@ static void host_set_message(cd_run *run, const char *fmt, ...)
     free(raw);
 }
 
+/* A scrubbed copy of a driver's JSON: every string and key goes through
+ * clean_text, as log lines and messages do (a URL with a token in it is
+ * no less a secret inside a detail). Nesting past 32 levels is cut. */
+static json_t *clean_json(cd_run *run, const json_t *v, int depth)
+{
+    if (depth > 32)
+        return json_string("(nested too deep)");
+    if (json_is_string(v)) {
+        char *s = clean_text(run, json_string_value(v), json_string_length(v), TEXT_KEEP);
+        json_t *out = json_string(s);
+        free(s);
+        return out;
+    }
+    if (json_is_array(v)) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) json_array_append_new(out, clean_json(run, e, depth + 1));
+        return out;
+    }
+    if (json_is_object(v)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e) {
+            char *ck = clean_text(run, k, strlen(k), 200);
+            json_object_set_new(out, ck, clean_json(run, e, depth + 1));
+            free(ck);
+        }
+        return out;
+    }
+    return json_deep_copy(v); /* numbers, booleans, null */
+}
+
+/* Details are for people reading a run, not for bulk data. */
+#define DETAIL_MAX_BYTES (256 * 1024)
+
 static void host_set_detail(cd_run *run, const char *key, const char *json_value)
 {
     if (!key || !json_value)
         return;
-    char *k = cd_utf8_clean(key, strlen(key), 100);
-    json_t *v = json_loads(json_value, JSON_DECODE_ANY, NULL);
-    if (!v) {
-        char *s = clean_text(run, json_value, strlen(json_value), TEXT_KEEP);
-        v = json_string(s);
-        free(s);
+    char *k = clean_text(run, key, strlen(key), 100);
+    size_t len = strlen(json_value);
+    json_t *v = NULL;
+    if (len > DETAIL_MAX_BYTES) {
+        host_log(run, CD_LOG_WARNING, "detail %s of %zu bytes dropped: at most %d", k, len,
+                 DETAIL_MAX_BYTES);
+        v = json_string("(dropped: too large)");
+    } else {
+        json_t *parsed = json_loads(json_value, JSON_DECODE_ANY, NULL);
+        if (parsed) {
+            v = clean_json(run, parsed, 0);
+            json_decref(parsed);
+        } else {
+            char *s = clean_text(run, json_value, len, TEXT_KEEP);
+            v = json_string(s);
+            free(s);
+        }
     }
     json_object_set_new(run->details, k, v);
     free(k);

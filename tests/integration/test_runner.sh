@@ -122,6 +122,8 @@ run_s=$(jget '["id"]' <<<"$out")
 logs=$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id = $run_s")
 assert_contains "$logs" "connecting with password ********" "log line masked"
 assert_not_contains "$logs" "$GEN_PW" "secret in run log"
+assert_eq '{"url": "https://source.example/x?key=********", "tokens": ["********"], "********": 1}' \
+    "$(q "SELECT details->'request' FROM sp_v2_connector_runs WHERE id = $run_s")" "a driver's detail is scrubbed, keys too"
 assert_not_contains "$(cat "$CD_TEST_TMP/run.err")" "$GEN_PW" "secret in service log"
 assert_eq '{"secret": "env:GEN_PW"}' "$(q "SELECT connection_config->'password' FROM sp_v2_connectors WHERE id = $sec")" "stored as reference"
 plain=$(add_connector plain BANK_API test_gen '{"rows": 1, "seed": 3, "password": "plaintext-pw-123", "fail": "config"}')

@@ -9,6 +9,7 @@
 #include <connectord/plugin.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -70,8 +71,22 @@ static int run_gen(cd_run *run)
         json_decref(c);
         return CD_ERR_CONFIG;
     }
-    if (pw)
+    if (pw) {
         host->log(run, CD_LOG_INFO, "connecting with password %s", pw);
+        /* a detail is scrubbed like a log line, in values and keys alike */
+        json_t *d = json_pack("{s:s, s:[s], s:i}", "url", "", "tokens", pw, pw, 1);
+        size_t n = strlen(pw) + 40;
+        char *url = malloc(n);
+        if (url) {
+            snprintf(url, n, "https://source.example/x?key=%s", pw);
+            json_object_set_new(d, "url", json_string(url));
+            free(url);
+        }
+        char *t = json_dumps(d, JSON_COMPACT);
+        host->set_detail(run, "request", t);
+        free(t);
+        json_decref(d);
+    }
     const char *tag = json_string_value(json_object_get(c, "log_tag"));
     if (tag)
         host->log(run, CD_LOG_INFO, "tag %s", tag);

@@ -328,10 +328,9 @@ void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n
  * the run itself (finalized or requeued). */
 static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
 {
-    while (s->child.stderr_fd >= 0)
-        cd_child_drain(&s->child);
     /* Everything the runner wrote is in the pipe by now; what a process it
      * left behind might still write is not waited for. */
+    cd_child_drain_rest(&s->child);
     handle_channel(d, s);
     cd_child_close_channel(&s->child);
     cd_child *c = &s->child;

@@ -132,6 +132,9 @@ static int spawn_runner(cd_child *child, cd_zygote *zygote, const char *self_exe
             return -1;
         }
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+        /* Our end never blocks: once the runner is gone, a process it left
+         * behind may hold the pipe open for as long as it lives. */
+        fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     }
     if (zygote) {
         pid_t pid;
@@ -235,14 +238,19 @@ void cd_child_close_channel(cd_child *child)
 }
 
 /* Forwards what the child wrote to stderr and remembers its last line. */
-void cd_child_drain(cd_child *c)
+int cd_child_drain(cd_child *c)
 {
     char buf[4096];
-    ssize_t n = read(c->stderr_fd, buf, sizeof buf);
+    ssize_t n;
+    do
+        n = read(c->stderr_fd, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
     if (n <= 0) {
         close(c->stderr_fd);
         c->stderr_fd = -1;
-        return;
+        return -1;
     }
     fwrite(buf, 1, (size_t)n, stderr);
     /* Keep the last complete non-empty line. */
@@ -256,6 +264,17 @@ void cd_child_drain(cd_child *c)
         size_t len = end - start < sizeof c->tail - 1 ? end - start : sizeof c->tail - 1;
         memcpy(c->tail, buf + start, len);
         c->tail[len] = '\0';
+    }
+    return 1;
+}
+
+void cd_child_drain_rest(cd_child *c)
+{
+    while (c->stderr_fd >= 0 && cd_child_drain(c) == 1)
+        ;
+    if (c->stderr_fd >= 0) { /* still open: a process the runner left holds it */
+        close(c->stderr_fd);
+        c->stderr_fd = -1;
     }
 }
 
@@ -311,8 +330,7 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
         if (rc > 0 && (fd.revents & (POLLIN | POLLHUP)))
             cd_child_drain(c);
     }
-    while (c->stderr_fd >= 0)
-        cd_child_drain(c);
+    cd_child_drain_rest(c);
 }
 
 char *cd_child_failure_reason(const cd_child *c, int timeout_s)

@@ -54,8 +54,12 @@ void cd_child_wait(cd_child *child, int timeout_s, int grace_s, volatile int *ca
 char *cd_child_failure_reason(const cd_child *child, int timeout_s);
 
 /* Non-blocking pieces, for a dispatcher that watches many children: */
-/* Reads what is available on the child's stderr pipe (echoing it). */
-void cd_child_drain(cd_child *child);
+/* Reads what is available on the child's stderr pipe (echoing it), never
+ * blocking: 1 read something, 0 nothing there now, -1 the pipe is closed. */
+int cd_child_drain(cd_child *child);
+/* Once the child is gone: reads what it left in the pipe, then closes it,
+ * without waiting for processes that still hold the other end. */
+void cd_child_drain_rest(cd_child *child);
 /* Signals the child's process group (the child itself if that fails). */
 void cd_child_signal(cd_child *child, int sig);
 /* Records a waitpid() status in the child. */

@@ -12,7 +12,7 @@ trap 'serve_stop_all; pg_tmp_stop' EXIT
 CD="$CD_BUILD_DIR/bin/connectord"
 SERVE_PLUGINS="$CD_TEST_TMP/plugins"
 mkdir -p "$SERVE_PLUGINS"
-cp "$CD_TESTPLUGINS"/test_gen.so "$CD_TESTPLUGINS"/crasher.so "$CD_TESTPLUGINS"/hanger.so "$SERVE_PLUGINS/"
+cp "$CD_TESTPLUGINS"/test_gen.so "$CD_TESTPLUGINS"/crasher.so "$CD_TESTPLUGINS"/hanger.so "$CD_TESTPLUGINS"/leaver.so "$SERVE_PLUGINS/"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
 serve_config "$CFG" "plugins:" "  dir: $SERVE_PLUGINS" "runner:" "  kill_grace_seconds: 1"
 "$CD" -c "$CFG" migrate >/dev/null
@@ -64,6 +64,16 @@ id=$(queue "$coop" 2)
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "cooperative run settled"
 assert_eq "timed out after 2 s" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'COOP'")" "none of its rows"
+
+echo "== a driver leaves a process holding the runner's stderr: the worker does not wait for it"
+leave=$(add leave leaver "{\"pid_file\": \"$CD_TEST_TMP/leaver.pid\", \"linger_s\": 60}")
+id=$(queue "$leave")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "leaver's run settled"
+quick=$(add quick test_gen '{"rows": 3, "seed": 1, "bank": "QUICK"}')
+after=$(queue "$quick")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $after" 10 "the next run ran while the helper lives"
+kill -0 "$(cat "$CD_TEST_TMP/leaver.pid")" || cd_fail "the left-behind helper should still be alive"
+kill "$(cat "$CD_TEST_TMP/leaver.pid")"
 
 echo "== kill -9 of the zygote: its running run is settled as lost, later runs still run"
 lost=$(add lost test_gen '{"rows": 50, "seed": 1, "bank": "LOST", "sleep_ms": 200}')

@@ -142,8 +142,11 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         int64_t last_slot = strtoll(PQgetvalue(res, i, 5), NULL, 10);
         if (last_slot > floor)
             floor = last_slot;
-        if (now - s->catchup_window > floor)
-            floor = now - s->catchup_window;
+        /* One second more than the window: cd_cron_next looks strictly
+         * after floor, and a slot due this very second is not missed
+         * (with a window of 0, a reload at 02:00:00 lost the 02:00 run). */
+        if (now - s->catchup_window - 1 > floor)
+            floor = now - s->catchup_window - 1;
         if (cd_cron_next(&e->cron, e->tz, floor, &e->next, &cerr) != 0) {
             cd_warn("connector %lld: %s", (long long)e->id, cerr);
             free(cerr);

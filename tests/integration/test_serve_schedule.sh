@@ -117,4 +117,16 @@ wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $ny
 assert_eq "2026-03-08 07:00:00|2026-03-07" \
     "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $ny")" \
     "fired at the transition, for T-1 local"
+echo "== no catch-up at all (window 0): a worker that starts on its slot's very second still runs it"
+serve_stop w1
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+edge=$(add edge 2020-01-01 NULL ACTIVE '0 4 * * *' Asia/Kolkata)
+set_now "2026-03-09T22:30:00Z"   # 04:00:00 IST exactly
+serve_config "$CD_TEST_TMP/d/connectord.yaml" "scheduler:" "  catchup_window: 0"
+serve_start w1 "$CD_TEST_TMP/d/connectord.yaml"
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $edge" 30 "the slot due as the worker started"
+assert_eq "2026-03-09 22:30:00|2026-03-09" \
+    "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $edge")" \
+    "the 04:00 IST slot, for T-1"
+
 echo "scheduler checks passed"

@@ -288,10 +288,14 @@ double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_aft
         d *= 2;
     if (d > cap_s)
         d = cap_s;
-    /* Jitter spreads retries of many connectors that failed together. */
-    d *= 0.75 + 0.5 * ((double)random() / (double)RAND_MAX);
+    /* Jitter spreads retries of many connectors that failed together:
+     * from the kernel's generator, since random() unseeded gives every
+     * runner the same "random" factor. */
+    d *= 0.75 + 0.5 * ((double)arc4random_uniform(1u << 30) / (double)(1u << 30));
+    /* A server's Retry-After is honoured up to the same cap: a year-long
+     * one must not park the day's run. */
     if (retry_after_s > d)
-        d = retry_after_s;
+        d = retry_after_s < cap_s ? retry_after_s : cap_s;
     return d;
 }
 

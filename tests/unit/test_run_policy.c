@@ -1,6 +1,7 @@
 /*
  * test_run_policy.c — the small rules around runs that need no database:
- * the retry delay (exponential, capped, jittered, never under Retry-After),
+ * the retry delay (exponential, capped, jittered differently in each process,
+ * Retry-After honoured up to the cap),
  * durations in the configuration, and how driver text is made safe to store
  * (valid UTF-8, no NUL, bounded).
  */
@@ -10,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -43,7 +46,35 @@ static void retry_delay_honours_retry_after(void **state)
 {
     (void)state;
     for (int i = 0; i < 50; i++)
-        assert_true(cd_retry_delay(1, 1, 10, 120) >= 120);
+        assert_true(cd_retry_delay(1, 1, 3600, 120) >= 120);
+    /* but no further than the cap: a year-long Retry-After parks nothing */
+    assert_true(cd_retry_delay(1, 1, 3600, 31536000) == 3600);
+}
+
+/* Each runner is a fresh process (or a fork of the zygote): their first
+ * delays must differ, or connectors that failed together retry together. */
+static void retry_jitter_differs_between_processes(void **state)
+{
+    (void)state;
+    double first[4];
+    for (int k = 0; k < 4; k++) {
+        int fd[2];
+        assert_int_equal(pipe(fd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            double d = cd_retry_delay(1, 60, 3600, 0);
+            ssize_t w = write(fd[1], &d, sizeof d);
+            _exit(w == (ssize_t)sizeof d ? 0 : 1);
+        }
+        close(fd[1]);
+        assert_int_equal(read(fd[0], &first[k], sizeof first[k]), (ssize_t)sizeof first[k]);
+        close(fd[0]);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        assert_int_equal(status, 0);
+    }
+    assert_false(first[0] == first[1] && first[1] == first[2] && first[2] == first[3]);
 }
 
 static void retry_delays_are_spread(void **state)
@@ -112,6 +143,7 @@ int main(void)
         cmocka_unit_test(retry_delay_doubles_within_jitter),
         cmocka_unit_test(retry_delay_is_capped),
         cmocka_unit_test(retry_delay_honours_retry_after),
+        cmocka_unit_test(retry_jitter_differs_between_processes),
         cmocka_unit_test(retry_delays_are_spread),
         cmocka_unit_test(durations_parse),
         cmocka_unit_test(utf8_clean_keeps_valid_text),

@@ -212,6 +212,22 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
         *rc = CD_ERR_CONFIG;
         return NULL;
     }
+    /* libpq's parse errors quote the text they stumble on, which may be
+     * the password ("invalid percent-encoded token: \"s3cr%ZZet\""), and a
+     * secret is scrubbed only whole: say where, not what. */
+    char *perr = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
+    if (!parsed) {
+        PQfreemem(perr);
+        const char *m = "conninfo is not a valid libpq connection string or URI (the text is not "
+                        "shown: it may hold the password)";
+        if (test_steps)
+            hostapi->test_step(run, "connect", 0, "%s", m);
+        hostapi->set_message(run, "%s", m);
+        *rc = CD_ERR_CONFIG;
+        return NULL;
+    }
+    PQconninfoFree(parsed);
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {conninfo, ct, "connectord pg_database", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
@@ -243,6 +259,25 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
         if (test_steps)
             hostapi->test_step(run, "read-only", 0, "%s", m ? m : "failed");
         hostapi->set_message(run, "cannot make the source session read-only: %s", m ? m : "");
+        free(m);
+        *rc = r ? status_for_result(r) : CD_ERR_TRANSIENT;
+        PQclear(r);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(r);
+    /* The run's dates ($1, $2) are the connector's local dates: casts to
+     * timestamptz and ::date happen in its zone, not the server's, and
+     * dates come back as ISO whatever the source's DateStyle. */
+    const char *tzp[] = {hostapi->run_info(run)->timezone};
+    r = PQexecParams(c, "SELECT set_config('TimeZone', $1, false), "
+                        "set_config('DateStyle', 'ISO, YMD', false), "
+                        "set_config('IntervalStyle', 'postgres', false)",
+                     1, NULL, tzp, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char *m = pq_message(PQerrorMessage(c));
+        hostapi->set_message(run, "cannot set the source session's time zone to %s: %s",
+                             tzp[0], m ? m : "");
         free(m);
         *rc = r ? status_for_result(r) : CD_ERR_TRANSIENT;
         PQclear(r);

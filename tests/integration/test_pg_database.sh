@@ -125,4 +125,19 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
 assert_eq "connect,read-only,select 1,query" "$(jget '["details"]["test_steps"]' <<<"$out" | python3 -c 'import ast,sys; print(",".join(s["step"] for s in ast.literal_eval(sys.stdin.read())))')" "test steps"
 assert_eq "$before" "$(q "SELECT count(*) FROM sp_v2_transactions")" "nothing loaded by a test"
 
+echo "== a connection string libpq cannot parse: a configuration error that does not quote it"
+fails badconn "{\"conninfo\": \"postgresql://u:s3cr%ZZet@127.0.0.1/src\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
+assert_contains "$MSG" "conninfo is not a valid libpq connection string" "parse failure named"
+assert_not_contains "$MSG$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "s3cr" "the password is not quoted"
+assert_eq configuration_error "$OUTCOME" "parse failure outcome"
+
+echo "== the source session works in the connector's zone and ISO dates, whatever the server's"
+qs "ALTER DATABASE src SET TimeZone = 'UTC'; ALTER DATABASE src SET DateStyle = 'SQL, DMY'"
+zone=$(add_connector src_zone "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref || 'Z' AS transaction_id, merchant AS merchant_id, amount, txn_at::date AS transaction_date, txn_at AS transaction_timestamp FROM src_txn WHERE txn_at >= \$1::timestamptz AND txn_at < (\$2::date + 1)::timestamptz\"}")
+run_json "$zone" --date 2025-01-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "zone: status ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "2500|2025-01-02|2025-01-02|PGT002501Z|PGT005000Z" "$(q "SELECT count(*), min(transaction_date), max(transaction_date), min(transaction_id), max(transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE '%Z'")" \
+    "the local day's 2500 rows, 00:00 to 24:00 in Asia/Kolkata"
+qs "ALTER DATABASE src RESET TimeZone; ALTER DATABASE src RESET DateStyle"
+
 echo "OK"

@@ -19,9 +19,9 @@
  * the records received); cursor (the next cursor read from the JSON body at
  * cursor_path or from a response header, sent back as cursor_param);
  * link (RFC 8288 Link: <...>; rel="next", followed only to the base_url's
- * own origin so that credentials never leave for another host). A page
- * shorter than page_size, an empty page, a missing cursor or link ends the
- * listing. Reaching max_pages while the bank still signals more fails the
+ * own origin so that credentials never leave for another host). An empty
+ * page, a missing cursor or link, or a page shorter than the page_size
+ * the bank was sent (size_param) ends the listing. Reaching max_pages while the bank still signals more fails the
  * run: half a day loaded as if complete is worse than a clear error.
  *
  * Auth: none, bearer, api_key (header name configurable), basic, and
@@ -1308,8 +1308,15 @@ static int run_driver(cd_run *run)
         total += count;
         hostapi->progress(run, total, 0);
         char *nurl = NULL;
-        if (strcmp(pg.type, "page") == 0 || strcmp(pg.type, "offset") == 0) {
-            if (count > 0 && (long long)count >= pg.page_size) {
+        /* A short page is the last only when the bank was told the page
+         * size (size_param): otherwise its own size may be smaller than
+         * page_size, and only an empty page ends the listing. */
+        int told_size = strcmp(pg.type, "offset") == 0 /* limit_param is always sent */ ||
+                        cdc_json_str(pg.pg, "size_param", NULL) != NULL;
+        if (count == 0) {
+            /* an empty page ends every kind of listing, whatever it links to */
+        } else if (strcmp(pg.type, "page") == 0 || strcmp(pg.type, "offset") == 0) {
+            if (!told_size || (long long)count >= pg.page_size) {
                 pg.page++;
                 pg.offset += (long long)count;
                 nurl = page_url(root, date, &pg);
@@ -1362,7 +1369,7 @@ int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *coun
     json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
     if (!root)
         return CD_ERR_CONFIG;
-    ba_map m;
+    ba_map m = {0}; /* freed on every path, built or not */
     int rc = check_config(run, root) ? CD_ERR_CONFIG : map_build(run, root, &m);
     if (rc == CD_OK)
         csv_fixed_columns(root, &m);
@@ -1385,8 +1392,7 @@ int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *coun
         free(next);
         free(copy);
     }
-    if (rc != CD_ERR_CONFIG || json_object_get(root, "columns"))
-        map_free(&m);
+    map_free(&m);
     json_decref(root);
     return rc;
 }

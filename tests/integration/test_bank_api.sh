@@ -85,6 +85,11 @@ check_load JSON_CURSOR "{\"base_url\": \"$B\", \"endpoint\": \"/json/cursor/{dat
 check_load JSON_LINK "{\"base_url\": \"$B\", \"endpoint\": \"/json/link/{date}\", \"bank_name\": \"JSON_LINK\", \"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 4}, $JCOLS}"
 assert_eq 25 "$(jget '["details"]["records_read"]' <<<"$out")" "records read over 7 linked pages"
 
+echo "   an empty page ends a cursor listing, even one that names a next cursor"
+check_load JSON_STUCK "{\"base_url\": \"$B\", \"endpoint\": \"/json/stuckcursor/{date}\", \"bank_name\": \"JSON_STUCK\", \"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 5}, $JCOLS}"
+echo "   a bank not told the page size pages by its own (10 here): a page short of page_size is not the last"
+check_load JSON_OWNSIZE "{\"base_url\": \"$B\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"JSON_OWNSIZE\", \"pagination\": {\"type\": \"page\", \"page_size\": 100}, $JCOLS}"
+
 echo "== CSV (quoted commas, quotes and newlines), each pagination style"
 check_load CSV_NONE "{\"base_url\": \"$B\", \"endpoint\": \"/csv/none/{date}\", \"bank_name\": \"CSV_NONE\", $CCOLS}"
 assert_eq "$(printf 'NEFT, from "Acme"\n#7')" "$(q "SELECT remarks FROM sp_v2_bank_statements WHERE bank_name = 'CSV_NONE' AND bank_ref = 'BR20250102000007'")" "RFC 4180 field"

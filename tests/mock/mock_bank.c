@@ -12,7 +12,9 @@
  *   `count` statement lines for that date, deterministic, paged as the
  *   style says: page (?page=N&size=S, 1-based), offset (?offset=O&limit=L),
  *   cursor (?cursor=C&size=S; next cursor in meta.next_cursor and the
- *   X-Next-Cursor header, absent on the last page), link (?page=N&size=S;
+ *   X-Next-Cursor header, absent on the last page; stuckcursor: the same,
+ *   but every page has a next cursor, the empty one after the last its
+ *   own), link (?page=N&size=S;
  *   Link: <...>; rel="next" while more remain). S defaults to 10.
  *   JSON: {"data": {"transactions": [...]}, "meta": {...}}. CSV: a header
  *   row, CRLF line ends, a narration with a comma, quotes and a newline.
@@ -219,7 +221,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     } else if (strcmp(style, "offset") == 0) {
         from = (unsigned long)arg_long(c, "offset", 0);
         to = from + (unsigned long)size;
-    } else if (strcmp(style, "cursor") == 0) {
+    } else if (strcmp(style, "cursor") == 0 || strcmp(style, "stuckcursor") == 0) {
         const char *cur = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
         if (cur && (strncmp(cur, "cur-", 4) != 0 || atol(cur + 4) < 0))
             return text(c, 400, "bad cursor", NULL);
@@ -235,6 +237,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     int more = to < count && strcmp(style, "none") != 0;
     char next_cursor[32] = "", link[256] = "";
     if (more && strcmp(style, "cursor") == 0)
+        snprintf(next_cursor, sizeof next_cursor, "cur-%lu", to);
+    if (strcmp(style, "stuckcursor") == 0) /* a cursor even on the empty last page */
         snprintf(next_cursor, sizeof next_cursor, "cur-%lu", to);
     if (more && strcmp(style, "link") == 0)
         snprintf(link, sizeof link, "</%s/link/%s?page=%lu&size=%ld>; rel=\"next\", "

@@ -426,11 +426,24 @@ void cd_api_connector_audit(cd_api_req *q, cd_api_resp *r, int64_t id)
     if (PQntuples(res) == 0) {
         PQclear(res);
         /* A connector without entries (made before the API kept a trail),
-         * or none at all. */
+         * an offset past the last entry, or no connector at all. */
+        long long total = 0;
+        if (offset > 0) {
+            PGresult *cnt = cd_db_exec(db, "counting the audit trail", PGRES_TUPLES_OK,
+                                       "SELECT count(*) FROM sp_v2_connector_audit"
+                                       " WHERE connector_id = $1",
+                                       1, p, &err);
+            if (!cnt) {
+                cd_api_internal_error(r, "counting the audit trail", err);
+                return;
+            }
+            total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+            PQclear(cnt);
+        }
         if (cd_api_connector_exists(q, r, id, NULL) == 1)
-            cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:[], s:i, s:I, s:I}", "success", 1, "audit",
-                                                "total", 0, "limit", (json_int_t)limit, "offset",
-                                                (json_int_t)offset));
+            cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:[], s:I, s:I, s:I}", "success", 1, "audit",
+                                                "total", (json_int_t)total, "limit",
+                                                (json_int_t)limit, "offset", (json_int_t)offset));
         return;
     }
     json_t *list = json_array();

@@ -70,6 +70,7 @@ typedef struct cd_api_conn {
     char *body;              /* the request body so far */
     size_t body_len, body_cap;
     int too_large;           /* over CD_API_MAX_BODY: the rest is discarded */
+    int refused;             /* answered from the headers alone: the body is discarded */
     cd_api_waiter *waiter;   /* set while suspended for a test run */
 } cd_api_conn;
 

@@ -45,15 +45,20 @@ void cd_api_pool_free(cd_api_pool *p)
     free(p);
 }
 
+/* Timestamps come back in UTC and are rewritten to ISO 8601 with "Z":
+ * for a new connection and again after a reset, which starts over. */
+static int set_session(PGconn *c, char **err)
+{
+    return cd_db_command(c, "setting the API session", "SET TIME ZONE 'UTC'", 0, NULL, err) ||
+           cd_db_command(c, "setting the API session", "SET DateStyle = 'ISO, YMD'", 0, NULL, err);
+}
+
 static PGconn *open_one(cd_api_pool *p, char **err)
 {
     PGconn *c = cd_db_connect(p->url, "connectord-api", err);
     if (!c)
         return NULL;
-    /* Timestamps come back in UTC and are rewritten to ISO 8601 with "Z". */
-    if (cd_db_command(c, "setting the API session", "SET TIME ZONE 'UTC'", 0, NULL, err) != 0 ||
-        cd_db_command(c, "setting the API session", "SET DateStyle = 'ISO, YMD'", 0, NULL, err) !=
-            0) {
+    if (set_session(c, err) != 0) {
         PQfinish(c);
         return NULL;
     }
@@ -86,9 +91,7 @@ PGconn *cd_api_pool_acquire(cd_api_pool *p, int wait_ms, char **err)
             return c;
         /* The server restarted or the socket broke: try once to reconnect. */
         PQreset(c);
-        if (PQstatus(c) == CONNECTION_OK &&
-            cd_db_command(c, "setting the API session", "SET TIME ZONE 'UTC'", 0, NULL, err) ==
-                0)
+        if (PQstatus(c) == CONNECTION_OK && set_session(c, err) == 0)
             return c;
         free(*err);
         *err = NULL;

@@ -283,6 +283,39 @@ static void invalidate_after_write(cd_api *api, const route *rt)
     }
 }
 
+/* Whether the request may go on, from its headers alone: its origin
+ * (api_origin.c) and its token. 0, or 1 with *code and *msg (malloc'd). */
+static int gate(cd_api *api, struct MHD_Connection *c, const char *method, unsigned *code,
+                char **msg)
+{
+    int is_get = is(method, "GET") || is(method, "HEAD");
+    char *refusal = cd_api_origin_refusal(c, !is_get, cd_api_auth_count(api->auth) == 0);
+    if (refusal) {
+        *code = MHD_HTTP_FORBIDDEN;
+        *msg = refusal;
+        return 1;
+    }
+    const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *who = NULL;
+    if (cd_api_auth_check(api->auth, authz, &who) == CD_ROLE_NONE) {
+        *code = MHD_HTTP_UNAUTHORIZED;
+        *msg = cd_xstrdup(authz ? "Invalid token"
+                                : "Authentication required: send Authorization: Bearer TOKEN");
+        return 1;
+    }
+    return 0;
+}
+
+/* The ops page's files and the health check: open to all (handle()). */
+static int is_public_path(const char *url)
+{
+    while (*url == '/')
+        url++;
+    size_t n = strcspn(url, "/");
+    return n == 0 || (n == 3 && strncmp(url, "ops", 3) == 0) ||
+           (n == 7 && strncmp(url, "healthz", 7) == 0 && url[7] == '\0');
+}
+
 /* Everything after the body arrived. */
 static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const char *url,
                    const char *method, cd_api_resp *r)
@@ -308,20 +341,17 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
         goto done;
     }
 
-    char *refusal = cd_api_origin_refusal(c, !is_get, cd_api_auth_count(api->auth) == 0);
-    if (refusal) {
-        cd_warn("api: %s %s: %s", method, url, refusal);
-        cd_api_error(r, MHD_HTTP_FORBIDDEN, refusal);
+    unsigned code = 0;
+    char *refusal = NULL;
+    if (gate(api, c, method, &code, &refusal)) {
+        if (code == MHD_HTTP_FORBIDDEN)
+            cd_warn("api: %s %s: %s", method, url, refusal);
+        cd_api_error(r, code, refusal);
         free(refusal);
         goto done;
     }
     const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     q.role = cd_api_auth_check(api->auth, authz, &q.actor);
-    if (q.role == CD_ROLE_NONE) {
-        cd_api_error(r, MHD_HTTP_UNAUTHORIZED,
-                     authz ? "Invalid token" : "Authentication required: send Authorization: Bearer TOKEN");
-        goto done;
-    }
 
     route rt;
     route_request(&q, &rt);
@@ -406,6 +436,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error_now(c, MHD_HTTP_CONTENT_TOO_LARGE,
                                   "Request body too large (at most 1 MiB)");
         }
+        /* A caller without a valid token (or from another origin) gets its
+         * answer before we hold a byte of its body. */
+        unsigned code = 0;
+        char *msg = NULL;
+        if (!is_public_path(url) && gate(api, c, method, &code, &msg)) {
+            st->refused = 1;
+            enum MHD_Result res = send_error_now(c, code, msg);
+            free(msg);
+            return res;
+        }
+        return MHD_YES;
+    }
+    if (st->refused) {
+        *upload_data_size = 0; /* answered already: the body is discarded */
         return MHD_YES;
     }
     if (st->waiter) {

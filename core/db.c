@@ -22,9 +22,23 @@ char *cd_db_error(PGconn *conn, const char *what)
     return out;
 }
 
+void cd_db_drop_failing_row(char *m)
+{
+    char *d;
+    while ((d = strstr(m, "DETAIL:  Failing row contains")) != NULL) {
+        char *end = strchr(d, '\n'); /* the next line, if any, stays */
+        char *start = d > m && d[-1] == '\n' ? d - 1 : d;
+        if (end)
+            memmove(start, end, strlen(end) + 1);
+        else
+            *start = '\0';
+    }
+}
+
 char *cd_db_result_error(const PGresult *res, const char *what)
 {
     char *m = trimmed(res ? PQresultErrorMessage(res) : "no result (out of memory?)");
+    cd_db_drop_failing_row(m);
     char *out = cd_sprintf("%s: %s", what, *m ? m : "unexpected result status");
     free(m);
     return out;

@@ -27,4 +27,10 @@ int cd_db_command(PGconn *conn, const char *what, const char *sql, int nparams,
 char *cd_db_error(PGconn *conn, const char *what);
 char *cd_db_result_error(const PGresult *res, const char *what);
 
+/* Removes "DETAIL:  Failing row contains (...)" lines from a server
+ * message, in place: PostgreSQL prints the whole row there, and a
+ * connector's row holds its configuration, plaintext secrets included.
+ * cd_db_result_error does this to every message it returns. */
+void cd_db_drop_failing_row(char *message);
+
 #endif

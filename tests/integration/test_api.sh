@@ -236,6 +236,9 @@ expect 200 resume
 assert_eq "Connector resumed successfully|ACTIVE" "$(jq_ 'd["message"] + "|" + d["connector"]["status"]')" "resume body"
 req GET "/connectors/$gen/audit?limit=2"
 assert_eq "RESUME,PAUSE" "$(jq_ '",".join(e["action"] for e in d["audit"])')" "pause/resume audited"
+entries=$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE connector_id = $gen")
+req GET "/connectors/$gen/audit?offset=1000"
+assert_eq "0|$entries" "$(jq_ '"%d|%d" % (len(d["audit"]), d["total"])')" "past the end: no entries, the true total"
 
 echo "== manual run: queued at once, executed by serve, history"
 req POST "/connectors/$gen/run" '{"run_date": "2025-10-02", "triggered_by": "USER_123"}'

@@ -12,6 +12,7 @@
 #include "runner_channel.h"
 #include "host_files.h"
 #include "log.h"
+#include "secret_guard.h"
 #include "util.h"
 
 /* Record errors are written in batches: one round trip per batch, not per
@@ -455,7 +456,7 @@ static int64_t host_remaining_ms(cd_run *run)
 static int host_secret_resolve(cd_run *run, const char *reference, char **out, size_t *out_len)
 {
     char *err = NULL;
-    if (!reference || cd_secret_resolve(reference, out, out_len, &err) != 0) {
+    if (!reference || cd_secret_resolve_guarded(reference, out, out_len, &err) != 0) {
         host_log(run, CD_LOG_ERROR, "%s", err ? err : "secret reference is NULL");
         free(err);
         return CD_ERR_CONFIG;

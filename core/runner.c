@@ -19,6 +19,7 @@
 #include "paths.h"
 #include "runner_channel.h"
 #include "runs.h"
+#include "secret_guard.h"
 #include "secrets.h"
 #include "sink.h"
 #include "templates.h"
@@ -541,6 +542,7 @@ int cd_exec_run(const cd_config *cfg, int64_t run_id)
     char *err = NULL;
     const char *url = cd_config_string(cfg, "database.url", NULL);
     run->ctl_url = url;
+    cd_secret_guard_set(url); /* before any of the connector's references */
     if (load_run(run, run_id, &st.row, &err) != 0) {
         fprintf(stderr, "<3>run %lld: %s\n", (long long)run_id, err);
         free(err);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secret_guard.h"
 #include "util.h"
 
 #define SECRET_MAX_FILE (64 * 1024)
@@ -262,7 +263,7 @@ static json_t *resolve_reference(const json_t *ref, const cd_buf *path, cd_secre
     const char *reference = json_string_value(json_object_get(ref, "secret"));
     char *value = NULL, *why = NULL;
     size_t len = 0;
-    if (cd_secret_resolve(reference, &value, &len, &why) < 0) {
+    if (cd_secret_resolve_guarded(reference, &value, &len, &why) < 0) {
         *err = cd_sprintf("%s: %s", path_or_root(path), why);
         free(why);
         return NULL;

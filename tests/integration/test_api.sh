@@ -97,6 +97,9 @@ base='"name": "V", "connector_type": "BANK_API", "driver": "test_gen", "source_e
 bad "{$base, \"connection_config\": {}, \"colour\": \"red\"}" colour "not an allowed field"
 bad "{$base, \"connection_config\": {}, \"total_runs\": 5}" total_runs "read-only"
 bad "{$base, \"connection_config\": {\"rows\": -1}}" connection_config.rows "at least 0"
+# a connector's secret may not be the service's own
+bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"env:CONNECTORD_DATABASE_URL\"}}}" connection_config.password "names one of the service's own settings"
+bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"file:/proc/self/environ\"}}}" connection_config.password "is under /proc"
 bad "{$base, \"connection_config\": {\"rows\": \"many\"}}" connection_config.rows "must be an integer"
 bad "{$base, \"connection_config\": []}" connection_config "must be an object"
 bad "{\"name\": \"V\", \"connector_type\": \"PG_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "must be BANK_API"

@@ -131,6 +131,11 @@ run_json "$plain" --type TEST
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "failing test"
 assert_eq "test failed as configured (password ********)" "$(jget '["error_message"]' <<<"$out")" "plaintext secret masked in the error"
 assert_not_contains "$out$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs")" "plaintext-pw-123" "plaintext secret anywhere"
+steal=$(add_connector steal BANK_API test_gen '{"rows": 1, "seed": 3, "password": {"secret": "env:CONNECTORD_DATABASE_URL"}}')
+run_json "$steal" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "a reference to the service's own setting fails"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "env:CONNECTORD_DATABASE_URL names one of the service's own settings" "why"
+assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "not retried"
 unset GEN_PW
 run_json "$sec" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "missing secret fails"

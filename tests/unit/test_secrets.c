@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secret_guard.h"
 #include "secrets.h"
 #include "util.h"
 
@@ -243,6 +244,63 @@ static void test_resolve_tree_errors(void **state)
                "(root): a secret reference cannot stand for the whole configuration");
 }
 
+/* A connector's references may not reach the service's own credentials
+ * (secret_guard.h). */
+static void test_guard(void **state)
+{
+    fixture *fx = *state;
+    cd_secret_guard_set("postgresql://svc:db-pass-123@127.0.0.1/connectord");
+    setenv("CONNECTORD_DATABASE_URL", "postgresql://svc:db-pass-123@127.0.0.1/connectord", 1);
+    setenv("PGPASSWORD", "db-pass-123", 1);
+    setenv("PGP_PASS", "pgp-passphrase", 1);
+    setenv("CD_TEST_HOLDS_PW", "prefix db-pass-123 suffix", 1);
+    tree_fails("{\"password\": {\"secret\": \"env:CONNECTORD_DATABASE_URL\"}}",
+               "password: secret env:CONNECTORD_DATABASE_URL names one of the service's own settings "
+               "(CONNECTORD_*, libpq's PGPASSWORD and the like), not a connector's secret");
+    tree_fails("{\"password\": {\"secret\": \"env:PGPASSWORD\"}}",
+               "password: secret env:PGPASSWORD names one of the service's own settings "
+               "(CONNECTORD_*, libpq's PGPASSWORD and the like), not a connector's secret");
+    tree_fails("{\"password\": {\"secret\": \"file:/proc/self/environ\"}}",
+               "password: secret file:/proc/self/environ is under /proc: the kernel's files hold the "
+               "service's own state, not a connector's secret");
+    /* reached through a link: the same file */
+    char *link = cd_sprintf("%s/sub", fx->dir);
+    assert_int_equal(symlink("/proc/self/environ", link), 0);
+    char *json = cd_sprintf("{\"k\": {\"secret\": \"file:%s\"}}", link);
+    json_error_t jerr;
+    json_t *cfg = json_loads(json, 0, &jerr);
+    char *err = NULL;
+    assert_int_equal(cd_secrets_resolve_tree(cfg, NULL, &err), -1);
+    assert_non_null(strstr(err, "is under /proc"));
+    free(err);
+    json_decref(cfg);
+    free(json);
+    free(link);
+    /* by content: any way to the database password is refused */
+    tree_fails("{\"token\": {\"secret\": \"env:CD_TEST_HOLDS_PW\"}}",
+               "token: secret env:CD_TEST_HOLDS_PW holds the service's own database credentials: "
+               "refused");
+    char *path = write_file(fx, "plain", "url: postgresql://svc:db-pass-123@127.0.0.1/connectord\n", 55);
+    char *ref = cd_sprintf("file:%s", path);
+    char *out = NULL, *why = NULL;
+    size_t len = 0;
+    assert_int_equal(cd_secret_resolve_guarded(ref, &out, &len, &why), -1);
+    assert_null(out);
+    assert_non_null(strstr(why, "holds the service's own database credentials"));
+    free(why);
+    free(ref);
+    free(path);
+    /* a connector's own secrets pass, PGP_* included */
+    resolves_to("env:PGP_PASS", "pgp-passphrase", 14);
+    assert_int_equal(cd_secret_guard_check_reference("env:PGP_PASS", &why), 0);
+    assert_int_equal(cd_secret_guard_check_reference("file:/etc/connectord/bank.key", &why), 0);
+    cd_secret_guard_set(NULL);
+    unsetenv("CONNECTORD_DATABASE_URL");
+    unsetenv("PGPASSWORD");
+    unsetenv("PGP_PASS");
+    unsetenv("CD_TEST_HOLDS_PW");
+}
+
 static void test_scrub(void **state)
 {
     cd_secret_set *set = cd_secret_set_new();
@@ -330,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_is_reference),
         cmocka_unit_test(test_resolve_tree),
         cmocka_unit_test(test_resolve_tree_errors),
+        cmocka_unit_test_setup_teardown(test_guard, setup, teardown),
         cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_collect_marked),
     };

@@ -80,6 +80,14 @@ assert_eq 10 "$(q "SELECT count(DISTINCT run_date) FROM sp_v2_connector_runs WHE
 assert_eq t "$(q "SELECT bool_and(ok) FROM (SELECT started_at >= lag(completed_at) OVER (ORDER BY run_date) OR lag(completed_at) OVER (ORDER BY run_date) IS NULL AS ok FROM sp_v2_connector_runs WHERE connector_id = $bf) s")" "one after another, in date order"
 assert_eq 10 "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_runs r ON r.id = a.run_id WHERE r.connector_id = $bf")" "each executed once"
 
+echo "   a date whose attempt fails is retried before the next date runs"
+bfr=$(add bfr '{"rows": 1, "seed": 4, "bank": "BFR", "fail_once_on": "2025-08-02", "auto_retry": true, "retry_count": 1}')
+out=$("$CD" -c "$CFG" backfill "$bfr" 2025-08-01 2025-08-03)
+wait_for "SELECT count(*) = 3 FROM sp_v2_connector_runs WHERE connector_id = $bfr AND status = 'SUCCESS'" 60 "backfill with a retry done"
+assert_eq 2 "$(q "SELECT attempt FROM sp_v2_connector_runs WHERE connector_id = $bfr AND run_date = '2025-08-02'")" "the failed date took two attempts"
+assert_eq t "$(q "SELECT (SELECT started_at FROM sp_v2_connector_runs WHERE connector_id = $bfr AND run_date = '2025-08-03')
+    >= (SELECT completed_at FROM sp_v2_connector_runs WHERE connector_id = $bfr AND run_date = '2025-08-02')")" "08-03 waited for 08-02's retry"
+
 echo "== retries: transient errors retried up to retry_count, config errors never"
 tr=$(add tr '{"rows": 1, "seed": 1, "bank": "TR", "fail": "transient", "auto_retry": true, "retry_count": 2}')
 id=$(queue "$tr")

@@ -2,8 +2,9 @@
  * test_gen.c — a test driver that generates bank statement records from
  * its connection_config: {"rows": N, "seed": S, "bad_every": K,
  * "driver_error_every": E, "fail": "config|transient|permanent",
- * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}. Deterministic for a given seed, so loading twice gives
- * the same rows. Category BANK_API, so connectors of type BANK_API with
+ * "fail_once_on": a run date whose first attempt fails (transient),
+ * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}.
+ * Deterministic for a given seed, so loading twice gives the same rows. Category BANK_API, so connectors of type BANK_API with
  * driver "test_gen" use it.
  */
 #include <connectord/plugin.h>
@@ -138,7 +139,12 @@ static int run_gen(cd_run *run)
     }
     host->set_detail(run, "files", "[\"generated.csv\"]");
     rc = CD_OK;
-    if (fail && strcmp(fail, "transient") == 0) {
+    /* "fail_once_on": a date whose first attempt fails, transient */
+    const char *once = json_string_value(json_object_get(c, "fail_once_on"));
+    if (once && strcmp(once, info->run_date) == 0 && info->attempt == 1) {
+        host->set_message(run, "the source was not ready for %s", once);
+        rc = CD_ERR_TRANSIENT;
+    } else if (fail && strcmp(fail, "transient") == 0) {
         host->set_message(run, "source went away after %lld rows", rows);
         rc = CD_ERR_TRANSIENT;
     } else if (fail && strcmp(fail, "permanent") == 0) {

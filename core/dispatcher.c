@@ -498,7 +498,28 @@ int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
     return rc;
 }
 
-/* Settles the runs listed in res (id, attempt, max_attempts) as lost. */
+/* A run whose worker is gone: retried (attempts left) or FAILED "worker
+ * lost", unless someone asked to cancel it, which then stands: FAILED
+ * "cancelled by WHO", not run again elsewhere. cancelled_by is NULL when
+ * nobody asked. 1 settled, 0 no longer RUNNING, -1 with *err. */
+static int settle_lost(cd_dispatcher *d, PGconn *conn, int64_t id, int attempt, int max_attempts,
+                       const char *cancelled_by, char **err)
+{
+    if (!cancelled_by)
+        return cd_runs_fail_or_retry(conn, d->cfg, id, attempt, max_attempts, "worker lost", 1,
+                                     err);
+    char *reason = cd_sprintf("cancelled by %s", cancelled_by);
+    int rc = cd_runs_fail_or_retry(conn, d->cfg, id, attempt, max_attempts, reason, 0, err);
+    free(reason);
+    return rc;
+}
+
+/* A rescue query's column: who asked to cancel the run, NULL if nobody. */
+#define LOST_RUN_CANCEL "CASE WHEN cancel_requested_at IS NOT NULL" \
+                        " THEN COALESCE(cancel_requested_by, 'USER') END"
+
+/* Settles the runs listed in res (id, attempt, max_attempts, worker,
+ * cancel) as lost. */
 static int rescue_rows(cd_dispatcher *d, PGconn *conn, PGresult *res)
 {
     int n = 0;
@@ -507,8 +528,8 @@ static int rescue_rows(cd_dispatcher *d, PGconn *conn, PGresult *res)
         int attempt = atoi(PQgetvalue(res, i, 1));
         int max_attempts = atoi(PQgetvalue(res, i, 2));
         char *err = NULL;
-        int rc = cd_runs_fail_or_retry(conn, d->cfg, id, attempt, max_attempts, "worker lost",
-                                       1, &err);
+        int rc = settle_lost(d, conn, id, attempt, max_attempts,
+                             PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4), &err);
         if (rc < 0) {
             cd_error("rescuing run %lld: %s", (long long)id, err);
             free(err);
@@ -529,7 +550,7 @@ int cd_dispatcher_rescue(cd_dispatcher *d, PGconn *conn, char **err)
         return -1;
     PGresult *res = cd_db_exec(
         conn, "finding lost runs", PGRES_TUPLES_OK,
-        "SELECT id, attempt, max_attempts, COALESCE(worker_id, '?')"
+        "SELECT id, attempt, max_attempts, COALESCE(worker_id, '?'), " LOST_RUN_CANCEL
         " FROM sp_v2_connector_runs WHERE status = 'RUNNING'"
         "  AND (lease_expires_at < now()"
         "       OR (lease_expires_at IS NULL AND started_at < now() - interval '1 day'))"
@@ -557,7 +578,7 @@ int cd_dispatcher_rescue_own(cd_dispatcher *d, PGconn *conn, char **err)
     PGresult *res = cd_db_exec(
         conn, "finding runs left on this host", PGRES_TUPLES_OK,
         "SELECT id, attempt, max_attempts, worker_id,"
-        " substring(worker_id FROM '^(?:cli/)?[^/]+/([0-9]+)')"
+        " substring(worker_id FROM '^(?:cli/)?[^/]+/([0-9]+)'), " LOST_RUN_CANCEL
         " FROM sp_v2_connector_runs WHERE status = 'RUNNING'"
         "  AND (split_part(worker_id, '/', 1) = $1"
         "       OR (split_part(worker_id, '/', 1) = 'cli' AND split_part(worker_id, '/', 2) = $1))",
@@ -571,8 +592,8 @@ int cd_dispatcher_rescue_own(cd_dispatcher *d, PGconn *conn, char **err)
             continue; /* a live process of this host still owns it */
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         char *e = NULL;
-        int rc = cd_runs_fail_or_retry(conn, d->cfg, id, atoi(PQgetvalue(res, i, 1)),
-                                       atoi(PQgetvalue(res, i, 2)), "worker lost", 1, &e);
+        int rc = settle_lost(d, conn, id, atoi(PQgetvalue(res, i, 1)), atoi(PQgetvalue(res, i, 2)),
+                             PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5), &e);
         if (rc < 0) {
             cd_error("rescuing run %lld: %s", (long long)id, e);
             free(e);
@@ -621,7 +642,10 @@ void cd_dispatcher_hand_back_all(cd_dispatcher *d)
 {
     for (size_t i = 0; i < d->nslots; i++) {
         slot *s = &d->slots[i];
-        if (!s->used || s->stop == STOP_HANDBACK)
+        /* A run already being stopped (cancelled, past its deadline) ends
+         * as such: handing it back would run it again, for a whole new
+         * timeout. */
+        if (!s->used || s->stop != STOP_NONE)
             continue;
         s->stop = STOP_HANDBACK;
         cd_child_signal(&s->child, SIGINT);

@@ -131,6 +131,17 @@ assert_eq "2" "$(q "SELECT attempt FROM sp_v2_connector_runs WHERE id = $id")" "
 assert_eq "FAILED|worker lost" "$(q "SELECT status, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $id AND attempt = 1")" "first attempt lost"
 assert_eq 20 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG'")" "rows loaded once"
 
+echo "   a run cancelled while its worker is dead is not run again by the rescue"
+long3=$(add long3 '{"rows": 20, "seed": 1, "bank": "LONG3", "sleep_ms": 300, "auto_retry": true, "retry_count": 2}')
+id=$(queue "$long3")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "long3 running"
+serve_stop w2 KILL || true
+assert_contains "$("$CD" -c "$CFG" cancel "$id")" "stop requested" "cancel of the orphaned run"
+serve_start w2 "$CFG"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 40 "orphaned cancelled run settled"
+assert_eq "1|cancelled by CLI" "$(q "SELECT attempt, error_message FROM sp_v2_connector_runs WHERE id = $id")" "settled as cancelled, not retried"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG3'")" "no rows of the cancelled run"
+
 echo "== SIGTERM hands a long run back to the queue"
 long2=$(add long2 '{"rows": 40, "seed": 1, "bank": "LONG2", "sleep_ms": 300}')
 id=$(queue "$long2")

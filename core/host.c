@@ -272,13 +272,17 @@ static void on_reject(void *userdata, const char *row_ref, const char *field, co
                      clean_text(run, reason, strlen(reason), TEXT_KEEP), NULL);
 }
 
-static void set_fatal(cd_run *run, char *msg)
+static void set_fatal_rc(cd_run *run, char *msg, int rc)
 {
-    if (!run->fatal)
+    if (!run->fatal) {
         run->fatal = msg;
-    else
+        run->fatal_rc = rc;
+    } else {
         free(msg);
+    }
 }
+
+static void set_fatal(cd_run *run, char *msg) { set_fatal_rc(run, msg, CD_ERR_PERMANENT); }
 
 PGconn *cd_run_ctl(cd_run *run)
 {
@@ -350,7 +354,7 @@ static int host_records_begin(cd_run *run, const char *const *columns, size_t nc
     char *err = NULL;
     if (cd_rs_layout_init(&layout, ds, columns, ncolumns, &err) != 0) {
         host_log(run, CD_LOG_ERROR, "records_begin: %s", err);
-        set_fatal(run, cd_sprintf("driver declared unusable columns: %s", err));
+        set_fatal_rc(run, cd_sprintf("driver declared unusable columns: %s", err), CD_ERR_CONFIG);
         free(err);
         return CD_ERR_CONFIG;
     }
@@ -362,23 +366,25 @@ static int host_records_begin(cd_run *run, const char *const *columns, size_t nc
     return CD_OK;
 }
 
-/* The first record: data connection, staging table, COPY. */
+/* The first record: data connection, staging table, COPY. The driver is
+ * told CD_ERR_PERMANENT (stop: record_emit answers nothing else); the run
+ * ends as fatal_rc says. */
 static int open_sink(cd_run *run)
 {
     char *err = NULL;
     if (cd_run_open_data(run, &err) != 0) {
-        set_fatal(run, err);
-        return CD_ERR_TRANSIENT;
+        set_fatal_rc(run, err, CD_ERR_TRANSIENT);
+        return CD_ERR_PERMANENT;
     }
     run->sink = cd_sink_open(run->data, run->dataset, run->info.run_id, on_reject, run, &err);
     if (!run->sink) {
-        set_fatal(run, err);
-        return CD_ERR_TRANSIENT;
+        set_fatal_rc(run, err, CD_ERR_TRANSIENT);
+        return CD_ERR_PERMANENT;
     }
     if (cd_sink_columns(run->sink, (const char *const *)run->columns, run->ncolumns, &err) != 0) {
-        set_fatal(run, cd_sprintf("driver declared unusable columns: %s", err));
+        set_fatal_rc(run, cd_sprintf("driver declared unusable columns: %s", err), CD_ERR_CONFIG);
         free(err);
-        return CD_ERR_CONFIG;
+        return CD_ERR_PERMANENT;
     }
     free_columns(run);
     return CD_OK;
@@ -407,7 +413,10 @@ static int host_record_emit(cd_run *run, const char *const *values, const size_t
     char *err = NULL;
     int rc = cd_sink_row(run->sink, values, lengths, row_ref ? row_ref : "", &err);
     if (rc < 0) {
-        set_fatal(run, err);
+        /* Bad rows are rejections, not this: the load itself broke (the
+         * database went away, the spool's disk filled up), which a later
+         * attempt can get past, as a failed merge or commit is (runner.c). */
+        set_fatal_rc(run, err, CD_ERR_TRANSIENT);
         return CD_ERR_PERMANENT;
     }
     /* Checked every few thousand rows: a clock read per row is measurable. */

@@ -37,6 +37,8 @@ struct cd_run {
 
     cd_sink *sink;
     char *fatal;         /* first error that makes the run fail (sink/db) */
+    int fatal_rc;        /* how it fails: CD_ERR_PERMANENT (0: the same), or TRANSIENT
+                            when the database or the disk failed, CONFIG for bad columns */
 
     int64_t driver_errors;      /* host->record_error calls */
     int64_t errors_stored;

@@ -257,8 +257,10 @@ static void call_driver(run_state *st)
         cd_host_table.log(run, CD_LOG_ERROR, "driver returned unknown code %d", st->rc);
         st->rc = CD_ERR_PERMANENT;
     }
-    if (run->fatal && st->rc == CD_OK)
-        st->rc = CD_ERR_PERMANENT;
+    /* The host's own failure decides how the run ends: the driver only
+     * heard "stop" (CD_ERR_PERMANENT) from record_emit. */
+    if (run->fatal && st->rc != CD_CANCELLED)
+        st->rc = run->fatal_rc ? run->fatal_rc : CD_ERR_PERMANENT;
     if (st->rc == CD_CANCELLED || (st->rc != CD_OK && cancel_requested)) {
         st->rc = CD_CANCELLED;
         int64_t elapsed = cd_now_ms() - st->started_ms;

@@ -113,6 +113,20 @@ ASAN_OPTIONS=detect_leaks=0 run_json "$leak" --date 2025-10-02
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status"
 assert_eq 100 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LEAKBANK'")" "rows"
 
+echo "== the database lost in the middle of a load: a transient failure (retried), nothing loaded"
+lost=$(add_connector dblost BANK_API test_gen '{"rows": 3000000, "seed": 5, "bank": "DBLOST"}')
+( for i in $(seq 1 300); do
+      n=$(q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'connectord-runner-data'")
+      [ "$n" -gt 0 ] && break
+      sleep 0.05
+  done ) &
+killer=$!
+run_json "$lost" --date 2025-10-02
+wait "$killer"
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
+assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "a lost database is transient: $(jget '["error_message"]' <<<"$out")"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'DBLOST'")" "no rows"
+
 echo "== secrets: references resolved only in the runner, never logged or stored resolved"
 export GEN_PW=hunter2-very-secret
 sec=$(add_connector sec BANK_API test_gen '{"rows": 5, "seed": 3, "password": {"secret": "env:GEN_PW"}}')

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cron.h"
 #include "db.h"
 #include "record_schema.h"
 #include "runner_channel.h"
@@ -607,6 +608,17 @@ static void host_config_error(cd_run *run, const char *field, const char *fmt, .
     free(f);
 }
 
+static int host_local_date(cd_run *run, int64_t unix_seconds, char out[11])
+{
+    char *err = NULL;
+    if (!out || cd_tz_local_date(run->info.timezone, unix_seconds, 0, out, &err) != 0) {
+        host_log(run, CD_LOG_ERROR, "local_date: %s", err ? err : "no output buffer");
+        free(err);
+        return CD_ERR_PERMANENT;
+    }
+    return CD_OK;
+}
+
 const cd_host_api cd_host_table = {
     .struct_size = (uint32_t)sizeof(cd_host_api),
     .abi_major = CD_PLUGIN_ABI_MAJOR,
@@ -633,4 +645,5 @@ const cd_host_api cd_host_table = {
     .file_record = cd_host_file_record,
     .work_dir = cd_host_work_dir,
     .file_size_loaded = cd_host_file_size_loaded,
+    .local_date = host_local_date,
 };

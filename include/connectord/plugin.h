@@ -45,7 +45,7 @@
  *
  * ABI history: 1.0 the first; 1.1 the file ledger and work directory
  * (file_lookup, file_record, work_dir); 1.2 the committed callback and
- * file_size_loaded.
+ * file_size_loaded; 1.3 local_date.
  */
 #ifndef CONNECTORD_PLUGIN_H
 #define CONNECTORD_PLUGIN_H
@@ -60,7 +60,7 @@ extern "C" {
 /* "CDRV" read as a little-endian 32-bit number. */
 #define CD_DRIVER_MAGIC 0x56524443u
 #define CD_PLUGIN_ABI_MAJOR 1
-#define CD_PLUGIN_ABI_MINOR 2
+#define CD_PLUGIN_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define CD_EXPORT __attribute__((visibility("default")))
@@ -306,6 +306,14 @@ typedef struct cd_host_api {
      * driver may load the file while it downloads it and learn its sha256
      * only at the end, without loading the same content twice. */
     int (*file_size_loaded)(cd_run *run, const cd_file_info *file, int *possible);
+
+    /* --- ABI 1.3 --- */
+
+    /* The calendar date ("YYYY-MM-DD") in the connector's time zone of the
+     * instant unix_seconds: the business date of a source's timestamp that
+     * carries its own offset ("2025-10-02T20:00:00Z" is 2025-10-03 in
+     * Asia/Kolkata). CD_OK, or CD_ERR_PERMANENT for an instant out of range. */
+    int (*local_date)(cd_run *run, int64_t unix_seconds, char out[11]);
 
     /* Append new entries here only, and bump CD_PLUGIN_ABI_MINOR. */
 } cd_host_api;

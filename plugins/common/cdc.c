@@ -133,6 +133,64 @@ int cdc_is_iso_date(const char *s)
     return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
 }
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int two_digits(const char *p) { return isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]); }
+
+int cdc_timestamp_instant(const char *s, int64_t *unix_seconds)
+{
+    if (!s || strlen(s) < 16 || (s[10] != 'T' && s[10] != ' '))
+        return 0;
+    char day[11];
+    memcpy(day, s, 10);
+    day[10] = '\0';
+    if (!cdc_is_iso_date(day) || !two_digits(s + 11) || s[13] != ':' || !two_digits(s + 14))
+        return 0;
+    int hh = (s[11] - '0') * 10 + (s[12] - '0'), mi = (s[14] - '0') * 10 + (s[15] - '0'), ss = 0;
+    const char *p = s + 16;
+    if (p[0] == ':' && two_digits(p + 1)) {
+        ss = (p[1] - '0') * 10 + (p[2] - '0');
+        p += 3;
+    }
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            ;
+    if (hh > 23 || mi > 59 || ss > 60)
+        return 0;
+    long offset;
+    if (p[0] == 'Z' && p[1] == '\0') {
+        offset = 0;
+    } else if ((p[0] == '+' || p[0] == '-') && two_digits(p + 1)) {
+        const char *q = p + 3;
+        int om = 0;
+        if (*q == ':')
+            q++;
+        if (two_digits(q)) {
+            om = (q[0] - '0') * 10 + (q[1] - '0');
+            q += 2;
+        }
+        if (*q || om > 59)
+            return 0;
+        offset = ((p[1] - '0') * 10L + (p[2] - '0')) * 3600 + om * 60L;
+        if (p[0] == '-')
+            offset = -offset;
+    } else {
+        return 0;
+    }
+    long days = days_from_civil(atoi(day), atoi(day + 5), atoi(day + 8));
+    *unix_seconds = (int64_t)days * 86400 + hh * 3600L + mi * 60L + ss - offset;
+    return 1;
+}
+
 char *cdc_format_date(const char *pattern, const char *iso)
 {
     if (!cdc_is_iso_date(iso))

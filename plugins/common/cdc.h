@@ -69,6 +69,11 @@ long long cdc_json_int(const json_t *obj, const char *key, long long dflt);
 
 /* 1 if s is a real calendar date "YYYY-MM-DD". */
 int cdc_is_iso_date(const char *s);
+/* The instant of an ISO timestamp that names its zone,
+ * "YYYY-MM-DD[T ]HH:MM[:SS[.fff]](Z|+hh[:mm]|-hh[:mm])", as seconds since
+ * 1970-01-01 UTC: 1 and *unix_seconds; 0 when it names no zone (a local
+ * time) or is no such timestamp. */
+int cdc_timestamp_instant(const char *s, int64_t *unix_seconds);
 /* Formats an ISO date with a pattern made of the tokens YYYY, YY, MM, DD
  * and literal characters ("DD-MM-YYYY", "YYYYMMDD"). Malloc'd; NULL when
  * iso is not a date or on ENOMEM. */

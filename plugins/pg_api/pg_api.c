@@ -559,6 +559,12 @@ static int finish_item(sp_parse *p)
         problem = "item has no trans_date or trans_complete_date";
     else if (split_datetime(when, date, &ts) != 0)
         problem = "trans_date is not \"YYYY-MM-DD HH:MM:SS\" or \"DD-MM-YYYY\"";
+    /* A timestamp with its own offset ("...T20:00:00Z") belongs to the
+     * connector's local day of that instant, not to the day in its text. */
+    int64_t instant;
+    if (!problem && ts && cdc_timestamp_instant(ts, &instant) &&
+        CD_HOST_HAS(hostapi, local_date) && hostapi->local_date(p->run, instant, date) != CD_OK)
+        problem = "trans_date is outside the calendar";
     if (!problem) {
         const char *code = v[F_CLIENT_CODE];
         if ((!code || !*code) && strcmp(p->merchant, "ALL") != 0)

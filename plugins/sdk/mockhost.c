@@ -493,6 +493,31 @@ static int host_file_size_loaded(cd_run *run, const cd_file_info *f, int *possib
     return CD_OK;
 }
 
+/* ---- ABI 1.3 ---- */
+
+/* The mock has no calendar library of its own: glibc's, under the zone set
+ * for the run (the mock is a test harness, on one thread). */
+static int host_local_date(cd_run *run, int64_t unix_seconds, char out[11])
+{
+    cd_mock_host *m = mock_of(run);
+    const char *old = getenv("TZ");
+    char *saved = old ? xstrdup(old) : NULL;
+    setenv("TZ", m->timezone, 1);
+    tzset();
+    time_t t = (time_t)unix_seconds;
+    struct tm tm;
+    int ok = localtime_r(&t, &tm) != NULL && tm.tm_year + 1900 >= 1 && tm.tm_year + 1900 <= 9999;
+    if (ok)
+        strftime(out, 11, "%Y-%m-%d", &tm);
+    if (saved)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(saved);
+    return ok ? CD_OK : CD_ERR_PERMANENT;
+}
+
 int cd_mock_committed(cd_mock_host *m)
 {
     if (!m->callbacks.committed)
@@ -559,6 +584,7 @@ cd_mock_host *cd_mock_new(void)
     m->api.file_record = host_file_record;
     m->api.work_dir = host_work_dir;
     m->api.file_size_loaded = host_file_size_loaded;
+    m->api.local_date = host_local_date;
 
     m->info.struct_size = (uint32_t)sizeof(cd_run_info);
     m->info.run_id = 1;

@@ -43,7 +43,7 @@ assert_eq "test_gen" "$(loaded)" "the good file still loads"
 printf 'database:\n  url: "postgresql:///unused"\nplugins:\n  dir: "%s"\n' "$CD_BUILD_DIR/lib/connectord/plugins" >"$T/b.yaml"
 json=$("$CD" -c "$T/b.yaml" plugins --json)
 desc=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%s:%s:%s:%s" % (x["name"], x["category"], x["dataset"], x["abi"]) for x in sorted(d["loaded"], key=lambda x: x["name"])))' <<<"$json")
-assert_eq "bank_api:BANK_API:bank_statement:1.2 bank_sftp:BANK_SFTP:bank_statement:1.2 pg_api:PG_API:pg_transaction:1.2 pg_database:PG_DATABASE:configured:1.2" "$desc" "built-in drivers"
+assert_eq "bank_api:BANK_API:bank_statement:1.3 bank_sftp:BANK_SFTP:bank_statement:1.3 pg_api:PG_API:pg_transaction:1.3 pg_database:PG_DATABASE:configured:1.3" "$desc" "built-in drivers"
 python3 - "$json" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])

@@ -184,6 +184,18 @@ static const char noid_body[] =
     "{\"transaction_id\":\"N3\",\"client_code\":\"NOID\",\"payee_amount\":\"3.00\","
     "\"trans_date\":\"2025-01-02 10:00:00\"}]";
 
+/* Timestamps with their own offsets: the business date is the connector's
+ * local day of the instant. */
+static const char zones_body[] =
+    "[{\"transaction_id\":\"Z1\",\"client_code\":\"ZONES\",\"payee_amount\":\"1.00\","
+    "\"trans_date\":\"2025-10-02T20:00:00Z\"},"
+    "{\"transaction_id\":\"Z2\",\"client_code\":\"ZONES\",\"payee_amount\":\"2.00\","
+    "\"trans_date\":\"2025-10-02T20:00:00+05:30\"},"
+    "{\"transaction_id\":\"Z3\",\"client_code\":\"ZONES\",\"payee_amount\":\"3.00\","
+    "\"trans_date\":\"2025-10-03 01:00:00-0100\"},"
+    "{\"transaction_id\":\"Z4\",\"client_code\":\"ZONES\",\"payee_amount\":\"4.00\","
+    "\"trans_date\":\"2025-10-02 23:59:59\"}]";
+
 /* 100 bytes in: the cut falls inside the second item. */
 static const char trunc_body[] =
     "[{\"transaction_id\":\"T1\",\"client_code\":\"TRUNC\",\"payee_amount\":\"1.00\","
@@ -307,6 +319,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, amounts_body, NULL);
     if (strcmp(code, "NOID") == 0)
         return reply(c, 200, noid_body, NULL);
+    if (strcmp(code, "ZONES") == 0)
+        return reply(c, 200, zones_body, NULL);
     if (strcmp(code, "MIXED") == 0)
         return reply(c, 200, mixed_body, NULL);
     if (strcmp(code, "BADROWS") == 0)

@@ -291,6 +291,28 @@ static void test_run_amounts(void **state)
     cd_mock_free(m);
 }
 
+/* A timestamp with an offset counts on the connector's local day of that
+ * instant; one without is local time already. */
+static void test_run_zoned_timestamps(void **state)
+{
+    static const char *const want[] = {"2025-10-03", "2025-10-02", "2025-10-03", "2025-10-02"};
+    for (int zone = 0; zone < 2; zone++) {
+        cd_mock_host *m = load_codes("\"ZONES\"", NULL);
+        if (zone == 1)
+            cd_mock_set_timezone(m, "America/New_York");
+        assert_int_equal(cd_mock_run_driver(m), CD_OK);
+        assert_int_equal(cd_mock_record_count(m), 4);
+        for (int i = 0; i < 4; i++) {
+            /* In New York: Z1 and Z3 are 16:00 and 22:00 of 10-02, Z2 10:30 of 10-02. */
+            const char *w = zone == 0 ? want[i] : "2025-10-02";
+            assert_string_equal(cd_mock_record_value(m, i, "transaction_date"), w);
+        }
+        assert_string_equal(cd_mock_record_value(m, 0, "transaction_timestamp"),
+                            "2025-10-02T20:00:00Z");
+        cd_mock_free(m);
+    }
+}
+
 static void test_run_generated_and_noid(void **state)
 {
     cd_mock_host *m = load_codes("\"NOID\", \"gen1\"", NULL);
@@ -391,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_test_stall),
         cmocka_unit_test(test_default_connector_fails_fast),
         cmocka_unit_test(test_run_amounts),
+        cmocka_unit_test(test_run_zoned_timestamps),
         cmocka_unit_test(test_run_generated_and_noid),
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),

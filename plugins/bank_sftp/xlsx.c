@@ -10,6 +10,11 @@
 #include "cdc.h"
 
 #define MAX_CELL ((size_t)1 << 20) /* bytes of one cell's text */
+/* All shared strings together, and one row's cells: a few kilobytes of
+ * zip can inflate to gigabytes, and a row of references to one long
+ * shared string multiplies it again. */
+#define MAX_SHARED_STRINGS ((size_t)256 << 20)
+#define MAX_ROW ((size_t)16 << 20)
 #define MAX_COLS 16384             /* XFD, Excel's last column */
 
 /* Local name of a possibly prefixed element ("x:row" -> "row"). */
@@ -113,6 +118,8 @@ typedef struct sst {
     int in_si, in_t, in_rph;
     size_t cur_start;
     int oom;
+    int too_long;  /* one string over MAX_CELL */
+    int too_many;  /* all of them over MAX_SHARED_STRINGS */
 } sst;
 
 static void XMLCALL sst_start(void *ud, const char *el, const char **atts)
@@ -159,7 +166,13 @@ static void XMLCALL sst_end(void *ud, const char *el)
 static void XMLCALL sst_text(void *ud, const char *t, int len)
 {
     sst *s = ud;
-    if (s->in_t && cdc_buf_append(&s->text, t, (size_t)len) != 0)
+    if (!s->in_t || s->oom || s->too_long || s->too_many)
+        return;
+    if (s->text.len - s->cur_start + (size_t)len > MAX_CELL)
+        s->too_long = 1;
+    else if (s->text.len + (size_t)len > MAX_SHARED_STRINGS)
+        s->too_many = 1;
+    else if (cdc_buf_append(&s->text, t, (size_t)len) != 0)
         s->oom = 1;
 }
 
@@ -312,6 +325,10 @@ static void end_cell(sheet_state *s)
         s->capcells = nc;
     }
     s->cells[s->ncells++] = (cellrec){s->c_col, s->c_start, len, numeric};
+    if (s->text.len > MAX_ROW) {
+        fail(s, cdc_printf("row %ld: its cells hold more than %zu MiB", s->row_no, MAX_ROW >> 20));
+        return;
+    }
     /* each cell's text ends with a NUL in the row buffer */
     if (cdc_buf_append(&s->text, "", 1) != 0)
         fail(s, cdc_printf("out of memory"));
@@ -442,8 +459,12 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
             goto out;
         XML_ParserFree(p);
         p = NULL;
-        if (strings.oom) {
-            *why = cdc_printf("out of memory reading the shared strings");
+        if (strings.oom || strings.too_long || strings.too_many) {
+            *why = strings.oom        ? cdc_printf("out of memory reading the shared strings")
+                   : strings.too_long ? cdc_printf("a shared string is longer than %zu bytes",
+                                                   MAX_CELL)
+                                      : cdc_printf("the shared strings are larger than %zu MiB",
+                                                   MAX_SHARED_STRINGS >> 20);
             goto out;
         }
     }

@@ -286,6 +286,34 @@ assert_eq "HDFC BANK" "$(q "SELECT bank_name FROM sp_v2_bank_statements WHERE ba
 rid=$(jget '["id"]' <<<"$out")
 assert_contains "$(q "SELECT string_agg(row_ref || ' ' || reason, ' | ') FROM sp_v2_connector_record_errors WHERE run_id=$rid")" "HDFC_2025-10-02.xlsx:5 amount: 'abc'" "xlsx bad row with its sheet row"
 
+echo "   an XLSX that inflates far beyond its size fails as a file, before memory runs out"
+bomb() { # OUT STRING_BYTES CELLS_PER_ROW: one shared string of that size, a row of references to it
+    python3 - "$@" <<'PY'
+import sys, zipfile
+out, size, cells = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+rel = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('xl/workbook.xml', f'<workbook {ns} {rel}><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    z.writestr('xl/_rels/workbook.xml.rels', '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+    z.writestr('xl/sharedStrings.xml', f'<sst {ns}><si><t>MERCHANT_TRACKID</t></si><si><t>{"A" * size}</t></si></sst>')
+    row = ''.join(f'<c t="s"><v>1</v></c>' for _ in range(cells))
+    z.writestr('xl/worksheets/sheet1.xml', f'<worksheet {ns}><sheetData><row r="1"><c t="s"><v>0</v></c></row><row r="2">{row}</row></sheetData></worksheet>')
+PY
+}
+bomb "$UP/HDFC_2025-10-05.xlsx" 2000000 1
+bomb "$UP/HDFC_2025-10-06.xlsx" 1000000 40
+old "$UP"/HDFC_2025-10-0[56].xlsx
+[ "$(stat -c %s "$UP/HDFC_2025-10-06.xlsx")" -lt 20000 ] || cd_fail "the bomb is not small"
+run_json "$hd" --date 2025-10-05
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "a 2 MB shared string"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "a shared string is longer than 1048576 bytes" "long shared string named"
+run_json "$hd" --date 2025-10-06
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "a row of 40 references to a 1 MB string"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "row 2: its cells hold more than 16 MiB" "row size named"
+assert_lt() { [ "$1" -lt "$2" ] || cd_fail "$3: $1 is not below $2"; }
+assert_lt "$(jget '["details"]["runner_peak_rss_kb"]' <<<"$out")" 65536 "the runner's memory stayed bounded"
+
 echo "== PGP: decrypted with the configured key; a bad signature fails the file"
 export GNUPGHOME=$GNUPGHOME_T
 chmod 700 "$GNUPGHOME"

@@ -380,6 +380,20 @@ int bs_sftp_list(bs_sftp *c, const char *dir, bs_entry **out, size_t *n, char **
             break;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
+        /* The ledger and the run's details hold names as text: a name in
+         * another encoding could be neither looked up nor recorded, and
+         * would fail every run of the directory. It is skipped, visibly. */
+        if (!cdc_utf8_valid(name, (size_t)r)) {
+            char shown[64];
+            size_t k = 0;
+            for (int j = 0; j < r && k + 5 < sizeof shown; j++) {
+                unsigned char ch = (unsigned char)name[j];
+                k += (size_t)snprintf(shown + k, sizeof shown - k, ch >= 0x20 && ch < 0x7f ? "%c" : "\\x%02x", ch);
+            }
+            c->host->log(c->run, CD_LOG_WARNING, "%s: skipped \"%s\": the name is not UTF-8",
+                         dir, shown);
+            continue;
+        }
         if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
             bs_entry *ne = realloc(*out, ncap * sizeof *ne);

@@ -65,6 +65,10 @@ int cdc_check_secret_shape(const cd_host_api *host, cd_run *run, const json_t *o
 /* Integer value of key, or dflt when absent / not an integer. */
 long long cdc_json_int(const json_t *obj, const char *key, long long dflt);
 
+/* 1 if s[0..len) is valid UTF-8 without NUL bytes (overlong forms,
+ * surrogates and code points past U+10FFFF are invalid). */
+int cdc_utf8_valid(const char *s, size_t len);
+
 /* ---- dates ---- */
 
 /* 1 if s is a real calendar date "YYYY-MM-DD". */

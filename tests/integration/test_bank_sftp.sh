@@ -121,6 +121,14 @@ run_json "$ax" --date 2025-10-02
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "repeat status"
 assert_eq 0 "$(jget '["records_processed"]' <<<"$out")" "nothing read again"
 assert_eq ALREADY_LOADED "$(jget '["details"]["files"][0]["status"]' <<<"$out")" "file skipped"
+echo "   a file whose name is not UTF-8 is skipped with a warning, not a failure of the day"
+latin1="$UP/AXIS_RECON_20251002_relev$(printf '\xe9').csv"
+axis_csv "$latin1"; old "$latin1"
+run_json "$ax" --date 2025-10-02
+rm -f "$latin1"
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status with a Latin-1 name beside: $(jget '["error_message"]' <<<"$out")"
+rid=$(jget '["id"]' <<<"$out")
+assert_contains "$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id=$rid")" 'skipped "AXIS_RECON_20251002_relev\xe9.csv": the name is not UTF-8' "the skip is logged"
 
 echo "== a renamed file is not loaded again (same sha256)"
 mv "$UP/AXIS_RECON_20251002.csv" "$UP/AXIS_RECON_20251002_copy.csv"

@@ -597,6 +597,45 @@ static int read_outcome(run_ctx *x, const candidate *cd, bs_fetched *f, bs_mappe
     return rc;
 }
 
+/* A streamed file that failed its checksum had its rows in the load
+ * already, so it failed the whole run; streamed again on the retry, it
+ * would fail it again, and every other file of the day with it. The note
+ * "verify-KEY" in the work directory (it outlives the run) says: this
+ * version (size and mtime) is downloaded and checked before it is read,
+ * so it fails alone. */
+static char *verify_note_path(const run_ctx *x, const candidate *cd)
+{
+    char key[65];
+    bs_sha256_hex(cd->path, strlen(cd->path), key);
+    return cdc_printf("%s/verify-%.24s", x->work_dir, key);
+}
+
+static void note_verify_first(const run_ctx *x, const candidate *cd)
+{
+    char *path = verify_note_path(x, cd);
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (f) {
+        fprintf(f, "%lld %lld\n", (long long)cd->e->size, (long long)cd->e->mtime);
+        fclose(f);
+    }
+    free(path);
+}
+
+static int must_verify_first(const run_ctx *x, const candidate *cd)
+{
+    char *path = verify_note_path(x, cd);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    long long size = -1, mtime = -1;
+    int hit = f && fscanf(f, "%lld %lld", &size, &mtime) == 2 && size == cd->e->size &&
+              mtime == cd->e->mtime;
+    if (f)
+        fclose(f);
+    if (f && !hit)
+        unlink(path); /* another version now: stream it again */
+    free(path);
+    return hit;
+}
+
 /* A file no loaded content can equal (no loaded version has its size):
  * its rows go to the load while it downloads; its sha256 is known at the
  * end. A checksum mismatch found then fails the run, whose load rolls
@@ -654,6 +693,7 @@ static int process_streamed(run_ctx *x, const candidate *cd)
         }
         /* its rows are in the load already: the run must not commit them */
         file_failed(x, cd, f.sha256, rc, why);
+        note_verify_first(x, cd);
         hostapi->set_message(x->run, "%s", why);
         goto out;
     }
@@ -818,6 +858,12 @@ static int process_file(run_ctx *x, const candidate *cd)
         rc = hostapi->file_size_loaded(x->run, &fi, &possible);
         if (rc != CD_OK)
             return rc;
+    }
+    if (!possible && must_verify_first(x, cd)) {
+        hostapi->log(x->run, CD_LOG_INFO,
+                     "%s: failed its checksum when streamed before: downloaded and verified "
+                     "before it is read", e->name);
+        possible = 1;
     }
     return possible ? process_downloaded(x, cd) : process_streamed(x, cd);
 }

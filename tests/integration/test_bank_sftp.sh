@@ -233,6 +233,21 @@ run_json "$mk" --date 2025-10-02
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "verified: $(jget '["error_message"]' <<<"$out")"
 assert_eq 3 "$(jget '["details"]["inserted"]' <<<"$out")" "loaded after a good sidecar"
 
+echo "   a streamed file that fails its checksum is verified before it is read on the retry: it fails alone"
+ck=$(add_connector checked "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "CK_{YYYYMMDD}_{SEQ}.csv", "checksum": "sha256_sidecar"')")
+axis_csv "$UP/CK_20251002_1.csv"; sed -i 's/AX00/CK10/' "$UP/CK_20251002_1.csv"
+axis_csv "$UP/CK_20251002_2.csv"; sed -i 's/AX00/CK20/' "$UP/CK_20251002_2.csv"
+# the first file's sidecar is another file's digest
+(cd "$UP" && sha256sum CK_20251002_2.csv | sed 's/CK_20251002_2/CK_20251002_1/' >CK_20251002_1.csv.sha256 && sha256sum CK_20251002_2.csv >CK_20251002_2.csv.sha256)
+old "$UP"/CK_*
+run_json "$ck" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "first attempt: the bad file's rows were streamed"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'CK%'")" "nothing loaded by it"
+run_json "$ck" --date 2025-10-02
+assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "retry: the good file loads, the bad one fails alone ($(jget '["error_message"]' <<<"$out"))"
+assert_eq "0|3" "$(q "SELECT count(*) FILTER (WHERE bank_ref LIKE 'CK1%'), count(*) FILTER (WHERE bank_ref LIKE 'CK2%') FROM sp_v2_bank_statements")" "only the verified file's rows"
+assert_contains "$(jget '["error_message"]' <<<"$out")$(q "SELECT string_agg(reason, ' ') FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" "checksum mismatch" "the bad file named"
+
 echo "== a download that broke off resumes from its offset; sha256 over the whole file"
 rs=$(add_connector resume "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "RS_{YYYYMMDD}.csv", "checksum": "sha256_sidecar"')")
 { printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'

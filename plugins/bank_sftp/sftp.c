@@ -224,6 +224,23 @@ const char *bs_sftp_status_text(const bs_sftp *c)
             host->test_step(run, name, ok, __VA_ARGS__);   \
     } while (0)
 
+/* A refused credential is the configuration's to fix, never retried; a
+ * connection that broke or stalled during authentication (a server
+ * throttling logins drops them) is retried. */
+static int auth_failure_code(int ar)
+{
+    switch (ar) {
+    case LIBSSH2_ERROR_AUTHENTICATION_FAILED: /* also PUBLICKEY_UNRECOGNIZED */
+    case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
+    case LIBSSH2_ERROR_PASSWORD_EXPIRED:
+    case LIBSSH2_ERROR_METHOD_NOT_SUPPORTED:
+    case LIBSSH2_ERROR_FILE:
+        return CD_ERR_CONFIG;
+    default:
+        return CD_ERR_TRANSIENT;
+    }
+}
+
 int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t *root, int steps)
 {
     memset(c, 0, sizeof *c);
@@ -299,21 +316,24 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
     STEP("host key", 1, "%s", c->fingerprint);
 
     int ar;
+    int have_credential;
     if (strcmp(auth, "private_key") == 0) {
         const char *key = cdc_secret_str(root, "private_key");
         const char *pass = cdc_secret_str(root, "private_key_passphrase");
+        have_credential = key != NULL;
         ar = key ? libssh2_userauth_publickey_frommemory(c->s, user, strlen(user), NULL, 0, key,
                                                          strlen(key), pass)
-                 : -1;
+                 : LIBSSH2_ERROR_AUTHENTICATION_FAILED;
     } else {
         const char *pw = cdc_secret_str(root, "password");
-        ar = pw ? libssh2_userauth_password(c->s, user, pw) : -1;
+        have_credential = pw != NULL;
+        ar = pw ? libssh2_userauth_password(c->s, user, pw) : LIBSSH2_ERROR_AUTHENTICATION_FAILED;
     }
     if (ar != 0) {
-        STEP("auth", 0, "%s as %s: %s", auth, user, bs_sftp_error(c));
-        open_error(c, "SSH authentication as %s failed: %s", user, bs_sftp_error(c));
-        return ar == LIBSSH2_ERROR_TIMEOUT || ar == LIBSSH2_ERROR_SOCKET_RECV ? CD_ERR_TRANSIENT
-                                                                             : CD_ERR_CONFIG;
+        const char *what = have_credential ? bs_sftp_error(c) : "no credential configured";
+        STEP("auth", 0, "%s as %s: %s", auth, user, what);
+        open_error(c, "SSH authentication as %s failed: %s", user, what);
+        return auth_failure_code(ar);
     }
     STEP("auth", 1, "%s as %s", auth, user);
 

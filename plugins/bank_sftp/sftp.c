@@ -276,6 +276,14 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
         return CD_ERR_TRANSIENT;
     }
     libssh2_session_set_blocking(c->s, 1);
+    /* OpenSSH's order of host key types: the fingerprint reported (and
+     * checked) is then the one `ssh` shows and `ssh-keygen -lf
+     * ssh_host_ed25519_key.pub` prints, and the entry `ssh` wrote to
+     * known_hosts. Types this libssh2 lacks are left out by it. */
+    if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY,
+                                    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+                                    "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa") != 0)
+        host->log(run, CD_LOG_DEBUG, "host key preference not set: %s", bs_sftp_error(c));
     /* Every blocking libssh2 call below is bounded by the same budget. */
     budget = step_budget_ms(host, run, d ? d->request_timeout_s : 0);
     libssh2_session_set_timeout(c->s, budget > 0 ? budget : 1);

@@ -21,6 +21,10 @@ sshd_tmp_start() {
     mkdir -p "$dir"
     SSHD_DIR=$dir
     ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C cd-test-host >/dev/null
+    # A second host key, as real servers have: the client must pick ed25519
+    # first, as OpenSSH does, or the pin taken from host_key.pub (and from
+    # what `ssh` shows) would not match.
+    ssh-keygen -q -t ecdsa -b 256 -N '' -f "$dir/host_key_ecdsa" -C cd-test-host >/dev/null
     # ECDSA: libssh2 1.10 signs RSA only with SHA-1, which OpenSSH 9 refuses
     ssh-keygen -q -t ecdsa -b 256 -m PEM -N "" -f "$dir/user_key" -C cd-test-user >/dev/null
     SSHD_KEY="$dir/user_key"
@@ -73,6 +77,7 @@ sshd_tmp_start() {
     cat >"$cfg" <<CFG
 ListenAddress 127.0.0.1
 Port $SSHD_PORT
+HostKey $dir/host_key_ecdsa
 HostKey $dir/host_key
 PidFile $dir/sshd.pid
 UsePAM no

@@ -33,6 +33,30 @@ static gpgme_error_t pass_cb(void *hook, const char *uid_hint, const char *info,
     return 0;
 }
 
+/* Whether sig_fpr (the fingerprint, or the long key id, a signature names)
+ * is the signer key or one of its subkeys: banks often sign with a
+ * signing subkey, whose fingerprint is not the primary's. */
+static int fpr_is(const char *fpr, const char *sig_fpr)
+{
+    size_t n = strlen(fpr), m = strlen(sig_fpr);
+    return strcasecmp(fpr, sig_fpr) == 0 ||
+           (m >= 16 && m <= n && strcasecmp(fpr + n - m, sig_fpr) == 0);
+}
+
+static int signed_by(gpgme_ctx_t ctx, const char *signer_fpr, const char *sig_fpr)
+{
+    if (fpr_is(signer_fpr, sig_fpr))
+        return 1;
+    gpgme_key_t key = NULL;
+    if (gpgme_get_key(ctx, signer_fpr, &key, 0) != GPG_ERR_NO_ERROR || !key)
+        return 0;
+    int found = 0;
+    for (gpgme_subkey_t k = key->subkeys; k && !found; k = k->next)
+        found = k->fpr && fpr_is(k->fpr, sig_fpr);
+    gpgme_key_unref(key);
+    return found;
+}
+
 /* Imports armored key text; *fpr gets the first imported key's fingerprint
  * (malloc'd) when fpr != NULL. */
 static int import_key(gpgme_ctx_t ctx, const char *text, const char *what, char **fpr, char **why)
@@ -130,9 +154,7 @@ int bs_pgp_decrypt(const char *in_path, const char *out_path, const char *home,
             /* A good signature by the configured key: the key was imported
              * just now, so "valid" (web of trust) cannot be asked for. */
             if (gpgme_err_code(s->status) == GPG_ERR_NO_ERROR && s->fpr && signer_fpr &&
-                (strcasecmp(s->fpr, signer_fpr) == 0 ||
-                 (strlen(s->fpr) >= 16 &&
-                  strcasecmp(signer_fpr + strlen(signer_fpr) - strlen(s->fpr), s->fpr) == 0)))
+                signed_by(ctx, signer_fpr, s->fpr))
                 good = 1;
         }
         if (!good) {

@@ -359,6 +359,18 @@ old "$UP/PGP_20251003.csv.pgp"
 run_json "$pg" --date 2025-10-03
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "bad signature fails"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "PGP_20251003.csv.pgp: bad signature" "bad signature message"
+echo "   a signature by the signer key's signing subkey is good"
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-gen-key "Bank Two <b2@example.test>" ed25519 cert never 2>/dev/null
+b2=$(gpg --batch --with-colons --list-keys b2@example.test | awk -F: '/^fpr/ {print $10; exit}')
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-add-key "$b2" ed25519 sign never 2>/dev/null
+gpg --batch --armor --export b2@example.test >"$CD_TEST_TMP/bank2.pub.asc"
+pgcfg2=$(python3 -c 'import json,sys; print(json.dumps({"private_key": {"secret": "file:"+sys.argv[1]}, "passphrase": {"secret": "env:PGP_PASS"}, "signer_key": open(sys.argv[2]).read()}))' "$CD_TEST_TMP/conn.sec.asc" "$CD_TEST_TMP/bank2.pub.asc")
+pg2=$(add_connector pgp2 "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "PGQ_{YYYYMMDD}.csv.pgp", "pgp": '"$pgcfg2")")
+sed 's/PG00/PQ00/' "$CD_TEST_TMP/pg.csv" >"$CD_TEST_TMP/pq.csv"
+gpg --batch --quiet --yes --trust-model always --pinentry-mode loopback --passphrase '' -u b2@example.test -r c@example.test --sign --encrypt -o "$UP/PGQ_20251002.csv.pgp" "$CD_TEST_TMP/pq.csv"
+old "$UP/PGQ_20251002.csv.pgp"
+run_json "$pg2" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "subkey signature: $(jget '["error_message"]' <<<"$out")"
 [ -z "$(find "$WORK" -name '*.plain')" ] || cd_fail "decrypted file left behind"
 unset GNUPGHOME
 

@@ -227,9 +227,17 @@ void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
     PGresult *res = write_row(db, r,
                               "UPDATE sp_v2_connectors SET name = $2, connector_type = $3,"
                               "  source_entity = $4, connection_config = $5::jsonb,"
-                              "  schedule_enabled = coalesce($6::boolean, true), schedule_cron = $7,"
+                              "  schedule_enabled = coalesce($6::boolean, true), schedule_cron = $7::text,"
                               "  schedule_timezone = coalesce($8, 'Asia/Kolkata'), driver = $9,"
-                              "  expected_by = $10, alert_channels = $11::jsonb, updated_at = now()"
+                              "  expected_by = $10, alert_channels = $11::jsonb, updated_at = now(),"
+                              /* A schedule switched on starts now, as a resume
+                               * does: the slots of the days it was off are not
+                               * caught up (scheduler.c). */
+                              "  resumed_at = CASE WHEN coalesce($6::boolean, true)"
+                              "       AND coalesce($7::text, '') <> ''"
+                              "       AND NOT (schedule_enabled IS TRUE"
+                              "                AND coalesce(schedule_cron, '') <> '')"
+                              "       THEN now() ELSE resumed_at END"
                               " WHERE id = $1 RETURNING id",
                               11, p, text_of(c, "name"));
     free(cfg_text);

@@ -345,6 +345,19 @@ req GET "/connectors/$gen/audit?limit=1"
 expect 200 "audit after delete"
 assert_eq DELETE "$(jq_ 'd["audit"][0]["action"]')" "delete audited"
 
+echo "== a schedule switched on starts then: the days it was off are not caught up"
+sw=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled, schedule_cron, created_at)
+        VALUES ('SW', 'BANK_API', 'SW', '{\"rows\": 1}', 'test_gen', false, '0 2 * * *', now() - interval '10 days') RETURNING id")
+req PUT "/connectors/$sw" '{"schedule_enabled": true}'
+expect 200 "schedule on"
+assert_eq t "$(q "SELECT resumed_at > now() - interval '1 minute' FROM sp_v2_connectors WHERE id = $sw")" "switching it on counts as a resume"
+q "UPDATE sp_v2_connectors SET resumed_at = '2020-01-01' WHERE id = $sw" >/dev/null
+req PUT "/connectors/$sw" '{"source_entity": "SW2"}'
+expect 200 "other edit"
+assert_eq "2020-01-01" "$(q "SELECT resumed_at::date FROM sp_v2_connectors WHERE id = $sw")" "an edit of a running schedule is no resume"
+req PUT "/connectors/$sw" '{"schedule_enabled": false}'
+expect 200 "schedule off"
+
 echo "== backfill: range rules, progress, cancel"
 bfc='{"name": "BF", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "BF", "schedule_enabled": false, "connection_config": {"rows": 2, "seed": 3, "bank": "BF"}}'
 req POST /connectors "$bfc"

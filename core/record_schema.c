@@ -24,8 +24,12 @@
 
 /* Column order is the staging and merge order; transaction_date precedes
  * transaction_timestamp so a row's date is checked before it is used as
- * the timestamp's default. Fallbacks mirror the table defaults, so a NULL
- * a driver sends means the same as a column it did not send. */
+ * the timestamp's default. Fallbacks mirror the table defaults: a new row
+ * gets the same value from a NULL a driver sends as from a column it did
+ * not send. An existing row differs: a column the driver declared takes
+ * what the source says now, its fallback for a NULL included (the latest
+ * load is the source's truth), while an undeclared one is never touched
+ * (sink.c, the merge). */
 static const cd_rs_column pg_transaction_columns[] = {
     {"transaction_id", NULL, "text", T, 100, REQ | KEY, NULL},
     {"merchant_id", NULL, "text", T, 50, REQ, NULL},

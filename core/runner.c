@@ -428,7 +428,7 @@ static int finish(run_state *st)
                                   : err;
             err = NULL;
             cd_error("run %lld: %s", (long long)run->info.run_id, why);
-            PQexec(run->data, "ROLLBACK");
+            /* rolled back below, with every other run that did not commit */
             free(st->error);
             st->error = why;
             st->rc = CD_ERR_TRANSIENT;

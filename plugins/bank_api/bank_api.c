@@ -917,7 +917,11 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
         free(hostname);
         return CD_ERR_TRANSIENT;
     }
-    headers = curl_slist_append(headers, is_csv ? "Accept: text/csv" : "Accept: application/json");
+    if (cdc_header_add(&headers, is_csv ? "Accept: text/csv" : "Accept: application/json") != 0) {
+        hostapi->set_message(run, "out of memory building the request headers");
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
     const char *secret = NULL;
     if (strcmp(auth, "bearer") == 0 && (secret = cdc_secret_str(root, "bearer_token")))
         auth_header = cdc_printf("Authorization: Bearer %s", secret);
@@ -929,8 +933,11 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
         rc = CD_ERR_CONFIG;
         goto out;
     }
-    if (auth_header)
-        headers = curl_slist_append(headers, auth_header);
+    if (auth_header && cdc_header_add(&headers, auth_header) != 0) {
+        hostapi->set_message(run, "out of memory building the request headers");
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
     if (strcmp(auth, "hmac_sha256") == 0 && sign_request(run, root, url, &headers) != 0) {
         rc = CD_ERR_CONFIG;
         goto out;

@@ -437,6 +437,17 @@ CURLcode cdc_curl_setup(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *r
     return CURLE_OK;
 }
 
+int cdc_header_add(struct curl_slist **list, const char *header)
+{
+    if (!header)
+        return -1;
+    struct curl_slist *l = curl_slist_append(*list, header);
+    if (!l)
+        return -1;
+    *list = l;
+    return 0;
+}
+
 int cdc_curl_prepare(CURL *c, cdc_xfer *x, const cd_host_api *host, cd_run *run,
                      const cdc_request *req, const char *host_name)
 {

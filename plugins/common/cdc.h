@@ -128,6 +128,11 @@ typedef struct cdc_request {
     long config_timeout_s;         /* as for cdc_curl_setup */
     const char *ca_bundle;
 } cdc_request;
+/* Appends a header line to *list: 0, or -1 (out of memory, or header
+ * NULL) with *list as it was. A request must never go out without a
+ * header it was meant to carry, such as its credential. */
+int cdc_header_add(struct curl_slist **list, const char *header);
+
 /* cdc_curl_setup, then the request's URL, headers, callbacks and basic
  * authentication. CD_OK, or a cd_status with the run's message set, naming
  * host_name: no time left before the run's deadline (CD_ERR_TRANSIENT), or

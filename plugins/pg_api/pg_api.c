@@ -758,13 +758,17 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
     }
     *url_out = strdup(url);
 
-    headers = curl_slist_append(headers, "Accept: application/json");
+    int header_auth = strcmp(cfg->auth, "BEARER") == 0 || strcmp(cfg->auth, "API_KEY") == 0;
     if (strcmp(cfg->auth, "BEARER") == 0)
         auth_header = cdc_printf("Authorization: Bearer %s", cfg->bearer);
     else if (strcmp(cfg->auth, "API_KEY") == 0)
         auth_header = cdc_printf("%s: %s", cfg->api_key_header, cfg->api_key);
-    if (auth_header)
-        headers = curl_slist_append(headers, auth_header);
+    if (cdc_header_add(&headers, "Accept: application/json") != 0 ||
+        (header_auth && cdc_header_add(&headers, auth_header) != 0)) {
+        hostapi->set_message(run, "out of memory building the request headers");
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
 
     int basic = strcmp(cfg->auth, "BASIC") == 0;
     cdc_request req = {.url = url,

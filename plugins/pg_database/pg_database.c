@@ -21,6 +21,8 @@
 #include "cdc.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,7 +53,7 @@ static const char pg_database_schema[] =
     "\"description\": \"target column -> result column\"},"
     "\"cursor_column\": {\"type\": \"string\"},"
     "\"statement_timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 86400,"
-    "\"default\": 300}"
+    "\"description\": \"default: what is left of the run's timeout\"}"
     "}}";
 
 static const char *describe_config(void)
@@ -247,8 +249,11 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
     if (test_steps)
         hostapi->test_step(run, "connect", 1, "connected to %s as %s (server %d)", PQdb(c),
                            PQuser(c), PQserverVersion(c));
-    long st = (long)cdc_json_int(root, "statement_timeout_seconds", 300);
-    if (left >= 0 && left / 1000 < st)
+    /* The statement runs while its rows stream into the load, so by default
+     * it may take what is left of the run: a fixed 300 s failed every pull
+     * of a table too big to stream in that time. */
+    long st = (long)cdc_json_int(root, "statement_timeout_seconds", left >= 0 ? 0 : 300);
+    if (left >= 0 && (st == 0 || left / 1000 < st))
         st = left / 1000 > 1 ? (long)(left / 1000) : 1;
     char *sql = cdc_printf("SET default_transaction_read_only = on; SET statement_timeout = %ld",
                            st * 1000);
@@ -428,6 +433,24 @@ out:
     return rc;
 }
 
+/* Waits until the next result can be read without blocking, watching the
+ * run's cancellation meanwhile: a query that sorts for minutes before its
+ * first row, or a source gone silent, would otherwise hold the driver in
+ * PQgetResult past any cancel. 0 ready (or the connection failed, which
+ * PQgetResult then reports), 1 cancelled. */
+static int wait_for_result(PGconn *c, cd_run *run)
+{
+    while (PQisBusy(c)) {
+        if (hostapi->is_cancelled(run))
+            return 1;
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+        int n = poll(&p, 1, 200);
+        if ((n < 0 && errno != EINTR) || (n > 0 && !PQconsumeInput(c)))
+            return 0;
+    }
+    return 0;
+}
+
 /* Stops a running statement and drains its results. */
 static void cancel_query(PGconn *c)
 {
@@ -541,7 +564,15 @@ static int run_driver(cd_run *run)
     uint64_t rows = 0;
     PGresult *r;
     rc = CD_OK;
-    while ((r = PQgetResult(c)) != NULL) {
+    for (;;) {
+        if (rc == CD_OK && wait_for_result(c, run)) {
+            cancel_query(c);
+            hostapi->set_message(run, "cancelled after %llu row(s)", (unsigned long long)rows);
+            rc = CD_CANCELLED;
+            break;
+        }
+        if ((r = PQgetResult(c)) == NULL)
+            break;
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE && rc == CD_OK) {
             if (hostapi->is_cancelled(run)) {

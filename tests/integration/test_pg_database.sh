@@ -125,6 +125,21 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
 assert_eq "connect,read-only,select 1,query" "$(jget '["details"]["test_steps"]' <<<"$out" | python3 -c 'import ast,sys; print(",".join(s["step"] for s in ast.literal_eval(sys.stdin.read())))')" "test steps"
 assert_eq "$before" "$(q "SELECT count(*) FROM sp_v2_transactions")" "nothing loaded by a test"
 
+echo "== a cancel reaches a query still working on its first row: the source stops it too"
+slowc=$(add_connector slowcancel "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"statement_timeout_seconds\": 120, \"query\": \"SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM src_txn, pg_sleep(60) WHERE txn_day = \$1\"}")
+"$CD" -c "$CFG" run "$slowc" --date 2025-01-02 >"$CD_TEST_TMP/slow.out" 2>"$CD_TEST_TMP/slow.err" &
+runpid=$!
+sleeping() { qs "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"; }
+for i in $(seq 1 100); do [ "$(sleeping)" = 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(sleeping)" "the query is running at the source"
+t0=$SECONDS
+kill -TERM "$runpid"
+wait "$runpid" || true
+[ $((SECONDS - t0)) -le 5 ] || cd_fail "the cancel took $((SECONDS - t0)) s"
+assert_eq FAILED "$(jget '["status"]' <"$CD_TEST_TMP/slow.out")" "cancelled run"
+for i in $(seq 1 20); do [ "$(sleeping)" = 0 ] && break; sleep 0.1; done
+assert_eq 0 "$(sleeping)" "the source's query was cancelled, not left to run"
+
 echo "== a connection string libpq cannot parse: a configuration error that does not quote it"
 fails badconn "{\"conninfo\": \"postgresql://u:s3cr%ZZet@127.0.0.1/src\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
 assert_contains "$MSG" "conninfo is not a valid libpq connection string" "parse failure named"

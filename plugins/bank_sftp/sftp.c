@@ -224,6 +224,35 @@ const char *bs_sftp_status_text(const bs_sftp *c)
             host->test_step(run, name, ok, __VA_ARGS__);   \
     } while (0)
 
+/* OpenSSH's order of host key types: the fingerprint reported (and
+ * checked) is then the one `ssh` shows and `ssh-keygen -lf
+ * ssh_host_ed25519_key.pub` prints, and the entry `ssh` wrote to
+ * known_hosts; libssh2's own order puts ECDSA first. Only types this
+ * libssh2 has are named: dropping an unknown one, libssh2 1.10 copies
+ * within its list with memcpy (overlapping ranges). */
+static void prefer_openssh_host_keys(bs_sftp *c)
+{
+    static const char *const order[] = {"ssh-ed25519",        "ecdsa-sha2-nistp256",
+                                        "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                                        "rsa-sha2-512",        "rsa-sha2-256",
+                                        "ssh-rsa"};
+    const char **algs = NULL;
+    int n = libssh2_session_supported_algs(c->s, LIBSSH2_METHOD_HOSTKEY, &algs);
+    if (n <= 0)
+        return;
+    char pref[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        for (int k = 0; k < n; k++)
+            if (algs[k] && strcmp(algs[k], order[i]) == 0 &&
+                len + strlen(order[i]) + 2 < sizeof pref)
+                len += (size_t)snprintf(pref + len, sizeof pref - len, "%s%s", len ? "," : "",
+                                        order[i]);
+    libssh2_free(c->s, algs);
+    if (len && libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, pref) != 0)
+        c->host->log(c->run, CD_LOG_DEBUG, "host key preference not set: %s", bs_sftp_error(c));
+}
+
 /* A refused credential is the configuration's to fix, never retried; a
  * connection that broke or stalled during authentication (a server
  * throttling logins drops them) is retried. */
@@ -276,14 +305,7 @@ int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t 
         return CD_ERR_TRANSIENT;
     }
     libssh2_session_set_blocking(c->s, 1);
-    /* OpenSSH's order of host key types: the fingerprint reported (and
-     * checked) is then the one `ssh` shows and `ssh-keygen -lf
-     * ssh_host_ed25519_key.pub` prints, and the entry `ssh` wrote to
-     * known_hosts. Types this libssh2 lacks are left out by it. */
-    if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY,
-                                    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
-                                    "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa") != 0)
-        host->log(run, CD_LOG_DEBUG, "host key preference not set: %s", bs_sftp_error(c));
+    prefer_openssh_host_keys(c);
     /* Every blocking libssh2 call below is bounded by the same budget. */
     budget = step_budget_ms(host, run, d ? d->request_timeout_s : 0);
     libssh2_session_set_timeout(c->s, budget > 0 ? budget : 1);

@@ -236,7 +236,15 @@ static void host_log(cd_run *run, cd_log_level level, const char *fmt, ...)
         level = CD_LOG_ERROR;
     if (level > CD_LOG_DEBUG)
         level = CD_LOG_DEBUG;
-    cd_log(level, "run %lld: %s", (long long)run->info.run_id, msg);
+    /* The journal gets no more of a run than its log does: a driver
+     * logging in a loop must not flood the service's journal. */
+    if (run->max_log_lines <= 0 || run->echoed_lines < run->max_log_lines)
+        cd_log(level, "run %lld: %s", (long long)run->info.run_id, msg);
+    else if (run->echoed_lines == run->max_log_lines)
+        cd_log(CD_LOG_WARNING, "run %lld: more log lines than a run keeps (%lld): "
+                               "the rest are counted, not written",
+               (long long)run->info.run_id, (long long)run->max_log_lines);
+    run->echoed_lines++;
     if (run->channel_fd >= 0 && run->info.run_id > 0) {
         /* The worker stores it on its connection (runner_channel.h). */
         if (run->log_lines < run->max_log_lines)

@@ -49,6 +49,7 @@ struct cd_run {
 
     int64_t log_lines;
     int64_t max_log_lines;
+    int64_t echoed_lines; /* log lines copied to stderr (the journal), to the same cap */
 
     cd_secret_set *secrets;
     json_t *details;

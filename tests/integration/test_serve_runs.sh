@@ -67,6 +67,9 @@ id=$(queue "$chatty")
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "chatty run"
 assert_eq "5000|1001" "$(q "SELECT count(*), (SELECT details->>'log_lines_dropped' FROM sp_v2_connector_runs WHERE id = $id) FROM sp_v2_connector_run_logs WHERE run_id = $id")" "log lines stored by the worker up to the cap"
 assert_eq t "$(q "SELECT bool_and(ok) FROM (SELECT message > lag(message) OVER (ORDER BY id) OR lag(message) OVER (ORDER BY id) IS NULL AS ok FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'chatter%') s")" "in the order the driver wrote them"
+# 5000 lines in all: the run's first line says what it runs
+assert_eq 4999 "$(grep -c "run $id: chatter" "$CD_TEST_TMP/serve-w1.log" || true)" "the journal gets no more of the run than its log"
+assert_contains "$(cat "$CD_TEST_TMP/serve-w1.log")" "run $id: more log lines than a run keeps (5000)" "and says so once"
 fid=$(queue "$fast")
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $fid" 10 "run with rows"
 assert_eq "1" "$(q "SELECT details->>'runner_db_connections' FROM sp_v2_connector_runs WHERE id = $fid")" "records: one data connection, commits with the run row"

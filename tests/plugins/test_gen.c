@@ -93,7 +93,7 @@ static int run_gen(cd_run *run)
         host->log(run, CD_LOG_INFO, "tag %s", tag);
     long long log_lines = json_integer_value(json_object_get(c, "log_lines"));
     for (long long i = 0; i < log_lines; i++)
-        host->log(run, CD_LOG_DEBUG, "chatter %06lld", i);
+        host->log(run, CD_LOG_INFO, "chatter %06lld", i);
     static const char *const cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
                                        "utr", "remarks"};
     int rc = host->records_begin(run, cols, 6);

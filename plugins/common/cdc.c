@@ -133,6 +133,8 @@ int cdc_is_iso_date(const char *s)
     return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
 }
 
+/* The same rule as the core's cd_rs_utf8_chars (record_schema.c), which
+ * drivers cannot link: what the core stores as text must pass both. */
 int cdc_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;

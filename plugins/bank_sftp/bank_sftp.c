@@ -891,14 +891,48 @@ static const char *post_action_of(const json_t *root)
 }
 
 /* Moves or deletes one remote file. CD_OK, or a code with *why. */
-static int do_post_action(bs_sftp *c, const json_t *root, const char *path, const char *name,
-                          char **why)
+static int act_on_file(bs_sftp *c, const json_t *root, const char *path, const char *name,
+                       char **why)
 {
     if (strcmp(post_action_of(root), "delete") == 0)
         return bs_sftp_unlink(c, path, why);
     char *to = join_path(cdc_json_str(root, "processed_path", "/"), name);
     int rc = bs_sftp_rename(c, path, to, why);
     free(to);
+    return rc;
+}
+
+/* The data file's companions go with it: its checksum sidecars and its done
+ * marker. Left behind, a marker would vouch for the next file of the same
+ * name before that one is complete. A companion that is not there is
+ * skipped; one that cannot be moved is a warning, the data file's action
+ * stands. */
+static void act_on_companions(bs_sftp *c, const json_t *root, const char *path, const char *name)
+{
+    const char *suffixes[] = {".sha256", ".md5", cdc_json_str(root, "done_marker_suffix", NULL)};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        if (!suffixes[i] || !*suffixes[i])
+            continue;
+        char *cpath = cdc_printf("%s%s", path, suffixes[i]);
+        char *cname = cdc_printf("%s%s", name, suffixes[i]);
+        char *why = NULL;
+        int64_t sz = -1, mt = -1;
+        if (cpath && cname && bs_sftp_stat(c, cpath, &sz, &mt, &why) == CD_OK &&
+            act_on_file(c, root, cpath, cname, &why) != CD_OK)
+            c->host->log(c->run, CD_LOG_WARNING, "post_action %s: %s left in place: %s",
+                         post_action_of(root), cname, why ? why : "?");
+        free(why);
+        free(cpath);
+        free(cname);
+    }
+}
+
+static int do_post_action(bs_sftp *c, const json_t *root, const char *path, const char *name,
+                          char **why)
+{
+    int rc = act_on_file(c, root, path, name, why);
+    if (rc == CD_OK)
+        act_on_companions(c, root, path, name);
     return rc;
 }
 

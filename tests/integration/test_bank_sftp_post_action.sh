@@ -9,7 +9,8 @@
 #     the run's log, the run stays SUCCESS, a run for another day moves it;
 #   - the runner dies between the commit and the post action: the run stays
 #     SUCCESS with its rows; the next run moves the file;
-#   - delete works the same way.
+#   - delete works the same way;
+#   - checksum sidecars and the done marker go with their data file.
 # A real OpenSSH sshd on a loopback port and a real PostgreSQL.
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
@@ -169,4 +170,19 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status"
 assert_eq 3 "$(rows_like PD02_)" "rows"
 [ ! -e "$UP/PD_20251002.csv" ] || cd_fail "not deleted after the commit"
 assert_contains "$(run_log "$RID")" "post_action delete: PD_20251002.csv deleted" "logged"
+echo "== a data file's sidecars and done marker go with it"
+sc_id=$(add_connector sidecars "\"file_pattern\": \"PS_{YYYYMMDD}.csv\", \"post_action\": \"move\", \"processed_path\": \"${SSHD_REMOTE_BASE}/processed\", \"checksum\": \"sha256_sidecar\", \"done_marker_suffix\": \".ok\"")
+axis_csv "$UP/PS_20251002.csv" PS02_ 02
+(cd "$UP" && sha256sum PS_20251002.csv >PS_20251002.csv.sha256 && touch PS_20251002.csv.ok)
+run_json "$sc_id" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status: $(jget '["error_message"]' <<<"$out")"
+for f in PS_20251002.csv PS_20251002.csv.sha256 PS_20251002.csv.ok; do
+    [ -f "$DONE/$f" ] && [ ! -e "$UP/$f" ] || cd_fail "$f was not moved with its data file"
+done
+del2=$(add_connector sidecars_del "\"file_pattern\": \"PT_{YYYYMMDD}.csv\", \"post_action\": \"delete\", \"done_marker_suffix\": \".ok\"")
+axis_csv "$UP/PT_20251002.csv" PT02_ 02
+touch "$UP/PT_20251002.csv.ok"
+run_json "$del2" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "delete status"
+[ ! -e "$UP/PT_20251002.csv" ] && [ ! -e "$UP/PT_20251002.csv.ok" ] || cd_fail "the marker outlived its deleted file"
 echo "ok"

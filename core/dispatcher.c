@@ -18,7 +18,10 @@
 #include "zygote.h"
 #include "util.h"
 
-typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_HANDBACK } stop_reason;
+/* STOP_LOST: the run was taken over (rescued while this worker did not
+ * answer, and queued or run again elsewhere): its runner is stopped and
+ * nothing of its outcome is written. */
+typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_HANDBACK, STOP_LOST } stop_reason;
 
 typedef struct slot {
     int used;
@@ -336,7 +339,10 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
     cd_child *c = &s->child;
     int clean = c->exited && c->exit_code == 0;
     const char *op = s->verdict ? json_string_value(json_object_get(s->verdict, "op")) : NULL;
-    if (clean && op && strcmp(op, "finalize") == 0) {
+    if (s->stop == STOP_LOST) {
+        cd_warn("run %lld: its runner here was stopped and its outcome dropped: the run is "
+                "no longer this worker's", (long long)s->run_id);
+    } else if (clean && op && strcmp(op, "finalize") == 0) {
         /* Finalized with the others that ended this round (flush_round). */
         char *err = NULL;
         json_t *outcome = cd_channel_finalize_outcome(s->run_id, s->verdict, &err);
@@ -471,6 +477,59 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
     return rc;
 }
 
+/* A worker that stopped answering (frozen, paused VM) for longer than its
+ * lease finds on its next heartbeat that some of its runs were rescued:
+ * queued again, or running elsewhere under a new attempt. Its runners of
+ * those runs must stop, or two runners of one connector run at once. */
+static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
+{
+    cd_buf ids, attempts;
+    cd_buf_init(&ids), cd_buf_init(&attempts);
+    size_t n = 0;
+    for (size_t i = 0; i < d->nslots; i++) {
+        const slot *s = &d->slots[i];
+        if (!s->used || s->stop != STOP_NONE)
+            continue;
+        cd_buf_printf(&ids, "%s%lld", n ? "," : "{", (long long)s->run_id);
+        cd_buf_printf(&attempts, "%s%d", n ? "," : "{", s->attempt);
+        n++;
+    }
+    if (n == 0) {
+        cd_buf_free(&ids), cd_buf_free(&attempts);
+        return;
+    }
+    cd_buf_putc(&ids, '}'), cd_buf_putc(&attempts, '}');
+    const char *p[] = {d->worker_id, ids.data, attempts.data};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(conn, "finding runs taken over", PGRES_TUPLES_OK,
+                               "SELECT r.id FROM unnest($2::bigint[], $3::int[]) AS s(id, attempt)"
+                               " JOIN sp_v2_connector_runs r ON r.id = s.id"
+                               " WHERE r.status = 'QUEUED'"
+                               "    OR (r.status = 'RUNNING' AND (r.worker_id IS DISTINCT FROM $1"
+                               "                                 OR r.attempt <> s.attempt))",
+                               3, p, &err);
+    cd_buf_free(&ids), cd_buf_free(&attempts);
+    if (!res) {
+        cd_error("heartbeat: %s", err);
+        free(err);
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        for (size_t k = 0; k < d->nslots; k++) {
+            slot *s = &d->slots[k];
+            if (!s->used || s->run_id != id || s->stop != STOP_NONE)
+                continue;
+            s->stop = STOP_LOST;
+            cd_child_signal(&s->child, SIGTERM);
+            s->child.term_sent_ms = cd_now_ms();
+            cd_warn("run %lld: no longer this worker's (its lease ran out and it was queued or "
+                    "claimed again); stopping its runner here", (long long)id);
+        }
+    }
+    PQclear(res);
+}
+
 int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
 {
     if (!d->running)
@@ -495,6 +554,8 @@ int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
                            " AND id = ANY($3::bigint[])",
                            3, p, err);
     cd_buf_free(&ids);
+    if (rc == 0)
+        stop_taken_over(d, conn);
     return rc;
 }
 

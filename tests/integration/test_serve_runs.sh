@@ -145,6 +145,27 @@ wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 40 
 assert_eq "1|cancelled by CLI" "$(q "SELECT attempt, error_message FROM sp_v2_connector_runs WHERE id = $id")" "settled as cancelled, not retried"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG3'")" "no rows of the cancelled run"
 
+echo "   a worker frozen past its lease: its run goes on elsewhere, and on waking it stops its own runner"
+frz=$(add frz '{"rows": 80, "seed": 1, "bank": "FRZ", "sleep_ms": 250, "auto_retry": true, "retry_count": 2}')
+id=$(queue "$frz")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "frz running"
+first=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+kill -STOP "${SERVE_PID[w2]}"
+serve_start w4 "$CFG"
+wait_for "SELECT attempt = 2 AND status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 20 "rescued and running again"
+kill -CONT "${SERVE_PID[w2]}"
+gone=0
+for i in $(seq 1 80); do
+    state=$(awk '{print $3}' "/proc/$first/stat" 2>/dev/null || echo gone)
+    case "$state" in gone | Z | X) gone=1; break ;; esac
+    sleep 0.1
+done
+[ "$gone" = 1 ] || cd_fail "the woken worker left its runner of the taken-over run running"
+wait_log w2 "run $id: no longer this worker's" 10
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "the rescued run finished"
+assert_eq "2|80" "$(q "SELECT attempt, (SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'FRZ') FROM sp_v2_connector_runs WHERE id = $id")" "loaded once, by the second attempt"
+serve_stop w4
+
 echo "== SIGTERM hands a long run back to the queue"
 long2=$(add long2 '{"rows": 40, "seed": 1, "bank": "LONG2", "sleep_ms": 300}')
 id=$(queue "$long2")

@@ -477,6 +477,23 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
     return rc;
 }
 
+/* Asks the runner of run id to stop (SIGTERM; killed after the grace
+ * period by the reaper), for the reason given. The slot, or NULL when no
+ * runner of that run is running unstopped here. */
+static slot *stop_runner(cd_dispatcher *d, int64_t id, stop_reason why)
+{
+    for (size_t k = 0; k < d->nslots; k++) {
+        slot *s = &d->slots[k];
+        if (!s->used || s->run_id != id || s->stop != STOP_NONE)
+            continue;
+        s->stop = why;
+        cd_child_signal(&s->child, SIGTERM);
+        s->child.term_sent_ms = cd_now_ms();
+        return s;
+    }
+    return NULL;
+}
+
 /* A worker that stopped answering (frozen, paused VM) for longer than its
  * lease finds on its next heartbeat that some of its runs were rescued:
  * queued again, or running elsewhere under a new attempt. Its runners of
@@ -516,16 +533,9 @@ static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
     }
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        for (size_t k = 0; k < d->nslots; k++) {
-            slot *s = &d->slots[k];
-            if (!s->used || s->run_id != id || s->stop != STOP_NONE)
-                continue;
-            s->stop = STOP_LOST;
-            cd_child_signal(&s->child, SIGTERM);
-            s->child.term_sent_ms = cd_now_ms();
+        if (stop_runner(d, id, STOP_LOST))
             cd_warn("run %lld: no longer this worker's (its lease ran out and it was queued or "
                     "claimed again); stopping its runner here", (long long)id);
-        }
     }
     PQclear(res);
 }
@@ -683,14 +693,9 @@ int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err)
     int n = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        for (size_t k = 0; k < d->nslots; k++) {
-            slot *s = &d->slots[k];
-            if (!s->used || s->run_id != id || s->stop != STOP_NONE)
-                continue;
-            s->stop = STOP_CANCEL;
+        slot *s = stop_runner(d, id, STOP_CANCEL);
+        if (s) {
             s->cancelled_by = cd_xstrdup(PQgetvalue(res, i, 1));
-            cd_child_signal(&s->child, SIGTERM);
-            s->child.term_sent_ms = cd_now_ms();
             cd_info("run %lld: cancellation requested by %s", (long long)id, s->cancelled_by);
             n++;
         }

@@ -563,7 +563,8 @@ static int finish_item(sp_parse *p)
      * connector's local day of that instant, not to the day in its text. */
     int64_t instant;
     if (!problem && ts && cdc_timestamp_instant(ts, &instant) &&
-        CD_HOST_HAS(hostapi, local_date) && hostapi->local_date(p->run, instant, date) != CD_OK)
+        CD_HOST_HAS(hostapi, local_date) && hostapi->local_date &&
+        hostapi->local_date(p->run, instant, date) != CD_OK)
         problem = "trans_date is outside the calendar";
     if (!problem) {
         const char *code = v[F_CLIENT_CODE];

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 struct cd_run {
@@ -75,6 +76,16 @@ static void fh_set_detail(cd_run *run, const char *key, const char *json) {}
 static void fh_test_step(cd_run *run, const char *step, int passed, const char *fmt, ...) {}
 static void fh_config_error(cd_run *run, const char *field, const char *fmt, ...) {}
 static void fh_init_error(const char *fmt, ...) {}
+/* Asia/Kolkata has had no DST since 1945: a fixed +05:30 is its calendar. */
+static int fh_local_date(cd_run *run, int64_t t, char out[11])
+{
+    time_t local = (time_t)(t + 19800);
+    struct tm tm;
+    if (!gmtime_r(&local, &tm) || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999)
+        return CD_ERR_PERMANENT;
+    strftime(out, 11, "%Y-%m-%d", &tm);
+    return CD_OK;
+}
 
 static const cd_host_api fuzz_host_api = {
     .struct_size = (uint32_t)sizeof(cd_host_api),
@@ -98,6 +109,7 @@ static const cd_host_api fuzz_host_api = {
     .test_step = fh_test_step,
     .config_error = fh_config_error,
     .init_error = fh_init_error,
+    .local_date = fh_local_date,
 };
 
 int connectord_driver_init(const cd_host_api *host, cd_driver_callbacks *cb);

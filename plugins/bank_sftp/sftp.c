@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdc.h"
+#include "cdc_resolve.h"
 
 const char *bs_sftp_error(const bs_sftp *c)
 {
@@ -41,17 +43,18 @@ static long step_budget_ms(const cd_host_api *hostapi, cd_run *run, uint32_t lim
 static int tcp_connect(const cd_host_api *hostapi, const char *hostname, int port,
                        long timeout_ms, cd_run *run, char **why)
 {
-    struct addrinfo hints, *res = NULL;
+    struct addrinfo *res = NULL;
     char service[16];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
     snprintf(service, sizeof service, "%d", port);
-    int gai = getaddrinfo(hostname, service, &hints, &res);
-    if (gai != 0) {
-        *why = cdc_printf("cannot resolve %s: %s", hostname, gai_strerror(gai));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (cdc_resolve(hostapi, run, hostname, service, timeout_ms, &res, why) != 0)
         return -1;
-    }
+    /* The name's lookup and the connect share the one connect timeout. */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    timeout_ms -= (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (timeout_ms < 1)
+        timeout_ms = 1;
     int fd = -1, last_err = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);

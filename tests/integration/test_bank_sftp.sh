@@ -454,6 +454,36 @@ run_json "$kh" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "missing known_hosts_file: status"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "cannot read known_hosts_file $CD_TEST_TMP/no_such_known_hosts" "missing known_hosts_file: message"
 
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    echo "== a host name whose lookup is never answered: failed within the connect timeout"
+    # A name server on a loopback address that reads queries and never
+    # answers, and a resolv.conf (in a mount namespace of this run only)
+    # that would have glibc wait 30 s x 3 attempts for it.
+    python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.9", 53)); time.sleep(120)' &
+    dns_pid=$!
+    printf 'nameserver 127.0.0.9\noptions timeout:30 attempts:3\n' >"$CD_TEST_TMP/resolv.conf"
+    cp "$CFG" "$CD_TEST_TMP/dns.yaml"
+    printf 'http_client:\n  connect_timeout_seconds: 2\n' >>"$CD_TEST_TMP/dns.yaml"
+    dnsc=$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); d["host"]="sftp.bank.invalid"; print(json.dumps(d))')
+    dns=$(add_connector dns_silent "AXIS BANK" "$dnsc")
+    t0=$(date +%s.%N)
+    unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3" run "$4" --date 2025-10-02' \
+        sh "$CD_TEST_TMP/resolv.conf" "$CD" "$CD_TEST_TMP/dns.yaml" "$dns" >"$CD_TEST_TMP/dns.out" 2>/dev/null || true
+    took=$(python3 -c 'import sys, time; print("%.1f" % (time.time() - float(sys.argv[1])))' "$t0")
+    kill "$dns_pid" 2>/dev/null || true
+    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 10 else 1)' "$took" ||
+        cd_fail "the run took $took s (connect timeout: 2 s; the resolver alone would wait 90 s)"
+    assert_eq FAILED "$(jget '["status"]' <"$CD_TEST_TMP/dns.out")" "silent DNS: status"
+    assert_eq "cannot resolve sftp.bank.invalid: timed out after 2.0 s" \
+        "$(jget '["error_message"]' <"$CD_TEST_TMP/dns.out")" "silent DNS: message"
+    assert_eq transient_error "$(jget '["details"]["outcome"]' <"$CD_TEST_TMP/dns.out")" "silent DNS: retried"
+    echo "   failed after $took s"
+else
+    echo "== a host name whose lookup is never answered: not checked (needs root for a mount namespace)"
+fi
+
 if [ -n "$SSHD_PW_USER" ]; then
     echo "== password authentication: right and wrong"
     pwc=$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update({"auth_type":"password","username":sys.argv[1],"password":{"secret":"env:SFTP_PW"}}); d.pop("private_key"); print(json.dumps(d))' "$SSHD_PW_USER")

@@ -28,6 +28,7 @@
 
 #include "cdc.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -621,6 +622,15 @@ static void note_verify_first(const run_ctx *x, const candidate *cd)
     free(path);
 }
 
+/* The version verified: a later stream of it would pass as well. */
+static void forget_verify_first(const run_ctx *x, const candidate *cd)
+{
+    char *path = verify_note_path(x, cd);
+    if (path && unlink(path) != 0 && errno != ENOENT)
+        hostapi->log(x->run, CD_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+    free(path);
+}
+
 static int must_verify_first(const run_ctx *x, const candidate *cd)
 {
     char *path = verify_note_path(x, cd);
@@ -767,6 +777,8 @@ static int process_downloaded(run_ctx *x, const candidate *cd)
         bs_fetched_free(&f);
         return CD_OK;
     }
+    if (want[0])
+        forget_verify_first(x, cd);
     cd_file_state st = CD_FILE_NEW;
     rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, f.sha256, &st);
     if (rc != CD_OK) {

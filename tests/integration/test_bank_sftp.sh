@@ -251,6 +251,14 @@ run_json "$ck" --date 2025-10-02
 assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "retry: the good file loads, the bad one fails alone ($(jget '["error_message"]' <<<"$out"))"
 assert_eq "0|3" "$(q "SELECT count(*) FILTER (WHERE bank_ref LIKE 'CK1%'), count(*) FILTER (WHERE bank_ref LIKE 'CK2%') FROM sp_v2_bank_statements")" "only the verified file's rows"
 assert_contains "$(jget '["error_message"]' <<<"$out")$(q "SELECT string_agg(reason, ' ') FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" "checksum mismatch" "the bad file named"
+ck_note="$WORK/$ck/verify-$(printf '%s' "$REMOTE/CK_20251002_1.csv" | sha256sum | cut -c1-24)"
+[ -f "$ck_note" ] || cd_fail "no verify-first note for the file that failed its checksum"
+# the bank puts the right sidecar up: the verified file loads, and its note goes
+(cd "$UP" && sha256sum CK_20251002_1.csv >CK_20251002_1.csv.sha256 && touch -d '-10 minutes' CK_20251002_1.csv.sha256)
+run_json "$ck" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "good sidecar: $(jget '["error_message"]' <<<"$out")"
+assert_eq "3|3" "$(q "SELECT count(*) FILTER (WHERE bank_ref LIKE 'CK1%'), count(*) FILTER (WHERE bank_ref LIKE 'CK2%') FROM sp_v2_bank_statements")" "the verified file loaded"
+[ ! -e "$ck_note" ] || cd_fail "the verify-first note outlived the verified load"
 
 echo "== a download that broke off resumes from its offset; sha256 over the whole file"
 rs=$(add_connector resume "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "RS_{YYYYMMDD}.csv", "checksum": "sha256_sidecar"')")

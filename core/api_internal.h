@@ -71,6 +71,9 @@ typedef struct cd_api_conn {
     size_t body_len, body_cap;
     int too_large;           /* over CD_API_MAX_BODY: the rest is discarded */
     int refused;             /* answered from the headers alone: the body is discarded */
+    int gated;               /* role and actor below were decided from the headers */
+    cd_api_role role;
+    const char *actor;       /* points into the API's token table */
     cd_api_waiter *waiter;   /* set while suspended for a test run */
 } cd_api_conn;
 

@@ -284,9 +284,10 @@ static void invalidate_after_write(cd_api *api, const route *rt)
 }
 
 /* Whether the request may go on, from its headers alone: its origin
- * (api_origin.c) and its token. 0, or 1 with *code and *msg (malloc'd). */
-static int gate(cd_api *api, struct MHD_Connection *c, const char *method, unsigned *code,
-                char **msg)
+ * (api_origin.c) and its token. 0 with st->role and st->actor, or 1 with
+ * *code and *msg (malloc'd). */
+static int gate(cd_api *api, struct MHD_Connection *c, const char *method, cd_api_conn *st,
+                unsigned *code, char **msg)
 {
     int is_get = is(method, "GET") || is(method, "HEAD");
     char *refusal = cd_api_origin_refusal(c, !is_get, cd_api_auth_count(api->auth) == 0);
@@ -297,12 +298,16 @@ static int gate(cd_api *api, struct MHD_Connection *c, const char *method, unsig
     }
     const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *who = NULL;
-    if (cd_api_auth_check(api->auth, authz, &who) == CD_ROLE_NONE) {
+    cd_api_role role = cd_api_auth_check(api->auth, authz, &who);
+    if (role == CD_ROLE_NONE) {
         *code = MHD_HTTP_UNAUTHORIZED;
         *msg = cd_xstrdup(authz ? "Invalid token"
                                 : "Authentication required: send Authorization: Bearer TOKEN");
         return 1;
     }
+    st->gated = 1;
+    st->role = role;
+    st->actor = who;
     return 0;
 }
 
@@ -341,17 +346,18 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
         goto done;
     }
 
+    /* Decided already when the request's headers arrived (on_request). */
     unsigned code = 0;
     char *refusal = NULL;
-    if (gate(api, c, method, &code, &refusal)) {
+    if (!st->gated && gate(api, c, method, st, &code, &refusal)) {
         if (code == MHD_HTTP_FORBIDDEN)
             cd_warn("api: %s %s: %s", method, url, refusal);
         cd_api_error(r, code, refusal);
         free(refusal);
         goto done;
     }
-    const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    q.role = cd_api_auth_check(api->auth, authz, &q.actor);
+    q.role = st->role;
+    q.actor = st->actor;
 
     route rt;
     route_request(&q, &rt);
@@ -440,7 +446,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * answer before we hold a byte of its body. */
         unsigned code = 0;
         char *msg = NULL;
-        if (!is_public_path(url) && gate(api, c, method, &code, &msg)) {
+        if (!is_public_path(url) && gate(api, c, method, st, &code, &msg)) {
+            if (code == MHD_HTTP_FORBIDDEN)
+                cd_warn("api: %s %s: %s", method, url, msg);
             st->refused = 1;
             enum MHD_Result res = send_error_now(c, code, msg);
             free(msg);

@@ -619,14 +619,24 @@ int cd_dispatcher_rescue(cd_dispatcher *d, PGconn *conn, char **err)
      * heartbeat that arrives meanwhile waits and then finds them settled. */
     if (cd_db_command(conn, "starting a rescue", "BEGIN", 0, NULL, err) != 0)
         return -1;
+    /* A RUNNING row without a lease was written by something that keeps
+     * none (an older connectord, another tool): it is lost once it has been
+     * running longer than any runner may (its timeout, the kill grace and
+     * a lease), or for ever when it never started. */
+    char dflt[16], slack[16];
+    snprintf(dflt, sizeof dflt, "%d", d->default_timeout_s);
+    snprintf(slack, sizeof slack, "%d", d->grace_s + d->lease_s);
+    const char *p[] = {dflt, slack};
     PGresult *res = cd_db_exec(
         conn, "finding lost runs", PGRES_TUPLES_OK,
         "SELECT id, attempt, max_attempts, COALESCE(worker_id, '?'), " LOST_RUN_CANCEL
         " FROM sp_v2_connector_runs WHERE status = 'RUNNING'"
         "  AND (lease_expires_at < now()"
-        "       OR (lease_expires_at IS NULL AND started_at < now() - interval '1 day'))"
+        "       OR (lease_expires_at IS NULL"
+        "           AND COALESCE(started_at, '-infinity') < now() - make_interval(secs =>"
+        "               COALESCE(NULLIF(timeout_seconds, 0), $1::int) + $2::int)))"
         " ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED",
-        0, NULL, err);
+        2, p, err);
     if (!res) {
         PQclear(PQexec(conn, "ROLLBACK"));
         return -1;

@@ -38,8 +38,20 @@ echo "== a dead process's RUNNING run on this host is rescued at start-up"
 host=$(hostname)
 left=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, worker_id, started_at, lease_expires_at)
           VALUES ($fast, 'MANUAL', '2025-10-01', 'RUNNING', 1, 2, '$host/999999/dead', now(), now() + interval '1 hour') RETURNING id")
+# RUNNING rows that hold no lease (an older connectord, another tool):
+# lost once longer than the run's timeout (plus grace and a lease) has
+# passed, not before
+nolease=$(add nolease '{"rows": 1, "seed": 2, "bank": "NOLEASE"}')
+young=$(add young '{"rows": 1, "seed": 3, "bank": "YOUNG"}')
+stale=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, started_at, timeout_seconds)
+          VALUES ($nolease, 'MANUAL', '2025-10-01', 'RUNNING', 1, 1, now() - interval '2 hours', 600) RETURNING id")
+fresh=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, started_at, timeout_seconds)
+          VALUES ($young, 'MANUAL', '2025-10-01', 'RUNNING', 1, 1, now() - interval '5 minutes', 600) RETURNING id")
 serve_start w1 "$CFG"
 wait_for "SELECT status = 'SUCCESS' AND attempt = 2 FROM sp_v2_connector_runs WHERE id = $left" 20 "leftover rescued and run"
+wait_for "SELECT status = 'FAILED' AND error_message = 'worker lost' FROM sp_v2_connector_runs WHERE id = $stale" 20 "a lease-less run past its timeout rescued"
+assert_eq RUNNING "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $fresh")" "a lease-less run within its timeout left alone"
+q "UPDATE sp_v2_connector_runs SET status = 'FAILED', error_message = 'test cleanup' WHERE id = $fresh" >/dev/null
 assert_eq "FAILED|worker lost" "$(q "SELECT status, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $left AND attempt = 1")" "lost attempt in history"
 wait_for "SELECT count(*) = 1 FROM sp_v2_connector_run_logs WHERE run_id = $old_run" 10 "old logs pruned"
 assert_eq recent "$(q "SELECT message FROM sp_v2_connector_run_logs WHERE run_id = $old_run")" "recent log kept"

@@ -253,17 +253,25 @@ int cd_child_drain(cd_child *c)
         return -1;
     }
     fwrite(buf, 1, (size_t)n, stderr);
-    /* Keep the last complete non-empty line. */
+    /* Keep the last complete non-empty line when it is the runner's own
+     * log ("<3>..."), which went through the run's secret scrubbing. What
+     * a driver writes to stderr itself did not, and may hold a resolved
+     * secret: it goes to the journal only, never into the run's error
+     * message that the API shows (nor does the runner line before it,
+     * which would not be why the runner ended). */
     size_t end = (size_t)n;
     while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
         end--;
     size_t start = end;
     while (start > 0 && buf[start - 1] != '\n')
         start--;
-    if (end > start) {
+    if (end - start >= 3 && buf[start] == '<' && buf[start + 1] >= '0' && buf[start + 1] <= '7' &&
+        buf[start + 2] == '>') {
         size_t len = end - start < sizeof c->tail - 1 ? end - start : sizeof c->tail - 1;
         memcpy(c->tail, buf + start, len);
         c->tail[len] = '\0';
+    } else if (end > start) {
+        c->tail[0] = '\0';
     }
     return 1;
 }

@@ -150,6 +150,13 @@ run_json "$steal" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "a reference to the service's own setting fails"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "env:CONNECTORD_DATABASE_URL names one of the service's own settings" "why"
 assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "not retried"
+# a driver that writes its resolved secret to stderr itself and exits: the
+# run fails, and what it wrote (never scrubbed) stays out of the run row
+leak=$(add_connector stderr_leak BANK_API test_gen '{"rows": 1, "seed": 3, "password": {"secret": "env:GEN_PW"}, "fail": "stderr_exit"}')
+run_json "$leak" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "a driver that exits by itself"
+assert_eq "runner exited with status 3" "$(jget '["error_message"]' <<<"$out")" "its own stderr is not the error message"
+assert_not_contains "$out$(q "SELECT string_agg(coalesce(error_message, '') || details::text, ' ') FROM sp_v2_connector_runs WHERE connector_id = $leak")" "$GEN_PW" "secret written to stderr by the driver"
 unset GEN_PW
 run_json "$sec" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "missing secret fails"

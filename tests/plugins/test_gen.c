@@ -1,7 +1,7 @@
 /*
  * test_gen.c — a test driver that generates bank statement records from
  * its connection_config: {"rows": N, "seed": S, "bad_every": K,
- * "driver_error_every": E, "fail": "config|transient|permanent",
+ * "driver_error_every": E, "fail": "config|transient|permanent|stderr_exit",
  * "fail_once_on": a run date whose first attempt fails (transient),
  * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}.
  * Deterministic for a given seed, so loading twice gives the same rows. Category BANK_API, so connectors of type BANK_API with
@@ -10,6 +10,7 @@
 #include <connectord/plugin.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +72,12 @@ static int run_gen(cd_run *run)
         host->set_message(run, "the source refused our configuration");
         json_decref(c);
         return CD_ERR_CONFIG;
+    }
+    if (fail && strcmp(fail, "stderr_exit") == 0) {
+        /* A driver that prints its secret itself and leaves the process. */
+        fprintf(stderr, "giving up, password was %s\n", pw ? pw : "-");
+        fflush(stderr);
+        _exit(3);
     }
     if (pw) {
         host->log(run, CD_LOG_INFO, "connecting with password %s", pw);

@@ -19,6 +19,7 @@
 #include <connectord/plugin.h>
 
 #include "cdc.h"
+#include "source_hosts.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -229,10 +230,42 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
         *rc = CD_ERR_CONFIG;
         return NULL;
     }
+    /* libpq names only the address it was given; the message names the
+     * host as the operator wrote it too. */
+    char *host_label = NULL;
+    for (PQconninfoOption *o = parsed; o->keyword; o++)
+        if (strcmp(o->keyword, "host") == 0 && o->val && *o->val && o->val[0] != '/')
+            host_label = cdc_printf(" at %s", o->val);
     PQconninfoFree(parsed);
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {conninfo, ct, "connectord pg_database", NULL};
+    char *hosts = NULL, *addrs = NULL, *ports = NULL, *why = NULL;
+    if (pgd_resolve_hosts(hostapi, run, conninfo, timeout_s * 1000, &hosts, &addrs, &ports,
+                          &why) != 0) {
+        if (test_steps)
+            hostapi->test_step(run, "connect", 0, "%s", why ? why : "failed");
+        hostapi->set_message(run, "cannot connect to the source database: %s",
+                             why ? why : "failed");
+        free(why);
+        free(host_label);
+        *rc = hostapi->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
+        return NULL;
+    }
+    /* Later keywords override what the conninfo (expanded from dbname)
+     * says: the same hosts, with the addresses just looked up. */
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", "host", "hostaddr",
+                          "port", NULL};
+    const char *vals[] = {conninfo, ct, "connectord pg_database", hosts, addrs, ports, NULL};
+    if (!hosts)
+        keys[3] = NULL;
+    else if (!ports)
+        keys[5] = NULL;
     PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!hosts) { /* libpq looked the name up (or there was none): it says which */
+        free(host_label);
+        host_label = NULL;
+    }
+    free(hosts);
+    free(addrs);
+    free(ports);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         char *m = pq_message(c ? PQerrorMessage(c) : "out of memory");
         *rc = m && (strstr(m, "authentication failed") || strstr(m, "does not exist") ||
@@ -241,11 +274,14 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
                   : CD_ERR_TRANSIENT;
         if (test_steps)
             hostapi->test_step(run, "connect", 0, "%s", m ? m : "failed");
-        hostapi->set_message(run, "cannot connect to the source database: %s", m ? m : "failed");
+        hostapi->set_message(run, "cannot connect to the source database%s: %s",
+                             host_label ? host_label : "", m ? m : "failed");
         free(m);
+        free(host_label);
         PQfinish(c);
         return NULL;
     }
+    free(host_label);
     if (test_steps)
         hostapi->test_step(run, "connect", 1, "connected to %s as %s (server %d)", PQdb(c),
                            PQuser(c), PQserverVersion(c));

@@ -467,9 +467,13 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
     # A name server on a loopback address that reads queries and never
     # answers, and a resolv.conf (in a mount namespace of this run only)
     # that would have glibc wait 30 s x 3 attempts for it.
-    python3 -c 'import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.9", 53)); time.sleep(120)' &
+    rm -f "$CD_TEST_TMP/dns.ready"
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.9", 53))
+open(sys.argv[1], "w").close(); time.sleep(120)' "$CD_TEST_TMP/dns.ready" &
     dns_pid=$!
+    for _ in $(seq 100); do [ -e "$CD_TEST_TMP/dns.ready" ] && break; sleep 0.1; done
+    [ -e "$CD_TEST_TMP/dns.ready" ] || cd_fail "the silent name server did not start"
     printf 'nameserver 127.0.0.9\noptions timeout:30 attempts:3\n' >"$CD_TEST_TMP/resolv.conf"
     cp "$CFG" "$CD_TEST_TMP/dns.yaml"
     printf 'http_client:\n  connect_timeout_seconds: 2\n' >>"$CD_TEST_TMP/dns.yaml"

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "driver_test.h"
+#include "../source_hosts.h"
 
 static void test_magic(void **state)
 {
@@ -98,6 +99,84 @@ static void test_test_unreachable(void **state)
     cd_mock_free(m);
 }
 
+/* pgd_resolve_hosts on conninfo; checks the three lists (NULL: "-"). */
+static void expect_pinned(const char *conninfo, const char *hosts, const char *addrs,
+                          const char *ports)
+{
+    cd_mock_host *m = cd_mock_new();
+    char *h = NULL, *a = NULL, *p = NULL, *why = NULL;
+    assert_int_equal(pgd_resolve_hosts(cd_mock_api(m), cd_mock_run(m), conninfo, 2000, &h, &a,
+                                       &p, &why),
+                     0);
+    assert_null(why);
+    assert_string_equal(h ? h : "-", hosts);
+    assert_string_equal(a ? a : "-", addrs);
+    assert_string_equal(p ? p : "-", ports);
+    free(h);
+    free(a);
+    free(p);
+    cd_mock_free(m);
+}
+
+static void test_resolve_hosts(void **state)
+{
+    (void)state;
+    /* nothing to look up: sockets, addresses, the operator's hostaddr, no host */
+    expect_pinned("host=/run/postgresql dbname=x", "-", "-", "-");
+    expect_pinned("host=127.0.0.1,::1 port=5433 dbname=x", "-", "-", "-");
+    expect_pinned("host=localhost hostaddr=127.0.0.1 dbname=x", "-", "-", "-");
+    expect_pinned("dbname=x", "-", "-", "-");
+    expect_pinned("postgresql://u@/x", "-", "-", "-");
+    /* a name: one entry per address, the name kept for TLS and .pgpass.
+     * localhost is in /etc/hosts: 127.0.0.1 here (and ::1 where listed). */
+    cd_mock_host *m = cd_mock_new();
+    char *h = NULL, *a = NULL, *p = NULL, *why = NULL;
+    assert_int_equal(pgd_resolve_hosts(cd_mock_api(m), cd_mock_run(m),
+                                       "host=/tmp,localhost port=5432,6543 dbname=x", 2000, &h,
+                                       &a, &p, &why),
+                     0);
+    assert_non_null(h);
+    assert_non_null(a);
+    assert_non_null(p);
+    assert_true(strncmp(h, "/tmp,localhost", 14) == 0);
+    assert_true(strncmp(a, ",", 1) == 0);   /* the socket entry: no address */
+    assert_non_null(strstr(a, "127.0.0.1"));
+    assert_true(strncmp(p, "5432,6543", 9) == 0);
+    /* as many entries in each list */
+    size_t nh = 1, na = 1, np = 1;
+    for (const char *c = h; *c; c++)
+        nh += *c == ',';
+    for (const char *c = a; *c; c++)
+        na += *c == ',';
+    for (const char *c = p; *c; c++)
+        np += *c == ',';
+    assert_int_equal(nh, na);
+    assert_int_equal(nh, np);
+    free(h);
+    free(a);
+    free(p);
+    /* one port for every host: no port list of our own */
+    h = a = p = NULL;
+    assert_int_equal(pgd_resolve_hosts(cd_mock_api(m), cd_mock_run(m), "host=localhost dbname=x",
+                                       2000, &h, &a, &p, &why),
+                     0);
+    assert_true(strncmp(h, "localhost", 9) == 0);
+    assert_null(p);
+    free(h);
+    free(a);
+    /* a name that does not exist fails with the name */
+    h = a = p = NULL;
+    assert_int_equal(pgd_resolve_hosts(cd_mock_api(m), cd_mock_run(m),
+                                       "host=no-such-host.invalid dbname=x", 2000, &h, &a, &p,
+                                       &why),
+                     -1);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "cannot resolve no-such-host.invalid: "));
+    assert_null(h);
+    free(why);
+    cd_mock_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_test_unreachable),
+        cmocka_unit_test(test_resolve_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <connectord/plugin.h>
 
 #include "cdc.h"
+#include "cursor_overlap.h"
 #include "source_hosts.h"
 
 #include <ctype.h>
@@ -53,6 +54,9 @@ static const char pg_database_schema[] =
     "\"column_map\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"},"
     "\"description\": \"target column -> result column\"},"
     "\"cursor_column\": {\"type\": \"string\"},"
+    "\"cursor_overlap\": {\"type\": \"integer\", \"minimum\": 0,"
+    "\"description\": \"read again this far before the cursor each pull, for rows committed "
+    "late: units of a number cursor, seconds of a date or timestamp one\"},"
     "\"statement_timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 86400,"
     "\"description\": \"default: what is left of the run's timeout\"}"
     "}}";
@@ -162,6 +166,14 @@ static int check_config(cd_run *run, const json_t *root)
     json_t *cc = json_object_get(root, "cursor_column");
     if (cc && (!json_is_string(cc) || json_string_length(cc) == 0)) {
         report(run, "cursor_column", "must name a result column");
+        bad++;
+    }
+    json_t *co = json_object_get(root, "cursor_overlap");
+    if (co && (!json_is_integer(co) || json_integer_value(co) < 0)) {
+        report(run, "cursor_overlap", "must be an integer of at least 0");
+        bad++;
+    } else if (co && !cc) {
+        report(run, "cursor_overlap", "needs cursor_column");
         bad++;
     }
     return bad;
@@ -382,9 +394,13 @@ static void colmap_free(colmap *cm)
 
 /* Prepares the query unnamed and describes it. Returns the description
  * or NULL with message and *rc set. */
+/* The pull is a named statement: the cursor arithmetic (cursor_overlap.c)
+ * runs unnamed ones in between. */
+#define PULL_STATEMENT "cd_pull"
+
 static PGresult *prepare_query(cd_run *run, PGconn *c, const char *query, int nparams, int *rc)
 {
-    PGresult *r = PQprepare(c, "", query, nparams, NULL);
+    PGresult *r = PQprepare(c, PULL_STATEMENT, query, nparams, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char *m = pq_message(PQerrorMessage(c));
         hostapi->set_message(run, "the query does not prepare: %s", m ? m : "");
@@ -394,7 +410,7 @@ static PGresult *prepare_query(cd_run *run, PGconn *c, const char *query, int np
         return NULL;
     }
     PQclear(r);
-    r = PQdescribePrepared(c, "");
+    r = PQdescribePrepared(c, PULL_STATEMENT);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char *m = pq_message(PQerrorMessage(c));
         hostapi->set_message(run, "cannot describe the query: %s", m ? m : "");
@@ -515,12 +531,13 @@ static int run_driver(cd_run *run)
     colmap cm = {0};
     const char **values = NULL;
     size_t *lengths = NULL;
-    char *cursor = NULL, *prev_cursor = NULL, *wrapped = NULL;
+    char *cursor = NULL, *prev_cursor = NULL, *wrapped = NULL, *lowered = NULL;
     if (check_config(run, root) > 0) {
         hostapi->set_message(run, "connection_config is invalid (see the run's log)");
         rc = CD_ERR_CONFIG;
         goto out;
     }
+    long long overlap = cdc_json_int(root, "cursor_overlap", 0);
     c = open_source(run, root, &rc, 0);
     if (!c)
         goto out;
@@ -574,6 +591,27 @@ static int run_driver(cd_run *run)
         rc = CD_ERR_CONFIG;
         goto out;
     }
+    Oid cursor_type = cursor_idx >= 0 ? PQftype(desc, cursor_idx) : 0;
+    if (overlap > 0 && !pgd_overlap_type_ok(cursor_type)) {
+        hostapi->set_message(run, "cursor_overlap needs a cursor_column of a number, date or "
+                                  "timestamp type; \"%s\" is not one",
+                             cursor_col);
+        rc = CD_ERR_CONFIG;
+        goto out;
+    }
+    if (overlap > 0 && prev_cursor) {
+        char *why = NULL;
+        lowered = pgd_cursor_lowered(c, cursor_type, prev_cursor, overlap, &why);
+        if (!lowered) {
+            hostapi->set_message(run, "cannot step the cursor %s back by %lld: %s", prev_cursor,
+                                 overlap, why ? why : "");
+            free(why);
+            rc = CD_ERR_TRANSIENT;
+            goto out;
+        }
+        hostapi->log(run, CD_LOG_INFO, "cursor_overlap %lld: reading again from after %s",
+                     overlap, lowered);
+    }
     rc = hostapi->records_begin(run, cm.targets, cm.n);
     if (rc != CD_OK) {
         hostapi->set_message(run, "the host refused the result columns (see the run's log)");
@@ -589,8 +627,9 @@ static int run_driver(cd_run *run)
     const cd_run_info *info = hostapi->run_info(run);
     const char *params[3] = {info->window_from, info->window_to, NULL};
     if (cursor_col && prev_cursor)
-        params[nparams - 1] = prev_cursor;
-    if (!PQsendQueryPrepared(c, "", nparams, params, NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
+        params[nparams - 1] = lowered ? lowered : prev_cursor;
+    if (!PQsendQueryPrepared(c, PULL_STATEMENT, nparams, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(c)) {
         char *m = pq_message(PQerrorMessage(c));
         hostapi->set_message(run, "cannot start the query: %s", m ? m : "");
         free(m);
@@ -664,6 +703,20 @@ static int run_driver(cd_run *run)
             PQclear(r);
         }
     }
+    if (rc == CD_OK && lowered && cursor) {
+        /* Rows read again end at or below the old cursor: it never moves
+         * back. */
+        char *why = NULL;
+        char *top = pgd_cursor_greatest(c, cursor_type, prev_cursor, cursor, &why);
+        if (!top) {
+            hostapi->set_message(run, "cannot compare the cursors %s and %s: %s", prev_cursor,
+                                 cursor, why ? why : "");
+            free(why);
+            rc = CD_ERR_TRANSIENT;
+        }
+        free(cursor);
+        cursor = top;
+    }
     if (rc == CD_OK) {
         hostapi->progress(run, rows, rows);
         if (cursor && hostapi->cursor_set(run, cursor) != CD_OK)
@@ -675,6 +728,7 @@ out:
     free(lengths);
     free(cursor);
     free(wrapped);
+    free(lowered);
     if (prev_cursor)
         hostapi->free(prev_cursor);
     colmap_free(&cm);

@@ -77,6 +77,36 @@ assert_eq 1050 "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")"
 run_json "$inc" --date 2025-01-05
 assert_eq "SUCCESS|0|1050" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "nothing new: cursor kept"
 
+echo "== cursor_overlap: a row committed late, below the cursor, is read on the next pull"
+qs "CREATE TABLE src_late AS SELECT id, txn_ref || 'L' AS ref, merchant, amount, txn_day, txn_at FROM src_txn WHERE id <= 100 AND id <> 95"
+LATE_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'
+late=$(add_connector src_late "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"cursor_overlap\": 10, \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late\", $LATE_MAP}")
+run_json "$late" --date 2025-01-05
+assert_eq "SUCCESS|99|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "first pull"
+# id 95 commits after that pull; 101..105 are new
+qs "INSERT INTO src_late SELECT id, txn_ref || 'L', merchant, amount, txn_day, txn_at FROM src_txn WHERE id = 95 OR id BETWEEN 101 AND 105"
+run_json "$late" --date 2025-01-05
+assert_eq "SUCCESS|6|9|105" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "the late row and the new ones; the overlap's rows unchanged"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE transaction_id = 'PGT000095L'")" "the late row loaded"
+# rows only below the cursor: it never moves back
+qs "DELETE FROM src_late WHERE id > 100"
+run_json "$late" --date 2025-01-05
+assert_eq "SUCCESS|105" "$(jget '["status"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "cursor kept at its highest"
+# a timestamp cursor steps back in seconds
+late_ts=$(add_connector src_late_ts "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"txn_at\", \"cursor_overlap\": 3600, \"query\": \"SELECT ref || 'T' AS ref, merchant, amount, txn_day, txn_at FROM src_late WHERE id <> 90\", $LATE_MAP}")
+run_json "$late_ts" --date 2025-01-05
+assert_eq "SUCCESS|99" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "timestamp cursor: first pull"
+ts_cursor=$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late_ts")
+q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, '{query}', to_jsonb('SELECT ref || ''T'' AS ref, merchant, amount, txn_day, txn_at FROM src_late'::text)) WHERE id = $late_ts" >/dev/null
+run_json "$late_ts" --date 2025-01-05
+assert_eq "SUCCESS|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "timestamp cursor: the row an hour back read again"
+assert_eq "$ts_cursor" "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late_ts")" "timestamp cursor kept"
+# a text cursor cannot step back
+txt=$(add_connector src_late_txt "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"ref\", \"cursor_overlap\": 5, \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late\", $LATE_MAP}")
+run_json "$txt" --date 2025-01-05
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "text cursor with an overlap"
+assert_eq 'cursor_overlap needs a cursor_column of a number, date or timestamp type; "ref" is not one' "$(jget '["error_message"]' <<<"$out")" "text cursor message"
+
 fails() { # NAME CONFIG -> runs it, asserts FAILED and that nothing loaded
     local id
     id=$(add_connector "$1" "$2")

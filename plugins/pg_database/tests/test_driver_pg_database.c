@@ -70,6 +70,10 @@ static void test_validate(void **state)
                    " \"column_map\": {\"merchant_id\": \"m\"}}", "column_map.merchant_id");
     expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\","
                    " \"statement_timeout_seconds\": 0}", "statement_timeout_seconds");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\","
+                   " \"cursor_column\": \"id\", \"cursor_overlap\": -1}", "cursor_overlap");
+    expect_invalid("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\","
+                   " \"cursor_overlap\": 10}", "cursor_overlap");
 }
 
 static void test_test_unreachable(void **state)

@@ -154,6 +154,16 @@ assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"
 assert_eq "no file matching AXIS_RECON_20251005*.csv in $REMOTE" "$(jget '["error_message"]' <<<"$out")" "message"
 assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "transient"
 
+echo "== a header-only file (a day without transactions) loads as a file of 0 rows, once"
+printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\r\n' >"$UP/AXIS_RECON_20251012.csv"
+old "$UP/AXIS_RECON_20251012.csv"
+run_json "$ax" --date 2025-10-12
+assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "empty file: $(jget '["error_message"]' <<<"$out")"
+assert_eq "LOADED|0" "$(q "SELECT status || '|' || rows_loaded FROM sp_v2_connector_files WHERE remote_path = '$REMOTE/AXIS_RECON_20251012.csv'")" "empty file in the ledger"
+run_json "$ax" --date 2025-10-12
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "empty file again"
+assert_contains "$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" "already loaded" "not fetched again"
+
 echo "== broken rows are record errors with file, line and reason; PARTIAL_SUCCESS"
 {
   printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "run_policy.h"
 #include "util.h"
 
 const char *cd_category_name(cd_category c)
@@ -197,6 +198,7 @@ int cd_driver_load(const char *path, cd_driver *out, char **reason)
         dlclose(h);
         return -1;
     }
+    cd_run_policy_schema_merge(schema);
     out->path = cd_xstrdup(path);
     out->handle = h;
     out->magic = m;

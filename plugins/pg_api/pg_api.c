@@ -64,9 +64,6 @@ static const char pg_api_schema[] =
     "\"merchant_codes\": {\"type\": \"array\", \"minItems\": 1,"
     "\"items\": {\"type\": \"string\", \"minLength\": 1},"
     "\"description\": \"[\\\"ALL\\\"] or a list of client codes\"},"
-    "\"sync_days_back\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 366, \"default\": 1},"
-    "\"auto_retry\": {\"type\": \"boolean\", \"default\": true},"
-    "\"retry_count\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 20, \"default\": 3},"
     "\"timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 3600},"
     "\"date_format\": {\"type\": \"string\", \"minLength\": 2, \"default\": \"YYYY-MM-DD\","
     "\"description\": \"How dates appear in the URL: tokens YYYY, YY, MM, DD\"},"
@@ -214,7 +211,7 @@ static int check_config(cd_run *run, const json_t *root)
     static const struct {
         const char *key;
         long long min, max;
-    } ints[] = {{"sync_days_back", 0, 366}, {"retry_count", 0, 20}, {"timeout_seconds", 1, 3600}};
+    } ints[] = {{"sync_days_back", 0, 366}, {"retry_count", 0, 10}, {"timeout_seconds", 1, 3600}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         v = json_object_get(root, ints[i].key);
         if (v && (!json_is_integer(v) || json_integer_value(v) < ints[i].min ||

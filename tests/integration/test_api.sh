@@ -15,6 +15,7 @@ trap '[ -n "${KEEP_LOG:-}" ] && grep -a "api:" "$LOG" | tail -5; serve_stop_all;
 
 SERVE_PLUGINS="$CD_TEST_TMP/plugins"
 api_plugins_dir "$SERVE_PLUGINS"
+cp "$CD_BUILD_DIR/lib/connectord/plugins/pg_database.so" "$SERVE_PLUGINS/"
 WEB="$CD_TEST_TMP/web"
 mkdir -p "$WEB/js"
 echo '<!doctype html><title>ops</title>' >"$WEB/index.html"
@@ -116,6 +117,20 @@ PG='"name": "PG", "connector_type": "PG_API", "source_entity": "X", "schedule_en
 bad "{$PG, \"connection_config\": {\"api_base_url\": \"ftp://x\", \"merchant_codes\": [\"A\"]}}" connection_config.api_base_url "pattern"
 bad "{$PG, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BEARER\"}}" connection_config.bearer_token "required for authentication_type BEARER"
 bad "{$PG, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BASIC\", \"username\": \"u\", \"password\": 12}}" connection_config.password "must be string or object"
+# the run policy (sync_days_back, auto_retry, retry_count) is the service's:
+# every driver takes it, also one whose schema allows no other keys
+PGD='"name": "PGD", "connector_type": "PG_DATABASE", "source_entity": "X", "schedule_enabled": false'
+PGDC='"conninfo": "host=/nonexistent dbname=x", "dataset": "pg_transaction", "query": "SELECT 1"'
+bad "{$PGD, \"connection_config\": {$PGDC, \"retry_count\": 11}}" connection_config.retry_count "at most 10"
+bad "{$PGD, \"connection_config\": {$PGDC, \"auto_retry\": \"yes\"}}" connection_config.auto_retry "boolean"
+bad "{$PGD, \"connection_config\": {$PGDC, \"sync_days_back\": -1}}" connection_config.sync_days_back "at least 0"
+req POST /connectors "{$PGD, \"connection_config\": {$PGDC, \"auto_retry\": true, \"retry_count\": 2, \"sync_days_back\": 2}}"
+expect 201 "run policy on a pg_database connector"
+pgd=$(jq_ 'd["connector"]["id"]')
+assert_eq 3 "$(q "SELECT connectord_max_attempts(connection_config, 'SCHEDULED') FROM sp_v2_connectors WHERE id = $pgd")" "attempts from its policy"
+assert_eq 4 "$(q "SELECT connectord_max_attempts('{\"auto_retry\": true}', 'SCHEDULED')")" "auto_retry alone: the default 3 retries"
+assert_eq 1 "$(q "SELECT connectord_max_attempts('{\"retry_count\": 5}', 'SCHEDULED')")" "retry_count without auto_retry: one attempt"
+req DELETE "/connectors/$pgd"
 alive validation
 
 echo "== other sites' pages cannot drive the API (no tokens here: every caller is admin)"

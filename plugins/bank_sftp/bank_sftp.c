@@ -161,6 +161,15 @@ static int check_config(cd_run *run, const json_t *root)
         report(run, "remote_path", "must be an absolute path");
         bad++;
     }
+    const char *at = NULL;
+    size_t unknown = bs_pattern_unknown_placeholder(cdc_json_str(root, "file_pattern", "*"), &at);
+    if (unknown) {
+        report(run, "file_pattern",
+               "has an unknown placeholder %.*s (use {YYYYMMDD}, {YYYY-MM-DD}, {DDMMYYYY}, "
+               "{DD-MM-YYYY}, {YYMMDD}, {DDMMMYYYY}, {date} or {SEQ})",
+               (int)(unknown > 40 ? 40 : unknown), at);
+        bad++;
+    }
     json_t *port = json_object_get(root, "port");
     if (port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
                  json_integer_value(port) > 65535)) {

@@ -81,6 +81,24 @@ char *bs_pattern_any_date(const char *pattern)
     return b.data;
 }
 
+size_t bs_pattern_unknown_placeholder(const char *pattern, const char **at)
+{
+    static const char *const known[] = {"{YYYYMMDD}", "{YYYY-MM-DD}", "{DDMMYYYY}",
+                                        "{DD-MM-YYYY}", "{YYMMDD}", "{DDMMMYYYY}", "{date}",
+                                        "{SEQ}"};
+    for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{')) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0] && !ok; i++)
+            ok = strncmp(p, known[i], strlen(known[i])) == 0;
+        if (!ok) {
+            const char *end = strchr(p, '}');
+            *at = p;
+            return end ? (size_t)(end - p) + 1 : strlen(p);
+        }
+    }
+    return 0;
+}
+
 char *bs_pattern_display(const char *expanded)
 {
     cdc_buf b = {0};

@@ -10,12 +10,18 @@
 #ifndef BS_DISCOVER_H
 #define BS_DISCOVER_H
 
+#include <stddef.h>
+
 /* The pattern for an ISO date: placeholders replaced, {SEQ} kept as a
  * marker for bs_pattern_match. Malloc'd; NULL for a bad date. */
 char *bs_pattern_expand(const char *pattern, const char *iso_date);
 /* The pattern for any date: each date placeholder becomes '*' ({SEQ} as
  * in bs_pattern_expand). Malloc'd; NULL on ENOMEM. */
 char *bs_pattern_any_date(const char *pattern);
+/* The length of the first "{...}" in pattern that is no placeholder
+ * (*at set to it), or 0 when every brace is one. A typo such as
+ * {YYYYMMD} would otherwise match nothing, day after day, as a late file. */
+size_t bs_pattern_unknown_placeholder(const char *pattern, const char **at);
 /* The expanded pattern as ops should read it ({SEQ} spelled out). */
 char *bs_pattern_display(const char *expanded);
 /* 1 if name matches the expanded pattern. */

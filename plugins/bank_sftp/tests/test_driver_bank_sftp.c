@@ -97,6 +97,19 @@ static void test_validate(void **state)
     assert_int_equal(cd_mock_validate(m), CD_OK);
     cd_mock_free(m);
 
+    /* a placeholder typo would match nothing day after day, as if late */
+    m = load_driver("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                    " \"remote_path\": \"/out\", \"host_key_sha256\": \"%s\","
+                    " \"file_pattern\": \"AX_{YYYYMMD}_{SEQ}.csv\", %s}", pin, FMT);
+    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
+    assert_true(cd_mock_has_config_error(m, "file_pattern"));
+    cd_mock_free(m);
+    m = load_driver("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                    " \"remote_path\": \"/out\", \"host_key_sha256\": \"%s\","
+                    " \"file_pattern\": \"AX_{DDMMMYYYY}_{date}_{SEQ}.csv\", %s}", pin, FMT);
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+
     /* neither host key option */
     expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
                    " \"remote_path\": \"/out\"}", "host_key_sha256");

@@ -130,10 +130,14 @@ json_t *cd_templates_load(const cd_config *cfg, json_t **bad)
 
 void cd_templates_inject(const cd_config *cfg, const json_t *schema, json_t *config)
 {
-    const char *name = json_string_value(json_object_get(config, "template"));
-    if (!name || !json_object_get(json_object_get(schema, "properties"), "template_format"))
+    if (!json_object_get(json_object_get(schema, "properties"), "template_format"))
         return;
-    json_object_del(config, "template_format"); /* never taken from the stored config */
+    /* Never taken from the stored config, with a template or without: it
+     * is what the named template says, or nothing. */
+    json_object_del(config, "template_format");
+    const char *name = json_string_value(json_object_get(config, "template"));
+    if (!name)
+        return;
     json_t *list = cd_templates_load(cfg, NULL);
     size_t i;
     json_t *t;

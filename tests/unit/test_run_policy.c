@@ -17,7 +17,9 @@
 #include <cmocka.h>
 
 #include "host.h"
+#include "run_policy.h"
 #include "runs.h"
+#include "templates.h"
 #include "scheduler.h"
 
 static void retry_delay_doubles_within_jitter(void **state)
@@ -137,6 +139,49 @@ static void utf8_clean_truncates_on_a_character_boundary(void **state)
     free(c);
 }
 
+/* A driver schema that allows no other keys takes the run policy's, with
+ * the service's defaults replacing the driver's own. */
+static void policy_keys_join_every_driver_schema(void **state)
+{
+    (void)state;
+    json_t *s = json_loads("{\"type\": \"object\", \"additionalProperties\": false,"
+                           " \"properties\": {\"host\": {\"type\": \"string\"},"
+                           " \"auto_retry\": {\"type\": \"boolean\", \"default\": true}}}",
+                           0, NULL);
+    cd_run_policy_schema_merge(s);
+    json_t *p = json_object_get(s, "properties");
+    assert_non_null(json_object_get(p, "host"));
+    assert_true(json_is_false(json_object_get(json_object_get(p, "auto_retry"), "default")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "retry_count"), "maximum")), 10);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "retry_count"), "default")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "sync_days_back"), "default")), 1);
+    json_decref(s);
+    /* a schema without properties gets them; one that is not an object is left */
+    s = json_loads("{\"type\": \"object\"}", 0, NULL);
+    cd_run_policy_schema_merge(s);
+    assert_non_null(json_object_get(json_object_get(s, "properties"), "sync_days_back"));
+    json_decref(s);
+    s = json_string("x");
+    cd_run_policy_schema_merge(s);
+    assert_string_equal(json_string_value(s), "x");
+    json_decref(s);
+}
+
+/* template_format is the named template's or nothing: a stored one is
+ * dropped even when the connector names no template. */
+static void stored_template_format_is_never_used(void **state)
+{
+    (void)state;
+    json_t *schema = json_loads("{\"properties\": {\"template_format\": {}}}", 0, NULL);
+    json_t *cfg = json_loads("{\"format\": {\"type\": \"csv\"},"
+                             " \"template_format\": {\"type\": \"xlsx\"}}", 0, NULL);
+    cd_templates_inject(NULL, schema, cfg);
+    assert_null(json_object_get(cfg, "template_format"));
+    assert_non_null(json_object_get(cfg, "format"));
+    json_decref(cfg);
+    json_decref(schema);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +194,8 @@ int main(void)
         cmocka_unit_test(utf8_clean_keeps_valid_text),
         cmocka_unit_test(utf8_clean_replaces_bad_bytes_and_nul),
         cmocka_unit_test(utf8_clean_truncates_on_a_character_boundary),
+        cmocka_unit_test(policy_keys_join_every_driver_schema),
+        cmocka_unit_test(stored_template_format_is_never_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -392,11 +392,12 @@ static void colmap_free(colmap *cm)
     free(cm->sources);
 }
 
-/* Prepares the query unnamed and describes it. Returns the description
- * or NULL with message and *rc set. */
 /* The pull is a named statement: the cursor arithmetic (cursor_overlap.c)
  * runs unnamed ones in between. */
 #define PULL_STATEMENT "cd_pull"
+
+/* Prepares the query as PULL_STATEMENT and describes it. Returns the
+ * description or NULL with message and *rc set. */
 
 static PGresult *prepare_query(cd_run *run, PGconn *c, const char *query, int nparams, int *rc)
 {
@@ -471,6 +472,18 @@ static int test(cd_run *run)
         }
     }
     rc = build_colmap(run, root, desc, &cm);
+    /* A run hands these columns to the load, which refuses a name its
+     * dataset does not have: the test says so now, not the first run. */
+    const char *ds = cdc_json_str(root, "dataset", "");
+    const char *const *targets = strcmp(ds, "bank_statement") == 0 ? bank_targets : pg_targets;
+    for (size_t i = 0; rc == CD_OK && i < cm.n; i++) {
+        if (!in_list(targets, cm.targets[i])) {
+            hostapi->set_message(run, "the query returns \"%s\", which is not a column of %s: "
+                                      "rename it in the query or map the columns with column_map",
+                                 cm.targets[i], ds);
+            rc = CD_ERR_CONFIG;
+        }
+    }
     hostapi->test_step(run, "query", rc == CD_OK, "%d column(s): %s", PQnfields(desc),
                        names.data ? names.data : "");
     if (rc == CD_OK)

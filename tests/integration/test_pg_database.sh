@@ -175,6 +175,13 @@ run_json "$tx" --type TEST --date 2025-01-04
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
 assert_eq "connect,read-only,select 1,query" "$(jget '["details"]["test_steps"]' <<<"$out" | python3 -c 'import ast,sys; print(",".join(s["step"] for s in ast.literal_eval(sys.stdin.read())))')" "test steps"
 assert_eq "$before" "$(q "SELECT count(*) FROM sp_v2_transactions")" "nothing loaded by a test"
+# a result column the dataset does not have fails the test, as it would the run
+odd=$(add_connector odd_col "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date, note FROM src_txn WHERE txn_day = \$1\"}")
+run_json "$odd" --type TEST --date 2025-01-04
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "test of a query with a foreign column"
+assert_contains "$(jget '["error_message"]' <<<"$out")" 'the query returns "note", which is not a column of pg_transaction' "test names the column"
+run_json "$odd" --date 2025-01-04
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "the run fails the same way"
 
 echo "== a cancel reaches a query still working on its first row: the source stops it too"
 slowc=$(add_connector slowcancel "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"statement_timeout_seconds\": 120, \"query\": \"SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM src_txn, pg_sleep(60) WHERE txn_day = \$1\"}")

@@ -174,6 +174,8 @@ try {
   await field(d, 'Rows').fill('24');
   await field(d, 'Seed').fill('7');
   await field(d, 'Bad every').fill('8');
+  // the service's run policy is in every driver's form
+  await field(d, 'Sync days back').fill('2');
   const pw = d.getByLabel('Password', { exact: true });
   assert.equal(await pw.getAttribute('type'), 'password', 'secret field is a password input');
   await pw.fill(GEN_SECRET);
@@ -255,7 +257,7 @@ try {
   await testRun.waitFor({ state: 'detached' });
   await t.locator('.toast-close').click();
 
-  log('Run: date T-1 by default; the card goes queued -> running -> outcome');
+  log('Run: the date sync_days_back (2) before today by default; the card goes queued -> running -> outcome');
   await page.evaluate(() => {
     // Every state the card shows, in order, however briefly.
     window.__states = [];
@@ -275,7 +277,11 @@ try {
     const f = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Kolkata', year: 'numeric', month: '2-digit', day: '2-digit' });
     return f.format(new Date(Date.now() - 86400000));
   });
-  assert.equal(runDate, expectT1, 'default date is yesterday in Asia/Kolkata');
+  const expectT2 = await page.evaluate(() => {
+    const f = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Kolkata', year: 'numeric', month: '2-digit', day: '2-digit' });
+    return f.format(new Date(Date.now() - 2 * 86400000));
+  });
+  assert.equal(runDate, expectT2, 'default date is the connector\'s sync_days_back (2) in Asia/Kolkata');
   await shot(page, 'run-date');
   await runDlg.getByRole('button', { name: 'Run now' }).click();
   await page.waitForFunction(() => document.querySelector('article.card[data-name="Test bank"] .run-state')?.dataset.state === 'RUNNING');

@@ -126,15 +126,20 @@ export function openBackfill(c, onChange) {
   return d.dlg;
 }
 
-// The Run dialog: a business date, T-1 in the connector's zone by default.
+// The Run dialog: a business date, by default the one a scheduled run
+// would fetch: sync_days_back (1 unless set) days before today in the
+// connector's zone.
 export function openRunDialog(c, onQueued) {
   const zone = c.schedule_timezone || 'Asia/Kolkata';
   const today = dateIn(zone, 0);
+  const set = c.connection_config && c.connection_config.sync_days_back;
+  const back = Number.isInteger(set) && set >= 0 ? set : 1;
   const d = makeDialog(`Run — ${c.name}`, { label: 'run-now' });
-  const date = dateField('Business date', addDays(today, -1), today);
+  const date = dateField('Business date', addDays(today, -back), today);
   const go = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Run now');
+  const when = back === 1 ? 'yesterday there' : back === 0 ? 'today there' : `${back} days back there (sync_days_back)`;
   const form = h('form', { novalidate: true },
-    h('p', { class: 'muted' }, `Date in ${zone}; yesterday there by default.`), date.el,
+    h('p', { class: 'muted' }, `Date in ${zone}; ${when} by default.`), date.el,
     h('div', { class: 'dialog-footer' }, go));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

@@ -145,7 +145,10 @@ function leaf(key, schema, required, value, ctx, path) {
     extra = [kind === 'map' ? 'One "key = value" a line' : 'JSON', extra].filter(Boolean).join('. ');
   } else {
     const numeric = kind === 'integer' || kind === 'number';
-    const long = key === 'query' || (schema.maxLength || 0) > 500;
+    // Multi-line text (an HMAC canonical string) needs a textarea: an
+    // input drops the newlines of the value it is given.
+    const multiline = (v) => typeof v === 'string' && v.includes('\n');
+    const long = key === 'query' || (schema.maxLength || 0) > 500 || multiline(schema.default) || multiline(value);
     const attrs = {
       id, name: path, spellcheck: 'false',
       value: value === undefined || value === null ? '' : String(value),
@@ -155,8 +158,11 @@ function leaf(key, schema, required, value, ctx, path) {
     if (long) input = h('textarea', { ...attrs, rows: 3 });
     else input = h('input', { ...attrs, type: numeric ? 'number' : 'text', inputmode: numeric ? 'numeric' : null, step: kind === 'integer' ? 1 : (numeric ? 'any' : null), min: schema.minimum ?? null, max: schema.maximum ?? null });
     control = { el: input, inputs: [input], kind };
+    // A one-character value (a CSV delimiter) may be a tab or a space:
+    // trimmed, it would read as empty and the driver's default would win.
+    const single = schema.maxLength === 1;
     read = () => {
-      const t = input.value.trim();
+      const t = single ? input.value : input.value.trim();
       if (t === '') return undefined;
       if (numeric) {
         const n = Number(t);

@@ -58,7 +58,7 @@ static const char pg_database_schema[] =
     "\"description\": \"read again this far before the cursor each pull, for rows committed "
     "late: units of a number cursor, seconds of a date or timestamp one\"},"
     "\"statement_timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 86400,"
-    "\"description\": \"default: what is left of the run's timeout\"}"
+    "\"description\": \"default: what is left of the run's timeout (300 s for a run without one)\"}"
     "}}";
 
 static const char *describe_config(void)

@@ -623,9 +623,9 @@ int cd_dispatcher_rescue(cd_dispatcher *d, PGconn *conn, char **err)
      * none (an older connectord, another tool): it is lost once it has been
      * running longer than any runner may (its timeout, the kill grace and
      * a lease), or for ever when it never started. */
-    char dflt[16], slack[16];
+    char dflt[24], slack[24];
     snprintf(dflt, sizeof dflt, "%d", d->default_timeout_s);
-    snprintf(slack, sizeof slack, "%d", d->grace_s + d->lease_s);
+    snprintf(slack, sizeof slack, "%lld", (long long)d->grace_s + d->lease_s);
     const char *p[] = {dflt, slack};
     PGresult *res = cd_db_exec(
         conn, "finding lost runs", PGRES_TUPLES_OK,
@@ -634,7 +634,8 @@ int cd_dispatcher_rescue(cd_dispatcher *d, PGconn *conn, char **err)
         "  AND (lease_expires_at < now()"
         "       OR (lease_expires_at IS NULL"
         "           AND COALESCE(started_at, '-infinity') < now() - make_interval(secs =>"
-        "               COALESCE(NULLIF(timeout_seconds, 0), $1::int) + $2::int)))"
+        "               CASE WHEN timeout_seconds > 0 THEN timeout_seconds ELSE $1::int END"
+        "               ::float8 + $2::float8)))"
         " ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED",
         2, p, err);
     if (!res) {

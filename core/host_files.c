@@ -288,19 +288,10 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
     if (loaded) {
         /* Kept until cd_host_files_flush writes it in the load's
          * transaction: the data connection is busy with the sink's COPY
-         * while the driver runs. */
-        /* A file without a single row to load (a bank's header-only file
-         * on a day without transactions) opened no load transaction: it
-         * is opened here, so that the file is settled as LOADED with the
-         * run like any other, not asked for again every run. */
-        char *err = NULL;
-        if (!run->data && cd_run_open_data(run, &err) != 0) {
-            cd_host_table.log(run, CD_LOG_ERROR, "file ledger: cannot open the load transaction "
-                                                 "for %s: %s", file->remote_path, err);
-            free(err);
-            free(key);
-            return CD_ERR_TRANSIENT;
-        }
+         * while the driver runs. A file without a single row (a bank's
+         * header-only file on a day without transactions) opened no load
+         * transaction: finish() in runner.c opens one for it at the end,
+         * rather than hold one idle while the driver fetches other files. */
         if (!run->files_loaded)
             run->files_loaded = json_object();
         json_object_set_new(run->files_loaded, key,

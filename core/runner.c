@@ -388,6 +388,15 @@ static int finish(run_state *st)
     } else if (run->sink) {
         cd_sink_peek(run->sink, &st->counts);
     }
+    /* Files the ledger settles as LOADED without one row among them (a
+     * header-only file) need a load transaction all the same. */
+    if (st->rc == CD_OK && !run->data && run->files_loaded &&
+        json_object_size(run->files_loaded) > 0 && cd_run_open_data(run, &err) != 0) {
+        st->rc = CD_ERR_TRANSIENT;
+        st->error = cd_sprintf("opening the load transaction for the file ledger: %s", err);
+        free(err);
+        err = NULL;
+    }
     if (st->rc == CD_OK && run->data && cd_host_files_flush(run, &err) != 0) {
         st->rc = CD_ERR_TRANSIENT; /* file ledger LOADED rows, in the load's transaction */
         st->error = err;

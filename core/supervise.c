@@ -237,7 +237,31 @@ void cd_child_close_channel(cd_child *child)
     cd_buf_free(&child->channel_in);
 }
 
-/* Forwards what the child wrote to stderr and remembers its last line. */
+/* A whole stderr line of the child: it becomes the tail when it is the
+ * runner's own log ("<3>..."), whose driver text went through the run's secret
+ * scrubbing. What a driver writes to stderr itself did not, and may hold a
+ * resolved secret: it goes to the journal only, never into the run's error
+ * message that the API shows (nor does the runner line before it, which
+ * would not be why the runner ended). */
+static void take_line(cd_child *c)
+{
+    size_t n = c->line_len;
+    while (n > 0 && c->line[n - 1] == '\r')
+        n--;
+    c->line_len = 0;
+    if (n == 0)
+        return;
+    if (n >= 3 && c->line[0] == '<' && c->line[1] >= '0' && c->line[1] <= '7' &&
+        c->line[2] == '>') {
+        memcpy(c->tail, c->line, n);
+        c->tail[n] = '\0';
+    } else {
+        c->tail[0] = '\0';
+    }
+}
+
+/* Forwards what the child wrote to stderr and remembers its last line,
+ * however the reads cut it. */
 int cd_child_drain(cd_child *c)
 {
     char buf[4096];
@@ -248,30 +272,17 @@ int cd_child_drain(cd_child *c)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
     if (n <= 0) {
+        take_line(c); /* a last line without its newline */
         close(c->stderr_fd);
         c->stderr_fd = -1;
         return -1;
     }
     fwrite(buf, 1, (size_t)n, stderr);
-    /* Keep the last complete non-empty line when it is the runner's own
-     * log ("<3>..."), which went through the run's secret scrubbing. What
-     * a driver writes to stderr itself did not, and may hold a resolved
-     * secret: it goes to the journal only, never into the run's error
-     * message that the API shows (nor does the runner line before it,
-     * which would not be why the runner ended). */
-    size_t end = (size_t)n;
-    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
-        end--;
-    size_t start = end;
-    while (start > 0 && buf[start - 1] != '\n')
-        start--;
-    if (end - start >= 3 && buf[start] == '<' && buf[start + 1] >= '0' && buf[start + 1] <= '7' &&
-        buf[start + 2] == '>') {
-        size_t len = end - start < sizeof c->tail - 1 ? end - start : sizeof c->tail - 1;
-        memcpy(c->tail, buf + start, len);
-        c->tail[len] = '\0';
-    } else if (end > start) {
-        c->tail[0] = '\0';
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n')
+            take_line(c);
+        else if (c->line_len < sizeof c->line) /* a longer line is cut short */
+            c->line[c->line_len++] = buf[i];
     }
     return 1;
 }
@@ -281,6 +292,7 @@ void cd_child_drain_rest(cd_child *c)
     while (c->stderr_fd >= 0 && cd_child_drain(c) == 1)
         ;
     if (c->stderr_fd >= 0) { /* still open: a process the runner left holds it */
+        take_line(c);
         close(c->stderr_fd);
         c->stderr_fd = -1;
     }

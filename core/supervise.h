@@ -22,6 +22,8 @@ typedef struct cd_child {
     int timed_out, cancelled;
     int lost;           /* its zygote died, taking it along */
     char tail[1024];    /* last stderr line, forwarded lines are also echoed */
+    char line[1023];    /* the stderr line being read, not ended yet */
+    size_t line_len;
     struct cd_zygote *zygote; /* forked by this zygote (zygote.h), or NULL: our child */
     int channel_fd;     /* read end of the runner's channel (non-blocking), or -1 */
     cd_buf channel_in;  /* bytes read from it, not yet a whole message */

@@ -2,6 +2,8 @@
 #include "cdc_resolve.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,12 +25,13 @@ typedef struct lookup {
  * that thread would be a use after free. A runner gives up on at most a
  * few, just before its run fails. */
 static lookup *abandoned;
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static long now_ms(void)
+static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void lookup_free(lookup *l)
@@ -65,13 +68,13 @@ int cdc_resolve(const cd_host_api *host, cd_run *run, const char *hostname, cons
         lookup_free(l);
         return -1;
     }
-    long start = now_ms();
+    int64_t start = now_ms();
     int cancelled = 0;
     for (;;) {
         rc = gai_error(&l->cb);
         if (rc != EAI_INPROGRESS)
             break;
-        long left = timeout_ms - (now_ms() - start);
+        int64_t left = timeout_ms - (now_ms() - start);
         if (left <= 0)
             break;
         if (host->is_cancelled(run)) {
@@ -79,7 +82,7 @@ int cdc_resolve(const cd_host_api *host, cd_run *run, const char *hostname, cons
             break;
         }
         /* Short slices: a cancel is noticed within 200 ms. */
-        long slice = left < 200 ? left : 200;
+        long slice = left < 200 ? (long)left : 200;
         struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
         const struct gaicb *const wait[1] = {&l->cb};
         gai_suspend(wait, 1, &ts);
@@ -90,10 +93,8 @@ int cdc_resolve(const cd_host_api *host, cd_run *run, const char *hostname, cons
         return 0;
     }
     if (rc != EAI_INPROGRESS) {
-        if (rc == EAI_SYSTEM)
-            *why = cdc_printf("cannot resolve %s: %s", hostname, strerror(errno));
-        else
-            *why = cdc_printf("cannot resolve %s: %s", hostname, gai_strerror(rc));
+        /* EAI_SYSTEM's errno was the resolver thread's, not ours. */
+        *why = cdc_printf("cannot resolve %s: %s", hostname, gai_strerror(rc));
         lookup_free(l);
         return -1;
     }
@@ -113,8 +114,10 @@ int cdc_resolve(const cd_host_api *host, cd_run *run, const char *hostname, cons
         lookup_free(l);
         break;
     default: /* EAI_NOTCANCELED: the resolver thread still uses it */
+        pthread_mutex_lock(&abandoned_lock);
         l->next_abandoned = abandoned;
         abandoned = l;
+        pthread_mutex_unlock(&abandoned_lock);
     }
     return -1;
 }

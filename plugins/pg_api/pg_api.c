@@ -211,7 +211,10 @@ static int check_config(cd_run *run, const json_t *root)
     static const struct {
         const char *key;
         long long min, max;
-    } ints[] = {{"sync_days_back", 0, 366}, {"retry_count", 0, 10}, {"timeout_seconds", 1, 3600}};
+    } ints[] = {{"timeout_seconds", 1, 3600}};
+    /* sync_days_back, auto_retry and retry_count are the service's run
+     * policy (core/run_policy.c), checked by its schema on save; a
+     * connector stored under older bounds still runs. */
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         v = json_object_get(root, ints[i].key);
         if (v && (!json_is_integer(v) || json_integer_value(v) < ints[i].min ||
@@ -220,11 +223,6 @@ static int check_config(cd_run *run, const json_t *root)
                                ints[i].min, ints[i].max);
             bad++;
         }
-    }
-    v = json_object_get(root, "auto_retry");
-    if (v && !json_is_boolean(v)) {
-        report(run, "auto_retry", "must be true or false");
-        bad++;
     }
     v = json_object_get(root, "date_format");
     if (v) {

@@ -37,8 +37,9 @@ int pgd_overlap_type_ok(Oid type)
  * *why. The result's text is as the session prints it (ISO dates, the
  * connector's zone), which the next pull binds back as the cursor. */
 static char *scalar(PGconn *c, const char *sql, const Oid types[2], const char *a, const char *b,
-                    char **why)
+                    int *bad_value, char **why)
 {
+    *bad_value = 0;
     const char *params[2] = {a, b};
     PGresult *r = PQexecParams(c, sql, 2, types, params, NULL, NULL, 0);
     char *out = NULL;
@@ -47,6 +48,9 @@ static char *scalar(PGconn *c, const char *sql, const Oid types[2], const char *
         if (!out)
             *why = cdc_printf("out of memory");
     } else {
+        /* class 22, data exception: the values, not the source, are at fault */
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        *bad_value = state && strncmp(state, "22", 2) == 0;
         const char *m = PQerrorMessage(c);
         size_t n = strcspn(m, "\n");
         *why = cdc_printf("%.*s", (int)n, *m ? m : "no value");
@@ -55,7 +59,8 @@ static char *scalar(PGconn *c, const char *sql, const Oid types[2], const char *
     return out;
 }
 
-char *pgd_cursor_lowered(PGconn *c, Oid type, const char *cursor, long long overlap, char **why)
+char *pgd_cursor_lowered(PGconn *c, Oid type, const char *cursor, long long overlap,
+                         int *bad_value, char **why)
 {
     char n[32];
     snprintf(n, sizeof n, "%lld", overlap);
@@ -72,15 +77,22 @@ char *pgd_cursor_lowered(PGconn *c, Oid type, const char *cursor, long long over
     case OID_NUMERIC:
         sql = "SELECT ($1 - $2::numeric)::text";
         break;
-    default: /* the integers, in bigint so that small types cannot overflow */
-        sql = "SELECT ($1::int8 - $2)::text";
+    case OID_INT2: /* in bigint, then no lower than the type allows */
+        sql = "SELECT greatest($1::int8 - $2, -32768)::text";
+        break;
+    case OID_INT4:
+        sql = "SELECT greatest($1::int8 - $2, -2147483648)::text";
+        break;
+    default:
+        sql = "SELECT ($1::numeric - $2)::int8::text";
         break;
     }
-    return scalar(c, sql, types, cursor, n, why);
+    return scalar(c, sql, types, cursor, n, bad_value, why);
 }
 
-char *pgd_cursor_greatest(PGconn *c, Oid type, const char *a, const char *b, char **why)
+char *pgd_cursor_greatest(PGconn *c, Oid type, const char *a, const char *b, int *bad_value,
+                          char **why)
 {
     const Oid types[2] = {type, type};
-    return scalar(c, "SELECT greatest($1, $2)::text", types, a, b, why);
+    return scalar(c, "SELECT greatest($1, $2)::text", types, a, b, bad_value, why);
 }

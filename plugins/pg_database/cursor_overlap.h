@@ -19,11 +19,16 @@
 int pgd_overlap_type_ok(Oid type);
 
 /* The cursor less overlap, computed by the source in type's own arithmetic
- * (malloc'd text), or NULL with a malloc'd *why. */
-char *pgd_cursor_lowered(PGconn *c, Oid type, const char *cursor, long long overlap, char **why);
+ * and kept within the type's range (malloc'd text), or NULL with a
+ * malloc'd *why and *bad_value set when the source refused the values
+ * (a stored cursor that is not of the column's type, a date out of range)
+ * rather than failed. */
+char *pgd_cursor_lowered(PGconn *c, Oid type, const char *cursor, long long overlap,
+                         int *bad_value, char **why);
 
-/* The greater of two cursor values of type (malloc'd text), or NULL with a
- * malloc'd *why. */
-char *pgd_cursor_greatest(PGconn *c, Oid type, const char *a, const char *b, char **why);
+/* The greater of two cursor values of type (malloc'd text), or NULL as
+ * pgd_cursor_lowered. */
+char *pgd_cursor_greatest(PGconn *c, Oid type, const char *a, const char *b, int *bad_value,
+                          char **why);
 
 #endif

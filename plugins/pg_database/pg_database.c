@@ -54,7 +54,7 @@ static const char pg_database_schema[] =
     "\"column_map\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"},"
     "\"description\": \"target column -> result column\"},"
     "\"cursor_column\": {\"type\": \"string\"},"
-    "\"cursor_overlap\": {\"type\": \"integer\", \"minimum\": 0,"
+    "\"cursor_overlap\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 1000000000,"
     "\"description\": \"read again this far before the cursor each pull, for rows committed "
     "late: units of a number cursor, seconds of a date or timestamp one\"},"
     "\"statement_timeout_seconds\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 86400,"
@@ -169,8 +169,9 @@ static int check_config(cd_run *run, const json_t *root)
         bad++;
     }
     json_t *co = json_object_get(root, "cursor_overlap");
-    if (co && (!json_is_integer(co) || json_integer_value(co) < 0)) {
-        report(run, "cursor_overlap", "must be an integer of at least 0");
+    if (co && (!json_is_integer(co) || json_integer_value(co) < 0 ||
+               json_integer_value(co) > 1000000000)) {
+        report(run, "cursor_overlap", "must be an integer from 0 to 1000000000");
         bad++;
     } else if (co && !cc) {
         report(run, "cursor_overlap", "needs cursor_column");
@@ -250,6 +251,7 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
             host_label = cdc_printf(" at %s", o->val);
     PQconninfoFree(parsed);
     char *hosts = NULL, *addrs = NULL, *ports = NULL, *why = NULL;
+    int64_t before_lookup = hostapi->remaining_ms(run);
     if (pgd_resolve_hosts(hostapi, run, conninfo, timeout_s * 1000, &hosts, &addrs, &ports,
                           &why) != 0) {
         if (test_steps)
@@ -260,6 +262,14 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
         free(host_label);
         *rc = hostapi->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
         return NULL;
+    }
+    /* The lookups and the connect share the one connect timeout. */
+    int64_t after_lookup = hostapi->remaining_ms(run);
+    if (before_lookup >= 0 && after_lookup >= 0) {
+        timeout_s -= (long)((before_lookup - after_lookup) / 1000);
+        if (timeout_s < 2)
+            timeout_s = 2;
+        snprintf(ct, sizeof ct, "%ld", timeout_s);
     }
     /* Later keywords override what the conninfo (expanded from dbname)
      * says: the same hosts, with the addresses just looked up. */
@@ -484,6 +494,23 @@ static int test(cd_run *run)
             rc = CD_ERR_CONFIG;
         }
     }
+    const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
+    if (rc == CD_OK && cursor_col) {
+        char *quoted = cdc_printf("\"%s\"", cursor_col);
+        int idx = quoted && !strchr(cursor_col, '"') ? PQfnumber(desc, quoted) : -1;
+        free(quoted);
+        if (idx < 0) {
+            hostapi->set_message(run, "cursor_column \"%s\" is not returned by the query",
+                                 cursor_col);
+            rc = CD_ERR_CONFIG;
+        } else if (cdc_json_int(root, "cursor_overlap", 0) > 0 &&
+                   !pgd_overlap_type_ok(PQftype(desc, idx))) {
+            hostapi->set_message(run, "cursor_overlap needs a cursor_column of a number, date or "
+                                      "timestamp type; \"%s\" is not one",
+                                 cursor_col);
+            rc = CD_ERR_CONFIG;
+        }
+    }
     hostapi->test_step(run, "query", rc == CD_OK, "%d column(s): %s", PQnfields(desc),
                        names.data ? names.data : "");
     if (rc == CD_OK)
@@ -614,12 +641,13 @@ static int run_driver(cd_run *run)
     }
     if (overlap > 0 && prev_cursor) {
         char *why = NULL;
-        lowered = pgd_cursor_lowered(c, cursor_type, prev_cursor, overlap, &why);
+        int bad_value = 0;
+        lowered = pgd_cursor_lowered(c, cursor_type, prev_cursor, overlap, &bad_value, &why);
         if (!lowered) {
             hostapi->set_message(run, "cannot step the cursor %s back by %lld: %s", prev_cursor,
                                  overlap, why ? why : "");
             free(why);
-            rc = CD_ERR_TRANSIENT;
+            rc = bad_value ? CD_ERR_CONFIG : CD_ERR_TRANSIENT;
             goto out;
         }
         hostapi->log(run, CD_LOG_INFO, "cursor_overlap %lld: reading again from after %s",
@@ -720,12 +748,13 @@ static int run_driver(cd_run *run)
         /* Rows read again end at or below the old cursor: it never moves
          * back. */
         char *why = NULL;
-        char *top = pgd_cursor_greatest(c, cursor_type, prev_cursor, cursor, &why);
+        int bad_value = 0;
+        char *top = pgd_cursor_greatest(c, cursor_type, prev_cursor, cursor, &bad_value, &why);
         if (!top) {
             hostapi->set_message(run, "cannot compare the cursors %s and %s: %s", prev_cursor,
                                  cursor, why ? why : "");
             free(why);
-            rc = CD_ERR_TRANSIENT;
+            rc = bad_value ? CD_ERR_CONFIG : CD_ERR_TRANSIENT;
         }
         free(cursor);
         cursor = top;

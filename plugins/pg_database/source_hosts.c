@@ -99,8 +99,13 @@ int pgd_resolve_hosts(const cd_host_api *host, cd_run *run, const char *conninfo
         return 0;
     }
     size_t n = count_items(h), np = p ? count_items(p) : 0;
+    if (np > 1 && np != n) { /* libpq refuses it, and says why */
+        PQconninfoFree(opts);
+        return 0;
+    }
     lists l = {.with_port = np > 0};
     int resolved_any = 0;
+    char *first_why = NULL; /* a name that failed: the others are still tried, as libpq does */
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -111,11 +116,19 @@ int pgd_resolve_hosts(const cd_host_api *host, cd_run *run, const char *conninfo
         } else if (!*name || name[0] == '/' || name[0] == '@' || is_address(name)) {
             /* a Unix socket or an address: nothing to look up */
             rc = add_entry(&l, name, "", port);
-        } else {
+        } else if (!host->is_cancelled(run)) {
             struct addrinfo *res = NULL;
+            /* What is left of the budget, but never so little that a
+             * slow first name leaves none to the next. */
             long left = timeout_ms - elapsed_ms(&t0);
-            rc = cdc_resolve(host, run, name, *port ? port : "5432", left > 0 ? left : 1, &res,
-                             why);
+            char *name_why = NULL;
+            if (cdc_resolve(host, run, name, *port ? port : "5432", left > 1000 ? left : 1000,
+                            &res, &name_why) != 0) {
+                if (!first_why)
+                    first_why = name_why;
+                else
+                    free(name_why);
+            }
             for (struct addrinfo *ai = res; rc == 0 && ai; ai = ai->ai_next) {
                 char addr[NI_MAXHOST];
                 if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof addr, NULL, 0,
@@ -133,6 +146,13 @@ int pgd_resolve_hosts(const cd_host_api *host, cd_run *run, const char *conninfo
         free(port);
     }
     PQconninfoFree(opts);
+    if (rc == 0 && l.entries == 0) {
+        /* not one address to try: the (first) lookup's failure */
+        rc = -1;
+        *why = first_why ? first_why : cdc_printf("cannot resolve %s: cancelled", h);
+        first_why = NULL;
+    }
+    free(first_why);
     if (rc == 0 && resolved_any) {
         *hosts = l.host.data;
         *hostaddrs = l.addr.data;

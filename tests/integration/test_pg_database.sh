@@ -93,6 +93,13 @@ assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE transaction_id =
 qs "DELETE FROM src_late WHERE id > 100"
 run_json "$late" --date 2025-01-05
 assert_eq "SUCCESS|105" "$(jget '["status"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "cursor kept at its highest"
+# a stored cursor the column's type refuses is a configuration error
+good_cursor=$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")
+q "UPDATE sp_v2_connectors SET sync_cursor = 'not-a-number' WHERE id = $late" >/dev/null
+run_json "$late" --date 2025-01-05
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "a cursor that is not a number"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "cannot step the cursor not-a-number back by 10" "bad cursor message"
+q "UPDATE sp_v2_connectors SET sync_cursor = '$good_cursor' WHERE id = $late" >/dev/null
 # a timestamp cursor steps back in seconds
 late_ts=$(add_connector src_late_ts "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"txn_at\", \"cursor_overlap\": 3600, \"query\": \"SELECT ref || 'T' AS ref, merchant, amount, txn_day, txn_at FROM src_late WHERE id <> 90\", $LATE_MAP}")
 run_json "$late_ts" --date 2025-01-05

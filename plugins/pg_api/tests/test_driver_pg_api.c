@@ -132,8 +132,8 @@ static void test_validate_rejects(void **state)
                    " \"authentication_type\": \"OAUTH\"}",
                    "authentication_type");
     expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
-                   " \"retry_count\": -1}",
-                   "retry_count");
+                   " \"timeout_seconds\": 0}",
+                   "timeout_seconds");
     expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
                    " \"date_format\": \"YYYY\"}",
                    "date_format");

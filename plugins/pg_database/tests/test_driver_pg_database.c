@@ -168,6 +168,21 @@ static void test_resolve_hosts(void **state)
     assert_null(p);
     free(h);
     free(a);
+    /* a port list that does not fit the hosts: left to libpq, which says so */
+    free(p);
+    expect_pinned("host=localhost,localhost,localhost port=1,2 dbname=x", "-", "-", "-");
+    /* one name that does not resolve: the others are still tried */
+    h = a = p = NULL;
+    assert_int_equal(pgd_resolve_hosts(cd_mock_api(m), cd_mock_run(m),
+                                       "host=no-such-host.invalid,localhost dbname=x", 2000, &h,
+                                       &a, &p, &why),
+                     0);
+    assert_null(why);
+    assert_true(strncmp(h, "localhost", 9) == 0);
+    assert_non_null(strstr(a, "127.0.0.1"));
+    free(h);
+    free(a);
+    free(p);
     /* a name that does not exist fails with the name */
     h = a = p = NULL;
     assert_int_equal(pgd_resolve_hosts(cd_mock_api(m), cd_mock_run(m),

@@ -5,7 +5,7 @@
 #
 #   CD_SOURCE_DIR=. CD_BUILD_DIR=build bash tests/bench/bench_bank_sftp.sh
 #   (BENCH_ROWS=1000000 BENCH_SMALL_ROWS=100000 BENCH_XLSX_ROWS=200000
-#    BENCH_ROUNDS=3)
+#    BENCH_ROUNDS=5)
 #
 # Prints: connectord's end-to-end time for an AXIS RECON CSV of BENCH_ROWS
 # rows, OpenSSH `sftp` downloading the same file, `psql \copy` of the same
@@ -31,7 +31,7 @@ source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
 source "$CD_SOURCE_DIR/plugins/bank_sftp/tests/sshd.sh"
 ROWS=${BENCH_ROWS:-1000000}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 SMALL=${BENCH_SMALL_ROWS:-100000}
 XROWS=${BENCH_XLSX_ROWS:-200000}
 pg_tmp_start autovacuum=off

@@ -207,6 +207,19 @@ try {
   await assertLabelled(d, 'BANK_SFTP form');
   await save(d, 'HDFC drop box');
 
+  log('BANK_API form: a tab delimiter is sent as a tab; the HMAC canonical string is multi-line');
+  d = await openAdd();
+  await fillCore(d, { name: 'Tab bank', type: 'BANK_API', driver: 'bank_api', source: 'TAB', scheduled: false });
+  await d.locator('summary', { hasText: /^Csv/ }).click();
+  await field(d, 'Delimiter').fill('\t');
+  assert.equal(await d.locator('textarea[name$="hmac.canonical"]').count(), 1, 'canonical is a textarea');
+  const posted = page.waitForRequest((r) => r.method() === 'POST' && /\/connectors$/.test(new URL(r.url()).pathname));
+  await d.getByRole('button', { name: 'Create connector' }).click();
+  const sent = JSON.parse((await posted).postData());
+  assert.equal(sent.connection_config.csv.delimiter, '\t', 'the tab is kept, not read as empty');
+  await page.keyboard.press('Escape');
+  await d.waitFor({ state: 'detached' });
+
   log('PG_DATABASE pointing at the test PostgreSQL, conninfo as a secret');
   d = await openAdd();
   await fillCore(d, { name: 'Ledger DB', type: 'PG_DATABASE', source: 'LEDGER', scheduled: false });

@@ -9,6 +9,12 @@
 
 #define SEQ_MARK '\x01'
 
+/* Every date placeholder a pattern may hold (bs_pattern_expand fills them). */
+static const char *const date_placeholders[] = {"{YYYYMMDD}",    "{YYYY-MM-DD}", "{DDMMYYYY}",
+                                                "{DD-MM-YYYY}",  "{YYMMDD}",     "{DDMMMYYYY}",
+                                                "{date}"};
+#define NDATE_PLACEHOLDERS (sizeof date_placeholders / sizeof date_placeholders[0])
+
 char *bs_pattern_expand(const char *pattern, const char *iso)
 {
     static const char *const mon[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
@@ -53,14 +59,12 @@ char *bs_pattern_expand(const char *pattern, const char *iso)
 
 char *bs_pattern_any_date(const char *pattern)
 {
-    static const char *const dates[] = {"{YYYYMMDD}", "{YYYY-MM-DD}", "{DDMMYYYY}",
-                                        "{DD-MM-YYYY}", "{YYMMDD}", "{DDMMMYYYY}", "{date}"};
     cdc_buf b = {0};
     for (const char *p = pattern; *p;) {
         int rc = 0, matched = 0;
-        for (size_t i = 0; i < sizeof dates / sizeof dates[0] && !matched; i++) {
-            size_t n = strlen(dates[i]);
-            if (strncmp(p, dates[i], n) == 0)
+        for (size_t i = 0; i < NDATE_PLACEHOLDERS && !matched; i++) {
+            size_t n = strlen(date_placeholders[i]);
+            if (strncmp(p, date_placeholders[i], n) == 0)
                 rc = cdc_buf_append(&b, "*", 1), p += n, matched = 1;
         }
         if (matched)
@@ -83,13 +87,10 @@ char *bs_pattern_any_date(const char *pattern)
 
 size_t bs_pattern_unknown_placeholder(const char *pattern, const char **at)
 {
-    static const char *const known[] = {"{YYYYMMDD}", "{YYYY-MM-DD}", "{DDMMYYYY}",
-                                        "{DD-MM-YYYY}", "{YYMMDD}", "{DDMMMYYYY}", "{date}",
-                                        "{SEQ}"};
     for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{')) {
-        int ok = 0;
-        for (size_t i = 0; i < sizeof known / sizeof known[0] && !ok; i++)
-            ok = strncmp(p, known[i], strlen(known[i])) == 0;
+        int ok = strncmp(p, "{SEQ}", 5) == 0;
+        for (size_t i = 0; i < NDATE_PLACEHOLDERS && !ok; i++)
+            ok = strncmp(p, date_placeholders[i], strlen(date_placeholders[i])) == 0;
         if (!ok) {
             const char *end = strchr(p, '}');
             *at = p;

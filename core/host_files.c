@@ -16,6 +16,11 @@
  * to 0700: it holds bank files and decrypted temporaries. */
 static int mkdir_private(const char *path, char **err)
 {
+    /* After a connector's first run its directory is there as it should
+     * be: one stat instead of a mkdir per component. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700)
+        return 0;
     char *p = cd_xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
@@ -33,7 +38,6 @@ static int mkdir_private(const char *path, char **err)
         *err = cd_sprintf("cannot create %s: %s", path, strerror(errno));
         return -1;
     }
-    struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         *err = cd_sprintf("%s is not a directory", path);
         return -1;

@@ -207,17 +207,21 @@ int cd_driver_load(const char *path, cd_driver *out, char **reason)
     return 0;
 }
 
-void cd_driver_unload(cd_driver *drv)
+static void unload(cd_driver *drv, int close_library)
 {
     if (!drv->handle)
         return;
     if (drv->callbacks.destroy)
         drv->callbacks.destroy();
     json_decref(drv->config_schema);
-    dlclose(drv->handle);
+    if (close_library)
+        dlclose(drv->handle);
     free(drv->path);
     memset(drv, 0, sizeof *drv);
 }
+
+void cd_driver_unload(cd_driver *drv) { unload(drv, 1); }
+void cd_driver_unload_at_exit(cd_driver *drv) { unload(drv, 0); }
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -44,6 +44,11 @@ int cd_driver_load(const char *path, cd_driver *out, char **reason);
 /* Calls destroy and dlcloses. */
 void cd_driver_unload(cd_driver *drv);
 
+/* Calls destroy and frees what the loader allocated, but keeps the library
+ * mapped: for a runner that exits next, where unmapping it and its
+ * dependencies one by one is wasted work. */
+void cd_driver_unload_at_exit(cd_driver *drv);
+
 /* Finds the driver named `name` in dir: first dir/<name>.so, then any
  * other .so in dir whose descriptor has that name (reading descriptors
  * only). Returns 0 with *out loaded, or -1 with *reason. */

@@ -3,6 +3,7 @@
 
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,20 +16,33 @@ char *cd_self_exe(void)
     return realpath("/proc/self/exe", NULL);
 }
 
-char *cd_path_from_prefix(const char *rel)
+/* The prefix cannot change while the process lives, and resolving it is a
+ * readlink per path component: every runner asked for it (its work
+ * directory), so it is resolved once, and a zygote resolves it before it
+ * forks (cd_paths_prepare). NULL: /proc/self/exe could not be read. */
+static char *prefix;
+static pthread_once_t prefix_once = PTHREAD_ONCE_INIT;
+
+static void resolve_prefix(void)
 {
     char *exe = cd_self_exe();
     if (!exe)
-        return cd_sprintf("/usr/%s", rel);
-    char *bindir = dirname(exe); /* modifies exe in place */
-    char *out = cd_sprintf("%s/../%s", bindir, rel);
+        return;
+    char *up = cd_sprintf("%s/..", dirname(exe)); /* dirname modifies exe in place */
     free(exe);
-    char *real = realpath(out, NULL);
-    if (real) {
-        free(out);
-        return real;
-    }
-    return out;
+    prefix = realpath(up, NULL);
+    if (prefix)
+        free(up);
+    else
+        prefix = up;
+}
+
+void cd_paths_prepare(void) { pthread_once(&prefix_once, resolve_prefix); }
+
+char *cd_path_from_prefix(const char *rel)
+{
+    cd_paths_prepare();
+    return prefix ? cd_sprintf("%s/%s", prefix, rel) : cd_sprintf("/usr/%s", rel);
 }
 
 char *cd_default_config_path(void)

@@ -10,8 +10,13 @@
 /* Absolute path of the running executable (malloc'd), or NULL. */
 char *cd_self_exe(void);
 
-/* <exe dir>/../<rel> (malloc'd). */
+/* <prefix>/<rel> (malloc'd): the prefix is the executable's directory's
+ * parent, resolved once per process. */
 char *cd_path_from_prefix(const char *rel);
+
+/* Resolves the prefix now (a process about to fork children that will ask
+ * for it). */
+void cd_paths_prepare(void);
 
 /* Default configuration file: <prefix>/etc/connectord/connectord.yaml when
  * it exists, else /etc/connectord/connectord.yaml. */

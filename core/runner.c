@@ -600,7 +600,7 @@ out:
     cd_run_release(run);
     cd_host_files_release(run);
     if (st.driver_loaded)
-        cd_driver_unload(&st.driver);
+        cd_driver_unload_at_exit(&st.driver); /* the runner exits next */
     PQfinish(run->ctl);
     json_decref(st.config);
     free(st.config_text);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "paths.h"
 #include "runner.h"
 #include "runner_channel.h"
 #include "supervise.h"
@@ -406,6 +407,7 @@ int cd_zygote_main(int argc, char **argv, int (*entry)(int, char **), cd_zygote_
     if (!parent || getppid() != (pid_t)atol(parent))
         return 1;
     fcntl(sock, F_SETFD, FD_CLOEXEC);
+    cd_paths_prepare(); /* every runner's work directory is under the prefix */
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

@@ -2,7 +2,8 @@
 # bench_scheduler.sh — 10,000 connectors due in the same minute, a driver
 # that does nothing, two workers on this machine. Prints runs per second end
 # to end, the p50/p99 delay from the slot to each run's start, the spawn
-# overhead per run (the runner's whole life for an empty run), and the
+# overhead per run (the CPU of the zygote and the runner processes; an empty
+# run is nothing but its process) and the runner's life per run, and the
 # machine time each run costs all processes together (when a cpuacct cgroup
 # can be made). A program that prints, not a test: it never fails on a slow
 # machine.
@@ -27,6 +28,38 @@ if [ -w /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/cdbench.$$" 2>
     echo $$ >"$CG/tasks"
 fi
 cpu_ns() { if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"; else echo 0; fi; }
+# CPU seconds so far of each kind of process, from /proc: PostgreSQL (the
+# postmaster, its live backends and the ones it reaped), the two workers,
+# and their zygotes with the runners they forked and reaped. The runners'
+# share is the spawn overhead: an empty run is nothing but its process.
+cpu_split() {
+    python3 - "$(head -1 "$PG_TMP_DIR/data/postmaster.pid")" "${SERVE_PID[w1]}" "${SERVE_PID[w2]}" <<'PY'
+import os, sys
+tck = os.sysconf("SC_CLK_TCK")
+def stat(pid):
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, 0
+    return (int(f[11]) + int(f[12])) / tck, (int(f[13]) + int(f[14])) / tck
+def kids(pid):
+    try:
+        return [int(c) for t in os.listdir(f"/proc/{pid}/task")
+                for c in open(f"/proc/{pid}/task/{t}/children").read().split()]
+    except OSError:
+        return []
+pm = int(sys.argv[1])
+own, reaped = stat(pm)
+pg = own + reaped + sum(stat(k)[0] for k in kids(pm))
+workers = zyg = 0.0
+for w in map(int, sys.argv[2:]):
+    workers += stat(w)[0]
+    for k in kids(w):  # the zygote; the runners it reaped count in its children's time
+        own, reaped = stat(k)
+        zyg += own + reaped
+print(f"{pg:.3f} {workers:.3f} {zyg:.3f}")
+PY
+}
 pg_tmp_start
 trap 'serve_stop_all; pg_tmp_stop; [ -z "$CG" ] || { echo $$ >/sys/fs/cgroup/cpuacct/tasks; rmdir "$CG"; }' EXIT
 CD="$CD_BUILD_DIR/bin/connectord"
@@ -45,6 +78,7 @@ serve_start w1 "$CD_TEST_TMP/b/connectord.yaml"
 serve_start w2 "$CD_TEST_TMP/b/connectord.yaml"
 sleep 2
 c0=$(cpu_ns)
+s0=$(cpu_split)
 t0=$(date +%s.%N)
 date -u -d "2026-03-09T20:30:00Z" +%s >"$NOW"
 # The polling itself must cost the machine next to nothing: a shell
@@ -56,8 +90,9 @@ while [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE status IN ('SUCCES
 done
 t1=$(date +%s.%N)
 c1=$(cpu_ns)
+s1=$(cpu_split)
 q "SELECT 'runs: ' || count(*) || ' (' || count(*) FILTER (WHERE status = 'SUCCESS') || ' SUCCESS)' FROM sp_v2_connector_runs"
-python3 - "$t0" "$t1" "$N" "$c0" "$c1" "$(nproc)" <<PY
+python3 - "$t0" "$t1" "$N" "$c0" "$c1" "$(nproc)" "$s0" "$s1" <<PY
 import sys
 t0, t1, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 c0, c1, cores = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -72,6 +107,10 @@ if c1 > c0:
     print(f"machine time per run: {per_run_ms:.2f} ms of CPU (PostgreSQL, workers, zygotes,"
           f" runners and this bench's polling); {cores} cores allow at most"
           f" {cores * 1000 / per_run_ms:.0f} runs/s at that cost")
+s0, s1 = [list(map(float, a.split())) for a in sys.argv[7:9]]
+pg, workers, spawn = [(b - a) * 1000 / n for a, b in zip(s0, s1)]
+print(f"CPU per run by process: PostgreSQL {pg:.2f} ms, workers {workers:.2f} ms,"
+      f" spawn overhead (zygote fork + runner process) {spawn:.2f} ms")
 PY
 q "SELECT 'slot -> queued  p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s'
    FROM (SELECT extract(epoch FROM queued_at) - $t0 AS d FROM sp_v2_connector_runs) s"

@@ -30,6 +30,10 @@ struct cd_scheduler {
     size_t n;
     int64_t loaded_at;
     int stale;
+    /* The oldest slot this worker found due but could not enqueue (0: none).
+     * The catch-up window is for slots missed while no worker was up: a
+     * reload keeps every slot since this one, however old. */
+    int64_t undelivered_since;
 };
 
 int64_t cd_parse_duration(const char *text)
@@ -106,8 +110,10 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         conn, "reading the schedules", PGRES_TUPLES_OK,
         "SELECT c.id, c.schedule_cron, COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata'),"
         " connectord_days_back(c.connection_config),"
-        " COALESCE(extract(epoch FROM GREATEST(c.created_at, c.resumed_at))::bigint, 0),"
-        " COALESCE((SELECT extract(epoch FROM max(r.slot_time))::bigint"
+        /* floor: a cast rounds, and a connector created at 01:59:59.6
+         * would start after its own 02:00 slot. */
+        " COALESCE(floor(extract(epoch FROM GREATEST(c.created_at, c.resumed_at)))::bigint, 0),"
+        " COALESCE((SELECT floor(extract(epoch FROM max(r.slot_time)))::bigint"
         "           FROM sp_v2_connector_runs r"
         "           WHERE r.connector_id = c.id AND r.slot_time IS NOT NULL), 0)"
         " FROM sp_v2_connectors c"
@@ -145,8 +151,11 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         /* One second more than the window: cd_cron_next looks strictly
          * after floor, and a slot due this very second is not missed
          * (with a window of 0, a reload at 02:00:00 lost the 02:00 run). */
-        if (now - s->catchup_window - 1 > floor)
-            floor = now - s->catchup_window - 1;
+        int64_t window_floor = now - s->catchup_window - 1;
+        if (s->undelivered_since && s->undelivered_since - 1 < window_floor)
+            window_floor = s->undelivered_since - 1;
+        if (window_floor > floor)
+            floor = window_floor;
         if (cd_cron_next(&e->cron, e->tz, floor, &e->next, &cerr) != 0) {
             cd_warn("connector %lld: %s", (long long)e->id, cerr);
             free(cerr);
@@ -217,12 +226,21 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     }
     due_slot *slots = NULL;
     size_t n = 0, cap = 0;
-    for (size_t i = 0; i < s->n; i++)
+    /* Where each schedule stood: a failed enqueue puts it back, so the next
+     * tick offers the same slots again (a reload would drop the ones older
+     * than the catch-up window, though this worker was up all along). */
+    int64_t *before = cd_xcalloc(s->n ? s->n : 1, sizeof *before);
+    for (size_t i = 0; i < s->n; i++) {
+        before[i] = s->entries[i].next;
         collect(&s->entries[i], now, &slots, &n, &cap);
-    if (!n)
+    }
+    if (!n) {
+        free(before);
         return 0;
+    }
     /* Oldest first, so catch-up runs queue in date order. */
     qsort(slots, n, sizeof *slots, cmp_slot);
+    int64_t oldest = slots[0].slot;
     cd_buf ids, times, dates;
     cd_buf_init(&ids), cd_buf_init(&times), cd_buf_init(&dates);
     cd_buf_putc(&ids, '{'), cd_buf_putc(&times, '{'), cd_buf_putc(&dates, '{');
@@ -256,8 +274,16 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         "  THEN pg_notify('" CD_QUEUE_CHANNEL "', 'scheduled') END FROM ins",
         3, p, err);
     cd_buf_free(&ids), cd_buf_free(&times), cd_buf_free(&dates);
-    if (!res)
+    if (!res) {
+        for (size_t i = 0; i < s->n; i++)
+            s->entries[i].next = before[i];
+        free(before);
+        if (!s->undelivered_since || oldest < s->undelivered_since)
+            s->undelivered_since = oldest;
         return -1;
+    }
+    free(before);
+    s->undelivered_since = 0;
     int inserted = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     if (inserted)

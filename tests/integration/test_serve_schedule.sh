@@ -129,4 +129,48 @@ assert_eq "2026-03-09 22:30:00|2026-03-09" \
     "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $edge")" \
     "the 04:00 IST slot, for T-1"
 
+echo "== one connector's stored policy, a creation just before the slot, a failed enqueue: no slot lost"
+serve_stop w1
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+# Values the API refuses but a hand edit can store: they used to fail the
+# statements that schedule every connector ("integer out of range").
+pol() { # name config created_at
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver,
+         schedule_cron, schedule_timezone, created_at)
+       VALUES ('$1', 'BANK_API', '$1', '$2', 'test_gen', '0 5 * * *', 'Asia/Kolkata', '$3') RETURNING id"
+}
+good=$(pol good '{"rows": 0}' 2020-01-01)
+huge_days=$(pol huge_days '{"rows": 0, "sync_days_back": 1e10}' 2020-01-01)
+huge_retry=$(pol huge_retry '{"rows": 0, "auto_retry": true, "retry_count": 1e10}' 2020-01-01)
+word_retry=$(pol word_retry '{"rows": 0, "auto_retry": "yes"}' 2020-01-01)
+# Created 0.4 s before its 05:00 IST slot: a rounded creation time was
+# 05:00:00, and the slot counted as "before creation".
+late=$(pol late '{"rows": 0}' '2026-03-09T23:29:59.6Z')
+# Every scheduled insert fails until the constraint is dropped: the worker
+# keeps offering its due slots, though the window (1m) is shorter than the
+# time the slots wait.
+q "ALTER TABLE sp_v2_connector_runs ADD CONSTRAINT test_block_scheduled
+     CHECK (run_type <> 'SCHEDULED') NOT VALID" >/dev/null
+set_now "2026-03-09T23:29:50Z"   # 04:59:50 IST
+serve_config "$CD_TEST_TMP/e/connectord.yaml" "scheduler:" "  catchup_window: 1m"
+serve_start w1 "$CD_TEST_TMP/e/connectord.yaml"
+sleep 1.5
+set_now "2026-03-09T23:30:01Z"   # 05:00:01 IST
+sleep 3
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id IN ($good, $huge_days, $huge_retry, $word_retry, $late)")" \
+    "nothing queued while the insert fails"
+set_now "2026-03-09T23:31:30Z"   # 05:01:30 IST: the slot is older than the window now
+sleep 1.5
+q "ALTER TABLE sp_v2_connector_runs DROP CONSTRAINT test_block_scheduled" >/dev/null
+set_now "2026-03-09T23:31:32Z"   # the next tick (the test clock only moves when told)
+wait_for "SELECT count(*) = 5 FROM sp_v2_connector_runs WHERE connector_id IN ($good, $huge_days, $huge_retry, $word_retry, $late) AND status = 'SUCCESS'" 30 \
+    "every connector's 05:00 slot, once the insert works"
+assert_eq "good|2026-03-09|1,huge_days|2016-03-12|1,huge_retry|2026-03-09|11,late|2026-03-09|1,word_retry|2026-03-09|1" \
+    "$(q "SELECT string_agg(c.name || '|' || r.run_date || '|' || r.max_attempts, ',' ORDER BY c.name)
+          FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id
+         WHERE c.id IN ($good, $huge_days, $huge_retry, $word_retry, $late)")" \
+    "policies clamped (3650 days back, 10 retries), a word is not a boolean"
+assert_eq 5 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id IN ($good, $huge_days, $huge_retry, $word_retry, $late) AND slot_time = '2026-03-09T23:30:00Z'")" \
+    "all for the 05:00 IST slot"
+
 echo "scheduler checks passed"

@@ -213,7 +213,8 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
         "   worker_id, started_at, completed_at)"
         "  SELECT id, attempt, status, error_message, worker_id, started_at, completed_at FROM r"
         "  ON CONFLICT (run_id, attempt) DO UPDATE SET status = EXCLUDED.status,"
-        "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at"
+        "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at,"
+        "   worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at"
         ")"
         " UPDATE sp_v2_connectors c SET last_run_at = r.completed_at, last_run_status = r.status,"
         "  last_run_details = r.details,"
@@ -246,6 +247,39 @@ int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char
     return done;
 }
 
+/* A run whose cancel was asked for while its attempt ended (or while it was
+ * handed back) is not queued again: it ends as cancelled, the attempt's own
+ * error kept in its details. 1 when it was, 0 when the run is no longer
+ * RUNNING at that attempt, -1 with *err. */
+static int cancel_instead_of_requeue(PGconn *conn, const char *id, const char *att,
+                                     int attempt, const char *attempt_error, json_t *details,
+                                     char **err)
+{
+    const char *p[] = {id, att};
+    PGresult *res = cd_db_exec(conn, "reading the run's cancel request", PGRES_TUPLES_OK,
+                               "SELECT 'cancelled by ' || COALESCE(cancel_requested_by, 'USER')"
+                               " FROM sp_v2_connector_runs WHERE id = $1 AND status = 'RUNNING'"
+                               "  AND ($2::int = 0 OR attempt = $2::int)"
+                               "  AND cancel_requested_at IS NOT NULL",
+                               2, p, err);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return 0;
+    }
+    json_t *d = details ? json_deep_copy(details) : json_object();
+    if (attempt_error)
+        json_object_set_new(d, "attempt_error", json_string(attempt_error));
+    json_object_set_new(d, "outcome", json_string("cancelled"));
+    cd_run_outcome o = {.status = "FAILED", .error_message = PQgetvalue(res, 0, 0),
+                        .details = d, .attempt = attempt};
+    int rc = cd_runs_finalize(conn, strtoll(id, NULL, 10), &o, err);
+    json_decref(d);
+    PQclear(res);
+    return rc;
+}
+
 int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error_message,
                     json_t *details, double delay_s, int consume_attempt, char **err)
 {
@@ -259,12 +293,14 @@ int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error
         conn, "requeueing the run", PGRES_TUPLES_OK,
         "WITH old AS (SELECT id, attempt, worker_id, started_at FROM sp_v2_connector_runs"
         "  WHERE id = $1 AND status = 'RUNNING' AND ($2::int = 0 OR attempt = $2::int)"
+        "   AND cancel_requested_at IS NULL"
         "  FOR UPDATE),"
         " a AS (INSERT INTO sp_v2_connector_run_attempts (run_id, attempt, status, error_message,"
         "  worker_id, started_at, completed_at)"
         "  SELECT id, attempt, 'FAILED', $3, worker_id, started_at, now() FROM old"
         "  ON CONFLICT (run_id, attempt) DO UPDATE SET status = EXCLUDED.status,"
-        "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at),"
+        "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at,"
+        "   worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at),"
         " u AS (UPDATE sp_v2_connector_runs r SET status = 'QUEUED',"
         "  attempt = r.attempt + CASE WHEN $6::bool THEN 1 ELSE 0 END,"
         "  not_before = now() + make_interval(secs => $5::float8), worker_id = NULL,"
@@ -278,6 +314,8 @@ int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error
         return -1;
     int n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
+    if (n == 0)
+        return cancel_instead_of_requeue(conn, id, att, attempt, error_message, details, err);
     return n;
 }
 

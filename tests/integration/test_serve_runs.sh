@@ -129,6 +129,31 @@ wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 10 
 assert_eq "cancelled by CLI" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "no rows of a cancelled run"
 
+echo "   a cancel asked for while an attempt fails is not lost to the retry"
+cx=$(add cx '{"rows": 10, "seed": 1, "bank": "CX", "sleep_ms": 100, "fail": "transient", "auto_retry": true, "retry_count": 2}')
+id=$(queue "$cx")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "cx running"
+# The worker frozen cannot pass the request on to the runner: the attempt
+# fails (transient) and asks for a retry, with the cancel already recorded.
+kill -STOP "${SERVE_PID[w1]}"
+q "UPDATE sp_v2_connector_runs SET cancel_requested_at = now(), cancel_requested_by = 'alice' WHERE id = $id" >/dev/null
+sleep 2
+kill -CONT "${SERVE_PID[w1]}"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 15 "cx settled"
+assert_eq "1|cancelled by alice|cancelled" \
+    "$(q "SELECT attempt, error_message, details->>'outcome' FROM sp_v2_connector_runs WHERE id = $id")" \
+    "cancelled, not run again"
+assert_contains "$(q "SELECT details->>'attempt_error' FROM sp_v2_connector_runs WHERE id = $id")" "source went away" \
+    "the attempt's own error kept"
+assert_eq "1" "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts WHERE run_id = $id")" "one attempt"
+
+echo "   a driver that calls exit(0) is settled at once, not after its lease"
+ex=$(add ex '{"rows": 1, "seed": 1, "bank": "EX", "fail": "exit0"}')
+id=$(queue "$ex")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 10 "exit(0) run settled"
+assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" \
+    "runner exited without settling the run" "the reason, not \"worker lost\""
+
 echo "== kill -9 of a worker mid-run: another worker rescues the run"
 long=$(add long '{"rows": 20, "seed": 1, "bank": "LONG", "sleep_ms": 300, "auto_retry": true, "retry_count": 1}')
 id=$(queue "$long")

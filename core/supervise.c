@@ -277,7 +277,16 @@ int cd_child_drain(cd_child *c)
         c->stderr_fd = -1;
         return -1;
     }
-    fwrite(buf, 1, (size_t)n, stderr);
+    if (c->echoed < CD_CHILD_ECHO_MAX) {
+        size_t echo = (size_t)n;
+        if (echo > CD_CHILD_ECHO_MAX - c->echoed)
+            echo = (size_t)(CD_CHILD_ECHO_MAX - c->echoed);
+        fwrite(buf, 1, echo, stderr);
+        c->echoed += echo;
+        c->unechoed += (uint64_t)n - echo;
+    } else {
+        c->unechoed += (uint64_t)n;
+    }
     for (ssize_t i = 0; i < n; i++) {
         if (buf[i] == '\n')
             take_line(c);
@@ -289,13 +298,19 @@ int cd_child_drain(cd_child *c)
 
 void cd_child_drain_rest(cd_child *c)
 {
-    while (c->stderr_fd >= 0 && cd_child_drain(c) == 1)
+    /* 64 KiB, a default pipe's capacity: everything the runner wrote before
+     * it ended. A process it left behind that keeps writing is cut off. */
+    for (int reads = 0; reads < 16 && c->stderr_fd >= 0 && cd_child_drain(c) == 1; reads++)
         ;
     if (c->stderr_fd >= 0) { /* still open: a process the runner left holds it */
         take_line(c);
         close(c->stderr_fd);
         c->stderr_fd = -1;
     }
+    if (c->unechoed)
+        fprintf(stderr, "<4>runner %ld: %llu bytes of its stderr were not echoed (more than %llu)\n",
+                (long)c->pid, (unsigned long long)c->unechoed,
+                (unsigned long long)CD_CHILD_ECHO_MAX);
 }
 
 void cd_child_signal(cd_child *c, int sig)

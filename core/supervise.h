@@ -24,6 +24,8 @@ typedef struct cd_child {
     char tail[1024];    /* last stderr line, forwarded lines are also echoed */
     char line[1023];    /* the stderr line being read, not ended yet */
     size_t line_len;
+    uint64_t echoed;    /* stderr bytes echoed to ours */
+    uint64_t unechoed;  /* read past CD_CHILD_ECHO_MAX, not echoed */
     struct cd_zygote *zygote; /* forked by this zygote (zygote.h), or NULL: our child */
     int channel_fd;     /* read end of the runner's channel (non-blocking), or -1 */
     cd_buf channel_in;  /* bytes read from it, not yet a whole message */
@@ -55,12 +57,18 @@ void cd_child_wait(cd_child *child, int timeout_s, int grace_s, volatile int *ca
  * (malloc'd). */
 char *cd_child_failure_reason(const cd_child *child, int timeout_s);
 
+/* A runner's stderr echoed to ours, at most: a driver (or a process it
+ * left behind) that floods stderr must not hold the worker's loop in writes
+ * to a journal that cannot keep up. The rest is read and counted. */
+#define CD_CHILD_ECHO_MAX ((uint64_t)1 << 20)
+
 /* Non-blocking pieces, for a dispatcher that watches many children: */
 /* Reads what is available on the child's stderr pipe (echoing it), never
  * blocking: 1 read something, 0 nothing there now, -1 the pipe is closed. */
 int cd_child_drain(cd_child *child);
-/* Once the child is gone: reads what it left in the pipe, then closes it,
- * without waiting for processes that still hold the other end. */
+/* Once the child is gone: reads what it left in the pipe (a pipe's worth at
+ * most), then closes it, without waiting for processes that still hold the
+ * other end and may write forever. */
 void cd_child_drain_rest(cd_child *child);
 /* Signals the child's process group (the child itself if that fails). */
 void cd_child_signal(cd_child *child, int sig);

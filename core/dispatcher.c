@@ -32,6 +32,7 @@ typedef struct slot {
     int max_attempts;
     int timeout_s;
     int pid_recorded;    /* runner_pid is in the run row */
+    int channel;         /* the runner reports to us (runner_channel.h), not to the database */
     stop_reason stop;
     char *cancelled_by;
     json_t *verdict;     /* what the runner decided, through its channel */
@@ -180,6 +181,7 @@ static int start_runner(cd_dispatcher *d, slot *s, const cd_run_row *row, char *
                                                     s->run_id, row_json, err)
                            : cd_child_spawn(&s->child, d->self_exe, d->config_path, s->run_id, 1,
                                             err);
+    s->channel = spawned == 0 && row_json;
     free(row_json);
     return spawned;
 }
@@ -362,6 +364,12 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
                      err);
             free(err);
         }
+    } else if (clean && s->channel) {
+        /* No verdict: the runner committed its records and its run row
+         * itself (then this finds the run settled and does nothing), or its
+         * driver called exit() before the runner could settle it. */
+        settle(d, conn, s, "runner exited without settling the run (did the driver call exit()?)",
+               1);
     } else if (!clean) {
         if (s->stop == STOP_HANDBACK) {
             char *err = NULL;
@@ -477,14 +485,17 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
     return rc;
 }
 
-/* Asks the runner of run id to stop (SIGTERM; killed after the grace
- * period by the reaper), for the reason given. The slot, or NULL when no
- * runner of that run is running unstopped here. */
-static slot *stop_runner(cd_dispatcher *d, int64_t id, stop_reason why)
+/* Asks the runner of run id's attempt (0: any attempt) to stop (SIGTERM;
+ * killed after the grace period by the reaper), for the reason given. The
+ * slot, or NULL when no such runner is running unstopped here. A worker
+ * that froze past its lease may hold the rescued attempt and claim the
+ * next one: only the old one's runner is to stop. */
+static slot *stop_runner(cd_dispatcher *d, int64_t id, int attempt, stop_reason why)
 {
     for (size_t k = 0; k < d->nslots; k++) {
         slot *s = &d->slots[k];
-        if (!s->used || s->run_id != id || s->stop != STOP_NONE)
+        if (!s->used || s->run_id != id || s->stop != STOP_NONE ||
+            (attempt && s->attempt != attempt))
             continue;
         s->stop = why;
         cd_child_signal(&s->child, SIGTERM);
@@ -519,7 +530,8 @@ static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
     const char *p[] = {d->worker_id, ids.data, attempts.data};
     char *err = NULL;
     PGresult *res = cd_db_exec(conn, "finding runs taken over", PGRES_TUPLES_OK,
-                               "SELECT r.id FROM unnest($2::bigint[], $3::int[]) AS s(id, attempt)"
+                               "SELECT r.id, s.attempt"
+                               " FROM unnest($2::bigint[], $3::int[]) AS s(id, attempt)"
                                " JOIN sp_v2_connector_runs r ON r.id = s.id"
                                " WHERE r.status = 'QUEUED'"
                                "    OR (r.status = 'RUNNING' AND (r.worker_id IS DISTINCT FROM $1"
@@ -533,7 +545,8 @@ static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
     }
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (stop_runner(d, id, STOP_LOST))
+        int attempt = atoi(PQgetvalue(res, i, 1));
+        if (stop_runner(d, id, attempt, STOP_LOST))
             cd_warn("run %lld: no longer this worker's (its lease ran out and it was queued or "
                     "claimed again); stopping its runner here", (long long)id);
     }
@@ -549,21 +562,27 @@ int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
     /* Only the runs a runner of ours still holds: a run we failed to settle
      * (the database was away at that moment) must not be kept alive by our
      * heartbeat; its lease runs out and it is rescued. */
-    cd_buf ids;
-    cd_buf_init(&ids);
-    cd_buf_putc(&ids, '{');
+    /* By attempt too: a runner of an attempt that was rescued must not
+     * keep the next attempt's lease alive. */
+    cd_buf ids, attempts;
+    cd_buf_init(&ids), cd_buf_init(&attempts);
+    cd_buf_putc(&ids, '{'), cd_buf_putc(&attempts, '{');
     for (size_t i = 0; i < d->nslots; i++)
-        if (d->slots[i].used)
-            cd_buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", (long long)d->slots[i].run_id);
-    cd_buf_putc(&ids, '}');
-    const char *p[] = {d->worker_id, lease, ids.data};
+        if (d->slots[i].used) {
+            const char *sep = ids.len > 1 ? "," : "";
+            cd_buf_printf(&ids, "%s%lld", sep, (long long)d->slots[i].run_id);
+            cd_buf_printf(&attempts, "%s%d", sep, d->slots[i].attempt);
+        }
+    cd_buf_putc(&ids, '}'), cd_buf_putc(&attempts, '}');
+    const char *p[] = {d->worker_id, lease, ids.data, attempts.data};
     int rc = cd_db_command(conn, "renewing leases",
-                           "UPDATE sp_v2_connector_runs SET heartbeat_at = now(),"
+                           "UPDATE sp_v2_connector_runs r SET heartbeat_at = now(),"
                            " lease_expires_at = now() + make_interval(secs => $2::int)"
-                           " WHERE worker_id = $1 AND status = 'RUNNING'"
-                           " AND id = ANY($3::bigint[])",
-                           3, p, err);
-    cd_buf_free(&ids);
+                           " FROM unnest($3::bigint[], $4::int[]) AS s(id, attempt)"
+                           " WHERE r.id = s.id AND r.attempt = s.attempt"
+                           "   AND r.worker_id = $1 AND r.status = 'RUNNING'",
+                           4, p, err);
+    cd_buf_free(&ids), cd_buf_free(&attempts);
     if (rc == 0)
         stop_taken_over(d, conn);
     return rc;
@@ -670,7 +689,11 @@ int cd_dispatcher_rescue_own(cd_dispatcher *d, PGconn *conn, char **err)
     int n = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         long pid = PQgetisnull(res, i, 4) ? 0 : atol(PQgetvalue(res, i, 4));
-        if (pid > 0 && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        if (strcmp(PQgetvalue(res, i, 3), d->worker_id) == 0)
+            continue; /* ours, this very process */
+        /* Our own pid under another worker id is an earlier life of this
+         * host's worker with the same pid (PID 1 in a container): lost. */
+        if (pid > 0 && pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
             continue; /* a live process of this host still owns it */
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         char *e = NULL;
@@ -704,7 +727,7 @@ int cd_dispatcher_check_cancels(cd_dispatcher *d, PGconn *conn, char **err)
     int n = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        slot *s = stop_runner(d, id, STOP_CANCEL);
+        slot *s = stop_runner(d, id, 0, STOP_CANCEL);
         if (s) {
             s->cancelled_by = cd_xstrdup(PQgetvalue(res, i, 1));
             cd_info("run %lld: cancellation requested by %s", (long long)id, s->cancelled_by);

@@ -1,7 +1,7 @@
 /*
  * test_gen.c — a test driver that generates bank statement records from
  * its connection_config: {"rows": N, "seed": S, "bad_every": K,
- * "driver_error_every": E, "fail": "config|transient|permanent|stderr_exit",
+ * "driver_error_every": E, "fail": "config|transient|permanent|stderr_exit|exit0",
  * "fail_once_on": a run date whose first attempt fails (transient),
  * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}.
  * Deterministic for a given seed, so loading twice gives the same rows. Category BANK_API, so connectors of type BANK_API with
@@ -79,6 +79,8 @@ static int run_gen(cd_run *run)
         fflush(stderr);
         _exit(3);
     }
+    if (fail && strcmp(fail, "exit0") == 0)
+        exit(0); /* a driver that ends the process "successfully", settling nothing */
     if (pw) {
         host->log(run, CD_LOG_INFO, "connecting with password %s", pw);
         /* a detail is scrubbed like a log line, in values and keys alike */

@@ -58,7 +58,8 @@ int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *ne
 
 /* 1 if tz is a zone ICU knows (an IANA name like "Asia/Kolkata", or a
  * link such as "Asia/Calcutta"; case-sensitive), else 0. Custom offsets
- * like "GMT+05:30" are refused. */
+ * like "GMT+05:30" and ICU's ids that are not IANA names ("IST", "AET")
+ * are refused. */
 int cd_tz_valid(const char *tz);
 
 /* The local calendar date of instant t in zone tz, minus days_back days

@@ -54,6 +54,25 @@ static int zone_to_uchars(const char *tz, UChar u[TZ_ID_MAX + 1], int32_t *len)
  * backward-compatible links like "Asia/Calcutta"). Custom ids such as
  * "GMT+05:30" are refused: ucal_open would accept them, but they are not
  * IANA names and carry no DST rules, which is rarely what anyone meant. */
+/* Ids ICU knows that the IANA database does not: Java's three-letter
+ * compatibility ids and long-removed links. PostgreSQL (and every other
+ * reader of the IANA names) does not know them, or reads them otherwise:
+ * "IST" is Asia/Kolkata to ICU and Israel to PostgreSQL, so a connector in
+ * "IST" got its scheduled and its manual runs on different business dates. */
+static int icu_only_id(const char *tz)
+{
+    static const char *const ids[] = {
+        "ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT",
+        "EAT", "ECT", "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT",
+        "PST", "SST", "VST", "Canada/East-Saskatchewan", "US/Pacific-New"};
+    if (strncmp(tz, "SystemV/", 8) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (strcmp(tz, ids[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int zone_known(const UChar *u, int32_t len)
 {
     UChar canon[TZ_ID_MAX + 1];
@@ -67,7 +86,7 @@ int cd_tz_valid(const char *tz)
 {
     UChar u[TZ_ID_MAX + 1];
     int32_t len;
-    return zone_to_uchars(tz, u, &len) == 0 && zone_known(u, len);
+    return zone_to_uchars(tz, u, &len) == 0 && !icu_only_id(tz) && zone_known(u, len);
 }
 
 cd_tzcal *cd_tzcal_open(const char *tz, char **err)
@@ -77,7 +96,7 @@ cd_tzcal *cd_tzcal_open(const char *tz, char **err)
     /* ucal_open silently falls back to "Etc/Unknown" (UTC) for a name it
      * does not know, so the name is checked first: a typo in a
      * connector's zone must be an error, not a schedule in UTC. */
-    if (zone_to_uchars(tz, u, &len) != 0 || !zone_known(u, len)) {
+    if (zone_to_uchars(tz, u, &len) != 0 || icu_only_id(tz) || !zone_known(u, len)) {
         if (err) {
             if (tz && strlen(tz) <= TZ_ID_MAX)
                 *err = cd_sprintf("unknown time zone '%s'", tz);

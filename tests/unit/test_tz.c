@@ -66,6 +66,16 @@ static void test_invalid_zones_are_refused(void **state)
     assert_false(cd_tz_valid("GMT+05:30"));        /* a custom id, not an IANA name */
     assert_false(cd_tz_valid("Etc/Unknown"));      /* ICU's fallback is not a zone */
     assert_false(cd_tz_valid("Asia/Kolk\xc3\xa4ta")); /* non-ASCII */
+    /* ICU's own ids, unknown to IANA (and PostgreSQL): "IST" would be
+     * Asia/Kolkata here and Israel in the database. */
+    assert_false(cd_tz_valid("IST"));
+    assert_false(cd_tz_valid("AET"));
+    assert_false(cd_tz_valid("PST"));
+    assert_false(cd_tz_valid("SystemV/EST5"));
+    assert_false(cd_tz_valid("US/Pacific-New"));
+    assert_true(cd_tz_valid("EST"));   /* these three-letter ones are IANA's */
+    assert_true(cd_tz_valid("PRC"));
+    assert_true(cd_tz_valid("Israel"));
     char long_id[200];
     memset(long_id, 'A', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';

@@ -62,7 +62,7 @@ void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
         return;
     }
     char *status = NULL;
-    if (cd_api_connector_exists(q, r, id, &status) != 1) {
+    if (cd_api_connector_runnable(q, r, id, &status) != 1) {
         json_decref(errors);
         return;
     }

@@ -11,6 +11,7 @@
 
 #include "api_connectors.h"
 #include "api_mask.h"
+#include "api_validate.h"
 #include "cron.h"
 #include "db.h"
 #include "log.h"
@@ -159,6 +160,56 @@ int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **st
     return found;
 }
 
+int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
+{
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return -1;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    char *err = NULL;
+    /* The zone as the run functions of schema/007 read it. */
+    PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
+                               "SELECT status, coalesce(nullif(schedule_timezone, ''),"
+                               "                        'Asia/Kolkata')"
+                               "  FROM sp_v2_connectors WHERE id = $1",
+                               1, p, &err);
+    if (!res) {
+        cd_api_internal_error(r, "reading the connector", err);
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return 0;
+    }
+    /* A zone stored before the API checked it against PostgreSQL too (AET,
+     * IST) fails the run's date in the database: say so, not a 500. */
+    char *why = NULL;
+    int ok = cd_api_tz_check(db, PQgetvalue(res, 0, 1), &why, &err);
+    if (ok < 0) {
+        PQclear(res);
+        cd_api_internal_error(r, "checking the connector's time zone", err);
+        return -1;
+    }
+    if (!ok) {
+        PQclear(res);
+        json_t *errs = json_array();
+        json_array_append_new(errs, cd_api_field_error("schedule_timezone", why));
+        free(why);
+        cd_api_error_fields(r, MHD_HTTP_CONFLICT,
+                            "The connector's schedule_timezone cannot be used to date its runs: "
+                            "set a valid one with PUT /connectors/:id",
+                            errs);
+        return 0;
+    }
+    if (status)
+        *status = cd_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 1;
+}
+
 int cd_api_connector_today(PGconn *db, int64_t id, char out[11], char **err)
 {
     char ids[24];
@@ -166,7 +217,7 @@ int cd_api_connector_today(PGconn *db, int64_t id, char out[11], char **err)
     const char *p[] = {ids};
     PGresult *res = cd_db_exec(db, "reading the connector's date", PGRES_TUPLES_OK,
                                "SELECT to_char((now() AT TIME ZONE"
-                               "        coalesce(schedule_timezone, 'Asia/Kolkata'))::date,"
+                               "        coalesce(nullif(schedule_timezone, ''), 'Asia/Kolkata'))::date,"
                                "        'YYYY-MM-DD')"
                                "  FROM sp_v2_connectors WHERE id = $1",
                                1, p, err);

@@ -94,8 +94,11 @@ void cd_api_connector_create(cd_api_req *q, cd_api_resp *r)
     json_t *cfg = json_object_get(c, "connection_config");
     if (json_is_object(cfg))
         cd_api_unmask_config(cfg, NULL, "connection_config", errors);
-    if (json_array_size(errors) == 0)
-        cd_api_validate_connector(q->api, c, 1, errors);
+    if (json_array_size(errors) == 0 && cd_api_validate_connector(q, r, c, 1, errors) != 0) {
+        json_decref(c);
+        json_decref(errors);
+        return;
+    }
     if (json_array_size(errors)) {
         json_decref(c);
         cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Validation failed", errors);
@@ -206,8 +209,12 @@ void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
         return;
     }
     json_t *c = merge_update(stored, q->body, errors);
-    if (json_array_size(errors) == 0)
-        cd_api_validate_connector(q->api, c, 0, errors);
+    if (json_array_size(errors) == 0 && cd_api_validate_connector(q, r, c, 0, errors) != 0) {
+        json_decref(c);
+        json_decref(stored);
+        json_decref(errors);
+        return;
+    }
     if (json_array_size(errors)) {
         json_decref(c);
         json_decref(stored);
@@ -493,9 +500,13 @@ void cd_api_connector_validate(cd_api_req *q, cd_api_resp *r)
     }
     /* Report everything at once: field-level checks run even when the body
      * also has unknown fields. */
-    cd_api_validate_connector(q->api, c, id < 0, errors);
+    int failed = cd_api_validate_connector(q, r, c, id < 0, errors) != 0;
     json_decref(c);
     json_decref(body);
+    if (failed) {
+        json_decref(errors);
+        return;
+    }
     size_t n = json_array_size(errors);
     cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:b, s:I, s:o}", "success", 1, "valid", n == 0,
                                         "error_count", (json_int_t)n, "errors", errors));

@@ -208,6 +208,10 @@ void cd_api_waiter_free(cd_api_waiter *w);
 /* 1 when connector id exists (sets *status if non-NULL, malloc'd), 0 when
  * not, -1 after answering 500. */
 int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **status);
+/* As cd_api_connector_exists, for a request that will date a run: a
+ * connector whose stored schedule_timezone cannot date one (see
+ * cd_api_tz_check) is answered 409 naming the field, and 0 returned. */
+int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **status);
 /* Today's date in the connector's zone ("YYYY-MM-DD" in out[11]). 0 or -1. */
 int cd_api_connector_today(PGconn *db, int64_t id, char out[11], char **err);
 /* NOTIFY the scheduler that a connector changed. */

@@ -25,6 +25,16 @@ static void queue_failed(cd_api_resp *r, char *err)
     } else if (err && strstr(err, "paused")) {
         free(err);
         cd_api_error(r, MHD_HTTP_BAD_REQUEST, PAUSED_MSG);
+    } else if (err && strstr(err, "time zone") && strstr(err, "not recognized")) {
+        /* The zone changed under cd_api_connector_runnable's check. */
+        free(err);
+        json_t *errs = json_array();
+        json_array_append_new(errs, cd_api_field_error("schedule_timezone",
+                                                       "is not a zone PostgreSQL knows"));
+        cd_api_error_fields(r, MHD_HTTP_CONFLICT,
+                            "The connector's schedule_timezone cannot be used to date its runs: "
+                            "set a valid one with PUT /connectors/:id",
+                            errs);
     } else {
         cd_api_internal_error(r, "queueing the run", err);
     }
@@ -53,7 +63,7 @@ void cd_api_run_manual(cd_api_req *q, cd_api_resp *r, int64_t id)
     }
     json_decref(errors);
     char *status = NULL;
-    if (cd_api_connector_exists(q, r, id, &status) != 1)
+    if (cd_api_connector_runnable(q, r, id, &status) != 1)
         return;
     int paused = strcmp(status, "PAUSED") == 0;
     free(status);
@@ -99,7 +109,7 @@ void cd_api_run_test(cd_api_req *q, cd_api_resp *r, int64_t id)
         return;
     }
     json_decref(errors);
-    if (cd_api_connector_exists(q, r, id, NULL) != 1)
+    if (cd_api_connector_runnable(q, r, id, NULL) != 1)
         return;
     char *err = NULL;
     int64_t run_id = cd_queue_run(q->db, id, "TEST", NULL, by, &err);

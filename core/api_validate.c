@@ -6,13 +6,16 @@
  * quote submitted values, which may be secrets.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_internal.h"
 #include "api_mask.h"
 #include "api_validate.h"
 #include "cron.h"
+#include "db.h"
 #include "jsonschema.h"
 #include "templates.h"
 #include "log.h"
@@ -102,14 +105,45 @@ static const char *string_field(const json_t *c, const char *key, size_t maxlen,
     return s;
 }
 
-static void check_schedule(const json_t *c, json_t *errors)
+/* A C0 or C1 control character or DEL (0 when none): a name with a
+ * newline or an escape in it garbles the ops page, logs and alerts. */
+static int has_control(const char *s)
 {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 1;
+        /* U+0080..U+009F are C2 80..C2 9F in UTF-8. */
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return 1;
+    }
+    return 0;
+}
+
+#define TZ_DEFAULT "Asia/Kolkata"
+#define TZ_UNKNOWN "is not a known IANA time zone (for example Asia/Kolkata)"
+
+/* The schedule fields. *tz_out is the zone to check with PostgreSQL
+ * (cd_api_tz_check) when ICU knows it, else NULL. */
+static void check_schedule(const json_t *c, json_t *errors, const char **tz_out)
+{
+    *tz_out = NULL;
     json_t *en = json_object_get(c, "schedule_enabled");
     if (en && !json_is_null(en) && !json_is_boolean(en))
         err_add(errors, "schedule_enabled", "must be true or false");
     int enabled = !en || json_is_null(en) || json_is_true(en);
     const char *cron = string_field(c, "schedule_cron", 100, 0, errors);
     json_t *cv = json_object_get(c, "schedule_cron");
+    json_t *tzv = json_object_get(c, "schedule_timezone");
+    const char *tz = string_field(c, "schedule_timezone", 50, 0, errors);
+    int tz_ok = 1;
+    if (tz && !cd_tz_valid(tz)) {
+        err_add(errors, "schedule_timezone", TZ_UNKNOWN);
+        tz_ok = 0;
+    } else if (tz) {
+        *tz_out = tz;
+    } else if (tzv && !json_is_null(tzv)) {
+        tz_ok = 0; /* not a string: string_field said so */
+    }
     if (cron) {
         cd_cron parsed;
         char *why = NULL;
@@ -117,15 +151,21 @@ static void check_schedule(const json_t *c, json_t *errors)
             char *m = cd_sprintf("is not a valid cron expression: %s", why ? why : "invalid");
             err_add(errors, "schedule_cron", m);
             free(m);
+        } else if (enabled && tz_ok) {
+            /* "0 0 30 2 *" parses, but a schedule that never fires is a
+             * connector that silently never runs. */
+            int64_t next = 0;
+            free(why);
+            why = NULL;
+            if (cd_cron_next(&parsed, tz ? tz : TZ_DEFAULT, (int64_t)time(NULL), &next, &why) != 0)
+                err_add(errors, "schedule_cron",
+                        "never fires: no date matches it (for example 30 February); fix it or "
+                        "set schedule_enabled to false");
         }
         free(why);
     } else if (enabled && (!cv || json_is_null(cv))) {
         err_add(errors, "schedule_cron", "is required when schedule_enabled is true");
     }
-    const char *tz = string_field(c, "schedule_timezone", 50, 0, errors);
-    if (tz && !cd_tz_valid(tz))
-        err_add(errors, "schedule_timezone",
-                "is not a known IANA time zone (for example Asia/Kolkata)");
 
     /* Alerts (#9): the local time yesterday's data must have arrived by,
      * and the channels this connector's alerts go to (null: all). */
@@ -153,6 +193,102 @@ static void check_schedule(const json_t *c, json_t *errors)
     }
 }
 
+#define TZ_NOT_PG                                                                           \
+    "is not an IANA zone name PostgreSQL knows (ICU's legacy aliases such as AET or IST are "  \
+    "not): use the Region/City name, for example Australia/Sydney or Asia/Kolkata"
+#define TZ_DISAGREE                                                                         \
+    "means one offset to PostgreSQL (which reads it as an abbreviation) and another to the "  \
+    "scheduler: use the Region/City name, for example Europe/Paris"
+
+/* Verdicts on names ICU knows (a bounded set): JSON null for a usable
+ * zone, else the message. Asking PostgreSQL costs tens of milliseconds
+ * (pg_timezone_names reads the whole zone directory), and every run
+ * request asks. */
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *tz_verdicts;
+
+/* Whether PostgreSQL and ICU give tz the same UTC offsets over the coming
+ * year: 1, 0, or -1 with *err. */
+static int tz_offsets_agree(PGconn *db, const char *tz, char **err)
+{
+    enum { N = 13 };
+    int64_t now = (int64_t)time(NULL);
+    int64_t at[N];
+    cd_buf list;
+    cd_buf_init(&list);
+    cd_buf_putc(&list, '{');
+    for (int i = 0; i < N; i++) {
+        /* about one instant a month: any DST rule shows in some of them */
+        at[i] = now + (int64_t)i * 29 * 86400;
+        cd_buf_printf(&list, "%s%lld", i ? "," : "", (long long)at[i]);
+    }
+    cd_buf_putc(&list, '}');
+    const char *p[] = {tz, list.data};
+    PGresult *res = cd_db_exec(db, "comparing the time zone's offsets", PGRES_TUPLES_OK,
+                               "SELECT extract(epoch FROM (to_timestamp(t) AT TIME ZONE $1))::bigint"
+                               "       - t"
+                               "  FROM unnest($2::bigint[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+                               2, p, err);
+    cd_buf_free(&list);
+    if (!res)
+        return -1;
+    int agree = PQntuples(res) == N;
+    for (int i = 0; agree && i < N; i++) {
+        int off = 0;
+        if (cd_tz_local_fields(tz, at[i], NULL, NULL, NULL, NULL, NULL, &off) != 0 ||
+            strtoll(PQgetvalue(res, i, 0), NULL, 10) != off)
+            agree = 0;
+    }
+    PQclear(res);
+    return agree;
+}
+
+int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err)
+{
+    *why = NULL;
+    if (!tz || !cd_tz_valid(tz)) {
+        *why = cd_xstrdup(TZ_UNKNOWN);
+        return 0;
+    }
+    pthread_mutex_lock(&tz_lock);
+    json_t *v = tz_verdicts ? json_object_get(tz_verdicts, tz) : NULL;
+    int cached = v != NULL;
+    if (json_is_string(v))
+        *why = cd_xstrdup(json_string_value(v));
+    pthread_mutex_unlock(&tz_lock);
+    if (cached)
+        return *why ? 0 : 1;
+
+    /* The scheduler reads the zone with ICU, the run functions of
+     * schema/007 with PostgreSQL: a name only one of them knows fails
+     * every run, and one they read differently gives runs the wrong day. */
+    const char *p[] = {tz};
+    PGresult *res = cd_db_exec(db, "looking up the time zone", PGRES_TUPLES_OK,
+                               "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)",
+                               1, p, err);
+    if (!res)
+        return -1;
+    int known = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!known) {
+        *why = cd_xstrdup(TZ_NOT_PG);
+    } else if (!strchr(tz, '/')) {
+        /* PostgreSQL reads a name that is also an abbreviation (CET, EET,
+         * MET, WET) as that abbreviation's fixed offset, ignoring DST. */
+        int agree = tz_offsets_agree(db, tz, err);
+        if (agree < 0)
+            return -1;
+        if (!agree)
+            *why = cd_xstrdup(TZ_DISAGREE);
+    }
+    pthread_mutex_lock(&tz_lock);
+    if (!tz_verdicts)
+        tz_verdicts = json_object();
+    json_object_set_new(tz_verdicts, tz, *why ? json_string(*why) : json_null());
+    pthread_mutex_unlock(&tz_lock);
+    return *why ? 0 : 1;
+}
+
 static char *lower_dup(const char *s)
 {
     char *d = cd_xstrdup(s);
@@ -161,10 +297,14 @@ static char *lower_dup(const char *s)
     return d;
 }
 
-void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *errors)
+int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int creating,
+                              json_t *errors)
 {
+    cd_api *api = q->api;
     size_t before = json_array_size(errors);
-    string_field(c, "name", 255, 1, errors);
+    const char *name = string_field(c, "name", 255, 1, errors);
+    if (name && has_control(name))
+        err_add(errors, "name", "must not contain control characters (newlines, tabs and the like)");
     string_field(c, "source_entity", 100, 1, errors);
     string_field(c, "created_by", 100, 0, errors);
     const char *type = string_field(c, "connector_type", 50, 1, errors);
@@ -177,7 +317,22 @@ void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *err
         if (st && strcmp(st, "ACTIVE") != 0 && strcmp(st, "PAUSED") != 0)
             err_add(errors, "status", "must be ACTIVE or PAUSED");
     }
-    check_schedule(c, errors);
+    const char *tz = NULL;
+    check_schedule(c, errors, &tz);
+    if (tz) {
+        PGconn *db = cd_api_db(q, r);
+        if (!db)
+            return -1;
+        char *why = NULL, *err = NULL;
+        int ok = cd_api_tz_check(db, tz, &why, &err);
+        if (ok < 0) {
+            cd_api_internal_error(r, "checking the time zone", err);
+            return -1;
+        }
+        if (!ok)
+            err_add(errors, "schedule_timezone", why);
+        free(why);
+    }
     json_t *cfg = json_object_get(c, "connection_config");
     if (!cfg || json_is_null(cfg)) {
         err_add(errors, "connection_config", "is required");
@@ -203,7 +358,7 @@ void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *err
     }
     if (!drv) {
         free(drv_alloc);
-        return;
+        return 0;
     }
     if (!driver_given)
         json_object_set_new(c, "driver", json_string(drv));
@@ -248,4 +403,5 @@ void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *err
     }
     json_decref(snap);
     free(drv_alloc);
+    return 0;
 }

@@ -17,7 +17,18 @@ void cd_api_check_connector_body(const json_t *body, int creating, json_t *error
 
 /* Validates the whole connector c (for an update: the stored row with the
  * request merged in and masks replaced). Sets c.driver to the category's
- * built-in driver when it is missing. Appends errors. */
-void cd_api_validate_connector(cd_api *api, json_t *c, int creating, json_t *errors);
+ * built-in driver when it is missing. Appends errors and returns 0, or
+ * returns -1 after answering r (the database, asked about the time zone,
+ * failed). */
+int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int creating,
+                              json_t *errors);
+
+/* Whether tz can be a connector's schedule_timezone: a zone ICU knows
+ * (the scheduler's), PostgreSQL knows by the same name (the run functions
+ * of schema/007) and, for a name without a '/', both read with the same
+ * offsets (PostgreSQL reads CET as the abbreviation, without DST). 1 when
+ * it can; 0 with *why (malloc'd, a message for the field); -1 with *err
+ * when the database failed. Verdicts are remembered per process. */
+int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err);
 
 #endif

@@ -101,6 +101,11 @@ bad "{$base, \"connection_config\": {\"rows\": -1}}" connection_config.rows "at 
 # a connector's secret may not be the service's own
 bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"env:CONNECTORD_DATABASE_URL\"}}}" connection_config.password "names one of the service's own settings"
 bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"file:/proc/self/environ\"}}}" connection_config.password "is under /proc"
+# a name is one line of text; a schedule must be able to fire
+bad '{"name": "a\u0001b\nc", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "schedule_enabled": false, "connection_config": {}}' name "control characters"
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 0 30 2 *\"}" schedule_cron "never fires"
+req POST /connectors/validate '{"name": "V", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "connection_config": {}, "schedule_cron": "0 0 30 2 *", "schedule_enabled": false}'
+assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "a schedule switched off may be one that never fires"
 bad "{$base, \"connection_config\": {\"rows\": \"many\"}}" connection_config.rows "must be an integer"
 bad "{$base, \"connection_config\": []}" connection_config "must be an object"
 bad "{\"name\": \"V\", \"connector_type\": \"PG_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "must be BANK_API"
@@ -110,6 +115,18 @@ bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"nope\", \
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"61 * * * *\"}" schedule_cron "minute"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 2 * * *\", \"schedule_timezone\": \"Mars/Olympus\"}" schedule_timezone "IANA"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 2 * * *\", \"schedule_timezone\": \"EST5EDT,M3.2.0\"}" schedule_timezone
+# a zone ICU (the scheduler) and PostgreSQL (the run dates) both know and read alike:
+# ICU's legacy aliases AET and IST (PostgreSQL reads IST as Israel), and CET/EET,
+# which PostgreSQL reads as abbreviations without DST, are refused
+TZB='"name": "V", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "connection_config": {}, "schedule_cron": "0 2 * * *"'
+for tz in AET IST CET EET; do
+    bad "{$TZB, \"schedule_timezone\": \"$tz\"}" schedule_timezone
+done
+assert_contains "$BODY" "Region/City" "the zone message says what to use"
+for tz in UTC Etc/GMT-5 Asia/Calcutta Australia/Sydney EST5EDT; do
+    req POST /connectors/validate "{$TZB, \"schedule_timezone\": \"$tz\"}"
+    assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "zone $tz"
+done
 bad "{\"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_enabled\": false}" name "is required"
 bad "{$base, \"connection_config\": {\"password\": \"********\"}}" connection_config.password "no value is stored"
 # pg_api's schema and its validate(): BEARER needs a token (a rule only validate() knows)
@@ -473,6 +490,27 @@ assert_contains "$BODY" '"field":"alert_channels"' "alert_channels named"
 req PUT "/connectors/$al" '{"alert_channels": ["ok", 5]}'
 expect 400 "bad channel name"
 assert_contains "$BODY" 'alert_channels[1]' "the bad element named"
+
+echo "== a zone stored before the check (AET, IST): runs are refused naming it, never a 500"
+req POST /connectors '{"name": "TZ stored", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "TZS", "schedule_enabled": false, "connection_config": {"rows": 1}}'
+expect 201 "zone connector"
+tzc=$(jq_ 'd["connector"]["id"]')
+req PUT "/connectors/$tzc" '{"schedule_timezone": "AET"}'
+expect 400 "PUT of AET"; assert_contains "$BODY" '"field":"schedule_timezone"' "PUT names the zone"
+for tz in AET IST; do
+    q "UPDATE sp_v2_connectors SET schedule_timezone = '$tz' WHERE id = $tzc" >/dev/null
+    for call in "run|" "run|{\"run_date\": \"2025-10-01\"}" "backfill|{\"from_date\": \"2025-09-01\", \"to_date\": \"2025-09-02\"}" "test|"; do
+        req POST "/connectors/$tzc/${call%%|*}" "${call#*|}"
+        expect 409 "$tz: ${call%%|*} ${call#*|}"
+        assert_contains "$BODY" '"field":"schedule_timezone"' "$tz: ${call%%|*} names the zone"
+    done
+done
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $tzc")" "no run queued"
+req PUT "/connectors/$tzc" '{"schedule_timezone": "Australia/Sydney"}'
+expect 200 "zone corrected"
+req POST "/connectors/$tzc/run"
+expect 202 "runs again"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE connector_id = $tzc" 20 "its run"
 
 serve_stop w1
 echo "PASS"

@@ -17,6 +17,8 @@
 #include "cron.h"
 #include "db.h"
 #include "jsonschema.h"
+#include "secret_guard.h"
+#include "secrets.h"
 #include "templates.h"
 #include "log.h"
 #include "registry.h"
@@ -289,6 +291,47 @@ int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err)
     return *why ? 0 : 1;
 }
 
+/* Every secret reference in connection_config, not only those in fields
+ * the driver marks writeOnly: the runner resolves them wherever they are
+ * (cd_secrets_resolve_tree), so one naming the service's own credentials
+ * would be stored and then fail every run. path is restored on return. */
+static void check_references(const json_t *v, cd_buf *path, json_t *errors, int depth)
+{
+    if (cd_secret_is_reference(v)) {
+        /* A reference is no secret itself: saying which one is refused is safe. */
+        char *why = NULL;
+        if (cd_secret_guard_check_reference(json_string_value(json_object_get(v, "secret")),
+                                            &why) != 0)
+            err_add(errors, path->data, why);
+        free(why);
+        return;
+    }
+    if (depth > 64) {
+        err_add(errors, path->data, "is nested too deeply (more than 64 levels)");
+        return;
+    }
+    size_t mark = path->len;
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *child;
+        json_object_foreach((json_t *)v, key, child) {
+            cd_buf_printf(path, ".%s", key);
+            check_references(child, path, errors, depth + 1);
+            path->len = mark;
+            path->data[mark] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) {
+            cd_buf_printf(path, "[%zu]", i);
+            check_references(child, path, errors, depth + 1);
+            path->len = mark;
+            path->data[mark] = '\0';
+        }
+    }
+}
+
 static char *lower_dup(const char *s)
 {
     char *d = cd_xstrdup(s);
@@ -340,6 +383,12 @@ int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int crea
     } else if (!json_is_object(cfg)) {
         err_add(errors, "connection_config", "must be an object");
         cfg = NULL;
+    } else {
+        cd_buf path;
+        cd_buf_init(&path);
+        cd_buf_puts(&path, "connection_config");
+        check_references(cfg, &path, errors, 0);
+        cd_buf_free(&path);
     }
 
     /* The driver: named, or the built-in one of the category. */

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "datetime.h"
-#include "secret_guard.h"
 #include "secrets.h"
 #include "util.h"
 
@@ -447,16 +446,11 @@ static void validate(vctx *c, const json_t *schema, const json_t *v, const char 
         return;
     }
     /* connectord's rule (plugin.h): a field marked writeOnly may always hold
-     * a secret reference instead of its value, whatever type it declares. */
-    if (json_is_true(json_object_get(schema, "writeOnly")) && cd_secret_is_reference(v)) {
-        /* A reference is no secret itself: saying which one is refused is safe. */
-        char *why = NULL;
-        if (cd_secret_guard_check_reference(json_string_value(json_object_get(v, "secret")),
-                                            &why) != 0)
-            add_error(c, path, "%s", why);
-        free(why);
+     * a secret reference instead of its value, whatever type it declares.
+     * Whether the reference may be resolved is the API's check, made on
+     * every reference of a connector wherever it stands (api_validate.c). */
+    if (json_is_true(json_object_get(schema, "writeOnly")) && cd_secret_is_reference(v))
         return;
-    }
     const json_t *type = json_object_get(schema, "type");
     if (json_is_string(type) && !type_matches(json_string_value(type), v)) {
         add_error(c, path, "must be %s %s, not %s",

@@ -101,6 +101,11 @@ bad "{$base, \"connection_config\": {\"rows\": -1}}" connection_config.rows "at 
 # a connector's secret may not be the service's own
 bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"env:CONNECTORD_DATABASE_URL\"}}}" connection_config.password "names one of the service's own settings"
 bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"file:/proc/self/environ\"}}}" connection_config.password "is under /proc"
+assert_eq 1 "$(jq_ 'len(d["errors"])')" "one error for the reference"
+# ... wherever it stands, not only in writeOnly fields: the runner resolves them all
+bad "{$base, \"connection_config\": {\"extra\": {\"secret\": \"env:PGPASSWORD\"}}}" connection_config.extra "names one of the service's own settings"
+bad "{$base, \"connection_config\": {\"hosts\": [{\"pw\": {\"secret\": \"file:/proc/self/environ\"}}]}}" "connection_config.hosts[0].pw" "is under /proc"
+bad "{$base, \"connection_config\": {\"fail\": {\"secret\": \"env:CONNECTORD_DATABASE_URL\"}}}" connection_config.fail "names one of the service's own settings"
 # a name is one line of text; a schedule must be able to fire
 bad '{"name": "a\u0001b\nc", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "schedule_enabled": false, "connection_config": {}}' name "control characters"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 0 30 2 *\"}" schedule_cron "never fires"

@@ -285,6 +285,211 @@ static PGresult *runs_in(PGconn *db, const char *ids, const char *status, char *
                       2, p, err);
 }
 
+/* Runs a statement of the delete's transaction. A deadlock with a run
+ * finishing or being claimed, a serialization failure or a lock wait past
+ * lock_timeout is a 409 "try again", anything else a 500. Returns the
+ * result, or NULL after answering (the transaction is then rolled back
+ * when the connection goes back to the pool). */
+static PGresult *delete_step(PGconn *db, cd_api_resp *r, const char *what, const char *sql,
+                             int n, const char *const *p)
+{
+    PGresult *res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
+                  strcmp(state, "55P03") == 0)) {
+        cd_info("api: deleting a connector: %s: SQLSTATE %s, answered 409", what, state);
+        cd_api_error(r, MHD_HTTP_CONFLICT,
+                     "The connector is busy (one of its runs was starting or finishing at the "
+                     "same moment): try the delete again");
+    } else {
+        cd_api_internal_error(r, "deleting the connector", cd_db_result_error(res, what));
+    }
+    PQclear(res);
+    return NULL;
+}
+
+/* FOR NO KEY UPDATE is what a claim takes on the run it starts: a claim in
+ * flight is waited for and its run then read as RUNNING, and a claim
+ * after this (SKIP LOCKED) passes the locked queued runs by. The rows a
+ * runner writes that only reference a run (log lines, record errors) take
+ * a key-share lock, which does not conflict and is not waited for. */
+#define LOCK_RUNS_SQL                                                                       \
+    "SELECT id, status FROM sp_v2_connector_runs"                                           \
+    " WHERE connector_id = $1 AND status IN ('QUEUED', 'RUNNING')"                          \
+    " ORDER BY id FOR NO KEY UPDATE"
+
+/* The ids of the RUNNING runs a forced delete asked to stop. */
+typedef struct id_list {
+    int64_t *v;
+    size_t n, cap;
+} id_list;
+
+static int id_listed(const id_list *l, int64_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == id)
+            return 1;
+    return 0;
+}
+
+static void id_add(id_list *l, int64_t id)
+{
+    if (id_listed(l, id))
+        return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = cd_xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = id;
+}
+
+/* ?force=true: cancels the queued runs, asks the running ones to stop
+ * (adding them to asked) and gives their runners the grace period to end
+ * and finalize, so that the delete does not wait on their locks for long.
+ * Returns how many runs were cancelled. */
+static int cancel_and_wait(cd_api_req *q, PGconn *db, const char *ids, id_list *asked)
+{
+    int cancelled = 0;
+    char *err = NULL;
+    /* Queued runs first, so none starts while the running one stops. */
+    const char *order[] = {"QUEUED", "RUNNING"};
+    for (int k = 0; k < 2; k++) {
+        PGresult *ids_res = runs_in(db, ids, order[k], &err);
+        for (int i = 0; ids_res && i < PQntuples(ids_res); i++) {
+            int64_t run_id = strtoll(PQgetvalue(ids_res, i, 0), NULL, 10);
+            int rc = cd_cancel_run(db, run_id, q->actor, &err);
+            if (rc > 0)
+                cancelled++;
+            if (rc == 2)
+                id_add(asked, run_id);
+            if (err)
+                cd_warn("api: deleting connector %s: %s", ids, err);
+            free(err);
+            err = NULL;
+        }
+        PQclear(ids_res);
+        if (err)
+            cd_warn("api: deleting connector %s: %s", ids, err);
+        free(err);
+        err = NULL;
+    }
+    int grace = (int)cd_config_int(q->api->cfg, "runner.kill_grace_seconds", 10, NULL) + 5;
+    for (int i = 0; asked->n && i < grace * 10; i++) {
+        PGresult *left = runs_in(db, ids, "RUNNING", &err);
+        int n = left ? PQntuples(left) : 0;
+        PQclear(left);
+        free(err);
+        err = NULL;
+        if (n == 0)
+            break;
+        usleep(100000);
+    }
+    return cancelled;
+}
+
+enum { DELETE_DONE, DELETE_AGAIN };
+
+/* One attempt at the delete, in one transaction: the connector's queued
+ * and running runs are locked, then the connector (which holds off new
+ * runs: inserting one takes a key-share lock on it), then its runs again
+ * for those queued in between. No run can start after that, and one
+ * that started before is seen RUNNING: a run is never deleted while it
+ * runs unless a forced delete asked it to stop and it outlived its grace
+ * period. Runs and then their connector is also the order in which a run
+ * finishing and a cancel lock them, so neither deadlocks with this. */
+static int delete_once(cd_api_req *q, cd_api_resp *r, PGconn *db, int64_t id, const char *ids,
+                       int force, const id_list *asked, int round, int cancelled)
+{
+    const char *p[] = {ids};
+    if (begin(db, r) != 0)
+        return DELETE_DONE;
+    PGresult *res = delete_step(db, r, "limiting the lock wait",
+                                "SET LOCAL lock_timeout = '15s'", 0, NULL);
+    if (!res)
+        return DELETE_DONE;
+    PQclear(res);
+    if (!(res = delete_step(db, r, "locking the connector's runs", LOCK_RUNS_SQL, 1, p)))
+        return DELETE_DONE;
+    PQclear(res);
+    if (!(res = delete_step(db, r, "locking the connector",
+                            "SELECT id FROM sp_v2_connectors WHERE id = $1 FOR UPDATE", 1, p)))
+        return DELETE_DONE;
+    int found = PQntuples(res) > 0;
+    PQclear(res);
+    if (!found) {
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return DELETE_DONE;
+    }
+    if (!(res = delete_step(db, r, "locking the connector's runs", LOCK_RUNS_SQL, 1, p)))
+        return DELETE_DONE;
+    int queued = 0;
+    const char *running = NULL;
+    int unasked = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (strcmp(PQgetvalue(res, i, 1), "QUEUED") == 0) {
+            queued++;
+            continue;
+        }
+        if (!running)
+            running = PQgetvalue(res, i, 0);
+        if (!id_listed(asked, strtoll(PQgetvalue(res, i, 0), NULL, 10)))
+            unasked++;
+    }
+    if (running && !force) {
+        char *m = cd_sprintf("Connector has a running run (id %s): cancel it first, or delete with "
+                             "?force=true to cancel it and delete",
+                             running);
+        cd_api_error(r, MHD_HTTP_CONFLICT, m);
+        free(m);
+        PQclear(res);
+        return DELETE_DONE;
+    }
+    PQclear(res);
+    if (unasked) {
+        /* Started after the cancel: it gets a cancel and its grace too. */
+        if (round < 2)
+            return DELETE_AGAIN;
+        cd_api_error(r, MHD_HTTP_CONFLICT,
+                     "The connector is busy (its runs keep starting while it is being deleted): "
+                     "try the delete again");
+        return DELETE_DONE;
+    }
+    char *err = NULL;
+    json_t *stored = cd_api_load_connector(db, id, 0, &err);
+    if (!stored) {
+        cd_api_internal_error(r, "reading the connector", err);
+        return DELETE_DONE;
+    }
+    json_t *before = cd_api_masked_copy(stored);
+    json_decref(stored);
+    res = delete_step(db, r, "deleting the connector",
+                      "DELETE FROM sp_v2_connectors WHERE id = $1 RETURNING id", 1, p);
+    if (!res) {
+        json_decref(before);
+        return DELETE_DONE;
+    }
+    PQclear(res);
+    if (cd_api_audit(db, id, "DELETE", q->actor, before, NULL, &err) != 0) {
+        json_decref(before);
+        cd_api_internal_error(r, "deleting the connector", err);
+        return DELETE_DONE;
+    }
+    json_decref(before);
+    cd_api_notify_connectors(db, id);
+    if (commit(db, r) != 0)
+        return DELETE_DONE;
+    cd_info("api: %s deleted connector %lld (%d queued runs dropped with it)", q->actor,
+            (long long)id, queued);
+    cd_api_ok(r, MHD_HTTP_OK,
+              json_pack("{s:b, s:s, s:o, s:i, s:i}", "success", 1, "message",
+                        "Connector deleted successfully", "id", cd_api_id_string(id),
+                        "cancelled_runs", cancelled, "dropped_queued_runs", queued));
+    return DELETE_DONE;
+}
+
 void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
 {
     const char *force_s = cd_api_query(q, "force");
@@ -298,95 +503,41 @@ void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
     PGconn *db = cd_api_db(q, r);
     if (!db)
         return;
-    char *err = NULL;
-    json_t *stored = cd_api_load_connector(db, id, 0, &err);
-    if (!stored) {
-        if (err)
-            cd_api_internal_error(r, "reading the connector", err);
-        else
-            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
-        return;
-    }
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    PGresult *running = runs_in(db, ids, "RUNNING", &err);
-    if (!running) {
-        json_decref(stored);
-        cd_api_internal_error(r, "reading the connector's runs", err);
-        return;
-    }
-    int nrunning = PQntuples(running);
-    if (nrunning > 0 && !force) {
-        char *m = cd_sprintf("Connector has a running run (id %s): cancel it first, or delete with "
-                             "?force=true to cancel it and delete",
-                             PQgetvalue(running, 0, 0));
-        cd_api_error(r, MHD_HTTP_CONFLICT, m);
-        free(m);
+    char *err = NULL;
+    if (!force) {
+        /* The usual refusal without a lock wait; delete_once decides. */
+        PGresult *running = runs_in(db, ids, "RUNNING", &err);
+        if (!running) {
+            cd_api_internal_error(r, "reading the connector's runs", err);
+            return;
+        }
+        if (PQntuples(running) > 0) {
+            char *m = cd_sprintf("Connector has a running run (id %s): cancel it first, or "
+                                 "delete with ?force=true to cancel it and delete",
+                                 PQgetvalue(running, 0, 0));
+            cd_api_error(r, MHD_HTTP_CONFLICT, m);
+            free(m);
+            PQclear(running);
+            return;
+        }
         PQclear(running);
-        json_decref(stored);
-        return;
     }
-    PQclear(running);
+    id_list asked = {0};
     int cancelled = 0;
-    if (force) {
-        /* Queued runs first, so none starts while the running one stops. */
-        const char *order[] = {"QUEUED", "RUNNING"};
-        for (int k = 0; k < 2; k++) {
-            PGresult *ids_res = runs_in(db, ids, order[k], &err);
-            for (int i = 0; ids_res && i < PQntuples(ids_res); i++) {
-                int64_t run_id = strtoll(PQgetvalue(ids_res, i, 0), NULL, 10);
-                if (cd_cancel_run(db, run_id, q->actor, &err) > 0)
-                    cancelled++;
-                free(err);
-                err = NULL;
-            }
-            PQclear(ids_res);
-            free(err);
-            err = NULL;
-        }
-        /* Give the runner its grace period to end and finalize, so the
-         * delete does not wait on its locks for long. */
-        int grace = (int)cd_config_int(q->api->cfg, "runner.kill_grace_seconds", 10, NULL) + 5;
-        for (int i = 0; i < grace * 10; i++) {
-            PGresult *left = runs_in(db, ids, "RUNNING", &err);
-            int n = left ? PQntuples(left) : 0;
-            PQclear(left);
-            free(err);
-            err = NULL;
-            if (n == 0)
-                break;
-            usleep(100000);
+    for (int round = 0;; round++) {
+        if (force)
+            cancelled += cancel_and_wait(q, db, ids, &asked);
+        if (delete_once(q, r, db, id, ids, force, &asked, round, cancelled) == DELETE_DONE)
+            break;
+        /* A new round starts from no transaction. */
+        if (cd_db_command(db, "rolling back", "ROLLBACK", 0, NULL, &err) != 0) {
+            cd_api_internal_error(r, "deleting the connector", err);
+            break;
         }
     }
-    json_t *before = cd_api_masked_copy(stored);
-    json_decref(stored);
-    const char *p[] = {ids};
-    if (begin(db, r) != 0) {
-        json_decref(before);
-        return;
-    }
-    PGresult *res = cd_db_exec(db, "deleting the connector", PGRES_TUPLES_OK,
-                               "DELETE FROM sp_v2_connectors WHERE id = $1 RETURNING id", 1, p, &err);
-    if (!res || cd_api_audit(db, id, "DELETE", q->actor, before, NULL, &err) != 0) {
-        PQclear(res);
-        json_decref(before);
-        cd_api_internal_error(r, "deleting the connector", err);
-        return;
-    }
-    int gone = PQntuples(res);
-    PQclear(res);
-    json_decref(before);
-    if (!gone) {
-        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
-        return;
-    }
-    cd_api_notify_connectors(db, id);
-    if (commit(db, r) != 0)
-        return;
-    cd_info("api: %s deleted connector %lld", q->actor, (long long)id);
-    cd_api_ok(r, MHD_HTTP_OK, json_pack("{s:b, s:s, s:o, s:i}", "success", 1, "message",
-                                        "Connector deleted successfully", "id",
-                                        cd_api_id_string(id), "cancelled_runs", cancelled));
+    free(asked.v);
 }
 
 void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause)

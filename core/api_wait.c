@@ -103,10 +103,13 @@ static void poll_once(cd_api *api, PGconn **db)
     PGresult *res = NULL;
     if (*db) {
         const char *p[] = {ids.data};
+        /* A run that is gone was deleted with its connector (run rows are
+         * otherwise kept): it comes back with a NULL status. */
         res = cd_db_exec(*db, "polling test runs", PGRES_TUPLES_OK,
-                         "SELECT id, status, error_message, details, duration_seconds"
-                         "  FROM sp_v2_connector_runs"
-                         " WHERE id = ANY($1::bigint[]) AND status NOT IN ('QUEUED', 'RUNNING')",
+                         "SELECT w.id, r.status, r.error_message, r.details, r.duration_seconds"
+                         "  FROM unnest($1::bigint[]) AS w(id)"
+                         "  LEFT JOIN sp_v2_connector_runs r ON r.id = w.id"
+                         " WHERE r.id IS NULL OR r.status NOT IN ('QUEUED', 'RUNNING')",
                          1, p, &err);
         if (!res) {
             cd_api_pool_release(api->pool, *db);
@@ -127,7 +130,14 @@ static void poll_once(cd_api *api, PGconn **db)
         for (int i = 0; res && i < PQntuples(res); i++)
             if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == w->run_id)
                 row = i;
-        if (row >= 0) {
+        if (row >= 0 && PQgetisnull(res, row, 1)) {
+            *pp = w->next;
+            json_t *b = json_pack("{s:b, s:s, s:I}", "success", 0, "error",
+                                  "The test run was deleted with its connector before it "
+                                  "finished; there is no outcome to report",
+                                  "run_id", (json_int_t)w->run_id);
+            finish(w, MHD_HTTP_GONE, b);
+        } else if (row >= 0) {
             *pp = w->next;
             finish(w, MHD_HTTP_OK, outcome_body(res, row, w->run_id));
         } else if (now >= w->deadline_ms) {

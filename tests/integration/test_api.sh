@@ -517,5 +517,71 @@ req POST "/connectors/$tzc/run"
 expect 202 "runs again"
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE connector_id = $tzc" 20 "its run"
 
+echo "== delete: a run claimed while the delete looks is seen RUNNING (409), not deleted as it runs"
+req POST /connectors '{"name": "Del race", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "DR", "schedule_enabled": false, "connection_config": {"rows": 1}}'
+dc=$(jq_ 'd["connector"]["id"]')
+# queued for later, so this worker leaves it; a claimer takes it and holds its transaction open
+held="INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, queued_at, not_before)
+      VALUES ($dc, 'MANUAL', '2025-10-01', 'QUEUED', 1, 1, now(), now() + interval '1 day') RETURNING id"
+rid=$(q "$held")
+psql -X -q -c "BEGIN; UPDATE sp_v2_connector_runs SET status = 'RUNNING', started_at = now(), worker_id = 'elsewhere', lease_expires_at = now() + interval '1 hour' WHERE id = $rid; SELECT pg_sleep(3); COMMIT;" >/dev/null &
+claimer=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'" 10 "the claim in flight"
+req DELETE "/connectors/$dc"
+wait $claimer
+expect 409 "delete during a claim"
+assert_contains "$(jq_ 'd["error"]')" "running run (id $rid)" "the claimed run named"
+assert_eq RUNNING "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $rid")" "the run is still there"
+q "UPDATE sp_v2_connector_runs SET status = 'FAILED', completed_at = now() WHERE id = $rid" >/dev/null
+# a deadlock or a lock wait that runs out is a 409 "try again", not a 500: here the
+# delete holds the run and waits for the connector, which another holds while it
+# waits for the run
+rid=$(q "$held")
+PGAPPNAME=lockB psql -X -q -c "BEGIN; SELECT 1 FROM sp_v2_connector_runs WHERE id = $rid FOR UPDATE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+lockb=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'lockB' AND wait_event = 'PgSleep'" 10 "a lock on the run"
+( req DELETE "/connectors/$dc"; printf '%s\n%s' "$CODE" "$BODY" >"$CD_TEST_TMP/busy" ) &
+del=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%' AND pid <> pg_backend_pid()" 10 "the delete waiting for the run"
+PGAPPNAME=lockA psql -X -q -c "SET deadlock_timeout = '60s'; BEGIN; SELECT 1 FROM sp_v2_connectors WHERE id = $dc FOR UPDATE; SELECT 1 FROM sp_v2_connector_runs WHERE id = $rid FOR UPDATE; COMMIT;" >/dev/null 2>&1 &
+locka=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'lockA' AND wait_event_type = 'Lock'" 10 "the other waiting for the run"
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'lockB'" >/dev/null
+wait $del || true; wait $locka || true; wait $lockb || true
+assert_eq 409 "$(head -1 "$CD_TEST_TMP/busy")" "delete in a deadlock"
+assert_contains "$(tail -n +2 "$CD_TEST_TMP/busy")" "try the delete again" "busy message"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connectors WHERE id = $dc")" "not deleted"
+# a run finishing updates its row, then its connector's counters: the delete
+# waits for it instead of deadlocking with it
+PGAPPNAME=finisher psql -X -q -v ON_ERROR_STOP=1 -c "BEGIN; UPDATE sp_v2_connector_runs SET status = 'FAILED', completed_at = now() WHERE id = $rid; SELECT pg_sleep(3); UPDATE sp_v2_connectors SET total_runs = coalesce(total_runs, 0) + 1 WHERE id = $dc; COMMIT;" >/dev/null 2>"$CD_TEST_TMP/finisher.err" &
+fin=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'finisher' AND wait_event = 'PgSleep'" 10 "a run finishing"
+q "$held" >/dev/null; q "$held" >/dev/null
+req DELETE "/connectors/$dc"
+fin_rc=0; wait $fin || fin_rc=$?
+assert_eq "0|" "$fin_rc|$(cat "$CD_TEST_TMP/finisher.err")" "the finishing run committed"
+expect 200 "delete while a run finishes"
+assert_eq "0|2" "$(jq_ '"%d|%d" % (d["cancelled_runs"], d["dropped_queued_runs"])')" "queued runs dropped with it, counted"
+
+echo "== a test waiting on a queued run hears at once that the connector was deleted"
+req POST /connectors '{"name": "Wait del", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "WD", "schedule_enabled": false, "connection_config": {"rows": 1}}'
+wd=$(jq_ 'd["connector"]["id"]')
+# its test run is held in the queue (not_before ahead) as if every worker were busy
+q "CREATE FUNCTION test_hold_run() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN NEW.not_before := now() + interval '1 day'; RETURN NEW; END \$\$" >/dev/null
+q "CREATE TRIGGER hold_wd BEFORE INSERT ON sp_v2_connector_runs FOR EACH ROW WHEN (NEW.connector_id = $wd) EXECUTE FUNCTION test_hold_run()" >/dev/null
+t0=$SECONDS
+( req POST "/connectors/$wd/test" "" --max-time 30; printf '%s\n%s' "$CODE" "$BODY" >"$CD_TEST_TMP/waited" ) &
+waiter=$!
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $wd AND status = 'QUEUED'" 10 "the test run queued"
+req DELETE "/connectors/$wd"
+expect 200 "delete under a waiting test"
+assert_eq 1 "$(jq_ 'd["dropped_queued_runs"]')" "the test run dropped with it"
+wait $waiter || true
+q "DROP TRIGGER hold_wd ON sp_v2_connector_runs; DROP FUNCTION test_hold_run()" >/dev/null
+[ -s "$CD_TEST_TMP/waited" ] || cd_fail "the waiting test got no answer"
+assert_eq 410 "$(head -1 "$CD_TEST_TMP/waited")" "the waiting test's status"
+assert_contains "$(tail -n +2 "$CD_TEST_TMP/waited")" "deleted with its connector" "the waiting test's message"
+[ $((SECONDS - t0)) -lt 15 ] || cd_fail "the waiting test answered after $((SECONDS - t0)) s"
+
 serve_stop w1
 echo "PASS"

@@ -39,9 +39,16 @@ static json_t *changed_fields(const json_t *before, const json_t *after)
 int cd_api_audit(PGconn *db, int64_t connector_id, const char *action, const char *actor,
                  const json_t *before, const json_t *after, char **err)
 {
+    return cd_api_audit_diff(db, connector_id, action, actor, before, after, before, after, err);
+}
+
+int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, const char *actor,
+                      const json_t *before, const json_t *after, const json_t *raw_before,
+                      const json_t *raw_after, char **err)
+{
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)connector_id);
-    json_t *changed = changed_fields(before, after);
+    json_t *changed = changed_fields(raw_before, raw_after);
     char *b = before ? json_dumps(before, JSON_COMPACT) : NULL;
     char *a = after ? json_dumps(after, JSON_COMPACT) : NULL;
     char *c = json_dumps(changed, JSON_COMPACT);

@@ -16,4 +16,12 @@
 int cd_api_audit(PGconn *db, int64_t connector_id, const char *action, const char *actor,
                  const json_t *before, const json_t *after, char **err);
 
+/* The same, with the changed fields computed from raw_before and
+ * raw_after (the rows unmasked), so that a new value of a secret, masked
+ * alike before and after, still counts as a change. Only the masked
+ * before and after are stored. */
+int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, const char *actor,
+                      const json_t *before, const json_t *after, const json_t *raw_before,
+                      const json_t *raw_after, char **err);
+
 #endif

@@ -256,16 +256,21 @@ void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
     }
     PQclear(res);
     json_t *before = cd_api_masked_copy(stored);
-    json_decref(stored);
     json_t *row = cd_api_load_connector(db, id, 0, &err);
     json_t *after = row ? cd_api_masked_copy(row) : NULL;
-    json_decref(row);
-    if (!after || cd_api_audit(db, id, "UPDATE", q->actor, before, after, &err) != 0) {
+    /* A rotated secret masks to the same text before and after: what
+     * changed is read from the rows as stored. */
+    if (!after || cd_api_audit_diff(db, id, "UPDATE", q->actor, before, after, stored, row,
+                                    &err) != 0) {
+        json_decref(stored);
+        json_decref(row);
         json_decref(before);
         json_decref(after);
         cd_api_internal_error(r, "updating the connector", err);
         return;
     }
+    json_decref(stored);
+    json_decref(row);
     json_decref(before);
     cd_api_notify_connectors(db, id);
     if (commit(db, r) != 0) {

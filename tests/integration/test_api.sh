@@ -247,6 +247,9 @@ assert_eq hunter2-plain "$(q "SELECT connection_config->>'password' FROM sp_v2_c
 req PUT "/connectors/$gen" '{"connection_config": {"rows": 5, "seed": 1, "bank": "GEN", "password": "new-secret-77"}}'
 expect 200 "update with a new secret"
 assert_eq new-secret-77 "$(q "SELECT connection_config->>'password' FROM sp_v2_connectors WHERE id = $gen")" "new value stored"
+req GET "/connectors/$gen/audit?limit=1"
+assert_eq '["connection_config"]' "$(jq_ 'd["audit"][0]["changed_fields"]')" "a rotated secret is a change"
+assert_eq "********" "$(jq_ 'd["audit"][0]["after"]["connection_config"]["password"]')" "and stays masked"
 req PUT "/connectors/$gen" '{"status": "PAUSED"}'
 expect 400 "status via PUT"
 req PUT "/connectors/$gen" '{"name": "SabPaisa PG API"}'

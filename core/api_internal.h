@@ -67,6 +67,8 @@ typedef struct cd_api_req {
 
 /* Per-connection state kept by the server between access-handler calls. */
 typedef struct cd_api_conn {
+    int started;             /* the access handler has seen the headers */
+    int nul_in_path;         /* the raw path holds %00 (uri_log in api_server.c) */
     char *body;              /* the request body so far */
     size_t body_len, body_cap;
     int too_large;           /* over CD_API_MAX_BODY: the rest is discarded */
@@ -84,6 +86,7 @@ typedef struct cd_api_resp {
     struct MHD_Response *raw;      /* or a ready response (static files, redirects) */
     cd_api_cache_val *cached;      /* or a held cached response (api_respcache.c) */
     int suspended;                 /* the handler suspended the connection */
+    const char *allow;             /* the Allow header of a 405 (static text) */
 } cd_api_resp;
 
 /* --- responses (api_http.c) --- */
@@ -127,7 +130,8 @@ int cd_api_host_is_loopback(const char *host);
 char *cd_api_origin_refusal(struct MHD_Connection *c, int is_write, int open_api);
 
 /* --- request helpers (api_http.c) --- */
-/* The query parameter, or NULL. */
+/* The query parameter, or NULL. One holding %00 never gets this far: the
+ * server refuses it with a 400 before any handler runs (api_server.c). */
 const char *cd_api_query(const cd_api_req *q, const char *key);
 /* A free-text query parameter (a search term): NULL when absent; when it
  * holds a NUL byte, is not UTF-8 or is longer than maxchars characters,

@@ -52,6 +52,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, cd_api_resp *r)
     } else {
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     }
+    /* RFC 9110: a 405 names the methods the resource supports. */
+    if (r->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     enum MHD_Result rc = MHD_queue_response(c, r->status ? r->status : 200, resp);
     MHD_destroy_response(resp);
     json_decref(r->body);
@@ -131,17 +134,17 @@ static void route_request(const cd_api_req *q, route *rt)
     const char *m = q->method;
     memset(rt, 0, sizeof *rt);
     if (seg_is(q, 0, "plugins") && q->nseg == 1) {
-        rt->allow = "GET";
+        rt->allow = "GET, HEAD";
         pick(rt, m, "GET", R_PLUGINS, CD_ROLE_VIEWER);
         return;
     }
     if (seg_is(q, 0, "templates") && q->nseg == 1) {
-        rt->allow = "GET";
+        rt->allow = "GET, HEAD";
         pick(rt, m, "GET", R_TEMPLATES, CD_ROLE_VIEWER);
         return;
     }
     if (seg_is(q, 0, "metrics") && q->nseg == 1) {
-        rt->allow = "GET";
+        rt->allow = "GET, HEAD";
         pick(rt, m, "GET", R_METRICS, CD_ROLE_VIEWER);
         return;
     }
@@ -153,7 +156,7 @@ static void route_request(const cd_api_req *q, route *rt)
     if (!seg_is(q, 0, "connectors"))
         return;
     if (q->nseg == 1) {
-        rt->allow = "GET, POST";
+        rt->allow = "GET, HEAD, POST";
         pick(rt, m, "GET", R_LIST, CD_ROLE_VIEWER);
         pick(rt, m, "POST", R_CREATE, CD_ROLE_ADMIN);
         return;
@@ -169,7 +172,7 @@ static void route_request(const cd_api_req *q, route *rt)
         return;
     }
     if (q->nseg == 2) {
-        rt->allow = "GET, PUT, DELETE";
+        rt->allow = "GET, HEAD, PUT, DELETE";
         pick(rt, m, "GET", R_GET, CD_ROLE_VIEWER);
         pick(rt, m, "PUT", R_UPDATE, CD_ROLE_ADMIN);
         pick(rt, m, "DELETE", R_DELETE, CD_ROLE_ADMIN);
@@ -194,7 +197,7 @@ static void route_request(const cd_api_req *q, route *rt)
         };
         for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
             if (strcmp(a, simple[i].name) == 0) {
-                rt->allow = simple[i].method;
+                rt->allow = is(simple[i].method, "GET") ? "GET, HEAD" : simple[i].method;
                 pick(rt, m, simple[i].method, simple[i].kind, simple[i].need);
                 return;
             }
@@ -203,7 +206,7 @@ static void route_request(const cd_api_req *q, route *rt)
     }
     if (strcmp(a, "backfills") == 0 && (q->nseg == 4 || (q->nseg == 5 && seg_is(q, 4, "cancel")))) {
         rt->bid = q->seg[3];
-        rt->allow = q->nseg == 4 ? "GET" : "POST";
+        rt->allow = q->nseg == 4 ? "GET, HEAD" : "POST";
         if (q->nseg == 4)
             pick(rt, m, "GET", R_BACKFILL_GET, CD_ROLE_VIEWER);
         else
@@ -216,7 +219,7 @@ static void route_request(const cd_api_req *q, route *rt)
             rt->bad_id = 2;
             return;
         }
-        rt->allow = q->nseg == 4 ? "GET" : "POST";
+        rt->allow = q->nseg == 4 ? "GET, HEAD" : "POST";
         if (q->nseg == 4)
             pick(rt, m, "GET", R_RUN_GET, CD_ROLE_VIEWER);
         else
@@ -332,17 +335,21 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
     /* Public: the ops page's files (the page itself asks for a token) and
      * the health check load balancers probe. */
     if (q.nseg == 0 || seg_is(&q, 0, "ops")) {
-        if (is_get)
+        if (is_get) {
             cd_api_static(&q, r);
-        else
+        } else {
             cd_api_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");
+            r->allow = "GET, HEAD";
+        }
         goto done;
     }
     if (seg_is(&q, 0, "healthz") && q.nseg == 1) {
-        if (is_get)
+        if (is_get) {
             cd_api_healthz(&q, r);
-        else
+        } else {
             cd_api_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");
+            r->allow = "GET, HEAD";
+        }
         goto done;
     }
 
@@ -372,6 +379,7 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
     if (rt.kind == R_NONE) {
         if (rt.bad_method) {
             cd_api_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");
+            r->allow = rt.allow;
         } else {
             cd_api_error(r, MHD_HTTP_NOT_FOUND, "Not found");
         }
@@ -424,6 +432,72 @@ done:
     free(q.seg);
 }
 
+/* Whether a Content-Length value announces more than CD_API_MAX_BODY.
+ * The number is read, not its digits counted: "0000000002" is 2. (MHD
+ * has answered a value that is no number itself; were one to come here,
+ * it is refused rather than guessed at.) */
+static int content_length_too_large(const char *cl)
+{
+    while (*cl == '0')
+        cl++;
+    size_t digits = strspn(cl, "0123456789");
+    if (cl[digits] != '\0')
+        return 1;
+    return digits > 9 || strtoull(cl, NULL, 10) > CD_API_MAX_BODY;
+}
+
+typedef struct nul_scan {
+    char *field;   /* the first parameter holding a NUL (malloc'd) */
+} nul_scan;
+
+static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+                                size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    nul_scan *ns = cls;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        ns->field = cd_xstrdup(*key ? key : "query");
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* 1 with r filled when the path or a query parameter holds %00: a 400
+ * naming the parameter (or the path). */
+static int refuse_nul(struct MHD_Connection *c, const cd_api_conn *st, cd_api_resp *r)
+{
+    if (st->nul_in_path) {
+        json_t *errs = json_array();
+        json_array_append_new(errs, cd_api_field_error("path", "must not contain %00 (a NUL character)"));
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid path", errs);
+        return 1;
+    }
+    nul_scan ns = {0};
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_nul, &ns);
+    if (!ns.field)
+        return 0;
+    json_t *errs = json_array();
+    json_array_append_new(errs, cd_api_field_error(ns.field, "must not contain NUL characters (%00)"));
+    free(ns.field);
+    cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errs);
+    return 1;
+}
+
+/* Called with the request's URI as sent, before MHD decodes it: the one
+ * place where %00 in the path can still be seen (the handler is given the
+ * decoded path as C text, cut at the NUL). Its result is the request's
+ * state (*con_cls), freed by on_completed. */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    cd_api_conn *st = cd_xcalloc(1, sizeof *st);
+    /* The first %00 anywhere: in the path when it comes before any '?'. */
+    const char *nul = strstr(uri, "%00");
+    st->nul_in_path = nul && (size_t)(nul - uri) < strcspn(uri, "?");
+    return st;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -431,16 +505,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     cd_api *api = cls;
     cd_api_conn *st = *con_cls;
-    if (!st) {
+    if (!st) { /* uri_log makes it; this is in case it did not run */
         st = cd_xcalloc(1, sizeof *st);
         *con_cls = st;
+    }
+    if (!st->started) {
+        st->started = 1;
         /* Refuse an announced oversize body before reading any of it. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && (strlen(cl) > 9 || strtoull(cl, NULL, 10) > CD_API_MAX_BODY)) {
+        if (cl && content_length_too_large(cl)) {
             st->too_large = 1;
             return send_error_now(c, MHD_HTTP_CONTENT_TOO_LARGE,
                                   "Request body too large (at most 1 MiB)");
+        }
+        /* A NUL decoded from %00 would cut the path or a parameter short
+         * as C text: /connectors/2%00junk would read as connector 2. */
+        cd_api_resp bad = {0};
+        if (refuse_nul(c, st, &bad)) {
+            st->refused = 1;
+            return send_response(c, &bad);
         }
         /* A caller without a valid token (or from another origin) gets its
          * answer before we hold a byte of its body. */
@@ -629,7 +713,8 @@ cd_api *cd_api_start(const cd_api_context *ctx, char **err)
         flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_URI_LOG_CALLBACK, uri_log, api,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!api->daemon) {
         *err = cd_sprintf("cannot listen on %s port %s (in use, or not an address of this host)",

@@ -205,6 +205,32 @@ req GET /nope
 expect 404 "unknown path"
 req PATCH /connectors/1
 expect 405 "method"
+# a 405 says which methods the resource has
+allow_of() { curl -s -o /dev/null -D - -X "$1" "$API$2" | tr -d '\r' | sed -n 's/^[Aa]llow: //p'; }
+assert_eq "GET, HEAD, PUT, DELETE" "$(allow_of PATCH /connectors/1)" "Allow of a connector"
+assert_eq "GET, HEAD, POST" "$(allow_of DELETE /connectors)" "Allow of the list"
+assert_eq "POST" "$(allow_of GET /connectors/1/run)" "Allow of run"
+assert_eq "GET, HEAD" "$(allow_of POST /healthz)" "Allow of healthz"
+assert_eq "GET, HEAD" "$(allow_of POST /ops/connectors)" "Allow of the page"
+# %00 cuts C text short: never read as the text before it
+for p in "/connectors/1%00junk/whatever" "/connectors/1%00junk" "/ops/connectors%00.png"; do
+    req GET "$p"
+    expect 400 "NUL in path $p"; assert_contains "$BODY" '"field":"path"' "path named ($p)"
+done
+for pq in "/connectors?status=active%00junk|status" "/connectors/1/history?run_type=TEST%00x|run_type" \
+          "/connectors/1/history?limit=5%00|limit" "/connectors?ty%00pe=x|ty"; do
+    req GET "${pq%|*}"
+    expect 400 "NUL in ${pq%|*}"
+    assert_contains "$BODY" "\"field\":\"${pq#*|}\",\"message\":\"must not contain NUL characters (%00)\"" "parameter named (${pq%|*})"
+done
+req DELETE "/connectors/1?force=true%00"
+expect 400 "NUL in force"; assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connectors WHERE id = 1")" "connector 1 not deleted"
+# a Content-Length with leading zeros is its number, not its digit count
+cl_status=$(python3 -c 'import socket,sys
+s=socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /connectors/validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0000000002\r\nConnection: close\r\n\r\n{}")
+s.settimeout(5); print(s.recv(100).split(b" ")[1].decode())' "${API##*:}")
+assert_eq 200 "$cl_status" "Content-Length 0000000002"
 req GET /connectors?status=WEIRD
 expect 400 "bad status filter"
 req GET "/connectors/1/history?limit=0"
@@ -230,10 +256,12 @@ assert_eq 1 "$(jq_ 'len(d["connectors"])')" "q on name"
 req GET "/connectors?q=%25"
 assert_eq 0 "$(jq_ 'len(d["connectors"])')" "q percent is literal"
 # a term that is not UTF-8, or holds a NUL, is the client's error, not a 500 or "match all"
-for bad in "%FF" "%00abc" "caf%C3"; do
+for bad in "%FF" "caf%C3"; do
     req GET "/connectors?q=$bad"
     expect 400 "q=$bad"; assert_contains "$BODY" '"field":"q","message":"must be UTF-8 text without NUL characters"' "q=$bad names q"
 done
+req GET "/connectors?q=%00abc"
+expect 400 "q=%00abc"; assert_contains "$BODY" '"field":"q","message":"must not contain NUL characters (%00)"' "q=%00abc names q"
 req GET "/connectors?q=$(printf 'x%.0s' $(seq 201))"
 expect 400 "q over 200 characters"; assert_contains "$BODY" "at most 200 characters" "q length"
 req GET "/connectors?q=caf%C3%A9"

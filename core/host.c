@@ -80,13 +80,17 @@ char *cd_utf8_clean(const char *s, size_t len, size_t max)
     return cd_buf_take(&b);
 }
 
-/* Scrubbed, valid UTF-8, bounded copy of driver-supplied text. */
+/* Scrubbed, valid UTF-8, bounded copy of driver-supplied text. Scrubbed
+ * before it is cut: a secret crossing the bound would otherwise survive as
+ * its first characters. */
 static char *clean_text(cd_run *run, const char *s, size_t len, size_t max)
 {
-    char *u = cd_utf8_clean(s, len, max);
+    char *u = cd_utf8_clean(s, len, max + cd_secret_longest(run->secrets));
     char *scrubbed = cd_secret_scrub(run->secrets, u);
     free(u);
-    return scrubbed;
+    char *cut = cd_utf8_clean(scrubbed, strlen(scrubbed), max);
+    free(scrubbed);
+    return cut;
 }
 
 static void free_columns(cd_run *run);
@@ -494,8 +498,21 @@ static int host_cursor_get(cd_run *run, char **out)
 
 static int host_cursor_set(cd_run *run, const char *value)
 {
+    char *copy = NULL;
+    if (value) {
+        size_t n = strlen(value);
+        copy = n <= CD_CURSOR_MAX ? cd_utf8_clean(value, n, n) : NULL;
+        if (!copy || strcmp(copy, value) != 0) {
+            cd_host_table.log(run, CD_LOG_ERROR,
+                              "cursor refused: %zu bytes%s (at most %d bytes of UTF-8); the "
+                              "stored cursor is kept",
+                              n, copy ? ", not valid UTF-8" : "", CD_CURSOR_MAX);
+            free(copy);
+            return CD_ERR_PERMANENT;
+        }
+    }
     free(run->cursor_new);
-    run->cursor_new = value ? cd_utf8_clean(value, strlen(value), 4096) : NULL;
+    run->cursor_new = copy;
     run->cursor_dirty = 1;
     return CD_OK;
 }

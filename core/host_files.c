@@ -127,7 +127,7 @@ static int pending_state(cd_run *run, const cd_file_info *file)
     json_t *v;
     int state = -1;
     json_object_foreach(run->files_loaded, key, v) {
-        const char *nl = strchr(key, '\n');
+        const char *nl = strrchr(key, '\n');
         size_t plen = (size_t)(nl - key);
         int same_path = strlen(file->remote_path) == plen &&
                         strncmp(key, file->remote_path, plen) == 0;
@@ -281,6 +281,8 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
     }
     if (run->info.kind == CD_RUN_TEST || run->info.kind == CD_RUN_VALIDATE)
         return CD_OK; /* a test loads nothing, so it records nothing either */
+    /* path, newline, sha: split at the last newline, since a remote name
+     * may hold one and a sha never does. */
     char *key = cd_sprintf("%s\n%s", file->remote_path,
                            file->sha256_hex ? file->sha256_hex : "");
     if (loaded && run->after_commit) {
@@ -391,7 +393,7 @@ int cd_host_files_flush(cd_run *run, char **err)
     const char *key;
     json_t *v;
     json_object_foreach(run->files_loaded, key, v) {
-        const char *nl = strchr(key, '\n');
+        const char *nl = strrchr(key, '\n');
         char *path = cd_xstrndup(key, (size_t)(nl - key));
         cd_file_info f = {(uint32_t)sizeof f, path,
                           (int64_t)json_integer_value(json_object_get(v, "size")),

@@ -214,6 +214,11 @@ void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len)
     set->first[(unsigned char)value[0]] = 1;
 }
 
+size_t cd_secret_longest(const cd_secret_set *set)
+{
+    return set && set->count ? set->values[0].len : 0; /* kept longest first */
+}
+
 char *cd_secret_scrub(const cd_secret_set *set, const char *text)
 {
     if (!text)

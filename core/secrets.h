@@ -34,6 +34,11 @@ void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len);
  * "********". set may be NULL. */
 char *cd_secret_scrub(const cd_secret_set *set, const char *text);
 
+/* The length of the longest value in set (0: none, or set NULL): text cut
+ * to a bound must be scrubbed with that much beyond the bound, or a value
+ * crossing the cut escapes as its prefix. */
+size_t cd_secret_longest(const cd_secret_set *set);
+
 /* Replaces, in place and recursively, every reference inside config by a
  * JSON string holding its value, adding each value to set. Returns 0, or -1
  * with *err naming the JSON path of the reference that failed. */

@@ -62,6 +62,9 @@ extern "C" {
 #define CD_PLUGIN_ABI_MAJOR 1
 #define CD_PLUGIN_ABI_MINOR 3
 
+/* The longest cursor the host stores (host->cursor_set), in bytes. */
+#define CD_CURSOR_MAX 4096
+
 #if defined(__GNUC__)
 #define CD_EXPORT __attribute__((visibility("default")))
 #define CD_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
@@ -253,7 +256,10 @@ typedef struct cd_host_api {
      * the last successful run, or NULL. *out is released with host->free. */
     int (*cursor_get)(cd_run *run, char **out);
     /* Stores a new cursor; it is committed together with the run's records
-     * and discarded if the run fails. */
+     * and discarded if the run fails. The value must be valid UTF-8 of at
+     * most CD_CURSOR_MAX bytes: anything else is refused with
+     * CD_ERR_PERMANENT and the cursor stays as it was (a cut or mended
+     * cursor would resume the next run from a wrong position). */
     int (*cursor_set)(cd_run *run, const char *value);
 
     const cd_http_defaults *(*http_defaults)(cd_run *run);

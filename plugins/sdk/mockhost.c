@@ -325,8 +325,43 @@ static int host_cursor_get(cd_run *run, char **out)
     return CD_OK;
 }
 
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), as connectord requires of a cursor. */
+static int is_utf8(const unsigned char *p)
+{
+    while (*p) {
+        unsigned c = *p, need, cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, cp = c & 0x07;
+        else
+            return 0;
+        for (unsigned k = 1; k <= need; k++) {
+            if ((p[k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += need + 1;
+    }
+    return 1;
+}
+
+/* As connectord's host: a cursor it would refuse is refused here too, so
+ * a driver's unit tests see what production does. */
 static int host_cursor_set(cd_run *run, const char *value)
 {
+    if (value && (strlen(value) > CD_CURSOR_MAX || !is_utf8((const unsigned char *)value)))
+        return CD_ERR_PERMANENT;
     set_str(&mock_of(run)->cursor_stored, value);
     return CD_OK;
 }

@@ -43,7 +43,9 @@ static json_t *next_run(const char *cron, const char *tz, int enabled, const cha
     static json_t *none;
     if (!none)
         none = json_null(); /* a singleton in jansson: never freed */
-    if (!cron || !enabled || (status && strcmp(status, "PAUSED") == 0))
+    /* The scheduler runs ACTIVE and FAILED connectors only: a PAUSED or a
+     * TESTING one has no next run to show. */
+    if (!cron || !enabled || !status || (strcmp(status, "ACTIVE") != 0 && strcmp(status, "FAILED") != 0))
         return none;
     if (!tz)
         tz = "Asia/Kolkata";

@@ -249,9 +249,10 @@ assert_eq WHILEDOWN "$(jq_ "[c for c in d['connectors'] if c['id'] == '$gen'][0]
 wait_log w1 "api cache: notification channel lost"
 
 echo "== next_run_at: a cached body ends when its soonest next run comes"
-# TESTING: shown with its next run, never scheduled (no run, no NOTIFY to
-# end the entry instead).
-q "UPDATE sp_v2_connectors SET status = 'TESTING', schedule_enabled = true, schedule_cron = '* * * * *', schedule_timezone = 'UTC' WHERE id = $gen"
+# ACTIVE and due every minute, but every scheduled insert fails: no run,
+# no NOTIFY to end the entry instead of its next_run_at.
+q "ALTER TABLE sp_v2_connector_runs ADD CONSTRAINT test_no_scheduled CHECK (run_type <> 'SCHEDULED') NOT VALID"
+q "UPDATE sp_v2_connectors SET status = 'ACTIVE', schedule_enabled = true, schedule_cron = '* * * * *', schedule_timezone = 'UTC' WHERE id = $gen"
 epoch_of() { python3 -c "import datetime,sys; t=datetime.datetime.strptime(sys.argv[1], '%Y-%m-%dT%H:%M:%S.000Z').replace(tzinfo=datetime.timezone.utc); print(int(t.timestamp()))" "$1"; }
 while :; do
     within_1s "/connectors/$gen" "d['connector']['next_run_at'] is not None"
@@ -268,6 +269,12 @@ while [ "$(date +%s)" -lt "$wait_until" ]; do sleep 0.2; done
 within_1s "/connectors/$gen" "d['connector']['next_run_at'] > '$first'"
 within_1s /connectors "[c for c in d['connectors'] if c['id'] == '$gen'][0]['next_run_at'] > '$first'"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $gen AND run_type = 'SCHEDULED' AND triggered_by IS DISTINCT FROM 'seed'")" "no scheduled run ended the entry"
+q "UPDATE sp_v2_connectors SET schedule_enabled = false WHERE id = $gen"
+q "ALTER TABLE sp_v2_connector_runs DROP CONSTRAINT test_no_scheduled"
+echo "   a TESTING connector is never scheduled: no next run shown"
+q "UPDATE sp_v2_connectors SET status = 'TESTING', schedule_enabled = true WHERE id = $gen"
+within_1s "/connectors/$gen" "d['connector']['next_run_at'] is None"
+within_1s /connectors "[c for c in d['connectors'] if c['id'] == '$gen'][0]['next_run_at'] is None"
 q "UPDATE sp_v2_connectors SET schedule_enabled = false WHERE id = $gen"
 
 echo "== no sanitizer report in the worker's log"

@@ -531,6 +531,8 @@ typedef struct csv_page {
     cd_run *run;
     ba_map *m;
     int header;        /* 1 while the header row is still to come */
+    size_t header_n;   /* fields in this page's header; 0 without one */
+    char delim;
     long page;
     uint64_t count;
     int rc;            /* why the reader was stopped */
@@ -543,6 +545,7 @@ static int csv_row(void *ud, const char *const *fields, const size_t *lens, size
     ba_map *m = cp->m;
     if (cp->header) {
         cp->header = 0;
+        cp->header_n = nfields;
         for (size_t c = 0; c < m->n; c++) {
             if (!m->keys[c])
                 continue;
@@ -582,6 +585,24 @@ static int csv_row(void *ud, const char *const *fields, const size_t *lens, size
         cp->rc = CD_CANCELLED;
         return 1;
     }
+    if (cp->header_n && nfields != cp->header_n) {
+        /* An unquoted delimiter inside a value (or a value left out)
+         * shifts every later column: taking cells by header position
+         * would load a wrong utr or amount without a word. */
+        char raw[512];
+        size_t o = 0;
+        for (size_t f = 0; f < nfields && o < sizeof raw - 1; f++) {
+            if (f)
+                raw[o++] = cp->delim;
+            size_t take = lens[f] < sizeof raw - 1 - o ? lens[f] : sizeof raw - 1 - o;
+            memcpy(raw + o, fields[f], take);
+            o += take;
+        }
+        char why[96];
+        snprintf(why, sizeof why, "has %zu fields, the header has %zu", nfields, cp->header_n);
+        hostapi->record_error(cp->run, ref, why, raw, o);
+        return 0;
+    }
     for (size_t c = 0; c < m->n; c++) {
         int f = m->csv_idx[c];
         if (!m->keys[c]) {
@@ -591,7 +612,7 @@ static int csv_row(void *ud, const char *const *fields, const size_t *lens, size
             m->values[c] = fields[f];
             m->lengths[c] = lens[f];
         } else {
-            m->values[c] = NULL; /* short line or empty cell: no value */
+            m->values[c] = NULL; /* empty cell, or a short line without a header */
             m->lengths[c] = 0;
         }
     }
@@ -1219,7 +1240,8 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     const json_t *pgc = json_object_get(root, "pagination");
     const char *type = cdc_json_str(pgc, "type", "none");
     r.cursor_header = strcmp(type, "cursor") == 0 ? cdc_json_str(pgc, "cursor_header", NULL) : NULL;
-    csv_page cp = {run, m, csv_header(root), pageno, 0, CD_OK};
+    csv_page cp = {.run = run, .m = m, .header = csv_header(root), .delim = csv_delim(root),
+                   .page = pageno, .rc = CD_OK};
     if (is_csv(root) && !(r.csv = cdc_csv_new(csv_delim(root), 0, csv_row, &cp))) {
         hostapi->set_message(run, "out of memory");
         return CD_ERR_TRANSIENT;
@@ -1384,7 +1406,8 @@ int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *coun
         rc = hostapi->records_begin(run, m.targets, m.n);
     *count = 0;
     if (rc == CD_OK && is_csv(root)) {
-        csv_page cp = {run, &m, csv_header(root), 1, 0, CD_OK};
+        csv_page cp = {.run = run, .m = &m, .header = csv_header(root), .delim = csv_delim(root),
+                       .page = 1, .rc = CD_OK};
         cdc_csv *c = cdc_csv_new(csv_delim(root), 0, csv_row, &cp);
         if (!c)
             rc = CD_ERR_TRANSIENT;

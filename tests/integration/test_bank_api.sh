@@ -98,6 +98,14 @@ check_load CSV_OFFSET "{\"base_url\": \"$B\", \"endpoint\": \"/csv/offset/{date}
 check_load CSV_CURSOR "{\"base_url\": \"$B\", \"endpoint\": \"/csv/cursor/{date}\", \"bank_name\": \"CSV_CURSOR\", \"pagination\": {\"type\": \"cursor\", \"cursor_header\": \"X-Next-Cursor\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
 check_load CSV_LINK "{\"base_url\": \"$B\", \"endpoint\": \"/csv/link/{date}\", \"bank_name\": \"CSV_LINK\", \"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
 
+echo "== CSV: a line whose field count is not the header's is a record error, not shifted values"
+rag=$(add_connector CSV_RAGGED "{\"base_url\": \"$B\", \"endpoint\": \"/csvragged/{date}\", \"bank_name\": \"CSV_RAGGED\", \"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"ref\", \"amount\": \"amount\", \"transaction_date\": \"date\", \"remarks\": \"remarks\", \"utr\": \"utr\"}}")
+run_json "$rag" --date 2025-10-02
+assert_eq "PARTIAL_SUCCESS|1|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "ragged CSV: status|inserted|failed"
+assert_eq "R3=750=UTR9" "$(q "SELECT string_agg(bank_ref || '=' || amount_paise || '=' || coalesce(utr, '-'), ' ') FROM sp_v2_bank_statements WHERE bank_name = 'CSV_RAGGED'")" "only the whole line loaded"
+assert_eq "page 1 line 2: has 6 fields, the header has 5 [R1,100.00,2025-10-02,Paid, thanks,UTR123] | page 1 line 3: has 4 fields, the header has 5 [R2,5.00,2025-10-02,ok]" \
+    "$(q "SELECT string_agg(row_ref || ': ' || reason || ' [' || raw || ']', ' | ' ORDER BY row_ref) FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" "record errors name the line and the counts"
+
 echo "== auth styles: bearer, api_key, basic, hmac_sha256 (signature verified by the mock)"
 export BANK_TOKEN=tok-123 BANK_KEY=key-456 BANK_PW=pw-789 BANK_HMAC=hmac-secret-000
 start_mock --count 25 --auth bearer:tok-123

@@ -20,6 +20,9 @@
  *   row, CRLF line ends, a narration with a comma, quotes and a newline.
  * GET /fail/{status}/...   that status (429 and 503 with Retry-After: 5)
  * GET /badcsv/...          a CSV with an unterminated quoted field
+ * GET /csvragged/...        a CSV whose lines 2 and 3 have 6 and 4 fields
+ *                          against a header of 5 (an unquoted comma, a
+ *                          missing value); line 4 is whole
  * GET /evillink/...        a JSON page whose next link leaves for another host
  *
  * HMAC: the client signs "GET\n{path?query}\n{X-Timestamp}\n{sha256 of the
@@ -198,6 +201,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strncmp(url, "/badcsv/", 8) == 0) {
         buf b = {0};
         put(&b, "Txn Ref,Txn Date,Amount\r\nB1,2025-01-02,1.00\r\nB2,2025-01-02,\"2.00\r\n");
+        return send_buf(c, 200, &b, "text/csv", NULL, NULL, NULL, NULL);
+    }
+    if (strncmp(url, "/csvragged/", 11) == 0) {
+        buf b = {0};
+        put(&b, "ref,amount,date,remarks,utr\r\n"
+                "R1,100.00,2025-10-02,Paid, thanks,UTR123\r\n"
+                "R2,5.00,2025-10-02,ok\r\n"
+                "R3,7.50,2025-10-02,fine,UTR9\r\n");
         return send_buf(c, 200, &b, "text/csv", NULL, NULL, NULL, NULL);
     }
     if (strncmp(url, "/evillink/", 10) == 0) {

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "driver_test.h"
+#include "../bank_api_internal.h"
 
 static mock_sabpaisa *server;
 static uint16_t port;
@@ -142,12 +143,54 @@ static void test_run_paged(void **state)
     cd_mock_free(m);
 }
 
+#define CSV_CFG "{\"base_url\": \"http://127.0.0.1:1\", \"endpoint\": \"/s\", " \
+                "\"response_format\": \"csv\", \"bank_name\": \"B\", "
+
+static void test_csv_field_count(void **state)
+{
+    /* "Paid, thanks" unquoted: R1 has 6 fields, and by header position its
+     * utr would be " thanks"; R2 lacks its utr. Neither may load. */
+    static const char body[] = "ref,amount,date,remarks,utr\n"
+                               "R1,100.00,2025-10-02,Paid, thanks,UTR123\n"
+                               "R2,5.00,2025-10-02,ok\n"
+                               "R3,7.50,2025-10-02,fine,UTR9\n";
+    cd_mock_host *m = load_driver(CSV_CFG "\"columns\": {\"bank_ref\": \"ref\", \"amount\": "
+                                  "\"amount\", \"transaction_date\": \"date\", \"remarks\": "
+                                  "\"remarks\", \"utr\": \"utr\"}}");
+    uint64_t count = 0;
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), body, sizeof body - 1, &count), CD_OK);
+    assert_int_equal(count, 3);
+    assert_int_equal(cd_mock_record_count(m), 1);
+    assert_string_equal(cd_mock_record_value(m, 0, "bank_ref"), "R3");
+    assert_string_equal(cd_mock_record_value(m, 0, "utr"), "UTR9");
+    assert_int_equal(cd_mock_record_error_count(m), 2);
+    assert_string_equal(cd_mock_record_error_ref(m, 0), "page 1 line 2");
+    assert_string_equal(cd_mock_record_error_reason(m, 0), "has 6 fields, the header has 5");
+    assert_string_equal(cd_mock_record_error_ref(m, 1), "page 1 line 3");
+    assert_string_equal(cd_mock_record_error_reason(m, 1), "has 4 fields, the header has 5");
+    cd_mock_free(m);
+
+    /* Without a header there is no count to hold a line to: a short line
+     * still gives no value for the columns it lacks. */
+    static const char bare[] = "R2,5.00,2025-10-02,ok\n";
+    m = load_driver(CSV_CFG "\"csv\": {\"header\": false}, \"columns\": {\"bank_ref\": \"1\", "
+                    "\"amount\": \"2\", \"transaction_date\": \"3\", \"remarks\": \"4\", "
+                    "\"utr\": \"5\"}}");
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), bare, sizeof bare - 1, &count), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 1);
+    assert_int_equal(cd_mock_record_error_count(m), 0);
+    assert_string_equal(cd_mock_record_value(m, 0, "remarks"), "ok");
+    assert_null(cd_mock_record_value(m, 0, "utr"));
+    cd_mock_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_magic), cmocka_unit_test(test_schema),
         cmocka_unit_test(test_validate), cmocka_unit_test(test_test),
         cmocka_unit_test(test_run), cmocka_unit_test(test_run_paged),
+        cmocka_unit_test(test_csv_field_count),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

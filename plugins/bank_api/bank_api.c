@@ -20,9 +20,10 @@
  * cursor_path or from a response header, sent back as cursor_param);
  * link (RFC 8288 Link: <...>; rel="next", followed only to the base_url's
  * own origin so that credentials never leave for another host). An empty
- * page, a missing cursor or link, or a page shorter than the page_size
- * the bank was sent (size_param) ends the listing. Reaching max_pages while the bank still signals more fails the
- * run: half a day loaded as if complete is worse than a clear error.
+ * page or a missing cursor or link ends the listing; a short page does not,
+ * as banks cap the page size below what they are asked for. Reaching
+ * max_pages while the bank still signals more fails the run: half a day
+ * loaded as if complete is worse than a clear error.
  *
  * Auth: none, bearer, api_key (header name configurable), basic, and
  * hmac_sha256: the request is signed with HMAC-SHA256 over a canonical
@@ -1310,6 +1311,7 @@ static int run_driver(cd_run *run)
     const char *date = hostapi->run_info(run)->run_date;
     url = page_url(root, date, &pg);
     uint64_t total = 0;
+    int ends_empty = strcmp(pg.type, "page") == 0 || strcmp(pg.type, "offset") == 0;
     for (long pages = 0;; pages++) {
         if (!url) {
             hostapi->set_message(run, "cannot build the URL for page %ld", pages + 1);
@@ -1321,7 +1323,11 @@ static int run_driver(cd_run *run)
             rc = CD_CANCELLED;
             break;
         }
-        if (pages == pg.max_pages) {
+        /* The empty page that ends a page or offset listing is asked for
+         * even after max_pages pages: it carries no records, and a day of
+         * exactly max_pages pages must still load. */
+        int probe = pages == pg.max_pages;
+        if (probe && !ends_empty) {
             hostapi->set_message(run, "the bank API has more than pagination.max_pages (%lld) "
                                       "pages for %s; raise max_pages", pg.max_pages, date);
             rc = CD_ERR_CONFIG;
@@ -1330,6 +1336,11 @@ static int run_driver(cd_run *run)
         uint64_t count = 0;
         char *next = NULL;
         rc = one_page(run, root, &m, url, pages + 1, &count, &next);
+        if (rc == CD_OK && probe && count > 0) {
+            hostapi->set_message(run, "the bank API has more than pagination.max_pages (%lld) "
+                                      "pages for %s; raise max_pages", pg.max_pages, date);
+            rc = CD_ERR_CONFIG;
+        }
         if (rc != CD_OK) {
             free(next);
             break;
@@ -1337,19 +1348,16 @@ static int run_driver(cd_run *run)
         total += count;
         hostapi->progress(run, total, 0);
         char *nurl = NULL;
-        /* A short page is the last only when the bank was told the page
-         * size (size_param): otherwise its own size may be smaller than
-         * page_size, and only an empty page ends the listing. */
-        int told_size = strcmp(pg.type, "offset") == 0 /* limit_param is always sent */ ||
-                        cdc_json_str(pg.pg, "size_param", NULL) != NULL;
         if (count == 0) {
             /* an empty page ends every kind of listing, whatever it links to */
-        } else if (strcmp(pg.type, "page") == 0 || strcmp(pg.type, "offset") == 0) {
-            if (!told_size || (long long)count >= pg.page_size) {
-                pg.page++;
-                pg.offset += (long long)count;
-                nurl = page_url(root, date, &pg);
-            }
+        } else if (ends_empty) {
+            /* A page shorter than page_size is not the last: a bank that
+             * caps its pages (100 when 500 were asked) sends short pages
+             * all day, and stopping there would load a fifth of it as
+             * SUCCESS. The offset moves by what came, not by page_size. */
+            pg.page++;
+            pg.offset += (long long)count;
+            nurl = page_url(root, date, &pg);
         } else if (strcmp(pg.type, "cursor") == 0 && next) {
             if (pg.cursor && strcmp(pg.cursor, next) == 0) {
                 hostapi->set_message(run, "the bank API answered the same cursor \"%.100s\" "

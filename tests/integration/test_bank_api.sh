@@ -66,8 +66,12 @@ check_load() {
     LAST_ID=$id
 }
 
-start_mock --count 25
+REQLOG="$CD_TEST_TMP/requests.log"
+start_mock --count 25 --request-log "$REQLOG"
 B="http://127.0.0.1:$PORT"
+requests() { # LOG PATH_PREFIX -> the queries of the requests to that path, in order
+    grep "^$2" "$1" | sed 's/^[^?]*?//' | tr '\n' ' ' | sed 's/ $//'
+}
 
 echo "== JSON, no pagination: mapped columns, exact paise, idempotent"
 check_load JSON_NONE "{\"base_url\": \"$B\", \"endpoint\": \"/json/none/{date}\", \"bank_name\": \"JSON_NONE\", $JCOLS}"
@@ -80,7 +84,9 @@ assert_eq "$before" "$(q "SELECT md5(string_agg(s::text, '|' ORDER BY bank_ref))
 
 echo "== JSON pagination: page, offset, cursor (body), link"
 check_load JSON_PAGE "{\"base_url\": \"$B\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"JSON_PAGE\", \"pagination\": {\"type\": \"page\", \"page_param\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS}"
+assert_eq "page=1&size=10 page=2&size=10 page=3&size=10 page=4&size=10" "$(requests "$REQLOG" /json/page/)" "page: the short third page is not the last, the empty fourth is"
 check_load JSON_OFFSET "{\"base_url\": \"$B\", \"endpoint\": \"/json/offset/{date}\", \"bank_name\": \"JSON_OFFSET\", \"pagination\": {\"type\": \"offset\", \"page_size\": 10}, $JCOLS}"
+assert_eq "offset=0&limit=10 offset=10&limit=10 offset=20&limit=10 offset=25&limit=10" "$(requests "$REQLOG" /json/offset/)" "offset: on to an empty page, moved by the records received"
 check_load JSON_CURSOR "{\"base_url\": \"$B\", \"endpoint\": \"/json/cursor/{date}\", \"bank_name\": \"JSON_CURSOR\", \"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 7}, $JCOLS}"
 check_load JSON_LINK "{\"base_url\": \"$B\", \"endpoint\": \"/json/link/{date}\", \"bank_name\": \"JSON_LINK\", \"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 4}, $JCOLS}"
 assert_eq 25 "$(jget '["details"]["records_read"]' <<<"$out")" "records read over 7 linked pages"
@@ -89,6 +95,31 @@ echo "   an empty page ends a cursor listing, even one that names a next cursor"
 check_load JSON_STUCK "{\"base_url\": \"$B\", \"endpoint\": \"/json/stuckcursor/{date}\", \"bank_name\": \"JSON_STUCK\", \"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 5}, $JCOLS}"
 echo "   a bank not told the page size pages by its own (10 here): a page short of page_size is not the last"
 check_load JSON_OWNSIZE "{\"base_url\": \"$B\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"JSON_OWNSIZE\", \"pagination\": {\"type\": \"page\", \"page_size\": 100}, $JCOLS}"
+
+echo "== a bank that caps its pages (100 of the 500 asked): every page read, not the first alone"
+CAPLOG="$CD_TEST_TMP/capped.log"
+start_mock --count 350 --max-page 100 --request-log "$CAPLOG"
+CB="http://127.0.0.1:$PORT"
+EXPECTED350=$(q "SELECT string_agg('BR20250102' || lpad(i::text, 6, '0') || '=' || (((i * 37) % 100000) * 100 + i % 100), ' ' ORDER BY i) FROM generate_series(0, 349) i")
+check_capped() { # NAME CONFIG_JSON
+    local id
+    id=$(add_connector "$1" "$2")
+    run_json "$id" --date 2025-01-02
+    assert_eq "SUCCESS|350" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "$1: status|inserted ($(jget '.get("error_message")' <<<"$out"))"
+    assert_eq "$EXPECTED350" "$(loaded "$1")" "$1: rows and exact paise"
+}
+check_capped CAP_OFFSET "{\"base_url\": \"$CB\", \"endpoint\": \"/json/offset/{date}\", \"bank_name\": \"CAP_OFFSET\", \"pagination\": {\"type\": \"offset\", \"page_size\": 500}, $JCOLS}"
+assert_eq "offset=0&limit=500 offset=100&limit=500 offset=200&limit=500 offset=300&limit=500 offset=350&limit=500" \
+    "$(requests "$CAPLOG" /json/offset/)" "capped offset: five requests, the last one empty"
+check_capped CAP_PAGE "{\"base_url\": \"$CB\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"CAP_PAGE\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 500}, $JCOLS}"
+assert_eq "page=1&size=500 page=2&size=500 page=3&size=500 page=4&size=500 page=5&size=500" "$(requests "$CAPLOG" /json/page/)" "capped page: five requests, the last one empty"
+check_capped CAP_CSV "{\"base_url\": \"$CB\", \"endpoint\": \"/csv/offset/{date}\", \"bank_name\": \"CAP_CSV\", \"pagination\": {\"type\": \"offset\", \"page_size\": 500}, $CCOLS}"
+
+echo "   a day of exactly max_pages pages loads: the empty page after them is not one too many"
+start_mock --count 30
+exact=$(add_connector EXACT_MAXP "{\"base_url\": \"http://127.0.0.1:$PORT\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"EXACT_MAXP\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10, \"max_pages\": 3}, $JCOLS}")
+run_json "$exact" --date 2025-01-02
+assert_eq "SUCCESS|30" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "three full pages and max_pages 3 ($(jget '.get("error_message")' <<<"$out"))"
 
 echo "== CSV (quoted commas, quotes and newlines), each pagination style"
 check_load CSV_NONE "{\"base_url\": \"$B\", \"endpoint\": \"/csv/none/{date}\", \"bank_name\": \"CSV_NONE\", $CCOLS}"

@@ -4,7 +4,11 @@
  *
  *   mock_bank [--port N] [--count N] [--auth none|bearer:TOKEN|
  *             api_key:HEADER:KEY|basic:USER:PASS|hmac:KEYID:SECRET]
- *             [--tls-cert PEM --tls-key PEM]
+ *             [--tls-cert PEM --tls-key PEM] [--max-page N] [--request-log FILE]
+ *
+ * --max-page N: pages never hold more than N lines, whatever size or limit
+ * asks for (a bank that caps its page size). --request-log FILE: each
+ * request's path and query, one a line, as they arrive.
  *
  * Prints the bound port and serves until SIGINT/SIGTERM.
  *
@@ -44,6 +48,9 @@
 #include <time.h>
 
 static unsigned long count = 25;
+static long max_page; /* 0: no cap */
+static FILE *request_log;
+static pthread_mutex_t request_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char auth_kind[16] = "none";
 static char auth_a[256], auth_b[256];
 
@@ -188,6 +195,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
+    if (request_log && *req_cls) {
+        pthread_mutex_lock(&request_log_lock);
+        fprintf(request_log, "%s\n", (const char *)*req_cls);
+        fflush(request_log);
+        pthread_mutex_unlock(&request_log_lock);
+    }
     if (strcmp(method, "GET") != 0)
         return text(c, 405, "method not allowed", NULL);
     if (!authorized(c, *req_cls))
@@ -224,6 +237,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     long size = arg_long(c, strcmp(style, "offset") == 0 ? "limit" : "size", 10);
     if (size < 1)
         size = 10;
+    if (max_page > 0 && size > max_page)
+        size = max_page;
     unsigned long from = 0, to = count;
     if (strcmp(style, "page") == 0 || strcmp(style, "link") == 0) {
         long page = arg_long(c, "page", 1);
@@ -316,6 +331,14 @@ int main(int argc, char **argv)
             cert = v;
         else if (strcmp(a, "--tls-key") == 0)
             key = v;
+        else if (strcmp(a, "--max-page") == 0)
+            max_page = atol(v);
+        else if (strcmp(a, "--request-log") == 0) {
+            if (!(request_log = fopen(v, "a"))) {
+                perror(v);
+                return 1;
+            }
+        }
         else if (strcmp(a, "--auth") == 0) {
             /* kind[:a[:b]]; the last field may itself hold ':' */
             const char *p = strchr(v, ':');

@@ -118,6 +118,15 @@ static void cell(const bs_row *r, long i, const char **s, size_t *n)
     *n = len;
 }
 
+/* Whether cell i was an XLSX number cell. An XLSX row ends at its last
+ * written cell, so a mapped column can lie past r->n: a row held back for
+ * the footer keeps only r->n flags, and the sheet reader's array holds an
+ * earlier, wider row's flags beyond them. */
+static int cell_numeric(const bs_row *r, long i)
+{
+    return r->numeric && i >= 0 && (size_t)i < r->n && r->numeric[i];
+}
+
 static int same_name(const char *a, size_t alen, const char *b)
 {
     return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
@@ -273,7 +282,7 @@ static int process(bs_mapper *m, const bs_row *r)
     const char *why = NULL;
     if (m->idx[BF_AMOUNT] >= 0) {
         cell(r, m->idx[BF_AMOUNT], &s, &n);
-        unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_AMOUNT]] ? BS_AMT_NUMERIC : 0);
+        unsigned fl = aflags | (cell_numeric(r, m->idx[BF_AMOUNT]) ? BS_AMT_NUMERIC : 0);
         int rc = bs_amount_parse(s, n, fl, &paise, &dir, &why);
         if (rc != 0)
             return row_error(m, r, "amount: '%.*s' is not an amount (%s) in column %s",
@@ -285,7 +294,7 @@ static int process(bs_mapper *m, const bs_row *r)
         int have_cr = 0, have_dr = 0;
         if (m->idx[BF_CREDIT] >= 0) {
             cell(r, m->idx[BF_CREDIT], &s, &n);
-            unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_CREDIT]] ? BS_AMT_NUMERIC : 0);
+            unsigned fl = aflags | (cell_numeric(r, m->idx[BF_CREDIT]) ? BS_AMT_NUMERIC : 0);
             int rc = bs_amount_parse(s, n, fl, &cr, &d2, &why);
             if (rc < 0)
                 return row_error(m, r, "credit: '%.*s' is not an amount (%s) in column %s",
@@ -294,7 +303,7 @@ static int process(bs_mapper *m, const bs_row *r)
         }
         if (m->idx[BF_DEBIT] >= 0) {
             cell(r, m->idx[BF_DEBIT], &s, &n);
-            unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_DEBIT]] ? BS_AMT_NUMERIC : 0);
+            unsigned fl = aflags | (cell_numeric(r, m->idx[BF_DEBIT]) ? BS_AMT_NUMERIC : 0);
             int rc = bs_amount_parse(s, n, fl, &dr, &d2, &why);
             if (rc < 0)
                 return row_error(m, r, "debit: '%.*s' is not an amount (%s) in column %s",
@@ -317,7 +326,7 @@ static int process(bs_mapper *m, const bs_row *r)
         cell(r, m->idx[BF_NET_AMOUNT], &s, &n);
         int64_t net;
         bs_dir nd;
-        unsigned fl = aflags | (r->numeric && r->numeric[m->idx[BF_NET_AMOUNT]] ? BS_AMT_NUMERIC : 0);
+        unsigned fl = aflags | (cell_numeric(r, m->idx[BF_NET_AMOUNT]) ? BS_AMT_NUMERIC : 0);
         int rc = bs_amount_parse(s, n, fl, &net, &nd, &why);
         if (rc < 0)
             return row_error(m, r, "net_amount: '%.*s' is not an amount (%s) in column %s",

@@ -2,8 +2,12 @@
  * test_bank_sftp_parsers.c — the bank_sftp parsers without a network: exact
  * paise from every amount spelling banks use, dates in each template
  * format and as Excel serials, the CSV push parser across chunk
- * boundaries, file patterns with date placeholders and {SEQ}.
+ * boundaries, file patterns with date placeholders and {SEQ}, and whole
+ * files read through the mapper into a mock host's records and record
+ * errors.
  */
+#include <connectord/mockhost.h>
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zip.h>
 
 #include <cmocka.h>
 
@@ -18,6 +24,9 @@
 #include "csv.h"
 #include "date.h"
 #include "discover.h"
+#include "format.h"
+#include "mapper.h"
+#include "reader.h"
 
 static int64_t paise(const char *s, unsigned flags, bs_dir *dir)
 {
@@ -237,6 +246,196 @@ static void test_patterns(void **state)
     assert_true(bs_natural_cmp("F_10.csv", "F_10.csv") == 0);
 }
 
+/* ---- whole files through the reader and the mapper ---- */
+
+static char tmpdir[] = "/tmp/bank_sftp_parsers.XXXXXX";
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *tmp_path(const char *name)
+{
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
+    return p;
+}
+
+__attribute__((unused)) static char *write_text(const char *name, const char *text)
+{
+    char *path = tmp_path(name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static void add_member(zip_t *z, const char *name, const char *text)
+{
+    zip_source_t *src = zip_source_buffer(z, text, strlen(text), 0);
+    assert_non_null(src);
+    assert_true(zip_file_add(z, name, src, ZIP_FL_OVERWRITE) >= 0);
+}
+
+/* A workbook of one sheet, written member by member so that a test says
+ * exactly what the XML holds: workbook_pr is the <workbookPr/> element or
+ * "", sheet_data the rows (inline strings, numbers, cells left out). */
+static char *write_xlsx(const char *name, const char *workbook_pr, const char *sheet_data)
+{
+    char *path = tmp_path(name);
+    int err = 0;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    assert_non_null(z);
+    char *wb = NULL, *sheet = NULL;
+    assert_true(asprintf(&wb,
+                         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+                         "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\""
+                         " xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">"
+                         "%s<sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets>"
+                         "</workbook>",
+                         workbook_pr) > 0);
+    assert_true(asprintf(&sheet,
+                         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+                         "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+                         "<sheetData>%s</sheetData></worksheet>",
+                         sheet_data) > 0);
+    add_member(z, "[Content_Types].xml",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+            "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+            "<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/"
+            "vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>"
+            "<Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/"
+            "vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>");
+    add_member(z, "xl/workbook.xml", wb);
+    add_member(z, "xl/_rels/workbook.xml.rels",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+            "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+            "<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/"
+            "2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>");
+    add_member(z, "xl/worksheets/sheet1.xml", sheet);
+    assert_int_equal(zip_close(z), 0);
+    free(wb);
+    free(sheet);
+    return path;
+}
+
+static void no_problem(void *ud, const char *path, const char *msg)
+{
+    (void)ud;
+    fail_msg("format refused: %s %s", path, msg);
+}
+
+/* What a file gave: the host's records and record errors, one line each. */
+typedef struct loaded {
+    cd_mock_host *host;
+    int rc;
+    char *why;
+    char *records; /* "bank_ref|amount_paise|debit_credit|transaction_date|remarks\n"... */
+    char *errors;  /* "row_ref reason\n"... */
+} loaded;
+
+static void loaded_free(loaded *l)
+{
+    cd_mock_free(l->host);
+    free(l->why);
+    free(l->records);
+    free(l->errors);
+}
+
+static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(char **out, const char *fmt, ...)
+{
+    char *add = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&add, fmt, ap) >= 0);
+    va_end(ap);
+    size_t have = *out ? strlen(*out) : 0;
+    char *n = realloc(*out, have + strlen(add) + 1);
+    assert_non_null(n);
+    memcpy(n + have, add, strlen(add) + 1);
+    *out = n;
+    free(add);
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* Reads path with the format in format_json, as a run of the driver does. */
+static loaded load_file(const char *format_json, const char *path)
+{
+    loaded l = {0};
+    json_error_t jerr;
+    json_t *cfg = json_loads(format_json, 0, &jerr);
+    if (!cfg)
+        fail_msg("test format is not JSON: %s", jerr.text);
+    bs_format f;
+    assert_int_equal(bs_format_load(cfg, &f, no_problem, NULL), 0);
+    json_decref(cfg);
+    l.host = cd_mock_new();
+    assert_non_null(l.host);
+    const cd_host_api *api = cd_mock_api(l.host);
+    cd_run *run = cd_mock_run(l.host);
+    assert_int_equal(api->records_begin(run, bs_record_columns, bs_record_ncolumns), CD_OK);
+    const char *base = strrchr(path, '/') + 1;
+    bs_mapper *m = bs_mapper_new(&f, api, run, base, "TEST BANK", "run:1");
+    assert_non_null(m);
+    l.rc = bs_read_file(path, &f, m, &l.why);
+    bs_mapper_free(m);
+    bs_format_free(&f);
+    l.records = strdup("");
+    l.errors = strdup("");
+    for (size_t i = 0; i < cd_mock_record_count(l.host); i++)
+        append(&l.records, "%s|%s|%s|%s|%s\n", or_empty(cd_mock_record_value(l.host, i, "bank_ref")),
+               or_empty(cd_mock_record_value(l.host, i, "amount_paise")),
+               or_empty(cd_mock_record_value(l.host, i, "debit_credit")),
+               or_empty(cd_mock_record_value(l.host, i, "transaction_date")),
+               or_empty(cd_mock_record_value(l.host, i, "remarks")));
+    for (size_t i = 0; i < cd_mock_record_error_count(l.host); i++)
+        append(&l.errors, "%s %s\n", cd_mock_record_error_ref(l.host, i),
+               cd_mock_record_error_reason(l.host, i));
+    return l;
+}
+
+#define ISTR(ref, s) "<c r=\"" ref "\" t=\"inlineStr\"><is><t>" s "</t></is></c>"
+#define NUM(ref, v) "<c r=\"" ref "\"><v>" v "</v></c>"
+
+/* A credit/debit sheet whose rows leave out their empty trailing cells, as
+ * Excel writes them, with a footer row to skip: the row held back for the
+ * footer has fewer cells than the Debit column's index. */
+static void test_xlsx_short_rows_footer(void **state)
+{
+    (void)state;
+    char *path = write_xlsx(
+        "short_rows.xlsx", "",
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Date") ISTR("C1", "Credit") ISTR("D1", "Debit") "</row>"
+        "<row r=\"2\">" ISTR("A2", "R1") NUM("B2", "45932") NUM("C2", "100") "</row>"
+        "<row r=\"3\">" ISTR("A3", "R2") NUM("B3", "45932") NUM("D3", "50.5") "</row>"
+        "<row r=\"4\">" ISTR("A4", "R3") NUM("B4", "45933") NUM("C4", "7") "</row>"
+        "<row r=\"5\">" ISTR("A5", "Total") "</row>");
+    loaded l = load_file("{\"format\": {\"type\": \"xlsx\", \"skip_footer_rows\": 1, \"columns\":"
+                         " {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
+                         " \"credit\": \"Credit\", \"debit\": \"Debit\"}}}",
+                         path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|10000|CR|2025-10-02|\n"
+                                   "R2|5050|DR|2025-10-02|\n"
+                                   "R3|700|CR|2025-10-03|\n");
+    assert_string_equal(l.errors, "");
+    loaded_free(&l);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_xlsx_short_rows_footer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -2,6 +2,7 @@
  * mock_razorpay.c — see mock_razorpay.h. As a program:
  *   mock_razorpay [--port N] [--payments N] [--date YYYY-MM-DD] [--key-id ID]
  *                 [--key-secret S] [--fail-first K] [--slow-ms N] [--bad-item 1]
+ *                 [--page-cap N]
  * prints the bound port on stdout and serves until SIGINT/SIGTERM. Built
  * with MOCK_RAZORPAY_NO_MAIN the same code runs inside a test process.
  */
@@ -123,6 +124,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (count < 1 || count > 100 || skip < 0)
         return reply(c, 400, "{\"error\":{\"code\":\"BAD_REQUEST_ERROR\","
                              "\"description\":\"count must be between 1 and 100\"}}");
+    if (m->opts.page_cap && count > (long long)m->opts.page_cap)
+        count = m->opts.page_cap;
 
     size_t cap = 4096, len = 0;
     char *body = malloc(cap);
@@ -244,7 +247,7 @@ int main(int argc, char **argv)
         if (!v) {
             fprintf(stderr, "usage: mock_razorpay [--port N] [--payments N] [--date YYYY-MM-DD] "
                             "[--key-id ID] [--key-secret S] [--fail-first K] [--slow-ms N] "
-                            "[--bad-item 1]\n");
+                            "[--bad-item 1] [--page-cap N]\n");
             return 2;
         }
         if (strcmp(a, "--port") == 0)
@@ -263,6 +266,8 @@ int main(int argc, char **argv)
             opts.slow_ms = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(a, "--bad-item") == 0)
             opts.bad_item = atoi(v);
+        else if (strcmp(a, "--page-cap") == 0)
+            opts.page_cap = (unsigned)strtoul(v, NULL, 10);
         else {
             fprintf(stderr, "mock_razorpay: unknown option %s\n", a);
             return 2;

@@ -15,7 +15,9 @@
  * Wrong or missing credentials get 401 with Razorpay's error body. With
  * fail_first K the first K requests get 500. With slow_ms each page waits
  * that long before answering (a run that takes a while). With bad_item
- * set, payment 2 carries its amount as a string (a record error).
+ * set, payment 2 carries its amount as a string (a record error). With
+ * page_cap N a page holds at most N payments whatever count asks (an API
+ * that sends fewer than asked).
  */
 #ifndef MOCK_RAZORPAY_H
 #define MOCK_RAZORPAY_H
@@ -33,6 +35,7 @@ typedef struct mock_razorpay_opts {
     unsigned long fail_first;
     unsigned slow_ms;
     int bad_item;
+    unsigned page_cap; /* 0: count alone */
 } mock_razorpay_opts;
 
 mock_razorpay *mock_razorpay_start(const mock_razorpay_opts *opts, uint16_t *port_out);

@@ -5,8 +5,9 @@
  * connectord.
  *
  * One run: GET {base_url}/v1/payments?from=F&to=T&count=100&skip=N with HTTP
- * basic auth (key_id:key_secret), N = 0, 100, 200, ... until a page holds
- * fewer than `count` items. F and T are the run's window (inclusive local
+ * basic auth (key_id:key_secret), N = the payments received so far, until a
+ * page holds none: a page shorter than `count` is not taken as the last, as
+ * the API may send fewer than asked. F and T are the run's window (inclusive local
  * dates) as Unix seconds in the connector's time zone. Razorpay gives
  * amounts in paise already, so they go to amount_paise unchanged.
  *
@@ -465,14 +466,14 @@ static int fetch_window(cd_run *run, const rzp_config *cfg, int emit)
     if (rc != CD_OK)
         return rc;
     uint64_t total = 0, failed = 0;
-    long pages = 0;
+    long pages = 0, requests = 0; /* pages: those holding payments */
     long count = emit ? cfg->page_size : 1;
-    for (long skip = 0;; skip += count) {
+    for (long skip = 0;;) {
         if (host->is_cancelled(run)) {
             host->set_message(run, "cancelled after %" PRIu64 " payments", total);
             return CD_CANCELLED;
         }
-        if (++pages > RZP_MAX_PAGES) {
+        if (++requests > RZP_MAX_PAGES) {
             host->set_message(run, "more than %d pages in one window; narrow the window",
                               RZP_MAX_PAGES);
             return CD_ERR_PERMANENT;
@@ -486,6 +487,8 @@ static int fetch_window(cd_run *run, const rzp_config *cfg, int emit)
             return rc;
         json_t *items = json_object_get(page, "items");
         size_t n = json_array_size(items);
+        if (n > 0)
+            pages++;
         for (size_t i = 0; emit && i < n && rc == CD_OK; i++) {
             char ref[64];
             snprintf(ref, sizeof ref, "page %ld item %zu", pages, i + 1);
@@ -497,8 +500,13 @@ static int fetch_window(cd_run *run, const rzp_config *cfg, int emit)
         total += n;
         if (emit)
             host->progress(run, total, 0);
-        if (!emit || n < (size_t)count)
+        /* Only an empty page ends the listing: a page short of count may
+         * just be the API sending fewer than asked, and stopping there
+         * would load part of the day as SUCCESS. skip moves by what came,
+         * so a capped page skips nothing. */
+        if (!emit || n == 0)
             break;
+        skip += (long)n;
     }
     if (emit) {
         char detail[64];

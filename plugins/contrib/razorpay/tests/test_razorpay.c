@@ -92,7 +92,8 @@ static void test_validate(void **state)
     cd_mock_free(m);
 }
 
-/* 250 payments: three pages (100, 100, 50), every field mapped. */
+/* 250 payments: three pages (100, 100, 50) and the empty one that ends
+ * the listing, every field mapped. */
 static void test_run_pages_and_maps(void **state)
 {
     (void)state;
@@ -101,10 +102,10 @@ static void test_run_pages_and_maps(void **state)
     set_config(f, "mock_secret", NULL);
     assert_int_equal(cd_mock_run_driver(f->m), CD_OK);
     assert_int_equal(cd_mock_record_count(f->m), 250);
-    assert_int_equal(mock_razorpay_requests(f->api), 3);
+    assert_int_equal(mock_razorpay_requests(f->api), 4);
     char *q = mock_razorpay_last_query(f->api);
     /* 2025-10-02 00:00 IST .. 23:59:59 IST */
-    assert_string_equal(q, "from=1759343400&to=1759429799&count=100&skip=200");
+    assert_string_equal(q, "from=1759343400&to=1759429799&count=100&skip=250");
     free(q);
     assert_string_equal(cd_mock_record_value(f->m, 0, "transaction_id"), "pay_MOCK000001");
     assert_string_equal(cd_mock_record_value(f->m, 0, "amount_paise"), "10007");
@@ -135,6 +136,27 @@ static void test_run_exact_page(void **state)
     assert_int_equal(cd_mock_run_driver(f->m), CD_OK);
     assert_int_equal(cd_mock_record_count(f->m), 100);
     assert_int_equal(mock_razorpay_requests(f->api), 2);
+    stop(f);
+}
+
+/* An API that sends 30 when 100 were asked: short pages are not the last,
+ * and skip moves by the 30 received. */
+static void test_run_capped_pages(void **state)
+{
+    (void)state;
+    mock_razorpay_opts o = {.payments = 250, .page_cap = 30};
+    fixture *f = start(&o);
+    set_config(f, "mock_secret", NULL);
+    assert_int_equal(cd_mock_run_driver(f->m), CD_OK);
+    assert_int_equal(cd_mock_record_count(f->m), 250);
+    assert_string_equal(cd_mock_record_value(f->m, 30, "transaction_id"), "pay_MOCK000031");
+    assert_string_equal(cd_mock_record_value(f->m, 249, "transaction_id"), "pay_MOCK000250");
+    /* nine pages (eight of 30, one of 10), then the empty one */
+    assert_int_equal(mock_razorpay_requests(f->api), 10);
+    char *q = mock_razorpay_last_query(f->api);
+    assert_string_equal(q, "from=1759343400&to=1759429799&count=100&skip=250");
+    free(q);
+    assert_string_equal(cd_mock_detail(f->m, "pages"), "9");
     stop(f);
 }
 
@@ -210,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_run_pages_and_maps),
         cmocka_unit_test(test_run_exact_page),
+        cmocka_unit_test(test_run_capped_pages),
         cmocka_unit_test(test_wrong_key_is_config_error_and_secret_not_shown),
         cmocka_unit_test(test_server_error_is_transient),
         cmocka_unit_test(test_bad_item_is_record_error),

@@ -172,7 +172,7 @@ static int emit(bs_csv *c)
         size_t end = i + 1 < n ? c->starts[i + 1] - 1 : c->len - 1;
         c->vlen[i] = end - c->starts[i];
     }
-    bs_row row = {blank ? 0 : n, c->v, c->vlen, NULL, c->rec_line};
+    bs_row row = {blank ? 0 : n, c->v, c->vlen, NULL, c->rec_line, 0};
     int rc = c->on_row(c->ud, &row);
     reset_record(c);
     return rc;

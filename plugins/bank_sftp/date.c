@@ -51,18 +51,35 @@ static void iso_text(int y, int m, int d, char out[11])
     out[10] = '\0';
 }
 
-int bs_date_from_excel(double serial, char out[11])
+int bs_date_from_excel(double serial, bs_date_system sys, char out[11])
 {
-    if (!(serial >= 1 && serial < 2958466)) /* 1900-01-01 .. 9999-12-31 */
+    /* The whole range first, so that the conversions below cannot overflow:
+     * 1900-01-01 .. 9999-12-31, or 1904-01-01 .. 9999-12-31. */
+    double first = sys == BS_DATE_1904 ? 0 : 1;
+    double last = sys == BS_DATE_1904 ? 2957003 : 2958465;
+    if (!(serial >= first && serial < last + 1))
         return -1;
+    /* The time of day is a binary fraction, so a date-time at midnight can
+     * be stored a hair below its day (45931.999999999993 for 2025-10-02
+     * 00:00). Excel rounds it to the millisecond and shows the next day;
+     * so must the day taken here. */
     long n = (long)serial;
-    if (n == 60) /* Excel's 1900-02-29, which never was */
+    if ((long long)((serial - (double)n) * 86400000.0 + 0.5) >= 86400000)
+        n++;
+    if (n > (long)last)
         return -1;
-    if (n > 60)
-        n--;
-    /* serial 1 = 1900-01-01 = day -25567 relative to 1970-01-01 */
     int y, m, d;
-    civil_from_days(n - 1 - 25567, &y, &m, &d);
+    if (sys == BS_DATE_1904) {
+        /* serial 0 = 1904-01-01 = day -24107 relative to 1970-01-01 */
+        civil_from_days(n - 24107, &y, &m, &d);
+    } else {
+        if (n == 60) /* Excel's 1900-02-29, which never was */
+            return -1;
+        if (n > 60)
+            n--;
+        /* serial 1 = 1900-01-01 = day -25567 relative to 1970-01-01 */
+        civil_from_days(n - 1 - 25567, &y, &m, &d);
+    }
     iso_text(y, m, d, out);
     return 0;
 }
@@ -186,6 +203,12 @@ static int excel_serial(const char *s, size_t len, double *out)
 
 int bs_date_parse(const char *fmt, const char *s, size_t len, char out[11], const char **why)
 {
+    return bs_date_parse_in(fmt, s, len, BS_DATE_1900, out, why);
+}
+
+int bs_date_parse_in(const char *fmt, const char *s, size_t len, bs_date_system sys, char out[11],
+                     const char **why)
+{
     static const char *const common[] = {"yyyy-MM-dd", "dd-MM-yyyy", "dd/MM/yyyy", "dd-MMM-yyyy",
                                          "dd-MMM-yy",  "dd/MM/yy",   "dd.MM.yyyy", "yyyyMMdd",
                                          "dd MMM yyyy", "yyyy/MM/dd"};
@@ -207,7 +230,7 @@ int bs_date_parse(const char *fmt, const char *s, size_t len, char out[11], cons
     while (day_digits < len && s[day_digits] != '.')
         day_digits++;
     if (!digit_format && day_digits <= 7 && excel_serial(s, len, &serial) && serial < 2958466) {
-        if (bs_date_from_excel(serial, out) == 0)
+        if (bs_date_from_excel(serial, sys, out) == 0)
             return 0;
         *why = "not a valid Excel date serial";
         return -1;

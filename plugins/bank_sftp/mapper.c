@@ -25,6 +25,7 @@ typedef struct held_row {
     size_t *len;
     unsigned char *numeric;
     long line;
+    int date1904;
 } held_row;
 
 struct bs_mapper {
@@ -336,8 +337,9 @@ static int process(bs_mapper *m, const bs_row *r)
             len[RC_NET] = i64_text(net, net_txt);
         }
     }
+    bs_date_system sys = r->date1904 ? BS_DATE_1904 : BS_DATE_1900;
     cell(r, m->idx[BF_TXN_DATE], &s, &n);
-    int rc = bs_date_parse(f->date_format, s, n, tdate, &why);
+    int rc = bs_date_parse_in(f->date_format, s, n, sys, tdate, &why);
     if (rc != 0)
         return row_error(m, r, "transaction_date: '%.*s' %s%s%s (column %s)",
                          (int)(n > 40 ? 40 : n), s, rc > 0 ? "is missing" : why,
@@ -346,7 +348,7 @@ static int process(bs_mapper *m, const bs_row *r)
     val[RC_TXN_DATE] = tdate, len[RC_TXN_DATE] = 10;
     if (m->idx[BF_VALUE_DATE] >= 0) {
         cell(r, m->idx[BF_VALUE_DATE], &s, &n);
-        rc = bs_date_parse(f->date_format, s, n, vdate, &why);
+        rc = bs_date_parse_in(f->date_format, s, n, sys, vdate, &why);
         if (rc < 0)
             return row_error(m, r, "value_date: '%.*s' %s (column %s)", (int)(n > 40 ? 40 : n),
                              s, why, f->columns[BF_VALUE_DATE]);
@@ -388,6 +390,7 @@ static int hold(bs_mapper *m, const bs_row *r, held_row *h)
 {
     h->n = r->n;
     h->line = r->line;
+    h->date1904 = r->date1904;
     h->v = calloc(r->n ? r->n : 1, sizeof *h->v);
     h->len = calloc(r->n ? r->n : 1, sizeof *h->len);
     h->numeric = calloc(r->n ? r->n : 1, 1);
@@ -431,7 +434,8 @@ int bs_mapper_row(void *ud, const bs_row *r)
     held_row *slot = &m->ring[m->ring_head];
     int rc = 0;
     if (m->ring_n == cap) {
-        bs_row old = {slot->n, (const char *const *)slot->v, slot->len, slot->numeric, slot->line};
+        bs_row old = {slot->n, (const char *const *)slot->v, slot->len, slot->numeric, slot->line,
+                      slot->date1904};
         rc = process(m, &old);
         held_free(slot);
     } else {

@@ -13,6 +13,7 @@ typedef struct bs_row {
     const size_t *v_len;
     const unsigned char *numeric; /* XLSX number cells (1), or NULL for text files */
     long line;                    /* 1-based line (CSV: where the record starts) or sheet row */
+    int date1904;                 /* XLSX: the workbook counts date serials from 1904 */
 } bs_row;
 
 /* A row; return 0 to go on, anything else stops the reader with that code. */

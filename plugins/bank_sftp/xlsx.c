@@ -73,11 +73,19 @@ typedef struct wb_state {
     char *rid;         /* r:id of the chosen sheet */
     char *first_names; /* for "no sheet named X (sheets: ...)" */
     cdc_buf names;
+    int date1904;
 } wb_state;
 
 static void XMLCALL wb_start(void *ud, const char *el, const char **atts)
 {
     wb_state *s = ud;
+    if (strcmp(local(el), "workbookPr") == 0) {
+        /* an xsd:boolean; a workbook saved on an old Mac says "1" or "true",
+         * and its date serials are 1462 days short of the 1900 system's */
+        const char *v = attr(atts, "date1904");
+        s->date1904 = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+        return;
+    }
     if (strcmp(local(el), "sheet") != 0)
         return;
     const char *name = attr(atts, "name");
@@ -189,6 +197,7 @@ typedef struct sheet_state {
     const sst *strings;
     bs_row_fn on_row;
     void *ud;
+    int date1904;
     int stop;
     long row_no, next_row;
     cellrec *cells;
@@ -375,7 +384,7 @@ static void end_row(sheet_state *s)
     for (size_t i = 0; i < ncol; i++)
         if (!s->v[i])
             s->v[i] = s->text.data + empty;
-    bs_row row = {ncol, s->v, s->vlen, s->num, s->row_no};
+    bs_row row = {ncol, s->v, s->vlen, s->num, s->row_no, s->date1904};
     int rc = s->on_row(s->ud, &row);
     if (rc) {
         s->stop = rc;
@@ -406,7 +415,7 @@ static void XMLCALL sh_end(void *ud, const char *el)
 static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, char **why)
 {
     int rc = -1, stop = 0;
-    wb_state wb = {sheet, NULL, NULL, {0}};
+    wb_state wb = {sheet, NULL, NULL, {0}, 0};
     rel_state rel = {NULL, NULL};
     sst strings;
     memset(&strings, 0, sizeof strings);
@@ -477,6 +486,7 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
     sh.strings = &strings;
     sh.on_row = on_row;
     sh.ud = ud;
+    sh.date1904 = wb.date1904;
     sh.next_row = 1;
     XML_SetUserData(p, &sh);
     XML_SetElementHandler(p, sh_start, sh_end);

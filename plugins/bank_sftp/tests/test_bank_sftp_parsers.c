@@ -136,6 +136,10 @@ static void test_dates(void **state)
     date_is("dd-MM-yyyy", "45932.60416666666", "2025-10-02");
     date_is("dd-MM-yyyy", "45932.604166666664", "2025-10-02");
     date_is("dd-MM-yyyy", "45932.999988425923", "2025-10-02");
+    /* 2025-10-02 00:00 a hair below its day: rounded to the millisecond */
+    date_is("dd-MM-yyyy", "45931.999999999993", "2025-10-02");
+    date_is(NULL, "45931.99999999999", "2025-10-02"); /* 23:59:59.9999991 */
+    date_is(NULL, "45931.9999999", "2025-10-01");     /* 23:59:59.991 */
     date_refused("dd-MM-yyyy", "459321234.5");
     date_is(NULL, "2025-10-02", "2025-10-02");
     date_is(NULL, "02/10/2025", "2025-10-02");
@@ -147,6 +151,23 @@ static void test_dates(void **state)
     date_refused("dd-MMM-yyyy", "02-Foo-2025");
     date_refused("dd-MM-yyyy", "02-10-2025x");
     date_refused(NULL, "60");
+    /* the 1904 date system: serial 0 is 1904-01-01, no phantom leap day */
+    char out[11];
+    const char *why;
+    assert_int_equal(bs_date_parse_in("dd-MM-yyyy", "44470", 5, BS_DATE_1904, out, &why), 0);
+    assert_string_equal(out, "2025-10-02");
+    assert_int_equal(bs_date_parse_in(NULL, "44469.999999999993", 18, BS_DATE_1904, out, &why), 0);
+    assert_string_equal(out, "2025-10-02");
+    assert_int_equal(bs_date_parse_in(NULL, "0", 1, BS_DATE_1904, out, &why), 0);
+    assert_string_equal(out, "1904-01-01");
+    assert_int_equal(bs_date_parse_in(NULL, "60", 2, BS_DATE_1904, out, &why), 0);
+    assert_string_equal(out, "1904-03-01");
+    assert_int_equal(bs_date_parse_in(NULL, "2957003", 7, BS_DATE_1904, out, &why), 0);
+    assert_string_equal(out, "9999-12-31");
+    assert_int_equal(bs_date_parse_in(NULL, "2957004", 7, BS_DATE_1904, out, &why), -1);
+    /* text dates do not depend on the date system */
+    assert_int_equal(bs_date_parse_in(NULL, "02-10-2025", 10, BS_DATE_1904, out, &why), 0);
+    assert_string_equal(out, "2025-10-02");
     assert_true(bs_date_format_ok("dd-MMM-yyyy"));
     assert_false(bs_date_format_ok("HH:mm"));
 }
@@ -436,6 +457,61 @@ static void test_xlsx_short_rows_footer(void **state)
     free(path);
 }
 
+/* A workbook saved in the 1904 date system: its serials count from
+ * 1904-01-01, 1462 days fewer than the same day's 1900 serial; also in a
+ * row held back for the footer. */
+static void test_xlsx_1904(void **state)
+{
+    (void)state;
+    const char *rows =
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Amount") ISTR("C1", "Date") "</row>"
+        "<row r=\"2\">" ISTR("A2", "R1") NUM("B2", "100") NUM("C2", "44470") "</row>"
+        "<row r=\"3\">" ISTR("A3", "R2") NUM("B3", "200") NUM("C3", "44469.999999999993") "</row>"
+        "<row r=\"4\">" ISTR("A4", "R3") NUM("B4", "300") ISTR("C4", "03-10-2025") "</row>"
+        "<row r=\"5\">" ISTR("A5", "Total") NUM("B5", "600") "</row>";
+    const char *fmt = "{\"format\": {\"type\": \"xlsx\", \"skip_footer_rows\": 1, \"columns\":"
+                      " {\"bank_ref\": \"Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}";
+    static const struct {
+        const char *pr, *want;
+    } cases[] = {
+        {"<workbookPr date1904=\"1\"/>",
+         "R1|10000||2025-10-02|\nR2|20000||2025-10-02|\nR3|30000||2025-10-03|\n"},
+        {"<workbookPr defaultThemeVersion=\"166925\" date1904=\"true\"/>",
+         "R1|10000||2025-10-02|\nR2|20000||2025-10-02|\nR3|30000||2025-10-03|\n"},
+        {"<workbookPr date1904=\"false\"/>",
+         "R1|10000||2021-10-01|\nR2|20000||2021-10-01|\nR3|30000||2025-10-03|\n"},
+        {"", "R1|10000||2021-10-01|\nR2|20000||2021-10-01|\nR3|30000||2025-10-03|\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = write_xlsx("dates.xlsx", cases[i].pr, rows);
+        loaded l = load_file(fmt, path);
+        assert_int_equal(l.rc, CD_OK);
+        if (strcmp(l.records, cases[i].want) != 0)
+            fail_msg("%s:\n%s\nwanted:\n%s", cases[i].pr, l.records, cases[i].want);
+        assert_string_equal(l.errors, "");
+        loaded_free(&l);
+        free(path);
+    }
+}
+
+/* A date-time at midnight stored a hair below its day, in a 1900 workbook. */
+static void test_xlsx_datetime_midnight(void **state)
+{
+    (void)state;
+    char *path = write_xlsx(
+        "midnight.xlsx", "",
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Amount") ISTR("C1", "Date") "</row>"
+        "<row r=\"2\">" ISTR("A2", "R1") NUM("B2", "1") NUM("C2", "45931.999999999993") "</row>"
+        "<row r=\"3\">" ISTR("A3", "R2") NUM("B3", "2") NUM("C3", "45932.604166666664") "</row>");
+    loaded l = load_file("{\"format\": {\"type\": \"xlsx\", \"columns\": {\"bank_ref\": \"Ref\","
+                         " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}",
+                         path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-02|\nR2|200||2025-10-02|\n");
+    loaded_free(&l);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_xlsx_short_rows_footer),
+        cmocka_unit_test(test_xlsx_1904),
+        cmocka_unit_test(test_xlsx_datetime_midnight),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -15,6 +15,9 @@
  * type of $N is inferred from the column, so ids, timestamps and text all
  * compare as themselves). The last row's value is the new cursor; the host
  * commits it with the records, so a failed run leaves it where it was.
+ * A row whose cursor value is NULL has no place after any cursor: it is
+ * read on every pull (OR "col" IS NULL) and refused as a record error each
+ * time, rather than loaded once and then never seen again.
  */
 #include <connectord/plugin.h>
 
@@ -557,6 +560,29 @@ static void cancel_query(PGconn *c)
         PQclear(r);
 }
 
+/* A row whose cursor_column is NULL, as a record error: loading it would
+ * be a one-off, as no later pull's "> cursor" selects it, and a missing
+ * payment must show. raw: its values as target=value, for finding it. */
+static void null_cursor_error(cd_run *run, const char *cursor_col, const char *ref,
+                              const colmap *cm, const char *const *values, const size_t *lengths)
+{
+    char raw[512];
+    size_t o = 0;
+    for (size_t i = 0; i < cm->n && o < sizeof raw - 1; i++) {
+        int n = snprintf(raw + o, sizeof raw - o, "%s%s=%.*s", i ? ", " : "", cm->targets[i],
+                         values[i] ? (int)(lengths[i] > 200 ? 200 : lengths[i]) : 4,
+                         values[i] ? values[i] : "NULL");
+        if (n < 0)
+            break;
+        o = (size_t)n < sizeof raw - o ? o + (size_t)n : sizeof raw - 1;
+    }
+    char *why = cdc_printf("cursor_column \"%s\" is NULL: an incremental pull cannot place the "
+                           "row after a cursor, so it is not loaded",
+                           cursor_col);
+    hostapi->record_error(run, ref, why ? why : "cursor_column is NULL", raw, o);
+    free(why);
+}
+
 static int run_driver(cd_run *run)
 {
     json_error_t err;
@@ -599,9 +625,12 @@ static int run_driver(cd_run *run)
             rc = CD_ERR_CONFIG;
             goto out;
         }
+        /* NULL cursor values pass the WHERE so that every pull reports
+         * them (below), not only the first; ORDER BY puts them last. */
         wrapped = prev_cursor
-                      ? cdc_printf("SELECT * FROM (%.*s) AS cd_src WHERE %s > $%d ORDER BY %s",
-                                   (int)qn, query, ident, nparams + 1, ident)
+                      ? cdc_printf("SELECT * FROM (%.*s) AS cd_src WHERE %s > $%d OR %s IS NULL "
+                                   "ORDER BY %s",
+                                   (int)qn, query, ident, nparams + 1, ident, ident)
                       : cdc_printf("SELECT * FROM (%.*s) AS cd_src ORDER BY %s", (int)qn, query,
                                    ident);
         PQfreemem(ident);
@@ -677,7 +706,7 @@ static int run_driver(cd_run *run)
         rc = CD_ERR_TRANSIENT;
         goto out;
     }
-    uint64_t rows = 0;
+    uint64_t rows = 0, null_cursor_rows = 0;
     PGresult *r;
     rc = CD_OK;
     for (;;) {
@@ -717,6 +746,12 @@ static int run_driver(cd_run *run)
             }
             char ref[48];
             snprintf(ref, sizeof ref, "row %llu", (unsigned long long)rows);
+            if (cursor_idx >= 0 && PQgetisnull(r, 0, cursor_idx)) {
+                null_cursor_error(run, cursor_col, ref, &cm, values, lengths);
+                null_cursor_rows++;
+                PQclear(r);
+                continue;
+            }
             int er = hostapi->record_emit(run, values, lengths, ref);
             if (cursor_idx >= 0 && !PQgetisnull(r, 0, cursor_idx)) {
                 free(cursor);
@@ -763,6 +798,11 @@ static int run_driver(cd_run *run)
         hostapi->progress(run, rows, rows);
         if (cursor && hostapi->cursor_set(run, cursor) != CD_OK)
             hostapi->log(run, CD_LOG_WARNING, "the host did not store the cursor");
+        if (null_cursor_rows)
+            hostapi->log(run, CD_LOG_WARNING,
+                         "%llu row(s) with cursor_column \"%s\" NULL not loaded (record errors); "
+                         "give them a value in the query, e.g. COALESCE",
+                         (unsigned long long)null_cursor_rows, cursor_col);
         hostapi->log(run, CD_LOG_INFO, "%llu row(s) read", (unsigned long long)rows);
     }
 out:

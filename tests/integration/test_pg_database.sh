@@ -78,6 +78,31 @@ assert_eq 1050 "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")"
 run_json "$inc" --date 2025-01-05
 assert_eq "SUCCESS|0|1050" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "nothing new: cursor kept"
 
+echo "== cursor_column NULL: a record error on every pull, never loaded once and then skipped"
+qs "CREATE TABLE src_nul (seq int, ref text, merchant text, amount numeric(14,2), txn_day date)"
+qs "INSERT INTO src_nul VALUES (1, 'N1', 'M1', 1.00, '2025-01-05'), (NULL, 'N0', 'M1', 3.00, '2025-01-05'), (2, 'N2', 'M1', 2.00, '2025-01-05')"
+nul=$(add_connector src_nul "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"seq\", \"query\": \"SELECT seq, ref, merchant, amount, txn_day FROM src_nul\", \"column_map\": {\"transaction_id\": \"ref\", \"merchant_id\": \"merchant\", \"amount\": \"amount\", \"transaction_date\": \"txn_day\"}}")
+nul_errors() { # -> "row_ref reason [raw]" of the last run's record errors
+    q "SELECT string_agg(row_ref || ' ' || reason || ' [' || raw || ']', ' | ' ORDER BY id) FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")"
+}
+run_json "$nul" --date 2025-01-05
+assert_eq "PARTIAL_SUCCESS|2|1|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $nul")" "first pull: status|inserted|failed|cursor"
+errs=$(nul_errors)
+assert_contains "$errs" 'row 3 cursor_column "seq" is NULL: an incremental pull cannot place the row after a cursor, so it is not loaded [' "first pull: the NULL row named"
+assert_contains "$errs" "transaction_id=N0" "first pull: the row's values kept"
+assert_contains "$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" '1 row(s) with cursor_column "seq" NULL not loaded' "first pull: a warning in the log"
+qs "INSERT INTO src_nul VALUES (3, 'N3', 'M1', 4.00, '2025-01-05'), (NULL, 'N4', 'M1', 5.00, '2025-01-05')"
+run_json "$nul" --date 2025-01-05
+assert_eq "PARTIAL_SUCCESS|1|2|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $nul")" "later pull: the new row loaded, both NULL rows refused again"
+errs=$(nul_errors)
+assert_contains "$errs" "transaction_id=N0" "later pull: the old NULL row still reported"
+assert_contains "$errs" "transaction_id=N4" "later pull: the new NULL row reported"
+assert_eq "N1 N2 N3" "$(q "SELECT string_agg(transaction_id, ' ' ORDER BY transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE 'N%'")" "NULL-cursor rows never loaded"
+# the fix the README gives: a value for every row in the query
+q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, '{query}', to_jsonb('SELECT coalesce(seq, 0) AS seq, ref, merchant, amount, txn_day FROM src_nul'::text)), sync_cursor = NULL WHERE id = $nul" >/dev/null
+run_json "$nul" --date 2025-01-05
+assert_eq "SUCCESS|2|0" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "with COALESCE every row loads"
+
 echo "== cursor_overlap: a row committed late, below the cursor, is read on the next pull"
 qs "CREATE TABLE src_late AS SELECT id, txn_ref || 'L' AS ref, merchant, amount, txn_day, txn_at FROM src_txn WHERE id <= 100 AND id <> 95"
 LATE_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'

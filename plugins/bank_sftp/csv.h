@@ -7,9 +7,18 @@
  * quoted field to stand for itself); quoted fields may hold delimiters and
  * line breaks; LF, CRLF and lone CR end records; a UTF-8 BOM at the very
  * start is dropped; a quote inside an unquoted field is kept literally (as
- * spreadsheet exports write them). An unterminated quote at the end of the
- * input and a record longer than max_record are reported through on_bad
- * with the line it started on.
+ * spreadsheet exports write them), and so is text after a field's closing
+ * quote on the same line ("abc"def). An unterminated quote at the end of
+ * the input and a record longer than max_record are reported through
+ * on_bad with the line it started on.
+ *
+ * A quote left open takes the lines after it into its field. So a record
+ * with a quoted field over a line break is refused when text follows that
+ * field's closing quote, when the input ends inside it, when it grows over
+ * max_record, or when on_row returns BS_ROW_REREAD for it (row.h): it is
+ * reported, and the lines after its first quoted line break are read again
+ * as records. Those bytes are kept until the record ends (up to twice
+ * max_record; a longer record is only reported).
  */
 #ifndef BS_CSV_H
 #define BS_CSV_H

@@ -427,6 +427,16 @@ int bs_mapper_row(void *ud, const bs_row *r)
                 all_blank = 0;
     if (all_blank)
         return 0; /* ",,,," lines some exports write */
+    /* A quoted field over a line break that leaves the record with another
+     * cell count is most likely a quote left open, which took the lines
+     * after it: the reader reads those again as rows. Asked before the
+     * footer hold-back, while the reader still has those lines. */
+    if (r->reread_line && r->n != m->header_n) {
+        row_error(m, r, "has %zu columns, the header has %zu (a quote left open on line %ld?); "
+                        "read again as records from line %ld",
+                  r->n, m->header_n, r->reread_line - 1, r->reread_line);
+        return BS_ROW_REREAD;
+    }
     if (!m->ring)
         return process(m, r);
     /* Footer hold-back: the row that falls out of the ring is a data row. */
@@ -435,7 +445,7 @@ int bs_mapper_row(void *ud, const bs_row *r)
     int rc = 0;
     if (m->ring_n == cap) {
         bs_row old = {slot->n, (const char *const *)slot->v, slot->len, slot->numeric, slot->line,
-                      slot->date1904};
+                      slot->date1904, 0};
         rc = process(m, &old);
         held_free(slot);
     } else {

@@ -384,7 +384,7 @@ static void end_row(sheet_state *s)
     for (size_t i = 0; i < ncol; i++)
         if (!s->v[i])
             s->v[i] = s->text.data + empty;
-    bs_row row = {ncol, s->v, s->vlen, s->num, s->row_no, s->date1904};
+    bs_row row = {ncol, s->v, s->vlen, s->num, s->row_no, s->date1904, 0};
     int rc = s->on_row(s->ud, &row);
     if (rc) {
         s->stop = rc;

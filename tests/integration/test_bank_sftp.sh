@@ -187,6 +187,19 @@ assert_contains "$errs" "AXIS_RECON_20251003.csv:5 has 6 columns, the header has
 assert_contains "$errs" "AXIS_RECON_20251003.csv:6 transaction_date: '31-02-2025' does not match the date format" "bad date"
 assert_eq 25000005 "$(q "SELECT amount_paise FROM sp_v2_bank_statements WHERE bank_ref='BR006'")" "lakh grouping"
 
+echo "   a quote left open: its record is an error on its line, the rows it took still load"
+{
+  printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'
+  printf 'UQ001,100.00,99.00,07-10-2025,U,R,A,07-10-2025,AXIS,S,"Payment to X\n'
+  printf 'UQ002,200.00,199.00,07-10-2025,U,R,A,07-10-2025,AXIS,S,"ok"\n'
+  printf 'UQ003,300.00,299.00,07-10-2025,U,R,A,07-10-2025,AXIS,S,fine\n'
+} >"$UP/AXIS_RECON_20251007.csv"; old "$UP/AXIS_RECON_20251007.csv"
+run_json "$ax" --date 2025-10-07
+assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "open quote: $(jget '["error_message"]' <<<"$out")"
+assert_eq "UQ002|20000|ok UQ003|30000|fine" "$(q "SELECT string_agg(bank_ref || '|' || amount_paise || '|' || remarks, ' ' ORDER BY bank_ref) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'UQ%'")" "the rows after the open quote"
+assert_eq "AXIS_RECON_20251007.csv:2 text after the closing quote of a field that runs over a line break (a quote left open on line 2?); read again as records from line 3" \
+    "$(q "SELECT string_agg(row_ref || ' ' || reason, ' | ') FROM sp_v2_connector_record_errors WHERE run_id=$(jget '["id"]' <<<"$out")")" "the open quote's record"
+
 echo "== a header that does not match the template fails the file, naming the columns"
 printf 'TXN_ID,AMOUNT,DATE\nX1,1.00,04-10-2025\n' >"$UP/AXIS_RECON_20251004.csv"; old "$UP/AXIS_RECON_20251004.csv"
 run_json "$ax" --date 2025-10-04

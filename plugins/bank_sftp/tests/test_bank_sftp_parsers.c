@@ -176,11 +176,18 @@ typedef struct collected {
     char out[4096];
     size_t len;
     int rows, bad;
+    size_t header_n; /* as the mapper: a record over lines with another count is read again */
 } collected;
 
 static int on_row(void *ud, const bs_row *r)
 {
     collected *c = ud;
+    if (c->header_n && r->reread_line && r->n != c->header_n) {
+        c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len,
+                                   "REREAD %ld (%zu cells) from %ld\n", r->line, r->n,
+                                   r->reread_line);
+        return BS_ROW_REREAD;
+    }
     c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len, "%ld:", r->line);
     for (size_t i = 0; i < r->n; i++)
         c->len += (size_t)snprintf(c->out + c->len, sizeof c->out - c->len, "[%.*s]",
@@ -199,12 +206,14 @@ static int on_bad(void *ud, long line, const char *reason, const char *raw, size
     return 0;
 }
 
-/* Parses input in chunks of every size from 1 up; all must agree. */
-static void csv_is(char delim, const char *in, const char *want)
+/* Parses input in chunks of every size from 1 up; all must agree. With
+ * header_n, a record over lines with another cell count is refused. */
+static void csv_counted(char delim, size_t header_n, const char *in, const char *want)
 {
     for (size_t chunk = 1; chunk <= strlen(in) + 1; chunk++) {
         collected c;
         memset(&c, 0, sizeof c);
+        c.header_n = header_n;
         bs_csv *p = bs_csv_new(delim, '"', 64, on_row, on_bad, &c);
         for (size_t o = 0; o < strlen(in); o += chunk) {
             size_t n = strlen(in) - o < chunk ? strlen(in) - o : chunk;
@@ -214,6 +223,39 @@ static void csv_is(char delim, const char *in, const char *want)
         bs_csv_free(p);
         if (strcmp(c.out, want) != 0)
             fail_msg("chunk %zu:\n%s\nwanted:\n%s", chunk, c.out, want);
+    }
+}
+
+static void csv_is(char delim, const char *in, const char *want)
+{
+    csv_counted(delim, 0, in, want);
+}
+
+/* Reading again must not depend on where the chunks of a download end:
+ * random texts of quotes, delimiters and line breaks, every chunk size
+ * agreeing with the whole text at once. */
+static void test_csv_chunks_agree(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "ab,,\"\"\"\n\n\r";
+    uint32_t seed = 12345;
+    for (int round = 0; round < 2000; round++) {
+        char in[100]; /* some over the record limit of 64 */
+        seed = seed * 1103515245u + 12345u;
+        size_t n = 1 + (seed >> 16) % (sizeof in - 1);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            in[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+        }
+        in[n] = '\0';
+        collected whole;
+        memset(&whole, 0, sizeof whole);
+        whole.header_n = round % 2 ? 2 : 0;
+        bs_csv *p = bs_csv_new(',', '"', 64, on_row, on_bad, &whole);
+        assert_int_equal(bs_csv_feed(p, in, n), 0);
+        assert_int_equal(bs_csv_finish(p), 0);
+        bs_csv_free(p);
+        csv_counted(',', whole.header_n, in, whole.out);
     }
 }
 
@@ -228,6 +270,55 @@ static void test_csv(void **state)
     csv_is('|', "a|b\rc|d\r", "1:[a][b]\n2:[c][d]\n");
     csv_is(',', "x,ab\"c\"d,y\n", "1:[x][ab\"c\"d][y]\n");
     csv_is(',', "a,\"unterminated\n", "BAD 1 unterminated quoted field at the end of the file\n");
+    csv_is(',', "a,b\n1,\"unterminated", "1:[a][b]\nBAD 2 unterminated quoted field at the end of the file\n");
+    /* "abc"def on one line stays one cell */
+    csv_is(',', "\"abc\"def,y\n", "1:[abcdef][y]\n");
+    csv_is(',', "a,\"multi\r\nline\",c\r\nd\r\n", "1:[a][multi\r\nline][c]\n3:[d]\n");
+    csv_is(',', "a,\"lone\rcr\"\rd\r", "1:[a][lone\rcr]\n3:[d]\n");
+    csv_is(',', "a,\"x\ry\nz\"\nb\n", "1:[a][x\ry\nz]\n4:[b]\n");
+}
+
+#define REREAD_TEXT "text after the closing quote of a field that runs over a line break"
+#define REREAD_EOF "a quoted field runs over a line break to the end of the file"
+#define REREAD_LONG "record too long"
+#define FROM(open, next) " (a quote left open on line " #open "?); read again as records from line " #next
+
+/* A quote left open takes the lines after it into its field; the record
+ * is reported and those lines are read again as records. */
+static void test_csv_unclosed_quote(void **state)
+{
+    (void)state;
+    /* the opening quote of a later field closes it, text follows */
+    csv_is(',', "h,r\n1,\"x\n2,\"ok\"\n3,fine\n",
+           "1:[h][r]\nBAD 2 " REREAD_TEXT FROM(2, 3) "\n3:[2][ok]\n4:[3][fine]\n");
+    csv_is(',', "h,r\r\n1,\"x\r\n2,\"ok\"\r\n3,fine\r\n",
+           "1:[h][r]\nBAD 2 " REREAD_TEXT FROM(2, 3) "\n3:[2][ok]\n4:[3][fine]\n");
+    csv_is('|', "h|r\r1|\"x\r2|\"ok\"\r3|fine\r",
+           "1:[h][r]\nBAD 2 " REREAD_TEXT FROM(2, 3) "\n3:[2][ok]\n4:[3][fine]\n");
+    /* a field over a line break, closed, then text: the same */
+    csv_is(',', "a,\"multi\nline\"x,c\nd,e\n",
+           "BAD 1 " REREAD_TEXT FROM(1, 2) "\n2:[line\"x][c]\n3:[d][e]\n");
+    /* reading again starts after the record's first quoted line break */
+    csv_is(',', "\"a\nb\",\"c\nd\"e\nf\n",
+           "BAD 1 " REREAD_TEXT FROM(1, 2) "\nBAD 2 " REREAD_TEXT FROM(2, 3) "\n3:[d\"e]\n4:[f]\n");
+    /* never closed: read again at the end of the file, with or without a last break */
+    csv_is(',', "h,r\n1,\"x\n2,y\n3,z\n",
+           "1:[h][r]\nBAD 2 " REREAD_EOF FROM(2, 3) "\n3:[2][y]\n4:[3][z]\n");
+    csv_is(',', "h,r\n1,\"x\n2,y\n3,z", "1:[h][r]\nBAD 2 " REREAD_EOF FROM(2, 3) "\n3:[2][y]\n4:[3][z]\n");
+    /* refused again while read again: each bad record reported once */
+    csv_is(',', "1,\"a\n2,\"b\n3,\"c\n4,d\n",
+           "BAD 1 " REREAD_TEXT FROM(1, 2) "\nBAD 2 " REREAD_TEXT FROM(2, 3) "\nBAD 3 " REREAD_EOF
+           FROM(3, 4) "\n4:[4][d]\n");
+    /* closed before a delimiter: the cell count gives it away */
+    csv_counted(',', 2, "h,r\n1,\"x\n2,\",y\n3,z\n",
+                "1:[h][r]\nREREAD 2 (3 cells) from 3\nBAD 3 " REREAD_EOF FROM(3, 4) "\n4:[3][z]\n");
+    /* a well-formed field over lines with the header's count stands */
+    csv_counted(',', 2, "h,r\n1,\"x\ny\"\n2,z\n", "1:[h][r]\n2:[1][x\ny]\n4:[2][z]\n");
+    /* longer than the record limit (64 here): its lines are read again too */
+    csv_is(',', "1,\"a\n2,y\n3,y\n4,y\n5,y\n6,y\n7,y\n8,y\n9,y\n10,y\n11,y\n12,y\n13,y\n14,y\n15,y\n16,y\n17,y\n",
+           "BAD 1 " REREAD_LONG FROM(1, 2) "\n2:[2][y]\n3:[3][y]\n4:[4][y]\n5:[5][y]\n6:[6][y]\n"
+           "7:[7][y]\n8:[8][y]\n9:[9][y]\n10:[10][y]\n11:[11][y]\n12:[12][y]\n13:[13][y]\n"
+           "14:[14][y]\n15:[15][y]\n16:[16][y]\n17:[17][y]\n");
     csv_is(',', "a,0123456789012345678901234567890123456789012345678901234567890123456789\nb\n",
            "BAD 1 record too long or unreadable (missing quote?)\n2:[b]\n");
 }
@@ -292,7 +383,7 @@ static char *tmp_path(const char *name)
     return p;
 }
 
-__attribute__((unused)) static char *write_text(const char *name, const char *text)
+static char *write_text(const char *name, const char *text)
 {
     char *path = tmp_path(name);
     FILE *f = fopen(path, "w");
@@ -512,13 +603,85 @@ static void test_xlsx_datetime_midnight(void **state)
     free(path);
 }
 
+#define CSV_FMT "{\"format\": {\"type\": \"csv\", %s\"columns\": {\"bank_ref\": \"ref\"," \
+                " \"amount\": \"amount\", \"transaction_date\": \"date\", \"remarks\": \"remarks\"}}}"
+
+static loaded load_csv(const char *name, const char *extra_format, const char *text)
+{
+    char *path = write_text(name, text);
+    char *fmt = NULL;
+    assert_true(asprintf(&fmt, CSV_FMT, extra_format) > 0);
+    loaded l = load_file(fmt, path);
+    free(fmt);
+    free(path);
+    return l;
+}
+
+/* The reviewer's file: R1's remarks never close their quote. It took R2
+ * into R1's remarks and loaded the file with R2 gone; now R1 is a record
+ * error naming its line and R2 and R3 load. */
+static void test_csv_file_unclosed_quote(void **state)
+{
+    (void)state;
+    loaded l = load_csv("unclosed.csv", "",
+                        "ref,amount,date,remarks\n"
+                        "R1,100.00,2025-10-02,\"Payment to X\n"
+                        "R2,200.00,2025-10-02,\"ok\"\n"
+                        "R3,300.00,2025-10-02,fine\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R2|20000||2025-10-02|ok\n"
+                                   "R3|30000||2025-10-02|fine\n");
+    assert_string_equal(l.errors, "unclosed.csv:2 " REREAD_TEXT FROM(2, 3) "\n");
+    loaded_free(&l);
+
+    /* closed by a quote before a delimiter on a later line: the record's
+     * cell count gives it away (also with a footer held back) */
+    l = load_csv("count.csv", "\"skip_footer_rows\": 1, ",
+                 "ref,amount,date,remarks\n"
+                 "R1,100.00,2025-10-02,\"Payment to X\n"
+                 "R2,200.00,2025-10-02,\",ref\"\n"
+                 "R3,300.00,2025-10-02,fine\n"
+                 "TOTAL,600.00,,\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R2|20000||2025-10-02|,ref\n"
+                                   "R3|30000||2025-10-02|fine\n");
+    assert_string_equal(l.errors, "count.csv:2 has 5 columns, the header has 4" FROM(2, 3) "\n");
+    loaded_free(&l);
+
+    /* to the end of the file */
+    l = load_csv("eof.csv", "",
+                 "ref,amount,date,remarks\n"
+                 "R1,100.00,2025-10-02,\"Payment to X\n"
+                 "R2,200.00,2025-10-02,ok\n"
+                 "R3,300.00,2025-10-02,fine\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R2|20000||2025-10-02|ok\n"
+                                   "R3|30000||2025-10-02|fine\n");
+    assert_string_equal(l.errors, "eof.csv:2 " REREAD_EOF FROM(2, 3) "\n");
+    loaded_free(&l);
+
+    /* remarks over two lines, well formed, stay one record */
+    l = load_csv("multi.csv", "",
+                 "ref,amount,date,remarks\n"
+                 "R1,100.00,2025-10-02,\"Payment to X\n, branch 5\"\n"
+                 "R2,200.00,2025-10-02,ok\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|10000||2025-10-02|Payment to X\n, branch 5\n"
+                                   "R2|20000||2025-10-02|ok\n");
+    assert_string_equal(l.errors, "");
+    loaded_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_amounts),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_csv_unclosed_quote),
+        cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_csv_file_unclosed_quote),
         cmocka_unit_test(test_xlsx_short_rows_footer),
         cmocka_unit_test(test_xlsx_1904),
         cmocka_unit_test(test_xlsx_datetime_midnight),

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secrets.h"
 #include "util.h"
 
 static char *trimmed(const char *msg)
@@ -61,9 +62,21 @@ PGconn *cd_db_connect(const char *url, const char *application_name, char **err)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        /* libpq's message names host and user but never the password. */
-        *err = cd_db_error(conn, "cannot connect to PostgreSQL");
+        /* A connection failure names host and user only, but a URI that
+         * libpq cannot parse is quoted whole, password and all: the URL
+         * and its password are masked before the message goes anywhere. */
+        char *raw = cd_db_error(conn, "cannot connect to PostgreSQL");
         PQfinish(conn);
+        cd_secret_set *hide = cd_secret_set_new();
+        cd_secret_set_add(hide, url, strlen(url));
+        PQconninfoOption *opts = PQconninfoParse(url, NULL);
+        for (PQconninfoOption *o = opts; o && o->keyword; o++)
+            if (strcmp(o->keyword, "password") == 0 && o->val)
+                cd_secret_set_add(hide, o->val, strlen(o->val));
+        PQconninfoFree(opts);
+        *err = cd_secret_scrub(hide, raw);
+        cd_secret_set_free(hide);
+        free(raw);
         return NULL;
     }
     return conn;

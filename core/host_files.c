@@ -56,7 +56,7 @@ int cd_host_files_setup(cd_run *run, const cd_config *cfg)
     if (run->info.connector_id <= 0)
         return 0;
     const char *base = cd_config_string(cfg, "runner.work_dir", NULL);
-    char *alloc = base ? NULL : cd_path_from_prefix("var/lib/connectord/work");
+    char *alloc = base ? NULL : cd_path_state("work");
     if (!base)
         base = alloc;
     char *dir = cd_sprintf("%s/%lld", base, (long long)run->info.connector_id);

@@ -45,6 +45,22 @@ char *cd_path_from_prefix(const char *rel)
     return prefix ? cd_sprintf("%s/%s", prefix, rel) : cd_sprintf("/usr/%s", rel);
 }
 
+char *cd_path_state(const char *rel)
+{
+    /* systemd's StateDirectory= (a list: the first is ours), then the
+     * prefix's var/lib, except that a /usr install keeps its state in
+     * /var/lib like every package (/usr is read-only under ProtectSystem). */
+    const char *state = getenv("STATE_DIRECTORY");
+    if (state && state[0] == '/') {
+        size_t n = strcspn(state, ":");
+        return cd_sprintf("%.*s/%s", (int)n, state, rel);
+    }
+    cd_paths_prepare();
+    if (!prefix || strcmp(prefix, "/usr") == 0)
+        return cd_sprintf("/var/lib/connectord/%s", rel);
+    return cd_sprintf("%s/var/lib/connectord/%s", prefix, rel);
+}
+
 char *cd_default_config_path(void)
 {
     char *p = cd_path_from_prefix("etc/connectord/connectord.yaml");

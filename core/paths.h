@@ -18,6 +18,10 @@ char *cd_path_from_prefix(const char *rel);
  * for it). */
 void cd_paths_prepare(void);
 
+/* <state directory>/<rel> (malloc'd): $STATE_DIRECTORY under systemd,
+ * /var/lib/connectord for a /usr install, else <prefix>/var/lib/connectord. */
+char *cd_path_state(const char *rel);
+
 /* Default configuration file: <prefix>/etc/connectord/connectord.yaml when
  * it exists, else /etc/connectord/connectord.yaml. */
 char *cd_default_config_path(void);

@@ -28,6 +28,7 @@
 #include "registry.h"
 #include "retention.h"
 #include "scheduler.h"
+#include "templates.h"
 #include "util.h"
 
 /* signalfd, LISTEN, and two pipes (stderr, channel) per runner slot. */
@@ -97,6 +98,18 @@ static int write_config_snapshot(serve_state *st, char **err)
         }
         json_object_set_new(plugins, "dir", json_string(st->gen_dir));
     }
+    /* The templates' default folder is beside the first configuration file
+     * read, which for a runner is this snapshot: it gets the worker's. */
+    char *templates = cd_templates_dir(st->cfg);
+    char *templates_abs = realpath(templates, NULL);
+    json_t *tsec = json_object_get(doc, "templates");
+    if (!json_is_object(tsec)) {
+        tsec = json_object();
+        json_object_set_new(doc, "templates", tsec);
+    }
+    json_object_set_new(tsec, "dir", json_string(templates_abs ? templates_abs : templates));
+    free(templates_abs);
+    free(templates);
     int rc = -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
@@ -292,7 +305,13 @@ static void handle_signals(serve_state *st)
             if (!st->stopping) {
                 cd_info("stopping: no new runs; waiting up to %d s for %zu running",
                         st->shutdown_grace_s, cd_dispatcher_running(st->dispatcher));
-                sd_notify(0, "STOPPING=1");
+                /* systemd's TimeoutStopSec (60 s in our unit) would kill
+                 * runs a longer grace is waiting for, before they are handed
+                 * back: the stop announces how long it may take. */
+                long long stop_s =
+                    (long long)st->shutdown_grace_s +
+                    cd_config_int(st->cfg, "runner.kill_grace_seconds", 10, NULL) + 15;
+                sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%lld", stop_s * 1000000LL);
                 st->stopping = 1;
                 st->stop_started_ms = cd_now_ms();
                 cd_dispatcher_stop_claiming(st->dispatcher);

@@ -27,8 +27,11 @@ SERVE_PLUGINS="$CD_TEST_TMP/plugins"
 mkdir -p "$SERVE_PLUGINS"
 cp "$CD_BUILD_DIR/lib/connectord/plugins/bank_sftp.so" "$SERVE_PLUGINS/"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
-serve_config "$CFG" "templates:" "  dir: \"$CD_SOURCE_DIR/conf.d/templates\"" \
-    "workers:" "  max_concurrent_runs: 2"
+serve_config "$CFG" "workers:" "  max_concurrent_runs: 2"
+# No templates.dir: the templates are found beside the configuration file,
+# as packaged (/etc/connectord/conf.d/templates), by the worker and by its
+# runners, which read a snapshot of the configuration from elsewhere.
+cp -r "$CD_SOURCE_DIR/conf.d/templates" "$(dirname "$CFG")/conf.d/templates"
 printf 'runner:\n  work_dir: "%s/work"\n' "$CD_TEST_TMP" >>"$(dirname "$CFG")/conf.d/60-work.yaml"
 "$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
 

@@ -408,4 +408,14 @@ assert_eq "$(columns_of sp_v2_transactions)" "$(columns_of sp_v2_transactions pl
 out=$("$BIN" -c "$conf_platform" migrate)
 assert_contains "$out" "applied 0 migrations, $NFILES already applied" "platform database: second migrate"
 
+echo "== a database.url libpq cannot parse is not echoed with its password"
+# libpq quotes the whole URI in some parse errors, password and all.
+set +e
+out=$(CONNECTORD_DATABASE_URL='postgresql://conn:S3cretPW@[::1/db' "$BIN" -c "$conf_platform" migrate 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || cd_fail "migrate with an unparsable database.url exited 0"
+assert_contains "$out" "cannot connect to PostgreSQL" "the failure is reported"
+assert_not_contains "$out" "S3cretPW" "no password in the message"
+
 echo "PASS test_migrate"

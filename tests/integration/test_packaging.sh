@@ -129,6 +129,13 @@ kill -TERM $SRV_PID
 wait $SRV_PID || cd_fail "the daemon did not stop cleanly"
 SRV_PID=
 grep -q STOPPING=1 "$T/notify.log" || cd_fail "no STOPPING=1 on SIGTERM"
+# A grace longer than the unit's TimeoutStopSec must not be cut short by
+# systemd's SIGKILL: the stop says how long it may take (grace + kill grace
+# + 15 s, in microseconds).
+grace=$(sed -n 's/^ *shutdown_grace_seconds: *\([0-9]*\).*/\1/p' "$CONF" | head -1)
+kill_grace=$(sed -n 's/^ *kill_grace_seconds: *\([0-9]*\).*/\1/p' "$CONF" | head -1)
+assert_eq "EXTEND_TIMEOUT_USEC=$(( (${grace:-30} + ${kill_grace:-10} + 15) * 1000000 ))" \
+    "$(grep '^EXTEND_TIMEOUT_USEC=' "$T/notify.log" | head -1)" "the stop extends systemd's stop timeout"
 echo "== the service log: one line per event, each with a <N> priority"
 bad=$(grep -v '^<[0-7]>' "$SLOG" || true)
 [ -z "$bad" ] || cd_fail "log lines without a priority prefix: $bad"

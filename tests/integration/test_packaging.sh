@@ -59,7 +59,8 @@ files=$(dpkg-deb -c "$DEB" | awk '{print $6}')
 for f in ./usr/bin/connectord ./usr/bin/connectorctl ./usr/lib/connectord/plugins/pg_api.so \
          ./usr/lib/connectord/plugins/bank_sftp.so ./usr/lib/connectord/plugins/bank_api.so \
          ./usr/lib/connectord/plugins/pg_database.so ./usr/share/connectord/schema/001_documented_schema.sql \
-         ./etc/connectord/connectord.yaml ./usr/lib/systemd/system/connectord.service \
+         ./etc/connectord/connectord.yaml ./etc/connectord/conf.d/templates/axis_recon.yaml \
+         ./usr/lib/systemd/system/connectord.service \
          ./usr/lib/sysusers.d/connectord.conf ./usr/share/doc/connectord/copyright \
          ./usr/share/doc/connectord/changelog.Debian.gz; do
     grep -qx "$f" <<<"$files" || cd_fail "connectord lacks $f"
@@ -90,6 +91,8 @@ CONF="$ROOT/etc/connectord/connectord.yaml"
 assert_eq "bank_api bank_sftp pg_api pg_database" \
     "$(python3 -c 'import json,sys; print(" ".join(sorted(p["name"] for p in json.load(open(sys.argv[1]))["loaded"])))' "$T/plugins.json")" \
     "the four drivers load from /usr/lib/connectord/plugins of the package"
+assert_contains "$("$CD" -c "$CONF" templates)" "AXIS RECON" \
+    "the bank templates come with the package, beside its configuration"
 
 # A NOTIFY_SOCKET like systemd's, recording what the service tells it.
 NOTIFY="$T/notify.sock"

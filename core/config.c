@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "scheduler.h"
 #include "util.h"
 
 /* Deep enough for any sane configuration, shallow enough that the recursive
@@ -698,26 +700,267 @@ static int check_int(const cd_config *cfg, const char *key, long long lo, long l
     return 0;
 }
 
-int cd_config_check(const cd_config *cfg, char **err)
+/* The keys the code reads, section by section (from cd_config_* across
+ * core/). Anything else is refused at start: a misspelt key silently took
+ * its default, and auth.token for auth.tokens left the API with no tokens,
+ * anonymous admin on loopback. A key the code starts reading goes here. */
+static const char *const keys_database[] = {"url", NULL};
+static const char *const keys_http[] = {"listen",
+                                        "port",
+                                        "web_dir",
+                                        "threads",
+                                        "db_connections",
+                                        "connection_limit",
+                                        "connection_timeout_seconds",
+                                        "test_timeout_seconds",
+                                        "cache_entries",
+                                        "cache_max_age_seconds",
+                                        NULL};
+static const char *const keys_plugins[] = {"dir", NULL};
+static const char *const keys_runner[] = {"timeout_seconds", "kill_grace_seconds", "work_dir",
+                                          "max_record_errors", NULL};
+static const char *const keys_log[] = {"level", NULL};
+static const char *const keys_workers[] = {"max_concurrent_runs", "lease_seconds",
+                                           "shutdown_grace_seconds", NULL};
+static const char *const keys_scheduler[] = {"catchup_window", NULL};
+static const char *const keys_retry[] = {"base_seconds", "max_seconds", NULL};
+static const char *const keys_retention[] = {"days", NULL};
+static const char *const keys_backfill[] = {"max_days", NULL};
+static const char *const keys_http_client[] = {"connect_timeout_seconds", "request_timeout_seconds",
+                                               "ca_file", "proxy", NULL};
+/* alerts.channels[] entries are checked key by key where they are read
+ * (notify_settings.c), with the channel's index in the message. */
+static const char *const keys_alerts[] = {"base_url",          "digest_time",   "digest_timezone",
+                                          "timeout_seconds",   "max_attempts",  "retry_base_seconds",
+                                          "retry_max_seconds", "max_age_hours", "channels",
+                                          NULL};
+static const char *const keys_templates[] = {"dir", NULL};
+static const char *const keys_auth[] = {"tokens", NULL};
+static const char *const keys_schema[] = {"dir", NULL};
+static const char *const keys_token_entry[] = {"token", "role", "name", NULL};
+
+static const struct known_section {
+    const char *name;
+    const char *const *keys;
+} known_sections[] = {
+    {"database", keys_database},       {"http", keys_http},
+    {"plugins", keys_plugins},         {"runner", keys_runner},
+    {"log", keys_log},                 {"workers", keys_workers},
+    {"scheduler", keys_scheduler},     {"retry", keys_retry},
+    {"retention", keys_retention},     {"backfill", keys_backfill},
+    {"http_client", keys_http_client}, {"alerts", keys_alerts},
+    {"templates", keys_templates},     {"auth", keys_auth},
+    {"schema", keys_schema},
+};
+#define N_KNOWN_SECTIONS (sizeof known_sections / sizeof known_sections[0])
+
+/* Edit distance counting a swap of two neighbours as one edit ("nmae"),
+ * or SIZE_MAX when a name is too long to be a typo of a key: the rows stay
+ * on the stack whatever the file holds. */
+static size_t edit_distance(const char *a, const char *b)
 {
-    static const char *const sections[] = {"database", "http",      "plugins", "runner",
-                                           "log",      "workers",   "scheduler", "retry",
-                                           "retention", "http_client", "backfill"};
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
-        json_t *v = cd_config_get(cfg, sections[i]);
-        if (v && !json_is_null(v) && !json_is_object(v)) {
-            *err = cd_sprintf("%s: must be a mapping, not %s", sections[i], type_name(v));
+    enum { MAX_NAME = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAX_NAME || lb > MAX_NAME)
+        return SIZE_MAX;
+    size_t rows[3][MAX_NAME + 1];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+        size_t *t = prev2;
+        prev2 = prev, prev = cur, cur = t;
+    }
+    return prev[lb];
+}
+
+/* The known name a typo most likely meant: at most two edits away, and
+ * fewer edits than half its length, so that "url" never suggests "dir". */
+static const char *closest_name(const char *name, const char *const *known, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(name, known[i]);
+        if (d < best_d && 2 * d < strlen(known[i]))
+            best = known[i], best_d = d;
+    }
+    return best;
+}
+
+/* "a, b, c" for messages (malloc'd). */
+static char *join_names(const char *const *names, size_t n)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            cd_buf_append(&b, ", ", 2);
+        cd_buf_append(&b, names[i], strlen(names[i]));
+    }
+    return cd_buf_take(&b);
+}
+
+/* A key that looks like a URL with credentials is a value pasted in the
+ * wrong place (database.url's password): messages never show it. */
+static int key_may_hold_secret(const char *key)
+{
+    return strstr(key, "://") != NULL || strchr(key, '@') != NULL;
+}
+
+/* 1 if the first len bytes of name are one of the n names. */
+static int is_known_prefix(const char *name, size_t len, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Sets *err for key, unknown inside where ("" for the top level, else
+ * "auth" or "auth.tokens[0]"). */
+static void fail_unknown(const char *where, const char *key, const char *const *known, size_t n,
+                         char **err)
+{
+    const char *what = *where ? "key" : "section";
+    const char *dot = *where ? "." : "";
+    if (key_may_hold_secret(key)) {
+        *err = cd_sprintf("%s%sunknown %s that looks like a URL (not shown: it may hold a "
+                          "password)",
+                          where, *where ? ": " : "", what);
+        return;
+    }
+    const char *sep = *where ? NULL : strchr(key, '.');
+    if (sep && is_known_prefix(key, (size_t)(sep - key), known, n)) {
+        /* The documentation's dotted names are paths, not keys. */
+        *err = cd_sprintf("%s: unknown section; nest it: %.*s: {%s: ...}", key, (int)(sep - key),
+                          key, sep + 1);
+        return;
+    }
+    const char *near = closest_name(key, known, n);
+    if (near) {
+        *err = cd_sprintf("%s%s%s: unknown %s; did you mean %s%s%s?", where, dot, key, what, where,
+                          dot, near);
+        return;
+    }
+    char *list = join_names(known, n);
+    *err = cd_sprintf("%s%s%s: unknown %s (known: %s)", where, dot, key, what, list);
+    free(list);
+}
+
+static size_t count_names(const char *const *names)
+{
+    size_t n = 0;
+    while (names[n])
+        n++;
+    return n;
+}
+
+/* 1 if name is one of the n names. */
+static int is_known(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Refuses a key of obj not in known; where names obj in the message. */
+static int check_keys(const json_t *obj, const char *where, const char *const *known, char **err)
+{
+    size_t n = count_names(known);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (!is_known(key, known, n)) {
+            fail_unknown(where, key, known, n, err);
             return -1;
         }
     }
-    /* The runner values end up in int and time arithmetic downstream. */
+    return 0;
+}
+
+/* Refuses unknown sections, sections that are not mappings and unknown
+ * keys inside them, in file order so that the first mistake is named. */
+static int check_known_keys(const cd_config *cfg, char **err)
+{
+    const char *names[N_KNOWN_SECTIONS];
+    for (size_t i = 0; i < N_KNOWN_SECTIONS; i++)
+        names[i] = known_sections[i].name;
+    const char *key;
+    json_t *sec;
+    json_object_foreach(cfg->root, key, sec) {
+        const struct known_section *ks = NULL;
+        for (size_t i = 0; i < N_KNOWN_SECTIONS && !ks; i++)
+            if (strcmp(known_sections[i].name, key) == 0)
+                ks = &known_sections[i];
+        if (!ks) {
+            fail_unknown("", key, names, N_KNOWN_SECTIONS, err);
+            return -1;
+        }
+        if (json_is_null(sec))
+            continue;
+        if (!json_is_object(sec)) {
+            *err = cd_sprintf("%s: must be a mapping, not %s", key, type_name(sec));
+            return -1;
+        }
+        if (check_keys(sec, key, ks->keys, err) < 0)
+            return -1;
+    }
+    /* Each token entry too: a misspelt "name" would quietly rename the
+     * token in the audit trail. Its other faults are api_auth.c's. */
+    const json_t *tokens = cd_config_get(cfg, "auth.tokens");
+    size_t i;
+    const json_t *e;
+    json_array_foreach((json_t *)tokens, i, e) {
+        if (!json_is_object(e))
+            continue;
+        char *where = cd_sprintf("auth.tokens[%zu]", i);
+        int rc = check_keys(e, where, keys_token_entry, err);
+        free(where);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cd_config_check(const cd_config *cfg, char **err)
+{
+    if (check_known_keys(cfg, err) < 0)
+        return -1;
+    /* The runner values end up in int and time arithmetic downstream, the
+     * timeout in SQL (timeout + 120 as int): a week is `connectord run
+     * --timeout`'s limit too. The http.* bounds are those the API server
+     * and the response cache work with; below them they fell back to
+     * their defaults in silence, and connection_limit -1 became 2^32-1. */
     if (check_string(cfg, "database.url", 0, err) < 0 ||
         check_string(cfg, "http.listen", 1, err) < 0 ||
         check_int(cfg, "http.port", 1, 65535, err) < 0 ||
+        check_string(cfg, "http.web_dir", 1, err) < 0 ||
+        check_int(cfg, "http.threads", 1, 64, err) < 0 ||
+        check_int(cfg, "http.db_connections", 1, 1000, err) < 0 ||
+        check_int(cfg, "http.connection_limit", 1, 1000000, err) < 0 ||
+        check_int(cfg, "http.connection_timeout_seconds", 0, 86400, err) < 0 ||
+        check_int(cfg, "http.test_timeout_seconds", 1, 604800, err) < 0 ||
+        check_int(cfg, "http.cache_entries", 0, 100000, err) < 0 ||
+        check_int(cfg, "http.cache_max_age_seconds", 0, 86400, err) < 0 ||
         check_string(cfg, "plugins.dir", 1, err) < 0 ||
-        check_int(cfg, "runner.timeout_seconds", 1, INT_MAX, err) < 0 ||
-        check_int(cfg, "runner.kill_grace_seconds", 1, INT_MAX, err) < 0 ||
+        check_int(cfg, "runner.timeout_seconds", 1, 604800, err) < 0 ||
+        check_int(cfg, "runner.kill_grace_seconds", 1, 86400, err) < 0 ||
         check_int(cfg, "runner.max_record_errors", 1, INT_MAX, err) < 0 ||
+        check_string(cfg, "runner.work_dir", 1, err) < 0 ||
         check_string(cfg, "log.level", 1, err) < 0 ||
         check_int(cfg, "workers.max_concurrent_runs", 1, 256, err) < 0 ||
         check_int(cfg, "workers.lease_seconds", 3, 86400, err) < 0 ||
@@ -727,25 +970,37 @@ int cd_config_check(const cd_config *cfg, char **err)
         check_int(cfg, "retention.days", 1, 36500, err) < 0 ||
         check_int(cfg, "backfill.max_days", 1, 3660, err) < 0 ||
         check_int(cfg, "http_client.connect_timeout_seconds", 1, 3600, err) < 0 ||
-        check_int(cfg, "http_client.request_timeout_seconds", 1, 86400, err) < 0)
+        check_int(cfg, "http_client.request_timeout_seconds", 1, 86400, err) < 0 ||
+        check_string(cfg, "http_client.ca_file", 1, err) < 0 ||
+        check_string(cfg, "http_client.proxy", 1, err) < 0 ||
+        check_string(cfg, "templates.dir", 1, err) < 0 ||
+        check_string(cfg, "schema.dir", 1, err) < 0)
         return -1;
 
-    /* A duration: seconds, or a number with s, m, h or d. */
-    json_t *wnode = cd_config_get(cfg, "scheduler.catchup_window");
-    const char *window = cd_config_string(cfg, "scheduler.catchup_window", NULL);
-    if (wnode && !json_is_null(wnode) && !window) {
-        *err = cd_xstrdup("scheduler.catchup_window: must be a duration like 48h, 90m or 3600");
+    /* libmicrohttpd shares the connection limit among the threads and
+     * refuses to start when a thread would get none. */
+    long long threads = cd_config_int(cfg, "http.threads", 4, NULL);
+    long long limit = cd_config_int(cfg, "http.connection_limit", 512, NULL);
+    if (limit < threads) {
+        *err = cd_sprintf("http.connection_limit: must be at least http.threads (%lld), got %lld",
+                          threads, limit);
         return -1;
     }
-    if (window) {
-        char *end;
-        long long v = strtoll(window, &end, 10);
-        if (end == window || v < 0 ||
-            (*end && !(strchr("smhd", *end) && end[1] == '\0'))) {
-            *err = cd_sprintf("scheduler.catchup_window: must be a duration like 48h, 90m or "
-                              "3600, got '%s'", window);
-            return -1;
-        }
+
+    /* The scheduler's own parser: whatever passes here is the window it
+     * uses, not the 48h it falls back to. */
+    json_t *wnode = cd_config_get(cfg, "scheduler.catchup_window");
+    const char *window = cd_config_string(cfg, "scheduler.catchup_window", NULL);
+    if (wnode && !json_is_null(wnode) && (!window || cd_parse_duration(window) < 0)) {
+        if (window)
+            *err = cd_sprintf("scheduler.catchup_window: must be a duration like 48h, 90m, 2d or "
+                              "3600 (seconds), got '%s'",
+                              window);
+        else
+            *err = cd_sprintf("scheduler.catchup_window: must be a duration like 48h, 90m, 2d or "
+                              "3600 (seconds), not %s",
+                              type_name(wnode));
+        return -1;
     }
 
     const char *level = cd_config_string(cfg, "log.level", NULL);

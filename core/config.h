@@ -41,9 +41,12 @@ const char *cd_config_string(const cd_config *cfg, const char *dotted_key, const
  * (or a string of digits) returns dflt and sets *bad to 1 if bad != NULL. */
 long long cd_config_int(const cd_config *cfg, const char *dotted_key, long long dflt, int *bad);
 
-/* Checks the types of the keys the core knows (database.url string,
- * http.port 1..65535, http.listen string, plugins.dir string, runner.*
- * positive integers). Returns 0 or -1 with *err describing the first bad key. */
+/* Refuses sections and keys the code does not read (with a "did you mean"
+ * for a near miss), then checks the type and range of each known key
+ * (database.url string, http.port 1..65535, runner.timeout_seconds at most a
+ * week, scheduler.catchup_window a duration, ...). alerts.channels entries
+ * are checked where they are read. Returns 0 or -1 with *err naming the
+ * first bad key, never showing a value that may be a secret. */
 int cd_config_check(const cd_config *cfg, char **err);
 
 /* The files that were read, in order (for `connectord config`). Borrowed. */

@@ -401,8 +401,7 @@ static void test_check(void **state)
                               "plugins:\n  dir: /usr/lib/connectord/plugins\n"
                               "runner:\n  timeout_seconds: 900\n  kill_grace_seconds: 10\n"
                               "  max_record_errors: 1000\n"
-                              "log:\n  level: debug\n"
-                              "future_feature:\n  anything: [1]\n");
+                              "log:\n  level: debug\n");
     char *err = NULL;
     assert_int_equal(cd_config_check(cfg, &err), 0);
     cd_config_free(cfg);
@@ -445,6 +444,167 @@ static void test_check_worker_keys(void **state)
     check_fails("retry:\n  base_seconds: soon\n", "retry.base_seconds");
     check_fails("retention:\n  days: 0\n", "retention.days");
     check_fails("workers: 4\n", "workers: must be a mapping");
+}
+
+/* Every key the code reads, set to a valid value at once: the known-key
+ * table must not refuse one of them (nor the sections with free-form
+ * children: alerts.channels entries, auth.tokens entries). */
+static void test_check_every_known_key(void **state)
+{
+    cd_config *cfg = parse_ok(
+        "database:\n  url: \"postgresql:///x\"\n"
+        "http:\n  listen: 127.0.0.1\n  port: 5103\n  web_dir: /srv/web\n  threads: 8\n"
+        "  db_connections: 10\n  connection_limit: 100\n  connection_timeout_seconds: 0\n"
+        "  test_timeout_seconds: 600\n  cache_entries: 0\n  cache_max_age_seconds: 0\n"
+        "plugins:\n  dir: /p\n"
+        "runner:\n  timeout_seconds: 604800\n  kill_grace_seconds: 5\n  work_dir: /w\n"
+        "  max_record_errors: 10\n"
+        "log:\n  level: info\n"
+        "workers:\n  max_concurrent_runs: 2\n  lease_seconds: 10\n  shutdown_grace_seconds: 0\n"
+        "scheduler:\n  catchup_window: 2d\n"
+        "retry:\n  base_seconds: 1\n  max_seconds: 2\n"
+        "retention:\n  days: 9\n"
+        "backfill:\n  max_days: 9\n"
+        "http_client:\n  connect_timeout_seconds: 2\n  request_timeout_seconds: 3\n"
+        "  ca_file: /ca.pem\n  proxy: \"http://proxy:3128\"\n"
+        "alerts:\n  base_url: \"http://h\"\n  digest_time: \"08:00\"\n"
+        "  digest_timezone: Asia/Kolkata\n  timeout_seconds: 1\n  max_attempts: 1\n"
+        "  retry_base_seconds: 1\n  retry_max_seconds: 1\n  max_age_hours: 1\n"
+        "  channels:\n    - {name: m, type: email, url: \"smtp://h\", from: a@b, to: [c@d],\n"
+        "       username: u, starttls: try, secret: {secret: \"env:X\"}}\n"
+        "templates:\n  dir: /t\n"
+        "auth:\n  tokens:\n    - {token: {secret: \"env:T\"}, role: admin, name: ops}\n"
+        "schema:\n  dir: /s\n");
+    char *err = NULL;
+    if (cd_config_check(cfg, &err) != 0)
+        fail_msg("%s", err);
+    cd_config_free(cfg);
+    /* An empty section is "all defaults". */
+    cfg = parse_ok("auth:\nalerts:\nhttp:\n");
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+}
+
+static void test_check_unknown_keys(void **state)
+{
+    /* The reviewer's case: the API came up with no tokens, every loopback
+     * request anonymous admin. */
+    check_fails("auth:\n  token:\n    - {token: s3cret-value, role: admin}\n",
+                "auth.token: unknown key; did you mean auth.tokens?");
+    check_fails("workers:\n  max_concurent_runs: 8\n",
+                "workers.max_concurent_runs: unknown key; did you mean "
+                "workers.max_concurrent_runs?");
+    check_fails("worker:\n  max_concurrent_runs: 8\n",
+                "worker: unknown section; did you mean workers?");
+    check_fails("future_feature:\n  anything: [1]\n",
+                "future_feature: unknown section (known: database, http, plugins");
+    check_fails("http:\n  bind: 0.0.0.0\n",
+                "http.bind: unknown key (known: listen, port, web_dir, threads");
+    check_fails("http.port: 8080\n", "http.port: unknown section; nest it: http: {port: ...}");
+    check_fails("alerts:\n  chanels: []\n", "alerts.chanels: unknown key; did you mean "
+                                            "alerts.channels?");
+    check_fails("auth:\n  tokens:\n    - {token: abc, role: admin}\n"
+                "    - {token: def, role: viewer, nmae: ops}\n",
+                "auth.tokens[1].nmae: unknown key; did you mean auth.tokens[1].name?");
+    check_fails("templates:\n  dirs: /t\n", "templates.dirs: unknown key; did you mean templates.dir?");
+    check_fails("auth: [a]\n", "auth: must be a mapping, not a list");
+    check_fails("templates: /t\n", "templates: must be a mapping, not a string");
+    /* The first mistake in file order is the one named. */
+    check_fails("http:\n  port: 1\nzz:\n  a: 1\nretry:\n  bogus: 1\n", "zz: unknown section");
+
+    /* A URL pasted as a key keeps its password out of the message. */
+    cd_config *cfg = parse_ok("database:\n  postgresql://u:hunter2@h/db:\n");
+    char *err = NULL;
+    assert_int_equal(cd_config_check(cfg, &err), -1);
+    assert_non_null(strstr(err, "database: unknown key that looks like a URL"));
+    assert_null(strstr(err, "hunter2"));
+    free(err);
+    cd_config_free(cfg);
+}
+
+/* A misspelt key in a conf.d file is refused too: the check is on the
+ * merged document, whichever file brought the key. */
+static void test_unknown_key_in_confd(void **state)
+{
+    fixture *fx = *state;
+    write_file(fx, "connectord.yaml", "http:\n  port: 5103\n");
+    write_file(fx, "conf.d/10-a.yaml", "auth:\n  token:\n    - {token: t, role: admin}\n");
+    char *path = cd_sprintf("%s/connectord.yaml", fx->dir);
+    char *err = NULL;
+    cd_config *cfg = cd_config_load(path, &err);
+    free(path);
+    assert_non_null(cfg);
+    assert_int_equal(cd_config_check(cfg, &err), -1);
+    assert_non_null(strstr(err, "auth.token: unknown key; did you mean auth.tokens?"));
+    free(err);
+    cd_config_free(cfg);
+}
+
+static void test_check_http_numbers(void **state)
+{
+    /* 0 is "off" for the cache, "no age limit" for its entries and
+     * libmicrohttpd's "no timeout". */
+    cd_config *cfg = parse_ok("http:\n  cache_entries: 0\n  cache_max_age_seconds: 0\n"
+                              "  connection_timeout_seconds: 0\n  threads: 64\n"
+                              "  connection_limit: 64\n  db_connections: 1\n");
+    char *err = NULL;
+    if (cd_config_check(cfg, &err) != 0)
+        fail_msg("%s", err);
+    cd_config_free(cfg);
+
+    check_fails("http:\n  threads: lots\n", "http.threads: must be an integer from 1 to 64, not a string");
+    check_fails("http:\n  threads: 0\n", "http.threads: must be an integer from 1 to 64, got 0");
+    check_fails("http:\n  threads: 65\n", "http.threads: must be an integer from 1 to 64, got 65");
+    check_fails("http:\n  cache_entries: off\n",
+                "http.cache_entries: must be an integer from 0 to 100000, not a string");
+    check_fails("http:\n  cache_entries: -1\n", "http.cache_entries: must be an integer from 0");
+    check_fails("http:\n  cache_entries: 100001\n", "http.cache_entries");
+    check_fails("http:\n  cache_max_age_seconds: -5\n", "http.cache_max_age_seconds");
+    check_fails("http:\n  connection_limit: -1\n",
+                "http.connection_limit: must be an integer from 1 to 1000000, got -1");
+    check_fails("http:\n  connection_limit: 4294967297\n", "http.connection_limit");
+    check_fails("http:\n  connection_timeout_seconds: -1\n", "http.connection_timeout_seconds");
+    check_fails("http:\n  connection_timeout_seconds: soon\n", "http.connection_timeout_seconds");
+    check_fails("http:\n  test_timeout_seconds: 0\n", "http.test_timeout_seconds");
+    check_fails("http:\n  test_timeout_seconds: 604801\n", "http.test_timeout_seconds");
+    check_fails("http:\n  db_connections: 0\n", "http.db_connections");
+    check_fails("http:\n  db_connections: many\n", "http.db_connections");
+    check_fails("http:\n  web_dir: [a]\n", "http.web_dir: must be a string");
+    /* The default of 4 threads needs at least 4 connections. */
+    check_fails("http:\n  connection_limit: 3\n",
+                "http.connection_limit: must be at least http.threads (4), got 3");
+    check_fails("http:\n  threads: 16\n  connection_limit: 8\n",
+                "http.connection_limit: must be at least http.threads (16), got 8");
+}
+
+static void test_check_runner_timeout_and_window(void **state)
+{
+    cd_config *cfg = parse_ok("runner:\n  timeout_seconds: 604800\n"
+                              "scheduler:\n  catchup_window: 0\n");
+    char *err = NULL;
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+    cfg = parse_ok("scheduler:\n  catchup_window: 90m\n");
+    assert_int_equal(cd_config_check(cfg, &err), 0);
+    cd_config_free(cfg);
+
+    /* connectord run adds 120 to it as an SQL int. */
+    check_fails("runner:\n  timeout_seconds: 604801\n",
+                "runner.timeout_seconds: must be an integer from 1 to 604800, got 604801");
+    check_fails("runner:\n  timeout_seconds: 2147483647\n", "runner.timeout_seconds");
+    check_fails("runner:\n  kill_grace_seconds: 2147483647\n", "runner.kill_grace_seconds");
+    /* Overflowed strtoll, then the scheduler used 48h in silence. */
+    check_fails("scheduler:\n  catchup_window: 99999999999999999999999h\n",
+                "scheduler.catchup_window: must be a duration like 48h");
+    check_fails("scheduler:\n  catchup_window: 99999999999999999999999\n",
+                "scheduler.catchup_window");
+    check_fails("scheduler:\n  catchup_window: 999999999999999d\n", "scheduler.catchup_window");
+    check_fails("scheduler:\n  catchup_window: -1\n", "scheduler.catchup_window");
+    check_fails("scheduler:\n  catchup_window: 48x\n", "scheduler.catchup_window");
+    check_fails("scheduler:\n  catchup_window: \"\"\n", "scheduler.catchup_window");
+    check_fails("scheduler:\n  catchup_window: true\n",
+                "scheduler.catchup_window: must be a duration like 48h, 90m, 2d or 3600 "
+                "(seconds), not a boolean");
 }
 
 static void test_check_never_shows_url(void **state)
@@ -502,6 +662,11 @@ int main(void)
         cmocka_unit_test(test_merge_string),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_check_worker_keys),
+        cmocka_unit_test(test_check_every_known_key),
+        cmocka_unit_test(test_check_unknown_keys),
+        cmocka_unit_test_setup_teardown(test_unknown_key_in_confd, setup, teardown),
+        cmocka_unit_test(test_check_http_numbers),
+        cmocka_unit_test(test_check_runner_timeout_and_window),
         cmocka_unit_test(test_check_never_shows_url),
         cmocka_unit_test(test_shipped_default),
     };

@@ -23,9 +23,11 @@ for (const v of ['OPS_URL', 'OPS_TOKEN', 'OPS_SABPAISA_URL', 'OPS_PG_CONNINFO'])
 const EXPECTED_HTTP = [
   [401, 'GET', /^\/connectors$/], // first load, before the token is given
   [400, 'POST', /^\/connectors$/], // the save with a validation error
+  [504, 'POST', /^\/connectors\/\d+\/test$/], // a test answer turned into the wait's timeout
 ];
 
 let step = 0;
+let conf;
 const problems = [];
 const responses = []; // {url, status, body}
 const failedHttp = [];
@@ -249,6 +251,48 @@ try {
   await d.waitFor({ state: 'detached' });
   await card('Ledger DB').getByText('PG_DATABASE • LEDGER2').waitFor();
 
+  log('edit: a number Chromium cannot parse is an error, not a deleted setting');
+  const puts = [];
+  page.on('request', (r) => { if (r.method() === 'PUT') puts.push(r.url()); });
+  await card('Test bank').getByRole('button', { name: 'Edit Test bank' }).click();
+  d = dialogNamed('connector-form');
+  await d.waitFor();
+  const rows = field(d, 'Rows');
+  await rows.fill('');
+  await rows.pressSequentially('1e');
+  assert.ok(await rows.evaluate((el) => el.validity.badInput), 'Chromium sees "1e" as bad input');
+  await d.getByRole('button', { name: 'Save changes' }).click();
+  await d.locator('.field.has-error .field-error', { hasText: 'is not a number' }).waitFor();
+  assert.equal(await rows.getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'connection_config.rows', 'focus on the bad number');
+  assert.deepEqual(puts, [], 'nothing saved with a bad number');
+  await shot(page, 'edit-bad-number');
+  await rows.fill('24');
+
+  log('edit: the reference box clears the field, and left empty keeps the stored secret');
+  const secretRow = d.locator('.field', { has: page.getByLabel('Password', { exact: true }) });
+  const pwIn = secretRow.getByLabel('Password', { exact: true });
+  const refBox = secretRow.getByRole('checkbox', { name: 'reference' });
+  await refBox.check();
+  assert.equal(await pwIn.getAttribute('type'), 'text');
+  await pwIn.fill('env:OPS_REF');
+  await refBox.uncheck();
+  assert.equal(await pwIn.inputValue(), '', 'the reference is not left in the password field');
+  assert.equal(await pwIn.getAttribute('type'), 'password');
+  await pwIn.pressSequentially('x');
+  await refBox.check();
+  assert.equal(await pwIn.inputValue(), '', 'typed secret not kept as a reference');
+  const put = page.waitForRequest((r) => r.method() === 'PUT');
+  await d.getByRole('button', { name: 'Save changes' }).click();
+  const putBody = JSON.parse((await put).postData());
+  assert.equal(putBody.connection_config.password, '********', 'the mask is sent: the stored secret stays');
+  assert.equal(putBody.connection_config.rows, 24);
+  await d.waitFor({ state: 'detached' });
+  const testBankId = await card('Test bank').getAttribute('data-id');
+  const apiHeaders = { Authorization: `Bearer ${TOKEN}` };
+  const stored = await (await context.request.get(`${URL0}/connectors/${testBankId}`, { headers: apiHeaders })).json();
+  assert.equal(stored.connector.connection_config.password, '********', 'the plaintext secret is still stored');
+
   log('Test: a toast with the driver\'s message and steps, and a link to the test run');
   await card('Ledger DB').getByRole('button', { name: 'Test Ledger DB' }).click();
   let t = page.locator('.toast', { hasText: 'Test passed: Ledger DB' });
@@ -264,6 +308,27 @@ try {
   await shot(page, 'test-toast-test-gen');
   await t.getByRole('button', { name: /View test run/ }).click();
   const testRun = dialogNamed('run');
+  await testRun.waitFor();
+  await testRun.getByText('TEST', { exact: true }).waitFor();
+  await page.keyboard.press('Escape');
+  await testRun.waitFor({ state: 'detached' });
+  await t.locator('.toast-close').click();
+
+  log('Test: the wait running out (504) is "still running" with the run, not a failure');
+  // A real test runs; only its answer becomes the 504 a slow one gets.
+  await page.route('**/connectors/*/test', async (route) => {
+    const real = await (await route.fetch()).json();
+    await route.fulfill({ status: 504, json: { success: false, error: 'The test did not finish in time; it goes on in the background', run_id: real.run_id, status: 'RUNNING' } });
+  });
+  await card('Test bank').getByRole('button', { name: 'Test Test bank' }).click();
+  t = page.locator('.toast', { hasText: 'Test still running: Test bank' });
+  await t.waitFor({ timeout: 60000 });
+  await page.unroute('**/connectors/*/test');
+  assert.ok(await t.evaluate((el) => el.classList.contains('toast-info')), 'an info toast');
+  assert.equal(await page.locator('.toast', { hasText: 'Test failed' }).count(), 0, 'not shown as a failure');
+  await t.getByText('goes on in the background').waitFor();
+  await shot(page, 'test-toast-still-running');
+  await t.getByRole('button', { name: /View test run/ }).click();
   await testRun.waitFor();
   await testRun.getByText('TEST', { exact: true }).waitFor();
   await page.keyboard.press('Escape');
@@ -314,7 +379,7 @@ try {
   await card('Test bank').getByRole('button', { name: 'History Test bank' }).click();
   const hist = dialogNamed('history');
   await hist.locator('tbody tr').first().waitFor();
-  assert.equal(await hist.locator('tbody tr').count(), 2, 'test run and manual run');
+  assert.equal(await hist.locator('tbody tr').count(), 3, 'two test runs and the manual run');
   await assertLabelled(hist, 'history');
   await shot(page, 'history');
   await field(hist, 'Type').selectOption('MANUAL');
@@ -360,6 +425,60 @@ try {
   await page.keyboard.press('Escape');
   await bf.waitFor({ state: 'detached' });
 
+  log('Backfill cancel asks first, and a second Enter after Start cancels nothing');
+  const cancels = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && /\/cancel$/.test(r.url())) cancels.push(r.url()); });
+  await card('Test bank').getByRole('button', { name: 'Backfill Test bank' }).click();
+  const bf2 = dialogNamed('backfill');
+  await bf2.getByText('This creates 5 runs').waitFor();
+  await bf2.getByRole('button', { name: 'Start backfill' }).focus();
+  await page.keyboard.press('Enter');
+  await bf2.locator('.bf-dates li').nth(4).waitFor();
+  assert.ok(await page.evaluate(() => document.activeElement.classList.contains('bf-text')), 'focus on the progress text');
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(300);
+  assert.equal(await dialogNamed('confirm').count(), 0, 'Enter opens nothing');
+  await bf2.getByRole('button', { name: 'Cancel backfill' }).click();
+  conf = dialogNamed('confirm');
+  await conf.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the safe choice has focus');
+  await shot(page, 'backfill-cancel-confirm');
+  await page.keyboard.press('Escape');
+  await conf.waitFor({ state: 'detached' });
+  assert.deepEqual(cancels, [], 'no cancel sent');
+  assert.equal(await bf2.getAttribute('data-finished'), 'no', 'the backfill goes on');
+  await page.keyboard.press('Escape');
+  await bf2.waitFor({ state: 'detached' });
+
+  log('Cancel run in the run detail asks first');
+  await card('Test bank').getByRole('button', { name: 'History Test bank' }).click();
+  const hist2 = dialogNamed('history');
+  await field(hist2, 'Type').selectOption('BACKFILL');
+  await field(hist2, 'Status').selectOption('QUEUED');
+  await hist2.locator('tbody tr td', { hasText: 'QUEUED' }).first().waitFor();
+  await hist2.getByRole('button', { name: /^Details of run/ }).first().click();
+  const run2 = dialogNamed('run');
+  const cancelRun = run2.getByRole('button', { name: 'Cancel run' });
+  await cancelRun.waitFor();
+  await cancelRun.click();
+  conf = dialogNamed('confirm');
+  await conf.waitFor();
+  await page.keyboard.press('Escape');
+  await conf.waitFor({ state: 'detached' });
+  assert.deepEqual(cancels, [], 'Escape cancels no run');
+  assert.notEqual(await run2.getAttribute('data-status'), 'FAILED');
+  await cancelRun.click();
+  await dialogNamed('confirm').getByRole('button', { name: 'Cancel run' }).click();
+  await page.waitForFunction(() => document.querySelector('dialog[data-name="run"]')?.dataset.status === 'FAILED', null, { timeout: 30000 });
+  assert.equal(cancels.length, 1, 'one cancel, after the confirmation');
+  await shot(page, 'run-cancelled');
+  await page.keyboard.press('Escape');
+  await run2.waitFor({ state: 'detached' });
+  await page.keyboard.press('Escape');
+  await hist2.waitFor({ state: 'detached' });
+  // The rest of the backfill runs out before Pause.
+  await page.waitForFunction(() => !document.querySelector('article.card[data-name="Test bank"] .run-state .spinner'), null, { timeout: 60000 });
+
   log('Pause and Resume');
   await card('Test bank').getByRole('button', { name: 'Pause Test bank' }).click();
   await card('Test bank').locator('.badge', { hasText: 'PAUSED' }).waitFor();
@@ -381,7 +500,7 @@ try {
 
   log('Delete asks first; Cancel keeps the connector, Delete removes it');
   await card('SabPaisa mock').getByRole('button', { name: 'Delete SabPaisa mock' }).click();
-  let conf = dialogNamed('confirm');
+  conf = dialogNamed('confirm');
   await conf.waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel', 'the safe choice has focus');
   await shot(page, 'delete-confirm');
@@ -390,10 +509,48 @@ try {
   assert.equal(await card('SabPaisa mock').count(), 1, 'still there after Escape');
   await card('SabPaisa mock').getByRole('button', { name: 'Delete SabPaisa mock' }).click();
   conf = dialogNamed('confirm');
+  // The real delete, its counts raised as if runs had been queued.
+  let realDelete = null;
+  await page.route('**/connectors/*', async (route) => {
+    if (route.request().method() !== 'DELETE') { await route.fallback(); return; }
+    realDelete = await (await route.fetch()).json();
+    await route.fulfill({ json: { ...realDelete, cancelled_runs: 1, dropped_queued_runs: 3 } });
+  });
   await conf.getByRole('button', { name: 'Delete' }).click();
   await card('SabPaisa mock').waitFor({ state: 'detached' });
-  await page.locator('.toast', { hasText: 'Deleted SabPaisa mock' }).waitFor();
+  const delToast = page.locator('.toast', { hasText: 'Deleted SabPaisa mock' });
+  await delToast.waitFor();
+  await page.unroute('**/connectors/*');
+  assert.equal(realDelete.dropped_queued_runs, 0, 'the server reports dropped queued runs');
+  assert.equal((await delToast.locator('.toast-msg').textContent()).trim(), '1 run cancelled, 3 queued runs dropped.');
   await shot(page, 'after-delete');
+
+  log('an idle page reloads the list every minute and when shown again');
+  {
+    // A context of its own: the clock is per context, and the main page
+    // must keep real time.
+    const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page2 = await ctx2.newPage();
+    page2.on('pageerror', (e) => problems.push(`page error (idle page): ${e.message}`));
+    await page2.addInitScript((tk) => sessionStorage.setItem('connectord.token', tk), TOKEN);
+    await page2.clock.install();
+    await page2.goto(`${URL0}/ops/connectors`);
+    const hdfc = page2.locator('article.card[data-name="HDFC drop box"]');
+    await hdfc.locator('.badge', { hasText: 'ACTIVE' }).waitFor();
+    assert.equal(await page2.evaluate(() => document.body.dataset.moving), 'no', 'nothing moving: the idle case');
+    const hdfcId = await hdfc.getAttribute('data-id');
+    const headers = { Authorization: `Bearer ${TOKEN}` };
+    // Changed behind the page's back, as another operator or the scheduler would.
+    assert.ok((await context.request.post(`${URL0}/connectors/${hdfcId}/pause`, { headers, data: {} })).ok());
+    await page2.waitForTimeout(500);
+    assert.equal(await hdfc.locator('.badge', { hasText: 'PAUSED' }).count(), 0, 'no reload before the minute');
+    await page2.clock.fastForward(61000);
+    await hdfc.locator('.badge', { hasText: 'PAUSED' }).waitFor({ timeout: 10000 });
+    assert.ok((await context.request.post(`${URL0}/connectors/${hdfcId}/resume`, { headers, data: {} })).ok());
+    await page2.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await hdfc.locator('.badge', { hasText: 'ACTIVE' }).waitFor({ timeout: 10000 });
+    await ctx2.close();
+  }
 
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });

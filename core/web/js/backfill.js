@@ -3,7 +3,7 @@
 // business dates, so "today" is today in its zone.
 import { h, fill, uid } from './dom.js';
 import { api, ApiError } from './api.js';
-import { makeDialog } from './dialogs.js';
+import { makeDialog, confirmDialog } from './dialogs.js';
 import { dateIn, addDays, daysBetween } from './time.js';
 import { toast, errorToast } from './toast.js';
 
@@ -75,7 +75,8 @@ export function openBackfill(c, onChange) {
   // Progress view, polled until nothing is queued or running.
   function follow(first) {
     const bar = h('progress', { max: first.runs || 1, value: 0, 'aria-label': 'Backfill progress' });
-    const text = h('p', { class: 'bf-text', 'aria-live': 'polite' });
+    // Focusable so the submit's focus lands on something harmless.
+    const text = h('p', { class: 'bf-text', 'aria-live': 'polite', tabindex: '-1' });
     const list = h('ul', { class: 'bf-dates' });
     const cancel = h('button', { type: 'button', class: 'btn btn-danger' }, 'Cancel backfill');
     fill(d.body, h('p', { class: 'muted' }, `${first.from_date} to ${first.to_date}`), bar, text, list);
@@ -110,13 +111,19 @@ export function openBackfill(c, onChange) {
     if (first.progress) show(first.progress);
     timer = setTimeout(poll, 500);
     cancel.addEventListener('click', async () => {
+      const ok = await confirmDialog('Cancel backfill',
+        `Cancel the backfill of ${c.name} from ${first.from_date} to ${first.to_date}? Its queued runs are dropped and a running one is stopped.`,
+        { confirmText: 'Cancel backfill', danger: true });
+      if (!ok) return;
       try {
         const r = await api.backfillCancel(c.id, first.backfill_id);
         toast(`${r.message}: ${r.cancelled_runs} runs`, { kind: 'ok' });
       } catch (e) { errorToast('Cannot cancel', e); }
     });
     d.dlg.addEventListener('close', () => clearTimeout(timer));
-    cancel.focus();
+    // The Start button that had focus is gone; on Cancel backfill, a
+    // second Enter would throw the whole backfill away.
+    text.focus();
   }
 
   d.body.append(form);

@@ -96,9 +96,17 @@ function leaf(key, schema, required, value, ctx, path) {
     if (isRef) input.value = value.secret; // a reference names where the secret is, not the secret
     const refId = uid('ref');
     const ref = h('input', { id: refId, type: 'checkbox', checked: isRef });
+    let toggled = false;
     ref.addEventListener('change', () => {
+      toggled = true;
+      // What was typed for one kind is wrong for the other: a reference
+      // left in a password input would be saved as the secret, and text
+      // typed after it appended to it.
+      input.value = '';
       input.type = ref.checked ? 'text' : 'password';
-      input.placeholder = ref.checked ? 'env:NAME, file:/path or cred:NAME' : (stored && !isRef ? 'stored — leave empty to keep' : '');
+      input.placeholder = ref.checked
+        ? `env:NAME, file:/path or cred:NAME${stored ? ' — leave empty to keep the stored one' : ''}`
+        : (stored ? 'stored — leave empty to keep' : '');
     });
     control = {
       el: h('div', { class: 'secret-row' }, input,
@@ -108,9 +116,13 @@ function leaf(key, schema, required, value, ctx, path) {
     };
     read = () => {
       const v = input.value;
-      if (ref.checked) return v ? { secret: v } : undefined;
-      if (v) return v;
-      return stored && !isRef && ctx.editing ? MASK : undefined;
+      if (v) return ref.checked ? { secret: v } : v;
+      // The PUT replaces connection_config whole: an omitted field is a
+      // deleted secret. The mask keeps what is stored, plaintext or
+      // reference. Only a reference cleared by hand (it was shown, not
+      // hidden) means "remove it".
+      if (stored && ctx.editing && (!isRef || toggled)) return MASK;
+      return undefined;
     };
     extra = 'Secret: never shown again after saving.';
   } else if (kind === 'list') {
@@ -162,6 +174,10 @@ function leaf(key, schema, required, value, ctx, path) {
     // trimmed, it would read as empty and the driver's default would win.
     const single = schema.maxLength === 1;
     read = () => {
+      // Chromium reports "1e" or "--5" in a number input as value "" with
+      // badInput: read as empty, the field would be left out and the
+      // stored setting deleted.
+      if (numeric && input.validity && input.validity.badInput) throw new FieldError(path, 'is not a number');
       const t = single ? input.value : input.value.trim();
       if (t === '') return undefined;
       if (numeric) {

@@ -228,7 +228,12 @@ export async function openConnectorForm(existingId, onSaved) {
     try {
       b = body();
     } catch (err) {
-      if (err instanceof FieldError) { showErrors([{ field: err.field, message: err.message }], null); return; }
+      if (err instanceof FieldError) {
+        showErrors([{ field: err.field, message: err.message }], null);
+        const first = form.querySelector('[aria-invalid="true"]');
+        if (first) first.focus();
+        return;
+      }
       throw err;
     }
     save.disabled = true;

@@ -3,7 +3,7 @@
 // errors, each paginated, with Cancel while the run is queued or running.
 import { h, fill, uid } from './dom.js';
 import { api } from './api.js';
-import { makeDialog } from './dialogs.js';
+import { makeDialog, confirmDialog } from './dialogs.js';
 import { localTime, duration } from './time.js';
 import { toast, errorToast } from './toast.js';
 
@@ -141,6 +141,9 @@ export function openRun(c, runId) {
   errors.prev.addEventListener('click', () => { q.errors_offset = Math.max(0, q.errors_offset - q.errors_limit); load(); });
   errors.next.addEventListener('click', () => { q.errors_offset += q.errors_limit; load(); });
   cancel.addEventListener('click', async () => {
+    const ok = await confirmDialog('Cancel run', `Cancel run ${runId} of "${c.name}"? A running run is stopped and ends FAILED.`,
+      { confirmText: 'Cancel run', danger: true });
+    if (!ok) return;
     try {
       const r = await api.cancelRun(c.id, runId);
       toast(r.message || 'Cancelled', { kind: 'ok' });

@@ -1,7 +1,9 @@
 // main.js — the ops page: header (counts, filter tabs, search, Refresh,
 // Add), the grid of cards and their actions. The list refreshes by itself
-// while a run is queued or running, backing off from 1 s to 10 s, and
-// stops when nothing moves.
+// while a run is queued or running, backing off from 1 s to 10 s; when
+// nothing moves it still reloads every minute and when the tab is shown
+// again, because "Late" is judged against next_run_at and a list kept
+// from an hour ago would call every healthy connector late.
 import { h, fill, $ } from './dom.js';
 import { api, onTokenNeeded, setToken } from './api.js';
 import { askToken } from './token.js';
@@ -14,6 +16,7 @@ import { toast, errorToast } from './toast.js';
 
 onTokenNeeded(askToken);
 
+const IDLE_MS = 60000;
 const state = { filter: '', q: '', connectors: [], timer: null, delay: 1000, loading: null };
 const grid = $('#grid');
 const status = $('#list-status');
@@ -43,8 +46,12 @@ export async function refresh({ quiet = false } = {}) {
   try {
     r = await api.list({ status: state.filter, q: state.q });
   } catch (e) {
+    if (mine !== state.loading) return;
     if (!quiet) errorToast('Cannot load connectors', e);
     status.textContent = `Could not load: ${e.message}`;
+    // Keep trying quietly: a restart of connectord should not leave the
+    // page showing stale health until someone presses Refresh.
+    state.timer = setTimeout(idleTick, IDLE_MS);
     return;
   }
   if (mine !== state.loading) return; // a newer load is on its way
@@ -61,7 +68,18 @@ export async function refresh({ quiet = false } = {}) {
     state.delay = Math.min(state.delay * 1.5, 10000);
   } else {
     state.delay = 1000;
+    state.timer = setTimeout(idleTick, IDLE_MS);
   }
+}
+
+// A reload replaces the cards, and the button that opened a dialog with
+// them, so focus could not go back to it: wait until the dialog is closed.
+function idleTick() {
+  if (document.querySelector('dialog[open]')) {
+    state.timer = setTimeout(idleTick, IDLE_MS);
+    return;
+  }
+  refresh({ quiet: true });
 }
 
 function kick() {
@@ -81,6 +99,16 @@ async function testConnector(c, button) {
       h('strong', {}, s.name || s.step || ''), s.detail || s.message ? ` — ${s.detail || s.message}` : ''));
     const link = r.run_id ? h('button', { type: 'button', class: 'link-btn' }, `View test run ${r.run_id}`) : null;
     if (link) link.addEventListener('click', () => openRun(c, r.run_id));
+    // 504 (the wait ran out) and 503 (the server is stopping) say nothing
+    // about the connector: its test run goes on and has the outcome.
+    if (r._status === 503 || r._status === 504) {
+      toast(`Test still running: ${c.name}`, {
+        kind: 'info',
+        timeout: 0,
+        body: [h('p', { class: 'toast-msg' }, r.error || 'The test goes on in the background.'), link],
+      });
+      return;
+    }
     toast(r.success ? `Test passed: ${c.name}` : `Test failed: ${c.name}`, {
       kind: r.success ? 'ok' : 'error',
       timeout: r.success ? 15000 : 0,
@@ -98,15 +126,21 @@ async function testConnector(c, button) {
 async function deleteConnector(c) {
   const ok = await confirmDialog('Delete connector', `Delete "${c.name}" and its run history? This cannot be undone.`, { confirmText: 'Delete', danger: true });
   if (!ok) return;
+  let r;
   try {
-    await api.remove(c.id, false);
+    r = await api.remove(c.id, false);
   } catch (e) {
     if (e.status !== 409) { errorToast('Cannot delete', e); return; }
     const force = await confirmDialog('A run is in progress', `${e.message}. Cancel the run and delete?`, { confirmText: 'Cancel run and delete', danger: true });
     if (!force) return;
-    try { await api.remove(c.id, true); } catch (e2) { errorToast('Cannot delete', e2); return; }
+    try { r = await api.remove(c.id, true); } catch (e2) { errorToast('Cannot delete', e2); return; }
   }
-  toast(`Deleted ${c.name}`, { kind: 'ok' });
+  // Runs queued a moment before the delete go with it: say so, or a
+  // backfill someone was waiting for just silently never happens.
+  const gone = [];
+  if (r.cancelled_runs > 0) gone.push(`${r.cancelled_runs} run${r.cancelled_runs > 1 ? 's' : ''} cancelled`);
+  if (r.dropped_queued_runs > 0) gone.push(`${r.dropped_queued_runs} queued run${r.dropped_queued_runs > 1 ? 's' : ''} dropped`);
+  toast(`Deleted ${c.name}`, { kind: 'ok', body: gone.length ? [h('p', { class: 'toast-msg' }, `${gone.join(', ')}.`)] : [] });
   refresh();
 }
 
@@ -160,7 +194,10 @@ $('#forget-token').addEventListener('click', () => {
   toast('Token forgotten for this tab', { kind: 'info' });
 });
 
-// Times on the cards ("3 min ago") age while the page is open.
-setInterval(() => { if (!document.querySelector('dialog[open]')) render(); }, 60000);
+// A hidden tab's timers are throttled (to once a minute or less), so what
+// it shows on coming back may be far older than IDLE_MS.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && !document.querySelector('dialog[open]')) refresh({ quiet: true });
+});
 
 refresh();

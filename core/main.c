@@ -2,7 +2,8 @@
  * main.c — the connectord command line: configuration, then one subcommand.
  *
  *   connectord [-c FILE] [-v] migrate | serve | plugins [--json] |
- *              exec-run RUN_ID | run CONNECTOR_ID [--type T] [--date D] [--timeout S]
+ *              exec-run RUN_ID | run CONNECTOR_ID [--type T] [--date D] [--timeout S] |
+ *              backfill CONNECTOR_ID FROM TO | cancel RUN_ID | templates [--json]
  */
 #include <errno.h>
 #include <limits.h>
@@ -45,6 +46,7 @@ static void usage(FILE *f)
           "                             PARTIAL_SUCCESS, 1 on FAILED)\n"
           "  backfill CONNECTOR_ID FROM TO\n"
           "                             queue one BACKFILL run per date, run in date order\n"
+          "                             (at most backfill.max_days dates, none after today)\n"
           "  cancel RUN_ID              cancel a queued run, or stop a running one\n"
           "  exec-run RUN_ID            execute a RUNNING run (what the workers start)\n"
           "  templates [--json]         list the bank file templates (conf.d/templates/NAME.yaml)\n"
@@ -206,6 +208,34 @@ static void on_parent_signal(int sig)
     stop_requested = 1;
 }
 
+/* The API refuses a date after the connector's today (api_runs.c,
+ * api_backfill.c); the CLI must not queue what the API would refuse.
+ * Returns 0, EXIT_USAGE for a future date, EXIT_ERROR when the date cannot
+ * be read (no such connector, a database error). */
+static int refuse_future(PGconn *conn, int64_t connector_id, const char *cmd, const char *what,
+                         const char *date)
+{
+    char today[11];
+    char *err = NULL;
+    if (cd_queue_connector_today(conn, connector_id, today, &err) != 0) {
+        cd_error("%s: %s", cmd, err);
+        free(err);
+        return EXIT_ERROR;
+    }
+    if (strcmp(date, today) > 0) {
+        fprintf(stderr, "%s: %s %s is in the future (in the connector's time zone it is %s)\n",
+                cmd, what, date, today);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static long days_of(const char *date)
+{
+    int y, m, d;
+    return cd_date_parse(date, &y, &m, &d) == 0 ? cd_days_from_civil(y, m, d) : 0;
+}
+
 static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char **argv)
 {
     if (argc < 1) {
@@ -257,6 +287,13 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
     if (check_schema(cfg, conn) != 0) {
         PQfinish(conn);
         return EXIT_ERROR;
+    }
+    if (date) {
+        int rc = refuse_future(conn, connector_id, "connectord run", "--date", date);
+        if (rc != 0) {
+            PQfinish(conn);
+            return rc;
+        }
     }
     if (!timeout)
         timeout = (int)cd_config_int(cfg, "runner.timeout_seconds", 900, NULL);
@@ -323,22 +360,52 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
     return ok ? 0 : EXIT_RUN_FAILED;
 }
 
+static int backfill_usage(const char *why, const char *arg)
+{
+    fprintf(stderr, "connectord backfill: %s%s%s\n", why, arg ? ": " : "", arg ? arg : "");
+    fputs("usage: connectord [-c FILE] backfill CONNECTOR_ID FROM TO (dates YYYY-MM-DD)\n",
+          stderr);
+    return EXIT_USAGE;
+}
+
 static int cmd_backfill(const cd_config *cfg, int argc, char **argv)
 {
-    const char *why = NULL;
-    int64_t id = argc == 3 ? parse_id(argv[0]) : -1;
-    if (id < 0 || cd_date_valid(argv[1], strlen(argv[1]), &why) != 0 ||
-        cd_date_valid(argv[2], strlen(argv[2]), &why) != 0 || strcmp(argv[1], argv[2]) > 0) {
-        fputs("connectord backfill: CONNECTOR_ID FROM TO (YYYY-MM-DD, FROM <= TO) required\n",
-              stderr);
+    if (argc != 3)
+        return backfill_usage(argc < 3 ? "CONNECTOR_ID, FROM and TO are required"
+                                       : "unexpected argument",
+                              argc > 3 ? argv[3] : NULL);
+    int64_t id = parse_id(argv[0]);
+    if (id < 0)
+        return backfill_usage("CONNECTOR_ID must be a positive integer", argv[0]);
+    const char *from = argv[1], *to = argv[2], *why = NULL;
+    if (cd_date_valid(from, strlen(from), &why) != 0)
+        return backfill_usage("FROM must be a date YYYY-MM-DD", from);
+    if (cd_date_valid(to, strlen(to), &why) != 0)
+        return backfill_usage("TO must be a date YYYY-MM-DD", to);
+    if (strcmp(from, to) > 0) {
+        fprintf(stderr, "connectord backfill: TO %s is before FROM %s\n", to, from);
+        return EXIT_USAGE;
+    }
+    /* The same bound as POST /connectors/:id/backfill (api_backfill.c). */
+    long span = days_of(to) - days_of(from) + 1;
+    long max = (long)cd_config_int(cfg, "backfill.max_days", 366, NULL);
+    if (span > max) {
+        fprintf(stderr,
+                "connectord backfill: the range has %ld days; at most %ld (backfill.max_days)\n",
+                span, max);
         return EXIT_USAGE;
     }
     PGconn *conn = connect_or_complain(cfg, "connectord-backfill");
     if (!conn)
         return EXIT_ERROR;
+    int rc = refuse_future(conn, id, "connectord backfill", "TO", to);
+    if (rc != 0) {
+        PQfinish(conn);
+        return rc;
+    }
     char bid[37];
     char *err = NULL;
-    int n = cd_queue_backfill(conn, id, argv[1], argv[2], "CLI", bid, &err);
+    int n = cd_queue_backfill(conn, id, from, to, "CLI", bid, &err);
     PQfinish(conn);
     if (n < 0) {
         cd_error("%s", err);
@@ -353,7 +420,9 @@ static int cmd_cancel(const cd_config *cfg, int argc, char **argv)
 {
     int64_t id = argc == 1 ? parse_id(argv[0]) : -1;
     if (id < 0) {
-        fputs("connectord cancel: RUN_ID (a positive integer) required\n", stderr);
+        fputs("connectord cancel: RUN_ID (a positive integer) required\n"
+              "usage: connectord [-c FILE] cancel RUN_ID\n",
+              stderr);
         return EXIT_USAGE;
     }
     PGconn *conn = connect_or_complain(cfg, "connectord-cancel");
@@ -362,6 +431,12 @@ static int cmd_cancel(const cd_config *cfg, int argc, char **argv)
     char *err = NULL;
     int rc = cd_cancel_run(conn, id, "CLI", &err);
     PQfinish(conn);
+    if (rc == CD_CANCEL_NOT_FOUND) {
+        /* Not "already finished": a mistyped id must not look like success. */
+        free(err);
+        fprintf(stderr, "connectord cancel: run %lld does not exist\n", (long long)id);
+        return EXIT_ERROR;
+    }
     if (rc < 0) {
         cd_error("%s", err);
         free(err);

@@ -25,6 +25,30 @@ static int connector_status(PGconn *conn, const char *id, char **status, char **
     return 0;
 }
 
+int cd_queue_connector_today(PGconn *conn, int64_t connector_id, char today[11], char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)connector_id);
+    const char *p[] = {id};
+    /* The zone fallback is the API's (cd_api_connector_today): the CLI and
+     * the API must refuse the same dates. */
+    PGresult *res = cd_db_exec(conn, "reading the connector's date", PGRES_TUPLES_OK,
+                               "SELECT to_char((now() AT TIME ZONE"
+                               "        coalesce(nullif(schedule_timezone, ''), 'Asia/Kolkata'))::date,"
+                               "        'YYYY-MM-DD')"
+                               "  FROM sp_v2_connectors WHERE id = $1",
+                               1, p, err);
+    if (!res)
+        return -1;
+    int ok = PQntuples(res) == 1;
+    if (ok)
+        snprintf(today, 11, "%s", PQgetvalue(res, 0, 0));
+    else
+        *err = cd_xstrdup("Connector not found");
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 int64_t cd_queue_run(PGconn *conn, int64_t connector_id, const char *run_type,
                      const char *run_date, const char *triggered_by, char **err)
 {
@@ -163,13 +187,22 @@ int cd_cancel_run(PGconn *conn, int64_t run_id, const char *by, char **err)
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)run_id);
     const char *p[] = {id, by && *by ? by : "USER"};
+    /* The existence test shares the statement's snapshot: "not found" and
+     * "already finished" cannot be told apart from the counts alone. */
     PGresult *res = cd_db_exec(conn, "cancelling the run", PGRES_TUPLES_OK,
-                               CANCEL_SQL("id = $1", "$2"), 2, p, err);
+                               CANCEL_SQL("id = $1", "$2")
+                               ", EXISTS (SELECT 1 FROM sp_v2_connector_runs WHERE id = $1)",
+                               2, p, err);
     if (!res)
         return -1;
     int queued = atoi(PQgetvalue(res, 0, 0)), running = atoi(PQgetvalue(res, 0, 1));
+    int exists = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
     PQclear(res);
-    return queued ? 1 : running ? 2 : 0;
+    if (!exists) {
+        *err = cd_xstrdup("Run not found");
+        return CD_CANCEL_NOT_FOUND;
+    }
+    return queued ? CD_CANCEL_QUEUED : running ? CD_CANCEL_STOPPING : CD_CANCEL_FINISHED;
 }
 
 int cd_cancel_backfill(PGconn *conn, int64_t connector_id, const char *backfill_id,

@@ -39,10 +39,27 @@ int cd_queue_backfill(PGconn *conn, int64_t connector_id, const char *from, cons
 json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *backfill_id,
                              char **err);
 
+/* Today's business date in the connector's schedule_timezone (Asia/Kolkata
+ * when unset), "YYYY-MM-DD" in today[11]: no run may be asked for a later
+ * date. Returns 0, or -1 with *err ("Connector not found" when it has no
+ * row). */
+int cd_queue_connector_today(PGconn *conn, int64_t connector_id, char today[11], char **err);
+
+/* cd_cancel_run's outcomes. CD_CANCEL_NOT_FOUND is negative so that a
+ * caller testing `< 0` treats it as a failure (with *err set). */
+enum {
+    CD_CANCEL_NOT_FOUND = -2,
+    CD_CANCEL_FINISHED = 0,
+    CD_CANCEL_QUEUED = 1,
+    CD_CANCEL_STOPPING = 2,
+};
+
 /* Cancels one run: a QUEUED run becomes FAILED "cancelled by BY" at once; a
  * RUNNING one is asked to stop (its worker signals the runner, and kills it
- * after the grace period). Returns 1 if it was queued (now cancelled), 2 if
- * a stop was requested, 0 if it was already finished, -1 with *err. */
+ * after the grace period). Returns CD_CANCEL_QUEUED (1) if it was queued
+ * (now cancelled), CD_CANCEL_STOPPING (2) if a stop was requested,
+ * CD_CANCEL_FINISHED (0) if it had already finished, CD_CANCEL_NOT_FOUND
+ * with *err "Run not found" if there is no such run, -1 with *err. */
 int cd_cancel_run(PGconn *conn, int64_t run_id, const char *by, char **err);
 
 /* Cancels every QUEUED and RUNNING run of a backfill as cd_cancel_run does.

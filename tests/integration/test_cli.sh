@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# connectord's own subcommands that write runs (cancel, backfill, run
+# --date) against a real database: a missing run is "does not exist" (exit
+# 3), not "already finished"; backfill and run refuse what the REST API
+# refuses (backfill.max_days, dates after the connector's today) and queue
+# nothing; malformed arguments exit 2 with a message.
+set -euo pipefail
+source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
+source "$CD_SOURCE_DIR/tests/lib/assert.sh"
+source "$CD_SOURCE_DIR/tests/lib/serve.sh"
+pg_tmp_start
+trap 'pg_tmp_stop' EXIT
+CD="$CD_BUILD_DIR/bin/connectord"
+CFG="$CD_TEST_TMP/w/connectord.yaml"
+serve_config "$CFG"
+"$CD" -c "$CFG" migrate >/dev/null
+
+# cli EXPECTED_RC args... : sets OUT and ERR
+cli() {
+    local want=$1
+    shift
+    set +e
+    "$CD" -c "$CFG" "$@" >"$CD_TEST_TMP/cli.out" 2>"$CD_TEST_TMP/cli.err"
+    local rc=$?
+    set -e
+    OUT=$(cat "$CD_TEST_TMP/cli.out")
+    ERR=$(cat "$CD_TEST_TMP/cli.err")
+    [ "$rc" = "$want" ] || cd_fail "connectord $*: exit $rc, expected $want; out: $OUT; err: $ERR"
+}
+
+id=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+        VALUES ('cli', 'BANK_API', 'CLI', '{\"rows\": 1, \"seed\": 1, \"bank\": \"CLI\"}'::jsonb, 'test_gen', false) RETURNING id")
+runs() { q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $id"; }
+# The connector's today and the days around it, in its own zone.
+day() { q "SELECT to_char((now() AT TIME ZONE 'Asia/Kolkata')::date + $1, 'YYYY-MM-DD')"; }
+today=$(day 0)
+tomorrow=$(day 1)
+
+echo "== cancel: a missing run, a finished one, a queued one"
+cli 3 cancel 999999
+assert_contains "$ERR" "run 999999 does not exist" "missing run"
+assert_not_contains "$OUT" "already finished" "missing run is not 'finished'"
+done_id=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, completed_at)
+             VALUES ($id, 'MANUAL', '2025-10-01', 'SUCCESS', now()) RETURNING id")
+cli 0 cancel "$done_id"
+assert_contains "$OUT" "run $done_id: already finished" "finished run"
+assert_eq SUCCESS "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $done_id")" "finished run untouched"
+queued=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status)
+            VALUES ($id, 'MANUAL', '2025-10-02', 'QUEUED') RETURNING id")
+cli 0 cancel "$queued"
+assert_contains "$OUT" "cancelled (it was queued)" "queued run"
+assert_eq "FAILED|cancelled by CLI" "$(q "SELECT status, error_message FROM sp_v2_connector_runs WHERE id = $queued")" "queued run cancelled"
+cli 2 cancel abc
+assert_contains "$ERR" "usage:" "cancel usage"
+cli 2 cancel "$queued" extra
+q "DELETE FROM sp_v2_connector_runs WHERE connector_id = $id" >/dev/null
+
+echo "== backfill: backfill.max_days, future dates, malformed arguments"
+cli 2 backfill "$id" 2020-01-01 2029-12-31
+assert_contains "$ERR" "the range has 3653 days; at most 366 (backfill.max_days)" "default max_days"
+cli 2 backfill "$id" 2023-12-31 2024-12-31
+assert_contains "$ERR" "the range has 367 days; at most 366" "one day over the bound"
+assert_eq 0 "$(runs)" "nothing queued by refused backfills"
+cli 0 backfill "$id" 2024-01-01 2024-12-31
+assert_eq 366 "$(runs)" "a range of exactly backfill.max_days is queued"
+q "DELETE FROM sp_v2_connector_runs WHERE connector_id = $id" >/dev/null
+cli 2 backfill "$id" "$(day -2)" "$tomorrow"
+assert_contains "$ERR" "TO $tomorrow is in the future (in the connector's time zone it is $today)" "future TO"
+cli 2 backfill "$id" "$tomorrow" "$tomorrow"
+assert_contains "$ERR" "in the future" "future FROM and TO"
+assert_eq 0 "$(runs)" "nothing queued by refused backfills"
+cli 0 backfill "$id" "$(day -2)" "$today"
+assert_contains "$OUT" '"runs": 3' "a range ending today is accepted"
+assert_eq 3 "$(runs)" "three runs queued"
+cli 3 backfill 999999 2025-01-01 2025-01-02
+assert_contains "$ERR" "Connector not found" "missing connector"
+cli 2 backfill x1 2025-01-01 2025-01-02
+assert_contains "$ERR" "CONNECTOR_ID must be a positive integer: x1" "bad id named"
+cli 2 backfill "$id" 2025-01-01
+assert_contains "$ERR" "CONNECTOR_ID, FROM and TO are required" "missing TO"
+cli 2 backfill "$id" 2025-01-01 2025-01-02 --wait
+assert_contains "$ERR" "unexpected argument: --wait" "extra argument named"
+cli 2 backfill "$id" 2025-02-30 2025-03-01
+assert_contains "$ERR" "FROM must be a date YYYY-MM-DD: 2025-02-30" "bad FROM"
+cli 2 backfill "$id" 2025-01-03 2025-01-01
+assert_contains "$ERR" "TO 2025-01-01 is before FROM 2025-01-03" "reversed range"
+# backfill.max_days from the configuration is the bound, not a constant
+printf 'backfill:\n  max_days: 3\n' >"$CD_TEST_TMP/w/conf.d/60-max.yaml"
+cli 2 backfill "$id" 2025-01-01 2025-01-04
+assert_contains "$ERR" "the range has 4 days; at most 3 (backfill.max_days)" "configured max_days"
+cli 0 backfill "$id" 2025-01-01 2025-01-03
+assert_eq 6 "$(runs)" "a range within the configured bound is queued"
+rm "$CD_TEST_TMP/w/conf.d/60-max.yaml"
+q "DELETE FROM sp_v2_connector_runs WHERE connector_id = $id" >/dev/null
+
+echo "== run --date: a future date is refused, today is run"
+cli 2 run "$id" --date "$tomorrow"
+assert_contains "$ERR" "--date $tomorrow is in the future (in the connector's time zone it is $today)" "future --date"
+assert_eq 0 "$(runs)" "no run row for a refused date"
+cli 3 run 999999 --date "$today"
+assert_contains "$ERR" "Connector not found" "run of a missing connector"
+cli 0 run "$id" --date "$today"
+assert_contains "$OUT" '"status": "SUCCESS"' "today's run"
+assert_eq "$today" "$(q "SELECT run_date FROM sp_v2_connector_runs WHERE connector_id = $id")" "run for today"
+echo PASS

@@ -39,64 +39,176 @@ static void usage(FILE *f)
           f);
 }
 
+/* What each command takes. Every argument must be one of these: a typo in
+ * an option name must not quietly change what is done (`run 2 --dat D`
+ * would otherwise queue a run for the default date). */
+enum { MAX_POS = 3, MAX_OPTS = 5, MAX_FLAGS = 2 };
+
+typedef struct cmd_spec {
+    const char *name;
+    const char *pos[MAX_POS];     /* positional arguments, all required; "ID"/"RUN_ID" are ids */
+    const char *opts[MAX_OPTS];   /* options that take a value */
+    const char *flags[MAX_FLAGS]; /* options that do not */
+    const char *usage;
+} cmd_spec;
+
+static const cmd_spec specs[] = {
+    {"list", {0}, {"--status", "--type", "--search"}, {0},
+     "list [--status S] [--type T] [--search TEXT]"},
+    {"show", {"ID"}, {0}, {0}, "show ID"},
+    {"create", {"FILE"}, {0}, {0}, "create FILE"},
+    {"edit", {"ID", "FILE"}, {0}, {0}, "edit ID FILE"},
+    {"delete", {"ID"}, {0}, {"--force"}, "delete ID [--force]"},
+    {"test", {"ID"}, {0}, {0}, "test ID"},
+    {"run", {"ID"}, {"--date"}, {"--wait"}, "run ID [--date YYYY-MM-DD] [--wait]"},
+    {"pause", {"ID"}, {0}, {0}, "pause ID"},
+    {"resume", {"ID"}, {0}, {0}, "resume ID"},
+    {"history", {"ID"}, {"--limit", "--offset", "--status", "--type"}, {0},
+     "history ID [--limit N] [--offset N] [--status S] [--type T]"},
+    {"backfill", {"ID", "FROM", "TO"}, {0}, {"--wait"}, "backfill ID FROM TO [--wait]"},
+    {"logs", {"ID", "RUN_ID"}, {0}, {0}, "logs ID RUN_ID"},
+    {"plugins", {0}, {0}, {0}, "plugins"},
+};
+
+typedef struct parsed {
+    const char *pos[MAX_POS];
+    const char *opt[MAX_OPTS];
+    int flag[MAX_FLAGS];
+} parsed;
+
+static int index_of(const char *const *names, int n, const char *a)
+{
+    for (int k = 0; k < n && names[k]; k++)
+        if (strcmp(names[k], a) == 0)
+            return k;
+    return -1;
+}
+
+/* Digits only, and not all zeros: what the API's routes take as an id. */
+static int id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 19 || strspn(s, "0123456789") != n || strspn(s, "0") == n)
+        return 0;
+    return 1;
+}
+
+static int cmd_usage(const cmd_spec *sp)
+{
+    fprintf(stderr, "usage: connectorctl [--url URL] [--token TOKEN] [--json] %s\n", sp->usage);
+    return CTL_USAGE;
+}
+
+/* Prints what is wrong (before, the argument, after), then the command's
+ * usage line. */
+static int bad_args(const cmd_spec *sp, const char *before, const char *arg, const char *after)
+{
+    fprintf(stderr, "connectorctl %s: %s%s%s\n", sp->name, before, arg, after);
+    return cmd_usage(sp);
+}
+
+static int parse_args(const cmd_spec *sp, int argc, char **argv, parsed *p)
+{
+    memset(p, 0, sizeof *p);
+    int npos = 0, want = 0;
+    while (want < MAX_POS && sp->pos[want])
+        want++;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        /* "-" alone is a positional (create - reads stdin). */
+        if (a[0] == '-' && a[1]) {
+            int o = index_of(sp->opts, MAX_OPTS, a), f = index_of(sp->flags, MAX_FLAGS, a);
+            if (f >= 0) {
+                if (p->flag[f])
+                    return bad_args(sp, "", a, " is given twice");
+                p->flag[f] = 1;
+                continue;
+            }
+            if (o < 0) {
+                if (strcmp(a, "--json") == 0 || strcmp(a, "--url") == 0 ||
+                    strcmp(a, "--token") == 0)
+                    return bad_args(sp, "", a, " goes before the command");
+                return bad_args(sp, "unknown option ", a, "");
+            }
+            /* A following option is not this one's value: `--date --wait`. */
+            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+            if (!v || index_of(sp->opts, MAX_OPTS, v) >= 0 ||
+                index_of(sp->flags, MAX_FLAGS, v) >= 0)
+                return bad_args(sp, "", a, " needs a value");
+            if (p->opt[o])
+                return bad_args(sp, "", a, " is given twice");
+            p->opt[o] = v;
+            i++;
+            continue;
+        }
+        if (npos == want)
+            return bad_args(sp, "unexpected argument ", a, "");
+        const char *name = sp->pos[npos];
+        if ((strcmp(name, "ID") == 0 || strcmp(name, "RUN_ID") == 0) && !id_ok(a)) {
+            fprintf(stderr, "connectorctl %s: %s must be a positive integer, got '%s'\n", sp->name,
+                    name, a);
+            return cmd_usage(sp);
+        }
+        p->pos[npos++] = a;
+    }
+    if (npos < want) {
+        fprintf(stderr, "connectorctl %s: missing", sp->name);
+        for (int k = npos; k < want; k++)
+            fprintf(stderr, " %s", sp->pos[k]);
+        fputc('\n', stderr);
+        return cmd_usage(sp);
+    }
+    return CTL_OK;
+}
+
+static int run_cmd(const ctl *c, const cmd_spec *sp, const parsed *p)
+{
+    const char *n = sp->name, *const *a = p->pos, *const *o = p->opt;
+    if (strcmp(n, "list") == 0)
+        return ctl_list(c, o[0], o[1], o[2]);
+    if (strcmp(n, "show") == 0)
+        return ctl_show(c, a[0]);
+    if (strcmp(n, "create") == 0)
+        return ctl_create(c, a[0]);
+    if (strcmp(n, "edit") == 0)
+        return ctl_edit(c, a[0], a[1]);
+    if (strcmp(n, "delete") == 0)
+        return ctl_delete(c, a[0], p->flag[0]);
+    if (strcmp(n, "test") == 0)
+        return ctl_test(c, a[0]);
+    if (strcmp(n, "run") == 0)
+        return ctl_run(c, a[0], o[0], p->flag[0]);
+    if (strcmp(n, "pause") == 0 || strcmp(n, "resume") == 0)
+        return ctl_pause(c, a[0], n[0] == 'p');
+    if (strcmp(n, "history") == 0)
+        return ctl_history(c, a[0], o[0], o[1], o[2], o[3]);
+    if (strcmp(n, "backfill") == 0)
+        return ctl_backfill(c, a[0], a[1], a[2], p->flag[0]);
+    if (strcmp(n, "logs") == 0)
+        return ctl_logs(c, a[0], a[1]);
+    return ctl_plugins(c);
+}
+
 static int dispatch(const ctl *c, const char *cmd, int argc, char **argv)
 {
-#define ARGS(n)                                                                 \
-    do {                                                                        \
-        if (argc < (n)) {                                                       \
-            fprintf(stderr, "connectorctl %s: missing arguments\n\n", cmd);     \
-            usage(stderr);                                                      \
-            return CTL_USAGE;                                                   \
-        }                                                                       \
-    } while (0)
-    if (strcmp(cmd, "list") == 0)
-        return ctl_list(c, argc, argv);
-    if (strcmp(cmd, "plugins") == 0)
-        return ctl_plugins(c);
-    if (strcmp(cmd, "show") == 0) {
-        ARGS(1);
-        return ctl_show(c, argv[0]);
+    const cmd_spec *sp = NULL;
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
+        if (strcmp(specs[k].name, cmd) == 0)
+            sp = &specs[k];
+    if (!sp) {
+        fprintf(stderr, "connectorctl: unknown command %s\n\n", cmd);
+        usage(stderr);
+        return CTL_USAGE;
     }
-    if (strcmp(cmd, "create") == 0) {
-        ARGS(1);
-        return ctl_create(c, argv[0]);
-    }
-    if (strcmp(cmd, "edit") == 0) {
-        ARGS(2);
-        return ctl_edit(c, argv[0], argv[1]);
-    }
-    if (strcmp(cmd, "delete") == 0) {
-        ARGS(1);
-        return ctl_delete(c, argv[0], argc > 1 && strcmp(argv[1], "--force") == 0);
-    }
-    if (strcmp(cmd, "test") == 0) {
-        ARGS(1);
-        return ctl_test(c, argv[0]);
-    }
-    if (strcmp(cmd, "run") == 0) {
-        ARGS(1);
-        return ctl_run(c, argv[0], argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0) {
-        ARGS(1);
-        return ctl_pause(c, argv[0], cmd[0] == 'p');
-    }
-    if (strcmp(cmd, "history") == 0) {
-        ARGS(1);
-        return ctl_history(c, argv[0], argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "logs") == 0) {
-        ARGS(2);
-        return ctl_logs(c, argv[0], argv[1]);
-    }
-    if (strcmp(cmd, "backfill") == 0) {
-        ARGS(3);
-        return ctl_backfill(c, argv[0], argv[1], argv[2], argc > 3 && strcmp(argv[3], "--wait") == 0);
-    }
-    fprintf(stderr, "connectorctl: unknown command %s\n\n", cmd);
-    usage(stderr);
-    return CTL_USAGE;
-#undef ARGS
+    parsed p;
+    int rc = parse_args(sp, argc, argv, &p);
+    if (rc != CTL_OK)
+        return rc;
+    rc = run_cmd(c, sp, &p);
+    /* The commands' own usage errors (an unreadable FILE) have said why. */
+    if (rc == CTL_USAGE)
+        cmd_usage(sp);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -114,12 +226,16 @@ int main(int argc, char **argv)
             usage(stdout);
             return CTL_OK;
         } else {
-            fprintf(stderr, "connectorctl: unknown option %s\n\n", argv[i]);
+            int needs_value = strcmp(argv[i], "--url") == 0 || strcmp(argv[i], "--token") == 0;
+            fprintf(stderr, needs_value ? "connectorctl: %s needs a value\n\n"
+                                        : "connectorctl: unknown option %s\n\n",
+                    argv[i]);
             usage(stderr);
             return CTL_USAGE;
         }
     }
     if (i >= argc) {
+        fputs("connectorctl: a COMMAND is required\n\n", stderr);
         usage(stderr);
         return CTL_USAGE;
     }

@@ -38,9 +38,6 @@ static void draw(const json_t *p, int tty)
 
 int ctl_backfill(const ctl *c, const char *id, const char *from, const char *to, int wait)
 {
-    for (const char *p = id; *p; p++)
-        if (*p < '0' || *p > '9')
-            return CTL_USAGE;
     json_t *body = json_pack("{s:s, s:s}", "from_date", from, "to_date", to);
     char *path = cd_sprintf("/connectors/%s/backfill", id);
     json_t *r = ctl_call(c, "POST", path, body, 60);

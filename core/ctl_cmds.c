@@ -16,24 +16,6 @@ static int done_json(const ctl *c, json_t *r)
     return 0;
 }
 
-static int id_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > 19)
-        return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
-}
-
-#define NEED_ID(s)                                                                    \
-    do {                                                                              \
-        if (!id_ok(s)) {                                                              \
-            fprintf(stderr, "connectorctl: an id must be a positive integer\n");      \
-            return CTL_USAGE;                                                         \
-        }                                                                             \
-    } while (0)
-
 /* Appends key=value to a query string, URL-escaping the value. */
 static void add_query(cd_buf *q, const char *key, const char *value)
 {
@@ -51,42 +33,14 @@ static void add_query(cd_buf *q, const char *key, const char *value)
     }
 }
 
-/* --opt VALUE pairs after the positional arguments. */
-static const char *opt(int argc, char **argv, const char *name, int *bad)
+int ctl_list(const ctl *c, const char *status, const char *type, const char *search)
 {
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
-            if (i + 1 >= argc) {
-                *bad = 1;
-                return NULL;
-            }
-            return argv[i + 1];
-        }
-    }
-    return NULL;
-}
-
-static int flag(int argc, char **argv, const char *name)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return 1;
-    return 0;
-}
-
-int ctl_list(const ctl *c, int argc, char **argv)
-{
-    int bad = 0;
     cd_buf q;
     cd_buf_init(&q);
-    add_query(&q, "status", opt(argc, argv, "--status", &bad));
-    add_query(&q, "type", opt(argc, argv, "--type", &bad));
-    add_query(&q, "q", opt(argc, argv, "--search", &bad));
+    add_query(&q, "status", status);
+    add_query(&q, "type", type);
+    add_query(&q, "q", search);
     cd_buf_putc(&q, '\0');
-    if (bad) {
-        cd_buf_free(&q);
-        return CTL_USAGE;
-    }
     char *path = cd_sprintf("/connectors%s", q.data);
     cd_buf_free(&q);
     json_t *r = ctl_call(c, "GET", path, NULL, 60);
@@ -126,7 +80,6 @@ int ctl_list(const ctl *c, int argc, char **argv)
 
 int ctl_show(const ctl *c, const char *id)
 {
-    NEED_ID(id);
     char *path = cd_sprintf("/connectors/%s", id);
     json_t *r = ctl_call(c, "GET", path, NULL, 60);
     free(path);
@@ -177,7 +130,6 @@ int ctl_create(const ctl *c, const char *file) { return write_connector(c, "POST
 
 int ctl_edit(const ctl *c, const char *id, const char *file)
 {
-    NEED_ID(id);
     char *path = cd_sprintf("/connectors/%s", id);
     int rc = write_connector(c, "PUT", path, file);
     free(path);
@@ -200,7 +152,6 @@ static int simple_post(const ctl *c, const char *method, const char *path, const
 
 int ctl_delete(const ctl *c, const char *id, int force)
 {
-    NEED_ID(id);
     char *path = cd_sprintf("/connectors/%s%s", id, force ? "?force=true" : "");
     int rc = simple_post(c, "DELETE", path, "deleted");
     free(path);
@@ -209,7 +160,6 @@ int ctl_delete(const ctl *c, const char *id, int force)
 
 int ctl_pause(const ctl *c, const char *id, int pause)
 {
-    NEED_ID(id);
     char *path = cd_sprintf("/connectors/%s/%s", id, pause ? "pause" : "resume");
     int rc = simple_post(c, "POST", path, pause ? "paused" : "resumed");
     free(path);
@@ -218,7 +168,6 @@ int ctl_pause(const ctl *c, const char *id, int pause)
 
 int ctl_test(const ctl *c, const char *id)
 {
-    NEED_ID(id);
     char *path = cd_sprintf("/connectors/%s/test", id);
     long status = 0;
     json_t *r = NULL;
@@ -261,14 +210,8 @@ static int status_ok(const char *s)
     return s && (strcmp(s, "SUCCESS") == 0 || strcmp(s, "PARTIAL_SUCCESS") == 0);
 }
 
-int ctl_run(const ctl *c, const char *id, int argc, char **argv)
+int ctl_run(const ctl *c, const char *id, const char *date, int wait)
 {
-    NEED_ID(id);
-    int bad = 0;
-    const char *date = opt(argc, argv, "--date", &bad);
-    int wait = flag(argc, argv, "--wait");
-    if (bad)
-        return CTL_USAGE;
     json_t *body = json_object();
     if (date)
         json_object_set_new(body, "run_date", json_string(date));
@@ -320,21 +263,16 @@ int ctl_run(const ctl *c, const char *id, int argc, char **argv)
     return ok ? CTL_OK : CTL_RUN_FAILED;
 }
 
-int ctl_history(const ctl *c, const char *id, int argc, char **argv)
+int ctl_history(const ctl *c, const char *id, const char *limit, const char *offset,
+                const char *status, const char *type)
 {
-    NEED_ID(id);
-    int bad = 0;
     cd_buf q;
     cd_buf_init(&q);
-    add_query(&q, "limit", opt(argc, argv, "--limit", &bad));
-    add_query(&q, "offset", opt(argc, argv, "--offset", &bad));
-    add_query(&q, "status", opt(argc, argv, "--status", &bad));
-    add_query(&q, "run_type", opt(argc, argv, "--type", &bad));
+    add_query(&q, "limit", limit);
+    add_query(&q, "offset", offset);
+    add_query(&q, "status", status);
+    add_query(&q, "run_type", type);
     cd_buf_putc(&q, '\0');
-    if (bad) {
-        cd_buf_free(&q);
-        return CTL_USAGE;
-    }
     char *path = cd_sprintf("/connectors/%s/history%s", id, q.data);
     cd_buf_free(&q);
     json_t *r = ctl_call(c, "GET", path, NULL, 60);
@@ -369,8 +307,6 @@ int ctl_history(const ctl *c, const char *id, int argc, char **argv)
 
 int ctl_logs(const ctl *c, const char *id, const char *run_id)
 {
-    NEED_ID(id);
-    NEED_ID(run_id);
     char *path = cd_sprintf("/connectors/%s/runs/%s?log_limit=5000&errors_limit=1000", id, run_id);
     json_t *r = ctl_call(c, "GET", path, NULL, 60);
     free(path);

@@ -71,7 +71,6 @@ assert_contains "$ERR" "connection_config.rows" "field error printed"
 echo '{"source_entity": "CLIBANK2"}' >"$CD_TEST_TMP/edit.json"
 ctl 0 edit "$id" "$CD_TEST_TMP/edit.json"
 assert_eq CLIBANK2 "$(q "SELECT source_entity FROM sp_v2_connectors WHERE id = $id")" "edited"
-ctl 2 create "$CD_TEST_TMP/does-not-exist.yaml"
 
 echo "== pause, run refused, resume, run --wait, test"
 ctl 0 pause "$id"
@@ -113,9 +112,60 @@ assert_contains "$ERR" "before from_date" "reversed range"
 
 echo "== usage and API errors"
 ctl 2
+assert_contains "$ERR" "a COMMAND is required" "no command"
 ctl 2 frobnicate
+assert_contains "$ERR" "unknown command frobnicate" "unknown command"
 ctl 2 show
+assert_contains "$ERR" "connectorctl show: missing ID" "missing id"
+assert_contains "$ERR" "usage: connectorctl [--url URL] [--token TOKEN] [--json] show ID" "show usage"
 ctl 2 show abc
+assert_contains "$ERR" "ID must be a positive integer, got 'abc'" "bad id"
+
+echo "== every argument is a known option, its value or a positional; nothing is ignored"
+runs_before=$(q "SELECT count(*) FROM sp_v2_connector_runs")
+# ctl_usage EXPECTED_MESSAGE args... : exit 2, the message and a usage line
+ctl_usage() {
+    local msg=$1
+    shift
+    ctl 2 "$@"
+    assert_contains "$ERR" "$msg" "connectorctl $*"
+    assert_contains "$ERR" "usage: connectorctl" "usage line for connectorctl $*"
+}
+ctl_usage "connectorctl run: unknown option --dat" run "$id" --dat 2025-01-03
+ctl_usage "connectorctl run: unexpected argument 2025-01-03" run "$id" 2025-01-03
+ctl_usage "--date needs a value" run "$id" --date
+ctl_usage "--date needs a value" run "$id" --date --wait
+ctl_usage "--date is given twice" run "$id" --date 2025-01-01 --date 2025-01-02
+ctl_usage "--wait is given twice" run "$id" --wait --wait
+ctl_usage "--json goes before the command" run "$id" --json
+ctl_usage "unknown option --forc" delete "$id" --forc
+ctl_usage "unexpected argument extra" delete "$id" --force extra
+ctl_usage "unknown option --wiat" backfill "$id" 2025-09-01 2025-09-02 --wiat
+ctl_usage "ID must be a positive integer, got 'x1'" backfill x1 2025-09-01 2025-09-02
+ctl_usage "ID must be a positive integer, got ''" backfill "" 2025-09-01 2025-09-02
+ctl_usage "connectorctl backfill: missing TO" backfill "$id" 2025-09-01
+ctl_usage "--limit needs a value" history "$id" --limit
+ctl_usage "unknown option --limt" history "$id" --limt 1
+ctl_usage "RUN_ID must be a positive integer, got '0'" logs "$id" 0
+ctl_usage "missing RUN_ID" logs "$id"
+ctl_usage "unexpected argument extra" list extra
+ctl_usage "unknown option --stauts" list --stauts ACTIVE
+ctl_usage "unexpected argument x" plugins x
+ctl_usage "unexpected argument x" pause "$id" x
+ctl_usage "cannot open" create "$CD_TEST_TMP/does-not-exist.yaml"
+ctl_usage "--url needs a value" --url
+assert_eq "$runs_before" "$(q "SELECT count(*) FROM sp_v2_connector_runs")" "no run queued by a refused command line"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connectors WHERE id = $id")" "not deleted by --forc"
+ctl 0 --json history "$id" --status SUCCESS --type MANUAL --offset 0 --limit 2
+assert_eq "SUCCESS" "$(python3 -c 'import json,sys; print(",".join(sorted({r["status"] for r in json.load(sys.stdin)["runs"]})))' <<<"$OUT")" "history filters passed on"
+ctl 0 list --status ACTIVE --search "CLI Gen"
+assert_contains "$OUT" "CLI Gen" "list filters passed on"
+ctl 3 run "$id" --date 2999-01-01
+assert_contains "$ERR" "in the future" "the API's date check"
+
+echo "== the API's cancel of a missing run is still a 404"
+API_TOKEN=ctl-admin-token-42 req POST "/connectors/$id/runs/999999/cancel"
+expect 404 "cancel of a missing run"
 ctl 3 show 99999
 assert_contains "$ERR" "Connector not found" "404 message"
 CONNECTORCTL_TOKEN=ctl-viewer-token-42 ctl 3 pause "$id"

@@ -138,54 +138,59 @@ static int64_t until_ms(int64_t soonest)
     return soonest > 0 ? soonest * 1000 : 0;
 }
 
-int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
+/* The connector's row as sql (one parameter: its id) reads it, or NULL
+ * with the response made and *rc set: 0 not found (404), -1 an error. */
+static PGresult *connector_row(cd_api_req *q, cd_api_resp *r, int64_t id, const char *sql,
+                               int *rc)
 {
+    *rc = -1;
     PGconn *db = cd_api_db(q, r);
     if (!db)
-        return -1;
+        return NULL;
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     const char *p[] = {ids};
     char *err = NULL;
-    PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
-                               "SELECT status FROM sp_v2_connectors WHERE id = $1", 1, p, &err);
+    PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK, sql, 1, p, &err);
     if (!res) {
         cd_api_internal_error(r, "reading the connector", err);
-        return -1;
-    }
-    int found = PQntuples(res) > 0;
-    if (found && status)
-        *status = cd_xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (!found)
-        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
-    return found;
-}
-
-int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
-{
-    PGconn *db = cd_api_db(q, r);
-    if (!db)
-        return -1;
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids};
-    char *err = NULL;
-    /* The zone as the run functions of schema/007 read it. */
-    PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
-                               "SELECT status, coalesce(nullif(schedule_timezone, ''),"
-                               "                        'Asia/Kolkata')"
-                               "  FROM sp_v2_connectors WHERE id = $1",
-                               1, p, &err);
-    if (!res) {
-        cd_api_internal_error(r, "reading the connector", err);
-        return -1;
+        return NULL;
     }
     if (PQntuples(res) == 0) {
         PQclear(res);
         cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
-        return 0;
+        *rc = 0;
+        return NULL;
     }
+    return res;
+}
+
+int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
+{
+    int rc;
+    PGresult *res =
+        connector_row(q, r, id, "SELECT status FROM sp_v2_connectors WHERE id = $1", &rc);
+    if (!res)
+        return rc;
+    if (status)
+        *status = cd_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 1;
+}
+
+int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **status)
+{
+    int rc;
+    /* The zone as the run functions of schema/007 read it. */
+    PGresult *res = connector_row(q, r, id,
+                                  "SELECT status, coalesce(nullif(schedule_timezone, ''),"
+                                  "                        'Asia/Kolkata')"
+                                  "  FROM sp_v2_connectors WHERE id = $1",
+                                  &rc);
+    if (!res)
+        return rc;
+    PGconn *db = cd_api_db(q, r);
+    char *err = NULL;
     /* A zone stored before the API checked it against PostgreSQL too (AET,
      * IST) fails the run's date in the database: say so, not a 500. */
     char *why = NULL;

@@ -370,6 +370,10 @@ static int cancel_and_wait(cd_api_req *q, PGconn *db, const char *ids, id_list *
                 cancelled++;
             if (rc == 2)
                 id_add(asked, run_id);
+            if (rc == CD_CANCEL_NOT_FOUND) {
+                free(err); /* gone already: nothing to cancel */
+                err = NULL;
+            }
             if (err)
                 cd_warn("api: deleting connector %s: %s", ids, err);
             free(err);

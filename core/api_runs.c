@@ -329,7 +329,10 @@ void cd_api_run_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t run_id
     json_decref(run);
     char *err = NULL;
     int rc = cd_cancel_run(q->db, run_id, q->actor, &err);
-    if (rc < 0) {
+    if (rc == CD_CANCEL_NOT_FOUND) {
+        free(err); /* deleted with its connector since load_run read it */
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Run not found");
+    } else if (rc < 0) {
         cd_api_internal_error(r, "cancelling the run", err);
     } else if (rc == 0) {
         cd_api_error(r, MHD_HTTP_CONFLICT, "Run already finished");

@@ -75,7 +75,7 @@ void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
     }
     char today[11];
     char *err = NULL;
-    if (cd_api_connector_today(q->db, id, today, &err) != 0) {
+    if (cd_queue_connector_today(q->db, id, today, &err) != 0) {
         json_decref(errors);
         cd_api_internal_error(r, "reading the connector's date", err);
         return;

@@ -217,28 +217,6 @@ int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **
     return 1;
 }
 
-int cd_api_connector_today(PGconn *db, int64_t id, char out[11], char **err)
-{
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids};
-    PGresult *res = cd_db_exec(db, "reading the connector's date", PGRES_TUPLES_OK,
-                               "SELECT to_char((now() AT TIME ZONE"
-                               "        coalesce(nullif(schedule_timezone, ''), 'Asia/Kolkata'))::date,"
-                               "        'YYYY-MM-DD')"
-                               "  FROM sp_v2_connectors WHERE id = $1",
-                               1, p, err);
-    if (!res)
-        return -1;
-    int ok = PQntuples(res) == 1;
-    if (ok)
-        snprintf(out, 11, "%s", PQgetvalue(res, 0, 0));
-    else
-        *err = cd_xstrdup("Connector not found");
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
 void cd_api_notify_connectors(PGconn *db, int64_t id)
 {
     char ids[24];

@@ -216,8 +216,6 @@ int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **st
  * connector whose stored schedule_timezone cannot date one (see
  * cd_api_tz_check) is answered 409 naming the field, and 0 returned. */
 int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **status);
-/* Today's date in the connector's zone ("YYYY-MM-DD" in out[11]). 0 or -1. */
-int cd_api_connector_today(PGconn *db, int64_t id, char out[11], char **err);
 /* NOTIFY the scheduler that a connector changed. */
 void cd_api_notify_connectors(PGconn *db, int64_t id);
 

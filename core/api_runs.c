@@ -74,7 +74,7 @@ void cd_api_run_manual(cd_api_req *q, cd_api_resp *r, int64_t id)
     char *err = NULL;
     if (date) {
         char today[11];
-        if (cd_api_connector_today(q->db, id, today, &err) != 0) {
+        if (cd_queue_connector_today(q->db, id, today, &err) != 0) {
             cd_api_internal_error(r, "reading the connector's date", err);
             return;
         }

@@ -30,8 +30,8 @@ int cd_queue_connector_today(PGconn *conn, int64_t connector_id, char today[11],
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)connector_id);
     const char *p[] = {id};
-    /* The zone fallback is the API's (cd_api_connector_today): the CLI and
-     * the API must refuse the same dates. */
+    /* The zone fallback is the run functions' (schema/007): the CLI and the
+     * API, which both ask here, refuse the same dates. */
     PGresult *res = cd_db_exec(conn, "reading the connector's date", PGRES_TUPLES_OK,
                                "SELECT to_char((now() AT TIME ZONE"
                                "        coalesce(nullif(schedule_timezone, ''), 'Asia/Kolkata'))::date,"

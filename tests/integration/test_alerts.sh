@@ -362,6 +362,23 @@ done
 for f in "$MAILDIR"/*.eml; do
     tail -n +2 "$f" | grep -qF -- "$CD_TEST_SMTP_PASSWORD" && cd_fail "the SMTP password in a message"
 done
+echo "== a cancelled run is not a failure to recover from"
+# Alerts off for this connector ('[]'): only the events matter here.
+cx=$(add cancelled '{"rows": 1, "seed": 8, "bank": "X"}' "'[]'")
+runat() { # status started-ago [details]
+    q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, details, started_at, completed_at)
+       VALUES ($cx, 'MANUAL', '2026-03-09', '$1', COALESCE(NULLIF('${3:-}', ''), '{}')::jsonb, now() - interval '$2', now() - interval '$2') RETURNING id"
+}
+runat FAILED '50 min' '{"outcome": "cancelled"}' >/dev/null
+runat SUCCESS '40 min' >/dev/null
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE connector_id = $cx")" "no alert for a cancel, no recovery after it"
+x3=$(runat FAILED '30 min')
+runat FAILED '20 min' '{"outcome": "cancelled"}' >/dev/null
+x5=$(runat SUCCESS '10 min')
+assert_eq "RUN_FAILED|$x3|,RECOVERED|$x5|$x3" \
+    "$(q "SELECT string_agg(kind || '|' || run_id || '|' || COALESCE(payload->>'previous_failed_run_id', ''), ',' ORDER BY id) FROM sp_v2_notifications WHERE connector_id = $cx")" \
+    "recovered from the real failure before the cancel"
+
 # Under ASan/UBSan a leak or an error at exit lands in the worker's log.
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "alerts checks passed"

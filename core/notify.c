@@ -244,26 +244,49 @@ static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *n
     return rc == 0 ? 1 : -1;
 }
 
-/* Sent and given-up alerts are kept as long as run logs. */
+/* Old alerts go in bounded DELETEs, as run logs do (retention.c): a
+ * backlog of months (alerts never pruned, or retention shortened) must not
+ * become one statement holding locks on the whole table. */
+#define PRUNE_BATCH "500"
+#define PRUNE_MAX_BATCHES 20
+
+/* Sent and given-up alerts are kept as long as run logs. Runs with or
+ * without channels: events are recorded either way, and with none
+ * configured (the shipped default) nothing else ever removes them. */
 static void prune(cd_notifier *n, const cd_alert_settings *s)
 {
     int64_t now = mono_ms();
     if (n->last_prune_ms && now - n->last_prune_ms < 3600 * 1000)
         return;
-    n->last_prune_ms = now;
     char days[16];
     snprintf(days, sizeof days, "%d", s->retention_days);
-    const char *p[] = {days};
-    char *err = NULL;
-    if (cd_db_command(n->conn, "notify: pruning old alerts",
-                      "DELETE FROM sp_v2_notifications e"
-                      " WHERE e.created_at < now() - make_interval(days => $1::int)"
-                      "   AND NOT EXISTS (SELECT 1 FROM sp_v2_notification_deliveries d"
-                      "    WHERE d.notification_id = e.id AND d.status IN ('PENDING', 'SENDING'))",
-                      1, p, &err) != 0) {
-        cd_error("%s", err);
-        free(err);
+    const char *p[] = {days, PRUNE_BATCH};
+    long batch = atol(PRUNE_BATCH);
+    for (int i = 0; i < PRUNE_MAX_BATCHES && !atomic_load(&n->stop); i++) {
+        char *err = NULL;
+        PGresult *res = cd_db_exec(
+            n->conn, "notify: pruning old alerts", PGRES_COMMAND_OK,
+            "DELETE FROM sp_v2_notifications WHERE id IN ("
+            " SELECT e.id FROM sp_v2_notifications e"
+            "  WHERE e.created_at < now() - make_interval(days => $1::int)"
+            "    AND NOT EXISTS (SELECT 1 FROM sp_v2_notification_deliveries d"
+            "     WHERE d.notification_id = e.id AND d.status IN ('PENDING', 'SENDING'))"
+            "  ORDER BY e.created_at LIMIT $2::int)",
+            2, p, &err);
+        if (!res) {
+            cd_error("%s", err);
+            free(err);
+            return; /* tried again on the next round */
+        }
+        long gone = atol(PQcmdTuples(res));
+        PQclear(res);
+        if (gone < batch) {
+            n->last_prune_ms = now;
+            return;
+        }
     }
+    /* A backlog left over: the next round goes on with it rather than
+     * waiting an hour, and deliveries get their turn in between. */
 }
 
 /* Waits for a NOTIFY, a wake-up or the timeout. */
@@ -298,21 +321,23 @@ static void *thread_main(void *arg)
     while (!atomic_load(&n->stop)) {
         cd_alert_settings *s = cd_alert_settings_get();
         int busy = 0;
-        if (s && s->nchannels > 0 && ensure_conn(n, s) == 0) {
-            char *names, *types;
-            channel_arrays(s, &names, &types);
-            long made = fan_out(n, s, names, types);
-            for (int i = 0; i < ROUND_MAX && !atomic_load(&n->stop); i++) {
-                int r = deliver_one(n, s, names);
-                if (r <= 0)
-                    break;
-                busy = i + 1 == ROUND_MAX;
+        if (s && ensure_conn(n, s) == 0) {
+            if (s->nchannels > 0) {
+                char *names, *types;
+                channel_arrays(s, &names, &types);
+                long made = fan_out(n, s, names, types);
+                for (int i = 0; i < ROUND_MAX && !atomic_load(&n->stop); i++) {
+                    int r = deliver_one(n, s, names);
+                    if (r <= 0)
+                        break;
+                    busy = i + 1 == ROUND_MAX;
+                }
+                if (made > 0)
+                    busy = 1;
+                free(names);
+                free(types);
             }
-            if (made > 0)
-                busy = 1;
             prune(n, s);
-            free(names);
-            free(types);
         }
         cd_alert_settings_put(s);
         /* The poll is the fallback for retries coming due and for a lost

@@ -379,6 +379,25 @@ assert_eq "RUN_FAILED|$x3|,RECOVERED|$x5|$x3" \
     "$(q "SELECT string_agg(kind || '|' || run_id || '|' || COALESCE(payload->>'previous_failed_run_id', ''), ',' ORDER BY id) FROM sp_v2_notifications WHERE connector_id = $cx")" \
     "recovered from the real failure before the cancel"
 
+echo "== no channels (the default): old alerts are still pruned, in batches"
+# 1200 events past retention (90 days), some never fanned out, one with a
+# delivery and its attempt, take more than one bounded DELETE.
+q "INSERT INTO sp_v2_notifications (kind, dedup_key, payload, created_at, fanned_out_at)
+   SELECT 'TEST', 'old:' || g, '{}', now() - interval '100 days', CASE WHEN g % 2 = 0 THEN now() - interval '100 days' END
+     FROM generate_series(1, 1200) g" >/dev/null
+q "INSERT INTO sp_v2_notification_deliveries (notification_id, channel, channel_type, status, attempts)
+   SELECT id, 'hook', 'webhook', 'SENT', 1 FROM sp_v2_notifications WHERE dedup_key = 'old:4'" >/dev/null
+q "INSERT INTO sp_v2_notification_attempts (delivery_id, attempt, started_at, outcome)
+   SELECT d.id, 1, now() - interval '100 days', 'SENT' FROM sp_v2_notification_deliveries d
+     JOIN sp_v2_notifications e ON e.id = d.notification_id WHERE e.dedup_key = 'old:4'" >/dev/null
+recent=$(q "SELECT count(*) FROM sp_v2_notifications WHERE created_at > now() - interval '1 day'")
+CFG3="$CD_TEST_TMP/w3/connectord.yaml"
+serve_config "$CFG3" "alerts:" "  channels: []"
+serve_start w3 "$CFG3"
+wait_for "SELECT count(*) = 0 FROM sp_v2_notifications WHERE dedup_key LIKE 'old:%'" 30 "old alerts pruned"
+assert_eq "$recent" "$(q "SELECT count(*) FROM sp_v2_notifications WHERE created_at > now() - interval '1 day'")" "recent alerts kept"
+serve_stop w3
+
 # Under ASan/UBSan a leak or an error at exit lands in the worker's log.
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "alerts checks passed"

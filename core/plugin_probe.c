@@ -1,23 +1,16 @@
 /* plugin_probe.c — see plugin_probe.h. */
 #include "plugin_probe.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include "child_capture.h"
 #include "host.h"
 #include "loader.h"
 #include "supervise.h"
 #include "util.h"
-
-extern char **environ;
 
 #define PROBE_TIMEOUT_MS 10000
 #define PROBE_MAX_OUTPUT (4 * 1024 * 1024)
@@ -36,6 +29,8 @@ int cd_plugin_probe_main(const char *path)
     }
     char *text = json_dumps(out, JSON_COMPACT);
     json_decref(out);
+    /* The driver may have printed to stdout: the description is the last line. */
+    fputc('\n', stdout);
     fputs(text, stdout);
     fputc('\n', stdout);
     free(text);
@@ -45,62 +40,27 @@ int cd_plugin_probe_main(const char *path)
 /* Runs the probe child for one file; returns its JSON or a refusal. */
 static json_t *probe_one(const char *self_exe, const char *path)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        return json_pack("{s:s}", "refused", "cannot create a pipe to probe it");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
     char *argv[] = {(char *)self_exe, "probe-plugin", (char *)path, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    if (rc != 0) {
-        close(pipefd[0]);
-        return json_pack("{s:s}", "refused", "cannot start the probe process");
+    cd_capture c;
+    char *err = NULL;
+    if (cd_capture_run(argv, NULL, 0, PROBE_TIMEOUT_MS, PROBE_MAX_OUTPUT, &c, &err) != 0) {
+        json_t *r = json_pack("{s:s+}", "refused", "cannot start the probe process: ", err);
+        free(err);
+        return r;
     }
-    cd_buf out;
-    cd_buf_init(&out);
-    int64_t deadline = cd_now_ms() + PROBE_TIMEOUT_MS;
-    int timed_out = 0;
-    for (;;) {
-        int64_t left = deadline - cd_now_ms();
-        if (left <= 0) {
-            timed_out = 1;
-            kill(pid, SIGKILL);
-            break;
-        }
-        struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
-        int n = poll(&p, 1, (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            continue;
-        char buf[8192];
-        ssize_t r = read(pipefd[0], buf, sizeof buf);
-        if (r <= 0)
-            break;
-        if (out.len + (size_t)r <= PROBE_MAX_OUTPUT)
-            cd_buf_append(&out, buf, (size_t)r);
-    }
-    close(pipefd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
     json_t *result = NULL;
-    if (timed_out)
+    if (c.timed_out)
         result = json_pack("{s:s}", "refused", "init did not return within 10 s (hangs?)");
-    else if (WIFSIGNALED(status))
+    else if (WIFSIGNALED(c.status))
         result = json_pack("{s:s+}", "refused", "driver crashed while loading: ",
-                           cd_signal_name(WTERMSIG(status)));
-    else if (out.len)
-        result = json_loadb(out.data, out.len, 0, NULL);
+                           cd_signal_name(WTERMSIG(c.status)));
+    else
+        result = json_loads(cd_capture_last_line(&c), 0, NULL);
     if (!result || !json_is_object(result)) {
         json_decref(result);
         result = json_pack("{s:s}", "refused", "the probe process printed no description");
     }
-    cd_buf_free(&out);
+    cd_capture_free(&c);
     return result;
 }
 

@@ -1,24 +1,17 @@
 /* validate_child.c — see validate_child.h. */
 #include "validate_child.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include "child_capture.h"
 #include "host.h"
 #include "loader.h"
 #include "secrets.h"
 #include "supervise.h"
 #include "util.h"
-
-extern char **environ;
 
 #define MAX_INPUT (2 * 1024 * 1024)
 #define MAX_OUTPUT (1024 * 1024)
@@ -95,109 +88,26 @@ int cd_validate_driver_main(const char *path)
     return print_result(json_pack("{s:o}", "errors", errors));
 }
 
-static int64_t now_ms(void) { return cd_now_ms(); }
-
 int cd_validate_driver_run(const char *self_exe, const char *driver_path, const char *config,
                            const char *prefix, int timeout_ms, json_t *errors, char **err)
 {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0) {
-        *err = cd_sprintf("cannot create a pipe: %s", strerror(errno));
-        return -1;
-    }
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        *err = cd_sprintf("cannot create a pipe: %s", strerror(errno));
-        close(in[0]);
-        close(in[1]);
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
     /* The driver's log lines are of no use here and could echo input. */
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     char *argv[] = {(char *)self_exe, "validate-driver", (char *)driver_path, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    if (rc != 0) {
-        close(in[1]);
-        close(out[0]);
-        *err = cd_sprintf("cannot start the validation process: %s", strerror(rc));
+    cd_capture c;
+    char *cerr_start = NULL;
+    if (cd_capture_run(argv, config, 1, timeout_ms, MAX_OUTPUT, &c, &cerr_start) != 0) {
+        *err = cd_sprintf("cannot start the validation process: %s", cerr_start);
+        free(cerr_start);
         return -1;
     }
-    fcntl(in[1], F_SETFL, O_NONBLOCK);
-    size_t total = strlen(config), written = 0;
-    cd_buf got;
-    cd_buf_init(&got);
-    int64_t deadline = now_ms() + timeout_ms;
-    int wfd = in[1], rfd = out[0], timed_out = 0;
-    if (total == 0) {
-        close(wfd);
-        wfd = -1;
-    }
-    while (rfd >= 0) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            timed_out = 1;
-            kill(pid, SIGKILL);
-            break;
-        }
-        struct pollfd p[2] = {{.fd = rfd, .events = POLLIN}, {.fd = wfd, .events = POLLOUT}};
-        int n = poll(p, wfd >= 0 ? 2 : 1, (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            continue;
-        if (wfd >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t w = write(wfd, config + written, total - written);
-            if (w > 0)
-                written += (size_t)w;
-            if (w < 0 && errno != EAGAIN && errno != EINTR)
-                written = total; /* the child stopped reading: let it answer */
-            if (written >= total) {
-                close(wfd);
-                wfd = -1;
-            }
-        }
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            char buf[8192];
-            ssize_t r = read(rfd, buf, sizeof buf);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                close(rfd);
-                rfd = -1;
-                break;
-            }
-            if (got.len + (size_t)r <= MAX_OUTPUT)
-                cd_buf_append(&got, buf, (size_t)r);
-        }
-    }
-    if (wfd >= 0)
-        close(wfd);
-    if (rfd >= 0)
-        close(rfd);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
     int result = -1;
-    if (timed_out) {
+    if (c.timed_out) {
         *err = cd_sprintf("the driver's validate() did not answer within %d s", timeout_ms / 1000);
-    } else if (WIFSIGNALED(status)) {
+    } else if (WIFSIGNALED(c.status)) {
         *err = cd_sprintf("the driver crashed while validating: %s",
-                          cd_signal_name(WTERMSIG(status)));
+                          cd_signal_name(WTERMSIG(c.status)));
     } else {
-        /* The answer is the last non-empty line. */
-        cd_buf_putc(&got, '\0');
-        char *end = got.data + strlen(got.data);
-        while (end > got.data && (end[-1] == '\n' || end[-1] == '\r'))
-            *--end = '\0';
-        char *line = strrchr(got.data, '\n');
-        line = line ? line + 1 : got.data;
+        const char *line = cd_capture_last_line(&c);
         json_t *o = json_loads(line, 0, NULL);
         const char *cerr = json_string_value(json_object_get(o, "error"));
         if (!json_is_array(json_object_get(o, "errors"))) {
@@ -220,6 +130,6 @@ int cd_validate_driver_run(const char *self_exe, const char *driver_path, const 
         }
         json_decref(o);
     }
-    cd_buf_free(&got);
+    cd_capture_free(&c);
     return result;
 }

@@ -109,26 +109,73 @@ static void append_class(cd_buf *b, char esc, int in_bracket)
     }
 }
 
-/* glibc's regcomp copies the tree of a repeated group once per repetition,
- * so stacked quantifiers ("a++++", "(a{99}){99}") cost exponential memory.
- * ECMA-262 has no stacked quantifiers anyway (only the lazy "?"), so they
- * are refused, as are long patterns and large counts. */
+/* glibc's regcomp copies a repeated subtree once per repetition ("x{n,m}"
+ * becomes m copies of x, "x+" two, "x*" and "x?" one), so repeats nested in
+ * groups multiply: "(((a{99}){99}){99}){99}" took over 3 GB. What is
+ * limited is therefore what regcomp builds, measured as it builds it: the
+ * product of the repeats around any one element, and the number of
+ * elements once every repeat is unrolled (about 200 bytes each). Stacked
+ * quantifiers ("a++") are refused outright: ECMA-262 has none but the lazy
+ * "?", which matches the same strings. */
 #define MAX_PATTERN 1024
 #define MAX_REPEAT 100
+#define MAX_NESTED_COPIES 1000
+#define MAX_UNROLLED 20000
+#define MAX_GROUP_DEPTH 64
 
-char *cd_jsonschema_posix_pattern(const char *p)
+/* What one atom or group costs regcomp: elements once unrolled, and the
+ * largest product of repeats around any element inside it. */
+typedef struct rx_cost {
+    long unrolled;
+    long copies;
+} rx_cost;
+
+/* Folds the atom waiting for a possible quantifier into its group. */
+static const char *rx_commit(rx_cost *group, rx_cost *pending, int *have_pending)
 {
-    if (strlen(p) > MAX_PATTERN)
+    if (!*have_pending)
         return NULL;
+    *have_pending = 0;
+    group->unrolled += pending->unrolled;
+    if (pending->copies > group->copies)
+        group->copies = pending->copies;
+    if (group->unrolled > MAX_UNROLLED)
+        return "it unrolls to more than 20000 elements";
+    return NULL;
+}
+
+char *cd_jsonschema_posix_pattern(const char *p, const char **why)
+{
+    const char *reason = NULL;
+    if (strlen(p) > MAX_PATTERN) {
+        if (why)
+            *why = "it is longer than 1024 bytes";
+        return NULL;
+    }
     cd_buf b;
     cd_buf_init(&b);
     int in_bracket = 0, after_quant = 0;
     size_t bracket_body = 0; /* where the open bracket's members start in b */
+    /* groups[0] is the whole pattern, groups[depth] the innermost open one. */
+    rx_cost groups[MAX_GROUP_DEPTH + 1] = {{0, 1}};
+    int depth = 0;
+    rx_cost pending = {0, 1};
+    int have_pending = 0;
+#define RX_ATOM(u, c)                                                                    \
+    do {                                                                                 \
+        if ((reason = rx_commit(&groups[depth], &pending, &have_pending)))               \
+            goto refuse;                                                                 \
+        pending = (rx_cost){(u), (c)};                                                   \
+        have_pending = 1;                                                                \
+    } while (0)
     for (size_t i = 0; p[i]; i++) {
         char ch = p[i];
         if (ch == '\\' && p[i + 1]) {
             char e = p[++i];
-            after_quant = 0;
+            if (!in_bracket) {
+                after_quant = 0;
+                RX_ATOM(1, 1);
+            }
             if (strchr("dDsSwW", e)) {
                 append_class(&b, e, in_bracket);
             } else if (e == 'n' || e == 't' || e == 'r') {
@@ -139,8 +186,10 @@ char *cd_jsonschema_posix_pattern(const char *p)
                  * where ECMA-262 does not (and what follows would escape the
                  * quantifier checks below), and a "-" would make a range:
                  * each is literal in POSIX only first (]) or last (-). */
-                if ((e == ']' && b.len != bracket_body) || (e == '-' && p[i + 1] != ']'))
+                if ((e == ']' && b.len != bracket_body) || (e == '-' && p[i + 1] != ']')) {
+                    reason = "an escaped ] or - inside brackets would mean something else in POSIX";
                     goto refuse;
+                }
                 cd_buf_putc(&b, e);
             } else {
                 cd_buf_putc(&b, '\\');
@@ -157,6 +206,7 @@ char *cd_jsonschema_posix_pattern(const char *p)
         if (ch == '[') {
             in_bracket = 1;
             after_quant = 0;
+            RX_ATOM(1, 1); /* a whole bracket is one element */
             cd_buf_putc(&b, ch);
             if (p[i + 1] == '^')
                 cd_buf_putc(&b, p[++i]);
@@ -170,56 +220,113 @@ char *cd_jsonschema_posix_pattern(const char *p)
             continue;
         }
         if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
-            if (after_quant)
+            if (after_quant) {
+                reason = "it stacks one repeat on another";
                 goto refuse;
+            }
             after_quant = 1;
+            long factor = ch == '+' ? 2 : 1;
+            size_t len = 1;
             if (ch == '{') {
                 /* {n}, {n,}, {n,m} with small counts only. */
                 size_t j = i + 1;
-                long n = 0;
-                while (p[j] && p[j] != '}') {
+                long lo = 0, hi = 0;
+                int comma = 0, hi_digits = 0;
+                for (; p[j] && p[j] != '}'; j++) {
                     if (p[j] >= '0' && p[j] <= '9') {
-                        n = n * 10 + (p[j] - '0');
-                        if (n > MAX_REPEAT)
+                        long *n = comma ? &hi : &lo;
+                        *n = *n * 10 + (p[j] - '0');
+                        hi_digits += comma;
+                        if (*n > MAX_REPEAT) {
+                            reason = "a repeat count is over 100";
                             goto refuse;
-                    } else if (p[j] == ',') {
-                        n = 0;
+                        }
+                    } else if (p[j] == ',' && !comma) {
+                        comma = 1;
                     } else {
-                        goto refuse;
+                        break;
                     }
-                    j++;
                 }
-                if (!p[j])
+                if (p[j] != '}') {
+                    reason = "a { does not start a {n}, {n,} or {n,m} count";
                     goto refuse;
-                cd_buf_append(&b, p + i, j - i + 1);
-                i = j;
-                continue;
+                }
+                /* {n,} is n copies and a starred one; {n,m}, m copies. */
+                factor = !comma ? lo : !hi_digits ? lo + 1 : hi > lo ? hi : lo;
+                len = j - i + 1;
             }
-            cd_buf_putc(&b, ch);
+            if (have_pending) {
+                /* "x{0}" still costs regcomp the parse of x. */
+                if (factor > 1) {
+                    pending.unrolled *= factor;
+                    pending.copies *= factor;
+                }
+                if (pending.copies > MAX_NESTED_COPIES) {
+                    reason = "repeats nested in groups multiply to more than 1000 copies";
+                    goto refuse;
+                }
+                if (pending.unrolled > MAX_UNROLLED) {
+                    reason = "it unrolls to more than 20000 elements";
+                    goto refuse;
+                }
+            }
+            cd_buf_append(&b, p + i, len);
+            i += len - 1;
             continue;
         }
         after_quant = 0;
+        if (ch == '(') {
+            if ((reason = rx_commit(&groups[depth], &pending, &have_pending)))
+                goto refuse;
+            if (depth == MAX_GROUP_DEPTH) {
+                reason = "its groups nest more than 64 deep";
+                goto refuse;
+            }
+            groups[++depth] = (rx_cost){0, 1};
+        } else if (ch == ')' && depth > 0) {
+            if ((reason = rx_commit(&groups[depth], &pending, &have_pending)))
+                goto refuse;
+            /* The closed group is the atom a following quantifier repeats. */
+            pending = groups[depth--];
+            have_pending = 1;
+        } else if (ch == '|') {
+            /* Each alternative is built: their elements add up. */
+            if ((reason = rx_commit(&groups[depth], &pending, &have_pending)))
+                goto refuse;
+        } else if (ch != '^' && ch != '$') {
+            RX_ATOM(1, 1);
+        }
         cd_buf_putc(&b, ch);
     }
+#undef RX_ATOM
+    if ((reason = rx_commit(&groups[depth], &pending, &have_pending)))
+        goto refuse;
     cd_buf_putc(&b, '\0');
     b.len--;
+    if (why)
+        *why = NULL;
     return cd_buf_take(&b);
 refuse:
+    if (why)
+        *why = reason;
     cd_buf_free(&b);
     return NULL;
 }
 
-/* 1 match, 0 no match, -1 the pattern does not compile. */
-static int pattern_match(const char *pattern, const char *s)
+/* 1 match, 0 no match, -1 the pattern is refused or does not compile, with
+ * *why saying which (a static string). */
+static int pattern_match(const char *pattern, const char *s, const char **why)
 {
-    char *posix = cd_jsonschema_posix_pattern(pattern);
+    char *posix = cd_jsonschema_posix_pattern(pattern, why);
     if (!posix)
         return -1;
     regex_t re;
     int rc = regcomp(&re, posix, REG_EXTENDED | REG_NOSUB);
     free(posix);
-    if (rc != 0)
+    if (rc != 0) {
+        *why = "POSIX regcomp rejects it";
         return -1;
+    }
     rc = regexec(&re, s, 0, NULL, 0);
     regfree(&re);
     return rc == 0 ? 1 : 0;
@@ -400,12 +507,14 @@ static void validate_string(vctx *c, const json_t *schema, const json_t *v, cons
     const char *pat = json_string_value(json_object_get(schema, "pattern"));
     if (pat) {
         /* A string holding NUL cannot be matched by regexec; refuse it. */
-        int m = strlen(s) == json_string_length(v) ? pattern_match(pat, s) : 0;
+        const char *why = NULL;
+        int m = strlen(s) == json_string_length(v) ? pattern_match(pat, s, &why) : 0;
         if (m == 0)
             add_error(c, path, "does not match the pattern %s", pat);
         else if (m < 0)
-            add_error(c, path, "the driver's schema has a pattern this host cannot compile: %s",
-                      pat);
+            add_error(c, path,
+                      "the driver's schema has a pattern this host refuses (%s): %s",
+                      why ? why : "refused", pat);
     }
     const char *fmt = json_string_value(json_object_get(schema, "format"));
     if (fmt && (strcmp(fmt, "uri") == 0 || strcmp(fmt, "url") == 0) && !uri_valid(s))

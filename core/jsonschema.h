@@ -28,8 +28,11 @@ int cd_jsonschema_validate(const json_t *schema, const json_t *instance, const c
                            json_t *errors);
 
 /* Translates an ECMA-262 pattern to a POSIX ERE (malloc'd), or NULL for a
- * pattern refused as too costly for regcomp (stacked quantifiers, counts
- * over 100, over 1024 bytes). */
-char *cd_jsonschema_posix_pattern(const char *ecma);
+ * pattern POSIX would read differently or refused as too costly for regcomp
+ * (stacked quantifiers, counts over 100, nested repeats multiplying to more
+ * than 1000 copies, more than 20000 elements once unrolled, over 1024
+ * bytes). why, if not NULL, receives a static sentence saying which, for the
+ * message shown to whoever wrote the schema. */
+char *cd_jsonschema_posix_pattern(const char *ecma, const char **why);
 
 #endif

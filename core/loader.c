@@ -75,21 +75,62 @@ char *cd_magic_check(const cd_driver_magic *m)
     return NULL;
 }
 
+/* Everything is judged on the descriptor's fstat, so that whoever copies or
+ * loads from that descriptor gets the file that was judged, not one renamed
+ * over it since. O_NONBLOCK: opening a FIFO dropped there must not hang. */
+int cd_plugin_file_open(const char *path, struct stat *st, char **reason)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *reason = errno == ELOOP ? cd_xstrdup("is a symbolic link; only regular files are loaded")
+                                 : cd_sprintf("cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, st) != 0) {
+        *reason = cd_sprintf("cannot stat: %s", strerror(errno));
+    } else if (!S_ISREG(st->st_mode)) {
+        *reason = cd_xstrdup("not a regular file");
+    } else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        *reason = cd_sprintf("owned by uid %u, not by root or this service's user",
+                             (unsigned)st->st_uid);
+    } else if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        *reason = cd_sprintf("writable by %s (mode %04o); run chmod go-w on it",
+                             (st->st_mode & S_IWOTH) ? "others" : "its group",
+                             (unsigned)(st->st_mode & 07777));
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
 char *cd_plugin_file_check(const char *path)
 {
     struct stat st;
-    if (lstat(path, &st) != 0)
-        return cd_sprintf("cannot stat: %s", strerror(errno));
-    if (S_ISLNK(st.st_mode))
-        return cd_xstrdup("is a symbolic link; only regular files are loaded");
-    if (!S_ISREG(st.st_mode))
-        return cd_xstrdup("not a regular file");
+    char *reason = NULL;
+    int fd = cd_plugin_file_open(path, &st, &reason);
+    if (fd >= 0)
+        close(fd);
+    return reason;
+}
+
+/* A file's own checks mean nothing if someone else can rename another file
+ * over it: that takes write access to the directory, unless the sticky bit
+ * limits renames to the owner of the file replaced. */
+static char *dir_check(const char *dir, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return cd_sprintf("cannot stat plugin directory %s: %s", dir, strerror(errno));
     if (st.st_uid != 0 && st.st_uid != geteuid())
-        return cd_sprintf("owned by uid %u, not by root or this service's user",
-                          (unsigned)st.st_uid);
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return cd_sprintf("writable by %s (mode %04o); run chmod go-w on it",
-                          (st.st_mode & S_IWOTH) ? "others" : "its group",
+        return cd_sprintf("plugin directory %s is owned by uid %u, not by root or this "
+                          "service's user; no driver in it is loaded",
+                          dir, (unsigned)st.st_uid);
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+        return cd_sprintf("plugin directory %s is writable by %s (mode %04o), so a driver "
+                          "checked in it could be replaced before it is loaded; no driver in it "
+                          "is loaded: run chmod go-w on it",
+                          dir, (st.st_mode & S_IWOTH) ? "others" : "its group",
                           (unsigned)(st.st_mode & 07777));
     return NULL;
 }
@@ -235,6 +276,10 @@ int cd_plugin_dir_list(const char *dir, char ***paths, size_t *n, char **err)
     DIR *d = opendir(dir);
     if (!d) {
         *err = cd_sprintf("cannot open plugin directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if ((*err = dir_check(dir, dirfd(d))) != NULL) {
+        closedir(d);
         return -1;
     }
     size_t cap = 0;

@@ -15,6 +15,7 @@
 #define CD_LOADER_H
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include <connectord/plugin.h>
 
@@ -33,8 +34,12 @@ extern const cd_host_api cd_host_table;
  * Returns NULL when acceptable, else a malloc'd reason. */
 char *cd_magic_check(const cd_driver_magic *magic);
 
-/* Checks that path may be loaded: a regular file (not a link), owned by
- * root or by us, not writable by group or others. NULL or a reason. */
+/* Opens path (without following a link) and checks that it may be loaded:
+ * a regular file owned by root or by us, not writable by group or others.
+ * Returns the descriptor (O_CLOEXEC) with *st its fstat, or -1 with
+ * *reason (malloc'd). */
+int cd_plugin_file_open(const char *path, struct stat *st, char **reason);
+/* cd_plugin_file_open without keeping the descriptor: NULL or a reason. */
 char *cd_plugin_file_check(const char *path);
 
 /* Loads one file completely (dlopen, descriptor check, init, required
@@ -55,7 +60,9 @@ void cd_driver_unload_at_exit(cd_driver *drv);
 int cd_driver_find(const char *dir, const char *name, cd_driver *out, char **reason);
 
 /* Lists the regular *.so files of dir, sorted by name (malloc'd array of
- * malloc'd absolute paths, *n set). Returns 0, or -1 with *err. */
+ * malloc'd absolute paths, *n set). Returns 0, or -1 with *err, also when
+ * dir is not owned by root or by us, or is writable by group or others
+ * without the sticky bit. */
 int cd_plugin_dir_list(const char *dir, char ***paths, size_t *n, char **err);
 
 /* Names for the enums, or NULL when out of range. */

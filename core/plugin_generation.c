@@ -14,18 +14,12 @@
 #include "plugin_probe.h"
 #include "util.h"
 
-/* Copies src to dst (created exclusively, mode 0600). The source is opened
- * without following links and must be the file that was checked. */
-static char *copy_checked(const char *src, const struct stat *checked, const char *dst)
+/* Copies the already-checked descriptor in (of checked) to dst (created
+ * exclusively, mode 0600) and closes it. Reading the descriptor that was
+ * checked, not the path again, is what keeps a file renamed over the
+ * checked one in the meantime out of the copy. */
+static char *copy_checked(int in, const struct stat *checked, const char *dst)
 {
-    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0)
-        return cd_sprintf("cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(in, &st) != 0 || st.st_ino != checked->st_ino || st.st_dev != checked->st_dev) {
-        close(in);
-        return cd_xstrdup("changed while it was being read; send SIGHUP again once it is in place");
-    }
     int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out < 0) {
         char *e = cd_sprintf("cannot copy to %s: %s", dst, strerror(errno));
@@ -57,6 +51,13 @@ static char *copy_checked(const char *src, const struct stat *checked, const cha
         if (err)
             break;
     }
+    /* The owner may still be writing it in place (cp over the live file):
+     * a copy taken meanwhile would be half of each. */
+    struct stat after;
+    if (!err && (fstat(in, &after) != 0 || after.st_size != checked->st_size ||
+                 after.st_mtim.tv_sec != checked->st_mtim.tv_sec ||
+                 after.st_mtim.tv_nsec != checked->st_mtim.tv_nsec))
+        err = cd_xstrdup("changed while it was being read; send SIGHUP again once it is in place");
     close(in);
     if (close(out) != 0 && !err)
         err = cd_sprintf("cannot copy to %s: %s", dst, strerror(errno));
@@ -84,13 +85,12 @@ json_t *cd_plugins_accept(const char *self_exe, const char *live_dir, const char
     json_t *refused_early = json_array();
     for (size_t i = 0; i < n; i++) {
         const char *name = strrchr(paths[i], '/') + 1;
-        char *why = cd_plugin_file_check(paths[i]);
+        char *why = NULL;
         struct stat st;
-        if (!why && lstat(paths[i], &st) != 0)
-            why = cd_sprintf("cannot stat: %s", strerror(errno));
-        if (!why) {
+        int fd = cd_plugin_file_open(paths[i], &st, &why);
+        if (fd >= 0) {
             char *dst = cd_sprintf("%s/%s", dir, name);
-            why = copy_checked(paths[i], &st, dst);
+            why = copy_checked(fd, &st, dst);
             free(dst);
         }
         if (why) {

@@ -5,7 +5,8 @@
  * half-copied, or overwritten in place while runs use it. So a worker never
  * runs drivers from the live directory. On start and on SIGHUP it copies
  * every file that may be loaded (regular, owned by root or the service,
- * not writable by others) into a new private generation directory, probes
+ * not writable by others, in a directory that only they can rename files
+ * in) into a new private generation directory, probes
  * the copies, and from then on its runners load only those copies. Nothing
  * that happens in the live directory between two SIGHUPs reaches a run.
  */

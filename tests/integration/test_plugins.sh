@@ -39,6 +39,31 @@ assert_contains "$(refused leaker.so)" "writable by others" "world-writable"
 assert_contains "$(refused garbage.so)" "run ldd on it" "not an ELF file"
 assert_eq "test_gen" "$(loaded)" "the good file still loads"
 
+# A directory others can write to is refused as a whole: they could rename
+# their own file over a driver between its checks and its copy. The sticky
+# bit leaves them only their own files, which the owner check refuses.
+W="$T/open"
+mkdir "$W"
+cp "$CD_TESTPLUGINS/test_gen.so" "$W/"
+chmod 0777 "$W"
+printf 'database:\n  url: "postgresql:///unused"\nplugins:\n  dir: "%s"\n' "$W" >"$T/w.yaml"
+set +e
+"$CD" -c "$T/w.yaml" plugins >"$T/out" 2>"$T/err"; rc=$?
+set -e
+assert_eq 3 "$rc" "world-writable plugin directory"
+assert_contains "$(cat "$T/err")" "plugin directory $W is writable by others (mode 0777)" "directory message"
+assert_contains "$(cat "$T/err")" "chmod go-w" "directory remedy"
+assert_eq "" "$(cat "$T/out")" "nothing listed from a world-writable directory"
+chmod 1777 "$W"
+json=$("$CD" -c "$T/w.yaml" plugins --json)
+assert_eq "test_gen" "$(loaded)" "a sticky world-writable directory loads"
+chmod 0775 "$W"
+set +e
+"$CD" -c "$T/w.yaml" plugins >/dev/null 2>"$T/err"; rc=$?
+set -e
+assert_eq 3 "$rc" "group-writable plugin directory"
+assert_contains "$(cat "$T/err")" "is writable by its group (mode 0775)" "group message"
+
 # The built-in drivers, with their descriptors.
 printf 'database:\n  url: "postgresql:///unused"\nplugins:\n  dir: "%s"\n' "$CD_BUILD_DIR/lib/connectord/plugins" >"$T/b.yaml"
 json=$("$CD" -c "$T/b.yaml" plugins --json)

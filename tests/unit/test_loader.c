@@ -1,7 +1,8 @@
 /*
  * test_loader.c — the checks the loader makes before it runs any driver
  * code: the descriptor (magic, ABI major, struct size, name, category,
- * dataset) and the file itself (regular, owner, permissions).
+ * dataset), the file itself (regular, owner, permissions) and the
+ * directory it is in (owner, permissions).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,9 +201,114 @@ static void file_checks_refuse_links_dirs_and_writable_files(void **state)
     free(why);
     why = cd_plugin_file_check(missing);
     assert_non_null(why);
-    assert_non_null(strstr(why, "cannot stat"));
+    assert_non_null(strstr(why, "cannot open"));
     free(why);
     unlink(link_path);
+    unlink(file);
+    rmdir(dir);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* What is checked is what is read: a file renamed over the checked one
+ * after the check must not be what the descriptor gives. */
+static void file_open_keeps_the_checked_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cd-loader-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[256], other[256], fifo[256];
+    snprintf(file, sizeof file, "%s/a.so", dir);
+    snprintf(other, sizeof other, "%s/evil.tmp", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.so", dir);
+    write_file(file, "checked", 0644);
+    write_file(other, "swapped in", 0644);
+    struct stat st;
+    char *why = NULL;
+    int fd = cd_plugin_file_open(file, &st, &why);
+    assert_true(fd >= 0);
+    assert_null(why);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 7);
+    assert_int_equal(rename(other, file), 0);
+    char buf[32] = {0};
+    assert_int_equal(read(fd, buf, sizeof buf - 1), 7);
+    assert_string_equal(buf, "checked");
+    struct stat now;
+    assert_int_equal(fstat(fd, &now), 0);
+    assert_true(now.st_ino == st.st_ino);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    close(fd);
+    /* A FIFO with no writer must be refused, not block the open. */
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    fd = cd_plugin_file_open(fifo, &st, &why);
+    assert_int_equal(fd, -1);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "not a regular file"));
+    free(why);
+    unlink(fifo);
+    unlink(file);
+    rmdir(dir);
+}
+
+static void expect_dir_refused(const char *dir, const char *needle)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    assert_int_equal(cd_plugin_dir_list(dir, &paths, &n, &err), -1);
+    assert_non_null(err);
+    if (!strstr(err, needle))
+        fail_msg("\"%s\" does not say \"%s\"", err, needle);
+    assert_non_null(strstr(err, dir));
+    free(err);
+}
+
+static void expect_dir_accepted(const char *dir)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    if (cd_plugin_dir_list(dir, &paths, &n, &err) != 0)
+        fail_msg("%s refused: %s", dir, err);
+    assert_int_equal(n, 1);
+    free(paths[0]);
+    free(paths);
+}
+
+/* Anyone who can rename files in the directory can swap a driver after it
+ * was checked, so such a directory is refused as a whole, unless the sticky
+ * bit keeps them to their own files (which the owner check refuses). */
+static void dir_listing_refuses_a_directory_others_can_rename_in(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cd-loader-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[256];
+    snprintf(file, sizeof file, "%s/a.so", dir);
+    write_file(file, "x", 0644);
+    expect_dir_accepted(dir); /* mkdtemp's 0700 */
+    assert_int_equal(chmod(dir, 0755), 0);
+    expect_dir_accepted(dir);
+    assert_int_equal(chmod(dir, 0777), 0);
+    expect_dir_refused(dir, "is writable by others (mode 0777)");
+    assert_int_equal(chmod(dir, 0775), 0);
+    expect_dir_refused(dir, "is writable by its group (mode 0775)");
+    assert_int_equal(chmod(dir, 01777), 0);
+    expect_dir_accepted(dir);
+    assert_int_equal(chmod(dir, 0755), 0);
+    /* Only root can give a directory away; as anyone else, skip that. */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(dir, 65534, (gid_t)-1), 0);
+        expect_dir_refused(dir, "is owned by uid 65534, not by root or this service's user");
+    }
     unlink(file);
     rmdir(dir);
 }
@@ -256,6 +363,8 @@ int main(void)
         cmocka_unit_test(names_categories_and_datasets),
         cmocka_unit_test(file_checks_refuse_links_dirs_and_writable_files),
         cmocka_unit_test(dir_listing_is_sorted_and_only_so_files),
+        cmocka_unit_test(file_open_keeps_the_checked_file),
+        cmocka_unit_test(dir_listing_refuses_a_directory_others_can_rename_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,31 @@ static double backoff_s(const cd_alert_settings *s, int attempt)
     return d * (0.8 + 0.4 * ((double)random() / (double)RAND_MAX));
 }
 
+/* Hands a claimed delivery back untouched: the worker is stopping and cut
+ * the exchange short, so the receiver may never have seen it. Counting it
+ * would let a restart burn the last attempt and give up on an alert that
+ * was never really tried; a duplicate, should the receiver have got it,
+ * is the lesser harm (the delivery id lets receivers drop it). */
+static int release(cd_notifier *n, long long did, int attempt)
+{
+    char sdid[32], satt[16];
+    snprintf(sdid, sizeof sdid, "%lld", did);
+    snprintf(satt, sizeof satt, "%d", attempt);
+    const char *p[] = {sdid, satt, n->worker_id};
+    char *err = NULL;
+    int rc = cd_db_command(
+        n->conn, "notify: handing back an interrupted delivery",
+        "UPDATE sp_v2_notification_deliveries SET status = 'PENDING', attempts = attempts - 1,"
+        "  next_attempt_at = now(), claimed_by = NULL, claim_expires_at = NULL"
+        " WHERE id = $1::bigint AND claimed_by = $3::text AND attempts = $2::int",
+        3, p, &err);
+    if (rc != 0) {
+        cd_error("%s", err);
+        free(err);
+    }
+    return rc == 0 ? 1 : -1;
+}
+
 /* Claims one due delivery, sends it, records the attempt. Returns 1 when
  * one was handled, 0 when none was due, -1 on a database error. */
 static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *names)
@@ -153,7 +178,9 @@ static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *n
     /* The claim outlives the longest exchange; a worker that dies mid-send
      * leaves a claim that another worker takes over when it expires. */
     snprintf(lease, sizeof lease, "%d", s->timeout_s + 60);
-    const char *p[] = {names, n->worker_id, lease};
+    char age[16];
+    snprintf(age, sizeof age, "%d", s->max_age_hours);
+    const char *p[] = {names, n->worker_id, lease, age};
     char *err = NULL;
     PGresult *res = cd_db_exec(
         n->conn, "notify: claiming a delivery", PGRES_TUPLES_OK,
@@ -162,14 +189,16 @@ static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *n
         " FROM sp_v2_notifications e"
         " WHERE e.id = d.notification_id AND d.id = ("
         "  SELECT q.id FROM sp_v2_notification_deliveries q"
+        "    JOIN sp_v2_notifications qe ON qe.id = q.notification_id"
         "   WHERE q.channel = ANY($1::text[])"
+        "     AND qe.created_at >= now() - make_interval(hours => $4::int)"
         "     AND ((q.status = 'PENDING' AND q.next_attempt_at <= now())"
         "          OR (q.status = 'SENDING' AND q.claim_expires_at < now()))"
-        "   ORDER BY q.next_attempt_at, q.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        "   ORDER BY q.next_attempt_at, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)"
         " RETURNING d.id, d.channel, d.attempts, d.max_attempts, e.id, e.kind, e.payload::text,"
         "  to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
         "  clock_timestamp()::text",
-        3, p, &err);
+        4, p, &err);
     if (!res) {
         cd_error("%s", err);
         free(err);
@@ -202,6 +231,14 @@ static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *n
         cd_notify_msg m = {.notification_id = nid, .delivery_id = did, .kind = kind,
                            .payload = payload, .created_at = created, .base_url = s->base_url};
         outcome = cd_notify_send(s, ch, &m, &n->abort_send, &code, &send_err);
+    }
+    if (outcome == CD_SEND_ABORTED) {
+        int rc = release(n, did, attempt);
+        cd_info("notify: %s %lld to %s interrupted by shutdown, left for the next worker",
+                kind, nid, channel);
+        json_decref(payload);
+        free(channel), free(kind), free(created), free(started), free(send_err);
+        return rc;
     }
     int final_failure = outcome == CD_SEND_PERMANENT ||
                         (outcome == CD_SEND_RETRY && attempt >= max_attempts);
@@ -242,6 +279,46 @@ static int deliver_one(cd_notifier *n, const cd_alert_settings *s, const char *n
     json_decref(payload);
     free(channel), free(kind), free(created), free(started), free(send_err);
     return rc == 0 ? 1 : -1;
+}
+
+/* Closes deliveries no worker will send: their alert is older than
+ * max_age_hours (stale news; the claim skips them), or they are for a
+ * channel this worker does not know. The latter waits out the same age
+ * rather than going at once: after a SIGHUP or during a rolling change
+ * another worker may still have the channel and deliver it meanwhile.
+ * Each is FAILED with the reason as its last error and as an attempt, so
+ * it leaves the pending count and pruning can take it. */
+static void settle_stale(cd_notifier *n, const cd_alert_settings *s, const char *names)
+{
+    char age[16];
+    snprintf(age, sizeof age, "%d", s->max_age_hours);
+    const char *p[] = {names, age, n->worker_id};
+    char *err = NULL;
+    if (cd_db_command(
+            n->conn, "notify: closing stale deliveries",
+            "WITH st AS ("
+            "  SELECT q.id, CASE WHEN q.channel = ANY($1::text[])"
+            "    THEN 'expired (older than max_age_hours)'"
+            "    ELSE 'channel ' || q.channel || ' is no longer configured' END AS why"
+            "    FROM sp_v2_notification_deliveries q"
+            "    JOIN sp_v2_notifications e ON e.id = q.notification_id"
+            "   WHERE (q.status = 'PENDING'"
+            "          OR (q.status = 'SENDING' AND q.claim_expires_at < now()))"
+            "     AND e.created_at < now() - make_interval(hours => $2::int)"
+            "   ORDER BY q.id LIMIT 200 FOR UPDATE OF q SKIP LOCKED"
+            "), d AS ("
+            "  UPDATE sp_v2_notification_deliveries d SET status = 'FAILED',"
+            "   attempts = d.attempts + 1, last_error = st.why, last_http_status = NULL,"
+            "   claimed_by = NULL, claim_expires_at = NULL"
+            "  FROM st WHERE d.id = st.id RETURNING d.id, d.attempts, st.why)"
+            " INSERT INTO sp_v2_notification_attempts (delivery_id, attempt, worker_id, started_at,"
+            "  outcome, error)"
+            " SELECT id, attempts, $3::text, now(), 'ERROR', why FROM d"
+            " ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            3, p, &err) != 0) {
+        cd_error("%s", err);
+        free(err);
+    }
 }
 
 /* Old alerts go in bounded DELETEs, as run logs do (retention.c): a
@@ -322,9 +399,10 @@ static void *thread_main(void *arg)
         cd_alert_settings *s = cd_alert_settings_get();
         int busy = 0;
         if (s && ensure_conn(n, s) == 0) {
+            char *names, *types;
+            channel_arrays(s, &names, &types);
+            settle_stale(n, s, names);
             if (s->nchannels > 0) {
-                char *names, *types;
-                channel_arrays(s, &names, &types);
                 long made = fan_out(n, s, names, types);
                 for (int i = 0; i < ROUND_MAX && !atomic_load(&n->stop); i++) {
                     int r = deliver_one(n, s, names);
@@ -334,10 +412,10 @@ static void *thread_main(void *arg)
                 }
                 if (made > 0)
                     busy = 1;
-                free(names);
-                free(types);
             }
             prune(n, s);
+            free(names);
+            free(types);
         }
         cd_alert_settings_put(s);
         /* The poll is the fallback for retries coming due and for a lost

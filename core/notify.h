@@ -114,11 +114,14 @@ char *cd_notify_signature(const char *key, size_t keylen, const char *data, size
 
 /* --- sending (notify_send.c) --- */
 
-enum { CD_SEND_OK = 0, CD_SEND_RETRY = 1, CD_SEND_PERMANENT = 2 };
+/* CD_SEND_ABORTED: abort_flag ended the exchange, so the receiver's answer
+ * (if any) is unknown; the caller must not count it as an attempt. */
+enum { CD_SEND_OK = 0, CD_SEND_RETRY = 1, CD_SEND_PERMANENT = 2, CD_SEND_ABORTED = 3 };
 
 /* Sends m over ch. *code: the HTTP status or last SMTP reply code (0 when
  * none came). *err (malloc'd) on failure, with every secret of the channel
- * scrubbed. abort_flag, when it becomes non-zero, ends the exchange early.
+ * scrubbed. abort_flag, when it becomes non-zero, ends the exchange early
+ * with CD_SEND_ABORTED.
  * Thread-safe (one curl handle per call, CURLOPT_NOSIGNAL). */
 int cd_notify_send(const cd_alert_settings *s, const cd_channel *ch, const cd_notify_msg *m,
                    const atomic_int *abort_flag, long *code, char **err);

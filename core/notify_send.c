@@ -169,6 +169,8 @@ int cd_notify_send(const cd_alert_settings *s, const cd_channel *ch, const cd_no
         /* An SMTP server that refuses a recipient or the login answers a
          * code, not a transfer error: 5xx replies will not change. */
         rc = ch->type == CD_CHANNEL_EMAIL && *code >= 500 ? CD_SEND_PERMANENT : CD_SEND_RETRY;
+        if (cc == CURLE_ABORTED_BY_CALLBACK)
+            rc = CD_SEND_ABORTED;
         /* The URL may be a credential (Slack): never quoted. */
         char *msg = scrubbed(raw, secrets, 2);
         *err = cd_sprintf("channel %s (%s): %s", ch->name, cd_channel_type_name(ch->type), msg);

@@ -398,6 +398,39 @@ wait_for "SELECT count(*) = 0 FROM sp_v2_notifications WHERE dedup_key LIKE 'old
 assert_eq "$recent" "$(q "SELECT count(*) FROM sp_v2_notifications WHERE created_at > now() - interval '1 day'")" "recent alerts kept"
 serve_stop w3
 
+echo "== stale deliveries: expired, unknown channel after the grace, interrupted by shutdown"
+ev() { # dedup-key created-ago -> notification id, fanned out
+    q "INSERT INTO sp_v2_notifications (kind, dedup_key, payload, created_at, fanned_out_at)
+       VALUES ('TEST', '$1', '{}', now() - interval '$2', now() - interval '$2') RETURNING id"
+}
+dl() { # notification channel [max_attempts] -> delivery id, due now
+    q "INSERT INTO sp_v2_notification_deliveries (notification_id, channel, channel_type, max_attempts)
+       VALUES ($1, '$2', 'webhook', ${3:-3}) RETURNING id"
+}
+stale=$(dl "$(ev stale '3 hours')" hook)
+goneold=$(dl "$(ev goneold '2 hours')" gone)
+gonenew=$(dl "$(ev gonenew '1 minute')" gone)
+cut=$(dl "$(ev cut '1 minute')" slow 1)
+CFG4="$CD_TEST_TMP/w4/connectord.yaml"
+serve_config "$CFG4" "alerts:" "  timeout_seconds: 20" "  max_attempts: 1" "  max_age_hours: 1" "  channels:" \
+    "    - name: hook" "      type: webhook" "      url: \"http://127.0.0.1:$RPORT/hook/\"" \
+    "    - name: slow" "      type: webhook" "      url: \"http://127.0.0.1:$RPORT/slow/hook\""
+serve_start w4 "$CFG4"
+wait_for "SELECT count(*) = 2 FROM sp_v2_notification_deliveries WHERE id IN ($stale, $goneold) AND status = 'FAILED'" 15 "stale deliveries closed"
+assert_eq "FAILED|1|expired (older than max_age_hours)|1|ERROR|expired (older than max_age_hours)" \
+    "$(q "SELECT d.status || '|' || d.attempts || '|' || d.last_error || '|' || a.attempt || '|' || a.outcome || '|' || a.error FROM sp_v2_notification_deliveries d JOIN sp_v2_notification_attempts a ON a.delivery_id = d.id WHERE d.id = $stale")" \
+    "a 3 h old alert is not sent with max_age_hours 1"
+assert_eq 0 "$(received "len([r for r in reqs if r['headers'].get('x-connectord-delivery') == '$stale'])")" "the expired one never reached the receiver"
+assert_eq "FAILED|channel gone is no longer configured" "$(q "SELECT status || '|' || last_error FROM sp_v2_notification_deliveries WHERE id = $goneold")" \
+    "a removed channel's delivery is settled once past the grace"
+assert_eq "PENDING|0" "$(q "SELECT status || '|' || attempts FROM sp_v2_notification_deliveries WHERE id = $gonenew")" \
+    "a recent one is left for a worker that may still know the channel"
+wait_received "len([r for r in reqs if r['headers'].get('x-connectord-delivery') == '$cut']) == 1" 40 "the last attempt hanging in the slow receiver"
+serve_stop w4
+assert_eq "PENDING|0|0" "$(q "SELECT d.status || '|' || d.attempts || '|' || (SELECT count(*) FROM sp_v2_notification_attempts a WHERE a.delivery_id = d.id) FROM sp_v2_notification_deliveries d WHERE d.id = $cut")" \
+    "a send cut short by shutdown goes back, its last attempt not used up"
+grep -q "interrupted by shutdown" "$CD_TEST_TMP/serve-w4.log" || cd_fail "the interrupted send is logged"
+
 # Under ASan/UBSan a leak or an error at exit lands in the worker's log.
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "alerts checks passed"

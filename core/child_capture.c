@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "supervise.h"
 
 extern char **environ;
 
@@ -67,15 +68,7 @@ int cd_capture_run(char *const argv[], const char *input, int quiet_stderr, int 
     /* Its own group, so that what the driver starts is killed with it;
      * the worker's blocked signals are not the child's. */
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
+    cd_spawnattr_init_clean(&attr, 1);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);

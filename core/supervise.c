@@ -163,15 +163,7 @@ static int spawn_runner(cd_child *child, cd_zygote *zygote, const char *self_exe
     /* The runner gets its own process group so that a kill reaches anything
      * a driver started. */
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
+    cd_spawnattr_init_clean(&attr, 1);
 
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)run_id);
@@ -387,4 +379,18 @@ char *cd_child_failure_reason(const cd_child *c, int timeout_s)
                   : cd_sprintf("runner exited with status %d", c->exit_code);
     }
     return NULL;
+}
+
+void cd_spawnattr_init_clean(posix_spawnattr_t *attr, int own_group)
+{
+    posix_spawnattr_init(attr);
+    posix_spawnattr_setflags(attr, (short)(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                           (own_group ? POSIX_SPAWN_SETPGROUP : 0)));
+    if (own_group)
+        posix_spawnattr_setpgroup(attr, 0);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &all);
 }

@@ -7,6 +7,7 @@
 #ifndef CD_SUPERVISE_H
 #define CD_SUPERVISE_H
 
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -80,6 +81,13 @@ void cd_child_set_status(cd_child *child, int status);
  * strings are environ's own and the extras, which the caller keeps alive;
  * free() the array. */
 char **cd_child_environment(char *extra1, char *extra2);
+
+/* Initializes attr for a child of ours: no blocked signals and default
+ * handlers (the worker blocks the ones its signalfd reads, and a child
+ * would inherit that), in a process group of its own when own_group, so
+ * that a kill of the group reaches whatever it starts. Destroy attr with
+ * posix_spawnattr_destroy. */
+void cd_spawnattr_init_clean(posix_spawnattr_t *attr, int own_group);
 
 /* "SIGSEGV" for 11, etc. */
 const char *cd_signal_name(int signo);

@@ -66,13 +66,7 @@ cd_zygote *cd_zygote_start(const char *self_exe, char **err)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
+    cd_spawnattr_init_clean(&attr, 0);
     char parent_env[48];
     snprintf(parent_env, sizeof parent_env, "CONNECTORD_PARENT_PID=%ld", (long)getpid());
     char **envp = cd_child_environment(parent_env, NULL);

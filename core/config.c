@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "scheduler.h"
+#include "duration.h"
 #include "util.h"
 
 /* Deep enough for any sane configuration, shallow enough that the recursive

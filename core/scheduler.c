@@ -1,13 +1,13 @@
 /* scheduler.c — see scheduler.h. */
 #include "scheduler.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cron.h"
 #include "db.h"
+#include "duration.h"
 #include "log.h"
 #include "queue.h"
 #include "util.h"
@@ -35,30 +35,6 @@ struct cd_scheduler {
      * reload keeps every slot since this one, however old. */
     int64_t undelivered_since;
 };
-
-int64_t cd_parse_duration(const char *text)
-{
-    if (!text || !*text)
-        return -1;
-    char *end;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || v < 0)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    long long mult = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mult = 60, end++;
-    else if (*end == 'h')
-        mult = 3600, end++;
-    else if (*end == 'd')
-        mult = 86400, end++;
-    if (*end != '\0' || v > (long long)(INT64_MAX / 86400))
-        return -1;
-    return (int64_t)(v * mult);
-}
 
 cd_scheduler *cd_scheduler_new(const cd_config *cfg)
 {

@@ -30,8 +30,4 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err);
 /* The earliest next slot of any connector (0 when none). */
 int64_t cd_scheduler_next_due(const cd_scheduler *s);
 
-/* Parses a duration: an integer of seconds or "<n>s|m|h|d" ("48h").
- * Returns seconds, or -1. */
-int64_t cd_parse_duration(const char *text);
-
 #endif

@@ -20,7 +20,7 @@
 #include "run_policy.h"
 #include "runs.h"
 #include "templates.h"
-#include "scheduler.h"
+#include "duration.h"
 
 static void retry_delay_doubles_within_jitter(void **state)
 {

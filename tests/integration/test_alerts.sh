@@ -407,6 +407,11 @@ dl() { # notification channel [max_attempts] -> delivery id, due now
     q "INSERT INTO sp_v2_notification_deliveries (notification_id, channel, channel_type, max_attempts)
        VALUES ($1, '$2', 'webhook', ${3:-3}) RETURNING id"
 }
+# Deliveries earlier sections left pending (a digest to the slow receiver, say)
+# would hold w4's delivery threads for the whole 20 s timeout each and decide
+# which one reaches the slow receiver first; this section checks only its own.
+q "UPDATE sp_v2_notification_deliveries SET status = 'FAILED', last_error = 'cleared by the test'
+   WHERE status IN ('PENDING', 'SENDING')" >/dev/null
 stale=$(dl "$(ev stale '3 hours')" hook)
 goneold=$(dl "$(ev goneold '2 hours')" gone)
 gonenew=$(dl "$(ev gonenew '1 minute')" gone)

@@ -5,7 +5,9 @@
  * database, not from per-process counters: several workers share one
  * database, any of them may be scraped, and each must tell the same truth
  * (a restart must not reset a counter either). The price is a few
- * aggregate queries per scrape over the runs table. */
+ * aggregate queries per scrape over the runs table. Rows that are deleted
+ * (a connector with its runs, pruned alerts) leave what they counted in
+ * sp_v2_metric_retired (schema/017), added back here, so no counter drops. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +19,8 @@
 #include "util.h"
 
 /* Run duration buckets, seconds: a run is seconds to the 900 s default
- * timeout, occasionally an hour. */
+ * timeout, occasionally an hour. Whole seconds only: deleted runs are kept
+ * in sp_v2_metric_retired by their duration rounded up to a second. */
 static const char *const buckets[] = {"1", "5", "15", "30", "60", "120", "300", "600", "900",
                                       "1800", "3600"};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
@@ -76,14 +79,23 @@ static int emit_runs(cd_buf *b, PGconn *db, char **err)
     PQclear(res);
 
     res = query(db, "metrics: records",
-                "SELECT c.id, c.name,"
-                " COALESCE(sum(r.records_success) FILTER (WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS')), 0),"
-                " COALESCE(sum(r.records_failed) FILTER (WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')), 0),"
-                " COALESCE(sum(r.attempt - 1), 0),"
+                "WITH x AS (SELECT label1::bigint AS id,"
+                "  sum(value) FILTER (WHERE metric = 'records_loaded') AS loaded,"
+                "  sum(value) FILTER (WHERE metric = 'records_failed') AS failed,"
+                "  sum(value) FILTER (WHERE metric = 'run_retries') AS retries"
+                "  FROM sp_v2_metric_retired"
+                "  WHERE metric IN ('records_loaded', 'records_failed', 'run_retries') GROUP BY 1)"
+                " SELECT c.id, c.name,"
+                " COALESCE(sum(r.records_success) FILTER (WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS')), 0)"
+                "  + COALESCE(x.loaded, 0),"
+                " COALESCE(sum(r.records_failed) FILTER (WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')), 0)"
+                "  + COALESCE(x.failed, 0),"
+                " COALESCE(sum(r.attempt - 1), 0) + COALESCE(x.retries, 0),"
                 " extract(epoch FROM max(r.completed_at) FILTER (WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS')))"
                 " FROM sp_v2_connectors c LEFT JOIN sp_v2_connector_runs r ON r.connector_id = c.id"
                 "  AND r.run_type <> 'TEST'"
-                " GROUP BY 1, 2 ORDER BY 1", err);
+                " LEFT JOIN x ON x.id = c.id"
+                " GROUP BY c.id, c.name, x.loaded, x.failed, x.retries ORDER BY 1", err);
     if (!res)
         return -1;
     static const struct {
@@ -117,12 +129,21 @@ static int emit_durations(cd_buf *b, PGconn *db, char **err)
 {
     cd_buf sql;
     cd_buf_init(&sql);
-    cd_buf_puts(&sql, "SELECT c.connector_type, count(*), COALESCE(sum(r.duration_seconds), 0)");
+    /* One row per live run (n 1, its seconds) and per retired figure: a
+     * count of runs at a whole-second duration, or a sum of seconds. */
+    cd_buf_puts(&sql, "WITH d (type, secs, n, total) AS ("
+                      " SELECT c.connector_type, r.duration_seconds, 1::numeric, r.duration_seconds"
+                      "  FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id"
+                      "  WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')"
+                      "   AND r.duration_seconds IS NOT NULL"
+                      " UNION ALL SELECT label1, label2::numeric, value, 0 FROM sp_v2_metric_retired"
+                      "  WHERE metric = 'run_duration'"
+                      " UNION ALL SELECT label1, NULL, 0, value FROM sp_v2_metric_retired"
+                      "  WHERE metric = 'run_duration_sum')"
+                      " SELECT type, sum(n), sum(total)");
     for (size_t i = 0; i < NBUCKETS; i++)
-        cd_buf_printf(&sql, ", count(*) FILTER (WHERE r.duration_seconds <= %s)", buckets[i]);
-    cd_buf_puts(&sql, " FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id"
-                      " WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')"
-                      "  AND r.duration_seconds IS NOT NULL GROUP BY 1 ORDER BY 1");
+        cd_buf_printf(&sql, ", COALESCE(sum(n) FILTER (WHERE secs <= %s), 0)", buckets[i]);
+    cd_buf_puts(&sql, " FROM d GROUP BY 1 ORDER BY 1");
     PGresult *res = query(db, "metrics: run durations", sql.data, err);
     cd_buf_free(&sql);
     if (!res)
@@ -157,7 +178,8 @@ static int emit_totals(cd_buf *b, PGconn *db, char **err)
         db, "metrics: queue",
         "SELECT (SELECT count(*) FROM sp_v2_connector_runs WHERE status = 'QUEUED'),"
         " (SELECT count(*) FROM sp_v2_connector_runs WHERE status = 'RUNNING'),"
-        " (SELECT count(*) FROM sp_v2_connector_run_attempts WHERE error_message = 'worker lost')",
+        " (SELECT count(*) FROM sp_v2_connector_run_attempts WHERE error_message = 'worker lost')"
+        "  + COALESCE((SELECT sum(value) FROM sp_v2_metric_retired WHERE metric = 'lease_rescues'), 0)",
         err);
     if (!res)
         return -1;
@@ -175,9 +197,12 @@ static int emit_totals(cd_buf *b, PGconn *db, char **err)
 static int emit_notifications(cd_buf *b, PGconn *db, char **err)
 {
     PGresult *res = query(db, "metrics: notification deliveries",
-                          "SELECT d.channel, lower(a.outcome), count(*)"
-                          " FROM sp_v2_notification_attempts a"
-                          " JOIN sp_v2_notification_deliveries d ON d.id = a.delivery_id"
+                          "SELECT channel, outcome, sum(n) FROM ("
+                          " SELECT d.channel, lower(a.outcome) AS outcome, 1::numeric AS n"
+                          "  FROM sp_v2_notification_attempts a"
+                          "  JOIN sp_v2_notification_deliveries d ON d.id = a.delivery_id"
+                          " UNION ALL SELECT label1, label2, value FROM sp_v2_metric_retired"
+                          "  WHERE metric = 'notification_attempts') s"
                           " GROUP BY 1, 2 ORDER BY 1, 2", err);
     if (!res)
         return -1;

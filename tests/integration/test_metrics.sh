@@ -174,6 +174,55 @@ assert strip(a) == strip(b), set(strip(a)) ^ set(strip(b))
 PY
 assert_not_contains "$(cat "$CD_TEST_TMP/m1")" "$CD_TEST_SECRET" "no secret in /metrics"
 
+echo "== counters never go down: runs deleted by hand, a connector retyped, then deleted, alerts pruned"
+snap() { # name: GET /metrics from w1, parsed into $CD_TEST_TMP/p<name>
+    curl -sf "http://127.0.0.1:${SERVE_PORT[w1]}/metrics" -o "$CD_TEST_TMP/m$1" || cd_fail "GET /metrics ($1)"
+    python3 "$CD_TEST_TMP/promparse.py" "$CD_TEST_TMP/m$1" >"$CD_TEST_TMP/p$1" || cd_fail "/metrics ($1) is not valid Prometheus text"
+}
+same_counters() { # before after gone-connector-id: every counter and histogram series of
+    # before has the same value after, except the gone connector's, which have ended
+    python3 - "$CD_TEST_TMP/p$1" "$CD_TEST_TMP/p$2" "$3" <<'PY'
+import json, sys
+key = lambda n, l: (n, json.dumps(l, sort_keys=True))
+# from the database; the API cache's counters are this process's own
+counted = lambda n: n.endswith(("_total", "_bucket", "_sum", "_count")) and not n.startswith("connectord_api_cache")
+before = {key(n, l): v for n, l, v in json.load(open(sys.argv[1])) if counted(n)}
+after = {key(n, l): v for n, l, v in json.load(open(sys.argv[2])) if counted(n)}
+bad = []
+for k, v in before.items():
+    gone = json.loads(k[1]).get("connector_id") == sys.argv[3]
+    if gone and k in after:
+        bad.append("%s %s still there" % k)
+    elif not gone and after.get(k) != v:
+        bad.append("%s %s: %s -> %s" % (k[0], k[1], v, after.get(k)))
+if bad:
+    sys.exit("\n".join(bad))
+PY
+}
+q "DELETE FROM sp_v2_connector_runs WHERE connector_id = $a AND duration_seconds = 12" >/dev/null
+snap 3
+same_counters 1 3 none || cd_fail "a run deleted by hand took its counts with it"
+q "UPDATE sp_v2_connectors SET connector_type = 'PG_API' WHERE id = $a" >/dev/null
+snap 4
+same_counters 1 4 none || cd_fail "retyping a connector moved the duration histogram"
+q "DELETE FROM sp_v2_connectors WHERE id = $b" >/dev/null
+q "DELETE FROM sp_v2_notifications WHERE id = $n" >/dev/null
+snap 5
+same_counters 1 5 "$b" || cd_fail "deleting a connector or pruning alerts lowered a counter"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notification_attempts")" "the alert's attempts are gone from the database"
+# New runs count on top, under the connector's type now.
+run "$a" MANUAL SUCCESS 5 2 3 2 >/dev/null
+q "INSERT INTO sp_v2_connector_run_attempts (run_id, attempt, status, error_message)
+   VALUES ((SELECT max(id) FROM sp_v2_connector_runs), 1, 'FAILED', 'worker lost')" >/dev/null
+snap 6
+assert_eq 35 "$(val "$CD_TEST_TMP/p6" connectord_records_loaded_total "{\"connector_id\": \"$a\", \"connector\": \"alpha\"}")" "records loaded: 30 kept + 5"
+assert_eq 4 "$(val "$CD_TEST_TMP/p6" connectord_run_retries_total "{\"connector_id\": \"$a\", \"connector\": \"alpha\"}")" "retries: 3 kept + 1"
+assert_eq 2 "$(val "$CD_TEST_TMP/p6" connectord_lease_rescues_total '{}')" "rescues: 1 kept + 1"
+assert_eq 3 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_count '{"connector_type": "PG_API"}')" "PG_API durations: 2 kept + 1"
+assert_eq 1 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_bucket '{"connector_type": "PG_API", "le": "5"}')" "the 3 s run in le=5"
+assert_eq 4 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_count '{"connector_type": "BANK_API"}')" "BANK_API durations unchanged"
+assert_eq 2 "$(val "$CD_TEST_TMP/p6" connectord_notification_deliveries_total '{"channel": "hook", "outcome": "error"}')" "pruned deliveries still counted"
+
 echo "== /healthz: database and scheduler"
 h=$(curl -s "http://127.0.0.1:${SERVE_PORT[w1]}/healthz")
 python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert d['database'] == 'ok' and d['scheduler']['ticking'] is True and d['status'] == 'ok', d" "$h" ||

@@ -92,6 +92,18 @@ int pgd_resolve_hosts(const cd_host_api *host, cd_run *run, const char *conninfo
     const char *h = option(opts, "host");
     const char *p = option(opts, "port");
     int rc = 0;
+    /* What the conninfo leaves out, libpq takes from PGHOST, PGHOSTADDR
+     * and PGPORT: a name that comes from there is looked up here too, or
+     * libpq's own lookup would have no bound. */
+    if (!h && !option(opts, "hostaddr") && !getenv("PGHOSTADDR")) {
+        h = getenv("PGHOST");
+        if (h && !*h)
+            h = NULL;
+        if (h && !p)
+            p = getenv("PGPORT");
+        if (p && !*p)
+            p = NULL;
+    }
     /* An operator's hostaddr is an address already; no host: libpq's
      * default, a Unix socket. */
     if (!h || option(opts, "hostaddr")) {

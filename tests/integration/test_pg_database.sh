@@ -197,6 +197,13 @@ if silent_dns_usable; then
         "$(jget '["error_message"]' <"$CD_TEST_TMP/dns.out")" "silent DNS: message"
     assert_eq transient_error "$(jget '["details"]["outcome"]' <"$CD_TEST_TMP/dns.out")" "silent DNS: retried"
     echo "   failed after $DNS_TOOK s"
+    # the same name from PGHOST, with none in the conninfo: looked up, bounded, the same way
+    envdns=$(add_connector dns_pghost "{\"conninfo\": \"dbname=src user=x\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}")
+    PGHOST=src.db.invalid silent_dns_run "$CD_TEST_TMP/dns2.out" "$CD" -c "$CD_TEST_TMP/dns.yaml" run "$envdns" --date 2025-01-02
+    silent_dns_assert_bounded 10
+    assert_eq "cannot connect to the source database: cannot resolve src.db.invalid: timed out after 2.0 s" \
+        "$(jget '["error_message"]' <"$CD_TEST_TMP/dns2.out")" "silent DNS from PGHOST: message"
+    echo "   failed after $DNS_TOOK s"
 else
     echo "== a source host whose name is never answered: not checked (needs root for a mount namespace)"
 fi

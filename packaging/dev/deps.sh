@@ -9,7 +9,7 @@ PACKAGES=(
     libmicrohttpd-dev libsystemd-dev libcmocka-dev libyajl-dev libicu-dev
     postgresql-15 postgresql-client-15
     clang libclang-rt-14-dev valgrind
-    wrk openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
+    wrk pgbouncer openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
     lintian dpkg-dev fakeroot systemd
     chromium nodejs $(command -v npm >/dev/null || echo npm)  # ops page browser test (npm: part of nodejs from NodeSource)
 )

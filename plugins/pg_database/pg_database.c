@@ -316,7 +316,13 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
     long st = (long)cdc_json_int(root, "statement_timeout_seconds", left >= 0 ? 0 : 300);
     if (left >= 0 && (st == 0 || left / 1000 < st))
         st = left / 1000 > 1 ? (long)(left / 1000) : 1;
-    char *sql = cdc_printf("SET default_transaction_read_only = on; SET statement_timeout = %ld",
+    /* One read-only transaction holds everything the run asks the source,
+     * and every setting is LOCAL to it: behind a pooler in transaction
+     * mode (PgBouncer) the statements then all reach one server session,
+     * and nothing of ours is left on that session for its next client.
+     * REPEATABLE READ: the pull and the cursor arithmetic see one snapshot. */
+    char *sql = cdc_printf("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                           "SET LOCAL statement_timeout = %ld",
                            st * 1000);
     PGresult *r = sql ? PQexec(c, sql) : NULL;
     free(sql);
@@ -336,9 +342,9 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
      * timestamptz and ::date happen in its zone, not the server's, and
      * dates come back as ISO whatever the source's DateStyle. */
     const char *tzp[] = {hostapi->run_info(run)->timezone};
-    r = PQexecParams(c, "SELECT set_config('TimeZone', $1, false), "
-                        "set_config('DateStyle', 'ISO, YMD', false), "
-                        "set_config('IntervalStyle', 'postgres', false)",
+    r = PQexecParams(c, "SELECT set_config('TimeZone', $1, true), "
+                        "set_config('DateStyle', 'ISO, YMD', true), "
+                        "set_config('IntervalStyle', 'postgres', true)",
                      1, NULL, tzp, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char *m = pq_message(PQerrorMessage(c));
@@ -408,6 +414,20 @@ static void colmap_free(colmap *cm)
 /* The pull is a named statement: the cursor arithmetic (cursor_overlap.c)
  * runs unnamed ones in between. */
 #define PULL_STATEMENT "cd_pull"
+
+/* Ends the source session. After a pull that went through, the prepared
+ * statement is dropped and the transaction closed, so a pooler hands the
+ * server session on clean (a prepared statement outlives its transaction,
+ * and the next run there would find cd_pull taken). After a failure the
+ * connection is simply closed: the server rolls back, and a pooler drops a
+ * session its client left in a transaction. */
+static void close_source(PGconn *c, int clean)
+{
+    if (c && clean && PQstatus(c) == CONNECTION_OK &&
+        PQtransactionStatus(c) == PQTRANS_INTRANS)
+        PQclear(PQexec(c, "DEALLOCATE " PULL_STATEMENT "; COMMIT"));
+    PQfinish(c);
+}
 
 /* Prepares the query as PULL_STATEMENT and describes it. Returns the
  * description or NULL with message and *rc set. */
@@ -522,8 +542,8 @@ static int test(cd_run *run)
 out:
     cdc_buf_free(&names);
     colmap_free(&cm);
+    close_source(c, desc != NULL);
     PQclear(desc);
-    PQfinish(c);
     json_decref(root);
     return rc;
 }
@@ -814,8 +834,8 @@ out:
     if (prev_cursor)
         hostapi->free(prev_cursor);
     colmap_free(&cm);
+    close_source(c, desc != NULL && rc == CD_OK);
     PQclear(desc);
-    PQfinish(c);
     json_decref(root);
     return rc;
 }

@@ -252,4 +252,37 @@ assert_eq "2500|2025-01-02|2025-01-02|PGT002501Z|PGT005000Z" "$(q "SELECT count(
     "the local day's 2500 rows, 00:00 to 24:00 in Asia/Kolkata"
 qs "ALTER DATABASE src RESET TimeZone; ALTER DATABASE src RESET DateStyle"
 
+echo "== behind PgBouncer in transaction mode, one server session: runs follow each other cleanly"
+PGB="$CD_TEST_TMP/pgb"
+mkdir -p "$PGB"
+cat >"$PGB/pgbouncer.ini" <<INI
+[databases]
+src = host=$PG_TMP_DIR port=5432 dbname=src user=$PGUSER
+[pgbouncer]
+listen_addr =
+listen_port = 6544
+unix_socket_dir = $PGB
+auth_type = any
+pool_mode = transaction
+default_pool_size = 1
+max_client_conn = 20
+logfile = $PGB/pgbouncer.log
+pidfile = $PGB/pgbouncer.pid
+INI
+[ "$(id -u)" != 0 ] || chown -R postgres: "$PGB"
+pg_tmp_as /usr/sbin/pgbouncer -d "$PGB/pgbouncer.ini" || cd_fail "pgbouncer did not start: $(cat "$PGB/pgbouncer.log")"
+trap 'kill "$(cat "$PGB/pgbouncer.pid" 2>/dev/null)" 2>/dev/null; pg_tmp_stop' EXIT
+for i in $(seq 1 50); do [ -S "$PGB/.s.PGSQL.6544" ] && break; sleep 0.1; done
+pooled=$(add_connector pooled "{\"conninfo\": \"host=$PGB port=6544 dbname=src\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref || 'P' AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM src_txn WHERE txn_day = \$1\"}")
+for day in 2025-01-01 2025-01-02 2025-01-03; do
+    run_json "$pooled" --date "$day"
+    assert_eq "SUCCESS|2500" "$(jget '["status"]' <<<"$out")|$(jget '["details"].get("inserted")' <<<"$out")" \
+        "pooled run for $day ($(jget '.get("error_message")' <<<"$out"))"
+done
+run_json "$pooled" --type TEST --date 2025-01-03
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "a test through the pooler ($(jget '.get("error_message")' <<<"$out"))"
+# What the pooler's next client finds on that one server session: nothing of ours.
+assert_eq "0|off|0" "$(psql -X -At -h "$PGB" -p 6544 -d src -c "SELECT (SELECT count(*) FROM pg_prepared_statements) || '|' || current_setting('default_transaction_read_only') || '|' || (current_setting('statement_timeout') <> '0')::int")" \
+    "no prepared statement or session setting left behind"
+
 echo "OK"

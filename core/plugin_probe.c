@@ -1,6 +1,8 @@
 /* plugin_probe.c — see plugin_probe.h. */
 #include "plugin_probe.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,11 @@
 
 #define PROBE_TIMEOUT_MS 10000
 #define PROBE_MAX_OUTPUT (4 * 1024 * 1024)
+/* Files probed at once. A probe is a short child that mostly waits (for
+ * the loader, or for a hanging init to hit its deadline): a folder of
+ * several broken drivers costs one timeout, not one each, and start-up
+ * and SIGHUP wait that much less. */
+#define PROBE_PARALLEL 8
 
 int cd_plugin_probe_main(const char *path)
 {
@@ -64,19 +71,54 @@ static json_t *probe_one(const char *self_exe, const char *path)
     return result;
 }
 
+typedef struct probe_batch {
+    const char *self_exe;
+    char **paths;
+    json_t **results;
+    size_t n;
+    atomic_size_t next;
+} probe_batch;
+
+static void *probe_worker(void *arg)
+{
+    probe_batch *b = arg;
+    for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
+        b->results[i] = probe_one(b->self_exe, b->paths[i]);
+    return NULL;
+}
+
+/* Probes every path, PROBE_PARALLEL at a time; results[i] is paths[i]'s. */
+static void probe_all(const char *self_exe, char **paths, json_t **results, size_t n)
+{
+    probe_batch b = {.self_exe = self_exe, .paths = paths, .results = results, .n = n};
+    atomic_init(&b.next, 0);
+    pthread_t threads[PROBE_PARALLEL];
+    size_t started = 0;
+    while (started + 1 < n && started < PROBE_PARALLEL &&
+           pthread_create(&threads[started], NULL, probe_worker, &b) == 0)
+        started++;
+    probe_worker(&b); /* this thread too; alone if no thread could start */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
+}
+
 json_t *cd_plugins_probe(const char *self_exe, const char *dir, char **err)
 {
     char **paths;
     size_t n;
     if (cd_plugin_dir_list(dir, &paths, &n, err) != 0)
         return NULL;
+    json_t **results = cd_xcalloc(n ? n : 1, sizeof *results);
+    probe_all(self_exe, paths, results, n);
     json_t *loaded = json_array();
     json_t *refused = json_array();
     json_t *by_name = json_object();
+    /* In name order, whatever order the probes finished in: of two files
+     * with one driver name, the first by name is the one loaded. */
     for (size_t i = 0; i < n; i++) {
         const char *slash = strrchr(paths[i], '/');
         const char *file = slash ? slash + 1 : paths[i];
-        json_t *r = probe_one(self_exe, paths[i]);
+        json_t *r = results[i];
         const char *why = json_string_value(json_object_get(r, "refused"));
         const char *name = json_string_value(json_object_get(r, "name"));
         if (why) {
@@ -98,6 +140,7 @@ json_t *cd_plugins_probe(const char *self_exe, const char *dir, char **err)
         free(paths[i]);
     }
     free(paths);
+    free(results);
     json_decref(by_name);
     return json_pack("{s:s, s:o, s:o}", "plugins_dir", dir, "loaded", loaded, "refused",
                      refused);

@@ -15,6 +15,7 @@
 #include "alerts_api.h"
 #include "db.h"
 #include "log.h"
+#include "notify_channel_sets.h"
 #include "registry.h"
 #include "util.h"
 
@@ -214,6 +215,16 @@ static int emit_notifications(cd_buf *b, PGconn *db, char **err)
         label(b, "outcome", PQgetvalue(res, i, 1), 0);
         cd_buf_printf(b, "} %s\n", PQgetvalue(res, i, 2));
     }
+    PQclear(res);
+    res = query(db, "metrics: alert channel lists",
+                "SELECT count(DISTINCT channels) FROM sp_v2_alert_channel_sets"
+                " WHERE seen_at >= now() - interval '" CD_CHANNEL_SETS_LIVE_SECONDS " seconds'", err);
+    if (!res)
+        return -1;
+    family(b, "connectord_alert_channel_sets", "gauge",
+           "Distinct alert channel lists among live workers with channels; more than 1 means "
+           "an alert's channels depend on the worker that takes it.");
+    cd_buf_printf(b, "connectord_alert_channel_sets %s\n", PQgetvalue(res, 0, 0));
     PQclear(res);
     res = query(db, "metrics: notification queue",
                 "SELECT channel, lower(status), count(*) FROM sp_v2_notification_deliveries"

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "log.h"
 #include "notify.h"
+#include "notify_channel_sets.h"
 #include "util.h"
 
 #define ALERTS_CHANNEL "connectord_alerts"
@@ -33,6 +34,7 @@ struct cd_notifier {
     PGconn *conn;
     int64_t last_prune_ms;
     int64_t last_conn_error_ms;
+    cd_channel_sets channel_sets;
 };
 
 static int64_t mono_ms(void)
@@ -401,6 +403,7 @@ static void *thread_main(void *arg)
         if (s && ensure_conn(n, s) == 0) {
             char *names, *types;
             channel_arrays(s, &names, &types);
+            cd_channel_sets_publish(&n->channel_sets, n->conn, n->worker_id, s, mono_ms());
             settle_stale(n, s, names);
             if (s->nchannels > 0) {
                 long made = fan_out(n, s, names, types);
@@ -423,6 +426,7 @@ static void *thread_main(void *arg)
         if (!busy && !atomic_load(&n->stop))
             wait_for_work(n, 1000);
     }
+    cd_channel_sets_finish(&n->channel_sets, n->conn, n->worker_id);
     if (n->conn)
         PQfinish(n->conn);
     n->conn = NULL;

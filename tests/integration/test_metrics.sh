@@ -223,6 +223,23 @@ assert_eq 1 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_bucket '{"c
 assert_eq 4 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_count '{"connector_type": "BANK_API"}')" "BANK_API durations unchanged"
 assert_eq 2 "$(val "$CD_TEST_TMP/p6" connectord_notification_deliveries_total '{"channel": "hook", "outcome": "error"}')" "pruned deliveries still counted"
 
+echo "== a worker whose alert channels differ: it warns, and /metrics counts two lists"
+assert_eq 1 "$(val "$P" connectord_alert_channel_sets '{}')" "w1 and w2 have one list"
+CFG3="$CD_TEST_TMP/w3/connectord.yaml"
+serve_config "$CFG3" "alerts:" "  channels:" "    - name: page" "      type: webhook" \
+    "      url: \"http://127.0.0.1:9/page\"" "    - name: hook" "      type: webhook" \
+    "      url: \"http://127.0.0.1:9/hook\""
+serve_start w3 "$CFG3"
+for i in $(seq 1 50); do grep -q "differ from those of" "$CD_TEST_TMP/serve-w3.log" && break; sleep 0.1; done
+warning=$(grep "differ from those of" "$CD_TEST_TMP/serve-w3.log" || true)
+assert_contains "$warning" "this worker's channels [hook:webhook,page:webhook] differ from those of " "w3 warns"
+assert_eq 2 "$(grep -o '\[hook:webhook\]' <<<"$warning" | wc -l)" "naming both other workers' list"
+snap 7
+assert_eq 2 "$(val "$CD_TEST_TMP/p7" connectord_alert_channel_sets '{}')" "two lists among live workers"
+serve_stop w3
+snap 8
+assert_eq 1 "$(val "$CD_TEST_TMP/p8" connectord_alert_channel_sets '{}')" "a stopped worker's list no longer counts"
+
 echo "== /healthz: database and scheduler"
 h=$(curl -s "http://127.0.0.1:${SERVE_PORT[w1]}/healthz")
 python3 -c "import json, sys; d = json.loads(sys.argv[1]); assert d['database'] == 'ok' and d['scheduler']['ticking'] is True and d['status'] == 'ok', d" "$h" ||

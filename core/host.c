@@ -285,14 +285,16 @@ static void on_reject(void *userdata, const char *row_ref, const char *field, co
                      clean_text(run, reason, strlen(reason), TEXT_KEEP), NULL);
 }
 
+/* The message becomes the run's error_message: made valid UTF-8 and
+ * scrubbed of secrets like every other text of the driver's, since it may
+ * quote what the driver passed (column names, a database error). */
 static void set_fatal_rc(cd_run *run, char *msg, int rc)
 {
     if (!run->fatal) {
-        run->fatal = msg;
+        run->fatal = clean_text(run, msg, strlen(msg), TEXT_KEEP);
         run->fatal_rc = rc;
-    } else {
-        free(msg);
     }
+    free(msg);
 }
 
 static void set_fatal(cd_run *run, char *msg) { set_fatal_rc(run, msg, CD_ERR_PERMANENT); }
@@ -355,7 +357,9 @@ static int host_records_begin(cd_run *run, const char *const *columns, size_t nc
         return CD_ERR_PERMANENT;
     }
     if (run->sink || run->columns) {
-        host_log(run, CD_LOG_ERROR, "records_begin called twice");
+        /* Fatal, not only refused: a driver that went on regardless would
+         * have its rows read with the first call's columns. */
+        set_fatal(run, cd_xstrdup("driver called records_begin twice"));
         return CD_ERR_PERMANENT;
     }
     const cd_rs_dataset *ds = cd_rs_dataset_get(run->dataset);
@@ -394,8 +398,11 @@ static int open_sink(cd_run *run)
         set_fatal_rc(run, err, CD_ERR_TRANSIENT);
         return CD_ERR_PERMANENT;
     }
+    /* The columns passed records_begin's check: what fails here is the
+     * load starting (the spool file, the savepoint, the COPY behind a
+     * lock), which a later attempt can get past. */
     if (cd_sink_columns(run->sink, (const char *const *)run->columns, run->ncolumns, &err) != 0) {
-        set_fatal_rc(run, cd_sprintf("driver declared unusable columns: %s", err), CD_ERR_CONFIG);
+        set_fatal_rc(run, cd_sprintf("starting the load: %s", err), CD_ERR_TRANSIENT);
         free(err);
         return CD_ERR_PERMANENT;
     }

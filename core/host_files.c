@@ -9,7 +9,11 @@
 
 #include "db.h"
 #include "paths.h"
+#include "record_schema.h"
 #include "util.h"
+
+/* The longest remote name the ledger keeps. */
+#define PATH_MAX_BYTES 4096
 
 /* mkdir -p with mode 0700 for every component we create. Existing
  * directories are left as they are, except the last one, which is forced
@@ -97,6 +101,18 @@ static int file_params_init(cd_run *run, const cd_file_info *file, file_params *
     if (!file || file->struct_size < offsetof(cd_file_info, sha256_hex) + sizeof(const char *) ||
         !file->remote_path || !*file->remote_path) {
         cd_host_table.log(run, CD_LOG_ERROR, "file ledger: a file without a remote_path");
+        return -1;
+    }
+    /* The ledger keys a file by its name as text: a name PostgreSQL cannot
+     * hold, or one that would have to be cut, could be recorded but never
+     * found again, and the file would be loaded on every run. */
+    size_t plen = strlen(file->remote_path);
+    if (plen > PATH_MAX_BYTES || cd_rs_utf8_chars(file->remote_path, plen) < 0) {
+        cd_host_table.log(run, CD_LOG_ERROR,
+                          "file ledger: remote_path %s is %s; the driver must skip such a file "
+                          "or name it in valid UTF-8",
+                          file->remote_path,
+                          plen > PATH_MAX_BYTES ? "too long" : "not valid UTF-8");
         return -1;
     }
     if (file->sha256_hex) {
@@ -300,11 +316,18 @@ int cd_host_file_record(cd_run *run, const cd_file_info *file, const char *statu
          * rather than hold one idle while the driver fetches other files. */
         if (!run->files_loaded)
             run->files_loaded = json_object();
-        json_object_set_new(run->files_loaded, key,
-                            json_pack("{s:I, s:I, s:I, s:s?}", "size", (json_int_t)file->size,
-                                      "mtime", (json_int_t)file->mtime, "rows", (json_int_t)rows,
-                                      "reason", reason));
+        char *why = reason ? cd_utf8_clean(reason, strlen(reason), 2000) : NULL;
+        int kept = json_object_set_new(
+            run->files_loaded, key,
+            json_pack("{s:I, s:I, s:I, s:s?}", "size", (json_int_t)file->size, "mtime",
+                      (json_int_t)file->mtime, "rows", (json_int_t)rows, "reason", why));
+        free(why);
         free(key);
+        if (kept != 0) {
+            cd_host_table.log(run, CD_LOG_ERROR, "file ledger: cannot keep LOADED for %s",
+                              file->remote_path);
+            return CD_ERR_PERMANENT;
+        }
         return CD_OK;
     }
     PGconn *conn = cd_run_ctl(run);
@@ -331,7 +354,7 @@ static int write_row(cd_run *run, PGconn *conn, const cd_file_info *file, const 
                      const char *status, int64_t rows, const char *reason)
 {
     char *why = reason ? cd_utf8_clean(reason, strlen(reason), 2000) : NULL;
-    char *path = cd_utf8_clean(file->remote_path, strlen(file->remote_path), 4096);
+    char *path = cd_utf8_clean(file->remote_path, strlen(file->remote_path), PATH_MAX_BYTES);
     char run_id[24], nrows[24];
     snprintf(run_id, sizeof run_id, "%lld", (long long)run->info.run_id);
     snprintf(nrows, sizeof nrows, "%lld", (long long)rows);

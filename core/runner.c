@@ -382,6 +382,8 @@ static int finish(run_state *st)
             st->rc = CD_ERR_TRANSIENT;
             st->error = cd_sprintf("loading the records failed: %s", err);
             free(err);
+            /* what was received and rejected, as for a driver's failure */
+            cd_sink_peek(run->sink, &st->counts);
         } else {
             st->merged = 1;
         }

@@ -240,8 +240,13 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
 
 int cd_runs_finalize(PGconn *conn, int64_t run_id, const cd_run_outcome *o, char **err)
 {
+    json_t *outcome = cd_run_outcome_json(run_id, o);
+    if (!outcome) { /* not "no longer RUNNING": the run would be left to its lease */
+        *err = cd_sprintf("finalizing run %lld: its outcome cannot be encoded", (long long)run_id);
+        return -1;
+    }
     json_t *one = json_array();
-    json_array_append_new(one, cd_run_outcome_json(run_id, o));
+    json_array_append_new(one, outcome);
     int done = cd_runs_finalize_many(conn, one, err);
     json_decref(one);
     return done;

@@ -13,7 +13,7 @@ json=$("$CD" -c "$T/c.yaml" plugins --json)
 refused() { python3 -c 'import json,sys; d=json.load(sys.stdin); print({r["file"]: r["reason"] for r in d["refused"]}.get(sys.argv[1], "NOT REFUSED"))' "$1" <<<"$json"; }
 loaded() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(sorted(x["name"] for x in d["loaded"])))' <<<"$json"; }
 
-assert_eq "crasher hanger leaker leaver old_abi test_gen" "$(loaded)" "loaded test drivers"
+assert_eq "abi_misuse crasher hanger leaker leaver old_abi test_gen" "$(loaded)" "loaded test drivers"
 abi_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print({x["name"]: x["abi"] for x in d["loaded"]}.get(sys.argv[1], "NOT LOADED"))' "$1" <<<"$json"; }
 assert_eq "1.0" "$(abi_of old_abi)" "a driver built against ABI 1.0 loads (the host's callbacks table only grew)"
 assert_contains "$(refused no_magic.so)" "not a connectord driver: no connectord_driver_magic symbol" "no magic"

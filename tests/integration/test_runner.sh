@@ -201,4 +201,49 @@ tz=$(add_connector tz BANK_API test_gen '{"rows": 1, "seed": 1, "sync_days_back"
 q "UPDATE sp_v2_connectors SET schedule_timezone = 'Pacific/Kiritimati' WHERE id = $tz" >/dev/null
 run_json "$tz"
 assert_eq "$(q "SELECT ((now() AT TIME ZONE 'Pacific/Kiritimati')::date - 1)::text")" "$(jget '["run_date"]' <<<"$out")" "run_date in the connector's zone"
+echo "== a driver misusing the host API: the run says what went wrong"
+mis() { add_connector "$1" BANK_API abi_misuse "$2"; }
+m=$(mis twice '{"mode": "begin_twice"}')
+run_json "$m" --date 2025-10-02
+assert_eq "FAILED|driver called records_begin twice" "$(jget '["status"]' <<<"$out")|$(jget '["error_message"]' <<<"$out")" \
+    "a second records_begin stops the run, even when the driver ignores the refusal"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref = 'TWICE1'")" "no row read with the wrong columns"
+m=$(mis badcol '{"mode": "bad_column"}')
+run_json "$m" --date 2025-10-02
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" \
+    "a column name that is not UTF-8 is the driver's configuration error, not a lost runner"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "driver declared unusable columns: " "and the message says so"
+m=$(mis ledgerpath '{"mode": "ledger_path"}')
+run_json "$m" --date 2025-10-02
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "a ledger name that is not UTF-8 is refused, not dropped"
+assert_contains "$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" "is not valid UTF-8" "the log says why"
+m=$(mis ledgerreason '{"mode": "ledger_reason"}')
+run_json "$m" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "a reason that is not UTF-8 is mended ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "/upload/ok.csv|LOADED" "$(q "SELECT remote_path || '|' || status FROM sp_v2_connector_files WHERE connector_id = $m")" \
+    "and the LOADED entry is kept"
+
+echo "== the load failing to start is transient, not the driver's columns"
+m=$(mis spool '{"rows": [["SP1", "1.00"]]}')
+TMPDIR=/nonexistent run_json "$m" --date 2025-10-02
+assert_eq "FAILED|transient_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" \
+    "no spool file: a failure a later attempt can get past"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "starting the load: " "named as the load's"
+
+echo "== a merge that fails still counts what the run received and rejected"
+m=$(mis mergefail '{"rows": [["MF1", "1.00"], ["MF2", "2.00"], ["MF3", "bad"]]}')
+run_json "$m" --date 2025-10-02
+assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "first load"
+# The reload goes through the merge, which waits for this lock past its lock_timeout.
+q "ALTER ROLE $PGUSER SET lock_timeout = '1s'" >/dev/null
+psql -X -q -c "BEGIN; SELECT pg_advisory_xact_lock(1129534283, 'sp_v2_bank_statements'::regclass::oid::int4); SELECT pg_sleep(6); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.5
+run_json "$m" --date 2025-10-02
+wait "$locker" || true
+q "ALTER ROLE $PGUSER RESET lock_timeout" >/dev/null
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "the merge timed out on its lock ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "3|1|1" "$(jget '["records_processed"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(jget '["details"]["rejected"]' <<<"$out")" \
+    "processed, failed and rejected as received"
+
 echo "all runner checks passed"

@@ -1,0 +1,96 @@
+/*
+ * abi_misuse.c — a driver that misuses the host API the way a careless
+ * vendor's might, chosen by connection_config {"mode": ...}:
+ *   begin_twice  records_begin again with the columns swapped, the refusal
+ *                ignored, then a row in the second layout;
+ *   bad_column   a column name that is not valid UTF-8;
+ *   ledger_path  file_record LOADED for a name that is not valid UTF-8;
+ *   ledger_reason file_record LOADED with a reason that is not valid UTF-8;
+ *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
+ *                load-path tests.
+ * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
+ */
+#include <connectord/plugin.h>
+#include <jansson.h>
+#include <string.h>
+
+static const cd_host_api *host;
+
+static const char *schema(void) { return "{\"type\":\"object\"}"; }
+
+static int test(cd_run *run)
+{
+    host->set_message(run, "ok");
+    return CD_OK;
+}
+
+static const char *const cols[] = {"bank_ref", "bank_name", "amount", "transaction_date", "utr",
+                                   "rrn"};
+
+static int emit(cd_run *run, const char *ref, const char *amount, const char *a, const char *b)
+{
+    const char *vals[] = {ref, "MISUSE", amount, host->run_info(run)->run_date, a, b};
+    size_t lens[6];
+    for (int k = 0; k < 6; k++)
+        lens[k] = strlen(vals[k]);
+    return host->record_emit(run, vals, lens, ref);
+}
+
+static int ledger(cd_run *run, const char *path, const char *reason)
+{
+    cd_file_info f = {.struct_size = sizeof f, .remote_path = path, .size = 1, .mtime = 1,
+                      .sha256_hex = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"};
+    int rc = host->file_record(run, &f, "LOADED", 1, reason);
+    host->log(run, CD_LOG_INFO, "rc file_record %d", rc);
+    return rc;
+}
+
+static int run_misuse(cd_run *run)
+{
+    const cd_run_info *info = host->run_info(run);
+    json_t *c = json_loadb(info->config_json, info->config_json_len, 0, NULL);
+    const char *mode = json_string_value(json_object_get(c, "mode"));
+    int rc = CD_OK;
+    if (mode && strcmp(mode, "begin_twice") == 0) {
+        host->records_begin(run, cols, 6);
+        const char *swapped[] = {"bank_ref", "bank_name", "amount", "transaction_date", "rrn",
+                                 "utr"};
+        host->log(run, CD_LOG_INFO, "rc records_begin %d", host->records_begin(run, swapped, 6));
+        emit(run, "TWICE1", "1.00", "RRN-111", "UTR-222");
+    } else if (mode && strcmp(mode, "bad_column") == 0) {
+        const char *bad[] = {"bank_ref", "bank_name", "amount", "transaction_date", "rem\xff"
+                                                                                   "arks"};
+        rc = host->records_begin(run, bad, 5);
+    } else if (mode && strcmp(mode, "ledger_path") == 0) {
+        rc = ledger(run, "/upload/AXIS_\xe9.csv", NULL);
+    } else if (mode && strcmp(mode, "ledger_reason") == 0) {
+        rc = ledger(run, "/upload/ok.csv", "o\xe9.");
+    } else {
+        json_t *rows = json_object_get(c, "rows");
+        size_t i;
+        json_t *r;
+        rc = host->records_begin(run, cols, 6);
+        json_array_foreach(rows, i, r)
+        {
+            if (rc == CD_OK)
+                rc = emit(run, json_string_value(json_array_get(r, 0)),
+                          json_string_value(json_array_get(r, 1)), "", "");
+        }
+    }
+    json_decref(c);
+    return rc;
+}
+
+static int init(const cd_host_api *h, cd_driver_callbacks *cb)
+{
+    host = h;
+    cb->describe_config = schema;
+    cb->test = test;
+    cb->run = run_misuse;
+    return CD_OK;
+}
+
+static const cd_driver_magic magic =
+    CD_DRIVER_MAGIC_INIT("abi_misuse", "1.0.0", "connectord tests", CD_CATEGORY_BANK_API,
+                         CD_DATASET_BANK_STATEMENT, "misuses the host API on purpose");
+CONNECTORD_DRIVER(magic, init)

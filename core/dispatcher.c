@@ -152,7 +152,7 @@ static void settle(cd_dispatcher *d, PGconn *conn, slot *s, const char *reason, 
 {
     char *err = NULL;
     if (cd_runs_fail_or_retry(conn, d->cfg, s->run_id, s->attempt, s->max_attempts, reason,
-                              retryable, &err) < 0) {
+                              retryable, NULL, &err) < 0) {
         cd_error("run %lld: %s", (long long)s->run_id, err);
         free(err);
     }
@@ -379,8 +379,13 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
                 free(err);
             }
         } else if (s->stop == STOP_CANCEL) {
+            /* killed after the grace: still the cancel that was asked for */
             char *reason = cd_sprintf("cancelled by %s", s->cancelled_by ? s->cancelled_by : "USER");
-            settle(d, conn, s, reason, 0);
+            char *err = NULL;
+            if (cd_runs_cancelled(conn, s->run_id, s->attempt, reason, NULL, &err) < 0) {
+                cd_error("run %lld: %s", (long long)s->run_id, err);
+                free(err);
+            }
             free(reason);
         } else {
             c->timed_out = s->stop == STOP_TIMEOUT;
@@ -507,8 +512,11 @@ static slot *stop_runner(cd_dispatcher *d, int64_t id, int attempt, stop_reason 
 
 /* A worker that stopped answering (frozen, paused VM) for longer than its
  * lease finds on its next heartbeat that some of its runs were rescued:
- * queued again, or running elsewhere under a new attempt. Its runners of
- * those runs must stop, or two runners of one connector run at once. */
+ * queued again, running elsewhere under a new attempt, or settled FAILED
+ * ("worker lost", or a cancel) by the rescuer, after which the connector's
+ * next run may start anywhere. Its runners of those runs must stop, or two
+ * runners of one connector run at once. (A run its own runner settled is
+ * not among them: that runner may still be in its post-commit step.) */
 static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
 {
     cd_buf ids, attempts;
@@ -535,7 +543,9 @@ static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
                                " JOIN sp_v2_connector_runs r ON r.id = s.id"
                                " WHERE r.status = 'QUEUED'"
                                "    OR (r.status = 'RUNNING' AND (r.worker_id IS DISTINCT FROM $1"
-                               "                                 OR r.attempt <> s.attempt))",
+                               "                                 OR r.attempt <> s.attempt))"
+                               "    OR (r.status = 'FAILED' AND r.attempt = s.attempt"
+                               "        AND r.details ? 'rescued_from')",
                                3, p, &err);
     cd_buf_free(&ids), cd_buf_free(&attempts);
     if (!res) {
@@ -547,8 +557,9 @@ static void stop_taken_over(cd_dispatcher *d, PGconn *conn)
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         int attempt = atoi(PQgetvalue(res, i, 1));
         if (stop_runner(d, id, attempt, STOP_LOST))
-            cd_warn("run %lld: no longer this worker's (its lease ran out and it was queued or "
-                    "claimed again); stopping its runner here", (long long)id);
+            cd_warn("run %lld: no longer this worker's (its lease ran out and it was queued, "
+                    "claimed again or settled by another worker); stopping its runner here",
+                    (long long)id);
     }
     PQclear(res);
 }
@@ -593,13 +604,13 @@ int cd_dispatcher_heartbeat(cd_dispatcher *d, PGconn *conn, char **err)
  * "cancelled by WHO", not run again elsewhere. cancelled_by is NULL when
  * nobody asked. 1 settled, 0 no longer RUNNING, -1 with *err. */
 static int settle_lost(cd_dispatcher *d, PGconn *conn, int64_t id, int attempt, int max_attempts,
-                       const char *cancelled_by, char **err)
+                       const char *worker, const char *cancelled_by, char **err)
 {
     if (!cancelled_by)
         return cd_runs_fail_or_retry(conn, d->cfg, id, attempt, max_attempts, "worker lost", 1,
-                                     err);
+                                     worker, err);
     char *reason = cd_sprintf("cancelled by %s", cancelled_by);
-    int rc = cd_runs_fail_or_retry(conn, d->cfg, id, attempt, max_attempts, reason, 0, err);
+    int rc = cd_runs_cancelled(conn, id, attempt, reason, worker, err);
     free(reason);
     return rc;
 }
@@ -618,7 +629,7 @@ static int rescue_rows(cd_dispatcher *d, PGconn *conn, PGresult *res)
         int attempt = atoi(PQgetvalue(res, i, 1));
         int max_attempts = atoi(PQgetvalue(res, i, 2));
         char *err = NULL;
-        int rc = settle_lost(d, conn, id, attempt, max_attempts,
+        int rc = settle_lost(d, conn, id, attempt, max_attempts, PQgetvalue(res, i, 3),
                              PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4), &err);
         if (rc < 0) {
             cd_error("rescuing run %lld: %s", (long long)id, err);
@@ -698,6 +709,7 @@ int cd_dispatcher_rescue_own(cd_dispatcher *d, PGconn *conn, char **err)
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         char *e = NULL;
         int rc = settle_lost(d, conn, id, atoi(PQgetvalue(res, i, 1)), atoi(PQgetvalue(res, i, 2)),
+                             PQgetvalue(res, i, 3),
                              PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5), &e);
         if (rc < 0) {
             cd_error("rescuing run %lld: %s", (long long)id, e);

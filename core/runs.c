@@ -343,11 +343,14 @@ double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_aft
 }
 
 int cd_runs_fail_or_retry(PGconn *conn, const cd_config *cfg, int64_t run_id, int attempt,
-                          int max_attempts, const char *reason, int retryable, char **err)
+                          int max_attempts, const char *reason, int retryable,
+                          const char *rescued_from, char **err)
 {
     json_t *details = json_pack("{s:s, s:i}", "outcome", retryable ? "transient_error"
                                                                     : "runner_failure",
                                 "attempt", attempt);
+    if (rescued_from)
+        json_object_set_new(details, "rescued_from", json_string(rescued_from));
     int rc;
     if (retryable && attempt < max_attempts) {
         double delay = cd_retry_delay(attempt,
@@ -365,6 +368,21 @@ int cd_runs_fail_or_retry(PGconn *conn, const cd_config *cfg, int64_t run_id, in
         if (rc == 1)
             cd_warn("run %lld: FAILED: %s", (long long)run_id, reason);
     }
+    json_decref(details);
+    return rc;
+}
+
+int cd_runs_cancelled(PGconn *conn, int64_t run_id, int attempt, const char *reason,
+                      const char *rescued_from, char **err)
+{
+    json_t *details = json_pack("{s:s, s:i}", "outcome", "cancelled", "attempt", attempt);
+    if (rescued_from)
+        json_object_set_new(details, "rescued_from", json_string(rescued_from));
+    cd_run_outcome o = {.status = "FAILED", .error_message = reason, .details = details,
+                        .attempt = attempt};
+    int rc = cd_runs_finalize(conn, run_id, &o, err);
+    if (rc == 1)
+        cd_info("run %lld: FAILED: %s", (long long)run_id, reason);
     json_decref(details);
     return rc;
 }

@@ -93,10 +93,21 @@ double cd_retry_delay(int attempt, double base_s, double cap_s, double retry_aft
 /* What a worker does with a run whose runner ended abnormally (crash,
  * timeout, lost worker): retry it (when retryable and attempts remain,
  * after cd_retry_delay with retry.base_seconds / retry.max_seconds) or
- * finalize it FAILED with reason. Returns 1 if the run was changed, 0 if it
- * was no longer RUNNING at that attempt, -1 with *err. */
+ * finalize it FAILED with reason. rescued_from: the lost worker whose run
+ * this is (kept in details, so that worker, should it wake, stops its
+ * runner), or NULL. Returns 1 if the run was changed, 0 if it was no longer
+ * RUNNING at that attempt, -1 with *err. */
 int cd_runs_fail_or_retry(PGconn *conn, const struct cd_config *cfg, int64_t run_id, int attempt,
-                          int max_attempts, const char *reason, int retryable, char **err);
+                          int max_attempts, const char *reason, int retryable,
+                          const char *rescued_from, char **err);
+
+/* A cancel that the runner could not settle itself (it was killed after
+ * the grace, or its worker was lost): FAILED with reason ("cancelled by
+ * WHO") and details.outcome "cancelled", which raises no alert, as a
+ * cancel the runner settled does not. rescued_from as above. Returns as
+ * cd_runs_fail_or_retry. */
+int cd_runs_cancelled(PGconn *conn, int64_t run_id, int attempt, const char *reason,
+                      const char *rescued_from, char **err);
 
 /* The run as a JSON object (ids as strings, ISO 8601 timestamps). */
 json_t *cd_runs_json(PGconn *conn, int64_t run_id, char **err);

@@ -129,6 +129,17 @@ wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 10 
 assert_eq "cancelled by CLI" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "no rows of a cancelled run"
 
+echo "   a driver that ignores the cancel is killed after the grace, and the run is still a cancel"
+hang=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+          VALUES ('hang', 'BANK_API', 'hang', '{}', 'hanger', false) RETURNING id")
+id=$(queue "$hang")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 10 "hanger running"
+assert_contains "$("$CD" -c "$CFG" cancel "$id")" "stop requested" "cancel of a hanging run"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 15 "hanging run killed"
+assert_eq "cancelled by CLI|cancelled" "$(q "SELECT error_message || '|' || (details->>'outcome') FROM sp_v2_connector_runs WHERE id = $id")" \
+    "a cancel, not a runner failure"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $id")" "so no RUN_FAILED alert for it"
+
 echo "   a cancel asked for while an attempt fails is not lost to the retry"
 cx=$(add cx '{"rows": 10, "seed": 1, "bank": "CX", "sleep_ms": 100, "fail": "transient", "auto_retry": true, "retry_count": 2}')
 id=$(queue "$cx")
@@ -180,6 +191,8 @@ assert_contains "$("$CD" -c "$CFG" cancel "$id")" "stop requested" "cancel of th
 serve_start w2 "$CFG"
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 40 "orphaned cancelled run settled"
 assert_eq "1|cancelled by CLI" "$(q "SELECT attempt, error_message FROM sp_v2_connector_runs WHERE id = $id")" "settled as cancelled, not retried"
+assert_eq "cancelled" "$(q "SELECT details->>'outcome' FROM sp_v2_connector_runs WHERE id = $id")" "its outcome a cancel"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $id")" "no RUN_FAILED alert for a cancel"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG3'")" "no rows of the cancelled run"
 
 echo "   a worker frozen past its lease: its run goes on elsewhere, and on waking it stops its own runner"
@@ -201,6 +214,28 @@ done
 wait_log w2 "run $id: no longer this worker's" 10
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "the rescued run finished"
 assert_eq "2|80" "$(q "SELECT attempt, (SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'FRZ') FROM sp_v2_connector_runs WHERE id = $id")" "loaded once, by the second attempt"
+
+echo "   the same without retries: the rescuer fails the run, and the woken worker still stops its runner"
+frz1=$(add frz1 '{"rows": 80, "seed": 1, "bank": "FRZ1", "sleep_ms": 250}')
+id=$(queue "$frz1")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "frz1 running"
+owner=$(q "SELECT worker_id FROM sp_v2_connector_runs WHERE id = $id")
+case "$owner" in *"/${SERVE_PID[w2]}/"*) frozen=w2 ;; *) frozen=w4 ;; esac
+first=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+kill -STOP "${SERVE_PID[$frozen]}"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "failed as worker lost"
+assert_eq "worker lost|$owner" "$(q "SELECT error_message || '|' || (details->>'rescued_from') FROM sp_v2_connector_runs WHERE id = $id")" \
+    "the rescue names the lost worker"
+kill -CONT "${SERVE_PID[$frozen]}"
+gone=0
+for i in $(seq 1 80); do
+    state=$(awk '{print $3}' "/proc/$first/stat" 2>/dev/null || echo gone)
+    case "$state" in gone | Z | X) gone=1; break ;; esac
+    sleep 0.1
+done
+[ "$gone" = 1 ] || cd_fail "the woken worker left running its runner of a run settled FAILED elsewhere"
+wait_log "$frozen" "run $id: no longer this worker's" 10
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'FRZ1'")" "nothing loaded by the stopped runner"
 serve_stop w4
 
 echo "== SIGTERM hands a long run back to the queue"

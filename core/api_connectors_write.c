@@ -582,8 +582,16 @@ void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause
             db, pause ? "pausing the connector" : "resuming the connector", PGRES_TUPLES_OK,
             pause ? "UPDATE sp_v2_connectors SET status = 'PAUSED', paused_at = now(),"
                     " updated_at = now() WHERE id = $1 RETURNING id, name, status"
-                  : "UPDATE sp_v2_connectors SET status = 'ACTIVE', resumed_at = now(),"
-                    " updated_at = now() WHERE id = $1 RETURNING id, name, status",
+                  /* Back to what its runs say: FAILED until a run succeeds,
+                   * as the finalize in runs.c would have left it. */
+                  : "UPDATE sp_v2_connectors c SET status = CASE WHEN (SELECT r.status"
+                    "   FROM sp_v2_connector_runs r WHERE r.connector_id = c.id"
+                    "    AND r.run_type <> 'TEST'"
+                    "    AND r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')"
+                    "  ORDER BY r.completed_at DESC NULLS LAST, r.id DESC LIMIT 1) = 'FAILED'"
+                    "  THEN 'FAILED' ELSE 'ACTIVE' END,"
+                    " resumed_at = now(), updated_at = now() WHERE id = $1"
+                    " RETURNING id, name, status",
             1, p, &err);
         if (res) {
             after = cd_api_row_json(res, 0);

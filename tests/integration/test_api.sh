@@ -307,6 +307,20 @@ expect 200 resume
 assert_eq "Connector resumed successfully|ACTIVE" "$(jq_ 'd["message"] + "|" + d["connector"]["status"]')" "resume body"
 req GET "/connectors/$gen/audit?limit=2"
 assert_eq "RESUME,PAUSE" "$(jq_ '",".join(e["action"] for e in d["audit"])')" "pause/resume audited"
+# A connector whose last run failed stays FAILED through a pause and a resume.
+q "UPDATE sp_v2_connectors SET status = 'FAILED' WHERE id = $gen" >/dev/null
+lastf=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, completed_at)
+           VALUES ($gen, 'SCHEDULED', '2025-09-03', 'FAILED', now()) RETURNING id")
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, completed_at)
+   VALUES ($gen, 'TEST', '2025-09-03', 'SUCCESS', now() + interval '1 second')" >/dev/null
+req POST "/connectors/$gen/pause"
+req POST "/connectors/$gen/resume"
+assert_eq FAILED "$(jq_ 'd["connector"]["status"]')" "resumed FAILED: no run has succeeded since (a test does not count)"
+q "UPDATE sp_v2_connector_runs SET status = 'SUCCESS' WHERE id = $lastf" >/dev/null
+req POST "/connectors/$gen/pause"
+req POST "/connectors/$gen/resume"
+assert_eq ACTIVE "$(jq_ 'd["connector"]["status"]')" "resumed ACTIVE after a success"
+q "DELETE FROM sp_v2_connector_runs WHERE connector_id = $gen AND run_date = '2025-09-03'" >/dev/null
 entries=$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE connector_id = $gen")
 req GET "/connectors/$gen/audit?offset=1000"
 assert_eq "0|$entries" "$(jq_ '"%d|%d" % (len(d["audit"]), d["total"])')" "past the end: no entries, the true total"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_cancel.h"
 #include "config.h"
 #include "datetime.h"
 #include "db.h"
@@ -236,6 +237,28 @@ static long days_of(const char *date)
     return cd_date_parse(date, &y, &m, &d) == 0 ? cd_days_from_civil(y, m, d) : 0;
 }
 
+/* "cancelled by WHO" from the run's recorded request. */
+static char *cancel_reason(PGconn *conn, int64_t run_id)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)run_id);
+    const char *p[] = {id};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(conn, "reading the cancel request", PGRES_TUPLES_OK,
+                               "SELECT COALESCE(cancel_requested_by, 'USER')"
+                               " FROM sp_v2_connector_runs WHERE id = $1",
+                               1, p, &err);
+    char *reason = cd_sprintf("cancelled by %s", res && PQntuples(res) == 1
+                                                     ? PQgetvalue(res, 0, 0)
+                                                     : "USER");
+    if (!res) {
+        cd_warn("%s", err);
+        free(err);
+    }
+    PQclear(res);
+    return reason;
+}
+
 static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char **argv)
 {
     if (argc < 1) {
@@ -326,16 +349,27 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
         reason = err ? err : cd_xstrdup("cannot find this executable");
         err = NULL;
     } else {
-        cd_child_wait(&child, timeout, grace, &stop_requested);
+        cd_cli_cancel watch = {.conn = conn, .run_id = run_id, .signal = &stop_requested};
+        cd_child_wait(&child, timeout, grace, cd_cli_cancel_poll, &watch);
+        cd_cli_cancel_finish(&watch);
         reason = cd_child_failure_reason(&child, timeout);
         if (!reason && child.exit_code != CD_RUNNER_FINALIZED)
             reason = cd_xstrdup("runner ended without finalizing the run");
+        if (child.cancelled && watch.requested) { /* asked for through the API: say by whom */
+            free(reason);
+            reason = cancel_reason(conn, run_id);
+        }
     }
     /* Only a run still RUNNING is changed: the child's own verdict stands. */
-    json_t *details = json_pack("{s:s, s:i}", "outcome", "runner_failure", "attempt", 1);
-    cd_run_outcome o = {.status = "FAILED", .error_message = reason, .details = details};
-    int done = cd_runs_finalize(conn, run_id, &o, &err);
-    json_decref(details);
+    int done;
+    if (rc == 0 && child.cancelled) {
+        done = cd_runs_cancelled(conn, run_id, 1, reason, NULL, &err);
+    } else {
+        json_t *details = json_pack("{s:s, s:i}", "outcome", "runner_failure", "attempt", 1);
+        cd_run_outcome o = {.status = "FAILED", .error_message = reason, .details = details};
+        done = cd_runs_finalize(conn, run_id, &o, &err);
+        json_decref(details);
+    }
     if (done < 0) {
         cd_error("%s", err);
         free(err);

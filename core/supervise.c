@@ -322,7 +322,8 @@ void cd_child_set_status(cd_child *c, int status)
     }
 }
 
-void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel)
+void cd_child_wait(cd_child *c, int timeout_s, int grace_s, int (*cancelled)(void *arg),
+                   void *arg)
 {
     for (;;) {
         int status;
@@ -339,7 +340,7 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, volatile int *cancel
         int64_t now = cd_now_ms();
         if (!c->term_sent_ms) {
             int over = timeout_s > 0 && now - c->started_ms >= (int64_t)timeout_s * 1000;
-            int cancel_now = cancel && *cancel;
+            int cancel_now = cancelled && cancelled(arg);
             if (over || cancel_now) {
                 c->timed_out = over;
                 c->cancelled = !over;

@@ -50,9 +50,11 @@ int cd_child_spawn_zygote(cd_child *child, struct cd_zygote *zygote, const char 
 void cd_child_close_channel(cd_child *child);
 
 /* Waits for the child; after timeout_s (0: none) sends SIGTERM, then SIGKILL
- * grace_s later. *cancel (may be NULL) becoming non-zero does the same with
- * cancelled set. Returns when the child was reaped. */
-void cd_child_wait(cd_child *child, int timeout_s, int grace_s, volatile int *cancel);
+ * grace_s later. cancelled (may be NULL), asked every few hundred ms, saying
+ * non-zero does the same with cancelled set. Returns when the child was
+ * reaped. */
+void cd_child_wait(cd_child *child, int timeout_s, int grace_s, int (*cancelled)(void *arg),
+                   void *arg);
 
 /* The run's error message for an abnormal end, or NULL for exit status 0
  * (malloc'd). */

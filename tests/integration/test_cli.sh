@@ -102,4 +102,25 @@ assert_contains "$ERR" "Connector not found" "run of a missing connector"
 cli 0 run "$id" --date "$today"
 assert_contains "$OUT" '"status": "SUCCESS"' "today's run"
 assert_eq "$today" "$(q "SELECT run_date FROM sp_v2_connector_runs WHERE connector_id = $id")" "run for today"
+echo "== a cancel recorded for a run \`connectord run\` started in the foreground stops it"
+slow=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+          VALUES ('cli_slow', 'BANK_API', 'CLISLOW', '{\"rows\": 60, \"seed\": 1, \"bank\": \"CLISLOW\", \"sleep_ms\": 500}'::jsonb, 'test_gen', false) RETURNING id")
+set +e
+"$CD" -c "$CFG" run "$slow" --date "$today" >"$CD_TEST_TMP/slow.out" 2>"$CD_TEST_TMP/slow.err" &
+runpid=$!
+set -e
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $slow AND status = 'RUNNING'" 10 "the foreground run running"
+rid=$(q "SELECT id FROM sp_v2_connector_runs WHERE connector_id = $slow")
+t0=$SECONDS
+q "UPDATE sp_v2_connector_runs SET cancel_requested_at = now(), cancel_requested_by = 'bob' WHERE id = $rid" >/dev/null
+set +e
+wait "$runpid"
+rc=$?
+set -e
+[ $((SECONDS - t0)) -le 6 ] || cd_fail "the cancel took $((SECONDS - t0)) s to stop the run (it runs 30 s)"
+assert_eq 1 "$rc" "exit code of a run that did not succeed"
+assert_eq "FAILED|cancelled by bob|cancelled" "$(q "SELECT status || '|' || error_message || '|' || (details->>'outcome') FROM sp_v2_connector_runs WHERE id = $rid")" \
+    "settled as bob's cancel"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'CLISLOW'")" "nothing loaded"
+
 echo PASS

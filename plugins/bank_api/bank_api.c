@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <time.h>
@@ -449,6 +450,46 @@ static yajl_val at_path(yajl_val doc, const char *path)
     return cur;
 }
 
+/* JSON may spell a NUL (\u0000), and yajl's tree keeps strings as C
+ * strings: a reference or amount holding one would be cut there and loaded
+ * as if whole. Such escapes are turned into U+FFFF (a noncharacter no bank
+ * sends, checked), which survives the parse and marks the value. */
+#define NUL_MARK "\xEF\xBF\xBF"
+
+/* Points at each real \u0000 escape of body (a backslash that is not
+ * itself escaped); returns how many. */
+static size_t nul_escapes(const char *body, int *has_mark)
+{
+    size_t n = 0;
+    *has_mark = strstr(body, NUL_MARK) != NULL;
+    for (const char *p = body; *p; p++) {
+        if (*p != '\\' || !p[1])
+            continue;
+        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+            n++;
+        if (p[1] == 'u' && strncasecmp(p + 2, "ffff", 4) == 0)
+            *has_mark = 1;
+        p++; /* the escaped character is not an escape itself */
+    }
+    return n;
+}
+
+/* body with every real \u0000 escape as \uffff (malloc'd). */
+static char *mark_nuls(const char *body)
+{
+    char *out = strdup(body);
+    if (!out)
+        return NULL;
+    for (char *p = out; *p; p++) {
+        if (*p != '\\' || !p[1])
+            continue;
+        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+            memcpy(p + 2, "ffff", 4);
+        p++;
+    }
+    return out;
+}
+
 /* Emits the records of one JSON page. *count: records seen; *next_cursor:
  * malloc'd cursor at cursor_path (NULL when absent, null or empty). */
 static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *body, long page,
@@ -458,7 +499,22 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
     *count = 0;
     if (next_cursor)
         *next_cursor = NULL;
+    int has_mark = 0;
+    char *marked = NULL;
+    if (nul_escapes(body, &has_mark) > 0) {
+        if (has_mark) {
+            hostapi->set_message(run, "the bank API's JSON (page %ld) holds both \\u0000 and "
+                                      "U+FFFF; its values cannot be read reliably", page);
+            return CD_ERR_PERMANENT;
+        }
+        if (!(marked = mark_nuls(body))) {
+            hostapi->set_message(run, "out of memory");
+            return CD_ERR_TRANSIENT;
+        }
+        body = marked;
+    }
     yajl_val doc = yajl_tree_parse(body, errbuf, sizeof errbuf);
+    free(marked);
     if (!doc) {
         for (size_t n = strlen(errbuf); n > 0 && isspace((unsigned char)errbuf[n - 1]);)
             errbuf[--n] = '\0';
@@ -478,6 +534,12 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
         const char *txt = YAJL_IS_STRING(cv) ? YAJL_GET_STRING(cv)
                           : YAJL_IS_NUMBER(cv) ? YAJL_GET_NUMBER(cv)
                                                : NULL;
+        if (txt && strstr(txt, NUL_MARK)) {
+            hostapi->set_message(run, "the cursor at \"%s\" holds a NUL character (page %ld)",
+                                 cpath, page);
+            yajl_tree_free(doc);
+            return CD_ERR_PERMANENT;
+        }
         if (txt && *txt)
             *next_cursor = strdup(txt);
     }
@@ -496,6 +558,7 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             hostapi->record_error(run, ref, "record is not a JSON object", NULL, 0);
             continue;
         }
+        const char *nul_key = NULL;
         for (size_t c = 0; c < m->n; c++) {
             m->values[c] = NULL;
             if (!m->keys[c]) {
@@ -503,8 +566,11 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             } else {
                 const char *p[2] = {m->keys[c], NULL};
                 yajl_val v = yajl_tree_get(item, p, yajl_t_any);
-                if (YAJL_IS_STRING(v))
+                if (YAJL_IS_STRING(v)) {
                     m->values[c] = YAJL_GET_STRING(v);
+                    if (!nul_key && strstr(m->values[c], NUL_MARK))
+                        nul_key = m->keys[c];
+                }
                 else if (YAJL_IS_NUMBER(v))
                     m->values[c] = YAJL_GET_NUMBER(v); /* the exact text sent */
                 else if (YAJL_IS_TRUE(v))
@@ -513,6 +579,12 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
                     m->values[c] = "false";
             }
             m->lengths[c] = m->values[c] ? strlen(m->values[c]) : 0;
+        }
+        if (nul_key) {
+            char *why = cdc_printf("%s holds a NUL character (\\u0000)", nul_key);
+            hostapi->record_error(run, ref, why ? why : "a field holds a NUL character", NULL, 0);
+            free(why);
+            continue;
         }
         int er = hostapi->record_emit(run, m->values, m->lengths, ref);
         if (er != CD_OK) {
@@ -867,7 +939,29 @@ typedef struct ba_request {
     int too_big;
     cdc_csv *csv;              /* CSV: fed as the body arrives */
     int csv_failed;
+    char *content_type;        /* of the final response */
+    int not_csv;               /* a CSV request answered with a page or JSON */
 } ba_request;
+
+/* What a bank sends instead of a statement with status 200: a login or
+ * maintenance page, a JSON error. Read as CSV, each of its lines would be
+ * a record error, and the day would pass as PARTIAL_SUCCESS with nothing
+ * loaded. Anything else (text/csv, text/plain, octet-stream, none) is
+ * read as CSV. */
+static int not_csv_type(const char *type)
+{
+    static const char *const refused[] = {"text/html", "application/xhtml+xml",
+                                          "application/json", "text/xml", "application/xml"};
+    if (!type)
+        return 0;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        size_t n = strlen(refused[i]);
+        if (strncasecmp(type, refused[i], n) == 0 && (type[n] == '\0' || type[n] == ';' ||
+                                                     type[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
 
 static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
 {
@@ -876,7 +970,11 @@ static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
     if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
         free(r->link);
         free(r->cursor);
-        r->link = r->cursor = NULL;
+        free(r->content_type);
+        r->link = r->cursor = r->content_type = NULL;
+    } else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
+        free(r->content_type);
+        r->content_type = cdc_header_value(line, len, 13);
     } else if (len > 5 && strncasecmp(line, "Link:", 5) == 0) {
         char *v = cdc_header_value(line, len, 5);
         if (v && r->link) { /* several Link headers are one list */
@@ -906,6 +1004,10 @@ static size_t ba_body(char *data, size_t size, size_t nmemb, void *userdata)
         return len;
     }
     if (r->csv) {
+        if (not_csv_type(r->content_type)) {
+            r->not_csv = 1;
+            return 0;
+        }
         if (cdc_csv_feed(r->csv, data, len) != 0) {
             r->csv_failed = 1;
             return 0;
@@ -981,6 +1083,15 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
     hostapi->log(run, CD_LOG_DEBUG, "GET %s", url);
     CURLcode cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status_out);
+    if (r->not_csv) {
+        /* transient: a maintenance or expired-session page passes; a wrong
+         * endpoint fails every attempt and ends the run all the same */
+        hostapi->set_message(run, "%s answered %s where a CSV statement was expected (an error "
+                                  "or login page?)",
+                             hn, r->content_type);
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
     if (r->csv_failed) {
         /* the CSV reader stopped: a format error, or the row callback */
         rc = CD_ERR_PERMANENT;
@@ -1027,6 +1138,7 @@ static void request_free(ba_request *r)
     cdc_xfer_cleanup(&r->x);
     free(r->link);
     free(r->cursor);
+    free(r->content_type);
     cdc_buf_free(&r->body);
     cdc_csv_free(r->csv);
     memset(r, 0, sizeof *r);

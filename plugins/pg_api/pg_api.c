@@ -321,6 +321,7 @@ typedef struct sp_parse {
     int item_is_object;
     int key;              /* field index of the current key at depth 2, or -1 */
     char *vals[F_COUNT];
+    int nul_field;        /* a field of the item whose value held \u0000, or -1 */
     uint64_t items;       /* items seen in this response */
     uint64_t emitted;     /* records handed to the host, all responses */
     uint64_t rejected;
@@ -346,6 +347,7 @@ static void clear_item(sp_parse *p)
         free(p->vals[i]);
         p->vals[i] = NULL;
     }
+    p->nul_field = -1;
 }
 
 /* Stores a scalar of the current item under the current key. */
@@ -358,6 +360,10 @@ static int put_value(sp_parse *p, const char *s, size_t len)
         return parse_stop(p, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
     memcpy(copy, s, len);
     copy[len] = '\0';
+    /* JSON may spell a NUL (\u0000); kept as a C string the value would
+     * end there, an id or amount cut short and loaded as if whole. */
+    if (memchr(s, '\0', len) && p->nul_field < 0)
+        p->nul_field = p->key;
     free(p->vals[p->key]);
     p->vals[p->key] = copy;
     p->key = -1;
@@ -546,7 +552,13 @@ static int finish_item(sp_parse *p)
     char date[11] = "";
     char *ts = NULL, *merchant = NULL;
 
-    if (!id || !*id)
+    char *nul_problem = p->nul_field >= 0
+                            ? cdc_printf("%s holds a NUL character (\\u0000)",
+                                         field_names[p->nul_field])
+                            : NULL;
+    if (p->nul_field >= 0)
+        problem = nul_problem ? nul_problem : "a field holds a NUL character";
+    else if (!id || !*id)
         problem = "item has no transaction_id or txn_id";
     else if (!amount)
         problem = "item has no payee_amount or paid_amount";
@@ -579,6 +591,7 @@ static int finish_item(sp_parse *p)
         }
         hostapi->record_error(p->run, ref, reason ? reason : problem, NULL, 0);
         free(reason);
+        free(nul_problem);
         free(ts);
         free(merchant);
         p->rejected++;
@@ -866,6 +879,7 @@ static void parse_reset(sp_parse *p, cd_run *run, int emit, const char *merchant
     p->emit = emit;
     p->merchant = merchant;
     p->key = -1;
+    p->nul_field = -1;
     p->emitted = emitted;
     p->rejected = rejected;
 }

@@ -190,6 +190,19 @@ assert_contains "$(jget '["error_message"]' <<<"$out")" "points to http://198.51
 fail MAXP "/json/page/{date}" "\"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 5, \"max_pages\": 2}, $JCOLS"
 assert_eq "the bank API has more than pagination.max_pages (2) pages for 2025-01-02; raise max_pages" "$(jget '["error_message"]' <<<"$out")" "max_pages"
 
+fail HTML "/html/{date}" "\"response_format\": \"csv\", \"csv\": {\"header\": false}, \"columns\": {\"bank_ref\": \"1\", \"amount\": \"2\", \"transaction_date\": \"3\"}"
+assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a CSV statement was expected (an error or login page?)|transient_error" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "an HTML page with 200 is not a statement"
+
+echo "== JSON: a \\u0000 in a value is a record error, not a value cut short"
+nul=$(add_connector NULS "{\"base_url\": \"$B\", \"endpoint\": \"/nuls/{date}\", \"bank_name\": \"NULS\", \"records_path\": \"data.transactions\", \"columns\": {\"bank_ref\": \"ref\", \"amount\": \"amt\", \"transaction_date\": \"d\"}}")
+run_json "$nul" --date 2025-01-02
+assert_eq "PARTIAL_SUCCESS|3" "$(jget '["status"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "three records with a NUL refused"
+assert_eq 'OK\u0000|400' "$(q "SELECT bank_ref || '|' || amount_paise FROM sp_v2_bank_statements WHERE bank_name = 'NULS'")" \
+    "only the clean record loaded, its escaped backslash kept as text"
+assert_contains "$(q "SELECT string_agg(reason, ' | ') FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" \
+    'amt holds a NUL character (\u0000)' "the reason names the field"
+
 echo "== --type TEST: one request, rows on the first page, nothing loaded"
 t=$(add_connector TESTONLY "{\"base_url\": \"$B\", \"endpoint\": \"/csv/page/{date}\", \"bank_name\": \"TESTONLY\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}")
 run_json "$t" --type TEST --date 2025-01-02

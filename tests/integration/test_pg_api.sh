@@ -162,6 +162,16 @@ assert_contains "$errs" "merchant BADROWS item 5: " "invalid UTF-8"
 assert_contains "$errs" "UTF-8" "invalid UTF-8 reason"
 assert_eq "amount,amount,utr" "$(q "SELECT string_agg(field, ',' ORDER BY field) FROM sp_v2_connector_record_errors WHERE run_id = $runb AND field IS NOT NULL")" "fields of host-rejected rows"
 
+echo "== a JSON \\u0000 in a value is a record error, not a value cut short"
+nuls=$(add_connector nuls "{\"api_base_url\": \"$BASE\", \"merchant_codes\": [\"NULS\"]}")
+run_json "$nuls" --date 2025-01-02
+assert_eq "PARTIAL_SUCCESS|4" "$(jget '["status"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "four items with a NUL refused"
+assert_eq 'OK\u0000|400' "$(q "SELECT transaction_id || '|' || amount_paise FROM sp_v2_transactions WHERE merchant_id = 'NULS'")" \
+    "only the clean item loaded, its escaped backslash kept as text"
+runn=$(jget '["id"]' <<<"$out")
+assert_contains "$(q "SELECT string_agg(reason, ' | ' ORDER BY row_ref) FROM sp_v2_connector_record_errors WHERE run_id = $runn")" \
+    'payee_amount holds a NUL character (\u0000)' "the reason names the field"
+
 echo "== --type TEST: status, latency, rows seen; nothing loaded"
 gen=$(add_connector gen "{\"api_base_url\": \"$BASE\", \"merchant_codes\": [\"TESTME\"]}")
 run_json "$gen" --type TEST --date 2025-01-05

@@ -28,6 +28,10 @@
  *                          against a header of 5 (an unquoted comma, a
  *                          missing value); line 4 is whole
  * GET /evillink/...        a JSON page whose next link leaves for another host
+ * GET /html/...            status 200 with an HTML "session expired" page
+ * GET /nuls/...            JSON records with \u0000 in two refs that differ
+ *                          after it and in an amount; one ref with an
+ *                          escaped backslash before "u0000" (text)
  *
  * HMAC: the client signs "GET\n{path?query}\n{X-Timestamp}\n{sha256 of the
  * empty body}" with HMAC-SHA256 and sends the hex in X-Signature and the key
@@ -223,6 +227,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 "R2,5.00,2025-10-02,ok\r\n"
                 "R3,7.50,2025-10-02,fine,UTR9\r\n");
         return send_buf(c, 200, &b, "text/csv", NULL, NULL, NULL, NULL);
+    }
+    if (strncmp(url, "/html/", 6) == 0) {
+        buf b = {0};
+        put(&b, "<html>\n<body>Session expired, please log in</body>\n</html>\n");
+        return send_buf(c, 200, &b, "text/html; charset=utf-8", NULL, NULL, NULL, NULL);
+    }
+    if (strncmp(url, "/nuls/", 6) == 0) {
+        buf b = {0};
+        put(&b, "{\"data\":{\"transactions\":["
+                "{\"ref\":\"R1\\u0000A\",\"amt\":\"10.00\",\"d\":\"2025-01-02\"},"
+                "{\"ref\":\"R1\\u0000B\",\"amt\":\"20.00\",\"d\":\"2025-01-02\"},"
+                "{\"ref\":\"ZB1\",\"amt\":\"75\\u0000.50\",\"d\":\"2025-01-02\"},"
+                "{\"ref\":\"OK\\\\u0000\",\"amt\":\"4.00\",\"d\":\"2025-01-02\"}]}}");
+        return send_buf(c, 200, &b, "application/json", NULL, NULL, NULL, NULL);
     }
     if (strncmp(url, "/evillink/", 10) == 0) {
         buf b = {0};

@@ -177,6 +177,19 @@ static const char badrows_body[] =
     "{\"transaction_id\":\"R6\",\"client_code\":\"BAD\",\"payee_amount\":\"6.00\","
     "\"trans_date\":\"2025-01-02 10:00:00\",\"remarks\":\"\xc3\x28\"}]";
 
+/* JSON's \u0000 inside an id, an amount and a utr; one clean item. */
+static const char nuls_body[] =
+    "[{\"transaction_id\":\"T1\\u0000A\",\"client_code\":\"NULS\",\"payee_amount\":\"10.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"T1\\u0000B\",\"client_code\":\"NULS\",\"payee_amount\":\"20.00\","
+    "\"trans_date\":\"2025-01-02 11:00:00\"},"
+    "{\"transaction_id\":\"Z1\",\"client_code\":\"NULS\",\"payee_amount\":\"10\\u0000.99\","
+    "\"trans_date\":\"2025-01-02 12:00:00\"},"
+    "{\"transaction_id\":\"Z2\",\"client_code\":\"NULS\",\"payee_amount\":\"3.00\","
+    "\"trans_date\":\"2025-01-02 12:00:00\",\"utr\":\"UTR12\\u000034\"},"
+    "{\"transaction_id\":\"OK\\\\u0000\",\"client_code\":\"NULS\",\"payee_amount\":\"4.00\","
+    "\"trans_date\":\"2025-01-02 12:00:00\"}]";
+
 static const char noid_body[] =
     "[{\"transaction_id\":\"N1\",\"client_code\":\"NOID\",\"payee_amount\":\"1.00\","
     "\"trans_date\":\"2025-01-02 10:00:00\"},"
@@ -325,6 +338,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, mixed_body, NULL);
     if (strcmp(code, "BADROWS") == 0)
         return reply(c, 200, badrows_body, NULL);
+    if (strcmp(code, "NULS") == 0)
+        return reply(c, 200, nuls_body, NULL);
 
     gen_state *st = calloc(1, sizeof *st);
     if (!st)

@@ -16,6 +16,9 @@
  *                 decimals, every date form, client codes to trim/upper-case
  *   BADROWS       6 items: no id, amounts "12.3x" and "abc", invalid UTF-8
  *                 in utr, invalid UTF-8 in an unmapped field
+ *   NULS          5 items: \u0000 in two ids that differ after it, in an
+ *                 amount and in a utr; one id with an escaped backslash
+ *                 before "u0000" (text, not a NUL)
  *   CUT           `count` generated items, then half an item and the
  *                 connection drops (no final chunk)
  *   anything else `count` generated items (query ?count=N overrides),

@@ -42,6 +42,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"razorpay\"");
+    if (status == 429 || status == 503)
+        MHD_add_response_header(r, "Retry-After", "120");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -112,7 +114,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 401, "{\"error\":{\"code\":\"BAD_REQUEST_ERROR\","
                              "\"description\":\"The api key provided is invalid\"}}");
     if (nreq <= m->opts.fail_first)
-        return reply(c, 500, "{\"error\":{\"code\":\"SERVER_ERROR\","
+        return reply(c, m->opts.fail_status ? m->opts.fail_status : 500, "{\"error\":{\"code\":\"SERVER_ERROR\","
                              "\"description\":\"We are facing some trouble completing your "
                              "request at the moment.\"}}");
     if (m->opts.slow_ms) {
@@ -262,6 +264,8 @@ int main(int argc, char **argv)
             opts.key_secret = v;
         else if (strcmp(a, "--fail-first") == 0)
             opts.fail_first = strtoul(v, NULL, 10);
+        else if (strcmp(a, "--fail-status") == 0 && v)
+            opts.fail_status = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(a, "--slow-ms") == 0)
             opts.slow_ms = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(a, "--bad-item") == 0)

@@ -13,7 +13,8 @@
  * skip and count (count capped at 100, as Razorpay does).
  *
  * Wrong or missing credentials get 401 with Razorpay's error body. With
- * fail_first K the first K requests get 500. With slow_ms each page waits
+ * fail_first K the first K requests get 500 (or fail_status; a 429 or
+ * 503 with "Retry-After: 120"). With slow_ms each page waits
  * that long before answering (a run that takes a while). With bad_item
  * set, payment 2 carries its amount as a string (a record error). With
  * page_cap N a page holds at most N payments whatever count asks (an API
@@ -33,6 +34,7 @@ typedef struct mock_razorpay_opts {
     const char *key_id;     /* default "rzp_test_mock" */
     const char *key_secret; /* default "mock_secret" */
     unsigned long fail_first;
+    unsigned fail_status; /* what fail_first answers: 0 is 500; 429 and 503 carry Retry-After: 120 */
     unsigned slow_ms;
     int bad_item;
     unsigned page_cap; /* 0: count alone */

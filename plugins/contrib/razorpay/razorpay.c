@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define RZP_DEFAULT_BASE "https://api.razorpay.com"
@@ -245,6 +246,41 @@ static int progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
     return host->is_cancelled((cd_run *)clientp) ? 1 : 0;
 }
 
+/* Retry-After of the answer, when there is one: seconds from now (-1: none).
+ * Razorpay sends it with 429; the core waits that long before the retry. */
+static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
+{
+    long *retry_after = userdata;
+    size_t len = size * nitems;
+    static const char name[] = "retry-after:";
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        *retry_after = -1; /* a new answer (after a 100 Continue, say) */
+    } else if (len > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
+        char value[128];
+        size_t n = len - (sizeof name - 1);
+        if (n >= sizeof value)
+            n = sizeof value - 1;
+        memcpy(value, line + sizeof name - 1, n);
+        value[n] = '\0';
+        char *v = value;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        for (char *e = v + strlen(v); e > v && isspace((unsigned char)e[-1]);)
+            *--e = '\0';
+        char *end;
+        errno = 0;
+        long secs = strtol(v, &end, 10);
+        if (*v && *end == '\0' && errno == 0 && secs >= 0) {
+            *retry_after = secs;
+        } else { /* an HTTP-date */
+            time_t when = curl_getdate(v, NULL);
+            if (when != (time_t)-1)
+                *retry_after = when > time(NULL) ? (long)(when - time(NULL)) : 0;
+        }
+    }
+    return len;
+}
+
 /* The status for an HTTP answer that is not 2xx. */
 static int status_for_http(long status)
 {
@@ -294,6 +330,9 @@ static int get_page(cd_run *run, const rzp_config *cfg, const char *query, json_
     curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->key_secret);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    long retry_after = -1;
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &retry_after);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, connect_s);
@@ -334,6 +373,11 @@ static int get_page(cd_run *run, const rzp_config *cfg, const char *query, json_
                           desc ? desc : "",
                           rc == CD_ERR_CONFIG ? " (check key_id and key_secret)" : "");
         json_decref(err);
+        if (rc == CD_ERR_TRANSIENT && retry_after >= 0) {
+            char secs[32];
+            snprintf(secs, sizeof secs, "%ld", retry_after);
+            host->set_detail(run, "retry_after_seconds", secs);
+        }
     } else {
         json_error_t jerr;
         *out = body.data ? json_loads(body.data, 0, &jerr) : NULL;

@@ -185,6 +185,20 @@ static void test_server_error_is_transient(void **state)
     stop(f);
 }
 
+static void test_rate_limit_keeps_retry_after(void **state)
+{
+    (void)state;
+    mock_razorpay_opts o = {.payments = 5, .fail_first = 1, .fail_status = 429};
+    fixture *f = start(&o);
+    set_config(f, "mock_secret", NULL);
+    assert_int_equal(cd_mock_run_driver(f->m), CD_ERR_TRANSIENT);
+    assert_non_null(strstr(cd_mock_message(f->m), "HTTP 429"));
+    const char *d = cd_mock_detail(f->m, "retry_after_seconds");
+    assert_non_null(d);
+    assert_string_equal(d, "120");
+    stop(f);
+}
+
 static void test_bad_item_is_record_error(void **state)
 {
     (void)state;
@@ -235,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_run_capped_pages),
         cmocka_unit_test(test_wrong_key_is_config_error_and_secret_not_shown),
         cmocka_unit_test(test_server_error_is_transient),
+        cmocka_unit_test(test_rate_limit_keeps_retry_after),
         cmocka_unit_test(test_bad_item_is_record_error),
         cmocka_unit_test(test_cancel_between_pages),
         cmocka_unit_test(test_test_callback),

@@ -322,6 +322,7 @@ typedef struct sp_parse {
     int key;              /* field index of the current key at depth 2, or -1 */
     char *vals[F_COUNT];
     int nul_field;        /* a field of the item whose value held \u0000, or -1 */
+    uint64_t events;      /* yajl callbacks so far */
     uint64_t items;       /* items seen in this response */
     uint64_t emitted;     /* records handed to the host, all responses */
     uint64_t rejected;
@@ -389,6 +390,7 @@ static int scalar_item(sp_parse *p)
 static int on_null(void *ctx)
 {
     sp_parse *p = ctx;
+    p->events++;
     if (p->depth == 2)
         p->key = -1; /* null means "no value" */
     return scalar_item(p);
@@ -397,6 +399,7 @@ static int on_null(void *ctx)
 static int on_boolean(void *ctx, int b)
 {
     sp_parse *p = ctx;
+    p->events++;
     scalar_item(p);
     return put_value(p, b ? "true" : "false", b ? 4 : 5);
 }
@@ -404,6 +407,7 @@ static int on_boolean(void *ctx, int b)
 static int on_number(void *ctx, const char *s, size_t len)
 {
     sp_parse *p = ctx;
+    p->events++;
     scalar_item(p);
     return put_value(p, s, len);
 }
@@ -411,6 +415,7 @@ static int on_number(void *ctx, const char *s, size_t len)
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     sp_parse *p = ctx;
+    p->events++;
     scalar_item(p);
     return put_value(p, (const char *)s, len);
 }
@@ -418,6 +423,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     sp_parse *p = ctx;
+    p->events++;
     if (p->depth != 2)
         return 1;
     p->key = -1;
@@ -430,6 +436,7 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 static int on_start_array(void *ctx)
 {
     sp_parse *p = ctx;
+    p->events++;
     if (p->depth == 0)
         p->saw_array = 1;
     else if (p->depth == 1)
@@ -441,6 +448,7 @@ static int on_start_array(void *ctx)
 static int on_start_map(void *ctx)
 {
     sp_parse *p = ctx;
+    p->events++;
     if (p->depth == 0)
         return parse_stop(p, CD_ERR_PERMANENT,
                           cdc_printf("the report API answered a JSON object, expected an array "
@@ -638,6 +646,7 @@ static int finish_item(sp_parse *p)
 static int on_end_map(void *ctx)
 {
     sp_parse *p = ctx;
+    p->events++;
     p->depth--;
     if (p->depth == 1)
         return finish_item(p);
@@ -647,6 +656,7 @@ static int on_end_map(void *ctx)
 static int on_end_array(void *ctx)
 {
     sp_parse *p = ctx;
+    p->events++;
     p->depth--;
     if (p->depth == 1 && !p->item_is_object) {
         p->item_is_object = 1;
@@ -669,9 +679,15 @@ typedef struct sp_request {
     sp_parse *parse;
     yajl_handle yajl;
     uint64_t offset;   /* body bytes fed to the parser before this chunk */
+    uint64_t quiet;    /* bytes fed since a chunk last completed a JSON value */
     cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
     int parse_failed;
 } sp_request;
+
+/* No field of a report item comes near this. yajl reads a value that spans
+ * chunks again from its start with every chunk, so an endless one (a broken
+ * or hostile server) would burn a core until the request timeout. */
+#define MAX_VALUE_BYTES (1024 * 1024)
 
 /* Records where and why yajl refused the body. */
 static void note_parse_error(sp_request *r, const unsigned char *chunk, size_t len)
@@ -702,6 +718,7 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
             cdc_buf_append(&r->errbody, data, len < 512 ? len : 512);
         return len;
     }
+    uint64_t events = r->parse->events;
     yajl_status st = yajl_parse(r->yajl, (const unsigned char *)data, len);
     if (st == yajl_status_error) {
         note_parse_error(r, (const unsigned char *)data, len);
@@ -709,6 +726,16 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
     }
     if (st == yajl_status_client_canceled)
         return 0;
+    r->quiet = r->parse->events == events ? r->quiet + len : 0;
+    if (r->quiet > MAX_VALUE_BYTES) {
+        r->parse_failed = 1;
+        parse_stop(r->parse, CD_ERR_PERMANENT,
+                   cdc_printf("the report API for merchant %s sent over %d bytes without "
+                              "ending a JSON value (at byte %llu)",
+                              r->parse->merchant, MAX_VALUE_BYTES,
+                              (unsigned long long)(r->offset + len)));
+        return 0;
+    }
     r->offset += len;
     return len;
 }

@@ -172,6 +172,12 @@ runn=$(jget '["id"]' <<<"$out")
 assert_contains "$(q "SELECT string_agg(reason, ' | ' ORDER BY row_ref) FROM sp_v2_connector_record_errors WHERE run_id = $runn")" \
     'payee_amount holds a NUL character (\u0000)' "the reason names the field"
 
+echo "== a value that never ends is cut off at 1 MiB, not parsed again with every chunk"
+endless=$(add_connector endless "{\"api_base_url\": \"$BASE\", \"merchant_codes\": [\"ENDLESS\"]}")
+run_json "$endless" --date 2025-01-02
+assert_eq "FAILED|permanent_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "endless value"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "sent over 1048576 bytes without ending a JSON value" "endless value: message"
+
 echo "== --type TEST: status, latency, rows seen; nothing loaded"
 gen=$(add_connector gen "{\"api_base_url\": \"$BASE\", \"merchant_codes\": [\"TESTME\"]}")
 run_json "$gen" --type TEST --date 2025-01-05

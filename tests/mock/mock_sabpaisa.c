@@ -116,6 +116,21 @@ static void gen_free(void *cls)
     free(cls);
 }
 
+/* ENDLESS: an id that never ends, 8 MiB of it, then the stream closes. */
+#define ENDLESS_BYTES (8u * 1024 * 1024)
+static const char endless_head[] = "[{\"transaction_id\":\"";
+
+static ssize_t endless_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    if (pos >= ENDLESS_BYTES)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = 0;
+    for (; n < max && pos + n < ENDLESS_BYTES; n++)
+        buf[n] = pos + n < sizeof endless_head - 1 ? endless_head[pos + n] : 'A';
+    return (ssize_t)n;
+}
+
 /* Queues a fixed body with a status and JSON content type. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body,
                              const char *retry_after)
@@ -340,6 +355,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, badrows_body, NULL);
     if (strcmp(code, "NULS") == 0)
         return reply(c, 200, nuls_body, NULL);
+    if (strcmp(code, "ENDLESS") == 0) {
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                   endless_reader, NULL, NULL);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
 
     gen_state *st = calloc(1, sizeof *st);
     if (!st)

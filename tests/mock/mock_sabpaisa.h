@@ -16,6 +16,8 @@
  *                 decimals, every date form, client codes to trim/upper-case
  *   BADROWS       6 items: no id, amounts "12.3x" and "abc", invalid UTF-8
  *                 in utr, invalid UTF-8 in an unmapped field
+ *   ENDLESS       an item whose transaction_id runs on for 8 MiB, then
+ *                 the stream ends
  *   NULS          5 items: \u0000 in two ids that differ after it, in an
  *                 amount and in a utr; one id with an escaped backslash
  *                 before "u0000" (text, not a NUL)

@@ -469,9 +469,12 @@ static void host_progress(cd_run *run, uint64_t done, uint64_t total)
 
 static int host_is_cancelled(cd_run *run)
 {
-    if (run->cancel_flag && *run->cancel_flag)
+    if ((run->cancel_flag && *run->cancel_flag) ||
+        (run->deadline_ms > 0 && cd_now_ms() >= run->deadline_ms)) {
+        run->told_cancelled = 1;
         return 1;
-    return run->deadline_ms > 0 && cd_now_ms() >= run->deadline_ms;
+    }
+    return 0;
 }
 
 static int64_t host_remaining_ms(cd_run *run)

@@ -58,6 +58,7 @@ struct cd_run {
     char *message;
 
     volatile sig_atomic_t *cancel_flag;
+    int told_cancelled; /* is_cancelled (or record_emit) has told the driver to stop */
     int64_t deadline_ms;    /* CLOCK_MONOTONIC ms; 0 = none */
 
     char *cursor_old;

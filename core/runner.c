@@ -261,6 +261,14 @@ static void call_driver(run_state *st)
      * heard "stop" (CD_ERR_PERMANENT) from record_emit. */
     if (run->fatal && st->rc != CD_CANCELLED)
         st->rc = run->fatal_rc ? run->fatal_rc : CD_ERR_PERMANENT;
+    /* Told to stop, it may have stopped emitting and still said OK: what
+     * it loaded is then part of a day, which must not commit as SUCCESS. */
+    if (st->rc == CD_OK && run->told_cancelled) {
+        cd_host_table.log(run, CD_LOG_WARNING,
+                          "the driver returned OK after it was told the run is cancelled; "
+                          "the run ends cancelled, its records not kept");
+        st->rc = CD_CANCELLED;
+    }
     if (st->rc == CD_CANCELLED || (st->rc != CD_OK && cancel_requested)) {
         st->rc = CD_CANCELLED;
         int64_t elapsed = cd_now_ms() - st->started_ms;

@@ -223,6 +223,21 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "a reason that is not UTF-8 i
 assert_eq "/upload/ok.csv|LOADED" "$(q "SELECT remote_path || '|' || status FROM sp_v2_connector_files WHERE connector_id = $m")" \
     "and the LOADED entry is kept"
 
+echo "== a driver told to stop that still says OK: cancelled, its rows not kept"
+m=$(mis ignorecancel '{"mode": "ignore_cancel"}')
+"$CD" -c "$CFG" run "$m" --date 2025-10-02 >"$CD_TEST_TMP/ign.out" 2>"$CD_TEST_TMP/ign.err" &
+runpid=$!
+for i in $(seq 1 100); do
+    [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $m AND status = 'RUNNING'")" = 1 ] && break
+    sleep 0.1
+done
+sleep 0.5
+q "UPDATE sp_v2_connector_runs SET cancel_requested_at = now(), cancel_requested_by = 'carol' WHERE connector_id = $m" >/dev/null
+wait "$runpid" || true
+assert_eq "FAILED|cancelled by carol|cancelled" "$(q "SELECT status || '|' || error_message || '|' || (details->>'outcome') FROM sp_v2_connector_runs WHERE connector_id = $m")" \
+    "the run ends cancelled"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref = 'IGN1'")" "the row emitted before the cancel is not kept"
+
 echo "== the load failing to start is transient, not the driver's columns"
 m=$(mis spool '{"rows": [["SP1", "1.00"]]}')
 TMPDIR=/nonexistent run_json "$m" --date 2025-10-02

@@ -6,6 +6,8 @@
  *   bad_column   a column name that is not valid UTF-8;
  *   ledger_path  file_record LOADED for a name that is not valid UTF-8;
  *   ledger_reason file_record LOADED with a reason that is not valid UTF-8;
+ *   ignore_cancel one row, then waits (up to 30 s) until is_cancelled says
+ *                stop, and returns CD_OK all the same;
  *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
  *                load-path tests.
  * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
@@ -13,6 +15,7 @@
 #include <connectord/plugin.h>
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 static const cd_host_api *host;
 
@@ -61,6 +64,15 @@ static int run_misuse(cd_run *run)
         const char *bad[] = {"bank_ref", "bank_name", "amount", "transaction_date", "rem\xff"
                                                                                    "arks"};
         rc = host->records_begin(run, bad, 5);
+    } else if (mode && strcmp(mode, "ignore_cancel") == 0) {
+        rc = host->records_begin(run, cols, 6);
+        if (rc == CD_OK)
+            rc = emit(run, "IGN1", "1.00", "", "");
+        for (int i = 0; i < 300 && !host->is_cancelled(run); i++) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        rc = CD_OK; /* "done", as a careless driver would say */
     } else if (mode && strcmp(mode, "ledger_path") == 0) {
         rc = ledger(run, "/upload/AXIS_\xe9.csv", NULL);
     } else if (mode && strcmp(mode, "ledger_reason") == 0) {

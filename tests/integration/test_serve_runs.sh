@@ -195,6 +195,16 @@ assert_eq "cancelled" "$(q "SELECT details->>'outcome' FROM sp_v2_connector_runs
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $id")" "no RUN_FAILED alert for a cancel"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'LONG3'")" "no rows of the cancelled run"
 
+runner_gone() { # pid: within 8 s it has exited (dead, or a zombie left to init)
+    local i state
+    for i in $(seq 1 80); do
+        state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo gone)
+        case "$state" in gone | Z | X) return 0 ;; esac
+        sleep 0.1
+    done
+    return 1
+}
+
 echo "   a worker frozen past its lease: its run goes on elsewhere, and on waking it stops its own runner"
 frz=$(add frz '{"rows": 80, "seed": 1, "bank": "FRZ", "sleep_ms": 250, "auto_retry": true, "retry_count": 2}')
 id=$(queue "$frz")
@@ -204,13 +214,7 @@ kill -STOP "${SERVE_PID[w2]}"
 serve_start w4 "$CFG"
 wait_for "SELECT attempt = 2 AND status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 20 "rescued and running again"
 kill -CONT "${SERVE_PID[w2]}"
-gone=0
-for i in $(seq 1 80); do
-    state=$(awk '{print $3}' "/proc/$first/stat" 2>/dev/null || echo gone)
-    case "$state" in gone | Z | X) gone=1; break ;; esac
-    sleep 0.1
-done
-[ "$gone" = 1 ] || cd_fail "the woken worker left its runner of the taken-over run running"
+runner_gone "$first" || cd_fail "the woken worker left its runner of the taken-over run running"
 wait_log w2 "run $id: no longer this worker's" 10
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "the rescued run finished"
 assert_eq "2|80" "$(q "SELECT attempt, (SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'FRZ') FROM sp_v2_connector_runs WHERE id = $id")" "loaded once, by the second attempt"
@@ -227,13 +231,7 @@ wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 
 assert_eq "worker lost|$owner" "$(q "SELECT error_message || '|' || (details->>'rescued_from') FROM sp_v2_connector_runs WHERE id = $id")" \
     "the rescue names the lost worker"
 kill -CONT "${SERVE_PID[$frozen]}"
-gone=0
-for i in $(seq 1 80); do
-    state=$(awk '{print $3}' "/proc/$first/stat" 2>/dev/null || echo gone)
-    case "$state" in gone | Z | X) gone=1; break ;; esac
-    sleep 0.1
-done
-[ "$gone" = 1 ] || cd_fail "the woken worker left running its runner of a run settled FAILED elsewhere"
+runner_gone "$first" || cd_fail "the woken worker left running its runner of a run settled FAILED elsewhere"
 wait_log "$frozen" "run $id: no longer this worker's" 10
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'FRZ1'")" "nothing loaded by the stopped runner"
 serve_stop w4

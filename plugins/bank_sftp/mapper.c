@@ -301,6 +301,14 @@ static int process(bs_mapper *m, const bs_row *r)
                 return row_error(m, r, "credit: '%.*s' is not an amount (%s) in column %s",
                                  (int)(n > 60 ? 60 : n), s, why, f->columns[BF_CREDIT]);
             have_cr = rc == 0 && cr != 0;
+            /* A debit column's negative sign is the usual way to write it; in
+             * the credit column it is a reversal, which counted as a credit
+             * of its size would be wrong by twice the amount. */
+            if (have_cr && (cr < 0 || d2 == BS_DIR_DEBIT))
+                return row_error(m, r,
+                                 "credit: '%.*s' in column %s is negative or marked Dr; a "
+                                 "reversal is not a credit (map it as a debit)",
+                                 (int)(n > 60 ? 60 : n), s, f->columns[BF_CREDIT]);
         }
         if (m->idx[BF_DEBIT] >= 0) {
             cell(r, m->idx[BF_DEBIT], &s, &n);
@@ -315,7 +323,7 @@ static int process(bs_mapper *m, const bs_row *r)
             return row_error(m, r, "amount: both credit and debit are set");
         if (!have_cr && !have_dr)
             return row_error(m, r, "amount: neither credit nor debit is set");
-        paise = have_cr ? (cr < 0 ? -cr : cr) : -(dr < 0 ? -dr : dr);
+        paise = have_cr ? cr : -(dr < 0 ? -dr : dr);
         dir = have_cr ? BS_DIR_CREDIT : BS_DIR_DEBIT;
     }
     /* Stored as the magnitude with its direction in debit_credit. */

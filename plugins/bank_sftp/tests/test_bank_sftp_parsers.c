@@ -617,6 +617,27 @@ static loaded load_csv(const char *name, const char *extra_format, const char *t
     return l;
 }
 
+/* Credit and debit columns: a debit may be written negative, a negative or
+ * Dr credit is a reversal, refused rather than loaded as a credit. */
+static void test_credit_debit_sign(void **state)
+{
+    (void)state;
+    char *path = write_text("cd.csv", "Ref,Date,Credit,Debit\n"
+                                      "R1,02-10-2025,-500.00,\n"
+                                      "R2,02-10-2025,250.00,\n"
+                                      "R3,02-10-2025,,-75.00\n"
+                                      "R4,02-10-2025,10.00 Dr,\n");
+    loaded l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
+                         " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
+                         " \"credit\": \"Credit\", \"debit\": \"Debit\"}}}",
+                         path);
+    free(path);
+    assert_string_equal(l.records, "R2|25000|CR|2025-10-02|\nR3|7500|DR|2025-10-02|\n");
+    assert_non_null(strstr(l.errors, "credit: '-500.00' in column Credit is negative or marked Dr"));
+    assert_non_null(strstr(l.errors, "credit: '10.00 Dr'"));
+    loaded_free(&l);
+}
+
 /* The reviewer's file: R1's remarks never close their quote. It took R2
  * into R1's remarks and loaded the file with R2 gone; now R1 is a record
  * error naming its line and R2 and R3 load. */
@@ -679,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_csv_unclosed_quote),
+        cmocka_unit_test(test_credit_debit_sign),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

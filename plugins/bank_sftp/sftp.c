@@ -588,15 +588,29 @@ int bs_sftp_download(bs_sftp *c, const char *path, uint64_t offset, bs_chunk_fn 
     return rc;
 }
 
+static int rename_once(bs_sftp *c, const char *from, const char *to)
+{
+    return libssh2_sftp_rename_ex(c->sftp, from, (unsigned)strlen(from), to, (unsigned)strlen(to),
+                                  LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC |
+                                      LIBSSH2_SFTP_RENAME_NATIVE);
+}
+
 int bs_sftp_rename(bs_sftp *c, const char *from, const char *to, char **why)
 {
-    if (libssh2_sftp_rename_ex(c->sftp, from, (unsigned)strlen(from), to, (unsigned)strlen(to),
-                               LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC |
-                                   LIBSSH2_SFTP_RENAME_NATIVE) != 0) {
-        *why = cdc_printf("cannot move %s to %s: %s", from, to, bs_sftp_status_text(c));
-        return status_code(c);
-    }
-    return CD_OK;
+    if (rename_once(c, from, to) == 0)
+        return CD_OK;
+    /* SFTP version 3 (OpenSSH's) has no rename flags: the overwrite asked
+     * for is ignored, and the rename fails when the target exists (the
+     * version moved before a corrected file came under the same name).
+     * The target is then the older copy of a file already loaded and
+     * replaced: it goes, and the rename is tried once more. */
+    LIBSSH2_SFTP_ATTRIBUTES st;
+    if (libssh2_sftp_stat_ex(c->sftp, to, (unsigned)strlen(to), LIBSSH2_SFTP_LSTAT, &st) == 0 &&
+        LIBSSH2_SFTP_S_ISREG(st.permissions) && libssh2_sftp_unlink(c->sftp, to) == 0 &&
+        rename_once(c, from, to) == 0)
+        return CD_OK;
+    *why = cdc_printf("cannot move %s to %s: %s", from, to, bs_sftp_status_text(c));
+    return status_code(c);
 }
 
 int bs_sftp_unlink(bs_sftp *c, const char *path, char **why)

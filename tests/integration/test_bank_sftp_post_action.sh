@@ -157,6 +157,20 @@ run_json "$mv_id" --date 2025-10-06
 assert_eq 4 "$(rows_like PA06_)" "the new version loads"
 [ -f "$DONE/PA_20251006.csv" ] || cd_fail "the new version is moved once loaded"
 
+echo "== a corrected file dropped again under a name already moved: loaded, and moved over the old copy"
+axis_csv "$UP/PA_20251008.csv" PA08_ 08
+run_json "$mv_id" --date 2025-10-08
+[ -f "$DONE/PA_20251008.csv" ] && [ ! -e "$UP/PA_20251008.csv" ] || cd_fail "first version not moved"
+axis_csv "$UP/PA_20251008.csv" PA08_ 08
+printf 'PA08_4,4.00,4.00,08-10-2025,U4,R4,A,08-10-2025,AXIS,S,four\n' >>"$UP/PA_20251008.csv"
+touch -d '-10 minutes' "$UP/PA_20251008.csv"
+run_json "$mv_id" --date 2025-10-08
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "the corrected file: $(jget '["error_message"]' <<<"$out")"
+assert_eq 4 "$(rows_like PA08_)" "its new row loaded"
+assert_not_contains "$(run_log "$RID")" "failed" "no failed move"
+[ ! -e "$UP/PA_20251008.csv" ] || cd_fail "the corrected file stayed in the drop box"
+grep -q '^PA08_4,' "$DONE/PA_20251008.csv" || cd_fail "processed_path still holds the first version"
+
 echo "== post_action delete, after the commit"
 del_id=$(add_connector deleter "\"file_pattern\": \"PD_{YYYYMMDD}.csv\", \"post_action\": \"delete\"")
 axis_csv "$UP/PD_20251002.csv" PD02_ 02

@@ -145,11 +145,14 @@ static void open_error(bs_sftp *c, const char *fmt, ...)
     c->error = msg;
 }
 
-/* Checks the server key against known_hosts_file. CD_OK or CD_ERR_CONFIG
- * with the message set. */
+/* Checks the server key against known_hosts_file. CD_OK, or CD_ERR_CONFIG
+ * with the message set; *notfound: the file has no key of this type for
+ * the host (another type may still be there), as against a key of this
+ * type that does not match. */
 static int check_known_hosts(bs_sftp *c, const char *file,
-                             const char *hostname, int port)
+                             const char *hostname, int port, int *notfound)
 {
+    *notfound = 0;
     size_t keylen = 0;
     int keytype = 0;
     const char *key = libssh2_session_hostkey(c->s, &keylen, &keytype);
@@ -179,6 +182,7 @@ static int check_known_hosts(bs_sftp *c, const char *file,
     libssh2_knownhost_free(kh);
     if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH)
         return CD_OK;
+    *notfound = r == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
     open_error(c, "host key of %s:%d %s known_hosts_file %s", hostname, port,
                          r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? "does not match" : "is not in",
                          file);
@@ -233,27 +237,35 @@ const char *bs_sftp_status_text(const bs_sftp *c)
  * known_hosts; libssh2's own order puts ECDSA first. Only types this
  * libssh2 has are named: dropping an unknown one, libssh2 1.10 copies
  * within its list with memcpy (overlapping ranges). */
-static void prefer_openssh_host_keys(bs_sftp *c)
+static const char *const host_key_order[] = {"ssh-ed25519",        "ecdsa-sha2-nistp256",
+                                             "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                                             "rsa-sha2-512",        "rsa-sha2-256",
+                                             "ssh-rsa"};
+#define N_HOST_KEY_TYPES (sizeof host_key_order / sizeof host_key_order[0])
+
+/* only: offer that one type alone (a second try), or NULL for them all. */
+static int prefer_openssh_host_keys(bs_sftp *c, const char *only)
 {
-    static const char *const order[] = {"ssh-ed25519",        "ecdsa-sha2-nistp256",
-                                        "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-                                        "rsa-sha2-512",        "rsa-sha2-256",
-                                        "ssh-rsa"};
+    const char *const *order = only ? &only : host_key_order;
+    size_t norder = only ? 1 : N_HOST_KEY_TYPES;
     const char **algs = NULL;
     int n = libssh2_session_supported_algs(c->s, LIBSSH2_METHOD_HOSTKEY, &algs);
     if (n <= 0)
-        return;
+        return 0;
     char pref[256] = "";
     size_t len = 0;
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+    for (size_t i = 0; i < norder; i++)
         for (int k = 0; k < n; k++)
             if (algs[k] && strcmp(algs[k], order[i]) == 0 &&
                 len + strlen(order[i]) + 2 < sizeof pref)
                 len += (size_t)snprintf(pref + len, sizeof pref - len, "%s%s", len ? "," : "",
                                         order[i]);
     libssh2_free(c->s, algs);
-    if (len && libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, pref) != 0)
+    if (len && libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, pref) != 0) {
         c->host->log(c->run, CD_LOG_DEBUG, "host key preference not set: %s", bs_sftp_error(c));
+        return 0;
+    }
+    return len > 0;
 }
 
 /* A refused credential is the configuration's to fix, never retried; a
@@ -273,79 +285,192 @@ static int auth_failure_code(int ar)
     }
 }
 
+/* libssh2's key type for a host key algorithm of host_key_order. */
+static int key_type_of(const char *alg)
+{
+    if (strcmp(alg, "ssh-ed25519") == 0)
+        return LIBSSH2_HOSTKEY_TYPE_ED25519;
+    if (strcmp(alg, "ecdsa-sha2-nistp256") == 0)
+        return LIBSSH2_HOSTKEY_TYPE_ECDSA_256;
+    if (strcmp(alg, "ecdsa-sha2-nistp384") == 0)
+        return LIBSSH2_HOSTKEY_TYPE_ECDSA_384;
+    if (strcmp(alg, "ecdsa-sha2-nistp521") == 0)
+        return LIBSSH2_HOSTKEY_TYPE_ECDSA_521;
+    return LIBSSH2_HOSTKEY_TYPE_RSA;
+}
+
+/* Closes the SSH session and its connection, to try again. */
+static void session_end(bs_sftp *c)
+{
+    if (c->s) {
+        libssh2_session_disconnect(c->s, "connectord: another host key type");
+        libssh2_session_free(c->s);
+        c->s = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+/* TCP connection, SSH handshake, the server key's fingerprint. only: the
+ * one host key type to offer (a second try), or NULL for OpenSSH's order;
+ * a second try sets no test step and no message. */
+static int session_start(bs_sftp *c, const json_t *root, const char *only, int steps)
+{
+    const cd_host_api *host = c->host;
+    cd_run *run = c->run;
+    int quiet = only != NULL;
+    char *why = NULL;
+    const char *hostname = cdc_json_str(root, "host", NULL);
+    int port = (int)cdc_json_int(root, "port", 22);
+    const cd_http_defaults *d = host->http_defaults(run);
+
+    long budget = step_budget_ms(host, run, d ? d->connect_timeout_s : 0);
+    if (budget == 0) {
+        if (!quiet)
+            open_error(c, "no time left before the run's deadline to connect");
+        return CD_ERR_TRANSIENT;
+    }
+    c->fd = tcp_connect(host, hostname, port, budget, run, &why);
+    if (c->fd < 0) {
+        if (!quiet) {
+            STEP("connect", 0, "%s", why ? why : "failed");
+            open_error(c, "%s", why ? why : "cannot connect");
+        }
+        free(why);
+        return host->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
+    }
+    if (!quiet)
+        STEP("connect", 1, "TCP connection to %s:%d", hostname, port);
+
+    c->s = libssh2_session_init();
+    if (!c->s) {
+        if (!quiet)
+            open_error(c, "libssh2_session_init failed");
+        return CD_ERR_TRANSIENT;
+    }
+    libssh2_session_set_blocking(c->s, 1);
+    if (!prefer_openssh_host_keys(c, only) && only)
+        return CD_ERR_CONFIG; /* this libssh2 lacks the type */
+    /* Every blocking libssh2 call below is bounded by the same budget. */
+    budget = step_budget_ms(host, run, d ? d->request_timeout_s : 0);
+    libssh2_session_set_timeout(c->s, budget > 0 ? budget : 1);
+    if (libssh2_session_handshake(c->s, c->fd) != 0) {
+        if (!quiet) {
+            STEP("handshake", 0, "%s", bs_sftp_error(c));
+            open_error(c, "SSH handshake with %s:%d failed: %s", hostname, port,
+                       bs_sftp_error(c));
+        }
+        return CD_ERR_TRANSIENT;
+    }
+    if (!quiet)
+        STEP("handshake", 1, "SSH session established");
+
+    const char *hash = libssh2_hostkey_hash(c->s, LIBSSH2_HOSTKEY_HASH_SHA256);
+    if (!hash) {
+        if (!quiet) {
+            STEP("host key", 0, "server key fingerprint unavailable");
+            open_error(c, "cannot compute the server's SHA256 key fingerprint: %s",
+                       bs_sftp_error(c));
+        }
+        return CD_ERR_TRANSIENT;
+    }
+    memcpy(c->fingerprint, "SHA256:", 8);
+    base64_nopad((const unsigned char *)hash, 32, c->fingerprint + 7);
+    return CD_OK;
+}
+
+/* 1 when the session's host key is the pinned one or in known_hosts_file;
+ * 0 when not, *other_type saying whether a key of another type may still
+ * be (a pin is one key of one type; known_hosts may lack only this type),
+ * as against a key of this type that does not match (*other_type 0). */
+static int host_key_accepted(bs_sftp *c, const char *pin, const char *known, const char *hostname,
+                             int port, int *other_type)
+{
+    *other_type = 0;
+    if (pin && *pin) {
+        size_t n = strlen(pin);
+        if (n == 51 && pin[50] == '=')
+            n = 50;
+        if (strlen(c->fingerprint) == n && strncmp(c->fingerprint, pin, n) == 0)
+            return 1;
+        *other_type = 1;
+        return 0;
+    }
+    int notfound = 0;
+    int rc = check_known_hosts(c, known, hostname, port, &notfound);
+    *other_type = rc == CD_ERR_CONFIG && notfound;
+    return rc == CD_OK;
+}
+
+/* The server's key types, one try each after the first (OpenSSH's order,
+ * ed25519 first) found its key not trusted: a known_hosts_file written
+ * with an ECDSA or RSA line, or a pin of one, is the same server's other
+ * key, as `ssh` accepts it. A key of a type that is there but differs
+ * ends the search: that is a changed key, not another type. */
+static int verify_host_key(bs_sftp *c, const json_t *root, int steps)
+{
+    const cd_host_api *host = c->host;
+    cd_run *run = c->run;
+    const char *hostname = cdc_json_str(root, "host", NULL);
+    int port = (int)cdc_json_int(root, "port", 22);
+    const char *pin = cdc_json_str(root, "host_key_sha256", NULL);
+    const char *known = cdc_json_str(root, "known_hosts_file", NULL);
+    int other_type = 0;
+    if (host_key_accepted(c, pin, known, hostname, port, &other_type))
+        return CD_OK;
+    /* What the first try saw is what the failure reports. */
+    char first[sizeof c->fingerprint];
+    memcpy(first, c->fingerprint, sizeof first);
+    char *first_error = c->error ? strdup(c->error) : NULL;
+    int got = 0;
+    size_t klen = 0;
+    libssh2_session_hostkey(c->s, &klen, &got);
+    unsigned seen = 1u << got; /* libssh2's key types, seen so far */
+    for (size_t i = 0; other_type && i < N_HOST_KEY_TYPES && !host->is_cancelled(run); i++) {
+        if (seen & (1u << key_type_of(host_key_order[i])))
+            continue; /* that key was checked already (rsa-sha2-* and ssh-rsa are one key) */
+        session_end(c);
+        if (session_start(c, root, host_key_order[i], steps) != CD_OK)
+            continue; /* the server has no key of this type */
+        libssh2_session_hostkey(c->s, &klen, &got);
+        seen |= 1u << got;
+        if (host_key_accepted(c, pin, known, hostname, port, &other_type)) {
+            free(first_error);
+            host->log(run, CD_LOG_INFO, "host key %s (%s) accepted", c->fingerprint,
+                      host_key_order[i]);
+            return CD_OK;
+        }
+    }
+    if (pin && *pin) {
+        size_t n = strlen(pin);
+        if (n == 51 && pin[50] == '=')
+            n = 50;
+        STEP("host key", 0, "expected %s, got %s", pin, first);
+        open_error(c, "host key mismatch: expected %.*s, got %s", (int)n, pin, first);
+    } else {
+        STEP("host key", 0, "%s not accepted by %s", first, known);
+        if (other_type || !c->error) /* keep the first try's words when nothing better came */
+            open_error(c, "%s", first_error ? first_error : "host key not accepted");
+    }
+    free(first_error);
+    return CD_ERR_CONFIG;
+}
+
 int bs_sftp_open(bs_sftp *c, const cd_host_api *host, cd_run *run, const json_t *root, int steps)
 {
     memset(c, 0, sizeof *c);
     c->host = host;
     c->run = run;
     c->fd = -1;
-    char *why = NULL;
-    const char *hostname = cdc_json_str(root, "host", NULL);
-    int port = (int)cdc_json_int(root, "port", 22);
     const char *user = cdc_json_str(root, "username", NULL);
     const char *auth = cdc_json_str(root, "auth_type", "password");
-    const char *pin = cdc_json_str(root, "host_key_sha256", NULL);
-    const char *known = cdc_json_str(root, "known_hosts_file", NULL);
-    const cd_http_defaults *d = host->http_defaults(run);
-
-    long budget = step_budget_ms(host, run, d ? d->connect_timeout_s : 0);
-    if (budget == 0) {
-        open_error(c, "no time left before the run's deadline to connect");
-        return CD_ERR_TRANSIENT;
-    }
-    c->fd = tcp_connect(host, hostname, port, budget, run, &why);
-    if (c->fd < 0) {
-        STEP("connect", 0, "%s", why ? why : "failed");
-        open_error(c, "%s", why ? why : "cannot connect");
-        free(why);
-        return host->is_cancelled(run) ? CD_CANCELLED : CD_ERR_TRANSIENT;
-    }
-    STEP("connect", 1, "TCP connection to %s:%d", hostname, port);
-
-    c->s = libssh2_session_init();
-    if (!c->s) {
-        open_error(c, "libssh2_session_init failed");
-        return CD_ERR_TRANSIENT;
-    }
-    libssh2_session_set_blocking(c->s, 1);
-    prefer_openssh_host_keys(c);
-    /* Every blocking libssh2 call below is bounded by the same budget. */
-    budget = step_budget_ms(host, run, d ? d->request_timeout_s : 0);
-    libssh2_session_set_timeout(c->s, budget > 0 ? budget : 1);
-    if (libssh2_session_handshake(c->s, c->fd) != 0) {
-        STEP("handshake", 0, "%s", bs_sftp_error(c));
-        open_error(c, "SSH handshake with %s:%d failed: %s", hostname, port,
-                          bs_sftp_error(c));
-        return CD_ERR_TRANSIENT;
-    }
-    STEP("handshake", 1, "SSH session established");
-
-    const char *hash = libssh2_hostkey_hash(c->s, LIBSSH2_HOSTKEY_HASH_SHA256);
-    if (!hash) {
-        STEP("host key", 0, "server key fingerprint unavailable");
-        open_error(c, "cannot compute the server's SHA256 key fingerprint: %s",
-                          bs_sftp_error(c));
-        return CD_ERR_TRANSIENT;
-    }
-    memcpy(c->fingerprint, "SHA256:", 8);
-    base64_nopad((const unsigned char *)hash, 32, c->fingerprint + 7);
-    if (pin && *pin) {
-        size_t n = strlen(pin);
-        if (n == 51 && pin[50] == '=')
-            n = 50;
-        if (strlen(c->fingerprint) != n || strncmp(c->fingerprint, pin, n) != 0) {
-            STEP("host key", 0, "expected %s, got %s", pin, c->fingerprint);
-            open_error(c, "host key mismatch: expected %.*s, got %s", (int)n, pin,
-                              c->fingerprint);
-            return CD_ERR_CONFIG;
-        }
-    } else {
-        int rc = check_known_hosts(c, known, hostname, port);
-        if (rc != CD_OK) {
-            STEP("host key", 0, "%s not accepted by %s", c->fingerprint, known);
-            return rc;
-        }
-    }
+    int rc = session_start(c, root, NULL, steps);
+    if (rc != CD_OK)
+        return rc;
+    rc = verify_host_key(c, root, steps);
+    if (rc != CD_OK)
+        return rc;
     STEP("host key", 1, "%s", c->fingerprint);
 
     int ar;

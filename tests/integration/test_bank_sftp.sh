@@ -481,6 +481,21 @@ for case in "kh_other_key|does not match" "kh_other_host|is not in"; do
     assert_eq configuration_error "$(jget '["details"]["outcome"]' <<<"$out")" "$f: never retried"
     assert_eq "$before" "$(grep -c "Accepted\|Failed\|publickey" "$SSH_TMP/sshd.log" || true)" "$f: no authentication attempted"
 done
+echo "   the server's other key type: a known_hosts line or a pin of its ECDSA key is accepted, as ssh accepts it"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSH_TMP/host_key_ecdsa.pub")" >"$CD_TEST_TMP/kh_ecdsa"
+kh=$(add_connector kh_ecdsa "AXIS BANK" "$(khc "$CD_TEST_TMP/kh_ecdsa")")
+run_json "$kh" --type TEST --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "known_hosts with only the ECDSA key: $(jget '["error_message"]' <<<"$out")"
+ecfp=$(ssh-keygen -l -E sha256 -f "$SSH_TMP/host_key_ecdsa.pub" | awk '{print $2}')
+pin=$(add_connector pin_ecdsa "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "AXIS_RECON_{YYYYMMDD}*.csv"' | sed "s|$SSHD_FINGERPRINT|$ecfp|")")
+run_json "$pin" --type TEST --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "a pin of the ECDSA key: $(jget '["error_message"]' <<<"$out")"
+# An ed25519 line that does not match is a changed key: the ECDSA line beside it does not save it.
+cat "$CD_TEST_TMP/kh_other_key" "$CD_TEST_TMP/kh_ecdsa" >"$CD_TEST_TMP/kh_changed"
+kh=$(add_connector kh_changed "AXIS BANK" "$(khc "$CD_TEST_TMP/kh_changed")")
+run_json "$kh" --type TEST --date 2025-10-02
+assert_eq "FAILED|host key of 127.0.0.1:$SSHD_PORT does not match known_hosts_file $CD_TEST_TMP/kh_changed" \
+    "$(jget '["status"]' <<<"$out")|$(jget '["error_message"]' <<<"$out")" "a changed ed25519 key still fails"
 kh=$(add_connector kh_missing "AXIS BANK" "$(khc "$CD_TEST_TMP/no_such_known_hosts")")
 run_json "$kh" --date 2025-10-02
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "missing known_hosts_file: status"

@@ -46,15 +46,48 @@ static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* Whatever an error says, no secret of the channel survives in it (an
  * SMTP server may echo a login, a URL may be quoted). */
+static void add_url_parts(cd_secret_set *set, const char *url);
+
+/* secrets[0] is the channel's URL: its parts are scrubbed too. */
 static char *scrubbed(const char *text, char *const *secrets, size_t n)
 {
     cd_secret_set *set = cd_secret_set_new();
     for (size_t i = 0; i < n; i++)
         if (secrets[i])
             cd_secret_set_add(set, secrets[i], strlen(secrets[i]));
+    if (n > 0 && secrets[0])
+        add_url_parts(set, secrets[0]);
     char *out = cd_secret_scrub(set, text);
     cd_secret_set_free(set);
     return out;
+}
+
+/* The parts of a URL that may be a credential on their own: a receiver's
+ * error page may quote the request's path (Spring's "path", Express's
+ * "Cannot POST /..."), and a Slack webhook's path is its token. The
+ * userinfo, the path with its query, and every piece of them (between
+ * '/', '?', '&', '=', ':' or '@') of 8 characters or more. */
+static void add_url_parts(cd_secret_set *set, const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *path = strchr(p, '/');
+    const char *at = strchr(p, '@');
+    if (at && (!path || at < path))
+        cd_secret_set_add(set, p, (size_t)(at - p)); /* user:password */
+    if (!path)
+        path = p + strlen(p);
+    if (strlen(path) >= 8) /* not "/hook/": a plain route is no secret */
+        cd_secret_set_add(set, path, strlen(path));
+    const char *q = at && at < path ? p : path;
+    while (*q) {
+        size_t n = strcspn(q, "/?&=:@#");
+        if (n >= 8)
+            cd_secret_set_add(set, q, n);
+        q += n;
+        if (*q)
+            q++;
+    }
 }
 
 /* 5xx, 408 and 429 are worth retrying; any other 4xx will not change. */

@@ -436,6 +436,22 @@ assert_eq "PENDING|0|0" "$(q "SELECT d.status || '|' || d.attempts || '|' || (SE
     "a send cut short by shutdown goes back, its last attempt not used up"
 grep -q "interrupted by shutdown" "$CD_TEST_TMP/serve-w4.log" || cd_fail "the interrupted send is logged"
 
+echo "== a receiver that quotes the request path in its error page: the URL's token is not repeated"
+export CD_TEST_ECHO_URL="http://127.0.0.1:$RPORT/echo/services/T0001/B0001/XoxEchoToken5c1e9f"
+CFG5="$CD_TEST_TMP/w5/connectord.yaml"
+serve_config "$CFG5" "alerts:" "  max_attempts: 1" "  channels:" "    - name: echoer" "      type: slack" \
+    "      url: {secret: \"env:CD_TEST_ECHO_URL\"}"
+serve_start w5 "$CFG5"
+code=$(curl -s -o "$CD_TEST_TMP/t5.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"channel": "echoer"}' "http://127.0.0.1:${SERVE_PORT[w5]}/notifications/test")
+wait_for "SELECT count(*) = 1 FROM sp_v2_notification_deliveries WHERE channel = 'echoer' AND status = 'FAILED'" 15 "the echoed delivery failed"
+serve_stop w5
+assert_contains "$(q "SELECT last_error FROM sp_v2_notification_deliveries WHERE channel = 'echoer'")" "HTTP 404" "the failure is recorded"
+for s in XoxEchoToken5c1e9f /services/T0001; do
+    ! grep -qF -- "$s" "$CD_TEST_TMP/serve-w5.log" || cd_fail "the webhook URL's token ($s) in the worker log"
+    assert_eq "0|0" "$(q "SELECT (SELECT count(*) FROM sp_v2_notification_attempts WHERE error LIKE '%$s%') || '|' ||
+        (SELECT count(*) FROM sp_v2_notification_deliveries WHERE last_error LIKE '%$s%')")" "the URL's token ($s) in no row"
+done
+
 # Under ASan/UBSan a leak or an error at exit lands in the worker's log.
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "alerts checks passed"

@@ -6,6 +6,8 @@
  *   /fail-once/...   500 the first time a path is seen, 200 after
  *   /slow/...        200 after --slow-seconds (default 20)
  *   /status/NNN      NNN, always
+ *   /echo/...        404 with a JSON body quoting the request's path, as
+ *                    Spring Boot's error page does
  *   anything else    200
  *
  *   mock_receiver --port PORT --log FILE [--slow-seconds N]
@@ -110,14 +112,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         status = 500;
     else if (strncmp(url, "/status/", 8) == 0)
         status = (unsigned)atoi(url + 8);
+    else if (strncmp(url, "/echo/", 6) == 0)
+        status = 404;
     if (status < 100 || status > 599)
         status = 400;
     record(c, method, url, r, status);
     if (strncmp(url, "/slow/", 6) == 0)
         sleep((unsigned)slow_seconds);
+    char echo[1024];
     const char *text = status == 200 ? "ok" : "mock failure";
+    if (strncmp(url, "/echo/", 6) == 0) {
+        snprintf(echo, sizeof echo, "{\"status\":404,\"error\":\"Not Found\",\"path\":\"%.900s\"}",
+                 url);
+        text = echo;
+    }
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result rc = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return rc;

@@ -218,7 +218,7 @@ static int emit_notifications(cd_buf *b, PGconn *db, char **err)
     PQclear(res);
     res = query(db, "metrics: alert channel lists",
                 "SELECT count(DISTINCT channels) FROM sp_v2_alert_channel_sets"
-                " WHERE seen_at >= now() - interval '" CD_CHANNEL_SETS_LIVE_SECONDS " seconds'", err);
+                " WHERE " CD_CHANNEL_SETS_LIVE, err);
     if (!res)
         return -1;
     family(b, "connectord_alert_channel_sets", "gauge",

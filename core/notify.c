@@ -403,7 +403,10 @@ static void *thread_main(void *arg)
         if (s && ensure_conn(n, s) == 0) {
             char *names, *types;
             channel_arrays(s, &names, &types);
-            cd_channel_sets_publish(&n->channel_sets, n->conn, n->worker_id, s, mono_ms());
+            /* The next call may be a whole round of sends away. */
+            cd_channel_sets_publish(&n->channel_sets, n->conn, n->worker_id, s,
+                                    120 + ROUND_MAX * (s->timeout_s > 0 ? s->timeout_s : 10),
+                                    mono_ms());
             settle_stale(n, s, names);
             if (s->nchannels > 0) {
                 long made = fan_out(n, s, names, types);

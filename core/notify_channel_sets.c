@@ -1,6 +1,7 @@
 /* notify_channel_sets.c — see notify_channel_sets.h. */
 #include "notify_channel_sets.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 #include "util.h"
 
 #define PUBLISH_EVERY_MS 60000
-/* A row not refreshed for this long is a dead worker's, and is removed. */
+/* A row this long past its live_until is a dead worker's, and is removed. */
 #define FORGET_SECONDS "600"
 
 static int same(const char *a, const char *b)
@@ -55,7 +56,7 @@ static void remove_own(PGconn *conn, const char *worker_id)
 }
 
 void cd_channel_sets_publish(cd_channel_sets *cs, PGconn *conn, const char *worker_id,
-                             const cd_alert_settings *s, int64_t now_ms)
+                             const cd_alert_settings *s, int hold_seconds, int64_t now_ms)
 {
     char *mine = channel_list(s);
     if (same(mine, cs->published) && cs->last_publish_ms &&
@@ -73,21 +74,25 @@ void cd_channel_sets_publish(cd_channel_sets *cs, PGconn *conn, const char *work
         cs->last_warning = NULL;
         return;
     }
-    const char *p[] = {worker_id, mine};
+    char hold[16];
+    snprintf(hold, sizeof hold, "%d", hold_seconds);
+    const char *p[] = {worker_id, mine, hold};
     char *err = NULL;
     PGresult *res = cd_db_exec(
         conn, "notify: recording this worker's alert channels", PGRES_TUPLES_OK,
         "WITH me AS ("
-        "  INSERT INTO sp_v2_alert_channel_sets (worker_id, channels, seen_at) VALUES ($1, $2, now())"
-        "  ON CONFLICT (worker_id) DO UPDATE SET channels = EXCLUDED.channels, seen_at = now()"
+        "  INSERT INTO sp_v2_alert_channel_sets (worker_id, channels, seen_at, live_until)"
+        "  VALUES ($1, $2, now(), now() + make_interval(secs => $3::int))"
+        "  ON CONFLICT (worker_id) DO UPDATE SET channels = EXCLUDED.channels, seen_at = now(),"
+        "   live_until = EXCLUDED.live_until"
         "), forgotten AS ("
         "  DELETE FROM sp_v2_alert_channel_sets"
-        "   WHERE worker_id <> $1 AND seen_at < now() - interval '" FORGET_SECONDS " seconds'"
+        "   WHERE worker_id <> $1 AND COALESCE(live_until, seen_at)"
+        "         < now() - interval '" FORGET_SECONDS " seconds'"
         ") SELECT string_agg(worker_id || ' [' || channels || ']', ', ' ORDER BY worker_id)"
         "  FROM sp_v2_alert_channel_sets"
-        " WHERE worker_id <> $1 AND channels <> $2"
-        "   AND seen_at >= now() - interval '" CD_CHANNEL_SETS_LIVE_SECONDS " seconds'",
-        2, p, &err);
+        " WHERE worker_id <> $1 AND channels <> $2 AND " CD_CHANNEL_SETS_LIVE,
+        3, p, &err);
     if (!res) {
         cd_error("%s", err);
         free(err);

@@ -179,8 +179,8 @@ snap() { # name: GET /metrics from w1, parsed into $CD_TEST_TMP/p<name>
     curl -sf "http://127.0.0.1:${SERVE_PORT[w1]}/metrics" -o "$CD_TEST_TMP/m$1" || cd_fail "GET /metrics ($1)"
     python3 "$CD_TEST_TMP/promparse.py" "$CD_TEST_TMP/m$1" >"$CD_TEST_TMP/p$1" || cd_fail "/metrics ($1) is not valid Prometheus text"
 }
-same_counters() { # before after gone-connector-id: every counter and histogram series of
-    # before has the same value after, except the gone connector's, which have ended
+same_counters() { # before after gone-connector-id (* for all): every counter and histogram
+    # series of before has the same value after, except the gone connectors', which have ended
     python3 - "$CD_TEST_TMP/p$1" "$CD_TEST_TMP/p$2" "$3" <<'PY'
 import json, sys
 key = lambda n, l: (n, json.dumps(l, sort_keys=True))
@@ -190,7 +190,8 @@ before = {key(n, l): v for n, l, v in json.load(open(sys.argv[1])) if counted(n)
 after = {key(n, l): v for n, l, v in json.load(open(sys.argv[2])) if counted(n)}
 bad = []
 for k, v in before.items():
-    gone = json.loads(k[1]).get("connector_id") == sys.argv[3]
+    labels = json.loads(k[1])
+    gone = ("connector_id" in labels) if sys.argv[3] == "*" else labels.get("connector_id") == sys.argv[3]
     if gone and k in after:
         bad.append("%s %s still there" % k)
     elif not gone and after.get(k) != v:
@@ -236,9 +237,29 @@ assert_contains "$warning" "this worker's channels [hook:webhook,page:webhook] d
 assert_eq 2 "$(grep -o '\[hook:webhook\]' <<<"$warning" | wc -l)" "naming both other workers' list"
 snap 7
 assert_eq 2 "$(val "$CD_TEST_TMP/p7" connectord_alert_channel_sets '{}')" "two lists among live workers"
+# A round of up to 50 sends of up to 10 s each may keep a worker from
+# refreshing its row: the row holds for that long, not the 180 s of old.
+assert_eq t "$(q "SELECT bool_and(live_until > now() + interval '500 seconds') FROM sp_v2_alert_channel_sets")" \
+    "each row lives as long as its worker's longest round of sends"
 serve_stop w3
 snap 8
 assert_eq 1 "$(val "$CD_TEST_TMP/p8" connectord_alert_channel_sets '{}')" "a stopped worker's list no longer counts"
+
+echo "== a delete of runs racing their connector's delete, then TRUNCATE: still no counter goes down"
+racer=$(add 'racer' BANK_API)
+for i in 1 2 3; do run "$racer" MANUAL SUCCESS 1 0 3 1 >/dev/null; done
+snap 9
+psql -X -q -c "BEGIN; DELETE FROM sp_v2_connector_runs WHERE connector_id = $racer; SELECT pg_sleep(2); COMMIT;" >/dev/null &
+racepid=$!
+sleep 0.5
+q "DELETE FROM sp_v2_connectors WHERE id = $racer" >/dev/null
+wait "$racepid"
+snap 10
+same_counters 9 10 "$racer" || cd_fail "the racing deletes counted the runs twice"
+q "TRUNCATE sp_v2_connectors, sp_v2_notifications CASCADE" >/dev/null
+snap 11
+same_counters 10 11 '*' || cd_fail "TRUNCATE lowered a counter"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs")" "the runs are gone"
 
 echo "== /healthz: database and scheduler"
 h=$(curl -s "http://127.0.0.1:${SERVE_PORT[w1]}/healthz")

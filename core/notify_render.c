@@ -187,6 +187,9 @@ char *cd_notify_slack_body(const cd_notify_msg *m)
     return body;
 }
 
+/* RFC 5322's limit on a line of a message, CRLF excluded. */
+#define LINE_MAX_OCTETS 998
+
 char *cd_notify_email(const cd_notify_msg *m, const cd_channel *ch, long long now_epoch)
 {
     char *subject = cd_notify_subject(m);
@@ -202,19 +205,31 @@ char *cd_notify_email(const cd_notify_msg *m, const cd_channel *ch, long long no
     cd_buf_printf(&b, "Date: %s\r\nFrom: connectord <%s>\r\nTo: ", date, ch->from);
     for (size_t i = 0; i < ch->nto; i++)
         cd_buf_printf(&b, "%s<%s>", i ? ", " : "", ch->to[i]);
-    /* A non-ASCII connector name in the subject: RFC 2047 base64 word. */
+    /* A non-ASCII (or very long) connector name in the subject: RFC 2047
+     * base64 words of at most 75 characters (45 bytes each, cut between
+     * UTF-8 characters), one per folded line. */
     int ascii = 1;
     for (const char *p = subject; *p; p++)
         if ((unsigned char)*p >= 0x80)
             ascii = 0;
-    if (ascii) {
+    size_t n = strlen(subject);
+    if (ascii && n <= LINE_MAX_OCTETS - 10) {
         cd_buf_printf(&b, "\r\nSubject: %s\r\n", subject);
     } else {
-        size_t n = strlen(subject);
-        unsigned char *enc = cd_xmalloc(4 * ((n + 2) / 3) + 1);
-        EVP_EncodeBlock(enc, (const unsigned char *)subject, (int)n);
-        cd_buf_printf(&b, "\r\nSubject: =?UTF-8?B?%s?=\r\n", (char *)enc);
-        free(enc);
+        cd_buf_puts(&b, "\r\nSubject:");
+        for (size_t pos = 0; pos < n;) {
+            size_t take = n - pos < 45 ? n - pos : 45;
+            while (take > 0 && pos + take < n &&
+                   ((unsigned char)subject[pos + take] & 0xC0) == 0x80)
+                take--; /* not inside a character */
+            if (take == 0)
+                take = n - pos < 45 ? n - pos : 45;
+            unsigned char enc[64];
+            EVP_EncodeBlock(enc, (const unsigned char *)subject + pos, (int)take);
+            cd_buf_printf(&b, "%s=?UTF-8?B?%s?=", pos ? "\r\n " : " ", (char *)enc);
+            pos += take;
+        }
+        cd_buf_puts(&b, "\r\n");
     }
     cd_buf_printf(&b,
                   "Message-ID: <connectord-%lld-%lld@%s>\r\nMIME-Version: 1.0\r\n"
@@ -222,12 +237,22 @@ char *cd_notify_email(const cd_notify_msg *m, const cd_channel *ch, long long no
                   "X-Connectord-Event: %s\r\n\r\n",
                   m->notification_id, m->delivery_id, at ? at + 1 : "localhost",
                   event_name(m->kind));
-    /* Body lines end in CRLF; libcurl dot-stuffs lines that start with '.'. */
+    /* Body lines end in CRLF; libcurl dot-stuffs lines that start with '.'.
+     * A line longer than an MTA takes (a long run error) is broken between
+     * characters: RFC 5322 allows 998 octets, and strict servers refuse more. */
+    size_t col = 0;
     for (const char *p = text; *p; p++) {
-        if (*p == '\n')
+        if (*p == '\n') {
             cd_buf_puts(&b, "\r\n");
-        else if (*p != '\r')
+            col = 0;
+        } else if (*p != '\r') {
+            if (col >= LINE_MAX_OCTETS - 100 && ((unsigned char)*p & 0xC0) != 0x80) {
+                cd_buf_puts(&b, "\r\n");
+                col = 0;
+            }
             cd_buf_putc(&b, *p);
+            col++;
+        }
     }
     free(subject);
     free(text);

@@ -380,27 +380,34 @@ static int session_start(bs_sftp *c, const json_t *root, const char *only, int s
     return CD_OK;
 }
 
-/* 1 when the session's host key is the pinned one or in known_hosts_file;
- * 0 when not, *other_type saying whether a key of another type may still
- * be (a pin is one key of one type; known_hosts may lack only this type),
- * as against a key of this type that does not match (*other_type 0). */
+/* The pin's length without the one '=' of padding ssh-keygen may print. */
+static size_t pin_length(const char *pin)
+{
+    size_t n = strlen(pin);
+    return n == 51 && pin[50] == '=' ? 50 : n;
+}
+
+/* CD_OK when the session's host key is the pinned one or in
+ * known_hosts_file; else the failure's code (CD_ERR_CONFIG, or
+ * CD_ERR_TRANSIENT when the server's key could not be read), with
+ * *other_type saying whether a key of another type may still be accepted
+ * (a pin is one key of one type; known_hosts may lack only this type), as
+ * against a key of this type that does not match (*other_type 0). */
 static int host_key_accepted(bs_sftp *c, const char *pin, const char *known, const char *hostname,
                              int port, int *other_type)
 {
     *other_type = 0;
     if (pin && *pin) {
-        size_t n = strlen(pin);
-        if (n == 51 && pin[50] == '=')
-            n = 50;
+        size_t n = pin_length(pin);
         if (strlen(c->fingerprint) == n && strncmp(c->fingerprint, pin, n) == 0)
-            return 1;
+            return CD_OK;
         *other_type = 1;
-        return 0;
+        return CD_ERR_CONFIG;
     }
     int notfound = 0;
     int rc = check_known_hosts(c, known, hostname, port, &notfound);
     *other_type = rc == CD_ERR_CONFIG && notfound;
-    return rc == CD_OK;
+    return rc;
 }
 
 /* The server's key types, one try each after the first (OpenSSH's order,
@@ -417,8 +424,13 @@ static int verify_host_key(bs_sftp *c, const json_t *root, int steps)
     const char *pin = cdc_json_str(root, "host_key_sha256", NULL);
     const char *known = cdc_json_str(root, "known_hosts_file", NULL);
     int other_type = 0;
-    if (host_key_accepted(c, pin, known, hostname, port, &other_type))
+    int rc = host_key_accepted(c, pin, known, hostname, port, &other_type);
+    if (rc == CD_OK)
         return CD_OK;
+    if (rc != CD_ERR_CONFIG) { /* the key could not even be read: message set */
+        STEP("host key", 0, "%s", c->error ? c->error : "cannot read the server's host key");
+        return rc;
+    }
     /* What the first try saw is what the failure reports. */
     char first[sizeof c->fingerprint];
     memcpy(first, c->fingerprint, sizeof first);
@@ -435,7 +447,7 @@ static int verify_host_key(bs_sftp *c, const json_t *root, int steps)
             continue; /* the server has no key of this type */
         libssh2_session_hostkey(c->s, &klen, &got);
         seen |= 1u << got;
-        if (host_key_accepted(c, pin, known, hostname, port, &other_type)) {
+        if (host_key_accepted(c, pin, known, hostname, port, &other_type) == CD_OK) {
             free(first_error);
             host->log(run, CD_LOG_INFO, "host key %s (%s) accepted", c->fingerprint,
                       host_key_order[i]);
@@ -443,11 +455,9 @@ static int verify_host_key(bs_sftp *c, const json_t *root, int steps)
         }
     }
     if (pin && *pin) {
-        size_t n = strlen(pin);
-        if (n == 51 && pin[50] == '=')
-            n = 50;
         STEP("host key", 0, "expected %s, got %s", pin, first);
-        open_error(c, "host key mismatch: expected %.*s, got %s", (int)n, pin, first);
+        open_error(c, "host key mismatch: expected %.*s, got %s", (int)pin_length(pin), pin,
+                   first);
     } else {
         STEP("host key", 0, "%s not accepted by %s", first, known);
         if (other_type || !c->error) /* keep the first try's words when nothing better came */

@@ -36,6 +36,8 @@ static const char *event_name(const char *kind)
         return "recovered";
     if (strcmp(kind, "LATE") == 0)
         return "late_data";
+    if (strcmp(kind, "REJECTED") == 0)
+        return "records_rejected";
     if (strcmp(kind, "DIGEST") == 0)
         return "daily_digest";
     return "test";
@@ -64,6 +66,9 @@ char *cd_notify_subject(const cd_notify_msg *m)
         s = cd_sprintf("[connectord] recovered: %s", name);
     else if (strcmp(m->kind, "LATE") == 0)
         s = cd_sprintf("[connectord] late data: %s %s", name, pstr(m, "business_date", ""));
+    else if (strcmp(m->kind, "REJECTED") == 0)
+        s = cd_sprintf("[connectord] nothing loaded, every record rejected: %s %s", name,
+                       pstr(m, "run_date", ""));
     else if (strcmp(m->kind, "DIGEST") == 0)
         s = cd_sprintf("[connectord] daily digest %s", pstr(m, "date", ""));
     else
@@ -111,6 +116,20 @@ char *cd_notify_text(const cd_notify_msg *m)
         cd_buf_printf(&b, "%s recovered: run %s for %s ended %s after failures (last failed run %s).\n",
                       name, pstr(m, "run_id", "?"), pstr(m, "run_date", "?"),
                       pstr(m, "status", "SUCCESS"), pstr(m, "previous_failed_run_id", "?"));
+    } else if (strcmp(m->kind, "REJECTED") == 0) {
+        long long n = pint(m->payload, "records_failed");
+        cd_buf_printf(&b,
+                      "Run %s of %s (%s) for %s loaded nothing: all %lld record%s it read "
+                      "failed validation.\n",
+                      pstr(m, "run_id", "?"), name, pstr(m, "run_type", "?"),
+                      pstr(m, "run_date", "?"), n, n == 1 ? "" : "s");
+        const json_t *e = json_object_get(m->payload, "first_record_error");
+        const char *row = json_string_value(json_object_get(e, "row"));
+        const char *field = json_string_value(json_object_get(e, "field"));
+        const char *reason = json_string_value(json_object_get(e, "reason"));
+        if (reason)
+            cd_buf_printf(&b, "First error%s%s%s%s: %s\n", row ? " at " : "", row ? row : "",
+                          field ? ", field " : "", field ? field : "", reason);
     } else if (strcmp(m->kind, "LATE") == 0) {
         cd_buf_printf(&b, "Late data: %s has no successful run for %s by %s %s (%s).\n", name,
                       pstr(m, "business_date", "?"), pstr(m, "expected_by", "?"),

@@ -3,7 +3,8 @@
 # receiver (webhook and Slack) and a loopback SMTP sink, on a controllable
 # clock: a run FAILED after its last attempt and a recovery reach every
 # channel once (webhook signature verified with the shared key, Slack
-# format, email through SMTP with AUTH); a receiver answering 500 then 200
+# format, email through SMTP with AUTH); a run with every record rejected
+# raises REJECTED, and the next run that loads rows is a recovery; a receiver answering 500 then 200
 # gets the alert once with both attempts recorded; two workers deliver each
 # alert exactly once; a slow receiver does not delay runs; late data is
 # alerted once per day and not when the run succeeded in time; the daily
@@ -238,6 +239,19 @@ ok2=$(queue "$bad")
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $ok2" 30 "second success"
 assert_eq "$ok1|$run" "$(q "SELECT run_id || '|' || (payload->>'previous_failed_run_id') FROM sp_v2_notifications WHERE kind = 'RECOVERED'")" "one recovery, for the first success"
 wait_received 'len([r for r in reqs if r["path"] == "/hook/" and "\"recovered\"" in r["body"]]) == 1' 10 "recovered webhook"
+
+echo "== every record rejected: REJECTED with a sample error; the next run that loads is a recovery"
+rj=$(add rejected '{"rows": 3, "seed": 4, "bad_every": 1, "bank": "RJ"}' "'[\"hook\"]'")
+rj1=$(queue "$rj")
+wait_for "SELECT count(*) = 1 FROM sp_v2_notification_deliveries d JOIN sp_v2_notifications n ON n.id = d.notification_id WHERE n.kind = 'REJECTED' AND n.run_id = $rj1 AND d.status = 'SENT'" 30 "the rejected run's alert delivered"
+assert_eq "PARTIAL_SUCCESS|0|3" "$(q "SELECT status || '|' || records_success || '|' || records_failed FROM sp_v2_connector_runs WHERE id = $rj1")" "nothing loaded, three records rejected"
+assert_eq "amount|3" "$(q "SELECT (payload->'first_record_error'->>'field') || '|' || (payload->>'records_failed') FROM sp_v2_notifications WHERE kind = 'REJECTED' AND run_id = $rj1")" "the alert names the first error's field"
+wait_received 'len([r for r in reqs if r["path"] == "/hook/" and "\"records_rejected\"" in r["body"] and "loaded nothing: all 3 records" in r["body"] and "field amount" in r["body"]]) == 1' 10 "the rejected webhook, with the sample"
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 4, \"seed\": 4, \"bad_every\": 2, \"bank\": \"RJ\"}' WHERE id = $rj" >/dev/null
+rj2=$(queue "$rj")
+wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'RECOVERED' AND run_id = $rj2" 30 "a run that loads again recovers"
+assert_eq "PARTIAL_SUCCESS|2|$rj1" "$(q "SELECT r.status || '|' || r.records_success || '|' || (n.payload->>'previous_failed_run_id') FROM sp_v2_connector_runs r JOIN sp_v2_notifications n ON n.run_id = r.id WHERE r.id = $rj2")" "recovered from the rejected run"
+assert_eq "REJECTED,RECOVERED" "$(q "SELECT string_agg(kind, ',' ORDER BY id) FROM sp_v2_notifications WHERE connector_id = $rj")" "a partial run that loaded rows is not rejected"
 
 echo "== a failing TEST run and a retried attempt raise nothing"
 q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 1, \"seed\": 1, \"fail\": \"permanent\", \"bank\": \"BAD\"}' WHERE id = $bad" >/dev/null

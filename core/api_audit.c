@@ -11,7 +11,8 @@
 /* Bookkeeping columns change on every write and say nothing about intent. */
 static int is_noise(const char *key)
 {
-    static const char *const noise[] = {"updated_at", "paused_at", "resumed_at", NULL};
+    static const char *const noise[] = {"updated_at", "paused_at", "resumed_at", "schedule_changed_at",
+                                          NULL};
     for (size_t i = 0; noise[i]; i++)
         if (strcmp(key, noise[i]) == 0)
             return 1;

@@ -33,7 +33,7 @@ const char *const cd_api_connector_fields[] = {
 static const char *const read_only_fields[] = {
     "id", "last_run_at", "last_run_status", "last_run_details", "success_count",
     "failure_count", "total_runs", "created_at", "updated_at", "sync_cursor", "resumed_at",
-    "paused_at", "success_rate", "active_run", "next_run_at", NULL};
+    "paused_at", "schedule_changed_at", "success_rate", "active_run", "next_run_at", NULL};
 
 static const char *const types[] = {"BANK_SFTP", "BANK_API", "PG_API", "PG_DATABASE", NULL};
 

@@ -231,7 +231,10 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     const char *p[] = {ids.data, times.data, dates.data};
     /* The unique (connector, slot) key makes a second worker's insert of the
      * same slot a no-op; the connector is re-checked in the same statement
-     * so a pause that raced the tick wins. */
+     * so a pause that raced the tick wins. A slot that was already past when
+     * the schedule was last edited (021) is a catch-up only for a date that
+     * has no scheduled run yet: moving 02:00 to 06:00 at 10:00 must not run
+     * yesterday's date again. */
     PGresult *res = cd_db_exec(
         conn, "enqueueing scheduled runs", PGRES_TUPLES_OK,
         "WITH ins AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
@@ -243,6 +246,9 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         "  AS v(cid, slot, run_date, ord)"
         " JOIN sp_v2_connectors c ON c.id = v.cid AND c.status IN ('ACTIVE', 'FAILED')"
         "  AND c.schedule_enabled IS TRUE"
+        " WHERE NOT (to_timestamp(v.slot) < c.schedule_changed_at"
+        "  AND EXISTS (SELECT 1 FROM sp_v2_connector_runs x WHERE x.connector_id = c.id"
+        "   AND x.run_date = v.run_date AND x.run_type = 'SCHEDULED'))"
         " ORDER BY v.ord"
         " ON CONFLICT (connector_id, slot_time) WHERE slot_time IS NOT NULL DO NOTHING"
         " RETURNING id)"

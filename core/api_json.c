@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "log.h"
 #include "util.h"
 
 /* Type OIDs from pg_type.h (stable across server versions). */
@@ -94,6 +95,14 @@ json_t *cd_api_row_json(const PGresult *res, int row)
         case OID_JSON:
         case OID_JSONB:
             j = json_loads(v, JSON_DECODE_ANY, NULL);
+            /* Never the raw text instead: a document that does not parse
+             * (a number beyond int64 stored before the API refused them)
+             * cannot be masked, and may hold a plaintext secret. */
+            if (!j) {
+                cd_error("api: column %s of a row is JSON this service cannot read; sent as null",
+                         name);
+                j = json_null();
+            }
             break;
         default:
             break; /* text, varchar, date, numeric, uuid: the server's text */

@@ -85,9 +85,56 @@ static void mask_node(json_t *node, const json_t *schema, int depth)
     }
 }
 
+/* Masks every string in node that holds one of the values in marked. */
+static void mask_marked(json_t *node, const cd_secret_set *marked, int depth)
+{
+    if (depth > 64 || cd_secret_is_reference(node))
+        return;
+    if (json_is_object(node)) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(node, tmp, key, v) {
+            if (json_is_string(v)) {
+                char *scrubbed = cd_secret_scrub(marked, json_string_value(v));
+                if (strcmp(scrubbed, json_string_value(v)) != 0)
+                    mask_value(node, key, v);
+                free(scrubbed);
+            } else {
+                mask_marked(v, marked, depth + 1);
+            }
+        }
+    } else if (json_is_array(node)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(node, i, e) {
+            if (json_is_string(e)) {
+                char *scrubbed = cd_secret_scrub(marked, json_string_value(e));
+                if (strcmp(scrubbed, json_string_value(e)) != 0)
+                    json_array_set_new(node, i, json_string(CD_API_MASK));
+                free(scrubbed);
+            } else {
+                mask_marked(e, marked, depth + 1);
+            }
+        }
+    }
+}
+
 void cd_api_mask_config(json_t *config, const json_t *schema)
 {
+    /* Fields marked writeOnly through a $ref or in a branch of allOf, anyOf
+     * or oneOf: the runner's scrubber finds them (secrets.c follows those),
+     * so the API must mask them too. Collected before masking changes the
+     * values; a value found there is masked wherever it stands. */
+    cd_secret_set *marked = NULL;
+    if (schema) {
+        marked = cd_secret_set_new();
+        cd_secrets_collect_marked(config, schema, marked);
+    }
     mask_node(config, schema, 0);
+    if (cd_secret_longest(marked) > 0)
+        mask_marked(config, marked, 0);
+    cd_secret_set_free(marked);
 }
 
 const json_t *cd_api_driver_schema(json_t *snapshot, const char *driver)

@@ -19,7 +19,14 @@ static const cd_host_api *host;
 
 static const char *schema(void)
 {
-    return "{\"type\":\"object\",\"properties\":{"
+    /* shared and pin are secrets the way a vendor's schema may say it:
+     * through a $ref, and in a oneOf branch. */
+    return "{\"type\":\"object\","
+           "\"$defs\":{\"secret\":{\"type\":\"string\",\"writeOnly\":true}},"
+           "\"properties\":{"
+           "\"shared\":{\"$ref\":\"#/$defs/secret\"},"
+           "\"pin\":{\"oneOf\":[{\"type\":\"string\",\"writeOnly\":true},"
+           "{\"type\":\"integer\"}]},"
            "\"rows\":{\"type\":\"integer\",\"minimum\":0},"
            "\"seed\":{\"type\":\"integer\"},"
            "\"bad_every\":{\"type\":\"integer\"},"

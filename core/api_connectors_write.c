@@ -499,8 +499,28 @@ static int delete_once(cd_api_req *q, cd_api_resp *r, PGconn *db, int64_t id, co
     return DELETE_DONE;
 }
 
+/* Pause, resume and delete take no body fields: one sent ({"force": true}
+ * to a delete, say) would otherwise be ignored without a word. */
+static int refuse_body_fields(cd_api_req *q, cd_api_resp *r)
+{
+    static const char *const none[] = {NULL};
+    json_t *errors = json_array();
+    if (q->body && !json_is_object(q->body))
+        json_array_append_new(errors, cd_api_field_error("body", "must be a JSON object or empty"));
+    else if (q->body)
+        cd_api_check_fields(q->body, none, errors);
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return 0;
+    }
+    cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid request body", errors);
+    return -1;
+}
+
 void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
 {
+    if (refuse_body_fields(q, r) != 0)
+        return;
     const char *force_s = cd_api_query(q, "force");
     int force = force_s && (strcmp(force_s, "true") == 0 || strcmp(force_s, "1") == 0);
     if (force_s && !force && strcmp(force_s, "false") != 0 && strcmp(force_s, "0") != 0) {
@@ -551,6 +571,8 @@ void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
 
 void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause)
 {
+    if (refuse_body_fields(q, r) != 0)
+        return;
     PGconn *db = cd_api_db(q, r);
     if (!db || begin(db, r) != 0)
         return;
@@ -669,6 +691,31 @@ void cd_api_connector_validate(cd_api_req *q, cd_api_resp *r)
     /* Report everything at once: field-level checks run even when the body
      * also has unknown fields. */
     int failed = cd_api_validate_connector(q, r, c, id < 0, errors) != 0;
+    /* A dry run says what the write would: a name another connector has is
+     * a 409 there, so an error here. */
+    const char *name = json_string_value(json_object_get(c, "name"));
+    if (!failed && name) {
+        PGconn *db = cd_api_db(q, r);
+        char ids[24];
+        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        const char *p[] = {name, ids};
+        char *err = NULL;
+        PGresult *res = db ? cd_db_exec(db, "checking the name", PGRES_TUPLES_OK,
+                                        "SELECT 1 FROM sp_v2_connectors WHERE name = $1"
+                                        " AND id <> $2::bigint",
+                                        2, p, &err)
+                           : NULL;
+        if (!res) {
+            if (db)
+                cd_api_internal_error(r, "checking the name", err);
+            failed = 1;
+        } else {
+            if (PQntuples(res) > 0)
+                json_array_append_new(errors, cd_api_field_error(
+                                                  "name", "is already used by another connector"));
+            PQclear(res);
+        }
+    }
     json_decref(c);
     json_decref(body);
     if (failed) {

@@ -135,6 +135,18 @@ void cd_api_check_fields(const json_t *body, const char *const *allowed, json_t 
     }
 }
 
+int cd_api_has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 1;
+        /* U+0080..U+009F are C2 80..C2 9F in UTF-8. */
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return 1;
+    }
+    return 0;
+}
+
 const char *cd_api_opt_string(const json_t *body, const char *key, size_t maxlen,
                               json_t *errors)
 {
@@ -149,6 +161,12 @@ const char *cd_api_opt_string(const json_t *body, const char *key, size_t maxlen
         char *m = cd_sprintf("must be at most %zu characters, without NUL", maxlen);
         json_array_append_new(errors, cd_api_field_error(key, m));
         free(m);
+        return NULL;
+    }
+    /* Every such field is one line of text (a reason, a name, a date) that
+     * ends up in a terminal, a log line or an alert. */
+    if (cd_api_has_control(json_string_value(v))) {
+        json_array_append_new(errors, cd_api_field_error(key, CD_API_NO_CONTROL));
         return NULL;
     }
     return json_string_value(v);

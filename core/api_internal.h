@@ -130,6 +130,11 @@ int cd_api_host_is_loopback(const char *host);
 char *cd_api_origin_refusal(struct MHD_Connection *c, int is_write, int open_api);
 
 /* --- request helpers (api_http.c) --- */
+/* 1 when s holds a C0 or C1 control character or DEL: a newline or an
+ * escape in a name garbles the ops page, logs, alerts and terminals. */
+int cd_api_has_control(const char *s);
+#define CD_API_NO_CONTROL "must not contain control characters (newlines, tabs and the like)"
+
 /* The query parameter, or NULL. One holding %00 never gets this far: the
  * server refuses it with a 400 before any handler runs (api_server.c). */
 const char *cd_api_query(const cd_api_req *q, const char *key);

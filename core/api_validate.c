@@ -6,6 +6,7 @@
  * quote submitted values, which may be secrets.
  */
 #include <ctype.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,20 +106,6 @@ static const char *string_field(const json_t *c, const char *key, size_t maxlen,
         return NULL;
     }
     return s;
-}
-
-/* A C0 or C1 control character or DEL (0 when none): a name with a
- * newline or an escape in it garbles the ops page, logs and alerts. */
-static int has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return 1;
-        /* U+0080..U+009F are C2 80..C2 9F in UTF-8. */
-        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            return 1;
-    }
-    return 0;
 }
 
 #define TZ_DEFAULT "Asia/Kolkata"
@@ -294,14 +281,24 @@ int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err)
 /* Every secret reference in connection_config, not only those in fields
  * the driver marks writeOnly: the runner resolves them wherever they are
  * (cd_secrets_resolve_tree), so one naming the service's own credentials
- * would be stored and then fail every run. path is restored on return. */
-static void check_references(const json_t *v, cd_buf *path, json_t *errors, int depth)
+ * would be stored and then fail every run. And every number, schema or
+ * not: jsonb stores 1e20 as the digits 100000000000000000000, which no
+ * reader of the stored document (the API, the runner) can parse back into
+ * an int64, so the whole connection_config would become unreadable.
+ * path is restored on return. */
+static void check_config_values(const json_t *v, cd_buf *path, json_t *errors, int depth)
 {
+    if (json_is_real(v) && !(fabs(json_real_value(v)) < 0x1p63)) {
+        err_add(errors, path->data,
+                "is a number too large to store (at most 9223372036854775807 either way)");
+        return;
+    }
     if (cd_secret_is_reference(v)) {
         /* A reference is no secret itself: saying which one is refused is safe. */
         char *why = NULL;
-        if (cd_secret_guard_check_reference(json_string_value(json_object_get(v, "secret")),
-                                            &why) != 0)
+        const char *ref = json_string_value(json_object_get(v, "secret"));
+        if (cd_secret_reference_check(ref, &why) != 0 ||
+            cd_secret_guard_check_reference(ref, &why) != 0)
             err_add(errors, path->data, why);
         free(why);
         return;
@@ -316,7 +313,7 @@ static void check_references(const json_t *v, cd_buf *path, json_t *errors, int 
         json_t *child;
         json_object_foreach((json_t *)v, key, child) {
             cd_buf_printf(path, ".%s", key);
-            check_references(child, path, errors, depth + 1);
+            check_config_values(child, path, errors, depth + 1);
             path->len = mark;
             path->data[mark] = '\0';
         }
@@ -325,7 +322,7 @@ static void check_references(const json_t *v, cd_buf *path, json_t *errors, int 
         json_t *child;
         json_array_foreach(v, i, child) {
             cd_buf_printf(path, "[%zu]", i);
-            check_references(child, path, errors, depth + 1);
+            check_config_values(child, path, errors, depth + 1);
             path->len = mark;
             path->data[mark] = '\0';
         }
@@ -346,10 +343,14 @@ int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int crea
     cd_api *api = q->api;
     size_t before = json_array_size(errors);
     const char *name = string_field(c, "name", 255, 1, errors);
-    if (name && has_control(name))
-        err_add(errors, "name", "must not contain control characters (newlines, tabs and the like)");
-    string_field(c, "source_entity", 100, 1, errors);
-    string_field(c, "created_by", 100, 0, errors);
+    if (name && cd_api_has_control(name))
+        err_add(errors, "name", CD_API_NO_CONTROL);
+    const char *entity = string_field(c, "source_entity", 100, 1, errors);
+    if (entity && cd_api_has_control(entity))
+        err_add(errors, "source_entity", CD_API_NO_CONTROL);
+    const char *creator = string_field(c, "created_by", 100, 0, errors);
+    if (creator && cd_api_has_control(creator))
+        err_add(errors, "created_by", CD_API_NO_CONTROL);
     const char *type = string_field(c, "connector_type", 50, 1, errors);
     if (type && !in_list(type, types)) {
         err_add(errors, "connector_type", "must be one of BANK_SFTP, BANK_API, PG_API, PG_DATABASE");
@@ -387,7 +388,7 @@ int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int crea
         cd_buf path;
         cd_buf_init(&path);
         cd_buf_puts(&path, "connection_config");
-        check_references(cfg, &path, errors, 0);
+        check_config_values(cfg, &path, errors, 0);
         cd_buf_free(&path);
     }
 

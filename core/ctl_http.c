@@ -215,9 +215,16 @@ void ctl_table_print(ctl_table *t, size_t max_width)
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < t->ncols; c++) {
             char *s = t->cells[r * t->ncols + c];
-            for (char *p = s; *p; p++)
-                if (*p == '\n' || *p == '\r' || *p == '\t')
+            /* A control character from the server (a name stored before
+             * the API refused them) must not drive the terminal: an escape
+             * can clear the screen or recolour what follows. C1 controls
+             * are C2 80..C2 9F in UTF-8. */
+            for (unsigned char *p = (unsigned char *)s; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f)
                     *p = ' ';
+                else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                    p[0] = p[1] = ' ';
+            }
             size_t n = width(s);
             if (n > max_width)
                 n = max_width;

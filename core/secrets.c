@@ -105,21 +105,48 @@ static int read_secret_file(const char *label, const char *path, char **out, siz
     return 0;
 }
 
-int cd_secret_resolve(const char *reference, char **out, size_t *out_len, char **err)
+int cd_secret_reference_check(const char *reference, char **why)
 {
-    *out = NULL;
-    *out_len = 0;
     if (!reference) {
-        *err = cd_xstrdup("secret reference is missing");
+        *why = cd_xstrdup("secret reference is missing");
         return -1;
     }
     if (strncmp(reference, "env:", 4) == 0) {
         const char *name = reference + 4;
         if (!*name || strchr(name, '=')) {
-            *err = cd_sprintf("secret %s: invalid variable name", reference);
+            *why = cd_sprintf("secret %s: invalid variable name", reference);
             return -1;
         }
-        const char *value = getenv(name);
+        return 0;
+    }
+    if (strncmp(reference, "file:", 5) == 0) {
+        if (reference[5] != '/') {
+            *why = cd_sprintf("secret %s: the path must be absolute", reference);
+            return -1;
+        }
+        return 0;
+    }
+    if (strncmp(reference, "cred:", 5) == 0) {
+        const char *name = reference + 5;
+        if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            *why = cd_sprintf("secret %s: invalid credential name", reference);
+            return -1;
+        }
+        return 0;
+    }
+    *why = cd_xstrdup("secret reference has an unknown scheme "
+                      "(accepted: env:NAME, file:/ABS/PATH, cred:NAME)");
+    return -1;
+}
+
+int cd_secret_resolve(const char *reference, char **out, size_t *out_len, char **err)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (cd_secret_reference_check(reference, err) != 0)
+        return -1;
+    if (strncmp(reference, "env:", 4) == 0) {
+        const char *value = getenv(reference + 4);
         if (!value) {
             *err = cd_sprintf("secret %s is not set", reference);
             return -1;
@@ -128,35 +155,20 @@ int cd_secret_resolve(const char *reference, char **out, size_t *out_len, char *
         *out = cd_xstrndup(value, *out_len);
         return 0;
     }
-    if (strncmp(reference, "file:", 5) == 0) {
-        const char *path = reference + 5;
-        if (path[0] != '/') {
-            *err = cd_sprintf("secret %s: the path must be absolute", reference);
-            return -1;
-        }
-        return read_secret_file(reference, path, out, out_len, err);
+    if (strncmp(reference, "file:", 5) == 0)
+        return read_secret_file(reference, reference + 5, out, out_len, err);
+    /* cred: */
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (!dir || !*dir) {
+        *err = cd_sprintf("secret %s: CREDENTIALS_DIRECTORY is not set "
+                          "(LoadCredential= in the unit)",
+                          reference);
+        return -1;
     }
-    if (strncmp(reference, "cred:", 5) == 0) {
-        const char *name = reference + 5;
-        if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-            *err = cd_sprintf("secret %s: invalid credential name", reference);
-            return -1;
-        }
-        const char *dir = getenv("CREDENTIALS_DIRECTORY");
-        if (!dir || !*dir) {
-            *err = cd_sprintf("secret %s: CREDENTIALS_DIRECTORY is not set "
-                              "(LoadCredential= in the unit)",
-                              reference);
-            return -1;
-        }
-        char *path = cd_sprintf("%s/%s", dir, name);
-        int rc = read_secret_file(reference, path, out, out_len, err);
-        free(path);
-        return rc;
-    }
-    *err = cd_xstrdup("secret reference has an unknown scheme "
-                      "(accepted: env:NAME, file:/ABS/PATH, cred:NAME)");
-    return -1;
+    char *path = cd_sprintf("%s/%s", dir, reference + 5);
+    int rc = read_secret_file(reference, path, out, out_len, err);
+    free(path);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -21,6 +21,10 @@ int cd_secret_is_reference(const json_t *node);
  * failed and why, without any secret value ("secret env:PGPASS is not set").
  * Files larger than 64 KiB, empty names and relative file paths are refused. */
 int cd_secret_resolve(const char *reference, char **out, size_t *out_len, char **err);
+/* 0 when reference has the form cd_secret_resolve accepts (env:NAME
+ * without '=', file:/ABSOLUTE/PATH, cred:NAME without '/'), else -1 with
+ * *why (malloc'd): the API refuses at save time what every run would. */
+int cd_secret_reference_check(const char *reference, char **why);
 
 /* The set of resolved values of one run, used to scrub them from text. */
 typedef struct cd_secret_set cd_secret_set;

@@ -72,6 +72,19 @@ req GET /connectors
 assert_not_contains "$BODY" hunter2 "list body"
 assert_eq True "$(jq_ 'd["connector"]["next_run_at"] is not None' 2>/dev/null || echo True)" "next_run_at"
 
+echo "== secrets marked through a \$ref or in a oneOf branch are masked too"
+req POST /connectors '{"name": "Ref", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "R", "schedule_enabled": false, "connection_config": {"rows": 1, "shared": "S3cr3t-shared-value", "pin": "4321-pin-value"}}'
+expect 201 "created"
+ref=$(jq_ 'd["connector"]["id"]')
+assert_eq "********|********" "$(jq_ '"%s|%s" % (d["connector"]["connection_config"]["shared"], d["connector"]["connection_config"]["pin"])')" "masked in the answer"
+for path in "/connectors/$ref" "/connectors?q=Ref" "/connectors/$ref/audit"; do
+    req GET "$path"
+    assert_not_contains "$BODY" "S3cr3t-shared" "no \$ref secret in $path"
+    assert_not_contains "$BODY" "4321-pin" "no oneOf secret in $path"
+done
+assert_eq "S3cr3t-shared-value" "$(q "SELECT connection_config->>'shared' FROM sp_v2_connectors WHERE id = $ref")" "stored as sent"
+req DELETE "/connectors/$ref"
+
 echo "== create with a reference: shown as the reference"
 REF='{"name": "Ref Bank", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "REF",
       "connection_config": {"rows": 1, "password": {"secret": "env:GEN_PW"}}, "schedule_enabled": false}'
@@ -84,6 +97,10 @@ echo "== duplicate name: 409"
 req POST /connectors "$NEW"
 expect 409 duplicate
 assert_eq name "$(jq_ 'd["errors"][0]["field"]')" "field of the conflict"
+
+# a dry run says what the write would: the name is taken
+req POST /connectors/validate "$NEW"
+assert_eq "False|name" "$(jq_ '"%s|%s" % (d["valid"], ",".join(e["field"] for e in d["errors"]))')" "validate: the name is taken"
 
 echo "== validation: each rule by itself"
 bad() { # body expected-field [expected-message-part]
@@ -102,6 +119,11 @@ bad "{$base, \"connection_config\": {\"rows\": -1}}" connection_config.rows "at 
 bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"env:CONNECTORD_DATABASE_URL\"}}}" connection_config.password "names one of the service's own settings"
 bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"file:/proc/self/environ\"}}}" connection_config.password "is under /proc"
 assert_eq 1 "$(jq_ 'len(d["errors"])')" "one error for the reference"
+# a reference no run could resolve is refused when saved, not at 02:00
+bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"file:secrets/x.token\"}}}" connection_config.password "must be absolute"
+bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"cred:../../etc/passwd\"}}}" connection_config.password "invalid credential name"
+bad "{$base, \"connection_config\": {\"password\": {\"secret\": \"env:A=B\"}}}" connection_config.password "invalid variable name"
+bad "{$base, \"connection_config\": {\"extra\": {\"secret\": \"bogus\"}}}" connection_config.extra "unknown scheme"
 # ... wherever it stands, not only in writeOnly fields: the runner resolves them all
 bad "{$base, \"connection_config\": {\"extra\": {\"secret\": \"env:PGPASSWORD\"}}}" connection_config.extra "names one of the service's own settings"
 bad "{$base, \"connection_config\": {\"hosts\": [{\"pw\": {\"secret\": \"file:/proc/self/environ\"}}]}}" "connection_config.hosts[0].pw" "is under /proc"
@@ -112,6 +134,25 @@ bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\
 req POST /connectors/validate '{"name": "V", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "connection_config": {}, "schedule_cron": "0 0 30 2 *", "schedule_enabled": false}'
 assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "a schedule switched off may be one that never fires"
 bad "{$base, \"connection_config\": {\"rows\": \"many\"}}" connection_config.rows "must be an integer"
+# one-line text fields: an escape would drive the terminal of whoever lists them
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"G\\u001b[2JX\", \"schedule_enabled\": false, \"connection_config\": {}}" source_entity "control characters"
+bad "{$base, \"connection_config\": {}, \"created_by\": \"a\\nb\"}" created_by "control characters"
+# 2.0 would reach the driver as a real (json_integer_value: 0); a number
+# beyond int64 comes back from jsonb as digits nothing can read, and the
+# stored connection_config (with its secrets) could no longer be masked
+bad "{$base, \"connection_config\": {\"rows\": 2.0}}" connection_config.rows "must be an integer"
+bad "{$base, \"connection_config\": {\"rows\": 1, \"seed\": 1e20, \"password\": \"hunter2\"}}" connection_config.seed "too large to store"
+bad "{$base, \"connection_config\": {\"rows\": 1, \"deep\": [{\"x\": -1.5e300}]}}" "connection_config.deep[0].x" "too large to store"
+big=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+         VALUES ('Big', 'BANK_API', 'B', '{\"rows\": 1, \"seed\": 100000000000000000000, \"password\": \"hunter2\"}', 'test_gen', false)
+         RETURNING id")
+req GET "/connectors/$big"
+expect 200 "a stored document no reader can parse"
+assert_eq null "$(jq_ 'd["connector"]["connection_config"]')" "shown as null"
+assert_not_contains "$BODY" "hunter2" "never as raw text with its secret"
+req GET "/connectors?q=Big"
+assert_not_contains "$BODY" "hunter2" "nor in the list"
+q "DELETE FROM sp_v2_connectors WHERE id = $big" >/dev/null
 bad "{$base, \"connection_config\": []}" connection_config "must be an object"
 bad "{\"name\": \"V\", \"connector_type\": \"PG_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "must be BANK_API"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_SFTP\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "not loaded"
@@ -292,6 +333,17 @@ assert_eq anonymous "$(jq_ 'd["audit"][0]["actor"]')" "actor"
 assert_not_contains "$BODY" hunter2 "audit response"
 assert_not_contains "$BODY" new-secret "audit response"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE before::text LIKE '%hunter2%' OR after::text LIKE '%hunter2%' OR after::text LIKE '%new-secret%'")" "audit rows masked"
+
+echo "== pause, resume and delete take no body fields; triggered_by is one line"
+req POST "/connectors/$gen/pause" '{"reason": "x"}'
+expect 400 "pause with a field"
+assert_eq reason "$(jq_ 'd["errors"][0]["field"]')" "the field at fault"
+req DELETE "/connectors/$gen" '{"force": true}'
+expect 400 "delete with a body field (force is a query parameter)"
+req POST "/connectors/$gen/run" '{"triggered_by": "a\u001b[31mb"}'
+expect 400 "triggered_by with an escape"
+assert_eq triggered_by "$(jq_ 'd["errors"][0]["field"]')" "triggered_by at fault"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $gen AND run_type = 'MANUAL' AND triggered_by LIKE 'a%'")" "nothing queued"
 
 echo "== pause / resume: documented bodies; a paused connector refuses runs"
 req POST "/connectors/$gen/pause"

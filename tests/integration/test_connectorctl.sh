@@ -46,6 +46,16 @@ ctl 0 plugins
 assert_contains "$OUT" "test_gen" "plugins table"
 assert_contains "$OUT" "no_magic.so" "refused listed"
 
+echo "== a control character stored before the API refused them does not reach the terminal"
+esc=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+         VALUES ('Esc', 'BANK_API', E'GEN\\x1b[2J\\x1b[31mRED\\u009b1m', '{}', 'test_gen', false) RETURNING id")
+ctl 0 list
+assert_contains "$OUT" "GEN [2J [31mRED" "shown, the controls blanked"
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$CD_TEST_TMP/ctl.out" || grep -q $'\xc2\x9b' "$CD_TEST_TMP/ctl.out"; then
+    cd_fail "a control character in the list output"
+fi
+q "DELETE FROM sp_v2_connectors WHERE id = $esc" >/dev/null
+
 echo "== create from YAML, invalid create, edit from JSON"
 cat >"$CD_TEST_TMP/gen.yaml" <<'YAML'
 name: CLI Gen

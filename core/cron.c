@@ -5,7 +5,7 @@
  * Evaluation works on local wall-clock minutes first, because that is what
  * the fields describe: a pure-integer search skips whole months, days and
  * hours that cannot match, so even a yearly job costs a few dozen steps.
- * Only the wall minutes that match are turned into instants, by ICU
+ * Only the wall minutes that match are turned into instants, by the zone
  * (tz.c), which also says whether that minute was skipped or repeated by a
  * DST change; the rule decides which of its instants are slots.
  */
@@ -356,7 +356,7 @@ typedef struct wall {
  * February 29 across a non-leap century year (2096 -> 2104). */
 #define SEARCH_YEARS 8
 
-/* Bound on wall minutes resolved through ICU per call. A normal call
+/* Bound on wall minutes resolved per call. A normal call
  * resolves two; a DST change costs at most one or two hours of minutes
  * for a "* * * * *" job. The bound only stops pathological zones or
  * expressions from looping for long. */
@@ -494,7 +494,7 @@ int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *ne
     if (cd_tzcal_offset(cal, after, &off_now) != 0 ||
         cd_tzcal_offset(cal, after + 86400 <= CD_TZ_MAX_INSTANT ? after + 86400 : after,
                         &off_later) != 0)
-        return fail(err, cd_sprintf("time zone '%s': ICU cannot compute the offset", tz));
+        return fail(err, cd_sprintf("time zone '%s': cannot compute the offset", tz));
     wall w = wall_of(after + (off_later < off_now ? off_later : off_now));
     int ylimit = wall_of(after + off_now).y + SEARCH_YEARS;
 
@@ -511,7 +511,7 @@ int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *ne
         int64_t first, last;
         int kind = cd_tzcal_resolve(cal, w.y, w.mo, w.d, w.h, w.mi, &first, &last);
         if (kind < 0)
-            return fail(err, cd_sprintf("time zone '%s': ICU cannot resolve a local time", tz));
+            return fail(err, cd_sprintf("time zone '%s': cannot resolve a local time", tz));
         /* `first` never decreases from one wall minute to the next, so once
          * it reaches the best slot so far nothing later can beat it. */
         if (found && first >= best)

@@ -10,9 +10,10 @@
  *   - a job with '*' in its minute or hour field ("*\/15" counts, "0-59"
  *     does not) follows the wall clock: skipped minutes do not exist,
  *     repeated ones happen twice.
- * Zones come from ICU (libicu), so evaluation never touches TZ and is
- * thread-safe: every function here may be called from any thread at once
- * (each thread keeps its own small cache of ICU calendars).
+ * Zones are read from the system's TZif files (the same ones PostgreSQL
+ * reads), so evaluation never touches TZ and is thread-safe: every
+ * function here may be called from any thread at once (a zone is parsed
+ * once per process and then shared, read-only).
  */
 #ifndef CD_CRON_H
 #define CD_CRON_H
@@ -53,13 +54,16 @@ int cd_cron_parse(const char *expr, cd_cron *out, char **err);
  * or -1 with *err (malloc'd; err may be NULL): an unknown zone; no slot
  * within 8 years, e.g. "0 0 30 2 *" (refused in microseconds, not by a
  * long search); `after` outside years 1..9999. Costs a few microseconds
- * per call once the calling thread has seen the zone. */
+ * per call once the process has read the zone. */
 int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *next, char **err);
 
-/* 1 if tz is a zone ICU knows (an IANA name like "Asia/Kolkata", or a
- * link such as "Asia/Calcutta"; case-sensitive), else 0. Custom offsets
- * like "GMT+05:30" and ICU's ids that are not IANA names ("IST", "AET")
- * are refused. */
+/* 1 if tz names a zone of the system's tz database (an IANA name like
+ * "Asia/Kolkata", or a link such as "Asia/Calcutta"; case-sensitive):
+ * a relative path of [A-Za-z0-9_+-.] components (no "." or "..", at most
+ * 64 characters) to a valid TZif file under $TZDIR, default
+ * /usr/share/zoneinfo. "localtime", "posixrules" and the leap-second
+ * right/ zones are refused, as are custom offsets like "GMT+05:30" and
+ * names that are no file there ("IST", "AET"). Else 0. */
 int cd_tz_valid(const char *tz);
 
 /* The local calendar date of instant t in zone tz, minus days_back days

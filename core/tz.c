@@ -1,207 +1,276 @@
 /*
- * tz.c — IANA time zones through ICU's ucal (see cron.h and tz_internal.h).
+ * tz.c — IANA time zones read from the system's TZif files (see cron.h,
+ * tz_internal.h and tzif.h).
  *
  * glibc only converts local time through the process-wide TZ variable,
- * which is neither thread-safe nor per connector; ICU carries its own copy
- * of the tz database and converts in any zone through a UCalendar object,
- * so every function here is safe to call from any thread at once.
+ * which is neither thread-safe nor per connector, and ICU carries its own
+ * copy of the tz database, which lags the system's (Debian 12's ICU has
+ * 2022e: Mexico City still had DST there). PostgreSQL reads
+ * /usr/share/zoneinfo, so reading the same files here is what makes the
+ * scheduler and the database agree on every zone's rules.
+ *
+ * A zone is parsed once per process and never changes afterwards, so
+ * every function here is safe to call from any thread at once.
  */
 #include "tz_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <unicode/ucal.h>
-#include <unicode/utypes.h>
-
-#include "icu_dyn.h"
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cron.h"
 #include "datetime.h"
+#include "tzif.h"
 #include "util.h"
 
-/* Longest zone id accepted. The longest IANA id is 32 characters
+/* Longest zone name accepted. The longest IANA name is 32 characters
  * ("America/Argentina/ComodRivadavia"); anything longer is not a zone. */
 #define TZ_ID_MAX 64
 
+#define TZ_DIR_DEFAULT "/usr/share/zoneinfo"
+
 struct cd_tzcal {
-    UCalendar *cal;
-    char id[TZ_ID_MAX + 1];
+    cd_tzif *zone;
+    char *name;
+    char *dir; /* the directory it was read from: $TZDIR may change (tests) */
 };
 
-/* Copies the ASCII zone id into u (NUL-terminated, at most TZ_ID_MAX
- * characters). -1 for NULL, empty, too long or non-printable-ASCII ids:
- * no IANA id has such characters, and ICU's invariant-character
- * conversion is undefined for them. */
-static int zone_to_uchars(const char *tz, UChar u[TZ_ID_MAX + 1], int32_t *len)
+/* ---- zone names ---------------------------------------------------------- */
+
+static int name_char_ok(char ch)
 {
-    if (!tz || !*tz)
-        return -1;
-    size_t n = 0;
-    for (; tz[n]; n++) {
-        unsigned char ch = (unsigned char)tz[n];
-        if (n >= TZ_ID_MAX || ch <= 0x20 || ch >= 0x7f)
-            return -1;
-        u[n] = (UChar)ch;
-    }
-    u[n] = 0;
-    *len = (int32_t)n;
-    return 0;
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '/' || ch == '_' || ch == '+' || ch == '-' || ch == '.';
 }
 
-/* 1 if ICU knows tz as a system zone (its tz database, including the
- * backward-compatible links like "Asia/Calcutta"). Custom ids such as
- * "GMT+05:30" are refused: ucal_open would accept them, but they are not
- * IANA names and carry no DST rules, which is rarely what anyone meant. */
-/* Ids ICU knows that the IANA database does not: Java's three-letter
- * compatibility ids and long-removed links. PostgreSQL (and every other
- * reader of the IANA names) does not know them, or reads them otherwise:
- * "IST" is Asia/Kolkata to ICU and Israel to PostgreSQL, so a connector in
- * "IST" got its scheduled and its manual runs on different business dates. */
-static int icu_only_id(const char *tz)
+/* Whether tz can name a zone file: a relative path of IANA-style
+ * components, so that no name reaches outside the zone directory, and not
+ * one of the files there that are not zones of their own. */
+static int zone_name_ok(const char *tz)
 {
-    static const char *const ids[] = {
-        "ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT",
-        "EAT", "ECT", "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT",
-        "PST", "SST", "VST", "Canada/East-Saskatchewan", "US/Pacific-New"};
-    if (strncmp(tz, "SystemV/", 8) == 0)
-        return 1;
-    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
-        if (strcmp(tz, ids[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int zone_known(const UChar *u, int32_t len)
-{
-    UChar canon[TZ_ID_MAX + 1];
-    UBool is_system = 0;
-    UErrorCode st = U_ZERO_ERROR;
-    ucal_getCanonicalTimeZoneID(u, len, canon, TZ_ID_MAX, &is_system, &st);
-    return U_SUCCESS(st) && is_system;
-}
-
-int cd_tz_valid(const char *tz)
-{
-    UChar u[TZ_ID_MAX + 1];
-    int32_t len;
-    return zone_to_uchars(tz, u, &len) == 0 && !icu_only_id(tz) && zone_known(u, len);
-}
-
-cd_tzcal *cd_tzcal_open(const char *tz, char **err)
-{
-    UChar u[TZ_ID_MAX + 1];
-    int32_t len;
-    /* ucal_open silently falls back to "Etc/Unknown" (UTC) for a name it
-     * does not know, so the name is checked first: a typo in a
-     * connector's zone must be an error, not a schedule in UTC. */
-    if (zone_to_uchars(tz, u, &len) != 0 || icu_only_id(tz) || !zone_known(u, len)) {
-        if (err) {
-            if (tz && strlen(tz) <= TZ_ID_MAX)
-                *err = cd_sprintf("unknown time zone '%s'", tz);
-            else
-                *err = cd_xstrdup(tz ? "unknown time zone (too long)" : "no time zone given");
+    if (!tz || !*tz || strnlen(tz, TZ_ID_MAX + 1) > TZ_ID_MAX)
+        return 0;
+    const char *comp = tz;
+    for (const char *p = tz;; p++) {
+        if (*p && !name_char_ok(*p))
+            return 0;
+        if (*p == '/' || !*p) {
+            size_t n = (size_t)(p - comp);
+            /* empty (leading, trailing or doubled '/'), "." or ".." */
+            if (n == 0 || (comp[0] == '.' && (n == 1 || (n == 2 && comp[1] == '.'))))
+                return 0;
+            if (!*p)
+                break;
+            comp = p + 1;
         }
+    }
+    /* localtime is the machine's zone, posixrules a template for TZ
+     * strings; right/ zones count leap seconds, which civil time and
+     * PostgreSQL do not. */
+    return strcmp(tz, "localtime") != 0 && strcmp(tz, "posixrules") != 0 &&
+           strncmp(tz, "right/", 6) != 0;
+}
+
+/* The zone directory as glibc finds it: $TZDIR when set. */
+static const char *zone_dir(void)
+{
+    const char *d = getenv("TZDIR");
+    return d && *d ? d : TZ_DIR_DEFAULT;
+}
+
+static void set_err(char **err, char *msg)
+{
+    if (err)
+        *err = msg;
+    else
+        free(msg);
+}
+
+/* "unknown time zone ..." naming tz only when it is printable ASCII of a
+ * sane length: it comes from requests and ends up in logs. */
+static char *unknown_zone(const char *tz)
+{
+    if (!tz)
+        return cd_xstrdup("no time zone given");
+    size_t n = strnlen(tz, TZ_ID_MAX + 1);
+    if (n > TZ_ID_MAX)
+        return cd_xstrdup("unknown time zone (too long)");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)tz[i] <= 0x20 || (unsigned char)tz[i] >= 0x7f)
+            return cd_xstrdup("unknown time zone (not an IANA zone name)");
+    return cd_sprintf("unknown time zone '%s'", tz);
+}
+
+/* Reads the whole file at path (at most CD_TZIF_MAX_BYTES) into *data.
+ * 0; 1 when there is no such zone (missing, or not a regular file); -1
+ * with *err for anything else. */
+static int read_zone_file(const char *path, const char *tz, unsigned char **data, size_t *len,
+                          char **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP)
+            return 1;
+        set_err(err, cd_sprintf("time zone '%s': cannot open %s: %s", tz, path, strerror(errno)));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        set_err(err, cd_sprintf("time zone '%s': cannot stat %s: %s", tz, path, strerror(errno)));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return 1; /* a directory such as "America", or a device */
+    }
+    if (st.st_size < 0 || (uintmax_t)st.st_size > CD_TZIF_MAX_BYTES) {
+        set_err(err, cd_sprintf("time zone '%s': %s is larger than %zu bytes, not a zone file",
+                                tz, path, (size_t)CD_TZIF_MAX_BYTES));
+        close(fd);
+        return -1;
+    }
+    /* One byte more than the size, to notice a file growing under us. */
+    size_t cap = (size_t)st.st_size + 1;
+    unsigned char *buf = cd_xmalloc(cap);
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            set_err(err, cd_sprintf("time zone '%s': cannot read %s: %s", tz, path, strerror(errno)));
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got == cap) {
+        set_err(err, cd_sprintf("time zone '%s': %s changed while it was read", tz, path));
+        free(buf);
+        return -1;
+    }
+    *data = buf;
+    *len = got;
+    return 0;
+}
+
+static cd_tzcal *open_in(const char *dir, const char *tz, char **err)
+{
+    if (!zone_name_ok(tz)) {
+        set_err(err, unknown_zone(tz));
         return NULL;
     }
-    UErrorCode st = U_ZERO_ERROR;
-    UCalendar *cal = ucal_open(u, len, "en_US_POSIX", UCAL_GREGORIAN, &st);
-    if (U_FAILURE(st)) {
-        if (cal)
-            ucal_close(cal);
-        if (err)
-            *err = cd_sprintf("time zone '%s': ICU cannot open a calendar (%s)", tz,
-                              u_errorName(st));
+    char *path = cd_sprintf("%s/%s", dir, tz);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = read_zone_file(path, tz, &data, &len, err);
+    if (rc != 0) {
+        if (rc > 0)
+            set_err(err, unknown_zone(tz));
+        free(path);
         return NULL;
     }
-    /* Proleptic Gregorian, so that wall times agree with cd_days_from_civil
-     * even before 1582 (the default switches to Julian there). */
-    ucal_setGregorianChange(cal, -8.64e15, &st);
-    /* A wall time in a gap resolves to the transition instant, which is
-     * both how gaps are detected (the fields read back differ) and when
-     * Vixie cron runs a fixed-time job whose time was skipped. */
-    ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_NEXT_VALID);
-    if (U_FAILURE(st)) {
-        ucal_close(cal);
-        if (err)
-            *err = cd_sprintf("time zone '%s': %s", tz, u_errorName(st));
+    char *why = NULL;
+    cd_tzif *zone = cd_tzif_parse(data, len, &why);
+    free(data);
+    if (!zone) {
+        set_err(err, cd_sprintf("time zone '%s': %s is malformed (%s)", tz, path, why));
+        free(why);
+        free(path);
         return NULL;
     }
+    free(path);
     cd_tzcal *c = cd_xcalloc(1, sizeof *c);
-    c->cal = cal;
-    memcpy(c->id, tz, (size_t)len + 1);
+    c->zone = zone;
+    c->name = cd_xstrdup(tz);
+    c->dir = cd_xstrdup(dir);
     return c;
 }
+
+cd_tzcal *cd_tzcal_open(const char *tz, char **err) { return open_in(zone_dir(), tz, err); }
 
 void cd_tzcal_close(cd_tzcal *c)
 {
     if (!c)
         return;
-    ucal_close(c->cal);
+    cd_tzif_free(c->zone);
+    free(c->name);
+    free(c->dir);
     free(c);
 }
 
-/* ---- the per-thread cache ------------------------------------------------ */
+int cd_tz_valid(const char *tz) { return cd_tzcal_get(tz, NULL) != NULL; }
 
-/* Connectors share a few zones (Asia/Kolkata above all), so 32 calendars
- * per thread (a few kB each) make misses rare; a miss costs one ucal_open
- * (about 35 us, ten times a whole cached evaluation), as without the cache.
- * The lookup is a linear scan, which at this size is cheaper than hashing. */
-#define TZ_CACHE_SLOTS 32
+/* ---- the process-wide cache ---------------------------------------------- */
 
-typedef struct tz_cache {
-    cd_tzcal *slot[TZ_CACHE_SLOTS];
-    unsigned next_victim;  /* round robin: simpler than LRU and as good here */
-} tz_cache;
+/* Parsed zones, kept until the process exits: there are a few hundred zone
+ * files at most (a few kB each once parsed) and connectors share a handful.
+ * Readers walk a bucket's list without a lock: an entry is complete before
+ * the release store that publishes it and is never changed or freed, so
+ * the acquire load sees it whole. The mutex only orders insertions (and
+ * keeps two threads from parsing the same file at once). Unknown zones are
+ * not cached: they cost a failed open() each time, and caching them would
+ * let requests with made-up names grow the cache without bound. */
+#define CACHE_BUCKETS 64
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static int cache_key_ok;
+typedef struct cache_entry {
+    struct cache_entry *next;
+    cd_tzcal *cal;
+} cache_entry;
 
-/* Thread-exit destructor: frees the exiting thread's calendars. */
-static void cache_free(void *p)
+static _Atomic(cache_entry *) cache[CACHE_BUCKETS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned name_hash(const char *s)
 {
-    tz_cache *tc = p;
-    for (int i = 0; i < TZ_CACHE_SLOTS; i++)
-        cd_tzcal_close(tc->slot[i]);
-    free(tc);
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % CACHE_BUCKETS;
 }
 
-static void cache_key_create(void) { cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0; }
+static cd_tzcal *cache_find(unsigned bucket, const char *dir, const char *tz)
+{
+    for (cache_entry *e = atomic_load_explicit(&cache[bucket], memory_order_acquire); e;
+         e = e->next)
+        if (strcmp(e->cal->name, tz) == 0 && strcmp(e->cal->dir, dir) == 0)
+            return e->cal;
+    return NULL;
+}
 
 cd_tzcal *cd_tzcal_get(const char *tz, char **err)
 {
-    pthread_once(&cache_once, cache_key_create);
-    if (!cache_key_ok) {
-        if (err)
-            *err = cd_xstrdup("time zones: cannot create the per-thread calendar cache");
+    if (!zone_name_ok(tz)) {
+        set_err(err, unknown_zone(tz));
         return NULL;
     }
-    tz_cache *tc = pthread_getspecific(cache_key);
-    if (!tc) {
-        tc = cd_xcalloc(1, sizeof *tc);
-        if (pthread_setspecific(cache_key, tc) != 0) {
-            free(tc);
-            if (err)
-                *err = cd_xstrdup("time zones: cannot set the per-thread calendar cache");
-            return NULL;
+    const char *dir = zone_dir();
+    unsigned bucket = name_hash(tz);
+    cd_tzcal *c = cache_find(bucket, dir, tz);
+    if (c)
+        return c;
+    pthread_mutex_lock(&cache_lock);
+    c = cache_find(bucket, dir, tz);
+    if (!c) {
+        c = open_in(dir, tz, err);
+        if (c) {
+            cache_entry *e = cd_xmalloc(sizeof *e);
+            e->cal = c;
+            e->next = atomic_load_explicit(&cache[bucket], memory_order_relaxed);
+            atomic_store_explicit(&cache[bucket], e, memory_order_release);
         }
     }
-    if (tz) {
-        for (int i = 0; i < TZ_CACHE_SLOTS; i++)
-            if (tc->slot[i] && strcmp(tc->slot[i]->id, tz) == 0)
-                return tc->slot[i];
-    }
-    /* Unknown zones are not cached: they fail in cd_tzcal_open each time,
-     * which is cheap (no calendar is built) and keeps the cache for zones
-     * that are in use. */
-    cd_tzcal *c = cd_tzcal_open(tz, err);
-    if (!c)
-        return NULL;
-    unsigned v = tc->next_victim++ % TZ_CACHE_SLOTS;
-    cd_tzcal_close(tc->slot[v]);
-    tc->slot[v] = c;
+    pthread_mutex_unlock(&cache_lock);
     return c;
 }
 
@@ -209,25 +278,17 @@ cd_tzcal *cd_tzcal_get(const char *tz, char **err)
 
 static int instant_ok(int64_t t) { return t >= CD_TZ_MIN_INSTANT && t <= CD_TZ_MAX_INSTANT; }
 
-/* The calendar's current UTC offset in milliseconds, from the fields ICU
- * computes for its current time. */
-static int32_t current_offset_ms(UCalendar *cal, UErrorCode *st)
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    int32_t z = ucal_get(cal, UCAL_ZONE_OFFSET, st);
-    int32_t d = ucal_get(cal, UCAL_DST_OFFSET, st);
-    return z + d;
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
 int cd_tzcal_offset(cd_tzcal *c, int64_t t, int *offset_s)
 {
     if (!c || !instant_ok(t))
         return -1;
-    UErrorCode st = U_ZERO_ERROR;
-    ucal_setMillis(c->cal, (UDate)t * 1000.0, &st);
-    int32_t off = current_offset_ms(c->cal, &st);
-    if (U_FAILURE(st))
-        return -1;
-    *offset_s = off / 1000;
+    *offset_s = cd_tzif_offset(c->zone, t);
     return 0;
 }
 
@@ -236,18 +297,12 @@ int cd_tzcal_fields(cd_tzcal *c, int64_t t, int *year, int *month, int *day, int
 {
     if (!c || !instant_ok(t))
         return -1;
-    UErrorCode st = U_ZERO_ERROR;
-    ucal_setMillis(c->cal, (UDate)t * 1000.0, &st);
-    /* EXTENDED_YEAR rather than YEAR: the same number for AD years, and no
-     * era to combine for the (refused anyway) BC ones. */
-    int y = ucal_get(c->cal, UCAL_EXTENDED_YEAR, &st);
-    int mo = ucal_get(c->cal, UCAL_MONTH, &st) + 1;
-    int d = ucal_get(c->cal, UCAL_DATE, &st);
-    int h = ucal_get(c->cal, UCAL_HOUR_OF_DAY, &st);
-    int mi = ucal_get(c->cal, UCAL_MINUTE, &st);
-    int32_t off = current_offset_ms(c->cal, &st);
-    if (U_FAILURE(st))
-        return -1;
+    int32_t off = cd_tzif_offset(c->zone, t);
+    int64_t local = t + off;
+    int64_t days = floor_div(local, 86400);
+    int secs = (int)(local - days * 86400);
+    int y, mo, d;
+    cd_civil_from_days((long)days, &y, &mo, &d);
     if (year)
         *year = y;
     if (month)
@@ -255,50 +310,27 @@ int cd_tzcal_fields(cd_tzcal *c, int64_t t, int *year, int *month, int *day, int
     if (day)
         *day = d;
     if (hour)
-        *hour = h;
+        *hour = secs / 3600;
     if (minute)
-        *minute = mi;
+        *minute = secs / 60 % 60;
     if (offset_s)
-        *offset_s = off / 1000;
+        *offset_s = off;
     return 0;
 }
 
-/* The instant ICU gives for a wall time with the repeated-time option
- * `repeated`, in ms. */
-static UDate wall_to_ms(UCalendar *cal, int y, int mo, int d, int h, int mi,
-                        UCalendarWallTimeOption repeated, UErrorCode *st)
-{
-    ucal_setAttribute(cal, UCAL_REPEATED_WALL_TIME, repeated);
-    ucal_clear(cal);
-    ucal_setDateTime(cal, y, mo - 1, d, h, mi, 0, st);
-    return ucal_getMillis(cal, st);
-}
+/* Years a wall time may name: the instant range plus the years a cron
+ * search looks ahead past 9999; beyond that the day count is meaningless. */
+#define WALL_YEAR_MIN 0
+#define WALL_YEAR_MAX 10100
 
 int cd_tzcal_resolve(cd_tzcal *c, int y, int mo, int d, int h, int mi, int64_t *first,
                      int64_t *last)
 {
-    if (!c)
+    if (!c || y < WALL_YEAR_MIN || y > WALL_YEAR_MAX || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        h < 0 || h > 23 || mi < 0 || mi > 59)
         return -1;
-    UErrorCode st = U_ZERO_ERROR;
-    UDate f = wall_to_ms(c->cal, y, mo, d, h, mi, UCAL_WALLTIME_FIRST, &st);
-    /* Reading the offset back recomputes the fields from the instant: if
-     * instant + offset is not the wall time asked for, ICU moved it forward
-     * to the end of a gap (UCAL_WALLTIME_NEXT_VALID). */
-    int32_t off = current_offset_ms(c->cal, &st);
-    if (U_FAILURE(st))
-        return -1;
-    double wall_ms = ((double)cd_days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 + mi * 60.0) * 1000.0;
-    int64_t fs = (int64_t)(f / 1000.0);
-    *first = *last = fs;
-    if (f + off != wall_ms)
-        return CD_WALL_SKIPPED;
-    UDate l = wall_to_ms(c->cal, y, mo, d, h, mi, UCAL_WALLTIME_LAST, &st);
-    if (U_FAILURE(st))
-        return -1;
-    if (l == f)
-        return CD_WALL_NORMAL;
-    *last = (int64_t)(l / 1000.0);
-    return CD_WALL_REPEATED;
+    int64_t wall = (int64_t)cd_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
+    return cd_tzif_resolve(c->zone, wall, first, last);
 }
 
 /* ---- cron.h's public zone functions --------------------------------------- */
@@ -335,7 +367,7 @@ int cd_tz_local_date(const char *tz, int64_t t, int days_back, char out[11], cha
     int y, mo, d;
     if (cd_tzcal_fields(c, t, &y, &mo, &d, NULL, NULL, NULL) != 0) {
         if (err)
-            *err = cd_sprintf("time zone '%s': ICU cannot compute the local date", tz);
+            *err = cd_sprintf("time zone '%s': cannot compute the local date", tz);
         return -1;
     }
     /* Days are subtracted on the local calendar date, not on the instant:

@@ -80,6 +80,9 @@ set(CPACK_COMPONENT_UNSPECIFIED_DESCRIPTION
 set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_CONTROL_EXTRA
     ${CD_PKG_DIR}/debian/postinst ${CD_PKG_DIR}/debian/prerm ${CD_PKG_DIR}/debian/postrm
     ${CD_PKG_GEN}/conffiles)
+# The scheduler reads zones from /usr/share/zoneinfo (core/tz.c), which no
+# shared library dependency brings in.
+set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_DEPENDS "tzdata")
 set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_RECOMMENDS "postgresql-client")
 set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_SUGGESTS "postgresql")
 

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config git python3 curl openssl libssl-dev
     libpq-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libyaml-dev
-    libmicrohttpd-dev libsystemd-dev libcmocka-dev libyajl-dev libicu-dev
+    libmicrohttpd-dev libsystemd-dev libcmocka-dev libyajl-dev
     postgresql-15 postgresql-client-15
     clang libclang-rt-14-dev valgrind
     wrk pgbouncer openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg

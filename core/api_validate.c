@@ -112,7 +112,7 @@ static const char *string_field(const json_t *c, const char *key, size_t maxlen,
 #define TZ_UNKNOWN "is not a known IANA time zone (for example Asia/Kolkata)"
 
 /* The schedule fields. *tz_out is the zone to check with PostgreSQL
- * (cd_api_tz_check) when ICU knows it, else NULL. */
+ * (cd_api_tz_check) when it names a zone file, else NULL. */
 static void check_schedule(const json_t *c, json_t *errors, const char **tz_out)
 {
     *tz_out = NULL;
@@ -183,21 +183,25 @@ static void check_schedule(const json_t *c, json_t *errors, const char **tz_out)
 }
 
 #define TZ_NOT_PG                                                                           \
-    "is not an IANA zone name PostgreSQL knows (ICU's legacy aliases such as AET or IST are "  \
-    "not): use the Region/City name, for example Australia/Sydney or Asia/Kolkata"
+    "is not an IANA zone name PostgreSQL knows (abbreviations such as AET or IST are not): "   \
+    "use the Region/City name, for example Australia/Sydney or Asia/Kolkata"
 #define TZ_DISAGREE                                                                         \
-    "means one offset to PostgreSQL (which reads it as an abbreviation) and another to the "  \
-    "scheduler: use the Region/City name, for example Europe/Paris"
+    "means one offset to PostgreSQL (which reads it as an abbreviation, or has other time "   \
+    "zone data) and another to the scheduler: use the Region/City name, for example "         \
+    "Europe/Paris"
 
-/* Verdicts on names ICU knows (a bounded set): JSON null for a usable
+/* Verdicts on names of zone files (a bounded set): JSON null for a usable
  * zone, else the message. Asking PostgreSQL costs tens of milliseconds
  * (pg_timezone_names reads the whole zone directory), and every run
  * request asks. */
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *tz_verdicts;
 
-/* Whether PostgreSQL and ICU give tz the same UTC offsets over the coming
- * year: 1, 0, or -1 with *err. */
+/* Whether PostgreSQL and the scheduler give tz the same UTC offsets
+ * around now: 1, 0, or -1 with *err. Both read the zone files now, but a
+ * PostgreSQL built with its own tz data (--without-system-tzdata, or an
+ * older copy) reads some zones otherwise, and a name that is also an
+ * abbreviation (CET, EET) is read by PostgreSQL as that fixed offset. */
 static int tz_offsets_agree(PGconn *db, const char *tz, char **err)
 {
     enum { N = 13 };
@@ -207,8 +211,9 @@ static int tz_offsets_agree(PGconn *db, const char *tz, char **err)
     cd_buf_init(&list);
     cd_buf_putc(&list, '{');
     for (int i = 0; i < N; i++) {
-        /* about one instant a month: any DST rule shows in some of them */
-        at[i] = now + (int64_t)i * 29 * 86400;
+        /* about one instant a month from six months back to six ahead: any
+         * DST rule, in either hemisphere, shows in some of them */
+        at[i] = now + (int64_t)(i - N / 2) * 30 * 86400;
         cd_buf_printf(&list, "%s%lld", i ? "," : "", (long long)at[i]);
     }
     cd_buf_putc(&list, '}');
@@ -248,7 +253,7 @@ int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err)
     if (cached)
         return *why ? 0 : 1;
 
-    /* The scheduler reads the zone with ICU, the run functions of
+    /* The scheduler reads the zone file itself, the run functions of
      * schema/007 with PostgreSQL: a name only one of them knows fails
      * every run, and one they read differently gives runs the wrong day. */
     const char *p[] = {tz};
@@ -261,9 +266,9 @@ int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err)
     PQclear(res);
     if (!known) {
         *why = cd_xstrdup(TZ_NOT_PG);
-    } else if (!strchr(tz, '/')) {
-        /* PostgreSQL reads a name that is also an abbreviation (CET, EET,
-         * MET, WET) as that abbreviation's fixed offset, ignoring DST. */
+    } else {
+        /* Every name, not only those without a '/': the same name can still
+         * mean other rules to a PostgreSQL with other tz data. */
         int agree = tz_offsets_agree(db, tz, err);
         if (agree < 0)
             return -1;

@@ -23,10 +23,11 @@ void cd_api_check_connector_body(const json_t *body, int creating, json_t *error
 int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int creating,
                               json_t *errors);
 
-/* Whether tz can be a connector's schedule_timezone: a zone ICU knows
- * (the scheduler's), PostgreSQL knows by the same name (the run functions
- * of schema/007) and, for a name without a '/', both read with the same
- * offsets (PostgreSQL reads CET as the abbreviation, without DST). 1 when
+/* Whether tz can be a connector's schedule_timezone: a zone the scheduler
+ * reads (cd_tz_valid), PostgreSQL knows by the same name (the run
+ * functions of schema/007) and both read with the same offsets around now
+ * (PostgreSQL reads CET as the abbreviation, without DST, and one built
+ * with other tz data reads some zones otherwise). 1 when
  * it can; 0 with *why (malloc'd, a message for the field); -1 with *err
  * when the database failed. Verdicts are remembered per process. */
 int cd_api_tz_check(PGconn *db, const char *tz, char **why, char **err);

@@ -630,7 +630,8 @@ static int next_change(const cd_tzif *z, int64_t t, int64_t *at, int32_t *off)
         /* Transitions that only change the abbreviation or the DST flag
          * keep the offset: they are not changes of wall time. */
         for (; j < z->n_trans; j++) {
-            int32_t o = cd_tzif_offset(z, z->trans_at[j]);
+            int32_t o = j + 1 == z->n_trans && z->has_rule ? rule_offset(&z->rule, z->trans_at[j])
+                                                           : z->trans_off[j];
             if (o != cur) {
                 *at = z->trans_at[j];
                 *off = o;

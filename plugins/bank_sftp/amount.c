@@ -71,13 +71,19 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
         }
     }
     /* Parentheses: accounting negative. */
+    int parens = 0;
     if (len >= 2 && s[0] == '(' && s[len - 1] == ')') {
-        negative = 1;
+        negative = parens = 1;
         s++, len -= 2;
         trim(&s, &len);
     }
     if (len && (s[0] == '-' || s[0] == '+')) {
-        negative ^= s[0] == '-';
+        /* "(-100.00)": two signs; which one the bank meant is a guess. */
+        if (parens) {
+            *why = "a sign inside accounting parentheses";
+            return -1;
+        }
+        negative = s[0] == '-';
         s++, len--;
         trim(&s, &len);
     }
@@ -269,8 +275,14 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
             units++;
         }
     }
+    /* "-100.00 Cr": a minus (or parentheses) says debit, the suffix says
+     * credit; loaded either way it may be wrong by twice the amount. */
+    if (suffix == BS_DIR_CREDIT && negative && units != 0) {
+        *why = "negative and marked Cr";
+        return -1;
+    }
     if (suffix == BS_DIR_DEBIT)
-        negative = 1; /* "Dr" is the sign, whatever else the text says */
+        negative = 1; /* "Dr" is the sign, and a minus with it says the same */
     *paise = negative ? -(int64_t)units : (int64_t)units;
     *dir = suffix != BS_DIR_NONE ? suffix : negative ? BS_DIR_DEBIT : BS_DIR_NONE;
     return 0;

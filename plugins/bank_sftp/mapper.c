@@ -318,6 +318,13 @@ static int process(bs_mapper *m, const bs_row *r)
                 return row_error(m, r, "debit: '%.*s' is not an amount (%s) in column %s",
                                  (int)(n > 60 ? 60 : n), s, why, f->columns[BF_DEBIT]);
             have_dr = rc == 0 && dr != 0;
+            /* The mirror of the credit column's rule: a credit marker in the
+             * debit column is not a debit. */
+            if (have_dr && d2 == BS_DIR_CREDIT)
+                return row_error(m, r,
+                                 "debit: '%.*s' in column %s is marked Cr; a credit is not a "
+                                 "debit (map it as a credit)",
+                                 (int)(n > 60 ? 60 : n), s, f->columns[BF_DEBIT]);
         }
         if (have_cr && have_dr)
             return row_error(m, r, "amount: both credit and debit are set");

@@ -98,6 +98,15 @@ static void test_amounts(void **state)
     refused("1.5", BS_AMT_PAISE);
     refused("1e5", 0);
     refused("-", 0);
+    /* two signs that disagree, or a guess at which one was meant */
+    refused("-100.00 Cr", 0);
+    refused("(100.00) Cr", 0);
+    refused("(-100.00)", 0);
+    refused("(+100.00)", 0);
+    assert_int_equal(paise("-100.00 Dr", 0, &d), -10000); /* both say debit */
+    assert_int_equal(d, BS_DIR_DEBIT);
+    assert_int_equal(paise("+100.00 Cr", 0, &d), 10000);
+    assert_int_equal(d, BS_DIR_CREDIT);
     int64_t p;
     const char *why;
     assert_int_equal(bs_amount_parse("  ", 2, 0, &p, &d, &why), 1);
@@ -626,7 +635,8 @@ static void test_credit_debit_sign(void **state)
                                       "R1,02-10-2025,-500.00,\n"
                                       "R2,02-10-2025,250.00,\n"
                                       "R3,02-10-2025,,-75.00\n"
-                                      "R4,02-10-2025,10.00 Dr,\n");
+                                      "R4,02-10-2025,10.00 Dr,\n"
+                                      "R5,02-10-2025,,20.00 Cr\n");
     loaded l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
                          " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
                          " \"credit\": \"Credit\", \"debit\": \"Debit\"}}}",
@@ -635,6 +645,7 @@ static void test_credit_debit_sign(void **state)
     assert_string_equal(l.records, "R2|25000|CR|2025-10-02|\nR3|7500|DR|2025-10-02|\n");
     assert_non_null(strstr(l.errors, "credit: '-500.00' in column Credit is negative or marked Dr"));
     assert_non_null(strstr(l.errors, "credit: '10.00 Dr'"));
+    assert_non_null(strstr(l.errors, "debit: '20.00 Cr' in column Debit is marked Cr"));
     loaded_free(&l);
 }
 

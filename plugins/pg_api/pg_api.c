@@ -538,6 +538,20 @@ static int split_datetime(const char *s, char out_date[11], char **out_ts)
     return *out_ts ? 0 : -1;
 }
 
+/* The first of a and b that holds more than blanks, else NULL (reported
+ * as missing): the gateway sends "transaction_id": "" next to a real
+ * txn_id. */
+static const char *first_present(const char *a, const char *b)
+{
+    for (const char *c = a; c && *c; c++)
+        if (!isspace((unsigned char)*c))
+            return a;
+    for (const char *c = b; c && *c; c++)
+        if (!isspace((unsigned char)*c))
+            return b;
+    return NULL;
+}
+
 /* Maps a finished item to a record, or reports why it cannot. */
 static int finish_item(sp_parse *p)
 {
@@ -553,9 +567,9 @@ static int finish_item(sp_parse *p)
         return parse_stop(p, CD_CANCELLED, cdc_printf("cancelled"));
 
     const char *const *v = (const char *const *)p->vals;
-    const char *id = v[F_TRANSACTION_ID] ? v[F_TRANSACTION_ID] : v[F_TXN_ID];
-    const char *amount = v[F_PAYEE_AMOUNT] ? v[F_PAYEE_AMOUNT] : v[F_PAID_AMOUNT];
-    const char *when = v[F_TRANS_DATE] ? v[F_TRANS_DATE] : v[F_TRANS_COMPLETE_DATE];
+    const char *id = first_present(v[F_TRANSACTION_ID], v[F_TXN_ID]);
+    const char *amount = first_present(v[F_PAYEE_AMOUNT], v[F_PAID_AMOUNT]);
+    const char *when = first_present(v[F_TRANS_DATE], v[F_TRANS_COMPLETE_DATE]);
     const char *problem = NULL;
     char date[11] = "";
     char *ts = NULL, *merchant = NULL;

@@ -212,6 +212,17 @@ static const char noid_body[] =
     "{\"transaction_id\":\"N3\",\"client_code\":\"NOID\",\"payee_amount\":\"3.00\","
     "\"trans_date\":\"2025-01-02 10:00:00\"}]";
 
+/* Empty or blank first choices next to real fallbacks. */
+static const char blanks_body[] =
+    "[{\"transaction_id\":\"\",\"txn_id\":\"B1\",\"client_code\":\"BLANKS\","
+    "\"payee_amount\":\"1.00\",\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"B2\",\"client_code\":\"BLANKS\",\"payee_amount\":\" \","
+    "\"paid_amount\":\"2.00\",\"trans_date\":\"2025-01-02 10:00:00\"},"
+    "{\"transaction_id\":\"B3\",\"client_code\":\"BLANKS\",\"payee_amount\":\"3.00\","
+    "\"trans_date\":\"\",\"trans_complete_date\":\"2025-01-02 11:00:00\"},"
+    "{\"transaction_id\":\"  \",\"txn_id\":\"\",\"client_code\":\"BLANKS\","
+    "\"payee_amount\":\"4.00\",\"trans_date\":\"2025-01-02 10:00:00\"}]";
+
 /* Timestamps with their own offsets: the business date is the connector's
  * local day of the instant. */
 static const char zones_body[] =
@@ -349,6 +360,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, noid_body, NULL);
     if (strcmp(code, "ZONES") == 0)
         return reply(c, 200, zones_body, NULL);
+    if (strcmp(code, "BLANKS") == 0)
+        return reply(c, 200, blanks_body, NULL);
     if (strcmp(code, "MIXED") == 0)
         return reply(c, 200, mixed_body, NULL);
     if (strcmp(code, "BADROWS") == 0)

@@ -335,6 +335,22 @@ static void test_run_generated_and_noid(void **state)
     cd_mock_free(m);
 }
 
+/* An empty or blank transaction_id, payee_amount or trans_date is as good
+ * as absent: the fallback field is used. */
+static void test_run_blank_fields_fall_back(void **state)
+{
+    cd_mock_host *m = load_codes("\"BLANKS\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 3);
+    assert_string_equal(cd_mock_record_value(m, 0, "transaction_id"), "B1");
+    assert_string_equal(cd_mock_record_value(m, 1, "amount"), "2.00");
+    assert_string_equal(cd_mock_record_value(m, 2, "transaction_timestamp"), "2025-01-02T11:00:00");
+    assert_int_equal(cd_mock_record_error_count(m), 1);
+    assert_string_equal(cd_mock_record_error_ref(m, 0), "merchant BLANKS item 4");
+    assert_non_null(strstr(cd_mock_record_error_reason(m, 0), "no transaction_id or txn_id"));
+    cd_mock_free(m);
+}
+
 static void test_run_truncated(void **state)
 {
     cd_mock_host *m = load_codes("\"TRUNC\"", NULL);
@@ -421,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_run_amounts),
         cmocka_unit_test(test_run_zoned_timestamps),
         cmocka_unit_test(test_run_generated_and_noid),
+        cmocka_unit_test(test_run_blank_fields_fall_back),
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),

@@ -394,6 +394,15 @@ static int finish(run_state *st)
             cd_sink_peek(run->sink, &st->counts);
         } else {
             st->merged = 1;
+            /* Last one wins (a source re-reporting a row with its newer
+             * state), but an operator must be able to see that it happened:
+             * a refund sharing its sale's id would replace it. */
+            if (st->counts.duplicates > 0)
+                cd_host_table.log(run, CD_LOG_WARNING,
+                                  "%lld record%s repeated a key already read in this run; the "
+                                  "last one of each key was loaded",
+                                  (long long)st->counts.duplicates,
+                                  st->counts.duplicates == 1 ? "" : "s");
         }
     } else if (run->sink) {
         cd_sink_peek(run->sink, &st->counts);

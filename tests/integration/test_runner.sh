@@ -64,6 +64,13 @@ assert_eq 990 "$(jget '["details"]["unchanged"]' <<<"$out")" "unchanged on repea
 assert_eq merge "$(jget '["details"]["load_path"]' <<<"$out")" "a repeat is merged"
 assert_eq "$before" "$(q "SELECT md5(string_agg(bank_ref || amount_paise || coalesce(utr,'') || coalesce(remarks,''), ',' ORDER BY bank_ref)) FROM sp_v2_bank_statements")" "table identical"
 
+echo "== a key repeated within a run: the last one loads, and the run's log says so"
+rep=$(add_connector repeats BANK_API test_gen '{"rows": 6, "seed": 3, "repeat_every": 3, "bank": "REPEATS"}')
+run_json "$rep" --date 2025-10-02
+assert_eq "SUCCESS|2|4" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["duplicates"]' <<<"$out")|$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'REPEATS'")" "4 keys loaded, 2 repeats"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out") AND message LIKE '2 records repeated a key already read in this run%'")" "the repeats are in the run's log"
+q "DELETE FROM sp_v2_bank_statements WHERE bank_name = 'REPEATS'" >/dev/null
+
 echo "== a failing run leaves none of its rows behind"
 q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 2000, \"seed\": 8, \"fail\": \"transient\"}' WHERE id = $gen" >/dev/null
 run_json "$gen" --date 2025-10-02

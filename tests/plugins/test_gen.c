@@ -1,7 +1,8 @@
 /*
  * test_gen.c — a test driver that generates bank statement records from
  * its connection_config: {"rows": N, "seed": S, "bad_every": K,
- * "driver_error_every": E, "fail": "config|transient|permanent|stderr_exit|exit0",
+ * "driver_error_every": E, "repeat_every": R (every R-th record repeats
+ * the key before it), "fail": "config|transient|permanent|stderr_exit|exit0",
  * "fail_once_on": a run date whose first attempt fails (transient),
  * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}.
  * Deterministic for a given seed, so loading twice gives the same rows. Category BANK_API, so connectors of type BANK_API with
@@ -68,6 +69,7 @@ static int run_gen(cd_run *run)
     long long seed = json_integer_value(json_object_get(c, "seed"));
     long long bad_every = json_integer_value(json_object_get(c, "bad_every"));
     long long derr_every = json_integer_value(json_object_get(c, "driver_error_every"));
+    long long repeat_every = json_integer_value(json_object_get(c, "repeat_every"));
     const char *fail = json_string_value(json_object_get(c, "fail"));
     const char *pw = json_string_value(json_object_get(c, "password"));
     long long sleep_ms = json_integer_value(json_object_get(c, "sleep_ms"));
@@ -125,7 +127,9 @@ static int run_gen(cd_run *run)
             continue;
         }
         unsigned long long x = (unsigned long long)(i + 1) * 2654435761u + (unsigned long long)seed;
-        snprintf(ref, sizeof ref, "REF%010lld", i);
+        /* "repeat_every": K: every K-th record repeats the key before it */
+        snprintf(ref, sizeof ref, "REF%010lld",
+                 repeat_every > 0 && i > 0 && i % repeat_every == repeat_every - 1 ? i - 1 : i);
         if (bad_every > 0 && i % bad_every == bad_every - 1)
             snprintf(amount, sizeof amount, "12.3x4");
         else

@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential cmake pkg-config git python3 curl openssl libssl-dev
     libpq-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libyaml-dev
     libmicrohttpd-dev libsystemd-dev libcmocka-dev libyajl-dev
-    postgresql-15 postgresql-client-15
+    postgresql-15 postgresql-client-15 tzdata
     clang libclang-rt-14-dev valgrind
     wrk pgbouncer openssh-server openssh-client libzip-dev libexpat1-dev libgpgme-dev libxlsxwriter-dev gnupg
     lintian dpkg-dev fakeroot systemd

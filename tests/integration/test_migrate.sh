@@ -92,7 +92,8 @@ sync_cursor text
 resumed_at timestamp with time zone
 paused_at timestamp with time zone
 expected_by character varying(5)
-alert_channels jsonb" "$(columns_of sp_v2_connectors)" "sp_v2_connectors columns"
+alert_channels jsonb
+schedule_changed_at timestamp with time zone" "$(columns_of sp_v2_connectors)" "sp_v2_connectors columns"
 
 assert_eq "id bigint NOT NULL DEFAULT nextval('sp_v2_connector_runs_id_seq'::regclass)
 connector_id bigint NOT NULL

@@ -450,6 +450,24 @@ try {
   await page.keyboard.press('Escape');
   await bf2.waitFor({ state: 'detached' });
 
+  log('A reload while a button is held down does not lose the press');
+  {
+    const btn = card('Test bank').getByRole('button', { name: 'History Test bank' });
+    const box = await btn.boundingBox();
+    const before = await page.locator('#list-status').textContent();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    // The list reloads (as it does every second while runs move) under the held button.
+    await page.waitForTimeout(1100);
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await page.waitForFunction((b) => document.querySelector('#list-status').textContent !== b, before);
+    await page.mouse.up();
+    const held = dialogNamed('history');
+    await held.waitFor({ timeout: 5000 });
+    await page.keyboard.press('Escape');
+    await held.waitFor({ state: 'detached' });
+  }
+
   log('Cancel run in the run detail asks first');
   await card('Test bank').getByRole('button', { name: 'History Test bank' }).click();
   const hist2 = dialogNamed('history');

@@ -23,11 +23,40 @@ const status = $('#list-status');
 
 function byId(id) { return state.connectors.find((c) => String(c.id) === String(id)); }
 
+// A reload replaces every card. One landing between a button's pointerdown
+// and its pointerup would turn the press into a click on the grid (the two
+// ends' common ancestor), and the press would do nothing: while a pointer
+// is down on the grid the cards are kept, and drawn once it is released.
+let pressing = false;
+let renderPending = false;
+grid.addEventListener('pointerdown', () => { pressing = true; });
+for (const type of ['pointerup', 'pointercancel']) {
+  document.addEventListener(type, () => {
+    if (!pressing) return;
+    pressing = false;
+    // After the click this release makes has been handled.
+    if (renderPending) setTimeout(render, 0);
+  }, true);
+}
+
 function render() {
+  if (pressing) {
+    renderPending = true;
+    return;
+  }
+  renderPending = false;
+  // Keyboard focus stays on the same button of the same card.
+  const had = document.activeElement;
+  const focused = had && grid.contains(had) && had.dataset && had.dataset.action
+    ? `button[data-action="${CSS.escape(had.dataset.action)}"][data-id="${CSS.escape(had.dataset.id)}"]` : null;
   const now = Date.now();
   fill(grid, state.connectors.map((c) => renderCard(c, now)));
   if (!state.connectors.length) {
     grid.append(h('p', { class: 'empty' }, state.filter || state.q ? 'No connector matches.' : 'No connectors yet: add one.'));
+  }
+  if (focused) {
+    const again = grid.querySelector(focused);
+    if (again) again.focus();
   }
 }
 

@@ -182,6 +182,61 @@ static char *slack_escape(const char *s)
     return cd_buf_take(&b);
 }
 
+/* Slack refuses (HTTP 400) a section whose text is over 3000 characters
+ * and a message of more than 50 blocks. Bytes bound characters safely. */
+#define SLACK_SECTION_MAX 3000
+#define SLACK_BLOCKS_MAX 50
+
+/* How much of text (at most SLACK_SECTION_MAX bytes) one section takes: up
+ * to a line end in its second half, else cut between UTF-8 characters and
+ * never inside an escaped &entity;. */
+static size_t section_cut(const char *text, size_t len)
+{
+    if (len <= SLACK_SECTION_MAX)
+        return len;
+    for (size_t i = SLACK_SECTION_MAX; i > SLACK_SECTION_MAX / 2; i--)
+        if (text[i - 1] == '\n')
+            return i;
+    size_t take = SLACK_SECTION_MAX;
+    while (take > 0 && ((unsigned char)text[take] & 0xC0) == 0x80)
+        take--;
+    for (size_t k = 1; k <= 5 && k <= take; k++) {
+        if (text[take - k] == ';')
+            break;
+        if (text[take - k] == '&') {
+            take -= k;
+            break;
+        }
+    }
+    return take;
+}
+
+/* Appends text as mrkdwn sections, using at most max_blocks blocks; what
+ * does not fit is named in the last one (a digest of hundreds of
+ * connectors). */
+static void add_sections(json_t *blocks, const char *text, size_t max_blocks)
+{
+    size_t len = strlen(text), pos = 0, used = 0;
+    while (pos < len && used < max_blocks) {
+        size_t take = section_cut(text + pos, len - pos);
+        if (used + 1 == max_blocks && pos + take < len) {
+            size_t lines = 0;
+            for (size_t i = pos; i < len; i++)
+                lines += text[i] == '\n';
+            char *more = cd_sprintf("… %zu more line%s not shown: see the ops page.", lines,
+                                    lines == 1 ? "" : "s");
+            json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section",
+                                                    "text", "type", "mrkdwn", "text", more));
+            free(more);
+            return;
+        }
+        json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s%}}", "type", "section", "text",
+                                                "type", "mrkdwn", "text", text + pos, take));
+        pos += take;
+        used++;
+    }
+}
+
 char *cd_notify_slack_body(const cd_notify_msg *m)
 {
     char *subject = cd_notify_subject(m);
@@ -190,9 +245,9 @@ char *cd_notify_slack_body(const cd_notify_msg *m)
     char *esc_subject = slack_escape(subject);
     char *esc_text = slack_escape(text);
     json_t *blocks = json_array();
-    json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text",
-                                            "type", "mrkdwn", "text", esc_text));
-    if (link && strcmp(m->kind, "DIGEST") != 0) {
+    int with_link = link && strcmp(m->kind, "DIGEST") != 0;
+    add_sections(blocks, esc_text, SLACK_BLOCKS_MAX - (with_link ? 1 : 0));
+    if (with_link) {
         char *l = cd_sprintf("<%s|Open in connectord>", link);
         json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
                                                 "elements", "type", "mrkdwn", "text", l));

@@ -22,6 +22,7 @@
 #include "secrets.h"
 #include "templates.h"
 #include "log.h"
+#include "notify.h"
 #include "registry.h"
 #include "util.h"
 #include "validate_child.h"
@@ -168,16 +169,33 @@ static void check_schedule(const json_t *c, json_t *errors, const char **tz_out)
         if (!json_is_array(ch)) {
             err_add(errors, "alert_channels", "must be a list of channel names, or null for all");
         } else {
+            /* A name no channel has would send this connector's alerts
+             * nowhere, without a word: judged against this worker's
+             * alerts.channels (every worker should have the same ones; the
+             * workers warn when they differ). */
+            cd_alert_settings *as = cd_alert_settings_get();
             size_t i;
             json_t *v;
             json_array_foreach(ch, i, v) {
                 const char *n = json_string_value(v);
+                char *f = cd_sprintf("alert_channels[%zu]", i);
                 if (!n || !*n || strlen(n) > 100) {
-                    char *f = cd_sprintf("alert_channels[%zu]", i);
                     err_add(errors, f, "must be a channel name (1 to 100 characters)");
-                    free(f);
+                } else if (as && !cd_alert_channel(as, n)) {
+                    cd_buf known;
+                    cd_buf_init(&known);
+                    for (size_t k = 0; k < as->nchannels; k++)
+                        cd_buf_printf(&known, "%s%s", k ? ", " : "", as->channels[k].name);
+                    char *m = as->nchannels
+                                  ? cd_sprintf("names no channel of alerts.channels (%s)", known.data)
+                                  : cd_xstrdup("names a channel, but alerts.channels has none");
+                    err_add(errors, f, m);
+                    free(m);
+                    cd_buf_free(&known);
                 }
+                free(f);
             }
+            cd_alert_settings_put(as);
         }
     }
 }

@@ -23,7 +23,8 @@ echo 'export const x = 1;' >"$WEB/js/app.js"
 echo 'outside' >"$CD_TEST_TMP/secret.txt"
 ln -s "$CD_TEST_TMP/secret.txt" "$WEB/link.txt"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
-serve_config "$CFG" "backfill:" "  max_days: 10" "http:" "  web_dir: \"$WEB\""
+serve_config "$CFG" "backfill:" "  max_days: 10" "http:" "  web_dir: \"$WEB\"" \
+    "alerts:" "  channels:" "    - name: ops-webhook" "      type: webhook" "      url: http://127.0.0.1:9/hook"
 "$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
 serve_start w1 "$CFG"
 API=$(api_url w1)
@@ -587,6 +588,9 @@ assert_eq '|[]' "$(q "SELECT coalesce(expected_by, '') || '|' || alert_channels:
 req PUT "/connectors/$al" '{"expected_by": "25:00"}'
 expect 400 "bad expected_by"
 assert_contains "$BODY" '"field":"expected_by"' "expected_by named"
+req PUT "/connectors/$al" '{"alert_channels": ["ops-webhok"]}'
+expect 400 "a channel name no channel has"
+assert_contains "$BODY" '"field":"alert_channels[0]","message":"names no channel of alerts.channels (ops-webhook)"' "the misspelt name refused, the known ones listed"
 req PUT "/connectors/$al" '{"alert_channels": "ops"}'
 expect 400 "bad alert_channels"
 assert_contains "$BODY" '"field":"alert_channels"' "alert_channels named"

@@ -421,14 +421,13 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
                 continue;
             }
         }
-        pid_t r = s->child.zygote ? 0 : waitpid(s->child.pid, &status, WNOHANG);
-        if (r == s->child.pid) {
-            cd_child_set_status(&s->child, status);
+        int r = s->child.zygote ? 0 : cd_child_try_reap(&s->child);
+        if (r == 1) {
             finish_slot(d, conn, s);
             ended++;
             continue;
         }
-        if (r < 0 && errno == ECHILD) {
+        if (r < 0) {
             s->child.exited = 1;
             s->child.exit_code = 255;
             finish_slot(d, conn, s);

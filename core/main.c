@@ -355,6 +355,11 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
         reason = cd_child_failure_reason(&child, timeout);
         if (!reason && child.exit_code != CD_RUNNER_FINALIZED)
             reason = cd_xstrdup("runner ended without finalizing the run");
+        /* Exit 0 with the run still RUNNING (changed below only then): the
+         * driver ended the process before the runner could settle it. */
+        if (!reason)
+            reason = cd_xstrdup("runner exited without settling the run (did the driver call "
+                                "exit()?)");
         if (child.cancelled && watch.requested) { /* asked for through the API: say by whom */
             free(reason);
             reason = cancel_reason(conn, run_id);

@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +63,28 @@ static void install_signal_handlers(void)
         if (getppid() != (pid_t)atol(parent))
             _exit(CD_RUNNER_NOT_FINALIZED);
     }
+}
+
+/* The run whose database connections a process forked by its driver must
+ * not keep (forked_child). */
+static cd_run *current_run;
+
+/* In a process the driver forks without exec: the run's database sockets
+ * are closed there (libpq marks them close-on-exec, but a plain fork keeps
+ * them), so a helper outliving a crashed runner cannot hold the run's load
+ * transaction open; and the stop signals are its own again, so a plain
+ * kill ends it. */
+static void forked_child(void)
+{
+    if (current_run) {
+        if (current_run->data && PQsocket(current_run->data) >= 0)
+            close(PQsocket(current_run->data));
+        if (current_run->ctl && PQsocket(current_run->ctl) >= 0)
+            close(PQsocket(current_run->ctl));
+    }
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
 }
 
 static cd_run_kind kind_of(const char *run_type)
@@ -564,6 +587,8 @@ int cd_exec_run(const cd_config *cfg, int64_t run_id)
     st.started_ms = cd_now_ms();
     cd_run *run = &st.run;
     cd_run_init(run);
+    current_run = run;
+    pthread_atfork(NULL, NULL, forked_child);
     run->secrets = cd_secret_set_new();
     run->cancel_flag = &cancel_requested;
     run->max_record_errors = cd_config_int(cfg, "runner.max_record_errors", 1000, NULL);

@@ -136,6 +136,9 @@ static int spawn_runner(cd_child *child, cd_zygote *zygote, const char *self_exe
          * behind may hold the pipe open for as long as it lives. */
         fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     }
+    /* A driver's stdout goes where its stderr goes: `connectord run` prints
+     * the run's JSON on its own stdout, and nothing else may be there. */
+    posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
     if (zygote) {
         pid_t pid;
         int rc = cd_zygote_spawn(zygote, config_path, run_id, pipefd[1],
@@ -307,8 +310,42 @@ void cd_child_drain_rest(cd_child *c)
 
 void cd_child_signal(cd_child *c, int sig)
 {
-    if (kill(-c->pid, sig) != 0)
-        kill(c->pid, sig);
+    /* Both, always: a driver can move the runner into another group and
+     * leave a helper in its own, and signalling that group alone succeeds
+     * without ever reaching the runner. */
+    kill(-c->pid, sig);
+    kill(c->pid, sig);
+}
+
+void cd_child_kill_leftovers(pid_t pid, int exited, int exit_code)
+{
+    /* A helper a crashed driver forked still holds the runner's database
+     * socket, and with it the run's open load transaction: the next load
+     * of that day would wait on its locks for as long as it lives. Called
+     * while the runner is a zombie, so its pid, and its group's id, are
+     * not anyone else's yet. */
+    if (!(exited && exit_code == 0))
+        kill(-pid, SIGKILL);
+}
+
+int cd_child_try_reap(cd_child *c)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return errno == EINTR ? 0 : -1;
+    if (si.si_pid != c->pid)
+        return 0;
+    cd_child_kill_leftovers(c->pid, si.si_code == CLD_EXITED, si.si_status);
+    int status;
+    pid_t r;
+    do
+        r = waitpid(c->pid, &status, 0);
+    while (r < 0 && errno == EINTR);
+    if (r != c->pid)
+        return -1;
+    cd_child_set_status(c, status);
+    return 1;
 }
 
 void cd_child_set_status(cd_child *c, int status)
@@ -326,13 +363,10 @@ void cd_child_wait(cd_child *c, int timeout_s, int grace_s, int (*cancelled)(voi
                    void *arg)
 {
     for (;;) {
-        int status;
-        pid_t r = waitpid(c->pid, &status, WNOHANG);
-        if (r == c->pid) {
-            cd_child_set_status(c, status);
+        int r = cd_child_try_reap(c);
+        if (r == 1)
             break;
-        }
-        if (r < 0 && errno != EINTR) {
+        if (r < 0) {
             c->exited = 1;
             c->exit_code = 255;
             break;

@@ -73,8 +73,14 @@ int cd_child_drain(cd_child *child);
  * most), then closes it, without waiting for processes that still hold the
  * other end and may write forever. */
 void cd_child_drain_rest(cd_child *child);
-/* Signals the child's process group (the child itself if that fails). */
+/* Signals the child's process group and the child itself. */
 void cd_child_signal(cd_child *child, int sig);
+/* After a runner ended other than with exit 0, kills what is left of its
+ * process group. Call it before the runner is reaped. */
+void cd_child_kill_leftovers(pid_t pid, int exited, int exit_code);
+/* Reaps child when it has ended (1, status set, leftovers of an unclean end
+ * killed first), 0 while it runs, -1 when it is not ours to wait for. */
+int cd_child_try_reap(cd_child *child);
 /* Records a waitpid() status in the child. */
 void cd_child_set_status(cd_child *child, int status);
 

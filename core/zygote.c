@@ -228,6 +228,8 @@ int cd_zygote_take_exit(cd_zygote *z, pid_t pid, int *status)
             continue;
         *status = z->exits[i].status;
         z->exits[i] = z->exits[--z->nexits];
+        /* Still a zombie in the zygote until the reap below. */
+        cd_child_kill_leftovers(pid, WIFEXITED(*status), WIFEXITED(*status) ? WEXITSTATUS(*status) : 0);
         if (!z->dead) {
             zmsg m;
             memset(&m, 0, ZMSG_HEADER);
@@ -343,7 +345,9 @@ static void become_runner(const zmsg *m, int *fds, int nfds, int sock, int sigfd
             fds[i] = moved;
         }
     }
-    if (dup2(fds[0], STDERR_FILENO) < 0)
+    /* stdout too: what a driver prints must not reach the worker's
+     * journal unbounded, past the stderr echo cap. */
+    if (dup2(fds[0], STDERR_FILENO) < 0 || dup2(fds[0], STDOUT_FILENO) < 0)
         _exit(CD_RUNNER_NOT_FINALIZED);
     if (nfds == 3 && (dup2(fds[1], CD_CHANNEL_ROW_FD) < 0 || dup2(fds[2], CD_CHANNEL_FD) < 0))
         _exit(CD_RUNNER_NOT_FINALIZED);

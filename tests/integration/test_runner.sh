@@ -230,6 +230,38 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "a reason that is not UTF-8 i
 assert_eq "/upload/ok.csv|LOADED" "$(q "SELECT remote_path || '|' || status FROM sp_v2_connector_files WHERE connector_id = $m")" \
     "and the LOADED entry is kept"
 
+echo "== a driver that forks a helper and crashes: the helper goes with it, the next load of the day is not blocked"
+m=$(mis forkcrash '{"mode": "fork_crash"}')
+run_json "$m" --date 2025-10-03
+assert_eq "FAILED|driver crashed: SIGSEGV" "$(jget '["status"]' <<<"$out")|$(jget '["error_message"]' <<<"$out")" "the crash"
+for i in $(seq 1 50); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'connectord-runner-data'")" = 0 ] && break
+    sleep 0.1
+done
+assert_eq 0 "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'connectord-runner-data'")" "no load transaction left open"
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": [[\"FC00001\", \"2.00\"]]}' WHERE id = $m" >/dev/null
+run_json "$m" --date 2025-10-03 --timeout 10
+assert_eq "SUCCESS|200" "$(jget '["status"]' <<<"$out")|$(q "SELECT amount_paise FROM sp_v2_bank_statements WHERE bank_ref = 'FC00001'")" "the same day loads"
+
+echo "== a driver that leaves its process group and hangs is still stopped at its timeout"
+m=$(mis pgidhang '{"mode": "pgid_hang"}')
+SECONDS=0
+run_json "$m" --date 2025-10-02 --timeout 2
+assert_eq "FAILED|timed out after 2 s" "$(jget '["status"]' <<<"$out")|$(jget '["error_message"]' <<<"$out")" "timed out"
+[ "$SECONDS" -le 15 ] || cd_fail "stopped only after $SECONDS s"
+
+echo "== what a driver prints on stdout is not in the run's JSON"
+m=$(mis stdout '{"mode": "stdout"}')
+run_json "$m" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "stdout holds the run's JSON alone"
+assert_contains "$(cat "$CD_TEST_TMP/run.err")" "a driver talking on stdout" "the driver's words go where its stderr goes"
+
+echo "== a driver that calls exit(0) under connectord run: FAILED, saying why"
+m=$(add_connector exiter BANK_API test_gen '{"rows": 2, "seed": 1, "fail": "exit0"}')
+run_json "$m" --date 2025-10-02
+assert_eq "FAILED|runner exited without settling the run (did the driver call exit()?)" \
+    "$(jget '["status"]' <<<"$out")|$(jget '["error_message"]' <<<"$out")" "the reason is stated"
+
 echo "== a driver told to stop that still says OK: cancelled, its rows not kept"
 m=$(mis ignorecancel '{"mode": "ignore_cancel"}')
 "$CD" -c "$CFG" run "$m" --date 2025-10-02 >"$CD_TEST_TMP/ign.out" 2>"$CD_TEST_TMP/ign.err" &

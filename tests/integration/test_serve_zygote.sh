@@ -12,7 +12,8 @@ trap 'serve_stop_all; pg_tmp_stop' EXIT
 CD="$CD_BUILD_DIR/bin/connectord"
 SERVE_PLUGINS="$CD_TEST_TMP/plugins"
 mkdir -p "$SERVE_PLUGINS"
-cp "$CD_TESTPLUGINS"/test_gen.so "$CD_TESTPLUGINS"/crasher.so "$CD_TESTPLUGINS"/hanger.so "$CD_TESTPLUGINS"/leaver.so "$SERVE_PLUGINS/"
+cp "$CD_TESTPLUGINS"/test_gen.so "$CD_TESTPLUGINS"/crasher.so "$CD_TESTPLUGINS"/hanger.so "$CD_TESTPLUGINS"/leaver.so \
+    "$CD_TESTPLUGINS"/abi_misuse.so "$SERVE_PLUGINS/"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
 serve_config "$CFG" "plugins:" "  dir: $SERVE_PLUGINS" "runner:" "  kill_grace_seconds: 1"
 "$CD" -c "$CFG" migrate >/dev/null
@@ -51,6 +52,23 @@ id=$(queue "$crash")
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "crashed run settled"
 assert_eq "driver crashed: SIGSEGV" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 kill -0 "$w1" || cd_fail "the worker died with the driver"
+
+echo "== a driver that forks a helper and crashes mid-load: the helper goes too, the day loads again"
+fc=$(add forkcrash abi_misuse '{"mode": "fork_crash"}')
+id=$(queue "$fc")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "crashed run settled"
+assert_eq "driver crashed: SIGSEGV" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
+wait_for "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'connectord-runner-data'" 10 \
+    "no load transaction left open by the helper"
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": [[\"FC00001\", \"2.00\"]]}' WHERE id = $fc" >/dev/null
+id=$(queue "$fc" 10)
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 30 "the same day loads"
+
+echo "== a driver that leaves its process group and hangs is stopped at its timeout"
+pg=$(add pgidhang abi_misuse '{"mode": "pgid_hang"}')
+id=$(queue "$pg" 2)
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "run settled"
+assert_eq "timed out after 2 s" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 
 echo "== a driver that hangs and ignores SIGTERM is killed at its timeout"
 hang=$(add hang hanger '{}')

@@ -8,14 +8,22 @@
  *   ledger_reason file_record LOADED with a reason that is not valid UTF-8;
  *   ignore_cancel one row, then waits (up to 30 s) until is_cancelled says
  *                stop, and returns CD_OK all the same;
+ *   fork_crash   20,000 rows (the load's COPY is under way), then forks a
+ *                helper that sleeps a minute and crashes (SIGSEGV);
+ *   pgid_hang    forks a helper that sleeps a minute, moves itself into its
+ *                parent's process group and hangs, deaf to cancellation;
+ *   stdout       prints to stdout, then one row;
  *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
  *                load-path tests.
  * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
  */
 #include <connectord/plugin.h>
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const cd_host_api *host;
 
@@ -73,6 +81,34 @@ static int run_misuse(cd_run *run)
             nanosleep(&ts, NULL);
         }
         rc = CD_OK; /* "done", as a careless driver would say */
+    } else if (mode && strcmp(mode, "fork_crash") == 0) {
+        rc = host->records_begin(run, cols, 6);
+        char ref[32];
+        for (int i = 0; i < 20000 && rc == CD_OK; i++) {
+            snprintf(ref, sizeof ref, "FC%05d", i);
+            rc = emit(run, ref, "1.00", "", "");
+        }
+        if (fork() == 0) {
+            for (int i = 0; i < 60; i++)
+                sleep(1);
+            _exit(0);
+        }
+        raise(SIGSEGV);
+    } else if (mode && strcmp(mode, "pgid_hang") == 0) {
+        if (fork() == 0) {
+            for (int i = 0; i < 60; i++)
+                sleep(1);
+            _exit(0);
+        }
+        setpgid(0, getpgid(getppid()));
+        for (int i = 0; i < 120; i++)
+            sleep(1);
+    } else if (mode && strcmp(mode, "stdout") == 0) {
+        printf("a driver talking on stdout\n");
+        fflush(stdout);
+        rc = host->records_begin(run, cols, 6);
+        if (rc == CD_OK)
+            rc = emit(run, "OUT1", "1.00", "", "");
     } else if (mode && strcmp(mode, "ledger_path") == 0) {
         rc = ledger(run, "/upload/AXIS_\xe9.csv", NULL);
     } else if (mode && strcmp(mode, "ledger_reason") == 0) {

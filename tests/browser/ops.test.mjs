@@ -570,6 +570,35 @@ try {
     await ctx2.close();
   }
 
+  // A connector of its own for the step below, made through the API.
+  const apiH = { Authorization: `Bearer ${TOKEN}` };
+  async function makeGen(name, config) {
+    const r = await context.request.post(`${URL0}/connectors`, {
+      headers: apiH,
+      data: { name, connector_type: 'BANK_API', driver: 'test_gen', source_entity: name.toUpperCase().replace(/\W/g, ''), schedule_enabled: false, connection_config: config },
+    });
+    assert.equal(r.status(), 201, `create ${name}: ${await r.text()}`);
+    return String((await r.json()).connector.id);
+  }
+  await makeGen('All rejected', { rows: 3, bad_every: 1 });
+  await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+  await card('All rejected').waitFor();
+
+  log('a run that loaded nothing (every record rejected) is not shown healthy');
+  await card('All rejected').getByRole('button', { name: 'Run All rejected' }).click();
+  const rejRun = dialogNamed('run-now');
+  await rejRun.getByRole('button', { name: 'Run now' }).click();
+  await rejRun.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelector('article.card[data-name="All rejected"] .run-state')?.dataset.state === 'PARTIAL_SUCCESS', null, { timeout: 60000 });
+  {
+    const rc = card('All rejected');
+    assert.ok(!(await rc.evaluate((el) => el.classList.contains('health-green'))), 'a run that loaded nothing is not green');
+    const dot = await rc.locator('.dot').getAttribute('aria-label');
+    assert.match(dot, /loaded nothing/, `the health says nothing was loaded: ${dot}`);
+    assert.match(await rc.locator('.run-state').textContent(), /loaded nothing, 3 records rejected/);
+    await shot(page, 'card-all-rejected');
+  }
+
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();

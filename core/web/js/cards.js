@@ -6,7 +6,9 @@ import { localTime, ago, inZone } from './time.js';
 
 const OK = new Set(['SUCCESS', 'PARTIAL_SUCCESS']);
 
-// green: last run succeeded; amber: running, queued or late; red: failed; grey: never run.
+// green: last run succeeded (or partly: some records loaded); amber:
+// running, queued or late; red: failed, or loaded nothing because every
+// record was rejected; grey: never run.
 export function health(c, now = Date.now()) {
   const active = c.active_run;
   if (active) return { color: 'amber', text: active.status === 'RUNNING' ? 'Running' : 'Queued' };
@@ -14,6 +16,9 @@ export function health(c, now = Date.now()) {
     return { color: 'amber', text: 'Late' };
   }
   if (c.last_run_status === 'FAILED' || c.status === 'FAILED') return { color: 'red', text: 'Last run failed' };
+  // For reconciliation a day without data, as for the server, which raises
+  // a REJECTED alert for it.
+  if (allRejected(c)) return { color: 'red', text: 'Last run loaded nothing: every record rejected' };
   if (OK.has(c.last_run_status)) return { color: 'green', text: c.last_run_status === 'SUCCESS' ? 'Last run succeeded' : 'Last run partly succeeded' };
   if (c.last_run_status === 'RUNNING') return { color: 'amber', text: 'Running' };
   return { color: 'grey', text: 'Never run' };
@@ -27,6 +32,23 @@ export function lastRecords(c) {
   const parts = ['inserted', 'updated', 'unchanged'].map((k) => d[k]).filter(Number.isFinite);
   if (parts.length) return parts.reduce((a, b) => a + b, 0);
   return Number.isFinite(d.records_processed) ? d.records_processed : null;
+}
+
+// Records the last run rejected: the sink's and the driver's record errors.
+export function lastRejected(c) {
+  const d = c.last_run_details;
+  if (!d || typeof d !== 'object') return null;
+  if (Number.isFinite(d.records_failed)) return d.records_failed;
+  const parts = ['rejected', 'driver_record_errors'].map((k) => d[k]).filter(Number.isFinite);
+  return parts.length ? parts.reduce((a, b) => a + b, 0) : null;
+}
+
+// A PARTIAL_SUCCESS that loaded nothing: records_success 0 and
+// records_failed > 0, the server's REJECTED alert. When no record reached
+// the load there are no load counts: nothing was loaded.
+export function allRejected(c) {
+  if (c.last_run_status !== 'PARTIAL_SUCCESS') return false;
+  return (lastRejected(c) || 0) > 0 && (lastRecords(c) ?? 0) === 0;
 }
 
 function stat(label, ...value) {
@@ -46,6 +68,7 @@ export function renderCard(c, now = Date.now()) {
   const active = c.active_run;
   const zone = c.schedule_timezone || 'Asia/Kolkata';
   const records = lastRecords(c);
+  const rejected = allRejected(c) ? lastRejected(c) : 0;
   const next = c.next_run_at
     ? [h('time', { datetime: c.next_run_at }, inZone(zone, Date.parse(c.next_run_at))), h('span', { class: 'muted' }, ` ${zone}`)]
     : [h('span', { class: 'muted' }, paused ? 'paused' : (c.schedule_enabled ? '—' : 'not scheduled'))];
@@ -57,8 +80,9 @@ export function renderCard(c, now = Date.now()) {
       h('span', { class: 'spinner', 'aria-hidden': 'true' }), `${active.run_type || 'Run'} ${active.status.toLowerCase()}`,
       active.run_date ? ` for ${active.run_date}` : '')
     : (c.last_run_status
-      ? h('p', { class: `run-state run-${c.last_run_status.toLowerCase()}`, dataset: { state: c.last_run_status } },
-        `Last run: ${c.last_run_status.replace('_', ' ').toLowerCase()}`)
+      ? h('p', { class: `run-state run-${c.last_run_status.toLowerCase()}${rejected ? ' run-rejected' : ''}`, dataset: { state: c.last_run_status } },
+        `Last run: ${c.last_run_status.replace('_', ' ').toLowerCase()}`,
+        rejected ? ` — loaded nothing, ${rejected} record${rejected === 1 ? '' : 's'} rejected` : '')
       : h('p', { class: 'run-state', dataset: { state: 'NONE' } }, 'No runs yet'));
   const pauseNote = paused ? 'Resume it first' : null;
   return h('article', { class: `card health-${hl.color}`, dataset: { id: c.id, name: c.name }, 'aria-labelledby': `card-${c.id}-name` },

@@ -24,6 +24,8 @@ const EXPECTED_HTTP = [
   [401, 'GET', /^\/connectors$/], // first load, before the token is given
   [400, 'POST', /^\/connectors$/], // the save with a validation error
   [504, 'POST', /^\/connectors\/\d+\/test$/], // a test answer turned into the wait's timeout
+  [502, 'GET', /^\/connectors\/\d+\/runs\/\d+$/], // a run followed while connectord is unreachable
+  [502, 'GET', /^\/connectors\/\d+\/backfills\/[^/]+$/], // a backfill followed likewise
 ];
 
 let step = 0;
@@ -570,7 +572,7 @@ try {
     await ctx2.close();
   }
 
-  // A connector of its own for the step below, made through the API.
+  // Connectors of their own for the steps below, made through the API.
   const apiH = { Authorization: `Bearer ${TOKEN}` };
   async function makeGen(name, config) {
     const r = await context.request.post(`${URL0}/connectors`, {
@@ -581,8 +583,9 @@ try {
     return String((await r.json()).connector.id);
   }
   await makeGen('All rejected', { rows: 3, bad_every: 1 });
+  await makeGen('Slow gen', { rows: 20, sleep_ms: 500 });
   await page.getByRole('button', { name: 'Refresh', exact: true }).click();
-  await card('All rejected').waitFor();
+  await card('Slow gen').waitFor();
 
   log('a run that loaded nothing (every record rejected) is not shown healthy');
   await card('All rejected').getByRole('button', { name: 'Run All rejected' }).click();
@@ -598,6 +601,53 @@ try {
     assert.match(await rc.locator('.run-state').textContent(), /loaded nothing, 3 records rejected/);
     await shot(page, 'card-all-rejected');
   }
+
+  log('the run detail keeps following through failed requests (connectord restarting, a 502)');
+  await card('Slow gen').getByRole('button', { name: 'Run Slow gen' }).click();
+  const slowRun = dialogNamed('run-now');
+  await slowRun.getByRole('button', { name: 'Run now' }).click();
+  await slowRun.waitFor({ state: 'detached' });
+  await card('Slow gen').getByRole('button', { name: 'History Slow gen' }).click();
+  const slowHist = dialogNamed('history');
+  await slowHist.getByRole('button', { name: /^Details of run/ }).first().click();
+  const live = dialogNamed('run');
+  await page.waitForFunction(() => ['QUEUED', 'RUNNING'].includes(document.querySelector('dialog[data-name="run"]')?.dataset.status));
+  const runPath = (u) => /^\/connectors\/\d+\/runs\/\d+$/.test(u.pathname);
+  const badGateway = (route) => (route.request().method() === 'GET'
+    ? route.fulfill({ status: 502, contentType: 'text/plain', body: 'Bad Gateway' }) : route.fallback());
+  await page.route(runPath, badGateway);
+  const note = live.locator('.stale-note');
+  await note.getByText(/^Could not reach connectord at \d/).waitFor({ timeout: 10000 });
+  assert.match(await note.textContent(), /HTTP 502/);
+  await shot(page, 'run-detail-stale');
+  await page.waitForTimeout(2500); // a few more failed requests
+  await page.unroute(runPath, badGateway);
+  await page.waitForFunction(() => ['SUCCESS', 'PARTIAL_SUCCESS', 'FAILED'].includes(document.querySelector('dialog[data-name="run"]')?.dataset.status), null, { timeout: 60000 });
+  assert.equal(await live.getAttribute('data-status'), 'SUCCESS', 'followed to the end');
+  await note.waitFor({ state: 'hidden' });
+  await page.keyboard.press('Escape');
+  await live.waitFor({ state: 'detached' });
+  await page.keyboard.press('Escape');
+  await slowHist.waitFor({ state: 'detached' });
+
+  log('the backfill progress keeps following through failed requests');
+  await card('All rejected').getByRole('button', { name: 'Backfill All rejected' }).click();
+  const bf3 = dialogNamed('backfill');
+  await bf3.getByText('This creates 5 runs').waitFor();
+  const bfPath = (u) => /^\/connectors\/\d+\/backfills\/[^/]+$/.test(u.pathname);
+  // From the first poll on: the backfill is queued, then connectord is gone.
+  await page.route(bfPath, badGateway);
+  await bf3.getByRole('button', { name: 'Start backfill' }).click();
+  const bfNote = bf3.locator('.stale-note');
+  await bfNote.getByText(/^Could not reach connectord at \d/).waitFor({ timeout: 10000 });
+  await shot(page, 'backfill-stale');
+  await page.waitForTimeout(2500);
+  await page.unroute(bfPath, badGateway);
+  await page.waitForFunction(() => document.querySelector('dialog[data-name="backfill"]')?.dataset.finished === 'yes', null, { timeout: 120000 });
+  assert.deepEqual(await bf3.locator('.bf-dates li').evaluateAll((els) => els.map((e) => e.dataset.status)), Array(5).fill('PARTIAL_SUCCESS'));
+  await bfNote.waitFor({ state: 'hidden' });
+  await page.keyboard.press('Escape');
+  await bf3.waitFor({ state: 'detached' });
 
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });

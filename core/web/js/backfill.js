@@ -6,6 +6,7 @@ import { api, ApiError } from './api.js';
 import { makeDialog, confirmDialog } from './dialogs.js';
 import { dateIn, addDays, daysBetween } from './time.js';
 import { toast, errorToast } from './toast.js';
+import { staleNote } from './stale.js';
 
 const STATE = { QUEUED: 'queued', RUNNING: 'running', SUCCESS: 'done', PARTIAL_SUCCESS: 'done (partial)', FAILED: 'failed' };
 
@@ -79,7 +80,8 @@ export function openBackfill(c, onChange) {
     const text = h('p', { class: 'bf-text', 'aria-live': 'polite', tabindex: '-1' });
     const list = h('ul', { class: 'bf-dates' });
     const cancel = h('button', { type: 'button', class: 'btn btn-danger' }, 'Cancel backfill');
-    fill(d.body, h('p', { class: 'muted' }, `${first.from_date} to ${first.to_date}`), bar, text, list);
+    const stale = staleNote('the backfill');
+    fill(d.body, h('p', { class: 'muted' }, `${first.from_date} to ${first.to_date}`), bar, text, stale.el, list);
     fill(d.footer, cancel);
     d.dlg.dataset.backfillId = first.backfill_id;
     let timer = null;
@@ -100,13 +102,19 @@ export function openBackfill(c, onChange) {
       return live;
     };
     const poll = async () => {
+      let p;
       try {
-        const p = await api.backfillGet(c.id, first.backfill_id);
-        if (!d.dlg.isConnected) return;
-        if (show(p)) timer = setTimeout(poll, 1000);
+        p = await api.backfillGet(c.id, first.backfill_id);
       } catch (e) {
-        errorToast('Cannot read the backfill', e);
+        if (!d.dlg.isConnected) return;
+        // Keep following: a restart or a 502 must not freeze the progress.
+        const wait = stale.failed(e);
+        if (wait !== null) timer = setTimeout(poll, wait);
+        return;
       }
+      if (!d.dlg.isConnected) return;
+      stale.ok();
+      if (show(p)) timer = setTimeout(poll, 1000);
     };
     if (first.progress) show(first.progress);
     timer = setTimeout(poll, 500);

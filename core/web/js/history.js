@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { makeDialog, confirmDialog } from './dialogs.js';
 import { localTime, duration } from './time.js';
 import { toast, errorToast } from './toast.js';
+import { staleNote } from './stale.js';
 
 const PAGE = 30;
 const LIVE = new Set(['QUEUED', 'RUNNING']);
@@ -102,17 +103,24 @@ export function openRun(c, runId) {
     h('thead', {}, h('tr', {}, ['Row', 'Field', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, items.map((e) => h('tr', {}, h('td', {}, e.row_ref || '—'), h('td', {}, e.field || '—'), h('td', {}, e.reason || '')))))));
   let timer = null;
+  let seq = 0;
+  const stale = staleNote('the run');
 
   async function load() {
     clearTimeout(timer);
+    const mine = ++seq;
     let run;
     try {
       run = (await api.runDetail(c.id, runId, q)).run;
     } catch (e) {
-      errorToast('Cannot read the run', e);
+      if (mine !== seq || !d.dlg.isConnected) return;
+      // Keep following: a restart or a 502 must not leave RUNNING on screen.
+      const wait = stale.failed(e);
+      if (wait !== null) timer = setTimeout(load, wait);
       return;
     }
-    if (!d.dlg.isConnected) return;
+    if (mine !== seq || !d.dlg.isConnected) return; // a newer load is on its way
+    stale.ok();
     fill(head, h('dl', { class: 'stats' },
       ...[['Status', statusBadge(run.status)], ['Type', run.run_type], ['Run date', run.run_date || '—'],
         ['Started', localTime(run.started_at)], ['Completed', localTime(run.completed_at)],
@@ -151,7 +159,7 @@ export function openRun(c, runId) {
     load();
   });
   d.dlg.addEventListener('close', () => clearTimeout(timer));
-  d.body.append(head, attempts, logs.el, errors.el);
+  d.body.append(stale.el, head, attempts, logs.el, errors.el);
   d.footer.append(cancel);
   d.open();
   load();

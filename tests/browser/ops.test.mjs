@@ -26,6 +26,7 @@ const EXPECTED_HTTP = [
   [504, 'POST', /^\/connectors\/\d+\/test$/], // a test answer turned into the wait's timeout
   [502, 'GET', /^\/connectors\/\d+\/runs\/\d+$/], // a run followed while connectord is unreachable
   [502, 'GET', /^\/connectors\/\d+\/backfills\/[^/]+$/], // a backfill followed likewise
+  [404, 'GET', /^\/connectors\/\d+\/runs\/\d+$/], // an alert's #run-ID asked of connectors without it
 ];
 
 let step = 0;
@@ -582,8 +583,8 @@ try {
     assert.equal(r.status(), 201, `create ${name}: ${await r.text()}`);
     return String((await r.json()).connector.id);
   }
-  await makeGen('All rejected', { rows: 3, bad_every: 1 });
-  await makeGen('Slow gen', { rows: 20, sleep_ms: 500 });
+  const rejId = await makeGen('All rejected', { rows: 3, bad_every: 1 });
+  const slowId = await makeGen('Slow gen', { rows: 20, sleep_ms: 500 });
   await page.getByRole('button', { name: 'Refresh', exact: true }).click();
   await card('Slow gen').waitFor();
 
@@ -648,6 +649,42 @@ try {
   await bfNote.waitFor({ state: 'hidden' });
   await page.keyboard.press('Escape');
   await bf3.waitFor({ state: 'detached' });
+
+  log('alert links: #run-ID opens the run on load, #connector-ID shows the card, unknown ids say so');
+  {
+    const h1 = await (await context.request.get(`${URL0}/connectors/${slowId}/history?limit=1`, { headers: apiH })).json();
+    const runId = String(h1.runs[0].id);
+    await page.goto('about:blank');
+    await page.goto(`${URL0}/ops/connectors#run-${runId}`);
+    const linked = dialogNamed('run');
+    await linked.waitFor();
+    assert.equal((await linked.locator('h2').textContent()).trim(), `Run ${runId} — Slow gen`);
+    await page.waitForFunction(() => document.querySelector('dialog[data-name="run"]')?.dataset.status === 'SUCCESS');
+    await shot(page, 'alert-link-run');
+    await page.keyboard.press('Escape');
+    await linked.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => location.hash), '', 'closed, the address no longer names the run');
+    // A card the Paused filter hides: the filter is dropped, the card focused.
+    await page.getByRole('button', { name: 'Paused', exact: true }).click();
+    await page.waitForFunction(() => !document.querySelector('article.card[data-name="All rejected"]'));
+    await page.evaluate((id) => { location.hash = `#connector-${id}`; }, rejId);
+    await page.waitForFunction((id) => document.activeElement?.id === `connector-${id}`, rejId);
+    assert.equal(await page.getByRole('button', { name: 'All', exact: true }).getAttribute('aria-pressed'), 'true');
+    assert.ok(await card('All rejected').isVisible());
+    assert.ok(await card('All rejected').evaluate((el) => el.classList.contains('is-target')), 'the card is marked');
+    await shot(page, 'alert-link-connector');
+    // Unknown (or deleted) ids: a toast, no exception.
+    await page.evaluate(() => { location.hash = '#run-987654321'; });
+    const t1 = page.locator('.toast', { hasText: 'Run 987654321 not found' });
+    await t1.waitFor();
+    await t1.locator('.toast-close').click();
+    await page.evaluate(() => { location.hash = '#connector-987654321'; });
+    const t2 = page.locator('.toast', { hasText: 'Connector 987654321 not found' });
+    await t2.waitFor();
+    await t2.locator('.toast-close').click();
+    assert.equal(await dialogNamed('run').count(), 0);
+    await page.evaluate(() => history.replaceState(null, '', location.pathname));
+  }
 
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });

@@ -85,7 +85,10 @@ export function renderCard(c, now = Date.now()) {
         rejected ? ` — loaded nothing, ${rejected} record${rejected === 1 ? '' : 's'} rejected` : '')
       : h('p', { class: 'run-state', dataset: { state: 'NONE' } }, 'No runs yet'));
   const pauseNote = paused ? 'Resume it first' : null;
-  return h('article', { class: `card health-${hl.color}`, dataset: { id: c.id, name: c.name }, 'aria-labelledby': `card-${c.id}-name` },
+  // id: the target of an alert's link (#connector-ID); focusable for it.
+  return h('article', {
+    class: `card health-${hl.color}`, id: `connector-${c.id}`, tabindex: '-1', dataset: { id: c.id, name: c.name }, 'aria-labelledby': `card-${c.id}-name`,
+  },
     h('header', { class: 'card-head' },
       h('span', { class: `dot dot-${hl.color}`, role: 'img', 'aria-label': hl.text, title: hl.text }),
       h('h3', { id: `card-${c.id}-name` }, c.name),

@@ -17,7 +17,8 @@ import { toast, errorToast } from './toast.js';
 onTokenNeeded(askToken);
 
 const IDLE_MS = 60000;
-const state = { filter: '', q: '', connectors: [], timer: null, delay: 1000, loading: null };
+// target: the id of the card an alert's link (#connector-ID) points at.
+const state = { filter: '', q: '', connectors: [], timer: null, delay: 1000, loading: null, target: null };
 const grid = $('#grid');
 const status = $('#list-status');
 
@@ -45,15 +46,23 @@ function render() {
     return;
   }
   renderPending = false;
-  // Keyboard focus stays on the same button of the same card.
+  // Keyboard focus stays on the same button of the same card, or on the
+  // same card (one an alert's link pointed at).
   const had = document.activeElement;
-  const focused = had && grid.contains(had) && had.dataset && had.dataset.action
-    ? `button[data-action="${CSS.escape(had.dataset.action)}"][data-id="${CSS.escape(had.dataset.id)}"]` : null;
+  let focused = null;
+  if (had && grid.contains(had) && had.dataset && had.dataset.action) {
+    focused = `button[data-action="${CSS.escape(had.dataset.action)}"][data-id="${CSS.escape(had.dataset.id)}"]`;
+  } else if (had && had.parentElement === grid && had.id) {
+    focused = `#${CSS.escape(had.id)}`;
+  }
   const now = Date.now();
   fill(grid, state.connectors.map((c) => renderCard(c, now)));
   if (!state.connectors.length) {
     grid.append(h('p', { class: 'empty' }, state.filter || state.q ? 'No connector matches.' : 'No connectors yet: add one.'));
   }
+  // Marked by a class: :target would miss a card drawn after the hash changed.
+  const target = state.target && document.getElementById(`connector-${state.target}`);
+  if (target) target.classList.add('is-target');
   if (focused) {
     const again = grid.querySelector(focused);
     if (again) again.focus();
@@ -68,6 +77,7 @@ function renderSummary(s) {
 }
 
 // Loads the list; schedules the next load while anything is moving.
+// Resolves to true once this load is shown.
 export async function refresh({ quiet = false } = {}) {
   clearTimeout(state.timer);
   const mine = (state.loading = {});
@@ -81,9 +91,9 @@ export async function refresh({ quiet = false } = {}) {
     // Keep trying quietly: a restart of connectord should not leave the
     // page showing stale health until someone presses Refresh.
     state.timer = setTimeout(idleTick, IDLE_MS);
-    return;
+    return false;
   }
-  if (mine !== state.loading) return; // a newer load is on its way
+  if (mine !== state.loading) return false; // a newer load is on its way
   // Cards with a run the page queued a moment ago keep showing it until
   // the server lists it (it always does at once; this covers the race).
   state.connectors = r.connectors || [];
@@ -99,6 +109,12 @@ export async function refresh({ quiet = false } = {}) {
     state.delay = 1000;
     state.timer = setTimeout(idleTick, IDLE_MS);
   }
+  // The address's #run-ID or #connector-ID, once the token is settled.
+  if (hashPending) {
+    hashPending = false;
+    followHash();
+  }
+  return true;
 }
 
 // A reload replaces the cards, and the button that opened a dialog with
@@ -203,13 +219,99 @@ grid.addEventListener('click', async (e) => {
 });
 
 // Filter tabs: a group of toggle buttons (aria-pressed), one pressed.
+function setFilter(f) {
+  state.filter = f;
+  for (const t of document.querySelectorAll('[data-filter]')) t.setAttribute('aria-pressed', String(t.dataset.filter === f));
+}
 for (const tab of document.querySelectorAll('[data-filter]')) {
   tab.addEventListener('click', () => {
-    state.filter = tab.dataset.filter;
-    for (const t of document.querySelectorAll('[data-filter]')) t.setAttribute('aria-pressed', String(t === tab));
+    setFilter(tab.dataset.filter);
     refresh();
   });
 }
+
+// Alert links (core/notify_render.c) end in #run-ID (that run's detail) or
+// #connector-ID (its card). Followed on load, once the first list is in
+// (and the token asked for), and on every hashchange.
+let hashPending = true;
+
+function notFound(title, why) {
+  toast(title, { kind: 'error', body: [h('p', { class: 'toast-msg' }, why)] });
+}
+
+async function showConnector(id) {
+  if (!document.getElementById(`connector-${id}`)) {
+    const all = (await api.list({})).connectors || [];
+    if (!all.some((c) => String(c.id) === id)) {
+      notFound(`Connector ${id} not found`, 'The link points at a connector that does not exist (any more): it may have been deleted.');
+      return;
+    }
+    // Hidden by the filter or the search: show them all.
+    setFilter('');
+    clearTimeout(searchTimer);
+    $('#search').value = '';
+    state.q = '';
+    await refresh({ quiet: true });
+  }
+  const el = document.getElementById(`connector-${id}`);
+  if (!el) return;
+  state.target = id;
+  el.classList.add('is-target');
+  el.scrollIntoView({ block: 'center' });
+  el.focus({ preventScroll: true });
+}
+
+// No endpoint reads a run by its id alone: ask each connector for it, the
+// one running it first, then the most recently run, a few at a time.
+async function showRun(id) {
+  const all = (await api.list({})).connectors || [];
+  const at = (c) => Date.parse(c.last_run_at || '') || 0;
+  const order = [
+    ...all.filter((c) => c.active_run && String(c.active_run.id) === id),
+    ...all.filter((c) => !(c.active_run && String(c.active_run.id) === id)).sort((a, b) => at(b) - at(a)),
+  ];
+  for (let i = 0; i < order.length; i += 4) {
+    const found = (await Promise.all(order.slice(i, i + 4).map((c) => api.runDetail(c.id, id, { log_limit: 1, errors_limit: 1 })
+      .then(() => c, (e) => { if (e.status === 404) return null; throw e; })))).find(Boolean);
+    if (found) {
+      const dlg = openRun(found, id);
+      // Closed, the run is no longer what the address shows.
+      dlg.addEventListener('close', () => {
+        if (location.hash === `#run-${id}`) history.replaceState(null, '', location.pathname + location.search);
+      });
+      return;
+    }
+  }
+  notFound(`Run ${id} not found`, 'No connector has this run: it may have been deleted with its connector.');
+}
+
+async function followHash() {
+  const m = /^#(run|connector)-(.*)$/.exec(location.hash);
+  if (state.target && !(m && m[1] === 'connector' && m[2] === state.target)) {
+    state.target = null;
+    for (const el of grid.querySelectorAll('.card.is-target')) el.classList.remove('is-target');
+  }
+  if (!m) return; // not an alert's link (the skip link's #grid, say)
+  const [, kind, id] = m;
+  const what = kind === 'run' ? 'Run' : 'Connector';
+  if (!/^[1-9]\d{0,18}$/.test(id)) {
+    let shown = id;
+    try { shown = decodeURIComponent(id); } catch { /* shown as it is */ }
+    notFound(`${what} not found`, `"${shown.slice(0, 40)}" in the address is not a ${kind} id.`);
+    return;
+  }
+  try {
+    if (kind === 'run') await showRun(id);
+    else await showConnector(id);
+  } catch (e) {
+    errorToast(kind === 'run' ? `Cannot open run ${id}` : `Cannot show connector ${id}`, e);
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  if (hashPending) return; // the first load follows it
+  followHash();
+});
 
 let searchTimer = null;
 $('#search').addEventListener('input', (e) => {

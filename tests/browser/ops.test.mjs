@@ -686,6 +686,31 @@ try {
     await page.evaluate(() => history.replaceState(null, '', location.pathname));
   }
 
+  log('the connector form asks for the drivers each time it opens');
+  {
+    const pluginGets = [];
+    const onReq = (r) => { if (r.method() === 'GET' && new URL(r.url()).pathname === '/plugins') pluginGets.push(r.url()); };
+    page.on('request', onReq);
+    d = await openAdd();
+    await page.keyboard.press('Escape');
+    await d.waitFor({ state: 'detached' });
+    // A driver installed (and loaded by connectord) while the page is open.
+    const addLate = async (route) => {
+      const real = await (await route.fetch()).json();
+      const gen = real.loaded.find((p) => p.name === 'test_gen');
+      await route.fulfill({ json: { ...real, loaded: [...real.loaded, { ...gen, name: 'late_gen' }] } });
+    };
+    await page.route('**/plugins', addLate);
+    d = await openAdd();
+    await field(d, 'Type').selectOption('BANK_API');
+    assert.equal(await field(d, 'Driver').locator('option[value="late_gen"]').count(), 1, 'the new driver is offered');
+    await page.unroute('**/plugins', addLate);
+    await page.keyboard.press('Escape');
+    await d.waitFor({ state: 'detached' });
+    page.off('request', onReq);
+    assert.equal(pluginGets.length, 2, 'one GET /plugins per opening');
+  }
+
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();

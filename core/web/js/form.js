@@ -16,8 +16,15 @@ const TYPES = ['PG_API', 'BANK_API', 'BANK_SFTP', 'PG_DATABASE'];
 let pluginsCache = null;
 let templatesCache; // undefined: not asked yet; null: this server has none
 
+// Asked again each time the form opens: a driver installed while the page
+// is open is offered without reloading the page. Should that request fail,
+// the list read at the last opening is used.
 async function plugins() {
-  if (!pluginsCache) pluginsCache = (await api.plugins()).loaded || [];
+  try {
+    pluginsCache = (await api.plugins()).loaded || [];
+  } catch (e) {
+    if (!pluginsCache) throw e;
+  }
   return pluginsCache;
 }
 
@@ -279,6 +286,3 @@ export async function openConnectorForm(existingId, onSaved) {
   }).catch(() => {});
   return d.dlg;
 }
-
-// After a driver reload on the server, the next form asks again.
-export function resetPluginCache() { pluginsCache = null; }

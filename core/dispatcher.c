@@ -21,7 +21,17 @@
 /* STOP_LOST: the run was taken over (rescued while this worker did not
  * answer, and queued or run again elsewhere): its runner is stopped and
  * nothing of its outcome is written. */
-typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_HANDBACK, STOP_LOST } stop_reason;
+/* STOP_FLOOD: the runner wrote more to its channel than any message can
+ * be (CD_CHANNEL_MAX_MESSAGE); it was killed before the worker's memory
+ * could follow. */
+typedef enum stop_reason {
+    STOP_NONE,
+    STOP_TIMEOUT,
+    STOP_CANCEL,
+    STOP_HANDBACK,
+    STOP_LOST,
+    STOP_FLOOD
+} stop_reason;
 
 typedef struct slot {
     int used;
@@ -245,7 +255,8 @@ size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
 static void handle_channel(cd_dispatcher *d, slot *s)
 {
     cd_child *c = &s->child;
-    if (c->channel_fd >= 0 && !cd_channel_fill(c->channel_fd, &c->channel_in)) {
+    int filled = c->channel_fd >= 0 ? cd_channel_fill(c->channel_fd, &c->channel_in) : 1;
+    if (filled == 0) {
         close(c->channel_fd);
         c->channel_fd = -1;
     }
@@ -261,6 +272,15 @@ static void handle_channel(cd_dispatcher *d, slot *s)
             s->verdict = json_incref(verdict);
         }
         json_decref(msg);
+    }
+    if (filled == 2 && c->channel_in.len >= CD_CHANNEL_MAX_MESSAGE) {
+        cd_warn("run %lld: its runner wrote a message of more than %zu bytes to the worker; "
+                "stopped", (long long)s->run_id, (size_t)CD_CHANNEL_MAX_MESSAGE);
+        close(c->channel_fd);
+        c->channel_fd = -1;
+        c->channel_in.len = 0;
+        s->stop = STOP_FLOOD;
+        cd_child_signal(c, SIGKILL);
     }
 }
 
@@ -386,6 +406,12 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
                 cd_error("run %lld: %s", (long long)s->run_id, err);
                 free(err);
             }
+            free(reason);
+        } else if (s->stop == STOP_FLOOD) {
+            char *reason = cd_sprintf("runner stopped: it wrote a message of more than %zu bytes "
+                                      "to the worker",
+                                      (size_t)CD_CHANNEL_MAX_MESSAGE);
+            settle(d, conn, s, reason, 0);
             free(reason);
         } else {
             c->timed_out = s->stop == STOP_TIMEOUT;

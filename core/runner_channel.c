@@ -154,6 +154,8 @@ int cd_channel_fill(int fd, cd_buf *in)
 {
     char chunk[16384];
     for (;;) {
+        if (in->len >= CD_CHANNEL_MAX_MESSAGE)
+            return 2;
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n > 0) {
             cd_buf_append(in, chunk, (size_t)n);

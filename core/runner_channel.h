@@ -47,8 +47,16 @@ int cd_channel_read_row(int fd, cd_run_row *row, char **err);
 /* The run row as the runner reads it (malloc'd; NULL only on a string
  * that is not UTF-8, which PostgreSQL never returns). */
 char *cd_channel_row_json(const cd_run_row *row);
-/* Appends what can be read from the non-blocking fd to in. Returns 1 while
- * the pipe is open, 0 at end of file or error (the caller closes fd). */
+/* The longest message a runner may send (a verdict with every detail at
+ * its cap is far below it): the worker's buffer for a runner never grows
+ * past it, whatever a driver writes to the channel's descriptor. */
+#define CD_CHANNEL_MAX_MESSAGE ((size_t)32 << 20)
+
+/* Appends what can be read from the non-blocking fd to in, stopping once in
+ * holds CD_CHANNEL_MAX_MESSAGE bytes. Returns 1 while the pipe is open, 0
+ * at end of file or error (the caller closes fd), 2 when in is full: take
+ * the messages out (cd_channel_next); if it is still full, the runner sent
+ * a message longer than the limit. */
 int cd_channel_fill(int fd, cd_buf *in);
 /* The next complete message in in, or NULL. A line that is not a JSON
  * object is skipped (reported as a warning). */

@@ -70,6 +70,17 @@ id=$(queue "$pg" 2)
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "run settled"
 assert_eq "timed out after 2 s" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 
+echo "== a driver flooding the worker's channel: stopped, the worker's memory bounded"
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$w1/status"; }
+before=$(hwm)
+fl=$(add flood abi_misuse '{"mode": "chan_flood"}')
+id=$(queue "$fl")
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "flooding run settled"
+assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "wrote a message of more than" "reason"
+grew=$(( $(hwm) - before ))
+[ "$grew" -lt 150000 ] || cd_fail "the worker's peak memory grew by $grew kB"
+kill -0 "$w1" || cd_fail "the worker died of the flood"
+
 echo "== a driver that hangs and ignores SIGTERM is killed at its timeout"
 hang=$(add hang hanger '{}')
 id=$(queue "$hang" 2)

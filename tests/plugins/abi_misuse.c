@@ -13,6 +13,8 @@
  *   pgid_hang    forks a helper that sleeps a minute, moves itself into its
  *                parent's process group and hangs, deaf to cancellation;
  *   stdout       prints to stdout, then one row;
+ *   chan_flood   writes 320 MiB without a newline to the worker's channel
+ *                (fd 4), then sleeps;
  *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
  *                load-path tests.
  * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
@@ -102,6 +104,14 @@ static int run_misuse(cd_run *run)
         }
         setpgid(0, getpgid(getppid()));
         for (int i = 0; i < 120; i++)
+            sleep(1);
+    } else if (mode && strcmp(mode, "chan_flood") == 0) {
+        static char block[1 << 20];
+        memset(block, 'x', sizeof block);
+        for (int i = 0; i < 320; i++)
+            if (write(4, block, sizeof block) < 0)
+                break;
+        for (int i = 0; i < 60; i++)
             sleep(1);
     } else if (mode && strcmp(mode, "stdout") == 0) {
         printf("a driver talking on stdout\n");

@@ -107,6 +107,19 @@ static int max_param(const char *q)
     return max;
 }
 
+/* The result column named name: exactly as the query returns it first (a
+ * quoted "TxnRef"), then as PQfnumber reads an unquoted name (folded to
+ * lower case, so TXNREF finds txnref). -1 when there is none. */
+static int result_column(const PGresult *desc, const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i < PQnfields(desc); i++)
+        if (strcmp(PQfname(desc, i), name) == 0)
+            return i;
+    return PQfnumber(desc, name);
+}
+
 static int check_config(cd_run *run, const json_t *root)
 {
     int bad = 0;
@@ -387,7 +400,7 @@ static int build_colmap(cd_run *run, const json_t *root, const PGresult *desc, c
         const char *k;
         json_t *v;
         json_object_foreach(map, k, v) {
-            int idx = PQfnumber(desc, json_string_value(v));
+            int idx = result_column(desc, json_string_value(v));
             if (idx < 0) {
                 hostapi->set_message(run, "column_map.%s names \"%s\", which the query does not "
                                           "return", k, json_string_value(v));

@@ -63,6 +63,11 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status ($(jget '.get("error_
 assert_eq sp_v2_bank_statements "$(jget '["details"]["target_table"]' <<<"$out")" "target"
 assert_eq "2500|row 5001" "$(q "SELECT count(*), min(remarks) FILTER (WHERE bank_ref = 'B5001') FROM sp_v2_bank_statements WHERE bank_name = 'SRC BANK'")" "rows"
 
+echo "== column_map finds a mixed-case result column as the query returns it, and an unquoted name folded"
+mc=$(add_connector src_mixed "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref AS \\\"TxnRef\\\", merchant, amount, txn_day FROM src_txn WHERE txn_day = \$1\", \"column_map\": {\"transaction_id\": \"TxnRef\", \"merchant_id\": \"MERCHANT\", \"amount\": \"amount\", \"transaction_date\": \"txn_day\"}}")
+run_json "$mc" --date 2025-01-04
+assert_eq "SUCCESS|2500" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "mapped ($(jget '.get("error_message")' <<<"$out"))"
+
 echo "== cursor_column: the second run reads only rows after the stored cursor"
 qs "CREATE TABLE src_inc AS SELECT id, txn_ref || 'I' AS ref, merchant, amount, txn_day FROM src_txn WHERE id <= 1000"
 INC="{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_inc;\", \"column_map\": {\"transaction_id\": \"ref\", \"merchant_id\": \"merchant\", \"amount\": \"amount\", \"transaction_date\": \"txn_day\"}}"

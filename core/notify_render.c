@@ -48,9 +48,13 @@ char *cd_notify_link(const cd_notify_msg *m)
     if (!m->base_url)
         return NULL;
     const char *run = pstr(m, "run_id", NULL);
+    const char *conn = pstr(m, "connector_id", NULL);
+    /* The page opens a run through its connector: with both in the link it
+     * need not ask every connector for the run. */
+    if (run && conn)
+        return cd_sprintf("%s/ops/connectors#connector-%s-run-%s", m->base_url, conn, run);
     if (run)
         return cd_sprintf("%s/ops/connectors#run-%s", m->base_url, run);
-    const char *conn = pstr(m, "connector_id", NULL);
     if (conn)
         return cd_sprintf("%s/ops/connectors#connector-%s", m->base_url, conn);
     return cd_sprintf("%s/ops/connectors", m->base_url);

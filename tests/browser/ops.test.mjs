@@ -650,7 +650,7 @@ try {
   await page.keyboard.press('Escape');
   await bf3.waitFor({ state: 'detached' });
 
-  log('alert links: #run-ID opens the run on load, #connector-ID shows the card, unknown ids say so');
+  log('alert links: #run-ID and #connector-CID-run-RID open the run, #connector-ID shows the card, unknown ids say so');
   {
     const h1 = await (await context.request.get(`${URL0}/connectors/${slowId}/history?limit=1`, { headers: apiH })).json();
     const runId = String(h1.runs[0].id);
@@ -664,6 +664,18 @@ try {
     await page.keyboard.press('Escape');
     await linked.waitFor({ state: 'detached' });
     assert.equal(await page.evaluate(() => location.hash), '', 'closed, the address no longer names the run');
+    // What alerts link to now: the connector and the run.
+    await page.evaluate(([c, r]) => { location.hash = `#connector-${c}-run-${r}`; }, [slowId, runId]);
+    await linked.waitFor();
+    assert.equal((await dialogNamed('run').locator('h2').textContent()).trim(), `Run ${runId} — Slow gen`);
+    await page.keyboard.press('Escape');
+    await dialogNamed('run').waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => location.hash), '', 'closed, the address no longer names the run');
+    await page.evaluate((c) => { location.hash = `#connector-${c}-run-987654321`; }, slowId);
+    const t0 = page.locator('.toast', { hasText: 'Run 987654321 not found' });
+    await t0.waitFor();
+    await t0.locator('.toast-close').click();
+    await page.evaluate(() => history.replaceState(null, '', location.pathname));
     // A card the Paused filter hides: the filter is dropped, the card focused.
     await page.getByRole('button', { name: 'Paused', exact: true }).click();
     await page.waitForFunction(() => !document.querySelector('article.card[data-name="All rejected"]'));

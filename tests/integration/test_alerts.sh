@@ -189,11 +189,11 @@ assert b["event"] == "run_failed", b
 assert b["data"]["run_id"] == sys.argv[2] and b["data"]["connector"] == "bad", b
 assert b["data"]["run_date"] == "2026-03-09" and b["data"]["status"] == "FAILED", b
 assert b["data"]["error"], b
-assert b["link"] == "http://ops.example.test/ops/connectors#run-" + sys.argv[2], b["link"]
+assert b["link"] == "http://ops.example.test/ops/connectors#connector-%s-run-%s" % (b["data"]["connector_id"], sys.argv[2]), b["link"]
 assert sys.argv[3] not in h["body"]
 PY
 echo "-- slack: incoming-webhook format, at the URL from the secret reference"
-python3 - "$RLOG" "$run" <<'PY' || cd_fail "slack request"
+python3 - "$RLOG" "$run" "$bad" <<'PY' || cd_fail "slack request"
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
 sl = [r for r in reqs if r["path"].startswith("/slack/T0001/B0001/")]
@@ -204,12 +204,12 @@ assert isinstance(b["text"], str) and "run failed: bad" in b["text"], b["text"]
 assert b["blocks"][0]["type"] == "section" and b["blocks"][0]["text"]["type"] == "mrkdwn"
 assert ("Run %s of bad" % sys.argv[2]) in b["blocks"][0]["text"]["text"], b
 assert b["blocks"][1]["type"] == "context"
-assert "<http://ops.example.test/ops/connectors#run-%s|" % sys.argv[2] in b["blocks"][1]["elements"][0]["text"]
+assert "<http://ops.example.test/ops/connectors#connector-%s-run-%s|" % (sys.argv[3], sys.argv[2]) in b["blocks"][1]["elements"][0]["text"]
 assert "x-connectord-signature" not in sl[0]["headers"]
 PY
 echo "-- email: through SMTP, logged in with the password from the secret reference"
 mail=$(ls "$MAILDIR"/*.eml | head -n 1)
-python3 - "$mail" "$run" "$CD_TEST_SMTP_PASSWORD" <<'PY' || cd_fail "email"
+python3 - "$mail" "$run" "$CD_TEST_SMTP_PASSWORD" "$bad" <<'PY' || cd_fail "email"
 import email, sys
 raw = open(sys.argv[1], "rb").read()
 m = email.message_from_bytes(raw)
@@ -220,7 +220,7 @@ assert m["Subject"] == "[connectord] run failed: bad 2026-03-09", m["Subject"]
 assert m["From"] == "connectord <connectord@example.test>"
 body = m.get_payload()
 assert ("Run %s of bad" % sys.argv[2]) in body, body
-assert "http://ops.example.test/ops/connectors#run-%s" % sys.argv[2] in body
+assert "http://ops.example.test/ops/connectors#connector-%s-run-%s" % (sys.argv[4], sys.argv[2]) in body
 assert sys.argv[3].encode() not in raw.split(b"\r\n", 3)[3]
 PY
 

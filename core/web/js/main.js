@@ -230,8 +230,9 @@ for (const tab of document.querySelectorAll('[data-filter]')) {
   });
 }
 
-// Alert links (core/notify_render.c) end in #run-ID (that run's detail) or
-// #connector-ID (its card). Followed on load, once the first list is in
+// Alert links (core/notify_render.c) end in #connector-CID-run-RID (that
+// run's detail; older alerts said #run-RID alone) or #connector-ID (its
+// card). Followed on load, once the first list is in
 // (and the token asked for), and on every hashchange.
 let hashPending = true;
 
@@ -285,11 +286,41 @@ async function showRun(id) {
   notFound(`Run ${id} not found`, 'No connector has this run: it may have been deleted with its connector.');
 }
 
+// #connector-CID-run-RID, what alerts link to now: no search needed.
+async function showRunOf(cid, rid) {
+  const c = byId(cid) || ((await api.list({})).connectors || []).find((x) => String(x.id) === cid);
+  if (!c) {
+    notFound(`Connector ${cid} not found`, 'The link points at a connector that does not exist (any more): it may have been deleted.');
+    return;
+  }
+  try {
+    await api.runDetail(cid, rid, { log_limit: 1, errors_limit: 1 });
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    notFound(`Run ${rid} not found`, `${c.name} has no run ${rid}: it may have been deleted.`);
+    return;
+  }
+  const hash = location.hash;
+  const dlg = openRun(c, rid);
+  dlg.addEventListener('close', () => {
+    if (location.hash === hash) history.replaceState(null, '', location.pathname + location.search);
+  });
+}
+
 async function followHash() {
-  const m = /^#(run|connector)-(.*)$/.exec(location.hash);
+  const both = /^#connector-([1-9]\d{0,18})-run-([1-9]\d{0,18})$/.exec(location.hash);
+  const m = both ? null : /^#(run|connector)-(.*)$/.exec(location.hash);
   if (state.target && !(m && m[1] === 'connector' && m[2] === state.target)) {
     state.target = null;
     for (const el of grid.querySelectorAll('.card.is-target')) el.classList.remove('is-target');
+  }
+  if (both) {
+    try {
+      await showRunOf(both[1], both[2]);
+    } catch (e) {
+      errorToast(`Cannot open run ${both[2]}`, e);
+    }
+    return;
   }
   if (!m) return; // not an alert's link (the skip link's #grid, say)
   const [, kind, id] = m;

@@ -327,8 +327,11 @@ static _Noreturn void end_runner(int code)
  * `connectord -c PATH exec-run ID` would. */
 static void become_runner(const zmsg *m, int *fds, int nfds, int sock, int sigfd,
                           const cd_config *cfg, int (*entry)(int, char **),
-                          cd_zygote_run_fn run)
+                          cd_zygote_run_fn run, zchild *kids)
 {
+    /* The zygote's list of runners is not the runner's to keep (held only
+     * in a register, it would be reported as leaked). */
+    free(kids);
     close(sock);
     close(sigfd);
     sigset_t none;
@@ -485,7 +488,7 @@ int cd_zygote_main(int argc, char **argv, int (*entry)(int, char **), cd_zygote_
             const cd_config *cfg = cached_config(&cc, m.config_path);
             pid_t pid = fork();
             if (pid == 0)
-                become_runner(&m, fds, nfds, sock, sigfd, cfg, entry, run);
+                become_runner(&m, fds, nfds, sock, sigfd, cfg, entry, run, kids);
             if (pid < 0) {
                 reply.value = errno;
             } else {

@@ -135,36 +135,25 @@ static char *dir_check(const char *dir, int fd)
     return NULL;
 }
 
-/* dlerror() names the file as it was opened; loaded_as is replaced by the
- * file's own path, which is what an operator can act on. */
-static char *dl_reason(const char *what, const char *loaded_as, const char *path)
+static char *dl_reason(const char *what)
 {
     const char *e = dlerror();
-    if (!e)
-        return cd_sprintf("%s: unknown dlopen error", what);
-    size_t n = strlen(loaded_as);
-    if (strncmp(e, loaded_as, n) == 0)
-        return cd_sprintf("%s: %s%s", what, path, e + n);
-    return cd_sprintf("%s: %s", what, e);
+    return cd_sprintf("%s: %s", what, e ? e : "unknown dlopen error");
 }
 
 /* Opens the file and returns its descriptor without calling init. */
 static int open_and_read_magic(const char *path, void **handle, const cd_driver_magic **magic,
                                char **reason)
 {
-    struct stat st;
-    int fd = cd_plugin_file_open(path, &st, reason);
-    if (fd < 0)
+    char *bad = cd_plugin_file_check(path);
+    if (bad) {
+        *reason = bad;
         return -1;
-    /* Loaded through the descriptor that was judged: a file renamed over
-     * the path since the checks is not the one loaded. */
-    char fd_path[40];
-    snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+    }
     dlerror();
-    void *h = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
-    close(fd);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        char *r = dl_reason("cannot load", fd_path, path);
+        char *r = dl_reason("cannot load");
         *reason = cd_sprintf("%s (missing dependency? run ldd on it)", r);
         free(r);
         return -1;

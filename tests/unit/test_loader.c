@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -348,84 +347,6 @@ static void dir_listing_is_sorted_and_only_so_files(void **state)
     free(err);
 }
 
-/* The loader's dlopen goes through this one: when swap_from is set, the
- * file there is renamed over the path being loaded first, as someone with
- * write access to the folder could do between the loader's checks and its
- * dlopen. */
-static const char *swap_from, *swap_over;
-
-void *dlopen(const char *file, int mode)
-{
-    if (swap_from && file) {
-        assert_int_equal(rename(swap_from, swap_over), 0);
-        swap_from = NULL;
-    }
-    void *(*real)(const char *, int);
-    void *sym = dlsym(RTLD_NEXT, "dlopen");
-    memcpy(&real, &sym, sizeof real);
-    return real(file, mode);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in)
-        fail_msg("cannot open %s (set CD_TESTPLUGINS to the test drivers' folder)", from);
-    FILE *out = fopen(to, "wb");
-    assert_non_null(out);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
-    assert_int_equal(chmod(to, 0644), 0);
-}
-
-/* The driver loaded is the file that was checked, even when another file
- * is renamed over its path before the dlopen. */
-static void load_uses_the_checked_file(void **state)
-{
-    (void)state;
-    const char *plugins = getenv("CD_TESTPLUGINS");
-    if (!plugins)
-        fail_msg("CD_TESTPLUGINS is not set");
-    char dir[] = "/tmp/cd-loader-swap-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char from[4096], good[4096], evil[4096];
-    snprintf(good, sizeof good, "%s/driver.so", dir);
-    snprintf(evil, sizeof evil, "%s/evil.so", dir);
-    snprintf(from, sizeof from, "%s/test_gen.so", plugins);
-    copy_file(from, good);
-    snprintf(from, sizeof from, "%s/no_magic.so", plugins);
-    copy_file(from, evil);
-
-    swap_from = evil;
-    swap_over = good;
-    cd_driver drv;
-    char *reason = NULL;
-    int rc = cd_driver_load(good, &drv, &reason);
-    assert_null(swap_from); /* the swap happened */
-    if (rc != 0)
-        fail_msg("the file renamed over the checked one was loaded: %s", reason);
-    assert_string_equal(drv.magic->name, "test_gen");
-    assert_string_equal(drv.path, good); /* named by its path, not the descriptor */
-    cd_driver_unload(&drv);
-
-    /* A failure to load names the file, not the descriptor it was read by. */
-    int fd = open(good, O_WRONLY | O_TRUNC);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "not an ELF file", 15), 15);
-    close(fd);
-    rc = cd_driver_load(good, &drv, &reason);
-    assert_int_equal(rc, -1);
-    if (!strstr(reason, good) || strstr(reason, "/proc/self/fd"))
-        fail_msg("reason [%s] does not name %s", reason, good);
-    free(reason);
-    unlink(good);
-    rmdir(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,7 +365,6 @@ int main(void)
         cmocka_unit_test(dir_listing_is_sorted_and_only_so_files),
         cmocka_unit_test(file_open_keeps_the_checked_file),
         cmocka_unit_test(dir_listing_refuses_a_directory_others_can_rename_in),
-        cmocka_unit_test(load_uses_the_checked_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,9 +112,11 @@ static const char *string_field(const json_t *c, const char *key, size_t maxlen,
 #define TZ_DEFAULT "Asia/Kolkata"
 #define TZ_UNKNOWN "is not a known IANA time zone (for example Asia/Kolkata)"
 
-/* The schedule fields. *tz_out is the zone to check with PostgreSQL
- * (cd_api_tz_check) when it names a zone file, else NULL. */
-static void check_schedule(const json_t *c, json_t *errors, const char **tz_out)
+/* The schedule and alert fields of c (body: what the request itself sent).
+ * *tz_out is the zone to check with PostgreSQL (cd_api_tz_check) when it
+ * names a zone file, else NULL. */
+static void check_schedule(const json_t *c, const json_t *body, json_t *errors,
+                           const char **tz_out)
 {
     *tz_out = NULL;
     json_t *en = json_object_get(c, "schedule_enabled");
@@ -173,7 +175,11 @@ static void check_schedule(const json_t *c, json_t *errors, const char **tz_out)
              * nowhere, without a word: judged against this worker's
              * alerts.channels (every worker should have the same ones; the
              * workers warn when they differ). */
-            cd_alert_settings *as = cd_alert_settings_get();
+            /* Only names a request sends: a stored list a later change of
+             * alerts.channels left behind must not block every other edit
+             * (the ops page cannot even send this field). */
+            const json_t *sent = body ? json_object_get(body, "alert_channels") : NULL;
+            cd_alert_settings *as = sent ? cd_alert_settings_get() : NULL;
             size_t i;
             json_t *v;
             json_array_foreach(ch, i, v) {
@@ -385,7 +391,7 @@ int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int crea
             err_add(errors, "status", "must be ACTIVE or PAUSED");
     }
     const char *tz = NULL;
-    check_schedule(c, errors, &tz);
+    check_schedule(c, q->body, errors, &tz);
     if (tz) {
         PGconn *db = cd_api_db(q, r);
         if (!db)

@@ -279,7 +279,9 @@ static void handle_channel(cd_dispatcher *d, slot *s)
         close(c->channel_fd);
         c->channel_fd = -1;
         c->channel_in.len = 0;
-        s->stop = STOP_FLOOD;
+        /* A cancel or a hand-back asked for stays what the run ends as. */
+        if (s->stop == STOP_NONE || s->stop == STOP_TIMEOUT)
+            s->stop = STOP_FLOOD;
         cd_child_signal(c, SIGKILL);
     }
 }

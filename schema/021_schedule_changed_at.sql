@@ -25,6 +25,9 @@ DROP TRIGGER IF EXISTS trg_connectors_schedule_changed ON sp_v2_connectors;
 CREATE TRIGGER trg_connectors_schedule_changed
     BEFORE UPDATE OF schedule_cron, schedule_timezone ON sp_v2_connectors
     FOR EACH ROW
-    WHEN (OLD.schedule_cron IS DISTINCT FROM NEW.schedule_cron
-          OR OLD.schedule_timezone IS DISTINCT FROM NEW.schedule_timezone)
+    -- As the scheduler reads them: an empty or NULL zone is Asia/Kolkata, so
+    -- the API writing the default over a NULL is no change of schedule.
+    WHEN (NULLIF(OLD.schedule_cron, '') IS DISTINCT FROM NULLIF(NEW.schedule_cron, '')
+          OR COALESCE(NULLIF(OLD.schedule_timezone, ''), 'Asia/Kolkata')
+             IS DISTINCT FROM COALESCE(NULLIF(NEW.schedule_timezone, ''), 'Asia/Kolkata'))
     EXECUTE FUNCTION connectord_schedule_changed();

@@ -591,6 +591,17 @@ assert_contains "$BODY" '"field":"expected_by"' "expected_by named"
 req PUT "/connectors/$al" '{"alert_channels": ["ops-webhok"]}'
 expect 400 "a channel name no channel has"
 assert_contains "$BODY" '"field":"alert_channels[0]","message":"names no channel of alerts.channels (ops-webhook)"' "the misspelt name refused, the known ones listed"
+# a stored name a later change of alerts.channels left behind blocks no other edit
+q "UPDATE sp_v2_connectors SET alert_channels = '[\"gone-channel\"]' WHERE id = $al" >/dev/null
+req PUT "/connectors/$al" '{"source_entity": "ALERTS2"}'
+expect 200 "an edit that does not send alert_channels"
+# the API writing the default zone over a NULL is no change of schedule (021)
+q "UPDATE sp_v2_connectors SET schedule_timezone = NULL, schedule_changed_at = NULL WHERE id = $al" >/dev/null
+req PUT "/connectors/$al" '{"source_entity": "ALERTS3"}'
+expect 200 "an edit of another field"
+assert_eq "Asia/Kolkata|1" "$(q "SELECT schedule_timezone || '|' || (schedule_changed_at IS NULL)::int FROM sp_v2_connectors WHERE id = $al")" "no schedule change stamped"
+req PUT "/connectors/$al" '{"alert_channels": ["ops-webhook"]}'
+expect 200 "the list mended"
 req PUT "/connectors/$al" '{"alert_channels": "ops"}'
 expect 400 "bad alert_channels"
 assert_contains "$BODY" '"field":"alert_channels"' "alert_channels named"

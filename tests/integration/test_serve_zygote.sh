@@ -81,6 +81,14 @@ grew=$(( $(hwm) - before ))
 [ "$grew" -lt 150000 ] || cd_fail "the worker's peak memory grew by $grew kB"
 kill -0 "$w1" || cd_fail "the worker died of the flood"
 
+echo "== a run cancelled whose runner then floods the channel still ends cancelled"
+cf=$(add cancelflood abi_misuse '{"mode": "cancel_flood"}')
+id=$(queue "$cf")
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $id" 20 "running"
+"$CD" -c "$CFG" cancel "$id" >/dev/null
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "settled"
+assert_eq "cancelled" "$(q "SELECT details->>'outcome' FROM sp_v2_connector_runs WHERE id = $id")" "outcome"
+
 echo "== a driver that hangs and ignores SIGTERM is killed at its timeout"
 hang=$(add hang hanger '{}')
 id=$(queue "$hang" 2)

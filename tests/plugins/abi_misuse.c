@@ -15,6 +15,8 @@
  *   stdout       prints to stdout, then one row;
  *   chan_flood   writes 320 MiB without a newline to the worker's channel
  *                (fd 4), then sleeps;
+ *   cancel_flood waits (up to 60 s) until is_cancelled, then floods fd 4
+ *                with 40 MiB;
  *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
  *                load-path tests.
  * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
@@ -105,10 +107,15 @@ static int run_misuse(cd_run *run)
         setpgid(0, getpgid(getppid()));
         for (int i = 0; i < 120; i++)
             sleep(1);
-    } else if (mode && strcmp(mode, "chan_flood") == 0) {
+    } else if (mode && (strcmp(mode, "chan_flood") == 0 || strcmp(mode, "cancel_flood") == 0)) {
+        int on_cancel = strcmp(mode, "cancel_flood") == 0;
+        for (int i = 0; on_cancel && i < 600 && !host->is_cancelled(run); i++) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         static char block[1 << 20];
         memset(block, 'x', sizeof block);
-        for (int i = 0; i < 320; i++)
+        for (int i = 0; i < (on_cancel ? 40 : 320); i++)
             if (write(4, block, sizeof block) < 0)
                 break;
         for (int i = 0; i < 60; i++)

@@ -69,8 +69,15 @@ cd_zygote *cd_zygote_start(const char *self_exe, char **err)
     cd_spawnattr_init_clean(&attr, 0);
     char parent_env[48];
     snprintf(parent_env, sizeof parent_env, "CONNECTORD_PARENT_PID=%ld", (long)getpid());
-    char **envp = cd_child_environment(parent_env, NULL);
-    char *argv[] = {(char *)self_exe, "runner-zygote", "3", NULL};
+    /* Every symbol of every library bound once, in the zygote: each runner
+     * it forks would otherwise resolve its lazy calls again, faulting in
+     * the symbol tables of some forty libraries (about a tenth of an empty
+     * run). The zygote drops the variable again unless the operator set it,
+     * so that what drivers start is not affected. */
+    int bind_now = getenv("LD_BIND_NOW") == NULL;
+    char bind_env[] = "LD_BIND_NOW=1";
+    char **envp = cd_child_environment(parent_env, bind_now ? bind_env : NULL);
+    char *argv[] = {(char *)self_exe, "runner-zygote", "3", bind_now ? "bind-now" : NULL, NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, self_exe, &fa, &attr, argv, envp);
     free(envp);
@@ -399,8 +406,10 @@ static void report_exits(int sock, zchild *kids, size_t *nkids)
 
 int cd_zygote_main(int argc, char **argv, int (*entry)(int, char **), cd_zygote_run_fn run)
 {
-    if (argc != 1)
+    if (argc != 1 && !(argc == 2 && strcmp(argv[1], "bind-now") == 0))
         return 2;
+    if (argc == 2)
+        unsetenv("LD_BIND_NOW"); /* bound already; see cd_zygote_start */
     int sock = atoi(argv[0]);
     /* Die with the worker; the check covers a worker that died before. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -46,6 +46,13 @@ assert_eq "$runner" "$(awk '{print $5}' "/proc/$runner/stat")" "the runner leads
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "slow run done"
 assert_eq 30 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "its rows loaded"
 
+echo "== the zygote binds every library symbol once; what its runners start does not inherit that"
+assert_contains "$(tr '\0' '\n' <"/proc/$zygote/environ")" "LD_BIND_NOW=1" "the zygote starts bound"
+env=$(add env abi_misuse '{"mode": "env", "name": "LD_BIND_NOW"}')
+id=$(queue "$env")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "env run done"
+assert_eq "env LD_BIND_NOW=(unset)" "$(q "SELECT message FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'env %'")" "the runner's environment"
+
 echo "== a driver that crashes: its run fails with the signal, the worker goes on"
 crash=$(add crash crasher '{}')
 id=$(queue "$crash")

@@ -596,8 +596,10 @@ static int finish_item(sp_parse *p)
         hostapi->local_date(p->run, instant, date) != CD_OK)
         problem = "trans_date is outside the calendar";
     if (!problem) {
-        const char *code = v[F_CLIENT_CODE];
-        if ((!code || !*code) && strcmp(p->merchant, "ALL") != 0)
+        /* A blank client_code is as good as absent, as the README's
+         * table says of every field: the requested code stands in. */
+        const char *code = first_present(v[F_CLIENT_CODE], NULL);
+        if (!code && strcmp(p->merchant, "ALL") != 0)
             code = p->merchant;
         merchant = normalize_code(code);
         if (!merchant || !*merchant)
@@ -631,12 +633,14 @@ static int finish_item(sp_parse *p)
     values[C_AMOUNT] = a;
     values[C_DATE] = date;
     values[C_TS] = ts;
-    values[C_METHOD] = v[F_PAYMENT_MODE] ? v[F_PAYMENT_MODE] : v[F_PG_PAY_MODE];
+    /* "payment_mode": "" next to a real pg_pay_mode, or "pg_name": "" would
+     * otherwise load as no payment method / no source name. */
+    values[C_METHOD] = first_present(v[F_PAYMENT_MODE], v[F_PG_PAY_MODE]);
     values[C_UTR] = v[F_UTR];
     values[C_RRN] = v[F_RRN];
     values[C_GWREF] = v[F_APPROVAL_CODE];
     values[C_STATUS] = v[F_TRANSACTION_STATUS];
-    values[C_SOURCE_NAME] = v[F_PG_NAME] ? v[F_PG_NAME] : hostapi->run_info(p->run)->source_entity;
+    values[C_SOURCE_NAME] = first_present(v[F_PG_NAME], hostapi->run_info(p->run)->source_entity);
     values[C_SOURCE_TYPE] = "CONNECTOR";
     values[C_SETTLEMENT] = settle;
     values[C_MERCHANT_NAME] = v[F_CLIENT_NAME];

@@ -223,6 +223,17 @@ static const char blanks_body[] =
     "{\"transaction_id\":\"  \",\"txn_id\":\"\",\"client_code\":\"BLANKS\","
     "\"payee_amount\":\"4.00\",\"trans_date\":\"2025-01-02 10:00:00\"}]";
 
+/* Blank optional fields next to their fallbacks: a blank client_code (the
+ * requested code stands in), a blank payment_mode next to pg_pay_mode, a
+ * blank pg_name (the connector's source_entity stands in). */
+static const char blankopt_body[] =
+    "[{\"transaction_id\":\"O1\",\"client_code\":\"  \",\"payee_amount\":\"1.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\",\"payment_mode\":\"\",\"pg_pay_mode\":\"UPI\","
+    "\"pg_name\":\" \"},"
+    "{\"transaction_id\":\"O2\",\"client_code\":\"\",\"payee_amount\":\"2.00\","
+    "\"trans_date\":\"2025-01-02 10:00:00\",\"payment_mode\":\"CARD\",\"pg_pay_mode\":\"UPI\","
+    "\"pg_name\":\"SABPAISA-UPI\"}]";
+
 /* Timestamps with their own offsets: the business date is the connector's
  * local day of the instant. */
 static const char zones_body[] =
@@ -362,6 +373,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, zones_body, NULL);
     if (strcmp(code, "BLANKS") == 0)
         return reply(c, 200, blanks_body, NULL);
+    if (strcmp(code, "BLANKOPT") == 0)
+        return reply(c, 200, blankopt_body, NULL);
     if (strcmp(code, "MIXED") == 0)
         return reply(c, 200, mixed_body, NULL);
     if (strcmp(code, "BADROWS") == 0)

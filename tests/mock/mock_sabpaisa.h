@@ -14,6 +14,8 @@
  *   NOID          3 items, the second one without transaction_id/txn_id
  *   BLANKS        4 items whose first choice of id, amount or date is empty
  *                 or blank and the fallback set (the last has neither id)
+ *   BLANKOPT      2 items: blank client_code, payment_mode and pg_name next
+ *                 to pg_pay_mode; an empty client_code with every field set
  *   MIXED         7 items: amounts as strings and numbers with 0, 1 and 2
  *                 decimals, every date form, client codes to trim/upper-case
  *   BADROWS       6 items: no id, amounts "12.3x" and "abc", invalid UTF-8

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "driver_test.h"
+#include "../pg_api_internal.h"
 
 /* The driver's exported entry points, linked in from pg_api.c. */
 
@@ -351,6 +352,36 @@ static void test_run_blank_fields_fall_back(void **state)
     cd_mock_free(m);
 }
 
+/* So is a blank client_code (the requested code stands in), payment_mode
+ * (pg_pay_mode is used) or pg_name (the connector's source_entity). */
+static void test_run_blank_optional_fields_fall_back(void **state)
+{
+    cd_mock_host *m = load_codes("\"BLANKOPT\"", NULL);
+    cd_mock_set_source_entity(m, "SABPAISA");
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_error_count(m), 0);
+    assert_int_equal(cd_mock_record_count(m), 2);
+    assert_string_equal(cd_mock_record_value(m, 0, "merchant_id"), "BLANKOPT");
+    assert_string_equal(cd_mock_record_value(m, 0, "payment_method"), "UPI");
+    assert_string_equal(cd_mock_record_value(m, 0, "source_name"), "SABPAISA");
+    assert_string_equal(cd_mock_record_value(m, 1, "merchant_id"), "BLANKOPT");
+    assert_string_equal(cd_mock_record_value(m, 1, "payment_method"), "CARD");
+    assert_string_equal(cd_mock_record_value(m, 1, "source_name"), "SABPAISA-UPI");
+    cd_mock_free(m);
+    /* with ALL there is no requested code to stand in */
+    m = load_codes("\"ALL\"", NULL);
+    uint64_t items = 0;
+    static const char all_body[] =
+        "[{\"transaction_id\":\"O1\",\"client_code\":\" \",\"payee_amount\":\"1.00\","
+        "\"trans_date\":\"2025-01-02\"}]";
+    assert_int_equal(pg_api_parse_buffer(cd_mock_run(m), "ALL", (const unsigned char *)all_body,
+                                         sizeof all_body - 1, 0, &items), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 0);
+    assert_int_equal(cd_mock_record_error_count(m), 1);
+    assert_non_null(strstr(cd_mock_record_error_reason(m, 0), "no client_code"));
+    cd_mock_free(m);
+}
+
 static void test_run_truncated(void **state)
 {
     cd_mock_host *m = load_codes("\"TRUNC\"", NULL);
@@ -438,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_run_zoned_timestamps),
         cmocka_unit_test(test_run_generated_and_noid),
         cmocka_unit_test(test_run_blank_fields_fall_back),
+        cmocka_unit_test(test_run_blank_optional_fields_fall_back),
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),

@@ -138,6 +138,20 @@ static void test_validate_rejects(void **state)
     expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
                    " \"date_format\": \"YYYY\"}",
                    "date_format");
+    /* a day and a month but no year: the URL would name no year */
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                   " \"date_format\": \"DD-MM\"}",
+                   "date_format");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
+                   " \"date_format\": \"MMDD\"}",
+                   "date_format");
+    const char *good[] = {"YYYY-MM-DD", "DD-MM-YYYY", "YYMMDD", "DD/MM/YY", "YYYYMMDD"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        cd_mock_host *g = load_driver("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": "
+                                      "[\"A\"], \"date_format\": \"%s\"}", good[i]);
+        assert_int_equal(cd_mock_validate(g), CD_OK);
+        cd_mock_free(g);
+    }
     expect_invalid("not json", "");
     /* a secret reference is accepted unresolved */
     cd_mock_host *m = load_driver("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"

@@ -23,7 +23,9 @@
  * page or a missing cursor or link ends the listing; a short page does not,
  * as banks cap the page size below what they are asked for. Reaching
  * max_pages while the bank still signals more fails the run: half a day
- * loaded as if complete is worse than a clear error.
+ * loaded as if complete is worse than a clear error. A page that repeats
+ * the page before it record for record (page, offset), or a cursor or link
+ * back to a page already read, fails it at once: such a listing never ends.
  *
  * Auth: none, bearer, api_key (header name configurable), basic, and
  * hmac_sha256: the request is signed with HMAC-SHA256 over a canonical
@@ -357,6 +359,9 @@ static int validate(cd_run *run)
  * this is a misconfigured page size, not data. CSV is streamed. */
 #define MAX_BODY (64u * 1024u * 1024u)
 
+/* Bytes of a SHA-256 digest. */
+#define SHA256_LEN 32
+
 /* ------------------------------------------------------------------ */
 /* Column mapping                                                      */
 /* ------------------------------------------------------------------ */
@@ -369,6 +374,7 @@ typedef struct ba_map {
     size_t *lengths;
     size_t n;
     const char *bank_name; /* used when columns has no bank_name */
+    EVP_MD_CTX *page_digest; /* run(): SHA-256 of the page's records, or NULL */
 } ba_map;
 
 static void map_free(ba_map *m)
@@ -426,6 +432,25 @@ static const char *synthesized(const ba_map *m, size_t i)
     if (strcmp(m->targets[i], "source_type") == 0)
         return "CONNECTOR";
     return NULL;
+}
+
+/* Adds one record (its values, each with its length, NULL apart from
+ * empty) to the page's fingerprint: two pages with the same records in
+ * the same order have the same digest. */
+static void digest_record(ba_map *m, const char *const *values, const size_t *lengths, size_t n)
+{
+    if (!m->page_digest)
+        return;
+    unsigned char sep = 0x1e;
+    EVP_DigestUpdate(m->page_digest, &sep, 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char present = values[i] != NULL;
+        uint64_t len = values[i] ? (uint64_t)lengths[i] : 0;
+        EVP_DigestUpdate(m->page_digest, &present, 1);
+        EVP_DigestUpdate(m->page_digest, &len, sizeof len);
+        if (len)
+            EVP_DigestUpdate(m->page_digest, values[i], (size_t)len);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -555,6 +580,11 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             break;
         }
         if (!YAJL_IS_OBJECT(item)) {
+            const char *what = YAJL_IS_STRING(item) ? YAJL_GET_STRING(item)
+                               : YAJL_IS_NUMBER(item) ? YAJL_GET_NUMBER(item)
+                                                      : "(not an object)";
+            size_t wlen = strlen(what);
+            digest_record(m, &what, &wlen, 1);
             hostapi->record_error(run, ref, "record is not a JSON object", NULL, 0);
             continue;
         }
@@ -580,6 +610,7 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             }
             m->lengths[c] = m->values[c] ? strlen(m->values[c]) : 0;
         }
+        digest_record(m, m->values, m->lengths, m->n);
         if (nul_key) {
             char *why = cdc_printf("%s holds a NUL character (\\u0000)", nul_key);
             hostapi->record_error(run, ref, why ? why : "a field holds a NUL character", NULL, 0);
@@ -653,6 +684,7 @@ static int csv_row(void *ud, const char *const *fields, const size_t *lens, size
     char ref[64];
     snprintf(ref, sizeof ref, "page %ld line %llu", cp->page, (unsigned long long)line);
     cp->count++;
+    digest_record(m, fields, lens, nfields);
     if (hostapi->is_cancelled(cp->run)) {
         hostapi->set_message(cp->run, "cancelled");
         cp->rc = CD_CANCELLED;
@@ -1340,14 +1372,23 @@ static void csv_fixed_columns(const json_t *root, ba_map *m)
 }
 
 /* Fetches and emits one page. *count: records in it; *next: what the page
- * says comes next (cursor or link, malloc'd) for cursor/link paging. */
+ * says comes next (cursor or link, malloc'd) for cursor/link paging;
+ * digest: the SHA-256 fingerprint of its records (digest_record). */
 static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url, long pageno,
-                    uint64_t *count, char **next)
+                    uint64_t *count, char **next, unsigned char digest[SHA256_LEN])
 {
     ba_request r;
     memset(&r, 0, sizeof r);
     *count = 0;
     *next = NULL;
+    memset(digest, 0, SHA256_LEN);
+    m->page_digest = EVP_MD_CTX_new();
+    if (!m->page_digest || !EVP_DigestInit_ex(m->page_digest, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(m->page_digest);
+        m->page_digest = NULL;
+        hostapi->set_message(run, "out of memory");
+        return CD_ERR_TRANSIENT;
+    }
     const ba_pager *unused = NULL;
     (void)unused;
     const json_t *pgc = json_object_get(root, "pagination");
@@ -1356,6 +1397,8 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     csv_page cp = {.run = run, .m = m, .header = csv_header(root), .delim = csv_delim(root),
                    .page = pageno, .rc = CD_OK};
     if (is_csv(root) && !(r.csv = cdc_csv_new(csv_delim(root), 0, csv_row, &cp))) {
+        EVP_MD_CTX_free(m->page_digest);
+        m->page_digest = NULL;
         hostapi->set_message(run, "out of memory");
         return CD_ERR_TRANSIENT;
     }
@@ -1389,8 +1432,68 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
                 rc = CD_ERR_PERMANENT;
         }
     }
+    unsigned int dlen = 0;
+    EVP_DigestFinal_ex(m->page_digest, digest, &dlen);
+    EVP_MD_CTX_free(m->page_digest);
+    m->page_digest = NULL;
     request_free(&r);
     return rc;
+}
+
+/* Fingerprints of what a listing has asked for already: the URL of every
+ * cursor or link page, so that a listing sent back to an earlier page
+ * stops there instead of going round until max_pages. An open-addressing
+ * set of SHA-256 digests (uniform, so their first bytes index it). */
+typedef struct seen_entry {
+    unsigned char digest[SHA256_LEN];
+    long page; /* 0: empty slot */
+} seen_entry;
+
+typedef struct seen_set {
+    seen_entry *slots;
+    size_t cap, n;
+} seen_set;
+
+static size_t seen_slot(const seen_set *s, const unsigned char *d)
+{
+    uint64_t h;
+    memcpy(&h, d, sizeof h);
+    size_t i = (size_t)h & (s->cap - 1);
+    while (s->slots[i].page && memcmp(s->slots[i].digest, d, SHA256_LEN) != 0)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+/* The page that first asked for text, or 0 after adding it as `page`;
+ * -1 when out of memory. */
+static long seen_add(seen_set *s, const char *text, long page)
+{
+    unsigned char d[SHA256_LEN];
+    unsigned int dlen = 0;
+    if (!EVP_Digest(text, strlen(text), d, &dlen, EVP_sha256(), NULL))
+        return -1;
+    if (s->n + 1 > s->cap / 2) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        seen_entry *old = s->slots;
+        size_t old_cap = s->cap;
+        s->slots = calloc(cap, sizeof *s->slots);
+        if (!s->slots) {
+            s->slots = old;
+            return -1;
+        }
+        s->cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].page)
+                s->slots[seen_slot(s, old[i].digest)] = old[i];
+        free(old);
+    }
+    size_t i = seen_slot(s, d);
+    if (s->slots[i].page)
+        return s->slots[i].page;
+    memcpy(s->slots[i].digest, d, SHA256_LEN);
+    s->slots[i].page = page;
+    s->n++;
+    return 0;
 }
 
 static int run_driver(cd_run *run)
@@ -1406,6 +1509,7 @@ static int run_driver(cd_run *run)
     memset(&m, 0, sizeof m);
     ba_pager pg;
     char *url = NULL;
+    seen_set seen = {0};
     pager_init(root, &pg);
     if (check_config(run, root) > 0) {
         hostapi->set_message(run, "connection_config is invalid (see the run's log)");
@@ -1424,6 +1528,13 @@ static int run_driver(cd_run *run)
     url = page_url(root, date, &pg);
     uint64_t total = 0;
     int ends_empty = strcmp(pg.type, "page") == 0 || strcmp(pg.type, "offset") == 0;
+    unsigned char digest[SHA256_LEN], prev_digest[SHA256_LEN];
+    uint64_t prev_count = 0;
+    if (!ends_empty && url && seen_add(&seen, url, 1) < 0) {
+        hostapi->set_message(run, "out of memory");
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
     for (long pages = 0;; pages++) {
         if (!url) {
             hostapi->set_message(run, "cannot build the URL for page %ld", pages + 1);
@@ -1447,7 +1558,23 @@ static int run_driver(cd_run *run)
         }
         uint64_t count = 0;
         char *next = NULL;
-        rc = one_page(run, root, &m, url, pages + 1, &count, &next);
+        rc = one_page(run, root, &m, url, pages + 1, &count, &next, digest);
+        if (rc == CD_OK && ends_empty && count > 0 && count == prev_count &&
+            memcmp(digest, prev_digest, SHA256_LEN) == 0) {
+            /* A bank that ignores the page or offset parameter, or clamps
+             * it to its last page, answers the same records forever: no
+             * empty page ever ends the listing. */
+            hostapi->set_message(run, "page %ld of the bank API repeats page %ld record for "
+                                      "record: it ignores or clamps pagination.%s; stopping "
+                                      "instead of asking again until max_pages",
+                                 pages + 1, pages,
+                                 strcmp(pg.type, "page") == 0
+                                     ? cdc_json_str(pg.pg, "page_param", "page")
+                                     : cdc_json_str(pg.pg, "offset_param", "offset"));
+            rc = CD_ERR_PERMANENT;
+        }
+        memcpy(prev_digest, digest, SHA256_LEN);
+        prev_count = count;
         if (rc == CD_OK && probe && count > 0) {
             hostapi->set_message(run, "the bank API has more than pagination.max_pages (%lld) "
                                       "pages for %s; raise max_pages", pg.max_pages, date);
@@ -1493,6 +1620,24 @@ static int run_driver(cd_run *run)
             next = NULL;
         }
         free(next);
+        if (nurl && !ends_empty) {
+            /* A -> B -> A: a cursor or link back to any earlier page would
+             * go round until max_pages, every round loading the same
+             * records again. */
+            long first = seen_add(&seen, nurl, pages + 2);
+            if (first != 0) {
+                if (first < 0)
+                    hostapi->set_message(run, "out of memory");
+                else
+                    hostapi->set_message(run, "the bank API's %s after page %ld leads back to "
+                                              "page %ld; stopping instead of looping",
+                                         strcmp(pg.type, "cursor") == 0 ? "cursor" : "next link",
+                                         pages + 1, first);
+                rc = first < 0 ? CD_ERR_TRANSIENT : CD_ERR_PERMANENT;
+                free(nurl);
+                break;
+            }
+        }
         if (!nurl)
             break; /* no more pages */
         free(url);
@@ -1505,6 +1650,7 @@ static int run_driver(cd_run *run)
         hostapi->log(run, CD_LOG_INFO, "%llu record(s) read", (unsigned long long)total);
     }
 out:
+    free(seen.slots);
     free(url);
     free(pg.cursor);
     map_free(&m);

@@ -190,6 +190,26 @@ assert_contains "$(jget '["error_message"]' <<<"$out")" "points to http://198.51
 fail MAXP "/json/page/{date}" "\"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 5, \"max_pages\": 2}, $JCOLS"
 assert_eq "the bank API has more than pagination.max_pages (2) pages for 2025-01-02; raise max_pages" "$(jget '["error_message"]' <<<"$out")" "max_pages"
 
+echo "== a pager that never ends: a bank that clamps or ignores page/offset, a cursor or link back to an earlier page"
+fail CLAMP "/json/clamp/{date}" "\"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS"
+assert_eq "page 4 of the bank API repeats page 3 record for record: it ignores or clamps pagination.page; stopping instead of asking again until max_pages|permanent_error" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "clamped page"
+assert_eq "page=1&size=10 page=2&size=10 page=3&size=10 page=4&size=10" "$(requests "$REQLOG" /json/clamp/)" "clamped page: four requests, not max_pages"
+fail IGNORE "/json/ignore/{date}" "\"pagination\": {\"type\": \"page\", \"page_param\": \"p\"}, $JCOLS"
+assert_eq "page 2 of the bank API repeats page 1 record for record: it ignores or clamps pagination.p; stopping instead of asking again until max_pages" \
+    "$(jget '["error_message"]' <<<"$out")" "ignored page parameter"
+fail CSVIGNORE "/csv/ignore/{date}" "\"pagination\": {\"type\": \"offset\", \"page_size\": 10}, $CCOLS"
+assert_eq "page 2 of the bank API repeats page 1 record for record: it ignores or clamps pagination.offset; stopping instead of asking again until max_pages" \
+    "$(jget '["error_message"]' <<<"$out")" "ignored offset, CSV"
+fail CYCLECUR "/json/cyclecursor/{date}" "\"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS"
+assert_eq "the bank API's cursor after page 3 leads back to page 2; stopping instead of looping|permanent_error" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "cursor cycle"
+assert_eq 3 "$(grep -c '^/json/cyclecursor/' "$REQLOG")" "cursor cycle: three requests"
+fail CYCLELINK "/json/cyclelink/{date}" "\"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS"
+assert_eq "the bank API's next link after page 3 leads back to page 2; stopping instead of looping" \
+    "$(jget '["error_message"]' <<<"$out")" "link cycle"
+assert_eq 3 "$(grep -c '^/json/cyclelink/' "$REQLOG")" "link cycle: three requests"
+
 fail HTML "/html/{date}" "\"response_format\": \"csv\", \"csv\": {\"header\": false}, \"columns\": {\"bank_ref\": \"1\", \"amount\": \"2\", \"transaction_date\": \"3\"}"
 assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a CSV statement was expected (an error or login page?)|transient_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "an HTML page with 200 is not a statement"

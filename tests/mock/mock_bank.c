@@ -20,6 +20,9 @@
  *   but every page has a next cursor, the empty one after the last its
  *   own), link (?page=N&size=S;
  *   Link: <...>; rel="next" while more remain). S defaults to 10.
+ *   Broken pagers: clamp (page, but a page past the last is the last
+ *   again), ignore (page, but every page is the first), cyclecursor and
+ *   cyclelink (cursor and link, but the last page leads back to page 2).
  *   JSON: {"data": {"transactions": [...]}, "meta": {...}}. CSV: a header
  *   row, CRLF line ends, a narration with a comma, quotes and a newline.
  * GET /fail/{status}/...   that status (429 and 503 with Retry-After: 5)
@@ -258,14 +261,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (max_page > 0 && size > max_page)
         size = max_page;
     unsigned long from = 0, to = count;
-    if (strcmp(style, "page") == 0 || strcmp(style, "link") == 0) {
-        long page = arg_long(c, "page", 1);
+    if (strcmp(style, "page") == 0 || strcmp(style, "link") == 0 ||
+        strcmp(style, "cyclelink") == 0 || strcmp(style, "clamp") == 0 ||
+        strcmp(style, "ignore") == 0) {
+        long page = strcmp(style, "ignore") == 0 ? 1 : arg_long(c, "page", 1);
+        unsigned long last = count ? (count - 1) / (unsigned long)size + 1 : 1;
+        if (strcmp(style, "clamp") == 0 && page > (long)last)
+            page = (long)last;
         from = page > 0 ? (unsigned long)(page - 1) * (unsigned long)size : 0;
         to = from + (unsigned long)size;
     } else if (strcmp(style, "offset") == 0) {
         from = (unsigned long)arg_long(c, "offset", 0);
         to = from + (unsigned long)size;
-    } else if (strcmp(style, "cursor") == 0 || strcmp(style, "stuckcursor") == 0) {
+    } else if (strcmp(style, "cursor") == 0 || strcmp(style, "stuckcursor") == 0 ||
+               strcmp(style, "cyclecursor") == 0) {
         const char *cur = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
         if (cur && (strncmp(cur, "cur-", 4) != 0 || atol(cur + 4) < 0))
             return text(c, 400, "bad cursor", NULL);
@@ -280,14 +289,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         to = count;
     int more = to < count && strcmp(style, "none") != 0;
     char next_cursor[32] = "", link[256] = "";
-    if (more && strcmp(style, "cursor") == 0)
+    if (more && (strcmp(style, "cursor") == 0 || strcmp(style, "cyclecursor") == 0))
         snprintf(next_cursor, sizeof next_cursor, "cur-%lu", to);
+    if (!more && from < to && strcmp(style, "cyclecursor") == 0) /* back to page 2 */
+        snprintf(next_cursor, sizeof next_cursor, "cur-%ld", size);
     if (strcmp(style, "stuckcursor") == 0) /* a cursor even on the empty last page */
         snprintf(next_cursor, sizeof next_cursor, "cur-%lu", to);
-    if (more && strcmp(style, "link") == 0)
-        snprintf(link, sizeof link, "</%s/link/%s?page=%lu&size=%ld>; rel=\"next\", "
-                                    "</%s/link/%s?page=1&size=%ld>; rel=\"first\"",
-                 fmt, date, to / (unsigned long)size + 1, size, fmt, date, size);
+    if (more && (strcmp(style, "link") == 0 || strcmp(style, "cyclelink") == 0))
+        snprintf(link, sizeof link, "</%s/%s/%s?page=%lu&size=%ld>; rel=\"next\", "
+                                    "</%s/%s/%s?page=1&size=%ld>; rel=\"first\"",
+                 fmt, style, date, to / (unsigned long)size + 1, size, fmt, style, date, size);
+    if (!more && from < to && strcmp(style, "cyclelink") == 0) /* back to page 2 */
+        snprintf(link, sizeof link, "</%s/%s/%s?page=2&size=%ld>; rel=\"next\"", fmt, style,
+                 date, size);
 
     char compact[9];
     snprintf(compact, sizeof compact, "%.4s%.2s%.2s", date, date + 5, date + 8);

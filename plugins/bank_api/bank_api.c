@@ -982,17 +982,24 @@ typedef struct ba_request {
  * read as CSV. */
 static int not_csv_type(const char *type)
 {
-    static const char *const refused[] = {"text/html", "application/xhtml+xml",
-                                          "application/json", "text/xml", "application/xml"};
     if (!type)
         return 0;
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        size_t n = strlen(refused[i]);
-        if (strncasecmp(type, refused[i], n) == 0 && (type[n] == '\0' || type[n] == ';' ||
-                                                     type[n] == ' '))
-            return 1;
-    }
-    return 0;
+    size_t n = strlen("application/json");
+    return cdc_markup_type(type) ||
+           (strncasecmp(type, "application/json", n) == 0 &&
+            (type[n] == '\0' || type[n] == ';' || type[n] == ' '));
+}
+
+/* 1 if a JSON page is in fact an HTML or XML page (a login or maintenance
+ * page answered with 200): its type says so and it does not start as
+ * JSON does. */
+static int markup_page(const char *type, const char *body)
+{
+    if (!cdc_markup_type(type))
+        return 0;
+    while (body && (*body == ' ' || *body == '\t' || *body == '\r' || *body == '\n'))
+        body++;
+    return !body || (*body != '{' && *body != '[');
 }
 
 static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
@@ -1332,6 +1339,10 @@ static int test(cd_run *run)
         } else if (csv_header(root) && rows > 0) {
             rows--;
         }
+    } else if (rc == CD_OK && markup_page(r.content_type, r.body.data)) {
+        hostapi->set_message(run, "the bank API answered %s where a JSON statement was expected "
+                                  "(an error or login page?)", r.content_type);
+        rc = CD_ERR_TRANSIENT;
     } else if (rc == CD_OK) {
         char eb[256];
         yajl_val doc = yajl_tree_parse(r.body.data ? r.body.data : "", eb, sizeof eb);
@@ -1417,6 +1428,15 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
         *count = cp.count;
         if (r.cursor)
             *next = strdup(r.cursor);
+    } else if (rc == CD_OK && markup_page(r.content_type, r.body.data)) {
+        /* transient, as for CSV: a maintenance or expired-session page
+         * passes; one that stays fails every attempt all the same */
+        char *hn = cdc_url_host(url);
+        hostapi->set_message(run, "%s answered %s where a JSON statement was expected (an "
+                                  "error or login page?), page %ld",
+                             hn ? hn : "the bank API", r.content_type, pageno);
+        free(hn);
+        rc = CD_ERR_TRANSIENT;
     } else if (rc == CD_OK) {
         rc = emit_json(run, root, m, r.body.data ? r.body.data : "", pageno, count,
                        strcmp(type, "cursor") == 0 ? next : NULL);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int cdc_buf_append(cdc_buf *b, const void *p, size_t n)
@@ -522,6 +523,23 @@ void cdc_xfer_cleanup(cdc_xfer *x)
     free(x->reason);
     free(x->retry_after);
     x->reason = x->retry_after = NULL;
+}
+
+int cdc_markup_type(const char *type)
+{
+    static const char *const markup[] = {"text/html", "application/xhtml+xml", "text/xml",
+                                         "application/xml"};
+    if (!type)
+        return 0;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    for (size_t i = 0; i < sizeof markup / sizeof markup[0]; i++) {
+        size_t n = strlen(markup[i]);
+        if (strncasecmp(type, markup[i], n) == 0 &&
+            (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t'))
+            return 1;
+    }
+    return 0;
 }
 
 const char *cdc_http_reason(long status, const char *server_reason)

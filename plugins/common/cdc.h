@@ -156,6 +156,12 @@ void cdc_note_retry_after(const cd_host_api *host, cd_run *run, const char *valu
 /* Frees the header copies in x. */
 void cdc_xfer_cleanup(cdc_xfer *x);
 
+/* 1 if a Content-Type (parameters allowed) is an HTML or XML page:
+ * text/html, application/xhtml+xml, text/xml, application/xml. What a
+ * gateway's or bank's error, login or maintenance page comes as with
+ * status 200; never a report. */
+int cdc_markup_type(const char *content_type);
+
 /* The reason phrase ops see for a status ("Unauthorized"); falls back to
  * the server's own reason, then "HTTP error". */
 const char *cdc_http_reason(long status, const char *server_reason);

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <yajl/yajl_parse.h>
 
@@ -720,7 +721,24 @@ typedef struct sp_request {
     uint64_t quiet;    /* bytes fed since a chunk last completed a JSON value */
     cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
     int parse_failed;
+    char *content_type; /* of the final response, malloc'd */
 } sp_request;
+
+/* Keeps the final response's Content-Type, then the common header work
+ * (status, reason, Retry-After). */
+static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
+{
+    sp_request *r = userdata;
+    size_t len = size * nitems;
+    if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
+        free(r->content_type);
+        r->content_type = NULL;
+    } else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
+        free(r->content_type);
+        r->content_type = cdc_header_value(line, len, 13);
+    }
+    return cdc_xfer_header(line, size, nitems, &r->x);
+}
 
 /* No field of a report item comes near this. yajl reads a value that spans
  * chunks again from its start with every chunk, so an endless one (a broken
@@ -730,6 +748,16 @@ typedef struct sp_request {
 /* Records where and why yajl refused the body. */
 static void note_parse_error(sp_request *r, const unsigned char *chunk, size_t len)
 {
+    if (cdc_markup_type(r->content_type)) {
+        /* A WAF's challenge or a maintenance page with status 200 is no
+         * malformed report: it passes, so it is retried like a 503. */
+        r->parse_failed = 1;
+        parse_stop(r->parse, CD_ERR_TRANSIENT,
+                   cdc_printf("the report API for merchant %s answered %s where JSON was "
+                              "expected (an error or maintenance page?)",
+                              r->parse->merchant, r->content_type));
+        return;
+    }
     size_t at = yajl_get_bytes_consumed(r->yajl);
     unsigned char *e = yajl_get_error(r->yajl, 0, chunk, len);
     char *msg = cdc_printf("malformed JSON from the report API for merchant %s at byte %llu: %s",
@@ -849,6 +877,8 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
                        .headers = headers,
                        .write_cb = body_cb,
                        .write_data = &r,
+                       .header_cb = header_cb,
+                       .header_data = &r,
                        .basic_user = basic ? (cfg->username ? cfg->username : "") : NULL,
                        .basic_password = basic ? cfg->password : NULL,
                        .config_timeout_s = cfg->timeout_s};
@@ -895,7 +925,15 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
             hostapi->log(run, CD_LOG_INFO, "response body starts: %.200s", r.errbody.data);
         goto out;
     }
-    if (yajl_complete_parse(r.yajl) != yajl_status_ok) {
+    yajl_status fin = yajl_complete_parse(r.yajl);
+    if (fin != yajl_status_ok && cdc_markup_type(r.content_type)) {
+        rc = CD_ERR_TRANSIENT;
+        hostapi->set_message(run, "the report API for merchant %s answered %s where JSON was "
+                                  "expected (an error or maintenance page?)", code,
+                             r.content_type);
+        goto out;
+    }
+    if (fin != yajl_status_ok) {
         /* At end of input the error is at the last byte received. */
         unsigned char *e = yajl_get_error(r.yajl, 0, NULL, 0);
         char *why = e ? strdup((const char *)e) : NULL;
@@ -924,6 +962,7 @@ out:
     if (r.yajl)
         yajl_free(r.yajl);
     cdc_buf_free(&r.errbody);
+    free(r.content_type);
     cdc_xfer_cleanup(&r.x);
     curl_slist_free_all(headers);
     free(auth_header);

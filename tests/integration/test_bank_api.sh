@@ -213,6 +213,9 @@ assert_eq 3 "$(grep -c '^/json/cyclelink/' "$REQLOG")" "link cycle: three reques
 fail HTML "/html/{date}" "\"response_format\": \"csv\", \"csv\": {\"header\": false}, \"columns\": {\"bank_ref\": \"1\", \"amount\": \"2\", \"transaction_date\": \"3\"}"
 assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a CSV statement was expected (an error or login page?)|transient_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "an HTML page with 200 is not a statement"
+fail HTMLJSON "/html/{date}" "$JCOLS"
+assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a JSON statement was expected (an error or login page?), page 1|transient_error" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "nor is it a JSON statement: transient, as for CSV"
 
 echo "== JSON: a \\u0000 in a value is a record error, not a value cut short"
 nul=$(add_connector NULS "{\"base_url\": \"$B\", \"endpoint\": \"/nuls/{date}\", \"bank_name\": \"NULS\", \"records_path\": \"data.transactions\", \"columns\": {\"bank_ref\": \"ref\", \"amount\": \"amt\", \"transaction_date\": \"d\"}}")

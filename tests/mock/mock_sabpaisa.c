@@ -357,6 +357,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_NO;
         return reply(c, 200, "[]", NULL);
     }
+    if (strcmp(code, "HTML") == 0 || strcmp(code, "HTMLSTRAY") == 0) {
+        /* a maintenance page with status 200; HTMLSTRAY: a JSON array
+         * that is cut short although labelled as HTML (still malformed) */
+        const char *body = strcmp(code, "HTML") == 0
+                               ? "<html><body><h1>Under maintenance</h1></body></html>\n"
+                               : "[{\"transaction_id\":";
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+                                                                 MHD_RESPMEM_MUST_COPY);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(code, "TRUNC") == 0)
         return reply(c, 200, trunc_body, NULL);
     if (strcmp(code, "BADJSON") == 0)

@@ -9,6 +9,8 @@
  *   TRUNC         200 with a JSON array cut in the middle of an item
  *   BADJSON       200 with a syntax error inside the array
  *   OBJECT        200 with a JSON object instead of an array
+ *   HTML          200 with an HTML maintenance page (text/html)
+ *   HTMLSTRAY     200, text/html, holding the start of a JSON array
  *   EMPTY         200 with []
  *   AMOUNTS       4 items with amounts "10.10", 10.1, 10 and "0.5"
  *   NOID          3 items, the second one without transaction_id/txn_id

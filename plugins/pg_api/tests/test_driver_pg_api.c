@@ -415,6 +415,19 @@ static void test_run_truncated(void **state)
     m = load_codes("\"FAIL503\"", NULL);
     assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
     cd_mock_free(m);
+    /* an HTML maintenance page with status 200 passes: transient, as a 503 */
+    m = load_codes("\"HTML\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "the report API for merchant HTML answered text/html; "
+                                             "charset=utf-8 where JSON was expected (an error or "
+                                             "maintenance page?)");
+    cd_mock_free(m);
+    m = load_codes("\"HTML\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    cd_mock_free(m);
+    m = load_codes("\"HTMLSTRAY\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    cd_mock_free(m);
 }
 
 static void test_run_cancel(void **state)

@@ -973,6 +973,11 @@ typedef struct ba_request {
     int csv_failed;
     char *content_type;        /* of the final response */
     int not_csv;               /* a CSV request answered with a page or JSON */
+    int has_length;            /* the final response gave a Content-Length */
+    int chunked;               /* ... or came chunked */
+    long http_version;         /* CURL_HTTP_VERSION_* of the final response */
+    uint64_t body_bytes;       /* of a 2xx body */
+    char last_byte;            /* its last byte */
 } ba_request;
 
 /* What a bank sends instead of a statement with status 200: a login or
@@ -1011,6 +1016,16 @@ static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
         free(r->cursor);
         free(r->content_type);
         r->link = r->cursor = r->content_type = NULL;
+        r->has_length = r->chunked = 0;
+    } else if (len > 15 && strncasecmp(line, "Content-Length:", 15) == 0) {
+        r->has_length = 1;
+    } else if (len > 18 && strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
+        char *v = cdc_header_value(line, len, 18);
+        for (char *q = v; q && *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        if (v && strstr(v, "chunked"))
+            r->chunked = 1;
+        free(v);
     } else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
         free(r->content_type);
         r->content_type = cdc_header_value(line, len, 13);
@@ -1041,6 +1056,10 @@ static size_t ba_body(char *data, size_t size, size_t nmemb, void *userdata)
         if (r->body.len < 512)
             cdc_buf_append(&r->body, data, len < 512 ? len : 512);
         return len;
+    }
+    if (len) {
+        r->body_bytes += len;
+        r->last_byte = data[len - 1];
     }
     if (r->csv) {
         if (not_csv_type(r->content_type)) {
@@ -1122,6 +1141,7 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
     hostapi->log(run, CD_LOG_DEBUG, "GET %s", url);
     CURLcode cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status_out);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &r->http_version);
     if (r->not_csv) {
         /* transient: a maintenance or expired-session page passes; a wrong
          * endpoint fails every attempt and ends the run all the same */
@@ -1415,6 +1435,21 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     }
     long status = 0;
     int rc = http_get(run, root, url, &r, &status);
+    if (r.csv && rc == CD_OK && r.body_bytes && r.last_byte != '\n' && r.last_byte != '\r' &&
+        !r.has_length && !r.chunked && r.http_version != CURL_HTTP_VERSION_2_0 &&
+        r.http_version != CURL_HTTP_VERSION_3) {
+        /* A body that ends when the connection does has no length to be
+         * held to: cut off inside its last line, that line would load a
+         * shortened amount or reference ("12" of "1234.56") and the lines
+         * after it would be missing, as if the day were complete. */
+        char *hn = cdc_url_host(url);
+        hostapi->set_message(run, "the CSV from %s (page %ld) stops inside a line after %llu "
+                                  "bytes, on a connection that gave no length: cut short?",
+                             hn ? hn : "the bank API", pageno,
+                             (unsigned long long)r.body_bytes);
+        free(hn);
+        rc = CD_ERR_TRANSIENT;
+    }
     if (r.csv && rc == CD_OK && cdc_csv_finish(r.csv) != 0)
         r.csv_failed = 1, rc = CD_ERR_PERMANENT;
     if (r.csv_failed) {

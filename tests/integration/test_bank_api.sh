@@ -213,6 +213,13 @@ assert_eq 3 "$(grep -c '^/json/cyclelink/' "$REQLOG")" "link cycle: three reques
 fail HTML "/html/{date}" "\"response_format\": \"csv\", \"csv\": {\"header\": false}, \"columns\": {\"bank_ref\": \"1\", \"amount\": \"2\", \"transaction_date\": \"3\"}"
 assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a CSV statement was expected (an error or login page?)|transient_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "an HTML page with 200 is not a statement"
+echo "   a CSV of no stated length that stops inside a line is cut short, not a shorter amount"
+fail CUTCSV "/cutcsv/{date}" "\"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}"
+assert_eq "the CSV from 127.0.0.1 (page 1) stops inside a line after 64 bytes, on a connection that gave no length: cut short?|transient_error" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "close-delimited CSV cut in its last line"
+whole=$(add_connector CLOSECSV "{\"base_url\": \"$B\", \"endpoint\": \"/closecsv/{date}\", \"bank_name\": \"CLOSECSV\", \"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}}")
+run_json "$whole" --date 2025-01-02
+assert_eq "SUCCESS|C1=123456 C2=1200" "$(jget '["status"]' <<<"$out")|$(loaded CLOSECSV)" "the same CSV whole loads"
 fail HTMLJSON "/html/{date}" "$JCOLS"
 assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a JSON statement was expected (an error or login page?), page 1|transient_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "nor is it a JSON statement: transient, as for CSV"

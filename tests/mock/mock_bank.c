@@ -27,6 +27,9 @@
  *   row, CRLF line ends, a narration with a comma, quotes and a newline.
  * GET /fail/{status}/...   that status (429 and 503 with Retry-After: 5)
  * GET /badcsv/...          a CSV with an unterminated quoted field
+ * GET /cutcsv/...          a CSV of no stated length (HTTP/1.0 style, ended by
+ *                          closing the connection) cut inside its last line
+ * GET /closecsv/...        the same CSV whole, ending with its line end
  * GET /csvragged/...        a CSV whose lines 2 and 3 have 6 and 4 fields
  *                          against a header of 5 (an unquoted comma, a
  *                          missing value); line 4 is whole
@@ -116,6 +119,34 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
     put(&b, "{\"error\":\"%s\"}", msg);
     return send_buf(c, status, &b, "application/json", retry ? "Retry-After" : NULL, retry, NULL,
                     NULL);
+}
+
+/* Reads a static body out of cls: a response of no stated length. */
+static ssize_t static_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    const char *body = cls;
+    size_t len = strlen(body);
+    if (pos >= len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = len - (size_t)pos < max ? len - (size_t)pos : max;
+    memcpy(out, body + pos, n);
+    return (ssize_t)n;
+}
+
+/* A CSV body sent as HTTP/1.0 servers do: no Content-Length, not chunked,
+ * ended by closing the connection. */
+static enum MHD_Result send_close_delimited(struct MHD_Connection *c, const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, static_reader, (void *)body,
+                                          NULL);
+    if (!r)
+        return MHD_NO;
+    MHD_set_response_options(r, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    MHD_add_response_header(r, "Content-Type", "text/csv");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 static void hexs(const unsigned char *in, size_t n, char *out)
@@ -223,6 +254,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         put(&b, "Txn Ref,Txn Date,Amount\r\nB1,2025-01-02,1.00\r\nB2,2025-01-02,\"2.00\r\n");
         return send_buf(c, 200, &b, "text/csv", NULL, NULL, NULL, NULL);
     }
+    if (strncmp(url, "/cutcsv/", 8) == 0) /* cut inside the last line's amount */
+        return send_close_delimited(c, "Txn Ref,Txn Date,Amount\r\nC1,2025-01-02,1234.56\r\n"
+                                       "C2,2025-01-02,12");
+    if (strncmp(url, "/closecsv/", 10) == 0) /* whole: it ends with its line end */
+        return send_close_delimited(c, "Txn Ref,Txn Date,Amount\r\nC1,2025-01-02,1234.56\r\n"
+                                       "C2,2025-01-02,12.00\r\n");
     if (strncmp(url, "/csvragged/", 11) == 0) {
         buf b = {0};
         put(&b, "ref,amount,date,remarks,utr\r\n"

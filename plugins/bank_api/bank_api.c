@@ -154,6 +154,11 @@ static int check_config(cd_run *run, const json_t *root)
                has_ctl(base)) {
         report(run, "base_url", "must be an http:// or https:// URL");
         bad++;
+    } else if (strpbrk(base, "?#")) {
+        /* the endpoint is appended: after a query it would land in it */
+        report(run, "base_url", "must not hold a query (?) or fragment (#): put the query in "
+                                "endpoint");
+        bad++;
     }
     const char *ep = cdc_json_str(root, "endpoint", NULL);
     if (!ep) {
@@ -207,7 +212,8 @@ static int check_config(cd_run *run, const json_t *root)
     } else {
         const char *k;
         json_t *v;
-        int has_ref = 0, has_amount = 0, has_date = 0;
+        int has_ref = 0, has_amount = 0, has_date = 0, rupees = 0, paise = 0, net_r = 0,
+            net_p = 0;
         json_object_foreach(cols, k, v) {
             char *path = cdc_printf("columns.%s", k);
             int ok = 0;
@@ -224,6 +230,21 @@ static int check_config(cd_run *run, const json_t *root)
             has_ref |= strcmp(k, "bank_ref") == 0;
             has_amount |= strcmp(k, "amount") == 0 || strcmp(k, "amount_paise") == 0;
             has_date |= strcmp(k, "transaction_date") == 0;
+            rupees |= strcmp(k, "amount") == 0;
+            paise |= strcmp(k, "amount_paise") == 0;
+            net_r |= strcmp(k, "net_amount") == 0;
+            net_p |= strcmp(k, "net_amount_paise") == 0;
+        }
+        /* connectord refuses a record that gives both: every record
+         * holding both keys would be a record error */
+        if (rupees && paise) {
+            report(run, "columns.amount_paise", "map amount (rupees) or amount_paise, not both");
+            bad++;
+        }
+        if (net_r && net_p) {
+            report(run, "columns.net_amount_paise",
+                   "map net_amount (rupees) or net_amount_paise, not both");
+            bad++;
         }
         if (!has_ref || !has_amount || !has_date) {
             report(run, "columns", "must map bank_ref, amount (or amount_paise) and "

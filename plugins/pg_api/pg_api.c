@@ -152,6 +152,12 @@ static int check_config(cd_run *run, const json_t *root)
         } else if (has_ctl(url) || strchr(url, ' ') || !(h = cdc_url_host(url)) || !*h) {
             report(run, "api_base_url", "is not a valid URL");
             bad++;
+        } else if (strpbrk(url, "?#")) {
+            /* /{from}/{to}/{code} is appended: after a query or a
+             * fragment it would land in it, not in the path */
+            report(run, "api_base_url", "must not hold a query (?) or fragment (#): "
+                                        "/{from}/{to}/{client_code} is appended to it");
+            bad++;
         }
         free(h);
     }
@@ -182,6 +188,16 @@ static int check_config(cd_run *run, const json_t *root)
             } else if (strcmp(s, "ALL") == 0 && json_array_size(v) > 1) {
                 report(run, path, "\"ALL\" cannot be combined with other codes");
                 bad++;
+            } else {
+                /* the same code twice fetches and loads its day twice */
+                for (size_t j = 0; j < i; j++) {
+                    const char *t = json_string_value(json_array_get(v, j));
+                    if (t && strcmp(s, t) == 0) {
+                        report(run, path, "\"%s\" is listed twice", s);
+                        bad++;
+                        break;
+                    }
+                }
             }
         }
     }

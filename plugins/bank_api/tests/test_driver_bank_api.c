@@ -86,6 +86,17 @@ static void test_validate(void **state)
                    " \"columns\": {\"merchant_id\": \"m\"}}", "columns.merchant_id");
     expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\","
                    " \"columns\": {\"bank_ref\": \"r\"}}", "columns");
+    /* the endpoint is appended to base_url: not into its query */
+    expect_invalid("{\"base_url\": \"https://b/api?key=1\", \"endpoint\": \"/s\", " COLUMNS "}",
+                   "base_url");
+    /* a record giving both amounts is refused by connectord: every one would be */
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\", \"columns\": {"
+                   "\"bank_ref\": \"r\", \"amount\": \"a\", \"amount_paise\": \"p\","
+                   " \"transaction_date\": \"d\"}}", "columns.amount_paise");
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\", \"columns\": {"
+                   "\"bank_ref\": \"r\", \"amount\": \"a\", \"net_amount\": \"n\","
+                   " \"net_amount_paise\": \"np\", \"transaction_date\": \"d\"}}",
+                   "columns.net_amount_paise");
 }
 
 static void test_test(void **state)

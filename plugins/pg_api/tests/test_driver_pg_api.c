@@ -153,6 +153,14 @@ static void test_validate_rejects(void **state)
         cd_mock_free(g);
     }
     expect_invalid("not json", "");
+    /* a query or fragment would swallow /{from}/{to}/{code} */
+    expect_invalid("{\"api_base_url\": \"https://x.example/r?key=abc\", \"merchant_codes\": [\"A\"]}",
+                   "api_base_url");
+    expect_invalid("{\"api_base_url\": \"https://x.example/r#x\", \"merchant_codes\": [\"A\"]}",
+                   "api_base_url");
+    /* the same code twice would fetch and load its day twice */
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\", \"B\", \"A\"]}",
+                   "merchant_codes[2]");
     /* a secret reference is accepted unresolved */
     cd_mock_host *m = load_driver("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\"],"
                            " \"authentication_type\": \"BEARER\","

@@ -1427,7 +1427,8 @@ static void csv_fixed_columns(const json_t *root, ba_map *m)
  * says comes next (cursor or link, malloc'd) for cursor/link paging;
  * digest: the SHA-256 fingerprint of its records (digest_record). */
 static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url, long pageno,
-                    uint64_t *count, char **next, unsigned char digest[SHA256_LEN])
+                    uint64_t *count, char **next, unsigned char digest[SHA256_LEN],
+                    long *status_out)
 {
     ba_request r;
     memset(&r, 0, sizeof r);
@@ -1456,6 +1457,7 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     }
     long status = 0;
     int rc = http_get(run, root, url, &r, &status);
+    *status_out = status;
     if (r.csv && rc == CD_OK && r.body_bytes && r.last_byte != '\n' && r.last_byte != '\r' &&
         !r.has_length && !r.chunked && r.http_version != CURL_HTTP_VERSION_2_0 &&
         r.http_version != CURL_HTTP_VERSION_3) {
@@ -1634,7 +1636,18 @@ static int run_driver(cd_run *run)
         }
         uint64_t count = 0;
         char *next = NULL;
-        rc = one_page(run, root, &m, url, pages + 1, &count, &next, digest);
+        long status = 0;
+        rc = one_page(run, root, &m, url, pages + 1, &count, &next, digest, &status);
+        if (rc == CD_ERR_CONFIG && (status == 401 || status == 403) && pages > 0) {
+            /* The credential was good for the pages before: it expired
+             * or was rotated during the listing (a file: or cred: secret
+             * a retry reads again), not a configuration to fix. */
+            hostapi->set_message(run, "API responded with status %ld: %s on page %ld after %ld "
+                                      "page(s) were answered with the same credential (expired "
+                                      "during the run?)",
+                                 status, cdc_http_reason(status, NULL), pages + 1, pages);
+            rc = CD_ERR_TRANSIENT;
+        }
         if (rc == CD_OK && ends_empty && count > 0 && count == prev_count &&
             memcmp(digest, prev_digest, SHA256_LEN) == 0) {
             /* A bank that ignores the page or offset parameter, or clamps

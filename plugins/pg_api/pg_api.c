@@ -1098,6 +1098,16 @@ static int run_driver(cd_run *run)
         char *url = NULL;
         rc = fetch(run, &cfg, code, &parse, &status, &url);
         free(url);
+        if (rc == CD_ERR_CONFIG && (status == 401 || status == 403) && i > 0) {
+            /* The credential was good for the codes before: it expired or
+             * was rotated during the run (a file: or cred: secret a
+             * retry reads again), not a configuration to fix. */
+            hostapi->set_message(run, "API responded with status %ld: %s for merchant %s after "
+                                      "%zu merchant(s) answered with the same credential "
+                                      "(expired during the run?)",
+                                 status, cdc_http_reason(status, NULL), code, i);
+            rc = CD_ERR_TRANSIENT;
+        }
         if (rc != CD_OK)
             break;
         hostapi->log(run, CD_LOG_INFO, "merchant %s: %llu item(s)", code,

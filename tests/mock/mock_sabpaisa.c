@@ -3,7 +3,8 @@
  * mock_sabpaisa.h for the behaviours).
  *
  * Stand-alone: mock_sabpaisa [--port N] [--count N] [--slow-ms N]
- * [--bearer TOKEN] [--basic USER:PASSWORD] [--fail-first K] [--fail-status S];
+ * [--bearer TOKEN] [--basic USER:PASSWORD] [--fail-first K] [--fail-status S]
+ * [--expire-after K];
  * prints the bound port on stdout (useful with port 0) and serves until
  * SIGINT/SIGTERM. Built with MOCK_SABPAISA_NO_MAIN the same code runs
  * inside a test process.
@@ -30,6 +31,7 @@ struct mock_sabpaisa {
     atomic_int stopping;
     atomic_ulong requests;
     atomic_ulong failed_first; /* requests answered by --fail-first so far */
+    atomic_ulong authorized;   /* requests counted against --expire-after */
     pthread_mutex_t lock;
     char *last_path;
 };
@@ -304,6 +306,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 405, "{\"error\":\"method not allowed\"}", NULL);
     if (!authorized(m, c))
         return reply(c, 401, "{\"error\":\"unauthorized\"}", NULL);
+    if (m->opts.expire_after > 0 && atomic_fetch_add(&m->authorized, 1) >= m->opts.expire_after)
+        return reply(c, 401, "{\"error\":\"token expired\"}", NULL);
 
     /* [/prefix...]/{from}/{to}/{code}: the last three segments count, so
      * a base URL with a path (".../GetTransactions") works too. */
@@ -484,7 +488,7 @@ int main(int argc, char **argv)
         if (!v) {
             fprintf(stderr, "usage: mock_sabpaisa [--port N] [--count N] [--slow-ms N] "
                             "[--bearer TOKEN] [--basic USER:PASSWORD] [--fail-first K] "
-                            "[--fail-status S]\n");
+                            "[--fail-status S] [--expire-after K]\n");
             return 2;
         }
         if (strcmp(a, "--port") == 0)
@@ -501,6 +505,8 @@ int main(int argc, char **argv)
             opts.fail_first = strtoul(v, NULL, 10);
         else if (strcmp(a, "--fail-status") == 0)
             opts.fail_status = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--expire-after") == 0)
+            opts.expire_after = strtoul(v, NULL, 10);
         else {
             fprintf(stderr, "mock_sabpaisa: unknown option %s\n", a);
             return 2;

@@ -36,7 +36,8 @@
  * 401; with `basic` ("user:password") set, those without that user and
  * password in HTTP basic authentication do. With `fail_first` K > 0 the
  * first K requests (any path) get `fail_status` (default 500; 429 and 503 carry Retry-After: 1), the rest
- * are answered normally: "500, then success on the next attempt".
+ * are answered normally: "500, then success on the next attempt". With
+ * `expire_after` K > 0, every request after the first K gets 401.
  */
 #ifndef MOCK_SABPAISA_H
 #define MOCK_SABPAISA_H
@@ -54,6 +55,8 @@ typedef struct mock_sabpaisa_opts {
     const char *basic;        /* required "user:password" (basic auth), or NULL */
     unsigned long fail_first; /* the first K requests fail (see above) */
     unsigned fail_status;     /* their status; 0: 500 */
+    unsigned long expire_after; /* > 0: requests after the first K get 401
+                                   (a credential that expires mid-run) */
 } mock_sabpaisa_opts;
 
 /* Starts serving on 127.0.0.1; *port_out gets the bound port. NULL on

@@ -160,6 +160,35 @@ static void test_run_paged(void **state)
     cd_mock_free(m);
 }
 
+/* A 401 on page 3 after two pages with the same credential: it expired
+ * during the listing, transient; a 401 on page 1 stays a configuration
+ * error. */
+static void test_credential_expires_mid_listing(void **state)
+{
+    mock_sabpaisa_opts o = {0};
+    o.expire_after = 2;
+    o.count = 1;
+    uint16_t p;
+    mock_sabpaisa *exp = mock_sabpaisa_start(&o, &p);
+    assert_non_null(exp);
+    /* ?count=N varies the mock's page so that pages differ: page=1, 2... */
+    cd_mock_host *m = load_driver("{\"base_url\": \"http://127.0.0.1:%u\", \"endpoint\": "
+                                  "\"/s/{date}/{date}/P\", \"pagination\": {\"type\": \"page\","
+                                  " \"page_param\": \"count\"}, " COLUMNS "}", p);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized on page 3 "
+                                            "after 2 page(s) were answered with the same "
+                                            "credential (expired during the run?)");
+    assert_int_equal(cd_mock_record_count(m), 3);
+    cd_mock_free(m);
+    m = load_driver("{\"base_url\": \"http://127.0.0.1:%u\", \"endpoint\": \"/s/{date}/{date}/P\","
+                    " \"pagination\": {\"type\": \"page\"}, " COLUMNS "}", p);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized");
+    cd_mock_free(m);
+    mock_sabpaisa_stop(exp);
+}
+
 #define CSV_CFG "{\"base_url\": \"http://127.0.0.1:1\", \"endpoint\": \"/s\", " \
                 "\"response_format\": \"csv\", \"bank_name\": \"B\", "
 
@@ -208,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_validate), cmocka_unit_test(test_test),
         cmocka_unit_test(test_run), cmocka_unit_test(test_run_paged),
         cmocka_unit_test(test_csv_field_count),
+        cmocka_unit_test(test_credential_expires_mid_listing),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -464,6 +464,34 @@ static void test_run_cancel(void **state)
     mock_sabpaisa_stop(big);
 }
 
+/* A 401 after earlier codes were answered with the same credential is a
+ * credential that expired during the run: transient (a retry reads the
+ * secret again), not a configuration error that is never retried. */
+static void test_credential_expires_mid_run(void **state)
+{
+    mock_sabpaisa_opts o = {0};
+    o.bearer = "tok";
+    o.expire_after = 2;
+    uint16_t p;
+    mock_sabpaisa *exp = mock_sabpaisa_start(&o, &p);
+    assert_non_null(exp);
+    cd_mock_host *m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": "
+                                  "[\"A\", \"B\", \"C\"], \"authentication_type\": \"BEARER\","
+                                  " \"bearer_token\": \"tok\"}", p);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized for "
+                                            "merchant C after 2 merchant(s) answered with the "
+                                            "same credential (expired during the run?)");
+    cd_mock_free(m);
+    /* refused from the first request: the configuration's credential */
+    m = load_driver("{\"api_base_url\": \"http://127.0.0.1:%u\", \"merchant_codes\": [\"A\", \"B\"],"
+                    " \"authentication_type\": \"BEARER\", \"bearer_token\": \"wrong\"}", p);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);
+    assert_string_equal(cd_mock_message(m), "API responded with status 401: Unauthorized");
+    cd_mock_free(m);
+    mock_sabpaisa_stop(exp);
+}
+
 static void test_bearer_and_date_format(void **state)
 {
     mock_sabpaisa_opts o = {0};
@@ -508,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),
+        cmocka_unit_test(test_credential_expires_mid_run),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -586,7 +586,10 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             yajl_tree_free(doc);
             return CD_ERR_PERMANENT;
         }
-        if (txt && *txt)
+        const char *t = txt;
+        while (t && (*t == ' ' || *t == '\t'))
+            t++; /* a blank cursor is none */
+        if (t && *t)
             *next_cursor = strdup(txt);
     }
     int rc = CD_OK;
@@ -1481,6 +1484,12 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
         else
             hostapi->set_message(run, "malformed CSV from the bank API (page %ld): %s", pageno,
                                  cdc_csv_error(r.csv));
+    }
+    /* An empty cursor header is no cursor, as an empty one in a body is:
+     * sent back as "cursor=", it would ask for the first page again. */
+    if (r.cursor && !r.cursor[strspn(r.cursor, " \t")]) {
+        free(r.cursor);
+        r.cursor = NULL;
     }
     if (rc == CD_OK && r.csv) {
         *count = cp.count;

@@ -23,6 +23,7 @@
  *   Broken pagers: clamp (page, but a page past the last is the last
  *   again), ignore (page, but every page is the first), cyclecursor and
  *   cyclelink (cursor and link, but the last page leads back to page 2).
+ *   blankcursor: cursor, but the last page has an empty X-Next-Cursor.
  *   JSON: {"data": {"transactions": [...]}, "meta": {...}}. CSV: a header
  *   row, CRLF line ends, a narration with a comma, quotes and a newline.
  * GET /fail/{status}/...   that status (429 and 503 with Retry-After: 5)
@@ -311,7 +312,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         from = (unsigned long)arg_long(c, "offset", 0);
         to = from + (unsigned long)size;
     } else if (strcmp(style, "cursor") == 0 || strcmp(style, "stuckcursor") == 0 ||
-               strcmp(style, "cyclecursor") == 0) {
+               strcmp(style, "cyclecursor") == 0 || strcmp(style, "blankcursor") == 0) {
         const char *cur = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
         if (cur && (strncmp(cur, "cur-", 4) != 0 || atol(cur + 4) < 0))
             return text(c, 400, "bad cursor", NULL);
@@ -326,7 +327,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         to = count;
     int more = to < count && strcmp(style, "none") != 0;
     char next_cursor[32] = "", link[256] = "";
-    if (more && (strcmp(style, "cursor") == 0 || strcmp(style, "cyclecursor") == 0))
+    if (more && (strcmp(style, "cursor") == 0 || strcmp(style, "cyclecursor") == 0 ||
+                 strcmp(style, "blankcursor") == 0))
         snprintf(next_cursor, sizeof next_cursor, "cur-%lu", to);
     if (!more && from < to && strcmp(style, "cyclecursor") == 0) /* back to page 2 */
         snprintf(next_cursor, sizeof next_cursor, "cur-%ld", size);
@@ -367,8 +369,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             put(&b, ",\"next_cursor\":null");
         put(&b, "}}");
     }
+    /* blankcursor: the last page says so with a blank X-Next-Cursor (MHD
+     * sends no header of an empty value) */
+    int cursor_header = *next_cursor || strcmp(style, "blankcursor") == 0;
     return send_buf(c, 200, &b, csv ? "text/csv" : "application/json",
-                    *next_cursor ? "X-Next-Cursor" : NULL, *next_cursor ? next_cursor : NULL,
+                    cursor_header ? "X-Next-Cursor" : NULL,
+                    cursor_header ? (*next_cursor ? next_cursor : " ") : NULL,
                     *link ? "Link" : NULL, *link ? link : NULL);
 }
 

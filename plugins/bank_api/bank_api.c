@@ -455,9 +455,9 @@ static const char *synthesized(const ba_map *m, size_t i)
     return NULL;
 }
 
-/* Adds one record (its values, each with its length, NULL apart from
- * empty) to the page's fingerprint: two pages with the same records in
- * the same order have the same digest. */
+/* Adds one CSV line (its fields, each with its length) to the page's
+ * fingerprint: two pages with the same lines in the same order have the
+ * same digest. */
 static void digest_record(ba_map *m, const char *const *values, const size_t *lengths, size_t n)
 {
     if (!m->page_digest)
@@ -471,6 +471,44 @@ static void digest_record(ba_map *m, const char *const *values, const size_t *le
         EVP_DigestUpdate(m->page_digest, &len, sizeof len);
         if (len)
             EVP_DigestUpdate(m->page_digest, values[i], (size_t)len);
+    }
+}
+
+/* Adds a whole JSON record to the page's fingerprint, every key and value
+ * of it, mapped or not: records that differ only in keys no column maps
+ * (a mapping that finds nothing) must not look alike. */
+static void digest_json(EVP_MD_CTX *d, yajl_val v, int depth)
+{
+    unsigned char tag = YAJL_IS_STRING(v)   ? 's'
+                        : YAJL_IS_NUMBER(v) ? 'n'
+                        : YAJL_IS_OBJECT(v) ? 'o'
+                        : YAJL_IS_ARRAY(v)  ? 'a'
+                        : YAJL_IS_TRUE(v)   ? 't'
+                        : YAJL_IS_FALSE(v)  ? 'f'
+                                            : 'z';
+    EVP_DigestUpdate(d, &tag, 1);
+    const char *text = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v)
+                       : YAJL_IS_NUMBER(v) ? YAJL_GET_NUMBER(v)
+                                           : NULL;
+    if (text) {
+        uint64_t len = strlen(text);
+        EVP_DigestUpdate(d, &len, sizeof len);
+        EVP_DigestUpdate(d, text, (size_t)len);
+    } else if (depth < 64 && YAJL_IS_OBJECT(v)) {
+        uint64_t n = YAJL_GET_OBJECT(v)->len;
+        EVP_DigestUpdate(d, &n, sizeof n);
+        for (size_t i = 0; i < YAJL_GET_OBJECT(v)->len; i++) {
+            const char *k = YAJL_GET_OBJECT(v)->keys[i];
+            uint64_t kl = strlen(k);
+            EVP_DigestUpdate(d, &kl, sizeof kl);
+            EVP_DigestUpdate(d, k, (size_t)kl);
+            digest_json(d, YAJL_GET_OBJECT(v)->values[i], depth + 1);
+        }
+    } else if (depth < 64 && YAJL_IS_ARRAY(v)) {
+        uint64_t n = YAJL_GET_ARRAY(v)->len;
+        EVP_DigestUpdate(d, &n, sizeof n);
+        for (size_t i = 0; i < YAJL_GET_ARRAY(v)->len; i++)
+            digest_json(d, YAJL_GET_ARRAY(v)->values[i], depth + 1);
     }
 }
 
@@ -603,12 +641,9 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             rc = CD_CANCELLED;
             break;
         }
+        if (m->page_digest)
+            digest_json(m->page_digest, item, 0);
         if (!YAJL_IS_OBJECT(item)) {
-            const char *what = YAJL_IS_STRING(item) ? YAJL_GET_STRING(item)
-                               : YAJL_IS_NUMBER(item) ? YAJL_GET_NUMBER(item)
-                                                      : "(not an object)";
-            size_t wlen = strlen(what);
-            digest_record(m, &what, &wlen, 1);
             hostapi->record_error(run, ref, "record is not a JSON object", NULL, 0);
             continue;
         }
@@ -634,7 +669,6 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             }
             m->lengths[c] = m->values[c] ? strlen(m->values[c]) : 0;
         }
-        digest_record(m, m->values, m->lengths, m->n);
         if (nul_key) {
             char *why = cdc_printf("%s holds a NUL character (\\u0000)", nul_key);
             hostapi->record_error(run, ref, why ? why : "a field holds a NUL character", NULL, 0);

@@ -203,6 +203,10 @@ assert_eq "page 2 of the bank API repeats page 1 record for record: it ignores o
 fail CSVIGNORE "/csv/ignore/{date}" "\"pagination\": {\"type\": \"offset\", \"page_size\": 10}, $CCOLS"
 assert_eq "page 2 of the bank API repeats page 1 record for record: it ignores or clamps pagination.offset; stopping instead of asking again until max_pages" \
     "$(jget '["error_message"]' <<<"$out")" "ignored offset, CSV"
+echo "   pages a wrong mapping finds nothing in are record errors, not repeats of each other"
+typo=$(add_connector TYPO "{\"base_url\": \"$B\", \"endpoint\": \"/json/page/{date}\", \"bank_name\": \"TYPO\", \"records_path\": \"data.transactions\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, \"columns\": {\"bank_ref\": \"reference\", \"amount\": \"amt\", \"transaction_date\": \"date\"}}")
+run_json "$typo" --date 2025-01-02
+assert_eq "PARTIAL_SUCCESS|25" "$(jget '["status"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "wrong mapping: every record an error, every page read"
 fail CYCLECUR "/json/cyclecursor/{date}" "\"pagination\": {\"type\": \"cursor\", \"cursor_path\": \"meta.next_cursor\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS"
 assert_eq "the bank API's cursor after page 3 leads back to page 2; stopping instead of looping|permanent_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "cursor cycle"

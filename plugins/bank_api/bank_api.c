@@ -1519,6 +1519,17 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
             hostapi->set_message(run, "malformed CSV from the bank API (page %ld): %s", pageno,
                                  cdc_csv_error(r.csv));
     }
+    if (rc == CD_OK && r.csv && pageno == 1 && cp.header) {
+        /* Not even the header row: an empty 200 (a proxy or a bank batch
+         * not run yet) is no statement of an empty day, which has its
+         * header. Loaded, the day would pass as one without a line. */
+        char *hn = cdc_url_host(url);
+        hostapi->set_message(run, "%s answered no CSV header row (%llu bytes) where a statement "
+                                  "was expected",
+                             hn ? hn : "the bank API", (unsigned long long)r.body_bytes);
+        free(hn);
+        rc = CD_ERR_TRANSIENT;
+    }
     /* An empty cursor header is no cursor, as an empty one in a body is:
      * sent back as "cursor=", it would ask for the first page again. */
     if (r.cursor && !r.cursor[strspn(r.cursor, " \t")]) {

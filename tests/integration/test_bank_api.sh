@@ -226,6 +226,13 @@ assert_eq "the CSV from 127.0.0.1 (page 1) stops inside a line after 64 bytes, o
 whole=$(add_connector CLOSECSV "{\"base_url\": \"$B\", \"endpoint\": \"/closecsv/{date}\", \"bank_name\": \"CLOSECSV\", \"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}}")
 run_json "$whole" --date 2025-01-02
 assert_eq "SUCCESS|C1=123456 C2=1200" "$(jget '["status"]' <<<"$out")|$(loaded CLOSECSV)" "the same CSV whole loads"
+echo "   an empty CSV body is no empty day (which has its header row)"
+fail EMPTYCSV "/emptycsv/{date}" "\"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}"
+assert_eq "127.0.0.1 answered no CSV header row (0 bytes) where a statement was expected|transient_error" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "empty CSV body"
+hdr=$(add_connector HEADERCSV "{\"base_url\": \"$B\", \"endpoint\": \"/headercsv/{date}\", \"bank_name\": \"HEADERCSV\", \"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}}")
+run_json "$hdr" --date 2025-01-02
+assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["records_read"]' <<<"$out")" "a header alone is a day without lines"
 fail HTMLJSON "/html/{date}" "$JCOLS"
 assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a JSON statement was expected (an error or login page?), page 1|transient_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "nor is it a JSON statement: transient, as for CSV"

@@ -31,6 +31,8 @@
  * GET /cutcsv/...          a CSV of no stated length (HTTP/1.0 style, ended by
  *                          closing the connection) cut inside its last line
  * GET /closecsv/...        the same CSV whole, ending with its line end
+ * GET /emptycsv/...        200 text/csv with an empty body (not even a header)
+ * GET /headercsv/...       200 text/csv with the header row alone
  * GET /csvragged/...        a CSV whose lines 2 and 3 have 6 and 4 fields
  *                          against a header of 5 (an unquoted comma, a
  *                          missing value); line 4 is whole
@@ -258,6 +260,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strncmp(url, "/cutcsv/", 8) == 0) /* cut inside the last line's amount */
         return send_close_delimited(c, "Txn Ref,Txn Date,Amount\r\nC1,2025-01-02,1234.56\r\n"
                                        "C2,2025-01-02,12");
+    if (strncmp(url, "/emptycsv/", 10) == 0) { /* 200, text/csv, not even a header */
+        buf b = {0};
+        put(&b, "%s", "");
+        return send_buf(c, 200, &b, "text/csv", NULL, NULL, NULL, NULL);
+    }
+    if (strncmp(url, "/headercsv/", 11) == 0) { /* a day without lines: its header alone */
+        buf b = {0};
+        put(&b, "Txn Ref,Txn Date,Amount\r\n");
+        return send_buf(c, 200, &b, "text/csv", NULL, NULL, NULL, NULL);
+    }
     if (strncmp(url, "/closecsv/", 10) == 0) /* whole: it ends with its line end */
         return send_close_delimited(c, "Txn Ref,Txn Date,Amount\r\nC1,2025-01-02,1234.56\r\n"
                                        "C2,2025-01-02,12.00\r\n");

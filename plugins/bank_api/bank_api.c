@@ -1417,6 +1417,8 @@ static int test(cd_run *run)
         } else if (csv_header(root) && rows > 0) {
             rows--;
         }
+    } else if (rc == CD_OK && status == 204) {
+        rows = 0; /* No Content: an empty page */
     } else if (rc == CD_OK && markup_page(r.content_type, r.body.data)) {
         hostapi->set_message(run, "the bank API answered %s where a JSON statement was expected "
                                   "(an error or login page?)", r.content_type);
@@ -1495,6 +1497,14 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     long status = 0;
     int rc = http_get(run, root, url, &r, &status);
     *status_out = status;
+    if (rc == CD_OK && status == 204) {
+        /* No Content: the bank's way of saying the page is empty (one
+         * past the end), not a malformed or headerless statement */
+        EVP_MD_CTX_free(m->page_digest);
+        m->page_digest = NULL;
+        request_free(&r);
+        return CD_OK;
+    }
     if (r.csv && rc == CD_OK && r.body_bytes && r.last_byte != '\n' && r.last_byte != '\r' &&
         !r.has_length && !r.chunked && r.http_version != CURL_HTTP_VERSION_2_0 &&
         r.http_version != CURL_HTTP_VERSION_3) {

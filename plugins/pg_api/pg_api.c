@@ -941,6 +941,8 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
             hostapi->log(run, CD_LOG_INFO, "response body starts: %.200s", r.errbody.data);
         goto out;
     }
+    if (status == 204)
+        goto out; /* No Content: no transactions for this code, as [] says */
     yajl_status fin = yajl_complete_parse(r.yajl);
     if (fin != yajl_status_ok && cdc_markup_type(r.content_type)) {
         rc = CD_ERR_TRANSIENT;

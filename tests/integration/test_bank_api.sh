@@ -129,6 +129,9 @@ check_load CSV_OFFSET "{\"base_url\": \"$B\", \"endpoint\": \"/csv/offset/{date}
 check_load CSV_CURSOR "{\"base_url\": \"$B\", \"endpoint\": \"/csv/cursor/{date}\", \"bank_name\": \"CSV_CURSOR\", \"pagination\": {\"type\": \"cursor\", \"cursor_header\": \"X-Next-Cursor\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
 check_load CSV_BLANKCUR "{\"base_url\": \"$B\", \"endpoint\": \"/csv/blankcursor/{date}\", \"bank_name\": \"CSV_BLANKCUR\", \"pagination\": {\"type\": \"cursor\", \"cursor_header\": \"X-Next-Cursor\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
 assert_eq "size=10 cursor=cur-10&size=10 cursor=cur-20&size=10" "$(requests "$REQLOG" /csv/blankcursor/)" "an empty cursor header ends the listing, as an empty cursor in a body does"
+echo "   a 204 No Content page is an empty page"
+check_load JSON_204 "{\"base_url\": \"$B\", \"endpoint\": \"/json/nocontent/{date}\", \"bank_name\": \"JSON_204\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $JCOLS}"
+check_load CSV_204 "{\"base_url\": \"$B\", \"endpoint\": \"/csv/nocontent/{date}\", \"bank_name\": \"CSV_204\", \"pagination\": {\"type\": \"page\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
 check_load CSV_LINK "{\"base_url\": \"$B\", \"endpoint\": \"/csv/link/{date}\", \"bank_name\": \"CSV_LINK\", \"pagination\": {\"type\": \"link\", \"size_param\": \"size\", \"page_size\": 10}, $CCOLS}"
 
 echo "== CSV: a line whose field count is not the header's is a record error, not shifted values"

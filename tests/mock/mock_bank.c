@@ -24,6 +24,7 @@
  *   again), ignore (page, but every page is the first), cyclecursor and
  *   cyclelink (cursor and link, but the last page leads back to page 2).
  *   blankcursor: cursor, but the last page has an empty X-Next-Cursor.
+ *   nocontent: page, but a page past the end is 204 No Content.
  *   JSON: {"data": {"transactions": [...]}, "meta": {...}}. CSV: a header
  *   row, CRLF line ends, a narration with a comma, quotes and a newline.
  * GET /fail/{status}/...   that status (429 and 503 with Retry-After: 5)
@@ -313,7 +314,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     unsigned long from = 0, to = count;
     if (strcmp(style, "page") == 0 || strcmp(style, "link") == 0 ||
         strcmp(style, "cyclelink") == 0 || strcmp(style, "clamp") == 0 ||
-        strcmp(style, "ignore") == 0) {
+        strcmp(style, "ignore") == 0 || strcmp(style, "nocontent") == 0) {
         long page = strcmp(style, "ignore") == 0 ? 1 : arg_long(c, "page", 1);
         unsigned long last = count ? (count - 1) / (unsigned long)size + 1 : 1;
         if (strcmp(style, "clamp") == 0 && page > (long)last)
@@ -337,6 +338,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         from = count;
     if (to > count)
         to = count;
+    if (from == to && strcmp(style, "nocontent") == 0) { /* 204 for a page past the end */
+        buf b = {0};
+        put(&b, "%s", "");
+        return send_buf(c, 204, &b, csv ? "text/csv" : "application/json", NULL, NULL, NULL,
+                        NULL);
+    }
     int more = to < count && strcmp(style, "none") != 0;
     char next_cursor[32] = "", link[256] = "";
     if (more && (strcmp(style, "cursor") == 0 || strcmp(style, "cyclecursor") == 0 ||

@@ -384,6 +384,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, "{\"error\":\"not an array\"}", NULL);
     if (strcmp(code, "EMPTY") == 0)
         return reply(c, 200, "[]", NULL);
+    if (strcmp(code, "NOCONTENT") == 0)
+        return reply(c, 204, "", NULL);
     if (strcmp(code, "AMOUNTS") == 0)
         return reply(c, 200, amounts_body, NULL);
     if (strcmp(code, "NOID") == 0)

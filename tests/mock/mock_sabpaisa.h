@@ -12,6 +12,7 @@
  *   HTML          200 with an HTML maintenance page (text/html)
  *   HTMLSTRAY     200, text/html, holding the start of a JSON array
  *   EMPTY         200 with []
+ *   NOCONTENT     204 No Content
  *   AMOUNTS       4 items with amounts "10.10", 10.1, 10 and "0.5"
  *   NOID          3 items, the second one without transaction_id/txn_id
  *   BLANKS        4 items whose first choice of id, amount or date is empty

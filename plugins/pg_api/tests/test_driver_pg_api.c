@@ -404,6 +404,22 @@ static void test_run_blank_optional_fields_fall_back(void **state)
     cd_mock_free(m);
 }
 
+/* 204 No Content is a code without transactions, as [] is; the next code
+ * still loads. */
+static void test_run_no_content(void **state)
+{
+    cd_mock_host *m = load_codes("\"NOCONTENT\", \"EMPTY\", \"AMOUNTS\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 4);
+    assert_int_equal(cd_mock_record_error_count(m), 0);
+    assert_true(cd_mock_log_contains(m, "merchant NOCONTENT: 0 item(s)"));
+    cd_mock_free(m);
+    m = load_codes("\"NOCONTENT\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_OK);
+    assert_string_equal(cd_mock_detail(m, "rows_seen"), "0");
+    cd_mock_free(m);
+}
+
 static void test_run_truncated(void **state)
 {
     cd_mock_host *m = load_codes("\"TRUNC\"", NULL);
@@ -533,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_run_generated_and_noid),
         cmocka_unit_test(test_run_blank_fields_fall_back),
         cmocka_unit_test(test_run_blank_optional_fields_fall_back),
+        cmocka_unit_test(test_run_no_content),
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),

@@ -1110,7 +1110,7 @@ static size_t ba_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     ba_request *r = userdata;
     size_t len = size * nmemb;
-    if (r->x.status < 200 || r->x.status > 299) {
+    if (!cdc_http_data_status(r->x.status)) {
         if (r->body.len < 512)
             cdc_buf_append(&r->body, data, len < 512 ? len : 512);
         return len;
@@ -1230,7 +1230,7 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
             hostapi->set_message(run, "cannot reach %s: %s", hn, why);
         goto out;
     }
-    if (*status_out < 200 || *status_out > 299) {
+    if (!cdc_http_data_status(*status_out)) {
         rc = cdc_status_for_http(*status_out);
         hostapi->set_message(run, "API responded with status %ld: %s", *status_out,
                              cdc_http_reason(*status_out, r->x.reason));
@@ -1408,7 +1408,7 @@ static int test(cd_run *run)
     hostapi->set_detail(run, "http_status", num);
     hostapi->test_step(run, "request", status != 0, "GET %s%s", url, status ? "" : ": no response");
     if (status)
-        hostapi->test_step(run, "status", status >= 200 && status <= 299, "HTTP %ld in %lld ms",
+        hostapi->test_step(run, "status", cdc_http_data_status(status), "HTTP %ld in %lld ms",
                            status, ms);
     if (rc == CD_OK && r.csv) {
         if (cdc_csv_finish(r.csv) != 0) {
@@ -1438,7 +1438,7 @@ static int test(cd_run *run)
     } else if (r.csv_failed) {
         hostapi->set_message(run, "malformed CSV from the bank API: %s", cdc_csv_error(r.csv));
     }
-    if (status >= 200 && status <= 299)
+    if (cdc_http_data_status(status))
         hostapi->test_step(run, "rows", rc == CD_OK, "%llu record(s) on the first page",
                            (unsigned long long)rows);
     if (rc == CD_OK) {

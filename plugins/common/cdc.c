@@ -545,6 +545,8 @@ int cdc_markup_type(const char *type)
 const char *cdc_http_reason(long status, const char *server_reason)
 {
     switch (status) {
+    case 202: return "Accepted (the answer is not ready yet)";
+    case 206: return "Partial Content (a part of the answer only)";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -560,11 +562,16 @@ const char *cdc_http_reason(long status, const char *server_reason)
     return server_reason && *server_reason ? server_reason : "HTTP error";
 }
 
+int cdc_http_data_status(long status)
+{
+    return status >= 200 && status <= 299 && status != 202 && status != 206;
+}
+
 int cdc_status_for_http(long status)
 {
     if (status == 401 || status == 403)
         return CD_ERR_CONFIG;
-    if (status == 408 || status == 429 || status >= 500)
+    if (status == 202 || status == 206 || status == 408 || status == 429 || status >= 500)
         return CD_ERR_TRANSIENT;
     return CD_ERR_PERMANENT;
 }

@@ -165,8 +165,13 @@ int cdc_markup_type(const char *content_type);
 /* The reason phrase ops see for a status ("Unauthorized"); falls back to
  * the server's own reason, then "HTTP error". */
 const char *cdc_http_reason(long status, const char *server_reason);
-/* 401/403 -> CONFIG, 408/429/5xx -> TRANSIENT, other 4xx -> PERMANENT. */
+/* 401/403 -> CONFIG, 202/206/408/429/5xx -> TRANSIENT, other 4xx -> PERMANENT. */
 int cdc_status_for_http(long status);
+/* 1 for a status whose body is the data asked for: 2xx but 202 Accepted
+ * (the server took the request and will answer later: a report still
+ * being prepared, whatever its body says) and 206 Partial Content (a
+ * part of it, never asked for). */
+int cdc_http_data_status(long status);
 /* Maps a failed transfer: cancelled -> CD_CANCELLED, bad URL/protocol or
  * TLS verification -> CONFIG, everything else (DNS, refused, timeout,
  * reset) -> TRANSIENT. */

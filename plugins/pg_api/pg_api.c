@@ -795,7 +795,7 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
 {
     sp_request *r = userdata;
     size_t len = size * nmemb;
-    if (r->x.status < 200 || r->x.status > 299) {
+    if (!cdc_http_data_status(r->x.status)) {
         if (r->errbody.len < 512)
             cdc_buf_append(&r->errbody, data, len < 512 ? len : 512);
         return len;
@@ -922,14 +922,14 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
         else if (cc == CURLE_OPERATION_TIMEDOUT)
             hostapi->set_message(run, "timed out after %ld ms waiting for %s: %s", r.x.timeout_ms,
                               hn, why);
-        else if (status >= 200 && status <= 299)
+        else if (cdc_http_data_status(status))
             hostapi->set_message(run, "transfer from %s broke off after %llu bytes: %s", hn,
                               (unsigned long long)r.offset, why);
         else
             hostapi->set_message(run, "cannot reach %s: %s", hn, why);
         goto out;
     }
-    if (status < 200 || status > 299) {
+    if (!cdc_http_data_status(status)) {
         rc = cdc_status_for_http(status);
         hostapi->set_message(run, "API responded with status %ld: %s", status,
                           cdc_http_reason(status, r.x.reason));
@@ -1051,7 +1051,7 @@ static int test(cd_run *run)
         hostapi->test_step(run, "request", 0, "GET %s: no HTTP response", url ? url : cfg.base_url);
     } else {
         hostapi->test_step(run, "request", 1, "GET %s", url);
-        hostapi->test_step(run, "status", status >= 200 && status <= 299, "HTTP %ld in %lld ms",
+        hostapi->test_step(run, "status", cdc_http_data_status(status), "HTTP %ld in %lld ms",
                            status, latency_ms);
     }
     if (rc == CD_OK) {
@@ -1061,7 +1061,7 @@ static int test(cd_run *run)
         hostapi->set_message(run, "API reachable: HTTP %ld in %lld ms, %llu transaction(s) for %s "
                                "on %s", status, latency_ms, (unsigned long long)parse.items, code,
                           info->window_from);
-    } else if (status >= 200 && status <= 299) {
+    } else if (cdc_http_data_status(status)) {
         hostapi->test_step(run, "rows", 0, "response unreadable");
     }
     parse_free(&parse);

@@ -236,6 +236,10 @@ assert_eq "127.0.0.1 answered no CSV header row (0 bytes) where a statement was 
 hdr=$(add_connector HEADERCSV "{\"base_url\": \"$B\", \"endpoint\": \"/headercsv/{date}\", \"bank_name\": \"HEADERCSV\", \"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"Txn Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Txn Date\"}}")
 run_json "$hdr" --date 2025-01-02
 assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["records_read"]' <<<"$out")" "a header alone is a day without lines"
+echo "   202 Accepted: the statement is not ready; its empty list is no empty day"
+fail ACCEPTED "/accepted/{date}" "$JCOLS"
+assert_eq "API responded with status 202: Accepted (the answer is not ready yet)|transient_error|60" \
+    "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")|$(jget '["details"]["retry_after_seconds"]' <<<"$out")" "202"
 fail HTMLJSON "/html/{date}" "$JCOLS"
 assert_eq "127.0.0.1 answered text/html; charset=utf-8 where a JSON statement was expected (an error or login page?), page 1|transient_error" \
     "$(jget '["error_message"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "nor is it a JSON statement: transient, as for CSV"

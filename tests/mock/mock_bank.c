@@ -32,6 +32,7 @@
  * GET /cutcsv/...          a CSV of no stated length (HTTP/1.0 style, ended by
  *                          closing the connection) cut inside its last line
  * GET /closecsv/...        the same CSV whole, ending with its line end
+ * GET /accepted/...        202 Accepted with an empty record list (Retry-After: 60)
  * GET /emptycsv/...        200 text/csv with an empty body (not even a header)
  * GET /headercsv/...       200 text/csv with the header row alone
  * GET /csvragged/...        a CSV whose lines 2 and 3 have 6 and 4 fields
@@ -261,6 +262,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strncmp(url, "/cutcsv/", 8) == 0) /* cut inside the last line's amount */
         return send_close_delimited(c, "Txn Ref,Txn Date,Amount\r\nC1,2025-01-02,1234.56\r\n"
                                        "C2,2025-01-02,12");
+    if (strncmp(url, "/accepted/", 10) == 0) { /* statement still being prepared */
+        buf b = {0};
+        put(&b, "{\"data\":{\"transactions\":[]},\"status\":\"PROCESSING\"}");
+        return send_buf(c, 202, &b, "application/json", "Retry-After", "60", NULL, NULL);
+    }
     if (strncmp(url, "/emptycsv/", 10) == 0) { /* 200, text/csv, not even a header */
         buf b = {0};
         put(&b, "%s", "");

@@ -343,7 +343,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         const char *code;
         unsigned status;
         const char *retry;
-    } fails[] = {{"FAIL401", 401, NULL}, {"FAIL403", 403, NULL}, {"FAIL404", 404, NULL},
+    } fails[] = {{"FAIL206", 206, NULL}, {"FAIL401", 401, NULL}, {"FAIL403", 403, NULL}, {"FAIL404", 404, NULL},
                  {"FAIL429", 429, "7"},  {"FAIL500", 500, NULL}, {"FAIL502", 502, NULL},
                  {"FAIL503", 503, NULL}};
     for (size_t i = 0; i < sizeof fails / sizeof fails[0]; i++)
@@ -386,6 +386,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, "[]", NULL);
     if (strcmp(code, "NOCONTENT") == 0)
         return reply(c, 204, "", NULL);
+    if (strcmp(code, "ACCEPTED") == 0) /* the report is still being prepared */
+        return reply(c, 202, "[]", "30");
     if (strcmp(code, "AMOUNTS") == 0)
         return reply(c, 200, amounts_body, NULL);
     if (strcmp(code, "NOID") == 0)

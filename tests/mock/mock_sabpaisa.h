@@ -3,7 +3,7 @@
  * transaction report API (GET /{from}/{to}/{client_code}), for driver tests
  * and benchmarks. Behaviour is chosen by the client code:
  *
- *   FAIL401 FAIL403 FAIL404 FAIL429 FAIL500 FAIL502 FAIL503
+ *   FAIL206 FAIL401 FAIL403 FAIL404 FAIL429 FAIL500 FAIL502 FAIL503
  *                 that status with a small JSON error body (429: Retry-After: 7)
  *   SLOW          stalls slow_ms before answering (timeouts)
  *   TRUNC         200 with a JSON array cut in the middle of an item
@@ -13,6 +13,7 @@
  *   HTMLSTRAY     200, text/html, holding the start of a JSON array
  *   EMPTY         200 with []
  *   NOCONTENT     204 No Content
+ *   ACCEPTED      202 Accepted with [] and Retry-After: 30 (not ready yet)
  *   AMOUNTS       4 items with amounts "10.10", 10.1, 10 and "0.5"
  *   NOID          3 items, the second one without transaction_id/txn_id
  *   BLANKS        4 items whose first choice of id, amount or date is empty

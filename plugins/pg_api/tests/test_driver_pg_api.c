@@ -420,6 +420,28 @@ static void test_run_no_content(void **state)
     cd_mock_free(m);
 }
 
+/* 202 Accepted: the report is not ready; its [] is no empty day. */
+static void test_run_accepted_not_ready(void **state)
+{
+    cd_mock_host *m = load_codes("\"AMOUNTS\", \"ACCEPTED\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 202: Accepted (the answer "
+                                            "is not ready yet)");
+    assert_string_equal(cd_mock_detail(m, "retry_after_seconds"), "30");
+    cd_mock_free(m);
+    /* nor is 206 Partial Content, never asked for, the whole day */
+    m = load_codes("\"FAIL206\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_TRANSIENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 206: Partial Content (a "
+                                            "part of the answer only)");
+    cd_mock_free(m);
+    m = load_codes("\"ACCEPTED\"", NULL);
+    assert_int_equal(cd_mock_test(m), CD_ERR_TRANSIENT);
+    long i = cd_mock_find_step(m, "status");
+    assert_true(i >= 0 && !cd_mock_step_passed(m, (size_t)i));
+    cd_mock_free(m);
+}
+
 static void test_run_truncated(void **state)
 {
     cd_mock_host *m = load_codes("\"TRUNC\"", NULL);
@@ -550,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_run_blank_fields_fall_back),
         cmocka_unit_test(test_run_blank_optional_fields_fall_back),
         cmocka_unit_test(test_run_no_content),
+        cmocka_unit_test(test_run_accepted_not_ready),
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),

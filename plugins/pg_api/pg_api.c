@@ -185,6 +185,11 @@ static int check_config(cd_run *run, const json_t *root)
             } else if (has_ctl(s)) {
                 report(run, path, "contains control characters");
                 bad++;
+            } else if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[strlen(s) - 1])) {
+                /* " M1" is requested as %20M1, a code the gateway does not
+                 * know: an empty answer every day, loaded as SUCCESS */
+                report(run, path, "has blanks around the code");
+                bad++;
             } else if (strcmp(s, "ALL") == 0 && json_array_size(v) > 1) {
                 report(run, path, "\"ALL\" cannot be combined with other codes");
                 bad++;

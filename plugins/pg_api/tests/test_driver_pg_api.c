@@ -158,6 +158,11 @@ static void test_validate_rejects(void **state)
                    "api_base_url");
     expect_invalid("{\"api_base_url\": \"https://x.example/r#x\", \"merchant_codes\": [\"A\"]}",
                    "api_base_url");
+    /* " M1" would be requested as %20M1 */
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\", \" M1\"]}",
+                   "merchant_codes[1]");
+    expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"ALL \"]}",
+                   "merchant_codes[0]");
     /* the same code twice would fetch and load its day twice */
     expect_invalid("{\"api_base_url\": \"https://x.example\", \"merchant_codes\": [\"A\", \"B\", \"A\"]}",
                    "merchant_codes[2]");

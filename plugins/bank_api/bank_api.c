@@ -1232,8 +1232,7 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
     }
     if (!cdc_http_data_status(*status_out)) {
         rc = cdc_status_for_http(*status_out);
-        hostapi->set_message(run, "API responded with status %ld: %s", *status_out,
-                             cdc_http_reason(*status_out, r->x.reason));
+        cdc_status_message(hostapi, run, *status_out, &r->x);
         if (r->x.retry_after) {
             hostapi->log(run, CD_LOG_WARNING, "%s asks to retry after %s", hn, r->x.retry_after);
             cdc_note_retry_after(hostapi, run, r->x.retry_after);

@@ -354,7 +354,8 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
     if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
         free(x->reason);
         free(x->retry_after);
-        x->reason = x->retry_after = NULL;
+        free(x->location);
+        x->reason = x->retry_after = x->location = NULL;
         const char *sp = memchr(line, ' ', len);
         if (sp) {
             const char *end = line + len;
@@ -366,6 +367,9 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
     } else if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
         free(x->retry_after);
         x->retry_after = cdc_header_value(line, len, 12);
+    } else if (len > 9 && strncasecmp(line, "Location:", 9) == 0) {
+        free(x->location);
+        x->location = cdc_header_value(line, len, 9);
     }
     return len;
 }
@@ -522,7 +526,19 @@ void cdc_xfer_cleanup(cdc_xfer *x)
 {
     free(x->reason);
     free(x->retry_after);
-    x->reason = x->retry_after = NULL;
+    free(x->location);
+    x->reason = x->retry_after = x->location = NULL;
+}
+
+void cdc_status_message(const cd_host_api *host, cd_run *run, long status, const cdc_xfer *x)
+{
+    if (status >= 300 && status <= 399 && x->location && *x->location)
+        host->set_message(run, "API responded with status %ld: %s, to %.300s (redirects are "
+                               "not followed: put that address in the connector)",
+                          status, cdc_http_reason(status, x->reason), x->location);
+    else
+        host->set_message(run, "API responded with status %ld: %s", status,
+                          cdc_http_reason(status, x->reason));
 }
 
 int cdc_markup_type(const char *type)

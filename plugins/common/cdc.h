@@ -105,6 +105,7 @@ typedef struct cdc_xfer {
     long status;
     char *reason;          /* reason phrase of the status line, malloc'd */
     char *retry_after;     /* Retry-After header value, malloc'd */
+    char *location;        /* Location header value (a redirect's target), malloc'd */
 } cdc_xfer;
 
 /* Applies the host's HTTP defaults (TLS verification, CA file, proxy, user
@@ -161,6 +162,11 @@ void cdc_xfer_cleanup(cdc_xfer *x);
  * gateway's or bank's error, login or maintenance page comes as with
  * status 200; never a report. */
 int cdc_markup_type(const char *content_type);
+
+/* Sets the run's message for a response whose status is no data
+ * ("API responded with status 404: Not Found"), naming the target of a
+ * redirect, which is never followed. */
+void cdc_status_message(const cd_host_api *host, cd_run *run, long status, const cdc_xfer *x);
 
 /* The reason phrase ops see for a status ("Unauthorized"); falls back to
  * the server's own reason, then "HTTP error". */

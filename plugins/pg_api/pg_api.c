@@ -936,8 +936,7 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
     }
     if (!cdc_http_data_status(status)) {
         rc = cdc_status_for_http(status);
-        hostapi->set_message(run, "API responded with status %ld: %s", status,
-                          cdc_http_reason(status, r.x.reason));
+        cdc_status_message(hostapi, run, status, &r.x);
         if (r.x.retry_after) {
             hostapi->log(run, CD_LOG_WARNING, "%s asks to retry after %s", hn, r.x.retry_after);
             cdc_note_retry_after(hostapi, run, r.x.retry_after);

@@ -386,6 +386,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, "[]", NULL);
     if (strcmp(code, "NOCONTENT") == 0)
         return reply(c, 204, "", NULL);
+    if (strcmp(code, "MOVED") == 0) { /* the API moved */
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"",
+                                                                 MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Location", "https://reportapi.example/v2/txnData");
+        enum MHD_Result ret = MHD_queue_response(c, 301, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(code, "ACCEPTED") == 0) /* the report is still being prepared */
         return reply(c, 202, "[]", "30");
     if (strcmp(code, "AMOUNTS") == 0)

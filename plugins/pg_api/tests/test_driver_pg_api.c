@@ -226,6 +226,13 @@ static void test_test_5xx_429(void **state)
     m = load_codes("\"FAIL404\"", NULL);
     assert_int_equal(cd_mock_test(m), CD_ERR_PERMANENT);
     cd_mock_free(m);
+    /* a redirect is not followed; the message says where it pointed */
+    m = load_codes("\"MOVED\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_PERMANENT);
+    assert_string_equal(cd_mock_message(m), "API responded with status 301: Moved Permanently, to "
+                                            "https://reportapi.example/v2/txnData (redirects are "
+                                            "not followed: put that address in the connector)");
+    cd_mock_free(m);
 }
 
 static void test_test_refused(void **state)

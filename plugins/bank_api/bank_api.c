@@ -143,6 +143,20 @@ static int has_ctl(const char *s)
     return 0;
 }
 
+/* A problem found after connectors may have been stored with it: refused
+ * when a connector is saved (returns 1), only a warning in the run's log
+ * when a stored one runs (returns 0), so that a day still loads. */
+static int refuse_on_save(cd_run *run, const char *field, const char *msg)
+{
+    if (validating) {
+        report(run, field, "%s", msg);
+        return 1;
+    }
+    hostapi->log(run, CD_LOG_WARNING, "connection_config.%s: %s (refused when the connector "
+                                      "is saved again)", field, msg);
+    return 0;
+}
+
 static int check_config(cd_run *run, const json_t *root)
 {
     int bad = 0;
@@ -156,9 +170,8 @@ static int check_config(cd_run *run, const json_t *root)
         bad++;
     } else if (strpbrk(base, "?#")) {
         /* the endpoint is appended: after a query it would land in it */
-        report(run, "base_url", "must not hold a query (?) or fragment (#): put the query in "
-                                "endpoint");
-        bad++;
+        bad += refuse_on_save(run, "base_url", "must not hold a query (?) or fragment (#): put "
+                                               "the query in endpoint");
     }
     const char *ep = cdc_json_str(root, "endpoint", NULL);
     if (!ep) {
@@ -237,15 +250,12 @@ static int check_config(cd_run *run, const json_t *root)
         }
         /* connectord refuses a record that gives both: every record
          * holding both keys would be a record error */
-        if (rupees && paise) {
-            report(run, "columns.amount_paise", "map amount (rupees) or amount_paise, not both");
-            bad++;
-        }
-        if (net_r && net_p) {
-            report(run, "columns.net_amount_paise",
-                   "map net_amount (rupees) or net_amount_paise, not both");
-            bad++;
-        }
+        if (rupees && paise)
+            bad += refuse_on_save(run, "columns.amount_paise",
+                                  "map amount (rupees) or amount_paise, not both");
+        if (net_r && net_p)
+            bad += refuse_on_save(run, "columns.net_amount_paise",
+                                  "map net_amount (rupees) or net_amount_paise, not both");
         if (!has_ref || !has_amount || !has_date) {
             report(run, "columns", "must map bank_ref, amount (or amount_paise) and "
                                    "transaction_date");

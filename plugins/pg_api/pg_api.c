@@ -130,6 +130,20 @@ static int validating;
 /* Reports one problem of connection_config at a JSON path. */
 #define report(run, field, ...) cdc_report(hostapi, validating, (run), (field), __VA_ARGS__)
 
+/* A problem found after connectors may have been stored with it: refused
+ * when a connector is saved (returns 1), only a warning in the run's log
+ * when a stored one runs (returns 0), so that a day still loads. */
+static int refuse_on_save(cd_run *run, const char *field, const char *msg)
+{
+    if (validating) {
+        report(run, field, "%s", msg ? msg : "is refused");
+        return 1;
+    }
+    hostapi->log(run, CD_LOG_WARNING, "connection_config.%s: %s (refused when the connector "
+                                      "is saved again)", field, msg ? msg : "is refused");
+    return 0;
+}
+
 /* Checks one config, reporting each problem through report(). Returns the
  * number of problems. Secrets are checked for
  * presence only: during validate they are unresolved references. */
@@ -155,9 +169,9 @@ static int check_config(cd_run *run, const json_t *root)
         } else if (strpbrk(url, "?#")) {
             /* /{from}/{to}/{code} is appended: after a query or a
              * fragment it would land in it, not in the path */
-            report(run, "api_base_url", "must not hold a query (?) or fragment (#): "
-                                        "/{from}/{to}/{client_code} is appended to it");
-            bad++;
+            bad += refuse_on_save(run, "api_base_url",
+                                  "must not hold a query (?) or fragment (#): "
+                                  "/{from}/{to}/{client_code} is appended to it");
         }
         free(h);
     }
@@ -188,8 +202,7 @@ static int check_config(cd_run *run, const json_t *root)
             } else if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[strlen(s) - 1])) {
                 /* " M1" is requested as %20M1, a code the gateway does not
                  * know: an empty answer every day, loaded as SUCCESS */
-                report(run, path, "has blanks around the code");
-                bad++;
+                bad += refuse_on_save(run, path, "has blanks around the code");
             } else if (strcmp(s, "ALL") == 0 && json_array_size(v) > 1) {
                 report(run, path, "\"ALL\" cannot be combined with other codes");
                 bad++;
@@ -198,8 +211,9 @@ static int check_config(cd_run *run, const json_t *root)
                 for (size_t j = 0; j < i; j++) {
                     const char *t = json_string_value(json_array_get(v, j));
                     if (t && strcmp(s, t) == 0) {
-                        report(run, path, "\"%s\" is listed twice", s);
-                        bad++;
+                        char *msg = cdc_printf("\"%s\" is listed twice", s);
+                        bad += refuse_on_save(run, path, msg);
+                        free(msg);
                         break;
                     }
                 }
@@ -271,11 +285,16 @@ static int check_config(cd_run *run, const json_t *root)
     v = json_object_get(root, "date_format");
     if (v) {
         const char *fmt = json_string_value(v);
-        if (!fmt || has_ctl(fmt) || !date_format_complete(fmt)) {
+        char *probe = fmt ? cdc_format_date(fmt, "2025-12-31") : NULL;
+        if (!fmt || !probe || !strstr(probe, "31") || !strstr(probe, "12") || has_ctl(fmt)) {
             report(run, "date_format",
                                "must contain the day (DD), month (MM) and year (YYYY or YY)");
             bad++;
+        } else if (!date_format_complete(fmt)) {
+            bad += refuse_on_save(run, "date_format",
+                                  "must contain the day (DD), month (MM) and year (YYYY or YY)");
         }
+        free(probe);
     }
     return bad;
 }

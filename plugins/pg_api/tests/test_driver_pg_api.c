@@ -174,6 +174,22 @@ static void test_validate_rejects(void **state)
     cd_mock_free(m);
 }
 
+/* What validate refuses since connectors may have been stored with it
+ * (a code twice, blanks around a code, no year in date_format) is a
+ * warning when a stored connector runs: its day still loads. */
+static void test_stored_config_still_runs(void **state)
+{
+    cd_mock_host *m = load_codes("\"AMOUNTS\", \"AMOUNTS\"", ", \"date_format\": \"DD-MM\"");
+    assert_int_equal(cd_mock_validate(m), CD_ERR_CONFIG);
+    cd_mock_free(m);
+    m = load_codes("\"AMOUNTS\", \"AMOUNTS\"", ", \"date_format\": \"YYYY-MM-DD\"");
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 8);
+    assert_true(cd_mock_log_contains(m, "connection_config.merchant_codes[1]: \"AMOUNTS\" is "
+                                        "listed twice (refused when the connector is saved again)"));
+    cd_mock_free(m);
+}
+
 static void test_test_ok(void **state)
 {
     cd_mock_host *m = load_codes("\"MERCH1\", \"OTHER\"", NULL);
@@ -572,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_validate_default),
         cmocka_unit_test(test_validate_rejects),
+        cmocka_unit_test(test_stored_config_still_runs),
         cmocka_unit_test(test_test_ok),
         cmocka_unit_test(test_test_401),
         cmocka_unit_test(test_test_5xx_429),

@@ -595,6 +595,10 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
         *next_cursor = NULL;
     int has_mark = 0;
     char *marked = NULL;
+    /* A UTF-8 byte-order mark before the JSON (some .NET and Windows
+     * servers write one), which RFC 8259 lets a reader ignore. */
+    if (strncmp(body, "\xEF\xBB\xBF", 3) == 0)
+        body += 3;
     if (nul_escapes(body, &has_mark) > 0) {
         if (has_mark) {
             hostapi->set_message(run, "the bank API's JSON (page %ld) holds both \\u0000 and "
@@ -1070,6 +1074,8 @@ static int markup_page(const char *type, const char *body)
 {
     if (!cdc_markup_type(type))
         return 0;
+    if (body && strncmp(body, "\xEF\xBB\xBF", 3) == 0)
+        body += 3;
     while (body && (*body == ' ' || *body == '\t' || *body == '\r' || *body == '\n'))
         body++;
     return !body || (*body != '{' && *body != '[');
@@ -1434,7 +1440,10 @@ static int test(cd_run *run)
         rc = CD_ERR_TRANSIENT;
     } else if (rc == CD_OK) {
         char eb[256];
-        yajl_val doc = yajl_tree_parse(r.body.data ? r.body.data : "", eb, sizeof eb);
+        const char *text = r.body.data ? r.body.data : "";
+        if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+            text += 3; /* a byte-order mark, as emit_json skips it */
+        yajl_val doc = yajl_tree_parse(text, eb, sizeof eb);
         yajl_val arr = doc ? at_path(doc, cdc_json_str(root, "records_path", "")) : NULL;
         if (!arr || !YAJL_IS_ARRAY(arr)) {
             hostapi->set_message(run, "the response has no JSON array at records_path \"%s\"",

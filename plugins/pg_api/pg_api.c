@@ -762,6 +762,7 @@ typedef struct sp_request {
     cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
     int parse_failed;
     char *content_type; /* of the final response, malloc'd */
+    int bom;            /* bytes of a leading UTF-8 BOM matched; -1: past it */
 } sp_request;
 
 /* Keeps the final response's Content-Type, then the common header work
@@ -819,11 +820,34 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
 {
     sp_request *r = userdata;
     size_t len = size * nmemb;
+    const size_t total = len; /* what curl must hear back */
     if (!cdc_http_data_status(r->x.status)) {
         if (r->errbody.len < 512)
             cdc_buf_append(&r->errbody, data, len < 512 ? len : 512);
         return len;
     }
+    /* A UTF-8 byte-order mark before the array (some .NET and Windows
+     * servers write one) is no JSON, but RFC 8259 lets a reader ignore
+     * it: skipped, it does not fail every day at byte 1. */
+    static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+    size_t skip = 0;
+    while (r->bom >= 0 && skip < len) {
+        if ((unsigned char)data[skip] == bom[r->bom]) {
+            skip++;
+            if (++r->bom == 3)
+                r->bom = -1;
+        } else {
+            int held = r->bom;
+            r->bom = -1;
+            if (held > 0 && yajl_parse(r->yajl, bom, (size_t)held) == yajl_status_error) {
+                note_parse_error(r, bom, (size_t)held);
+                return 0;
+            }
+        }
+    }
+    r->offset += skip;
+    data += skip;
+    len -= skip;
     uint64_t events = r->parse->events;
     yajl_status st = yajl_parse(r->yajl, (const unsigned char *)data, len);
     if (st == yajl_status_error) {
@@ -843,7 +867,7 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
         return 0;
     }
     r->offset += len;
-    return len;
+    return total;
 }
 
 /* The URL for one merchant and the window. Malloc'd; NULL on bad dates. */

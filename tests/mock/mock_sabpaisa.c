@@ -384,6 +384,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 200, "{\"error\":\"not an array\"}", NULL);
     if (strcmp(code, "EMPTY") == 0)
         return reply(c, 200, "[]", NULL);
+    if (strcmp(code, "BOM") == 0) /* a UTF-8 byte-order mark before the array */
+        return reply(c, 200, "\xEF\xBB\xBF[{\"transaction_id\":\"BOM1\",\"payee_amount\":\"1.00\","
+                             "\"trans_date\":\"2025-01-02\"}]", NULL);
     if (strcmp(code, "NOCONTENT") == 0)
         return reply(c, 204, "", NULL);
     if (strcmp(code, "MOVED") == 0) { /* the API moved */

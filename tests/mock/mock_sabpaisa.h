@@ -13,6 +13,7 @@
  *   HTMLSTRAY     200, text/html, holding the start of a JSON array
  *   EMPTY         200 with []
  *   NOCONTENT     204 No Content
+ *   BOM           200 with one item after a UTF-8 byte-order mark
  *   MOVED         301 to https://reportapi.example/v2/txnData
  *   ACCEPTED      202 Accepted with [] and Retry-After: 30 (not ready yet)
  *   AMOUNTS       4 items with amounts "10.10", 10.1, 10 and "0.5"

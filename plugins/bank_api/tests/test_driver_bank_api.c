@@ -160,6 +160,19 @@ static void test_run_paged(void **state)
     cd_mock_free(m);
 }
 
+/* A UTF-8 byte-order mark before a JSON page is skipped. */
+static void test_json_bom(void **state)
+{
+    static const char body[] = "\xEF\xBB\xBF[{\"transaction_id\": \"R1\", \"paid_amount\": \"1.00\","
+                               " \"trans_date\": \"2025-01-02\"}]";
+    cd_mock_host *m = load_endpoint("X");
+    uint64_t count = 0;
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), body, sizeof body - 1, &count), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 1);
+    assert_string_equal(cd_mock_record_value(m, 0, "bank_ref"), "R1");
+    cd_mock_free(m);
+}
+
 /* A 401 on page 3 after two pages with the same credential: it expired
  * during the listing, transient; a 401 on page 1 stays a configuration
  * error. */
@@ -236,7 +249,7 @@ int main(void)
         cmocka_unit_test(test_magic), cmocka_unit_test(test_schema),
         cmocka_unit_test(test_validate), cmocka_unit_test(test_test),
         cmocka_unit_test(test_run), cmocka_unit_test(test_run_paged),
-        cmocka_unit_test(test_csv_field_count),
+        cmocka_unit_test(test_csv_field_count), cmocka_unit_test(test_json_bom),
         cmocka_unit_test(test_credential_expires_mid_listing),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -470,6 +470,17 @@ static void test_run_accepted_not_ready(void **state)
     cd_mock_free(m);
 }
 
+/* A UTF-8 byte-order mark before the array is skipped (RFC 8259 lets a
+ * reader ignore it), not a malformed body at byte 1 every day. */
+static void test_run_bom(void **state)
+{
+    cd_mock_host *m = load_codes("\"BOM\"", NULL);
+    assert_int_equal(cd_mock_run_driver(m), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 1);
+    assert_string_equal(cd_mock_record_value(m, 0, "transaction_id"), "BOM1");
+    cd_mock_free(m);
+}
+
 static void test_run_truncated(void **state)
 {
     cd_mock_host *m = load_codes("\"TRUNC\"", NULL);
@@ -602,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_run_blank_optional_fields_fall_back),
         cmocka_unit_test(test_run_no_content),
         cmocka_unit_test(test_run_accepted_not_ready),
+        cmocka_unit_test(test_run_bom),
         cmocka_unit_test(test_run_truncated),
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),

@@ -584,6 +584,34 @@ static char *mark_nuls(const char *body)
     return out;
 }
 
+/* Deepest nesting of arrays and objects a JSON page may have. A statement
+ * needs a handful of levels; yajl_tree_free recurses once per level, so
+ * a page of a million '[' (2 MB) would crash the runner on the stack. */
+#define MAX_JSON_DEPTH 512
+
+/* 1 if body nests arrays and objects no deeper than MAX_JSON_DEPTH
+ * (brackets inside strings do not count). */
+static int json_depth_ok(const char *body)
+{
+    int depth = 0, in_string = 0;
+    for (const char *p = body; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = 0;
+        } else if (*p == '"') {
+            in_string = 1;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > MAX_JSON_DEPTH)
+                return 0;
+        } else if (*p == ']' || *p == '}') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
 /* Emits the records of one JSON page. *count: records seen; *next_cursor:
  * malloc'd cursor at cursor_path (NULL when absent, null or empty). */
 static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *body, long page,
@@ -610,6 +638,12 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             return CD_ERR_TRANSIENT;
         }
         body = marked;
+    }
+    if (!json_depth_ok(body)) {
+        free(marked);
+        hostapi->set_message(run, "the bank API's JSON (page %ld) nests arrays or objects deeper "
+                                  "than %d levels; not a statement", page, MAX_JSON_DEPTH);
+        return CD_ERR_PERMANENT;
     }
     yajl_val doc = yajl_tree_parse(body, errbuf, sizeof errbuf);
     free(marked);
@@ -1443,7 +1477,7 @@ static int test(cd_run *run)
         const char *text = r.body.data ? r.body.data : "";
         if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
             text += 3; /* a byte-order mark, as emit_json skips it */
-        yajl_val doc = yajl_tree_parse(text, eb, sizeof eb);
+        yajl_val doc = json_depth_ok(text) ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
         yajl_val arr = doc ? at_path(doc, cdc_json_str(root, "records_path", "")) : NULL;
         if (!arr || !YAJL_IS_ARRAY(arr)) {
             hostapi->set_message(run, "the response has no JSON array at records_path \"%s\"",

@@ -173,6 +173,33 @@ static void test_json_bom(void **state)
     cd_mock_free(m);
 }
 
+/* A page nested a million levels deep (2 MB) is refused before it is
+ * parsed: freeing its tree recursed once per level and crashed the runner. */
+static void test_json_too_deep(void **state)
+{
+    size_t n = 1000000;
+    char *body = malloc(2 * n + 1);
+    assert_non_null(body);
+    memset(body, '[', n);
+    memset(body + n, ']', n);
+    body[2 * n] = '\0';
+    cd_mock_host *m = load_endpoint("X");
+    uint64_t count = 0;
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), body, 2 * n, &count), CD_ERR_PERMANENT);
+    assert_string_equal(cd_mock_message(m), "the bank API's JSON (page 1) nests arrays or objects "
+                                            "deeper than 512 levels; not a statement");
+    cd_mock_free(m);
+    /* brackets inside strings are text */
+    static const char ok[] = "[{\"transaction_id\": \"[[[[\\\"{{{{\", \"paid_amount\": \"1.00\","
+                             " \"trans_date\": \"2025-01-02\"}]";
+    m = load_endpoint("X");
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), ok, sizeof ok - 1, &count), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 1);
+    assert_string_equal(cd_mock_record_value(m, 0, "bank_ref"), "[[[[\"{{{{");
+    cd_mock_free(m);
+    free(body);
+}
+
 /* A 401 on page 3 after two pages with the same credential: it expired
  * during the listing, transient; a 401 on page 1 stays a configuration
  * error. */
@@ -250,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_validate), cmocka_unit_test(test_test),
         cmocka_unit_test(test_run), cmocka_unit_test(test_run_paged),
         cmocka_unit_test(test_csv_field_count), cmocka_unit_test(test_json_bom),
+        cmocka_unit_test(test_json_too_deep),
         cmocka_unit_test(test_credential_expires_mid_listing),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -81,6 +81,54 @@ static const char *bool_text(const json_t *v)
     return NULL;
 }
 
+/* What updated_at becomes on every change the API makes: the clock at
+ * millisecond precision (what the API shows), and always at least one
+ * millisecond past the value it replaces, so that each change shows as a
+ * new updated_at, which If-Match compares (if_match_ok). */
+#define UPDATED_AT_NEXT                                                                      \
+    "greatest(date_trunc('milliseconds', clock_timestamp()),"                                \
+    " date_trunc('milliseconds', updated_at) + interval '1 millisecond')"
+
+/* Whether an If-Match header value names the connector's current version:
+ * "*", or one of its comma-separated entity tags equal to updated_at as
+ * the API shows it ("2025-10-03T14:23:11.488Z"; quotes and W/ optional).
+ * 1 when it matches, 0 when not, -1 when the header is malformed. */
+static int if_match_ok(const char *header, const char *updated_at)
+{
+    const char *p = header;
+    int tags = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, ",");
+        const char *e = p + n;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        const char *t = p;
+        if (e - t >= 2 && t[0] == 'W' && t[1] == '/')
+            t += 2;
+        if (e - t >= 1 && *t == '"') {
+            if (e - t < 2 || e[-1] != '"')
+                return -1;
+            t++;
+            e--;
+        }
+        if (e == t)
+            return -1;
+        tags++;
+        if ((e - t == 1 && *t == '*') ||
+            (updated_at && strlen(updated_at) == (size_t)(e - t) &&
+             strncmp(t, updated_at, (size_t)(e - t)) == 0))
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return tags ? 0 : -1;
+}
+
 void cd_api_connector_create(cd_api_req *q, cd_api_resp *r)
 {
     if (!q->body) {
@@ -208,6 +256,29 @@ void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
             cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
         return;
     }
+    /* If-Match: the version the client read (its updated_at). Two people
+     * editing one connector from the page would otherwise each send the
+     * whole form, and the later save would undo the earlier one's changes
+     * without a word. */
+    const char *im = MHD_lookup_connection_value(q->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    if (im) {
+        const char *now_at = json_string_value(json_object_get(stored, "updated_at"));
+        int ok = if_match_ok(im, now_at);
+        if (ok != 1) {
+            char *m = ok < 0 ? cd_xstrdup("must be the connector's updated_at as read, in quotes")
+                             : cd_sprintf("the connector was changed (updated_at %s) since the version "
+                                          "you read: reload it and make your change again",
+                                          now_at ? now_at : "null");
+            json_array_append_new(errors, cd_api_field_error(ok < 0 ? "If-Match" : "updated_at", m));
+            free(m);
+            json_decref(stored);
+            cd_api_error_fields(r, ok < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_PRECONDITION_FAILED,
+                                ok < 0 ? "Invalid If-Match header"
+                                       : "The connector was changed by someone else since you read it",
+                                errors);
+            return;
+        }
+    }
     json_t *c = merge_update(stored, q->body, errors);
     if (json_array_size(errors) == 0 && cd_api_validate_connector(q, r, c, 0, errors) != 0) {
         json_decref(c);
@@ -236,7 +307,7 @@ void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id)
                               "  source_entity = $4, connection_config = $5::jsonb,"
                               "  schedule_enabled = coalesce($6::boolean, true), schedule_cron = $7::text,"
                               "  schedule_timezone = coalesce($8, 'Asia/Kolkata'), driver = $9,"
-                              "  expected_by = $10, alert_channels = $11::jsonb, updated_at = now(),"
+                              "  expected_by = $10, alert_channels = $11::jsonb, updated_at = " UPDATED_AT_NEXT ","
                               /* A schedule switched on starts now, as a resume
                                * does: the slots of the days it was off are not
                                * caught up (scheduler.c). */
@@ -603,7 +674,7 @@ void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause
         PGresult *res = cd_db_exec(
             db, pause ? "pausing the connector" : "resuming the connector", PGRES_TUPLES_OK,
             pause ? "UPDATE sp_v2_connectors SET status = 'PAUSED', paused_at = now(),"
-                    " updated_at = now() WHERE id = $1 RETURNING id, name, status"
+                    " updated_at = " UPDATED_AT_NEXT " WHERE id = $1 RETURNING id, name, status"
                   /* Back to what its runs say: FAILED until a run succeeds,
                    * as the finalize in runs.c would have left it. */
                   : "UPDATE sp_v2_connectors c SET status = CASE WHEN (SELECT r.status"
@@ -612,7 +683,7 @@ void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause
                     "    AND r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')"
                     "  ORDER BY r.completed_at DESC NULLS LAST, r.id DESC LIMIT 1) = 'FAILED'"
                     "  THEN 'FAILED' ELSE 'ACTIVE' END,"
-                    " resumed_at = now(), updated_at = now() WHERE id = $1"
+                    " resumed_at = now(), updated_at = " UPDATED_AT_NEXT " WHERE id = $1"
                     " RETURNING id, name, status",
             1, p, &err);
         if (res) {

@@ -27,6 +27,7 @@ const EXPECTED_HTTP = [
   [502, 'GET', /^\/connectors\/\d+\/runs\/\d+$/], // a run followed while connectord is unreachable
   [502, 'GET', /^\/connectors\/\d+\/backfills\/[^/]+$/], // a backfill followed likewise
   [404, 'GET', /^\/connectors\/\d+\/runs\/\d+$/], // an alert's #run-ID asked of connectors without it
+  [412, 'PUT', /^\/connectors\/\d+$/], // a save over someone else's change made while the form was open
 ];
 
 let step = 0;
@@ -253,6 +254,37 @@ try {
   await d.getByRole('button', { name: 'Save changes' }).click();
   await d.waitFor({ state: 'detached' });
   await card('Ledger DB').getByText('PG_DATABASE • LEDGER2').waitFor();
+
+  log('edit: a save over a change someone made while the form was open is refused, not an undo of it');
+  {
+    const ledgerId = await card('Ledger DB').getAttribute('data-id');
+    await card('Ledger DB').getByRole('button', { name: 'Edit Ledger DB' }).click();
+    d = dialogNamed('connector-form');
+    await d.waitFor();
+    // Someone else (another tab, connectorctl) changes the schedule meanwhile.
+    const other = await context.request.put(`${URL0}/connectors/${ledgerId}`, {
+      headers: { Authorization: `Bearer ${TOKEN}` }, data: { schedule_enabled: true, schedule_cron: '15 4 * * *' },
+    });
+    assert.equal(other.status(), 200, await other.text());
+    await field(d, 'Source entity').fill('LEDGER3');
+    await d.getByRole('button', { name: 'Save changes' }).click();
+    await d.locator('.form-errors', { hasText: 'changed' }).waitFor();
+    assert.ok(await d.locator('.form-errors').isVisible() && await d.locator('.form-errors').evaluate((el) => { const r = el.getBoundingClientRect(); const top = el.closest('dialog').querySelector('.dialog-head').getBoundingClientRect().bottom; const p = el.closest('dialog').getBoundingClientRect(); return r.top >= top && r.bottom <= p.bottom; }), 'the message is in view, below the dialog title');
+    await shot(page, 'edit-conflict');
+    const now = await (await context.request.get(`${URL0}/connectors/${ledgerId}`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+    assert.equal(now.connector.schedule_cron, '15 4 * * *', 'the other change is kept');
+    assert.equal(now.connector.source_entity, 'LEDGER2', 'the stale form was not saved');
+    await page.keyboard.press('Escape');
+    await d.waitFor({ state: 'detached' });
+    // Opened again, the form shows their change and saves.
+    await card('Ledger DB').getByRole('button', { name: 'Edit Ledger DB' }).click();
+    d = dialogNamed('connector-form');
+    await d.waitFor();
+    assert.equal(await field(d, 'Schedule (cron)').inputValue(), '15 4 * * *');
+    await field(d, 'Run on a schedule').uncheck();
+    await d.getByRole('button', { name: 'Save changes' }).click();
+    await d.waitFor({ state: 'detached' });
+  }
 
   log('edit: a number Chromium cannot parse is an error, not a deleted setting');
   const puts = [];

@@ -336,6 +336,39 @@ assert_not_contains "$BODY" hunter2 "audit response"
 assert_not_contains "$BODY" new-secret "audit response"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE before::text LIKE '%hunter2%' OR after::text LIKE '%hunter2%' OR after::text LIKE '%new-secret%'")" "audit rows masked"
 
+echo "== If-Match: a save over a change made since the client read the connector is a 412"
+req GET "/connectors/$gen"
+seen=$(jq_ 'd["connector"]["updated_at"]')
+req PUT "/connectors/$gen" '{"schedule_cron": "45 3 * * *"}' -H "If-Match: \"$seen\""
+expect 200 "If-Match of the version read"
+now=$(jq_ 'd["connector"]["updated_at"]')
+[ "$now" != "$seen" ] || cd_fail "updated_at did not change with the update"
+# the second editor read the connector before that save: its full form would undo it
+req PUT "/connectors/$gen" '{"schedule_cron": "30 3 * * *", "source_entity": "STALE"}' -H "If-Match: \"$seen\""
+expect 412 "save over a newer version"
+assert_eq updated_at "$(jq_ 'd["errors"][0]["field"]')" "the field of the conflict"
+assert_contains "$(jq_ 'd["errors"][0]["message"]')" "$now" "names the version now stored"
+assert_eq "45 3 * * *|GENBANK2" "$(q "SELECT schedule_cron || '|' || source_entity FROM sp_v2_connectors WHERE id = $gen")" "the newer change kept"
+req PUT "/connectors/$gen" '{"source_entity": "GENBANK2"}' -H 'If-Match: "2020-01-01T00:00:00.000Z", W/"'"$now"'"'
+expect 200 "one of a list of tags matches"
+req PUT "/connectors/$gen" '{"source_entity": "GENBANK2"}' -H 'If-Match: *'
+expect 200 "If-Match: *"
+req PUT "/connectors/$gen" '{"source_entity": "GENBANK2"}' -H 'If-Match: "unterminated'
+expect 400 "malformed If-Match"
+assert_eq If-Match "$(jq_ 'd["errors"][0]["field"]')" "names the header"
+# two saves within one millisecond still differ
+q "UPDATE sp_v2_connectors SET updated_at = date_trunc('milliseconds', clock_timestamp()) + interval '1 hour' WHERE id = $gen" >/dev/null
+req GET "/connectors/$gen"
+seen=$(jq_ 'd["connector"]["updated_at"]')
+req PUT "/connectors/$gen" '{"source_entity": "GENBANK2"}' -H "If-Match: \"$seen\""
+expect 200 "save of the version read"
+req PUT "/connectors/$gen" '{"source_entity": "GENBANK3"}' -H "If-Match: \"$seen\""
+expect 412 "a save in the same millisecond as the version read is still a newer version"
+req POST "/connectors/$gen/pause"
+req POST "/connectors/$gen/resume"
+req GET "/connectors/$gen"
+[ "$(jq_ 'd["connector"]["updated_at"]')" != "$seen" ] || cd_fail "pause and resume change updated_at"
+
 echo "== pause, resume and delete take no body fields; triggered_by is one line"
 req POST "/connectors/$gen/pause" '{"reason": "x"}'
 expect 400 "pause with a field"

@@ -24,13 +24,13 @@ export function setToken(t) {
 // request('GET', '/connectors', {query: {status: 'ACTIVE'}, body: {...}})
 // resolves to the parsed JSON body of a 2xx answer, rejects with ApiError.
 // A 401 asks for a token once and retries with it.
-export async function request(method, path, { query, body, allow } = {}) {
+export async function request(method, path, { query, body, allow, headers: extra } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: 'application/json', ...(extra || {}) };
     const t = token();
     if (t) headers.Authorization = `Bearer ${t}`;
     const init = { method, headers, cache: 'no-store' };
@@ -65,7 +65,10 @@ export const api = {
   list: (query) => request('GET', '/connectors', { query }),
   get: (cid) => request('GET', `/connectors/${id(cid)}`),
   create: (body) => request('POST', '/connectors', { body }),
-  update: (cid, body) => request('PUT', `/connectors/${id(cid)}`, { body }),
+  // version: the updated_at the form was filled from. The server refuses
+  // (412) a save over someone else's change made since, instead of undoing it.
+  update: (cid, body, version) => request('PUT', `/connectors/${id(cid)}`,
+    { body, headers: version ? { 'If-Match': `"${version}"` } : undefined }),
   remove: (cid, force) => request('DELETE', `/connectors/${id(cid)}`, { query: { force: force ? 'true' : undefined } }),
   validate: (body) => request('POST', '/connectors/validate', { body }),
   // A failed test is a documented 4xx/5xx answer with run_id and steps: hand it back.

@@ -246,18 +246,21 @@ export async function openConnectorForm(existingId, onSaved) {
     save.disabled = true;
     save.textContent = 'Saving…';
     try {
-      const r = editing ? await api.update(existing.id, b) : await api.create(b);
+      const r = editing ? await api.update(existing.id, b, existing.updated_at) : await api.create(b);
       d.dlg.close('saved');
       toast(r.message || 'Saved', { kind: 'ok' });
       onSaved(r.connector);
     } catch (err) {
       if (err instanceof ApiError && err.errors.length) {
         showErrors(err.errors, null);
-        const first = form.querySelector('[aria-invalid="true"]');
-        if (first) first.focus();
       } else {
         showErrors([{ field: '', message: err.message }], null);
       }
+      // An error of no field (someone else's change, a 500) is in the
+      // summary at the top: scrolled into view, not left above the fold.
+      const first = form.querySelector('[aria-invalid="true"]');
+      if (first) first.focus();
+      else summary.scrollIntoView({ block: 'center' });
     } finally {
       save.disabled = false;
       save.textContent = editing ? 'Save changes' : 'Create connector';

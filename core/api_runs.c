@@ -139,8 +139,46 @@ static const char *filter(const cd_api_req *q, const char *key, const char *cons
     " records_failed, duration_seconds, error_message, details, started_at, completed_at,"    \
     " triggered_by, attempt, max_attempts, queued_at, backfill_id, cancel_requested_at"
 
+/* A history cursor: where a page ended, in the listing's order (started_at
+ * newest first, queued runs, which have none, before all; then id).
+ * Written "S.ID": S the run's started_at in microseconds since the epoch,
+ * or "q" for none. */
+typedef struct history_cursor {
+    char started[24];   /* microseconds as text, or "" for none */
+    char id[24];
+} history_cursor;
+
+/* 1 when s is a cursor (filled into c), 0 when not. */
+static int parse_cursor(const char *s, history_cursor *c)
+{
+    const char *dot = strchr(s, '.');
+    if (!dot || dot == s)
+        return 0;
+    size_t n = (size_t)(dot - s);
+    if (n == 1 && s[0] == 'q') {
+        c->started[0] = '\0';
+    } else {
+        /* At most 16 digits: within 300 years of 1970, so that the
+         * database's timestamp arithmetic cannot overflow (a 500). */
+        size_t i = s[0] == '-' ? 1 : 0;
+        if (n <= i || n - i > 16)
+            return 0;
+        for (size_t k = i; k < n; k++)
+            if (s[k] < '0' || s[k] > '9')
+                return 0;
+        memcpy(c->started, s, n);
+        c->started[n] = '\0';
+    }
+    int64_t id = cd_api_parse_id(dot + 1);
+    if (id < 0)
+        return 0;
+    snprintf(c->id, sizeof c->id, "%lld", (long long)id);
+    return 1;
+}
+
 static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long limit,
-                           long long offset, const char *status, const char *type);
+                           long long offset, const char *status, const char *type,
+                           const history_cursor *before);
 
 void cd_api_history(cd_api_req *q, cd_api_resp *r, int64_t id)
 {
@@ -154,40 +192,65 @@ void cd_api_history(cd_api_req *q, cd_api_resp *r, int64_t id)
                                 "must be QUEUED, RUNNING, SUCCESS, PARTIAL_SUCCESS or FAILED");
     const char *type = filter(q, "run_type", types, errors,
                               "must be SCHEDULED, MANUAL, TEST or BACKFILL");
+    /* before: the next_before of the page read last. Offsets shift as runs
+     * are queued and start, so paging by offset while runs move shows a
+     * run twice or skips one; a cursor does not. */
+    const char *bs = cd_api_query(q, "before");
+    history_cursor before;
+    int has_before = bs && *bs;
+    if (has_before && !parse_cursor(bs, &before)) {
+        json_array_append_new(errors, cd_api_field_error("before", "must be the next_before of a page read before"));
+        has_before = 0;
+    }
     if (json_array_size(errors)) {
         cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
         return;
     }
     json_decref(errors);
-    char *key = cd_sprintf("history\n%lld\n%lld\n%lld\n%s\n%s", (long long)id, limit, offset,
-                           status ? status : "", type ? type : "");
+    char *key = cd_sprintf("history\n%lld\n%lld\n%lld\n%s\n%s\n%s", (long long)id, limit, offset,
+                           status ? status : "", type ? type : "",
+                           has_before ? bs : "");
     cd_api_cache_ticket t;
     int hit = cd_api_cached_begin(q, r, key, id, &t);
     free(key);
     if (hit)
         return;
-    render_history(q, r, id, limit, offset, status, type);
+    render_history(q, r, id, limit, offset, status, type, has_before ? &before : NULL);
     cd_api_cached_end(q, r, &t, 0);
 }
 
 static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long limit,
-                           long long offset, const char *status, const char *type)
+                           long long offset, const char *status, const char *type,
+                           const history_cursor *before)
 {
     if (cd_api_connector_exists(q, r, id, NULL) != 1)
         return;
     char ids[24], lim[24], off[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(lim, sizeof lim, "%lld", limit);
+    snprintf(lim, sizeof lim, "%lld", limit + 1); /* one more: is there a next page? */
     snprintf(off, sizeof off, "%lld", offset);
-    const char *p[] = {ids, status, type, lim, off};
+    /* $6, $7: the cursor, as (started_at, id) in this order: rows after it.
+     * $6 NULL with $7 set: the cursor is a queued run (no started_at). */
+    const char *p[] = {ids, status, type, lim, off,
+                       before && before->started[0] ? before->started : NULL,
+                       before ? before->id : NULL};
     char *err = NULL;
     PGresult *res = cd_db_exec(q->db, "reading the run history", PGRES_TUPLES_OK,
-                               "SELECT " RUN_COLUMNS " FROM sp_v2_connector_runs"
+                               "SELECT " RUN_COLUMNS ","
+                               "  CASE WHEN started_at IS NULL THEN 'q'"
+                               "       ELSE ((extract(epoch FROM started_at) * 1000000)::numeric(30, 0))::text"
+                               "  END || '.' || id AS cursor"
+                               " FROM sp_v2_connector_runs"
                                " WHERE connector_id = $1"
                                "   AND ($2::text IS NULL OR status = $2)"
                                "   AND ($3::text IS NULL OR run_type = $3)"
+                               "   AND ($7::bigint IS NULL"
+                               "        OR ($6::bigint IS NULL AND (started_at IS NOT NULL OR id < $7::bigint))"
+                               "        OR ($6::bigint IS NOT NULL AND started_at IS NOT NULL"
+                               "            AND (started_at, id) < ('epoch'::timestamptz"
+                               "                 + $6::bigint * interval '1 microsecond', $7::bigint)))"
                                " ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5",
-                               5, p, &err);
+                               7, p, &err);
     if (!res) {
         cd_api_internal_error(r, "reading the run history", err);
         return;
@@ -207,14 +270,23 @@ static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long 
     cd_buf_init(&b);
     cd_buf_reserve(&b, 256 + (size_t)PQntuples(res) * 700);
     cd_buf_puts(&b, "{\"success\":true,\"runs\":[");
-    for (int i = 0; i < PQntuples(res); i++) {
+    int more = PQntuples(res) > limit;
+    int n = more ? (int)limit : PQntuples(res);
+    int cursor_col = PQfnumber(res, "cursor");
+    for (int i = 0; i < n; i++) {
         if (i)
             cd_buf_putc(&b, ',');
         cd_api_row_emit(&b, res, i, NULL, NULL);
         cd_buf_putc(&b, '}');
     }
-    cd_buf_printf(&b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld}",
+    cd_buf_printf(&b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"next_before\":",
                   strtoll(PQgetvalue(cnt, 0, 0), NULL, 10), limit, offset);
+    /* Each run's "cursor" is where a page ending with it ends;
+     * next_before, where the next page starts (null: this is the last). */
+    if (more && n > 0)
+        cd_buf_printf(&b, "\"%s\"}", PQgetvalue(res, n - 1, cursor_col));
+    else
+        cd_buf_puts(&b, "null}");
     PQclear(res);
     PQclear(cnt);
     cd_api_ok(r, MHD_HTTP_OK, NULL);

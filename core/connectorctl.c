@@ -29,7 +29,7 @@ static void usage(FILE *f)
           "  test ID                                        test the connection and wait for it\n"
           "  run ID [--date YYYY-MM-DD] [--wait]            queue a manual run\n"
           "  pause ID | resume ID\n"
-          "  history ID [--limit N] [--offset N] [--status S] [--type T]\n"
+          "  history ID [--limit N] [--offset N] [--status S] [--type T] [--before CURSOR]\n"
           "  backfill ID FROM TO [--wait]                   one run per date, FROM..TO\n"
           "  logs ID RUN_ID                                 a run's attempts, log and record errors\n"
           "  plugins                                        loaded and refused drivers\n"
@@ -63,8 +63,8 @@ static const cmd_spec specs[] = {
     {"run", {"ID"}, {"--date"}, {"--wait"}, "run ID [--date YYYY-MM-DD] [--wait]"},
     {"pause", {"ID"}, {0}, {0}, "pause ID"},
     {"resume", {"ID"}, {0}, {0}, "resume ID"},
-    {"history", {"ID"}, {"--limit", "--offset", "--status", "--type"}, {0},
-     "history ID [--limit N] [--offset N] [--status S] [--type T]"},
+    {"history", {"ID"}, {"--limit", "--offset", "--status", "--type", "--before"}, {0},
+     "history ID [--limit N] [--offset N] [--status S] [--type T] [--before CURSOR]"},
     {"backfill", {"ID", "FROM", "TO"}, {0}, {"--wait"}, "backfill ID FROM TO [--wait]"},
     {"logs", {"ID", "RUN_ID"}, {0}, {0}, "logs ID RUN_ID"},
     {"plugins", {0}, {0}, {0}, "plugins"},
@@ -181,7 +181,7 @@ static int run_cmd(const ctl *c, const cmd_spec *sp, const parsed *p)
     if (strcmp(n, "pause") == 0 || strcmp(n, "resume") == 0)
         return ctl_pause(c, a[0], n[0] == 'p');
     if (strcmp(n, "history") == 0)
-        return ctl_history(c, a[0], o[0], o[1], o[2], o[3]);
+        return ctl_history(c, a[0], o[0], o[1], o[2], o[3], o[4]);
     if (strcmp(n, "backfill") == 0)
         return ctl_backfill(c, a[0], a[1], a[2], p->flag[0]);
     if (strcmp(n, "logs") == 0)

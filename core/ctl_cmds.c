@@ -264,7 +264,7 @@ int ctl_run(const ctl *c, const char *id, const char *date, int wait)
 }
 
 int ctl_history(const ctl *c, const char *id, const char *limit, const char *offset,
-                const char *status, const char *type)
+                const char *status, const char *type, const char *before)
 {
     cd_buf q;
     cd_buf_init(&q);
@@ -272,6 +272,7 @@ int ctl_history(const ctl *c, const char *id, const char *limit, const char *off
     add_query(&q, "offset", offset);
     add_query(&q, "status", status);
     add_query(&q, "run_type", type);
+    add_query(&q, "before", before);
     cd_buf_putc(&q, '\0');
     char *path = cd_sprintf("/connectors/%s/history%s", id, q.data);
     cd_buf_free(&q);
@@ -299,6 +300,11 @@ int ctl_history(const ctl *c, const char *id, const char *limit, const char *off
                (long long)json_integer_value(json_object_get(r, "total")),
                (long long)json_array_size(json_object_get(r, "runs")),
                (long long)json_integer_value(json_object_get(r, "offset")));
+        /* The next page by cursor: unlike --offset, it neither repeats nor
+         * skips a run when runs are queued meanwhile. */
+        const char *next = json_string_value(json_object_get(r, "next_before"));
+        if (next)
+            printf("older: connectorctl history %s --before %s\n", id, next);
     }
     done_json(c, r);
     json_decref(r);

@@ -617,8 +617,43 @@ try {
   }
   const rejId = await makeGen('All rejected', { rows: 3, bad_every: 1 });
   const slowId = await makeGen('Slow gen', { rows: 20, sleep_ms: 500 });
+  const pagedId = await makeGen('Paged gen', { rows: 1 });
   await page.getByRole('button', { name: 'Refresh', exact: true }).click();
   await card('Slow gen').waitFor();
+
+  log('History pages: a run started while paging does not show again on the next page');
+  {
+    const until = async (what, fn) => {
+      for (let i = 0; i < 600; i++) {
+        if (await fn()) return;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    const hist = async () => (await context.request.get(`${URL0}/connectors/${pagedId}/history?limit=100`, { headers: apiH })).json();
+    const bfr = await context.request.post(`${URL0}/connectors/${pagedId}/backfill`, { headers: apiH, data: { from_date: '2025-01-01', to_date: '2025-01-31' } });
+    assert.equal(bfr.status(), 202, await bfr.text());
+    await until('31 backfill runs', async () => (await hist()).runs.filter((r) => r.status === 'SUCCESS').length === 31);
+    const before = (await hist()).runs.map((r) => String(r.id));
+    await card('Paged gen').getByRole('button', { name: 'History Paged gen' }).click();
+    const ph = dialogNamed('history');
+    await ph.getByText('1–30 of 31').waitFor();
+    // Someone runs the connector while this page is read.
+    const rr = await context.request.post(`${URL0}/connectors/${pagedId}/run`, { headers: apiH, data: {} });
+    assert.equal(rr.status(), 202, await rr.text());
+    const newRun = String((await rr.json()).run_id);
+    await until('the new run', async () => (await hist()).runs.some((r) => String(r.id) === newRun && r.status === 'SUCCESS'));
+    await ph.getByRole('button', { name: 'Older ›' }).click();
+    await ph.getByText('31–31 of 32').waitFor();
+    const shown = await ph.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.runId));
+    assert.deepEqual(shown, [before[30]], 'page 2 holds the one run page 1 did not, not page 1\'s last again');
+    assert.ok(await ph.getByRole('button', { name: 'Older ›' }).isDisabled());
+    await ph.getByRole('button', { name: '‹ Newer' }).click();
+    await ph.getByText('1–30 of 32').waitFor();
+    assert.equal(await ph.locator('tbody tr').first().getAttribute('data-run-id'), newRun, 'back to the newest page, the new run first');
+    await page.keyboard.press('Escape');
+    await ph.waitFor({ state: 'detached' });
+  }
 
   log('a run that loaded nothing (every record rejected) is not shown healthy');
   await card('All rejected').getByRole('button', { name: 'Run All rejected' }).click();

@@ -434,6 +434,46 @@ assert_eq 0 "$(jq_ 'd["total"]')" "run_type filter"
 req GET "/connectors/$gen"
 assert_eq "100|SUCCESS" "$(jq_ '"%s|%s" % (d["connector"]["success_rate"], d["connector"]["last_run_status"])')" "success rate"
 
+echo "== history paged by cursor: runs queued or started meanwhile neither repeat nor skip one"
+req POST /connectors '{"name": "Paged", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "PAGED", "schedule_enabled": false, "connection_config": {"rows": 1}}'
+expect 201 "create Paged"
+paged=$(jq_ 'd["connector"]["id"]')
+req POST "/connectors/$paged/pause"
+# paused: no worker claims these; two queued (no started_at), five started, two at one instant
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, started_at)
+   SELECT $paged, 'MANUAL', current_date, CASE WHEN g <= 2 THEN 'QUEUED' ELSE 'SUCCESS' END,
+          CASE WHEN g <= 2 THEN NULL ELSE timestamptz '2025-01-01 10:00:00.123456+00' - least(g, 5) * interval '1 min' END
+     FROM generate_series(1, 7) g" >/dev/null
+req GET "/connectors/$paged/history?limit=100"
+all=$(jq_ '",".join(r["id"] for r in d["runs"])')
+assert_eq null "$(jq_ 'd["next_before"]')" "one page holds them all: no next"
+walk=""; before=""
+for _ in 1 2 3 4; do
+    req GET "/connectors/$paged/history?limit=2${before:+&before=$before}"
+    expect 200 "a page by cursor"
+    walk="$walk${walk:+,}$(jq_ '",".join(r["id"] for r in d["runs"])')"
+    before=$(jq_ 'd["next_before"]')
+    [ "$before" != null ] || break
+done
+assert_eq "$all" "$walk" "every run once, in order, across pages (ties on started_at included)"
+req GET "/connectors/$paged/history?limit=3"
+page1=$(jq_ '",".join(r["id"] for r in d["runs"])')
+before=$(jq_ 'd["next_before"]')
+# meanwhile: one more run queued, one started, one of page 1 finished
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, started_at)
+   VALUES ($paged, 'MANUAL', current_date, 'QUEUED', NULL), ($paged, 'MANUAL', current_date, 'SUCCESS', now())" >/dev/null
+req GET "/connectors/$paged/history?limit=3&before=$before"
+expect 200 "the next page"
+assert_eq "$(echo "$all" | cut -d, -f4-6)" "$(jq_ '",".join(r["id"] for r in d["runs"])')" "the next page starts where page 1 ended"
+assert_eq 9 "$(jq_ 'd["total"]')" "total counts the new runs"
+req GET "/connectors/$paged/history?before=1.x"
+expect 400 "a cursor that is none"
+assert_eq before "$(jq_ 'd["errors"][0]["field"]')" "names the parameter"
+for bad in 99999999999999999999.1 9223372036854775807.1 -9223372036854775808.1 q.0 q. .5; do
+    req GET "/connectors/$paged/history?before=$bad"
+    expect 400 "a cursor out of range: $bad"
+done
+
 echo "== test: waits for the TEST run and answers with its outcome"
 req POST "/connectors/$gen/test" '{"triggered_by": "USER_123"}'
 expect 200 "test passes"

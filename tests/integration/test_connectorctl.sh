@@ -107,6 +107,13 @@ assert_contains "$OUT" "MANUAL" "history table"
 assert_contains "$OUT" "runs in all" "history footer"
 ctl 0 --json history "$id" --limit 1
 assert_eq 1 "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))' <<<"$OUT")" "history --limit"
+# the next page by cursor, as the footer says: the run after the first, not the first again
+ids=$(q "SELECT string_agg(id::text, ',' ORDER BY started_at DESC NULLS FIRST, id DESC) FROM sp_v2_connector_runs WHERE connector_id = $id")
+ctl 0 history "$id" --limit 1
+next=$(sed -n 's/^older: connectorctl history [0-9]* --before //p' <<<"$OUT")
+[ -n "$next" ] || cd_fail "history prints how to read the next page: $OUT"
+ctl 0 --json history "$id" --limit 1 --before "$next"
+assert_eq "$(cut -d, -f2 <<<"$ids")" "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])' <<<"$OUT")" "history --before: the next page"
 run=$(q "SELECT id FROM sp_v2_connector_runs WHERE connector_id = $id AND run_date = '2025-10-02'")
 ctl 0 logs "$id" "$run"
 assert_contains "$OUT" "attempt 1" "logs attempts"

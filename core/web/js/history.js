@@ -29,12 +29,17 @@ export function openHistory(c) {
   const prev = h('button', { type: 'button', class: 'btn btn-sm' }, '‹ Newer');
   const next = h('button', { type: 'button', class: 'btn btn-sm' }, 'Older ›');
   const pos = h('span', { class: 'muted', 'aria-live': 'polite' });
-  let offset = 0;
+  // Pages by cursor (next_before), not offset: runs queued or started
+  // while you page would otherwise shift every later page, showing a run
+  // twice or skipping one. cursors[i] is where page i starts.
+  let cursors = [null];
+  let pageNo = 0;
+  let nextCursor = null;
 
   async function load() {
     let r;
     try {
-      r = await api.history(c.id, { limit: PAGE, offset, run_type: type.s.value, status: status.s.value });
+      r = await api.history(c.id, { limit: PAGE, before: cursors[pageNo] || undefined, run_type: type.s.value, status: status.s.value });
     } catch (e) {
       errorToast('Cannot read the history', e);
       return;
@@ -57,13 +62,20 @@ export function openHistory(c) {
         h('tbody', {}, rows))
       : h('p', { class: 'muted' }, 'No runs match.'));
     const total = r.total || 0;
-    pos.textContent = total ? `${offset + 1}–${offset + runs.length} of ${total}` : '';
-    prev.disabled = offset === 0;
-    next.disabled = offset + PAGE >= total;
+    const first = pageNo * PAGE;
+    pos.textContent = total && runs.length ? `${first + 1}–${first + runs.length} of ${total}` : '';
+    nextCursor = r.next_before || null;
+    prev.disabled = pageNo === 0;
+    next.disabled = !nextCursor;
   }
-  prev.addEventListener('click', () => { offset = Math.max(0, offset - PAGE); load(); });
-  next.addEventListener('click', () => { offset += PAGE; load(); });
-  for (const s of [type.s, status.s]) s.addEventListener('change', () => { offset = 0; load(); });
+  prev.addEventListener('click', () => { pageNo = Math.max(0, pageNo - 1); load(); });
+  next.addEventListener('click', () => {
+    if (!nextCursor) return;
+    cursors[pageNo + 1] = nextCursor;
+    pageNo += 1;
+    load();
+  });
+  for (const s of [type.s, status.s]) s.addEventListener('change', () => { cursors = [null]; pageNo = 0; load(); });
   d.body.append(h('div', { class: 'filters' }, type.el, status.el), table, h('div', { class: 'pager' }, prev, pos, next));
   d.open();
   load();

@@ -108,9 +108,15 @@ void cd_api_static(cd_api_req *q, cd_api_resp *r)
     r->raw = MHD_create_response_from_fd((size_t)st.st_size, fd);
     MHD_add_response_header(r->raw, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(name));
     MHD_add_response_header(r->raw, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    /* The page talks only to this origin and loads nothing from elsewhere. */
+    /* The page talks only to this origin and loads nothing from elsewhere.
+     * No other site may frame it: a page framing it could lay its own
+     * content over the buttons and have the operator click Delete and
+     * confirm without seeing them (with no tokens, the framed page acts
+     * as admin; with tokens, as whoever gave it theirs in that frame). */
     MHD_add_response_header(r->raw, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
+                            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+                            " frame-ancestors 'none'");
+    MHD_add_response_header(r->raw, "X-Frame-Options", "DENY");
     r->status = MHD_HTTP_OK;
     cd_buf_free(&rel);
 }

@@ -630,6 +630,10 @@ req GET /ops/connectors
 expect 200 "ops page"; assert_contains "$BODY" "<title>ops" "index served"
 assert_contains "$(curl -s -o /dev/null -w '%{content_type}' "$API/ops/js/app.js")" "text/javascript" "js content type"
 assert_contains "$(curl -s -o /dev/null -w '%{content_type}' "$API/ops/connectors")" "text/html" "html content type"
+# no other site may frame the page (clickjacking its Delete and Run buttons)
+hdrs=$(curl -s -o /dev/null -D - "$API/ops/connectors" | tr -d '\r')
+assert_contains "$hdrs" "frame-ancestors 'none'" "CSP forbids framing"
+assert_contains "$hdrs" "X-Frame-Options: DENY" "X-Frame-Options for older browsers"
 for p in "/ops/../secret.txt" "/ops/%2e%2e/secret.txt" "/ops/js/../../secret.txt" "/ops/link.txt" "/ops/.hidden"; do
     code=$(curl -s --path-as-is -o "$CD_TEST_TMP/trav" -w '%{http_code}' "$API$p")
     assert_eq 404 "$code" "traversal $p"

@@ -20,7 +20,9 @@
 #include "util.h"
 
 /* success_rate = round(100 * success_count / total_runs); active_run is the
- * oldest queued or running run, so the page knows to keep refreshing. */
+ * running run, else the oldest queued one, so the page knows to keep
+ * refreshing and shows what is happening: a manual run claimed ahead of a
+ * backfill's queued dates is the one running, not the oldest queued date. */
 #define CONNECTOR_SELECT                                                                     \
     "SELECT c.*,"                                                                            \
     "       CASE WHEN coalesce(c.total_runs, 0) > 0"                                         \
@@ -30,7 +32,7 @@
     "                                 'run_type', r.run_type, 'run_date', r.run_date)"       \
     "          FROM sp_v2_connector_runs r"                                                  \
     "         WHERE r.connector_id = c.id AND r.status IN ('QUEUED', 'RUNNING')"             \
-    "         ORDER BY r.id LIMIT 1) AS active_run"                                          \
+    "         ORDER BY r.status = 'RUNNING' DESC, r.id LIMIT 1) AS active_run"              \
     "  FROM sp_v2_connectors c"
 
 /* next_run_at (borrowed from cache, JSON null when none); cache maps

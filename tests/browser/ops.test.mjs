@@ -655,6 +655,31 @@ try {
     await ph.waitFor({ state: 'detached' });
   }
 
+  log('a pause holds queued backfill dates: the card says so and stops following them; resume runs them');
+  {
+    const heldId = await makeGen('Held gen', { rows: 5, sleep_ms: 300 });
+    const bfr = await context.request.post(`${URL0}/connectors/${heldId}/backfill`, { headers: apiH, data: { from_date: '2025-02-01', to_date: '2025-02-03' } });
+    assert.equal(bfr.status(), 202, await bfr.text());
+    assert.ok((await context.request.post(`${URL0}/connectors/${heldId}/pause`, { headers: apiH, data: {} })).ok());
+    // What was running when the pause came finishes; the dates after it wait.
+    for (let i = 0; i < 300; i++) {
+      const c = (await (await context.request.get(`${URL0}/connectors/${heldId}`, { headers: apiH })).json()).connector;
+      if (c.active_run && c.active_run.status === 'QUEUED') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    const hc = card('Held gen');
+    await hc.locator('.run-state[data-held="yes"]').waitFor();
+    assert.match(await hc.locator('.run-state').textContent(), /BACKFILL queued for 2025-02-0\d — held while paused: resume to run it/);
+    assert.equal(await hc.locator('.run-state .spinner').count(), 0, 'no spinner for a run that is not moving');
+    assert.match(await hc.locator('.dot').getAttribute('aria-label'), /held until the connector is resumed/);
+    await shot(page, 'card-held-by-pause');
+    assert.ok((await context.request.post(`${URL0}/connectors/${heldId}/resume`, { headers: apiH, data: {} })).ok());
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await page.waitForFunction(() => !document.querySelector('article.card[data-name="Held gen"] .run-state[data-held]')
+      && document.querySelector('article.card[data-name="Held gen"] .run-state')?.dataset.state === 'SUCCESS', null, { timeout: 60000 });
+  }
+
   log('a run that loaded nothing (every record rejected) is not shown healthy');
   await card('All rejected').getByRole('button', { name: 'Run All rejected' }).click();
   const rejRun = dialogNamed('run-now');

@@ -469,6 +469,16 @@ assert_eq 9 "$(jq_ 'd["total"]')" "total counts the new runs"
 req GET "/connectors/$paged/history?before=1.x"
 expect 400 "a cursor that is none"
 assert_eq before "$(jq_ 'd["errors"][0]["field"]')" "names the parameter"
+# the card's run is the one running, not the oldest queued (a manual run is claimed ahead of a backfill's dates)
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, started_at)
+   VALUES ($paged, 'BACKFILL', '2025-01-01', 'QUEUED', NULL)" >/dev/null
+arun=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, started_at, worker_id, heartbeat_at, lease_expires_at)
+   VALUES ($paged, 'MANUAL', '2025-01-02', 'RUNNING', now(), 'elsewhere', now(), now() + interval '1 hour') RETURNING id" | head -n1)
+req GET "/connectors/$paged"
+assert_eq "$arun|RUNNING|MANUAL" "$(jq_ '"%s|%s|%s" % (d["connector"]["active_run"]["id"], d["connector"]["active_run"]["status"], d["connector"]["active_run"]["run_type"])')" "active_run is the running run"
+req GET "/connectors?q=Paged"
+assert_eq "$arun" "$(jq_ 'd["connectors"][0]["active_run"]["id"]')" "in the list too"
+q "UPDATE sp_v2_connector_runs SET status = 'FAILED', completed_at = now(), error_message = 'test' WHERE connector_id = $paged AND status IN ('QUEUED', 'RUNNING')" >/dev/null
 for bad in 99999999999999999999.1 9223372036854775807.1 -9223372036854775808.1 q.0 q. .5; do
     req GET "/connectors/$paged/history?before=$bad"
     expect 400 "a cursor out of range: $bad"

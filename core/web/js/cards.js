@@ -9,8 +9,16 @@ const OK = new Set(['SUCCESS', 'PARTIAL_SUCCESS']);
 // green: last run succeeded (or partly: some records loaded); amber:
 // running, queued or late; red: failed, or loaded nothing because every
 // record was rejected; grey: never run.
+// A queued run of a paused connector waits for the resume (the workers
+// claim only TEST runs of paused connectors): nothing is moving.
+export function held(c) {
+  const a = c.active_run;
+  return c.status === 'PAUSED' && !!a && a.status === 'QUEUED' && a.run_type !== 'TEST';
+}
+
 export function health(c, now = Date.now()) {
   const active = c.active_run;
+  if (active && held(c)) return { color: 'amber', text: 'Queued, held until the connector is resumed' };
   if (active) return { color: 'amber', text: active.status === 'RUNNING' ? 'Running' : 'Queued' };
   if (c.status !== 'PAUSED' && c.schedule_enabled && c.next_run_at && Date.parse(c.next_run_at) < now - 5 * 60000) {
     return { color: 'amber', text: 'Late' };
@@ -76,9 +84,9 @@ export function renderCard(c, now = Date.now()) {
     ? [h('time', { datetime: c.last_run_at }, localTime(c.last_run_at)), h('span', { class: 'muted' }, ` (${ago(c.last_run_at, now)})`)]
     : [h('span', { class: 'muted' }, 'never')];
   const runState = active
-    ? h('p', { class: `run-state run-${active.status.toLowerCase()}`, dataset: { state: active.status } },
-      h('span', { class: 'spinner', 'aria-hidden': 'true' }), `${active.run_type || 'Run'} ${active.status.toLowerCase()}`,
-      active.run_date ? ` for ${active.run_date}` : '')
+    ? h('p', { class: `run-state run-${active.status.toLowerCase()}`, dataset: held(c) ? { state: active.status, held: 'yes' } : { state: active.status } },
+      held(c) ? null : h('span', { class: 'spinner', 'aria-hidden': 'true' }), `${active.run_type || 'Run'} ${active.status.toLowerCase()}`,
+      active.run_date ? ` for ${active.run_date}` : '', held(c) ? ' — held while paused: resume to run it' : '')
     : (c.last_run_status
       ? h('p', { class: `run-state run-${c.last_run_status.toLowerCase()}${rejected ? ' run-rejected' : ''}`, dataset: { state: c.last_run_status } },
         `Last run: ${c.last_run_status.replace('_', ' ').toLowerCase()}`,

@@ -7,7 +7,7 @@
 import { h, fill, $ } from './dom.js';
 import { api, onTokenNeeded, setToken } from './api.js';
 import { askToken } from './token.js';
-import { renderCard } from './cards.js';
+import { renderCard, held } from './cards.js';
 import { openConnectorForm } from './form.js';
 import { openHistory, openRun } from './history.js';
 import { openBackfill, openRunDialog } from './backfill.js';
@@ -99,7 +99,8 @@ export async function refresh({ quiet = false } = {}) {
   state.connectors = r.connectors || [];
   renderSummary(r.summary || {});
   render();
-  const moving = state.connectors.some((c) => c.active_run);
+  // Runs held by a pause do not move: no 1 s refreshes for them.
+  const moving = state.connectors.some((c) => c.active_run && !held(c));
   status.textContent = `${state.connectors.length} shown · updated ${new Date().toLocaleTimeString()}${moving ? ' · following runs' : ''}`;
   document.body.dataset.moving = moving ? 'yes' : 'no';
   if (moving) {

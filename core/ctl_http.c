@@ -20,6 +20,49 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Blanks C0 and C1 control characters and DEL in s (UTF-8, in place). */
+static void blank_controls(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            p[0] = p[1] = ' ';
+    }
+}
+
+/* Every string in v, blanked as above. What the API returns carries text
+ * from remote systems and drivers (a file name on a bank's SFTP server, a
+ * gateway's error, a rejected row's value in a record error): printed as
+ * it is, an escape sequence in it drives the operator's terminal (clears
+ * the screen, rewrites the lines above, sets the title or the clipboard). */
+static void blank_json(json_t *v, int depth)
+{
+    if (depth > 64)
+        return;
+    if (json_is_string(v)) {
+        if (strlen(json_string_value(v)) != json_string_length(v)) {
+            json_string_set(v, "?"); /* holds NUL: not text to show */
+            return;
+        }
+        char *t = cd_xstrdup(json_string_value(v));
+        blank_controls(t);
+        if (strcmp(t, json_string_value(v)) != 0)
+            json_string_set(v, t);
+        free(t);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e)
+            blank_json(e, depth + 1);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+            blank_json(e, depth + 1);
+    }
+}
+
 int ctl_request(const ctl *c, const char *method, const char *path, const json_t *body,
                 long timeout_s, long *status, json_t **out)
 {
@@ -60,7 +103,10 @@ int ctl_request(const ctl *c, const char *method, const char *path, const json_t
         fprintf(stderr, "connectorctl: %s %s: %s\n", method, url, curl_easy_strerror(rc));
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-        *out = resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+        *out = resp.len ? json_loadb(resp.data, resp.len, JSON_ALLOW_NUL, NULL) : NULL;
+        /* --json prints JSON, where controls are escaped: kept as sent. */
+        if (*out && !c->json)
+            blank_json(*out, 0);
         result = 0;
     }
     if (auth) {
@@ -75,8 +121,11 @@ int ctl_request(const ctl *c, const char *method, const char *path, const json_t
     return result;
 }
 
-void ctl_print_error(long status, const json_t *body)
+void ctl_print_error(long status, const json_t *body_in)
 {
+    /* To the terminal in every mode: blanked (blank_json). */
+    json_t *body = json_deep_copy(body_in);
+    blank_json(body, 0);
     const char *msg = json_string_value(json_object_get(body, "error"));
     fprintf(stderr, "connectorctl: error %ld: %s\n", status, msg ? msg : "(no message)");
     size_t i;
@@ -85,6 +134,7 @@ void ctl_print_error(long status, const json_t *body)
         fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "field")),
                 json_string_value(json_object_get(e, "message")));
     }
+    json_decref(body);
 }
 
 json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_t *body,

@@ -56,6 +56,26 @@ if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$CD_TEST_TMP/ctl.out" || grep -
 fi
 q "DELETE FROM sp_v2_connectors WHERE id = $esc" >/dev/null
 
+echo "== text from a remote system (a log line, a record error, an error) cannot drive the terminal"
+# test_gen logs its log_tag as a driver logs a file name from a bank's SFTP server
+esc=$(curl -s -H "Authorization: Bearer $CONNECTORCTL_TOKEN" -H 'Content-Type: application/json' -X POST "$API/connectors" \
+    --data-binary '{"name": "Esc log", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "ESC", "schedule_enabled": false,
+                    "connection_config": {"rows": 3, "driver_error_every": 2, "log_tag": "file\u001b[2J\u001b]52;c;cHduZWQ=\u0007\u009b31m.csv"}}' |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["connector"]["id"])')
+ctl 0 run "$esc" --wait
+erun=$(q "SELECT max(id) FROM sp_v2_connector_runs WHERE connector_id = $esc")
+ctl 0 logs "$esc" "$erun"
+assert_contains "$OUT" "tag file [2J ]52;c;cHduZWQ=   31m.csv" "the log line, its controls blanked"
+assert_contains "$OUT" "unreadable line" "the record error shown"
+for f in "$CD_TEST_TMP/ctl.out" "$CD_TEST_TMP/ctl.err"; do
+    if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$f" || grep -q $'\xc2\x9b' "$f"; then
+        cd_fail "a control character in the output of connectorctl logs ($f)"
+    fi
+done
+ctl 0 --json logs "$esc" "$erun"
+assert_contains "$(tr 'B' 'b' <<<"$OUT")" '\u001b[2J' "--json keeps the text, escaped"
+ctl 0 delete "$esc"
+
 echo "== create from YAML, invalid create, edit from JSON"
 cat >"$CD_TEST_TMP/gen.yaml" <<'YAML'
 name: CLI Gen

@@ -238,7 +238,9 @@ static void render_history(cd_api_req *q, cd_api_resp *r, int64_t id, long long 
     PGresult *res = cd_db_exec(q->db, "reading the run history", PGRES_TUPLES_OK,
                                "SELECT " RUN_COLUMNS ","
                                "  CASE WHEN started_at IS NULL THEN 'q'"
-                               "       ELSE ((extract(epoch FROM started_at) * 1000000)::numeric(30, 0))::text"
+                               /* exact on servers where extract() gives a double too */
+                               "       ELSE (extract(epoch FROM date_trunc('second', started_at))::bigint * 1000000"
+                               "             + extract(microseconds FROM started_at)::bigint % 1000000)::text"
                                "  END || '.' || id AS cursor"
                                " FROM sp_v2_connector_runs"
                                " WHERE connector_id = $1"

@@ -106,7 +106,13 @@ json_t *cd_api_load_connector(PGconn *db, int64_t id, int for_update, char **err
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     const char *p[] = {ids};
     PGresult *res = cd_db_exec(db, "reading the connector", PGRES_TUPLES_OK,
-                               for_update ? CONNECTOR_SELECT " WHERE c.id = $1 FOR UPDATE OF c"
+                               /* NO KEY: an update holds this while the driver
+                                * checks the config (a child process, up to 10 s);
+                                * FOR UPDATE would also hold off every INSERT of a
+                                * run of the connector (its foreign key takes a
+                                * key-share lock): the scheduler's tick for all
+                                * connectors, manual runs, backfills. */
+                               for_update ? CONNECTOR_SELECT " WHERE c.id = $1 FOR NO KEY UPDATE OF c"
                                           : CONNECTOR_SELECT " WHERE c.id = $1",
                                1, p, err);
     if (!res)

@@ -369,6 +369,25 @@ req POST "/connectors/$gen/resume"
 req GET "/connectors/$gen"
 [ "$(jq_ 'd["connector"]["updated_at"]')" != "$seen" ] || cd_fail "pause and resume change updated_at"
 
+echo "== a save whose driver check is slow does not hold off the connector's runs meanwhile"
+req POST /connectors '{"name": "Slow check", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "SLOWCHK", "schedule_enabled": false, "connection_config": {"rows": 1}}'
+expect 201 "create Slow check"
+slowchk=$(jq_ 'd["connector"]["id"]')
+curl -s -o "$CD_TEST_TMP/slowput.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"connection_config": {"rows": 1, "validate_sleep_ms": 4000}}' "$API/connectors/$slowchk" >"$CD_TEST_TMP/slowput.code" &
+slowput=$!
+sleep 1
+t0=$(date +%s%N)
+req POST "/connectors/$slowchk/run" '{}'
+t1=$(date +%s%N)
+expect 202 "a run queued while the save is checked"
+[ $(( (t1 - t0) / 1000000 )) -lt 2000 ] || cd_fail "queueing a run waited $(( (t1 - t0) / 1000000 )) ms for the save's driver check"
+wait "$slowput"
+assert_eq 200 "$(cat "$CD_TEST_TMP/slowput.code")" "the slow save: $(cat "$CD_TEST_TMP/slowput.out")"
+wait_for "SELECT count(*) = 0 FROM sp_v2_connector_runs WHERE connector_id = $slowchk AND status IN ('QUEUED', 'RUNNING')" 30 "the run done"
+req DELETE "/connectors/$slowchk"
+expect 200 "delete Slow check"
+
 echo "== pause, resume and delete take no body fields; triggered_by is one line"
 req POST "/connectors/$gen/pause" '{"reason": "x"}'
 expect 400 "pause with a field"

@@ -62,6 +62,20 @@ static int test(cd_run *run)
     return rc;
 }
 
+/* "validate_sleep_ms": M: validate() takes M ms, as a vendor's slow check
+ * would (the API runs it while a connector is being saved). */
+static int validate(cd_run *run)
+{
+    json_t *c = config(run);
+    long long ms = json_integer_value(json_object_get(c, "validate_sleep_ms"));
+    json_decref(c);
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return CD_OK;
+}
+
 static int run_gen(cd_run *run)
 {
     json_t *c = config(run);
@@ -180,6 +194,7 @@ static int init(const cd_host_api *h, cd_driver_callbacks *cb)
     host = h;
     cb->describe_config = schema;
     cb->test = test;
+    cb->validate = validate;
     cb->run = run_gen;
     return CD_OK;
 }

@@ -76,15 +76,23 @@ int cd_money_parse_rupees(const char *s, size_t len, int64_t *paise, const char 
 
     /* Whole rupees first, then at most two decimals; each digit is pushed
      * into the paise magnitude, and the missing decimals are padded after
-     * the loop, so the result is exact or an error. */
+     * the loop, so the result is exact or an error. Zeros past the second
+     * decimal change nothing and are skipped: a numeric(18,4) column
+     * prints 100.50 as "100.5000", and refusing it would be refusing the
+     * notation, not the amount. Any other digit there is a fraction of a
+     * paisa, refused. */
     for (; i < len; i++) {
         char c = s[i];
         if (c >= '0' && c <= '9') {
             if (point) {
-                if (++frac_digits > 2) {
-                    *why = "has more than 2 decimals";
-                    return -1;
+                if (frac_digits == 2) {
+                    if (c != '0') {
+                        *why = "has more than 2 decimals";
+                        return -1;
+                    }
+                    continue;
                 }
+                frac_digits++;
             } else {
                 int_digits++;
             }

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Parses decimal rupees ("1234.5", "-0.05", "+10", "10.10") into paise
- * exactly. At most two decimals; no grouping, no spaces, no exponent.
+ * exactly. At most two decimals (more only when they are zeros:
+ * "100.5000" is 10050); no grouping, no spaces, no exponent.
  * Returns 0, or -1 with *why a static reason string. */
 int cd_money_parse_rupees(const char *s, size_t len, int64_t *paise, const char **why);
 

@@ -47,6 +47,13 @@ static void test_rupees_decimals(void **state)
     assert_int_equal(rupees_ok("1234.56"), 123456);
     assert_int_equal(rupees_ok("0.05"), 5);
     assert_int_equal(rupees_ok("0.00"), 0);
+    /* zeros past the second decimal are notation (numeric(18,4) prints
+     * 100.50 as 100.5000), not a fraction of a paisa */
+    assert_int_equal(rupees_ok("100.5000"), 10050);
+    assert_int_equal(rupees_ok("7.0000"), 700);
+    assert_int_equal(rupees_ok("-0.050"), -5);
+    assert_int_equal(rupees_ok("123.4500000000000000"), 12345);
+    assert_true(rupees_ok("92233720368547758.0700") == INT64_MAX);
 }
 
 static void test_rupees_signs_and_zeros(void **state)
@@ -77,6 +84,11 @@ static void test_rupees_refused(void **state)
     (void)state;
     rupees_bad("12.345", "more than 2 decimals");
     rupees_bad("0.001", "more than 2 decimals");
+    rupees_bad("12.3401", "more than 2 decimals");
+    rupees_bad("12.3400001", "more than 2 decimals");
+    rupees_bad("12.340a", "not a number");
+    rupees_bad("12.340.0", "not a number");
+    rupees_bad("92233720368547758.0800", "out of range");
     rupees_bad("", "empty");
     rupees_bad("-", "not a number");
     rupees_bad("+", "not a number");

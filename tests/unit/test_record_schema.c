@@ -242,6 +242,11 @@ static void test_bank_amounts(void **state)
     char *line = encode(&l, ok, &field, &reason);
     assert_string_equal(line, "7\tR1\tHDFC\t1010\t2024-01-01\t\\N\t-5\tCONNECTOR\n");
     free(line);
+    /* A numeric(18,4) source prints its zeros: the amount is exact. */
+    const char *ok4[] = {"R1", "HDFC", "100.5000", "2024-01-01", NULL, NULL, "7.0000"};
+    line = encode(&l, ok4, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t10050\t2024-01-01\t\\N\t700\tCONNECTOR\n");
+    free(line);
     cd_rs_layout_free(&l);
 }
 

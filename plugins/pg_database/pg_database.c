@@ -107,6 +107,75 @@ static int max_param(const char *q)
     return max;
 }
 
+/* libpq's message without its trailing newline, into a static-free copy. */
+static char *pq_message(const char *m)
+{
+    char *s = strdup(m && *m ? m : "unknown libpq error");
+    if (s)
+        for (size_t n = strlen(s); n > 0 && isspace((unsigned char)s[n - 1]);)
+            s[--n] = '\0';
+    return s;
+}
+
+/* Whether the query uses $n (the same naive scan as max_param). */
+static int param_used(const char *q, int n)
+{
+    for (const char *p = q; *p; p++)
+        if (*p == '$' && isdigit((unsigned char)p[1]) &&
+            (p == q || !isalnum((unsigned char)p[-1])) && atoi(p + 1) == n)
+            return 1;
+    return 0;
+}
+
+/* The types the pull is prepared with: the server infers those of the
+ * parameters the query uses (and of the cursor's); one it skips ($1 in a
+ * query that uses only $2) is text, for else PostgreSQL cannot tell its
+ * type and refuses the whole query ("could not determine data type of
+ * parameter $1"). */
+static void param_types(const char *query, int query_params, Oid types[3])
+{
+    for (int k = 0; k < 3; k++)
+        types[k] = k < query_params && !param_used(query, k + 1) ? 25 /* text */ : 0;
+}
+
+/* The query of an incremental pull: query without its trailing ';'s,
+ * cursor_col's rows after $cursor_param (none: the first pull) and those
+ * where it is NULL, in its order. The query stands on lines of its own, so
+ * a "-- comment" on its last line does not swallow the wrapping. NULL
+ * with the run's message and *rc set. */
+static char *wrap_for_cursor(cd_run *run, PGconn *c, const char *query, const char *cursor_col,
+                             int cursor_param, int *rc)
+{
+    size_t qn = strlen(query);
+    while (qn > 0 && (isspace((unsigned char)query[qn - 1]) || query[qn - 1] == ';'))
+        qn--;
+    char *ident = PQescapeIdentifier(c, cursor_col, strlen(cursor_col));
+    if (!ident) {
+        char *m = pq_message(PQerrorMessage(c));
+        hostapi->set_message(run, "cursor_column cannot be quoted: %s", m ? m : "");
+        free(m);
+        *rc = CD_ERR_CONFIG;
+        return NULL;
+    }
+    /* NULL cursor values pass the WHERE so that every pull reports them
+     * (run_driver), not only the first; ORDER BY puts them last. */
+    char *wrapped =
+        cursor_param
+            ? cdc_printf("SELECT * FROM (\n%.*s\n) AS cd_src WHERE %s > $%d OR %s IS NULL "
+                         "ORDER BY %s",
+                         (int)qn, query, ident, cursor_param, ident, ident)
+            : cdc_printf("SELECT * FROM (\n%.*s\n) AS cd_src ORDER BY %s", (int)qn, query,
+                         ident);
+    PQfreemem(ident);
+    if (!wrapped) {
+        hostapi->set_message(run, "out of memory");
+        *rc = CD_ERR_TRANSIENT;
+        return NULL;
+    }
+    *rc = CD_OK;
+    return wrapped;
+}
+
 /* The result column named name: exactly as the query returns it first (a
  * quoted "TxnRef"), then as PQfnumber reads an unquoted name (folded to
  * lower case, so TXNREF finds txnref). -1 when there is none. */
@@ -199,16 +268,6 @@ static int check_config(cd_run *run, const json_t *root)
 static int validate(cd_run *run)
 {
     return cdc_validate_with(hostapi, run, &validating, check_config);
-}
-
-/* libpq's message without its trailing newline, into a static-free copy. */
-static char *pq_message(const char *m)
-{
-    char *s = strdup(m && *m ? m : "unknown libpq error");
-    if (s)
-        for (size_t n = strlen(s); n > 0 && isspace((unsigned char)s[n - 1]);)
-            s[--n] = '\0';
-    return s;
 }
 
 /* cd_status for a failed statement, from its SQLSTATE class. */
@@ -445,9 +504,10 @@ static void close_source(PGconn *c, int clean)
 /* Prepares the query as PULL_STATEMENT and describes it. Returns the
  * description or NULL with message and *rc set. */
 
-static PGresult *prepare_query(cd_run *run, PGconn *c, const char *query, int nparams, int *rc)
+static PGresult *prepare_query(cd_run *run, PGconn *c, const char *query, int nparams,
+                               const Oid *types, int *rc)
 {
-    PGresult *r = PQprepare(c, PULL_STATEMENT, query, nparams, NULL);
+    PGresult *r = PQprepare(c, PULL_STATEMENT, query, nparams, types);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char *m = pq_message(PQerrorMessage(c));
         hostapi->set_message(run, "the query does not prepare: %s", m ? m : "");
@@ -483,6 +543,7 @@ static int test(cd_run *run)
     PGresult *desc = NULL;
     colmap cm = {0};
     cdc_buf names = {0};
+    char *wrapped = NULL;
     if (check_config(run, root) > 0) {
         hostapi->test_step(run, "config", 0, "connection_config is invalid (see the log)");
         hostapi->set_message(run, "connection_config is invalid (see the run's log)");
@@ -505,7 +566,11 @@ static int test(cd_run *run)
     PQclear(r);
     hostapi->test_step(run, "select 1", 1, "ok");
     const char *query = cdc_json_str(root, "query", "");
-    desc = prepare_query(run, c, query, max_param(query), &rc);
+    int nparams = max_param(query);
+    Oid types[3];
+    param_types(query, nparams, types);
+    const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
+    desc = prepare_query(run, c, query, nparams, types, &rc);
     if (!desc) {
         hostapi->test_step(run, "query", 0, "%s", "the query does not prepare (see message)");
         goto out;
@@ -530,7 +595,6 @@ static int test(cd_run *run)
             rc = CD_ERR_CONFIG;
         }
     }
-    const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
     if (rc == CD_OK && cursor_col) {
         char *quoted = cdc_printf("\"%s\"", cursor_col);
         int idx = quoted && !strchr(cursor_col, '"') ? PQfnumber(desc, quoted) : -1;
@@ -547,12 +611,30 @@ static int test(cd_run *run)
             rc = CD_ERR_CONFIG;
         }
     }
+    if (rc == CD_OK && cursor_col) {
+        /* What an incremental pull prepares: the query wrapped (unnamed,
+         * gone with the next unnamed statement), so that the test fails
+         * where the run would. */
+        wrapped = wrap_for_cursor(run, c, query, cursor_col, 0, &rc);
+        if (wrapped) {
+            r = PQprepare(c, "", wrapped, nparams, types);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                char *m = pq_message(PQerrorMessage(c));
+                hostapi->set_message(run, "the query wrapped for cursor_column does not prepare: %s",
+                                     m ? m : "");
+                free(m);
+                rc = r ? status_for_result(r) : CD_ERR_TRANSIENT;
+            }
+            PQclear(r);
+        }
+    }
     hostapi->test_step(run, "query", rc == CD_OK, "%d column(s): %s", PQnfields(desc),
                        names.data ? names.data : "");
     if (rc == CD_OK)
         hostapi->set_message(run, "source database reachable; the query returns %d column(s): %s",
                              PQnfields(desc), names.data ? names.data : "");
 out:
+    free(wrapped);
     cdc_buf_free(&names);
     colmap_free(&cm);
     close_source(c, desc != NULL);
@@ -642,43 +724,22 @@ static int run_driver(cd_run *run)
         goto out;
     const char *query = cdc_json_str(root, "query", "");
     int nparams = max_param(query);
+    Oid types[3];
+    param_types(query, nparams, types);
     const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
     if (cursor_col) {
         if (hostapi->cursor_get(run, &prev_cursor) != CD_OK)
             prev_cursor = NULL;
-        /* a trailing ';' would end the subquery early */
-        size_t qn = strlen(query);
-        while (qn > 0 && (isspace((unsigned char)query[qn - 1]) || query[qn - 1] == ';'))
-            qn--;
-        char *ident = PQescapeIdentifier(c, cursor_col, strlen(cursor_col));
-        if (!ident) {
-            char *m = pq_message(PQerrorMessage(c));
-            hostapi->set_message(run, "cursor_column cannot be quoted: %s", m ? m : "");
-            free(m);
-            rc = CD_ERR_CONFIG;
+        wrapped = wrap_for_cursor(run, c, query, cursor_col, prev_cursor ? nparams + 1 : 0, &rc);
+        if (!wrapped)
             goto out;
-        }
-        /* NULL cursor values pass the WHERE so that every pull reports
-         * them (below), not only the first; ORDER BY puts them last. */
-        wrapped = prev_cursor
-                      ? cdc_printf("SELECT * FROM (%.*s) AS cd_src WHERE %s > $%d OR %s IS NULL "
-                                   "ORDER BY %s",
-                                   (int)qn, query, ident, nparams + 1, ident, ident)
-                      : cdc_printf("SELECT * FROM (%.*s) AS cd_src ORDER BY %s", (int)qn, query,
-                                   ident);
-        PQfreemem(ident);
-        if (!wrapped) {
-            hostapi->set_message(run, "out of memory");
-            rc = CD_ERR_TRANSIENT;
-            goto out;
-        }
         hostapi->log(run, CD_LOG_INFO, "incremental pull on %s %s%s", cursor_col,
                      prev_cursor ? "after " : "from the start", prev_cursor ? prev_cursor : "");
         query = wrapped;
         if (prev_cursor)
             nparams++;
     }
-    desc = prepare_query(run, c, query, nparams, &rc);
+    desc = prepare_query(run, c, query, nparams, types, &rc);
     if (!desc || (rc = build_colmap(run, root, desc, &cm)) != CD_OK)
         goto out;
     int cursor_idx = -1;

@@ -145,6 +145,40 @@ run_json "$txt" --date 2025-01-05
 assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "text cursor with an overlap"
 assert_eq 'cursor_overlap needs a cursor_column of a number, date or timestamp type; "ref" is not one' "$(jget '["error_message"]' <<<"$out")" "text cursor message"
 
+echo "== a query ending in a -- comment, with cursor_column: the wrapping is not commented out"
+cmt=$(add_connector src_comment "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref || 'C' AS ref, merchant, amount, txn_day FROM src_late -- every row;\", $LATE_MAP}")
+run_json "$cmt" --type TEST --date 2025-01-05
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "comment: test ($(jget '.get("error_message")' <<<"$out"))"
+run_json "$cmt" --date 2025-01-05
+assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $cmt")" "comment: first pull ($(jget '.get("error_message")' <<<"$out"))"
+run_json "$cmt" --date 2025-01-05
+assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "comment: second pull ($(jget '.get("error_message")' <<<"$out"))"
+# a test prepares what the run prepares: a wrapping the query breaks fails the test too
+cbad=$(add_connector src_comment_bad "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late; SELECT 1\", $LATE_MAP}")
+run_json "$cbad" --type TEST --date 2025-01-05
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "a query the wrapping breaks fails its test"
+
+echo "== a query that uses \$2 only (everything up to the window's end), with and without a cursor"
+upto=$(add_connector src_upto "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT ref || 'U' AS ref, merchant, amount, txn_day FROM src_late WHERE txn_day <= \$2::date\", $LATE_MAP}")
+run_json "$upto" --type TEST --date 2025-01-05
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "\$2 only: test ($(jget '.get("error_message")' <<<"$out"))"
+run_json "$upto" --date 2025-01-05
+assert_eq "SUCCESS|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "\$2 only: run ($(jget '.get("error_message")' <<<"$out"))"
+uptoc=$(add_connector src_upto_cur "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref || 'V' AS ref, merchant, amount, txn_day FROM src_late WHERE txn_day <= \$2::date\", $LATE_MAP}")
+run_json "$uptoc" --date 2025-01-05
+assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $uptoc")" "\$2 only with a cursor: first pull ($(jget '.get("error_message")' <<<"$out"))"
+run_json "$uptoc" --date 2025-01-05
+assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "\$2 only with a cursor: second pull ($(jget '.get("error_message")' <<<"$out"))"
+
+echo "== amounts from a numeric(18,4) column: its zeros past the second decimal are no fraction"
+qs "CREATE TABLE src_n4 (ref text, merchant text, amount numeric(18,4), txn_day date)"
+qs "INSERT INTO src_n4 VALUES ('DEC4A', 'M1', 100.5, '2025-01-05'), ('DEC4B', 'M1', 7, '2025-01-05'), ('DEC4C', 'M1', 0.125, '2025-01-05')"
+n4=$(add_connector src_n4 "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT * FROM src_n4\", $LATE_MAP}")
+run_json "$n4" --date 2025-01-05
+assert_eq "PARTIAL_SUCCESS|2|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "numeric(18,4): loaded, and the fraction of a paisa refused"
+assert_eq "DEC4A=10050 DEC4B=700" "$(q "SELECT string_agg(transaction_id || '=' || amount_paise, ' ' ORDER BY transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE 'DEC4%'")" "numeric(18,4): exact paise"
+assert_eq "amount: '0.1250' has more than 2 decimals" "$(q "SELECT reason FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" "numeric(18,4): the refusal"
+
 fails() { # NAME CONFIG -> runs it, asserts FAILED and that nothing loaded
     local id
     id=$(add_connector "$1" "$2")

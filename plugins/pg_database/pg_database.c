@@ -675,6 +675,52 @@ static void cancel_query(PGconn *c)
         PQclear(r);
 }
 
+/* The stored cursor, as the value to pull after (malloc'd), or NULL for a
+ * pull from the start. The driver stores {"cursor_column": C, "value": V}:
+ * a position is a position in one column only, so a cursor stored for
+ * another column than today's cursor_column (the config was edited) is
+ * not applied to it, where it would fail every run (a number bound as a
+ * timestamp) or, worse, skip rows (one id column's position applied to
+ * another); the pull starts from the beginning instead, and the rows
+ * already loaded come back unchanged. A cursor stored as a bare value
+ * (before the column was kept with it) is taken as today's column's. */
+static char *stored_cursor(cd_run *run, const char *cursor_col)
+{
+    char *stored = NULL;
+    if (hostapi->cursor_get(run, &stored) != CD_OK || !stored)
+        return NULL;
+    char *value = NULL;
+    json_t *j = json_loads(stored, 0, NULL);
+    const char *col = json_string_value(json_object_get(j, "cursor_column"));
+    const char *val = json_string_value(json_object_get(j, "value"));
+    if (json_is_object(j) && json_object_size(j) == 2 && col && val) {
+        if (strcmp(col, cursor_col) == 0)
+            value = strdup(val);
+        else
+            hostapi->log(run, CD_LOG_WARNING,
+                         "the stored cursor %s is a position in \"%s\", not in cursor_column "
+                         "\"%s\": pulling from the start (rows already loaded load as unchanged)",
+                         val, col, cursor_col);
+    } else {
+        value = strdup(stored);
+    }
+    json_decref(j);
+    hostapi->free(stored);
+    return value;
+}
+
+/* Stores value as the position in cursor_col (see stored_cursor). */
+static void store_cursor(cd_run *run, const char *cursor_col, const char *value)
+{
+    json_t *j = json_pack("{s:s, s:s}", "cursor_column", cursor_col, "value", value);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (!text || hostapi->cursor_set(run, text) != CD_OK)
+        hostapi->log(run, CD_LOG_WARNING, "the host did not store the cursor %s%s", value,
+                     text ? "" : " (not valid UTF-8)");
+    free(text);
+}
+
 /* A row whose cursor_column is NULL, as a record error: loading it would
  * be a one-off, as no later pull's "> cursor" selects it, and a missing
  * payment must show. raw: its values as target=value, for finding it. */
@@ -728,8 +774,7 @@ static int run_driver(cd_run *run)
     param_types(query, nparams, types);
     const char *cursor_col = cdc_json_str(root, "cursor_column", NULL);
     if (cursor_col) {
-        if (hostapi->cursor_get(run, &prev_cursor) != CD_OK)
-            prev_cursor = NULL;
+        prev_cursor = stored_cursor(run, cursor_col);
         wrapped = wrap_for_cursor(run, c, query, cursor_col, prev_cursor ? nparams + 1 : 0, &rc);
         if (!wrapped)
             goto out;
@@ -890,8 +935,8 @@ static int run_driver(cd_run *run)
     }
     if (rc == CD_OK) {
         hostapi->progress(run, rows, rows);
-        if (cursor && hostapi->cursor_set(run, cursor) != CD_OK)
-            hostapi->log(run, CD_LOG_WARNING, "the host did not store the cursor");
+        if (cursor)
+            store_cursor(run, cursor_col, cursor);
         if (null_cursor_rows)
             hostapi->log(run, CD_LOG_WARNING,
                          "%llu row(s) with cursor_column \"%s\" NULL not loaded (record errors); "
@@ -905,8 +950,7 @@ out:
     free(cursor);
     free(wrapped);
     free(lowered);
-    if (prev_cursor)
-        hostapi->free(prev_cursor);
+    free(prev_cursor);
     colmap_free(&cm);
     close_source(c, desc != NULL && rc == CD_OK);
     PQclear(desc);

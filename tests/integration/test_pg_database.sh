@@ -74,14 +74,36 @@ INC="{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\"
 inc=$(add_connector src_inc "$INC")
 run_json "$inc" --date 2025-01-05
 assert_eq "SUCCESS|1000" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "first pull"
-assert_eq 1000 "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "cursor stored"
+assert_eq 1000 "$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $inc")" "cursor stored"
+assert_eq '{"cursor_column":"id","value":"1000"}' "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "the cursor names its column"
 qs "INSERT INTO src_inc SELECT id, txn_ref || 'I', merchant, amount, txn_day FROM src_txn WHERE id BETWEEN 1001 AND 1050"
 run_json "$inc" --date 2025-01-05
 assert_eq "SUCCESS|50|0" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "second pull reads only the 50 new rows"
 assert_eq 50 "$(jget '["records_processed"]' <<<"$out")" "records processed"
-assert_eq 1050 "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "cursor advanced"
+assert_eq 1050 "$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $inc")" "cursor advanced"
 run_json "$inc" --date 2025-01-05
-assert_eq "SUCCESS|0|1050" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $inc")" "nothing new: cursor kept"
+assert_eq "SUCCESS|0|1050" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $inc")" "nothing new: cursor kept"
+
+echo "== cursor_column edited: the stored position is not applied to another column"
+qs "CREATE TABLE src_cc AS SELECT id, 21 - id AS seq, txn_at, txn_ref || 'K' AS ref, merchant, amount, txn_day FROM src_txn WHERE id <= 20"
+CC_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'
+cc=$(add_connector src_cc "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, seq, txn_at, ref, merchant, amount, txn_day FROM src_cc\", $CC_MAP}")
+run_json "$cc" --date 2025-01-05
+assert_eq "SUCCESS|20|20" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $cc")" "on id: first pull"
+qs "INSERT INTO src_cc SELECT id, 21 - id, txn_at, txn_ref || 'K', merchant, amount, txn_day FROM src_txn WHERE id BETWEEN 21 AND 25"
+# seq runs the other way: id's position 20 applied to seq would skip every row
+q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, '{cursor_column}', '\"seq\"') WHERE id = $cc" >/dev/null
+run_json "$cc" --date 2025-01-05
+assert_eq "SUCCESS|5|20|20" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $cc")" "on seq: from the start, the new rows loaded ($(jget '.get("error_message")' <<<"$out"))"
+assert_contains "$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" 'the stored cursor 20 is a position in "id", not in cursor_column "seq": pulling from the start' "on seq: the restart said why"
+# a timestamp column: the number is not bound as a timestamp
+q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, '{cursor_column}', '\"txn_at\"') WHERE id = $cc" >/dev/null
+run_json "$cc" --date 2025-01-05
+assert_eq "SUCCESS|0|25" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "on txn_at: from the start ($(jget '.get("error_message")' <<<"$out"))"
+# a cursor stored as a bare value (before the column was kept with it) is the column's
+q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, '{cursor_column}', '\"id\"'), sync_cursor = '22' WHERE id = $cc" >/dev/null
+run_json "$cc" --date 2025-01-05
+assert_eq "SUCCESS|3|25" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $cc")" "a bare stored value: rows after it"
 
 echo "== cursor_column NULL: a record error on every pull, never loaded once and then skipped"
 qs "CREATE TABLE src_nul (seq int, ref text, merchant text, amount numeric(14,2), txn_day date)"
@@ -91,14 +113,14 @@ nul_errors() { # -> "row_ref reason [raw]" of the last run's record errors
     q "SELECT string_agg(row_ref || ' ' || reason || ' [' || raw || ']', ' | ' ORDER BY id) FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")"
 }
 run_json "$nul" --date 2025-01-05
-assert_eq "PARTIAL_SUCCESS|2|1|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $nul")" "first pull: status|inserted|failed|cursor"
+assert_eq "PARTIAL_SUCCESS|2|1|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $nul")" "first pull: status|inserted|failed|cursor"
 errs=$(nul_errors)
 assert_contains "$errs" 'row 3 cursor_column "seq" is NULL: an incremental pull cannot place the row after a cursor, so it is not loaded [' "first pull: the NULL row named"
 assert_contains "$errs" "transaction_id=N0" "first pull: the row's values kept"
 assert_contains "$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" '1 row(s) with cursor_column "seq" NULL not loaded' "first pull: a warning in the log"
 qs "INSERT INTO src_nul VALUES (3, 'N3', 'M1', 4.00, '2025-01-05'), (NULL, 'N4', 'M1', 5.00, '2025-01-05')"
 run_json "$nul" --date 2025-01-05
-assert_eq "PARTIAL_SUCCESS|1|2|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $nul")" "later pull: the new row loaded, both NULL rows refused again"
+assert_eq "PARTIAL_SUCCESS|1|2|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $nul")" "later pull: the new row loaded, both NULL rows refused again"
 errs=$(nul_errors)
 assert_contains "$errs" "transaction_id=N0" "later pull: the old NULL row still reported"
 assert_contains "$errs" "transaction_id=N4" "later pull: the new NULL row reported"
@@ -113,16 +135,16 @@ qs "CREATE TABLE src_late AS SELECT id, txn_ref || 'L' AS ref, merchant, amount,
 LATE_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'
 late=$(add_connector src_late "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"cursor_overlap\": 10, \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late\", $LATE_MAP}")
 run_json "$late" --date 2025-01-05
-assert_eq "SUCCESS|99|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "first pull"
+assert_eq "SUCCESS|99|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $late")" "first pull"
 # id 95 commits after that pull; 101..105 are new
 qs "INSERT INTO src_late SELECT id, txn_ref || 'L', merchant, amount, txn_day, txn_at FROM src_txn WHERE id = 95 OR id BETWEEN 101 AND 105"
 run_json "$late" --date 2025-01-05
-assert_eq "SUCCESS|6|9|105" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "the late row and the new ones; the overlap's rows unchanged"
+assert_eq "SUCCESS|6|9|105" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $late")" "the late row and the new ones; the overlap's rows unchanged"
 assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE transaction_id = 'PGT000095L'")" "the late row loaded"
 # rows only below the cursor: it never moves back
 qs "DELETE FROM src_late WHERE id > 100"
 run_json "$late" --date 2025-01-05
-assert_eq "SUCCESS|105" "$(jget '["status"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")" "cursor kept at its highest"
+assert_eq "SUCCESS|105" "$(jget '["status"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $late")" "cursor kept at its highest"
 # a stored cursor the column's type refuses is a configuration error
 good_cursor=$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late")
 q "UPDATE sp_v2_connectors SET sync_cursor = 'not-a-number' WHERE id = $late" >/dev/null
@@ -150,7 +172,7 @@ cmt=$(add_connector src_comment "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_tran
 run_json "$cmt" --type TEST --date 2025-01-05
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "comment: test ($(jget '.get("error_message")' <<<"$out"))"
 run_json "$cmt" --date 2025-01-05
-assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $cmt")" "comment: first pull ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $cmt")" "comment: first pull ($(jget '.get("error_message")' <<<"$out"))"
 run_json "$cmt" --date 2025-01-05
 assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "comment: second pull ($(jget '.get("error_message")' <<<"$out"))"
 # a test prepares what the run prepares: a wrapping the query breaks fails the test too
@@ -166,7 +188,7 @@ run_json "$upto" --date 2025-01-05
 assert_eq "SUCCESS|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "\$2 only: run ($(jget '.get("error_message")' <<<"$out"))"
 uptoc=$(add_connector src_upto_cur "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref || 'V' AS ref, merchant, amount, txn_day FROM src_late WHERE txn_day <= \$2::date\", $LATE_MAP}")
 run_json "$uptoc" --date 2025-01-05
-assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $uptoc")" "\$2 only with a cursor: first pull ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $uptoc")" "\$2 only with a cursor: first pull ($(jget '.get("error_message")' <<<"$out"))"
 run_json "$uptoc" --date 2025-01-05
 assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "\$2 only with a cursor: second pull ($(jget '.get("error_message")' <<<"$out"))"
 

@@ -348,13 +348,18 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
     }
     /* Later keywords override what the conninfo (expanded from dbname)
      * says: the same hosts, with the addresses just looked up. */
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", "host", "hostaddr",
-                          "port", NULL};
-    const char *vals[] = {conninfo, ct, "connectord pg_database", hosts, addrs, ports, NULL};
+    /* client_encoding: the load takes UTF-8 only, and a server sends text
+     * in its database's encoding unless told otherwise (a LATIN1 source's
+     * "Café" arrived as invalid UTF-8 and its row was refused); told, the
+     * server converts. */
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding",
+                          "host", "hostaddr", "port", NULL};
+    const char *vals[] = {conninfo, ct, "connectord pg_database", "UTF8", hosts, addrs, ports,
+                          NULL};
     if (!hosts)
-        keys[3] = NULL;
+        keys[4] = NULL;
     else if (!ports)
-        keys[5] = NULL;
+        keys[6] = NULL;
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!hosts) { /* libpq looked the name up (or there was none): it says which */
         free(host_label);

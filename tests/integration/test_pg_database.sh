@@ -313,6 +313,15 @@ assert_eq "2500|2025-01-02|2025-01-02|PGT002501Z|PGT005000Z" "$(q "SELECT count(
     "the local day's 2500 rows, 00:00 to 24:00 in Asia/Kolkata"
 qs "ALTER DATABASE src RESET TimeZone; ALTER DATABASE src RESET DateStyle"
 
+echo "== a LATIN1 source database: its text arrives as UTF-8"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE src_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+PGCLIENTENCODING=UTF8 psql -X -q -v ON_ERROR_STOP=1 -d src_latin1 -c "CREATE TABLE t (ref text, merchant text, amount numeric(12,2), day date);
+    INSERT INTO t VALUES ('LAT1', 'Café Müller', 10.00, '2025-01-02')"
+lat=$(add_connector src_latin1 "{\"conninfo\": \"host=$PGHOST dbname=src_latin1 user=$PGUSER\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT ref AS transaction_id, 'M1' AS merchant_id, merchant AS merchant_name, amount, day AS transaction_date FROM t\"}")
+run_json "$lat" --date 2025-01-02
+assert_eq "SUCCESS|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "latin1: loaded ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "Café Müller" "$(q "SELECT merchant_name FROM sp_v2_transactions WHERE transaction_id = 'LAT1'")" "latin1: the text, converted"
+
 echo "== behind PgBouncer in transaction mode, one server session: runs follow each other cleanly"
 PGB="$CD_TEST_TMP/pgb"
 mkdir -p "$PGB"

@@ -726,6 +726,27 @@ static void store_cursor(cd_run *run, const char *cursor_col, const char *value)
     free(text);
 }
 
+/* Whether a cursor value sorts after every value to come: a timestamp's or
+ * date's "infinity", a number's "Infinity" or "NaN" (PostgreSQL puts NaN
+ * above all numbers). Made the cursor, it would end the connector's pulls
+ * for good: no later row is ever "> infinity", and every run after it
+ * would load nothing and call that a success. */
+static int cursor_unbounded(Oid type, const char *v)
+{
+    switch (type) {
+    case 1082: /* date */
+    case 1114: /* timestamp */
+    case 1184: /* timestamptz */
+        return strcmp(v, "infinity") == 0;
+    case 700:  /* float4 */
+    case 701:  /* float8 */
+    case 1700: /* numeric */
+        return strcmp(v, "Infinity") == 0 || strcmp(v, "NaN") == 0;
+    default:
+        return 0;
+    }
+}
+
 /* A row whose cursor_column is NULL, as a record error: loading it would
  * be a one-off, as no later pull's "> cursor" selects it, and a missing
  * payment must show. raw: its values as target=value, for finding it. */
@@ -850,7 +871,7 @@ static int run_driver(cd_run *run)
         rc = CD_ERR_TRANSIENT;
         goto out;
     }
-    uint64_t rows = 0, null_cursor_rows = 0;
+    uint64_t rows = 0, null_cursor_rows = 0, unbounded_rows = 0;
     PGresult *r;
     rc = CD_OK;
     for (;;) {
@@ -898,8 +919,13 @@ static int run_driver(cd_run *run)
             }
             int er = hostapi->record_emit(run, values, lengths, ref);
             if (cursor_idx >= 0 && !PQgetisnull(r, 0, cursor_idx)) {
-                free(cursor);
-                cursor = strdup(PQgetvalue(r, 0, cursor_idx));
+                const char *cv = PQgetvalue(r, 0, cursor_idx);
+                if (cursor_unbounded(cursor_type, cv)) {
+                    unbounded_rows++;
+                } else {
+                    free(cursor);
+                    cursor = strdup(cv);
+                }
             }
             PQclear(r);
             if (er != CD_OK) {
@@ -942,6 +968,12 @@ static int run_driver(cd_run *run)
         hostapi->progress(run, rows, rows);
         if (cursor)
             store_cursor(run, cursor_col, cursor);
+        if (unbounded_rows)
+            hostapi->log(run, CD_LOG_WARNING,
+                         "%llu row(s) with cursor_column \"%s\" infinity or NaN: loaded, but the "
+                         "cursor stays below them (after them no row could ever be read), so "
+                         "every pull reads them again",
+                         (unsigned long long)unbounded_rows, cursor_col);
         if (null_cursor_rows)
             hostapi->log(run, CD_LOG_WARNING,
                          "%llu row(s) with cursor_column \"%s\" NULL not loaded (record errors); "

@@ -105,6 +105,23 @@ q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, 
 run_json "$cc" --date 2025-01-05
 assert_eq "SUCCESS|3|25" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $cc")" "a bare stored value: rows after it"
 
+echo "== a cursor_column of infinity or NaN is loaded, but never becomes the cursor"
+qs "CREATE TABLE src_inf (ref text, merchant text, amount numeric(14,2), txn_day date, upd timestamptz, ver numeric)"
+qs "INSERT INTO src_inf VALUES ('INF1', 'M1', 1.00, '2025-01-05', '2025-01-05 10:00+05:30', 1), ('INF2', 'M1', 2.00, '2025-01-05', 'infinity', 'NaN')"
+INF_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'
+inf=$(add_connector src_inf "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"upd\", \"query\": \"SELECT * FROM src_inf\", $INF_MAP}")
+infn=$(add_connector src_inf_nan "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"ver\", \"query\": \"SELECT * FROM src_inf\", $INF_MAP}")
+run_json "$inf" --date 2025-01-05
+assert_eq "SUCCESS|2|2025-01-05 10:00:00+05:30" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $inf")" "infinity: loaded, the cursor below it"
+assert_contains "$(q "SELECT string_agg(message, ' ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" '1 row(s) with cursor_column "upd" infinity or NaN' "infinity: a warning"
+run_json "$infn" --date 2025-01-05
+assert_eq "SUCCESS|2|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $infn")" "NaN: read, the cursor below it"
+qs "INSERT INTO src_inf VALUES ('INF3', 'M1', 3.00, '2025-01-05', '2025-01-05 11:00+05:30', 2)"
+run_json "$inf" --date 2025-01-05
+assert_eq "SUCCESS|1|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "infinity: a later row is still read ($(jget '.get("error_message")' <<<"$out"))"
+run_json "$infn" --date 2025-01-05
+assert_eq "SUCCESS|2|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $infn")" "NaN: a later row is still read"
+
 echo "== cursor_column NULL: a record error on every pull, never loaded once and then skipped"
 qs "CREATE TABLE src_nul (seq int, ref text, merchant text, amount numeric(14,2), txn_day date)"
 qs "INSERT INTO src_nul VALUES (1, 'N1', 'M1', 1.00, '2025-01-05'), (NULL, 'N0', 'M1', 3.00, '2025-01-05'), (2, 'N2', 'M1', 2.00, '2025-01-05')"

@@ -276,8 +276,12 @@ static int status_for_result(const PGresult *r)
     const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     if (!st)
         return CD_ERR_TRANSIENT; /* no SQLSTATE: the connection broke */
+    /* 55P03: the source's lock_timeout (often set per role on a busy
+     * database) fired while a maintenance job held the table: gone once
+     * the job ends, so worth a retry like a deadlock. */
     if (strncmp(st, "08", 2) == 0 || strcmp(st, "57014") == 0 || strncmp(st, "53", 2) == 0 ||
-        strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strncmp(st, "57P", 3) == 0)
+        strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strncmp(st, "57P", 3) == 0 ||
+        strcmp(st, "55P03") == 0)
         return CD_ERR_TRANSIENT;
     if (strncmp(st, "42", 2) == 0 || strncmp(st, "28", 2) == 0 || strcmp(st, "25006") == 0)
         return CD_ERR_CONFIG; /* bad SQL, no privilege, tried to write */

@@ -244,6 +244,16 @@ assert_contains "$MSG" "canceling statement due to statement timeout" "timeout m
 assert_eq transient_error "$OUTCOME" "timeout outcome"
 [ "$ELAPSED" -le 4 ] || cd_fail "statement timeout took $ELAPSED s"
 
+echo "== the source's lock_timeout while a maintenance job holds the table: retried"
+qs "CREATE TABLE src_locked AS SELECT * FROM src_txn WHERE id <= 10"
+psql -X -q -d src -c "BEGIN; LOCK TABLE src_locked IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT" >/dev/null &
+lockpid=$!
+for i in $(seq 1 50); do [ "$(qs "SELECT count(*) FROM pg_locks WHERE relation = 'src_locked'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break; sleep 0.1; done
+fails locked "{\"conninfo\": \"$SRC options='-c lock_timeout=500'\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM src_locked\"}"
+assert_contains "$MSG" "canceling statement due to lock timeout" "lock timeout message"
+assert_eq transient_error "$OUTCOME" "lock timeout outcome"
+wait "$lockpid"
+
 echo "== a failing query, a missing column in the map, a refused connection"
 fails badq "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT * FROM no_such_table WHERE day = \$1\"}"
 assert_contains "$MSG" "the query does not prepare: ERROR:  relation \"no_such_table\" does not exist" "failing query"

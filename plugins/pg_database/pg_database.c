@@ -837,6 +837,16 @@ static int run_driver(cd_run *run)
         rc = CD_ERR_CONFIG;
         goto out;
     }
+    if (overlap == 0 && prev_cursor && cursor_type == 1082 /* date */) {
+        /* A date is shared by every row of its day: behind a "> day"
+         * cursor, a row added to the cursor's day after the pull would never
+         * be read. The day is read again instead (its rows load as
+         * unchanged), as an overlap of one day would. */
+        overlap = 1;
+        hostapi->log(run, CD_LOG_INFO, "cursor_column \"%s\" is a date: its last day %s is read "
+                                       "again, for rows added to it since",
+                     cursor_col, prev_cursor);
+    }
     if (overlap > 0 && prev_cursor) {
         char *why = NULL;
         int bad_value = 0;

@@ -122,6 +122,17 @@ assert_eq "SUCCESS|1|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["ins
 run_json "$infn" --date 2025-01-05
 assert_eq "SUCCESS|2|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $infn")" "NaN: a later row is still read"
 
+echo "== a date cursor reads its last day again: rows added to that day later are not left behind"
+qs "CREATE TABLE src_day (ref text, merchant text, amount numeric(14,2), txn_day date)"
+qs "INSERT INTO src_day VALUES ('DAY1', 'M1', 1.00, '2025-01-04'), ('DAY2', 'M1', 2.00, '2025-01-05')"
+day=$(add_connector src_day "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"txn_day\", \"query\": \"SELECT * FROM src_day\", $INF_MAP}")
+run_json "$day" --date 2025-01-05
+assert_eq "SUCCESS|2|2025-01-05" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $day")" "date cursor: first pull"
+qs "INSERT INTO src_day VALUES ('DAY3', 'M1', 3.00, '2025-01-05'), ('DAY4', 'M1', 4.00, '2025-01-06')"
+run_json "$day" --date 2025-01-05
+assert_eq "SUCCESS|2|1|2025-01-06" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $day")" "date cursor: the day's late row and the next day's"
+assert_eq "DAY1 DAY2 DAY3 DAY4" "$(q "SELECT string_agg(transaction_id, ' ' ORDER BY transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE 'DAY%'")" "date cursor: every row"
+
 echo "== cursor_column NULL: a record error on every pull, never loaded once and then skipped"
 qs "CREATE TABLE src_nul (seq int, ref text, merchant text, amount numeric(14,2), txn_day date)"
 qs "INSERT INTO src_nul VALUES (1, 'N1', 'M1', 1.00, '2025-01-05'), (NULL, 'N0', 'M1', 3.00, '2025-01-05'), (2, 'N2', 'M1', 2.00, '2025-01-05')"

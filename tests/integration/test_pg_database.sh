@@ -204,9 +204,12 @@ assert_eq "SUCCESS|100|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"][
 run_json "$cmt" --date 2025-01-05
 assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "comment: second pull ($(jget '.get("error_message")' <<<"$out"))"
 # a test prepares what the run prepares: a wrapping the query breaks fails the test too
-cbad=$(add_connector src_comment_bad "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late; SELECT 1\", $LATE_MAP}")
+cbad=$(add_connector src_comment_bad "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late; -- the rest\", $LATE_MAP}")
 run_json "$cbad" --type TEST --date 2025-01-05
 assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "a query the wrapping breaks fails its test"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "the query wrapped for cursor_column does not prepare: ERROR:  syntax error" "the test says why"
+run_json "$cbad" --date 2025-01-05
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "and so does the run"
 
 echo "== a query that uses \$2 only (everything up to the window's end), with and without a cursor"
 upto=$(add_connector src_upto "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT ref || 'U' AS ref, merchant, amount, txn_day FROM src_late WHERE txn_day <= \$2::date\", $LATE_MAP}")

@@ -715,6 +715,17 @@ static char *stored_cursor(cd_run *run, const char *cursor_col)
     }
     json_decref(j);
     hostapi->free(stored);
+    /* Stored by a version that let an infinite value become the cursor:
+     * nothing comes after it, so the connector would stay stuck. */
+    if (value && (strcmp(value, "infinity") == 0 || strcmp(value, "Infinity") == 0 ||
+                  strcmp(value, "NaN") == 0)) {
+        hostapi->log(run, CD_LOG_WARNING,
+                     "the stored cursor is %s, after which no row can come: pulling from the "
+                     "start (rows already loaded load as unchanged)",
+                     value);
+        free(value);
+        value = NULL;
+    }
     return value;
 }
 

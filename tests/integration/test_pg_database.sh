@@ -121,6 +121,10 @@ run_json "$inf" --date 2025-01-05
 assert_eq "SUCCESS|1|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")" "infinity: a later row is still read ($(jget '.get("error_message")' <<<"$out"))"
 run_json "$infn" --date 2025-01-05
 assert_eq "SUCCESS|2|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $infn")" "NaN: a later row is still read"
+# a connector an earlier version left stuck at infinity pulls from the start
+q "UPDATE sp_v2_connectors SET sync_cursor = 'infinity' WHERE id = $inf" >/dev/null
+run_json "$inf" --date 2025-01-05
+assert_eq "SUCCESS|3|2025-01-05 11:00:00+05:30" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $inf")" "a stored infinity: read from the start"
 
 echo "== a date cursor reads its last day again: rows added to that day later are not left behind"
 qs "CREATE TABLE src_day (ref text, merchant text, amount numeric(14,2), txn_day date)"

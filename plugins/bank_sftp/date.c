@@ -97,14 +97,24 @@ static size_t digits(const char *s, size_t len, size_t min, size_t max, int *v)
     return i;
 }
 
+/* 1 if the format continues with a token of digits (not MMM). */
+static int digit_token_at(const char *f)
+{
+    if (strncmp(f, "MMM", 3) == 0)
+        return 0;
+    return *f == 'y' || *f == 'M' || *f == 'd' || *f == 'H' || *f == 'm' || *f == 's';
+}
+
 /* Parses with one format; 0 or -1. */
 static int parse_one(const char *fmt, const char *s, size_t len, int *yo, int *mo, int *dom)
 {
     int y = -1, m = -1, d = -1, tmp;
     size_t i = 0;
     const char *f = fmt;
+    int prev_digits = 0; /* the token before was digits: "yyyyMMdd" has no separators */
     while (*f) {
         size_t n;
+        int was_digits = digit_token_at(f);
         if (strncmp(f, "yyyy", 4) == 0) {
             if (!(n = digits(s + i, len - i, 4, 4, &y)))
                 return -1;
@@ -135,8 +145,11 @@ static int parse_one(const char *fmt, const char *s, size_t len, int *yo, int *m
         } else if (strncmp(f, "MM", 2) == 0 || strncmp(f, "dd", 2) == 0 ||
                    strncmp(f, "HH", 2) == 0 || strncmp(f, "mm", 2) == 0 ||
                    strncmp(f, "ss", 2) == 0) {
-            /* two-letter tokens accept one digit too: banks drop zeros */
-            if (!(n = digits(s + i, len - i, 1, 2, &tmp)))
+            /* two-letter tokens accept one digit too: banks drop zeros;
+             * not between other digit tokens, where "2102025" for
+             * yyyyMMdd would be 2102-02-05 */
+            size_t min = prev_digits || digit_token_at(f + 2) ? 2 : 1;
+            if (!(n = digits(s + i, len - i, min, 2, &tmp)))
                 return -1;
             if (f[0] == 'M')
                 m = tmp;
@@ -158,6 +171,7 @@ static int parse_one(const char *fmt, const char *s, size_t len, int *yo, int *m
             f++;
         }
         i += n;
+        prev_digits = was_digits;
     }
     /* A trailing time the format does not mention. */
     if (i < len) {
@@ -209,6 +223,12 @@ int bs_date_parse(const char *fmt, const char *s, size_t len, char out[11], cons
 int bs_date_parse_in(const char *fmt, const char *s, size_t len, bs_date_system sys, char out[11],
                      const char **why)
 {
+    return bs_date_parse_cell(fmt, s, len, sys, 1, out, why);
+}
+
+int bs_date_parse_cell(const char *fmt, const char *s, size_t len, bs_date_system sys,
+                       int number_cell, char out[11], const char **why)
+{
     static const char *const common[] = {"yyyy-MM-dd", "dd-MM-yyyy", "dd/MM/yyyy", "dd-MMM-yyyy",
                                          "dd-MMM-yy",  "dd/MM/yy",   "dd.MM.yyyy", "yyyyMMdd",
                                          "dd MMM yyyy", "yyyy/MM/dd"};
@@ -229,7 +249,12 @@ int bs_date_parse_in(const char *fmt, const char *s, size_t len, bs_date_system 
     size_t day_digits = 0;
     while (day_digits < len && s[day_digits] != '.')
         day_digits++;
-    if (!digit_format && day_digits <= 7 && excel_serial(s, len, &serial) && serial < 2958466) {
+    /* In text (CSV, TXT, an XLSX string cell) a bare number is a serial
+     * only as Excel shows one: 1 to 5 digits, no leading zero. A ddMMyy or
+     * yyMMdd date ("021025", "251002") read as a serial loaded as a day in
+     * 1957 or 2587; it is a date format the file is checked against. */
+    int serial_ok = number_cell ? day_digits <= 7 : day_digits <= 5 && s[0] != '0';
+    if (!digit_format && serial_ok && excel_serial(s, len, &serial) && serial < 2958466) {
         if (bs_date_from_excel(serial, sys, out) == 0)
             return 0;
         *why = "not a valid Excel date serial";

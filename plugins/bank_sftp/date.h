@@ -33,6 +33,13 @@ int bs_date_parse(const char *fmt, const char *s, size_t len, char out[11], cons
 int bs_date_parse_in(const char *fmt, const char *s, size_t len, bs_date_system sys, char out[11],
                      const char **why);
 
+/* The same for a cell: number_cell 0 for text (CSV, TXT, an XLSX string
+ * cell), where a bare number is a serial only with 1 to 5 digits before
+ * any fraction and no leading zero ("021025" is a date to check against
+ * the formats, not the serial 21025). */
+int bs_date_parse_cell(const char *fmt, const char *s, size_t len, bs_date_system sys,
+                       int number_cell, char out[11], const char **why);
+
 /* Excel serial (days; the time of day, rounded to the millisecond, only
  * decides the day at midnight) to "YYYY-MM-DD". 0, or -1 for serials out
  * of range. */

@@ -354,7 +354,8 @@ static int process(bs_mapper *m, const bs_row *r)
     }
     bs_date_system sys = r->date1904 ? BS_DATE_1904 : BS_DATE_1900;
     cell(r, m->idx[BF_TXN_DATE], &s, &n);
-    int rc = bs_date_parse_in(f->date_format, s, n, sys, tdate, &why);
+    int rc = bs_date_parse_cell(f->date_format, s, n, sys, cell_numeric(r, m->idx[BF_TXN_DATE]),
+                                tdate, &why);
     if (rc != 0)
         return row_error(m, r, "transaction_date: '%.*s' %s%s%s (column %s)",
                          (int)(n > 40 ? 40 : n), s, rc > 0 ? "is missing" : why,
@@ -363,7 +364,8 @@ static int process(bs_mapper *m, const bs_row *r)
     val[RC_TXN_DATE] = tdate, len[RC_TXN_DATE] = 10;
     if (m->idx[BF_VALUE_DATE] >= 0) {
         cell(r, m->idx[BF_VALUE_DATE], &s, &n);
-        rc = bs_date_parse_in(f->date_format, s, n, sys, vdate, &why);
+        rc = bs_date_parse_cell(f->date_format, s, n, sys,
+                                cell_numeric(r, m->idx[BF_VALUE_DATE]), vdate, &why);
         if (rc < 0)
             return row_error(m, r, "value_date: '%.*s' %s (column %s)", (int)(n > 40 ? 40 : n),
                              s, why, f->columns[BF_VALUE_DATE]);

@@ -154,6 +154,13 @@ static void test_dates(void **state)
     date_is(NULL, "02/10/2025", "2025-10-02");
     date_is(NULL, "20251002", "2025-10-02");
     date_is("yyyyMMdd", "20251002", "2025-10-02");
+    /* between digit tokens a field has its full width: "2102025" is not
+     * 2102-02-05, nor "2025102" 2025-10-02 */
+    date_refused("yyyyMMdd", "2025102");
+    date_refused("ddMMyyyy", "2102025");
+    date_is("ddMMyyyy", "02102025", "2025-10-02");
+    date_is("dd/M/yyyy", "2/1/2025", "2025-01-02");
+    date_is("dd-MMM-yyyy HH:mm", "2-Oct-2025 9:05", "2025-10-02");
     date_is(NULL, "61", "1900-03-01");
     date_refused("dd-MM-yyyy", "31-02-2025");
     date_refused("dd-MM-yyyy", "2025-10-02");
@@ -177,6 +184,20 @@ static void test_dates(void **state)
     /* text dates do not depend on the date system */
     assert_int_equal(bs_date_parse_in(NULL, "02-10-2025", 10, BS_DATE_1904, out, &why), 0);
     assert_string_equal(out, "2025-10-02");
+    /* In text, a bare number is a serial only as Excel shows one: a ddMMyy
+     * or yyMMdd date is checked against the formats, not read as a serial
+     * of 1957 or 2587. An XLSX number cell is a serial whatever its size. */
+    assert_int_equal(bs_date_parse_cell("dd-MM-yyyy", "021025", 6, BS_DATE_1900, 0, out, &why), -1);
+    assert_int_equal(bs_date_parse_cell(NULL, "251002", 6, BS_DATE_1900, 0, out, &why), -1);
+    assert_int_equal(bs_date_parse_cell(NULL, "311025", 6, BS_DATE_1900, 0, out, &why), -1);
+    assert_int_equal(bs_date_parse_cell(NULL, "2102025", 7, BS_DATE_1900, 0, out, &why), -1);
+    assert_int_equal(bs_date_parse_cell(NULL, "045932", 6, BS_DATE_1900, 0, out, &why), -1);
+    assert_int_equal(bs_date_parse_cell("dd-MM-yyyy", "45932.5", 7, BS_DATE_1900, 0, out, &why), 0);
+    assert_string_equal(out, "2025-10-02");
+    assert_int_equal(bs_date_parse_cell(NULL, "20251002", 8, BS_DATE_1900, 0, out, &why), 0);
+    assert_string_equal(out, "2025-10-02");
+    assert_int_equal(bs_date_parse_cell(NULL, "2957003", 7, BS_DATE_1904, 1, out, &why), 0);
+    assert_string_equal(out, "9999-12-31");
     assert_true(bs_date_format_ok("dd-MMM-yyyy"));
     assert_false(bs_date_format_ok("HH:mm"));
 }

@@ -384,6 +384,15 @@ static int process(bs_mapper *m, const bs_row *r)
     if (m->idx[BF_DEBIT_CREDIT] >= 0) {
         cell(r, m->idx[BF_DEBIT_CREDIT], &s, &n);
         const char *norm = dc_column(s, n);
+        /* "-100.00" or a debit column's value marked C: the amount says
+         * one direction, the indicator the other; loaded either way it may
+         * be wrong by twice the amount. */
+        if (norm && dc && strcmp(norm, dc) != 0)
+            return row_error(m, r,
+                             "debit_credit: '%.*s' in column %s says %s, the amount says %s",
+                             (int)(n > 20 ? 20 : n), s, f->columns[BF_DEBIT_CREDIT],
+                             strcmp(norm, "CR") == 0 ? "credit" : "debit",
+                             strcmp(dc, "CR") == 0 ? "credit" : "debit");
         if (norm)
             dc = norm;
         else if (n)

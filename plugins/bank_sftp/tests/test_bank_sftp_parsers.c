@@ -670,6 +670,63 @@ static void test_credit_debit_sign(void **state)
     loaded_free(&l);
 }
 
+/* A Dr/Cr indicator column that disagrees with the amount's own direction
+ * is a record error: "-100.00" marked C loaded as a credit of 100. */
+static void test_dc_column_disagrees(void **state)
+{
+    (void)state;
+    char *path = write_text("dc.csv", "Ref,Date,Amount,Type\n"
+                                      "R1,02-10-2025,100.00,C\n"
+                                      "R2,02-10-2025,100.00,D\n"
+                                      "R3,02-10-2025,-100.00,C\n"
+                                      "R4,02-10-2025,-100.00,Dr\n"
+                                      "R5,02-10-2025,100.00 Cr,debit\n"
+                                      "R6,02-10-2025,(100.00),credit\n"
+                                      "R7,02-10-2025,-100.00,REV\n");
+    loaded l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
+                         " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
+                         " \"amount\": \"Amount\", \"debit_credit\": \"Type\"}}}",
+                         path);
+    free(path);
+    assert_string_equal(l.records, "R1|10000|CR|2025-10-02|\nR2|10000|DR|2025-10-02|\n"
+                                   "R4|10000|DR|2025-10-02|\nR7|10000|REV|2025-10-02|\n");
+    assert_non_null(strstr(l.errors, "dc.csv:4 debit_credit: 'C' in column Type says credit, "
+                                     "the amount says debit"));
+    assert_non_null(strstr(l.errors, "dc.csv:6 debit_credit: 'debit'"));
+    assert_non_null(strstr(l.errors, "dc.csv:7 debit_credit: 'credit'"));
+    loaded_free(&l);
+
+    /* credit and debit columns: the column the value is in is its direction */
+    path = write_text("dc2.csv", "Ref,Date,Credit,Debit,Type\n"
+                                 "R1,02-10-2025,50.00,,CR\n"
+                                 "R2,02-10-2025,50.00,,DR\n"
+                                 "R3,02-10-2025,,50.00,C\n");
+    l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
+                  " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
+                  " \"credit\": \"Credit\", \"debit\": \"Debit\", \"debit_credit\": \"Type\"}}}",
+                  path);
+    free(path);
+    assert_string_equal(l.records, "R1|5000|CR|2025-10-02|\n");
+    assert_non_null(strstr(l.errors, "dc2.csv:3 debit_credit: 'DR'"));
+    assert_non_null(strstr(l.errors, "dc2.csv:4 debit_credit: 'C'"));
+    loaded_free(&l);
+}
+
+/* ddMMyy dates in a CSV with the templates' dd-MM-yyyy: record errors, not
+ * serials of 1957. */
+static void test_csv_compact_dates(void **state)
+{
+    (void)state;
+    loaded l = load_csv("compact.csv", "\"date_format\": \"dd-MM-yyyy\", ",
+                        "ref,amount,date,remarks\n"
+                        "R1,1.00,021025,x\n"
+                        "R2,2.00,45932,serial\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R2|200||2025-10-02|serial\n");
+    assert_non_null(strstr(l.errors, "compact.csv:2 transaction_date: '021025' does not match"));
+    loaded_free(&l);
+}
+
 /* The reviewer's file: R1's remarks never close their quote. It took R2
  * into R1's remarks and loaded the file with R2 gone; now R1 is a record
  * error naming its line and R2 and R3 load. */
@@ -733,6 +790,8 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_csv_unclosed_quote),
         cmocka_unit_test(test_credit_debit_sign),
+        cmocka_unit_test(test_dc_column_disagrees),
+        cmocka_unit_test(test_csv_compact_dates),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

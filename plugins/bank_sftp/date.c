@@ -191,6 +191,29 @@ int bs_date_format_ok(const char *fmt)
 {
     if (!fmt || !*fmt || strlen(fmt) > 64)
         return 0;
+    /* Every letter belongs to a token parse_one knows (T as in ISO 8601 is
+     * a literal): "hh:mm a" or "YYYY" passed this check, then matched no
+     * date of the file, and every row was a record error. */
+    for (const char *f = fmt; *f;) {
+        static const char *const tokens[] = {"yyyy", "yy", "MM", "M", "dd", "d",
+                                             "HH", "H", "mm", "ss"};
+        if (!((*f >= 'a' && *f <= 'z') || (*f >= 'A' && *f <= 'Z')) || *f == 'T') {
+            f++;
+            continue;
+        }
+        if (strncmp(f, "MMM", 3) == 0) {
+            while (*f == 'M')
+                f++;
+            continue;
+        }
+        size_t k = 0;
+        for (; k < sizeof tokens / sizeof tokens[0]; k++)
+            if (strncmp(f, tokens[k], strlen(tokens[k])) == 0)
+                break;
+        if (k == sizeof tokens / sizeof tokens[0])
+            return 0;
+        f += strlen(tokens[k]);
+    }
     return strstr(fmt, "d") && strstr(fmt, "M") && strstr(fmt, "yy");
 }
 

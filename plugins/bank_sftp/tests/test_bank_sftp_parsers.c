@@ -200,6 +200,14 @@ static void test_dates(void **state)
     assert_string_equal(out, "9999-12-31");
     assert_true(bs_date_format_ok("dd-MMM-yyyy"));
     assert_false(bs_date_format_ok("HH:mm"));
+    assert_true(bs_date_format_ok("dd/MM/yyyy HH:mm:ss"));
+    assert_true(bs_date_format_ok("yyyy-MM-ddTHH:mm"));
+    assert_true(bs_date_format_ok("d-MMMM-yy"));
+    /* letters no token knows would match no date: every row refused */
+    assert_false(bs_date_format_ok("dd/MM/yyyy hh:mm:ss a"));
+    assert_false(bs_date_format_ok("dd-MM-YYYY"));
+    assert_false(bs_date_format_ok("dd-MM-yyy"));
+    assert_false(bs_date_format_ok("EEE dd-MM-yyyy"));
 }
 
 typedef struct collected {

@@ -262,6 +262,12 @@ static void test_validate_format(void **state)
                    " \"delimiter\": \"~\", \"columns\": {\"bank_ref\": \"PRNNo\","
                    " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}},"
                    " \"format\": {\"date_format\": \"HH:mm\"}}", "format.date_format");
+    /* 12-hour tokens parse_one does not know: no date would ever match */
+    expect_invalid("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                   " \"format\": {\"type\": \"csv\", \"date_format\": \"dd/MM/yyyy hh:mm a\","
+                   " \"columns\": {\"bank_ref\": \"R\", \"amount\": \"A\","
+                   " \"transaction_date\": \"D\"}}}", "format.date_format");
     cd_mock_host *m = load_driver("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
                    " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
                    " \"template\": \"AXIS BANK\", \"template_format\": {\"type\": \"txt\","

@@ -128,6 +128,85 @@ static int cell_numeric(const bs_row *r, long i)
     return r->numeric && i >= 0 && (size_t)i < r->n && r->numeric[i];
 }
 
+/* An identifier (bank_ref, utr, rrn) from an XLSX number cell, as the
+ * digits the bank wrote. A writer that stores a numeric reference as a
+ * double may write it as "12345.0" or "1.23456789012E11": those are the
+ * integer's digits, written out. A mantissa of more than 15 significant
+ * digits ("1.2345678901234568E17") is a double that no longer holds the
+ * reference: -1. Other numbers (no point, no exponent; a fraction) are
+ * kept as written. *s / *n point into buf[32] when rewritten. */
+static int id_from_number(const char **s, size_t *n, char buf[32])
+{
+    const char *p = *s;
+    size_t len = *n, i = 0;
+    if (!memchr(p, '.', len) && !memchr(p, 'e', len) && !memchr(p, 'E', len))
+        return 0;
+    char dg[32];
+    size_t nd = 0;
+    long point = 0; /* digits of the mantissa before its point */
+    int seen_point = 0, neg = 0;
+    if (i < len && (p[i] == '-' || p[i] == '+'))
+        neg = p[i++] == '-';
+    for (; i < len && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.'); i++) {
+        if (p[i] == '.') {
+            if (seen_point)
+                return 0;
+            seen_point = 1;
+            continue;
+        }
+        if (nd == 0 && p[i] == '0') { /* leading zeros: not significant */
+            if (!seen_point)
+                continue;
+            point--; /* 0.00123: the point moves right past them */
+            continue;
+        }
+        if (nd == sizeof dg)
+            return -1;
+        dg[nd++] = p[i];
+        if (!seen_point)
+            point++;
+    }
+    long exp = 0;
+    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        int eneg = 0;
+        if (i < len && (p[i] == '+' || p[i] == '-'))
+            eneg = p[i++] == '-';
+        size_t e0 = i;
+        for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+            if (exp < 1000)
+                exp = exp * 10 + (p[i] - '0');
+        if (i == e0)
+            return 0;
+        if (eneg)
+            exp = -exp;
+    }
+    if (i != len)
+        return 0; /* not a number after all: as written */
+    while (nd && dg[nd - 1] == '0')
+        nd--; /* trailing zeros of the mantissa hold no precision */
+    long ip = point + exp; /* digits before the point */
+    if (nd == 0) {
+        buf[0] = '0', buf[1] = '\0';
+        *s = buf, *n = 1;
+        return 0;
+    }
+    if ((long)nd > ip)
+        return 0; /* a fraction: not an integer, kept as written */
+    if (nd > 15)
+        return -1;
+    if (ip > 30)
+        return -1;
+    size_t o = 0;
+    if (neg)
+        buf[o++] = '-';
+    for (long k = 0; k < ip; k++)
+        buf[o++] = k < (long)nd ? dg[k] : '0';
+    buf[o] = '\0';
+    *s = buf, *n = o;
+    return 0;
+}
+
 static int same_name(const char *a, size_t alen, const char *b)
 {
     return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
@@ -261,6 +340,11 @@ static const char *dc_column(const char *s, size_t n)
     return NULL;
 }
 
+#define LOST_DIGITS                                                                        \
+    "%s: '%.*s' in column %s is a number with more than 15 significant digits, which a "  \
+    "spreadsheet number cannot hold: the reference's digits are lost (the column must be " \
+    "text)"
+
 static int process(bs_mapper *m, const bs_row *r)
 {
     const bs_format *f = m->f;
@@ -272,9 +356,13 @@ static int process(bs_mapper *m, const bs_row *r)
     size_t len[RC_COUNT] = {0};
     char amount_txt[24], net_txt[24], tdate[11], vdate[11];
 
+    char idbuf[4][32];
     cell(r, m->idx[BF_BANK_REF], &s, &n);
     if (n == 0)
         return row_error(m, r, "bank_ref: missing reference (column %s)", f->columns[BF_BANK_REF]);
+    if (cell_numeric(r, m->idx[BF_BANK_REF]) && id_from_number(&s, &n, idbuf[0]) != 0)
+        return row_error(m, r, LOST_DIGITS, "bank_ref", (int)(n > 40 ? 40 : n), s,
+                         f->columns[BF_BANK_REF]);
     val[RC_BANK_REF] = s, len[RC_BANK_REF] = n;
 
     unsigned aflags = f->amount_in_paise ? BS_AMT_PAISE : 0;
@@ -378,6 +466,10 @@ static int process(bs_mapper *m, const bs_row *r)
         if (m->idx[text[i].field] < 0)
             continue;
         cell(r, m->idx[text[i].field], &s, &n);
+        if (text[i].field != BF_REMARKS && cell_numeric(r, m->idx[text[i].field]) &&
+            id_from_number(&s, &n, idbuf[1 + i]) != 0)
+            return row_error(m, r, LOST_DIGITS, bs_field_names[text[i].field],
+                             (int)(n > 40 ? 40 : n), s, f->columns[text[i].field]);
         if (n)
             val[text[i].rc] = s, len[text[i].rc] = n;
     }

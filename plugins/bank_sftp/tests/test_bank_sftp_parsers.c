@@ -641,6 +641,41 @@ static void test_xlsx_datetime_midnight(void **state)
     free(path);
 }
 
+/* References in number cells, as a writer that stores them as doubles
+ * writes them: "12345.0" and "1.23456789012E11" are those integers; a
+ * mantissa of 17 digits has lost the reference's last digits, and two
+ * references could load as one key. */
+static void test_xlsx_numeric_refs(void **state)
+{
+    (void)state;
+    char *path = write_xlsx(
+        "refs.xlsx", "",
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Amount") ISTR("C1", "Date") ISTR("D1", "UTR") "</row>"
+        "<row r=\"2\">" NUM("A2", "12345.0") NUM("B2", "1") NUM("C2", "45932") NUM("D2", "512345678901") "</row>"
+        "<row r=\"3\">" NUM("A3", "1.23456789012E+11") NUM("B3", "2") NUM("C3", "45932") NUM("D3", "5.12345678902E11") "</row>"
+        "<row r=\"4\">" NUM("A4", "1.2345678901234568E+17") NUM("B4", "3") NUM("C4", "45932") "</row>"
+        "<row r=\"5\">" NUM("A5", "1.2345678901234569E+17") NUM("B5", "4") NUM("C5", "45932") "</row>"
+        "<row r=\"6\">" ISTR("A6", "1.2345678901234568E+17") NUM("B6", "5") NUM("C6", "45932") "</row>"
+        "<row r=\"7\">" NUM("A7", "77") NUM("B7", "6") NUM("C7", "45932") NUM("D7", "9.9999999999999999E+21") "</row>");
+    loaded l = load_file("{\"format\": {\"type\": \"xlsx\", \"columns\": {\"bank_ref\": \"Ref\","
+                         " \"amount\": \"Amount\", \"transaction_date\": \"Date\", \"utr\": \"UTR\"}}}",
+                         path);
+    assert_int_equal(l.rc, CD_OK);
+    /* text cells are the bank's own text */
+    assert_string_equal(l.records, "12345|100||2025-10-02|\n"
+                                   "123456789012|200||2025-10-02|\n"
+                                   "1.2345678901234568E+17|500||2025-10-02|\n");
+    assert_non_null(strstr(l.errors, "refs.xlsx:4 bank_ref: '1.2345678901234568E+17' in column Ref "
+                                     "is a number with more than 15 significant digits"));
+    assert_non_null(strstr(l.errors, "refs.xlsx:5 bank_ref:"));
+    assert_non_null(strstr(l.errors, "refs.xlsx:7 utr: '9.9999999999999999E+21'"));
+    assert_int_equal(cd_mock_record_count(l.host), 3);
+    assert_string_equal(cd_mock_record_value(l.host, 1, "utr"), "512345678902");
+    assert_string_equal(cd_mock_record_value(l.host, 0, "utr"), "512345678901");
+    loaded_free(&l);
+    free(path);
+}
+
 #define CSV_FMT "{\"format\": {\"type\": \"csv\", %s\"columns\": {\"bank_ref\": \"ref\"," \
                 " \"amount\": \"amount\", \"transaction_date\": \"date\", \"remarks\": \"remarks\"}}}"
 
@@ -806,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_xlsx_short_rows_footer),
         cmocka_unit_test(test_xlsx_1904),
         cmocka_unit_test(test_xlsx_datetime_midnight),
+        cmocka_unit_test(test_xlsx_numeric_refs),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -544,7 +544,19 @@ static int decrypt(run_ctx *x, const candidate *cd, const bs_fetched *f, char **
  * file's sha256 is (a streamed file gets its hash at the end). */
 static char *batch_id(run_ctx *x, const candidate *cd)
 {
-    return cdc_printf("run:%lld:%.80s", (long long)hostapi->run_info(x->run)->run_id, cd->e->name);
+    /* batch_id holds at most 100 characters: the name is cut to 80 bytes,
+     * at a character boundary. Cut inside a UTF-8 sequence, every row of
+     * the file was refused as not valid UTF-8, and the file, LOADED in the
+     * ledger, was never read again. (Names are valid UTF-8: sftp.c skips
+     * the others.) */
+    const char *name = cd->e->name;
+    size_t n = strlen(name);
+    if (n > 80) {
+        n = 80;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return cdc_printf("run:%lld:%.*s", (long long)hostapi->run_info(x->run)->run_id, (int)n, name);
 }
 
 static const char *bank_name(run_ctx *x)

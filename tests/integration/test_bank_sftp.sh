@@ -164,6 +164,17 @@ run_json "$ax" --date 2025-10-12
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "empty file again"
 assert_contains "$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id = $(jget '["id"]' <<<"$out")")" "already loaded" "not fetched again"
 
+echo "== a long non-ASCII file name: batch_id is cut at a character, every row loads"
+# 'AXIS_RECON_20251013_x' is 21 bytes, then 3-byte characters: byte 80 of
+# the name falls inside one. Cut there, batch_id was not UTF-8, every row
+# was refused, and the file was LOADED with none of them.
+long="AXIS_RECON_20251013_x$(python3 -c 'print("\u0928\u093f\u092a\u091f\u093e\u0928" * 6)').csv"
+axis_csv "$UP/$long"; sed -i 's/AX00/LN00/' "$UP/$long"; old "$UP/$long"
+run_json "$ax" --date 2025-10-13
+assert_eq "SUCCESS|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "long name: $(jget '["error_message"]' <<<"$out")"
+assert_eq "3|$long" "$(q "SELECT count(*), min(source_file) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'LN%' AND batch_id = 'run:' || $(jget '["id"]' <<<"$out") || ':' || left('${long}', 40)")" "batch_id: 40 characters of the name (80 bytes would split one)"
+rm -f "$UP/$long"
+
 echo "== broken rows are record errors with file, line and reason; PARTIAL_SUCCESS"
 {
   printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'

@@ -333,6 +333,10 @@ static const char *dc_text(bs_dir d) { return d == BS_DIR_DEBIT ? "DR" : d == BS
 /* Normalizes a debit/credit indicator column. */
 static const char *dc_column(const char *s, size_t n)
 {
+    /* "Dr." and "Cr.", as statements print them (and as the amount's own
+     * suffix may be written): kept as text they were neither DR nor CR */
+    if (n > 1 && s[n - 1] == '.')
+        n--;
     if (same_name(s, n, "c") || same_name(s, n, "cr") || same_name(s, n, "credit"))
         return "CR";
     if (same_name(s, n, "d") || same_name(s, n, "dr") || same_name(s, n, "debit"))

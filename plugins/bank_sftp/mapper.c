@@ -262,6 +262,28 @@ static int check_header(bs_mapper *m, const bs_row *r)
         if (m->idx[f] < 0)
             missing++;
     }
+    /* A mapped name twice in the header (a debit and a credit group, each
+     * with its "Amount"): the first was taken, silently, whichever side it
+     * was. Which one is meant cannot be told, so the file fails. */
+    for (int f = 0; f < BF_COUNT && !missing; f++) {
+        if (m->idx[f] < 0)
+            continue;
+        for (size_t i = (size_t)m->idx[f] + 1; i < r->n; i++) {
+            const char *s;
+            size_t n;
+            cell(r, (long)i, &s, &n);
+            if (!same_name(s, n, m->f->columns[f]))
+                continue;
+            const char *what = m->f->template_name ? m->f->template_name : "the connector's format";
+            if (asprintf(&m->error, "%s: header on line %ld has two columns named %s (columns "
+                                    "%ld and %zu), the %s column of %s: which one is meant "
+                                    "cannot be told",
+                         m->file_name, r->line, m->f->columns[f], m->idx[f] + 1, i + 1,
+                         bs_field_names[f], what) < 0)
+                m->error = NULL;
+            return BS_STOP_HEADER;
+        }
+    }
     if (!missing) {
         m->have_header = 1;
         m->header_n = r->n;

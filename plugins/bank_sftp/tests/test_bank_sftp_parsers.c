@@ -758,6 +758,32 @@ static void test_dc_column_disagrees(void **state)
     loaded_free(&l);
 }
 
+/* A mapped name twice in the header: the first was taken silently. */
+static void test_header_twice(void **state)
+{
+    (void)state;
+    char *path = write_text("twice.csv", "Ref,Date,Amount,Count,Amount,Count\n"
+                                         "R1,02-10-2025,100.00,1,,\n"
+                                         "R2,02-10-2025,,,50.00,1\n");
+    loaded l = load_file("{\"format\": {\"type\": \"csv\", \"columns\": {\"bank_ref\": \"Ref\","
+                         " \"transaction_date\": \"Date\", \"amount\": \"amount\"}}}",
+                         path);
+    free(path);
+    assert_int_equal(l.rc, BS_STOP_HEADER);
+    assert_string_equal(l.records, "");
+    loaded_free(&l);
+    /* the same name for two fields is one column, read twice: fine */
+    path = write_text("shared.csv", "Ref,Date,Amount\nR1,02-10-2025,100.00\n");
+    l = load_file("{\"format\": {\"type\": \"csv\", \"columns\": {\"bank_ref\": \"Ref\","
+                  " \"transaction_date\": \"Date\", \"value_date\": \"Date\","
+                  " \"amount\": \"Amount\"}}}",
+                  path);
+    free(path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|10000||2025-10-02|\n");
+    loaded_free(&l);
+}
+
 /* ddMMyy dates in a CSV with the templates' dd-MM-yyyy: record errors, not
  * serials of 1957. */
 static void test_csv_compact_dates(void **state)
@@ -838,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_credit_debit_sign),
         cmocka_unit_test(test_dc_column_disagrees),
         cmocka_unit_test(test_csv_compact_dates),
+        cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

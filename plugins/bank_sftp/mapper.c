@@ -286,7 +286,17 @@ static int check_header(bs_mapper *m, const bs_row *r)
     }
     if (!missing) {
         m->have_header = 1;
+        /* a trailing delimiter on the header line alone leaves empty
+         * cells: the header is its named cells */
         m->header_n = r->n;
+        while (m->header_n > 0) {
+            const char *s;
+            size_t n;
+            cell(r, (long)m->header_n - 1, &s, &n);
+            if (n)
+                break;
+            m->header_n--;
+        }
         return 0;
     }
     char *exp = list_text(expected, NULL, nexp);
@@ -371,10 +381,29 @@ static const char *dc_column(const char *s, size_t n)
     "spreadsheet number cannot hold: the reference's digits are lost (the column must be " \
     "text)"
 
+/* Whether a CSV/TXT row has the header's cells: as many, or more that are
+ * all empty (a delimiter at the end of every data line, but not of the
+ * header line, as many exports write). Empty cells at the end shift no
+ * value; a row with fewer cells, or more that hold text, may have its
+ * values shifted. */
+static int cells_fit(const bs_mapper *m, const bs_row *r)
+{
+    if (r->n < m->header_n)
+        return 0;
+    for (size_t i = m->header_n; i < r->n; i++) {
+        const char *s;
+        size_t n;
+        cell(r, (long)i, &s, &n);
+        if (n)
+            return 0;
+    }
+    return 1;
+}
+
 static int process(bs_mapper *m, const bs_row *r)
 {
     const bs_format *f = m->f;
-    if (f->type != BS_XLSX && r->n != m->header_n)
+    if (f->type != BS_XLSX && !cells_fit(m, r))
         return row_error(m, r, "has %zu columns, the header has %zu", r->n, m->header_n);
     const char *s;
     size_t n;
@@ -575,7 +604,7 @@ int bs_mapper_row(void *ud, const bs_row *r)
      * cell count is most likely a quote left open, which took the lines
      * after it: the reader reads those again as rows. Asked before the
      * footer hold-back, while the reader still has those lines. */
-    if (r->reread_line && r->n != m->header_n) {
+    if (r->reread_line && !cells_fit(m, r)) {
         row_error(m, r, "has %zu columns, the header has %zu (a quote left open on line %ld?); "
                         "read again as records from line %ld",
                   r->n, m->header_n, r->reread_line - 1, r->reread_line);

@@ -784,6 +784,35 @@ static void test_header_twice(void **state)
     loaded_free(&l);
 }
 
+/* A delimiter at the end of every data line but not of the header (or the
+ * other way round): empty cells at the end shift nothing. Every row was a
+ * record error. Cells with text beyond the header still are. */
+static void test_trailing_delimiter(void **state)
+{
+    (void)state;
+    loaded l = load_csv("trail.csv", "",
+                        "ref,amount,date,remarks\n"
+                        "R1,1.00,2025-10-02,a,\n"
+                        "R2,2.00,2025-10-02,b,,\n"
+                        "R3,3.00,2025-10-02,c\n"
+                        "R4,4.00,2025-10-02,d,x\n"
+                        "R5,5.00,2025-10-02\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-02|a\nR2|200||2025-10-02|b\n"
+                                   "R3|300||2025-10-02|c\n");
+    assert_string_equal(l.errors, "trail.csv:5 has 5 columns, the header has 4\n"
+                                  "trail.csv:6 has 3 columns, the header has 4\n");
+    loaded_free(&l);
+    l = load_csv("trail2.csv", "",
+                 "ref,amount,date,remarks,\n"
+                 "R1,1.00,2025-10-02,a\n"
+                 "R2,2.00,2025-10-02,b,\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-02|a\nR2|200||2025-10-02|b\n");
+    assert_string_equal(l.errors, "");
+    loaded_free(&l);
+}
+
 /* ddMMyy dates in a CSV with the templates' dd-MM-yyyy: record errors, not
  * serials of 1957. */
 static void test_csv_compact_dates(void **state)
@@ -865,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_dc_column_disagrees),
         cmocka_unit_test(test_csv_compact_dates),
         cmocka_unit_test(test_header_twice),
+        cmocka_unit_test(test_trailing_delimiter),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

@@ -586,11 +586,6 @@ int bs_mapper_row(void *ud, const bs_row *r)
     bs_mapper *m = ud;
     if (m->host->is_cancelled(m->run))
         return CD_CANCELLED;
-    if (!m->have_header) {
-        if (r->line < m->f->header_row || r->n == 0)
-            return 0;
-        return check_header(m, r);
-    }
     if (r->n == 0)
         return 0; /* blank line */
     int all_blank = 1;
@@ -598,6 +593,14 @@ int bs_mapper_row(void *ud, const bs_row *r)
         for (size_t k = 0; k < r->v_len[i] && all_blank; k++)
             if (r->v[i][k] != ' ' && r->v[i][k] != '\t')
                 all_blank = 0;
+    if (!m->have_header) {
+        /* empty lines before the header are skipped, ",,,," ones and an
+         * XLSX row of formatted empty cells too: taken for the header, they
+         * failed the file */
+        if (r->line < m->f->header_row || all_blank)
+            return 0;
+        return check_header(m, r);
+    }
     if (all_blank)
         return 0; /* ",,,," lines some exports write */
     /* A quoted field over a line break that leaves the record with another

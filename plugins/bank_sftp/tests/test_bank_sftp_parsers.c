@@ -813,6 +813,30 @@ static void test_trailing_delimiter(void **state)
     loaded_free(&l);
 }
 
+/* Empty lines before the header are skipped, as the README says: ",,,"
+ * lines and an XLSX row of styled empty cells as well. They were taken
+ * for the header, and the file failed. */
+static void test_blank_before_header(void **state)
+{
+    (void)state;
+    loaded l = load_csv("lead.csv", "", ",,,\n \n\nref,amount,date,remarks\nR1,1.00,2025-10-02,a\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-02|a\n");
+    loaded_free(&l);
+    char *path = write_xlsx(
+        "lead.xlsx", "",
+        "<row r=\"1\"><c r=\"A1\" s=\"1\"/><c r=\"B1\" s=\"1\"></c></row>"
+        "<row r=\"2\">" ISTR("A2", "Ref") ISTR("B2", "Amount") ISTR("C2", "Date") "</row>"
+        "<row r=\"3\">" ISTR("A3", "R1") NUM("B3", "1") NUM("C3", "45932") "</row>");
+    l = load_file("{\"format\": {\"type\": \"xlsx\", \"columns\": {\"bank_ref\": \"Ref\","
+                  " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}",
+                  path);
+    free(path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-02|\n");
+    loaded_free(&l);
+}
+
 /* ddMMyy dates in a CSV with the templates' dd-MM-yyyy: record errors, not
  * serials of 1957. */
 static void test_csv_compact_dates(void **state)
@@ -895,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_csv_compact_dates),
         cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_trailing_delimiter),
+        cmocka_unit_test(test_blank_before_header),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

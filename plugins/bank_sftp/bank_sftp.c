@@ -431,8 +431,10 @@ static void file_failed(run_ctx *x, const candidate *cd, const char *sha, int rc
  * downloaded (so a streamed file can be checked at its end). CD_OK with
  * want[] (lower-case hex, "" when no checksum is configured), or a code
  * with *why. */
-static int read_sidecar(run_ctx *x, const candidate *cd, char want[65], char **why)
+static int read_sidecar(run_ctx *x, const candidate *cd, char want[65], int *incomplete,
+                        char **why)
 {
+    *incomplete = 0;
     want[0] = '\0';
     const char *mode = cdc_json_str(x->root, "checksum", "none");
     if (strcmp(mode, "none") == 0)
@@ -455,7 +457,16 @@ static int read_sidecar(run_ctx *x, const candidate *cd, char want[65], char **w
     while (k < n && g < len && strchr("0123456789abcdefABCDEF", text[k]) && text[k])
         want[g++] = (char)(text[k] | 0x20), k++;
     want[g] = '\0';
-    if (g != len || (k < n && !strchr(" \t\r\n*", text[k]))) {
+    if (g < len && k == n) {
+        /* the text ends inside the digest: an empty or half-written sidecar
+         * (it is written after the data file), to be read again later */
+        *why = cdc_printf("%s: checksum sidecar %s holds %zu of the %zu hex digits of a %s digest: "
+                          "not complete yet",
+                          cd->e->name, side, g, len, sha ? "SHA-256" : "MD5");
+        want[0] = '\0';
+        *incomplete = 1;
+        rc = CD_ERR_TRANSIENT;
+    } else if (g != len || (k < n && !strchr(" \t\r\n*", text[k]))) {
         *why = cdc_printf("%s: checksum sidecar %s does not hold a %s digest", cd->e->name, side,
                           sha ? "SHA-256" : "MD5");
         want[0] = '\0';
@@ -466,15 +477,27 @@ static int read_sidecar(run_ctx *x, const candidate *cd, char want[65], char **w
     return rc;
 }
 
-/* read_sidecar for a file about to be fetched: 0 with want[] set, or -1
+/* read_sidecar for a file about to be fetched: 0 with want[] set; -1
  * when the sidecar cannot be read, the file then recorded as failed (the
- * run goes on with the other files). */
-static int expect_digest(run_ctx *x, const candidate *cd, char want[65])
+ * run goes on with the other files); or CD_ERR_TRANSIENT (*end_rc) when
+ * the sidecar is still being written: the file is not complete, and as
+ * with any file not complete, nothing of the day is loaded yet. */
+static int expect_digest(run_ctx *x, const candidate *cd, char want[65], int *end_rc)
 {
     char *why = NULL;
-    int rc = read_sidecar(x, cd, want, &why);
-    if (rc != CD_OK)
+    int incomplete = 0;
+    *end_rc = CD_OK;
+    int rc = read_sidecar(x, cd, want, &incomplete, &why);
+    if (rc != CD_OK && incomplete) {
+        hostapi->log(x->run, CD_LOG_INFO, "%s: not taken: %s", cd->e->name, why);
+        bs_ledger_record(&x->ledger, cd->path, cd->e->size, cd->e->mtime, NULL, "SEEN", -1, why);
+        file_detail(x, cd->e->name, "NOT_COMPLETE", -1, NULL, why);
+        hostapi->set_message(x->run, "%s in %s is not complete yet: %s", cd->e->name, x->remote,
+                             why);
+        *end_rc = CD_ERR_TRANSIENT;
+    } else if (rc != CD_OK) {
         file_failed(x, cd, NULL, rc, why ? why : "checksum sidecar unreadable");
+    }
     free(why);
     return rc == CD_OK ? 0 : -1;
 }
@@ -677,8 +700,9 @@ static int process_streamed(run_ctx *x, const candidate *cd)
 {
     const bs_entry *e = cd->e;
     char want[65];
-    if (expect_digest(x, cd, want) != 0)
-        return CD_OK;
+    int end_rc;
+    if (expect_digest(x, cd, want, &end_rc) != 0)
+        return end_rc;
     char *why = NULL;
     int rc = start_records(x);
     if (rc != CD_OK)
@@ -776,8 +800,9 @@ static int process_downloaded(run_ctx *x, const candidate *cd)
 {
     const bs_entry *e = cd->e;
     char want[65];
-    if (expect_digest(x, cd, want) != 0)
-        return CD_OK;
+    int end_rc;
+    if (expect_digest(x, cd, want, &end_rc) != 0)
+        return end_rc;
     char *why = NULL;
     bs_fetch_opts opts = {wants_md5(x), NULL, NULL};
     bs_fetched f;

@@ -295,6 +295,23 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "good sidecar: $(jget '["erro
 assert_eq "3|3" "$(q "SELECT count(*) FILTER (WHERE bank_ref LIKE 'CK1%'), count(*) FILTER (WHERE bank_ref LIKE 'CK2%') FROM sp_v2_bank_statements")" "the verified file loaded"
 [ ! -e "$ck_note" ] || cd_fail "the verify-first note outlived the verified load"
 
+echo "   a sidecar still being written (empty, or half a digest): the day waits, retried"
+hs=$(add_connector halfside "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "HS_{YYYYMMDD}_{SEQ}.csv", "checksum": "sha256_sidecar"')")
+axis_csv "$UP/HS_20251002_1.csv"; sed -i 's/AX00/HS10/' "$UP/HS_20251002_1.csv"
+axis_csv "$UP/HS_20251002_2.csv"; sed -i 's/AX00/HS20/' "$UP/HS_20251002_2.csv"
+(cd "$UP" && sha256sum HS_20251002_1.csv >HS_20251002_1.csv.sha256 && : >HS_20251002_2.csv.sha256)
+old "$UP"/HS_*
+run_json "$hs" --date 2025-10-02
+assert_eq "FAILED|transient_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "empty sidecar: $(jget '["error_message"]' <<<"$out")"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "HS_20251002_2.csv in $REMOTE is not complete yet: HS_20251002_2.csv: checksum sidecar $REMOTE/HS_20251002_2.csv.sha256 holds 0 of the 64 hex digits" "empty sidecar named"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'HS%'")" "nothing of the day loaded yet"
+(cd "$UP" && sha256sum HS_20251002_2.csv | head -c 30 >HS_20251002_2.csv.sha256)
+run_json "$hs" --date 2025-10-02
+assert_eq "FAILED|transient_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "half a digest: $(jget '["error_message"]' <<<"$out")"
+(cd "$UP" && sha256sum HS_20251002_2.csv >HS_20251002_2.csv.sha256)
+run_json "$hs" --date 2025-10-02
+assert_eq "SUCCESS|6" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "the sidecar written: $(jget '["error_message"]' <<<"$out")"
+
 echo "== a download that broke off resumes from its offset; sha256 over the whole file"
 rs=$(add_connector resume "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "RS_{YYYYMMDD}.csv", "checksum": "sha256_sidecar"')")
 { printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'

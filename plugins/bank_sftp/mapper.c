@@ -111,10 +111,25 @@ static void cell(const bs_row *r, long i, const char **s, size_t *n)
     }
     const char *p = r->v[i];
     size_t len = r->v_len[i];
-    while (len && (*p == ' ' || *p == '\t'))
-        p++, len--;
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
-        len--;
+    /* blanks, and the UTF-8 no-break space (C2 A0) that spreadsheet and
+     * web exports leave around values: "AX001\u00a0" is AX001, not a
+     * reference that matches nothing */
+    for (;;) {
+        if (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        else if (len >= 2 && (unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xA0)
+            p += 2, len -= 2;
+        else
+            break;
+    }
+    for (;;) {
+        if (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+            len--;
+        else if (len >= 2 && (unsigned char)p[len - 2] == 0xC2 && (unsigned char)p[len - 1] == 0xA0)
+            len -= 2;
+        else
+            break;
+    }
     *s = p;
     *n = len;
 }

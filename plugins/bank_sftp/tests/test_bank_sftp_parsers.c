@@ -837,6 +837,20 @@ static void test_blank_before_header(void **state)
     loaded_free(&l);
 }
 
+/* No-break spaces around values (spreadsheet and web exports): trimmed as
+ * blanks are, so that a reference matches and a header is found. */
+static void test_nbsp_trimmed(void **state)
+{
+    (void)state;
+    loaded l = load_csv("nbsp.csv", "",
+                        "ref,amount\xC2\xA0,date,remarks\n"
+                        "\xC2\xA0R1\xC2\xA0,1.00,2025-10-02\xC2\xA0,a\xC2\xA0" "b\xC2\xA0\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-02|a\xC2\xA0" "b\n");
+    assert_string_equal(l.errors, "");
+    loaded_free(&l);
+}
+
 /* ddMMyy dates in a CSV with the templates' dd-MM-yyyy: record errors, not
  * serials of 1957. */
 static void test_csv_compact_dates(void **state)
@@ -920,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_trailing_delimiter),
         cmocka_unit_test(test_blank_before_header),
+        cmocka_unit_test(test_nbsp_trimmed),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

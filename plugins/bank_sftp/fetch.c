@@ -393,6 +393,15 @@ int bs_fetch(bs_sftp *c, const char *work_dir, const char *remote_path, int64_t 
         goto out;
     }
     out->size = x.have + x.got;
+    if (rsize >= 0 && out->size > (uint64_t)rsize) {
+        /* read to its end, the file was longer than listed: still being
+         * written, not a transfer that broke off */
+        *why = cdc_printf("%s grew while it was downloaded: %llu bytes, %lld when listed (still "
+                          "being written?)",
+                          remote_path, (unsigned long long)out->size, (long long)rsize);
+        rc = CD_ERR_TRANSIENT;
+        goto out;
+    }
     if (rsize >= 0 && out->size != (uint64_t)rsize) {
         *why = cdc_printf("transfer of %s truncated: got %llu of %lld bytes", remote_path,
                           (unsigned long long)out->size, (long long)rsize);

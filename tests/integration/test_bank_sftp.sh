@@ -236,6 +236,18 @@ assert_contains "$why" "AXIS_RECON_20251006.csv in $REMOTE is not complete yet: 
 case "$why" in *"still being written: size"* | *"younger than min_file_age_seconds"*) ;; *) cd_fail "growing: $why" ;; esac
 assert_eq transient_error "$(jget '["details"]["outcome"]' <<<"$out")" "transient"
 assert_eq SEEN "$(q "SELECT status FROM sp_v2_connector_files WHERE remote_path='$REMOTE/AXIS_RECON_20251006.csv'")" "ledger SEEN"
+echo "   a file that grows after its listing: 'still being written', not a broken transfer"
+gw=$(add_connector grows "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "GW_{YYYYMMDD}.csv"' | python3 -c 'import json,sys; d=json.load(sys.stdin); d["min_file_age_seconds"]=0; d["size_stable_seconds"]=0; print(json.dumps(d))')")
+printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n' >"$UP/GW_20251002.csv"
+( i=0; while :; do i=$((i + 1)); printf 'GW%06d,1.00,1.00,02-10-2025,U,R,A,02-10-2025,AXIS,S,x\n' "$i" >>"$UP/GW_20251002.csv"; sleep 0.005; done ) &
+grower=$!
+sleep 0.5
+run_json "$gw" --date 2025-10-02
+kill $grower; wait $grower 2>/dev/null || true
+assert_eq "FAILED|transient_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "grown: $(jget '["error_message"]' <<<"$out")"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "$REMOTE/GW_20251002.csv grew while it was downloaded" "grown: named as such"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'GW%'")" "grown: nothing loaded"
+rm -f "$UP/GW_20251002.csv"
 echo "   a young file is not taken either"
 printf 'x\n' >"$UP/AXIS_RECON_20251007.csv"
 run_json "$ax" --date 2025-10-07

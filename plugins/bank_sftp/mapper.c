@@ -391,6 +391,22 @@ static const char *dc_column(const char *s, size_t n)
     return NULL;
 }
 
+/* A spreadsheet's error value ("#N/A" from a lookup that found nothing),
+ * as an XLSX error cell or a CSV export writes it. As a reference it is
+ * the same text on every row it stands in, so those rows would load as
+ * one key, each replacing the one before. */
+static const char *sheet_error(const char *s, size_t n)
+{
+    static const char *const errors[] = {"#N/A",  "#REF!", "#VALUE!", "#DIV/0!", "#NAME?",
+                                         "#NUM!", "#NULL!", "#SPILL!", "#CALC!",  "#GETTING_DATA"};
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (same_name(s, n, errors[i]))
+            return errors[i];
+    return NULL;
+}
+
+#define SHEET_ERROR "%s: the cell in column %s holds the spreadsheet error %s, not a reference"
+
 #define LOST_DIGITS                                                                        \
     "%s: '%.*s' in column %s is a number with more than 15 significant digits, which a "  \
     "spreadsheet number cannot hold: the reference's digits are lost (the column must be " \
@@ -430,6 +446,8 @@ static int process(bs_mapper *m, const bs_row *r)
     cell(r, m->idx[BF_BANK_REF], &s, &n);
     if (n == 0)
         return row_error(m, r, "bank_ref: missing reference (column %s)", f->columns[BF_BANK_REF]);
+    if (sheet_error(s, n))
+        return row_error(m, r, SHEET_ERROR, "bank_ref", f->columns[BF_BANK_REF], sheet_error(s, n));
     if (cell_numeric(r, m->idx[BF_BANK_REF]) && id_from_number(&s, &n, idbuf[0]) != 0)
         return row_error(m, r, LOST_DIGITS, "bank_ref", (int)(n > 40 ? 40 : n), s,
                          f->columns[BF_BANK_REF]);
@@ -536,6 +554,9 @@ static int process(bs_mapper *m, const bs_row *r)
         if (m->idx[text[i].field] < 0)
             continue;
         cell(r, m->idx[text[i].field], &s, &n);
+        if (text[i].field != BF_REMARKS && sheet_error(s, n))
+            return row_error(m, r, SHEET_ERROR, bs_field_names[text[i].field],
+                             f->columns[text[i].field], sheet_error(s, n));
         if (text[i].field != BF_REMARKS && cell_numeric(r, m->idx[text[i].field]) &&
             id_from_number(&s, &n, idbuf[1 + i]) != 0)
             return row_error(m, r, LOST_DIGITS, bs_field_names[text[i].field],

@@ -851,6 +851,38 @@ static void test_nbsp_trimmed(void **state)
     loaded_free(&l);
 }
 
+/* A lookup that found nothing leaves #N/A in the reference column: as an
+ * XLSX error cell, or as the text a CSV export writes. Loaded, every such
+ * row had the key "#N/A" and replaced the one before. */
+static void test_sheet_error_refs(void **state)
+{
+    (void)state;
+    char *path = write_xlsx(
+        "err.xlsx", "",
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Amount") ISTR("C1", "Date") ISTR("D1", "RRN") "</row>"
+        "<row r=\"2\"><c r=\"A2\" t=\"e\"><f>VLOOKUP(X2,S!A:B,2,0)</f><v>#N/A</v></c>" NUM("B2", "1") NUM("C2", "45932") "</row>"
+        "<row r=\"3\"><c r=\"A3\" t=\"e\"><v>#N/A</v></c>" NUM("B3", "2") NUM("C3", "45932") "</row>"
+        "<row r=\"4\">" ISTR("A4", "R4") NUM("B4", "3") NUM("C4", "45932") "<c r=\"D4\" t=\"e\"><v>#REF!</v></c></row>"
+        "<row r=\"5\">" ISTR("A5", "R5") NUM("B5", "4") NUM("C5", "45932") ISTR("D5", "RRN5") "</row>");
+    loaded l = load_file("{\"format\": {\"type\": \"xlsx\", \"columns\": {\"bank_ref\": \"Ref\","
+                         " \"amount\": \"Amount\", \"transaction_date\": \"Date\", \"rrn\": \"RRN\"}}}",
+                         path);
+    free(path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R5|400||2025-10-02|\n");
+    assert_non_null(strstr(l.errors, "err.xlsx:2 bank_ref: the cell in column Ref holds the "
+                                     "spreadsheet error #N/A, not a reference"));
+    assert_non_null(strstr(l.errors, "err.xlsx:3 bank_ref:"));
+    assert_non_null(strstr(l.errors, "err.xlsx:4 rrn: the cell in column RRN holds the "
+                                     "spreadsheet error #REF!"));
+    loaded_free(&l);
+    l = load_csv("err.csv", "", "ref,amount,date,remarks\n#N/A,1.00,2025-10-02,#N/A\nR2,2.00,2025-10-02,x\n");
+    assert_string_equal(l.records, "R2|200||2025-10-02|x\n");
+    assert_non_null(strstr(l.errors, "err.csv:2 bank_ref: the cell in column ref holds the "
+                                     "spreadsheet error #N/A"));
+    loaded_free(&l);
+}
+
 /* ddMMyy dates in a CSV with the templates' dd-MM-yyyy: record errors, not
  * serials of 1957. */
 static void test_csv_compact_dates(void **state)
@@ -935,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_trailing_delimiter),
         cmocka_unit_test(test_blank_before_header),
         cmocka_unit_test(test_nbsp_trimmed),
+        cmocka_unit_test(test_sheet_error_refs),
         cmocka_unit_test(test_csv_chunks_agree),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_csv_file_unclosed_quote),

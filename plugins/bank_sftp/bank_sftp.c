@@ -591,22 +591,36 @@ static const char *bank_name(run_ctx *x)
 }
 
 /* The file's rows are in the load: LOADED in the ledger (in the load's
- * transaction: gone again if the run fails). */
+ * transaction: gone again if the run fails). A file whose every row was
+ * refused (a bank that changed its date format) is FAILED instead: LOADED,
+ * it would be skipped by every later run, so the day could not be loaded
+ * once the connector's format is fixed. Its rows are record errors of the
+ * run either way. */
 static int file_loaded(run_ctx *x, const candidate *cd, bs_fetched *f, bs_mapper *m)
 {
     const bs_entry *e = cd->e;
-    int64_t rows = bs_mapper_emitted(m);
-    int rc = bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f->sha256, "LOADED", rows,
-                              NULL);
+    int64_t rows = bs_mapper_emitted(m), bad = bs_mapper_errors(m);
+    int refused = rows == 0 && bad > 0;
+    char *reason = refused ? cdc_printf("%s: every row refused (%lld bad); the file is read again"
+                                        " by the next run for its date",
+                                        e->name, (long long)bad)
+                           : NULL;
+    int rc = bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, f->sha256,
+                              refused ? "FAILED" : "LOADED", rows, reason);
     if (rc != CD_OK) {
+        free(reason);
         hostapi->set_message(x->run, "%s: the file ledger could not record it", e->name);
         return rc;
     }
-    hostapi->log(x->run, CD_LOG_INFO, "%s: %lld row(s) read, %lld bad", e->name, (long long)rows,
-                 (long long)bs_mapper_errors(m));
-    json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:s}", "file", e->name, "status", "LOADED", "rows",
-                          (json_int_t)rows, "bad_rows", (json_int_t)bs_mapper_errors(m), "sha256",
-                          f->sha256);
+    if (refused)
+        hostapi->log(x->run, CD_LOG_ERROR, "%s", reason);
+    else
+        hostapi->log(x->run, CD_LOG_INFO, "%s: %lld row(s) read, %lld bad", e->name,
+                     (long long)rows, (long long)bad);
+    json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:s}", "file", e->name, "status",
+                          refused ? "REFUSED" : "LOADED", "rows", (json_int_t)rows, "bad_rows",
+                          (json_int_t)bad, "sha256", f->sha256);
+    free(reason);
     json_array_append_new(x->files, d);
     x->loaded_files++;
     bs_fetch_discard(f);

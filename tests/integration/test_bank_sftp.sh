@@ -175,6 +175,25 @@ assert_eq "SUCCESS|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inser
 assert_eq "3|$long" "$(q "SELECT count(*), min(source_file) FROM sp_v2_bank_statements WHERE bank_ref LIKE 'LN%' AND batch_id = 'run:' || $(jget '["id"]' <<<"$out") || ':' || left('${long}', 40)")" "batch_id: 40 characters of the name (80 bytes would split one)"
 rm -f "$UP/$long"
 
+echo "== a file whose every row is refused is FAILED in the ledger: loaded once the format is fixed"
+# The bank switched to yyyy/MM/dd. LOADED with none of its rows, the file
+# was skipped by every later run of its date, even after the fix.
+{
+  printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'
+  printf 'RF001,10.00,9.90,2025/10/14,U1,R1,A,2025/10/14,AXIS,S,ok\n'
+  printf 'RF002,20.00,19.90,2025/10/14,U2,R2,A,2025/10/14,AXIS,S,ok\n'
+} >"$UP/AXIS_RECON_20251014.csv"; old "$UP/AXIS_RECON_20251014.csv"
+run_json "$ax" --date 2025-10-14
+assert_eq "PARTIAL_SUCCESS|0|2" "$(jget '["status"]' <<<"$out")|$(jget '["records_success"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "every row refused"
+assert_eq "REFUSED" "$(jget '["details"]["files"][0]["status"]' <<<"$out")" "the file's detail"
+assert_contains "$(q "SELECT status || ' ' || reason FROM sp_v2_connector_files WHERE remote_path = '$REMOTE/AXIS_RECON_20251014.csv'")" "FAILED AXIS_RECON_20251014.csv: every row refused (2 bad)" "ledger"
+q "UPDATE sp_v2_connectors SET connection_config = connection_config || '{\"format\": {\"date_format\": \"yyyy/MM/dd\"}}' WHERE id = $ax" >/dev/null
+run_json "$ax" --date 2025-10-14
+assert_eq "SUCCESS|2" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "read again after the fix: $(jget '["error_message"]' <<<"$out")"
+assert_eq "LOADED|2" "$(q "SELECT status || '|' || rows_loaded FROM sp_v2_connector_files WHERE remote_path = '$REMOTE/AXIS_RECON_20251014.csv' ORDER BY id DESC LIMIT 1")" "ledger after the fix"
+q "UPDATE sp_v2_connectors SET connection_config = connection_config - 'format' WHERE id = $ax" >/dev/null
+rm -f "$UP/AXIS_RECON_20251014.csv"
+
 echo "== broken rows are record errors with file, line and reason; PARTIAL_SUCCESS"
 {
   printf 'TXNID,CREDIT_AMT,NET_CR_AMT,VALUE_DATE,UTR,RRN,AUTH,POST_DATE,BANK,STATUS,REMARKS\n'

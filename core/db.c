@@ -79,6 +79,19 @@ PGconn *cd_db_connect(const char *url, const char *application_name, char **err)
         free(raw);
         return NULL;
     }
+    /* Every query of connectord is written for READ COMMITTED: the claim's
+     * SKIP LOCKED, and the sink's merge, which retries a key a concurrent
+     * load inserted and must see it then. A database or role whose default
+     * is REPEATABLE READ or SERIALIZABLE failed one of two loads of
+     * overlapping keys with a duplicate key. */
+    PGresult *res = PQexec(conn, "SET default_transaction_isolation = 'read committed'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = cd_db_result_error(res, "setting the session's transaction isolation");
+        PQclear(res);
+        PQfinish(conn);
+        return NULL;
+    }
+    PQclear(res);
     return conn;
 }
 

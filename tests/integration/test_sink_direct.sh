@@ -187,6 +187,22 @@ assert_eq 30000 $(( $(field "$a" inserted) + $(field "$b" inserted) )) "inserted
 assert_eq 10000 $(( $(field "$a" unchanged) + $(field "$b" unchanged) )) "unchanged by both"
 assert_eq 30000 "$(count sp_v2_transactions)" "rows after overlapping loads"
 
+echo "== the same, on a database whose default isolation is REPEATABLE READ"
+# The merge retries a key the other load inserted: only a fresh snapshot
+# (READ COMMITTED, which connectord sets on each session) sees it.
+reset
+q "ALTER DATABASE connectord SET default_transaction_isolation = 'repeatable read'" >/dev/null
+"$TOOL" "$URL" pg_transaction 20000 1 >"$CD_TEST_TMP/a.json" 2>"$CD_TEST_TMP/a.log" &
+pa=$!
+"$TOOL" "$URL" pg_transaction 20000 1 --from 10000 --reverse >"$CD_TEST_TMP/b.json" 2>"$CD_TEST_TMP/b.log" &
+pb=$!
+wait $pa || cd_fail "load A failed: $(cat "$CD_TEST_TMP/a.log")"
+wait $pb || cd_fail "load B failed: $(cat "$CD_TEST_TMP/b.log")"
+a=$(cat "$CD_TEST_TMP/a.json") b=$(cat "$CD_TEST_TMP/b.json")
+assert_eq 30000 $(( $(field "$a" inserted) + $(field "$b" inserted) )) "inserted by both (repeatable read default)"
+assert_eq 30000 "$(count sp_v2_transactions)" "rows after overlapping loads (repeatable read default)"
+q "ALTER DATABASE connectord RESET default_transaction_isolation" >/dev/null
+
 echo "== the merge after a TRUNCATE and an ANALYZE of the empty target"
 # The planner then takes the target for empty and may rescan it in a
 # nested loop once per staged row while the same statement inserts into

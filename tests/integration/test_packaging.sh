@@ -157,6 +157,8 @@ if [ $rc -ne 0 ] || [ -s "$T/verify.log" ]; then
     cat "$T/verify.log" >&2
     cd_fail "systemd-analyze verify failed (exit $rc) on the unit"
 fi
+grep -q '^Environment=TMPDIR=/var/tmp$' "$ROOT/usr/lib/systemd/system/connectord.service" ||
+    cd_fail "the unit does not put the load spool (TMPDIR) on disk"
 echo "== the sysusers file"
 mkdir -p "$T/sysroot/etc"
 systemd-sysusers --root="$T/sysroot" "$ROOT/usr/lib/sysusers.d/connectord.conf" >"$T/sysusers.log" 2>&1 ||

@@ -241,6 +241,8 @@ static int content_type_is_json(const char *ct)
     return next == '\0' || next == ';' || next == ' ';
 }
 
+static int refuse_unknown_query(struct MHD_Connection *c, route_kind k, cd_api_resp *r);
+
 static void dispatch(cd_api_req *q, cd_api_resp *r, const route *rt)
 {
     switch (rt->kind) {
@@ -392,6 +394,8 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
         free(m);
         goto done;
     }
+    if (refuse_unknown_query(c, rt.kind, r))
+        goto done;
     if (st->body_len > 0) {
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!content_type_is_json(ct)) {
@@ -480,6 +484,73 @@ static int refuse_nul(struct MHD_Connection *c, const cd_api_conn *st, cd_api_re
     json_array_append_new(errs, cd_api_field_error(ns.field, "must not contain NUL characters (%00)"));
     free(ns.field);
     cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errs);
+    return 1;
+}
+
+/* The query parameters each route reads; any other is a 400 naming it, so
+ * that a typo (?offest=30, ?stauts=FAILED) is not answered as if the
+ * parameter were absent. */
+static const char *const *known_query(route_kind k)
+{
+    static const char *const none[] = {NULL};
+    static const char *const list[] = {"status", "type", "q", NULL};
+    static const char *const paged[] = {"limit", "offset", NULL};
+    static const char *const history[] = {"limit", "offset", "status", "run_type", "before", NULL};
+    static const char *const run[] = {"log_limit", "log_offset", "errors_limit", "errors_offset",
+                                      NULL};
+    static const char *const del[] = {"force", NULL};
+    switch (k) {
+    case R_LIST: return list;
+    case R_AUDIT: return paged;
+    case R_HISTORY: return history;
+    case R_RUN_GET: return run;
+    case R_DELETE: return del;
+    default: return none;
+    }
+}
+
+typedef struct query_scan {
+    const char *const *known;
+    json_t *errors;
+} query_scan;
+
+static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    (void)key_size;
+    (void)value;
+    (void)value_size;
+    query_scan *qs = cls;
+    for (size_t i = 0; qs->known[i]; i++)
+        if (strcmp(key, qs->known[i]) == 0)
+            return MHD_YES;
+    char *m;
+    if (!qs->known[0]) {
+        m = cd_xstrdup("unknown query parameter: this request takes none");
+    } else {
+        cd_buf b = {0};
+        for (size_t i = 0; qs->known[i]; i++)
+            cd_buf_printf(&b, "%s%s", i ? ", " : "", qs->known[i]);
+        m = cd_sprintf("unknown query parameter (this request takes %s)", b.data);
+        free(b.data);
+    }
+    json_array_append_new(qs->errors, cd_api_field_error(*key ? key : "query", m));
+    free(m);
+    return MHD_YES;
+}
+
+/* 1 with r filled when the request has a query parameter its route does
+ * not read. */
+static int refuse_unknown_query(struct MHD_Connection *c, route_kind k, cd_api_resp *r)
+{
+    query_scan qs = {known_query(k), json_array()};
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_unknown, &qs);
+    if (json_array_size(qs.errors) == 0) {
+        json_decref(qs.errors);
+        return 0;
+    }
+    cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", qs.errors);
     return 1;
 }
 

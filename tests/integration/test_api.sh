@@ -282,6 +282,17 @@ req GET "/connectors/1/history?limit=abc"
 expect 400 "limit abc"
 req GET "/connectors/1/history?run_type=X"
 expect 400 "run_type X"
+# A misspelt parameter was answered as if absent: page 1, every status.
+req GET "/connectors/1/history?offest=30"
+expect 400 "misspelt offset"
+assert_eq "offest" "$(jq_ 'd["errors"][0]["field"]')" "the unknown parameter is named"
+assert_contains "$(jq_ 'd["errors"][0]["message"]')" "limit, offset, status, run_type, before" "the ones it takes"
+req GET "/connectors?stauts=FAILED"
+expect 400 "misspelt status filter"
+req GET "/connectors/1?verbose=1"
+expect 400 "a parameter on a request that takes none"
+req GET "/connectors?status=ACTIVE&q=gen"
+expect 200 "known parameters"
 printf 'GET /connectors HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' | timeout 5 python3 -c 'import socket,sys,os
 s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); s.settimeout(3)
 try: s.recv(1000)

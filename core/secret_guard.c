@@ -7,8 +7,10 @@
  * env:CONNECTORD_DATABASE_URL, file:/proc/self/environ, or the
  * configuration file itself. Two checks stop that:
  *  - by name, before anything is read: the service's variables
- *    (CONNECTORD_*, libpq's PGPASSWORD, PGPASSFILE, ...) and the kernel's
- *    pseudo-files (/proc, /sys, /dev) are refused;
+ *    (CONNECTORD_*, libpq's PGPASSWORD, PGPASSFILE, ...), the kernel's
+ *    pseudo-files (/proc, /sys, /dev) and libpq's own credential files
+ *    (~/.pgpass or PGPASSFILE, ~/.postgresql, the service file) are
+ *    refused;
  *  - by content, after: a value holding the database URL, or the password
  *    in it, is refused whatever way it was reached (a copy of the
  *    configuration, a credential holding the URL).
@@ -54,6 +56,57 @@ static int under(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+/* 1 when path (as written) or real (resolved) is, or is under, one of
+ * the given file or directory, itself compared as written and resolved. */
+static int same_or_under(const char *path, const char *real, const char *file)
+{
+    if (!file || !*file)
+        return 0;
+    if (under(path, file) || under(real, file))
+        return 1;
+    char rfile[PATH_MAX];
+    return realpath(file, rfile) && (under(path, rfile) || under(real, rfile));
+}
+
+/* The files libpq reads the service's credentials from when the URL
+ * carries no password (conf.d/connectord.yaml recommends ~/.pgpass or
+ * PGPASSFILE): the password file, wherever PGPASSFILE or the URL's
+ * passfile= puts it, the service file (it may hold password=), and
+ * ~/.postgresql with the client key (or PGSSLKEY, sslkey=). The
+ * content check cannot catch them: the URL is not in them. */
+static int is_libpq_file(const char *path, const char *real)
+{
+    if (same_or_under(path, real, getenv("PGPASSFILE")) ||
+        same_or_under(path, real, getenv("PGSSLKEY")) ||
+        same_or_under(path, real, getenv("PGSERVICEFILE")))
+        return 1;
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        char *pgpass = cd_sprintf("%s/.pgpass", home);
+        char *pgdir = cd_sprintf("%s/.postgresql", home);
+        char *service = cd_sprintf("%s/.pg_service.conf", home);
+        int hit = same_or_under(path, real, pgpass) || same_or_under(path, real, pgdir) ||
+                  same_or_under(path, real, service);
+        free(pgpass);
+        free(service);
+        free(pgdir);
+        if (hit)
+            return 1;
+    }
+    int hit = 0;
+    if (guarded_url) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(guarded_url, &perr);
+        PQfreemem(perr);
+        for (PQconninfoOption *o = opts; o && o->keyword && !hit; o++)
+            if (o->val && (strcmp(o->keyword, "passfile") == 0 ||
+                           strcmp(o->keyword, "sslkey") == 0))
+                hit = same_or_under(path, real, o->val);
+        PQconninfoFree(opts);
+    }
+    return hit;
+}
+
 int cd_secret_guard_check_reference(const char *reference, char **why)
 {
     if (!reference)
@@ -80,6 +133,13 @@ int cd_secret_guard_check_reference(const char *reference, char **why)
         /* The file as it is reached: through symbolic links and "..". */
         char real[PATH_MAX];
         const char *p = realpath(path, real) ? real : path;
+        if (is_libpq_file(path, p)) {
+            *why = cd_sprintf("secret %s is one of libpq's own files (the password file, "
+                              "~/.postgresql): the service's database credentials, not a "
+                              "connector's secret",
+                              reference);
+            return -1;
+        }
         static const char *const kernel[] = {"/proc", "/sys", "/dev"};
         for (size_t i = 0; i < sizeof kernel / sizeof kernel[0]; i++)
             if (under(p, kernel[i]) || under(path, kernel[i])) {

@@ -49,7 +49,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    static const char *const names[] = {"plain", "nl", "crlf", "two", "big", "limit", "sub", "cred1"};
+    static const char *const names[] = {"plain", "nl", "crlf", "two", "big", "limit", "sub", "cred1",
+                                        ".pgpass", "pgpass-elsewhere", ".postgresql"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *p = cd_sprintf("%s/%s", fx->dir, names[i]);
         if (unlink(p) < 0)
@@ -294,6 +295,46 @@ static void test_guard(void **state)
     resolves_to("env:PGP_PASS", "pgp-passphrase", 14);
     assert_int_equal(cd_secret_guard_check_reference("env:PGP_PASS", &why), 0);
     assert_int_equal(cd_secret_guard_check_reference("file:/etc/connectord/bank.key", &why), 0);
+    /* libpq's password file: the database password when the URL carries
+     * none, as conf.d/connectord.yaml recommends */
+    {
+        char *home = getenv("HOME") ? cd_xstrdup(getenv("HOME")) : NULL;
+        setenv("HOME", fx->dir, 1);
+        char *pgpass = write_file(fx, ".pgpass", "127.0.0.1:5432:connectord:svc:pw-in-pgpass\n",
+                                   strlen("127.0.0.1:5432:connectord:svc:pw-in-pgpass\n"));
+        char *pref = cd_sprintf("file:%s", pgpass);
+        why = NULL;
+        assert_int_equal(cd_secret_guard_check_reference(pref, &why), -1);
+        assert_non_null(strstr(why, "libpq"));
+        free(why);
+        free(pref);
+        /* PGPASSFILE moves it */
+        char *moved = write_file(fx, "pgpass-elsewhere", "*:*:*:*:pw\n", 11);
+        setenv("PGPASSFILE", moved, 1);
+        pref = cd_sprintf("file:%s", moved);
+        why = NULL;
+        assert_int_equal(cd_secret_guard_check_reference(pref, &why), -1);
+        free(why);
+        free(pref);
+        unsetenv("PGPASSFILE");
+        /* and the client key libpq reads under ~/.postgresql */
+        char *pgdir = cd_sprintf("%s/.postgresql", fx->dir);
+        assert_int_equal(mkdir(pgdir, 0700), 0);
+        pref = cd_sprintf("file:%s/postgresql.key", pgdir);
+        why = NULL;
+        assert_int_equal(cd_secret_guard_check_reference(pref, &why), -1);
+        free(why);
+        free(pref);
+        free(pgdir);
+        free(moved);
+        free(pgpass);
+        if (home) {
+            setenv("HOME", home, 1);
+            free(home);
+        } else {
+            unsetenv("HOME");
+        }
+    }
     cd_secret_guard_set(NULL);
     unsetenv("CONNECTORD_DATABASE_URL");
     unsetenv("PGPASSWORD");

@@ -113,8 +113,22 @@ json_t *cd_plugins_probe(const char *self_exe, const char *dir, char **err)
     json_t *loaded = json_array();
     json_t *refused = json_array();
     json_t *by_name = json_object();
-    /* In name order, whatever order the probes finished in: of two files
-     * with one driver name, the first by name is the one loaded. */
+    /* Of two files with one driver name, the one a run loads
+     * (cd_driver_find): NAME.so when it declares NAME, else the first by
+     * file name, whatever order the probes finished in. Listing the first
+     * by file name alone showed razorpay-2.1.so as loaded while every run
+     * used razorpay.so beside it. */
+    for (size_t i = 0; i < n; i++) {
+        const char *slash = strrchr(paths[i], '/');
+        const char *file = slash ? slash + 1 : paths[i];
+        json_t *r = results[i];
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (json_object_get(r, "refused") || !name)
+            continue;
+        size_t len = strlen(name);
+        if (strncmp(file, name, len) == 0 && strcmp(file + len, ".so") == 0)
+            json_object_set_new(by_name, name, json_string(file));
+    }
     for (size_t i = 0; i < n; i++) {
         const char *slash = strrchr(paths[i], '/');
         const char *file = slash ? slash + 1 : paths[i];
@@ -126,14 +140,16 @@ json_t *cd_plugins_probe(const char *self_exe, const char *dir, char **err)
         } else if (!name) {
             json_array_append_new(refused, json_pack("{s:s, s:s}", "file", file, "reason",
                                                      "the probe described no driver name"));
-        } else if (json_object_get(by_name, name)) {
+        } else if (json_object_get(by_name, name) &&
+                   strcmp(json_string_value(json_object_get(by_name, name)), file) != 0) {
             char *reason = cd_sprintf("duplicate driver name %s (already provided by %s)", name,
                                       json_string_value(json_object_get(by_name, name)));
             json_array_append_new(refused,
                                   json_pack("{s:s, s:s}", "file", file, "reason", reason));
             free(reason);
         } else {
-            json_object_set_new(by_name, name, json_string(file));
+            if (!json_object_get(by_name, name))
+                json_object_set_new(by_name, name, json_string(file));
             json_array_append(loaded, r);
         }
         json_decref(r);

@@ -24,6 +24,19 @@ assert_contains "$(refused init_crash.so)" "driver crashed while loading: SIGSEG
 assert_contains "$(refused missing_run.so)" "did not set the required callback run" "missing callback"
 assert_contains "$(refused test_gen_copy.so)" "duplicate driver name test_gen (already provided by test_gen.so)" "duplicate name"
 
+# Of two files with one driver name, the listing (and so the API's
+# validation) names the file a run loads: NAME.so, even when another file
+# sorts before it (razorpay-2.1.so beside razorpay.so).
+DD="$T/dup"
+mkdir "$DD"
+cp "$CD_TESTPLUGINS/test_gen.so" "$DD/test_gen.so"
+cp "$CD_TESTPLUGINS/test_gen.so" "$DD/test_gen-2.so"
+printf 'database:\n  url: "postgresql:///unused"\nplugins:\n  dir: "%s"\n' "$DD" >"$T/dd.yaml"
+json=$("$CD" -c "$T/dd.yaml" plugins --json)
+file_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print({x["name"]: x["file"] for x in d["loaded"]}.get(sys.argv[1], "NOT LOADED"))' "$1" <<<"$json"; }
+assert_eq "test_gen.so" "$(file_of test_gen)" "NAME.so is the file listed as loaded, as runs load it"
+assert_contains "$(refused test_gen-2.so)" "duplicate driver name test_gen (already provided by test_gen.so)" "the other file is the duplicate"
+
 # Files that are not regular, or writable by others, are refused.
 D="$T/plugins"
 mkdir "$D"

@@ -32,6 +32,20 @@ static int by_name(const void *a, const void *b)
                   json_string_value(json_object_get(y, "name")));
 }
 
+/* Name, then file: of two files with one template name the first by file
+ * name is used, whatever order readdir gave them in (on tmpfs, the
+ * newest first: which bank format parsed statements changed with the
+ * order the files were written). */
+static int by_name_then_file(const void *a, const void *b)
+{
+    int c = by_name(a, b);
+    if (c != 0)
+        return c;
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    return strcmp(json_string_value(json_object_get(x, "file")),
+                  json_string_value(json_object_get(y, "file")));
+}
+
 static char *read_file(const char *path, size_t *len, char **err)
 {
     FILE *f = fopen(path, "rb");
@@ -105,12 +119,13 @@ json_t *cd_templates_load(const cd_config *cfg, json_t **bad)
     }
     closedir(d);
     free(dir);
-    /* sorted by name; a later duplicate name is reported, not used */
+    /* sorted by name; of one name, the first file by name is used and
+     * the others are reported, not used */
     size_t n = json_array_size(list);
     json_t **items = cd_xcalloc(n ? n : 1, sizeof *items);
     for (size_t i = 0; i < n; i++)
         items[i] = json_incref(json_array_get(list, i));
-    qsort(items, n, sizeof *items, by_name);
+    qsort(items, n, sizeof *items, by_name_then_file);
     json_t *sorted = json_array();
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && by_name(&items[i - 1], &items[i]) == 0) {

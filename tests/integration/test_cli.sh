@@ -36,6 +36,22 @@ day() { q "SELECT to_char((now() AT TIME ZONE 'Asia/Kolkata')::date + $1, 'YYYY-
 today=$(day 0)
 tomorrow=$(day 1)
 
+echo "== templates: of two files with one template name, the first by file name"
+# On tmpfs readdir lists the newest first: the winner followed the order
+# the files were written in.
+TD=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d -p "$CD_TEST_TMP")
+mkdir -p "$TD/conf.d/templates"
+printf 'database:\n  url: "postgresql:///unused"\n' >"$TD/c.yaml"
+for f in a b; do
+    printf 'name: HDFC\nformat:\n  from: %s\n' "$f" >"$TD/conf.d/templates/$f.yaml"
+done
+tj=$("$CD" -c "$TD/c.yaml" templates --json)
+rm -rf "$TD"
+assert_eq "a" "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["templates"][0]["format"]["from"])' <<<"$tj")" \
+    "a.yaml's format is used"
+assert_contains "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["refused"][0]["file"])' <<<"$tj")" \
+    "/b.yaml" "b.yaml is the duplicate"
+
 echo "== cancel: a missing run, a finished one, a queued one"
 cli 3 cancel 999999
 assert_contains "$ERR" "run 999999 does not exist" "missing run"

@@ -20,8 +20,10 @@
 #include "secret_guard.h"
 
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -80,7 +82,13 @@ static int is_libpq_file(const char *path, const char *real)
         same_or_under(path, real, getenv("PGSSLKEY")) ||
         same_or_under(path, real, getenv("PGSERVICEFILE")))
         return 1;
+    /* libpq's own order: HOME, then the password database. */
     const char *home = getenv("HOME");
+    struct passwd pw, *found = NULL;
+    char pwbuf[16384];
+    if ((!home || !*home) && getpwuid_r(geteuid(), &pw, pwbuf, sizeof pwbuf, &found) == 0 &&
+        found)
+        home = found->pw_dir;
     if (home && *home) {
         char *pgpass = cd_sprintf("%s/.pgpass", home);
         char *pgdir = cd_sprintf("%s/.postgresql", home);

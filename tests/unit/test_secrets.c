@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,16 @@ static void test_guard(void **state)
         free(why);
         free(pref);
         free(pgdir);
+        /* without HOME, the password database's home, as libpq does */
+        unsetenv("HOME");
+        struct passwd *pw = getpwuid(geteuid());
+        if (pw && pw->pw_dir && *pw->pw_dir) {
+            pref = cd_sprintf("file:%s/.pgpass", pw->pw_dir);
+            why = NULL;
+            assert_int_equal(cd_secret_guard_check_reference(pref, &why), -1);
+            free(why);
+            free(pref);
+        }
         free(moved);
         free(pgpass);
         if (home) {

@@ -354,13 +354,18 @@ static json_t *parse_yaml(const char *text, size_t len, const char *name, char *
 }
 
 /* Merges src into dst: objects key by key, recursively; any other value in
- * src replaces dst's. Depth is bounded by the parser's limit. */
+ * src replaces dst's, except an empty one (null): a section or key whose
+ * content is commented out in a later file ("auth:" over tokens set in an
+ * earlier one) says nothing, and used to wipe what the earlier file set.
+ * Depth is bounded by the parser's limit. */
 static void deep_merge(json_t *dst, json_t *src)
 {
     const char *key;
     json_t *sv;
     json_object_foreach(src, key, sv) {
         json_t *dv = json_object_get(dst, key);
+        if (dv && json_is_null(sv))
+            continue;
         if (json_is_object(dv) && json_is_object(sv))
             deep_merge(dv, sv);
         else

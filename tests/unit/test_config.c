@@ -54,7 +54,8 @@ static int teardown(void **state)
     /* Only files the tests created: no recursive removal by name. */
     char *confd = cd_sprintf("%s/conf.d", fx->dir);
     static const char *const names[] = {"10-a.yaml", "20-b.yaml", "30-notes.txt",
-                                        "15-c.yaml.bak", "25-dir.yaml", ".hidden.yaml"};
+                                        "15-c.yaml.bak", "25-dir.yaml", ".hidden.yaml",
+                                        "10-auth.yaml", "20-x.yaml"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *p = cd_sprintf("%s/%s", confd, names[i]);
         if (unlink(p) < 0)
@@ -365,6 +366,25 @@ static void test_env_overrides(void **state)
     free(path);
 }
 
+/* A section left empty in a later file (its keys commented out, as in the
+ * shipped connectord.yaml) says nothing: it used to replace the section,
+ * so conf.d/20-x.yaml with a bare "auth:" dropped the tokens of
+ * conf.d/10-auth.yaml and left the API without tokens. */
+static void test_merge_empty_section_keeps_earlier(void **state)
+{
+    fixture *fx = *state;
+    write_file(fx, "connectord.yaml", "http:\n  listen: 0.0.0.0\n  port: 5103\n");
+    write_file(fx, "conf.d/10-auth.yaml",
+               "auth:\n  tokens:\n    - {token: secret-token-1, role: admin, name: ops}\n");
+    write_file(fx, "conf.d/20-x.yaml",
+               "auth:\n  # tokens:\nhttp:\n  # port: 9000\n  listen:\n");
+    cd_config *cfg = load_ok(fx);
+    assert_int_equal(json_array_size(cd_config_get(cfg, "auth.tokens")), 1);
+    assert_int_equal(cd_config_int(cfg, "http.port", 0, NULL), 5103);
+    assert_string_equal(cd_config_string(cfg, "http.listen", NULL), "0.0.0.0");
+    cd_config_free(cfg);
+}
+
 static void test_merge_string(void **state)
 {
     cd_config *cfg = parse_ok("a:\n  b: 1\n  c: 2\n");
@@ -654,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_alias_bomb_refused),
         cmocka_unit_test(test_deep_nesting_refused),
         cmocka_unit_test_setup_teardown(test_merge_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_empty_section_keeps_earlier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_confd_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_main_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_in_confd_names_file, setup, teardown),

@@ -161,7 +161,10 @@ json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *bac
 }
 
 /* QUEUED runs are finalized here directly; RUNNING ones get a request that
- * their worker acts on (NOTIFY, and its periodic check as the fallback). */
+ * their worker acts on (NOTIFY, and its periodic check as the fallback).
+ * A cancelled run is not an outcome of its connector: the connector's
+ * counters, last run and status are left as they were (as in
+ * cd_runs_finalize_many, and as the alerts treat a cancel, schema/016). */
 #define CANCEL_SQL(WHERE, BY)                                                               \
     "WITH target AS ("                                                                      \
     "  SELECT id, status FROM sp_v2_connector_runs WHERE " WHERE                            \
@@ -171,16 +174,11 @@ json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *bac
     "  cancel_requested_by = " BY ", duration_seconds = 0,"                                 \
     "  details = COALESCE(r.details, '{}'::jsonb) || '{\"outcome\": \"cancelled\"}'"         \
     "  FROM target t WHERE r.id = t.id AND t.status = 'QUEUED' RETURNING r.id, r.connector_id),"   \
-    " c AS (UPDATE sp_v2_connectors k SET last_run_at = now(), last_run_status = 'FAILED',"      \
-    "  failure_count = COALESCE(k.failure_count, 0) + n.cnt,"                                \
-    "  total_runs = COALESCE(k.total_runs, 0) + n.cnt"                                       \
-    "  FROM (SELECT connector_id, count(*) AS cnt FROM q GROUP BY connector_id) n"          \
-    "  WHERE k.id = n.connector_id RETURNING k.id),"                                         \
     " s AS (UPDATE sp_v2_connector_runs r SET cancel_requested_at = now(),"                 \
     "  cancel_requested_by = " BY " FROM target t WHERE r.id = t.id AND t.status = 'RUNNING'" \
     "  RETURNING r.id)"                                                                      \
     " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM s),"                            \
-    "  (SELECT count(*) FROM c), pg_notify('" CD_CANCEL_CHANNEL "', 'cancel')"
+    "  0, pg_notify('" CD_CANCEL_CHANNEL "', 'cancel')"
 
 int cd_cancel_run(PGconn *conn, int64_t run_id, const char *by, char **err)
 {

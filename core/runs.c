@@ -189,7 +189,9 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
     const char *p[] = {text};
     /* One statement however many runs: a worker settles what ended in one
      * round of its loop together. Each run's connector is in the set at
-     * most once: a connector has at most one RUNNING run. */
+     * most once: a connector has at most one RUNNING run. A run cancelled
+     * by someone is not an outcome of the connector: it counts in none of
+     * its counters and leaves its last run and status as they were. */
     PGresult *res = cd_db_exec(
         conn, "finalizing the run", PGRES_TUPLES_OK,
         "WITH v AS ("
@@ -207,7 +209,9 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
         "   AND (COALESCE(v.attempt, 0) = 0 OR x.attempt = v.attempt)"
         "  RETURNING x.id, x.connector_id, x.run_type, x.status, x.details, x.completed_at,"
         "   x.attempt, x.worker_id, x.started_at, x.error_message,"
-        "   COALESCE(v.cursor_dirty, false) AS cursor_dirty, v.cursor"
+        "   COALESCE(v.cursor_dirty, false) AS cursor_dirty, v.cursor,"
+        "   (x.status = 'FAILED'"
+        "    AND COALESCE(x.details->>'outcome', '') = 'cancelled') AS cancelled"
         "), a AS ("
         "  INSERT INTO sp_v2_connector_run_attempts (run_id, attempt, status, error_message,"
         "   worker_id, started_at, completed_at)"
@@ -216,13 +220,16 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
         "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at,"
         "   worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at"
         ")"
-        " UPDATE sp_v2_connectors c SET last_run_at = r.completed_at, last_run_status = r.status,"
-        "  last_run_details = r.details,"
+        " UPDATE sp_v2_connectors c SET"
+        "  last_run_at = CASE WHEN r.cancelled THEN c.last_run_at ELSE r.completed_at END,"
+        "  last_run_status = CASE WHEN r.cancelled THEN c.last_run_status ELSE r.status END,"
+        "  last_run_details = CASE WHEN r.cancelled THEN c.last_run_details ELSE r.details END,"
         "  success_count = COALESCE(c.success_count, 0)"
         "                  + (r.status IN ('SUCCESS', 'PARTIAL_SUCCESS'))::int,"
-        "  failure_count = COALESCE(c.failure_count, 0) + (r.status = 'FAILED')::int,"
-        "  total_runs = COALESCE(c.total_runs, 0) + 1,"
-        "  status = CASE WHEN r.run_type = 'TEST' THEN c.status"
+        "  failure_count = COALESCE(c.failure_count, 0)"
+        "                  + (r.status = 'FAILED' AND NOT r.cancelled)::int,"
+        "  total_runs = COALESCE(c.total_runs, 0) + (NOT r.cancelled)::int,"
+        "  status = CASE WHEN r.run_type = 'TEST' OR r.cancelled THEN c.status"
         "                WHEN r.status = 'FAILED' AND c.status = 'ACTIVE' THEN 'FAILED'"
         "                WHEN r.status <> 'FAILED' AND c.status = 'FAILED' THEN 'ACTIVE'"
         "                ELSE c.status END,"

@@ -129,6 +129,23 @@ wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 10 
 assert_eq "cancelled by CLI" "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "reason"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "no rows of a cancelled run"
 
+echo "   a cancel is not a failed run of its connector: counters, last run and status unchanged"
+assert_eq "0|0|0||ACTIVE" "$(q "SELECT success_count || '|' || failure_count || '|' || total_runs || '|' || COALESCE(last_run_status, '') || '|' || status FROM sp_v2_connectors WHERE id = $slow")" \
+    "a queued and a running run cancelled"
+bfc=$(add bfc '{"rows": 200, "seed": 1, "bank": "BFC", "sleep_ms": 100}')
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 1, \"seed\": 1, \"bank\": \"BFC0\"}' WHERE id = $bfc" >/dev/null
+id=$(queue "$bfc")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "bfc's first run"
+q "UPDATE sp_v2_connectors SET connection_config = '{\"rows\": 200, \"seed\": 1, \"bank\": \"BFC\", \"sleep_ms\": 100}' WHERE id = $bfc" >/dev/null
+out=$("$CD" -c "$CFG" backfill "$bfc" 2025-07-01 2025-07-05)
+bid=$(printf '%s' "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["backfill_id"])')
+wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE backfill_id = '$bid' AND run_date = '2025-07-01'" 10 "backfill's first date running"
+code=$(curl -s -o "$CD_TEST_TMP/bfc.json" -w '%{http_code}' -X POST "http://127.0.0.1:${SERVE_PORT[w1]}/connectors/$bfc/backfills/$bid/cancel")
+assert_eq 200 "$code" "backfill cancelled: $(cat "$CD_TEST_TMP/bfc.json")"
+wait_for "SELECT count(*) = 5 FROM sp_v2_connector_runs WHERE backfill_id = '$bid' AND status = 'FAILED' AND details->>'outcome' = 'cancelled'" 10 "every date cancelled"
+assert_eq "1|0|1|SUCCESS|ACTIVE" "$(q "SELECT success_count || '|' || failure_count || '|' || total_runs || '|' || last_run_status || '|' || status FROM sp_v2_connectors WHERE id = $bfc")" \
+    "a cancelled backfill (one date running, four queued) is no failed run"
+
 echo "   a driver that ignores the cancel is killed after the grace, and the run is still a cancel"
 hang=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
           VALUES ('hang', 'BANK_API', 'hang', '{}', 'hanger', false) RETURNING id")

@@ -208,7 +208,7 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
         "  FROM v WHERE x.id = v.id AND x.status = 'RUNNING'"
         "   AND (COALESCE(v.attempt, 0) = 0 OR x.attempt = v.attempt)"
         "  RETURNING x.id, x.connector_id, x.run_type, x.status, x.details, x.completed_at,"
-        "   x.attempt, x.worker_id, x.started_at, x.error_message,"
+        "   x.attempt, x.worker_id, x.started_at, x.error_message, x.run_date,"
         "   COALESCE(v.cursor_dirty, false) AS cursor_dirty, v.cursor,"
         "   (x.status = 'FAILED'"
         "    AND COALESCE(x.details->>'outcome', '') = 'cancelled') AS cancelled"
@@ -219,6 +219,30 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
         "  ON CONFLICT (run_id, attempt) DO UPDATE SET status = EXCLUDED.status,"
         "   error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at,"
         "   worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at"
+        "), sq AS ("
+        /* A run of the date waiting to be retried (or handed back) whose
+         * attempt started before this success is not run again: it would
+         * fetch a day already loaded, and its failing would show the
+         * connector FAILED after a newer success. Settled as a cancel. One
+         * locked by someone else (a cancel, a delete locking the
+         * connector's runs in id order) is theirs: waiting for it could
+         * deadlock with them. */
+        "  SELECT q.id, r.id AS by_id, r.run_date AS by_date FROM sp_v2_connector_runs q"
+        "   JOIN r ON q.connector_id = r.connector_id AND q.run_date = r.run_date"
+        "  WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS') AND r.run_type <> 'TEST'"
+        "   AND q.id <> r.id AND q.status = 'QUEUED' AND q.started_at IS NOT NULL"
+        "   AND q.started_at < r.started_at"
+        "  FOR UPDATE OF q SKIP LOCKED"
+        "), sup AS ("
+        "  UPDATE sp_v2_connector_runs q SET status = 'FAILED', completed_at = now(),"
+        "   not_before = NULL, duration_seconds = 0,"
+        "   error_message = 'superseded: run ' || sq.by_id || ' loaded ' || sq.by_date"
+        "    || ' after this run''s last attempt failed',"
+        "   details = COALESCE(q.details, '{}'::jsonb)"
+        "    || jsonb_build_object('outcome', 'cancelled', 'superseded_by', sq.by_id,"
+        "                          'attempt_error', q.error_message)"
+        "  FROM sq WHERE q.id = sq.id AND q.status = 'QUEUED'"
+        "  RETURNING q.id"
         ")"
         " UPDATE sp_v2_connectors c SET"
         "  last_run_at = CASE WHEN r.cancelled THEN c.last_run_at ELSE r.completed_at END,"

@@ -117,6 +117,29 @@ id=$(queue "$cf")
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "config error"
 assert_eq "1|configuration_error" "$(q "SELECT attempt, details->>'outcome' FROM sp_v2_connector_runs WHERE id = $id")" "never retried"
 
+echo "   a retry waiting while a newer run of its date succeeds is not run again"
+sup=$(add sup '{"rows": 1, "seed": 5, "bank": "SUP", "fail": "transient", "auto_retry": true, "retry_count": 2}')
+# A scheduled run whose first attempt failed 10 s ago, its retry not yet due.
+rid=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, started_at, not_before, error_message)
+         VALUES ($sup, 'SCHEDULED', '2025-10-02', 'QUEUED', 2, 3, now() - interval '10 seconds', now() + interval '1 hour', 'source went away') RETURNING id")
+q "INSERT INTO sp_v2_connector_run_attempts (run_id, attempt, status, error_message, started_at, completed_at)
+   VALUES ($rid, 1, 'FAILED', 'source went away', now() - interval '10 seconds', now() - interval '9 seconds')" >/dev/null
+# The source is back; an operator runs the date by hand and it loads.
+q "UPDATE sp_v2_connectors SET connection_config = connection_config - 'fail' WHERE id = $sup" >/dev/null
+mid=$(queue "$sup")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $mid" 20 "the manual run of the date"
+# The source goes away again; the retry comes due.
+q "UPDATE sp_v2_connectors SET connection_config = connection_config || '{\"fail\": \"transient\"}' WHERE id = $sup" >/dev/null
+q "WITH u AS (UPDATE sp_v2_connector_runs SET not_before = now() WHERE id = $rid AND status = 'QUEUED' RETURNING id)
+   SELECT pg_notify('connectord_queue', 'nudge') FROM u" >/dev/null
+wait_for "SELECT status NOT IN ('QUEUED', 'RUNNING') FROM sp_v2_connector_runs WHERE id = $rid" 30 "the retry settled"
+assert_eq "FAILED|cancelled|$mid|2" "$(q "SELECT concat_ws('|', status, details->>'outcome', details->>'superseded_by', attempt) FROM sp_v2_connector_runs WHERE id = $rid")" \
+    "the retry settled as superseded, not run"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_run_attempts WHERE run_id = $rid")" "no attempt after the newer success"
+assert_eq "SUCCESS|ACTIVE|1|0|1" "$(q "SELECT last_run_status || '|' || status || '|' || success_count || '|' || failure_count || '|' || total_runs FROM sp_v2_connectors WHERE id = $sup")" \
+    "the connector shows its newer success"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $rid")" "no RUN_FAILED alert for it"
+
 echo "== cancel: a queued run at once, a running one within the grace period"
 slow=$(add slow '{"rows": 200, "seed": 1, "bank": "SLOW", "sleep_ms": 100}')
 qid=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, not_before) VALUES ($slow, 'MANUAL', '2025-10-02', 'QUEUED', now() + interval '1 hour') RETURNING id")

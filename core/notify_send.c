@@ -5,12 +5,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "host.h"
 #include "notify.h"
 #include "secrets.h"
 #include "util.h"
 
 /* The receiver's answer is kept only to quote its start in an error. */
 #define KEEP_BODY 512
+
+/* What write_cb keeps: KEEP_BODY plus the longest secret of the channel,
+ * so that a secret the receiver echoes across the KEEP_BODY cut is still
+ * whole when the quote is scrubbed (and only then cut). */
+typedef struct response {
+    cd_buf b;
+    size_t cap;
+} response;
 
 typedef struct reader {
     const char *data;
@@ -30,10 +39,10 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    cd_buf *b = arg;
+    response *r = arg;
     size_t n = size * nmemb;
-    if (b->len < KEEP_BODY)
-        cd_buf_append(b, ptr, n < KEEP_BODY - b->len ? n : KEEP_BODY - b->len);
+    if (r->b.len < r->cap)
+        cd_buf_append(&r->b, ptr, n < r->cap - r->b.len ? n : r->cap - r->b.len);
     return n;
 }
 
@@ -106,8 +115,8 @@ int cd_notify_send(const cd_alert_settings *s, const cd_channel *ch, const cd_no
     *code = 0;
     char *url = NULL, *secret = NULL, *payload = NULL, *serr = NULL;
     struct curl_slist *hdrs = NULL, *rcpt = NULL;
-    cd_buf resp;
-    cd_buf_init(&resp);
+    response resp = {.cap = KEEP_BODY};
+    cd_buf_init(&resp.b);
     int rc = CD_SEND_RETRY;
     CURL *h = NULL;
     char errbuf[CURL_ERROR_SIZE];
@@ -124,6 +133,7 @@ int cd_notify_send(const cd_alert_settings *s, const cd_channel *ch, const cd_no
         free(url);
         return CD_SEND_RETRY;
     }
+    resp.cap += (url ? strlen(url) : 0) + (secret ? strlen(secret) : 0);
     h = curl_easy_init();
     if (!h) {
         *err = cd_sprintf("channel %s: curl_easy_init failed", ch->name);
@@ -217,15 +227,21 @@ int cd_notify_send(const cd_alert_settings *s, const cd_channel *ch, const cd_no
     }
     rc = http_outcome(*code);
     if (rc != CD_SEND_OK) {
-        cd_buf_putc(&resp, '\0');
-        for (char *p = resp.data; p && *p; p++) /* one log line */
-            if ((unsigned char)*p < ' ')
+        /* The quote goes into a log line and a text column: valid UTF-8
+         * (PostgreSQL refuses anything else, and the attempt would go
+         * unrecorded), no NUL or control character, scrubbed while whole,
+         * then cut on a character boundary. */
+        char *body = cd_utf8_clean(resp.b.data ? resp.b.data : "", resp.b.len, resp.b.len);
+        for (char *p = body; *p; p++) /* one log line */
+            if ((unsigned char)*p < ' ' || *p == 0x7f)
                 *p = ' ';
-        char *raw = cd_sprintf("HTTP %ld%s%s", *code, resp.len > 1 ? ": " : "",
-                               resp.len > 1 ? resp.data : "");
-        char *msg = scrubbed(raw, secrets, 2);
-        *err = cd_sprintf("channel %s (%s): %s", ch->name, cd_channel_type_name(ch->type), msg);
-        free(msg);
+        char *clean = scrubbed(body, secrets, 2);
+        char *quote = cd_utf8_clean(clean, strlen(clean), KEEP_BODY);
+        char *raw = cd_sprintf("HTTP %ld%s%s", *code, *quote ? ": " : "", quote);
+        free(body);
+        free(clean);
+        free(quote);
+        *err = cd_sprintf("channel %s (%s): %s", ch->name, cd_channel_type_name(ch->type), raw);
         free(raw);
     }
 out:
@@ -233,7 +249,7 @@ out:
         curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     curl_slist_free_all(rcpt);
-    cd_buf_free(&resp);
+    cd_buf_free(&resp.b);
     free(payload);
     if (secret) {
         memset(secret, 0, strlen(secret));

@@ -466,6 +466,22 @@ for s in XoxEchoToken5c1e9f /services/T0001; do
         (SELECT count(*) FROM sp_v2_notification_deliveries WHERE last_error LIKE '%$s%')")" "the URL's token ($s) in no row"
 done
 
+echo "== a receiver whose error page is not UTF-8: the attempt is still recorded"
+# PostgreSQL refuses text that is not UTF-8: an error quoting such a page
+# verbatim left the attempt unrecorded and the delivery SENDING, re-sent
+# every time its claim expired.
+CFG6="$CD_TEST_TMP/w6/connectord.yaml"
+serve_config "$CFG6" "alerts:" "  max_attempts: 1" "  channels:" "    - name: latin" "      type: webhook" \
+    "      url: \"http://127.0.0.1:$RPORT/latin1/hook\""
+serve_start w6 "$CFG6"
+code=$(curl -s -o "$CD_TEST_TMP/t6.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"channel": "latin"}' "http://127.0.0.1:${SERVE_PORT[w6]}/notifications/test")
+assert_eq 202 "$code" "test queued: $(cat "$CD_TEST_TMP/t6.json")"
+wait_for "SELECT count(*) = 1 FROM sp_v2_notification_deliveries WHERE channel = 'latin' AND status = 'FAILED'" 15 "the latin-1 delivery settled as FAILED"
+serve_stop w6
+assert_eq "400|1|HTTP 400: Requ?te invalide" \
+    "$(q "SELECT d.last_http_status || '|' || (SELECT count(*) FROM sp_v2_notification_attempts a WHERE a.delivery_id = d.id) || '|' || substring(d.last_error FROM 'HTTP 400: Requ.te invalide') FROM sp_v2_notification_deliveries d WHERE d.channel = 'latin'")" \
+    "status, the one attempt and the quote (invalid bytes replaced) recorded"
+
 # Under ASan/UBSan a leak or an error at exit lands in the worker's log.
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$CD_TEST_TMP"/serve-*.log >&2 || cd_fail "sanitizer report in a worker log"
 echo "alerts checks passed"

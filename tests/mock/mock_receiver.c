@@ -8,6 +8,7 @@
  *   /status/NNN      NNN, always
  *   /echo/...        404 with a JSON body quoting the request's path, as
  *                    Spring Boot's error page does
+ *   /latin1/...      400 with an ISO-8859-1 (not UTF-8) error page
  *   anything else    200
  *
  *   mock_receiver --port PORT --log FILE [--slow-seconds N]
@@ -114,6 +115,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         status = (unsigned)atoi(url + 8);
     else if (strncmp(url, "/echo/", 6) == 0)
         status = 404;
+    else if (strncmp(url, "/latin1/", 8) == 0)
+        status = 400;
     if (status < 100 || status > 599)
         status = 400;
     record(c, method, url, r, status);
@@ -125,6 +128,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(echo, sizeof echo, "{\"status\":404,\"error\":\"Not Found\",\"path\":\"%.900s\"}",
                  url);
         text = echo;
+    } else if (strncmp(url, "/latin1/", 8) == 0) {
+        text = "Requ\xeate invalide: \xe9v\xe9nement refus\xe9";
     }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);

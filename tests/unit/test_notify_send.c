@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@ typedef struct server {
     int port;
     int status;
     const char *body;
+    size_t claimed_len; /* 0: strlen(body); more: the rest never comes */
     pthread_t thread;
 } server;
 
@@ -62,15 +64,20 @@ static void *serve_one(void *arg)
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d Oops\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     sv->status, strlen(sv->body));
+                     sv->status, sv->claimed_len ? sv->claimed_len : strlen(sv->body));
     if (write(c, head, (size_t)n) < 0 || write(c, sv->body, strlen(sv->body)) < 0)
         perror("write");
+    if (sv->claimed_len) { /* the rest "comes later": until the client hangs up */
+        while (read(c, buf, sizeof buf) > 0)
+            ;
+    }
     close(c);
     return NULL;
 }
 
 static void server_start(server *sv, int status, const char *body)
 {
+    sv->claimed_len = 0;
     sv->status = status;
     sv->body = body;
     sv->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -108,15 +115,17 @@ static int valid_utf8(const char *s)
 
 /* Sends a webhook to http://127.0.0.1:PORT<path> answered by status/body;
  * returns the outcome and *err. */
-static int send_to(const char *path, int status, const char *body, char **err)
+static int send_to_(const char *path, int status, const char *body, size_t claimed_len,
+                    char **err)
 {
     server sv;
     server_start(&sv, status, body);
+    sv.claimed_len = claimed_len;
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", sv.port, path);
     cd_channel ch = {.name = "hook", .type = CD_CHANNEL_WEBHOOK, .url = {.plain = url},
                      .secret = {.plain = "k3y-not-in-any-error"}};
-    cd_alert_settings s = {.channels = &ch, .nchannels = 1, .timeout_s = 5, .max_attempts = 3};
+    cd_alert_settings s = {.channels = &ch, .nchannels = 1, .timeout_s = 3, .max_attempts = 3};
     json_t *payload = json_pack("{s:s}", "connector", "Bank");
     cd_notify_msg m = {.notification_id = 1, .delivery_id = 2, .kind = "TEST",
                        .payload = payload, .created_at = "2026-03-10T00:00:00Z"};
@@ -129,6 +138,11 @@ static int send_to(const char *path, int status, const char *body, char **err)
     server_stop(&sv);
     assert_int_equal(code, status);
     return rc;
+}
+
+static int send_to(const char *path, int status, const char *body, char **err)
+{
+    return send_to_(path, status, body, 0, err);
 }
 
 /* A body with a two-byte character across the 512-byte cut. */
@@ -185,6 +199,36 @@ static void test_secret_across_the_cut_scrubbed(void **state)
     free(err);
 }
 
+/* A receiver that accepted the alert (200) but whose answer is endless:
+ * delivered, at once, not a timeout to retry (and send again). */
+static void test_endless_body_after_200(void **state)
+{
+    (void)state;
+    static char body[70000];
+    memset(body, 'z', sizeof body - 1);
+    char *err = NULL;
+    time_t t0 = time(NULL);
+    int rc = send_to_("/hook", 200, body, (size_t)1 << 30, &err);
+    if (rc != CD_SEND_OK)
+        fail_msg("outcome %d: %s", rc, err ? err : "");
+    assert_null(err);
+    assert_true(time(NULL) - t0 < 3);
+}
+
+/* The same after a 500: the status and the start of the body are quoted. */
+static void test_endless_body_after_500(void **state)
+{
+    (void)state;
+    static char body[70000];
+    memset(body, 'z', sizeof body - 1);
+    char *err = NULL;
+    assert_int_equal(send_to_("/hook", 500, body, (size_t)1 << 30, &err), CD_SEND_RETRY);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "HTTP 500: zzzz"));
+    assert_true(strlen(err) < 700);
+    free(err);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -192,6 +236,8 @@ int main(void)
         cmocka_unit_test(test_body_cut_inside_a_character),
         cmocka_unit_test(test_body_not_utf8),
         cmocka_unit_test(test_secret_across_the_cut_scrubbed),
+        cmocka_unit_test(test_endless_body_after_200),
+        cmocka_unit_test(test_endless_body_after_500),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -377,6 +377,16 @@ static size_t i64_text(int64_t v, char *out)
 
 static const char *dc_text(bs_dir d) { return d == BS_DIR_DEBIT ? "DR" : d == BS_DIR_CREDIT ? "CR" : NULL; }
 
+/* A lone dash in a credit or debit column is the empty side of the row:
+ * it is how a spreadsheet's accounting format writes zero, so a bank's
+ * export shows "-" in the column a row does not use. (In a single amount
+ * column a dash says nothing and stays refused.) */
+static void blank_dash(size_t *n, const char *s)
+{
+    if ((*n == 1 && s[0] == '-') || (*n == 3 && memcmp(s, "\xe2\x80\x93", 3) == 0))
+        *n = 0;
+}
+
 /* Normalizes a debit/credit indicator column. */
 static const char *dc_column(const char *s, size_t n)
 {
@@ -471,6 +481,7 @@ static int process(bs_mapper *m, const bs_row *r)
         int have_cr = 0, have_dr = 0;
         if (m->idx[BF_CREDIT] >= 0) {
             cell(r, m->idx[BF_CREDIT], &s, &n);
+            blank_dash(&n, s);
             unsigned fl = aflags | (cell_numeric(r, m->idx[BF_CREDIT]) ? BS_AMT_NUMERIC : 0);
             int rc = bs_amount_parse(s, n, fl, &cr, &d2, &why);
             if (rc < 0)
@@ -488,6 +499,7 @@ static int process(bs_mapper *m, const bs_row *r)
         }
         if (m->idx[BF_DEBIT] >= 0) {
             cell(r, m->idx[BF_DEBIT], &s, &n);
+            blank_dash(&n, s);
             unsigned fl = aflags | (cell_numeric(r, m->idx[BF_DEBIT]) ? BS_AMT_NUMERIC : 0);
             int rc = bs_amount_parse(s, n, fl, &dr, &d2, &why);
             if (rc < 0)

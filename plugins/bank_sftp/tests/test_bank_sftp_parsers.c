@@ -713,6 +713,30 @@ static void test_credit_debit_sign(void **state)
     loaded_free(&l);
 }
 
+/* A spreadsheet's accounting format writes zero as "-": in a credit or
+ * debit column that is the side a row does not use. Every row of such a
+ * file was refused as "'-' is not an amount". */
+static void test_credit_debit_dash(void **state)
+{
+    (void)state;
+    char *path = write_text("cdd.csv", "Ref,Date,Credit,Debit\n"
+                                       "D1,02-10-2025,250.00,-\n"
+                                       "D2,02-10-2025, - ,75.00\n"
+                                       "D3,02-10-2025,-,-\n"
+                                       "D4,02-10-2025,\xe2\x80\x93,5.00\n"
+                                       "D5,02-10-2025,--,5.00\n");
+    loaded l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
+                         " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
+                         " \"credit\": \"Credit\", \"debit\": \"Debit\"}}}",
+                         path);
+    free(path);
+    assert_string_equal(l.records, "D1|25000|CR|2025-10-02|\nD2|7500|DR|2025-10-02|\n"
+                                   "D4|500|DR|2025-10-02|\n");
+    assert_non_null(strstr(l.errors, "neither credit nor debit is set"));
+    assert_non_null(strstr(l.errors, "credit: '--'"));
+    loaded_free(&l);
+}
+
 /* A Dr/Cr indicator column that disagrees with the amount's own direction
  * is a record error: "-100.00" marked C loaded as a credit of 100. */
 static void test_dc_column_disagrees(void **state)
@@ -961,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_csv_unclosed_quote),
         cmocka_unit_test(test_credit_debit_sign),
+        cmocka_unit_test(test_credit_debit_dash),
         cmocka_unit_test(test_dc_column_disagrees),
         cmocka_unit_test(test_csv_compact_dates),
         cmocka_unit_test(test_header_twice),

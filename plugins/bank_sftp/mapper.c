@@ -588,6 +588,15 @@ static int process(bs_mapper *m, const bs_row *r)
                              (int)(n > 20 ? 20 : n), s, f->columns[BF_DEBIT_CREDIT],
                              strcmp(norm, "CR") == 0 ? "credit" : "debit",
                              strcmp(dc, "CR") == 0 ? "credit" : "debit");
+        /* Text that is neither (REV, a transaction type) would replace
+         * the direction the amount gave: amount_paise holds the magnitude,
+         * so a debit would be stored as a credit-looking row. */
+        if (!norm && n && dc)
+            return row_error(m, r,
+                             "debit_credit: '%.*s' in column %s is neither credit nor debit, and"
+                             " the amount is a %s: its direction would be lost",
+                             (int)(n > 20 ? 20 : n), s, f->columns[BF_DEBIT_CREDIT],
+                             strcmp(dc, "CR") == 0 ? "credit" : "debit");
         if (norm)
             dc = norm;
         else if (n)

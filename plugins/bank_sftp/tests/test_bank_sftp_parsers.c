@@ -751,15 +751,20 @@ static void test_dc_column_disagrees(void **state)
                                       "R6,02-10-2025,(100.00),credit\n"
                                       "R7,02-10-2025,-100.00,REV\n"
                                       "R8,02-10-2025,5.00,Dr.\n"
-                                      "R9,02-10-2025,6.00,cr.\n");
+                                      "R9,02-10-2025,6.00,cr.\n"
+                                      "R10,02-10-2025,7.00,NEFT\n");
     loaded l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
                          " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
                          " \"amount\": \"Amount\", \"debit_credit\": \"Type\"}}}",
                          path);
     free(path);
     assert_string_equal(l.records, "R1|10000|CR|2025-10-02|\nR2|10000|DR|2025-10-02|\n"
-                                   "R4|10000|DR|2025-10-02|\nR7|10000|REV|2025-10-02|\n"
-                                   "R8|500|DR|2025-10-02|\nR9|600|CR|2025-10-02|\n");
+                                   "R4|10000|DR|2025-10-02|\n"
+                                   "R8|500|DR|2025-10-02|\nR9|600|CR|2025-10-02|\n"
+                                   "R10|700|NEFT|2025-10-02|\n");
+    /* REV kept as the indicator stored a debit of 100 as 10000 "REV" */
+    assert_non_null(strstr(l.errors, "dc.csv:8 debit_credit: 'REV' in column Type is neither "
+                                     "credit nor debit, and the amount is a debit"));
     assert_non_null(strstr(l.errors, "dc.csv:4 debit_credit: 'C' in column Type says credit, "
                                      "the amount says debit"));
     assert_non_null(strstr(l.errors, "dc.csv:6 debit_credit: 'debit'"));

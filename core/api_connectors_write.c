@@ -676,11 +676,13 @@ void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause
             pause ? "UPDATE sp_v2_connectors SET status = 'PAUSED', paused_at = now(),"
                     " updated_at = " UPDATED_AT_NEXT " WHERE id = $1 RETURNING id, name, status"
                   /* Back to what its runs say: FAILED until a run succeeds,
-                   * as the finalize in runs.c would have left it. */
+                   * as the finalize in runs.c would have left it. A cancelled
+                   * run is not a failure there, so not here either. */
                   : "UPDATE sp_v2_connectors c SET status = CASE WHEN (SELECT r.status"
                     "   FROM sp_v2_connector_runs r WHERE r.connector_id = c.id"
                     "    AND r.run_type <> 'TEST'"
                     "    AND r.status IN ('SUCCESS', 'PARTIAL_SUCCESS', 'FAILED')"
+                    "    AND COALESCE(r.details->>'outcome', '') <> 'cancelled'"
                     "  ORDER BY r.completed_at DESC NULLS LAST, r.id DESC LIMIT 1) = 'FAILED'"
                     "  THEN 'FAILED' ELSE 'ACTIVE' END,"
                     " resumed_at = now(), updated_at = " UPDATED_AT_NEXT " WHERE id = $1"

@@ -168,6 +168,13 @@ assert_eq 200 "$code" "backfill cancelled: $(cat "$CD_TEST_TMP/bfc.json")"
 wait_for "SELECT count(*) = 5 FROM sp_v2_connector_runs WHERE backfill_id = '$bid' AND status = 'FAILED' AND details->>'outcome' = 'cancelled'" 10 "every date cancelled"
 assert_eq "1|0|1|SUCCESS|ACTIVE" "$(q "SELECT success_count || '|' || failure_count || '|' || total_runs || '|' || last_run_status || '|' || status FROM sp_v2_connectors WHERE id = $bfc")" \
     "a cancelled backfill (one date running, four queued) is no failed run"
+for action in pause resume; do
+    code=$(curl -s -o "$CD_TEST_TMP/bfc.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' \
+        "http://127.0.0.1:${SERVE_PORT[w1]}/connectors/$bfc/$action")
+    assert_eq 200 "$code" "$action: $(cat "$CD_TEST_TMP/bfc.json")"
+done
+assert_eq ACTIVE "$(q "SELECT status FROM sp_v2_connectors WHERE id = $bfc")" \
+    "a resume after a cancel reads its last real run (SUCCESS), not the cancelled ones"
 
 echo "   a driver that ignores the cancel is killed after the grace, and the run is still a cancel"
 hang=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)

@@ -992,6 +992,16 @@ int cd_config_check(const cd_config *cfg, char **err)
         return -1;
     }
 
+    /* The first retry waits base, each next one twice as long, capped at
+     * max: a base above max is a typo that makes every retry wait max. */
+    long long base = cd_config_int(cfg, "retry.base_seconds", 60, NULL);
+    long long max = cd_config_int(cfg, "retry.max_seconds", 3600, NULL);
+    if (base > max) {
+        *err = cd_sprintf("retry.base_seconds: must be at most retry.max_seconds (%lld), got %lld",
+                          max, base);
+        return -1;
+    }
+
     /* The scheduler's own parser: whatever passes here is the window it
      * uses, not the 48h it falls back to. */
     json_t *wnode = cd_config_get(cfg, "scheduler.catchup_window");

@@ -22,6 +22,7 @@
 #include "paths.h"
 #include "plugin_probe.h"
 #include "queue.h"
+#include "record_schema.h"
 #include "runner.h"
 #include "runs.h"
 #include "serve.h"
@@ -298,6 +299,13 @@ static int cmd_run(const cd_config *cfg, const char *config_path, int argc, char
             }
             timeout = (int)t, i++;
         } else if (strcmp(a, "--triggered-by") == 0 && v) {
+            /* the column holds 100 characters */
+            long chars = cd_rs_utf8_chars(v, strlen(v));
+            if (chars < 1 || chars > 100) {
+                fprintf(stderr, "connectord run: --triggered-by must be 1..100 characters of"
+                                " UTF-8\n");
+                return EXIT_USAGE;
+            }
             triggered_by = v, i++;
         } else {
             fprintf(stderr, "connectord run: unknown or incomplete argument %s\n", a);

@@ -69,6 +69,9 @@ assert_eq "FAILED|cancelled by CLI" "$(q "SELECT status, error_message FROM sp_v
 cli 2 cancel abc
 assert_contains "$ERR" "usage:" "cancel usage"
 cli 2 cancel "$queued" extra
+# the column holds 100 characters: a longer name was a raw "value too long" from PostgreSQL
+cli 2 run "$id" --triggered-by "$(printf 'x%.0s' $(seq 101))"
+assert_contains "$ERR" "--triggered-by must be 1..100 characters" "a long --triggered-by"
 q "DELETE FROM sp_v2_connector_runs WHERE connector_id = $id" >/dev/null
 
 echo "== backfill: backfill.max_days, future dates, malformed arguments"

@@ -462,6 +462,8 @@ static void test_check_worker_keys(void **state)
                 "scheduler.catchup_window: must be a duration like 48h");
     check_fails("scheduler:\n  catchup_window: [48h]\n", "scheduler.catchup_window");
     check_fails("retry:\n  base_seconds: soon\n", "retry.base_seconds");
+    check_fails("retry:\n  base_seconds: 7200\n",
+                "retry.base_seconds: must be at most retry.max_seconds (3600), got 7200");
     check_fails("retention:\n  days: 0\n", "retention.days");
     check_fails("workers: 4\n", "workers: must be a mapping");
 }

@@ -423,7 +423,7 @@ static void map_free(ba_map *m)
 static int map_build(cd_run *run, const json_t *root, ba_map *m)
 {
     json_t *cols = json_object_get(root, "columns");
-    size_t cap = json_object_size(cols) + 2;
+    size_t cap = json_object_size(cols) + 3;
     memset(m, 0, sizeof *m);
     m->targets = calloc(cap, sizeof *m->targets);
     m->keys = calloc(cap, sizeof *m->keys);
@@ -450,6 +450,12 @@ static int map_build(cd_run *run, const json_t *root, ba_map *m)
     if (!has_source_type) {
         m->csv_idx[m->n] = -1;
         m->targets[m->n++] = "source_type";
+    }
+    /* Without a mapped indicator a negative amount still says DR, as
+     * bank_sftp stores it (the amount itself holds the magnitude). */
+    if (!json_object_get(cols, "debit_credit")) {
+        m->csv_idx[m->n] = -1;
+        m->targets[m->n++] = "debit_credit";
     }
     m->bank_name = cdc_json_str(root, "bank_name", hostapi->run_info(run)->source_entity);
     return CD_OK;
@@ -614,6 +620,67 @@ static int json_depth_ok(const char *body)
 
 /* Emits the records of one JSON page. *count: records seen; *next_cursor:
  * malloc'd cursor at cursor_path (NULL when absent, null or empty). */
+static int ba_same(const char *s, size_t n, const char *w)
+{
+    if (strlen(w) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (tolower((unsigned char)s[i]) != w[i])
+            return 0;
+    return 1;
+}
+
+/* bank_sftp's convention for sp_v2_bank_statements: the amount is stored
+ * as its magnitude and debit_credit as CR/DR (C, CR, credit / D, DR, debit,
+ * any case, optional dot; other text kept beside a plain amount). A
+ * negative amount without an indicator is DR; an indicator that says
+ * otherwise, or text that is neither beside a negative amount, is a record
+ * error. Rewrites m->values in place (pointers into the record or static
+ * text); returns 0 to emit, 1 when it reported a record error. */
+static int ba_direction(cd_run *run, ba_map *m, const char *ref)
+{
+    size_t amt = m->n, dcc = m->n;
+    for (size_t c = 0; c < m->n; c++) {
+        if (strcmp(m->targets[c], "amount") == 0 || strcmp(m->targets[c], "amount_paise") == 0)
+            amt = c;
+        else if (strcmp(m->targets[c], "debit_credit") == 0)
+            dcc = c;
+    }
+    const char *dc = NULL;
+    if (amt < m->n && m->values[amt] && m->lengths[amt] > 1 && m->values[amt][0] == '-') {
+        dc = "DR";
+        m->values[amt]++;
+        m->lengths[amt]--;
+    }
+    if (dcc < m->n && m->values[dcc] && m->lengths[dcc] > 0) {
+        const char *s = m->values[dcc];
+        size_t n = m->lengths[dcc], k = n;
+        if (k > 1 && s[k - 1] == '.')
+            k--;
+        const char *norm = NULL;
+        if (ba_same(s, k, "c") || ba_same(s, k, "cr") || ba_same(s, k, "credit"))
+            norm = "CR";
+        else if (ba_same(s, k, "d") || ba_same(s, k, "dr") || ba_same(s, k, "debit"))
+            norm = "DR";
+        if (dc && (!norm || strcmp(norm, dc) != 0)) {
+            char *why = cdc_printf(norm ? "debit_credit: '%.*s' in %s says credit, the amount says "
+                                          "debit"
+                                        : "debit_credit: '%.*s' in %s is neither credit nor debit,"
+                                          " and the amount is a debit: its direction would be lost",
+                                   (int)(n > 20 ? 20 : n), s, m->keys[dcc] ? m->keys[dcc] : "");
+            hostapi->record_error(run, ref, why ? why : "debit_credit contradicts the amount",
+                                  NULL, 0);
+            free(why);
+            return 1;
+        }
+        if (norm)
+            m->values[dcc] = norm, m->lengths[dcc] = 2;
+    } else if (dc && dcc < m->n) {
+        m->values[dcc] = dc, m->lengths[dcc] = 2;
+    }
+    return 0;
+}
+
 static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *body, long page,
                      uint64_t *count, char **next_cursor)
 {
@@ -723,6 +790,8 @@ static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *bod
             free(why);
             continue;
         }
+        if (ba_direction(run, m, ref))
+            continue;
         int er = hostapi->record_emit(run, m->values, m->lengths, ref);
         if (er != CD_OK) {
             hostapi->set_message(run, "the host stopped taking records");
@@ -827,6 +896,8 @@ static int csv_row(void *ud, const char *const *fields, const size_t *lens, size
             m->lengths[c] = 0;
         }
     }
+    if (ba_direction(cp->run, m, ref))
+        return 0;
     int er = hostapi->record_emit(cp->run, m->values, m->lengths, ref);
     if (er != CD_OK) {
         hostapi->set_message(cp->run, "the host stopped taking records");

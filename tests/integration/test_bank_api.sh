@@ -260,4 +260,36 @@ assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "test status"
 assert_eq "200|10" "$(jget '["details"]["http_status"]' <<<"$out")|$(jget '["details"]["rows_seen"]' <<<"$out")" "status and rows seen"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'TESTONLY'")" "nothing loaded"
 
+echo "== debits: stored as bank_sftp stores them (magnitude, CR/DR), JSON and CSV"
+DDIR="$CD_TEST_TMP/debits"; mkdir -p "$DDIR"
+cat >"$DDIR/d.json" <<'JSON'
+[{"ref": "DJ1", "amt": "-100.00", "d": "2025-01-02", "t": "D"},
+ {"ref": "DJ2", "amt": -5.50, "d": "2025-01-02"},
+ {"ref": "DJ3", "amt": "7.00", "d": "2025-01-02", "t": "Dr."},
+ {"ref": "DJ4", "amt": "-1.00", "d": "2025-01-02", "t": "c"},
+ {"ref": "DJ5", "amt": "2.00", "d": "2025-01-02", "t": "CR"},
+ {"ref": "DJ6", "amt": "-3.00", "d": "2025-01-02", "t": "DEBIT"},
+ {"ref": "DJ7", "amt": "4.00", "d": "2025-01-02", "t": "d"}]
+JSON
+printf 'ref,paise,d,t\r\nDC1,-700,2025-01-02,\r\nDC2,300,2025-01-02,CR\r\nDC3,-900,2025-01-02,C\r\nDC4,-800,2025-01-02,dr\r\n' >"$DDIR/d.csv"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$DDIR" 0 >"$DDIR/srv.out" 2>&1 &
+DSRV=$!
+MOCK_PIDS+=($DSRV)
+for i in $(seq 100); do grep -q 'port' "$DDIR/srv.out" 2>/dev/null && break; sleep 0.05; done
+DPORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$DDIR/srv.out" | head -n1)
+[ -n "$DPORT" ] || cd_fail "http.server did not start: $(cat "$DDIR/srv.out")"
+dj=$(add_connector DEBITJ "{\"base_url\": \"http://127.0.0.1:$DPORT\", \"endpoint\": \"/d.json\", \"bank_name\": \"DEBITJ\", \"columns\": {\"bank_ref\": \"ref\", \"amount\": \"amt\", \"transaction_date\": \"d\", \"debit_credit\": \"t\"}}")
+run_json "$dj" --date 2025-01-02
+assert_eq "PARTIAL_SUCCESS|1" "$(jget '["status"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "JSON: the contradiction is the one record error"
+assert_eq "DJ1=10000=DR DJ2=550=DR DJ3=700=DR DJ5=200=CR DJ6=300=DR DJ7=400=DR" \
+    "$(q "SELECT string_agg(bank_ref || '=' || amount_paise || '=' || coalesce(debit_credit, '-'), ' ' ORDER BY bank_ref) FROM sp_v2_bank_statements WHERE bank_name = 'DEBITJ'")" "JSON debits"
+assert_contains "$(q "SELECT string_agg(reason, ' | ') FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" \
+    "debit_credit: 'c' in t says credit, the amount says debit" "the reason names the field"
+dc=$(add_connector DEBITC "{\"base_url\": \"http://127.0.0.1:$DPORT\", \"endpoint\": \"/d.csv\", \"bank_name\": \"DEBITC\", \"response_format\": \"csv\", \"columns\": {\"bank_ref\": \"ref\", \"amount_paise\": \"paise\", \"transaction_date\": \"d\", \"debit_credit\": \"t\"}}")
+run_json "$dc" --date 2025-01-02
+assert_eq "PARTIAL_SUCCESS|1" "$(jget '["status"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "CSV: the contradiction is the one record error"
+assert_eq "DC1=700=DR DC2=300=CR DC4=800=DR" \
+    "$(q "SELECT string_agg(bank_ref || '=' || amount_paise || '=' || coalesce(debit_credit, '-'), ' ' ORDER BY bank_ref) FROM sp_v2_bank_statements WHERE bank_name = 'DEBITC'")" "CSV debits"
+kill "$DSRV"; wait "$DSRV" 2>/dev/null || true # http.server ends 143 on SIGTERM
+
 echo "OK"

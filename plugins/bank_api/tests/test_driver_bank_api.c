@@ -270,6 +270,61 @@ static void test_csv_field_count(void **state)
     cd_mock_free(m);
 }
 
+/* Debits follow bank_sftp's convention in sp_v2_bank_statements: the amount
+ * is the magnitude, debit_credit is CR/DR. */
+static void test_debit_convention(void **state)
+{
+    static const char body[] = "[{\"r\": \"J1\", \"a\": \"-100.00\", \"d\": \"2025-01-02\", \"t\": \"D\"},"
+                               " {\"r\": \"J2\", \"a\": -5.50, \"d\": \"2025-01-02\"},"
+                               " {\"r\": \"J3\", \"a\": \"7.00\", \"d\": \"2025-01-02\", \"t\": \"Dr.\"},"
+                               " {\"r\": \"J4\", \"a\": \"-1.00\", \"d\": \"2025-01-02\", \"t\": \"c\"},"
+                               " {\"r\": \"J5\", \"a\": \"2.00\", \"d\": \"2025-01-02\", \"t\": \"CR\"}]";
+    cd_mock_host *m = load_driver("{\"base_url\": \"http://127.0.0.1:%u/\", \"endpoint\": \"/x\", "
+                                  "\"bank_name\": \"B\", \"columns\": {\"bank_ref\": \"r\", \"amount\": \"a\", "
+                                  "\"transaction_date\": \"d\", \"debit_credit\": \"t\"}}", port);
+    uint64_t count = 0;
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), body, sizeof body - 1, &count), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 4);
+    assert_string_equal(cd_mock_record_value(m, 0, "amount"), "100.00");
+    assert_string_equal(cd_mock_record_value(m, 0, "debit_credit"), "DR");
+    assert_string_equal(cd_mock_record_value(m, 1, "amount"), "5.50");
+    assert_string_equal(cd_mock_record_value(m, 1, "debit_credit"), "DR");
+    assert_string_equal(cd_mock_record_value(m, 2, "debit_credit"), "DR");
+    assert_string_equal(cd_mock_record_value(m, 3, "debit_credit"), "CR");
+    assert_int_equal(cd_mock_record_error_count(m), 1);
+    assert_string_equal(cd_mock_record_error_reason(m, 0),
+                        "debit_credit: 'c' in t says credit, the amount says debit");
+    assert_string_equal(cd_mock_record_value(m, 3, "amount"), "2.00");
+    cd_mock_free(m);
+
+    /* CSV, amount_paise, no indicator mapped: a negative value is DR. */
+    static const char csv[] = "ref,paise,date,dc\nK1,-700,2025-01-02,\nK2,300,2025-01-02,\n";
+    m = load_driver(CSV_CFG "\"columns\": {\"bank_ref\": \"ref\", \"amount_paise\": "
+                    "\"paise\", \"transaction_date\": \"date\"}}");
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), csv, sizeof csv - 1, &count), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 2);
+    assert_string_equal(cd_mock_record_value(m, 0, "amount_paise"), "700");
+    assert_string_equal(cd_mock_record_value(m, 0, "debit_credit"), "DR");
+    assert_string_equal(cd_mock_record_value(m, 1, "amount_paise"), "300");
+    assert_null(cd_mock_record_value(m, 1, "debit_credit"));
+    cd_mock_free(m);
+
+    /* CSV with indicator variants. */
+    static const char csv2[] = "ref,amt,date,dc\nL1,-1.00,2025-01-02,DEBIT\nL2,-2.00,2025-01-02,CR\n"
+                               "L3,3.00,2025-01-02,c\nL4,4.00,2025-01-02,d\n";
+    m = load_driver(CSV_CFG "\"columns\": {\"bank_ref\": \"ref\", \"amount\": "
+                    "\"amt\", \"transaction_date\": \"date\", \"debit_credit\": \"dc\"}}");
+    assert_int_equal(bank_api_emit_body(cd_mock_run(m), csv2, sizeof csv2 - 1, &count), CD_OK);
+    assert_int_equal(cd_mock_record_count(m), 3);
+    assert_string_equal(cd_mock_record_value(m, 0, "amount"), "1.00");
+    assert_string_equal(cd_mock_record_value(m, 0, "debit_credit"), "DR");
+    assert_string_equal(cd_mock_record_value(m, 1, "debit_credit"), "CR");
+    assert_string_equal(cd_mock_record_value(m, 2, "debit_credit"), "DR");
+    assert_int_equal(cd_mock_record_error_count(m), 1);
+    assert_string_equal(cd_mock_record_error_ref(m, 0), "page 1 line 3");
+    cd_mock_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,7 +332,7 @@ int main(void)
         cmocka_unit_test(test_validate), cmocka_unit_test(test_test),
         cmocka_unit_test(test_run), cmocka_unit_test(test_run_paged),
         cmocka_unit_test(test_csv_field_count), cmocka_unit_test(test_json_bom),
-        cmocka_unit_test(test_json_too_deep),
+        cmocka_unit_test(test_json_too_deep), cmocka_unit_test(test_debit_convention),
         cmocka_unit_test(test_credential_expires_mid_listing),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_internal.h"
 #include "db.h"
 #include "util.h"
 
@@ -65,4 +66,81 @@ int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, cons
     free(c);
     json_decref(changed);
     return rc;
+}
+
+void cd_api_audit_list(cd_api_req *q, cd_api_resp *r, int64_t id)
+{
+    json_t *errors = json_array();
+    long long limit = cd_api_query_int(q, "limit", 50, 1, 500, errors);
+    long long offset = cd_api_query_int(q, "offset", 0, 0, 100000000, errors);
+    /* before: the next_before of the page read last. Every write adds an
+     * entry at the top, so an offset read after one shows the last entry
+     * of the page before again; an id does not move. */
+    const char *bs = cd_api_query(q, "before");
+    int64_t before = 0;
+    if (bs && *bs && (before = cd_api_parse_id(bs)) < 0)
+        json_array_append_new(errors, cd_api_field_error("before", "must be the next_before of a page "
+                                                                   "read before (an entry's id)"));
+    if (json_array_size(errors)) {
+        cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid query parameters", errors);
+        return;
+    }
+    json_decref(errors);
+    PGconn *db = cd_api_db(q, r);
+    if (!db)
+        return;
+    char ids[24], lim[24], off[24], bef[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    snprintf(lim, sizeof lim, "%lld", limit + 1); /* one more: is there a next page? */
+    snprintf(off, sizeof off, "%lld", offset);
+    snprintf(bef, sizeof bef, "%lld", (long long)before);
+    const char *p[] = {ids, lim, off, before > 0 ? bef : NULL};
+    char *err = NULL;
+    PGresult *res = cd_db_exec(db, "reading the audit trail", PGRES_TUPLES_OK,
+                               "SELECT id, connector_id, action, actor, at,"
+                               "       array_to_json(changed_fields) AS changed_fields, before, after"
+                               "  FROM sp_v2_connector_audit"
+                               " WHERE connector_id = $1 AND ($4::bigint IS NULL OR id < $4::bigint)"
+                               " ORDER BY id DESC LIMIT $2 OFFSET $3",
+                               4, p, &err);
+    if (!res) {
+        cd_api_internal_error(r, "reading the audit trail", err);
+        return;
+    }
+    PGresult *cnt = cd_db_exec(db, "counting the audit trail", PGRES_TUPLES_OK,
+                               "SELECT count(*) FROM sp_v2_connector_audit WHERE connector_id = $1",
+                               1, p, &err);
+    if (!cnt) {
+        PQclear(res);
+        cd_api_internal_error(r, "counting the audit trail", err);
+        return;
+    }
+    long long total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+    PQclear(cnt);
+    /* No entry at all: a connector made before the API kept a trail, or
+     * none (the trail of a deleted one outlives it, so entries answer). */
+    if (total == 0 && cd_api_connector_exists(q, r, id, NULL) != 1) {
+        PQclear(res);
+        return;
+    }
+    int more = PQntuples(res) > limit;
+    int n = more ? (int)limit : PQntuples(res);
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_puts(&b, "{\"success\":true,\"audit\":[");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            cd_buf_putc(&b, ',');
+        cd_api_row_emit(&b, res, i, NULL, NULL);
+        cd_buf_putc(&b, '}');
+    }
+    cd_buf_printf(&b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"next_before\":", total,
+                  limit, offset);
+    if (more && n > 0)
+        cd_buf_printf(&b, "\"%s\"}", PQgetvalue(res, n - 1, 0));
+    else
+        cd_buf_puts(&b, "null}");
+    PQclear(res);
+    cd_api_ok(r, MHD_HTTP_OK, NULL);
+    r->text = cd_buf_take(&b);
 }

@@ -10,6 +10,9 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+struct cd_api_req;
+struct cd_api_resp;
+
 /* Records one action (CREATE, UPDATE, DELETE, PAUSE, RESUME). before and
  * after are masked connector objects or NULL; the changed top-level
  * fields are computed from them. 0 or -1 with *err. */
@@ -23,5 +26,13 @@ int cd_api_audit(PGconn *db, int64_t connector_id, const char *action, const cha
 int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, const char *actor,
                       const json_t *before, const json_t *after, const json_t *raw_before,
                       const json_t *raw_after, char **err);
+
+/* GET /connectors/:id/audit: the connector's entries, newest first
+ * (the trail of a deleted connector too). Paged by cursor: each page
+ * gives next_before (the id of its last entry, null on the last page) and
+ * ?before= reads the entries older than it, so entries recorded between
+ * two page reads neither repeat nor shift one off a page. ?offset= counts
+ * from the cursor (from the newest entry without one). */
+void cd_api_audit_list(struct cd_api_req *q, struct cd_api_resp *r, int64_t id);
 
 #endif

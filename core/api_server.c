@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "alerts_api.h"
+#include "api_audit.h"
 #include "api_internal.h"
 #include "log.h"
 #include "paths.h"
@@ -257,7 +258,7 @@ static void dispatch(cd_api_req *q, cd_api_resp *r, const route *rt)
     case R_PAUSE: cd_api_connector_pause(q, r, rt->id, 1); break;
     case R_RESUME: cd_api_connector_pause(q, r, rt->id, 0); break;
     case R_HISTORY: cd_api_history(q, r, rt->id); break;
-    case R_AUDIT: cd_api_connector_audit(q, r, rt->id); break;
+    case R_AUDIT: cd_api_audit_list(q, r, rt->id); break;
     case R_BACKFILL: cd_api_backfill_create(q, r, rt->id); break;
     case R_BACKFILL_GET: cd_api_backfill_get(q, r, rt->id, rt->bid); break;
     case R_BACKFILL_CANCEL: cd_api_backfill_cancel(q, r, rt->id, rt->bid); break;
@@ -494,14 +495,14 @@ static const char *const *known_query(route_kind k)
 {
     static const char *const none[] = {NULL};
     static const char *const list[] = {"status", "type", "q", NULL};
-    static const char *const paged[] = {"limit", "offset", NULL};
+    static const char *const audit[] = {"limit", "offset", "before", NULL};
     static const char *const history[] = {"limit", "offset", "status", "run_type", "before", NULL};
     static const char *const run[] = {"log_limit", "log_offset", "errors_limit", "errors_offset",
                                       NULL};
     static const char *const del[] = {"force", NULL};
     switch (k) {
     case R_LIST: return list;
-    case R_AUDIT: return paged;
+    case R_AUDIT: return audit;
     case R_HISTORY: return history;
     case R_RUN_GET: return run;
     case R_DELETE: return del;

@@ -30,6 +30,7 @@ static void usage(FILE *f)
           "  run ID [--date YYYY-MM-DD] [--wait]            queue a manual run\n"
           "  pause ID | resume ID\n"
           "  history ID [--limit N] [--offset N] [--status S] [--type T] [--before CURSOR]\n"
+          "  audit ID [--limit N] [--offset N] [--before CURSOR]   changes made through the API\n"
           "  backfill ID FROM TO [--wait]                   one run per date, FROM..TO\n"
           "  logs ID RUN_ID                                 a run's attempts, log and record errors\n"
           "  plugins                                        loaded and refused drivers\n"
@@ -65,6 +66,8 @@ static const cmd_spec specs[] = {
     {"resume", {"ID"}, {0}, {0}, "resume ID"},
     {"history", {"ID"}, {"--limit", "--offset", "--status", "--type", "--before"}, {0},
      "history ID [--limit N] [--offset N] [--status S] [--type T] [--before CURSOR]"},
+    {"audit", {"ID"}, {"--limit", "--offset", "--before"}, {0},
+     "audit ID [--limit N] [--offset N] [--before CURSOR]"},
     {"backfill", {"ID", "FROM", "TO"}, {0}, {"--wait"}, "backfill ID FROM TO [--wait]"},
     {"logs", {"ID", "RUN_ID"}, {0}, {0}, "logs ID RUN_ID"},
     {"plugins", {0}, {0}, {0}, "plugins"},
@@ -182,6 +185,8 @@ static int run_cmd(const ctl *c, const cmd_spec *sp, const parsed *p)
         return ctl_pause(c, a[0], n[0] == 'p');
     if (strcmp(n, "history") == 0)
         return ctl_history(c, a[0], o[0], o[1], o[2], o[3], o[4]);
+    if (strcmp(n, "audit") == 0)
+        return ctl_audit(c, a[0], o[0], o[1], o[2]);
     if (strcmp(n, "backfill") == 0)
         return ctl_backfill(c, a[0], a[1], a[2], p->flag[0]);
     if (strcmp(n, "logs") == 0)

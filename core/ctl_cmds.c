@@ -311,6 +311,59 @@ int ctl_history(const ctl *c, const char *id, const char *limit, const char *off
     return CTL_OK;
 }
 
+int ctl_audit(const ctl *c, const char *id, const char *limit, const char *offset,
+              const char *before)
+{
+    cd_buf q;
+    cd_buf_init(&q);
+    add_query(&q, "limit", limit);
+    add_query(&q, "offset", offset);
+    add_query(&q, "before", before);
+    cd_buf_putc(&q, '\0');
+    char *path = cd_sprintf("/connectors/%s/audit%s", id, q.data);
+    cd_buf_free(&q);
+    json_t *r = ctl_call(c, "GET", path, NULL, 60);
+    free(path);
+    if (!r)
+        return CTL_API_ERROR;
+    if (!c->json) {
+        static const char *const h[] = {"ID", "AT", "ACTION", "ACTOR", "CHANGED"};
+        static const char *const keys[] = {"id", "at", "action", "actor"};
+        ctl_table *t = ctl_table_new(h, 5);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(r, "audit"), i, e) {
+            char *cells[5];
+            for (int k = 0; k < 4; k++)
+                cells[k] = ctl_text(e, keys[k]);
+            cd_buf ch;
+            cd_buf_init(&ch);
+            size_t j;
+            json_t *f;
+            json_array_foreach(json_object_get(e, "changed_fields"), j, f)
+                cd_buf_printf(&ch, "%s%s", j ? "," : "", json_string_value(f) ? json_string_value(f) : "?");
+            cells[4] = ch.len ? cd_buf_take(&ch) : cd_xstrdup("-");
+            cd_buf_free(&ch);
+            ctl_table_add(t, (const char *const *)cells);
+            for (int k = 0; k < 5; k++)
+                free(cells[k]);
+        }
+        ctl_table_print(t, 60);
+        ctl_table_free(t);
+        printf("\n%lld entries in all (showing %lld)\n",
+               (long long)json_integer_value(json_object_get(r, "total")),
+               (long long)json_array_size(json_object_get(r, "audit")));
+        /* By cursor: every change adds an entry at the top, which would
+         * shift an offset. */
+        const char *next = json_string_value(json_object_get(r, "next_before"));
+        if (next)
+            printf("older: connectorctl audit %s --before %s\n", id, next);
+    }
+    done_json(c, r);
+    json_decref(r);
+    return CTL_OK;
+}
+
 int ctl_logs(const ctl *c, const char *id, const char *run_id)
 {
     char *path = cd_sprintf("/connectors/%s/runs/%s?log_limit=5000&errors_limit=1000", id, run_id);

@@ -17,6 +17,9 @@ int ctl_run(const ctl *c, const char *id, const char *date, int wait);
 /* before: the cursor a previous page printed (next_before), or NULL. */
 int ctl_history(const ctl *c, const char *id, const char *limit, const char *offset,
                 const char *status, const char *type, const char *before);
+/* The connector's audit trail, newest first; before as for history. */
+int ctl_audit(const ctl *c, const char *id, const char *limit, const char *offset,
+              const char *before);
 int ctl_logs(const ctl *c, const char *id, const char *run_id);
 int ctl_plugins(const ctl *c);
 int ctl_backfill(const ctl *c, const char *id, const char *from, const char *to, int wait);

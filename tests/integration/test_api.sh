@@ -442,6 +442,50 @@ entries=$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE connector_id = $ge
 req GET "/connectors/$gen/audit?offset=1000"
 assert_eq "0|$entries" "$(jq_ '"%d|%d" % (len(d["audit"]), d["total"])')" "past the end: no entries, the true total"
 
+echo "== audit paged by cursor: entries recorded meanwhile neither repeat nor skip one"
+req GET "/connectors/$gen/audit?limit=500"
+expect 200 "the whole trail"
+all=$(jq_ '",".join(e["id"] for e in d["audit"])')
+assert_eq "$entries" "$(jq_ 'len(d["audit"])')" "one page holds them all"
+assert_eq null "$(jq_ 'd["next_before"]')" "one page holds them all: no next"
+walk=""; before=""
+for _ in $(seq 1 "$entries"); do
+    req GET "/connectors/$gen/audit?limit=2${before:+&before=$before}"
+    expect 200 "an audit page by cursor"
+    walk="$walk${walk:+,}$(jq_ '",".join(e["id"] for e in d["audit"])')"
+    before=$(jq_ 'd["next_before"]')
+    [ "$before" != null ] || break
+done
+assert_eq "$all" "$walk" "every entry once, newest first, across pages"
+req GET "/connectors/$gen/audit?limit=2"
+assert_eq "$(echo "$all" | cut -d, -f1-2)" "$(jq_ '",".join(e["id"] for e in d["audit"])')" "page 1"
+before=$(jq_ 'd["next_before"]')
+# meanwhile two changes are audited (a pause and a resume)
+req POST "/connectors/$gen/pause"
+expect 200 "pause between two page reads"
+req POST "/connectors/$gen/resume"
+expect 200 "resume between two page reads"
+req GET "/connectors/$gen/audit?limit=2&before=$before"
+expect 200 "page 2 by cursor"
+assert_eq "$(echo "$all" | cut -d, -f3-4)" "$(jq_ '",".join(e["id"] for e in d["audit"])')" "page 2 starts where page 1 ended: nothing repeated, nothing skipped"
+assert_eq "$((entries + 2))" "$(jq_ 'd["total"]')" "total counts the new entries"
+entries=$((entries + 2))
+req GET "/connectors/$gen/audit?limit=1&offset=1&before=$before"
+expect 200 "offset after a cursor"
+assert_eq "$(echo "$all" | cut -d, -f4)" "$(jq_ '",".join(e["id"] for e in d["audit"])')" "offset counts from the cursor"
+last=$(echo "$all" | tr , '\n' | tail -n1)
+req GET "/connectors/$gen/audit?before=$last"
+expect 200 "before the oldest entry"
+assert_eq "0|null|$entries" "$(jq_ '"%d|%s|%d" % (len(d["audit"]), json.dumps(d["next_before"]), d["total"])')" "past the oldest: no entries, no next, the true total"
+for bad in x 0 -1 1.5 1x 99999999999999999999 ""; do
+    req GET "/connectors/$gen/audit?before=$bad"
+    if [ -z "$bad" ]; then expect 200 "an empty before is no cursor"; continue; fi
+    expect 400 "a cursor that is none: $bad"
+    assert_eq before "$(jq_ 'd["errors"][0]["field"]')" "names the parameter ($bad)"
+done
+req GET "/connectors/424242/audit?before=5"
+expect 404 "a cursor of a connector that never was"
+
 echo "== manual run: queued at once, executed by serve, history"
 req POST "/connectors/$gen/run" '{"run_date": "2025-10-02", "triggered_by": "USER_123"}'
 expect 202 "manual run"

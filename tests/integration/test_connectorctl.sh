@@ -139,6 +139,24 @@ ctl 0 logs "$id" "$run"
 assert_contains "$OUT" "attempt 1" "logs attempts"
 assert_contains "$OUT" "log:" "logs lines"
 
+echo "== audit: a table newest first, paged by cursor"
+audit_ids=$(q "SELECT string_agg(id::text, ',' ORDER BY id DESC) FROM sp_v2_connector_audit WHERE connector_id = $id")
+ctl 0 audit "$id"
+assert_contains "$OUT" "RESUME" "audit table"
+assert_contains "$OUT" "source_entity" "changed fields shown"
+assert_contains "$OUT" "entries in all" "audit footer"
+assert_not_contains "$OUT" yaml-secret "no secret in the audit table"
+ctl 0 audit "$id" --limit 1
+next=$(sed -n 's/^older: connectorctl audit [0-9]* --before //p' <<<"$OUT")
+[ -n "$next" ] || cd_fail "audit prints how to read the next page: $OUT"
+# a change meanwhile adds an entry at the top; the next page is still the entry after the first
+ctl 0 pause "$id"
+ctl 0 resume "$id"
+ctl 0 --json audit "$id" --limit 1 --before "$next"
+assert_eq "$(cut -d, -f2 <<<"$audit_ids")" "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["audit"][0]["id"])' <<<"$OUT")" "audit --before: the next page"
+ctl 3 audit "$id" --before x
+assert_contains "$ERR" "before" "a bad cursor is the API's 400, naming it"
+
 echo "== backfill --wait"
 echo '{"connection_config": {"rows": 2, "seed": 4, "bank": "CLI", "password": "********"}}' >"$CD_TEST_TMP/ok.json"
 ctl 0 edit "$id" "$CD_TEST_TMP/ok.json"
@@ -183,6 +201,8 @@ ctl_usage "ID must be a positive integer, got ''" backfill "" 2025-09-01 2025-09
 ctl_usage "connectorctl backfill: missing TO" backfill "$id" 2025-09-01
 ctl_usage "--limit needs a value" history "$id" --limit
 ctl_usage "unknown option --limt" history "$id" --limt 1
+ctl_usage "unknown option --status" audit "$id" --status SUCCESS
+ctl_usage "--before needs a value" audit "$id" --before
 ctl_usage "RUN_ID must be a positive integer, got '0'" logs "$id" 0
 ctl_usage "missing RUN_ID" logs "$id"
 ctl_usage "unexpected argument extra" list extra

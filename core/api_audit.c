@@ -68,6 +68,71 @@ int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, cons
     return rc;
 }
 
+/* How much of the entries' before and after one page holds at most (and
+ * at least one entry): a connection_config may take up to the 1 MiB a
+ * request body may be, and each update keeps it twice, so a page of 500
+ * such entries would be a gigabyte held by the worker. The page ends
+ * early and next_before goes on from there. */
+#define PAGE_BYTES (8 * 1024 * 1024)
+/* Entries read per query while a page fills: a few first, then as many
+ * as the room left holds at the size seen so far, so that neither large
+ * entries the page then leaves out are read nor small ones one by one. */
+enum { FIRST_BATCH = 8, MAX_BATCH = 200 };
+
+/* Appends the page's entries to b (from offset, older than before when
+ * before > 0). 1 when there are more after them (*last: the last one's
+ * id), 0 when not, -1 with *err. */
+static int emit_page(PGconn *db, int64_t id, int64_t before, long long offset, long long limit,
+                     cd_buf *b, int64_t *last, char **err)
+{
+    long long shown = 0, bytes = 0;
+    for (;;) {
+        long long want = limit - shown + 1; /* one more: is there a next page? */
+        long long fit = shown ? (PAGE_BYTES - bytes) / (bytes / shown + 1) + 2 : FIRST_BATCH;
+        if (want > fit)
+            want = fit;
+        if (want > MAX_BATCH)
+            want = MAX_BATCH;
+        if (want < 1) /* full: is there one more? */
+            want = 1;
+        char ids[24], lim[24], off[24], bef[24];
+        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        snprintf(lim, sizeof lim, "%lld", want);
+        snprintf(off, sizeof off, "%lld", shown ? 0LL : offset);
+        snprintf(bef, sizeof bef, "%lld", (long long)(shown ? *last : before));
+        const char *p[] = {ids, lim, off, shown || before > 0 ? bef : NULL};
+        PGresult *res = cd_db_exec(db, "reading the audit trail", PGRES_TUPLES_OK,
+                                   "SELECT id, connector_id, action, actor, at,"
+                                   "       array_to_json(changed_fields) AS changed_fields,"
+                                   "       before, after"
+                                   "  FROM sp_v2_connector_audit"
+                                   " WHERE connector_id = $1"
+                                   "   AND ($4::bigint IS NULL OR id < $4::bigint)"
+                                   " ORDER BY id DESC LIMIT $2 OFFSET $3",
+                                   4, p, err);
+        if (!res)
+            return -1;
+        int rows = PQntuples(res);
+        int cb = PQfnumber(res, "before"), ca = PQfnumber(res, "after");
+        for (int i = 0; i < rows; i++) {
+            if (shown == limit || bytes >= PAGE_BYTES) {
+                PQclear(res);
+                return 1;
+            }
+            if (shown)
+                cd_buf_putc(b, ',');
+            cd_api_row_emit(b, res, i, NULL, NULL);
+            cd_buf_putc(b, '}');
+            bytes += PQgetlength(res, i, cb) + PQgetlength(res, i, ca);
+            *last = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+            shown++;
+        }
+        PQclear(res);
+        if (rows < want)
+            return 0;
+    }
+}
+
 void cd_api_audit_list(cd_api_req *q, cd_api_resp *r, int64_t id)
 {
     json_t *errors = json_array();
@@ -89,29 +154,14 @@ void cd_api_audit_list(cd_api_req *q, cd_api_resp *r, int64_t id)
     PGconn *db = cd_api_db(q, r);
     if (!db)
         return;
-    char ids[24], lim[24], off[24], bef[24];
+    char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(lim, sizeof lim, "%lld", limit + 1); /* one more: is there a next page? */
-    snprintf(off, sizeof off, "%lld", offset);
-    snprintf(bef, sizeof bef, "%lld", (long long)before);
-    const char *p[] = {ids, lim, off, before > 0 ? bef : NULL};
+    const char *p[] = {ids};
     char *err = NULL;
-    PGresult *res = cd_db_exec(db, "reading the audit trail", PGRES_TUPLES_OK,
-                               "SELECT id, connector_id, action, actor, at,"
-                               "       array_to_json(changed_fields) AS changed_fields, before, after"
-                               "  FROM sp_v2_connector_audit"
-                               " WHERE connector_id = $1 AND ($4::bigint IS NULL OR id < $4::bigint)"
-                               " ORDER BY id DESC LIMIT $2 OFFSET $3",
-                               4, p, &err);
-    if (!res) {
-        cd_api_internal_error(r, "reading the audit trail", err);
-        return;
-    }
     PGresult *cnt = cd_db_exec(db, "counting the audit trail", PGRES_TUPLES_OK,
                                "SELECT count(*) FROM sp_v2_connector_audit WHERE connector_id = $1",
                                1, p, &err);
     if (!cnt) {
-        PQclear(res);
         cd_api_internal_error(r, "counting the audit trail", err);
         return;
     }
@@ -119,28 +169,24 @@ void cd_api_audit_list(cd_api_req *q, cd_api_resp *r, int64_t id)
     PQclear(cnt);
     /* No entry at all: a connector made before the API kept a trail, or
      * none (the trail of a deleted one outlives it, so entries answer). */
-    if (total == 0 && cd_api_connector_exists(q, r, id, NULL) != 1) {
-        PQclear(res);
+    if (total == 0 && cd_api_connector_exists(q, r, id, NULL) != 1)
         return;
-    }
-    int more = PQntuples(res) > limit;
-    int n = more ? (int)limit : PQntuples(res);
     cd_buf b;
     cd_buf_init(&b);
     cd_buf_puts(&b, "{\"success\":true,\"audit\":[");
-    for (int i = 0; i < n; i++) {
-        if (i)
-            cd_buf_putc(&b, ',');
-        cd_api_row_emit(&b, res, i, NULL, NULL);
-        cd_buf_putc(&b, '}');
+    int64_t last = 0;
+    int more = emit_page(db, id, before, offset, limit, &b, &last, &err);
+    if (more < 0) {
+        cd_buf_free(&b);
+        cd_api_internal_error(r, "reading the audit trail", err);
+        return;
     }
     cd_buf_printf(&b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"next_before\":", total,
                   limit, offset);
-    if (more && n > 0)
-        cd_buf_printf(&b, "\"%s\"}", PQgetvalue(res, n - 1, 0));
+    if (more)
+        cd_buf_printf(&b, "\"%lld\"}", (long long)last);
     else
         cd_buf_puts(&b, "null}");
-    PQclear(res);
     cd_api_ok(r, MHD_HTTP_OK, NULL);
     r->text = cd_buf_take(&b);
 }

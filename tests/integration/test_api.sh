@@ -486,6 +486,32 @@ done
 req GET "/connectors/424242/audit?before=5"
 expect 404 "a cursor of a connector that never was"
 
+echo "== audit: a page of large entries stops at a few MiB and says where to go on"
+# a 1 MiB connection_config is accepted, and each update of it keeps it twice (before and after):
+# 500 of them in one page would be a gigabyte held by the worker
+big=$(q "INSERT INTO sp_v2_connector_audit (connector_id, action, actor, before, after)
+         SELECT 999999, 'UPDATE', 'big', jsonb_build_object('blob', repeat('b', 1500000)),
+                jsonb_build_object('blob', repeat('a', 1500000))
+           FROM generate_series(1, 6)
+         RETURNING id" | sort -rn | paste -sd,)
+big_page() { # before -> prints "ids|next_before|bytes"
+    curl -s -S -o "$CD_TEST_TMP/audit-page.json" "$API/connectors/999999/audit?limit=50${1:+&before=$1}"
+    python3 -c 'import json, os, sys
+d = json.load(open(sys.argv[1]))
+print("%s|%s|%d" % (",".join(e["id"] for e in d["audit"]), d["next_before"], os.path.getsize(sys.argv[1])))' "$CD_TEST_TMP/audit-page.json"
+}
+page=$(big_page "")
+[ "$(cut -d'|' -f3 <<<"$page")" -lt $((12 * 1024 * 1024)) ] || cd_fail "a page of large entries is bounded: $(cut -d'|' -f3 <<<"$page") bytes"
+walk=$(cut -d'|' -f1 <<<"$page"); next=$(cut -d'|' -f2 <<<"$page")
+[ "$next" != None ] || cd_fail "a page cut short gives next_before"
+for _ in 1 2 3 4 5 6; do
+    page=$(big_page "$next")
+    walk="$walk,$(cut -d'|' -f1 <<<"$page")"; next=$(cut -d'|' -f2 <<<"$page")
+    [ "$next" != None ] || break
+done
+assert_eq "$big" "$walk" "every large entry once, by cursor"
+q "DELETE FROM sp_v2_connector_audit WHERE connector_id = 999999" >/dev/null
+
 echo "== manual run: queued at once, executed by serve, history"
 req POST "/connectors/$gen/run" '{"run_date": "2025-10-02", "triggered_by": "USER_123"}'
 expect 202 "manual run"

@@ -55,10 +55,13 @@ int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, cons
     char *a = after ? json_dumps(after, JSON_COMPACT) : NULL;
     char *c = json_dumps(changed, JSON_COMPACT);
     const char *p[] = {id, action, actor ? actor : "unknown", b, a, c};
+    /* at: now, as updated_at is, not now() (when the request's
+     * transaction began: an update validates the connector inside it,
+     * which may take seconds, waiting for the row's lock too). */
     int rc = cd_db_command(db, "recording the audit entry",
                            "INSERT INTO sp_v2_connector_audit"
-                           " (connector_id, action, actor, before, after, changed_fields)"
-                           " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb,"
+                           " (connector_id, action, actor, at, before, after, changed_fields)"
+                           " VALUES ($1, $2, $3, clock_timestamp(), $4::jsonb, $5::jsonb,"
                            "         ARRAY(SELECT jsonb_array_elements_text($6::jsonb)))",
                            6, p, err);
     free(b);

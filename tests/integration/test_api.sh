@@ -512,6 +512,19 @@ done
 assert_eq "$big" "$walk" "every large entry once, by cursor"
 q "DELETE FROM sp_v2_connector_audit WHERE connector_id = 999999" >/dev/null
 
+echo "== audit: an entry's time is when the change was made, not when its request began"
+req POST /connectors '{"name": "Audit At", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "AT", "schedule_enabled": false, "connection_config": {"rows": 1}}'
+expect 201 "create Audit At"
+at_id=$(jq_ 'd["connector"]["id"]')
+# validate() runs inside the update's transaction, after it began
+req PUT "/connectors/$at_id" '{"connection_config": {"rows": 1, "validate_sleep_ms": 1500}}'
+expect 200 "a slow validate"
+assert_eq t "$(q "SELECT abs(extract(epoch FROM at - (after->>'updated_at')::timestamptz)) < 0.5
+                  FROM sp_v2_connector_audit WHERE connector_id = $at_id AND action = 'UPDATE'")" \
+    "the entry's at is the connector's new updated_at, not 1.5 s before it"
+req DELETE "/connectors/$at_id"
+expect 200 "delete Audit At"
+
 echo "== manual run: queued at once, executed by serve, history"
 req POST "/connectors/$gen/run" '{"run_date": "2025-10-02", "triggered_by": "USER_123"}'
 expect 202 "manual run"

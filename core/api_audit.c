@@ -1,12 +1,16 @@
 /* api_audit.c — see api_audit.h. */
 #include "api_audit.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_internal.h"
+#include "api_mask.h"
 #include "db.h"
+#include "registry.h"
+#include "secrets.h"
 #include "util.h"
 
 /* Bookkeeping columns change on every write and say nothing about intent. */
@@ -38,6 +42,61 @@ static json_t *changed_fields(const json_t *before, const json_t *after)
     return changed;
 }
 
+/* Every value in node but secret references, nulls and booleans becomes
+ * the mask. */
+static void mask_all(json_t *node, int depth)
+{
+    if (depth > 64)
+        return;
+    if (json_is_object(node)) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(node, tmp, key, v) {
+            if (cd_secret_is_reference(v) || json_is_null(v) || json_is_boolean(v))
+                continue;
+            if (json_is_object(v) || json_is_array(v))
+                mask_all(v, depth + 1);
+            else
+                json_object_set_new(node, key, json_string(CD_API_MASK));
+        }
+    } else if (json_is_array(node)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(node, i, e) {
+            if (cd_secret_is_reference(e) || json_is_null(e) || json_is_boolean(e))
+                continue;
+            if (json_is_object(e) || json_is_array(e))
+                mask_all(e, depth + 1);
+            else
+                json_array_set_new(node, i, json_string(CD_API_MASK));
+        }
+    }
+}
+
+json_t *cd_api_audit_guard(const json_t *connector, json_t *snapshot)
+{
+    if (!connector)
+        return NULL;
+    json_t *c = json_deep_copy(connector);
+    json_t *cfg = json_object_get(c, "connection_config");
+    if (!json_is_object(cfg) && !json_is_array(cfg))
+        return c;
+    const char *d = json_string_value(json_object_get(c, "driver"));
+    char *name = NULL;
+    if (d && *d) {
+        name = cd_xstrdup(d);
+    } else if (json_string_value(json_object_get(c, "connector_type"))) {
+        name = cd_xstrdup(json_string_value(json_object_get(c, "connector_type")));
+        for (char *p = name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    if (!cd_api_driver_schema(snapshot, name))
+        mask_all(cfg, 0);
+    free(name);
+    return c;
+}
+
 int cd_api_audit(PGconn *db, int64_t connector_id, const char *action, const char *actor,
                  const json_t *before, const json_t *after, char **err)
 {
@@ -51,8 +110,13 @@ int cd_api_audit_diff(PGconn *db, int64_t connector_id, const char *action, cons
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)connector_id);
     json_t *changed = changed_fields(raw_before, raw_after);
-    char *b = before ? json_dumps(before, JSON_COMPACT) : NULL;
-    char *a = after ? json_dumps(after, JSON_COMPACT) : NULL;
+    json_t *snap = cd_registry_get();
+    json_t *gb = cd_api_audit_guard(before, snap), *ga = cd_api_audit_guard(after, snap);
+    json_decref(snap);
+    char *b = gb ? json_dumps(gb, JSON_COMPACT) : NULL;
+    char *a = ga ? json_dumps(ga, JSON_COMPACT) : NULL;
+    json_decref(gb);
+    json_decref(ga);
     char *c = json_dumps(changed, JSON_COMPACT);
     const char *p[] = {id, action, actor ? actor : "unknown", b, a, c};
     /* at: now, as updated_at is, not now() (when the request's

@@ -10,6 +10,14 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+/* A copy of a masked connector (NULL for NULL) as the trail may keep it:
+ * when the schema of its driver is not in snapshot (the driver is not
+ * loaded by this worker), every value of its connection_config but
+ * secret references, nulls and booleans is masked. Masking then goes by
+ * field names alone, which leaves a secret in a field such as "pin" in
+ * the clear, and the trail keeps what it is given for ever. */
+json_t *cd_api_audit_guard(const json_t *connector, json_t *snapshot);
+
 struct cd_api_req;
 struct cd_api_resp;
 

@@ -525,6 +525,19 @@ assert_eq t "$(q "SELECT abs(extract(epoch FROM at - (after->>'updated_at')::tim
 req DELETE "/connectors/$at_id"
 expect 200 "delete Audit At"
 
+echo "== audit: a connector whose driver this worker has not loaded leaves no secret in the trail"
+# without the driver's schema the API masks by field names only: "pin" and "shared" would be kept as typed
+gone=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+          VALUES ('Gone Driver', 'BANK_API', 'GONE', '{\"rows\": 1, \"pin\": \"4321-gone-pin\", \"ok\": true,
+                  \"nested\": {\"shared\": \"S3cr3t-gone\", \"codes\": [98765, \"x\"]}}',
+                  'gone_driver', false) RETURNING id" | head -n1)
+req DELETE "/connectors/$gone"
+expect 200 "delete a connector of a driver not loaded"
+assert_eq '{"ok": true, "pin": "********", "rows": "********", "nested": {"codes": ["********", "********"], "shared": "********"}}' \
+    "$(q "SELECT before->'connection_config' FROM sp_v2_connector_audit WHERE connector_id = $gone AND action = 'DELETE'")" \
+    "every value masked but booleans"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_audit WHERE before::text ~ '4321-gone-pin|S3cr3t-gone|98765'")" "no secret kept"
+
 echo "== manual run: queued at once, executed by serve, history"
 req POST "/connectors/$gen/run" '{"run_date": "2025-10-02", "triggered_by": "USER_123"}'
 expect 202 "manual run"

@@ -445,6 +445,10 @@ static int cmd_backfill(const cd_config *cfg, int argc, char **argv)
     PGconn *conn = connect_or_complain(cfg, "connectord-backfill");
     if (!conn)
         return EXIT_ERROR;
+    if (check_schema(cfg, conn) != 0) {
+        PQfinish(conn);
+        return EXIT_ERROR;
+    }
     int rc = refuse_future(conn, id, "connectord backfill", "TO", to);
     if (rc != 0) {
         PQfinish(conn);
@@ -475,6 +479,10 @@ static int cmd_cancel(const cd_config *cfg, int argc, char **argv)
     PGconn *conn = connect_or_complain(cfg, "connectord-cancel");
     if (!conn)
         return EXIT_ERROR;
+    if (check_schema(cfg, conn) != 0) {
+        PQfinish(conn);
+        return EXIT_ERROR;
+    }
     char *err = NULL;
     int rc = cd_cancel_run(conn, id, "CLI", &err);
     PQfinish(conn);

@@ -142,4 +142,40 @@ assert_eq "FAILED|cancelled by bob|cancelled" "$(q "SELECT status || '|' || erro
     "settled as bob's cancel"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'CLISLOW'")" "nothing loaded"
 
+echo "== backfill and cancel refuse a database whose schema is behind, as run and serve do"
+# They wrote runs into whatever schema they found: against an empty
+# database the user saw PostgreSQL's 'relation ... does not exist'.
+q "CREATE DATABASE cli_empty" >/dev/null
+OLDCFG="$CD_TEST_TMP/old/connectord.yaml"
+OLDURL=$(printf '%s' "$CD_DATABASE_URL" | sed 's|///connectord?|///cli_empty?|')
+[ "$OLDURL" != "$CD_DATABASE_URL" ] || cd_fail "cannot name the empty database in $CD_DATABASE_URL"
+serve_config "$OLDCFG" "database:" "  url: \"$OLDURL\""
+queued=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status)
+            VALUES ($id, 'MANUAL', '2025-10-03', 'QUEUED') RETURNING id")
+behind="the database schema is behind this connectord: run \`connectord migrate\`"
+for args in "backfill $id 2025-01-01 2025-01-02" "cancel $queued"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$CD" -c "$OLDCFG" $args >"$CD_TEST_TMP/cli.out" 2>"$CD_TEST_TMP/cli.err"
+    rc=$?
+    set -e
+    assert_eq 3 "$rc" "connectord $args against an empty database"
+    assert_contains "$(cat "$CD_TEST_TMP/cli.err")" "$behind" "connectord $args: an empty database"
+    assert_not_contains "$(cat "$CD_TEST_TMP/cli.err")" "does not exist" "connectord $args: no raw SQL error"
+done
+# The migrated database, with a migration this connectord has and it lacks.
+mkdir -p "$CD_TEST_TMP/newer"
+cp "$CD_SOURCE_DIR"/schema/*.sql "$CD_TEST_TMP/newer/"
+echo "SELECT 1;" >"$CD_TEST_TMP/newer/999_newer.sql"
+printf 'schema:\n  dir: "%s"\n' "$CD_TEST_TMP/newer" >"$CD_TEST_TMP/w/conf.d/60-schema.yaml"
+cli 3 backfill "$id" 2025-01-01 2025-01-02
+assert_contains "$ERR" "$behind" "backfill against an older schema"
+cli 3 cancel "$queued"
+assert_contains "$ERR" "$behind" "cancel against an older schema"
+rm "$CD_TEST_TMP/w/conf.d/60-schema.yaml"
+assert_eq "QUEUED|0" "$(q "SELECT status || '|' || (SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $id AND backfill_id IS NOT NULL) FROM sp_v2_connector_runs WHERE id = $queued")" \
+    "nothing queued or cancelled by the refused commands"
+cli 0 cancel "$queued"
+assert_contains "$OUT" "cancelled (it was queued)" "cancel works again with the schema up to date"
+
 echo PASS

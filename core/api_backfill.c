@@ -4,11 +4,13 @@
  * cancelling what has not finished. Dates are business dates in the
  * connector's time zone; the range is bounded by backfill.max_days.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_internal.h"
 #include "datetime.h"
+#include "db.h"
 #include "log.h"
 #include "queue.h"
 #include "util.h"
@@ -24,6 +26,37 @@ static int uuid_valid(const char *s)
             return 0;
     }
     return 1;
+}
+
+/* The backfill's progress (schema/023: connectord_backfill_progress):
+ * total, queued, running, succeeded, failed and cancelled (these five add
+ * up to total: a cancelled date is not a failed one) and the dates. NULL
+ * with *err "Backfill not found" when the connector has no run of it. */
+static json_t *read_progress(PGconn *db, int64_t connector_id, const char *bid, char **err)
+{
+    if (!uuid_valid(bid)) {
+        *err = cd_xstrdup("Backfill not found");
+        return NULL;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)connector_id);
+    const char *p[] = {id, bid};
+    PGresult *res = cd_db_exec(db, "reading the backfill", PGRES_TUPLES_OK,
+                               "SELECT connectord_backfill_progress($1::bigint, $2::uuid)::text",
+                               2, p, err);
+    if (!res)
+        return NULL;
+    if (PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        *err = cd_xstrdup("Backfill not found");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    PQclear(res);
+    if (!j)
+        *err = cd_sprintf("reading the backfill: bad JSON from the database: %s", jerr.text);
+    return j;
 }
 
 static long days_of(const char *date)
@@ -111,7 +144,7 @@ void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
     }
     cd_info("api: %s queued backfill %s of connector %lld, %s..%s (%d runs)", q->actor, bid,
             (long long)id, from, to, n);
-    json_t *progress = cd_backfill_progress(q->db, id, bid, &err);
+    json_t *progress = read_progress(q->db, id, bid, &err);
     free(err);
     json_t *b = json_pack("{s:b, s:s, s:s, s:i, s:s, s:s}", "success", 1, "message",
                           "Backfill queued", "backfill_id", bid, "runs", n, "from_date", from,
@@ -130,7 +163,7 @@ void cd_api_backfill_get(cd_api_req *q, cd_api_resp *r, int64_t id, const char *
     if (cd_api_connector_exists(q, r, id, NULL) != 1)
         return;
     char *err = NULL;
-    json_t *p = cd_backfill_progress(q->db, id, bid, &err);
+    json_t *p = read_progress(q->db, id, bid, &err);
     if (!p) {
         if (err && strstr(err, "not found")) {
             free(err);
@@ -153,7 +186,7 @@ void cd_api_backfill_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, const cha
     if (cd_api_connector_exists(q, r, id, NULL) != 1)
         return;
     char *err = NULL;
-    json_t *p = cd_backfill_progress(q->db, id, bid, &err);
+    json_t *p = read_progress(q->db, id, bid, &err);
     if (!p) {
         if (err && strstr(err, "not found")) {
             free(err);

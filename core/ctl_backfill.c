@@ -19,7 +19,8 @@ static void draw(const json_t *p, int tty)
 {
     long long total = num(p, "total"), ok = num(p, "succeeded"), failed = num(p, "failed");
     long long running = num(p, "running"), queued = num(p, "queued");
-    long long done = ok + failed;
+    long long cancelled = num(p, "cancelled"); /* 0 from a server that counts them as failed */
+    long long done = ok + failed + cancelled;
     if (tty) {
         enum { BAR = 30 };
         char bar[BAR + 1];
@@ -27,11 +28,12 @@ static void draw(const json_t *p, int tty)
         for (int i = 0; i < BAR; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[BAR] = '\0';
-        printf("\r[%s] %lld/%lld done (%lld ok, %lld failed, %lld running, %lld queued) ", bar, done,
-               total, ok, failed, running, queued);
+        printf("\r[%s] %lld/%lld done (%lld ok, %lld failed, %lld cancelled, %lld running, %lld"
+               " queued) ",
+               bar, done, total, ok, failed, cancelled, running, queued);
     } else {
-        printf("%lld/%lld done (%lld ok, %lld failed, %lld running, %lld queued)\n", done, total, ok,
-               failed, running, queued);
+        printf("%lld/%lld done (%lld ok, %lld failed, %lld cancelled, %lld running, %lld queued)\n",
+               done, total, ok, failed, cancelled, running, queued);
     }
     fflush(stdout);
 }
@@ -69,8 +71,8 @@ int ctl_backfill(const ctl *c, const char *id, const char *from, const char *to,
             rc = CTL_API_ERROR;
             break;
         }
-        char *now = cd_sprintf("%lld/%lld/%lld/%lld", num(p, "succeeded"), num(p, "failed"),
-                               num(p, "running"), num(p, "queued"));
+        char *now = cd_sprintf("%lld/%lld/%lld/%lld/%lld", num(p, "succeeded"), num(p, "failed"),
+                               num(p, "cancelled"), num(p, "running"), num(p, "queued"));
         if (!c->json && (tty || !last || strcmp(now, last) != 0))
             draw(p, tty);
         free(last);
@@ -84,15 +86,22 @@ int ctl_backfill(const ctl *c, const char *id, const char *from, const char *to,
             putchar('\n');
         if (c->json)
             ctl_print_json(p);
-        if (num(p, "failed") > 0) {
+        /* A date cancelled is no failure, but neither is it loaded: the
+         * backfill did not do what was asked, which a script must see. */
+        if (num(p, "failed") > 0 || num(p, "cancelled") > 0) {
             rc = CTL_RUN_FAILED;
             if (!c->json) {
                 size_t i;
                 json_t *d;
                 json_array_foreach(json_object_get(p, "dates"), i, d) {
-                    if (strcmp(json_string_value(json_object_get(d, "status")), "FAILED") == 0)
-                        printf("  %s FAILED: %s\n", json_string_value(json_object_get(d, "run_date")),
-                               json_string_value(json_object_get(d, "error_message")));
+                    const char *st = json_string_value(json_object_get(d, "status"));
+                    const char *date = json_string_value(json_object_get(d, "run_date"));
+                    const char *why = json_string_value(json_object_get(d, "error_message"));
+                    if (!st || strcmp(st, "FAILED") != 0)
+                        continue;
+                    int cancelled = json_is_true(json_object_get(d, "cancelled"));
+                    printf("  %s %s: %s\n", date ? date : "?", cancelled ? "cancelled" : "FAILED",
+                           why ? why : "(no message)");
                 }
             }
         }

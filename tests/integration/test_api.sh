@@ -738,6 +738,14 @@ req POST "/connectors/$bf/backfills/$bid2/cancel"
 expect 200 "cancel backfill"
 assert_eq True "$(jq_ 'd["cancelled_runs"] >= 4')" "cancelled runs"
 wait_for "SELECT count(*) = 0 FROM sp_v2_connector_runs WHERE backfill_id = '$bid2' AND status IN ('QUEUED', 'RUNNING')" 30 "backfill stopped"
+# Cancelled dates are counted as cancelled, not failed, and the counts
+# add up to the total (the page's "N of M finished" relies on it).
+req GET "/connectors/$bf/backfills/$bid2"
+expect 200 "progress of a cancelled backfill"
+assert_eq "5|0|0|0|5|True|True" "$(jq_ '"%d|%d|%d|%d|%d|%s|%s" % (d["total"], d["failed"], d["queued"], d["running"], d["cancelled"] + d["succeeded"], d["cancelled"] >= 4, all(x["cancelled"] == (x["status"] == "FAILED") for x in d["dates"]))')" \
+    "cancelled dates counted apart from failed ones"
+req GET "/connectors/$bf/backfills/$bid"
+assert_eq "0|0" "$(jq_ '"%d|%d" % (d["cancelled"], d["failed"])')" "a backfill that went through: nothing cancelled"
 
 echo "== plugins and validate"
 req GET /plugins

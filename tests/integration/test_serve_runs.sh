@@ -175,6 +175,24 @@ for action in pause resume; do
 done
 assert_eq ACTIVE "$(q "SELECT status FROM sp_v2_connectors WHERE id = $bfc")" \
     "a resume after a cancel reads its last real run (SUCCESS), not the cancelled ones"
+echo "   connectorctl backfill --wait counts cancelled dates apart from failed ones"
+set +e
+"$CD_BUILD_DIR/bin/connectorctl" --url "http://127.0.0.1:${SERVE_PORT[w1]}" backfill "$bfc" 2025-06-01 2025-06-03 --wait \
+    >"$CD_TEST_TMP/ctlbf.out" 2>"$CD_TEST_TMP/ctlbf.err" &
+ctlpid=$!
+set -e
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $bfc AND run_date = '2025-06-01' AND status = 'RUNNING'" 15 "the followed backfill running"
+bid=$(q "SELECT backfill_id FROM sp_v2_connector_runs WHERE connector_id = $bfc AND run_date = '2025-06-01'")
+code=$(curl -s -o "$CD_TEST_TMP/bfc.json" -w '%{http_code}' -X POST "http://127.0.0.1:${SERVE_PORT[w1]}/connectors/$bfc/backfills/$bid/cancel")
+assert_eq 200 "$code" "followed backfill cancelled: $(cat "$CD_TEST_TMP/bfc.json")"
+set +e
+wait "$ctlpid"
+rc=$?
+set -e
+assert_eq 1 "$rc" "a backfill with cancelled dates did not load its range: exit 1 ($(cat "$CD_TEST_TMP/ctlbf.err"))"
+assert_contains "$(cat "$CD_TEST_TMP/ctlbf.out")" "3/3 done (0 ok, 0 failed, 3 cancelled, 0 running, 0 queued)" "the last progress line"
+assert_contains "$(cat "$CD_TEST_TMP/ctlbf.out")" "2025-06-01 cancelled: cancelled by" "a cancelled date is listed as cancelled"
+assert_not_contains "$(cat "$CD_TEST_TMP/ctlbf.out")" "FAILED" "and not as FAILED"
 
 echo "   a driver that ignores the cancel is killed after the grace, and the run is still a cancel"
 hang=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)

@@ -8,7 +8,7 @@ import { dateIn, addDays, daysBetween } from './time.js';
 import { toast, errorToast } from './toast.js';
 import { staleNote } from './stale.js';
 
-const STATE = { QUEUED: 'queued', RUNNING: 'running', SUCCESS: 'done', PARTIAL_SUCCESS: 'done (partial)', FAILED: 'failed' };
+const STATE = { QUEUED: 'queued', RUNNING: 'running', SUCCESS: 'done', PARTIAL_SUCCESS: 'done (partial)', FAILED: 'failed', CANCELLED: 'cancelled' };
 
 function dateField(label, value, max) {
   const id = uid('bf');
@@ -86,15 +86,20 @@ export function openBackfill(c, onChange) {
     d.dlg.dataset.backfillId = first.backfill_id;
     let timer = null;
     const show = (p) => {
-      const done = (p.succeeded || 0) + (p.failed || 0);
+      // A cancelled date is counted apart from the failed ones (the five
+      // counts add up to the total).
+      const done = (p.succeeded || 0) + (p.failed || 0) + (p.cancelled || 0);
       bar.value = done;
       bar.max = p.total || 1;
-      text.textContent = `${done} of ${p.total} finished: ${p.succeeded} done, ${p.failed} failed, ${p.running} running, ${p.queued} queued`;
-      fill(list, (p.dates || []).map((x) => h('li', { class: `bf-${String(x.status).toLowerCase()}`, dataset: { date: x.run_date, status: x.status } },
-        h('span', { class: 'bf-date' }, x.run_date), ' ',
-        h('span', { class: `badge badge-${String(x.status).toLowerCase()}` }, STATE[x.status] || x.status),
-        x.status !== 'QUEUED' && x.records_success !== null && x.records_success !== undefined ? ` ${x.records_success} records` : '',
-        x.error_message ? h('span', { class: 'err-cell' }, ` ${x.error_message}`) : null)));
+      text.textContent = `${done} of ${p.total} finished: ${p.succeeded} done, ${p.failed} failed, ${p.cancelled || 0} cancelled, ${p.running} running, ${p.queued} queued`;
+      fill(list, (p.dates || []).map((x) => {
+        const st = x.cancelled ? 'CANCELLED' : String(x.status);
+        return h('li', { class: `bf-${st.toLowerCase()}`, dataset: { date: x.run_date, status: x.status, cancelled: x.cancelled ? 'yes' : 'no' } },
+          h('span', { class: 'bf-date' }, x.run_date), ' ',
+          h('span', { class: `badge badge-${st.toLowerCase()}` }, STATE[st] || st),
+          x.status !== 'QUEUED' && x.records_success !== null && x.records_success !== undefined ? ` ${x.records_success} records` : '',
+          x.error_message ? h('span', { class: 'err-cell' }, ` ${x.error_message}`) : null);
+      }));
       const live = (p.queued || 0) + (p.running || 0);
       cancel.hidden = !live;
       d.dlg.dataset.finished = live ? 'no' : 'yes';

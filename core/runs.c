@@ -226,7 +226,8 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
          * connector FAILED after a newer success. Settled as a cancel. One
          * locked by someone else (a cancel, a delete locking the
          * connector's runs in id order) is theirs: waiting for it could
-         * deadlock with them. */
+         * deadlock with them. Its last attempt never started: it has no
+         * duration (schema/023). */
         "  SELECT q.id, r.id AS by_id, r.run_date AS by_date FROM sp_v2_connector_runs q"
         "   JOIN r ON q.connector_id = r.connector_id AND q.run_date = r.run_date"
         "  WHERE r.status IN ('SUCCESS', 'PARTIAL_SUCCESS') AND r.run_type <> 'TEST'"
@@ -235,7 +236,7 @@ int cd_runs_finalize_many(PGconn *conn, json_t *outcomes, char **err)
         "  FOR UPDATE OF q SKIP LOCKED"
         "), sup AS ("
         "  UPDATE sp_v2_connector_runs q SET status = 'FAILED', completed_at = now(),"
-        "   not_before = NULL, duration_seconds = 0,"
+        "   not_before = NULL, duration_seconds = NULL,"
         "   error_message = 'superseded: run ' || sq.by_id || ' loaded ' || sq.by_date"
         "    || ' after this run''s last attempt failed',"
         "   details = COALESCE(q.details, '{}'::jsonb)"

@@ -6,6 +6,14 @@
 --    dates read "5 failed". connectord_backfill_progress() is the progress
 --    the API, connectorctl and the ops page show, readable from psql too:
 --    queued + running + succeeded + failed + cancelled = total.
+--
+-- 2. A queued run that was cancelled (or settled as superseded) before its
+--    attempt started was stored with duration_seconds 0, and /metrics put it
+--    into connectord_run_duration_seconds as a 0 s run, pulling every
+--    percentile down. A run settled straight from QUEUED, or with no
+--    started_at at all, now has no duration (NULL), whichever path settles
+--    it; the runs stored so far are corrected once (the histogram's count
+--    drops by the runs that never ran: they were never durations).
 
 CREATE OR REPLACE FUNCTION connectord_backfill_progress(cid bigint, bid uuid)
 RETURNS json LANGUAGE sql STABLE AS $$
@@ -29,3 +37,39 @@ RETURNS json LANGUAGE sql STABLE AS $$
       FROM r
     HAVING count(*) > 0
 $$;
+
+CREATE OR REPLACE FUNCTION connectord_no_duration_unstarted()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.duration_seconds := NULL;
+    RETURN NEW;
+END
+$$;
+
+-- Only the rows in question fire it (the WHEN is checked before the
+-- function is called): heartbeats and claims pass straight through.
+DROP TRIGGER IF EXISTS trg_runs_no_duration_unstarted ON sp_v2_connector_runs;
+CREATE TRIGGER trg_runs_no_duration_unstarted
+    BEFORE UPDATE ON sp_v2_connector_runs
+    FOR EACH ROW
+    WHEN (NEW.duration_seconds IS NOT NULL
+          AND (NEW.started_at IS NULL
+               OR (OLD.status = 'QUEUED' AND NEW.status <> 'RUNNING')))
+    EXECUTE FUNCTION connectord_no_duration_unstarted();
+
+DROP TRIGGER IF EXISTS trg_runs_no_duration_unstarted_ins ON sp_v2_connector_runs;
+CREATE TRIGGER trg_runs_no_duration_unstarted_ins
+    BEFORE INSERT ON sp_v2_connector_runs
+    FOR EACH ROW
+    WHEN (NEW.duration_seconds IS NOT NULL AND NEW.started_at IS NULL)
+    EXECUTE FUNCTION connectord_no_duration_unstarted();
+
+-- The runs stored so far: cancelled from the queue (never started, or a
+-- retry or a superseded run whose last attempt never started) carry 0.
+UPDATE sp_v2_connector_runs SET duration_seconds = NULL
+ WHERE duration_seconds = 0 AND status = 'FAILED'
+   AND COALESCE(details->>'outcome', '') = 'cancelled'
+   AND (started_at IS NULL OR error_message LIKE 'superseded: %'
+        OR cancel_requested_at IS NOT DISTINCT FROM completed_at);
+UPDATE sp_v2_connector_runs SET duration_seconds = NULL
+ WHERE duration_seconds IS NOT NULL AND started_at IS NULL;

@@ -744,6 +744,8 @@ req GET "/connectors/$bf/backfills/$bid2"
 expect 200 "progress of a cancelled backfill"
 assert_eq "5|0|0|0|5|True|True" "$(jq_ '"%d|%d|%d|%d|%d|%s|%s" % (d["total"], d["failed"], d["queued"], d["running"], d["cancelled"] + d["succeeded"], d["cancelled"] >= 4, all(x["cancelled"] == (x["status"] == "FAILED") for x in d["dates"]))')" \
     "cancelled dates counted apart from failed ones"
+assert_eq "0|0" "$(q "SELECT count(*) FILTER (WHERE started_at IS NULL AND duration_seconds IS NOT NULL) || '|' || count(*) FILTER (WHERE status = 'FAILED' AND duration_seconds = 0) FROM sp_v2_connector_runs WHERE backfill_id = '$bid2'")" \
+    "no duration for the dates that never started"
 req GET "/connectors/$bf/backfills/$bid"
 assert_eq "0|0" "$(jq_ '"%d|%d" % (d["cancelled"], d["failed"])')" "a backfill that went through: nothing cancelled"
 

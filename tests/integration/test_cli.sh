@@ -66,6 +66,8 @@ queued=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, 
 cli 0 cancel "$queued"
 assert_contains "$OUT" "cancelled (it was queued)" "queued run"
 assert_eq "FAILED|cancelled by CLI" "$(q "SELECT status, error_message FROM sp_v2_connector_runs WHERE id = $queued")" "queued run cancelled"
+assert_eq "t" "$(q "SELECT duration_seconds IS NULL FROM sp_v2_connector_runs WHERE id = $queued")" \
+    "a run cancelled before it started has no duration (not 0 s)"
 cli 2 cancel abc
 assert_contains "$ERR" "usage:" "cancel usage"
 cli 2 cancel "$queued" extra

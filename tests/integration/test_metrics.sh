@@ -222,6 +222,19 @@ assert_eq 2 "$(val "$CD_TEST_TMP/p6" connectord_lease_rescues_total '{}')" "resc
 assert_eq 3 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_count '{"connector_type": "PG_API"}')" "PG_API durations: 2 kept + 1"
 assert_eq 1 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_bucket '{"connector_type": "PG_API", "le": "5"}')" "the 3 s run in le=5"
 assert_eq 4 "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_count '{"connector_type": "BANK_API"}')" "BANK_API durations unchanged"
+# A run cancelled while queued never ran: it has no duration (it was
+# counted as a 0 s run, pulling every percentile down).
+never=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, not_before)
+           VALUES ($a, 'MANUAL', '2026-03-09', 'QUEUED', now() + interval '1 day') RETURNING id")
+assert_contains "$("$CD" -c "$CFG" cancel "$never")" "cancelled (it was queued)" "a queued run cancelled"
+assert_eq "FAILED|true" "$(q "SELECT status || '|' || (duration_seconds IS NULL) FROM sp_v2_connector_runs WHERE id = $never")" \
+    "a run cancelled before it started has no duration"
+snap 6b
+for le in 1 +Inf; do
+    assert_eq "$(val "$CD_TEST_TMP/p6" connectord_run_duration_seconds_bucket "{\"connector_type\": \"PG_API\", \"le\": \"$le\"}")" \
+        "$(val "$CD_TEST_TMP/p6b" connectord_run_duration_seconds_bucket "{\"connector_type\": \"PG_API\", \"le\": \"$le\"}")" \
+        "the cancelled queued run is in no duration bucket (le=$le)"
+done
 assert_eq 2 "$(val "$CD_TEST_TMP/p6" connectord_notification_deliveries_total '{"channel": "hook", "outcome": "error"}')" "pruned deliveries still counted"
 
 echo "== a worker whose alert channels differ: it warns, and /metrics counts two lists"

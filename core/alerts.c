@@ -105,7 +105,12 @@ int cd_alerts_digest_due(const cd_alert_settings *s, int64_t now, char out[11])
  * (today minus sync_days_back, in its zone) must have succeeded. If not:
  * one LATE event per connector and local date. Connectors created or
  * resumed after today's deadline are not late yet. The NOT EXISTS keeps
- * later ticks from even trying (and from spending sequence values). */
+ * later ticks from even trying (and from spending sequence values).
+ * Yesterday is checked the same way: when no worker ticked between its
+ * deadline and midnight (all down, a restart at 23:59), the day whose
+ * data is still missing is alerted after midnight (once: same key), unless
+ * expected_by was set or changed only after yesterday's deadline (schema
+ * 023): a deadline set this morning was nobody's expectation yesterday. */
 static int check_late(PGconn *conn, int64_t now, char **err)
 {
     char t[32];
@@ -120,10 +125,13 @@ static int check_late(PGconn *conn, int64_t now, char **err)
         "   FROM sp_v2_connectors c"
         "  WHERE c.expected_by IS NOT NULL AND c.status IN ('ACTIVE', 'FAILED')"
         "), due AS ("
-        "  SELECT c.*, c.local_now::date AS local_date,"
-        "   c.local_now::date - connectord_days_back(c.connection_config) AS business_date,"
-        "   (c.local_now::date + c.expected_by::time) AT TIME ZONE c.tz AS deadline"
-        "   FROM c WHERE c.local_now IS NOT NULL AND c.local_now::time >= c.expected_by::time"
+        "  SELECT c.*, k.day AS local_date, k.today,"
+        "   k.day - connectord_days_back(c.connection_config) AS business_date,"
+        "   (k.day + c.expected_by::time) AT TIME ZONE c.tz AS deadline"
+        "   FROM c CROSS JOIN LATERAL (VALUES (c.local_now::date, true),"
+        "    (c.local_now::date - 1, false)) k(day, today)"
+        "   WHERE c.local_now IS NOT NULL"
+        "    AND (NOT k.today OR c.local_now::time >= c.expected_by::time)"
         "), late AS ("
         "  SELECT d.*, 'late:' || d.id || ':' || d.local_date AS dedup_key,"
         "   (SELECT r.status FROM sp_v2_connector_runs r WHERE r.connector_id = d.id"
@@ -131,6 +139,8 @@ static int check_late(PGconn *conn, int64_t now, char **err)
         "     ORDER BY r.id DESC LIMIT 1) AS last_status"
         "   FROM due d"
         "  WHERE d.created_at <= d.deadline AND (d.resumed_at IS NULL OR d.resumed_at <= d.deadline)"
+        "    AND (d.today OR NOT EXISTS (SELECT 1 FROM connectord_expected_by_set s"
+        "     WHERE s.connector_id = d.id AND s.set_at > d.deadline))"
         "    AND NOT EXISTS (SELECT 1 FROM sp_v2_connector_runs r WHERE r.connector_id = d.id"
         "     AND r.run_date = d.business_date AND r.run_type <> 'TEST'"
         "     AND r.status IN ('SUCCESS', 'PARTIAL_SUCCESS'))"

@@ -14,6 +14,14 @@
 --    started_at at all, now has no duration (NULL), whichever path settles
 --    it; the runs stored so far are corrected once (the histogram's count
 --    drops by the runs that never ran: they were never durations).
+--
+-- 3. A late-data alert was raised only by a tick between the connector's
+--    expected_by and midnight: with no worker ticking then (all down, a
+--    restart at 23:59), the day's missing data was never alerted. The
+--    workers now also check yesterday, but only for connectors whose
+--    expected_by was already set at yesterday's deadline:
+--    connectord_expected_by_set records when it was last set or changed
+--    (NULL before this migration: taken as long ago).
 
 CREATE OR REPLACE FUNCTION connectord_backfill_progress(cid bigint, bid uuid)
 RETURNS json LANGUAGE sql STABLE AS $$
@@ -73,3 +81,29 @@ UPDATE sp_v2_connector_runs SET duration_seconds = NULL
         OR cancel_requested_at IS NOT DISTINCT FROM completed_at);
 UPDATE sp_v2_connector_runs SET duration_seconds = NULL
  WHERE duration_seconds IS NOT NULL AND started_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS connectord_expected_by_set (
+    connector_id BIGINT PRIMARY KEY REFERENCES sp_v2_connectors (id) ON DELETE CASCADE,
+    set_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION connectord_expected_by_stamp()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO connectord_expected_by_set (connector_id, set_at) VALUES (NEW.id, now())
+        ON CONFLICT (connector_id) DO UPDATE SET set_at = EXCLUDED.set_at;
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS trg_connectors_expected_by_ins ON sp_v2_connectors;
+CREATE TRIGGER trg_connectors_expected_by_ins
+    AFTER INSERT ON sp_v2_connectors
+    FOR EACH ROW WHEN (NEW.expected_by IS NOT NULL)
+    EXECUTE FUNCTION connectord_expected_by_stamp();
+
+DROP TRIGGER IF EXISTS trg_connectors_expected_by_upd ON sp_v2_connectors;
+CREATE TRIGGER trg_connectors_expected_by_upd
+    AFTER UPDATE OF expected_by ON sp_v2_connectors
+    FOR EACH ROW WHEN (NEW.expected_by IS NOT NULL AND OLD.expected_by IS DISTINCT FROM NEW.expected_by)
+    EXECUTE FUNCTION connectord_expected_by_stamp();

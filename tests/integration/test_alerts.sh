@@ -321,6 +321,36 @@ wait_for "SELECT count(*) = 2 FROM sp_v2_notifications WHERE kind = 'LATE' AND c
 wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $ontime" 30 "ontime is late on day 2 (nothing for 03-10)"
 set_now "2026-03-11T03:50:00Z"; sleep 1.5
 assert_eq 3 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE'")" "still once per connector and day"
+echo "-- no tick between expected_by and midnight: the missed day is alerted after midnight, once"
+# Both workers down from before 09:40 until after midnight (or restarted at
+# 23:59): on the next day's ticks, before that day's 09:40, yesterday's
+# missing data was never alerted. (No tick after 10:00 on 03-11: the
+# digest of 03-10 is not due in this test.)
+gap=$(add gap '{"rows": 1, "seed": 9, "bank": "G"}' "'[\"hook\"]'" "'09:40'")
+gapok=$(add gapok '{"rows": 1, "seed": 10, "bank": "GO"}' "'[\"hook\"]'" "'09:40'")
+# Their expected_by set on the morning of 03-11 (after 03-10's deadline, so
+# nothing for 03-10), that of the connectors above long ago.
+q "UPDATE connectord_expected_by_set SET set_at = '2026-03-11T00:00:00Z' WHERE connector_id IN ($gap, $gapok)" >/dev/null
+q "UPDATE connectord_expected_by_set SET set_at = '2020-01-01' WHERE connector_id IN ($late, $ontime)" >/dev/null
+set_now "2026-03-11T04:00:00Z"; sleep 1.5   # 09:30 IST: not late yet
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id IN ($gap, $gapok)")" "not late before 09:40"
+# gapok's data arrives in the dark (a run by hand, another host): no alert for it
+q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, started_at, completed_at) VALUES ($gapok, 'MANUAL', '2026-03-10', 'SUCCESS', now(), now())" >/dev/null
+set_now "2026-03-11T18:35:00Z"   # 00:05 IST on 03-12: no tick saw 09:40 on 03-11
+wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $gap" 30 "yesterday's missed deadline alerted after midnight"
+assert_eq "2026-03-11|2026-03-10|09:40" "$(q "SELECT event_date || '|' || (payload->>'business_date') || '|' || (payload->>'expected_by') FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $gap")" \
+    "for the day whose deadline passed (03-11) and its business date (03-10)"
+for t in 18:50:00 19:30:00; do set_now "2026-03-11T${t}Z"; sleep 1.5; done
+assert_eq "1|0" "$(q "SELECT count(*) FILTER (WHERE connector_id = $gap) || '|' || count(*) FILTER (WHERE connector_id = $gapok) FROM sp_v2_notifications WHERE kind = 'LATE'")" \
+    "once; nothing for the connector whose data arrived"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $late AND event_date = '2026-03-11'")" \
+    "a day already alerted before midnight is not alerted again after it"
+# An expected_by set this morning was nobody's expectation yesterday.
+fresh=$(add fresh '{"rows": 1, "seed": 11, "bank": "F"}' "'[\"hook\"]'" "'09:40'")
+set_now "2026-03-11T19:45:00Z"; sleep 1.5
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $fresh")" \
+    "no alert for yesterday when expected_by was set after yesterday's deadline"
+q "UPDATE sp_v2_connectors SET expected_by = NULL WHERE id IN ($gap, $gapok, $fresh)" >/dev/null
 
 echo "== daily digest: once, at its time, with yesterday's figures"
 dg=$(add digestme '{"rows": 1, "seed": 8, "bank": "D"}' "'[]'")

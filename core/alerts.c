@@ -18,10 +18,24 @@
  * checked: an alert is at most this late, and the check costs one query. */
 #define LATE_CHECK_EVERY_S 15
 
+/* After the digest's query failed, the loop tries it again no sooner than
+ * this (monotonic time): not on every pass of the loop. */
+#define DIGEST_RETRY_MS 5000
+
+/* A query of the tick that fails pass after pass (a broken migration, a
+ * trigger refusing the row, permissions) is logged when it starts failing
+ * and when its reason changes, and once more when it works again: not on
+ * every pass, which flooded the journal. */
+typedef struct failing {
+    char *reason; /* NULL while it works */
+    int64_t retry_ms; /* mono_ms() before which it is not tried again; 0: any time */
+} failing;
+
 struct cd_alerts {
     cd_notifier *notifier;
     int64_t last_late_check;     /* clock seconds; 0: never */
     char digest_done[11];        /* the date of the last digest raised (or found) */
+    failing late_failing, digest_failing;
 };
 
 /* When the event loop last ticked, written by it and read by API threads
@@ -33,6 +47,28 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A query failed with err (taken): logged unless it is the same failure
+ * as last time. */
+static void query_failed(failing *f, char *err)
+{
+    if (!f->reason || strcmp(f->reason, err) != 0) {
+        cd_error("alerts: %s (retried; logged again only when it works or fails otherwise)", err);
+        free(f->reason);
+        f->reason = err;
+    } else {
+        free(err);
+    }
+}
+
+static void query_worked(failing *f, const char *what)
+{
+    if (!f->reason)
+        return;
+    cd_info("alerts: %s works again", what);
+    free(f->reason);
+    f->reason = NULL;
 }
 
 double cd_alerts_tick_age_seconds(void)
@@ -85,6 +121,8 @@ void cd_alerts_stop(cd_alerts *a)
         return;
     cd_notifier_stop(a->notifier);
     cd_alert_settings_set(NULL);
+    free(a->late_failing.reason);
+    free(a->digest_failing.reason);
     free(a);
 }
 
@@ -230,18 +268,24 @@ void cd_alerts_tick(cd_alerts *a, PGconn *conn, int64_t now)
         a->last_late_check = now;
         int n = check_late(conn, now, &err);
         if (n < 0) {
-            cd_error("alerts: %s", err);
-            free(err), err = NULL;
+            query_failed(&a->late_failing, err);
+            err = NULL;
+        } else {
+            query_worked(&a->late_failing, "the late-data check");
         }
         raised += n > 0;
     }
     char date[11];
-    if (cd_alerts_digest_due(s, now, date) == 0 && strcmp(date, a->digest_done) != 0) {
+    if (cd_alerts_digest_due(s, now, date) == 0 && strcmp(date, a->digest_done) != 0 &&
+        (!a->digest_failing.retry_ms || mono_ms() >= a->digest_failing.retry_ms)) {
         int n = raise_digest(conn, s, date, &err);
         if (n < 0) {
-            cd_error("alerts: %s", err);
-            free(err), err = NULL;
+            query_failed(&a->digest_failing, err);
+            err = NULL;
+            a->digest_failing.retry_ms = mono_ms() + DIGEST_RETRY_MS;
         } else {
+            query_worked(&a->digest_failing, "the daily digest");
+            a->digest_failing.retry_ms = 0;
             /* Raised here or by another worker: done for the day either way. */
             memcpy(a->digest_done, date, sizeof date);
             raised += n > 0;

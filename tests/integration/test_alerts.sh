@@ -380,6 +380,27 @@ assert_eq 1 "$digest_mail" "one digest email"
 grep -q -- "- digestme: 3 runs (2 succeeded, 1 failed), 15 records loaded, 3 record errors, 2 late days" \
     "$(grep -l "daily digest 2026-03-11" "$MAILDIR"/*.eml)" || cd_fail "digest email lines"
 
+echo "== a digest that cannot be raised is logged once, and once when it works again"
+# The query failed on every pass of the loop, each failure logged.
+q "CREATE FUNCTION test_refuse_digest() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN RAISE EXCEPTION 'digest refused by the test'; END \$\$;
+   CREATE TRIGGER test_refuse_digest BEFORE INSERT ON sp_v2_notifications
+   FOR EACH ROW WHEN (NEW.kind = 'DIGEST') EXECUTE FUNCTION test_refuse_digest()" >/dev/null
+refused() { grep -c "digest refused by the test" "$CD_TEST_TMP/serve-$1.log" || true; }
+set_now "2026-03-13T04:31:00Z"   # 10:01 IST: the digest of 03-12 is due
+for i in $(seq 1 50); do [ "$(refused w1)" -ge 1 ] && [ "$(refused w2)" -ge 1 ] && break; sleep 0.2; done
+sleep 12   # a couple of retries and many loop passes
+for w in w1 w2; do
+    assert_eq 1 "$(refused $w)" "$w logs the failing digest once"
+done
+assert_contains "$(grep "digest refused by the test" "$CD_TEST_TMP/serve-w1.log")" "raising the daily digest" "the log line says what failed"
+q "DROP TRIGGER test_refuse_digest ON sp_v2_notifications; DROP FUNCTION test_refuse_digest()" >/dev/null
+wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'DIGEST' AND event_date = '2026-03-12'" 20 "the digest raised once the query works"
+for w in w1 w2; do
+    for i in $(seq 1 50); do grep -q "the daily digest works again" "$CD_TEST_TMP/serve-$w.log" && break; sleep 0.2; done
+    assert_eq 1 "$(grep -c "the daily digest works again" "$CD_TEST_TMP/serve-$w.log" || true)" "$w logs the recovery once"
+done
+
 echo "== POST /notifications/test"
 code=$(curl -s -o "$CD_TEST_TMP/t.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"channel": "slack"}' "$API/notifications/test")
 assert_eq 202 "$code" "test queued: $(cat "$CD_TEST_TMP/t.json")"

@@ -746,6 +746,37 @@ try {
   await page.keyboard.press('Escape');
   await bf3.waitFor({ state: 'detached' });
 
+  log('a cancelled backfill counts its dates as cancelled, not failed, and the counts add up');
+  {
+    await makeGen('Cancel gen', { rows: 50, sleep_ms: 200 });
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await card('Cancel gen').getByRole('button', { name: 'Backfill Cancel gen' }).click();
+    const bfc = dialogNamed('backfill');
+    await bfc.getByText('This creates 5 runs').waitFor();
+    await bfc.getByRole('button', { name: 'Start backfill' }).click();
+    await bfc.locator('.bf-dates li[data-status="RUNNING"]').first().waitFor({ timeout: 30000 });
+    await bfc.getByRole('button', { name: 'Cancel backfill' }).click();
+    await dialogNamed('confirm').getByRole('button', { name: 'Cancel backfill' }).click();
+    await page.waitForFunction(() => document.querySelector('dialog[data-name="backfill"]')?.dataset.finished === 'yes', null, { timeout: 60000 });
+    const text = await bfc.locator('.bf-text').textContent();
+    const m = text.match(/^(\d+) of 5 finished: (\d+) done, 0 failed, (\d+) cancelled, 0 running, 0 queued/);
+    assert.ok(m, `progress text: ${text}`);
+    assert.equal(Number(m[2]) + Number(m[3]), 5, `done and cancelled add up to the total: ${text}`);
+    assert.equal(Number(m[1]), 5, `every date finished: ${text}`);
+    assert.ok(Number(m[3]) >= 4, `the dates not yet run are cancelled: ${text}`);
+    assert.equal(await bfc.locator('progress').evaluate((p) => `${p.value}/${p.max}`), '5/5');
+    const dates = await bfc.locator('.bf-dates li').evaluateAll((els) => els.map((e) => [e.dataset.status, e.dataset.cancelled, e.querySelector('.badge').textContent]));
+    for (const [status, cancelled, badge] of dates) {
+      if (status === 'FAILED') assert.deepEqual([cancelled, badge], ['yes', 'cancelled'], 'a cancelled date is shown as cancelled');
+    }
+    for (const t of await bfc.locator('.bf-dates li[data-cancelled="yes"]').allTextContents()) {
+      assert.ok(!/records/.test(t), `no record count for a cancelled date: ${t}`);
+    }
+    await shot(page, 'backfill-cancelled');
+    await page.keyboard.press('Escape');
+    await bfc.waitFor({ state: 'detached' });
+  }
+
   log('alert links: #run-ID and #connector-CID-run-RID open the run, #connector-ID shows the card, unknown ids say so');
   {
     const h1 = await (await context.request.get(`${URL0}/connectors/${slowId}/history?limit=1`, { headers: apiH })).json();

@@ -97,7 +97,8 @@ export function openBackfill(c, onChange) {
         return h('li', { class: `bf-${st.toLowerCase()}`, dataset: { date: x.run_date, status: x.status, cancelled: x.cancelled ? 'yes' : 'no' } },
           h('span', { class: 'bf-date' }, x.run_date), ' ',
           h('span', { class: `badge badge-${st.toLowerCase()}` }, STATE[st] || st),
-          x.status !== 'QUEUED' && x.records_success !== null && x.records_success !== undefined ? ` ${x.records_success} records` : '',
+          // A cancelled date loaded nothing (a cancel keeps none of its rows).
+          x.status !== 'QUEUED' && !x.cancelled && x.records_success !== null && x.records_success !== undefined ? ` ${x.records_success} records` : '',
           x.error_message ? h('span', { class: 'err-cell' }, ` ${x.error_message}`) : null);
       }));
       const live = (p.queued || 0) + (p.running || 0);

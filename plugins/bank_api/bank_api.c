@@ -7,11 +7,13 @@
  * each JSON record, or a CSV header name (a 1-based column number when
  * csv.header is false).
  *
- * JSON: a page is read whole (at most MAX_BODY) into yajl's tree and the
- * records are the array at records_path ("data.transactions"; empty: the
- * body is the array). Numbers keep the exact text the bank sent (yajl's
- * tree keeps it), never a double. Bodies with invalid UTF-8 are refused
- * by yajl as a whole page (its tree parser always validates).
+ * JSON: a page (at most MAX_BODY) is parsed as it arrives by yajl's
+ * callback parser; the records are the items of the array at records_path
+ * ("data.transactions"; empty: the body is the array), each mapped and
+ * handed on as soon as it ends, so memory is bounded by the largest
+ * record, not by the page or its number of values. Numbers keep the exact
+ * text the bank sent (yajl hands it over), never a double. Invalid UTF-8
+ * in a string fails the page (yajl validates).
  * CSV: streamed through cdc_csv as it arrives; each page starts with its
  * own header row.
  *
@@ -50,7 +52,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <time.h>
-#include <yajl/yajl_tree.h>
+#include <yajl/yajl_parse.h>
 
 #include "bank_api_internal.h"
 #include "cdc_csv.h"
@@ -386,8 +388,8 @@ static int validate(cd_run *run)
     return cdc_validate_with(hostapi, run, &validating, check_config);
 }
 
-/* Largest body buffered for one JSON page; a statement page bigger than
- * this is a misconfigured page size, not data. CSV is streamed. */
+/* Largest JSON page: a statement page bigger than this is a misconfigured
+ * page size, not data. (It is parsed as it arrives, never held whole.) */
 #define MAX_BODY (64u * 1024u * 1024u)
 
 /* Bytes of a SHA-256 digest. */
@@ -490,136 +492,6 @@ static void digest_record(ba_map *m, const char *const *values, const size_t *le
     }
 }
 
-/* Adds a whole JSON record to the page's fingerprint, every key and value
- * of it, mapped or not: records that differ only in keys no column maps
- * (a mapping that finds nothing) must not look alike. */
-static void digest_json(EVP_MD_CTX *d, yajl_val v, int depth)
-{
-    unsigned char tag = YAJL_IS_STRING(v)   ? 's'
-                        : YAJL_IS_NUMBER(v) ? 'n'
-                        : YAJL_IS_OBJECT(v) ? 'o'
-                        : YAJL_IS_ARRAY(v)  ? 'a'
-                        : YAJL_IS_TRUE(v)   ? 't'
-                        : YAJL_IS_FALSE(v)  ? 'f'
-                                            : 'z';
-    EVP_DigestUpdate(d, &tag, 1);
-    const char *text = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v)
-                       : YAJL_IS_NUMBER(v) ? YAJL_GET_NUMBER(v)
-                                           : NULL;
-    if (text) {
-        uint64_t len = strlen(text);
-        EVP_DigestUpdate(d, &len, sizeof len);
-        EVP_DigestUpdate(d, text, (size_t)len);
-    } else if (depth < 64 && YAJL_IS_OBJECT(v)) {
-        uint64_t n = YAJL_GET_OBJECT(v)->len;
-        EVP_DigestUpdate(d, &n, sizeof n);
-        for (size_t i = 0; i < YAJL_GET_OBJECT(v)->len; i++) {
-            const char *k = YAJL_GET_OBJECT(v)->keys[i];
-            uint64_t kl = strlen(k);
-            EVP_DigestUpdate(d, &kl, sizeof kl);
-            EVP_DigestUpdate(d, k, (size_t)kl);
-            digest_json(d, YAJL_GET_OBJECT(v)->values[i], depth + 1);
-        }
-    } else if (depth < 64 && YAJL_IS_ARRAY(v)) {
-        uint64_t n = YAJL_GET_ARRAY(v)->len;
-        EVP_DigestUpdate(d, &n, sizeof n);
-        for (size_t i = 0; i < YAJL_GET_ARRAY(v)->len; i++)
-            digest_json(d, YAJL_GET_ARRAY(v)->values[i], depth + 1);
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* JSON pages                                                          */
-/* ------------------------------------------------------------------ */
-
-/* The value at a dot path ("data.transactions") in doc; empty path: doc. */
-static yajl_val at_path(yajl_val doc, const char *path)
-{
-    if (!path || !*path)
-        return doc;
-    char *copy = strdup(path);
-    if (!copy)
-        return NULL;
-    yajl_val cur = doc;
-    for (char *save = NULL, *part = strtok_r(copy, ".", &save); part && cur;
-         part = strtok_r(NULL, ".", &save)) {
-        const char *p[2] = {part, NULL};
-        cur = YAJL_IS_OBJECT(cur) ? yajl_tree_get(cur, p, yajl_t_any) : NULL;
-    }
-    free(copy);
-    return cur;
-}
-
-/* JSON may spell a NUL (\u0000), and yajl's tree keeps strings as C
- * strings: a reference or amount holding one would be cut there and loaded
- * as if whole. Such escapes are turned into U+FFFF (a noncharacter no bank
- * sends, checked), which survives the parse and marks the value. */
-#define NUL_MARK "\xEF\xBF\xBF"
-
-/* Points at each real \u0000 escape of body (a backslash that is not
- * itself escaped); returns how many. */
-static size_t nul_escapes(const char *body, int *has_mark)
-{
-    size_t n = 0;
-    *has_mark = strstr(body, NUL_MARK) != NULL;
-    for (const char *p = body; *p; p++) {
-        if (*p != '\\' || !p[1])
-            continue;
-        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
-            n++;
-        if (p[1] == 'u' && strncasecmp(p + 2, "ffff", 4) == 0)
-            *has_mark = 1;
-        p++; /* the escaped character is not an escape itself */
-    }
-    return n;
-}
-
-/* body with every real \u0000 escape as \uffff (malloc'd). */
-static char *mark_nuls(const char *body)
-{
-    char *out = strdup(body);
-    if (!out)
-        return NULL;
-    for (char *p = out; *p; p++) {
-        if (*p != '\\' || !p[1])
-            continue;
-        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
-            memcpy(p + 2, "ffff", 4);
-        p++;
-    }
-    return out;
-}
-
-/* Deepest nesting of arrays and objects a JSON page may have. A statement
- * needs a handful of levels; yajl_tree_free recurses once per level, so
- * a page of a million '[' (2 MB) would crash the runner on the stack. */
-#define MAX_JSON_DEPTH 512
-
-/* 1 if body nests arrays and objects no deeper than MAX_JSON_DEPTH
- * (brackets inside strings do not count). */
-static int json_depth_ok(const char *body)
-{
-    int depth = 0, in_string = 0;
-    for (const char *p = body; *p; p++) {
-        if (in_string) {
-            if (*p == '\\' && p[1])
-                p++;
-            else if (*p == '"')
-                in_string = 0;
-        } else if (*p == '"') {
-            in_string = 1;
-        } else if (*p == '[' || *p == '{') {
-            if (++depth > MAX_JSON_DEPTH)
-                return 0;
-        } else if (*p == ']' || *p == '}') {
-            depth--;
-        }
-    }
-    return 1;
-}
-
-/* Emits the records of one JSON page. *count: records seen; *next_cursor:
- * malloc'd cursor at cursor_path (NULL when absent, null or empty). */
 static int ba_same(const char *s, size_t n, const char *w)
 {
     if (strlen(w) != n)
@@ -681,125 +553,549 @@ static int ba_direction(cd_run *run, ba_map *m, const char *ref)
     return 0;
 }
 
-static int emit_json(cd_run *run, const json_t *root, ba_map *m, const char *body, long page,
-                     uint64_t *count, char **next_cursor)
+/* ------------------------------------------------------------------ */
+/* JSON pages (streamed)                                               */
+/* ------------------------------------------------------------------ */
+
+/* A page is parsed as it arrives, through yajl's callbacks: only the
+ * record being read is kept (the mapped values of one item), never the
+ * page or a tree of it. A tree cost some 90 bytes per value, so a page of
+ * 64 MiB of tiny values ([0,0,0,...]) took gigabytes. */
+
+/* Deepest nesting of arrays and objects a JSON page may have. A statement
+ * needs a handful of levels; a page nested deeper is no statement. */
+#define MAX_JSON_DEPTH 512
+
+/* A dot path ("data.transactions") followed while the page streams by:
+ * the value it names is reached through objects only, and of a key given
+ * twice in one object the first counts (as yajl_tree_get found it). */
+typedef struct bj_path {
+    char *copy;   /* the path, its dots turned into NULs */
+    char **parts; /* the non-empty parts */
+    size_t *lens;
+    size_t n;
+    int lvl;      /* depth of the deepest open object on the path */
+    int armed;    /* the next value at depth lvl is the path's next step */
+    int done;     /* the value was reached, or cannot be any more */
+} bj_path;
+
+static int path_init(bj_path *p, const char *path)
 {
-    char errbuf[256];
-    *count = 0;
-    if (next_cursor)
-        *next_cursor = NULL;
-    int has_mark = 0;
-    char *marked = NULL;
+    memset(p, 0, sizeof *p);
+    p->armed = 1; /* the top-level value is the empty path's */
+    path = path ? path : "";
+    size_t max = strlen(path) / 2 + 1;
+    p->copy = strdup(path);
+    p->parts = calloc(max, sizeof *p->parts);
+    p->lens = calloc(max, sizeof *p->lens);
+    if (!p->copy || !p->parts || !p->lens)
+        return -1;
+    char *save = NULL;
+    for (char *part = strtok_r(p->copy, ".", &save); part && p->n < max;
+         part = strtok_r(NULL, ".", &save)) {
+        p->parts[p->n] = part;
+        p->lens[p->n++] = strlen(part);
+    }
+    return 0;
+}
+
+static void path_free(bj_path *p)
+{
+    free(p->copy);
+    free(p->parts);
+    free(p->lens);
+    memset(p, 0, sizeof *p);
+}
+
+/* A value starts inside k open containers: 1 if it is the path's value. */
+static int path_value(bj_path *p, int k, int is_object)
+{
+    if (p->done || !p->armed || k != p->lvl)
+        return 0;
+    p->armed = 0;
+    if ((size_t)k == p->n) {
+        p->done = 1;
+        return 1;
+    }
+    if (is_object)
+        p->lvl = k + 1; /* on the path: its keys are looked at */
+    else
+        p->done = 1;    /* a scalar or an array where the path goes on */
+    return 0;
+}
+
+/* A key of the object at depth k. */
+static void path_key(bj_path *p, int k, const unsigned char *s, size_t len)
+{
+    if (!p->done && k == p->lvl && k >= 1 && (size_t)k <= p->n && p->lens[k - 1] == len &&
+        memcmp(p->parts[k - 1], s, len) == 0)
+        p->armed = 1;
+}
+
+/* The container at depth k ends: an object on the path ending without the
+ * path's key has no such value. */
+static void path_end(bj_path *p, int k)
+{
+    if (!p->done && k == p->lvl && k > 0)
+        p->done = 1;
+}
+
+/* Why a page's parse stopped. */
+enum { BJ_OK, BJ_MARKUP, BJ_MALFORMED, BJ_DEEP, BJ_NOARRAY, BJ_CURSOR_NUL, BJ_STOP };
+
+/* Column state for the current item. */
+#define COL_SEEN 1 /* its key appeared (the first occurrence counts) */
+#define COL_PEND 2 /* its key was the last one: the next value is its own */
+#define COL_TEXT 4 /* it has a value (string, number, true, false) */
+
+typedef struct ba_json {
+    cd_run *run;
+    ba_map *m;            /* NULL when only counting */
+    long page;
+    int emit;             /* 0 in test(): count the records only */
+    const char *records_path, *cursor_path;
+    yajl_handle h;
+    bj_path rec, cur;
+    int want_cursor;
+    int depth;            /* open arrays and objects */
+    int rec_depth;        /* depth of the records array while it is open, else 0 */
+    int found;            /* the records array was met */
+    int item_object;      /* the current item is an object */
+    char ref[64];         /* "page N item M" of the current item */
+    uint64_t count;       /* items of the records array so far */
+    char *cursor;         /* the value at cursor_path (string or number) */
+    size_t cursor_len;
+    cdc_buf *vals;        /* per column: the current item's value */
+    unsigned char *col;   /* per column: COL_* */
+    uint64_t events;      /* callbacks so far */
+    uint64_t quiet;       /* bytes fed since a callback last came */
+    uint64_t offset;      /* body bytes fed (a byte-order mark counted) */
+    cdc_buf hold;         /* bytes held back while one long value goes on */
+    int bom;              /* bytes of a leading UTF-8 BOM matched; -1: past it */
+    int started;          /* a byte other than blanks was seen */
+    int markup;           /* the Content-Type is an HTML or XML page */
+    int stopped;
+    int kind;             /* BJ_* */
+    int rc;               /* cd_status when kind is not BJ_OK */
+    char *message;        /* malloc'd, when kind is not BJ_OK */
+} ba_json;
+
+/* Stops the parse (the first reason wins); 0 for yajl. */
+static int bj_stop(ba_json *j, int kind, int rc, char *message)
+{
+    if (!j->stopped) {
+        j->stopped = 1;
+        j->kind = kind;
+        j->rc = rc;
+        j->message = message;
+    } else {
+        free(message);
+    }
+    return 0;
+}
+
+static void bj_digest(ba_json *j, unsigned char tag, const void *s, size_t len)
+{
+    EVP_MD_CTX *d = j->m ? j->m->page_digest : NULL;
+    if (!d)
+        return;
+    EVP_DigestUpdate(d, &tag, 1);
+    if (s) {
+        uint64_t n = len;
+        EVP_DigestUpdate(d, &n, sizeof n);
+        EVP_DigestUpdate(d, s, len);
+    }
+}
+
+/* A new item of the records array: a value inside it and nowhere deeper. */
+static int bj_item_start(ba_json *j, int is_object)
+{
+    j->count++;
+    j->item_object = is_object;
+    if (!j->emit)
+        return 1;
+    snprintf(j->ref, sizeof j->ref, "page %ld item %llu", j->page, (unsigned long long)j->count);
+    if (hostapi->is_cancelled(j->run))
+        return bj_stop(j, BJ_STOP, CD_CANCELLED, cdc_printf("cancelled"));
+    if (is_object) {
+        for (size_t c = 0; c < j->m->n; c++) {
+            j->col[c] = 0;
+            j->vals[c].len = 0;
+        }
+    }
+    return 1;
+}
+
+/* The item object ended: one record, or a record error. */
+static int bj_item_end(ba_json *j)
+{
+    if (!j->emit)
+        return 1;
+    ba_map *m = j->m;
+    const char *nul_key = NULL;
+    for (size_t c = 0; c < m->n; c++) {
+        m->values[c] = NULL;
+        m->lengths[c] = 0;
+        if (!m->keys[c]) {
+            m->values[c] = synthesized(m, c);
+            m->lengths[c] = m->values[c] ? strlen(m->values[c]) : 0;
+        } else if (j->col[c] & COL_TEXT) {
+            m->values[c] = j->vals[c].data ? j->vals[c].data : "";
+            m->lengths[c] = j->vals[c].len;
+            /* JSON may spell a NUL (\u0000): an id or amount holding one
+             * is no value a statement has, nor one a C string keeps. */
+            if (!nul_key && memchr(m->values[c], '\0', m->lengths[c]))
+                nul_key = m->keys[c];
+        }
+    }
+    if (nul_key) {
+        char *why = cdc_printf("%s holds a NUL character (\\u0000)", nul_key);
+        hostapi->record_error(j->run, j->ref, why ? why : "a field holds a NUL character", NULL, 0);
+        free(why);
+        return 1;
+    }
+    if (ba_direction(j->run, m, j->ref))
+        return 1;
+    int er = hostapi->record_emit(j->run, m->values, m->lengths, j->ref);
+    if (er != CD_OK)
+        return bj_stop(j, BJ_STOP, er, cdc_printf("the host stopped taking records"));
+    return 1;
+}
+
+/* A string, number, true, false or null (text NULL for null). */
+static int bj_scalar(ba_json *j, unsigned char tag, const char *s, size_t len)
+{
+    int k = j->depth;
+    j->events++;
+    if (j->want_cursor && path_value(&j->cur, k, 0) && (tag == 's' || tag == 'n')) {
+        free(j->cursor);
+        j->cursor = malloc(len + 1);
+        if (!j->cursor)
+            return bj_stop(j, BJ_STOP, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
+        memcpy(j->cursor, s, len);
+        j->cursor[len] = '\0';
+        j->cursor_len = len;
+    }
+    path_value(&j->rec, k, 0); /* found there: no array */
+    if (!j->rec_depth || k < j->rec_depth)
+        return 1;
+    if (k == j->rec_depth && !bj_item_start(j, 0))
+        return 0;
+    bj_digest(j, tag, tag == 's' || tag == 'n' ? s : NULL, len);
+    if (k == j->rec_depth && j->emit)
+        hostapi->record_error(j->run, j->ref, "record is not a JSON object", NULL, 0);
+    if (k == j->rec_depth + 1 && j->item_object && j->emit) {
+        for (size_t c = 0; c < j->m->n; c++) {
+            if (!(j->col[c] & COL_PEND))
+                continue;
+            j->col[c] &= (unsigned char)~COL_PEND;
+            if (s) {
+                j->vals[c].len = 0;
+                if (cdc_buf_append(&j->vals[c], s, len) != 0)
+                    return bj_stop(j, BJ_STOP, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
+                j->col[c] |= COL_TEXT;
+            }
+        }
+    }
+    return 1;
+}
+
+static int bj_null(void *ctx)
+{
+    return bj_scalar(ctx, 'z', NULL, 0);
+}
+
+static int bj_boolean(void *ctx, int b)
+{
+    return bj_scalar(ctx, b ? 't' : 'f', b ? "true" : "false", b ? 4 : 5);
+}
+
+static int bj_number(void *ctx, const char *s, size_t len)
+{
+    return bj_scalar(ctx, 'n', s, len); /* the exact text the bank sent */
+}
+
+static int bj_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return bj_scalar(ctx, 's', (const char *)s, len);
+}
+
+static int bj_start(ba_json *j, int is_object)
+{
+    int k = j->depth;
+    j->events++;
+    if (k >= MAX_JSON_DEPTH)
+        return bj_stop(j, BJ_DEEP, CD_ERR_PERMANENT,
+                       cdc_printf("the bank API's JSON (page %ld) nests arrays or objects deeper "
+                                  "than %d levels; not a statement", j->page, MAX_JSON_DEPTH));
+    if (j->want_cursor)
+        path_value(&j->cur, k, is_object);
+    if (path_value(&j->rec, k, is_object)) {
+        if (!is_object && !j->found) {
+            j->found = 1;
+            j->rec_depth = k + 1;
+        }
+    } else if (j->rec_depth && k >= j->rec_depth) {
+        if (k == j->rec_depth && !bj_item_start(j, is_object))
+            return 0;
+        bj_digest(j, is_object ? 'o' : 'a', NULL, 0);
+        if (k == j->rec_depth && !is_object && j->emit)
+            hostapi->record_error(j->run, j->ref, "record is not a JSON object", NULL, 0);
+        if (k == j->rec_depth + 1 && j->item_object && j->emit)
+            for (size_t c = 0; c < j->m->n; c++)
+                j->col[c] &= (unsigned char)~COL_PEND; /* nested: no value */
+    }
+    j->depth++;
+    return 1;
+}
+
+static int bj_start_map(void *ctx)
+{
+    return bj_start(ctx, 1);
+}
+
+static int bj_start_array(void *ctx)
+{
+    return bj_start(ctx, 0);
+}
+
+static int bj_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    ba_json *j = ctx;
+    int k = j->depth;
+    j->events++;
+    path_key(&j->rec, k, s, len);
+    if (j->want_cursor)
+        path_key(&j->cur, k, s, len);
+    if (!j->rec_depth || k <= j->rec_depth)
+        return 1;
+    bj_digest(j, 'k', s, len);
+    if (k == j->rec_depth + 1 && j->item_object && j->emit) {
+        for (size_t c = 0; c < j->m->n; c++) {
+            const char *key = j->m->keys[c];
+            if (key && !(j->col[c] & COL_SEEN) && strlen(key) == len && memcmp(key, s, len) == 0)
+                j->col[c] |= COL_SEEN | COL_PEND;
+        }
+    }
+    return 1;
+}
+
+static int bj_end(ba_json *j, int is_object)
+{
+    int k = j->depth;
+    j->events++;
+    path_end(&j->rec, k);
+    if (j->want_cursor)
+        path_end(&j->cur, k);
+    j->depth--;
+    if (j->rec_depth && k > j->rec_depth) {
+        bj_digest(j, is_object ? 'O' : 'A', NULL, 0);
+        if (k == j->rec_depth + 1 && is_object)
+            return bj_item_end(j);
+    } else if (j->rec_depth && k == j->rec_depth) {
+        j->rec_depth = 0; /* the records array ended */
+    }
+    return 1;
+}
+
+static int bj_end_map(void *ctx)
+{
+    return bj_end(ctx, 1);
+}
+
+static int bj_end_array(void *ctx)
+{
+    return bj_end(ctx, 0);
+}
+
+static const yajl_callbacks bj_callbacks = {
+    bj_null,      bj_boolean, NULL,         NULL,           bj_number,   bj_string,
+    bj_start_map, bj_map_key, bj_end_map,   bj_start_array, bj_end_array};
+
+static void ba_json_free(ba_json *j)
+{
+    if (j->h)
+        yajl_free(j->h);
+    path_free(&j->rec);
+    path_free(&j->cur);
+    for (size_t c = 0; j->vals && c < j->m->n; c++)
+        cdc_buf_free(&j->vals[c]);
+    free(j->vals);
+    free(j->col);
+    free(j->cursor);
+    free(j->message);
+    cdc_buf_free(&j->hold);
+    memset(j, 0, sizeof *j);
+}
+
+/* Prepares the parse of one page. m: the columns (NULL when emit is 0);
+ * want_cursor: read the cursor at pagination.cursor_path. 0, or -1 (out
+ * of memory, the run's message set). */
+static int ba_json_init(ba_json *j, cd_run *run, const json_t *root, ba_map *m, long page,
+                        int emit, int want_cursor)
+{
+    memset(j, 0, sizeof *j);
+    j->run = run;
+    j->m = m;
+    j->page = page;
+    j->emit = emit && m;
+    j->records_path = cdc_json_str(root, "records_path", "");
+    j->cursor_path = cdc_json_str(json_object_get(root, "pagination"), "cursor_path", NULL);
+    j->want_cursor = want_cursor && j->cursor_path;
+    int ok = path_init(&j->rec, j->records_path) == 0 &&
+             (!j->want_cursor || path_init(&j->cur, j->cursor_path) == 0);
+    if (ok && j->emit) {
+        j->vals = calloc(m->n ? m->n : 1, sizeof *j->vals);
+        j->col = calloc(m->n ? m->n : 1, 1);
+        ok = j->vals && j->col;
+    }
+    if (ok && (j->h = yajl_alloc(&bj_callbacks, NULL, j)) != NULL) {
+        /* as yajl_tree_parse read pages: comments allowed, UTF-8 checked */
+        yajl_config(j->h, yajl_allow_comments, 1);
+        return 0;
+    }
+    hostapi->set_message(run, "out of memory");
+    ba_json_free(j);
+    return -1;
+}
+
+/* Records where and why yajl refused the page. */
+static void bj_parse_error(ba_json *j, const unsigned char *chunk, size_t len)
+{
+    uint64_t at = j->offset + (chunk ? yajl_get_bytes_consumed(j->h) : 0);
+    unsigned char *e = yajl_get_error(j->h, 0, chunk, len);
+    char *why = e ? strdup((const char *)e) : NULL;
+    if (e)
+        yajl_free_error(j->h, e);
+    for (size_t n = why ? strlen(why) : 0; n > 0 && isspace((unsigned char)why[n - 1]);)
+        why[--n] = '\0';
+    bj_stop(j, BJ_MALFORMED, CD_ERR_PERMANENT,
+            cdc_printf("malformed JSON from the bank API (page %ld) at byte %llu: %s", j->page,
+                       (unsigned long long)at, why ? why : "parse error"));
+    free(why);
+}
+
+/* Feeds yajl; 0, or -1 when the parse stopped. */
+static int bj_push(ba_json *j, const unsigned char *d, size_t n)
+{
+    uint64_t events = j->events;
+    yajl_status st = yajl_parse(j->h, d, n);
+    if (st == yajl_status_error) {
+        bj_parse_error(j, d, n);
+        return -1;
+    }
+    if (st != yajl_status_ok)
+        return -1; /* a callback stopped it, j->kind says why */
+    j->quiet = j->events == events ? j->quiet + n : 0;
+    j->offset += n;
+    return 0;
+}
+
+/* Bytes past the byte-order mark. yajl lexes a value that spans chunks
+ * again from its start with every chunk, so a long value (a 30 MB string)
+ * fed as it arrives, 16 KiB at a time, would cost time quadratic in its
+ * length: while no callback comes, bytes are held back and fed when they
+ * are at least as many as were fed since the last callback, which keeps
+ * the work linear. */
+static int bj_take(ba_json *j, const unsigned char *d, size_t n)
+{
+    if (!j->started) {
+        size_t i = 0;
+        while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+            i++;
+        if (i < n) {
+            j->started = 1;
+            if (j->markup && d[i] != '{' && d[i] != '[')
+            {
+                bj_stop(j, BJ_MARKUP, CD_ERR_TRANSIENT, NULL);
+                return -1;
+            }
+        }
+    }
+    if (n == 0)
+        return 0;
+    if (j->quiet == 0 && j->hold.len == 0)
+        return bj_push(j, d, n);
+    if (cdc_buf_append(&j->hold, d, n) != 0) {
+        bj_stop(j, BJ_STOP, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
+        return -1;
+    }
+    if (j->hold.len < j->quiet)
+        return 0;
+    int rc = bj_push(j, (const unsigned char *)j->hold.data, j->hold.len);
+    j->hold.len = 0;
+    if (j->hold.cap > 1024 * 1024)
+        cdc_buf_free(&j->hold);
+    return rc;
+}
+
+/* Feeds bytes of the page as they arrive. 0, or -1 once the parse has
+ * stopped (ba_json_finish says why). */
+static int ba_json_feed(ba_json *j, const char *data, size_t len)
+{
+    static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+    const unsigned char *d = (const unsigned char *)data;
+    if (j->stopped)
+        return -1;
     /* A UTF-8 byte-order mark before the JSON (some .NET and Windows
      * servers write one), which RFC 8259 lets a reader ignore. */
-    if (strncmp(body, "\xEF\xBB\xBF", 3) == 0)
-        body += 3;
-    if (nul_escapes(body, &has_mark) > 0) {
-        if (has_mark) {
-            hostapi->set_message(run, "the bank API's JSON (page %ld) holds both \\u0000 and "
-                                      "U+FFFF; its values cannot be read reliably", page);
-            return CD_ERR_PERMANENT;
-        }
-        if (!(marked = mark_nuls(body))) {
-            hostapi->set_message(run, "out of memory");
-            return CD_ERR_TRANSIENT;
-        }
-        body = marked;
-    }
-    if (!json_depth_ok(body)) {
-        free(marked);
-        hostapi->set_message(run, "the bank API's JSON (page %ld) nests arrays or objects deeper "
-                                  "than %d levels; not a statement", page, MAX_JSON_DEPTH);
-        return CD_ERR_PERMANENT;
-    }
-    yajl_val doc = yajl_tree_parse(body, errbuf, sizeof errbuf);
-    free(marked);
-    if (!doc) {
-        for (size_t n = strlen(errbuf); n > 0 && isspace((unsigned char)errbuf[n - 1]);)
-            errbuf[--n] = '\0';
-        hostapi->set_message(run, "malformed JSON from the bank API (page %ld): %s", page, errbuf);
-        return CD_ERR_PERMANENT;
-    }
-    const char *path = cdc_json_str(root, "records_path", "");
-    yajl_val arr = at_path(doc, path);
-    if (!arr || !YAJL_IS_ARRAY(arr)) {
-        hostapi->set_message(run, "no JSON array at records_path \"%s\" (page %ld)", path, page);
-        yajl_tree_free(doc);
-        return CD_ERR_PERMANENT;
-    }
-    const char *cpath = cdc_json_str(json_object_get(root, "pagination"), "cursor_path", NULL);
-    if (cpath && next_cursor) {
-        yajl_val cv = at_path(doc, cpath);
-        const char *txt = YAJL_IS_STRING(cv) ? YAJL_GET_STRING(cv)
-                          : YAJL_IS_NUMBER(cv) ? YAJL_GET_NUMBER(cv)
-                                               : NULL;
-        if (txt && strstr(txt, NUL_MARK)) {
-            hostapi->set_message(run, "the cursor at \"%s\" holds a NUL character (page %ld)",
-                                 cpath, page);
-            yajl_tree_free(doc);
-            return CD_ERR_PERMANENT;
-        }
-        const char *t = txt;
-        while (t && (*t == ' ' || *t == '\t'))
-            t++; /* a blank cursor is none */
-        if (t && *t)
-            *next_cursor = strdup(txt);
-    }
-    int rc = CD_OK;
-    for (size_t i = 0; rc == CD_OK && i < YAJL_GET_ARRAY(arr)->len; i++) {
-        yajl_val item = YAJL_GET_ARRAY(arr)->values[i];
-        char ref[64];
-        snprintf(ref, sizeof ref, "page %ld item %zu", page, i + 1);
-        (*count)++;
-        if (hostapi->is_cancelled(run)) {
-            hostapi->set_message(run, "cancelled");
-            rc = CD_CANCELLED;
-            break;
-        }
-        if (m->page_digest)
-            digest_json(m->page_digest, item, 0);
-        if (!YAJL_IS_OBJECT(item)) {
-            hostapi->record_error(run, ref, "record is not a JSON object", NULL, 0);
-            continue;
-        }
-        const char *nul_key = NULL;
-        for (size_t c = 0; c < m->n; c++) {
-            m->values[c] = NULL;
-            if (!m->keys[c]) {
-                m->values[c] = synthesized(m, c);
-            } else {
-                const char *p[2] = {m->keys[c], NULL};
-                yajl_val v = yajl_tree_get(item, p, yajl_t_any);
-                if (YAJL_IS_STRING(v)) {
-                    m->values[c] = YAJL_GET_STRING(v);
-                    if (!nul_key && strstr(m->values[c], NUL_MARK))
-                        nul_key = m->keys[c];
-                }
-                else if (YAJL_IS_NUMBER(v))
-                    m->values[c] = YAJL_GET_NUMBER(v); /* the exact text sent */
-                else if (YAJL_IS_TRUE(v))
-                    m->values[c] = "true";
-                else if (YAJL_IS_FALSE(v))
-                    m->values[c] = "false";
+    while (j->bom >= 0 && len > 0) {
+        if (*d == bom[j->bom]) {
+            d++, len--;
+            if (++j->bom == 3) {
+                j->bom = -1;
+                j->offset += 3;
             }
-            m->lengths[c] = m->values[c] ? strlen(m->values[c]) : 0;
-        }
-        if (nul_key) {
-            char *why = cdc_printf("%s holds a NUL character (\\u0000)", nul_key);
-            hostapi->record_error(run, ref, why ? why : "a field holds a NUL character", NULL, 0);
-            free(why);
-            continue;
-        }
-        if (ba_direction(run, m, ref))
-            continue;
-        int er = hostapi->record_emit(run, m->values, m->lengths, ref);
-        if (er != CD_OK) {
-            hostapi->set_message(run, "the host stopped taking records");
-            rc = er;
+        } else {
+            int held = j->bom;
+            j->bom = -1;
+            if (held > 0 && bj_take(j, bom, (size_t)held) != 0)
+                return -1;
         }
     }
-    yajl_tree_free(doc);
-    return rc;
+    return bj_take(j, d, len);
+}
+
+/* Ends the page: BJ_OK, or why it is refused (j->rc, j->message). */
+static int ba_json_finish(ba_json *j)
+{
+    if (!j->stopped && j->bom > 0) {
+        int held = j->bom;
+        j->bom = -1;
+        bj_take(j, (const unsigned char *)"\xEF\xBB\xBF", (size_t)held);
+    }
+    if (!j->stopped && j->hold.len) {
+        bj_push(j, (const unsigned char *)j->hold.data, j->hold.len);
+        j->hold.len = 0;
+    }
+    if (!j->stopped && j->markup && !j->started)
+        bj_stop(j, BJ_MARKUP, CD_ERR_TRANSIENT, NULL); /* an empty page of that type */
+    if (!j->stopped) {
+        yajl_status st = yajl_complete_parse(j->h);
+        if (st == yajl_status_error)
+            bj_parse_error(j, NULL, 0);
+    }
+    if (!j->stopped && !j->found)
+        bj_stop(j, BJ_NOARRAY, CD_ERR_PERMANENT,
+                cdc_printf("no JSON array at records_path \"%s\" (page %ld)", j->records_path,
+                           j->page));
+    if (!j->stopped && j->cursor && memchr(j->cursor, '\0', j->cursor_len))
+        bj_stop(j, BJ_CURSOR_NUL, CD_ERR_PERMANENT,
+                cdc_printf("the cursor at \"%s\" holds a NUL character (page %ld)", j->cursor_path,
+                           j->page));
+    if (j->stopped && !j->message && j->kind != BJ_MARKUP)
+        j->message = cdc_printf("out of memory");
+    return j->stopped ? j->kind : BJ_OK;
+}
+
+/* The next cursor of a page read whole: malloc'd, NULL when there is none
+ * (absent, null, empty or blank). */
+static char *ba_json_cursor(const ba_json *j)
+{
+    const char *t = j->cursor;
+    while (t && (*t == ' ' || *t == '\t'))
+        t++;
+    return t && *t ? strdup(j->cursor) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1144,8 +1440,9 @@ typedef struct ba_request {
     const char *cursor_header; /* name of a header to keep, or NULL */
     char *link;                /* Link header of the final response */
     char *cursor;              /* cursor_header's value */
-    cdc_buf body;              /* JSON body, or the start of an error body */
+    cdc_buf body;              /* the start of an error body */
     int too_big;
+    ba_json *json;             /* JSON: parses the body as it arrives */
     cdc_csv *csv;              /* CSV: fed as the body arrives */
     int csv_failed;
     char *content_type;        /* of the final response */
@@ -1170,20 +1467,6 @@ static int not_csv_type(const char *type)
     return cdc_markup_type(type) ||
            (strncasecmp(type, "application/json", n) == 0 &&
             (type[n] == '\0' || type[n] == ';' || type[n] == ' '));
-}
-
-/* 1 if a JSON page is in fact an HTML or XML page (a login or maintenance
- * page answered with 200): its type says so and it does not start as
- * JSON does. */
-static int markup_page(const char *type, const char *body)
-{
-    if (!cdc_markup_type(type))
-        return 0;
-    if (body && strncmp(body, "\xEF\xBB\xBF", 3) == 0)
-        body += 3;
-    while (body && (*body == ' ' || *body == '\t' || *body == '\r' || *body == '\n'))
-        body++;
-    return !body || (*body != '{' && *body != '[');
 }
 
 static size_t ba_header(char *line, size_t size, size_t nitems, void *userdata)
@@ -1251,14 +1534,21 @@ static size_t ba_body(char *data, size_t size, size_t nmemb, void *userdata)
         }
         return len;
     }
-    if (r->body.len + len > MAX_BODY) {
+    if (!r->json)
+        return len;
+    if (r->body_bytes > MAX_BODY) {
         r->too_big = 1;
         return 0;
     }
-    return cdc_buf_append(&r->body, data, len) == 0 ? len : 0;
+    /* an HTML or XML page (a login or maintenance page answered with
+     * 200) is told from JSON by its type and its first byte */
+    if (!r->json->started)
+        r->json->markup = cdc_markup_type(r->content_type);
+    return ba_json_feed(r->json, data, len) == 0 ? len : 0;
 }
 
-/* GETs url. For CSV, csv receives the body; for JSON, r->body holds it.
+/* GETs url. For CSV, csv receives the body; for JSON, json parses it (a
+ * page it stopped is CD_OK here: ba_json_finish says why).
  * Returns a cd_status with the run's message set on failure; *status_out
  * is the HTTP status (0: none). */
 static int http_get(cd_run *run, const json_t *root, const char *url, ba_request *r,
@@ -1333,6 +1623,11 @@ static int http_get(cd_run *run, const json_t *root, const char *url, ba_request
     if (r->csv_failed) {
         /* the CSV reader stopped: a format error, or the row callback */
         rc = CD_ERR_PERMANENT;
+        goto out;
+    }
+    if (cc != CURLE_OK && r->json && r->json->stopped && !r->too_big &&
+        cdc_http_data_status(*status_out)) {
+        rc = CD_OK; /* the parser stopped the transfer; the caller reports why */
         goto out;
     }
     if (cc != CURLE_OK) {
@@ -1493,6 +1788,8 @@ static int test(cd_run *run)
     char *url = NULL;
     ba_request r;
     memset(&r, 0, sizeof r);
+    ba_json json;
+    memset(&json, 0, sizeof json);
     uint64_t rows = 0;
     if (check_config(run, root) > 0) {
         hostapi->test_step(run, "config", 0, "connection_config is invalid (see the log)");
@@ -1514,6 +1811,13 @@ static int test(cd_run *run)
         hostapi->set_message(run, "out of memory");
         rc = CD_ERR_TRANSIENT;
         goto out;
+    }
+    if (!is_csv(root)) {
+        if (ba_json_init(&json, run, root, NULL, 1, 0, 0) != 0) {
+            rc = CD_ERR_TRANSIENT;
+            goto out;
+        }
+        r.json = &json;
     }
     long status = 0;
     struct timespec t0, t1;
@@ -1539,25 +1843,22 @@ static int test(cd_run *run)
         }
     } else if (rc == CD_OK && status == 204) {
         rows = 0; /* No Content: an empty page */
-    } else if (rc == CD_OK && markup_page(r.content_type, r.body.data)) {
-        hostapi->set_message(run, "the bank API answered %s where a JSON statement was expected "
-                                  "(an error or login page?)", r.content_type);
-        rc = CD_ERR_TRANSIENT;
     } else if (rc == CD_OK) {
-        char eb[256];
-        const char *text = r.body.data ? r.body.data : "";
-        if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
-            text += 3; /* a byte-order mark, as emit_json skips it */
-        yajl_val doc = json_depth_ok(text) ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
-        yajl_val arr = doc ? at_path(doc, cdc_json_str(root, "records_path", "")) : NULL;
-        if (!arr || !YAJL_IS_ARRAY(arr)) {
+        int kind = ba_json_finish(&json);
+        if (kind == BJ_MARKUP) {
+            hostapi->set_message(run, "the bank API answered %s where a JSON statement was "
+                                      "expected (an error or login page?)", r.content_type);
+            rc = CD_ERR_TRANSIENT;
+        } else if (kind == BJ_STOP) {
+            hostapi->set_message(run, "%s", json.message);
+            rc = json.rc;
+        } else if (kind != BJ_OK) {
             hostapi->set_message(run, "the response has no JSON array at records_path \"%s\"",
                                  cdc_json_str(root, "records_path", ""));
             rc = CD_ERR_PERMANENT;
         } else {
-            rows = YAJL_GET_ARRAY(arr)->len;
+            rows = json.count;
         }
-        yajl_tree_free(doc);
     } else if (r.csv_failed) {
         hostapi->set_message(run, "malformed CSV from the bank API: %s", cdc_csv_error(r.csv));
     }
@@ -1573,6 +1874,7 @@ static int test(cd_run *run)
     }
 out:
     request_free(&r);
+    ba_json_free(&json);
     free(url);
     json_decref(root);
     return rc;
@@ -1611,12 +1913,19 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     r.cursor_header = strcmp(type, "cursor") == 0 ? cdc_json_str(pgc, "cursor_header", NULL) : NULL;
     csv_page cp = {.run = run, .m = m, .header = csv_header(root), .delim = csv_delim(root),
                    .page = pageno, .rc = CD_OK};
-    if (is_csv(root) && !(r.csv = cdc_csv_new(csv_delim(root), 0, csv_row, &cp))) {
+    ba_json json;
+    memset(&json, 0, sizeof json);
+    if ((is_csv(root) && !(r.csv = cdc_csv_new(csv_delim(root), 0, csv_row, &cp))) ||
+        (!is_csv(root) &&
+         ba_json_init(&json, run, root, m, pageno, 1, strcmp(type, "cursor") == 0) != 0)) {
         EVP_MD_CTX_free(m->page_digest);
         m->page_digest = NULL;
+        request_free(&r);
         hostapi->set_message(run, "out of memory");
         return CD_ERR_TRANSIENT;
     }
+    if (!is_csv(root))
+        r.json = &json;
     long status = 0;
     int rc = http_get(run, root, url, &r, &status);
     *status_out = status;
@@ -1626,6 +1935,7 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
         EVP_MD_CTX_free(m->page_digest);
         m->page_digest = NULL;
         request_free(&r);
+        ba_json_free(&json);
         return CD_OK;
     }
     if (r.csv && rc == CD_OK && r.body_bytes && r.last_byte != '\n' && r.last_byte != '\r' &&
@@ -1673,18 +1983,24 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
         *count = cp.count;
         if (r.cursor)
             *next = strdup(r.cursor);
-    } else if (rc == CD_OK && markup_page(r.content_type, r.body.data)) {
-        /* transient, as for CSV: a maintenance or expired-session page
-         * passes; one that stays fails every attempt all the same */
-        char *hn = cdc_url_host(url);
-        hostapi->set_message(run, "%s answered %s where a JSON statement was expected (an "
-                                  "error or login page?), page %ld",
-                             hn ? hn : "the bank API", r.content_type, pageno);
-        free(hn);
-        rc = CD_ERR_TRANSIENT;
     } else if (rc == CD_OK) {
-        rc = emit_json(run, root, m, r.body.data ? r.body.data : "", pageno, count,
-                       strcmp(type, "cursor") == 0 ? next : NULL);
+        int kind = ba_json_finish(&json);
+        *count = json.count;
+        if (kind == BJ_MARKUP) {
+            /* transient, as for CSV: a maintenance or expired-session page
+             * passes; one that stays fails every attempt all the same */
+            char *hn = cdc_url_host(url);
+            hostapi->set_message(run, "%s answered %s where a JSON statement was expected (an "
+                                      "error or login page?), page %ld",
+                                 hn ? hn : "the bank API", r.content_type, pageno);
+            free(hn);
+            rc = CD_ERR_TRANSIENT;
+        } else if (kind != BJ_OK) {
+            hostapi->set_message(run, "%s", json.message);
+            rc = json.rc;
+        } else if (json.want_cursor) {
+            *next = ba_json_cursor(&json);
+        }
         if (rc == CD_OK && !*next && r.cursor)
             *next = strdup(r.cursor);
     }
@@ -1702,6 +2018,7 @@ static int one_page(cd_run *run, const json_t *root, ba_map *m, const char *url,
     EVP_MD_CTX_free(m->page_digest);
     m->page_digest = NULL;
     request_free(&r);
+    ba_json_free(&json);
     return rc;
 }
 
@@ -1936,6 +2253,12 @@ out:
 
 int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *count)
 {
+    return bank_api_emit_chunks(run, body, len, 0, count);
+}
+
+int bank_api_emit_chunks(cd_run *run, const char *body, size_t len, size_t chunk,
+                         uint64_t *count)
+{
     json_error_t err;
     json_t *root = cdc_config_parse(hostapi->run_info(run), &err);
     if (!root)
@@ -1958,11 +2281,21 @@ int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *coun
         *count = cp.count;
         cdc_csv_free(c);
     } else if (rc == CD_OK) {
-        char *copy = strndup(body, len);
-        char *next = NULL;
-        rc = copy ? emit_json(run, root, &m, copy, 1, count, &next) : CD_ERR_TRANSIENT;
-        free(next);
-        free(copy);
+        ba_json j;
+        if (ba_json_init(&j, run, root, &m, 1, 1, 1) != 0) {
+            rc = CD_ERR_TRANSIENT;
+        } else {
+            size_t step = chunk ? chunk : (len ? len : 1);
+            for (size_t off = 0; off < len; off += step)
+                if (ba_json_feed(&j, body + off, len - off < step ? len - off : step) != 0)
+                    break;
+            if (ba_json_finish(&j) != BJ_OK) {
+                hostapi->set_message(run, "%s", j.message ? j.message : "not JSON");
+                rc = j.rc;
+            }
+            *count = j.count;
+            ba_json_free(&j);
+        }
     }
     map_free(&m);
     json_decref(root);

@@ -16,6 +16,10 @@
  * initialised with, as one page of run() does. Calls records_begin itself.
  * Returns a cd_status; *count the records seen. */
 int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *count);
+/* The same, a JSON body fed to the parser `chunk` bytes at a time, as it
+ * arrives from the network (0: all at once). */
+int bank_api_emit_chunks(cd_run *run, const char *body, size_t len, size_t chunk,
+                         uint64_t *count);
 
 /* The rel="next" target of a Link header value, malloc'd, or NULL. */
 char *bank_api_link_next(const char *link_header);

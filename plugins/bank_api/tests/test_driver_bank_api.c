@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -325,6 +329,211 @@ static void test_debit_convention(void **state)
     cd_mock_free(m);
 }
 
+/* kB of a "VmHWM:"-style line of /proc/self/status, or -1. */
+static long proc_status_kb(const char *name)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(name);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* A 60 MB JSON page of tiny values (25 million zeros beside the records,
+ * and one record with 5 million more in a field no column maps) is read
+ * with memory bounded by its largest record, not by its number of values:
+ * parsed into yajl's tree, each tiny value cost some 100 bytes, some 3 GB
+ * for this page. Run in a child under an address-space limit (not under
+ * ASan, which reserves terabytes of shadow), so that the old way fails
+ * there instead of taking the machine's memory. */
+static void test_json_page_memory(void **state)
+{
+    static const char head[] = "{\"pad\": [";
+    static const char mid[] = "0], \"data\": [{\"transaction_id\": \"R1\", \"paid_amount\": \"1.00\", "
+                              "\"trans_date\": \"2025-01-02\", \"x\": [";
+    static const char tail[] = "0]}, {\"transaction_id\": \"R2\", \"paid_amount\": 2.5, "
+                               "\"trans_date\": \"2025-01-02\"}]}";
+    size_t pad = 25u * 1000 * 1000, inner = 5u * 1000 * 1000;
+    size_t len = strlen(head) + 2 * pad + strlen(mid) + 2 * inner + strlen(tail);
+    char *body = malloc(len + 1), *p = body;
+    assert_non_null(body);
+    p += sprintf(p, "%s", head);
+    for (size_t i = 0; i < pad; i++, p += 2)
+        memcpy(p, "0,", 2);
+    p += sprintf(p, "%s", mid);
+    for (size_t i = 0; i < inner; i++, p += 2)
+        memcpy(p, "0,", 2);
+    p += sprintf(p, "%s", tail);
+    assert_int_equal((size_t)(p - body), len);
+    assert_true(len > 60u * 1000 * 1000 && len < 64u * 1024 * 1024);
+
+    cd_mock_host *m = load_driver("{\"base_url\": \"http://127.0.0.1:1\", \"endpoint\": \"/x\", "
+                                  "\"bank_name\": \"B\", \"records_path\": \"data\", " COLUMNS "}");
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *cr = fopen("/proc/self/clear_refs", "w"); /* resets VmHWM to VmRSS */
+        if (cr) {
+            fputs("5", cr);
+            fclose(cr);
+        }
+        long before = proc_status_kb("VmRSS");
+#ifndef UNDER_ASAN
+        long vm = proc_status_kb("VmSize");
+        struct rlimit rl = {.rlim_cur = (rlim_t)(vm + 512 * 1024) * 1024,
+                            .rlim_max = (rlim_t)(vm + 512 * 1024) * 1024};
+        if (vm > 0)
+            setrlimit(RLIMIT_AS, &rl);
+#endif
+        uint64_t count = 0;
+        int rc = bank_api_emit_body(cd_mock_run(m), body, len, &count);
+        long grew = proc_status_kb("VmHWM") - before;
+        fprintf(stderr, "json page of %zu bytes: rc %d, %llu records, %zu loaded, peak RSS grew "
+                        "by %ld kB (%s)\n", len, rc, (unsigned long long)count,
+                cd_mock_record_count(m), grew, rc == CD_OK ? "ok" : cd_mock_message(m));
+        if (rc != CD_OK || count != 2 || cd_mock_record_count(m) != 2 ||
+            strcmp(cd_mock_record_value(m, 1, "amount"), "2.5") != 0)
+            _exit(2);
+#ifndef UNDER_ASAN
+        if (before <= 0 || grew > 64 * 1024)
+            _exit(3);
+#endif
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("the 60 MB page of tiny values failed (%s %d; 2: not read, 3: memory)",
+                 WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    cd_mock_free(m);
+    free(body);
+}
+
+/* Records read as the page streams in, whatever its pieces: records_path
+ * through objects (the first of a duplicated key counts, as it did in
+ * yajl's tree), mapped keys of the item itself only (not of an object
+ * nested in it), the first of a key given twice, null or a nested value
+ * as no value, items that are no object as record errors. */
+static void test_json_stream_chunks(void **state)
+{
+    static const char body[] =
+        "\xEF\xBB\xBF{\"meta\": {\"next\": \"c1\"}, \"data\": {\"x\": 1, \"rows\": [\n"
+        " {\"transaction_id\": \"S1\", \"paid_amount\": 10.10, \"trans_date\": \"2025-01-02\","
+        " \"utr\": \"U1\", \"utr\": \"U2\"},\n"
+        " {\"transaction_id\": \"S2\", \"paid_amount\": \"2.00\", \"trans_date\": \"2025-01-02\","
+        " \"utr\": null, \"nested\": {\"transaction_id\": \"no\", \"a\": [1, {\"b\": []}]}},\n"
+        " 7, [1, {\"transaction_id\": \"no\"}],\n"
+        " {\"transaction_id\": \"S\\u00e9\", \"paid_amount\": \"3.00\", /* a comment */"
+        " \"trans_date\": \"2025-01-02\", \"utr\": {\"x\": 1}, \"utr\": \"U3\", \"\": true}\n"
+        " ], \"rows\": [{\"transaction_id\": \"NOT\"}]}, \"data\": {\"rows\": []}}";
+    static const size_t chunks[] = {0, 1, 2, 3, 5, 64};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        cd_mock_host *m = load_driver("{\"base_url\": \"http://127.0.0.1:1\", \"endpoint\": \"/x\","
+                                      " \"bank_name\": \"B\", \"records_path\": \"data.rows\", "
+                                      COLUMNS "}");
+        uint64_t count = 0;
+        int rc = bank_api_emit_chunks(cd_mock_run(m), body, sizeof body - 1, chunks[i], &count);
+        if (rc != CD_OK)
+            fail_msg("chunk %zu: %s", chunks[i], cd_mock_message(m));
+        assert_int_equal(count, 5);
+        assert_int_equal(cd_mock_record_count(m), 3);
+        assert_string_equal(cd_mock_record_value(m, 0, "bank_ref"), "S1");
+        assert_string_equal(cd_mock_record_value(m, 0, "amount"), "10.10");
+        assert_string_equal(cd_mock_record_value(m, 0, "utr"), "U1");
+        assert_string_equal(cd_mock_record_value(m, 1, "bank_ref"), "S2");
+        assert_null(cd_mock_record_value(m, 1, "utr"));
+        assert_string_equal(cd_mock_record_value(m, 2, "bank_ref"), "S\xC3\xA9");
+        assert_null(cd_mock_record_value(m, 2, "utr"));
+        assert_string_equal(cd_mock_record_ref(m, 2), "page 1 item 5");
+        assert_int_equal(cd_mock_record_error_count(m), 2);
+        assert_string_equal(cd_mock_record_error_ref(m, 0), "page 1 item 3");
+        assert_string_equal(cd_mock_record_error_reason(m, 0), "record is not a JSON object");
+        assert_string_equal(cd_mock_record_error_ref(m, 1), "page 1 item 4");
+        cd_mock_free(m);
+    }
+    /* no array at the path: a number, an object, a path through an array,
+     * and a key whose first occurrence is no array */
+    static const struct {
+        const char *path, *body;
+    } none[] = {{"data.x", "{\"data\": {\"x\": 1}}"},
+                {"data", "{\"data\": {\"x\": []}}"},
+                {"data.x", "{\"data\": [{\"x\": []}]}"},
+                {"d", "{\"d\": 1, \"d\": [{\"transaction_id\": \"R\"}]}"},
+                {"", "{\"d\": []}"}};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        cd_mock_host *m = load_driver("{\"base_url\": \"http://127.0.0.1:1\", \"endpoint\": \"/x\","
+                                      " \"records_path\": \"%s\", " COLUMNS "}", none[i].path);
+        uint64_t count = 0;
+        assert_int_equal(bank_api_emit_chunks(cd_mock_run(m), none[i].body, strlen(none[i].body),
+                                              2, &count),
+                         CD_ERR_PERMANENT);
+        char want[128];
+        snprintf(want, sizeof want, "no JSON array at records_path \"%s\" (page 1)", none[i].path);
+        assert_string_equal(cd_mock_message(m), want);
+        assert_int_equal(cd_mock_record_count(m), 0);
+        cd_mock_free(m);
+    }
+    /* cut short, invalid UTF-8, trailing garbage: malformed, with the byte */
+    static const char *const bad[] = {"[{\"transaction_id\": \"R\"", "[\"\xC3\x28\"]", "[] x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cd_mock_host *m = load_endpoint("X");
+        uint64_t count = 0;
+        assert_int_equal(bank_api_emit_chunks(cd_mock_run(m), bad[i], strlen(bad[i]), 3, &count),
+                         CD_ERR_PERMANENT);
+        if (strncmp(cd_mock_message(m), "malformed JSON from the bank API (page 1) at byte ", 50))
+            fail_msg("%s: %s", bad[i], cd_mock_message(m));
+        cd_mock_free(m);
+    }
+}
+
+/* One long value arriving in 16 KiB pieces: yajl lexes a value that spans
+ * pieces again from its start with every piece, so fed as it came, a
+ * 32 MB remark took time quadratic in its length (some 2,000 pieces, each
+ * read again up to 32 MB). Held back while no value ends, it is read a
+ * bounded number of times. */
+static void test_json_long_value(void **state)
+{
+    static const char head[] = "[{\"transaction_id\": \"L1\", \"paid_amount\": \"1.00\", "
+                               "\"trans_date\": \"2025-01-02\", \"utr\": \"";
+    static const char tail[] = "\"}]";
+    size_t n = 32u * 1024 * 1024;
+    size_t len = strlen(head) + n + strlen(tail);
+    char *body = malloc(len + 1);
+    assert_non_null(body);
+    memcpy(body, head, strlen(head));
+    memset(body + strlen(head), 'u', n);
+    memcpy(body + strlen(head) + n, tail, strlen(tail) + 1);
+    cd_mock_host *m = load_endpoint("X");
+    uint64_t count = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(bank_api_emit_chunks(cd_mock_run(m), body, len, 16384, &count), CD_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr, "a %zu-byte value in 16 KiB pieces: %.2f s\n", n, s);
+    assert_int_equal(cd_mock_record_count(m), 1);
+    assert_int_equal(strlen(cd_mock_record_value(m, 0, "utr")), n);
+#ifndef UNDER_ASAN
+    assert_true(s < 10.0); /* about 0.1 s; quadratic, minutes */
+#endif
+    cd_mock_free(m);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +543,8 @@ int main(void)
         cmocka_unit_test(test_csv_field_count), cmocka_unit_test(test_json_bom),
         cmocka_unit_test(test_json_too_deep), cmocka_unit_test(test_debit_convention),
         cmocka_unit_test(test_credential_expires_mid_listing),
+        cmocka_unit_test(test_json_page_memory), cmocka_unit_test(test_json_stream_chunks),
+        cmocka_unit_test(test_json_long_value),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -2,8 +2,9 @@
  * fuzz_bank_api_records.c — bank_api's record extraction: records_path
  * walking and column mapping over a JSON body, or the CSV reader and header
  * mapping over a CSV body (bank_api_emit_body through fuzz_host.h), plus
- * the Link header parser. Input: first byte picks JSON / CSV / Link, the
- * first line is the records_path, the rest is the body.
+ * the Link header parser. Input: first byte picks JSON / CSV / Link (and
+ * the size of the pieces a JSON body is fed in), the first line is the
+ * records_path, the rest is the body.
  */
 #include "../../plugins/bank_api/bank_api_internal.h"
 #include "fuzz_host.h"
@@ -54,7 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_run_init(&run, text);
         uint64_t count = 0;
         size_t off = nl ? plen + 1 : 0;
-        int rc = bank_api_emit_body(&run, in + off, n - off, &count);
+        /* JSON is parsed as it streams in: the rest of the first byte
+         * picks the size of the pieces it arrives in (0: whole) */
+        size_t chunk = (size_t)(data[0] / 3) % 8;
+        int rc = bank_api_emit_chunks(&run, in + off, n - off, chunk, &count);
         if (rc == CD_OK && run.records + run.errors > count)
             abort();
     }

@@ -362,13 +362,17 @@ static int check_config(cd_run *run, const json_t *root)
             bad++;
         }
     }
+    /* an empty name passed too, and the key went out as ": KEY", a
+     * header line with no name that no bank reads */
     const char *akh = cdc_json_str(root, "api_key_header", "X-API-Key");
+    int akh_ok = *akh != '\0';
     for (const char *q = akh; *q; q++)
-        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_') {
-            report(run, "api_key_header", "must be a header name (letters, digits, -)");
-            bad++;
-            break;
-        }
+        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_')
+            akh_ok = 0;
+    if (!akh_ok) {
+        report(run, "api_key_header", "must be a header name (letters, digits, -)");
+        bad++;
+    }
     json_t *to = json_object_get(root, "timeout_seconds");
     if (to && (!json_is_integer(to) || json_integer_value(to) < 1 ||
                json_integer_value(to) > 3600)) {

@@ -101,6 +101,9 @@ static void test_validate(void **state)
                    "\"bank_ref\": \"r\", \"amount\": \"a\", \"net_amount\": \"n\","
                    " \"net_amount_paise\": \"np\", \"transaction_date\": \"d\"}}",
                    "columns.net_amount_paise");
+    /* an empty header name would send the key as ": KEY" */
+    expect_invalid("{\"base_url\": \"https://b\", \"endpoint\": \"/s\", \"auth_type\": \"api_key\", "
+                   "\"api_key\": \"k\", \"api_key_header\": \"\", " COLUMNS "}", "api_key_header");
 }
 
 static void test_test(void **state)

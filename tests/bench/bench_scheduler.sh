@@ -5,8 +5,10 @@
 # overhead per run (the CPU of the zygote and the runner processes; an empty
 # run is nothing but its process) and the runner's life per run, and the
 # machine time each run costs all processes together (when a cpuacct cgroup
-# can be made). A program that prints, not a test: it never fails on a slow
-# machine.
+# can be made), against a reference measured in the same run (run_floor.c:
+# a bare process and two committed transactions, the least a run costs as
+# its own process). A program that prints, not a test: it never fails on a
+# slow machine.
 #
 #   bash tests/bench/bench_scheduler.sh [CONNECTORS] [RUNS_PER_WORKER]
 set -euo pipefail
@@ -91,8 +93,12 @@ done
 t1=$(date +%s.%N)
 c1=$(cpu_ns)
 s1=$(cpu_split)
+# The reference, measured now on this machine with the workers idle: a run
+# at the least is one process and two committed transactions (claim and
+# finalize).
+floor=$("$CD_BUILD_DIR/tests/run_floor" "$CD_DATABASE_URL" 2000)
 q "SELECT 'runs: ' || count(*) || ' (' || count(*) FILTER (WHERE status = 'SUCCESS') || ' SUCCESS)' FROM sp_v2_connector_runs"
-python3 - "$t0" "$t1" "$N" "$c0" "$c1" "$(nproc)" "$s0" "$s1" <<PY
+python3 - "$t0" "$t1" "$N" "$c0" "$c1" "$(nproc)" "$s0" "$s1" "$floor" <<PY
 import sys
 t0, t1, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 c0, c1, cores = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -111,6 +117,16 @@ s0, s1 = [list(map(float, a.split())) for a in sys.argv[7:9]]
 pg, workers, spawn = [(b - a) * 1000 / n for a, b in zip(s0, s1)]
 print(f"CPU per run by process: PostgreSQL {pg:.2f} ms, workers {workers:.2f} ms,"
       f" spawn overhead (zygote fork + runner process) {spawn:.2f} ms")
+proc_ms, tx_ms = map(float, sys.argv[9].split())
+floor_ms = proc_ms + 2 * tx_ms
+print(f"reference floor per run on this machine: a bare fork + exit + wait {proc_ms:.2f} ms"
+      f" + 2 committed one-row transactions {2 * tx_ms:.2f} ms = {floor_ms:.2f} ms")
+print(f"  spawn overhead = {spawn / proc_ms:.1f}x the bare process;"
+      f" PostgreSQL = {pg / (2 * tx_ms):.1f}x the two transactions")
+if c1 > c0:
+    print(f"  machine time per run = {per_run_ms / floor_ms:.1f}x the floor")
+print(f"  at the floor, {cores} cores start 99% of {n} runs due at once after"
+      f" {0.99 * n * floor_ms / cores / 1000:.1f} s at best")
 PY
 q "SELECT 'slot -> queued  p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 3) || ' s'
    FROM (SELECT extract(epoch FROM queued_at) - $t0 AS d FROM sp_v2_connector_runs) s"

@@ -383,7 +383,9 @@ typedef struct sp_parse {
     int key;              /* field index of the current key at depth 2, or -1 */
     char *vals[F_COUNT];
     int nul_field;        /* a field of the item whose value held \u0000, or -1 */
-    uint64_t events;      /* yajl callbacks so far */
+    yajl_handle yajl;     /* the parser feeding this, while it does */
+    uint64_t fed;         /* body bytes fed to yajl before its current call */
+    uint64_t event_end;   /* body bytes up to the end of the last token seen */
     uint64_t items;       /* items seen in this response */
     uint64_t emitted;     /* records handed to the host, all responses */
     uint64_t rejected;
@@ -410,6 +412,12 @@ static void clear_item(sp_parse *p)
         p->vals[i] = NULL;
     }
     p->nul_field = -1;
+}
+
+/* A callback came: its token ends where yajl has read to in this call. */
+static void note_event(sp_parse *p)
+{
+    p->event_end = p->fed + (p->yajl ? yajl_get_bytes_consumed(p->yajl) : 0);
 }
 
 /* Stores a scalar of the current item under the current key. */
@@ -451,7 +459,7 @@ static int scalar_item(sp_parse *p)
 static int on_null(void *ctx)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     if (p->depth == 2)
         p->key = -1; /* null means "no value" */
     return scalar_item(p);
@@ -460,7 +468,7 @@ static int on_null(void *ctx)
 static int on_boolean(void *ctx, int b)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     scalar_item(p);
     return put_value(p, b ? "true" : "false", b ? 4 : 5);
 }
@@ -468,7 +476,7 @@ static int on_boolean(void *ctx, int b)
 static int on_number(void *ctx, const char *s, size_t len)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     scalar_item(p);
     return put_value(p, s, len);
 }
@@ -476,7 +484,7 @@ static int on_number(void *ctx, const char *s, size_t len)
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     scalar_item(p);
     return put_value(p, (const char *)s, len);
 }
@@ -484,7 +492,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     if (p->depth != 2)
         return 1;
     p->key = -1;
@@ -497,7 +505,7 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 static int on_start_array(void *ctx)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     if (p->depth == 0)
         p->saw_array = 1;
     else if (p->depth == 1)
@@ -509,7 +517,7 @@ static int on_start_array(void *ctx)
 static int on_start_map(void *ctx)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     if (p->depth == 0)
         return parse_stop(p, CD_ERR_PERMANENT,
                           cdc_printf("the report API answered a JSON object, expected an array "
@@ -725,7 +733,7 @@ static int finish_item(sp_parse *p)
 static int on_end_map(void *ctx)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     p->depth--;
     if (p->depth == 1)
         return finish_item(p);
@@ -735,7 +743,7 @@ static int on_end_map(void *ctx)
 static int on_end_array(void *ctx)
 {
     sp_parse *p = ctx;
-    p->events++;
+    note_event(p);
     p->depth--;
     if (p->depth == 1 && !p->item_is_object) {
         p->item_is_object = 1;
@@ -757,10 +765,9 @@ typedef struct sp_request {
     cdc_xfer x;
     sp_parse *parse;
     yajl_handle yajl;
-    uint64_t offset;   /* body bytes fed to the parser before this chunk */
-    uint64_t quiet;    /* bytes fed since a chunk last completed a JSON value */
+    uint64_t offset;   /* body bytes fed to yajl so far (a skipped BOM counted) */
+    cdc_buf hold;      /* bytes held back while one long value goes on */
     cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
-    int parse_failed;
     char *content_type; /* of the final response, malloc'd */
     int bom;            /* bytes of a leading UTF-8 BOM matched; -1: past it */
 } sp_request;
@@ -792,7 +799,6 @@ static void note_parse_error(sp_request *r, const unsigned char *chunk, size_t l
     if (cdc_markup_type(r->content_type)) {
         /* A WAF's challenge or a maintenance page with status 200 is no
          * malformed report: it passes, so it is retried like a 503. */
-        r->parse_failed = 1;
         parse_stop(r->parse, CD_ERR_TRANSIENT,
                    cdc_printf("the report API for merchant %s answered %s where JSON was "
                               "expected (an error or maintenance page?)",
@@ -812,62 +818,144 @@ static void note_parse_error(sp_request *r, const unsigned char *chunk, size_t l
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
     }
-    r->parse_failed = 1;
     parse_stop(r->parse, CD_ERR_PERMANENT, msg);
 }
 
-static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
+/* Bytes fed since the last token yajl handed over ended: how far the value
+ * being read has run. */
+static uint64_t running(const sp_request *r)
 {
-    sp_request *r = userdata;
-    size_t len = size * nmemb;
-    const size_t total = len; /* what curl must hear back */
-    if (!cdc_http_data_status(r->x.status)) {
-        if (r->errbody.len < 512)
-            cdc_buf_append(&r->errbody, data, len < 512 ? len : 512);
-        return len;
+    return r->offset - r->parse->event_end;
+}
+
+/* Feeds yajl n bytes: 0, or -1 once the parse has stopped (the parse's rc
+ * and message say why). */
+static int feed_yajl(sp_request *r, const unsigned char *d, size_t n)
+{
+    r->parse->yajl = r->yajl;
+    r->parse->fed = r->offset;
+    yajl_status st = yajl_parse(r->yajl, d, n);
+    if (st == yajl_status_error) {
+        note_parse_error(r, d, n);
+        return -1;
     }
+    if (st != yajl_status_ok)
+        return -1; /* a callback stopped it */
+    r->offset += n;
+    return 0;
+}
+
+/* Feeds n bytes in steps that stop where one value would run past
+ * MAX_VALUE_BYTES, refusing the body there. 0 or -1 as feed_yajl. */
+static int feed_capped(sp_request *r, const unsigned char *d, size_t n)
+{
+    while (n > 0) {
+        size_t step = n;
+        if (running(r) + step > (uint64_t)MAX_VALUE_BYTES + 1)
+            step = (size_t)((uint64_t)MAX_VALUE_BYTES + 1 - running(r));
+        if (feed_yajl(r, d, step) != 0)
+            return -1;
+        if (running(r) > MAX_VALUE_BYTES) {
+            parse_stop(r->parse, CD_ERR_PERMANENT,
+                       cdc_printf("the report API for merchant %s sent over %d bytes without "
+                                  "ending a JSON value (at byte %llu)",
+                                  r->parse->merchant, MAX_VALUE_BYTES,
+                                  (unsigned long long)r->offset));
+            return -1;
+        }
+        d += step;
+        n -= step;
+    }
+    return 0;
+}
+
+/* Feeds the held bytes, if any. 0 or -1 as feed_yajl. */
+static int feed_held(sp_request *r)
+{
+    if (r->hold.len == 0)
+        return 0;
+    int rc = feed_capped(r, (const unsigned char *)r->hold.data, r->hold.len);
+    r->hold.len = 0;
+    if (r->hold.cap > 2 * MAX_VALUE_BYTES)
+        cdc_buf_free(&r->hold);
+    return rc;
+}
+
+/* Bytes past the byte-order mark. yajl lexes a value that spans chunks
+ * again from its start with every chunk, so a 1 MiB value arriving in
+ * curl's pieces (16 KiB, or a TCP segment's worth from a slow connection)
+ * was read hundreds of times over: time quadratic in the value's length,
+ * a core kept busy by a gateway sending many long values. Bytes are held
+ * back until they are at least as many as the value has run (a bounded
+ * number of reads of it), or until the value would run past
+ * MAX_VALUE_BYTES, so the bytes held stay under that bound too. 0 or -1
+ * as feed_yajl. */
+static int take_bytes(sp_request *r, const unsigned char *d, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (r->hold.len == 0 && n >= running(r))
+        return feed_capped(r, d, n);
+    if (cdc_buf_append(&r->hold, d, n) != 0) {
+        parse_stop(r->parse, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
+        return -1;
+    }
+    if (r->hold.len < running(r) && running(r) + r->hold.len <= MAX_VALUE_BYTES)
+        return 0;
+    return feed_held(r);
+}
+
+/* Feeds body bytes as they arrive. 0, or -1 once the parse has stopped. */
+static int feed_body(sp_request *r, const unsigned char *data, size_t len)
+{
+    if (r->parse->rc != CD_OK)
+        return -1;
     /* A UTF-8 byte-order mark before the array (some .NET and Windows
      * servers write one) is no JSON, but RFC 8259 lets a reader ignore
      * it: skipped, it does not fail every day at byte 1. */
     static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
     size_t skip = 0;
     while (r->bom >= 0 && skip < len) {
-        if ((unsigned char)data[skip] == bom[r->bom]) {
+        if (data[skip] == bom[r->bom]) {
             skip++;
-            if (++r->bom == 3)
+            if (++r->bom == 3) {
                 r->bom = -1;
+                r->offset += 3;
+            }
         } else {
             int held = r->bom;
             r->bom = -1;
-            if (held > 0 && yajl_parse(r->yajl, bom, (size_t)held) == yajl_status_error) {
-                note_parse_error(r, bom, (size_t)held);
-                return 0;
-            }
+            if (held > 0 && take_bytes(r, bom, (size_t)held) != 0)
+                return -1;
         }
     }
-    r->offset += skip;
-    data += skip;
-    len -= skip;
-    uint64_t events = r->parse->events;
-    yajl_status st = yajl_parse(r->yajl, (const unsigned char *)data, len);
-    if (st == yajl_status_error) {
-        note_parse_error(r, (const unsigned char *)data, len);
-        return 0;
+    return take_bytes(r, data + skip, len - skip);
+}
+
+/* The body ended: feeds what is held (a partial BOM too). 0 or -1. */
+static int feed_end(sp_request *r)
+{
+    if (r->parse->rc != CD_OK)
+        return -1;
+    if (r->bom > 0) {
+        int held = r->bom;
+        r->bom = -1;
+        if (take_bytes(r, (const unsigned char *)"\xEF\xBB\xBF", (size_t)held) != 0)
+            return -1;
     }
-    if (st == yajl_status_client_canceled)
-        return 0;
-    r->quiet = r->parse->events == events ? r->quiet + len : 0;
-    if (r->quiet > MAX_VALUE_BYTES) {
-        r->parse_failed = 1;
-        parse_stop(r->parse, CD_ERR_PERMANENT,
-                   cdc_printf("the report API for merchant %s sent over %d bytes without "
-                              "ending a JSON value (at byte %llu)",
-                              r->parse->merchant, MAX_VALUE_BYTES,
-                              (unsigned long long)(r->offset + len)));
-        return 0;
+    return feed_held(r);
+}
+
+static size_t body_cb(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    sp_request *r = userdata;
+    size_t len = size * nmemb;
+    if (!cdc_http_data_status(r->x.status)) {
+        if (r->errbody.len < 512)
+            cdc_buf_append(&r->errbody, data, len < 512 ? len : 512);
+        return len;
     }
-    r->offset += len;
-    return total;
+    return feed_body(r, (const unsigned char *)data, len) == 0 ? len : 0;
 }
 
 /* The URL for one merchant and the window. Malloc'd; NULL on bad dates. */
@@ -972,7 +1060,7 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
                               hn, why);
         else if (cdc_http_data_status(status))
             hostapi->set_message(run, "transfer from %s broke off after %llu bytes: %s", hn,
-                              (unsigned long long)r.offset, why);
+                              (unsigned long long)(r.offset + r.hold.len), why);
         else
             hostapi->set_message(run, "cannot reach %s: %s", hn, why);
         goto out;
@@ -990,6 +1078,11 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
     }
     if (status == 204)
         goto out; /* No Content: no transactions for this code, as [] says */
+    if (feed_end(&r) != 0) {
+        rc = parse->rc;
+        hostapi->set_message(run, "%s", parse->message ? parse->message : "stopped");
+        goto out;
+    }
     yajl_status fin = yajl_complete_parse(r.yajl);
     if (fin != yajl_status_ok && cdc_markup_type(r.content_type)) {
         rc = CD_ERR_TRANSIENT;
@@ -1024,9 +1117,11 @@ static int fetch(cd_run *run, const sp_config *cfg, const char *code, sp_parse *
                                "JSON array", code, (unsigned long long)r.offset);
     }
 out:
+    parse->yajl = NULL;
     if (r.yajl)
         yajl_free(r.yajl);
     cdc_buf_free(&r.errbody);
+    cdc_buf_free(&r.hold);
     free(r.content_type);
     cdc_xfer_cleanup(&r.x);
     curl_slist_free_all(headers);
@@ -1179,29 +1274,37 @@ int pg_api_parse_buffer(cd_run *run, const char *merchant, const unsigned char *
                         size_t len, size_t chunk, uint64_t *items)
 {
     sp_parse parse;
+    sp_request r;
     memset(&parse, 0, sizeof parse);
+    memset(&r, 0, sizeof r);
     parse_reset(&parse, run, 1, merchant);
+    r.parse = &parse;
     int rc = hostapi->records_begin(run, columns, C_COUNT);
-    yajl_handle h = rc == CD_OK ? yajl_alloc(&sp_callbacks, NULL, &parse) : NULL;
-    if (!h) {
+    r.yajl = rc == CD_OK ? yajl_alloc(&sp_callbacks, NULL, &parse) : NULL;
+    if (!r.yajl) {
         parse_free(&parse);
         return rc == CD_OK ? CD_ERR_TRANSIENT : rc;
     }
-    yajl_config(h, yajl_dont_validate_strings, 1);
+    yajl_config(r.yajl, yajl_dont_validate_strings, 1);
     if (chunk == 0)
         chunk = len ? len : 1;
-    yajl_status st = yajl_status_ok;
-    for (size_t off = 0; off < len && st == yajl_status_ok; off += chunk)
-        st = yajl_parse(h, body + off, len - off < chunk ? len - off : chunk);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
+    /* the same feeding as fetch()'s, a piece of `chunk` bytes per curl
+     * write callback */
+    int fed = 0;
+    for (size_t off = 0; off < len && fed == 0; off += chunk)
+        fed = feed_body(&r, body + off, len - off < chunk ? len - off : chunk);
+    if (fed == 0)
+        fed = feed_end(&r);
+    yajl_status st = fed == 0 ? yajl_complete_parse(r.yajl) : yajl_status_error;
     if (parse.rc != CD_OK)
         rc = parse.rc;
     else if (st != yajl_status_ok || !parse.saw_array)
         rc = CD_ERR_PERMANENT;
     if (items)
         *items = parse.items;
-    yajl_free(h);
+    parse.yajl = NULL;
+    yajl_free(r.yajl);
+    cdc_buf_free(&r.hold);
     parse_free(&parse);
     return rc;
 }

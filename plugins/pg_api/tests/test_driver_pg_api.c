@@ -592,6 +592,80 @@ static void test_bearer_and_date_format(void **state)
     mock_sabpaisa_stop(auth);
 }
 
+
+/* A body of long values (each under the 1 MiB a value may run) arriving in
+ * small pieces, as curl hands them over from a slow connection: yajl lexes
+ * a value that spans pieces again from its start with every piece, so fed
+ * as it came, each 1 MB value was read some 250 times over in 4 KiB pieces
+ * (125 MB of lexing per value: a gateway sending many such values kept a
+ * core busy). Held back while no value ends, each is read a bounded number
+ * of times. Measured against the same body fed at once, in the same run. */
+static char *long_values_body(size_t values, size_t value_len, size_t *len)
+{
+    size_t cap = 2 + values * (value_len + 200);
+    char *b = malloc(cap);
+    assert_non_null(b);
+    size_t n = 0;
+    b[n++] = '[';
+    for (size_t i = 0; i < values; i++) {
+        n += (size_t)snprintf(b + n, cap - n, "%s{\"transaction_id\":\"L%zu\",\"payee_amount\":"
+                              "\"1.00\",\"trans_date\":\"2025-01-02\",\"remark\":\"",
+                              i ? "," : "", i + 1);
+        memset(b + n, 'r', value_len);
+        n += value_len;
+        n += (size_t)snprintf(b + n, cap - n, "\"}");
+    }
+    b[n++] = ']';
+    b[n] = '\0';
+    *len = n;
+    return b;
+}
+
+static double parse_seconds(const char *body, size_t len, size_t chunk, size_t values)
+{
+    double best = 1e9;
+    for (int rep = 0; rep < 3; rep++) {
+        cd_mock_host *m = load_codes("\"LONG\"", NULL);
+        uint64_t items = 0;
+        double t0 = now_s();
+        assert_int_equal(pg_api_parse_buffer(cd_mock_run(m), "LONG", (const unsigned char *)body,
+                                             len, chunk, &items), CD_OK);
+        double t = now_s() - t0;
+        assert_int_equal(items, values);
+        assert_int_equal(cd_mock_record_count(m), values);
+        cd_mock_free(m);
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+static void test_long_values_linear(void **state)
+{
+    size_t len = 0, values = 8;
+    char *body = long_values_body(values, 1000 * 1000, &len);
+    double whole = parse_seconds(body, len, 0, values);
+    double pieces = parse_seconds(body, len, 4096, values);
+    fprintf(stderr, "%zu values of 1 MB: at once %.3f s, in 4 KiB pieces %.3f s (%.1fx)\n",
+            values, whole, pieces, pieces / whole);
+    /* linear: about 3x (each byte lexed a few times); quadratic: 80x */
+    assert_true(pieces < 12 * whole + 0.05);
+    free(body);
+    /* one value running on past 1 MiB is still refused, however it comes */
+    body = long_values_body(1, 3 * 1024 * 1024, &len);
+    static const size_t chunks[] = {0, 1, 4096, 16384};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        cd_mock_host *m = load_codes("\"LONG\"", NULL);
+        uint64_t items = 0;
+        size_t n = chunks[i] == 1 ? 2 * 1024 * 1024 + 300 : len; /* bytewise: a prefix */
+        assert_int_equal(pg_api_parse_buffer(cd_mock_run(m), "LONG", (const unsigned char *)body,
+                                             n, chunks[i], &items), CD_ERR_PERMANENT);
+        assert_int_equal(cd_mock_record_count(m), 0);
+        cd_mock_free(m);
+    }
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_run_cancel),
         cmocka_unit_test(test_bearer_and_date_format),
         cmocka_unit_test(test_credential_expires_mid_run),
+        cmocka_unit_test(test_long_values_linear),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -21,6 +21,12 @@ int bank_api_emit_body(cd_run *run, const char *body, size_t len, uint64_t *coun
 int bank_api_emit_chunks(cd_run *run, const char *body, size_t len, size_t chunk,
                          uint64_t *count);
 
+/* The loop guard of cursor and link listings: adds the URLs of `pages`
+ * distinct pages, then (when again is not 0) page again's URL once more.
+ * Returns the page the guard says was asked for already (0: none, -1: out
+ * of memory); *bytes what the guard held at the end. */
+long bank_api_seen_check(size_t pages, size_t again, size_t *bytes);
+
 /* The rel="next" target of a Link header value, malloc'd, or NULL. */
 char *bank_api_link_next(const char *link_header);
 

@@ -502,10 +502,31 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
     return 1;
 }
 
+/* Deepest nesting of arrays and objects a report may have: it needs three
+ * levels. yajl keeps a byte per open level and has no limit of its own,
+ * so a body of nothing but '[' (a broken or hostile gateway) took a byte
+ * of memory for every byte received: 300 MB of it, 317 MB of the runner,
+ * and seconds of CPU regrowing yajl's stack 128 levels at a time. */
+#define MAX_JSON_DEPTH 512
+
+/* A container opens: 1, or 0 (the parse stopped) past MAX_JSON_DEPTH. */
+static int open_level(sp_parse *p)
+{
+    if (p->depth >= MAX_JSON_DEPTH)
+        return parse_stop(p, CD_ERR_PERMANENT,
+                          cdc_printf("the report API for merchant %s nests arrays or objects "
+                                     "deeper than %d levels (at byte %llu); not a report",
+                                     p->merchant, MAX_JSON_DEPTH,
+                                     (unsigned long long)p->event_end));
+    return 1;
+}
+
 static int on_start_array(void *ctx)
 {
     sp_parse *p = ctx;
     note_event(p);
+    if (!open_level(p))
+        return 0;
     if (p->depth == 0)
         p->saw_array = 1;
     else if (p->depth == 1)
@@ -518,6 +539,8 @@ static int on_start_map(void *ctx)
 {
     sp_parse *p = ctx;
     note_event(p);
+    if (!open_level(p))
+        return 0;
     if (p->depth == 0)
         return parse_stop(p, CD_ERR_PERMANENT,
                           cdc_printf("the report API answered a JSON object, expected an array "
@@ -1296,9 +1319,11 @@ int pg_api_parse_buffer(cd_run *run, const char *merchant, const unsigned char *
     if (fed == 0)
         fed = feed_end(&r);
     yajl_status st = fed == 0 ? yajl_complete_parse(r.yajl) : yajl_status_error;
-    if (parse.rc != CD_OK)
+    if (parse.rc != CD_OK) {
         rc = parse.rc;
-    else if (st != yajl_status_ok || !parse.saw_array)
+        if (parse.message)
+            hostapi->set_message(run, "%s", parse.message);
+    } else if (st != yajl_status_ok || !parse.saw_array)
         rc = CD_ERR_PERMANENT;
     if (items)
         *items = parse.items;

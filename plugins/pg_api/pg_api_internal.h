@@ -15,7 +15,8 @@
 /* Runs body (a report API response) through the same parser and mapping as
  * run(), feeding it in pieces of `chunk` bytes (0: all at once), emitting
  * records through the host the driver was initialised with. Calls
- * records_begin itself. Returns a cd_status; *items the array items seen. */
+ * records_begin itself. Returns a cd_status (the run's message says why
+ * the parser stopped, when it did); *items the array items seen. */
 int pg_api_parse_buffer(cd_run *run, const char *merchant, const unsigned char *body,
                         size_t len, size_t chunk, uint64_t *items);
 

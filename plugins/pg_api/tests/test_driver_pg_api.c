@@ -661,6 +661,14 @@ static void test_long_values_linear(void **state)
         assert_int_equal(pg_api_parse_buffer(cd_mock_run(m), "LONG", (const unsigned char *)body,
                                              n, chunks[i], &items), CD_ERR_PERMANENT);
         assert_int_equal(cd_mock_record_count(m), 0);
+        /* counted from the end of the last token, "remark", whatever the
+         * pieces or the batches they were held in */
+        char *want = NULL;
+        assert_true(asprintf(&want, "the report API for merchant LONG sent over 1048576 bytes "
+                                    "without ending a JSON value (at byte %zu)",
+                             (size_t)(strstr(body, "\"remark\"") + 8 - body) + 1048577) > 0);
+        assert_string_equal(cd_mock_message(m), want);
+        free(want);
         cd_mock_free(m);
     }
     free(body);

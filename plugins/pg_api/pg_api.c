@@ -383,6 +383,8 @@ typedef struct sp_parse {
     int key;              /* field index of the current key at depth 2, or -1 */
     char *vals[F_COUNT];
     int nul_field;        /* a field of the item whose value held \u0000, or -1 */
+    int lone_field;       /* a field of the item whose value held a lone surrogate, or -1 */
+    int lone_pending;     /* the string being read holds a lone surrogate escape */
     yajl_handle yajl;     /* the parser feeding this, while it does */
     uint64_t fed;         /* body bytes fed to yajl before its current call */
     uint64_t event_end;   /* body bytes up to the end of the last token seen */
@@ -412,6 +414,7 @@ static void clear_item(sp_parse *p)
         p->vals[i] = NULL;
     }
     p->nul_field = -1;
+    p->lone_field = -1;
 }
 
 /* A callback came: its token ends where yajl has read to in this call. */
@@ -485,7 +488,11 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     sp_parse *p = ctx;
     note_event(p);
+    int lone = p->lone_pending;
+    p->lone_pending = 0;
     scalar_item(p);
+    if (lone && p->depth == 2 && p->item_is_object && p->key >= 0 && p->lone_field < 0)
+        p->lone_field = p->key;
     return put_value(p, (const char *)s, len);
 }
 
@@ -493,6 +500,7 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     sp_parse *p = ctx;
     note_event(p);
+    p->lone_pending = 0;
     if (p->depth != 2)
         return 1;
     p->key = -1;
@@ -670,8 +678,15 @@ static int finish_item(sp_parse *p)
                             ? cdc_printf("%s holds a NUL character (\\u0000)",
                                          field_names[p->nul_field])
                             : NULL;
+    char *lone_problem = p->lone_field >= 0
+                             ? cdc_printf("%s holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF "
+                                          "escape without its pair)",
+                                          field_names[p->lone_field])
+                             : NULL;
     if (p->nul_field >= 0)
         problem = nul_problem ? nul_problem : "a field holds a NUL character";
+    else if (p->lone_field >= 0)
+        problem = lone_problem ? lone_problem : "a field holds a lone UTF-16 surrogate";
     else if (!id || !*id)
         problem = "item has no transaction_id or txn_id";
     else if (!amount)
@@ -708,6 +723,7 @@ static int finish_item(sp_parse *p)
         hostapi->record_error(p->run, ref, reason ? reason : problem, NULL, 0);
         free(reason);
         free(nul_problem);
+        free(lone_problem);
         free(ts);
         free(merchant);
         p->rejected++;
@@ -793,6 +809,12 @@ typedef struct sp_request {
     cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
     char *content_type; /* of the final response, malloc'd */
     int bom;            /* bytes of a leading UTF-8 BOM matched; -1: past it */
+    /* where the escape scan (lone_surrogate) is in the bytes fed */
+    int sc_state;       /* SC_* */
+    int sc_digits;      /* hex digits of a \u escape read */
+    unsigned sc_cp;     /* their value */
+    int sc_high;        /* a high surrogate escape waits for its low half */
+    int sc_flagged;     /* the open string was found to hold a lone one */
 } sp_request;
 
 /* Keeps the final response's Content-Type, then the common header work
@@ -851,10 +873,91 @@ static uint64_t running(const sp_request *r)
     return r->offset - r->parse->event_end;
 }
 
-/* Feeds yajl n bytes: 0, or -1 once the parse has stopped (the parse's rc
- * and message say why). */
-static int feed_yajl(sp_request *r, const unsigned char *d, size_t n)
+/* States of the escape scan. */
+enum { SC_OUT, SC_IN, SC_ESC, SC_HEX, SC_AFTER_HIGH, SC_ESC_AFTER_HIGH };
+
+/* yajl decodes a \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one
+ * into '?', or with another escape after it into an unrelated character,
+ * and loads a lone \uDC00-\uDFFF as bytes no UTF-8 has: a transaction id
+ * or UTR would load altered (a Java gateway cutting a string between the
+ * halves of a pair sends such escapes). The bytes fed are scanned for
+ * them: the index in d of the byte that shows the first one of a string
+ * (the scan has read up to it, included), or n. */
+static size_t lone_surrogate(sp_request *r, const unsigned char *d, size_t n)
 {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = d[i];
+        int lone = 0;
+        switch (r->sc_state) {
+        case SC_OUT:
+            if (c == '"') {
+                r->sc_state = SC_IN;
+                r->sc_flagged = 0;
+                r->sc_high = 0;
+            }
+            break;
+        case SC_IN:
+            if (c == '\\')
+                r->sc_state = SC_ESC;
+            else if (c == '"')
+                r->sc_state = SC_OUT;
+            break;
+        case SC_ESC:
+        case SC_ESC_AFTER_HIGH:
+            if (c == 'u') {
+                r->sc_state = SC_HEX;
+                r->sc_digits = 0;
+                r->sc_cp = 0;
+            } else {
+                lone = r->sc_state == SC_ESC_AFTER_HIGH; /* "\uD800\n" */
+                r->sc_high = 0;
+                r->sc_state = SC_IN;
+            }
+            break;
+        case SC_HEX:
+            if (!isxdigit(c)) {
+                r->sc_high = 0; /* yajl refuses the escape */
+                r->sc_state = SC_IN;
+                break;
+            }
+            r->sc_cp = r->sc_cp * 16 + (unsigned)(isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+            if (++r->sc_digits < 4)
+                break;
+            r->sc_state = SC_IN;
+            if (r->sc_cp >= 0xDC00 && r->sc_cp <= 0xDFFF) {
+                lone = !r->sc_high;
+                r->sc_high = 0;
+            } else if (r->sc_high) {
+                lone = 1; /* "\uD800\u0041" */
+                r->sc_high = 0;
+            } else if (r->sc_cp >= 0xD800 && r->sc_cp <= 0xDBFF) {
+                r->sc_high = 1;
+                r->sc_state = SC_AFTER_HIGH;
+            }
+            break;
+        case SC_AFTER_HIGH:
+            if (c == '\\') {
+                r->sc_state = SC_ESC_AFTER_HIGH;
+            } else {
+                lone = 1; /* "\uD800" then a character or the string's end */
+                r->sc_high = 0;
+                r->sc_state = c == '"' ? SC_OUT : SC_IN;
+            }
+            break;
+        }
+        if (lone && !r->sc_flagged) {
+            r->sc_flagged = 1;
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Feeds yajl n bytes that a scan has seen. 0 or -1 as feed_yajl. */
+static int push_yajl(sp_request *r, const unsigned char *d, size_t n)
+{
+    if (n == 0)
+        return 0;
     r->parse->yajl = r->yajl;
     r->parse->fed = r->offset;
     yajl_status st = yajl_parse(r->yajl, d, n);
@@ -866,6 +969,26 @@ static int feed_yajl(sp_request *r, const unsigned char *d, size_t n)
         return -1; /* a callback stopped it */
     r->offset += n;
     return 0;
+}
+
+/* Feeds yajl n bytes: 0, or -1 once the parse has stopped (the parse's rc
+ * and message say why). A string found to hold a lone surrogate is fed up
+ * to the byte that shows it (the string still open), then marked, so that
+ * its own callback is the one that sees the mark. */
+static int feed_yajl(sp_request *r, const unsigned char *d, size_t n)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = i + lone_surrogate(r, d + i, n - i);
+        if (k == n)
+            break;
+        if (push_yajl(r, d + done, k - done) != 0)
+            return -1;
+        done = k;
+        r->parse->lone_pending = 1;
+        i = k + 1;
+    }
+    return push_yajl(r, d + done, n - done);
 }
 
 /* Feeds n bytes in steps that stop where one value would run past
@@ -1167,6 +1290,7 @@ static void parse_reset(sp_parse *p, cd_run *run, int emit, const char *merchant
     p->merchant = merchant;
     p->key = -1;
     p->nul_field = -1;
+    p->lone_field = -1;
     p->emitted = emitted;
     p->rejected = rejected;
 }

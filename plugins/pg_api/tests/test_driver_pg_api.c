@@ -755,6 +755,50 @@ static void test_any_split_same_records(void **state)
     free(utr);
 }
 
+/* yajl reads a \uD800-\uDBFF escape without its \uDC00-\uDFFF half as '?'
+ * (or, with another escape after it, as an unrelated character), and a
+ * lone low half as bytes no UTF-8 has: the id or UTR loaded altered. Such
+ * an item is a record error naming the field; a whole pair, or a lone
+ * half in a field no column reads, is no error. Every split reads alike. */
+static void test_lone_surrogates(void **state)
+{
+    static const char body[] =
+        "[{\"transaction_id\":\"U1\",\"payee_amount\":\"1.00\",\"trans_date\":\"2025-01-02\","
+        "\"utr\":\"A\\ud800\"},"
+        "{\"transaction_id\":\"U2\\uD800\\u0041\",\"payee_amount\":\"1.00\","
+        "\"trans_date\":\"2025-01-02\"},"
+        "{\"transaction_id\":\"U3\",\"payee_amount\":\"1.00\",\"trans_date\":\"2025-01-02\","
+        "\"client_name\":\"x\\udc00y\"},"
+        "{\"transaction_id\":\"U4\",\"payee_amount\":\"1.00\",\"trans_date\":\"2025-01-02\","
+        "\"rrn\":\"\\ud83d\\n\"},"
+        "{\"transaction_id\":\"OK1\",\"payee_amount\":\"1.00\",\"trans_date\":\"2025-01-02\","
+        "\"client_name\":\"smile \\ud83d\\ude00\",\"remark\":\"cut \\ud83d\","
+        "\"k\\ud800\":\"v\",\"utr\":\"\\\\ud800\"}]";
+    static const size_t chunks[] = {0, 1, 2, 5, 7};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        cd_mock_host *m = load_codes("\"LONE\"", NULL);
+        uint64_t items = 0;
+        assert_int_equal(pg_api_parse_buffer(cd_mock_run(m), "LONE", (const unsigned char *)body,
+                                             sizeof body - 1, chunks[i], &items), CD_OK);
+        assert_int_equal(items, 5);
+        assert_int_equal(cd_mock_record_error_count(m), 4);
+        assert_string_equal(cd_mock_record_error_reason(m, 0),
+                            "utr holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without "
+                            "its pair) (transaction U1)");
+        assert_non_null(strstr(cd_mock_record_error_reason(m, 1),
+                               "transaction_id holds a lone UTF-16 surrogate"));
+        assert_non_null(strstr(cd_mock_record_error_reason(m, 2),
+                               "client_name holds a lone UTF-16 surrogate"));
+        assert_non_null(strstr(cd_mock_record_error_reason(m, 3),
+                               "rrn holds a lone UTF-16 surrogate"));
+        assert_int_equal(cd_mock_record_count(m), 1);
+        assert_string_equal(cd_mock_record_value(m, 0, "transaction_id"), "OK1");
+        assert_string_equal(cd_mock_record_value(m, 0, "merchant_name"), "smile \xF0\x9F\x98\x80");
+        assert_string_equal(cd_mock_record_value(m, 0, "utr"), "\\ud800");
+        cd_mock_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_long_values_linear),
         cmocka_unit_test(test_nesting_too_deep),
         cmocka_unit_test(test_any_split_same_records),
+        cmocka_unit_test(test_lone_surrogates),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

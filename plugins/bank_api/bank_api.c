@@ -651,6 +651,7 @@ enum { BJ_OK, BJ_MARKUP, BJ_MALFORMED, BJ_DEEP, BJ_NOARRAY, BJ_CURSOR_NUL, BJ_ST
 #define COL_SEEN 1 /* its key appeared (the first occurrence counts) */
 #define COL_PEND 2 /* its key was the last one: the next value is its own */
 #define COL_TEXT 4 /* it has a value (string, number, true, false) */
+#define COL_LONE 8 /* its string held a lone UTF-16 surrogate escape */
 
 typedef struct ba_json {
     cd_run *run;
@@ -676,6 +677,12 @@ typedef struct ba_json {
     uint64_t offset;      /* body bytes fed (a byte-order mark counted) */
     cdc_buf hold;         /* bytes held back while one long value goes on */
     int bom;              /* bytes of a leading UTF-8 BOM matched; -1: past it */
+    int lone_pending;     /* the string being read holds a lone surrogate escape */
+    int sc_state;         /* the escape scan (lone_surrogate): SC_* */
+    int sc_digits;        /* hex digits of a \u escape read */
+    unsigned sc_cp;       /* their value */
+    int sc_high;          /* a high surrogate escape waits for its low half */
+    int sc_flagged;       /* the open string was found to hold a lone one */
     int started;          /* a byte other than blanks was seen */
     int markup;           /* the Content-Type is an HTML or XML page */
     int stopped;
@@ -736,7 +743,7 @@ static int bj_item_end(ba_json *j)
     if (!j->emit)
         return 1;
     ba_map *m = j->m;
-    const char *nul_key = NULL;
+    const char *nul_key = NULL, *lone_key = NULL;
     for (size_t c = 0; c < m->n; c++) {
         m->values[c] = NULL;
         m->lengths[c] = 0;
@@ -750,7 +757,19 @@ static int bj_item_end(ba_json *j)
              * is no value a statement has, nor one a C string keeps. */
             if (!nul_key && memchr(m->values[c], '\0', m->lengths[c]))
                 nul_key = m->keys[c];
+            /* yajl reads a lone surrogate as '?' or as an unrelated
+             * character: a reference would load altered */
+            if (!lone_key && (j->col[c] & COL_LONE))
+                lone_key = m->keys[c];
         }
+    }
+    if (!nul_key && lone_key) {
+        char *why = cdc_printf("%s holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape "
+                               "without its pair)", lone_key);
+        hostapi->record_error(j->run, j->ref, why ? why : "a field holds a lone UTF-16 surrogate",
+                              NULL, 0);
+        free(why);
+        return 1;
     }
     if (nul_key) {
         char *why = cdc_printf("%s holds a NUL character (\\u0000)", nul_key);
@@ -770,7 +789,10 @@ static int bj_item_end(ba_json *j)
 static int bj_scalar(ba_json *j, unsigned char tag, const char *s, size_t len)
 {
     int k = j->depth;
+    int lone = tag == 's' && j->lone_pending;
     j->events++;
+    if (tag == 's')
+        j->lone_pending = 0;
     if (j->want_cursor && path_value(&j->cur, k, 0) && (tag == 's' || tag == 'n')) {
         free(j->cursor);
         j->cursor = malloc(len + 1);
@@ -797,7 +819,7 @@ static int bj_scalar(ba_json *j, unsigned char tag, const char *s, size_t len)
                 j->vals[c].len = 0;
                 if (cdc_buf_append(&j->vals[c], s, len) != 0)
                     return bj_stop(j, BJ_STOP, CD_ERR_TRANSIENT, cdc_printf("out of memory"));
-                j->col[c] |= COL_TEXT;
+                j->col[c] |= COL_TEXT | (lone ? COL_LONE : 0);
             }
         }
     }
@@ -868,6 +890,7 @@ static int bj_map_key(void *ctx, const unsigned char *s, size_t len)
     ba_json *j = ctx;
     int k = j->depth;
     j->events++;
+    j->lone_pending = 0;
     path_key(&j->rec, k, s, len);
     if (j->want_cursor)
         path_key(&j->cur, k, s, len);
@@ -979,9 +1002,108 @@ static void bj_parse_error(ba_json *j, const unsigned char *chunk, size_t len)
     free(why);
 }
 
-/* Feeds yajl; 0, or -1 when the parse stopped. */
-static int bj_push(ba_json *j, const unsigned char *d, size_t n)
+/* States of the escape scan. */
+enum {
+    SC_OUT, SC_IN, SC_ESC, SC_HEX, SC_AFTER_HIGH, SC_ESC_AFTER_HIGH,
+    SC_SLASH, SC_LINE, SC_BLOCK, SC_BLOCK_STAR /* comments (allowed): no quote opens a string */
+};
+
+/* yajl decodes a \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one
+ * into '?', or with another escape after it into an unrelated character,
+ * and a lone \uDC00-\uDFFF into bytes no UTF-8 has: a reference would load
+ * altered. The bytes fed are scanned for them (as pg_api does): the index
+ * in d of the byte that shows the first one of a string (the scan has read
+ * up to it, included), or n. */
+static size_t lone_surrogate(ba_json *j, const unsigned char *d, size_t n)
 {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = d[i];
+        int lone = 0;
+        switch (j->sc_state) {
+        case SC_OUT:
+            if (c == '"') {
+                j->sc_state = SC_IN;
+                j->sc_flagged = 0;
+                j->sc_high = 0;
+            } else if (c == '/') {
+                j->sc_state = SC_SLASH;
+            }
+            break;
+        case SC_SLASH:
+            j->sc_state = c == '/' ? SC_LINE : c == '*' ? SC_BLOCK : SC_OUT;
+            break;
+        case SC_LINE:
+            if (c == '\n')
+                j->sc_state = SC_OUT;
+            break;
+        case SC_BLOCK:
+        case SC_BLOCK_STAR:
+            j->sc_state = c == '*' ? SC_BLOCK_STAR
+                          : j->sc_state == SC_BLOCK_STAR && c == '/' ? SC_OUT
+                                                                     : SC_BLOCK;
+            break;
+        case SC_IN:
+            if (c == '\\')
+                j->sc_state = SC_ESC;
+            else if (c == '"')
+                j->sc_state = SC_OUT;
+            break;
+        case SC_ESC:
+        case SC_ESC_AFTER_HIGH:
+            if (c == 'u') {
+                j->sc_state = SC_HEX;
+                j->sc_digits = 0;
+                j->sc_cp = 0;
+            } else {
+                lone = j->sc_state == SC_ESC_AFTER_HIGH; /* "\uD800\n" */
+                j->sc_high = 0;
+                j->sc_state = SC_IN;
+            }
+            break;
+        case SC_HEX:
+            if (!isxdigit(c)) {
+                j->sc_high = 0; /* yajl refuses the escape */
+                j->sc_state = SC_IN;
+                break;
+            }
+            j->sc_cp = j->sc_cp * 16 + (unsigned)(isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+            if (++j->sc_digits < 4)
+                break;
+            j->sc_state = SC_IN;
+            if (j->sc_cp >= 0xDC00 && j->sc_cp <= 0xDFFF) {
+                lone = !j->sc_high;
+                j->sc_high = 0;
+            } else if (j->sc_high) {
+                lone = 1; /* "\uD800\u0041" */
+                j->sc_high = 0;
+            } else if (j->sc_cp >= 0xD800 && j->sc_cp <= 0xDBFF) {
+                j->sc_high = 1;
+                j->sc_state = SC_AFTER_HIGH;
+            }
+            break;
+        case SC_AFTER_HIGH:
+            if (c == '\\') {
+                j->sc_state = SC_ESC_AFTER_HIGH;
+            } else {
+                lone = 1; /* "\uD800" then a character or the string's end */
+                j->sc_high = 0;
+                j->sc_state = c == '"' ? SC_OUT : SC_IN;
+            }
+            break;
+        }
+        if (lone && !j->sc_flagged) {
+            j->sc_flagged = 1;
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Feeds yajl bytes the scan has seen; 0, or -1 when the parse stopped. */
+static int bj_push_raw(ba_json *j, const unsigned char *d, size_t n)
+{
+    if (n == 0)
+        return 0;
     uint64_t events = j->events;
     yajl_status st = yajl_parse(j->h, d, n);
     if (st == yajl_status_error) {
@@ -993,6 +1115,25 @@ static int bj_push(ba_json *j, const unsigned char *d, size_t n)
     j->quiet = j->events == events ? j->quiet + n : 0;
     j->offset += n;
     return 0;
+}
+
+/* Feeds yajl; 0, or -1 when the parse stopped. A string found to hold a
+ * lone surrogate is fed up to the byte that shows it (the string still
+ * open), then marked, so that its own callback is the one that sees it. */
+static int bj_push(ba_json *j, const unsigned char *d, size_t n)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = i + lone_surrogate(j, d + i, n - i);
+        if (k == n)
+            break;
+        if (bj_push_raw(j, d + done, k - done) != 0)
+            return -1;
+        done = k;
+        j->lone_pending = 1;
+        i = k + 1;
+    }
+    return bj_push_raw(j, d + done, n - done);
 }
 
 /* Bytes past the byte-order mark. yajl lexes a value that spans chunks

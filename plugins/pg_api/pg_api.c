@@ -833,9 +833,9 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
     return cdc_xfer_header(line, size, nitems, &r->x);
 }
 
-/* No field of a report item comes near this. yajl reads a value that spans
- * chunks again from its start with every chunk, so an endless one (a broken
- * or hostile server) would burn a core until the request timeout. */
+/* No field of a report item comes near this. An endless value (a broken or
+ * hostile server) would otherwise be read, and held, until the request
+ * timeout. Counted from the end of the last token yajl handed over. */
 #define MAX_VALUE_BYTES (1024 * 1024)
 
 /* Records where and why yajl refused the body. */

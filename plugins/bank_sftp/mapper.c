@@ -101,6 +101,11 @@ const char *bs_mapper_error(const bs_mapper *m) { return m->error; }
 int64_t bs_mapper_emitted(const bs_mapper *m) { return m->emitted; }
 int64_t bs_mapper_errors(const bs_mapper *m) { return m->errors; }
 
+void bs_mapper_log(const bs_mapper *m, int level, const char *msg)
+{
+    m->host->log(m->run, (cd_log_level)level, "%s: %s", m->file_name, msg);
+}
+
 /* Cell text without surrounding blanks. */
 static void cell(const bs_row *r, long i, const char **s, size_t *n)
 {

@@ -33,6 +33,8 @@ int bs_mapper_finish(bs_mapper *m);
 /* The header problem ("header does not match ...") after BS_STOP_HEADER. */
 const char *bs_mapper_error(const bs_mapper *m);
 int64_t bs_mapper_emitted(const bs_mapper *m);
+/* A line about the file for the run's log: "<file name>: <msg>". */
+void bs_mapper_log(const bs_mapper *m, int level, const char *msg);
 int64_t bs_mapper_errors(const bs_mapper *m);
 void bs_mapper_free(bs_mapper *m);
 

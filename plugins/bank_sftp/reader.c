@@ -162,7 +162,11 @@ int bs_read_file(const char *path, const bs_format *f, bs_mapper *m, char **why)
 {
     if (f->type != BS_XLSX)
         return read_text(path, f, m, why);
-    int rc = bs_xlsx_read(path, f->sheet, bs_mapper_row, m, why);
+    char *note = NULL;
+    int rc = bs_xlsx_read_noted(path, f->sheet, bs_mapper_row, m, &note, why);
+    if (note)
+        bs_mapper_log(m, CD_LOG_INFO, note);
+    free(note);
     if (rc == -1)
         return CD_ERR_PERMANENT;
     if (rc == 0)

@@ -68,11 +68,18 @@ static int parse_member(zip_t *z, const char *name, XML_Parser p, int *stop, cha
 
 /* ---- workbook.xml and its relationships: which member is the sheet ---- */
 
+/* One <sheet> of xl/workbook.xml, in workbook order (the tab order). */
+typedef struct wb_sheet {
+    char *name;
+    char *rid;
+    int hidden; /* state="hidden" or "veryHidden" */
+} wb_sheet;
+
 typedef struct wb_state {
-    const char *want;  /* sheet name or NULL */
-    char *rid;         /* r:id of the chosen sheet */
-    char *first_names; /* for "no sheet named X (sheets: ...)" */
-    cdc_buf names;
+    wb_sheet *sheets;
+    size_t n, cap;
+    int oom;
+    cdc_buf names;  /* for "no sheet named X (sheets: ...)" */
     int date1904;
 } wb_state;
 
@@ -90,31 +97,163 @@ static void XMLCALL wb_start(void *ud, const char *el, const char **atts)
         return;
     const char *name = attr(atts, "name");
     const char *rid = attr(atts, "id");
+    const char *state = attr(atts, "state");
     if (name) {
         if (s->names.len)
             cdc_buf_append(&s->names, ", ", 2);
         cdc_buf_append(&s->names, name, strlen(name));
     }
-    if (s->rid || !rid)
+    if (!rid || s->oom)
         return;
-    if (!s->want || (name && strcmp(name, s->want) == 0))
-        s->rid = strdup(rid);
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 8;
+        wb_sheet *ns = realloc(s->sheets, nc * sizeof *ns);
+        if (!ns) {
+            s->oom = 1;
+            return;
+        }
+        s->sheets = ns;
+        s->cap = nc;
+    }
+    wb_sheet *w = &s->sheets[s->n];
+    w->name = strdup(name ? name : "");
+    w->rid = strdup(rid);
+    /* ST_SheetState: visible (the default), hidden, veryHidden */
+    w->hidden = state && strcmp(state, "visible") != 0;
+    if (!w->name || !w->rid) {
+        free(w->name);
+        free(w->rid);
+        s->oom = 1;
+        return;
+    }
+    s->n++;
 }
 
-typedef struct rel_state {
-    const char *rid;
+static void wb_free(wb_state *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->sheets[i].name);
+        free(s->sheets[i].rid);
+    }
+    free(s->sheets);
+    cdc_buf_free(&s->names);
+}
+
+/* xl/_rels/workbook.xml.rels: every relationship's target and whether it
+ * is a worksheet (not a chart, macro or dialog sheet). */
+typedef struct wb_rel {
+    char *id;
     char *target;
+    int worksheet;
+} wb_rel;
+
+typedef struct rel_state {
+    wb_rel *rels;
+    size_t n, cap;
+    int oom;
 } rel_state;
 
 static void XMLCALL rel_start(void *ud, const char *el, const char **atts)
 {
     rel_state *s = ud;
-    if (strcmp(local(el), "Relationship") != 0 || s->target)
+    if (strcmp(local(el), "Relationship") != 0 || s->oom)
         return;
     const char *id = attr(atts, "Id");
     const char *t = attr(atts, "Target");
-    if (id && t && strcmp(id, s->rid) == 0)
-        s->target = t[0] == '/' ? strdup(t + 1) : cdc_printf("xl/%s", t);
+    const char *type = attr(atts, "Type");
+    if (!id || !t)
+        return;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 8;
+        wb_rel *nr = realloc(s->rels, nc * sizeof *nr);
+        if (!nr) {
+            s->oom = 1;
+            return;
+        }
+        s->rels = nr;
+        s->cap = nc;
+    }
+    wb_rel *r = &s->rels[s->n];
+    r->id = strdup(id);
+    r->target = t[0] == '/' ? strdup(t + 1) : cdc_printf("xl/%s", t);
+    /* ".../relationships/worksheet" (transitional and strict) */
+    size_t tl = type ? strlen(type) : 0;
+    r->worksheet = tl >= 10 && strcmp(type + tl - 10, "/worksheet") == 0;
+    if (!r->id || !r->target) {
+        free(r->id);
+        free(r->target);
+        s->oom = 1;
+        return;
+    }
+    s->n++;
+}
+
+static void rel_free(rel_state *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->rels[i].id);
+        free(s->rels[i].target);
+    }
+    free(s->rels);
+}
+
+static const wb_rel *rel_find(const rel_state *s, const char *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->rels[i].id, id) == 0)
+            return &s->rels[i];
+    return NULL;
+}
+
+/* The sheet to read: the one named, hidden or not; else the first visible
+ * worksheet in tab order. A bank's workbook often keeps a hidden lookup or
+ * macro sheet in front, and a chart sheet holds no cells: reading either
+ * fails the file on its header, or worse, reads the wrong rows. Only when
+ * no sheet is both is the first worksheet (then the first sheet) taken.
+ * -1 when there is none; *note (malloc'd) says what was passed over. */
+static long pick_sheet(const wb_state *wb, const rel_state *rels, const char *want, char **note)
+{
+    if (want) {
+        for (size_t i = 0; i < wb->n; i++)
+            if (strcmp(wb->sheets[i].name, want) == 0) {
+                if (wb->sheets[i].hidden && note)
+                    *note = cdc_printf("sheet \"%s\" (named by the format) is hidden; read as "
+                                       "configured",
+                                       want);
+                return (long)i;
+            }
+        return -1;
+    }
+    long pick = -1;
+    int pass = 0;
+    for (; pass < 3 && pick < 0; pass++)
+        for (size_t i = 0; i < wb->n && pick < 0; i++) {
+            const wb_rel *r = rel_find(rels, wb->sheets[i].rid);
+            int ws = r && r->worksheet;
+            if ((pass == 0 && ws && !wb->sheets[i].hidden) || (pass == 1 && ws) || pass == 2)
+                pick = (long)i;
+        }
+    pass--; /* the pass that found it */
+    if (pick >= 0 && note && (pick > 0 || pass > 0)) {
+        /* say what was passed over (the first sheet, and why), or that no
+         * sheet is a visible worksheet */
+        const wb_sheet *first = &wb->sheets[0];
+        const wb_rel *r = rel_find(rels, first->rid);
+        const char *what = first->hidden ? "hidden"
+                           : !r          ? "missing from the workbook's relationships"
+                           : !r->worksheet ? "not a worksheet"
+                                           : "";
+        if (pass == 0)
+            *note = cdc_printf("sheet \"%s\" is %s: reading sheet \"%s\", the first visible "
+                               "worksheet (format.sheet names another)",
+                               first->name, what, wb->sheets[pick].name);
+        else
+            *note = cdc_printf("no sheet is a visible worksheet: reading sheet \"%s\"%s "
+                               "(format.sheet names another)",
+                               wb->sheets[pick].name,
+                               wb->sheets[pick].hidden ? ", which is hidden" : "");
+    }
+    return pick;
 }
 
 /* ---- sharedStrings.xml ---- */
@@ -412,11 +551,15 @@ static void XMLCALL sh_end(void *ud, const char *el)
     }
 }
 
-static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, char **why)
+static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, char **note,
+                    char **why)
 {
     int rc = -1, stop = 0;
-    wb_state wb = {sheet, NULL, NULL, {0}, 0};
-    rel_state rel = {NULL, NULL};
+    wb_state wb;
+    memset(&wb, 0, sizeof wb);
+    rel_state rel;
+    memset(&rel, 0, sizeof rel);
+    const char *target = NULL;
     sst strings;
     memset(&strings, 0, sizeof strings);
     sheet_state sh;
@@ -433,13 +576,16 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
         goto out;
     XML_ParserFree(p);
     p = NULL;
-    if (!wb.rid) {
+    if (wb.oom) {
+        *why = cdc_printf("out of memory reading xl/workbook.xml");
+        goto out;
+    }
+    if (wb.n == 0 || (sheet && pick_sheet(&wb, &rel, sheet, NULL) < 0)) {
         *why = sheet ? cdc_printf("no sheet named \"%s\" (sheets: %s)", sheet,
                                   wb.names.data ? wb.names.data : "none")
                      : cdc_printf("the workbook has no sheet");
         goto out;
     }
-    rel.rid = wb.rid;
     p = XML_ParserCreate(NULL);
     if (!p) {
         *why = cdc_printf("out of memory");
@@ -451,10 +597,19 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
         goto out;
     XML_ParserFree(p);
     p = NULL;
-    if (!rel.target) {
-        *why = cdc_printf("the sheet's relationship %s is missing", wb.rid);
+    if (rel.oom) {
+        *why = cdc_printf("out of memory reading xl/_rels/workbook.xml.rels");
         goto out;
     }
+    long pick = pick_sheet(&wb, &rel, sheet, note);
+    const wb_rel *r = pick >= 0 ? rel_find(&rel, wb.sheets[pick].rid) : NULL;
+    if (!r) {
+        *why = cdc_printf("the relationship %s of sheet \"%s\" is missing",
+                          pick >= 0 ? wb.sheets[pick].rid : "?",
+                          pick >= 0 ? wb.sheets[pick].name : "?");
+        goto out;
+    }
+    target = r->target;
     if (zip_name_locate(z, "xl/sharedStrings.xml", 0) >= 0) {
         p = XML_ParserCreate(NULL);
         if (!p) {
@@ -491,10 +646,10 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
     XML_SetUserData(p, &sh);
     XML_SetElementHandler(p, sh_start, sh_end);
     XML_SetCharacterDataHandler(p, sh_text);
-    int prc = parse_member(z, rel.target, p, &sh.stop, why);
+    int prc = parse_member(z, target, p, &sh.stop, why);
     if (sh.stop == -1) {
         free(*why);
-        *why = cdc_printf("%s: %s", rel.target, sh.err ? sh.err : "unreadable");
+        *why = cdc_printf("%s: %s", target, sh.err ? sh.err : "unreadable");
         rc = -1;
     } else if (sh.stop) {
         rc = sh.stop;
@@ -504,9 +659,8 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
 out:
     if (p)
         XML_ParserFree(p);
-    free(wb.rid);
-    cdc_buf_free(&wb.names);
-    free(rel.target);
+    wb_free(&wb);
+    rel_free(&rel);
     cdc_buf_free(&strings.text);
     free(strings.off);
     free(sh.cells);
@@ -520,6 +674,12 @@ out:
 
 int bs_xlsx_read(const char *path, const char *sheet, bs_row_fn on_row, void *ud, char **why)
 {
+    return bs_xlsx_read_noted(path, sheet, on_row, ud, NULL, why);
+}
+
+int bs_xlsx_read_noted(const char *path, const char *sheet, bs_row_fn on_row, void *ud,
+                       char **note, char **why)
+{
     int zerr = 0;
     zip_t *z = zip_open(path, ZIP_RDONLY, &zerr);
     if (!z) {
@@ -529,7 +689,7 @@ int bs_xlsx_read(const char *path, const char *sheet, bs_row_fn on_row, void *ud
         zip_error_fini(&e);
         return -1;
     }
-    int rc = read_zip(z, sheet, on_row, ud, why);
+    int rc = read_zip(z, sheet, on_row, ud, note, why);
     zip_discard(z);
     return rc;
 }
@@ -553,7 +713,7 @@ int bs_xlsx_read_mem(const void *data, size_t len, const char *sheet, bs_row_fn 
         return -1;
     }
     zip_error_fini(&e);
-    int rc = read_zip(z, sheet, on_row, ud, why);
+    int rc = read_zip(z, sheet, on_row, ud, NULL, why);
     zip_discard(z);
     return rc;
 }

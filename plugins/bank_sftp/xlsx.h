@@ -4,7 +4,7 @@
  * the shared-string table (which XLSX needs random access to) but not with
  * the number of rows.
  *
- * Reads the first sheet or the one named, shared strings (rich-text runs
+ * Reads the sheet named (hidden or not), else the first visible worksheet, shared strings (rich-text runs
  * joined, phonetic runs skipped), inline strings, formula string results,
  * booleans and numbers (marked numeric, so amounts and Excel date serials
  * are read as numbers); empty cells and skipped columns are empty strings.
@@ -17,6 +17,11 @@
 /* Reads path. Returns 0, the first nonzero callback result, or -1 with
  * *why (malloc'd) for a file that is not a readable workbook. */
 int bs_xlsx_read(const char *path, const char *sheet, bs_row_fn on_row, void *ud, char **why);
+/* The same; *note (malloc'd, or left NULL) says which sheet was read when
+ * that is not the obvious one: a hidden first sheet passed over, or a
+ * hidden sheet read because the format names it. For the run's log. */
+int bs_xlsx_read_noted(const char *path, const char *sheet, bs_row_fn on_row, void *ud,
+                       char **note, char **why);
 
 /* The same over a workbook held in memory (fuzzing, tests). */
 int bs_xlsx_read_mem(const void *data, size_t len, const char *sheet, bs_row_fn on_row, void *ud,

@@ -438,46 +438,104 @@ static void add_member(zip_t *z, const char *name, const char *text)
     assert_true(zip_file_add(z, name, src, ZIP_FL_OVERWRITE) >= 0);
 }
 
-/* A workbook of one sheet, written member by member so that a test says
- * exactly what the XML holds: workbook_pr is the <workbookPr/> element or
- * "", sheet_data the rows (inline strings, numbers, cells left out). */
-static char *write_xlsx(const char *name, const char *workbook_pr, const char *sheet_data)
+static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(char **out, const char *fmt, ...)
+{
+    char *add = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&add, fmt, ap) >= 0);
+    va_end(ap);
+    size_t have = *out ? strlen(*out) : 0;
+    char *n = realloc(*out, have + strlen(add) + 1);
+    assert_non_null(n);
+    memcpy(n + have, add, strlen(add) + 1);
+    *out = n;
+    free(add);
+}
+
+/* One sheet of a generated workbook: its name, its state attribute in
+ * xl/workbook.xml ("hidden", "veryHidden" or NULL for none), its kind
+ * ("worksheet", "chartsheet"; NULL is a worksheet) and its rows. */
+typedef struct xsheet {
+    const char *name, *state, *kind, *data;
+} xsheet;
+
+/* A workbook written member by member so that a test says exactly what
+ * the XML holds: workbook_pr is the <workbookPr/> element or "", each
+ * sheet's rows are inline strings, numbers, cells left out. */
+static char *write_xlsx_sheets(const char *name, const char *workbook_pr, const xsheet *sh,
+                               size_t n)
 {
     char *path = tmp_path(name);
     int err = 0;
     zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
     assert_non_null(z);
-    char *wb = NULL, *sheet = NULL;
+    char *sheets = strdup(""), *rels = strdup(""), *types = strdup("");
+    char **parts = calloc(n, sizeof *parts);
+    assert_non_null(parts);
+    for (size_t i = 0; i < n; i++) {
+        const char *kind = sh[i].kind ? sh[i].kind : "worksheet";
+        append(&sheets, "<sheet name=\"%s\" sheetId=\"%zu\"%s%s%s r:id=\"rId%zu\"/>", sh[i].name,
+               i + 1, sh[i].state ? " state=\"" : "", sh[i].state ? sh[i].state : "",
+               sh[i].state ? "\"" : "", i + 1);
+        append(&rels,
+               "<Relationship Id=\"rId%zu\" Type=\"http://schemas.openxmlformats.org/"
+               "officeDocument/2006/relationships/%s\" Target=\"%ss/sheet%zu.xml\"/>",
+               i + 1, kind, kind, i + 1);
+        append(&types,
+               "<Override PartName=\"/xl/%ss/sheet%zu.xml\" ContentType=\"application/"
+               "vnd.openxmlformats-officedocument.spreadsheetml.%s+xml\"/>",
+               kind, i + 1, kind);
+        assert_true(asprintf(&parts[i],
+                             "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+                             "<%s xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+                             "<sheetData>%s</sheetData></%s>",
+                             kind, sh[i].data ? sh[i].data : "", kind) > 0);
+        char *member = NULL;
+        assert_true(asprintf(&member, "xl/%ss/sheet%zu.xml", kind, i + 1) > 0);
+        add_member(z, member, parts[i]);
+        free(member);
+    }
+    char *wb = NULL, *ct = NULL, *wbrels = NULL;
     assert_true(asprintf(&wb,
                          "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
                          "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\""
                          " xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">"
-                         "%s<sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets>"
-                         "</workbook>",
-                         workbook_pr) > 0);
-    assert_true(asprintf(&sheet,
-                         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
-                         "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
-                         "<sheetData>%s</sheetData></worksheet>",
-                         sheet_data) > 0);
-    add_member(z, "[Content_Types].xml",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-            "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
-            "<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/"
-            "vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>"
-            "<Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/"
-            "vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>");
+                         "%s<sheets>%s</sheets></workbook>",
+                         workbook_pr, sheets) > 0);
+    assert_true(asprintf(&ct,
+                         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                         "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+                         "<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/"
+                         "vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>%s</Types>",
+                         types) > 0);
+    assert_true(asprintf(&wbrels,
+                         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                         "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
+                         "relationships\">%s</Relationships>",
+                         rels) > 0);
+    add_member(z, "[Content_Types].xml", ct);
     add_member(z, "xl/workbook.xml", wb);
-    add_member(z, "xl/_rels/workbook.xml.rels",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-            "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
-            "<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/"
-            "2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>");
-    add_member(z, "xl/worksheets/sheet1.xml", sheet);
-    assert_int_equal(zip_close(z), 0);
+    add_member(z, "xl/_rels/workbook.xml.rels", wbrels);
+    assert_int_equal(zip_close(z), 0); /* the sources are read here */
+    for (size_t i = 0; i < n; i++)
+        free(parts[i]);
+    free(parts);
     free(wb);
-    free(sheet);
+    free(ct);
+    free(wbrels);
+    free(sheets);
+    free(rels);
+    free(types);
     return path;
+}
+
+/* A workbook of one sheet. */
+static char *write_xlsx(const char *name, const char *workbook_pr, const char *sheet_data)
+{
+    xsheet one = {"Sheet1", NULL, NULL, sheet_data};
+    return write_xlsx_sheets(name, workbook_pr, &one, 1);
 }
 
 static void no_problem(void *ud, const char *path, const char *msg)
@@ -501,22 +559,6 @@ static void loaded_free(loaded *l)
     free(l->why);
     free(l->records);
     free(l->errors);
-}
-
-static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(char **out, const char *fmt, ...)
-{
-    char *add = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&add, fmt, ap) >= 0);
-    va_end(ap);
-    size_t have = *out ? strlen(*out) : 0;
-    char *n = realloc(*out, have + strlen(add) + 1);
-    assert_non_null(n);
-    memcpy(n + have, add, strlen(add) + 1);
-    *out = n;
-    free(add);
 }
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
@@ -672,6 +714,58 @@ static void test_xlsx_numeric_refs(void **state)
     assert_int_equal(cd_mock_record_count(l.host), 3);
     assert_string_equal(cd_mock_record_value(l.host, 1, "utr"), "512345678902");
     assert_string_equal(cd_mock_record_value(l.host, 0, "utr"), "512345678901");
+    loaded_free(&l);
+    free(path);
+}
+
+/* A workbook whose first sheet is hidden (a lookup or macro sheet a bank's
+ * template keeps in front): without `sheet`, the first visible worksheet
+ * is read, not the hidden one; a chart sheet is passed over too. A `sheet`
+ * naming a hidden sheet still reads it, and says so in the log. */
+static void test_xlsx_hidden_first_sheet(void **state)
+{
+    (void)state;
+    const char *lookup = "<row r=\"1\">" ISTR("A1", "Code") ISTR("B1", "Bank") "</row>"
+                         "<row r=\"2\">" ISTR("A2", "AX") ISTR("B2", "Axis") "</row>";
+    const char *data =
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Amount") ISTR("C1", "Date") "</row>"
+        "<row r=\"2\">" ISTR("A2", "R1") NUM("B2", "100") NUM("C2", "45932") "</row>";
+    const char *hidden_data =
+        "<row r=\"1\">" ISTR("A1", "Ref") ISTR("B1", "Amount") ISTR("C1", "Date") "</row>"
+        "<row r=\"2\">" ISTR("A2", "OLD") NUM("B2", "1") NUM("C2", "45931") "</row>";
+    const char *fmt = "{\"format\": {\"type\": \"xlsx\", \"columns\": {\"bank_ref\": \"Ref\","
+                      " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}";
+    static const char *const states[] = {"hidden", "veryHidden"};
+    for (size_t i = 0; i < 2; i++) {
+        xsheet sh[] = {{"Lookup", states[i], NULL, lookup},
+                       {"Chart1", NULL, "chartsheet", NULL},
+                       {"Statement", NULL, NULL, data}};
+        char *path = write_xlsx_sheets("hidden.xlsx", "", sh, 3);
+        loaded l = load_file(fmt, path);
+        if (l.rc != CD_OK)
+            fail_msg("%s: rc %d (%s)", states[i], l.rc, l.why ? l.why : "");
+        assert_string_equal(l.records, "R1|10000||2025-10-02|\n");
+        assert_string_equal(l.errors, "");
+        assert_true(cd_mock_log_contains(l.host, "hidden.xlsx: sheet \"Lookup\" is hidden"));
+        assert_true(cd_mock_log_contains(l.host, "reading sheet \"Statement\""));
+        loaded_free(&l);
+        free(path);
+    }
+    /* the sheet named in the format, hidden: read as configured */
+    xsheet sh[] = {{"Statement", NULL, NULL, data}, {"Old", "hidden", NULL, hidden_data}};
+    char *path = write_xlsx_sheets("named.xlsx", "", sh, 2);
+    loaded l = load_file("{\"format\": {\"type\": \"xlsx\", \"sheet\": \"Old\", \"columns\":"
+                         " {\"bank_ref\": \"Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}",
+                         path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "OLD|100||2025-10-01|\n");
+    assert_true(cd_mock_log_contains(l.host, "named.xlsx: sheet \"Old\" (named by the format) is hidden"));
+    loaded_free(&l);
+    /* a visible first sheet: read as before, nothing logged about sheets */
+    l = load_file(fmt, path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|10000||2025-10-02|\n");
+    assert_false(cd_mock_log_contains(l.host, "hidden"));
     loaded_free(&l);
     free(path);
 }
@@ -1005,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_xlsx_1904),
         cmocka_unit_test(test_xlsx_datetime_midnight),
         cmocka_unit_test(test_xlsx_numeric_refs),
+        cmocka_unit_test(test_xlsx_hidden_first_sheet),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -590,6 +590,8 @@ static const char *bank_name(run_ctx *x)
                                                     : "BANK";
 }
 
+static void forget_checked(const run_ctx *x, const char *remote_path);
+
 /* The file's rows are in the load: LOADED in the ledger (in the load's
  * transaction: gone again if the run fails). A file whose every row was
  * refused (a bank that changed its date format) is FAILED instead: LOADED,
@@ -624,6 +626,7 @@ static int file_loaded(run_ctx *x, const candidate *cd, bs_fetched *f, bs_mapper
     json_array_append_new(x->files, d);
     x->loaded_files++;
     bs_fetch_discard(f);
+    forget_checked(x, cd->path); /* another version of the path now */
     return CD_OK;
 }
 
@@ -704,6 +707,106 @@ static int must_verify_first(const run_ctx *x, const candidate *cd)
         unlink(path); /* another version now: stream it again */
     free(path);
     return hit;
+}
+
+/* A loaded file put again under its name with the same content (a bank
+ * re-uploading it, a new mtime): the ledger keeps the loaded version's size
+ * and mtime, so every run downloaded it again to learn, by its sha256, that
+ * it was loaded. The note "checked-KEY" in the work directory remembers what
+ * that download found: this version (size and mtime) of the path holds
+ * content of this sha256. The next run asks the ledger about that sha256
+ * instead of downloading: LOADED is skipped. The ledger stays the judge (a
+ * ledger row removed to have the file loaded again is honoured); the note
+ * only stands in for the download, on the same terms as the ledger's own
+ * size and mtime. */
+static char *checked_note_path(const run_ctx *x, const char *path)
+{
+    char key[65];
+    bs_sha256_hex(path, strlen(path), key);
+    return cdc_printf("%s/checked-%.24s", x->work_dir, key);
+}
+
+static void note_checked(const run_ctx *x, const candidate *cd, const char *sha)
+{
+    char *path = checked_note_path(x, cd->path);
+    char *tmp = path ? cdc_printf("%s.tmp", path) : NULL;
+    FILE *f = tmp ? fopen(tmp, "w") : NULL;
+    int ok = f && fprintf(f, "%lld %lld %s\n", (long long)cd->e->size, (long long)cd->e->mtime,
+                          sha) > 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    /* renamed into place: a half-written note is never read */
+    if (!ok || rename(tmp, path) != 0) {
+        hostapi->log(x->run, CD_LOG_WARNING,
+                     "%s: cannot keep a note of its check in %s (%s); the next run downloads "
+                     "it again",
+                     cd->e->name, x->work_dir, strerror(errno));
+        if (tmp)
+            unlink(tmp);
+    }
+    free(tmp);
+    free(path);
+}
+
+static void forget_checked(const run_ctx *x, const char *remote_path)
+{
+    if (!x->work_dir)
+        return;
+    char *path = checked_note_path(x, remote_path);
+    if (path && unlink(path) != 0 && errno != ENOENT)
+        hostapi->log(x->run, CD_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+    free(path);
+}
+
+/* The sha256 the note holds for this version of the path: 1 with sha[],
+ * or 0 (no note, or one of another version, which is removed). */
+static int checked_sha(const run_ctx *x, const char *remote_path, int64_t size, int64_t mtime,
+                       char sha[65])
+{
+    char *path = checked_note_path(x, remote_path);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    long long sz = -1, mt = -1;
+    char hexd[65] = "";
+    int hit = f && fscanf(f, "%lld %lld %64s", &sz, &mt, hexd) == 3 && sz == size &&
+              mt == mtime && size >= 0 && mtime >= 0 && strlen(hexd) == 64 &&
+              strspn(hexd, "0123456789abcdef") == 64;
+    if (f)
+        fclose(f);
+    if (f && !hit)
+        unlink(path); /* another version now */
+    free(path);
+    if (hit)
+        memcpy(sha, hexd, 65);
+    return hit;
+}
+
+/* What the ledger says of a listed file before any download: by path,
+ * size and mtime, then, for a version checked by an earlier download (a
+ * re-drop), by the content that download found. *via_sha (when not NULL)
+ * is set to that content's sha256, or "". CD_OK or the ledger's error. */
+static int lookup_listed(run_ctx *x, const char *path, const bs_entry *e, cd_file_state *st,
+                         char via_sha[65])
+{
+    if (via_sha)
+        via_sha[0] = '\0';
+    int rc = bs_ledger_lookup(&x->ledger, path, e->size, e->mtime, NULL, st);
+    if (rc != CD_OK || *st == CD_FILE_LOADED)
+        return rc;
+    char sha[65];
+    if (!checked_sha(x, path, e->size, e->mtime, sha))
+        return CD_OK;
+    cd_file_state by_sha = CD_FILE_NEW;
+    rc = bs_ledger_lookup(&x->ledger, path, e->size, e->mtime, sha, &by_sha);
+    if (rc != CD_OK)
+        return rc;
+    if (by_sha == CD_FILE_LOADED) {
+        *st = CD_FILE_LOADED;
+        if (via_sha)
+            memcpy(via_sha, sha, 65);
+    } else {
+        forget_checked(x, path); /* no longer loaded: it is read again */
+    }
+    return CD_OK;
 }
 
 /* A file no loaded content can equal (no loaded version has its size):
@@ -810,7 +913,7 @@ static void drop_plain(char *plain)
     free(plain);
 }
 
-static int process_downloaded(run_ctx *x, const candidate *cd)
+static int process_downloaded(run_ctx *x, const candidate *cd, cd_file_state listed)
 {
     const bs_entry *e = cd->e;
     char want[65];
@@ -854,6 +957,13 @@ static int process_downloaded(run_ctx *x, const candidate *cd)
                          0, r);
         file_detail(x, e->name, "SKIPPED_DUPLICATE", 0, f.sha256, r);
         free(r);
+        /* The path was loaded with another size or mtime (a re-drop of
+         * loaded content): the ledger's row of this content keeps the
+         * loaded version's, and would send every run to download it
+         * again. (A path never loaded, a renamed copy, gets a
+         * SKIPPED_DUPLICATE row of its own with this size and mtime.) */
+        if (listed == CD_FILE_CHANGED)
+            note_checked(x, cd, f.sha256);
         x->skipped++;
         bs_fetch_discard(&f);
         bs_fetched_free(&f);
@@ -912,9 +1022,19 @@ static int process_file(run_ctx *x, const candidate *cd)
 {
     cd_file_state st = CD_FILE_NEW;
     const bs_entry *e = cd->e;
-    int rc = bs_ledger_lookup(&x->ledger, cd->path, e->size, e->mtime, NULL, &st);
+    char via[65];
+    int rc = lookup_listed(x, cd->path, e, &st, via);
     if (rc != CD_OK)
         return rc;
+    if (st == CD_FILE_LOADED && via[0]) {
+        hostapi->log(x->run, CD_LOG_INFO,
+                     "%s: already loaded (same size and mtime as when an earlier run checked "
+                     "it: sha256 %s, loaded before), skipped",
+                     e->name, via);
+        file_detail(x, e->name, "ALREADY_LOADED", -1, via, NULL);
+        x->skipped++;
+        return CD_OK;
+    }
     if (st == CD_FILE_LOADED) {
         hostapi->log(x->run, CD_LOG_INFO, "%s: already loaded (same size and mtime), skipped",
                      e->name);
@@ -939,7 +1059,7 @@ static int process_file(run_ctx *x, const candidate *cd)
                      "before it is read", e->name);
         possible = 1;
     }
-    return possible ? process_downloaded(x, cd) : process_streamed(x, cd);
+    return possible ? process_downloaded(x, cd, st) : process_streamed(x, cd);
 }
 
 /* ---- post_action: only once the data is committed ----
@@ -1034,9 +1154,11 @@ static int post_action_if_unchanged(run_ctx *x, bs_sftp *c, const char *path, co
     if (rc != CD_OK)
         hostapi->log(x->run, CD_LOG_WARNING, "post_action %s of %s failed: %s; a later run tries "
                                              "again", action, name, why ? why : "?");
-    else
+    else {
         hostapi->log(x->run, CD_LOG_INFO, "post_action %s: %s %s", action, name,
                      strcmp(action, "delete") == 0 ? "deleted" : "moved");
+        forget_checked(x, path);
+    }
     free(why);
     return rc;
 }
@@ -1061,11 +1183,12 @@ static int catch_up(run_ctx *x, const bs_entry *ents, size_t nents, unsigned cha
             continue;
         char *path = join_path(x->remote, e->name);
         cd_file_state st = CD_FILE_NEW;
-        rc = bs_ledger_lookup(&x->ledger, path, e->size, e->mtime, NULL, &st);
+        rc = lookup_listed(x, path, e, &st, NULL);
         if (rc == CD_OK && st == CD_FILE_LOADED) {
             char *why = NULL;
             if (do_post_action(&x->c, x->root, path, e->name, &why) == CD_OK) {
                 acted[i] = 1;
+                forget_checked(x, path);
                 json_array_append_new(done, json_string(e->name));
                 hostapi->log(x->run, CD_LOG_INFO,
                              "post_action %s: %s (loaded by an earlier run) %s now",
@@ -1157,6 +1280,7 @@ static void committed(cd_run *run)
     run_ctx x;
     memset(&x, 0, sizeof x);
     x.run = run;
+    x.work_dir = hostapi->work_dir(run);
     json_error_t err;
     x.root = cdc_config_parse(hostapi->run_info(run), &err);
     if (!x.root)

@@ -348,6 +348,9 @@ int bs_fetch(bs_sftp *c, const char *work_dir, const char *remote_path, int64_t 
             *why = cdc_printf("cannot write %s: %s", meta, strerror(errno));
             goto out;
         }
+        /* one line per transfer: what a run costs the bank's server */
+        c->host->log(c->run, CD_LOG_INFO, "downloading %s (%lld bytes)", remote_path,
+                     (long long)rsize);
     } else {
         if (lseek(x.fd, (off_t)x.have, SEEK_SET) < 0) {
             *why = cdc_printf("cannot seek in %s: %s", local, strerror(errno));

@@ -148,6 +148,38 @@ assert_eq 3 "$(jget '["details"]["updated"]' <<<"$out")" "rows re-stamped with t
 assert_eq 135050 "$(q "SELECT amount_paise FROM sp_v2_bank_statements WHERE bank_ref='AX002'")" "new amount"
 assert_eq 2 "$(q "SELECT count(*) FROM sp_v2_connector_files WHERE remote_path='$REMOTE/AXIS_RECON_20251002_copy.csv'")" "two versions in the ledger"
 
+echo "== a loaded file dropped again with the same content: downloaded once to check, then skipped"
+# The bank re-uploads a file (new mtime, same bytes). Checked by its sha256
+# it is a duplicate, but the ledger kept the first upload's mtime: every
+# later run downloaded the file again to hash it, forever.
+rd=$(add_connector redrop "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "RD_{YYYYMMDD}.csv"')")
+axis_csv "$UP/RD_20251002.csv"; sed -i 's/AX00/RD00/' "$UP/RD_20251002.csv"; touch -d '-30 minutes' "$UP/RD_20251002.csv"
+downloads() { # RUN_ID -> how many times the run downloaded RD_20251002.csv
+    q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $1 AND message LIKE 'downloading $REMOTE/RD_20251002.csv %'"
+}
+run_json "$rd" --date 2025-10-02
+assert_eq "SUCCESS|3|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(downloads "$(jget '["id"]' <<<"$out")")" "first load: $(jget '["error_message"]' <<<"$out")"
+touch -d '-20 minutes' "$UP/RD_20251002.csv" # dropped again
+run_json "$rd" --date 2025-10-02
+assert_eq "SUCCESS|0|1" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(downloads "$(jget '["id"]' <<<"$out")")" "the re-drop is checked once: $(jget '["error_message"]' <<<"$out")"
+for i in 1 2; do
+    run_json "$rd" --date 2025-10-02
+    assert_eq "SUCCESS|0|0|ALREADY_LOADED" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(downloads "$(jget '["id"]' <<<"$out")")|$(jget '["details"]["files"][0]["status"]' <<<"$out")" "run $i after the re-drop: not downloaded again"
+done
+assert_eq "3|3" "$(q "SELECT count(*), count(DISTINCT batch_id) * 3 FROM sp_v2_bank_statements WHERE bank_ref LIKE 'RD%'")" "the rows of the first load, once"
+echo "   the same name with other content of the same size is still a new version"
+sed -i 's/RD002,1250.50/RD002,1350.50/' "$UP/RD_20251002.csv"; touch -d '-10 minutes' "$UP/RD_20251002.csv"
+run_json "$rd" --date 2025-10-02
+assert_eq "SUCCESS|1|RD_20251002.csv" "$(jget '["status"]' <<<"$out")|$(downloads "$(jget '["id"]' <<<"$out")")|$(jget '["details"]["new_versions"][0]["file"]' <<<"$out")" "changed content: $(jget '["error_message"]' <<<"$out")"
+assert_eq 135050 "$(q "SELECT amount_paise FROM sp_v2_bank_statements WHERE bank_ref='RD002'")" "the new version's amount"
+echo "   the first content back under that name: a duplicate, checked once"
+sed -i 's/RD002,1350.50/RD002,1250.50/' "$UP/RD_20251002.csv"; touch -d '-5 minutes' "$UP/RD_20251002.csv"
+run_json "$rd" --date 2025-10-02
+assert_eq "SUCCESS|0|1|SKIPPED_DUPLICATE" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(downloads "$(jget '["id"]' <<<"$out")")|$(jget '["details"]["files"][0]["status"]' <<<"$out")" "old content back: $(jget '["error_message"]' <<<"$out")"
+run_json "$rd" --date 2025-10-02
+assert_eq "SUCCESS|0|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(downloads "$(jget '["id"]' <<<"$out")")" "old content back, next run: not downloaded"
+rm -f "$UP/RD_20251002.csv"
+
 echo "== no file for the date: transient, with the pattern and folder"
 run_json "$ax" --date 2025-10-05
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "status"

@@ -171,6 +171,23 @@ assert_not_contains "$(run_log "$RID")" "failed" "no failed move"
 [ ! -e "$UP/PA_20251008.csv" ] || cd_fail "the corrected file stayed in the drop box"
 grep -q '^PA08_4,' "$DONE/PA_20251008.csv" || cd_fail "processed_path still holds the first version"
 
+echo "== a moved file the bank uploads again unchanged: a duplicate, checked once, then moved without a download"
+# The ledger kept the first upload's mtime: the catch-up never took the
+# re-upload as loaded, and every run downloaded it to hash it, forever.
+axis_csv "$UP/PA_20251009.csv" PA09_ 09
+run_json "$mv_id" --date 2025-10-09
+[ -f "$DONE/PA_20251009.csv" ] && [ ! -e "$UP/PA_20251009.csv" ] || cd_fail "first upload not moved"
+cp "$DONE/PA_20251009.csv" "$UP/PA_20251009.csv"; touch -d '-5 minutes' "$UP/PA_20251009.csv"
+run_json "$mv_id" --date 2025-10-09
+assert_eq "SUCCESS|SKIPPED_DUPLICATE" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["files"][0]["status"]' <<<"$out")" "the re-upload: $(jget '["error_message"]' <<<"$out")"
+assert_contains "$(run_log "$RID")" "downloading $REMOTE/PA_20251009.csv" "downloaded once to check it"
+run_json "$mv_id" --date 2025-10-09
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "next run: $(jget '["error_message"]' <<<"$out")"
+assert_not_contains "$(run_log "$RID")" "downloading" "not downloaded again"
+assert_eq '["PA_20251009.csv"]' "$(python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["details"].get("post_action_caught_up")))' <<<"$out")" "moved by the catch-up"
+[ -f "$DONE/PA_20251009.csv" ] && [ ! -e "$UP/PA_20251009.csv" ] || cd_fail "the re-upload was not moved"
+assert_eq 3 "$(rows_like PA09_)" "its rows once"
+
 echo "== post_action delete, after the commit"
 del_id=$(add_connector deleter "\"file_pattern\": \"PD_{YYYYMMDD}.csv\", \"post_action\": \"delete\"")
 axis_csv "$UP/PD_20251002.csv" PD02_ 02

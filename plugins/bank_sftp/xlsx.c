@@ -37,6 +37,10 @@ static const char *attr(const char **atts, const char *name)
 static int parse_member(zip_t *z, const char *name, XML_Parser p, int *stop, char **why)
 {
     zip_file_t *f = zip_fopen(z, name, 0);
+    /* Zip names are case-sensitive, OPC part names are not: a writer's
+     * "xl/SharedStrings.xml" or "Sheet1.xml" is the part asked for. */
+    if (!f)
+        f = zip_fopen(z, name, ZIP_FL_NOCASE);
     if (!f) {
         *why = cdc_printf("%s: %s", name, zip_strerror(z));
         return -1;
@@ -151,7 +155,21 @@ typedef struct rel_state {
     wb_rel *rels;
     size_t n, cap;
     int oom;
+    char *sst; /* the shared strings part, when a relationship names it */
 } rel_state;
+
+/* A relationship's Target as a zip member name: relative to xl/ (where
+ * workbook.xml is), or absolute from the package root. */
+static char *rel_target(const char *t)
+{
+    return t[0] == '/' ? strdup(t + 1) : cdc_printf("xl/%s", t);
+}
+
+static int type_is(const char *type, const char *suffix)
+{
+    size_t tl = type ? strlen(type) : 0, sl = strlen(suffix);
+    return tl >= sl && strcmp(type + tl - sl, suffix) == 0;
+}
 
 static void XMLCALL rel_start(void *ud, const char *el, const char **atts)
 {
@@ -163,6 +181,11 @@ static void XMLCALL rel_start(void *ud, const char *el, const char **atts)
     const char *type = attr(atts, "Type");
     if (!id || !t)
         return;
+    if (type_is(type, "/sharedStrings")) {
+        if (!s->sst && !(s->sst = rel_target(t)))
+            s->oom = 1;
+        return;
+    }
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 8;
         wb_rel *nr = realloc(s->rels, nc * sizeof *nr);
@@ -175,10 +198,9 @@ static void XMLCALL rel_start(void *ud, const char *el, const char **atts)
     }
     wb_rel *r = &s->rels[s->n];
     r->id = strdup(id);
-    r->target = t[0] == '/' ? strdup(t + 1) : cdc_printf("xl/%s", t);
+    r->target = rel_target(t);
     /* ".../relationships/worksheet" (transitional and strict) */
-    size_t tl = type ? strlen(type) : 0;
-    r->worksheet = tl >= 10 && strcmp(type + tl - 10, "/worksheet") == 0;
+    r->worksheet = type_is(type, "/worksheet");
     if (!r->id || !r->target) {
         free(r->id);
         free(r->target);
@@ -195,6 +217,7 @@ static void rel_free(rel_state *s)
         free(s->rels[i].target);
     }
     free(s->rels);
+    free(s->sst);
 }
 
 static const wb_rel *rel_find(const rel_state *s, const char *id)
@@ -610,7 +633,16 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
         goto out;
     }
     target = r->target;
-    if (zip_name_locate(z, "xl/sharedStrings.xml", 0) >= 0) {
+    /* The shared strings: the part the relationships name, else the usual
+     * name; either without regard to case. A workbook of numbers only, or
+     * of inline strings, has none. */
+    const char *sst_name = NULL;
+    if (rel.sst && (zip_name_locate(z, rel.sst, 0) >= 0 ||
+                    zip_name_locate(z, rel.sst, ZIP_FL_NOCASE) >= 0))
+        sst_name = rel.sst;
+    else if (zip_name_locate(z, "xl/sharedStrings.xml", ZIP_FL_NOCASE) >= 0)
+        sst_name = "xl/sharedStrings.xml";
+    if (sst_name) {
         p = XML_ParserCreate(NULL);
         if (!p) {
             *why = cdc_printf("out of memory");
@@ -619,7 +651,7 @@ static int read_zip(zip_t *z, const char *sheet, bs_row_fn on_row, void *ud, cha
         XML_SetUserData(p, &strings);
         XML_SetElementHandler(p, sst_start, sst_end);
         XML_SetCharacterDataHandler(p, sst_text);
-        if (parse_member(z, "xl/sharedStrings.xml", p, &stop, why) != 0)
+        if (parse_member(z, sst_name, p, &stop, why) != 0)
             goto out;
         XML_ParserFree(p);
         p = NULL;

@@ -770,6 +770,67 @@ static void test_xlsx_hidden_first_sheet(void **state)
     free(path);
 }
 
+/* Shared strings in a part not named xl/sharedStrings.xml, as some
+ * reporting systems write them ("xl/SharedStrings.xml"): the workbook's
+ * relationships name the part, and zip names are matched without case
+ * when the exact one is missing. Read from xl/sharedStrings.xml only,
+ * every text cell was "shared string 0 does not exist" and the file
+ * failed. */
+static void test_xlsx_shared_strings_part(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *member, *rel; /* rel NULL: no relationship for it */
+    } cases[] = {
+        {"xl/SharedStrings.xml", "SharedStrings.xml"},
+        {"xl/SharedStrings.xml", NULL},
+        {"xl/strings/sst1.xml", "/xl/strings/sst1.xml"},
+        {"xl/sharedStrings.xml", "sharedStrings.xml"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *path = tmp_path("sst.xlsx");
+        int err = 0;
+        zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+        assert_non_null(z);
+        add_member(z, "xl/workbook.xml",
+                   "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\""
+                   " xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">"
+                   "<sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>");
+        char *rels = NULL;
+        assert_true(asprintf(&rels,
+                             "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
+                             "relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas."
+                             "openxmlformats.org/officeDocument/2006/relationships/worksheet\" "
+                             "Target=\"worksheets/sheet1.xml\"/>%s%s%s</Relationships>",
+                             cases[k].rel ? "<Relationship Id=\"rId9\" Type=\"http://schemas."
+                                            "openxmlformats.org/officeDocument/2006/relationships/"
+                                            "sharedStrings\" Target=\""
+                                          : "",
+                             cases[k].rel ? cases[k].rel : "", cases[k].rel ? "\"/>" : "") > 0);
+        add_member(z, "xl/_rels/workbook.xml.rels", rels);
+        add_member(z, "xl/worksheets/sheet1.xml",
+                   "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+                   "<sheetData><row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\">"
+                   "<v>1</v></c><c r=\"C1\" t=\"s\"><v>2</v></c></row>"
+                   "<row r=\"2\"><c r=\"A2\" t=\"s\"><v>3</v></c>" NUM("B2", "12.5")
+                   NUM("C2", "45932") "</row></sheetData></worksheet>");
+        add_member(z, cases[k].member,
+                   "<sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+                   "<si><t>Ref</t></si><si><t>Amount</t></si><si><t>Date</t></si>"
+                   "<si><t>S1</t></si></sst>");
+        assert_int_equal(zip_close(z), 0);
+        free(rels);
+        loaded l = load_file("{\"format\": {\"type\": \"xlsx\", \"columns\": {\"bank_ref\":"
+                             " \"Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}",
+                             path);
+        if (l.rc != CD_OK)
+            fail_msg("%s: rc %d (%s)", cases[k].member, l.rc, l.why ? l.why : "");
+        assert_string_equal(l.records, "S1|1250||2025-10-02|\n");
+        loaded_free(&l);
+        free(path);
+    }
+}
+
 #define CSV_FMT "{\"format\": {\"type\": \"csv\", %s\"columns\": {\"bank_ref\": \"ref\"," \
                 " \"amount\": \"amount\", \"transaction_date\": \"date\", \"remarks\": \"remarks\"}}}"
 
@@ -1100,6 +1161,7 @@ int main(void)
         cmocka_unit_test(test_xlsx_datetime_midnight),
         cmocka_unit_test(test_xlsx_numeric_refs),
         cmocka_unit_test(test_xlsx_hidden_first_sheet),
+        cmocka_unit_test(test_xlsx_shared_strings_part),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "amount.h"
+#include "cdc.h"
 #include "date.h"
 
 enum {
@@ -446,6 +447,29 @@ static int cells_fit(const bs_mapper *m, const bs_row *r)
     return 1;
 }
 
+/* A date cell holding an ISO 8601 timestamp that names its zone
+ * ("2025-10-02T20:00:00Z", "... 23:30:00+05:30") is an instant: its business
+ * date is the connector's local day of it (2025-10-03 in Asia/Kolkata for
+ * the first), not the day written in it. 1 with out[] replaced, 0 for any
+ * other text (a date, a local time: its own day), -1 with *why for an
+ * instant outside the calendar. */
+static int zoned_day(const bs_mapper *m, const char *s, size_t n, char out[11], const char **why)
+{
+    char buf[64];
+    int64_t instant;
+    if (n < 16 || n >= sizeof buf || !CD_HOST_HAS(m->host, local_date) || !m->host->local_date)
+        return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (!cdc_timestamp_instant(buf, &instant))
+        return 0;
+    if (m->host->local_date(m->run, instant, out) != CD_OK) {
+        *why = "is outside the calendar in the connector's time zone";
+        return -1;
+    }
+    return 1;
+}
+
 static int process(bs_mapper *m, const bs_row *r)
 {
     const bs_format *f = m->f;
@@ -554,11 +578,17 @@ static int process(bs_mapper *m, const bs_row *r)
                          (int)(n > 40 ? 40 : n), s, rc > 0 ? "is missing" : why,
                          rc < 0 && f->date_format ? " " : "",
                          rc < 0 && f->date_format ? f->date_format : "", f->columns[BF_TXN_DATE]);
+    if (!cell_numeric(r, m->idx[BF_TXN_DATE]) && zoned_day(m, s, n, tdate, &why) < 0)
+        return row_error(m, r, "transaction_date: '%.*s' %s (column %s)", (int)(n > 40 ? 40 : n),
+                         s, why, f->columns[BF_TXN_DATE]);
     val[RC_TXN_DATE] = tdate, len[RC_TXN_DATE] = 10;
     if (m->idx[BF_VALUE_DATE] >= 0) {
         cell(r, m->idx[BF_VALUE_DATE], &s, &n);
         rc = bs_date_parse_cell(f->date_format, s, n, sys,
                                 cell_numeric(r, m->idx[BF_VALUE_DATE]), vdate, &why);
+        if (rc == 0 && !cell_numeric(r, m->idx[BF_VALUE_DATE]) &&
+            zoned_day(m, s, n, vdate, &why) < 0)
+            rc = -1;
         if (rc < 0)
             return row_error(m, r, "value_date: '%.*s' %s (column %s)", (int)(n > 40 ? 40 : n),
                              s, why, f->columns[BF_VALUE_DATE]);

@@ -1082,6 +1082,30 @@ static void test_csv_compact_dates(void **state)
     loaded_free(&l);
 }
 
+/* A timestamp that names its zone is an instant: its business date is the
+ * connector's local day of it (Asia/Kolkata here), not the day in its text.
+ * "2025-10-02T20:00:00Z" is 2025-10-03 01:30 in India; read as written it
+ * loaded on the day before. A local time (no zone) is its own day. */
+static void test_dates_with_offset(void **state)
+{
+    (void)state;
+    loaded l = load_csv("utc.csv", "",
+                        "ref,amount,date,remarks\n"
+                        "R1,1.00,2025-10-02T20:00:00Z,utc evening\n"
+                        "R2,2.00,2025-10-02T17:00:00Z,utc afternoon\n"
+                        "R3,3.00,2025-10-02 23:30:00+05:30,ist\n"
+                        "R4,4.00,2025-10-02T23:30:00,local\n"
+                        "R5,5.00,2025-10-02T22:00:00-04:00,new york\n");
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "R1|100||2025-10-03|utc evening\n"
+                                   "R2|200||2025-10-02|utc afternoon\n"
+                                   "R3|300||2025-10-02|ist\n"
+                                   "R4|400||2025-10-02|local\n"
+                                   "R5|500||2025-10-03|new york\n");
+    assert_string_equal(l.errors, "");
+    loaded_free(&l);
+}
+
 /* The reviewer's file: R1's remarks never close their quote. It took R2
  * into R1's remarks and loaded the file with R2 gone; now R1 is a record
  * error naming its line and R2 and R3 load. */
@@ -1148,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_credit_debit_dash),
         cmocka_unit_test(test_dc_column_disagrees),
         cmocka_unit_test(test_csv_compact_dates),
+        cmocka_unit_test(test_dates_with_offset),
         cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_trailing_delimiter),
         cmocka_unit_test(test_blank_before_header),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zip.h>
 
 #include "cdc.h"
@@ -237,15 +238,19 @@ static const wb_rel *rel_find(const rel_state *s, const char *id)
 static long pick_sheet(const wb_state *wb, const rel_state *rels, const char *want, char **note)
 {
     if (want) {
-        for (size_t i = 0; i < wb->n; i++)
-            if (strcmp(wb->sheets[i].name, want) == 0) {
-                if (wb->sheets[i].hidden && note)
-                    *note = cdc_printf("sheet \"%s\" (named by the format) is hidden; read as "
-                                       "configured",
-                                       want);
-                return (long)i;
-            }
-        return -1;
+        /* Excel's sheet names are unique without regard to case: a tab
+         * renamed "SETTLEMENT" is still the template's "Settlement" */
+        long at = -1;
+        for (size_t i = 0; i < wb->n && at < 0; i++)
+            if (strcmp(wb->sheets[i].name, want) == 0)
+                at = (long)i;
+        for (size_t i = 0; i < wb->n && at < 0; i++)
+            if (strcasecmp(wb->sheets[i].name, want) == 0)
+                at = (long)i;
+        if (at >= 0 && wb->sheets[at].hidden && note)
+            *note = cdc_printf("sheet \"%s\" (named by the format) is hidden; read as configured",
+                               wb->sheets[at].name);
+        return at;
     }
     long pick = -1;
     int pass = 0;

@@ -761,6 +761,13 @@ static void test_xlsx_hidden_first_sheet(void **state)
     assert_string_equal(l.records, "OLD|100||2025-10-01|\n");
     assert_true(cd_mock_log_contains(l.host, "named.xlsx: sheet \"Old\" (named by the format) is hidden"));
     loaded_free(&l);
+    /* sheet names without regard to case, as Excel's are: "old" is "Old" */
+    l = load_file("{\"format\": {\"type\": \"xlsx\", \"sheet\": \"OLD\", \"columns\":"
+                  " {\"bank_ref\": \"Ref\", \"amount\": \"Amount\", \"transaction_date\": \"Date\"}}}",
+                  path);
+    assert_int_equal(l.rc, CD_OK);
+    assert_string_equal(l.records, "OLD|100||2025-10-01|\n");
+    loaded_free(&l);
     /* a visible first sheet: read as before, nothing logged about sheets */
     l = load_file(fmt, path);
     assert_int_equal(l.rc, CD_OK);

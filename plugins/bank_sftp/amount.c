@@ -157,14 +157,20 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
     int round_up = 0;
     size_t nfrac = 0;
     int exp10 = 0;
+    int frac_nonzero = 0; /* a decimal other than 0 (paise: not a whole number) */
     if (i < len && s[i] == '.') {
-        if (flags & BS_AMT_PAISE) {
+        /* Paise in text have no point. An XLSX number cell is a double,
+         * which a writer may show as "12345.0" or "1.2345E4" (Apache POI
+         * does): whole numbers all the same, checked below. */
+        if ((flags & BS_AMT_PAISE) && !(flags & BS_AMT_NUMERIC)) {
             *why = "paise amounts have no decimals";
             return -1;
         }
         i++;
         size_t fstart = i;
         for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (s[i] != '0')
+                frac_nonzero = 1;
             if (nfrac < 2)
                 frac[nfrac++] = s[i] - '0';
             else if (!(flags & BS_AMT_NUMERIC) && s[i] != '0') {
@@ -226,6 +232,11 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
                 point++;
         }
         long p = (long)point + exp10;
+        /* what the exponent leaves after the point */
+        frac_nonzero = 0;
+        for (long k = p < 0 ? 0 : p; k < (long)nd; k++)
+            if (dg[k] != '0')
+                frac_nonzero = 1;
         units = 0;
         nfrac = 2;
         frac[0] = frac[1] = 0;
@@ -255,6 +266,10 @@ int bs_amount_parse(const char *s, size_t len, unsigned flags, int64_t *paise, b
             }
             units *= 10;
         }
+    }
+    if ((flags & BS_AMT_PAISE) && frac_nonzero) {
+        *why = "paise amounts have no decimals";
+        return -1;
     }
     if (!(flags & BS_AMT_PAISE)) {
         if (units > limit / 100) {

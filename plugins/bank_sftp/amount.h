@@ -9,7 +9,7 @@
  * XLSX number cell, written by Excel as a double: "100.09999999999999",
  * "1.2505E3") an exponent is allowed and the value is rounded half away
  * from zero to the paisa. With BS_AMT_PAISE the text is already paise: no
- * decimals.
+ * decimals (a number cell's "12345.0" or "1.2345E4" is a whole number).
  */
 #ifndef BS_AMOUNT_H
 #define BS_AMOUNT_H

@@ -96,6 +96,15 @@ static void test_amounts(void **state)
     refused("12a", 0);
     refused("abc", 0);
     refused("1.5", BS_AMT_PAISE);
+    refused("12345.0", BS_AMT_PAISE); /* text: no point at all */
+    /* a number cell in paise, as a writer of doubles shows whole numbers */
+    assert_int_equal(paise("12345.0", BS_AMT_PAISE | BS_AMT_NUMERIC, NULL), 12345);
+    assert_int_equal(paise("1.2345E4", BS_AMT_PAISE | BS_AMT_NUMERIC, NULL), 12345);
+    assert_int_equal(paise("-250.00", BS_AMT_PAISE | BS_AMT_NUMERIC, NULL), -250);
+    assert_int_equal(paise("1.5E1", BS_AMT_PAISE | BS_AMT_NUMERIC, NULL), 15);
+    refused("12345.5", BS_AMT_PAISE | BS_AMT_NUMERIC);
+    refused("1.23456E2", BS_AMT_PAISE | BS_AMT_NUMERIC); /* 123.456 paise */
+    refused("5E-1", BS_AMT_PAISE | BS_AMT_NUMERIC);
     refused("1e5", 0);
     refused("-", 0);
     /* two signs that disagree, or a guess at which one was meant */

@@ -89,6 +89,23 @@ int bs_format_load(const json_t *config, bs_format *f, bs_problem_fn report, voi
             problem(report, ud, &bad, path, "is not a format key");
         }
     }
+    /* Keys whose value is text: a number or a list there was read as
+     * absent, so "sheet": 2 quietly read the first sheet and
+     * "amount_unit": ["paise"] loaded paise as rupees, 100 times over.
+     * (null is absent, as an override's way to drop a template's key.) */
+    static const char *const text_keys[] = {"encoding", "sheet", "date_format", "amount_unit",
+                                            "name", "description"};
+    for (size_t i = 0; i < sizeof text_keys / sizeof text_keys[0]; i++) {
+        json_t *v = json_object_get(m, text_keys[i]);
+        if (v && !json_is_string(v) && !json_is_null(v)) {
+            snprintf(path, sizeof path, "%s.%s", base, text_keys[i]);
+            problem(report, ud, &bad, path,
+                    strcmp(text_keys[i], "sheet") == 0
+                        ? "must be the sheet's name, as text (the first visible sheet is read "
+                          "when it is not set)"
+                        : "must be a string");
+        }
+    }
     const char *type = json_string_value(json_object_get(m, "type"));
     snprintf(path, sizeof path, "%s.type", base);
     if (!type)

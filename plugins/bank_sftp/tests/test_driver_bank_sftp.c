@@ -268,12 +268,30 @@ static void test_validate_format(void **state)
                    " \"format\": {\"type\": \"csv\", \"date_format\": \"dd/MM/yyyy hh:mm a\","
                    " \"columns\": {\"bank_ref\": \"R\", \"amount\": \"A\","
                    " \"transaction_date\": \"D\"}}}", "format.date_format");
+    /* a value that is not text: ignored, the default was used in its
+     * place (the first sheet for "sheet": 2, rupees for paise, UTF-8) */
+    static const char *const not_text[][2] = {
+        {"\"sheet\": 2", "format.sheet"},
+        {"\"amount_unit\": [\"paise\"]", "format.amount_unit"},
+        {"\"encoding\": 1252", "format.encoding"},
+        {"\"date_format\": {\"d\": 1}", "format.date_format"},
+    };
+    for (size_t i = 0; i < sizeof not_text / sizeof not_text[0]; i++) {
+        char *cfg = NULL;
+        assert_true(asprintf(&cfg, "{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
+                                   " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
+                                   " \"format\": {\"type\": \"xlsx\", %s, \"columns\": {\"bank_ref\":"
+                                   " \"R\", \"amount\": \"A\", \"transaction_date\": \"D\"}}}",
+                             not_text[i][0]) > 0);
+        expect_invalid(cfg, not_text[i][1]);
+        free(cfg);
+    }
     cd_mock_host *m = load_driver("{\"host\": \"h\", \"username\": \"u\", \"password\": \"p\","
                    " \"remote_path\": \"/out\", \"known_hosts_file\": \"/k\","
                    " \"template\": \"AXIS BANK\", \"template_format\": {\"type\": \"txt\","
                    " \"delimiter\": \"~\", \"columns\": {\"bank_ref\": \"PRNNo\","
                    " \"amount\": \"Amount\", \"transaction_date\": \"Date\"}},"
-                   " \"format\": {\"date_format\": \"dd-MM-yyyy\"}}");
+                   " \"format\": {\"date_format\": \"dd-MM-yyyy\", \"sheet\": null}}");
     assert_int_equal(cd_mock_validate(m), CD_OK);
     cd_mock_free(m);
 }

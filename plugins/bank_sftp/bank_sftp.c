@@ -359,6 +359,7 @@ typedef struct candidate {
     const bs_entry *e;
     char *path;
     char *reason; /* why it is not complete, or NULL */
+    int loaded;   /* already loaded (ledger): neither checked for completeness nor read */
 } candidate;
 
 static int cand_cmp(const void *a, const void *b)
@@ -1016,6 +1017,22 @@ static int process_downloaded(run_ctx *x, const candidate *cd, cd_file_state lis
     return rc;
 }
 
+/* A listed file the ledger knows as loaded (lookup_listed): skipped,
+ * without a download. */
+static void settle_loaded(run_ctx *x, const candidate *cd, const char *via)
+{
+    if (via && via[0])
+        hostapi->log(x->run, CD_LOG_INFO,
+                     "%s: already loaded (same size and mtime as when an earlier run checked "
+                     "it: sha256 %s, loaded before), skipped",
+                     cd->e->name, via);
+    else
+        hostapi->log(x->run, CD_LOG_INFO, "%s: already loaded (same size and mtime), skipped",
+                     cd->e->name);
+    file_detail(x, cd->e->name, "ALREADY_LOADED", -1, via && via[0] ? via : NULL, NULL);
+    x->skipped++;
+}
+
 /* One complete file. Returns CD_OK to go on with the next file, or the
  * code that ends the run. */
 static int process_file(run_ctx *x, const candidate *cd)
@@ -1026,20 +1043,8 @@ static int process_file(run_ctx *x, const candidate *cd)
     int rc = lookup_listed(x, cd->path, e, &st, via);
     if (rc != CD_OK)
         return rc;
-    if (st == CD_FILE_LOADED && via[0]) {
-        hostapi->log(x->run, CD_LOG_INFO,
-                     "%s: already loaded (same size and mtime as when an earlier run checked "
-                     "it: sha256 %s, loaded before), skipped",
-                     e->name, via);
-        file_detail(x, e->name, "ALREADY_LOADED", -1, via, NULL);
-        x->skipped++;
-        return CD_OK;
-    }
     if (st == CD_FILE_LOADED) {
-        hostapi->log(x->run, CD_LOG_INFO, "%s: already loaded (same size and mtime), skipped",
-                     e->name);
-        file_detail(x, e->name, "ALREADY_LOADED", -1, NULL, NULL);
-        x->skipped++;
+        settle_loaded(x, cd, via);
         return CD_OK;
     }
     bs_ledger_record(&x->ledger, cd->path, e->size, e->mtime, NULL, "SEEN", -1, NULL);
@@ -1410,7 +1415,7 @@ static int run_driver(cd_run *run)
             file_detail(&x, e->name, "ALREADY_LOADED", -1, NULL, NULL);
             x.skipped++;
         } else if (match) {
-            cands[ncands++] = (candidate){e, join_path(x.remote, e->name), NULL};
+            cands[ncands++] = (candidate){e, join_path(x.remote, e->name), NULL, 0};
         }
     }
     if (ncands == 0 && x.skipped > 0) {
@@ -1431,13 +1436,28 @@ static int run_driver(cd_run *run)
     }
     qsort(cands, ncands, sizeof *cands, cand_cmp);
 
-    /* Completeness: age, marker, sidecar, then the size over two listings. */
+    /* Completeness: age, marker, sidecar, then the size over two listings;
+     * not asked of a file already loaded in this very version. Its marker
+     * or sidecar may be gone since (a bank cleaning up after the pickup),
+     * which failed the day as "not complete" on every later run of it. */
     long min_age = (long)cdc_json_int(x.root, "min_file_age_seconds", 120);
     time_t now = time(NULL);
     size_t pending_stable = 0;
     for (size_t i = 0; i < ncands; i++) {
         candidate *cd = &cands[i];
         const bs_entry *e = cd->e;
+        cd_file_state st = CD_FILE_NEW;
+        char via[65];
+        rc = lookup_listed(&x, cd->path, e, &st, via);
+        if (rc != CD_OK) {
+            hostapi->set_message(run, "the file ledger could not be read (see the run's log)");
+            goto out;
+        }
+        if (st == CD_FILE_LOADED) {
+            cd->loaded = 1;
+            settle_loaded(&x, cd, via);
+            continue;
+        }
         if (e->mtime >= 0 && (long)(now - e->mtime) < min_age) {
             cd->reason = cdc_printf("modified %ld s ago, younger than min_file_age_seconds (%ld)",
                                     (long)(now - e->mtime), min_age);
@@ -1473,7 +1493,7 @@ static int run_driver(cd_run *run)
         }
         for (size_t i = 0; i < ncands; i++) {
             candidate *cd = &cands[i];
-            if (cd->reason)
+            if (cd->reason || cd->loaded)
                 continue;
             int64_t sz = -1, mt = -1;
             int src = bs_sftp_stat(&x.c, cd->path, &sz, &mt, &why);
@@ -1499,7 +1519,7 @@ static int run_driver(cd_run *run)
             file_detail(&x, cands[i].e->name, "NOT_COMPLETE", -1, NULL, cands[i].reason);
             if (!first_incomplete)
                 first_incomplete = &cands[i];
-        } else {
+        } else if (!cands[i].loaded) {
             complete++;
         }
     }
@@ -1519,7 +1539,7 @@ static int run_driver(cd_run *run)
         goto out;
     }
     for (size_t i = 0; i < ncands; i++) {
-        if (cands[i].reason)
+        if (cands[i].reason || cands[i].loaded)
             continue;
         if (hostapi->is_cancelled(run)) {
             rc = CD_CANCELLED;

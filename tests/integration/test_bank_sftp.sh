@@ -334,6 +334,12 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_ref LIKE
 run_json "$mk" --date 2025-10-02
 assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "verified: $(jget '["error_message"]' <<<"$out")"
 assert_eq 3 "$(jget '["details"]["inserted"]' <<<"$out")" "loaded after a good sidecar"
+echo "   a loaded file whose marker and sidecar are gone since is still loaded, not incomplete"
+# the bank cleans up its markers after the pickup: the day was failed as
+# "not complete" on every later run of it, though nothing was missing
+rm "$UP/MK_20251002.csv.ok" "$UP/MK_20251002.csv.sha256"
+run_json "$mk" --date 2025-10-02
+assert_eq "SUCCESS|0|ALREADY_LOADED" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(jget '["details"]["files"][0]["status"]' <<<"$out")" "marker gone: $(jget '["error_message"]' <<<"$out")"
 
 echo "   a streamed file that fails its checksum is verified before it is read on the retry: it fails alone"
 ck=$(add_connector checked "AXIS BANK" "$(conn_json '"template": "AXIS RECON", "file_pattern": "CK_{YYYYMMDD}_{SEQ}.csv", "checksum": "sha256_sidecar"')")

@@ -172,6 +172,7 @@ int bs_is_sidecar(const char *name, const char *marker)
 
 int bs_natural_cmp(const char *a, const char *b)
 {
+    const char *a0 = a, *b0 = b;
     while (*a && *b) {
         if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
             while (*a == '0')
@@ -191,5 +192,10 @@ int bs_natural_cmp(const char *a, const char *b)
             a++, b++;
         }
     }
-    return *a ? 1 : *b ? -1 : 0;
+    if (*a || *b)
+        return *a ? 1 : -1;
+    /* equal as numbers ("F_02" and "F_2"): byte order decides, so that the
+     * order of the day's files never depends on the listing */
+    int c = strcmp(a0, b0);
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
 }

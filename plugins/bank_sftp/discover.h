@@ -32,7 +32,8 @@ int bs_is_temp_name(const char *name);
 /* 1 for .sha256 / .md5 sidecars and names ending in marker_suffix. */
 int bs_is_sidecar(const char *name, const char *marker_suffix);
 
-/* strcmp with digit runs compared as numbers: FILE_2 before FILE_10. */
+/* strcmp with digit runs compared as numbers: FILE_2 before FILE_10; names
+ * equal as numbers (FILE_02, FILE_2) in byte order, 0 only for equal names. */
 int bs_natural_cmp(const char *a, const char *b);
 
 #endif

@@ -403,6 +403,12 @@ static void test_patterns(void **state)
     assert_false(bs_is_sidecar("X.csv", ".ok"));
     assert_true(bs_natural_cmp("F_2.csv", "F_10.csv") < 0);
     assert_true(bs_natural_cmp("F_10.csv", "F_10.csv") == 0);
+    /* names that differ only in leading zeros are still two names, in a
+     * fixed order: equal, qsort put them either way round, and which
+     * file's rows won a key both hold changed from run to run */
+    assert_true(bs_natural_cmp("F_02.csv", "F_2.csv") != 0);
+    assert_true(bs_natural_cmp("F_02.csv", "F_2.csv") == -bs_natural_cmp("F_2.csv", "F_02.csv"));
+    assert_true(bs_natural_cmp("F_02.csv", "F_3.csv") < 0);
 }
 
 /* ---- whole files through the reader and the mapper ---- */

@@ -442,6 +442,15 @@ assert_eq "HDFC BANK" "$(q "SELECT bank_name FROM sp_v2_bank_statements WHERE ba
 rid=$(jget '["id"]' <<<"$out")
 assert_contains "$(q "SELECT string_agg(row_ref || ' ' || reason, ' | ') FROM sp_v2_connector_record_errors WHERE run_id=$rid")" "HDFC_2025-10-02.xlsx:5 amount: 'abc'" "xlsx bad row with its sheet row"
 
+echo "   a hidden lookup sheet in front: the first visible sheet is read, and the log says so"
+printf 'MERCHANT_TRACKID\tDOMESTIC AMT\tNet Amount\tTRANS DATE\tSETTLE DATE\nHH001\t12.5\t12\tD:2025-10-09\t-\n' |
+    "$FIX" "$UP/HDFC_2025-10-09.xlsx" --sheet Settlement --title "HDFC settlement report" --hidden Lookup
+old "$UP/HDFC_2025-10-09.xlsx"
+run_json "$hd" --date 2025-10-09
+assert_eq "SUCCESS|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "hidden first sheet: $(jget '["error_message"]' <<<"$out")"
+assert_eq "1250|2025-10-09" "$(q "SELECT amount_paise || '|' || transaction_date FROM sp_v2_bank_statements WHERE bank_ref='HH001'")" "the data sheet's row"
+assert_contains "$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id=$(jget '["id"]' <<<"$out")")" 'HDFC_2025-10-09.xlsx: sheet "Lookup" is hidden: reading sheet "Settlement"' "logged"
+
 echo "   an XLSX that inflates far beyond its size fails as a file, before memory runs out"
 bomb() { # OUT STRING_BYTES CELLS_PER_ROW: one shared string of that size, a row of references to it
     python3 - "$@" <<'PY'

@@ -2,8 +2,9 @@
  * fixture.c — writes XLSX fixtures with libxlsxwriter for the bank_sftp
  * integration tests and benchmark (not part of the driver).
  *
- *   bank_sftp_fixture OUT.xlsx [--sheet NAME] [--title LINE] < rows.tsv
- *       One sheet from tab-separated lines. A cell that reads as a plain
+ *   bank_sftp_fixture OUT.xlsx [--sheet NAME] [--title LINE] [--hidden NAME] < rows.tsv
+ *       One sheet from tab-separated lines (--hidden: after a hidden first
+ *       sheet of that name holding a small lookup table, as banks keep one). A cell that reads as a plain
  *       number is written as a number; "D:YYYY-MM-DD" as an Excel date
  *       (a serial with a date format); "S:text" forces a string.
  *   bank_sftp_fixture OUT.xlsx --gen N
@@ -36,17 +37,20 @@ static int check(lxw_error e, const char *what)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s OUT.xlsx [--sheet NAME] [--title LINE] [--gen N] < rows.tsv\n",
+        fprintf(stderr, "usage: %s OUT.xlsx [--sheet NAME] [--title LINE] [--hidden NAME] [--gen N]"
+                        " < rows.tsv\n",
                 argv[0]);
         return 2;
     }
-    const char *sheet = NULL, *title = NULL;
+    const char *sheet = NULL, *title = NULL, *hidden = NULL;
     long gen = -1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--sheet") == 0)
             sheet = argv[i + 1];
         else if (strcmp(argv[i], "--title") == 0)
             title = argv[i + 1];
+        else if (strcmp(argv[i], "--hidden") == 0)
+            hidden = argv[i + 1];
         else if (strcmp(argv[i], "--gen") == 0)
             gen = atol(argv[i + 1]);
     }
@@ -56,11 +60,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "bank_sftp_fixture: cannot create %s\n", argv[1]);
         return 1;
     }
+    int bad = 0;
+    lxw_worksheet *lookup = hidden ? workbook_add_worksheet(wb, hidden) : NULL;
+    if (lookup) {
+        bad |= check(worksheet_write_string(lookup, 0, 0, "Code", NULL), "lookup");
+        bad |= check(worksheet_write_string(lookup, 0, 1, "Bank", NULL), "lookup");
+        bad |= check(worksheet_write_string(lookup, 1, 0, "HD", NULL), "lookup");
+        bad |= check(worksheet_write_string(lookup, 1, 1, "HDFC", NULL), "lookup");
+    }
     lxw_worksheet *ws = workbook_add_worksheet(wb, sheet);
+    if (lookup) {
+        /* the active and first shown sheet cannot be hidden */
+        worksheet_activate(ws);
+        worksheet_set_first_sheet(ws);
+        worksheet_hide(lookup);
+    }
     lxw_format *datefmt = workbook_add_format(wb);
     format_set_num_format(datefmt, "dd-mm-yyyy");
     lxw_row_t row = 0;
-    int bad = 0;
     if (title)
         bad |= check(worksheet_write_string(ws, row++, 0, title, NULL), "title");
     if (gen >= 0) {

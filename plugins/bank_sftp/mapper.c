@@ -385,8 +385,10 @@ static const char *dc_text(bs_dir d) { return d == BS_DIR_DEBIT ? "DR" : d == BS
 
 /* A lone dash in a credit or debit column is the empty side of the row:
  * it is how a spreadsheet's accounting format writes zero, so a bank's
- * export shows "-" in the column a row does not use. (In a single amount
- * column a dash says nothing and stays refused.) */
+ * export shows "-" in the column a row does not use. In the optional
+ * net_amount and value_date columns it is "none" (the row loads without
+ * them). (In a single amount column, or the transaction date, a dash says
+ * nothing and stays refused.) */
 static void blank_dash(size_t *n, const char *s)
 {
     if ((*n == 1 && s[0] == '-') || (*n == 3 && memcmp(s, "\xe2\x80\x93", 3) == 0))
@@ -557,6 +559,7 @@ static int process(bs_mapper *m, const bs_row *r)
 
     if (m->idx[BF_NET_AMOUNT] >= 0) {
         cell(r, m->idx[BF_NET_AMOUNT], &s, &n);
+        blank_dash(&n, s); /* "-": no net amount (an optional column) */
         int64_t net;
         bs_dir nd;
         unsigned fl = aflags | (cell_numeric(r, m->idx[BF_NET_AMOUNT]) ? BS_AMT_NUMERIC : 0);
@@ -584,6 +587,7 @@ static int process(bs_mapper *m, const bs_row *r)
     val[RC_TXN_DATE] = tdate, len[RC_TXN_DATE] = 10;
     if (m->idx[BF_VALUE_DATE] >= 0) {
         cell(r, m->idx[BF_VALUE_DATE], &s, &n);
+        blank_dash(&n, s); /* "-": not settled yet, no value date */
         rc = bs_date_parse_cell(f->date_format, s, n, sys,
                                 cell_numeric(r, m->idx[BF_VALUE_DATE]), vdate, &why);
         if (rc == 0 && !cell_numeric(r, m->idx[BF_VALUE_DATE]) &&

@@ -914,6 +914,36 @@ static void test_credit_debit_dash(void **state)
     loaded_free(&l);
 }
 
+/* A lone dash in an optional column (net_amount, value_date) is "none", as
+ * a spreadsheet's accounting format or a report writes it for an unsettled
+ * row: the row loads without that value. Refused, the whole transaction
+ * was lost to reconciliation over a column it does not need. A dash in
+ * the required amount or transaction_date is still an error. */
+static void test_optional_dash(void **state)
+{
+    (void)state;
+    char *path = write_text("opt.csv", "Ref,Date,Amount,Net,Settled\n"
+                                       "O1,02-10-2025,100.00,-,-\n"
+                                       "O2,02-10-2025,200.00,\xe2\x80\x93,03-10-2025\n"
+                                       "O3,02-10-2025,300.00,299.00, - \n"
+                                       "O4,-,400.00,399.00,03-10-2025\n"
+                                       "O5,02-10-2025,-,1.00,03-10-2025\n");
+    loaded l = load_file("{\"format\": {\"type\": \"csv\", \"date_format\": \"dd-MM-yyyy\","
+                         " \"columns\": {\"bank_ref\": \"Ref\", \"transaction_date\": \"Date\","
+                         " \"amount\": \"Amount\", \"net_amount\": \"Net\", \"value_date\": \"Settled\"}}}",
+                         path);
+    free(path);
+    assert_string_equal(l.records, "O1|10000||2025-10-02|\nO2|20000||2025-10-02|\n"
+                                   "O3|30000||2025-10-02|\n");
+    assert_null(cd_mock_record_value(l.host, 0, "net_amount_paise"));
+    assert_null(cd_mock_record_value(l.host, 0, "value_date"));
+    assert_string_equal(cd_mock_record_value(l.host, 1, "value_date"), "2025-10-03");
+    assert_string_equal(cd_mock_record_value(l.host, 2, "net_amount_paise"), "29900");
+    assert_non_null(strstr(l.errors, "opt.csv:5 transaction_date: '-'"));
+    assert_non_null(strstr(l.errors, "opt.csv:6 amount: '-'"));
+    loaded_free(&l);
+}
+
 /* A Dr/Cr indicator column that disagrees with the amount's own direction
  * is a record error: "-100.00" marked C loaded as a credit of 100. */
 static void test_dc_column_disagrees(void **state)
@@ -1192,6 +1222,7 @@ int main(void)
         cmocka_unit_test(test_csv_unclosed_quote),
         cmocka_unit_test(test_credit_debit_sign),
         cmocka_unit_test(test_credit_debit_dash),
+        cmocka_unit_test(test_optional_dash),
         cmocka_unit_test(test_dc_column_disagrees),
         cmocka_unit_test(test_csv_compact_dates),
         cmocka_unit_test(test_dates_with_offset),

@@ -22,6 +22,8 @@
 #define SECRET_MAX_FILE (64 * 1024)
 #define SECRET_MIN_SCRUB 4
 #define SECRET_MASK "********"
+/* The longest encoded form of a value, in bytes for each of its bytes. */
+#define SECRET_MAX_EXPANSION 7
 /* Bounds the walk of a driver's schema: "$ref" may point back at itself. */
 #define SCHEMA_MAX_DEPTH 64
 
@@ -175,30 +177,42 @@ int cd_secret_resolve(const char *reference, char **out, size_t *out_len, char *
 /* The set of values to scrub.                                             */
 /* ---------------------------------------------------------------------- */
 
+/* A value is searched for as its "form": the value with every '+' read as
+ * a space, compared with text read the same way. A form body or query
+ * string writes a space as '+', and equal text is always equal forms, so
+ * one search finds the value as written and as a form encoder wrote it. */
+static unsigned char form_byte(unsigned char c) { return c == '+' ? ' ' : c; }
+
 typedef struct secret_value {
     char *data;
     size_t len;
+    unsigned char *form; /* form_byte of every byte of data */
+    size_t *next;        /* Knuth-Morris-Pratt failure function of form */
 } secret_value;
 
 struct cd_secret_set {
     secret_value *values; /* longest first, no duplicates */
     size_t count;
     size_t cap;
-    /* first[c] is 1 when some value starts with byte c: most positions of a
-     * log line are rejected with one lookup. */
-    unsigned char first[256];
 };
 
 cd_secret_set *cd_secret_set_new(void) { return cd_xcalloc(1, sizeof(cd_secret_set)); }
+
+static void value_free(secret_value *v)
+{
+    explicit_bzero(v->data, v->len);
+    explicit_bzero(v->form, v->len);
+    free(v->data);
+    free(v->form);
+    free(v->next);
+}
 
 void cd_secret_set_free(cd_secret_set *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->count; i++) {
-        explicit_bzero(set->values[i].data, set->values[i].len);
-        free(set->values[i].data);
-    }
+    for (size_t i = 0; i < set->count; i++)
+        value_free(&set->values[i]);
     free(set->values);
     free(set);
 }
@@ -207,8 +221,7 @@ void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len)
 {
     if (!set || !value || len < SECRET_MIN_SCRUB)
         return;
-    /* Keep longest first, so that scrubbing replaces a value that contains
-     * another one whole rather than leaving its remainder visible. */
+    /* Kept longest first: cd_secret_longest reads the first. */
     size_t pos = 0;
     while (pos < set->count && set->values[pos].len >= len) {
         if (set->values[pos].len == len && memcmp(set->values[pos].data, value, len) == 0)
@@ -220,15 +233,341 @@ void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len)
         set->values = cd_xrealloc(set->values, set->cap * sizeof *set->values);
     }
     memmove(&set->values[pos + 1], &set->values[pos], (set->count - pos) * sizeof *set->values);
-    set->values[pos].data = cd_xstrndup(value, len);
-    set->values[pos].len = len;
+    secret_value *v = &set->values[pos];
+    v->data = cd_xstrndup(value, len);
+    v->len = len;
+    v->form = cd_xmalloc(len);
+    for (size_t i = 0; i < len; i++)
+        v->form[i] = form_byte((unsigned char)value[i]);
+    v->next = cd_xmalloc(len * sizeof *v->next);
+    v->next[0] = 0;
+    for (size_t i = 1, k = 0; i < len; i++) {
+        while (k > 0 && v->form[i] != v->form[k])
+            k = v->next[k - 1];
+        if (v->form[i] == v->form[k])
+            k++;
+        v->next[i] = k;
+    }
     set->count++;
-    set->first[(unsigned char)value[0]] = 1;
 }
 
 size_t cd_secret_longest(const cd_secret_set *set)
 {
-    return set && set->count ? set->values[0].len : 0; /* kept longest first */
+    if (!set || !set->count)
+        return 0;
+    /* Kept longest first. The longest encoded form is JSON inside JSON,
+     * a control character written \\u001f: 7 bytes for each byte. A
+     * Basic credential's base64 needs 4 for 3, and only the part that
+     * encodes the value must lie before a cut. */
+    return set->values[0].len * SECRET_MAX_EXPANSION;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scrubbing: the text as written, and decoded.                            */
+/* ---------------------------------------------------------------------- */
+
+/* A reading of the text: bytes d[0, m), each of which came from the bytes
+ * [from[i], to[i]) of the original (identity when from is NULL). */
+typedef struct view {
+    const unsigned char *d;
+    size_t m;
+    unsigned char *own;
+    size_t *from, *to;
+} view;
+
+static size_t view_from(const view *v, size_t i) { return v->from ? v->from[i] : i; }
+static size_t view_to(const view *v, size_t i) { return v->to ? v->to[i] : i + 1; }
+
+static void view_free(view *v)
+{
+    if (v->own)
+        explicit_bzero(v->own, v->m);
+    free(v->own);
+    free(v->from);
+    free(v->to);
+    memset(v, 0, sizeof *v);
+}
+
+/* Decoding never lengthens: a view of src fits in src->m bytes. */
+static void view_alloc(view *out, size_t m)
+{
+    out->own = cd_xmalloc(m ? m : 1);
+    out->from = cd_xmalloc((m ? m : 1) * sizeof *out->from);
+    out->to = cd_xmalloc((m ? m : 1) * sizeof *out->to);
+    out->d = out->own;
+    out->m = 0;
+}
+
+/* Appends byte c that decodes src[a, b]. */
+static void view_put(view *out, const view *src, unsigned char c, size_t a, size_t b)
+{
+    out->own[out->m] = c;
+    out->from[out->m] = view_from(src, a);
+    out->to[out->m] = view_to(src, b);
+    out->m++;
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The 16-bit number of 4 hex digits at p, or -1. */
+static long hex4(const unsigned char *p)
+{
+    long u = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hex_value(p[k]);
+        if (h < 0)
+            return -1;
+        u = u * 16 + h;
+    }
+    return u;
+}
+
+/* src with JSON string escapes decoded: \" \\ \/ \b \f \n \r \t, \uXXXX
+ * in either case (a surrogate pair as one character) as UTF-8. Anything
+ * else, a lone surrogate included, stays as written. Returns 1 if some
+ * escape was decoded (out is then set), else 0. */
+static int json_unescape(const view *src, view *out)
+{
+    const unsigned char *d = src->d;
+    size_t m = src->m;
+    if (!memchr(d, '\\', m))
+        return 0;
+    view_alloc(out, m);
+    int changed = 0;
+    size_t i = 0;
+    while (i < m) {
+        if (d[i] != '\\' || i + 1 >= m) {
+            view_put(out, src, d[i], i, i);
+            i++;
+            continue;
+        }
+        static const char simple_in[] = "\"\\/bfnrt";
+        static const char simple_out[] = "\"\\/\b\f\n\r\t";
+        const char *s = d[i + 1] ? strchr(simple_in, d[i + 1]) : NULL;
+        if (s) {
+            view_put(out, src, (unsigned char)simple_out[s - simple_in], i, i + 1);
+            i += 2;
+            changed = 1;
+            continue;
+        }
+        long u = d[i + 1] == 'u' && i + 6 <= m ? hex4(d + i + 2) : -1;
+        size_t end = i + 6;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            long lo = i + 12 <= m && d[i + 6] == '\\' && d[i + 7] == 'u' ? hex4(d + i + 8) : -1;
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                end = i + 12;
+            } else {
+                u = -1;
+            }
+        } else if (u >= 0xDC00 && u <= 0xDFFF) {
+            u = -1;
+        }
+        if (u < 0) {
+            view_put(out, src, d[i], i, i);
+            i++;
+            continue;
+        }
+        unsigned char b[4];
+        size_t n;
+        if (u < 0x80) {
+            b[0] = (unsigned char)u;
+            n = 1;
+        } else if (u < 0x800) {
+            b[0] = (unsigned char)(0xC0 | (u >> 6));
+            b[1] = (unsigned char)(0x80 | (u & 0x3F));
+            n = 2;
+        } else if (u < 0x10000) {
+            b[0] = (unsigned char)(0xE0 | (u >> 12));
+            b[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+            b[2] = (unsigned char)(0x80 | (u & 0x3F));
+            n = 3;
+        } else {
+            b[0] = (unsigned char)(0xF0 | (u >> 18));
+            b[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
+            b[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+            b[3] = (unsigned char)(0x80 | (u & 0x3F));
+            n = 4;
+        }
+        for (size_t k = 0; k < n; k++)
+            view_put(out, src, b[k], i, end - 1);
+        i = end;
+        changed = 1;
+    }
+    if (!changed)
+        view_free(out);
+    return changed;
+}
+
+/* src with percent-encoding (%2f, %2F) decoded; '+' is left to the
+ * search (form_byte). Returns 1 if something was decoded, else 0. */
+static int url_unescape(const view *src, view *out)
+{
+    const unsigned char *d = src->d;
+    size_t m = src->m;
+    if (!memchr(d, '%', m))
+        return 0;
+    view_alloc(out, m);
+    int changed = 0;
+    size_t i = 0;
+    while (i < m) {
+        int hi = d[i] == '%' && i + 2 < m ? hex_value(d[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(d[i + 2]) : -1;
+        if (lo >= 0) {
+            view_put(out, src, (unsigned char)(hi * 16 + lo), i, i + 2);
+            i += 3;
+            changed = 1;
+        } else {
+            view_put(out, src, d[i], i, i);
+            i++;
+        }
+    }
+    if (!changed)
+        view_free(out);
+    return changed;
+}
+
+/* Where to mask: +1 at each start, -1 at each end (a difference array, so
+ * that any number of overlapping finds costs one step each). */
+typedef struct marks {
+    long *delta; /* n + 1, allocated on the first find */
+    size_t n;
+} marks;
+
+static void mark(marks *mk, size_t a, size_t b)
+{
+    if (!mk->delta)
+        mk->delta = cd_xcalloc(mk->n + 1, sizeof *mk->delta);
+    mk->delta[a]++;
+    mk->delta[b]--;
+}
+
+/* Calls back for every place (overlapping ones too) where v's form is in
+ * d[0, m) read as forms; stops at the first when first_only. Returns the
+ * number found. Linear in m (Knuth-Morris-Pratt). */
+static size_t find_value(const secret_value *v, const unsigned char *d, size_t m, int first_only,
+                         const view *src, marks *mk)
+{
+    size_t found = 0, k = 0;
+    for (size_t i = 0; i < m; i++) {
+        unsigned char c = form_byte(d[i]);
+        if (k == 0 && c != v->form[0]) {
+            /* the common case: skip to the next byte that can start it */
+            if (v->form[0] == ' ')
+                continue;
+            const unsigned char *p = memchr(d + i + 1, v->form[0], m - i - 1);
+            if (!p)
+                break;
+            i = (size_t)(p - d);
+            c = v->form[0];
+        }
+        while (k > 0 && c != v->form[k])
+            k = v->next[k - 1];
+        if (c == v->form[k])
+            k++;
+        if (k == v->len) {
+            found++;
+            if (first_only)
+                return found;
+            if (src)
+                mark(mk, view_from(src, i + 1 - v->len), view_to(src, i));
+            k = v->next[k - 1];
+        }
+    }
+    return found;
+}
+
+static void find_all(const cd_secret_set *set, const view *v, marks *mk)
+{
+    for (size_t k = 0; k < set->count; k++)
+        find_value(&set->values[k], v->d, v->m, 0, v, mk);
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64 (standard or URL-safe, no padding) p[0, n) into out,
+ * dropping a last incomplete character. Returns the bytes written. */
+static size_t b64_decode(const unsigned char *p, size_t n, unsigned char *out)
+{
+    size_t o = 0;
+    unsigned long acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 6) | (unsigned long)b64_value(p[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1UL << bits) - 1;
+        }
+    }
+    return o;
+}
+
+/* Masks every base64 word of v that decodes to text holding a value: an
+ * HTTP Basic credential ("Authorization: Basic dXNlcjpwYXNz") or a token
+ * wrapped in base64. A word is decoded from each of its first four
+ * characters, so one glued to other letters ("key/dXNl...") is found too.
+ * Linear: every byte is decoded four times. */
+static void find_base64(const cd_secret_set *set, const view *v, marks *mk)
+{
+    const unsigned char *d = v->d;
+    size_t m = v->m, i = 0;
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    while (i < m) {
+        if (b64_value(d[i]) < 0) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < m && b64_value(d[i]) >= 0)
+            i++;
+        size_t end = i;
+        while (i < m && d[i] == '=')
+            i++;
+        /* the shortest value, 4 bytes, takes 6 characters */
+        if (end - start < 6)
+            continue;
+        if (cap < end - start) {
+            cap = end - start;
+            free(buf);
+            buf = cd_xmalloc(cap);
+        }
+        int hit = 0;
+        for (size_t off = 0; off < 4 && !hit; off++) {
+            size_t n = b64_decode(d + start + off, end - start - off, buf);
+            for (size_t k = 0; k < set->count && !hit; k++)
+                hit = find_value(&set->values[k], buf, n, 1, NULL, NULL) > 0;
+        }
+        if (hit)
+            mark(mk, view_from(v, start), view_to(v, i - 1));
+    }
+    if (buf)
+        explicit_bzero(buf, cap);
+    free(buf);
 }
 
 char *cd_secret_scrub(const cd_secret_set *set, const char *text)
@@ -236,33 +575,59 @@ char *cd_secret_scrub(const cd_secret_set *set, const char *text)
     if (!text)
         return cd_xstrdup("");
     size_t n = strlen(text);
-    if (!set || set->count == 0)
+    if (!set || set->count == 0 || n == 0)
+        return cd_xstrndup(text, n);
+    marks mk = {NULL, n};
+    view raw = {(const unsigned char *)text, n, NULL, NULL, NULL};
+    /* Each reading is searched: as written; JSON-escaped ("p\"w", "\u00e9",
+     * "a\/b"), and escaped twice (a JSON body logged inside a JSON string);
+     * percent-encoded (of the text, or of its JSON reading); JSON inside a
+     * percent-encoded query. Base64 words are decoded from the text and
+     * from its most decoded reading. A reading is made only when the text
+     * holds a '\\' or '%' to decode. */
+    view json = {0}, json2 = {0}, url = {0}, url_json = {0};
+    find_all(set, &raw, &mk);
+    find_base64(set, &raw, &mk);
+    int has_json = json_unescape(&raw, &json);
+    const view *base = &raw;
+    if (has_json) {
+        find_all(set, &json, &mk);
+        if (json_unescape(&json, &json2))
+            find_all(set, &json2, &mk);
+        base = &json;
+    }
+    if (url_unescape(base, &url)) {
+        find_all(set, &url, &mk);
+        if (json_unescape(&url, &url_json))
+            find_all(set, &url_json, &mk);
+        base = &url;
+    }
+    if (base != &raw)
+        find_base64(set, base, &mk);
+    view_free(&json);
+    view_free(&json2);
+    view_free(&url);
+    view_free(&url_json);
+    if (!mk.delta)
         return cd_xstrndup(text, n);
     cd_buf b;
     cd_buf_init(&b);
     cd_buf_reserve(&b, n);
-    size_t i = 0, plain = 0; /* text[plain, i) is pending unmasked output */
-    while (i < n) {
-        size_t hit = 0;
-        if (set->first[(unsigned char)text[i]]) {
-            for (size_t k = 0; k < set->count; k++) {
-                const secret_value *v = &set->values[k];
-                if (v->len <= n - i && memcmp(text + i, v->data, v->len) == 0) {
-                    hit = v->len;
-                    break;
-                }
-            }
-        }
-        if (hit) {
+    long depth = 0;
+    size_t plain = 0; /* text[plain, i) is pending unmasked output */
+    for (size_t i = 0; i < n; i++) {
+        long was = depth;
+        depth += mk.delta[i];
+        if (was == 0 && depth > 0) {
             cd_buf_append(&b, text + plain, i - plain);
             cd_buf_puts(&b, SECRET_MASK);
-            i += hit;
+        } else if (was > 0 && depth == 0) {
             plain = i;
-        } else {
-            i++;
         }
     }
-    cd_buf_append(&b, text + plain, n - plain);
+    if (depth == 0)
+        cd_buf_append(&b, text + plain, n - plain);
+    free(mk.delta);
     return cd_buf_take(&b);
 }
 

@@ -35,12 +35,19 @@ void cd_secret_set_free(cd_secret_set *set);
 void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len);
 
 /* Returns a malloc'd copy of text with every value in set replaced by
- * "********". set may be NULL. */
+ * "********", also where it is written encoded: JSON-escaped (\" \\ \/
+ * \n \u00e9 in either case, a surrogate pair, and escaped twice),
+ * percent-encoded (either case, '+' or %20 for a space), JSON inside a
+ * percent-encoding, and inside a base64 word (an HTTP Basic credential,
+ * base64 of user:password, masks the whole word). Overlapping and adjacent
+ * finds become one mask. Linear in the length of text for a given set.
+ * set may be NULL. */
 char *cd_secret_scrub(const cd_secret_set *set, const char *text);
 
-/* The length of the longest value in set (0: none, or set NULL): text cut
- * to a bound must be scrubbed with that much beyond the bound, or a value
- * crossing the cut escapes as its prefix. */
+/* How far the encoded form of a value in set can reach (0: none, or set
+ * NULL): 7 bytes for each byte of the longest value (JSON inside JSON,
+ * \\u001f). Text cut to a bound must be scrubbed with that much beyond
+ * the bound, or a value crossing the cut escapes as its prefix. */
 size_t cd_secret_longest(const cd_secret_set *set);
 
 /* Replaces, in place and recursively, every reference inside config by a

@@ -147,6 +147,29 @@ assert_eq '{"url": "https://source.example/x?key=********", "tokens": ["********
     "$(q "SELECT details->'request' FROM sp_v2_connector_runs WHERE id = $run_s")" "a driver's detail is scrubbed, keys too"
 assert_not_contains "$(cat "$CD_TEST_TMP/run.err")" "$GEN_PW" "secret in service log"
 assert_eq '{"secret": "env:GEN_PW"}' "$(q "SELECT connection_config->'password' FROM sp_v2_connectors WHERE id = $sec")" "stored as reference"
+# ... and where a driver writes it encoded: JSON-escaped, percent-encoded
+# (a form body), in an HTTP Basic header (base64 of user:password). The
+# driver logs its log_tag: the encoded forms are put there.
+export GEN_PW2='p"ss\/w0rd+ &x'
+enc_cfg=$(python3 -c 'import base64, json, os, urllib.parse
+pw = os.environ["GEN_PW2"]
+tag = "json=%s url=%s basic=Basic %s" % (json.dumps(pw)[1:-1].replace("/", "\\/"),
+    urllib.parse.quote_plus(pw), base64.b64encode(("merchant:" + pw).encode()).decode())
+print(json.dumps({"rows": 1, "seed": 3, "password": {"secret": "env:GEN_PW2"}, "log_tag": tag}))')
+enc=$(add_connector encoded BANK_API test_gen "$enc_cfg")
+run_json "$enc" --date 2025-10-02
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "status of the encoded-secret run"
+run_e=$(jget '["id"]' <<<"$out")
+logs=$(q "SELECT string_agg(message, ' | ') FROM sp_v2_connector_run_logs WHERE run_id = $run_e")
+assert_contains "$logs" "tag json=******** url=******** basic=Basic ********" "encoded forms masked in the run log"
+while IFS= read -r form; do
+    assert_not_contains "$logs$out" "$form" "encoded secret $form in the run log"
+    assert_not_contains "$(cat "$CD_TEST_TMP/run.err")" "$form" "encoded secret $form in the service log"
+done < <(python3 -c 'import base64, json, os, urllib.parse
+pw = os.environ["GEN_PW2"]
+print("\n".join([json.dumps(pw)[1:-1].replace("/", "\\/"), urllib.parse.quote_plus(pw), urllib.parse.quote(pw),
+      base64.b64encode(("merchant:" + pw).encode()).decode(), "w0rd"]))')
+unset GEN_PW2
 plain=$(add_connector plain BANK_API test_gen '{"rows": 1, "seed": 3, "password": "plaintext-pw-123", "fail": "config"}')
 run_json "$plain" --type TEST
 assert_eq FAILED "$(jget '["status"]' <<<"$out")" "failing test"

@@ -369,8 +369,13 @@ static void test_scrub(void **state)
     s = cd_secret_scrub(set, "password123 and pass and password12");
     assert_string_equal(s, "******** and ******** and ********word12");
     free(s);
+    /* Values side by side, or overlapping, are one mask: no part of
+     * either is left (replacing the first would leave the second's end). */
     s = cd_secret_scrub(set, "token-xyztoken-xyz");
-    assert_string_equal(s, "****************");
+    assert_string_equal(s, "********");
+    free(s);
+    s = cd_secret_scrub(set, "[password123]");
+    assert_string_equal(s, "[********]");
     free(s);
     s = cd_secret_scrub(set, "");
     assert_string_equal(s, "");
@@ -390,6 +395,216 @@ static void test_scrub(void **state)
     s = cd_secret_scrub(set, "a banana");
     assert_string_equal(s, "a banana");
     free(s);
+    cd_secret_set_free(set);
+}
+
+/* scrub(set, text) must give want. */
+static void scrubs_to(const cd_secret_set *set, const char *text, const char *want)
+{
+    char *s = cd_secret_scrub(set, text);
+    if (strcmp(s, want) != 0)
+        fail_msg("scrub(\"%s\") = \"%s\", want \"%s\"", text, s, want);
+    free(s);
+}
+
+static void test_scrub_json(void **state)
+{
+    (void)state;
+    cd_secret_set *set = cd_secret_set_new();
+    cd_secret_set_add(set, "p\"ss\\w/rd", 9);
+    cd_secret_set_add(set, "p\xc3\xa4ssw\xc3\xb6rd", 10);        /* pässwörd */
+    cd_secret_set_add(set, "key\xf0\x9f\x98\x80" "1234", 11);    /* key😀1234 */
+    cd_secret_set_add(set, "line1\nline2\t", 12);
+    /* as JSON encoders write them: jansson, PHP (\/), Python and Go (\u),
+     * Jackson (upper-case hex) */
+    scrubs_to(set, "{\"password\":\"p\\\"ss\\\\w/rd\"}", "{\"password\":\"********\"}");
+    scrubs_to(set, "{\"password\":\"p\\\"ss\\\\w\\/rd\"}", "{\"password\":\"********\"}");
+    scrubs_to(set, "pw=p\\u0022ss\\u005cw\\u002Frd.", "pw=********.");
+    scrubs_to(set, "pw=p\\u00e4ssw\\u00F6rd.", "pw=********.");
+    scrubs_to(set, "pw=key\\ud83d\\ude001234.", "pw=********.");
+    scrubs_to(set, "pw=key\\uD83D\\uDE001234.", "pw=********.");
+    scrubs_to(set, "pw=line1\\nline2\\t.", "pw=********.");
+    scrubs_to(set, "pw=line1\\u000aline2\\u0009.", "pw=********.");
+    /* a JSON body logged inside a JSON string: escaped twice */
+    scrubs_to(set, "{\"body\":\"{\\\"password\\\":\\\"p\\\\\\\"ss\\\\\\\\w\\\\/rd\\\"}\"}",
+              "{\"body\":\"{\\\"password\\\":\\\"********\\\"}\"}");
+    scrubs_to(set, "pw=line1\\\\u000aline2\\\\t.", "pw=********.");
+    /* as written, still */
+    scrubs_to(set, "pw=p\"ss\\w/rd.", "pw=********.");
+    /* a part of a value is no value */
+    scrubs_to(set, "\\\"ss\\\\w/rd", "\\\"ss\\\\w/rd");
+    /* other escapes and broken ones are left alone */
+    scrubs_to(set, "a\\\"b \\ud800 \\u12 \\q \\", "a\\\"b \\ud800 \\u12 \\q \\");
+    cd_secret_set_free(set);
+}
+
+static void test_scrub_url(void **state)
+{
+    (void)state;
+    cd_secret_set *set = cd_secret_set_new();
+    cd_secret_set_add(set, "p@ss w/rd+1&", 12);
+    /* a form body, a query string: upper and lower case, + or %20 for a
+     * space, '/' left as it is (Python's quote) */
+    scrubs_to(set, "user=u&password=p%40ss+w%2Frd%2B1%26&x=1", "user=u&password=********&x=1");
+    scrubs_to(set, "GET /x?password=p%40ss%20w%2frd%2b1%26 HTTP/1.1",
+              "GET /x?password=******** HTTP/1.1");
+    scrubs_to(set, "?pw=p%40ss%20w/rd%2B1%26", "?pw=********");
+    /* percent-encoded inside JSON with escaped slashes */
+    scrubs_to(set, "{\"url\":\"https:\\/\\/h\\/?pw=p%40ss+w\\/rd%2B1%26\"}",
+              "{\"url\":\"https:\\/\\/h\\/?pw=********\"}");
+    /* as written */
+    scrubs_to(set, "pw p@ss w/rd+1& end", "pw ******** end");
+    /* a stray % is no encoding */
+    scrubs_to(set, "100% sure %zz %4", "100% sure %zz %4");
+    cd_secret_set_free(set);
+
+    /* JSON inside a percent-encoded query */
+    set = cd_secret_set_new();
+    cd_secret_set_add(set, "a\"b\\c1", 6);
+    scrubs_to(set, "?q=%7B%22pw%22%3A%22a%5C%22b%5C%5Cc1%22%7D&n=1", "?q=%7B%22pw%22%3A%22********%22%7D&n=1");
+    cd_secret_set_free(set);
+}
+
+static char *b64(const char *s, size_t n, int url_safe)
+{
+    const char *abc = url_safe ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                               : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = cd_xmalloc(n / 3 * 4 + 5);
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned long v = (unsigned long)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned long)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = abc[(v >> 18) & 63];
+        out[o++] = abc[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? abc[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void test_scrub_base64(void **state)
+{
+    (void)state;
+    cd_secret_set *set = cd_secret_set_new();
+    cd_secret_set_add(set, "s3cr3t-value", 12);
+    /* user names of every length modulo 3: the value starts at each
+     * alignment of base64's 3-byte groups */
+    static const char *const users[] = {"", "a", "ab", "alice", "merchant-42"};
+    for (size_t u = 0; u < sizeof users / sizeof users[0]; u++) {
+        char *cred = cd_sprintf("%s:s3cr3t-value", users[u]);
+        for (int url_safe = 0; url_safe < 2; url_safe++) {
+            char *enc = b64(cred, strlen(cred), url_safe);
+            char *text = cd_sprintf("> Authorization: Basic %s\r\n> Accept: */*", enc);
+            scrubs_to(set, text, "> Authorization: Basic ********\r\n> Accept: */*");
+            free(text);
+            /* in a JSON header map with escaped slashes, glued to a prefix */
+            char *esc = cd_xmalloc(2 * strlen(enc) + 1);
+            size_t k = 0;
+            for (const char *c = enc; *c; c++) {
+                if (*c == '/')
+                    esc[k++] = '\\';
+                esc[k++] = *c;
+            }
+            esc[k] = '\0';
+            text = cd_sprintf("{\"Authorization\":\"Basic %s\",\"X\":\"tok/%s\"}", esc, enc);
+            scrubs_to(set, text, "{\"Authorization\":\"Basic ********\",\"X\":\"********\"}");
+            free(text);
+            free(esc);
+            free(enc);
+        }
+        free(cred);
+    }
+    /* the value alone, base64'd (a token); and percent-encoded base64 */
+    char *enc = b64("s3cr3t-value", 12, 0);
+    char *text = cd_sprintf("token %s.", enc);
+    scrubs_to(set, text, "token ********.");
+    free(text);
+    free(enc);
+    enc = b64("u:s3cr3t-value>ab?", 18, 0); /* holds + and / */
+    cd_buf q;
+    cd_buf_init(&q);
+    cd_buf_puts(&q, "?auth=");
+    for (const char *c = enc; *c; c++) {
+        if (*c == '+' || *c == '/' || *c == '=')
+            cd_buf_printf(&q, "%%%02X", (unsigned)*c);
+        else
+            cd_buf_putc(&q, *c);
+    }
+    cd_buf_puts(&q, "&x=1");
+    assert_non_null(strchr(enc, '+'));
+    scrubs_to(set, q.data, "?auth=********&x=1");
+    cd_buf_free(&q);
+    free(enc);
+    /* other base64 is left alone */
+    enc = b64("alice:another-password", 22, 0);
+    text = cd_sprintf("Basic %s", enc);
+    scrubs_to(set, text, text);
+    free(text);
+    free(enc);
+    cd_secret_set_free(set);
+
+    /* a value too short to be masked is not masked encoded either */
+    set = cd_secret_set_new();
+    cd_secret_set_add(set, "p+w", 3);
+    scrubs_to(set, "Basic dTpwK3c= p%2Bw p\\u002bw", "Basic dTpwK3c= p%2Bw p\\u002bw");
+    assert_int_equal(cd_secret_longest(set), 0);
+    cd_secret_set_free(set);
+}
+
+/* Scrubbing stays linear in the text: a long value that almost matches
+ * everywhere, over a megabyte of text that decodes in every reading. */
+static void test_scrub_linear(void **state)
+{
+    (void)state;
+    size_t vlen = 4096, n = 1 << 20;
+    char *value = cd_xmalloc(vlen + 1);
+    memset(value, 'a', vlen - 1);
+    value[vlen - 1] = 'b';
+    value[vlen] = '\0';
+    cd_secret_set *set = cd_secret_set_new();
+    cd_secret_set_add(set, value, vlen);
+    assert_int_equal(cd_secret_longest(set), 7 * vlen);
+    char *text = cd_xmalloc(n + 1);
+    memset(text, 'a', n);
+    text[n] = '\0';
+    char *s = cd_secret_scrub(set, text);
+    assert_string_equal(s, text);
+    free(s);
+    for (size_t i = 0; i + 6 <= n; i += 6)
+        memcpy(text + i, "\\u0061", 6);
+    text[n - n % 6] = '\0';
+    s = cd_secret_scrub(set, text);
+    assert_string_equal(s, text);
+    free(s);
+    for (size_t i = 0; i + 3 <= n; i += 3)
+        memcpy(text + i, "%61", 3);
+    text[n - n % 3] = '\0';
+    s = cd_secret_scrub(set, text);
+    assert_string_equal(s, text);
+    free(s);
+    /* the value itself, JSON-escaped at the end of all that */
+    cd_buf t, want;
+    cd_buf_init(&t);
+    cd_buf_init(&want);
+    for (size_t i = 0; i < 2 * vlen; i++) {
+        cd_buf_puts(&t, "\\u0061");
+        if (i < vlen + 1)
+            cd_buf_puts(&want, "\\u0061");
+    }
+    cd_buf_puts(&t, "\\u0062.");
+    cd_buf_puts(&want, "********.");
+    s = cd_secret_scrub(set, t.data);
+    assert_string_equal(s, want.data);
+    free(s);
+    cd_buf_free(&t);
+    cd_buf_free(&want);
+    free(text);
+    free(value);
     cd_secret_set_free(set);
 }
 
@@ -442,6 +657,10 @@ int main(void)
         cmocka_unit_test(test_resolve_tree_errors),
         cmocka_unit_test_setup_teardown(test_guard, setup, teardown),
         cmocka_unit_test(test_scrub),
+        cmocka_unit_test(test_scrub_json),
+        cmocka_unit_test(test_scrub_url),
+        cmocka_unit_test(test_scrub_base64),
+        cmocka_unit_test(test_scrub_linear),
         cmocka_unit_test(test_collect_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

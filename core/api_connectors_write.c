@@ -16,6 +16,7 @@
 #include "db.h"
 #include "log.h"
 #include "queue.h"
+#include "registry.h"
 #include "util.h"
 
 /* alert_channels as JSON text for a jsonb parameter, or NULL for "all". */
@@ -222,10 +223,26 @@ static json_t *merge_update(const json_t *stored, const json_t *body, json_t *er
     if (new_type && !json_object_get(body, "driver") && old_type && old_drv &&
         strcasecmp(old_type, old_drv) == 0)
         json_object_del(m, "driver");
+    /* A mask keeps the stored secret only for the same driver at the same
+     * addresses (cd_api_unmask_update): a new driver may show it as a
+     * plain field or send it anywhere, and a new host would be sent it. */
+    json_t *snap = cd_registry_get();
+    char *old_driver = cd_api_connector_driver(stored);
+    char *new_driver = cd_api_connector_driver(m);
+    const json_t *oldcfg = json_object_get(stored, "connection_config");
     json_t *cfg = json_object_get(m, "connection_config");
+    int same = old_driver && new_driver && strcmp(old_driver, new_driver) == 0;
+    if (!same && json_is_object(cfg) && !json_object_get(body, "connection_config")) {
+        /* The stored config kept whole under another driver: its secrets
+         * are kept as if the client had sent back what GET shows. */
+        cd_api_mask_config(cfg, cd_api_driver_schema(snap, old_driver));
+    }
     if (json_is_object(cfg))
-        cd_api_unmask_config(cfg, json_object_get(stored, "connection_config"), "connection_config",
-                             errors);
+        cd_api_unmask_update(cfg, oldcfg, "connection_config", old_driver, new_driver,
+                             cd_api_driver_schema(snap, new_driver), errors);
+    free(old_driver);
+    free(new_driver);
+    json_decref(snap);
     return m;
 }
 

@@ -146,7 +146,7 @@ const json_t *cd_api_driver_schema(json_t *snapshot, const char *driver)
     return json_is_object(s) ? s : NULL;
 }
 
-static char *driver_name(const json_t *connector)
+char *cd_api_connector_driver(const json_t *connector)
 {
     const char *d = json_string_value(json_object_get(connector, "driver"));
     if (d && *d)
@@ -165,12 +165,15 @@ void cd_api_mask_connector(json_t *connector, json_t *snapshot)
     json_t *cfg = json_object_get(connector, "connection_config");
     if (!cfg)
         return;
-    char *d = driver_name(connector);
+    char *d = cd_api_connector_driver(connector);
     cd_api_mask_config(cfg, cd_api_driver_schema(snapshot, d));
     free(d);
 }
 
-static int unmask(json_t *node, const json_t *old, const char *path, json_t *errors, int depth)
+/* Replaces each mask in node by the value at the same path in old, adding
+ * its path to kept; a mask with nothing stored behind it is an error. */
+static int unmask(json_t *node, const json_t *old, const char *path, json_t *errors, json_t *kept,
+                  int depth)
 {
     int n = 0;
     if (depth > 64)
@@ -184,13 +187,14 @@ static int unmask(json_t *node, const json_t *old, const char *path, json_t *err
             if (json_is_string(v) && strcmp(json_string_value(v), CD_API_MASK) == 0) {
                 if (ov && !json_is_null(ov)) {
                     json_object_set_new(node, key, json_deep_copy(ov));
+                    json_array_append_new(kept, json_string(p));
                 } else {
                     json_array_append_new(errors, cd_api_field_error(p,
                         "is the mask ******** but no value is stored for it: send the value"));
                     n++;
                 }
             } else {
-                n += unmask(v, ov, p, errors, depth + 1);
+                n += unmask(v, ov, p, errors, kept, depth + 1);
             }
             free(p);
         }
@@ -203,13 +207,14 @@ static int unmask(json_t *node, const json_t *old, const char *path, json_t *err
             if (json_is_string(e) && strcmp(json_string_value(e), CD_API_MASK) == 0) {
                 if (ov && !json_is_null(ov)) {
                     json_array_set_new(node, i, json_deep_copy(ov));
+                    json_array_append_new(kept, json_string(p));
                 } else {
                     json_array_append_new(errors, cd_api_field_error(p,
                         "is the mask ******** but no value is stored for it: send the value"));
                     n++;
                 }
             } else {
-                n += unmask(e, ov, p, errors, depth + 1);
+                n += unmask(e, ov, p, errors, kept, depth + 1);
             }
             free(p);
         }
@@ -220,5 +225,205 @@ static int unmask(json_t *node, const json_t *old, const char *path, json_t *err
 int cd_api_unmask_config(json_t *newcfg, const json_t *oldcfg, const char *prefix,
                          json_t *errors)
 {
-    return unmask(newcfg, oldcfg, prefix, errors, 0);
+    json_t *kept = json_array();
+    int n = unmask(newcfg, oldcfg, prefix, errors, kept, 0);
+    json_decref(kept);
+    return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Address fields: where a connector sends its secrets.                   */
+/* ---------------------------------------------------------------------- */
+
+/* Last words of a field name that make it an address (README "Secrets"). */
+static const char *const address_words[] = {"url",    "uri",      "host",  "hostname", "hostaddr",
+                                            "port",   "endpoint", "server", "address", "addr",
+                                            "domain", "proxy",    "dsn",   "conninfo", NULL};
+
+static int address_word(const char *w)
+{
+    size_t n = strlen(w);
+    for (size_t i = 0; address_words[i]; i++) {
+        size_t k = strlen(address_words[i]);
+        /* "hosts", "urls", "addresses": a list of them */
+        if (strncmp(w, address_words[i], k) == 0 &&
+            (n == k || (n == k + 1 && w[k] == 's') || (n == k + 2 && strcmp(w + k, "es") == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the name's last word, or its last two words run together, is an
+ * address word. Words are split at anything but letters and digits and
+ * where a lower-case letter or digit meets an upper-case one: base_url,
+ * sftp-host, baseURL, host_name. */
+int cd_api_name_is_address(const char *key)
+{
+    char last[64] = "", prev[64] = "", cur[64];
+    size_t n = 0;
+    int in_word = 0;
+    for (const char *p = key;; p++) {
+        unsigned char c = (unsigned char)*p;
+        int alnum = c && isalnum(c);
+        int split = alnum && in_word && isupper(c) && p > key &&
+                    (islower((unsigned char)p[-1]) || isdigit((unsigned char)p[-1]));
+        if ((!alnum || split) && in_word) {
+            cur[n] = '\0';
+            memcpy(prev, last, sizeof prev);
+            memcpy(last, cur, sizeof last);
+            n = 0;
+            in_word = 0;
+        }
+        if (!c)
+            break;
+        if (alnum) {
+            in_word = 1;
+            if (n < sizeof cur - 1)
+                cur[n++] = (char)tolower(c);
+        }
+    }
+    if (!last[0])
+        return 0;
+    if (address_word(last))
+        return 1;
+    char both[128];
+    snprintf(both, sizeof both, "%s%s", prev, last);
+    return prev[0] && address_word(both);
+}
+
+/* schema, or what its local "$ref" points at. */
+static const json_t *deref(const json_t *schema, const json_t *root)
+{
+    const char *ref = json_string_value(json_object_get(schema, "$ref"));
+    const json_t *t = ref && root ? cd_secrets_schema_ref(root, ref) : NULL;
+    return t ? t : schema;
+}
+
+static int format_is_address(const json_t *schema, const json_t *root)
+{
+    static const char *const formats[] = {"uri", "url", "uri-reference", "iri", "iri-reference",
+                                          "hostname", "idn-hostname", "ipv4", "ipv6", NULL};
+    schema = deref(schema, root);
+    if (!json_is_object(schema))
+        return 0;
+    const char *f = json_string_value(json_object_get(schema, "format"));
+    for (size_t i = 0; f && formats[i]; i++)
+        if (strcmp(f, formats[i]) == 0)
+            return 1;
+    static const char *const combinators[] = {"allOf", "anyOf", "oneOf", NULL};
+    for (size_t c = 0; combinators[c]; c++) {
+        size_t i;
+        const json_t *sub;
+        json_array_foreach(json_object_get(schema, combinators[c]), i, sub) {
+            sub = deref(sub, root);
+            f = json_string_value(json_object_get(sub, "format"));
+            for (size_t k = 0; f && formats[k]; k++)
+                if (strcmp(f, formats[k]) == 0)
+                    return 1;
+        }
+    }
+    return 0;
+}
+
+/* The schema of member key of an object described by schema, or NULL. */
+static const json_t *member_schema(const json_t *schema, const char *key, const json_t *root)
+{
+    schema = deref(schema, root);
+    const json_t *sub = json_object_get(json_object_get(schema, "properties"), key);
+    if (!sub) {
+        sub = json_object_get(schema, "additionalProperties");
+        if (!json_is_object(sub))
+            sub = NULL;
+    }
+    return sub;
+}
+
+/* Appends to path the first address field whose value differs between
+ * old and cur (one present, the other not, counts), and returns 1; else 0
+ * with path as it was. */
+static int address_changed(const json_t *old, const json_t *cur, const json_t *schema,
+                           const json_t *root, cd_buf *path, int depth)
+{
+    if (depth > 64)
+        return 0;
+    size_t mark = path->len;
+    if (json_is_object(old) || json_is_object(cur)) {
+        for (int side = 0; side < 2; side++) {
+            const json_t *obj = side ? cur : old;
+            const json_t *other = side ? old : cur;
+            const char *key;
+            const json_t *v;
+            json_object_foreach((json_t *)obj, key, v) {
+                if (side && json_object_get(other, key))
+                    continue; /* seen from old's side */
+                const json_t *ov = json_object_get(other, key);
+                const json_t *sub = member_schema(schema, key, root);
+                cd_buf_printf(path, ".%s", key);
+                if (cd_api_name_is_address(key) || format_is_address(sub, root)) {
+                    if (!ov || !json_equal((json_t *)v, (json_t *)ov))
+                        return 1;
+                } else if (address_changed(side ? ov : v, side ? v : ov, sub, root, path,
+                                           depth + 1)) {
+                    return 1;
+                }
+                path->len = mark;
+                path->data[mark] = '\0';
+            }
+        }
+    } else if (json_is_array(old) || json_is_array(cur)) {
+        const json_t *items = json_object_get(deref(schema, root), "items");
+        size_t n = json_array_size(old) > json_array_size(cur) ? json_array_size(old)
+                                                              : json_array_size(cur);
+        for (size_t i = 0; i < n; i++) {
+            const json_t *a = json_array_get(old, i), *b = json_array_get(cur, i);
+            cd_buf_printf(path, "[%zu]", i);
+            if (json_is_object(items) && format_is_address(items, root)) {
+                if (!a || !b || !json_equal((json_t *)a, (json_t *)b))
+                    return 1;
+            } else if (address_changed(a, b, json_is_object(items) ? items : NULL, root, path,
+                                       depth + 1)) {
+                return 1;
+            }
+            path->len = mark;
+            path->data[mark] = '\0';
+        }
+    }
+    return 0;
+}
+
+int cd_api_unmask_update(json_t *newcfg, const json_t *oldcfg, const char *prefix,
+                         const char *old_driver, const char *new_driver, const json_t *schema,
+                         json_t *errors)
+{
+    json_t *kept = json_array();
+    int n = unmask(newcfg, oldcfg, prefix, errors, kept, 0);
+    char *why = NULL;
+    if (json_array_size(kept) == 0) {
+        /* nothing kept: whatever changes, the client sent every secret */
+    } else if (!old_driver || !new_driver || strcmp(old_driver, new_driver) != 0) {
+        why = cd_sprintf("the driver changes from %s to %s", old_driver ? old_driver : "(none)",
+                         new_driver ? new_driver : "(none)");
+    } else {
+        cd_buf path;
+        cd_buf_init(&path);
+        cd_buf_puts(&path, prefix);
+        if (address_changed(oldcfg, newcfg, schema, schema, &path, 0))
+            why = cd_sprintf("%s changes", path.data);
+        cd_buf_free(&path);
+    }
+    if (why) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(kept, i, p) {
+            char *m = cd_sprintf("keeps the stored secret (********) while %s: send the secret "
+                                 "again",
+                                 why);
+            json_array_append_new(errors, cd_api_field_error(json_string_value(p), m));
+            free(m);
+            n++;
+        }
+        free(why);
+    }
+    json_decref(kept);
+    return n;
 }

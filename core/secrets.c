@@ -735,9 +735,7 @@ int cd_secrets_resolve_tree(json_t *config, cd_secret_set *set, char **err)
     return rc;
 }
 
-/* Follows a local "$ref" ("#/$defs/x"), as a JSON pointer into root. NULL
- * for anything else: remote references are not fetched. */
-static const json_t *follow_ref(const json_t *root, const char *ref)
+const json_t *cd_secrets_schema_ref(const json_t *root, const char *ref)
 {
     if (ref[0] != '#')
         return NULL;
@@ -793,7 +791,7 @@ static void collect(const json_t *config, const json_t *schema, const json_t *ro
 
     const json_t *ref = json_object_get(schema, "$ref");
     if (json_is_string(ref)) {
-        const json_t *target = follow_ref(root, json_string_value(ref));
+        const json_t *target = cd_secrets_schema_ref(root, json_string_value(ref));
         if (target) {
             if (json_is_true(json_object_get(target, "writeOnly")) && json_is_string(config))
                 cd_secret_set_add(set, json_string_value(config), json_string_length(config));

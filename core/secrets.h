@@ -60,4 +60,8 @@ int cd_secrets_resolve_tree(json_t *config, cd_secret_set *set, char **err);
  * NULL. */
 void cd_secrets_collect_marked(const json_t *config, const json_t *schema, cd_secret_set *set);
 
+/* The schema a local "$ref" ("#/$defs/x", a JSON pointer into root)
+ * points at, or NULL: remote references are not fetched. */
+const json_t *cd_secrets_schema_ref(const json_t *root, const char *ref);
+
 #endif

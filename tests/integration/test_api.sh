@@ -11,7 +11,8 @@ source "$CD_SOURCE_DIR/tests/lib/serve.sh"
 source "$CD_SOURCE_DIR/tests/lib/api.sh"
 pg_tmp_start
 MOCK_PID=
-trap '[ -n "${KEEP_LOG:-}" ] && grep -a "api:" "$LOG" | tail -5; serve_stop_all; [ -n "$MOCK_PID" ] && kill $MOCK_PID 2>/dev/null; pg_tmp_stop' EXIT
+CATCH_PID=
+trap '[ -n "${KEEP_LOG:-}" ] && grep -a "api:" "$LOG" | tail -5; serve_stop_all; [ -n "$MOCK_PID" ] && kill $MOCK_PID 2>/dev/null; [ -n "$CATCH_PID" ] && kill $CATCH_PID 2>/dev/null; pg_tmp_stop' EXIT
 
 SERVE_PLUGINS="$CD_TEST_TMP/plugins"
 api_plugins_dir "$SERVE_PLUGINS"
@@ -762,9 +763,74 @@ assert_eq "True|False|2" "$(jq_ '"%s|%s|%d" % (d["success"], d["valid"], d["erro
 req POST /connectors/validate "{$PG, \"connection_config\": {\"api_base_url\": \"http://x\", \"merchant_codes\": [\"A\"]}}"
 expect 200 "validate valid"
 assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "valid connector"
-req POST /connectors/validate '{"id": "1", "connection_config": {"api_base_url": "http://x", "merchant_codes": ["A"], "authentication_type": "BEARER", "bearer_token": "********"}}'
+req POST /connectors/validate "{\"id\": \"1\", \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:$mport\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BEARER\", \"bearer_token\": \"********\"}}"
 expect 200 "validate an update with the mask"
 assert_eq 0 "$(jq_ 'd["error_count"]')" "mask resolves to the stored token"
+
+echo "== the mask keeps a stored secret only for the same driver at the same addresses"
+# a listener that records the Authorization it is sent: where connector 1's
+# token would go if its address could change while the token is kept
+python3 -c 'import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(sys.argv[1], "a") as f:
+            f.write("%s\n" % self.headers.get("Authorization"))
+        self.send_response(401)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()' "$CD_TEST_TMP/caught" >"$CD_TEST_TMP/catch.port" &
+CATCH_PID=$!
+for i in $(seq 50); do [ -s "$CD_TEST_TMP/catch.port" ] && break; sleep 0.1; done
+cport=$(head -1 "$CD_TEST_TMP/catch.port")
+PG1="\"merchant_codes\": [\"ALL\"], \"authentication_type\": \"BEARER\""
+req PUT /connectors/1 "{\"connection_config\": {\"api_base_url\": \"http://127.0.0.1:$cport\", $PG1, \"bearer_token\": \"********\"}}"
+expect 400 "a new address keeping the stored token"
+assert_eq '["connection_config.bearer_token"]' "$(jq_ '[e["field"] for e in d["errors"]]')" "the kept secret is named"
+assert_contains "$BODY" "while connection_config.api_base_url changes: send the secret again" "and why"
+assert_eq "http://127.0.0.1:$mport" "$(q "SELECT connection_config->>'api_base_url' FROM sp_v2_connectors WHERE id = 1")" "address not changed"
+req POST /connectors/1/test
+expect 200 "a test after the refused move"
+[ ! -s "$CD_TEST_TMP/caught" ] || cd_fail "the stored token went to the new address: $(cat "$CD_TEST_TMP/caught")"
+req POST /connectors/validate "{\"id\": 1, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:$cport\", $PG1, \"bearer_token\": \"********\"}}"
+assert_eq "False|connection_config.bearer_token" "$(jq_ '"%s|%s" % (d["valid"], ",".join(e["field"] for e in d["errors"]))')" "the dry run says so too"
+# an edit that keeps the address keeps the token
+req PUT /connectors/1 "{\"connection_config\": {\"api_base_url\": \"http://127.0.0.1:$mport\", $PG1, \"timeout_seconds\": 30, \"bearer_token\": \"********\"}}"
+expect 200 "an ordinary edit with the mask"
+assert_eq "wrong-token-xyz|30" "$(q "SELECT connection_config->>'bearer_token' || '|' || (connection_config->>'timeout_seconds') FROM sp_v2_connectors WHERE id = 1")" "token kept"
+# the token sent again goes to the new address, as its owner meant
+req PUT /connectors/1 "{\"connection_config\": {\"api_base_url\": \"http://127.0.0.1:$cport\", $PG1, \"bearer_token\": \"token-for-the-new-host\"}}"
+expect 200 "a new address with the token sent again"
+req POST /connectors/1/test
+expect 200 "a test at the new address"
+assert_eq "Bearer token-for-the-new-host" "$(sort -u "$CD_TEST_TMP/caught")" "the new address got the token sent for it"
+kill "$CATCH_PID" 2>/dev/null || true
+CATCH_PID=
+# a new driver may show a kept secret as a plain field, or send it anywhere
+req POST /connectors "{\"name\": \"PG Basic\", \"connector_type\": \"PG_API\", \"source_entity\": \"PGB\", \"schedule_enabled\": false, \"connection_config\": {\"api_base_url\": \"http://127.0.0.1:9/x\", \"merchant_codes\": [\"A\"], \"authentication_type\": \"BASIC\", \"username\": \"u\", \"password\": \"pg-basic-pw-1\"}}"
+expect 201 "a pg_api connector with a password"
+pgb=$(jq_ 'd["connector"]["id"]')
+req PUT "/connectors/$pgb" '{"connector_type": "BANK_API", "driver": "test_gen", "connection_config": {"rows": 1, "password": "********"}}'
+expect 400 "another driver keeping the stored password"
+assert_eq '["connection_config.password"]' "$(jq_ '[e["field"] for e in d["errors"]]')" "the kept secret is named"
+assert_contains "$BODY" "while the driver changes from pg_api to test_gen" "and why"
+req PUT "/connectors/$pgb" '{"connector_type": "BANK_API", "driver": "test_gen"}'
+expect 400 "another driver keeping the whole stored config, password and all"
+assert_eq '["connection_config.password"]' "$(jq_ '[e["field"] for e in d["errors"]]')" "the kept secret is named"
+assert_eq "pg_api|pg-basic-pw-1" "$(q "SELECT driver || '|' || (connection_config->>'password') FROM sp_v2_connectors WHERE id = $pgb")" "nothing changed"
+req PUT "/connectors/$pgb" '{"connector_type": "BANK_API", "driver": "test_gen", "connection_config": {"rows": 1, "password": "typed-again-2"}}'
+expect 200 "another driver with the password sent again"
+assert_eq "test_gen|typed-again-2" "$(q "SELECT driver || '|' || (connection_config->>'password') FROM sp_v2_connectors WHERE id = $pgb")" "switched"
+req DELETE "/connectors/$pgb"
+# a config with no secret in it follows its connector to another driver
+req POST /connectors '{"name": "PG Open", "connector_type": "PG_API", "source_entity": "PGO", "schedule_enabled": false, "connection_config": {"api_base_url": "http://127.0.0.1:9/x", "merchant_codes": ["A"]}}'
+expect 201 "a pg_api connector without secrets"
+pgo=$(jq_ 'd["connector"]["id"]')
+req PUT "/connectors/$pgo" '{"connector_type": "BANK_API", "driver": "test_gen"}'
+expect 200 "another driver, nothing secret kept"
+req DELETE "/connectors/$pgo"
 req POST /connectors/validate '[]'
 expect 400 "validate non-object"
 

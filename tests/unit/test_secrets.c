@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api_mask.h"
 #include "secret_guard.h"
 #include "secrets.h"
 #include "util.h"
@@ -608,6 +609,137 @@ static void test_scrub_linear(void **state)
     cd_secret_set_free(set);
 }
 
+static void test_address_names(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"url", "base_url", "api_base_url", "host", "sftp_host",
+                                      "SFTP-Host", "baseURL", "webhookUrl", "host_name", "hostName",
+                                      "hostname", "hostaddr", "port", "sftp_port", "ports", "hosts",
+                                      "endpoint", "server", "ip_address", "addresses", "proxy",
+                                      "dsn", "conninfo", "domain", "redirect_uri"};
+    static const char *const no[] = {"password", "username", "report", "export", "known_hosts_file",
+                                     "remote_path", "support", "urlencode", "hostile", "api_key",
+                                     "", "_", "timeout_seconds", "url_template"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!cd_api_name_is_address(yes[i]))
+            fail_msg("%s is an address field", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (cd_api_name_is_address(no[i]))
+            fail_msg("%s is no address field", no[i]);
+}
+
+/* cd_api_unmask_update of new over old: the fields of the errors, joined
+ * by ",", and the first message in *msg (malloc'd). */
+static char *unmask_update(const char *oldj, const char *newj, const char *old_drv,
+                           const char *new_drv, const char *schemaj, json_t **out, char **msg)
+{
+    json_error_t jerr;
+    json_t *old = json_loads(oldj, 0, &jerr), *cur = json_loads(newj, 0, &jerr);
+    json_t *schema = schemaj ? json_loads(schemaj, 0, &jerr) : NULL;
+    assert_non_null(old);
+    assert_non_null(cur);
+    json_t *errors = json_array();
+    int n = cd_api_unmask_update(cur, old, "connection_config", old_drv, new_drv, schema, errors);
+    assert_int_equal((size_t)n, json_array_size(errors));
+    cd_buf b;
+    cd_buf_init(&b);
+    cd_buf_puts(&b, "");
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+        if (i)
+            cd_buf_putc(&b, ',');
+        cd_buf_puts(&b, json_string_value(json_object_get(e, "field")));
+    }
+    if (msg)
+        *msg = cd_xstrdup(json_array_size(errors)
+                              ? json_string_value(json_object_get(json_array_get(errors, 0), "message"))
+                              : "");
+    json_decref(errors);
+    json_decref(old);
+    json_decref(schema);
+    if (out)
+        *out = cur;
+    else
+        json_decref(cur);
+    return cd_buf_take(&b);
+}
+
+static void expect_unmask(const char *oldj, const char *newj, const char *old_drv,
+                          const char *new_drv, const char *schemaj, const char *want_fields,
+                          const char *want_msg)
+{
+    char *msg = NULL;
+    char *f = unmask_update(oldj, newj, old_drv, new_drv, schemaj, NULL, &msg);
+    if (strcmp(f, want_fields) != 0)
+        fail_msg("%s over %s: errors on \"%s\", want \"%s\" (%s)", newj, oldj, f, want_fields, msg);
+    if (want_msg && !strstr(msg, want_msg))
+        fail_msg("%s over %s: message \"%s\" lacks \"%s\"", newj, oldj, msg, want_msg);
+    free(f);
+    free(msg);
+}
+
+static void test_unmask_update(void **state)
+{
+    (void)state;
+    const char *old = "{\"sftp\": {\"host\": \"a.example\", \"port\": 22}, \"password\": \"pw-1\","
+                      " \"x\": 1, \"target\": \"https://a.example/x\", \"conninfo\": \"host=a password=p\"}";
+    /* an ordinary edit keeps the secrets */
+    json_t *cur = NULL;
+    char *f = unmask_update(old,
+                            "{\"sftp\": {\"host\": \"a.example\", \"port\": 22}, \"password\": \"********\","
+                            " \"x\": 2, \"target\": \"https://a.example/x\", \"conninfo\": \"********\"}",
+                            "d", "d", NULL, &cur, NULL);
+    assert_string_equal(f, "");
+    assert_string_equal(json_string_value(json_object_get(cur, "password")), "pw-1");
+    assert_string_equal(json_string_value(json_object_get(cur, "conninfo")), "host=a password=p");
+    free(f);
+    json_decref(cur);
+    /* an address changes, deep down, or goes: every kept secret is named */
+    expect_unmask(old,
+                  "{\"sftp\": {\"host\": \"b.example\", \"port\": 22}, \"password\": \"********\","
+                  " \"target\": \"https://a.example/x\", \"conninfo\": \"********\"}",
+                  "d", "d", NULL, "connection_config.password,connection_config.conninfo",
+                  "while connection_config.sftp.host changes: send the secret again");
+    expect_unmask(old,
+                  "{\"sftp\": {\"host\": \"a.example\"}, \"password\": \"********\","
+                  " \"target\": \"https://a.example/x\", \"conninfo\": \"host=a password=p\"}",
+                  "d", "d", NULL, "connection_config.password", "connection_config.sftp.port changes");
+    expect_unmask(old, "{\"password\": \"********\", \"target\": \"https://a.example/x\"}", "d", "d",
+                  NULL, "connection_config.password", "connection_config.sftp.host changes");
+    /* the conninfo holds the address: sent anew, the kept password is refused */
+    expect_unmask(old,
+                  "{\"sftp\": {\"host\": \"a.example\", \"port\": 22}, \"password\": \"********\","
+                  " \"target\": \"https://a.example/x\", \"conninfo\": \"host=b password=p\"}",
+                  "d", "d", NULL, "connection_config.password", "connection_config.conninfo changes");
+    /* an address the schema marks: "format", through a $ref or a oneOf */
+    const char *schema =
+        "{\"$defs\": {\"u\": {\"type\": \"string\", \"format\": \"uri\"}},"
+        " \"properties\": {\"target\": {\"$ref\": \"#/$defs/u\"},"
+        "  \"peer\": {\"oneOf\": [{\"type\": \"string\", \"format\": \"hostname\"}, {\"type\": \"integer\"}]},"
+        "  \"mirrors\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"format\": \"ipv4\"}}}}";
+    const char *old2 = "{\"target\": \"https://a/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"pw-1\"}";
+    expect_unmask(old2, "{\"target\": \"https://b/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
+                  "d", "d", schema, "connection_config.password", "connection_config.target changes");
+    expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"b\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
+                  "d", "d", schema, "connection_config.password", "connection_config.peer changes");
+    expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.2\"], \"password\": \"********\"}",
+                  "d", "d", schema, "connection_config.password", "connection_config.mirrors[0] changes");
+    expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
+                  "d", "d", schema, "", NULL);
+    /* without the schema those are no addresses by name */
+    expect_unmask(old2, "{\"target\": \"https://b/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
+                  "d", "d", NULL, "", NULL);
+    /* another driver: every kept secret */
+    expect_unmask(old, "{\"password\": \"********\", \"x\": 1}", "d", "e", NULL,
+                  "connection_config.password", "while the driver changes from d to e");
+    /* no secret kept: anything may change */
+    expect_unmask(old, "{\"sftp\": {\"host\": \"b\"}, \"password\": \"pw-2\"}", "d", "e", NULL, "", NULL);
+    /* a mask with nothing behind it is the old error */
+    expect_unmask(old, "{\"token\": \"********\"}", "d", "d", NULL, "connection_config.token",
+                  "no value is stored");
+}
+
 static void test_collect_marked(void **state)
 {
     json_error_t jerr;
@@ -661,6 +793,8 @@ int main(void)
         cmocka_unit_test(test_scrub_url),
         cmocka_unit_test(test_scrub_base64),
         cmocka_unit_test(test_scrub_linear),
+        cmocka_unit_test(test_address_names),
+        cmocka_unit_test(test_unmask_update),
         cmocka_unit_test(test_collect_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

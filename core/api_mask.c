@@ -253,12 +253,29 @@ static int address_word(const char *w)
     return 0;
 }
 
+/* Fields that say which server is the right one (a pinned host key, the
+ * CAs trusted): changed, another server at the same address would pass for
+ * it. Compared with the name's letters and digits only, in lower case. */
+static const char *const trust_names[] = {"cabundle",   "cacert",        "cafile",
+                                          "hostkey",    "hostkeysha256", "knownhosts",
+                                          "knownhostsfile", "sslrootcert", "fingerprint",
+                                          NULL};
+
 /* 1 when the name's last word, or its last two words run together, is an
- * address word. Words are split at anything but letters and digits and
- * where a lower-case letter or digit meets an upper-case one: base_url,
- * sftp-host, baseURL, host_name. */
+ * address word, or the name is a trust name. Words are split at anything
+ * but letters and digits and where a lower-case letter or digit meets an
+ * upper-case one: base_url, sftp-host, baseURL, host_name. */
 int cd_api_name_is_address(const char *key)
 {
+    char squashed[64];
+    size_t q = 0;
+    for (const char *p = key; *p && q < sizeof squashed - 1; p++)
+        if (isalnum((unsigned char)*p))
+            squashed[q++] = (char)tolower((unsigned char)*p);
+    squashed[q] = '\0';
+    for (size_t i = 0; trust_names[i]; i++)
+        if (strcmp(squashed, trust_names[i]) == 0)
+            return 1;
     char last[64] = "", prev[64] = "", cur[64];
     size_t n = 0;
     int in_word = 0;

@@ -40,7 +40,8 @@ int cd_api_unmask_config(json_t *newcfg, const json_t *oldcfg, const char *prefi
  * kept for one server would be sent to another. Address fields: a name
  * whose last word is url, uri, host, hostname, hostaddr, port, endpoint,
  * server, address, addr, domain, proxy, dsn or conninfo (or their plural),
- * or a schema "format" of uri, url, uri-reference, iri, iri-reference,
+ * a field naming the server's key or CAs (host_key_sha256, known_hosts_file,
+ * ca_bundle, ... in api_mask.c), or a schema "format" of uri, url, uri-reference, iri, iri-reference,
  * hostname, idn-hostname, ipv4 or ipv6. schema (the driver's, may be NULL)
  * is followed for formats. Returns the number of errors appended. */
 int cd_api_unmask_update(json_t *newcfg, const json_t *oldcfg, const char *prefix,

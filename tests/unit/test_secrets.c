@@ -616,10 +616,14 @@ static void test_address_names(void **state)
                                       "SFTP-Host", "baseURL", "webhookUrl", "host_name", "hostName",
                                       "hostname", "hostaddr", "port", "sftp_port", "ports", "hosts",
                                       "endpoint", "server", "ip_address", "addresses", "proxy",
-                                      "dsn", "conninfo", "domain", "redirect_uri"};
-    static const char *const no[] = {"password", "username", "report", "export", "known_hosts_file",
+                                      "dsn", "conninfo", "domain", "redirect_uri",
+                                      /* which server is the right one */
+                                      "host_key_sha256", "known_hosts_file", "ca_bundle",
+                                      "sslrootcert", "CA-Cert", "fingerprint"};
+    static const char *const no[] = {"password", "username", "report", "export", "host_header_name",
                                      "remote_path", "support", "urlencode", "hostile", "api_key",
-                                     "", "_", "timeout_seconds", "url_template"};
+                                     "", "_", "timeout_seconds", "url_template",
+                                     "signer_key", "ca", "key_fingerprint_header"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (!cd_api_name_is_address(yes[i]))
             fail_msg("%s is an address field", yes[i]);

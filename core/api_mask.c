@@ -412,8 +412,12 @@ int cd_api_unmask_update(json_t *newcfg, const json_t *oldcfg, const char *prefi
                          const char *old_driver, const char *new_driver, const json_t *schema,
                          json_t *errors)
 {
+    /* Filled in on a copy: a refused mask stays a mask, so that the dry
+     * run's driver validate() (POST /connectors/validate with id), which
+     * runs even after these errors, never gets the secret either. */
     json_t *kept = json_array();
-    int n = unmask(newcfg, oldcfg, prefix, errors, kept, 0);
+    json_t *trial = json_deep_copy(newcfg);
+    int n = unmask(trial, oldcfg, prefix, errors, kept, 0);
     char *why = NULL;
     if (json_array_size(kept) == 0) {
         /* nothing kept: whatever changes, the client sent every secret */
@@ -424,10 +428,15 @@ int cd_api_unmask_update(json_t *newcfg, const json_t *oldcfg, const char *prefi
         cd_buf path;
         cd_buf_init(&path);
         cd_buf_puts(&path, prefix);
-        if (address_changed(oldcfg, newcfg, schema, schema, &path, 0))
+        if (address_changed(oldcfg, trial, schema, schema, &path, 0))
             why = cd_sprintf("%s changes", path.data);
         cd_buf_free(&path);
     }
+    if (!why && json_is_object(newcfg)) {
+        json_object_clear(newcfg);
+        json_object_update(newcfg, trial);
+    }
+    json_decref(trial);
     if (why) {
         size_t i;
         json_t *p;

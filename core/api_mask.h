@@ -43,7 +43,9 @@ int cd_api_unmask_config(json_t *newcfg, const json_t *oldcfg, const char *prefi
  * a field naming the server's key or CAs (host_key_sha256, known_hosts_file,
  * ca_bundle, ... in api_mask.c), or a schema "format" of uri, url, uri-reference, iri, iri-reference,
  * hostname, idn-hostname, ipv4 or ipv6. schema (the driver's, may be NULL)
- * is followed for formats. Returns the number of errors appended. */
+ * is followed for formats. A refused mask is left in newcfg as the mask
+ * (nothing of the secret reaches a dry run's driver validate()). Returns
+ * the number of errors appended. */
 int cd_api_unmask_update(json_t *newcfg, const json_t *oldcfg, const char *prefix,
                          const char *old_driver, const char *new_driver, const json_t *schema,
                          json_t *errors);

@@ -737,6 +737,12 @@ static void test_unmask_update(void **state)
     /* another driver: every kept secret */
     expect_unmask(old, "{\"password\": \"********\", \"x\": 1}", "d", "e", NULL,
                   "connection_config.password", "while the driver changes from d to e");
+    /* a refused mask stays the mask: the secret is not handed on */
+    f = unmask_update(old, "{\"password\": \"********\", \"x\": 1}", "d", "e", NULL, &cur, NULL);
+    assert_string_equal(f, "connection_config.password");
+    assert_string_equal(json_string_value(json_object_get(cur, "password")), "********");
+    free(f);
+    json_decref(cur);
     /* no secret kept: anything may change */
     expect_unmask(old, "{\"sftp\": {\"host\": \"b\"}, \"password\": \"pw-2\"}", "d", "e", NULL, "", NULL);
     /* a mask with nothing behind it is the old error */

@@ -150,6 +150,7 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
 typedef struct due_slot {
     int64_t connector_id;
     int64_t slot;
+    int days_back; /* the sync_days_back run_date was computed with */
     char run_date[11];
 } due_slot;
 
@@ -174,6 +175,7 @@ static void collect(sched_entry *e, int64_t now, due_slot **slots, size_t *n, si
             due_slot *d = &(*slots)[(*n)++];
             d->connector_id = e->id;
             d->slot = e->next;
+            d->days_back = e->days_back;
             memcpy(d->run_date, date, sizeof d->run_date);
         }
         int64_t next;
@@ -217,33 +219,53 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     /* Oldest first, so catch-up runs queue in date order. */
     qsort(slots, n, sizeof *slots, cmp_slot);
     int64_t oldest = slots[0].slot;
-    cd_buf ids, times, dates;
-    cd_buf_init(&ids), cd_buf_init(&times), cd_buf_init(&dates);
+    cd_buf ids, times, dates, backs;
+    cd_buf_init(&ids), cd_buf_init(&times), cd_buf_init(&dates), cd_buf_init(&backs);
     cd_buf_putc(&ids, '{'), cd_buf_putc(&times, '{'), cd_buf_putc(&dates, '{');
+    cd_buf_putc(&backs, '{');
     for (size_t i = 0; i < n; i++) {
         const char *sep = i ? "," : "";
         cd_buf_printf(&ids, "%s%lld", sep, (long long)slots[i].connector_id);
         cd_buf_printf(&times, "%s%lld", sep, (long long)slots[i].slot);
         cd_buf_printf(&dates, "%s%s", sep, slots[i].run_date);
+        cd_buf_printf(&backs, "%s%d", sep, slots[i].days_back);
     }
     cd_buf_putc(&ids, '}'), cd_buf_putc(&times, '}'), cd_buf_putc(&dates, '}');
+    cd_buf_putc(&backs, '}');
     free(slots);
-    const char *p[] = {ids.data, times.data, dates.data};
+    const char *p[] = {ids.data, times.data, dates.data, backs.data};
     /* The unique (connector, slot) key makes a second worker's insert of the
      * same slot a no-op; the connector is re-checked in the same statement
      * so a pause that raced the tick wins. A slot that was already past when
      * the schedule was last edited (021) is a catch-up only for a date that
      * has no scheduled run yet: moving 02:00 to 06:00 at 10:00 must not run
-     * yesterday's date again. */
+     * yesterday's date again.
+     *
+     * A lowered sync_days_back (024) leaves dates no slot will run: the
+     * statement that inserts a connector's first slot run made with the
+     * current value consumes its recorded change and queues a run for each
+     * such date. Which dates: from the date the old value would have run at
+     * the first slot after the change (anchor; earlier than this statement's
+     * slot when a worker that had not yet seen a hand edit ran a slot with
+     * the old value), but never at or before the latest date the schedule
+     * had reached when the value changed (a typo of 30 put right does not
+     * reach a month back, and a connector whose schedule never ran has
+     * nothing skipped), up to the day before this statement's first date
+     * for the connector; dates with a scheduled run already are left out.
+     * Only the worker whose slot insert succeeded sees the connector in
+     * `ins`, and the DELETE under the change row's lock lets one statement
+     * consume it (version: not a newer change made meanwhile), so each date
+     * is queued once however many workers tick. */
     PGresult *res = cd_db_exec(
         conn, "enqueueing scheduled runs", PGRES_TUPLES_OK,
-        "WITH ins AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
+        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::date[], $4::int[])"
+        "  WITH ORDINALITY AS v(cid, slot, run_date, days_back, ord)),"
+        " ins AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
         "  triggered_by, attempt, max_attempts, queued_at, started_at, slot_time)"
         " SELECT c.id, 'SCHEDULED', v.run_date, 'QUEUED', 'SCHEDULER', 1,"
         "  connectord_max_attempts(c.connection_config, 'SCHEDULED'), now(), NULL,"
         "  to_timestamp(v.slot)"
-        " FROM unnest($1::bigint[], $2::bigint[], $3::date[]) WITH ORDINALITY"
-        "  AS v(cid, slot, run_date, ord)"
+        " FROM v"
         " JOIN sp_v2_connectors c ON c.id = v.cid AND c.status IN ('ACTIVE', 'FAILED')"
         "  AND c.schedule_enabled IS TRUE"
         " WHERE NOT (c.schedule_changed_at IS NOT NULL"
@@ -252,11 +274,51 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         "   AND x.run_date = v.run_date AND x.run_type = 'SCHEDULED'))"
         " ORDER BY v.ord"
         " ON CONFLICT (connector_id, slot_time) WHERE slot_time IS NOT NULL DO NOTHING"
-        " RETURNING id)"
-        " SELECT count(*), CASE WHEN count(*) > 0"
-        "  THEN pg_notify('" CD_QUEUE_CHANNEL "', 'scheduled') END FROM ins",
-        3, p, err);
-    cd_buf_free(&ids), cd_buf_free(&times), cd_buf_free(&dates);
+        " RETURNING connector_id, run_date, slot_time),"
+        " firsts AS (SELECT i.connector_id AS cid, min(i.run_date) AS first_date,"
+        "  min(i.slot_time) AS first_slot, bool_and(v.days_back = connectord_days_back("
+        "   c.connection_config)) AS current_value,"
+        "  min(connectord_days_back(c.connection_config)) AS days_back,"
+        "  min(COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata')) AS tz"
+        "  FROM ins i JOIN v ON v.cid = i.connector_id AND to_timestamp(v.slot) = i.slot_time"
+        "  JOIN sp_v2_connectors c ON c.id = i.connector_id"
+        "  GROUP BY i.connector_id),"
+        " pending AS (SELECT f.*, g.version FROM firsts f"
+        "  JOIN sp_v2_connector_days_back_changes g ON g.connector_id = f.cid"
+        "  WHERE f.current_value),"
+        " consumed AS (DELETE FROM sp_v2_connector_days_back_changes g USING pending p"
+        "  WHERE g.connector_id = p.cid AND g.version = p.version"
+        "  RETURNING p.cid, p.first_date, p.first_slot, p.days_back, p.tz,"
+        "   g.days_back_before, g.after_slot),"
+        " bounds AS (SELECT k.cid, k.days_back, k.days_back_before, k.first_date - 1 AS hi,"
+        "  (LEAST(k.first_slot, (SELECT min(r.slot_time) FROM sp_v2_connector_runs r"
+        "     WHERE r.connector_id = k.cid AND r.slot_time > k.after_slot))"
+        "    AT TIME ZONE k.tz)::date - k.days_back_before AS anchor_lo,"
+        "  (SELECT max(r.run_date) FROM sp_v2_connector_runs r WHERE r.connector_id = k.cid"
+        "    AND r.run_type = 'SCHEDULED' AND r.slot_time <= k.after_slot) AS reached"
+        "  FROM consumed k),"
+        " gaps AS (INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status,"
+        "  triggered_by, attempt, max_attempts, queued_at, started_at)"
+        " SELECT b.cid, 'SCHEDULED', b.lo + n, 'QUEUED',"
+        "  format('SCHEDULER (sync_days_back %s -> %s)', b.days_back_before, b.days_back), 1,"
+        "  connectord_max_attempts(c.connection_config, 'SCHEDULED'), now(), NULL"
+        " FROM (SELECT *, GREATEST(anchor_lo, reached + 1) AS lo FROM bounds"
+        "   WHERE reached IS NOT NULL) b"
+        "  JOIN sp_v2_connectors c ON c.id = b.cid,"
+        "  generate_series(0, b.hi - b.lo) AS n"
+        " WHERE NOT EXISTS (SELECT 1 FROM sp_v2_connector_runs x WHERE x.connector_id = b.cid"
+        "   AND x.run_type = 'SCHEDULED' AND x.run_date = b.lo + n)"
+        " ORDER BY b.cid, n"
+        " RETURNING connector_id, run_date)"
+        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM gaps),"
+        "  (SELECT string_agg(format('connector %s: %s', connector_id, dates), '; '"
+        "    ORDER BY connector_id)"
+        "   FROM (SELECT connector_id, string_agg(run_date::text, ', ' ORDER BY run_date) AS dates"
+        "    FROM gaps GROUP BY connector_id) t),"
+        "  CASE WHEN (SELECT count(*) FROM ins) > 0"
+        "  THEN pg_notify('" CD_QUEUE_CHANNEL "', 'scheduled') END",
+        4, p, err);
+    cd_buf_free(&ids), cd_buf_free(&times), cd_buf_free(&dates), cd_buf_free(&backs);
     if (!res) {
         for (size_t i = 0; i < s->n; i++)
             s->entries[i].next = before[i];
@@ -268,8 +330,12 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     free(before);
     s->undelivered_since = 0;
     int inserted = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    int gaps = atoi(PQgetvalue(res, 0, 1));
     if (inserted)
         cd_info("scheduler: queued %d scheduled run%s", inserted, inserted == 1 ? "" : "s");
-    return inserted;
+    if (gaps)
+        cd_info("scheduler: queued %d run%s for dates a lowered sync_days_back would skip: %s",
+                gaps, gaps == 1 ? "" : "s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return inserted + gaps;
 }

@@ -5,7 +5,9 @@
  * slot yields one run. Slots missed while every worker was down are caught
  * up within scheduler.catchup_window (default 48 h): one run per missed
  * business date, oldest first, never for slots before the connector was
- * created or last resumed.
+ * created or last resumed. A lowered sync_days_back (recorded by a trigger,
+ * schema/024) queues the dates it would skip along with the first slot run
+ * that uses the new value.
  */
 #ifndef CD_SCHEDULER_H
 #define CD_SCHEDULER_H

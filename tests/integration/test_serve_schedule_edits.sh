@@ -6,7 +6,10 @@
 # - a cron moved earlier (06:00 -> 02:00 at 03:00) still runs the date its
 #   new slot had already passed, since that date never ran;
 # - caught-up dates finish oldest first even when the oldest one's first
-#   attempt fails and waits for its retry (022).
+#   attempt fails and waits for its retry (022);
+# - a lowered sync_days_back runs the dates it would skip, once, with three
+#   workers ticking (024): changed after or before the day's slot, by the
+#   API or by hand, while paused; a raised one runs a date twice, harmlessly.
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
@@ -99,4 +102,107 @@ assert_eq "2026-03-11|1|FAILED,2026-03-11|2|SUCCESS,2026-03-12|1|SUCCESS,2026-03
          WHERE r.connector_id = $cu")" \
     "the retried oldest date ran before the later ones"
 serve_stop w2
+
+echo "== sync_days_back lowered: the dates it skips run once, with three workers"
+# Daily at 02:00 IST; the slot of day T runs T minus sync_days_back.
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+cfg() { # bank days_back
+    echo "{\"rows\": 2, \"seed\": 3, \"bank\": \"$1\", \"sync_days_back\": $2}"
+}
+dates_of() { # connector -> its runs' dates, oldest first
+    q "SELECT string_agg(to_char(run_date, 'MM-DD'), ',' ORDER BY run_date, id) FROM sp_v2_connector_runs WHERE connector_id = $1"
+}
+gaps_of() { # connector -> "date|triggered_by" of its runs that are no slot's
+    q "SELECT string_agg(to_char(run_date, 'MM-DD') || '|' || triggered_by, ',' ORDER BY run_date)
+       FROM sp_v2_connector_runs WHERE connector_id = $1 AND slot_time IS NULL"
+}
+ticks() { # TIME: moves the test clock through a few seconds after TIME
+    local s
+    for s in 0 2 4; do
+        date -u -d "$1 + $s seconds" +%s >"$NOW"
+        sleep 1
+    done
+}
+created=2026-04-09T20:00:00Z # 01:30 IST on 04-10
+after=$(add gap_after '0 2 * * *' Asia/Kolkata $created "$(cfg GAPAFTER 2)")
+before=$(add gap_before '0 2 * * *' Asia/Kolkata $created "$(cfg GAPBEFORE 2)")
+stale=$(add gap_stale '0 2 * * *' Asia/Kolkata $created "$(cfg GAPSTALE 2)")
+raise=$(add gap_raise '0 2 * * *' Asia/Kolkata $created "$(cfg GAPRAISE 1)")
+held=$(add gap_paused '0 2 * * *' Asia/Kolkata $created "$(cfg GAPPAUSED 2)")
+typo=$(add gap_typo '0 2 * * *' Asia/Kolkata $created "$(cfg GAPTYPO 1)")
+wobble=$(add gap_wobble '0 2 * * *' Asia/Kolkata $created "$(cfg GAPWOBBLE 1)")
+mine="$after, $before, $stale, $raise, $held, $typo, $wobble"
+done_count() { q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id IN ($mine) AND status = 'SUCCESS'"; }
+slots_done() { # N MESSAGE: N slot runs done, and nothing else queued or running
+    wait_for "SELECT count(*) = $1 FROM sp_v2_connector_runs WHERE connector_id IN ($mine) AND slot_time IS NOT NULL
+              AND status = 'SUCCESS'" 60 "$2"
+    wait_for "SELECT count(*) = 0 FROM sp_v2_connector_runs WHERE connector_id IN ($mine) AND status IN ('QUEUED', 'RUNNING')" 60 "$2: the rest"
+}
+set_now "2026-04-09T20:30:05Z" # 02:00:05 IST on 04-10: the slot of 04-10
+serve_start g1 "$CFG"
+serve_start g2 "$CFG"
+serve_start g3 "$CFG"
+API=$(api_url g1)
+api_wait_ready
+slots_done 7 "the 04-10 slot"
+# 10:00 IST on 04-10, after the day's slot: lowered and raised through the
+# API; the paused one, the typo and the wobble by hand.
+set_now "2026-04-10T04:30:00Z"
+req PUT "/connectors/$after" "{\"connection_config\": $(cfg GAPAFTER 1)}"
+assert_eq 200 "$CODE" "2 -> 1 through the API"
+req PUT "/connectors/$raise" "{\"connection_config\": $(cfg GAPRAISE 2)}"
+assert_eq 200 "$CODE" "1 -> 2 through the API"
+q "UPDATE sp_v2_connectors SET status = 'PAUSED', paused_at = '2026-04-10T04:30:00Z' WHERE id = $held" >/dev/null
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPPAUSED 1)' WHERE id = $held" >/dev/null
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPTYPO 30)' WHERE id = $typo" >/dev/null
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPWOBBLE 3)' WHERE id = $wobble" >/dev/null
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPWOBBLE 1)' WHERE id = $wobble" >/dev/null
+ticks "2026-04-10T04:30:01Z"
+assert_eq 7 "$(done_count)" "no run for an edit itself"
+# 01:00 IST on 04-11, before the day's slot, by hand.
+set_now "2026-04-10T19:30:00Z"
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPBEFORE 1)' WHERE id = $before" >/dev/null
+ticks "2026-04-10T19:30:01Z"
+# 01:59:30 IST: the workers read the schedules; the hand edit after that
+# (no NOTIFY) is not seen by the 02:00 slot, which runs the old value.
+ticks "2026-04-10T20:29:30Z"
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPSTALE 1)' WHERE id = $stale" >/dev/null
+ticks "2026-04-10T20:30:05Z" # 02:00:05 IST on 04-11
+slots_done 13 "the 04-11 slot"
+# 10:00 IST on 04-11: the typo is put right.
+set_now "2026-04-11T04:30:00Z"
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPTYPO 1)' WHERE id = $typo" >/dev/null
+# 01:00 IST on 04-12: the paused one is resumed (by hand: the API would
+# stamp the real time, and nothing before it is ever scheduled).
+set_now "2026-04-11T19:30:00Z"
+q "UPDATE sp_v2_connectors SET status = 'ACTIVE', resumed_at = '2026-04-11T19:30:00Z' WHERE id = $held" >/dev/null
+ticks "2026-04-11T19:30:01Z"
+ticks "2026-04-11T20:30:05Z" # 02:00:05 IST on 04-12
+slots_done 20 "the 04-12 slot"
+ticks "2026-04-11T20:30:11Z"
+assert_eq "04-08,04-09,04-10,04-11" "$(dates_of "$after")" "2 -> 1 after the day's slot: the date between runs once"
+assert_eq "04-09|SCHEDULER (sync_days_back 2 -> 1)" "$(gaps_of "$after")" "the skipped date's run says why"
+assert_eq "04-08,04-09,04-10,04-11" "$(dates_of "$before")" "2 -> 1 before the day's slot: its date runs once too"
+assert_eq "04-09|SCHEDULER (sync_days_back 2 -> 1)" "$(gaps_of "$before")" "queued beside the first slot that used 1"
+assert_eq "04-08,04-09,04-10,04-11" "$(dates_of "$stale")" "2 -> 1 by hand just before a slot that still ran 2"
+assert_eq "04-10|SCHEDULER (sync_days_back 2 -> 1)" "$(gaps_of "$stale")" "the gap came with the first slot that used 1"
+assert_eq "04-09,04-09,04-10" "$(dates_of "$raise")" "1 -> 2: a date twice, no gap run"
+assert_eq "" "$(gaps_of "$raise")" "raising queues nothing more"
+assert_eq "0|0|2" "$(q "SELECT string_agg((details->>'inserted') || '|' || (details->>'updated') || '|' || (details->>'unchanged'), ',')
+    FROM sp_v2_connector_runs WHERE connector_id = $raise AND run_date = '2026-04-09' AND id = (SELECT max(id)
+    FROM sp_v2_connector_runs WHERE connector_id = $raise AND run_date = '2026-04-09')")" "the date loaded again is unchanged"
+assert_eq "04-08,04-10,04-11" "$(dates_of "$held")" "changed while paused: the pause's date stays missed, the change's is run"
+assert_eq "04-10|SCHEDULER (sync_days_back 2 -> 1)" "$(gaps_of "$held")" "the gap of the resumed connector"
+assert_eq "03-12,04-09,04-10,04-11" "$(dates_of "$typo")" "1 -> 30 -> 1: the day the typo ran runs, nothing before"
+assert_eq "04-10|SCHEDULER (sync_days_back 30 -> 1)" "$(gaps_of "$typo")" "the typo's gap"
+assert_eq "04-09,04-10,04-11" "$(dates_of "$wobble")" "1 -> 3 -> 1 between slots: nothing skipped, nothing more"
+assert_eq 25 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id IN ($mine)")" "no other run"
+# The skipped date runs before the slot's date (022).
+assert_eq "04-09,04-10" "$(q "SELECT string_agg(to_char(r.run_date, 'MM-DD'), ',' ORDER BY a.started_at, a.id)
+    FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_runs r ON r.id = a.run_id
+    WHERE r.connector_id = $after AND r.run_date IN ('2026-04-09', '2026-04-10')")" "oldest date first"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_days_back_changes")" "every change consumed"
+assert_eq 1 "$(cat "$CD_TEST_TMP"/serve-g[123].log | grep -c "sync_days_back would skip: .*connector $after: 2026-04-09\($\|;\)")" \
+    "one worker logged the dates it queued"
+serve_stop g1; serve_stop g2; serve_stop g3
 echo "PASS test_serve_schedule_edits"

@@ -205,4 +205,26 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_days_back_changes")" "eve
 assert_eq 1 "$(cat "$CD_TEST_TMP"/serve-g[123].log | grep -c "sync_days_back would skip: .*connector $after: 2026-04-09\($\|;\)")" \
     "one worker logged the dates it queued"
 serve_stop g1; serve_stop g2; serve_stop g3
+
+echo "== sync_days_back lowered while every worker was down: caught-up slots and skipped dates"
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+down=$(add gap_down '0 2 * * *' Asia/Kolkata 2026-04-12T20:00:00Z "$(cfg GAPDOWN 3)")
+set_now "2026-04-12T20:30:05Z" # 02:00:05 IST on 04-13: runs 04-10
+serve_start g1 "$CFG"
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $down AND status = 'SUCCESS'" 30 "the 04-13 slot"
+serve_stop g1
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPDOWN 1)' WHERE id = $down" >/dev/null
+set_now "2026-04-15T06:30:00Z" # 12:00 IST on 04-15: the slots of 04-14 and 04-15 missed
+serve_start g1 "$CFG"
+serve_start g2 "$CFG"
+serve_start g3 "$CFG"
+wait_for "SELECT count(*) = 5 FROM sp_v2_connector_runs WHERE connector_id = $down AND status = 'SUCCESS'" 60 "the caught-up and skipped dates"
+ticks "2026-04-15T06:30:01Z"
+assert_eq "04-10,04-11,04-12,04-13,04-14" "$(dates_of "$down")" "3 -> 1 while down: every date once"
+assert_eq "04-11|SCHEDULER (sync_days_back 3 -> 1),04-12|SCHEDULER (sync_days_back 3 -> 1)" "$(gaps_of "$down")" \
+    "the dates 3 would have run at the first caught-up slot"
+assert_eq "04-10,04-11,04-12,04-13,04-14" "$(q "SELECT string_agg(to_char(r.run_date, 'MM-DD'), ',' ORDER BY a.started_at, a.id)
+    FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_runs r ON r.id = a.run_id WHERE r.connector_id = $down")" \
+    "run oldest first"
+serve_stop g1; serve_stop g2; serve_stop g3
 echo "PASS test_serve_schedule_edits"

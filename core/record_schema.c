@@ -54,13 +54,15 @@ static const cd_rs_column pg_transaction_columns[] = {
 static const cd_rs_column bank_statement_columns[] = {
     {"bank_ref", NULL, "text", T, 100, REQ | KEY, NULL},
     {"bank_name", NULL, "text", T, 100, REQ | KEY, NULL},
-    {"amount_paise", "amount", "bigint", CD_RS_PAISE, 0, REQ, NULL},
+    /* The magnitude precedes its direction: encoding the amount decides
+     * what debit_credit stores. */
+    {"amount_paise", "amount", "bigint", CD_RS_PAISE, 0, REQ | CD_RS_MAGNITUDE, NULL},
     {"transaction_date", NULL, "date", CD_RS_DATE, 0, REQ, NULL},
     {"value_date", NULL, "date", CD_RS_DATE, 0, 0, NULL},
     {"utr", NULL, "text", T, 50, 0, NULL},
     {"rrn", NULL, "text", T, 50, 0, NULL},
     {"remarks", NULL, "text", T, 0, 0, NULL},
-    {"debit_credit", NULL, "text", T, 10, 0, NULL},
+    {"debit_credit", NULL, "text", T, 10, ALW | CD_RS_DIRECTION, NULL},
     {"net_amount_paise", "net_amount", "bigint", CD_RS_PAISE, 0, 0, NULL},
     {"source_type", NULL, "text", T, 20, ALW, "CONNECTOR"},
     {"source_file", NULL, "text", T, 255, 0, NULL},
@@ -101,6 +103,7 @@ int cd_rs_layout_init(cd_rs_layout *layout, const cd_rs_dataset *ds, const char 
     layout->ds = ds;
     layout->ninput = n;
     layout->date_input = -1;
+    layout->dir_input = -1;
     long *paise_in = cd_xmalloc(ds->ncolumns * sizeof *paise_in);
     long *rupee_in = cd_xmalloc(ds->ncolumns * sizeof *rupee_in);
     for (size_t c = 0; c < ds->ncolumns; c++)
@@ -164,13 +167,18 @@ int cd_rs_layout_init(cd_rs_layout *layout, const cd_rs_dataset *ds, const char 
             bool declared = paise_in[c] >= 0 || rupee_in[c] >= 0;
             if (strcmp(col->name, "transaction_date") == 0)
                 layout->date_input = paise_in[c];
+            if (col->flags & CD_RS_DIRECTION)
+                layout->dir_input = paise_in[c];
             if (!declared && !(col->flags & CD_RS_ALWAYS))
                 continue;
             cd_rs_stage_col *sc = &layout->stage[layout->nstage++];
             sc->col = col;
             sc->paise_input = paise_in[c];
             sc->rupee_input = rupee_in[c];
-            sc->declared = declared;
+            /* The direction is the amount's sign as much as the
+             * indicator's: a load that changes an amount's sign must
+             * change its debit_credit too, declared or not. */
+            sc->declared = declared || (col->flags & CD_RS_DIRECTION);
         }
     }
     cd_buf_free(&unknown), cd_buf_free(&dup), cd_buf_free(&missing);
@@ -351,17 +359,19 @@ static int put_text(const cd_rs_column *col, const char *s, size_t len, cd_buf *
     return 0;
 }
 
-/* Appends the amount of a PAISE column from whichever twin the row
- * gives; *field is set to the input column at fault on error. */
-static int put_amount(const cd_rs_stage_col *sc, const char *const *values, const size_t *lengths,
-                      cd_buf *out, const char **field, char **reason)
+/* Reads the amount of a PAISE column from whichever twin the row gives.
+ * 1 with *paise, the trimmed text (*s, *len) and the input name it came
+ * from (*name); 0 when neither twin has a value and the column is
+ * optional; -1 with *field and *reason on error. */
+static int read_amount(const cd_rs_stage_col *sc, const char *const *values,
+                       const size_t *lengths, int64_t *paise, const char **s, size_t *len,
+                       const char **name, const char **field, char **reason)
 {
     const cd_rs_column *col = sc->col;
     const char *ps = NULL, *rs = NULL;
     size_t plen = 0, rlen = 0;
     bool has_p = input_value(values, lengths, sc->paise_input, &ps, &plen);
     bool has_r = input_value(values, lengths, sc->rupee_input, &rs, &rlen);
-    int64_t paise;
     const char *why;
     if (has_p && has_r) {
         *field = col->name;
@@ -370,28 +380,163 @@ static int put_amount(const cd_rs_stage_col *sc, const char *const *values, cons
         return -1;
     }
     if (has_p) {
-        if (cd_money_parse_paise(ps, plen, &paise, &why) != 0) {
+        if (cd_money_parse_paise(ps, plen, paise, &why) != 0) {
             *field = col->name;
             *reason = reason_with_value(col->name, ps, plen, why);
             return -1;
         }
-    } else if (has_r) {
-        if (cd_money_parse_rupees(rs, rlen, &paise, &why) != 0) {
+        *s = ps, *len = plen, *name = col->name;
+        return 1;
+    }
+    if (has_r) {
+        if (cd_money_parse_rupees(rs, rlen, paise, &why) != 0) {
             *field = col->rupee_name;
             *reason = reason_with_value(col->rupee_name, rs, rlen, why);
             return -1;
         }
-    } else {
-        /* Name the column the driver declared, so the message matches
-         * what its author wrote. */
-        const char *name = sc->paise_input >= 0 ? col->name : col->rupee_name;
-        if (col->flags & CD_RS_REQUIRED) {
+        *s = rs, *len = rlen, *name = col->rupee_name;
+        return 1;
+    }
+    /* Name the column the driver declared, so the message matches what
+     * its author wrote. */
+    *name = sc->paise_input >= 0 ? col->name : col->rupee_name;
+    if (col->flags & CD_RS_REQUIRED) {
+        *field = *name;
+        *reason = cd_sprintf("%s: missing", *name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends the amount of a PAISE column, or its fallback. */
+static int put_amount(const cd_rs_stage_col *sc, const char *const *values, const size_t *lengths,
+                      cd_buf *out, const char **field, char **reason)
+{
+    int64_t paise;
+    const char *s, *name;
+    size_t len;
+    int rc = read_amount(sc, values, lengths, &paise, &s, &len, &name, field, reason);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        cd_buf_puts(out, sc->col->fallback ? sc->col->fallback : "\\N");
+    else
+        cd_buf_put_i64(out, paise);
+    return 0;
+}
+
+/* The debit/credit indicator at values[idx] without the blanks around it
+ * (ASCII white space, and the no-break space C2 A0 spreadsheet exports
+ * leave); false when there is none or only blanks. */
+static bool dir_value(const char *const *values, const size_t *lengths, long idx,
+                      const char **s, size_t *len)
+{
+    if (idx < 0 || !values[idx])
+        return false;
+    const unsigned char *p = (const unsigned char *)values[idx];
+    size_t n = lengths ? lengths[idx] : strlen(values[idx]);
+    for (;;) {
+        if (n && (p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r')))
+            p++, n--;
+        else if (n >= 2 && p[0] == 0xC2 && p[1] == 0xA0)
+            p += 2, n -= 2;
+        else
+            break;
+    }
+    for (;;) {
+        if (n && (p[n - 1] == ' ' || (p[n - 1] >= '\t' && p[n - 1] <= '\r')))
+            n--;
+        else if (n >= 2 && p[n - 2] == 0xC2 && p[n - 1] == 0xA0)
+            n -= 2;
+        else
+            break;
+    }
+    *s = (const char *)p, *len = n;
+    return n > 0;
+}
+
+/* Whether s[0..len) is word (lowercase ASCII), in any case. */
+static bool same_ci(const char *s, size_t len, const char *word)
+{
+    size_t i = 0;
+    for (; i < len && word[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)word[i])
+            return false;
+    }
+    return i == len && !word[i];
+}
+
+typedef enum rs_dir { RS_DIR_OTHER = 0, RS_DIR_CREDIT, RS_DIR_DEBIT } rs_dir;
+
+static const char rs_credit[] = "CR", rs_debit[] = "DR";
+
+/* What an indicator says, as bank_sftp and bank_api read one: C, CR,
+ * Credit / D, DR, Debit, any case, one trailing dot allowed ("Dr."). */
+static rs_dir indicator(const char *s, size_t len)
+{
+    if (len > 1 && s[len - 1] == '.')
+        len--;
+    if (len == 0 || len > 6)
+        return RS_DIR_OTHER;
+    if (same_ci(s, len, "c") || same_ci(s, len, "cr") || same_ci(s, len, "credit"))
+        return RS_DIR_CREDIT;
+    if (same_ci(s, len, "d") || same_ci(s, len, "dr") || same_ci(s, len, "debit"))
+        return RS_DIR_DEBIT;
+    return RS_DIR_OTHER;
+}
+
+/* Appends the magnitude of a bank statement's amount and decides its
+ * direction: *dir / *dir_len is what debit_credit stores (NULL: nothing).
+ * A minus says debit; an indicator is normalised to CR / DR; one that
+ * contradicts the minus, or text that is neither beside it, is an error on
+ * the direction column. */
+static int put_magnitude(const cd_rs_layout *layout, const cd_rs_stage_col *sc,
+                         const char *const *values, const size_t *lengths, cd_buf *out,
+                         const char **dir, size_t *dir_len, const char **field, char **reason)
+{
+    int64_t paise;
+    const char *s, *name;
+    size_t len;
+    if (read_amount(sc, values, lengths, &paise, &s, &len, &name, field, reason) != 1)
+        return -1; /* the magnitude column is required: 0 cannot happen */
+    const char *ind = NULL;
+    size_t ilen = 0;
+    bool has_ind = dir_value(values, lengths, layout->dir_input, &ind, &ilen);
+    rs_dir said = has_ind ? indicator(ind, ilen) : RS_DIR_OTHER;
+    if (s[0] == '-') { /* "-0.00" too: the source wrote a debit */
+        if (paise == INT64_MIN) {
             *field = name;
-            *reason = cd_sprintf("%s: missing", name);
+            *reason =
+                reason_with_value(name, s, len, "is out of range (its magnitude is no bigint)");
             return -1;
         }
-        cd_buf_puts(out, col->fallback ? col->fallback : "\\N");
-        return 0;
+        if (has_ind && said != RS_DIR_DEBIT) {
+            cd_buf b;
+            cd_buf_init(&b);
+            cd_buf_puts(&b, "debit_credit: ");
+            quote_value(&b, ind, ilen);
+            cd_buf_puts(&b, said == RS_DIR_CREDIT
+                                ? " says credit, the amount "
+                                : " is neither credit nor debit, and the amount ");
+            quote_value(&b, s, len);
+            cd_buf_puts(&b, said == RS_DIR_CREDIT
+                                ? " says debit"
+                                : " is a debit: its direction would be lost (send C/CR/Credit, "
+                                  "D/DR/Debit or nothing)");
+            *field = "debit_credit";
+            *reason = cd_buf_take(&b);
+            return -1;
+        }
+        paise = -paise;
+        *dir = rs_debit, *dir_len = 2;
+    } else if (has_ind) {
+        if (said == RS_DIR_CREDIT)
+            *dir = rs_credit, *dir_len = 2;
+        else if (said == RS_DIR_DEBIT)
+            *dir = rs_debit, *dir_len = 2;
+        else
+            *dir = ind, *dir_len = ilen; /* kept; checked as text with its column */
     }
     cd_buf_put_i64(out, paise);
     return 0;
@@ -401,19 +546,35 @@ int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const
                      const size_t *lengths, cd_buf *out, const char **field, char **reason)
 {
     size_t start = out->len;
+    const char *dir = NULL; /* debit_credit as the amount decided it */
+    size_t dir_len = 0;
     cd_buf_put_i64(out, lead);
     for (size_t k = 0; k < layout->nstage; k++) {
         const cd_rs_stage_col *sc = &layout->stage[k];
         const cd_rs_column *col = sc->col;
         cd_buf_putc(out, '\t');
         if (col->kind == CD_RS_PAISE) {
-            if (put_amount(sc, values, lengths, out, field, reason) != 0)
+            if (col->flags & CD_RS_MAGNITUDE
+                    ? put_magnitude(layout, sc, values, lengths, out, &dir, &dir_len, field,
+                                    reason) != 0
+                    : put_amount(sc, values, lengths, out, field, reason) != 0)
                 goto bad;
             continue;
         }
         const char *s;
         size_t len;
         *field = col->name;
+        if (col->flags & CD_RS_DIRECTION) {
+            /* CR / DR as they are; text kept from the row is checked as
+             * any text (UTF-8, at most 10 characters). */
+            if (!dir)
+                cd_buf_puts(out, "\\N");
+            else if (dir == rs_credit || dir == rs_debit)
+                cd_buf_append(out, dir, 2);
+            else if (put_text(col, dir, dir_len, out, reason) != 0)
+                goto bad;
+            continue;
+        }
         if (!input_value(values, lengths, sc->paise_input, &s, &len)) {
             if (col->flags & CD_RS_REQUIRED) {
                 *reason = cd_sprintf("%s: missing", col->name);

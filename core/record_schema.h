@@ -26,6 +26,11 @@ typedef enum cd_rs_kind {
 #define CD_RS_REQUIRED 0x1u /* must be present and non-empty in every row */
 #define CD_RS_KEY 0x2u      /* part of the natural key of the target table */
 #define CD_RS_ALWAYS 0x4u   /* staged even when not declared (insert-only then) */
+/* sp_v2_bank_statements keeps an amount as its magnitude and its direction
+ * in debit_credit (CR/DR), whatever the driver sent: */
+#define CD_RS_MAGNITUDE 0x8u /* CD_RS_PAISE: stored without its sign; a minus says DR */
+#define CD_RS_DIRECTION 0x10u /* the MAGNITUDE column's direction: always staged and
+                                 counted as declared (it comes with the amount) */
 
 /* One column of a target table that records can fill. */
 typedef struct cd_rs_column {
@@ -64,6 +69,7 @@ typedef struct cd_rs_layout {
     cd_rs_stage_col *stage;
     size_t nstage;
     long date_input; /* transaction_date input index (default timestamp), or -1 */
+    long dir_input;  /* input index of the DIRECTION column (debit_credit), or -1 */
 } cd_rs_layout;
 
 /* Builds a layout from the declared column names. Unknown names,
@@ -79,7 +85,16 @@ void cd_rs_layout_free(cd_rs_layout *layout);
  * loaded_by_run_id), then each staging column, tab-separated, "\n"-ended.
  * On a bad row returns -1, leaves out as it was, sets *field to the
  * column at fault (static) and *reason to a malloc'd sentence starting
- * with that column ("amount: '12.345' has more than 2 decimals"). */
+ * with that column ("amount: '12.345' has more than 2 decimals").
+ *
+ * A bank statement's amount is stored as its magnitude, and debit_credit
+ * says its direction: an indicator the drivers accept (C, CR, Credit /
+ * D, DR, Debit, any case, an optional trailing dot, blanks around it) is
+ * stored as CR or DR; a negative amount ("-100.00", also "-0.00") is DR,
+ * and an indicator that says credit, or text that is neither, beside it
+ * is a record error on debit_credit (the stored magnitude would lose the
+ * direction). Other text beside an amount without a minus is kept, as
+ * bank_sftp and bank_api keep it. No allocation unless the row is bad. */
 int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const *values,
                      const size_t *lengths, cd_buf *out, const char **field, char **reason);
 

@@ -3,9 +3,11 @@
  * exact COPY text a good row becomes.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,12 +242,202 @@ static void test_bank_amounts(void **state)
     /* One twin blank and the other given is fine; rupees become paise. */
     const char *ok[] = {"R1", "HDFC", " 10.10 ", "2024-01-01", NULL, "  ", "-0.05"};
     char *line = encode(&l, ok, &field, &reason);
-    assert_string_equal(line, "7\tR1\tHDFC\t1010\t2024-01-01\t\\N\t-5\tCONNECTOR\n");
+    assert_string_equal(line, "7\tR1\tHDFC\t1010\t2024-01-01\t\\N\t\\N\t-5\tCONNECTOR\n");
     free(line);
     /* A numeric(18,4) source prints its zeros: the amount is exact. */
     const char *ok4[] = {"R1", "HDFC", "100.5000", "2024-01-01", NULL, NULL, "7.0000"};
     line = encode(&l, ok4, &field, &reason);
-    assert_string_equal(line, "7\tR1\tHDFC\t10050\t2024-01-01\t\\N\t700\tCONNECTOR\n");
+    assert_string_equal(line, "7\tR1\tHDFC\t10050\t2024-01-01\t\\N\t\\N\t700\tCONNECTOR\n");
+    free(line);
+    /* A debit's magnitude is stored (DR: debit_credit is always staged);
+     * net_amount keeps its sign. */
+    const char *neg[] = {"R1", "HDFC", "-10.10", "2024-01-01", NULL, NULL, "-0.05"};
+    line = encode(&l, neg, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t1010\t2024-01-01\t\\N\tDR\t-5\tCONNECTOR\n");
+    free(line);
+    cd_rs_layout_free(&l);
+}
+
+/* sp_v2_bank_statements: the amount is stored as its magnitude and
+ * debit_credit as CR / DR, whatever spelling or sign a driver sends (the
+ * rule bank_sftp and bank_api apply), enforced for every driver. */
+static const char *const dc_cols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
+                                      "debit_credit"};
+
+/* The COPY line of a (amount, debit_credit) row, or NULL with the reason
+ * and field. */
+static char *dc_encode(const char *amount, const char *dc, const char **field, char **reason)
+{
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, dc_cols, 5);
+    const char *v[] = {"R1", "HDFC", amount, "2024-01-01", dc};
+    char *line = encode(&l, v, field, reason);
+    cd_rs_layout_free(&l);
+    return line;
+}
+
+static void test_bank_direction_normalised(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *amount, *dc, *paise, *stored;
+    } cases[] = {
+        /* a minus is a debit: the magnitude, DR */
+        {"-100.00", NULL, "10000", "DR"},
+        {"-100.00", "", "10000", "DR"},
+        {"-100.00", "   ", "10000", "DR"},
+        {"-100.00", "D", "10000", "DR"},
+        {"-100.00", "d", "10000", "DR"},
+        {"-100.00", "DR", "10000", "DR"},
+        {"-100.00", "dr", "10000", "DR"},
+        {"-100.00", "Dr.", "10000", "DR"},
+        {"-100.00", "DEBIT", "10000", "DR"},
+        {"-100.00", "Debit", "10000", "DR"},
+        {"-100.00", "debit.", "10000", "DR"},
+        {"-100.00", " D. ", "10000", "DR"},
+        {"-100.00", "\tDr\xc2\xa0", "10000", "DR"}, /* tab, no-break space */
+        {"-0.00", NULL, "0", "DR"},                   /* the source wrote a debit */
+        {"-0.01", "dr", "1", "DR"},
+        {"-92233720368547758.07", NULL, "9223372036854775807", "DR"},
+        /* without a minus the indicator says it */
+        {"100.00", "C", "10000", "CR"},
+        {"100.00", "c", "10000", "CR"},
+        {"100.00", "CR", "10000", "CR"},
+        {"100.00", "cr", "10000", "CR"},
+        {"100.00", "Cr.", "10000", "CR"},
+        {"100.00", "C.", "10000", "CR"},
+        {"100.00", "CREDIT", "10000", "CR"},
+        {"100.00", "credit", "10000", "CR"},
+        {"100.00", " Credit ", "10000", "CR"},
+        {"100.00", "D", "10000", "DR"},
+        {"100.00", "Dr", "10000", "DR"},
+        {"100.00", "DEBIT", "10000", "DR"},
+        {"+5.00", "Dr", "500", "DR"}, /* a plus is no direction */
+        {"0.00", "C", "0", "CR"},
+        /* no indicator beside a plain amount: none stored */
+        {"100.00", NULL, "10000", "\\N"},
+        {"100.00", "  ", "10000", "\\N"},
+        /* other text beside a plain amount is kept, as the drivers keep it */
+        {"100.00", "REV", "10000", "REV"},
+        {"100.00", " NEFT ", "10000", "NEFT"},
+        {"100.00", "Dr..", "10000", "Dr.."},
+        {"100.00", "CRE", "10000", "CRE"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *field = NULL;
+        char *reason = NULL;
+        char *line = dc_encode(cases[i].amount, cases[i].dc, &field, &reason);
+        if (!line)
+            fail_msg("case %zu (%s, %s) refused: %s", i, cases[i].amount,
+                     cases[i].dc ? cases[i].dc : "NULL", reason);
+        char *want = cd_sprintf("7\tR1\tHDFC\t%s\t2024-01-01\t%s\tCONNECTOR\n", cases[i].paise,
+                                cases[i].stored);
+        if (strcmp(line, want) != 0)
+            fail_msg("case %zu (%s, %s): got '%s', want '%s'", i, cases[i].amount,
+                     cases[i].dc ? cases[i].dc : "NULL", line, want);
+        free(want);
+        free(line);
+    }
+}
+
+static void test_bank_direction_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *amount, *dc, *field, *reason;
+    } cases[] = {
+        /* an indicator that contradicts the minus */
+        {"-100.00", "C", "debit_credit",
+         "debit_credit: 'C' says credit, the amount '-100.00' says debit"},
+        {"-100.00", "cr", "debit_credit",
+         "debit_credit: 'cr' says credit, the amount '-100.00' says debit"},
+        {"-100.00", "Cr.", "debit_credit",
+         "debit_credit: 'Cr.' says credit, the amount '-100.00' says debit"},
+        {"-100.00", " CREDIT ", "debit_credit",
+         "debit_credit: 'CREDIT' says credit, the amount '-100.00' says debit"},
+        {"-0.00", "CR", "debit_credit",
+         "debit_credit: 'CR' says credit, the amount '-0.00' says debit"},
+        /* text that is neither beside a minus: DR or the text would lose one */
+        {"-100.00", "REV", "debit_credit",
+         "debit_credit: 'REV' is neither credit nor debit, and the amount '-100.00' is a debit: "
+         "its direction would be lost (send C/CR/Credit, D/DR/Debit or nothing)"},
+        {"-100.00", "D R", "debit_credit",
+         "debit_credit: 'D R' is neither credit nor debit, and the amount '-100.00' is a debit: "
+         "its direction would be lost (send C/CR/Credit, D/DR/Debit or nothing)"},
+        {"-1", "Dr..", "debit_credit",
+         "debit_credit: 'Dr..' is neither credit nor debit, and the amount '-1' is a debit: "
+         "its direction would be lost (send C/CR/Credit, D/DR/Debit or nothing)"},
+        {"-1", ".", "debit_credit",
+         "debit_credit: '.' is neither credit nor debit, and the amount '-1' is a debit: "
+         "its direction would be lost (send C/CR/Credit, D/DR/Debit or nothing)"},
+        {"-1", "\xff", "debit_credit",
+         "debit_credit: '\\xFF' is neither credit nor debit, and the amount '-1' is a debit: "
+         "its direction would be lost (send C/CR/Credit, D/DR/Debit or nothing)"},
+        /* kept text is checked as the column's text */
+        {"100.00", "REVERSAL-01", "debit_credit", "debit_credit: longer than 10 characters"},
+        {"100.00", "R\xffV", "debit_credit", "debit_credit: 'R\\xFFV' is not valid UTF-8"},
+        /* the amount's own errors come first */
+        {"-1.001", "C", "amount", "amount: '-1.001' has more than 2 decimals"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *field = NULL;
+        char *reason = NULL;
+        char *line = dc_encode(cases[i].amount, cases[i].dc, &field, &reason);
+        if (line)
+            fail_msg("case %zu (%s, %s) accepted: %s", i, cases[i].amount, cases[i].dc, line);
+        if (strcmp(reason, cases[i].reason) != 0 || strcmp(field, cases[i].field) != 0)
+            fail_msg("case %zu: got %s / '%s'", i, field, reason);
+        free(reason);
+    }
+}
+
+/* A driver that declares no debit_credit still gets DR for a minus, and
+ * its direction is written on updates too (it comes with the amount). */
+static void test_bank_direction_undeclared(void **state)
+{
+    (void)state;
+    const char *const cols[] = {"bank_ref", "bank_name", "amount_paise", "transaction_date"};
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, cols, 4);
+    const char *want[] = {"bank_ref", "bank_name", "amount_paise", "transaction_date",
+                          "debit_credit", "source_type"};
+    assert_int_equal(l.nstage, 6);
+    for (size_t k = 0; k < l.nstage; k++)
+        assert_string_equal(l.stage[k].col->name, want[k]);
+    assert_true(l.stage[4].declared);
+    assert_int_equal(l.stage[4].paise_input, -1);
+    assert_false(l.stage[5].declared);
+    const char *field;
+    char *reason;
+    const char *v1[] = {"R1", "HDFC", "-12345", "2024-01-01"};
+    char *line = encode(&l, v1, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t12345\t2024-01-01\tDR\tCONNECTOR\n");
+    free(line);
+    const char *v2[] = {"R1", "HDFC", "500", "2024-01-01"};
+    line = encode(&l, v2, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t500\t2024-01-01\t\\N\tCONNECTOR\n");
+    free(line);
+    const char *v3[] = {"R1", "HDFC", "9223372036854775807", "2024-01-01"};
+    line = encode(&l, v3, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t9223372036854775807\t2024-01-01\t\\N\tCONNECTOR\n");
+    free(line);
+    const char *v4[] = {"R1", "HDFC", "-9223372036854775807", "2024-01-01"};
+    line = encode(&l, v4, &field, &reason);
+    assert_string_equal(line, "7\tR1\tHDFC\t9223372036854775807\t2024-01-01\tDR\tCONNECTOR\n");
+    free(line);
+    /* -2^63 paise fits a bigint; its magnitude does not. */
+    const char *v5[] = {"R1", "HDFC", "-9223372036854775808", "2024-01-01"};
+    assert_null(encode(&l, v5, &field, &reason));
+    assert_string_equal(field, "amount_paise");
+    assert_string_equal(reason, "amount_paise: '-9223372036854775808' is out of range (its "
+                                "magnitude is no bigint)");
+    free(reason);
+    cd_rs_layout_free(&l);
+    /* sp_v2_transactions keeps signed amounts as they are. */
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, txn_cols, NTXN);
+    const char *t[] = {"T1", "M1", "-50", "2024-02-29", NULL, NULL};
+    line = encode(&l, t, &field, &reason);
+    assert_string_equal(line, "7\tT1\tM1\t-50\tINR\t2024-02-29\t2024-02-29\tCONNECTOR\t\\N\n");
     free(line);
     cd_rs_layout_free(&l);
 }
@@ -261,7 +453,7 @@ static void test_copy_escaping(void **state)
                        NULL, NULL};
     char *line = encode(&l, v, &field, &reason);
     assert_string_equal(line, "7\tR\\\\1\tHDFC\t100\t2024-01-01\ta\\tb\\nc\\rd\\\\e \\\\N \xe2\x82\xb9"
-                              "\t\\N\tCONNECTOR\n");
+                              "\t\\N\t\\N\tCONNECTOR\n");
     free(line);
     cd_rs_layout_free(&l);
     cd_buf b;
@@ -324,27 +516,41 @@ static void test_timestamp_column(void **state)
 /* Random bytes in every column must give a line or a reason, never a
  * crash, and an accepted line never holds a raw tab or newline inside
  * a field. */
-static void test_random_bytes(void **state)
+/* Random rows from alphabet; with tame, only debit_credit and half of the
+ * amounts are random, the rest well formed, so most rows are accepted. */
+static void random_rows(const char *const *cols, size_t ncols, const char *alphabet,
+                        size_t nalpha, bool tame)
 {
-    (void)state;
     cd_rs_layout l;
-    layout_ok(&l, CD_DATASET_BANK_STATEMENT, bank_cols, NBANK);
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, cols, ncols);
     unsigned seed = 12345;
-    char vals_store[NBANK][24];
-    const char *vals[NBANK];
-    size_t lens[NBANK];
+    char vals_store[16][24];
+    const char *vals[16];
+    size_t lens[16];
     cd_buf out;
     cd_buf_init(&out);
-    static const char alphabet[] = "0123456789.-+ \t\n\\\xc3\xa9\xff\0aZ:T";
+    long accepted = 0;
     for (int iter = 0; iter < 200000; iter++) {
-        for (size_t c = 0; c < NBANK; c++) {
+        for (size_t c = 0; c < ncols; c++) {
             seed = seed * 1103515245u + 12345u;
             lens[c] = (seed >> 16) % 16;
             for (size_t k = 0; k < lens[c]; k++) {
                 seed = seed * 1103515245u + 12345u;
-                vals_store[c][k] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+                vals_store[c][k] = alphabet[(seed >> 16) % nalpha];
             }
             vals[c] = (seed >> 8) % 11 == 0 ? NULL : vals_store[c];
+            if (!tame || strcmp(cols[c], "debit_credit") == 0 ||
+                (strcmp(cols[c], "amount") == 0 && (seed >> 4) % 2))
+                continue;
+            vals[c] = vals_store[c];
+            if (strcmp(cols[c], "amount") == 0) /* "-12.34", "5", "-0.07" ... */
+                lens[c] = (size_t)snprintf(vals_store[c], sizeof vals_store[c], "%s%u.%02u",
+                                           (seed >> 6) % 2 ? "-" : "", (seed >> 8) % 1000,
+                                           (seed >> 18) % 100);
+            else if (strcmp(cols[c], "transaction_date") == 0)
+                lens[c] = (size_t)snprintf(vals_store[c], sizeof vals_store[c], "2024-01-01");
+            else
+                lens[c] = (size_t)snprintf(vals_store[c], sizeof vals_store[c], "K%u", seed % 97);
         }
         const char *field = NULL;
         char *reason = NULL;
@@ -355,14 +561,35 @@ static void test_random_bytes(void **state)
                 tabs += out.data[k] == '\t';
             assert_int_equal(tabs, l.nstage);
             assert_ptr_equal(memchr(out.data, '\n', out.len), out.data + out.len - 1);
+            /* a bank amount (the third staged column) is never stored
+             * negative */
+            const char *amount = out.data;
+            for (int tab = 0; tab < 3; tab++)
+                amount = strchr(amount, '\t') + 1;
+            assert_int_not_equal(amount[0], '-');
+            accepted++;
         } else {
             assert_non_null(reason);
             assert_true(cd_rs_utf8_chars(reason, strlen(reason)) >= 0);
             free(reason);
         }
     }
+    if (tame) /* the accepted branch was exercised */
+        assert_true(accepted > 20000);
     cd_buf_free(&out);
     cd_rs_layout_free(&l);
+}
+
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "0123456789.-+ \t\n\\\xc3\xa9\xff\0aZ:T";
+    random_rows(bank_cols, NBANK, alphabet, sizeof alphabet - 1, false);
+    /* with debit_credit, and letters that spell indicators */
+    static const char *const cols[] = {"bank_ref", "debit_credit", "bank_name", "amount",
+                                       "transaction_date"};
+    static const char dc_alphabet[] = "0123456789.-+ \tCcDdRrEeIiTtBb\xc2\xa0\xff\0";
+    random_rows(cols, 5, dc_alphabet, sizeof dc_alphabet - 1, true);
 }
 
 /* The byte-at-a-time forms of escaping and UTF-8 counting, for checking
@@ -487,6 +714,9 @@ int main(void)
         cmocka_unit_test(test_txn_rules),
         cmocka_unit_test(test_lengths_in_characters),
         cmocka_unit_test(test_bank_amounts),
+        cmocka_unit_test(test_bank_direction_normalised),
+        cmocka_unit_test(test_bank_direction_errors),
+        cmocka_unit_test(test_bank_direction_undeclared),
         cmocka_unit_test(test_copy_escaping),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_word_at_a_time),

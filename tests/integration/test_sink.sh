@@ -45,6 +45,11 @@ expect "$out" inserted=0 updated=0 unchanged=$N direct=0
 assert_eq "$before" "$(digest sp_v2_bank_statements)" "table after an identical load"
 
 echo "== amounts, escapes and text arrive exactly"
+# sink_tool sends debits as negative amounts marked DR: stored as magnitudes.
+assert_eq "0|0" "$(q "SELECT count(*) FILTER (WHERE amount_paise < 0),
+                             count(*) FILTER (WHERE debit_credit IS DISTINCT FROM 'CR'
+                                              AND debit_credit IS DISTINCT FROM 'DR')
+                      FROM sp_v2_bank_statements")" "bank amounts stored as magnitudes, each CR or DR"
 assert_eq t "$(q 'SELECT remarks ~ E'"'"'^NEFT CR [0-9]+ \u20b9 Sharma\t"Traders" \\\\ a,b$'"'"'
                    FROM sp_v2_bank_statements WHERE bank_ref = '"'"'REF0000000007'"'"'')" "remarks with tab, quote, backslash, rupee sign"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE source_type <> 'CONNECTOR'")" "source_type default"
@@ -132,6 +137,59 @@ out=$("$TOOL" "$URL" pg_transaction 1000 1)
 wait $outsider
 expect "$out" inserted=999 updated=1 unchanged=0
 assert_eq 1000 "$(q 'SELECT count(*) FROM sp_v2_transactions')" "rows after the outsider"
+
+echo "== bank statements from a driver that does not normalise: magnitude and CR/DR, or a record error"
+# test_gen "signed" sends what a vendor's driver may: signed amounts, the
+# indicator spelt D, Debit, Cr., dr, c, DEBIT., with blanks, contradicting
+# the sign, or neither. The core applies bank_sftp's and bank_api's rule.
+CFG=$CD_TEST_TMP/run.yaml
+cd_write_config "$CFG" "$CD_TESTPLUGINS"
+connector() {
+    q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver)
+       VALUES ('$1', 'BANK_API', 'SIGNED', '$2'::jsonb, 'test_gen') RETURNING id"
+}
+# run_gen ID: runs it for 2025-10-02; $out is the finished run's JSON.
+run_gen() {
+    set +e
+    out=$("$CD_BUILD_DIR/bin/connectord" -c "$CFG" run "$1" --date 2025-10-02 2>"$CD_TEST_TMP/run.err")
+    local rc=$?
+    set -e
+    [ $rc -eq 0 ] || cd_fail "connectord run $1 exited $rc: $out $(cat "$CD_TEST_TMP/run.err")"
+}
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+rows() {
+    q "SELECT string_agg(bank_ref || ':' || amount_paise || ':' || coalesce(debit_credit, '-'), ' '
+                         ORDER BY bank_ref) FROM sp_v2_bank_statements WHERE bank_name = 'SIGNED'"
+}
+signed=$(connector signed '{"signed": 1, "bank": "SIGNED"}')
+run_gen "$signed"
+assert_eq "PARTIAL_SUCCESS|13|11|2|direct" \
+    "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(jget '["records_success"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(jget '["details"]["load_path"]' <<<"$out")" \
+    "status, records and load path of the signed run"
+run1=$(jget '["id"]' <<<"$out")
+assert_eq "SGN01:10000:DR SGN02:10000:DR SGN03:25000:DR SGN04:7550:CR SGN07:700:REV SGN08:1200:DR SGN09:0:DR SGN10:3000:CR SGN11:4000:DR SGN12:500:- SGN13:300:DR" \
+    "$(rows)" "magnitudes and CR/DR as stored"
+assert_eq "SGN05|debit_credit|debit_credit: 'CR' says credit, the amount '-20.00' says debit
+SGN06|debit_credit|debit_credit: 'REV' is neither credit nor debit, and the amount '-1.00' is a debit: its direction would be lost (send C/CR/Credit, D/DR/Debit or nothing)" \
+    "$(q "SELECT row_ref, field, reason FROM sp_v2_connector_record_errors WHERE run_id = $run1 ORDER BY row_ref")" \
+    "contradicting or unknown indicators beside a debit are record errors naming debit_credit"
+# Credits less debits, as reconciliation sums the table.
+assert_eq "-38750" "$(q "SELECT sum(CASE debit_credit WHEN 'DR' THEN -amount_paise ELSE amount_paise END)
+                       FROM sp_v2_bank_statements WHERE bank_name = 'SIGNED'")" "net of the statement"
+run_gen "$signed"
+assert_eq "0|0|11|merge" \
+    "$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["updated"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(jget '["details"]["load_path"]' <<<"$out")" \
+    "the same records again: unchanged"
+# A driver with no debit_credit column: a minus still says DR, and the
+# merge writes the direction with the amount (SGN04 and SGN10 were CR,
+# SGN02 was DR and is now a plain amount).
+unsigned=$(connector unsigned '{"signed": 2, "bank": "SIGNED"}')
+run_gen "$unsigned"
+assert_eq "SUCCESS|1|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["updated"]' <<<"$out")" \
+    "status, inserted and updated of the run without debit_credit"
+assert_eq "SGN01:10000:DR SGN02:10000:- SGN03:25000:DR SGN04:7550:DR SGN07:700:REV SGN08:1200:DR SGN09:0:DR SGN10:3000:DR SGN11:4000:DR SGN12:500:- SGN13:300:DR SGN20:12345:DR" \
+    "$(rows)" "directions after the load without debit_credit"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE amount_paise < 0")" "no negative bank amount"
 
 echo "== client memory is flat in the number of rows"
 q "TRUNCATE sp_v2_bank_statements" >/dev/null

@@ -4,7 +4,11 @@
  * "driver_error_every": E, "repeat_every": R (every R-th record repeats
  * the key before it), "fail": "config|transient|permanent|stderr_exit|exit0",
  * "fail_once_on": a run date whose first attempt fails (transient),
- * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name}.
+ * "sleep_ms": per-row delay (checks cancellation), "bank": bank_name,
+ * "signed": 1 (instead of the generated rows, a fixed set of records with
+ * signed amounts and debit_credit spelt every way a bank does, some
+ * contradicting the sign; see signed_rows) or 2 (signed amount_paise and
+ * no debit_credit column at all)}.
  * Deterministic for a given seed, so loading twice gives the same rows. Category BANK_API, so connectors of type BANK_API with
  * driver "test_gen" use it.
  */
@@ -76,6 +80,55 @@ static int validate(cd_run *run)
     return CD_OK;
 }
 
+/* "signed": what a vendor's driver that does not normalise may send for
+ * sp_v2_bank_statements; the core stores the magnitude and CR / DR, or
+ * rejects the record (tests/integration/test_sink.sh checks each). */
+static const char *const signed_rows[][3] = {
+    /* bank_ref, amount, debit_credit */
+    {"SGN01", "-100.00", NULL},     /* 10000 DR */
+    {"SGN02", "-100.00", "D"},      /* 10000 DR */
+    {"SGN03", "250.00", " Debit "}, /* 25000 DR */
+    {"SGN04", "75.50", "Cr."},      /* 7550 CR */
+    {"SGN05", "-20.00", "CR"},      /* record error: says credit, the amount debit */
+    {"SGN06", "-1.00", "REV"},      /* record error: neither, beside a debit */
+    {"SGN07", "7.00", "REV"},       /* 700 REV: kept beside a plain amount */
+    {"SGN08", "12.00", "dr"},       /* 1200 DR */
+    {"SGN09", "-0.00", NULL},       /* 0 DR */
+    {"SGN10", "30.00", "c"},        /* 3000 CR */
+    {"SGN11", "+40.00", "DEBIT."},  /* 4000 DR */
+    {"SGN12", "5.00", "  "},        /* 500, no indicator */
+    {"SGN13", "-3.00", "Dr."},      /* 300 DR */
+};
+
+static int run_signed(cd_run *run, long long mode, const char *bank)
+{
+    static const char *const cols1[] = {"bank_ref", "bank_name", "amount", "transaction_date",
+                                        "debit_credit"};
+    static const char *const cols2[] = {"bank_ref", "bank_name", "amount_paise",
+                                        "transaction_date"};
+    /* mode 2: paise, no indicator; SGN04 and SGN10 (CR above) turn into
+     * debits, SGN02 into a plain amount, SGN20 is new. */
+    static const char *const rows2[][2] = {
+        {"SGN04", "-7550"}, {"SGN10", "-3000"}, {"SGN02", "10000"}, {"SGN20", "-12345"}};
+    const cd_run_info *info = host->run_info(run);
+    int rc = mode == 2 ? host->records_begin(run, cols2, 4) : host->records_begin(run, cols1, 5);
+    if (rc != CD_OK)
+        return rc;
+    size_t n = mode == 2 ? sizeof rows2 / sizeof rows2[0]
+                         : sizeof signed_rows / sizeof signed_rows[0];
+    for (size_t i = 0; i < n && rc == CD_OK; i++) {
+        const char *ref = mode == 2 ? rows2[i][0] : signed_rows[i][0];
+        const char *amount = mode == 2 ? rows2[i][1] : signed_rows[i][1];
+        const char *dc = mode == 2 ? NULL : signed_rows[i][2];
+        const char *vals[] = {ref, bank, amount, info->run_date, dc};
+        size_t lens[5];
+        for (int k = 0; k < 5; k++)
+            lens[k] = vals[k] ? strlen(vals[k]) : 0;
+        rc = host->record_emit(run, vals, lens, ref);
+    }
+    return rc;
+}
+
 static int run_gen(cd_run *run)
 {
     json_t *c = config(run);
@@ -119,6 +172,12 @@ static int run_gen(cd_run *run)
         host->set_detail(run, "request", t);
         free(t);
         json_decref(d);
+    }
+    long long signed_mode = json_integer_value(json_object_get(c, "signed"));
+    if (signed_mode) {
+        int src = run_signed(run, signed_mode, bank);
+        json_decref(c);
+        return src;
     }
     const char *tag = json_string_value(json_object_get(c, "log_tag"));
     if (tag)

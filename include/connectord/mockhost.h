@@ -10,7 +10,10 @@
  * database; the host behaves like the real one where a driver could tell
  * the difference (records_begin refuses unknown columns, record_emit before
  * records_begin is an error, is_cancelled and remaining_ms follow the
- * settings).
+ * settings). Records are kept as the driver emitted them: the checks and
+ * conversions of the real host's sink (dates, exact paise, a bank
+ * statement's magnitude and CR/DR, see plugin.h "Record columns") are not
+ * applied here.
  *
  * Not thread-safe: one mock per thread. init_error has no run argument, so
  * it is routed to the mock most recently passed to cd_mock_load().

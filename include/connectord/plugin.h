@@ -408,6 +408,22 @@ typedef struct cd_driver_callbacks {
  *   bank_ref*, bank_name*, amount_paise* | amount*, transaction_date*,
  *   value_date, utr, rrn, remarks, debit_credit, net_amount_paise | net_amount,
  *   source_type (default "CONNECTOR"), source_file, batch_id
+ *
+ *   The host enforces one convention for every driver's bank statements:
+ *   amount_paise is stored as the magnitude and debit_credit says the
+ *   direction, as CR or DR. An indicator spelt C, CR, Credit / D, DR,
+ *   Debit (any case, an optional trailing dot, blanks around it) is stored
+ *   as CR / DR. A negative amount ("-100.00", "-0.00") is stored as its
+ *   magnitude with DR, also when debit_credit is empty or not declared;
+ *   beside it an indicator saying credit, or any other text, is a record
+ *   error on debit_credit ("debit_credit: 'CR' says credit, the amount
+ *   '-20.00' says debit"). Other text beside an amount without a minus is
+ *   kept as it is (at most 10 characters). debit_credit is written
+ *   together with the amount on every load, declared or not, so an
+ *   amount whose sign changed never keeps the old direction.
+ *   net_amount_paise keeps its sign. A driver may send signed amounts and
+ *   any of these spellings; the built-in bank drivers already send the
+ *   normalised form.
  */
 
 /* ---------------------------------------------------------------------- */

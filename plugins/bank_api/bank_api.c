@@ -56,6 +56,7 @@
 
 #include "bank_api_internal.h"
 #include "cdc_csv.h"
+#include "cdc_surrogates.h"
 
 static const cd_host_api *hostapi;
 
@@ -678,11 +679,7 @@ typedef struct ba_json {
     cdc_buf hold;         /* bytes held back while one long value goes on */
     int bom;              /* bytes of a leading UTF-8 BOM matched; -1: past it */
     int lone_pending;     /* the string being read holds a lone surrogate escape */
-    int sc_state;         /* the escape scan (lone_surrogate): SC_* */
-    int sc_digits;        /* hex digits of a \u escape read */
-    unsigned sc_cp;       /* their value */
-    int sc_high;          /* a high surrogate escape waits for its low half */
-    int sc_flagged;       /* the open string was found to hold a lone one */
+    cdc_surrogate_scan sc; /* lone surrogate escapes in the bytes fed */
     int started;          /* a byte other than blanks was seen */
     int markup;           /* the Content-Type is an HTML or XML page */
     int stopped;
@@ -1002,103 +999,6 @@ static void bj_parse_error(ba_json *j, const unsigned char *chunk, size_t len)
     free(why);
 }
 
-/* States of the escape scan. */
-enum {
-    SC_OUT, SC_IN, SC_ESC, SC_HEX, SC_AFTER_HIGH, SC_ESC_AFTER_HIGH,
-    SC_SLASH, SC_LINE, SC_BLOCK, SC_BLOCK_STAR /* comments (allowed): no quote opens a string */
-};
-
-/* yajl decodes a \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one
- * into '?', or with another escape after it into an unrelated character,
- * and a lone \uDC00-\uDFFF into bytes no UTF-8 has: a reference would load
- * altered. The bytes fed are scanned for them (as pg_api does): the index
- * in d of the byte that shows the first one of a string (the scan has read
- * up to it, included), or n. */
-static size_t lone_surrogate(ba_json *j, const unsigned char *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = d[i];
-        int lone = 0;
-        switch (j->sc_state) {
-        case SC_OUT:
-            if (c == '"') {
-                j->sc_state = SC_IN;
-                j->sc_flagged = 0;
-                j->sc_high = 0;
-            } else if (c == '/') {
-                j->sc_state = SC_SLASH;
-            }
-            break;
-        case SC_SLASH:
-            j->sc_state = c == '/' ? SC_LINE : c == '*' ? SC_BLOCK : SC_OUT;
-            break;
-        case SC_LINE:
-            if (c == '\n')
-                j->sc_state = SC_OUT;
-            break;
-        case SC_BLOCK:
-        case SC_BLOCK_STAR:
-            j->sc_state = c == '*' ? SC_BLOCK_STAR
-                          : j->sc_state == SC_BLOCK_STAR && c == '/' ? SC_OUT
-                                                                     : SC_BLOCK;
-            break;
-        case SC_IN:
-            if (c == '\\')
-                j->sc_state = SC_ESC;
-            else if (c == '"')
-                j->sc_state = SC_OUT;
-            break;
-        case SC_ESC:
-        case SC_ESC_AFTER_HIGH:
-            if (c == 'u') {
-                j->sc_state = SC_HEX;
-                j->sc_digits = 0;
-                j->sc_cp = 0;
-            } else {
-                lone = j->sc_state == SC_ESC_AFTER_HIGH; /* "\uD800\n" */
-                j->sc_high = 0;
-                j->sc_state = SC_IN;
-            }
-            break;
-        case SC_HEX:
-            if (!isxdigit(c)) {
-                j->sc_high = 0; /* yajl refuses the escape */
-                j->sc_state = SC_IN;
-                break;
-            }
-            j->sc_cp = j->sc_cp * 16 + (unsigned)(isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
-            if (++j->sc_digits < 4)
-                break;
-            j->sc_state = SC_IN;
-            if (j->sc_cp >= 0xDC00 && j->sc_cp <= 0xDFFF) {
-                lone = !j->sc_high;
-                j->sc_high = 0;
-            } else if (j->sc_high) {
-                lone = 1; /* "\uD800\u0041" */
-                j->sc_high = 0;
-            } else if (j->sc_cp >= 0xD800 && j->sc_cp <= 0xDBFF) {
-                j->sc_high = 1;
-                j->sc_state = SC_AFTER_HIGH;
-            }
-            break;
-        case SC_AFTER_HIGH:
-            if (c == '\\') {
-                j->sc_state = SC_ESC_AFTER_HIGH;
-            } else {
-                lone = 1; /* "\uD800" then a character or the string's end */
-                j->sc_high = 0;
-                j->sc_state = c == '"' ? SC_OUT : SC_IN;
-            }
-            break;
-        }
-        if (lone && !j->sc_flagged) {
-            j->sc_flagged = 1;
-            return i;
-        }
-    }
-    return n;
-}
-
 /* Feeds yajl bytes the scan has seen; 0, or -1 when the parse stopped. */
 static int bj_push_raw(ba_json *j, const unsigned char *d, size_t n)
 {
@@ -1124,7 +1024,7 @@ static int bj_push(ba_json *j, const unsigned char *d, size_t n)
 {
     size_t done = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = i + lone_surrogate(j, d + i, n - i);
+        size_t k = i + cdc_surrogate_scan_next(&j->sc, d + i, n - i);
         if (k == n)
             break;
         if (bj_push_raw(j, d + done, k - done) != 0)

@@ -26,6 +26,7 @@
 #include <connectord/plugin.h>
 
 #include "cdc.h"
+#include "cdc_surrogates.h"
 #include "pg_api_internal.h"
 
 #include <ctype.h>
@@ -809,12 +810,7 @@ typedef struct sp_request {
     cdc_buf errbody;   /* first bytes of a non-2xx body, for the log */
     char *content_type; /* of the final response, malloc'd */
     int bom;            /* bytes of a leading UTF-8 BOM matched; -1: past it */
-    /* where the escape scan (lone_surrogate) is in the bytes fed */
-    int sc_state;       /* SC_* */
-    int sc_digits;      /* hex digits of a \u escape read */
-    unsigned sc_cp;     /* their value */
-    int sc_high;        /* a high surrogate escape waits for its low half */
-    int sc_flagged;     /* the open string was found to hold a lone one */
+    cdc_surrogate_scan sc; /* lone surrogate escapes in the bytes fed */
 } sp_request;
 
 /* Keeps the final response's Content-Type, then the common header work
@@ -873,86 +869,6 @@ static uint64_t running(const sp_request *r)
     return r->offset - r->parse->event_end;
 }
 
-/* States of the escape scan. */
-enum { SC_OUT, SC_IN, SC_ESC, SC_HEX, SC_AFTER_HIGH, SC_ESC_AFTER_HIGH };
-
-/* yajl decodes a \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one
- * into '?', or with another escape after it into an unrelated character,
- * and loads a lone \uDC00-\uDFFF as bytes no UTF-8 has: a transaction id
- * or UTR would load altered (a Java gateway cutting a string between the
- * halves of a pair sends such escapes). The bytes fed are scanned for
- * them: the index in d of the byte that shows the first one of a string
- * (the scan has read up to it, included), or n. */
-static size_t lone_surrogate(sp_request *r, const unsigned char *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = d[i];
-        int lone = 0;
-        switch (r->sc_state) {
-        case SC_OUT:
-            if (c == '"') {
-                r->sc_state = SC_IN;
-                r->sc_flagged = 0;
-                r->sc_high = 0;
-            }
-            break;
-        case SC_IN:
-            if (c == '\\')
-                r->sc_state = SC_ESC;
-            else if (c == '"')
-                r->sc_state = SC_OUT;
-            break;
-        case SC_ESC:
-        case SC_ESC_AFTER_HIGH:
-            if (c == 'u') {
-                r->sc_state = SC_HEX;
-                r->sc_digits = 0;
-                r->sc_cp = 0;
-            } else {
-                lone = r->sc_state == SC_ESC_AFTER_HIGH; /* "\uD800\n" */
-                r->sc_high = 0;
-                r->sc_state = SC_IN;
-            }
-            break;
-        case SC_HEX:
-            if (!isxdigit(c)) {
-                r->sc_high = 0; /* yajl refuses the escape */
-                r->sc_state = SC_IN;
-                break;
-            }
-            r->sc_cp = r->sc_cp * 16 + (unsigned)(isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
-            if (++r->sc_digits < 4)
-                break;
-            r->sc_state = SC_IN;
-            if (r->sc_cp >= 0xDC00 && r->sc_cp <= 0xDFFF) {
-                lone = !r->sc_high;
-                r->sc_high = 0;
-            } else if (r->sc_high) {
-                lone = 1; /* "\uD800\u0041" */
-                r->sc_high = 0;
-            } else if (r->sc_cp >= 0xD800 && r->sc_cp <= 0xDBFF) {
-                r->sc_high = 1;
-                r->sc_state = SC_AFTER_HIGH;
-            }
-            break;
-        case SC_AFTER_HIGH:
-            if (c == '\\') {
-                r->sc_state = SC_ESC_AFTER_HIGH;
-            } else {
-                lone = 1; /* "\uD800" then a character or the string's end */
-                r->sc_high = 0;
-                r->sc_state = c == '"' ? SC_OUT : SC_IN;
-            }
-            break;
-        }
-        if (lone && !r->sc_flagged) {
-            r->sc_flagged = 1;
-            return i;
-        }
-    }
-    return n;
-}
-
 /* Feeds yajl n bytes that a scan has seen. 0 or -1 as feed_yajl. */
 static int push_yajl(sp_request *r, const unsigned char *d, size_t n)
 {
@@ -979,7 +895,7 @@ static int feed_yajl(sp_request *r, const unsigned char *d, size_t n)
 {
     size_t done = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = i + lone_surrogate(r, d + i, n - i);
+        size_t k = i + cdc_surrogate_scan_next(&r->sc, d + i, n - i);
         if (k == n)
             break;
         if (push_yajl(r, d + done, k - done) != 0)

@@ -125,41 +125,6 @@ int cd_queue_backfill(PGconn *conn, int64_t connector_id, const char *from, cons
     return n;
 }
 
-json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *backfill_id,
-                             char **err)
-{
-    char id[32];
-    snprintf(id, sizeof id, "%lld", (long long)connector_id);
-    const char *p[] = {id, backfill_id};
-    PGresult *res = cd_db_exec(
-        conn, "reading the backfill", PGRES_TUPLES_OK,
-        "SELECT json_build_object('backfill_id', $2::text, 'connector_id', $1::text,"
-        " 'total', count(*),"
-        " 'queued', count(*) FILTER (WHERE status = 'QUEUED'),"
-        " 'running', count(*) FILTER (WHERE status = 'RUNNING'),"
-        " 'succeeded', count(*) FILTER (WHERE status IN ('SUCCESS', 'PARTIAL_SUCCESS')),"
-        " 'failed', count(*) FILTER (WHERE status = 'FAILED'),"
-        " 'dates', COALESCE(json_agg(json_build_object('run_date', run_date, 'run_id', id::text,"
-        "   'status', status, 'attempt', attempt, 'error_message', error_message,"
-        "   'records_success', records_success) ORDER BY run_date, id), '[]'))::text,"
-        " count(*)"
-        " FROM sp_v2_connector_runs WHERE connector_id = $1::bigint"
-        " AND backfill_id = CASE WHEN $2 ~ '^[0-9a-fA-F-]{36}$' THEN $2::uuid END",
-        2, p, err);
-    if (!res)
-        return NULL;
-    if (atoll(PQgetvalue(res, 0, 1)) == 0) {
-        PQclear(res);
-        *err = cd_xstrdup("Backfill not found");
-        return NULL;
-    }
-    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
-    if (!j)
-        *err = cd_xstrdup("reading the backfill: bad JSON from the database");
-    return j;
-}
-
 /* QUEUED runs are finalized here directly; RUNNING ones get a request that
  * their worker acts on (NOTIFY, and its periodic check as the fallback).
  * A cancelled run is not an outcome of its connector: the connector's
@@ -171,7 +136,7 @@ json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *bac
     "  AND status IN ('QUEUED', 'RUNNING') FOR UPDATE),"                                    \
     " q AS (UPDATE sp_v2_connector_runs r SET status = 'FAILED', completed_at = now(),"     \
     "  error_message = 'cancelled by ' || " BY ", cancel_requested_at = now(),"             \
-    "  cancel_requested_by = " BY ", duration_seconds = 0,"                                 \
+    "  cancel_requested_by = " BY ", duration_seconds = NULL,"                              \
     "  details = COALESCE(r.details, '{}'::jsonb) || '{\"outcome\": \"cancelled\"}'"         \
     "  FROM target t WHERE r.id = t.id AND t.status = 'QUEUED' RETURNING r.id, r.connector_id),"   \
     " s AS (UPDATE sp_v2_connector_runs r SET cancel_requested_at = now(),"                 \

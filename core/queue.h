@@ -32,13 +32,6 @@ int64_t cd_queue_run(PGconn *conn, int64_t connector_id, const char *run_type,
 int cd_queue_backfill(PGconn *conn, int64_t connector_id, const char *from, const char *to,
                       const char *triggered_by, char backfill_id[37], char **err);
 
-/* Progress of a backfill: {"backfill_id", "connector_id", "total", "queued",
- * "running", "succeeded", "failed", "dates": [{"run_date", "run_id",
- * "status", "error_message"}...]} (new reference), or NULL with *err
- * ("Backfill not found" when it has no runs of that connector). */
-json_t *cd_backfill_progress(PGconn *conn, int64_t connector_id, const char *backfill_id,
-                             char **err);
-
 /* Today's business date in the connector's schedule_timezone (Asia/Kolkata
  * when unset), "YYYY-MM-DD" in today[11]: no run may be asked for a later
  * date. Returns 0, or -1 with *err ("Connector not found" when it has no

@@ -492,7 +492,16 @@ try {
   log('A reload while a button is held down does not lose the press');
   {
     const btn = card('Test bank').getByRole('button', { name: 'History Test bank' });
-    const box = await btn.boundingBox();
+    // The list re-renders every second while runs move: the button found
+    // may be replaced between finding and measuring it (boundingBox is then
+    // null). The new one stands in the same place.
+    let box = null;
+    for (let i = 0; i < 50 && !box; i++) {
+      await btn.waitFor();
+      box = await btn.boundingBox();
+      if (!box) await page.waitForTimeout(100);
+    }
+    assert.ok(box, 'the History button has a place on the page');
     const before = await page.locator('#list-status').textContent();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();

@@ -59,6 +59,31 @@ void cd_api_auth_free(cd_api_auth *a)
 
 size_t cd_api_auth_count(const cd_api_auth *a) { return a ? a->n : 0; }
 
+/* Why a token's name cannot be stored, or NULL when it can (or is not
+ * given). */
+static const char *name_problem(const json_t *name)
+{
+    if (!name || json_is_null(name))
+        return NULL;
+    if (!json_is_string(name))
+        return "must be a string";
+    const unsigned char *s = (const unsigned char *)json_string_value(name);
+    size_t len = json_string_length(name), chars = 0;
+    if (len == 0)
+        return "must not be empty";
+    if (strlen((const char *)s) != len)
+        return "must not hold a NUL character";
+    for (size_t k = 0; k < len; k++) {
+        if (s[k] < 0x20 || s[k] == 0x7f)
+            return "must not hold control characters";
+        if ((s[k] & 0xC0) != 0x80)
+            chars++; /* jansson has checked the UTF-8: count lead bytes */
+    }
+    if (chars > 100)
+        return "must be at most 100 characters (it is recorded as who acted)";
+    return NULL;
+}
+
 cd_api_auth *cd_api_auth_load(const cd_config *cfg, char **err)
 {
     cd_api_auth *a = cd_xcalloc(1, sizeof *a);
@@ -79,6 +104,15 @@ cd_api_auth *cd_api_auth_load(const cd_config *cfg, char **err)
         const char *name = json_string_value(json_object_get(e, "name"));
         if (!json_is_object(e) || role == CD_ROLE_NONE) {
             *err = cd_sprintf("auth.tokens[%zu]: role must be viewer, operator or admin", i);
+            cd_api_auth_free(a);
+            return NULL;
+        }
+        /* The name is what the audit trail and the runs record as who
+         * acted (VARCHAR(100) columns): one that does not fit would make
+         * every write by the token a 500, found only at the first write. */
+        const char *bad_name = name_problem(json_object_get(e, "name"));
+        if (bad_name) {
+            *err = cd_sprintf("auth.tokens[%zu].name: %s", i, bad_name);
             cd_api_auth_free(a);
             return NULL;
         }

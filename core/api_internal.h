@@ -183,7 +183,6 @@ void cd_api_connector_create(cd_api_req *q, cd_api_resp *r);
 void cd_api_connector_update(cd_api_req *q, cd_api_resp *r, int64_t id);
 void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id);
 void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause);
-void cd_api_connector_audit(cd_api_req *q, cd_api_resp *r, int64_t id);
 void cd_api_connector_validate(cd_api_req *q, cd_api_resp *r);
 
 void cd_api_run_manual(cd_api_req *q, cd_api_resp *r, int64_t id);

@@ -25,6 +25,28 @@ set -e
 [ $rc -ne 124 ] || cd_fail "serve kept running on 0.0.0.0 without tokens"
 assert_contains "$(cat "$CD_TEST_TMP/open.log")" "without auth.tokens" "refusal message"
 
+echo "== a token name that cannot be recorded as who acted: refused at start"
+# Every write records the token's name (VARCHAR(100) columns): a longer
+# one made each write by that token a 500.
+CFGN="$CD_TEST_TMP/longname/connectord.yaml"
+serve_config "$CFGN" "auth:" "  tokens:" \
+    "    - {token: admin-token-0123456789, role: admin, name: $(printf 'n%.0s' $(seq 101))}"
+set +e
+timeout 20 "$CD_BUILD_DIR/bin/connectord" -c "$CFGN" serve >"$CD_TEST_TMP/longname.log" 2>&1
+rc=$?
+set -e
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || cd_fail "serve ran with a 101-character token name (rc $rc)"
+assert_contains "$(cat "$CD_TEST_TMP/longname.log")" "auth.tokens[0].name: must be at most 100 characters" \
+    "the long name is named"
+serve_config "$CFGN" "auth:" "  tokens:" "    - {token: admin-token-0123456789, role: admin, name: 7}"
+set +e
+timeout 20 "$CD_BUILD_DIR/bin/connectord" -c "$CFGN" serve >"$CD_TEST_TMP/longname.log" 2>&1
+rc=$?
+set -e
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || cd_fail "serve ran with a token name that is a number (rc $rc)"
+assert_contains "$(cat "$CD_TEST_TMP/longname.log")" "auth.tokens[0].name: must be a string" \
+    "a name that is no string is named"
+
 echo "== tokens with roles"
 export API_ADMIN_TOKEN="admin-token-from-env-0123456789"
 CFG="$CD_TEST_TMP/w/connectord.yaml"

@@ -42,38 +42,6 @@ static json_t *changed_fields(const json_t *before, const json_t *after)
     return changed;
 }
 
-/* Every value in node but secret references, nulls and booleans becomes
- * the mask. */
-static void mask_all(json_t *node, int depth)
-{
-    if (depth > 64)
-        return;
-    if (json_is_object(node)) {
-        const char *key;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(node, tmp, key, v) {
-            if (cd_secret_is_reference(v) || json_is_null(v) || json_is_boolean(v))
-                continue;
-            if (json_is_object(v) || json_is_array(v))
-                mask_all(v, depth + 1);
-            else
-                json_object_set_new(node, key, json_string(CD_API_MASK));
-        }
-    } else if (json_is_array(node)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(node, i, e) {
-            if (cd_secret_is_reference(e) || json_is_null(e) || json_is_boolean(e))
-                continue;
-            if (json_is_object(e) || json_is_array(e))
-                mask_all(e, depth + 1);
-            else
-                json_array_set_new(node, i, json_string(CD_API_MASK));
-        }
-    }
-}
-
 json_t *cd_api_audit_guard(const json_t *connector, json_t *snapshot)
 {
     if (!connector)
@@ -92,7 +60,7 @@ json_t *cd_api_audit_guard(const json_t *connector, json_t *snapshot)
             *p = (char)tolower((unsigned char)*p);
     }
     if (!cd_api_driver_schema(snapshot, name))
-        mask_all(cfg, 0);
+        cd_api_mask_all(cfg);
     free(name);
     return c;
 }

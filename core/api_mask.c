@@ -160,13 +160,57 @@ char *cd_api_connector_driver(const json_t *connector)
     return lower;
 }
 
+/* Every value in node but secret references, nulls and booleans becomes
+ * the mask. */
+static void mask_all(json_t *node, int depth)
+{
+    if (depth > 64)
+        return;
+    if (json_is_object(node)) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(node, tmp, key, v) {
+            if (cd_secret_is_reference(v) || json_is_null(v) || json_is_boolean(v))
+                continue;
+            if (json_is_object(v) || json_is_array(v))
+                mask_all(v, depth + 1);
+            else
+                json_object_set_new(node, key, json_string(CD_API_MASK));
+        }
+    } else if (json_is_array(node)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(node, i, e) {
+            if (cd_secret_is_reference(e) || json_is_null(e) || json_is_boolean(e))
+                continue;
+            if (json_is_object(e) || json_is_array(e))
+                mask_all(e, depth + 1);
+            else
+                json_array_set_new(node, i, json_string(CD_API_MASK));
+        }
+    }
+}
+
+void cd_api_mask_all(json_t *node)
+{
+    mask_all(node, 0);
+}
+
 void cd_api_mask_connector(json_t *connector, json_t *snapshot)
 {
     json_t *cfg = json_object_get(connector, "connection_config");
     if (!cfg)
         return;
     char *d = cd_api_connector_driver(connector);
-    cd_api_mask_config(cfg, cd_api_driver_schema(snapshot, d));
+    const json_t *schema = cd_api_driver_schema(snapshot, d);
+    /* Without the driver's schema (its plugin missing on this worker) no
+     * one can tell which fields are secrets: names alone showed a "pin" or
+     * a "shared" key to every viewer. */
+    if (schema)
+        cd_api_mask_config(cfg, schema);
+    else
+        cd_api_mask_all(cfg);
     free(d);
 }
 

@@ -4,9 +4,9 @@
  * it holds a plaintext value, and as itself when it holds a reference
  * ({"secret": "env:NAME"}). A PUT that sends "********" back keeps the
  * stored value, while the driver and the addresses stay (cd_api_unmask_update).
- * Without the driver's schema (driver not loaded), fields
- * whose names look like secrets are masked instead, so nothing leaks while
- * a plugin is missing.
+ * Without the driver's schema (driver not loaded), every value but
+ * references, nulls and booleans is masked, so nothing leaks while a plugin
+ * is missing.
  */
 #ifndef CD_API_MASK_H
 #define CD_API_MASK_H
@@ -16,9 +16,13 @@
 /* Masks config in place. schema may be NULL (name heuristics). */
 void cd_api_mask_config(json_t *config, const json_t *schema);
 
+/* Every value in node but secret references, nulls and booleans becomes
+ * the mask. */
+void cd_api_mask_all(json_t *node);
+
 /* Masks a connector row object's connection_config in place, finding the
  * schema of its driver (or lower(connector_type)) in the registry
- * snapshot. */
+ * snapshot; without one (the driver not loaded) every value is masked. */
 void cd_api_mask_connector(json_t *connector, json_t *snapshot);
 
 /* The loaded driver's config schema (borrowed from snapshot), or NULL. */

@@ -532,6 +532,11 @@ gone=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, con
           VALUES ('Gone Driver', 'BANK_API', 'GONE', '{\"rows\": 1, \"pin\": \"4321-gone-pin\", \"ok\": true,
                   \"nested\": {\"shared\": \"S3cr3t-gone\", \"codes\": [98765, \"x\"]}}',
                   'gone_driver', false) RETURNING id" | head -n1)
+# and GET, for every viewer, shows none of it either
+req GET "/connectors/$gone"
+expect 200 "read a connector of a driver not loaded"
+assert_eq '{"nested": {"codes": ["********", "********"], "shared": "********"}, "ok": true, "pin": "********", "rows": "********"}' \
+    "$(jq_ 'json.dumps(d["connector"]["connection_config"], sort_keys=True)')" "GET masks every value but booleans"
 req DELETE "/connectors/$gone"
 expect 200 "delete a connector of a driver not loaded"
 assert_eq '{"ok": true, "pin": "********", "rows": "********", "nested": {"codes": ["********", "********"], "shared": "********"}}' \

@@ -386,17 +386,41 @@ static int format_is_address(const json_t *schema, const json_t *root)
     return 0;
 }
 
+/* The keyword kw of schema (through its local "$ref"), or else of the
+ * first allOf/anyOf/oneOf branch that has it: a driver's schema may be
+ * composed of parts ({"allOf": [{"$ref": "#/$defs/base"}, ...]}), and a
+ * "format" given inside one of them names an address all the same. */
+static const json_t *schema_keyword(const json_t *schema, const char *kw, const char *key,
+                                    const json_t *root, int depth)
+{
+    if (depth > 16)
+        return NULL;
+    schema = deref(schema, root);
+    if (!json_is_object(schema))
+        return NULL;
+    const json_t *v = json_object_get(schema, kw);
+    if (v && key)
+        v = json_object_get(v, key);
+    if (json_is_object(v))
+        return v;
+    static const char *const combinators[] = {"allOf", "anyOf", "oneOf", NULL};
+    for (size_t c = 0; combinators[c]; c++) {
+        size_t i;
+        const json_t *sub;
+        json_array_foreach(json_object_get(schema, combinators[c]), i, sub) {
+            const json_t *found = schema_keyword(sub, kw, key, root, depth + 1);
+            if (found)
+                return found;
+        }
+    }
+    return NULL;
+}
+
 /* The schema of member key of an object described by schema, or NULL. */
 static const json_t *member_schema(const json_t *schema, const char *key, const json_t *root)
 {
-    schema = deref(schema, root);
-    const json_t *sub = json_object_get(json_object_get(schema, "properties"), key);
-    if (!sub) {
-        sub = json_object_get(schema, "additionalProperties");
-        if (!json_is_object(sub))
-            sub = NULL;
-    }
-    return sub;
+    const json_t *sub = schema_keyword(schema, "properties", key, root, 0);
+    return sub ? sub : schema_keyword(schema, "additionalProperties", NULL, root, 0);
 }
 
 /* Appends to path the first address field whose value differs between
@@ -432,7 +456,7 @@ static int address_changed(const json_t *old, const json_t *cur, const json_t *s
             }
         }
     } else if (json_is_array(old) || json_is_array(cur)) {
-        const json_t *items = json_object_get(deref(schema, root), "items");
+        const json_t *items = schema_keyword(schema, "items", NULL, root, 0);
         size_t n = json_array_size(old) > json_array_size(cur) ? json_array_size(old)
                                                               : json_array_size(cur);
         for (size_t i = 0; i < n; i++) {

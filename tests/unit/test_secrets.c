@@ -731,6 +731,19 @@ static void test_unmask_update(void **state)
                   "d", "d", schema, "connection_config.password", "connection_config.mirrors[0] changes");
     expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
                   "d", "d", schema, "", NULL);
+    /* a schema composed of parts: properties and items given in an allOf
+     * (or $ref'd) branch of the object's schema are followed too */
+    const char *schema3 =
+        "{\"$defs\": {\"base\": {\"properties\": {\"peer\": {\"type\": \"string\", \"format\": \"hostname\"}}},"
+        "  \"list\": {\"items\": {\"type\": \"string\", \"format\": \"ipv4\"}}},"
+        " \"allOf\": [{\"$ref\": \"#/$defs/base\"},"
+        "  {\"properties\": {\"mirrors\": {\"allOf\": [{\"$ref\": \"#/$defs/list\"}]}}}]}";
+    expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"b\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
+                  "d", "d", schema3, "connection_config.password", "connection_config.peer changes");
+    expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.2\"], \"password\": \"********\"}",
+                  "d", "d", schema3, "connection_config.password", "connection_config.mirrors[0] changes");
+    expect_unmask(old2, "{\"target\": \"https://a/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
+                  "d", "d", schema3, "", NULL);
     /* without the schema those are no addresses by name */
     expect_unmask(old2, "{\"target\": \"https://b/x\", \"peer\": \"a\", \"mirrors\": [\"10.0.0.1\"], \"password\": \"********\"}",
                   "d", "d", NULL, "", NULL);

@@ -591,7 +591,9 @@ char *cd_secret_scrub(const cd_secret_set *set, const char *text)
      * "a\/b"), and escaped twice (a JSON body logged inside a JSON string);
      * percent-encoded (of the text, or of its JSON reading); JSON inside a
      * percent-encoded query. Base64 words are decoded from the text and
-     * from its most decoded reading. A reading is made only when the text
+     * from every reading that decodes a '\\' ("dXNl\\/cjpw" is one word
+     * only once its slash is unescaped, twice for a JSON body logged inside
+     * a JSON string) or a '%'. A reading is made only when the text
      * holds a '\\' or '%' to decode. */
     view json = {0}, json2 = {0}, url = {0}, url_json = {0};
     find_all(set, &raw, &mk);
@@ -600,14 +602,18 @@ char *cd_secret_scrub(const cd_secret_set *set, const char *text)
     const view *base = &raw;
     if (has_json) {
         find_all(set, &json, &mk);
-        if (json_unescape(&json, &json2))
+        if (json_unescape(&json, &json2)) {
             find_all(set, &json2, &mk);
+            find_base64(set, &json2, &mk);
+        }
         base = &json;
     }
     if (url_unescape(base, &url)) {
         find_all(set, &url, &mk);
-        if (json_unescape(&url, &url_json))
+        if (json_unescape(&url, &url_json)) {
             find_all(set, &url_json, &mk);
+            find_base64(set, &url_json, &mk);
+        }
         base = &url;
     }
     if (base != &raw)

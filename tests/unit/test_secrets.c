@@ -549,6 +549,21 @@ static void test_scrub_base64(void **state)
     free(enc);
     cd_secret_set_free(set);
 
+    /* a JSON body with escaped slashes (PHP's json_encode) logged inside
+     * a JSON string: the word is whole only in the text's second JSON
+     * reading, and the value's base64 has a '/' in its middle */
+    set = cd_secret_set_new();
+    cd_secret_set_add(set, "s3cr?t?value", 12);
+    enc = b64("u:s3cr?t?value", 14, 0);
+    assert_string_equal(enc, "dTpzM2NyP3Q/dmFsdWU=");
+    free(enc);
+    scrubs_to(set, "{\"log\":\"{\\\"Authorization\\\":\\\"Basic dTpzM2NyP3Q\\\\\\/dmFsdWU=\\\"}\"}",
+              "{\"log\":\"{\\\"Authorization\\\":\\\"Basic ********\\\"}\"}");
+    /* and that JSON percent-encoded in a query */
+    scrubs_to(set, "?q=%7B%22a%22%3A%22Basic%20dTpzM2NyP3Q%5C%2FdmFsdWU%3D%22%7D&n=1",
+              "?q=%7B%22a%22%3A%22Basic%20********%22%7D&n=1");
+    cd_secret_set_free(set);
+
     /* a value too short to be masked is not masked encoded either */
     set = cd_secret_set_new();
     cd_secret_set_add(set, "p+w", 3);

@@ -308,7 +308,8 @@ static const char *const trust_names[] = {"cabundle",   "cacert",        "cafile
 /* 1 when the name's last word, or its last two words run together, is an
  * address word, or the name is a trust name. Words are split at anything
  * but letters and digits and where a lower-case letter or digit meets an
- * upper-case one: base_url, sftp-host, baseURL, host_name. */
+ * upper-case one, or before the last upper-case letter of a run followed
+ * by lower-case ones: base_url, sftp-host, baseURL, host_name, SFTPHost. */
 int cd_api_name_is_address(const char *key)
 {
     char squashed[64];
@@ -326,8 +327,13 @@ int cd_api_name_is_address(const char *key)
     for (const char *p = key;; p++) {
         unsigned char c = (unsigned char)*p;
         int alnum = c && isalnum(c);
+        /* "baseURL", "sftp2Host"; and at the end of an upper-case run
+         * when a word in lower case follows ("SFTPHost", "APIEndpoint",
+         * but "URLs" is one word) */
         int split = alnum && in_word && isupper(c) && p > key &&
-                    (islower((unsigned char)p[-1]) || isdigit((unsigned char)p[-1]));
+                    (islower((unsigned char)p[-1]) || isdigit((unsigned char)p[-1]) ||
+                     (isupper((unsigned char)p[-1]) && islower((unsigned char)p[1]) &&
+                      islower((unsigned char)p[2])));
         if ((!alnum || split) && in_word) {
             cur[n] = '\0';
             memcpy(prev, last, sizeof prev);

@@ -55,7 +55,7 @@ int cd_api_unmask_update(json_t *newcfg, const json_t *oldcfg, const char *prefi
                          json_t *errors);
 
 /* 1 when a connection_config field name is an address by the name rule
- * above (base_url, sftp_host, baseURL, host_name, ports), else 0. */
+ * above (base_url, sftp_host, baseURL, SFTPHost, host_name, ports), else 0. */
 int cd_api_name_is_address(const char *key);
 
 /* The driver a connector row runs: its "driver", else lower-case

@@ -634,11 +634,15 @@ static void test_address_names(void **state)
                                       "dsn", "conninfo", "domain", "redirect_uri",
                                       /* which server is the right one */
                                       "host_key_sha256", "known_hosts_file", "ca_bundle",
-                                      "sslrootcert", "CA-Cert", "fingerprint"};
+                                      "sslrootcert", "CA-Cert", "fingerprint",
+                                      /* an acronym before the last word */
+                                      "SFTPHost", "APIEndpoint", "DBHost", "HTTPSProxy",
+                                      "sftpURLs", "URLs"};
     static const char *const no[] = {"password", "username", "report", "export", "host_header_name",
                                      "remote_path", "support", "urlencode", "hostile", "api_key",
                                      "", "_", "timeout_seconds", "url_template",
-                                     "signer_key", "ca", "key_fingerprint_header"};
+                                     "signer_key", "ca", "key_fingerprint_header",
+                                     "APIKey", "SFTPUser", "URLTemplate", "HOSTile"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (!cd_api_name_is_address(yes[i]))
             fail_msg("%s is an address field", yes[i]);

@@ -23,7 +23,7 @@
 #define SECRET_MIN_SCRUB 4
 #define SECRET_MASK "********"
 /* The longest encoded form of a value, in bytes for each of its bytes. */
-#define SECRET_MAX_EXPANSION 7
+#define SECRET_MAX_EXPANSION 8
 /* Bounds the walk of a driver's schema: "$ref" may point back at itself. */
 #define SCHEMA_MAX_DEPTH 64
 
@@ -255,8 +255,9 @@ size_t cd_secret_longest(const cd_secret_set *set)
 {
     if (!set || !set->count)
         return 0;
-    /* Kept longest first. The longest encoded form is JSON inside JSON,
-     * a control character written \\u001f: 7 bytes for each byte. A
+    /* Kept longest first. The longest encoded form searched is JSON
+     * inside a percent-encoding, a control character written %5Cu001f:
+     * 8 bytes for each byte (JSON inside JSON, \\u001f, is 7). A
      * Basic credential's base64 needs 4 for 3, and only the part that
      * encodes the value must lie before a cut. */
     return set->values[0].len * SECRET_MAX_EXPANSION;

@@ -45,8 +45,8 @@ void cd_secret_set_add(cd_secret_set *set, const char *value, size_t len);
 char *cd_secret_scrub(const cd_secret_set *set, const char *text);
 
 /* How far the encoded form of a value in set can reach (0: none, or set
- * NULL): 7 bytes for each byte of the longest value (JSON inside JSON,
- * \\u001f). Text cut to a bound must be scrubbed with that much beyond
+ * NULL): 8 bytes for each byte of the longest value (JSON inside a
+ * percent-encoding, %5Cu001f). Text cut to a bound must be scrubbed with that much beyond
  * the bound, or a value crossing the cut escapes as its prefix. */
 size_t cd_secret_longest(const cd_secret_set *set);
 

@@ -122,6 +122,11 @@ static void mask_marked(json_t *node, const cd_secret_set *marked, int depth)
 
 void cd_api_mask_config(json_t *config, const json_t *schema)
 {
+    if (!schema) {
+        /* the driver is not loaded: no one can tell its secrets by name */
+        cd_api_mask_all(config);
+        return;
+    }
     /* Fields marked writeOnly through a $ref or in a branch of allOf, anyOf
      * or oneOf: the runner's scrubber finds them (secrets.c follows those),
      * so the API must mask them too. Collected before masking changes the

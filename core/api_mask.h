@@ -13,7 +13,9 @@
 
 #include <jansson.h>
 
-/* Masks config in place. schema may be NULL (name heuristics). */
+/* Masks config in place. schema may be NULL (the driver not loaded):
+ * every value but references, nulls and booleans is then masked, as
+ * cd_api_mask_all does. */
 void cd_api_mask_config(json_t *config, const json_t *schema);
 
 /* Every value in node but secret references, nulls and booleans becomes

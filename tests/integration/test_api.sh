@@ -537,6 +537,12 @@ req GET "/connectors/$gone"
 expect 200 "read a connector of a driver not loaded"
 assert_eq '{"nested": {"codes": ["********", "********"], "shared": "********"}, "ok": true, "pin": "********", "rows": "********"}' \
     "$(jq_ 'json.dumps(d["connector"]["connection_config"], sort_keys=True)')" "GET masks every value but booleans"
+# the list as well (it masked by field names: "pin" and "shared" were shown as typed)
+req GET "/connectors?q=Gone%20Driver"
+expect 200 "list a connector of a driver not loaded"
+assert_eq '{"nested": {"codes": ["********", "********"], "shared": "********"}, "ok": true, "pin": "********", "rows": "********"}' \
+    "$(jq_ 'json.dumps([c for c in d["connectors"] if c["name"] == "Gone Driver"][0]["connection_config"], sort_keys=True)')" \
+    "the list masks every value but booleans"
 req DELETE "/connectors/$gone"
 expect 200 "delete a connector of a driver not loaded"
 assert_eq '{"ok": true, "pin": "********", "rows": "********", "nested": {"codes": ["********", "********"], "shared": "********"}}' \

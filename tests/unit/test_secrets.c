@@ -816,6 +816,27 @@ static void test_unmask_update(void **state)
                   "no value is stored");
 }
 
+/* Without the driver's schema (its plugin not loaded) no name tells a
+ * secret: every value but references, nulls and booleans is masked, as
+ * GET /connectors/{id} shows it (GET /connectors masked by names). */
+static void test_mask_config_no_schema(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *cfg = json_loads("{\"rows\": 1, \"pin\": \"4321\", \"ok\": true, \"n\": null,"
+                             " \"ref\": {\"secret\": \"env:X\"},"
+                             " \"nested\": {\"shared\": \"s\", \"codes\": [98765, \"x\", false]}}",
+                             0, &jerr);
+    assert_non_null(cfg);
+    cd_api_mask_config(cfg, NULL);
+    char *s = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "{\"n\":null,\"nested\":{\"codes\":[\"********\",\"********\",false],"
+                           "\"shared\":\"********\"},\"ok\":true,\"pin\":\"********\","
+                           "\"ref\":{\"secret\":\"env:X\"},\"rows\":\"********\"}");
+    free(s);
+    json_decref(cfg);
+}
+
 static void test_collect_marked(void **state)
 {
     json_error_t jerr;
@@ -871,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_scrub_linear),
         cmocka_unit_test(test_address_names),
         cmocka_unit_test(test_unmask_update),
+        cmocka_unit_test(test_mask_config_no_schema),
         cmocka_unit_test(test_collect_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

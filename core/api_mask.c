@@ -14,15 +14,16 @@ static int name_looks_secret(const char *key)
 {
     static const char *const words[] = {"password", "passwd", "secret", "token", "key",
                                         "passphrase", "conninfo", "credential", NULL};
-    char lower[64];
-    size_t n = 0;
-    for (; key[n] && n < sizeof lower - 1; n++)
-        lower[n] = (char)tolower((unsigned char)key[n]);
-    lower[n] = '\0';
-    for (size_t i = 0; words[i]; i++)
-        if (strstr(lower, words[i]))
-            return 1;
-    return 0;
+    /* the whole name: a word past a fixed length ("..._account_password")
+     * still counts */
+    char *lower = cd_xstrdup(key);
+    for (char *p = lower; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    int found = 0;
+    for (size_t i = 0; words[i] && !found; i++)
+        found = strstr(lower, words[i]) != NULL;
+    free(lower);
+    return found;
 }
 
 static void mask_value(json_t *parent_obj, const char *key, json_t *v)

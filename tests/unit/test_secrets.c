@@ -819,7 +819,7 @@ static void test_unmask_update(void **state)
 /* Without the driver's schema (its plugin not loaded) no name tells a
  * secret: every value but references, nulls and booleans is masked, as
  * GET /connectors/{id} shows it (GET /connectors masked by names). */
-static void test_mask_config_no_schema(void **state)
+static void test_mask_config_names(void **state)
 {
     (void)state;
     json_error_t jerr;
@@ -835,6 +835,21 @@ static void test_mask_config_no_schema(void **state)
                            "\"ref\":{\"secret\":\"env:X\"},\"rows\":\"********\"}");
     free(s);
     json_decref(cfg);
+    /* with a schema, a field it does not describe is judged by its whole
+     * name, however long */
+    json_t *schema = json_loads("{\"properties\": {\"rows\": {\"type\": \"integer\"}}}", 0, &jerr);
+    cfg = json_loads("{\"rows\": 1, \"merchant_configuration_for_the_primary_settlement_account_"
+                     "password\": \"pw-long-name\", \"note\": \"n\"}",
+                     0, &jerr);
+    assert_non_null(schema);
+    assert_non_null(cfg);
+    cd_api_mask_config(cfg, schema);
+    s = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "{\"merchant_configuration_for_the_primary_settlement_account_password\":"
+                           "\"********\",\"note\":\"n\",\"rows\":1}");
+    free(s);
+    json_decref(cfg);
+    json_decref(schema);
 }
 
 static void test_collect_marked(void **state)
@@ -892,7 +907,7 @@ int main(void)
         cmocka_unit_test(test_scrub_linear),
         cmocka_unit_test(test_address_names),
         cmocka_unit_test(test_unmask_update),
-        cmocka_unit_test(test_mask_config_no_schema),
+        cmocka_unit_test(test_mask_config_names),
         cmocka_unit_test(test_collect_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

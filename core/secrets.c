@@ -561,6 +561,8 @@ static void find_base64(const cd_secret_set *set, const view *v, marks *mk)
         if ((end - start) * 6 / 8 < set->values[set->count - 1].len)
             continue;
         if (cap < end - start) {
+            if (buf)
+                explicit_bzero(buf, cap); /* may hold a decoded value */
             cap = end - start;
             free(buf);
             buf = cd_xmalloc(cap);

@@ -332,10 +332,10 @@ static long hex4(const unsigned char *p)
     return u;
 }
 
-/* src with JSON string escapes decoded: \" \\ \/ \b \f \n \r \t, \uXXXX
- * in either case (a surrogate pair as one character) as UTF-8. Anything
- * else, a lone surrogate included, stays as written. Returns 1 if some
- * escape was decoded (out is then set), else 0. */
+/* src with JSON string escapes decoded: \" \\ \/ \b \f \n \r \t, and \u with
+ * four hex digits in either case (a surrogate pair as one character) as
+ * UTF-8. Anything else, a lone surrogate included, stays as written.
+ * Returns 1 if some escape was decoded (out is then set), else 0. */
 static int json_unescape(const view *src, view *out)
 {
     const unsigned char *d = src->d;

@@ -44,6 +44,7 @@ typedef struct slot {
     int pid_recorded;    /* runner_pid is in the run row */
     int channel;         /* the runner reports to us (runner_channel.h), not to the database */
     stop_reason stop;
+    int ended;           /* the runner is gone; its run is still to be settled (collect_end) */
     char *cancelled_by;
     json_t *verdict;     /* what the runner decided, through its channel */
 } slot;
@@ -158,14 +159,29 @@ static slot *free_slot(cd_dispatcher *d)
     return NULL;
 }
 
-static void settle(cd_dispatcher *d, PGconn *conn, slot *s, const char *reason, int retryable)
+static int conn_ok(PGconn *conn) { return conn && PQstatus(conn) == CONNECTION_OK; }
+
+/* After a write that failed: -1 when the connection went away (the run is
+ * settled again once it is back), 0 when the failure was the statement's
+ * (logged; the run's lease runs out and it is rescued). */
+static int settle_failed(PGconn *conn, const slot *s, char *err)
+{
+    int lost = !conn_ok(conn);
+    cd_error("run %lld: %s%s", (long long)s->run_id, err,
+             lost ? " (settled again once the database connection is back)" : "");
+    free(err);
+    return lost ? -1 : 0;
+}
+
+/* 0 settled (or not ours to settle any more), -1 the database connection
+ * is gone: try again later. */
+static int settle(cd_dispatcher *d, PGconn *conn, slot *s, const char *reason, int retryable)
 {
     char *err = NULL;
     if (cd_runs_fail_or_retry(conn, d->cfg, s->run_id, s->attempt, s->max_attempts, reason,
-                              retryable, NULL, &err) < 0) {
-        cd_error("run %lld: %s", (long long)s->run_id, err);
-        free(err);
-    }
+                              retryable, NULL, &err) < 0)
+        return settle_failed(conn, s, err);
+    return 0;
 }
 
 /* Starts the runner of a claimed run in slot s. 0, or -1 with *err (the
@@ -351,18 +367,31 @@ void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n
     }
 }
 
-/* The run's fate once its runner is gone. Exit 0 means the runner settled
- * the run itself (finalized or requeued). */
-static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
+/* Once its runner is gone: reads what it left in its pipes. Its run is
+ * settled next (settle_slot), at once or, while the database connection is
+ * away, once it is back: the slot stays taken, and the run's lease renewed,
+ * until then. */
+static void collect_end(cd_dispatcher *d, slot *s)
 {
     /* Everything the runner wrote is in the pipe by now; what a process it
      * left behind might still write is not waited for. */
     cd_child_drain_rest(&s->child);
     handle_channel(d, s);
     cd_child_close_channel(&s->child);
+    s->ended = 1;
+}
+
+/* The run's fate once its runner is gone. Exit 0 means the runner settled
+ * the run itself (finalized or requeued). 0 settled, -1 the database
+ * connection is gone (the slot is kept, to settle the run again). */
+static int settle_slot(cd_dispatcher *d, PGconn *conn, slot *s)
+{
+    if (s->stop != STOP_LOST && !conn_ok(conn))
+        return -1;
     cd_child *c = &s->child;
     int clean = c->exited && c->exit_code == 0;
     const char *op = s->verdict ? json_string_value(json_object_get(s->verdict, "op")) : NULL;
+    int rc = 0;
     if (s->stop == STOP_LOST) {
         cd_warn("run %lld: its runner here was stopped and its outcome dropped: the run is "
                 "no longer this worker's", (long long)s->run_id);
@@ -380,54 +409,66 @@ static void finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
     } else if (clean && s->verdict) {
         char *err = NULL;
         if (cd_channel_apply_verdict(conn, s->run_id, s->verdict, &err) < 0) {
-            /* Still RUNNING: our heartbeat no longer renews it, so its lease
-             * runs out and it is rescued. */
-            cd_error("run %lld: settling it as its runner decided: %s", (long long)s->run_id,
-                     err);
+            /* Still RUNNING: our heartbeat no longer renews it once the slot
+             * is free, so its lease runs out and it is rescued. */
+            char *why = cd_sprintf("settling it as its runner decided: %s", err);
             free(err);
+            rc = settle_failed(conn, s, why);
         }
     } else if (clean && s->channel) {
         /* No verdict: the runner committed its records and its run row
          * itself (then this finds the run settled and does nothing), or its
          * driver called exit() before the runner could settle it. */
-        settle(d, conn, s, "runner exited without settling the run (did the driver call exit()?)",
-               1);
+        rc = settle(d, conn, s,
+                    "runner exited without settling the run (did the driver call exit()?)", 1);
     } else if (!clean) {
         if (s->stop == STOP_HANDBACK) {
             char *err = NULL;
             if (cd_runs_requeue(conn, s->run_id, s->attempt,
-                                "handed back: the worker is shutting down", NULL, 0, 0, &err) < 0) {
-                cd_error("run %lld: %s", (long long)s->run_id, err);
-                free(err);
-            }
+                                "handed back: the worker is shutting down", NULL, 0, 0, &err) < 0)
+                rc = settle_failed(conn, s, err);
         } else if (s->stop == STOP_CANCEL) {
             /* killed after the grace: still the cancel that was asked for */
             char *reason = cd_sprintf("cancelled by %s", s->cancelled_by ? s->cancelled_by : "USER");
             char *err = NULL;
-            if (cd_runs_cancelled(conn, s->run_id, s->attempt, reason, NULL, &err) < 0) {
-                cd_error("run %lld: %s", (long long)s->run_id, err);
-                free(err);
-            }
+            if (cd_runs_cancelled(conn, s->run_id, s->attempt, reason, NULL, &err) < 0)
+                rc = settle_failed(conn, s, err);
             free(reason);
         } else if (s->stop == STOP_FLOOD) {
             char *reason = cd_sprintf("runner stopped: it wrote a message of more than %zu bytes "
                                       "to the worker",
                                       (size_t)CD_CHANNEL_MAX_MESSAGE);
-            settle(d, conn, s, reason, 0);
+            rc = settle(d, conn, s, reason, 0);
             free(reason);
         } else {
             c->timed_out = s->stop == STOP_TIMEOUT;
             char *reason = cd_child_failure_reason(c, s->timeout_s);
-            settle(d, conn, s, reason ? reason : "runner ended without settling the run", 1);
+            rc = settle(d, conn, s, reason ? reason : "runner ended without settling the run", 1);
             free(reason);
         }
     }
+    return rc;
+}
+
+static void release_slot(cd_dispatcher *d, slot *s)
+{
     free(s->cancelled_by);
     json_decref(s->verdict);
     memset(s, 0, sizeof *s);
     s->child.stderr_fd = -1;
     s->child.channel_fd = -1;
     d->running--;
+}
+
+/* Collects the end of the runner of s, and settles its run if it can. 1
+ * when the slot is free again. */
+static int finish_slot(cd_dispatcher *d, PGconn *conn, slot *s)
+{
+    collect_end(d, s);
+    if (settle_slot(d, conn, s) != 0)
+        return 0;
+    release_slot(d, s);
+    return 1;
 }
 
 int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
@@ -438,28 +479,33 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
         slot *s = &d->slots[i];
         if (!s->used)
             continue;
+        if (s->ended) {
+            /* Its run could not be settled while the database was away. */
+            if (settle_slot(d, conn, s) == 0) {
+                release_slot(d, s);
+                ended++;
+            }
+            continue;
+        }
         int status;
         if (s->child.zygote) {
             int taken = cd_zygote_take_exit(s->child.zygote, s->child.pid, &status);
             if (taken) {
                 cd_child_set_status(&s->child, status);
                 s->child.lost = taken == 2;
-                finish_slot(d, conn, s);
-                ended++;
+                ended += finish_slot(d, conn, s);
                 continue;
             }
         }
         int r = s->child.zygote ? 0 : cd_child_try_reap(&s->child);
         if (r == 1) {
-            finish_slot(d, conn, s);
-            ended++;
+            ended += finish_slot(d, conn, s);
             continue;
         }
         if (r < 0) {
             s->child.exited = 1;
             s->child.exit_code = 255;
-            finish_slot(d, conn, s);
-            ended++;
+            ended += finish_slot(d, conn, s);
             continue;
         }
         if (!s->child.term_sent_ms) {
@@ -479,7 +525,7 @@ int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn)
 /* A runner whose pid is still to be written: it has lasted a second. */
 static int pid_due(const slot *s, int64_t now)
 {
-    return s->used && !s->pid_recorded && now - s->child.started_ms >= 1000;
+    return s->used && !s->ended && !s->pid_recorded && now - s->child.started_ms >= 1000;
 }
 
 int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
@@ -526,7 +572,7 @@ static slot *stop_runner(cd_dispatcher *d, int64_t id, int attempt, stop_reason 
 {
     for (size_t k = 0; k < d->nslots; k++) {
         slot *s = &d->slots[k];
-        if (!s->used || s->run_id != id || s->stop != STOP_NONE ||
+        if (!s->used || s->ended || s->run_id != id || s->stop != STOP_NONE ||
             (attempt && s->attempt != attempt))
             continue;
         s->stop = why;
@@ -784,7 +830,7 @@ void cd_dispatcher_hand_back_all(cd_dispatcher *d)
         /* A run already being stopped (cancelled, past its deadline) ends
          * as such: handing it back would run it again, for a whole new
          * timeout. */
-        if (!s->used || s->stop != STOP_NONE)
+        if (!s->used || s->ended || s->stop != STOP_NONE)
             continue;
         s->stop = STOP_HANDBACK;
         cd_child_signal(&s->child, SIGINT);

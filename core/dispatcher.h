@@ -34,8 +34,10 @@ void cd_dispatcher_readable(cd_dispatcher *d, const struct pollfd *fds, size_t n
 
 /* Reaps ended children and settles their runs; enforces deadlines and kill
  * escalation. Ends the round: the log lines read and the runs ended in it
- * are stored and finalized together, one statement each. Returns how many
- * children ended. */
+ * are stored and finalized together, one statement each. conn may be NULL
+ * or broken: a run that cannot be settled then keeps its slot (and its
+ * lease, renewed by the heartbeat) until a later call with a working
+ * connection. Returns how many slots became free. */
 int cd_dispatcher_reap(cd_dispatcher *d, PGconn *conn);
 
 /* Records runner_pid for the runs whose runner has lasted a second and is

@@ -456,7 +456,9 @@ static int loop(serve_state *st)
         if (st->listen && first_child > 1 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
             drain_notifications(st, &claim_now, &check_cancels);
         cd_dispatcher_readable(st->dispatcher, fds + first_child, n - first_child);
-        if (st->conn && cd_dispatcher_reap(st->dispatcher, st->conn) > 0)
+        /* Without a database connection too: deadlines and kills go on,
+         * and runs that end then are settled once it is back. */
+        if (cd_dispatcher_reap(st->dispatcher, st->conn) > 0)
             claim_now = 1;
     }
 }

@@ -325,4 +325,52 @@ a=$(ticks); sleep 5; b=$(ticks)
 hz=$(getconf CLK_TCK)
 echo "idle CPU over 5 s: $(( (b - a) * 1000 / hz )) ms"
 [ $(( (b - a) * 1000 / hz )) -le 250 ] || cd_fail "idle worker used $(( (b - a) * 1000 / hz )) ms of CPU in 5 s"
+runner_ended() { # pid: within 10 s it has exited (dead, or a zombie its parent has not reaped)
+    local i state
+    for i in $(seq 1 100); do
+        state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo gone)
+        case "$state" in gone | Z | X) return 0 ;; esac
+        sleep 0.1
+    done
+    return 1
+}
+drop_worker_conn() { # terminates the loop's database connection of the (one) running worker
+    q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'connectord-worker'" >/dev/null
+}
+
+echo "== the worker's database connection drops while a run ends: the run's own outcome is kept"
+dr=$(add dr '{"rows": 8, "seed": 1, "bank": "DR", "sleep_ms": 250, "fail": "transient", "auto_retry": true, "retry_count": 1}')
+id=$(queue "$dr")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "dr running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+kill -STOP "${SERVE_PID[w3]}"
+drop_worker_conn
+runner_ended "$runner" || cd_fail "dr's runner did not end"
+kill -CONT "${SERVE_PID[w3]}"
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "dr settled"
+assert_eq "1|source went away after 8 rows
+2|source went away after 8 rows" "$(q "SELECT attempt, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $id ORDER BY attempt")" \
+    "each attempt's own error, not \"worker lost\""
+
+echo "   the same while it hands a run back at shutdown: the run is queued again, not lost"
+dh=$(add dh '{"rows": 40, "seed": 1, "bank": "DH", "sleep_ms": 250}')
+id=$(queue "$dh")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "dh running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+pid=${SERVE_PID[w3]}
+kill -TERM "$pid"
+wait_log w3 "stopping: no new runs" 10
+kill -STOP "$pid"
+drop_worker_conn
+kill -INT "$runner" # as the worker's hand-back would, while its connection is gone
+runner_ended "$runner" || cd_fail "dh's runner did not end"
+kill -CONT "$pid"
+serve_stop w3 TERM
+assert_eq "QUEUED|1" "$(q "SELECT status, attempt FROM sp_v2_connector_runs WHERE id = $id")" "handed back, not left RUNNING"
+assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "handed back" "reason"
+serve_start w5 "$CFG"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "the handed-back run ran again"
+assert_eq "1|40" "$(q "SELECT attempt, (SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'DH') FROM sp_v2_connector_runs WHERE id = $id")" \
+    "its first attempt, its rows once"
+serve_stop w5
 echo "dispatcher checks passed"

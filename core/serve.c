@@ -347,6 +347,7 @@ static void report_status(serve_state *st)
 static int loop(serve_state *st)
 {
     int64_t last_tick = 0, last_beat = 0, last_rescue = 0, last_cancel = 0, last_status = 0;
+    int64_t last_watchdog = 0;
     int64_t last_prune = cd_now_ms() - 3600 * 1000; /* prune once at start, then hourly */
     int claim_now = 1, check_cancels = 0;
     for (;;) {
@@ -435,7 +436,13 @@ static int loop(serve_state *st)
             last_status = now_ms;
             report_status(st);
         }
-        sd_notify(0, "WATCHDOG=1");
+        /* Once a second is plenty (WatchdogSec is a minute); the loop turns
+         * for every read of a runner's pipes, and a driver writing a lot
+         * would otherwise send systemd a message per read. */
+        if (now_ms - last_watchdog >= 1000) {
+            last_watchdog = now_ms;
+            sd_notify(0, "WATCHDOG=1");
+        }
 
         struct pollfd fds[MAX_POLL];
         size_t n = 0;

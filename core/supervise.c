@@ -259,7 +259,9 @@ static void take_line(cd_child *c)
  * however the reads cut it. */
 int cd_child_drain(cd_child *c)
 {
-    char buf[4096];
+    /* A pipe's worth at once: a read per page would make a driver that
+     * writes a lot wait on the worker's loop for every 4 KiB. */
+    char buf[CD_CHILD_READ_MAX];
     ssize_t n;
     do
         n = read(c->stderr_fd, buf, sizeof buf);
@@ -293,9 +295,10 @@ int cd_child_drain(cd_child *c)
 
 void cd_child_drain_rest(cd_child *c)
 {
-    /* 64 KiB, a default pipe's capacity: everything the runner wrote before
-     * it ended. A process it left behind that keeps writing is cut off. */
-    for (int reads = 0; reads < 16 && c->stderr_fd >= 0 && cd_child_drain(c) == 1; reads++)
+    /* A default pipe's capacity (64 KiB, one read): everything the runner
+     * wrote before it ended. A process it left behind that keeps writing is
+     * cut off. */
+    for (int reads = 0; reads < 4 && c->stderr_fd >= 0 && cd_child_drain(c) == 1; reads++)
         ;
     if (c->stderr_fd >= 0) { /* still open: a process the runner left holds it */
         take_line(c);

@@ -65,6 +65,9 @@ char *cd_child_failure_reason(const cd_child *child, int timeout_s);
  * to a journal that cannot keep up. The rest is read and counted. */
 #define CD_CHILD_ECHO_MAX ((uint64_t)1 << 20)
 
+/* The most one cd_child_drain reads: a default pipe's capacity. */
+#define CD_CHILD_READ_MAX 65536
+
 /* Non-blocking pieces, for a dispatcher that watches many children: */
 /* Reads what is available on the child's stderr pipe (echoing it), never
  * blocking: 1 read something, 0 nothing there now, -1 the pipe is closed. */

@@ -31,7 +31,25 @@ queue() { # connector [timeout_seconds] -> run id
 }
 ppid_of() { awk '/^PPid:/ {print $2}' "/proc/$1/status"; }
 
-serve_start w1 "$CFG"
+# The worker talks to a stand-in for systemd's notify socket: how often it
+# pets the watchdog is counted.
+python3 - "$CD_TEST_TMP/notify.sock" "$CD_TEST_TMP/watchdog.count" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+n = 0
+while True:
+    if b"WATCHDOG=1" in s.recv(4096).split(b"\n"):
+        n += 1
+        with open(sys.argv[2] + ".new", "w") as f:
+            f.write(str(n))
+        os.replace(sys.argv[2] + ".new", sys.argv[2])
+PY
+notify_pid=$!
+trap 'kill "$notify_pid" 2>/dev/null; serve_stop_all; pg_tmp_stop' EXIT
+watchdogs() { cat "$CD_TEST_TMP/watchdog.count" 2>/dev/null || echo 0; }
+for i in $(seq 1 50); do [ -S "$CD_TEST_TMP/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$CD_TEST_TMP/notify.sock" serve_start w1 "$CFG"
 w1=${SERVE_PID[w1]}
 
 echo "== runners are forked by the worker's zygote, each in its own process group"
@@ -86,6 +104,20 @@ wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 
 assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "wrote a message of more than" "reason"
 grew=$(( $(hwm) - before ))
 [ "$grew" -lt 150000 ] || cd_fail "the worker's peak memory grew by $grew kB"
+kill -0 "$w1" || cd_fail "the worker died of the flood"
+
+echo "== a driver writing 64 MiB to stdout and stderr: the worker keeps up with it, the journal gets 1 MiB"
+wd0=$(watchdogs)
+t0=$SECONDS
+of=$(add outflood abi_misuse '{"mode": "out_flood", "mib": 64}')
+id=$(queue "$of" 15)
+wait_for "SELECT status NOT IN ('QUEUED', 'RUNNING') FROM sp_v2_connector_runs WHERE id = $id" 45 "flooding run settled"
+assert_eq "SUCCESS|" "$(q "SELECT status || '|' || COALESCE(error_message, '') FROM sp_v2_connector_runs WHERE id = $id")" \
+    "its run is not held up by the worker reading its output"
+elapsed=$((SECONDS - t0))
+wd=$(( $(watchdogs) - wd0 ))
+[ "$wd" -le $((elapsed + 3)) ] || cd_fail "the worker sent systemd $wd watchdog messages in $elapsed s"
+assert_contains "$(cat "$CD_TEST_TMP/serve-w1.log")" "bytes of its stderr were not echoed (more than 1048576)" "the echo is capped"
 kill -0 "$w1" || cd_fail "the worker died of the flood"
 
 echo "== a run cancelled whose runner then floods the channel still ends cancelled"

@@ -17,6 +17,8 @@
  *                (fd 4), then sleeps;
  *   cancel_flood waits (up to 60 s) until is_cancelled, then floods fd 4
  *                with 40 MiB;
+ *   out_flood    writes {"mib": N} MiB to stderr and as much to stdout, then
+ *                one row (a driver, or a library of its, gone verbose);
  *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
  *                load-path tests.
  * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
@@ -120,6 +122,18 @@ static int run_misuse(cd_run *run)
                 break;
         for (int i = 0; i < 60; i++)
             sleep(1);
+    } else if (mode && strcmp(mode, "out_flood") == 0) {
+        long long mib = json_integer_value(json_object_get(c, "mib"));
+        static char line[1 << 16];
+        memset(line, 'y', sizeof line);
+        line[sizeof line - 1] = '\n';
+        for (long long i = 0; i < mib * 16; i++) {
+            if (write(i % 2 ? STDOUT_FILENO : STDERR_FILENO, line, sizeof line) < 0)
+                break;
+        }
+        rc = host->records_begin(run, cols, 6);
+        if (rc == CD_OK)
+            rc = emit(run, "FLOOD1", "1.00", "", "");
     } else if (mode && strcmp(mode, "stdout") == 0) {
         printf("a driver talking on stdout\n");
         fflush(stdout);

@@ -121,6 +121,10 @@ void cd_dispatcher_free(cd_dispatcher *d)
 }
 
 size_t cd_dispatcher_running(const cd_dispatcher *d) { return d->running; }
+int cd_dispatcher_pending(const cd_dispatcher *d)
+{
+    return json_array_size(d->pending_logs) > 0 || json_array_size(d->pending_outcomes) > 0;
+}
 size_t cd_dispatcher_capacity(const cd_dispatcher *d) { return d->max; }
 void cd_dispatcher_stop_claiming(cd_dispatcher *d) { d->claiming = 0; }
 

@@ -68,6 +68,9 @@ void cd_dispatcher_hand_back_all(cd_dispatcher *d);
 void cd_dispatcher_reconfigure(cd_dispatcher *d, const cd_config *cfg);
 
 size_t cd_dispatcher_running(const cd_dispatcher *d);
+/* Non-zero while log lines or outcomes of ended runs wait to be written
+ * (the database connection was away at the end of their round). */
+int cd_dispatcher_pending(const cd_dispatcher *d);
 size_t cd_dispatcher_capacity(const cd_dispatcher *d);
 
 /* Stops claiming (graceful shutdown). */

@@ -359,7 +359,10 @@ static int loop(serve_state *st)
             lease_s = 3;
         int retention_days = (int)cd_config_int(st->cfg, "retention.days", 90, NULL);
         if (st->stopping) {
-            if (cd_dispatcher_running(st->dispatcher) == 0)
+            /* Not before what ended runs decided is written: a run whose
+             * outcome is dropped here stays RUNNING until its lease runs
+             * out, and is then rescued as "worker lost". */
+            if (cd_dispatcher_running(st->dispatcher) == 0 && !cd_dispatcher_pending(st->dispatcher))
                 return 0;
             if (!st->handed_back &&
                 now_ms - st->stop_started_ms >= (int64_t)st->shutdown_grace_s * 1000) {

@@ -372,5 +372,20 @@ serve_start w5 "$CFG"
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 40 "the handed-back run ran again"
 assert_eq "1|40" "$(q "SELECT attempt, (SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'DH') FROM sp_v2_connector_runs WHERE id = $id")" \
     "its first attempt, its rows once"
-serve_stop w5
+
+echo "   the same while a run ends on its own during shutdown: its outcome is written before the worker exits"
+dp=$(add dp '{"rows": 12, "seed": 1, "bank": "DP", "sleep_ms": 250, "fail": "permanent"}')
+id=$(queue "$dp")
+wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "dp running"
+runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+pid=${SERVE_PID[w5]}
+kill -TERM "$pid"
+wait_log w5 "stopping: no new runs" 10
+kill -STOP "$pid"
+drop_worker_conn
+runner_ended "$runner" || cd_fail "dp's runner did not end"
+kill -CONT "$pid"
+serve_stop w5 TERM
+assert_eq "FAILED|source sent garbage" "$(q "SELECT status || '|' || error_message FROM sp_v2_connector_runs WHERE id = $id")" \
+    "settled as its runner decided, not left RUNNING for a rescue"
 echo "dispatcher checks passed"

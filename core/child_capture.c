@@ -65,6 +65,9 @@ int cd_capture_run(char *const argv[], const char *input, int quiet_stderr, int 
     posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
     if (quiet_stderr)
         posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    /* Nothing else: what another thread holds without close-on-exec
+     * (libcurl's sockets) is not for driver code. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
     /* Its own group, so that what the driver starts is killed with it;
      * the worker's blocked signals are not the child's. */
     posix_spawnattr_t attr;

@@ -163,6 +163,11 @@ static int spawn_runner(cd_child *child, cd_zygote *zygote, const char *self_exe
         child->started_ms = cd_now_ms();
         return 0;
     }
+    /* Nothing else of ours: a descriptor another thread holds without
+     * close-on-exec (libcurl's sockets, an alert being sent) is not the
+     * driver's to have. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, row_json ? CD_CHANNEL_FD + 1
+                                                           : STDERR_FILENO + 1);
     /* The runner gets its own process group so that a kill reaches anything
      * a driver started. */
     posix_spawnattr_t attr;

@@ -65,6 +65,10 @@ cd_zygote *cd_zygote_start(const char *self_exe, char **err)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    /* Only that: the zygote lives long and every runner it forks would
+     * inherit whatever else the worker holds without close-on-exec at this
+     * moment (libcurl's sockets, while an alert is being sent). */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
     posix_spawnattr_t attr;
     cd_spawnattr_init_clean(&attr, 0);
     char parent_env[48];

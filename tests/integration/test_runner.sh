@@ -323,4 +323,14 @@ assert_eq FAILED "$(jget '["status"]' <<<"$out")" "the merge timed out on its lo
 assert_eq "3|1|1" "$(jget '["records_processed"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(jget '["details"]["rejected"]' <<<"$out")" \
     "processed, failed and rejected as received"
 
+echo "== the runner holds none of \`connectord run\`'s other descriptors"
+# fd 7: a descriptor without close-on-exec, as libcurl's sockets are
+fdc=$(add_connector fds BANK_API abi_misuse '{"mode": "fds"}')
+run_json "$fdc" --date 2025-10-02 7>>"$CD_TEST_TMP/held-by-run"
+assert_eq SUCCESS "$(jget '["status"]' <<<"$out")" "fds run ($(cat "$CD_TEST_TMP/run.err"))"
+id=$(jget '["id"]' <<<"$out")
+fdlog=$(q "SELECT string_agg(message, E'\n' ORDER BY id) FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'fd %'")
+assert_contains "$fdlog" "fd 2 -> pipe:" "the runner's stderr"
+assert_not_contains "$fdlog" "held-by-run" "the runner does not have the parent's descriptor"
+
 echo "all runner checks passed"

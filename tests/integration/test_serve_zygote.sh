@@ -49,7 +49,9 @@ notify_pid=$!
 trap 'kill "$notify_pid" 2>/dev/null; serve_stop_all; pg_tmp_stop' EXIT
 watchdogs() { cat "$CD_TEST_TMP/watchdog.count" 2>/dev/null || echo 0; }
 for i in $(seq 1 50); do [ -S "$CD_TEST_TMP/notify.sock" ] && break; sleep 0.1; done
-NOTIFY_SOCKET="$CD_TEST_TMP/notify.sock" serve_start w1 "$CFG"
+# fd 7: a descriptor the worker holds without close-on-exec, as libcurl's
+# sockets are while an alert is being sent.
+NOTIFY_SOCKET="$CD_TEST_TMP/notify.sock" serve_start w1 "$CFG" 7>>"$CD_TEST_TMP/held-by-the-worker"
 w1=${SERVE_PID[w1]}
 
 echo "== runners are forked by the worker's zygote, each in its own process group"
@@ -63,6 +65,17 @@ assert_contains "$(tr '\0' ' ' <"/proc/$zygote/cmdline")" "runner-zygote" "the r
 assert_eq "$runner" "$(awk '{print $5}' "/proc/$runner/stat")" "the runner leads its own process group"
 wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "slow run done"
 assert_eq 30 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE bank_name = 'SLOW'")" "its rows loaded"
+
+echo "== the zygote and its runners hold none of the worker's other descriptors"
+fds_of() { local f; for f in /proc/"$1"/fd/*; do readlink "$f" || true; done; }
+assert_contains "$(fds_of "$w1")" "held-by-the-worker" "the worker holds fd 7"
+assert_not_contains "$(fds_of "$zygote")" "held-by-the-worker" "the zygote does not"
+fd=$(add fds abi_misuse '{"mode": "fds"}')
+id=$(queue "$fd")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "fds run done"
+fdlog=$(q "SELECT string_agg(message, E'\n' ORDER BY id) FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'fd %'")
+assert_contains "$fdlog" "fd 4 -> pipe:" "the runner has its channel"
+assert_not_contains "$fdlog" "held-by-the-worker" "the runner does not have the worker's descriptor"
 
 echo "== the zygote binds every library symbol once; what its runners start does not inherit that"
 assert_contains "$(tr '\0' '\n' <"/proc/$zygote/environ")" "LD_BIND_NOW=1" "the zygote starts bound"

@@ -17,6 +17,8 @@
  *                (fd 4), then sleeps;
  *   cancel_flood waits (up to 60 s) until is_cancelled, then floods fd 4
  *                with 40 MiB;
+ *   fds          logs "fd N -> TARGET" for each descriptor it holds (what
+ *                the runner was started with, and its own), then one row;
  *   out_flood    writes {"mib": N} MiB to stderr and as much to stdout, then
  *                one row (a driver, or a library of its, gone verbose);
  *   rows         {"rows": [[bank_ref, amount], ...]}: plain rows, for the
@@ -24,6 +26,7 @@
  * The host's answers are logged ("rc <call> <code>") and otherwise ignored.
  */
 #include <connectord/plugin.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,6 +125,23 @@ static int run_misuse(cd_run *run)
                 break;
         for (int i = 0; i < 60; i++)
             sleep(1);
+    } else if (mode && strcmp(mode, "fds") == 0) {
+        DIR *dir = opendir("/proc/self/fd");
+        struct dirent *e;
+        while (dir && (e = readdir(dir)) != NULL) {
+            char path[300], target[512];
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+            ssize_t n = readlink(path, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = '\0';
+            host->log(run, CD_LOG_INFO, "fd %s -> %s", e->d_name, target);
+        }
+        if (dir)
+            closedir(dir);
+        rc = host->records_begin(run, cols, 6);
+        if (rc == CD_OK)
+            rc = emit(run, "FDS1", "1.00", "", "");
     } else if (mode && strcmp(mode, "out_flood") == 0) {
         long long mib = json_integer_value(json_object_get(c, "mib"));
         static char line[1 << 16];

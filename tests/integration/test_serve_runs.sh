@@ -339,7 +339,7 @@ drop_worker_conn() { # terminates the loop's database connection of the (one) ru
 }
 
 echo "== the worker's database connection drops while a run ends: the run's own outcome is kept"
-dr=$(add dr '{"rows": 8, "seed": 1, "bank": "DR", "sleep_ms": 250, "fail": "transient", "auto_retry": true, "retry_count": 1}')
+dr=$(add dr '{"rows": 16, "seed": 1, "bank": "DR", "sleep_ms": 250, "fail": "transient", "auto_retry": true, "retry_count": 1}')
 id=$(queue "$dr")
 wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "dr running"
 runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
@@ -348,8 +348,8 @@ drop_worker_conn
 runner_ended "$runner" || cd_fail "dr's runner did not end"
 kill -CONT "${SERVE_PID[w3]}"
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "dr settled"
-assert_eq "1|source went away after 8 rows
-2|source went away after 8 rows" "$(q "SELECT attempt, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $id ORDER BY attempt")" \
+assert_eq "1|source went away after 16 rows
+2|source went away after 16 rows" "$(q "SELECT attempt, error_message FROM sp_v2_connector_run_attempts WHERE run_id = $id ORDER BY attempt")" \
     "each attempt's own error, not \"worker lost\""
 
 echo "   the same while it hands a run back at shutdown: the run is queued again, not lost"
@@ -374,7 +374,7 @@ assert_eq "1|40" "$(q "SELECT attempt, (SELECT count(*) FROM sp_v2_bank_statemen
     "its first attempt, its rows once"
 
 echo "   the same while a run ends on its own during shutdown: its outcome is written before the worker exits"
-dp=$(add dp '{"rows": 12, "seed": 1, "bank": "DP", "sleep_ms": 250, "fail": "permanent"}')
+dp=$(add dp '{"rows": 16, "seed": 1, "bank": "DP", "sleep_ms": 250, "fail": "permanent"}')
 id=$(queue "$dp")
 wait_for "SELECT status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 10 "dp running"
 runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")

@@ -419,13 +419,16 @@ static int settle_slot(cd_dispatcher *d, PGconn *conn, slot *s)
             free(err);
             rc = settle_failed(conn, s, why);
         }
-    } else if (clean && s->channel) {
+    } else if (clean && s->channel && s->stop != STOP_HANDBACK && s->stop != STOP_CANCEL) {
         /* No verdict: the runner committed its records and its run row
          * itself (then this finds the run settled and does nothing), or its
          * driver called exit() before the runner could settle it. */
         rc = settle(d, conn, s,
                     "runner exited without settling the run (did the driver call exit()?)", 1);
-    } else if (!clean) {
+    } else if (!clean || s->channel) {
+        /* Ended unsettled, or stopped by us and then exited 0 without a
+         * verdict (a driver whose own SIGTERM or SIGINT handler exits): the
+         * stop that was asked for is what the run ends as. */
         if (s->stop == STOP_HANDBACK) {
             char *err = NULL;
             if (cd_runs_requeue(conn, s->run_id, s->attempt,

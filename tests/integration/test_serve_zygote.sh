@@ -203,4 +203,20 @@ for p in "$zygote" "$runner"; do
     state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || echo gone)
     case "$state" in gone | Z | X) ;; *) cd_fail "process $p outlived the worker (state $state)" ;; esac
 done
+echo "== a driver whose own handlers exit 0 when stopped: a cancel stays a cancel, a hand-back a hand-back"
+serve_start w2 "$CFG"
+eos=$(add exitstop abi_misuse '{"mode": "exit_on_stop"}')
+id=$(queue "$eos")
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'waiting, my own%'" 20 "its handlers in place"
+"$CD" -c "$CFG" cancel "$id" >/dev/null
+wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 20 "cancelled run settled"
+assert_eq "cancelled by CLI|cancelled" "$(q "SELECT error_message || '|' || (details->>'outcome') FROM sp_v2_connector_runs WHERE id = $id")" \
+    "a cancel, not a runner failure"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $id")" "so no RUN_FAILED alert for it"
+id=$(queue "$eos")
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'waiting, my own%'" 20 "its handlers in place"
+serve_stop w2 TERM
+assert_eq "QUEUED|1" "$(q "SELECT status, attempt FROM sp_v2_connector_runs WHERE id = $id")" \
+    "handed back at shutdown, not failed (it has no retries)"
+assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "handed back" "reason"
 echo "zygote checks passed"

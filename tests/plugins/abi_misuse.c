@@ -17,6 +17,9 @@
  *                (fd 4), then sleeps;
  *   cancel_flood waits (up to 60 s) until is_cancelled, then floods fd 4
  *                with 40 MiB;
+ *   exit_on_stop replaces the runner's SIGTERM, SIGINT and SIGUSR1 handlers
+ *                with its own, which _exit(0) (as a runtime embedded in a
+ *                driver may), then waits up to 60 s;
  *   fds          logs "fd N -> TARGET" for each descriptor it holds (what
  *                the runner was started with, and its own), then one row;
  *   out_flood    writes {"mib": N} MiB to stderr and as much to stdout, then
@@ -63,6 +66,12 @@ static int ledger(cd_run *run, const char *path, const char *reason)
     int rc = host->file_record(run, &f, "LOADED", 1, reason);
     host->log(run, CD_LOG_INFO, "rc file_record %d", rc);
     return rc;
+}
+
+static void exit_now(int sig)
+{
+    (void)sig;
+    _exit(0);
 }
 
 static int run_misuse(cd_run *run)
@@ -125,6 +134,15 @@ static int run_misuse(cd_run *run)
                 break;
         for (int i = 0; i < 60; i++)
             sleep(1);
+    } else if (mode && strcmp(mode, "exit_on_stop") == 0) {
+        signal(SIGTERM, exit_now);
+        signal(SIGINT, exit_now);
+        signal(SIGUSR1, exit_now);
+        host->log(run, CD_LOG_INFO, "waiting, my own signal handlers in place");
+        for (int i = 0; i < 600; i++) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     } else if (mode && strcmp(mode, "fds") == 0) {
         DIR *dir = opendir("/proc/self/fd");
         struct dirent *e;

@@ -270,6 +270,33 @@ size_t cd_dispatcher_pollfds(cd_dispatcher *d, struct pollfd *fds, size_t max)
     return n;
 }
 
+/* A log line as the runner sent it, in the form the store takes whatever
+ * the runner (or a driver writing to its descriptor) put there: a bad
+ * field would make the one INSERT of the round, every runner's lines,
+ * fail. */
+static json_t *clean_log(const slot *s, const json_t *log)
+{
+    json_t *level = json_object_get(log, "level");
+    json_t *attempt = json_object_get(log, "attempt");
+    json_t *message = json_object_get(log, "message");
+    json_int_t lv = json_is_integer(level) ? json_integer_value(level) : -1;
+    json_int_t at = json_is_integer(attempt) ? json_integer_value(attempt) : 0;
+    json_t *out = json_object();
+    json_object_set_new(out, "run_id", json_integer((json_int_t)s->run_id));
+    json_object_set_new(out, "level", json_integer(lv >= 0 && lv <= 7 ? lv : 6));
+    json_object_set_new(out, "attempt",
+                        json_integer(at > 0 && at <= INT32_MAX ? at : (json_int_t)s->attempt));
+    if (json_is_string(message)) {
+        /* (cd_channel_next refuses a NUL in a string: text takes none) */
+        json_object_set(out, "message", message);
+    } else {
+        char *text = message ? json_dumps(message, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_object_set_new(out, "message", json_string(text ? text : ""));
+        free(text);
+    }
+    return out;
+}
+
 /* Takes the log lines the runner sent (stored at the end of this round,
  * with every other runner's) and keeps its verdict for when it has exited. */
 static void handle_channel(cd_dispatcher *d, slot *s)
@@ -285,8 +312,7 @@ static void handle_channel(cd_dispatcher *d, slot *s)
         json_t *log = json_object_get(msg, "log");
         json_t *verdict = json_object_get(msg, "verdict");
         if (json_is_object(log)) {
-            json_object_set_new(log, "run_id", json_integer((json_int_t)s->run_id));
-            json_array_append(d->pending_logs, log);
+            json_array_append_new(d->pending_logs, clean_log(s, log));
         } else if (json_is_object(verdict)) {
             json_decref(s->verdict);
             s->verdict = json_incref(verdict);

@@ -205,6 +205,12 @@ int cd_channel_store_logs(PGconn *conn, json_t *logs, char **err)
                            " SELECT (e->>'run_id')::bigint, (e->>'attempt')::int,"
                            " (e->>'level')::int, COALESCE(e->>'message', '')"
                            " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS l(e, n)"
+                           /* A run deleted under its runner (a forced
+                            * delete of its connector that the runner
+                            * outlived) takes its lines along; they must
+                            * not fail the other runs' lines. */
+                           " WHERE EXISTS (SELECT 1 FROM sp_v2_connector_runs r"
+                           "               WHERE r.id = (e->>'run_id')::bigint)"
                            " ORDER BY n",
                            1, p, err);
     free(text);

@@ -119,6 +119,33 @@ grew=$(( $(hwm) - before ))
 [ "$grew" -lt 150000 ] || cd_fail "the worker's peak memory grew by $grew kB"
 kill -0 "$w1" || cd_fail "the worker died of the flood"
 
+echo "== a driver writing malformed lines to the worker's channel: the lines read with them are kept"
+cg=$(add changarbage abi_misuse '{"mode": "chan_garbage"}')
+id=$(queue "$cg")
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $id" 20 "the run settled"
+logs=$(q "SELECT string_agg(level || ' ' || attempt || ' ' || message, E'\n' ORDER BY id) FROM sp_v2_connector_run_logs WHERE run_id = $id")
+assert_contains "$logs" "6 1 a well-formed line" "a well-formed line beside bad ones is stored"
+assert_contains "$logs" "6 1 bad fields" "a line with fields of the wrong types, as far as it can be"
+assert_contains "$logs" '6 1 {"an":"object"}' "a message that is not a string, as JSON"
+assert_contains "$logs" "MANUAL run of changarbage" "the runner's own lines"
+kill -0 "$w1" || cd_fail "the worker died of the malformed lines"
+
+echo "== a run deleted under its runner: the other runs' lines read in the same round are kept"
+wa=$(add waita abi_misuse "{\"mode\": \"wait_file\", \"file\": \"$CD_TEST_TMP/go\"}")
+wb=$(add waitb abi_misuse "{\"mode\": \"wait_file\", \"file\": \"$CD_TEST_TMP/go\"}")
+ida=$(queue "$wa")
+idb=$(queue "$wb")
+wait_for "SELECT count(*) = 2 FROM sp_v2_connector_run_logs WHERE run_id IN ($ida, $idb) AND message = 'before'" 20 "both runs waiting"
+kill -STOP "$w1"
+# What a forced delete of a connector does once its runner outlived the grace.
+q "DELETE FROM sp_v2_connectors WHERE id = $wa" >/dev/null
+touch "$CD_TEST_TMP/go"
+sleep 1.5 # both runners log "after" and end while the worker cannot read them
+kill -CONT "$w1"
+wait_for "SELECT status = 'SUCCESS' FROM sp_v2_connector_runs WHERE id = $idb" 20 "the other run settled"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $idb AND message = 'after'")" \
+    "its line stored, though read with one of a deleted run"
+
 echo "== a driver writing 64 MiB to stdout and stderr: the worker keeps up with it, the journal gets 1 MiB"
 wd0=$(watchdogs)
 t0=$SECONDS

@@ -20,6 +20,12 @@
  *   exit_on_stop replaces the runner's SIGTERM, SIGINT and SIGUSR1 handlers
  *                with its own, which _exit(0) (as a runtime embedded in a
  *                driver may), then waits up to 60 s;
+ *   chan_garbage writes, in one write() to the worker's channel (fd 4), a
+ *                well-formed log line, one with fields of the wrong types,
+ *                one whose message is an object,
+ *                and a line that is not JSON; then returns OK;
+ *   wait_file    logs "before", waits (up to 60 s, deaf to cancellation)
+ *                until the file {"file": PATH} exists, logs "after";
  *   fds          logs "fd N -> TARGET" for each descriptor it holds (what
  *                the runner was started with, and its own), then one row;
  *   out_flood    writes {"mib": N} MiB to stderr and as much to stdout, then
@@ -143,6 +149,23 @@ static int run_misuse(cd_run *run)
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
         }
+    } else if (mode && strcmp(mode, "chan_garbage") == 0) {
+        static const char lines[] =
+            "{\"log\": {\"level\": 6, \"attempt\": 1, \"message\": \"a well-formed line\"}}\n"
+            "{\"log\": {\"level\": \"loud\", \"attempt\": \"first\", "
+            "\"message\": \"bad fields\"}}\n"
+            "{\"log\": {\"level\": 6, \"attempt\": 1, \"message\": {\"an\": \"object\"}}}\n"
+            "not json at all\n";
+        if (write(4, lines, sizeof lines - 1) < 0)
+            rc = CD_ERR_PERMANENT;
+    } else if (mode && strcmp(mode, "wait_file") == 0) {
+        const char *file = json_string_value(json_object_get(c, "file"));
+        host->log(run, CD_LOG_INFO, "before");
+        for (int i = 0; file && i < 600 && access(file, F_OK) != 0; i++) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        host->log(run, CD_LOG_INFO, "after");
     } else if (mode && strcmp(mode, "fds") == 0) {
         DIR *dir = opendir("/proc/self/fd");
         struct dirent *e;

@@ -303,7 +303,9 @@ void cd_child_drain_rest(cd_child *c)
     /* A default pipe's capacity (64 KiB, one read): everything the runner
      * wrote before it ended. A process it left behind that keeps writing is
      * cut off. */
-    for (int reads = 0; reads < 4 && c->stderr_fd >= 0 && cd_child_drain(c) == 1; reads++)
+    for (int reads = 0; reads < (int)(65536 / CD_CHILD_READ_MAX) && c->stderr_fd >= 0 &&
+                        cd_child_drain(c) == 1;
+         reads++)
         ;
     if (c->stderr_fd >= 0) { /* still open: a process the runner left holds it */
         take_line(c);

@@ -217,7 +217,8 @@ static PGconn *connect_listen(serve_state *st, char **err)
     return c;
 }
 
-/* Brings a broken connection back; the loop goes on without it meanwhile. */
+/* Brings a broken connection back; the loop goes on without it meanwhile.
+ * 0 working, 1 just restored, -1 still none. */
 static int ensure_conn(serve_state *st, PGconn **conn, int is_listen)
 {
     if (*conn && PQstatus(*conn) == CONNECTION_OK)
@@ -239,7 +240,7 @@ static int ensure_conn(serve_state *st, PGconn **conn, int is_listen)
         return -1;
     }
     cd_info("database connection %s", is_listen ? "(LISTEN) restored" : "restored");
-    return 0;
+    return 1;
 }
 
 /* Reads the notifications; sets what they ask for. */
@@ -372,7 +373,14 @@ static int loop(serve_state *st)
                 st->handed_back = 1;
             }
         }
-        ensure_conn(st, &st->conn, 0);
+        if (ensure_conn(st, &st->conn, 0) == 1) {
+            /* First what waited for the connection (runs that ended while it
+             * was away), then our leases: a rescue must not find our own
+             * runs' leases run out meanwhile and take them as lost. */
+            if (cd_dispatcher_reap(st->dispatcher, st->conn) > 0)
+                claim_now = 1;
+            last_beat = 0;
+        }
         ensure_conn(st, &st->listen, 1);
 
         char *err = NULL;

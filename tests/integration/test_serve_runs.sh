@@ -346,6 +346,7 @@ runner=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
 kill -STOP "${SERVE_PID[w3]}"
 drop_worker_conn
 runner_ended "$runner" || cd_fail "dr's runner did not end"
+sleep 3.5 # past the run's lease (3 s): the worker must not take its own run for lost
 kill -CONT "${SERVE_PID[w3]}"
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $id" 30 "dr settled"
 assert_eq "1|source went away after 16 rows
@@ -384,6 +385,7 @@ wait_log w5 "stopping: no new runs" 10
 kill -STOP "$pid"
 drop_worker_conn
 runner_ended "$runner" || cd_fail "dp's runner did not end"
+sleep 3.5 # past the run's lease (3 s): the worker must not take its own run for lost
 kill -CONT "$pid"
 serve_stop w5 TERM
 assert_eq "FAILED|source sent garbage" "$(q "SELECT status || '|' || error_message FROM sp_v2_connector_runs WHERE id = $id")" \

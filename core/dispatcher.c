@@ -726,7 +726,9 @@ static int settle_lost(cd_dispatcher *d, PGconn *conn, int64_t id, int attempt, 
                         " THEN COALESCE(cancel_requested_by, 'USER') END"
 
 /* Settles the runs listed in res (id, attempt, max_attempts, worker,
- * cancel) as lost. */
+ * cancel) as lost, inside the caller's transaction: each under a
+ * savepoint, so that one that cannot be settled does not abort the
+ * transaction, and with it the rescue of every other. */
 static int rescue_rows(cd_dispatcher *d, PGconn *conn, PGresult *res)
 {
     int n = 0;
@@ -735,11 +737,14 @@ static int rescue_rows(cd_dispatcher *d, PGconn *conn, PGresult *res)
         int attempt = atoi(PQgetvalue(res, i, 1));
         int max_attempts = atoi(PQgetvalue(res, i, 2));
         char *err = NULL;
-        int rc = settle_lost(d, conn, id, attempt, max_attempts, PQgetvalue(res, i, 3),
+        int rc = cd_db_command(conn, "rescuing a run", "SAVEPOINT rescue_one", 0, NULL, &err);
+        if (rc == 0)
+            rc = settle_lost(d, conn, id, attempt, max_attempts, PQgetvalue(res, i, 3),
                              PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4), &err);
         if (rc < 0) {
             cd_error("rescuing run %lld: %s", (long long)id, err);
             free(err);
+            PQclear(PQexec(conn, "ROLLBACK TO SAVEPOINT rescue_one"));
         } else if (rc == 1) {
             cd_warn("run %lld: rescued from a lost worker (%s)", (long long)id,
                     PQgetvalue(res, i, 3));

@@ -390,4 +390,23 @@ kill -CONT "$pid"
 serve_stop w5 TERM
 assert_eq "FAILED|source sent garbage" "$(q "SELECT status || '|' || error_message FROM sp_v2_connector_runs WHERE id = $id")" \
     "settled as its runner decided, not left RUNNING for a rescue"
+echo "== a lost run that cannot be settled does not hold up the rescue of the others"
+lx=$(add lx '{"rows": 1, "seed": 1, "bank": "LX"}')
+ly=$(add ly '{"rows": 1, "seed": 1, "bank": "LY"}')
+lost_run() { # connector: a RUNNING run of a worker of another host, its lease run out
+    q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, attempt, max_attempts, worker_id, started_at, lease_expires_at)
+       VALUES ($1, 'MANUAL', '2025-10-01', 'RUNNING', 1, 1, 'elsewhere/1/gone', now(), now() - interval '1 minute') RETURNING id"
+}
+rx=$(lost_run "$lx")
+ry=$(lost_run "$ly")
+# The first one's settling fails, whatever the reason (here a trigger).
+q "CREATE FUNCTION test_refuse_settle() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'refused by the test'; END \$\$" >/dev/null
+q "CREATE TRIGGER test_refuse_settle BEFORE UPDATE ON sp_v2_connector_runs FOR EACH ROW
+   WHEN (OLD.id = $rx AND NEW.status <> 'RUNNING') EXECUTE FUNCTION test_refuse_settle()" >/dev/null
+serve_start w6 "$CFG"
+wait_for "SELECT status = 'FAILED' AND error_message = 'worker lost' FROM sp_v2_connector_runs WHERE id = $ry" 20 "the other lost run rescued"
+assert_eq RUNNING "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $rx")" "the refused one still waits"
+q "DROP TRIGGER test_refuse_settle ON sp_v2_connector_runs; DROP FUNCTION test_refuse_settle()" >/dev/null
+wait_for "SELECT status = 'FAILED' AND error_message = 'worker lost' FROM sp_v2_connector_runs WHERE id = $rx" 20 "and rescued once it can be"
+serve_stop w6
 echo "dispatcher checks passed"

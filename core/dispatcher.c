@@ -566,8 +566,8 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
     /* Only runs that have lasted a second: most runs end sooner, and
      * recording their pid would cost one more write per run for nothing. */
     int64_t now = cd_now_ms();
-    cd_buf ids, pids;
-    cd_buf_init(&ids), cd_buf_init(&pids);
+    cd_buf ids, pids, attempts;
+    cd_buf_init(&ids), cd_buf_init(&pids), cd_buf_init(&attempts);
     size_t n = 0;
     for (size_t i = 0; i < d->nslots; i++) {
         slot *s = &d->slots[i];
@@ -575,24 +575,29 @@ int cd_dispatcher_record_pids(cd_dispatcher *d, PGconn *conn, char **err)
             continue;
         cd_buf_printf(&ids, "%s%lld", n ? "," : "{", (long long)s->run_id);
         cd_buf_printf(&pids, "%s%ld", n ? "," : "{", (long)s->child.pid);
+        cd_buf_printf(&attempts, "%s%d", n ? "," : "{", s->attempt);
         n++;
     }
     int rc = 0;
     if (n) {
-        cd_buf_putc(&ids, '}'), cd_buf_putc(&pids, '}');
-        const char *p[] = {ids.data, pids.data};
+        cd_buf_putc(&ids, '}'), cd_buf_putc(&pids, '}'), cd_buf_putc(&attempts, '}');
+        const char *p[] = {ids.data, pids.data, attempts.data, d->worker_id};
+        /* Only where the run is still ours, in this attempt: a worker that
+         * froze may wake holding a run that another worker has rescued and
+         * runs again, with its own runner's pid. */
         rc = cd_db_command(conn, "recording the runners' pids",
-                           "UPDATE sp_v2_connector_runs"
-                           " SET runner_pid = ($2::int[])[array_position($1::bigint[], id)]"
-                           " WHERE id = ANY($1::bigint[]) AND status = 'RUNNING'",
-                           2, p, err);
+                           "UPDATE sp_v2_connector_runs r SET runner_pid = s.pid"
+                           " FROM unnest($1::bigint[], $2::int[], $3::int[]) AS s(id, pid, attempt)"
+                           " WHERE r.id = s.id AND r.attempt = s.attempt AND r.worker_id = $4"
+                           "   AND r.status = 'RUNNING'",
+                           4, p, err);
     }
     /* Marked only once written: a failed UPDATE (the database away) is
      * tried again at the next tick. */
     for (size_t i = 0; rc == 0 && i < d->nslots; i++)
         if (pid_due(&d->slots[i], now))
             d->slots[i].pid_recorded = 1;
-    cd_buf_free(&ids), cd_buf_free(&pids);
+    cd_buf_free(&ids), cd_buf_free(&pids), cd_buf_free(&attempts);
     return rc;
 }
 

@@ -409,4 +409,23 @@ assert_eq RUNNING "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $rx")
 q "DROP TRIGGER test_refuse_settle ON sp_v2_connector_runs; DROP FUNCTION test_refuse_settle()" >/dev/null
 wait_for "SELECT status = 'FAILED' AND error_message = 'worker lost' FROM sp_v2_connector_runs WHERE id = $rx" 20 "and rescued once it can be"
 serve_stop w6
+echo "== a worker frozen before it recorded its runner's pid does not overwrite the pid of the run's new runner"
+serve_start w7 "$CFG"
+rp=$(add rp '{"rows": 40, "seed": 1, "bank": "RP", "sleep_ms": 250, "auto_retry": true, "retry_count": 2}')
+id=$(queue "$rp")
+for i in $(seq 1 100); do
+    [ "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $id")" = RUNNING ] && break
+    sleep 0.02
+done
+kill -STOP "${SERVE_PID[w7]}" # its runner is younger than a second: no pid recorded yet
+assert_eq "RUNNING|1|" "$(q "SELECT status, attempt, runner_pid FROM sp_v2_connector_runs WHERE id = $id")" "frozen before recording the pid"
+serve_start w8 "$CFG"
+wait_for "SELECT attempt = 2 AND status = 'RUNNING' AND runner_pid IS NOT NULL FROM sp_v2_connector_runs WHERE id = $id" 20 "rescued and running again"
+second=$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")
+kill -CONT "${SERVE_PID[w7]}"
+wait_log w7 "run $id: no longer this worker's" 10
+sleep 1.5 # a few of the woken worker's ticks
+assert_eq "$second" "$(q "SELECT runner_pid FROM sp_v2_connector_runs WHERE id = $id")" "the pid of the runner that runs it"
+serve_stop w7
+serve_stop w8
 echo "dispatcher checks passed"

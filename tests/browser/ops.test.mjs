@@ -340,6 +340,9 @@ try {
   await t.waitFor({ timeout: 60000 });
   await t.getByText('generator reachable').waitFor();
   await t.locator('.steps li', { hasText: 'connect' }).waitFor();
+  // The runner's steps say {step, passed, detail}: a passed step is shown passed.
+  assert.deepEqual(await t.locator('.steps li').evaluateAll((els) => els.map((e) => [e.className, e.textContent])),
+    [['step-ok', '✓ passed: connect — generator ready']], 'the passed step is shown as passed');
   await shot(page, 'test-toast-test-gen');
   await t.getByRole('button', { name: /View test run/ }).click();
   const testRun = dialogNamed('run');

@@ -140,9 +140,13 @@ async function testConnector(c, button) {
   button.textContent = 'Testing…';
   try {
     const r = await api.test(c.id);
-    const steps = (r.steps || []).map((s) => h('li', { class: s.ok ? 'step-ok' : 'step-bad' },
-      h('span', { 'aria-hidden': 'true' }, s.ok ? '✓ ' : '✗ '), h('span', { class: 'sr-only' }, s.ok ? 'passed: ' : 'failed: '),
-      h('strong', {}, s.name || s.step || ''), s.detail || s.message ? ` — ${s.detail || s.message}` : ''));
+    // A step as the runner records it (core/host.c): {step, passed, detail}.
+    const steps = (r.steps || []).map((s) => {
+      const ok = s.passed === true;
+      return h('li', { class: ok ? 'step-ok' : 'step-bad' },
+        h('span', { 'aria-hidden': 'true' }, ok ? '✓ ' : '✗ '), h('span', { class: 'sr-only' }, ok ? 'passed: ' : 'failed: '),
+        h('strong', {}, s.step || ''), s.detail ? ` — ${s.detail}` : '');
+    });
     const link = r.run_id ? h('button', { type: 'button', class: 'link-btn' }, `View test run ${r.run_id}`) : null;
     if (link) link.addEventListener('click', () => openRun(c, r.run_id));
     // 504 (the wait ran out) and 503 (the server is stopping) say nothing

@@ -147,6 +147,25 @@ try {
   await form0.waitFor({ state: 'detached' });
   assert.equal(await page.evaluate(() => document.activeElement.id), 'add', 'focus back on Add connector');
 
+  log('a text selection let go over the backdrop keeps the form and what was typed; a click there closes it');
+  {
+    const f = await openAdd();
+    await field(f, 'Name').fill('Half typed');
+    const nb = await field(f, 'Name').boundingBox();
+    const fb = await f.boundingBox();
+    const outside = { x: Math.max(2, fb.x / 2), y: nb.y + nb.height / 2 };
+    assert.ok(fb.x > 4, 'the backdrop shows left of the form');
+    await page.mouse.move(nb.x + nb.width - 4, nb.y + nb.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(outside.x, outside.y, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForTimeout(200);
+    assert.equal(await f.count(), 1, 'the form is still open after a drag ending on the backdrop');
+    assert.equal(await field(f, 'Name').inputValue(), 'Half typed', 'what was typed is kept');
+    await page.mouse.click(outside.x, outside.y);
+    await f.waitFor({ state: 'detached' });
+  }
+
   log('PG_API through the form: a validation error, fixed; cron preview');
   let d = await openAdd();
   await fillCore(d, { name: 'SabPaisa mock', type: 'PG_API', source: 'SABPAISA', cron: '*/15 * * * 1-5' });

@@ -19,8 +19,18 @@ export function makeDialog(title, { wide = false, label } = {}) {
     dlg.remove();
     if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
   });
-  // A click on the backdrop (the dialog element itself, outside its box) closes it.
-  dlg.addEventListener('click', (e) => { if (e.target === dlg) dlg.close('cancel'); });
+  // A click on the backdrop (the dialog element itself, outside its box)
+  // closes it; only a press that also began there. A drag that selects
+  // text in a field and is let go over the backdrop is a click on the
+  // dialog element too (the two ends' common ancestor): closing then would
+  // throw away a half-filled form.
+  let downOnBackdrop = false;
+  dlg.addEventListener('pointerdown', (e) => { downOnBackdrop = e.target === dlg; });
+  dlg.addEventListener('click', (e) => {
+    const fromBackdrop = downOnBackdrop;
+    downOnBackdrop = false;
+    if (e.target === dlg && fromBackdrop) dlg.close('cancel');
+  });
   return { dlg, body, footer, heading, open() { document.body.append(dlg); dlg.showModal(); return dlg; } };
 }
 

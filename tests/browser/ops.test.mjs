@@ -881,6 +881,34 @@ try {
     assert.equal(pluginGets.length, 2, 'one GET /plugins per opening');
   }
 
+  log('edit: numbers JavaScript cannot hold (a 17-digit account number, 9007199254740993 paise) are saved back as they were');
+  {
+    const big = '{"rows": 1, "seed": 12345678901234567, "account_no": 98765432109876543,'
+      + ' "limits": {"max_paise": 9007199254740993}}';
+    const r = await context.request.post(`${URL0}/connectors`, {
+      headers: { ...apiH, 'Content-Type': 'application/json' },
+      data: `{"name": "Big numbers", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "BIG", "schedule_enabled": false, "connection_config": ${big}}`,
+    });
+    assert.equal(r.status(), 201, await r.text());
+    const bigId = String((await r.json()).connector.id);
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await card('Big numbers').getByRole('button', { name: 'Edit Big numbers' }).click();
+    const bf = dialogNamed('connector-form');
+    await bf.waitFor();
+    assert.equal(await field(bf, 'Seed').inputValue(), '12345678901234567', 'shown as stored, not rounded');
+    const other = await field(bf, 'Other settings (JSON object)').inputValue();
+    assert.ok(other.includes('98765432109876543') && other.includes('9007199254740993'), `other settings as stored: ${other}`);
+    await field(bf, 'Source entity').fill('BIG2');
+    await bf.getByRole('button', { name: 'Save changes' }).click();
+    await bf.waitFor({ state: 'detached' });
+    // Read as text: JSON.parse here would round them itself.
+    const text = await (await context.request.get(`${URL0}/connectors/${bigId}`, { headers: apiH })).text();
+    assert.match(text, /"source_entity":\s*"BIG2"/);
+    for (const n of ['"seed":\\s*12345678901234567\\b', '"account_no":\\s*98765432109876543\\b', '"max_paise":\\s*9007199254740993\\b']) {
+      assert.match(text, new RegExp(n), `unchanged by the page's save: ${text}`);
+    }
+  }
+
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();

@@ -12,6 +12,37 @@ export class ApiError extends Error {
   }
 }
 
+// Numbers a JavaScript number cannot hold exactly: an integer beyond 2^53
+// (a 17-digit account number written as a YAML integer,
+// 12345678901234567, reads as 12345678901234568) or a decimal of more
+// than 15 significant digits. With exact parsing they are kept as their
+// source text (JSON.rawJSON), which JSON.stringify writes back as it was
+// read: a connector edited in the page keeps the values no one touched.
+const RAW = typeof JSON.rawJSON === 'function' && typeof JSON.isRawJSON === 'function';
+
+function inexact(v, src) {
+  if (/^-?\d+$/.test(src)) return !Number.isSafeInteger(v);
+  if (!Number.isFinite(v)) return true;
+  const digits = src.split(/[eE]/)[0].replace(/[-+.]/g, '').replace(/^0+/, '').replace(/0+$/, '');
+  return digits.length > 15;
+}
+
+function exactReviver(key, v, ctx) {
+  if (typeof v !== 'number' || !ctx || typeof ctx.source !== 'string') return v;
+  return inexact(v, ctx.source) ? JSON.rawJSON(ctx.source) : v;
+}
+
+// JSON.parse, with exact: numbers kept as written (see above).
+export function parseJSON(text, exact = false) {
+  return exact && RAW ? JSON.parse(text, exactReviver) : JSON.parse(text);
+}
+
+// A number kept as its source text by parseJSON.
+export const isRawNumber = (v) => RAW && JSON.isRawJSON(v);
+
+// Text of a value for an input: the source text of a kept number.
+export const valueText = (v) => (isRawNumber(v) ? v.rawJSON : String(v));
+
 let askToken = null; // set by the page: async (reason) => token or null
 
 export function onTokenNeeded(fn) { askToken = fn; }
@@ -24,7 +55,8 @@ export function setToken(t) {
 // request('GET', '/connectors', {query: {status: 'ACTIVE'}, body: {...}})
 // resolves to the parsed JSON body of a 2xx answer, rejects with ApiError.
 // A 401 asks for a token once and retries with it.
-export async function request(method, path, { query, body, allow, headers: extra } = {}) {
+// exact: numbers JavaScript cannot hold are kept as written (parseJSON).
+export async function request(method, path, { query, body, allow, headers: extra, exact } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
@@ -47,7 +79,7 @@ export async function request(method, path, { query, body, allow, headers: extra
     let data = null;
     const text = await res.text();
     if (text) {
-      try { data = JSON.parse(text); } catch { data = { error: text.slice(0, 200) }; }
+      try { data = parseJSON(text, exact); } catch { data = { error: text.slice(0, 200) }; }
     }
     if (res.status === 401 && askToken) {
       const fresh = await askToken(data && data.error);
@@ -63,7 +95,8 @@ const id = (x) => encodeURIComponent(String(x));
 
 export const api = {
   list: (query) => request('GET', '/connectors', { query }),
-  get: (cid) => request('GET', `/connectors/${id(cid)}`),
+  // Read to be edited and saved whole: its numbers exactly.
+  get: (cid) => request('GET', `/connectors/${id(cid)}`, { exact: true }),
   create: (body) => request('POST', '/connectors', { body }),
   // version: the updated_at the form was filled from. The server refuses
   // (412) a save over someone else's change made since, instead of undoing it.

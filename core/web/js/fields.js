@@ -5,6 +5,7 @@
 // are password inputs that are never pre-filled: the API only ever sends
 // "********" for them, and sending the mask back keeps the stored value.
 import { h, uid } from './dom.js';
+import { parseJSON, isRawNumber, valueText } from './api.js';
 
 const MASK = '********';
 
@@ -76,7 +77,7 @@ function leaf(key, schema, required, value, ctx, path) {
     const sel = h('select', { id, name: path });
     if (!required || schema.default === undefined) sel.append(h('option', { value: '' }, schema.default !== undefined ? `(default: ${schema.default})` : '—'));
     for (const v of schema.enum) sel.append(h('option', { value: String(v) }, String(v)));
-    sel.value = value !== undefined ? String(value) : (required && schema.default !== undefined ? String(schema.default) : '');
+    sel.value = value !== undefined ? valueText(value) : (required && schema.default !== undefined ? String(schema.default) : '');
     control = { el: sel, inputs: [sel], kind };
     read = () => (sel.value === '' ? undefined : schema.enum.find((v) => String(v) === sel.value));
     extra = '';
@@ -126,7 +127,7 @@ function leaf(key, schema, required, value, ctx, path) {
     };
     extra = 'Secret: never shown again after saving.';
   } else if (kind === 'list') {
-    const input = h('input', { id, name: path, type: 'text', value: Array.isArray(value) ? value.join(', ') : '' });
+    const input = h('input', { id, name: path, type: 'text', value: Array.isArray(value) ? value.map(valueText).join(', ') : '' });
     control = { el: input, inputs: [input], kind };
     read = () => {
       const items = input.value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -135,7 +136,7 @@ function leaf(key, schema, required, value, ctx, path) {
     extra = ['Comma-separated', extra].filter(Boolean).join('. ');
   } else if (kind === 'map' || kind === 'json') {
     const text = kind === 'map'
-      ? Object.entries(value || {}).map(([k, v]) => `${k} = ${v}`).join('\n')
+      ? Object.entries(value || {}).map(([k, v]) => `${k} = ${valueText(v)}`).join('\n')
       : (value === undefined ? '' : JSON.stringify(value, null, 2));
     const ta = h('textarea', { id, name: path, rows: kind === 'map' ? 4 : 3, spellcheck: 'false', value: text });
     control = { el: ta, inputs: [ta], kind };
@@ -143,7 +144,7 @@ function leaf(key, schema, required, value, ctx, path) {
       const t = ta.value.trim();
       if (!t) return undefined;
       if (kind === 'json') {
-        try { return JSON.parse(t); } catch { throw new FieldError(path, 'is not valid JSON'); }
+        try { return parseJSON(t, true); } catch { throw new FieldError(path, 'is not valid JSON'); }
       }
       const m = {};
       for (const line of t.split('\n')) {
@@ -163,7 +164,7 @@ function leaf(key, schema, required, value, ctx, path) {
     const long = key === 'query' || (schema.maxLength || 0) > 500 || multiline(schema.default) || multiline(value);
     const attrs = {
       id, name: path, spellcheck: 'false',
-      value: value === undefined || value === null ? '' : String(value),
+      value: value === undefined || value === null ? '' : valueText(value),
       placeholder: schema.default !== undefined && schema.default !== '' ? String(schema.default) : null,
     };
     let input;
@@ -181,6 +182,12 @@ function leaf(key, schema, required, value, ctx, path) {
       const t = single ? input.value : input.value.trim();
       if (t === '') return undefined;
       if (numeric) {
+        // Read as JSON reads it: a number too long for JavaScript is sent
+        // as typed, not rounded.
+        try {
+          const v = parseJSON(t, true);
+          if (typeof v === 'number' || isRawNumber(v)) return v;
+        } catch { /* not JSON's spelling of a number: as below */ }
         const n = Number(t);
         // Hand a non-number to the server as typed: its error names the field.
         return Number.isFinite(n) ? n : t;
@@ -240,8 +247,8 @@ function group(schema, value, ctx, path, registry, depth) {
       const t = ta.value.trim();
       if (!t) return undefined;
       let o;
-      try { o = JSON.parse(t); } catch { throw new FieldError(path, 'Other settings is not valid JSON'); }
-      if (!o || typeof o !== 'object' || Array.isArray(o)) throw new FieldError(path, 'Other settings must be a JSON object');
+      try { o = parseJSON(t, true); } catch { throw new FieldError(path, 'Other settings is not valid JSON'); }
+      if (!o || typeof o !== 'object' || Array.isArray(o) || isRawNumber(o)) throw new FieldError(path, 'Other settings must be a JSON object');
       return o;
     }]);
   }

@@ -909,6 +909,105 @@ try {
     }
   }
 
+  log('text from the database and from remote systems is shown as text, never run; dates are the connector\'s in a browser in America/New_York');
+  {
+    const NAME = '<img src=x onerror="window.__xss=\'name\'"> gen';
+    const MARKUP = '<img src=x onerror="window.__xss=\'error\'"><b>bold</b>';
+    const r = await context.request.post(`${URL0}/connectors`, {
+      headers: apiH,
+      data: {
+        name: NAME, connector_type: 'BANK_API', driver: 'test_gen', source_entity: '<b>SRC</b>', schedule_enabled: false,
+        connection_config: { rows: 4, bad_every: 2, log_tag: '<script>window.__xss="log"</script>', bank: '<i>B</i>' },
+      },
+    });
+    assert.equal(r.status(), 201, await r.text());
+    const xid = String((await r.json()).connector.id);
+    const failR = await context.request.post(`${URL0}/connectors`, {
+      headers: apiH,
+      data: { name: 'Refusing gen', connector_type: 'BANK_API', driver: 'test_gen', source_entity: 'REF', schedule_enabled: false, connection_config: { fail: 'config' } },
+    });
+    assert.equal(failR.status(), 201, await failR.text());
+    // A business date that is a DST change in New York.
+    const bfr = await context.request.post(`${URL0}/connectors/${xid}/backfill`, { headers: apiH, data: { from_date: '2026-03-08', to_date: '2026-03-08' } });
+    assert.equal(bfr.status(), 202, await bfr.text());
+    for (let i = 0; i < 300; i++) {
+      const hh = await (await context.request.get(`${URL0}/connectors/${xid}/history`, { headers: apiH })).json();
+      if (hh.runs.length && ['SUCCESS', 'PARTIAL_SUCCESS', 'FAILED'].includes(hh.runs[0].status)) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const ctxNY = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York' });
+    const ny = await ctxNY.newPage();
+    ny.setDefaultTimeout(20000);
+    ny.on('pageerror', (e) => problems.push(`page error (New York page): ${e.message}`));
+    await ny.addInitScript((tk) => sessionStorage.setItem('connectord.token', tk), TOKEN);
+    // 2026-03-09 03:00 UTC: still 2026-03-08 in New York, already 2026-03-09 in Asia/Kolkata.
+    await ny.clock.setFixedTime(new Date('2026-03-09T03:00:00Z'));
+    // Error messages with markup, as a driver or a remote system may write them.
+    const inject = async (route) => {
+      const res = await route.fetch();
+      const j = await res.json();
+      if (j.run) { j.run.error_message = MARKUP; for (const a of j.run.attempts || []) a.error_message = MARKUP; }
+      for (const x of j.runs || []) x.error_message = MARKUP;
+      await route.fulfill({ response: res, json: j });
+    };
+    await ny.route(/\/connectors\/\d+\/(history|runs\/\d+)(\?|$)/, inject);
+    await ny.goto(`${URL0}/ops/connectors`);
+    const xc = ny.locator(`article.card[data-id="${xid}"]`);
+    await xc.waitFor();
+    assert.equal(await xc.locator('h3').textContent(), NAME, 'the name shown as text');
+    assert.match(await xc.locator('.card-kind').textContent(), /<b>SRC<\/b>/);
+    await xc.getByRole('button', { name: 'History' }).click();
+    const xh = ny.locator('dialog[data-name="history"]');
+    await xh.locator('tbody tr').first().waitFor();
+    assert.equal(await xh.locator('h2').textContent(), `History — ${NAME}`);
+    assert.equal((await xh.locator('tbody tr').first().locator('td').nth(2).textContent()), '2026-03-08', 'run_date as the server sent it, not shifted by the browser\'s zone');
+    assert.equal(await xh.locator('tbody tr .err-cell').first().textContent(), MARKUP);
+    await xh.getByRole('button', { name: /^Details of run/ }).first().click();
+    const xr = ny.locator('dialog[data-name="run"]');
+    await xr.locator('.run-error').waitFor();
+    assert.equal(await xr.locator('.run-error').textContent(), MARKUP);
+    assert.equal(await xr.locator('.stat', { hasText: 'Run date' }).locator('dd').textContent(), '2026-03-08');
+    await xr.locator('.log li', { hasText: 'tag <script>window.__xss="log"</script>' }).waitFor();
+    assert.ok(await xr.locator('text=Record errors').count() >= 1);
+    await ny.keyboard.press('Escape');
+    await xr.waitFor({ state: 'detached' });
+    await ny.keyboard.press('Escape');
+    await xh.waitFor({ state: 'detached' });
+    // Business dates in the connector's zone (Asia/Kolkata), not the browser's.
+    await xc.getByRole('button', { name: 'Run' }).click();
+    const xrun = ny.locator('dialog[data-name="run-now"]');
+    assert.equal(await xrun.getByLabel('Business date').inputValue(), '2026-03-08', 'yesterday in Asia/Kolkata, not in New York');
+    await ny.keyboard.press('Escape');
+    await xc.getByRole('button', { name: 'Backfill' }).click();
+    const xbf = ny.locator('dialog[data-name="backfill"]');
+    await xbf.getByText('today there is 2026-03-09').waitFor();
+    assert.equal(await xbf.getByLabel('To date').inputValue(), '2026-03-08');
+    await ny.keyboard.press('Escape');
+    // The test's toast and its steps; a failed step is shown failed.
+    await xc.getByRole('button', { name: 'Test' }).click();
+    const xt = ny.locator('.toast', { hasText: 'Test passed:' });
+    await xt.waitFor({ timeout: 60000 });
+    assert.equal(await xt.locator('strong').first().textContent(), `Test passed: ${NAME}`);
+    const rc = ny.locator('article.card[data-name="Refusing gen"]');
+    await rc.getByRole('button', { name: 'Test Refusing gen' }).click();
+    const rt = ny.locator('.toast', { hasText: 'Test failed: Refusing gen' });
+    await rt.waitFor({ timeout: 60000 });
+    assert.deepEqual(await rt.locator('.steps li').evaluateAll((els) => els.map((e) => e.className)), ['step-ok', 'step-bad'], 'connect passed, auth failed');
+    // The delete confirmation quotes the name as text.
+    await xc.getByRole('button', { name: 'Delete' }).click();
+    const xconf = ny.locator('dialog[data-name="confirm"]');
+    await xconf.getByText(`Delete "${NAME}"`, { exact: false }).waitFor();
+    await ny.keyboard.press('Escape');
+    const hostile = await ny.evaluate(() => ({
+      xss: window.__xss,
+      imgs: document.querySelectorAll('img').length,
+      handlers: [...document.querySelectorAll('*')].filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length,
+      bold: document.querySelectorAll('main b, dialog b, .toasts b').length,
+    }));
+    assert.deepEqual(hostile, { xss: undefined, imgs: 0, handlers: 0, bold: 0 }, 'no markup from the API became elements');
+    await ctxNY.close();
+  }
+
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();

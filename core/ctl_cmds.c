@@ -181,6 +181,22 @@ int ctl_test(const ctl *c, const char *id)
         json_decref(r);
         return CTL_API_ERROR;
     }
+    /* Any other answer with a run_id has no outcome: the server stopped
+     * waiting (504) or is shutting down (503) while the test run goes on,
+     * or the run was deleted with its connector (410). Not a failed test. */
+    if (status < 200 || status > 299) {
+        if (c->json)
+            ctl_print_json(r);
+        ctl_print_error(status, r);
+        long long run_id = (long long)json_integer_value(json_object_get(r, "run_id"));
+        if (status != 410)
+            fprintf(stderr,
+                    "connectorctl: test run %lld has not finished; its outcome: connectorctl logs "
+                    "%s %lld\n",
+                    run_id, id, run_id);
+        json_decref(r);
+        return CTL_API_ERROR;
+    }
     int ok = json_is_true(json_object_get(r, "success"));
     if (c->json) {
         ctl_print_json(r);

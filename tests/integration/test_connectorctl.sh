@@ -12,8 +12,10 @@ trap 'serve_stop_all; pg_tmp_stop' EXIT
 SERVE_PLUGINS="$CD_TEST_TMP/plugins"
 api_plugins_dir "$SERVE_PLUGINS"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
+# The API waits 1 s (+5 s) for a test: long enough for test_gen's, short
+# enough to see the wait run out.
 serve_config "$CFG" "auth:" "  tokens:" "    - {token: ctl-admin-token-42, role: admin}" \
-    "    - {token: ctl-viewer-token-42, role: viewer}"
+    "    - {token: ctl-viewer-token-42, role: viewer}" "http:" "  test_timeout_seconds: 1"
 "$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
 serve_start w1 "$CFG"
 API=$(api_url w1)
@@ -120,6 +122,28 @@ ctl 0 edit "$id" "$CD_TEST_TMP/fail.json"
 ctl 1 test "$id"
 assert_contains "$OUT" "FAILED" "failing test"
 assert_not_contains "$OUT" yaml-secret "secret scrubbed from the test output"
+
+echo "== a test the API stopped waiting for (504) is not reported as a failed test"
+# A slow run holds the connector's one RUNNING slot; the test run queues
+# behind it and the API's wait runs out first.
+echo '{"connection_config": {"rows": 60, "seed": 4, "bank": "CLI", "password": "********", "sleep_ms": 250}}' >"$CD_TEST_TMP/slow.json"
+ctl 0 edit "$id" "$CD_TEST_TMP/slow.json"
+ctl 0 run "$id" --date 2025-10-04
+slow=$(sed -n 's/^run \([0-9]*\) queued$/\1/p' <<<"$OUT")
+for _ in $(seq 100); do
+    [ "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $slow")" = RUNNING ] && break
+    sleep 0.1
+done
+ctl 3 test "$id"
+assert_contains "$ERR" "error 504: The test did not finish in time" "the server's message"
+assert_contains "$ERR" "has not finished; its outcome: connectorctl logs $id " "where the outcome will be"
+assert_not_contains "$OUT$ERR" "FAILED" "a test still running is not a failed one"
+curl -s -o /dev/null -H "Authorization: Bearer $CONNECTORCTL_TOKEN" -H 'Content-Type: application/json' \
+    -X POST -d '{}' "$API/connectors/$id/runs/$slow/cancel"
+for _ in $(seq 300); do
+    [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $id AND status IN ('QUEUED', 'RUNNING')")" = 0 ] && break
+    sleep 0.1
+done
 
 echo "== history, logs"
 ctl 0 history "$id"

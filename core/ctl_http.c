@@ -1,5 +1,6 @@
 /* ctl_http.c — connectorctl's HTTP client and output helpers. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +178,7 @@ json_t *ctl_read_definition(const char *path)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "connectorctl: cannot open %s\n", path);
+        fprintf(stderr, "connectorctl: cannot open %s: %s\n", path, strerror(errno));
         return NULL;
     }
     cd_buf b;
@@ -186,8 +187,17 @@ json_t *ctl_read_definition(const char *path)
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         cd_buf_append(&b, buf, n);
+    /* A directory opens but does not read (EISDIR): read as empty, it
+     * would be sent as {}, which an edit takes as "change nothing" and
+     * reports as a success. */
+    int read_errno = ferror(f) ? errno : 0;
     if (f != stdin)
         fclose(f);
+    if (read_errno) {
+        fprintf(stderr, "connectorctl: cannot read %s: %s\n", path, strerror(read_errno));
+        cd_buf_free(&b);
+        return NULL;
+    }
     json_t *j = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, NULL);
     if (!j) {
         /* Not JSON: read it as YAML, typed the way the configuration is. */
@@ -204,6 +214,12 @@ json_t *ctl_read_definition(const char *path)
     cd_buf_free(&b);
     if (j && !json_is_object(j)) {
         fprintf(stderr, "connectorctl: %s must hold one object (a mapping)\n", path);
+        json_decref(j);
+        j = NULL;
+    } else if (j && json_object_size(j) == 0) {
+        /* An empty file (a redirect that failed, a wrong file): an edit
+         * would change nothing and say it updated the connector. */
+        fprintf(stderr, "connectorctl: %s holds no fields: nothing to send\n", path);
         json_decref(j);
         j = NULL;
     }

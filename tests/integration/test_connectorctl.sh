@@ -200,6 +200,19 @@ assert_contains "$ERR" "usage: connectorctl [--url URL] [--token TOKEN] [--json]
 ctl 2 show abc
 assert_contains "$ERR" "ID must be a positive integer, got 'abc'" "bad id"
 
+echo "== a definition that cannot be read, or holds nothing, is not sent"
+audit_before=$(q "SELECT count(*) FROM sp_v2_connector_audit")
+# A directory opens but reads nothing: it was sent as {}, and the edit said it updated the connector.
+ctl 2 edit "$id" "$CD_TEST_TMP"
+assert_contains "$ERR" "cannot read $CD_TEST_TMP: Is a directory" "the read error, with the reason"
+assert_contains "$ERR" "usage: connectorctl [--url URL] [--token TOKEN] [--json] edit ID FILE" "edit usage"
+: >"$CD_TEST_TMP/empty.yaml"
+ctl 2 edit "$id" "$CD_TEST_TMP/empty.yaml"
+assert_contains "$ERR" "empty.yaml holds no fields: nothing to send" "an empty file"
+ctl 2 create "$CD_TEST_TMP/no-such.yaml"
+assert_contains "$ERR" "cannot open $CD_TEST_TMP/no-such.yaml: No such file or directory" "open error with the reason"
+assert_eq "$audit_before" "$(q "SELECT count(*) FROM sp_v2_connector_audit")" "nothing sent: no change recorded"
+
 echo "== every argument is a known option, its value or a positional; nothing is ignored"
 runs_before=$(q "SELECT count(*) FROM sp_v2_connector_runs")
 # ctl_usage EXPECTED_MESSAGE args... : exit 2, the message and a usage line

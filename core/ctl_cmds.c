@@ -380,6 +380,39 @@ int ctl_audit(const ctl *c, const char *id, const char *limit, const char *offse
     return CTL_OK;
 }
 
+/* Appends the rest of run.KEY's items (the log or the record errors), a
+ * page of LIMIT at a time, to the first page in r: a run keeps up to 5000
+ * log lines and 1000 record errors per attempt, so a retried run has more
+ * than one page holds, and its last attempt's lines (what finally went
+ * wrong) are on the last page. 0, or -1 when a request failed (printed). */
+static int fetch_rest(const ctl *c, const char *id, const char *run_id, json_t *r,
+                      const char *key, const char *param, long long limit)
+{
+    json_t *pg = json_object_get(json_object_get(r, "run"), key);
+    json_t *items = json_object_get(pg, "items");
+    if (!json_is_array(items))
+        return 0;
+    long long total = (long long)json_integer_value(json_object_get(pg, "total"));
+    while ((long long)json_array_size(items) < total) {
+        long long have = (long long)json_array_size(items);
+        char *path = cd_sprintf("/connectors/%s/runs/%s?%s_limit=%lld&%s_offset=%lld&%s_limit=1",
+                                id, run_id, param, limit, param, have,
+                                strcmp(param, "log") == 0 ? "errors" : "log");
+        json_t *more = ctl_call(c, "GET", path, NULL, 60);
+        free(path);
+        if (!more)
+            return -1;
+        json_t *next = json_object_get(json_object_get(json_object_get(more, "run"), key), "items");
+        size_t n = json_array_size(next);
+        json_array_extend(items, next);
+        json_decref(more);
+        if (n == 0) /* the run's rows were pruned meanwhile */
+            break;
+    }
+    json_object_set_new(pg, "limit", json_integer((json_int_t)json_array_size(items)));
+    return 0;
+}
+
 int ctl_logs(const ctl *c, const char *id, const char *run_id)
 {
     char *path = cd_sprintf("/connectors/%s/runs/%s?log_limit=5000&errors_limit=1000", id, run_id);
@@ -387,6 +420,11 @@ int ctl_logs(const ctl *c, const char *id, const char *run_id)
     free(path);
     if (!r)
         return CTL_API_ERROR;
+    if (fetch_rest(c, id, run_id, r, "logs", "log", 5000) != 0 ||
+        fetch_rest(c, id, run_id, r, "record_errors", "errors", 1000) != 0) {
+        json_decref(r);
+        return CTL_API_ERROR;
+    }
     if (!c->json) {
         json_t *run = json_object_get(r, "run");
         char *err = ctl_text(run, "error_message");

@@ -163,6 +163,29 @@ ctl 0 logs "$id" "$run"
 assert_contains "$OUT" "attempt 1" "logs attempts"
 assert_contains "$OUT" "log:" "logs lines"
 
+echo "== logs: every page of the log, the retried attempt's lines too"
+# 3000 lines an attempt; the first attempt fails (transient) and is retried:
+# more lines than one page of the API (5000) holds.
+lid=$(curl -s -H "Authorization: Bearer $CONNECTORCTL_TOKEN" -H 'Content-Type: application/json' -X POST "$API/connectors" \
+    --data-binary '{"name": "Chatty", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "CHATTY", "schedule_enabled": false,
+                    "connection_config": {"rows": 1, "log_lines": 3000, "fail_once_on": "2025-10-05", "auto_retry": true, "retry_count": 1}}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["connector"]["id"])')
+ctl 0 run "$lid" --date 2025-10-05
+lrun=$(sed -n 's/^run \([0-9]*\) queued$/\1/p' <<<"$OUT")
+for _ in $(seq 600); do
+    [ "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $lrun")" = SUCCESS ] && break
+    sleep 0.1
+done
+assert_eq SUCCESS "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $lrun")" "the retried run succeeded"
+total=$(q "SELECT count(*) FROM sp_v2_connector_run_logs WHERE run_id = $lrun")
+[ "$total" -gt 6000 ] || cd_fail "expected more than 6000 log lines, got $total"
+ctl 0 logs "$lid" "$lrun"
+assert_eq 6000 "$(grep -c ' chatter [0-9]*$' <<<"$OUT")" "every chatter line of both attempts"
+assert_eq 2 "$(grep -c ' chatter 002999$' <<<"$OUT")" "the last line of each attempt"
+ctl 0 --json logs "$lid" "$lrun"
+assert_eq "$total" "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["run"]["logs"]["items"]))' <<<"$OUT")" "--json holds every line"
+ctl 0 delete "$lid"
+
 echo "== audit: a table newest first, paged by cursor"
 audit_ids=$(q "SELECT string_agg(id::text, ',' ORDER BY id DESC) FROM sp_v2_connector_audit WHERE connector_id = $id")
 ctl 0 audit "$id"

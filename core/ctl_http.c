@@ -158,8 +158,26 @@ json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_
 void ctl_print_json(const json_t *j)
 {
     char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
-    if (t)
-        puts(t);
+    if (!t)
+        return;
+    /* jansson escapes the C0 controls but writes DEL and the C1 controls
+     * (U+0080..U+009F, C2 80..C2 9F in UTF-8) as they are, and a terminal
+     * takes U+009B as CSI: "\u009b2J" in a log line would clear the
+     * screen. Escaped, the JSON says the same (JSON text has neither
+     * outside its strings). */
+    const char *run = t;
+    for (const char *p = t; *p; p++) {
+        unsigned char b = (unsigned char)*p, b1 = (unsigned char)p[1];
+        if (b == 0x7f || (b == 0xc2 && b1 >= 0x80 && b1 <= 0x9f)) {
+            fwrite(run, 1, (size_t)(p - run), stdout);
+            printf("\\u%04x", b == 0x7f ? 0x7fu : (unsigned)b1);
+            if (b == 0xc2)
+                p++;
+            run = p + 1;
+        }
+    }
+    fputs(run, stdout);
+    putchar('\n');
     free(t);
 }
 

@@ -76,6 +76,13 @@ for f in "$CD_TEST_TMP/ctl.out" "$CD_TEST_TMP/ctl.err"; do
 done
 ctl 0 --json logs "$esc" "$erun"
 assert_contains "$(tr 'B' 'b' <<<"$OUT")" '\u001b[2J' "--json keeps the text, escaped"
+# jansson writes DEL and the C1 controls (U+009B is CSI) as they are: escaped too.
+assert_contains "$OUT" '\u009b31m.csv' "--json escapes a C1 control"
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$CD_TEST_TMP/ctl.out" || LC_ALL=C grep -q $'\xc2[\x80-\x9f]' "$CD_TEST_TMP/ctl.out"; then
+    cd_fail "a control character in the output of connectorctl --json logs"
+fi
+python3 -c 'import json,sys; m=[l["message"] for l in json.load(sys.stdin)["run"]["logs"]["items"] if "tag" in l["message"]]; assert m and "\u009b31m" in m[0] and "\u001b" in m[0], m' <<<"$OUT" ||
+    cd_fail "--json: the same text once parsed"
 ctl 0 delete "$esc"
 
 echo "== create from YAML, invalid create, edit from JSON"

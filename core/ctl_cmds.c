@@ -97,9 +97,11 @@ int ctl_show(const ctl *c, const char *id)
             free(t);
         }
         printf("connection_config:\n");
-        char *t = json_dumps(json_object_get(conn, "connection_config"), JSON_INDENT(2));
-        printf("%s\n", t ? t : "{}");
-        free(t);
+        json_t *cc = json_object_get(conn, "connection_config");
+        if (cc)
+            ctl_print_json(cc); /* its keys are not blanked: escaped there */
+        else
+            printf("{}\n");
     }
     done_json(c, r);
     json_decref(r);

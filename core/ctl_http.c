@@ -155,29 +155,41 @@ json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_
     return out;
 }
 
-void ctl_print_json(const json_t *j)
+/* json_dumps, with DEL and the C1 controls escaped. jansson escapes the C0
+ * controls but writes DEL and U+0080..U+009F (C2 80..C2 9F in UTF-8) as
+ * they are, and a terminal takes U+009B as CSI: "\u009b2J" in a log line,
+ * or in a key of connection_config, would clear the screen. Escaped, the
+ * JSON says the same (JSON text has neither outside its strings). NULL if
+ * json_dumps fails. */
+static char *dump_safe(const json_t *j, size_t flags)
 {
-    char *t = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    char *t = json_dumps(j, flags);
     if (!t)
-        return;
-    /* jansson escapes the C0 controls but writes DEL and the C1 controls
-     * (U+0080..U+009F, C2 80..C2 9F in UTF-8) as they are, and a terminal
-     * takes U+009B as CSI: "\u009b2J" in a log line would clear the
-     * screen. Escaped, the JSON says the same (JSON text has neither
-     * outside its strings). */
+        return NULL;
+    cd_buf b;
+    cd_buf_init(&b);
     const char *run = t;
     for (const char *p = t; *p; p++) {
-        unsigned char b = (unsigned char)*p, b1 = (unsigned char)p[1];
-        if (b == 0x7f || (b == 0xc2 && b1 >= 0x80 && b1 <= 0x9f)) {
-            fwrite(run, 1, (size_t)(p - run), stdout);
-            printf("\\u%04x", b == 0x7f ? 0x7fu : (unsigned)b1);
-            if (b == 0xc2)
+        unsigned char c0 = (unsigned char)*p, c1 = (unsigned char)p[1];
+        if (c0 == 0x7f || (c0 == 0xc2 && c1 >= 0x80 && c1 <= 0x9f)) {
+            cd_buf_append(&b, run, (size_t)(p - run));
+            cd_buf_printf(&b, "\\u%04x", c0 == 0x7f ? 0x7fu : (unsigned)c1);
+            if (c0 == 0xc2)
                 p++;
             run = p + 1;
         }
     }
-    fputs(run, stdout);
-    putchar('\n');
+    cd_buf_puts(&b, run);
+    cd_buf_putc(&b, '\0');
+    free(t);
+    return cd_buf_take(&b);
+}
+
+void ctl_print_json(const json_t *j)
+{
+    char *t = dump_safe(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (t)
+        puts(t);
     free(t);
 }
 
@@ -188,7 +200,7 @@ char *ctl_text(const json_t *obj, const char *key)
         return cd_xstrdup("-");
     if (json_is_string(v))
         return cd_xstrdup(json_string_value(v));
-    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *t = dump_safe(v, JSON_COMPACT | JSON_ENCODE_ANY);
     return t ? t : cd_xstrdup("?");
 }
 

@@ -50,11 +50,17 @@ assert_contains "$OUT" "no_magic.so" "refused listed"
 
 echo "== a control character stored before the API refused them does not reach the terminal"
 esc=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
-         VALUES ('Esc', 'BANK_API', E'GEN\\x1b[2J\\x1b[31mRED\\u009b1m', '{}', 'test_gen', false) RETURNING id")
+         VALUES ('Esc', 'BANK_API', E'GEN\\x1b[2J\\x1b[31mRED\\u009b1m', '{\"k\\u009b2J\\u007f\": 1}', 'test_gen', false) RETURNING id")
 ctl 0 list
 assert_contains "$OUT" "GEN [2J [31mRED" "shown, the controls blanked"
 if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$CD_TEST_TMP/ctl.out" || grep -q $'\xc2\x9b' "$CD_TEST_TMP/ctl.out"; then
     cd_fail "a control character in the list output"
+fi
+# A key of connection_config is not blanked (it names the setting): escaped as JSON.
+ctl 0 show "$esc"
+assert_contains "$OUT" '"k\u009b2J\u007f": 1' "a control in a key, escaped"
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$CD_TEST_TMP/ctl.out" || LC_ALL=C grep -q $'\xc2[\x80-\x9f]' "$CD_TEST_TMP/ctl.out"; then
+    cd_fail "a control character in the show output"
 fi
 q "DELETE FROM sp_v2_connectors WHERE id = $esc" >/dev/null
 

@@ -64,6 +64,43 @@ static void blank_json(json_t *v, int depth)
     }
 }
 
+/* {"success": false, "error": TEXT}: TEXT the body's text with its markup
+ * tags dropped and white space collapsed, at most 300 bytes. */
+static json_t *not_json_error(const char *data, size_t len)
+{
+    cd_buf b;
+    cd_buf_init(&b);
+    int in_tag = 0, space = 0;
+    for (size_t i = 0; i < len && b.len < 300; i++) {
+        unsigned char ch = (unsigned char)data[i];
+        if (ch == '<') {
+            in_tag = 1;
+            space = 1;
+        } else if (in_tag) {
+            if (ch == '>')
+                in_tag = 0;
+        } else if (ch <= ' ' || ch == 0x7f) {
+            space = 1;
+        } else {
+            if (space && b.len)
+                cd_buf_putc(&b, ' ');
+            space = 0;
+            cd_buf_putc(&b, (char)ch);
+        }
+    }
+    if (!b.len) {
+        cd_buf_free(&b);
+        return NULL;
+    }
+    /* Cut inside a UTF-8 sequence: json_string refuses it, so drop the
+     * partial character (text that is not UTF-8 at all stays refused). */
+    json_t *msg = NULL;
+    for (int k = 0; !msg && k < 4 && b.len >= (size_t)k; k++)
+        msg = json_stringn(b.data, b.len - (size_t)k);
+    cd_buf_free(&b);
+    return msg ? json_pack("{s:b, s:o}", "success", 0, "error", msg) : NULL;
+}
+
 int ctl_request(const ctl *c, const char *method, const char *path, const json_t *body,
                 long timeout_s, long *status, json_t **out)
 {
@@ -105,6 +142,10 @@ int ctl_request(const ctl *c, const char *method, const char *path, const json_t
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
         *out = resp.len ? json_loadb(resp.data, resp.len, JSON_ALLOW_NUL, NULL) : NULL;
+        /* An error that is not the API's JSON (a proxy's 502 page,
+         * libmicrohttpd's own 414): its text is the only message there is. */
+        if (!*out && resp.len && (*status < 200 || *status > 299))
+            *out = not_json_error(resp.data, resp.len);
         /* --json prints JSON, where controls are escaped: kept as sent. */
         if (*out && !c->json)
             blank_json(*out, 0);

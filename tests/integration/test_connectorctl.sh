@@ -235,6 +235,13 @@ assert_contains "$ERR" "connectorctl show: missing ID" "missing id"
 assert_contains "$ERR" "usage: connectorctl [--url URL] [--token TOKEN] [--json] show ID" "show usage"
 ctl 2 show abc
 assert_contains "$ERR" "ID must be a positive integer, got 'abc'" "bad id"
+# An error answer that is not the API's JSON (libmicrohttpd's own 414 here,
+# a proxy's 502 page elsewhere): its text, not "(no message)".
+ctl 3 list --search "$(head -c 70000 /dev/zero | tr '\0' a)"
+assert_contains "$ERR" "connectorctl: error 414: " "the status"
+assert_contains "$ERR" "too big" "the server's text"
+assert_not_contains "$ERR" "(no message)" "a message there is"
+assert_not_contains "$ERR" "<" "its markup dropped"
 
 echo "== a definition that cannot be read, or holds nothing, is not sent"
 audit_before=$(q "SELECT count(*) FROM sp_v2_connector_audit")

@@ -909,6 +909,34 @@ try {
     }
   }
 
+  log('edit: a connector whose driver this connectord has not loaded keeps its driver and settings');
+  {
+    // The worker serving the page lacks test_gen (its plugin file missing
+    // there, or not yet installed on every host).
+    const noGen = async (route) => {
+      const real = await (await route.fetch()).json();
+      await route.fulfill({ json: { ...real, loaded: real.loaded.filter((p) => p.name !== 'test_gen') } });
+    };
+    await page.route('**/plugins', noGen);
+    await card('Big numbers').getByRole('button', { name: 'Edit Big numbers' }).click();
+    const uf = dialogNamed('connector-form');
+    await uf.waitFor();
+    assert.equal(await field(uf, 'Driver').inputValue(), 'test_gen', 'the connector\'s driver, not the first one loaded');
+    assert.match(await field(uf, 'Driver').locator('option:checked').textContent(), /not loaded by this connectord/);
+    await uf.locator('.unloaded-driver').waitFor();
+    await field(uf, 'Source entity').fill('BIG3');
+    const put = page.waitForRequest((q) => q.method() === 'PUT');
+    await uf.getByRole('button', { name: 'Save changes' }).click();
+    const sent = JSON.parse((await put).postData());
+    assert.ok(!('driver' in sent) && !('connection_config' in sent), `neither driver nor settings sent: ${JSON.stringify(sent)}`);
+    await uf.waitFor({ state: 'detached' });
+    await page.unroute('**/plugins', noGen);
+    const text = await (await context.request.get(`${URL0}/connectors/${await card('Big numbers').getAttribute('data-id')}`, { headers: apiH })).text();
+    assert.match(text, /"source_entity":\s*"BIG3"/);
+    assert.match(text, /"driver":\s*"test_gen"/);
+    assert.match(text, /"seed":\s*12345678901234567\b/);
+  }
+
   log('text from the database and from remote systems is shown as text, never run; dates are the connector\'s in a browser in America/New_York');
   {
     const NAME = '<img src=x onerror="window.__xss=\'name\'"> gen';

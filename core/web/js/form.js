@@ -106,15 +106,39 @@ export async function openConnectorForm(existingId, onSaved) {
   const configBox = h('fieldset', { class: 'config' }, h('legend', {}, 'Connection settings'));
   let cfg = null;
 
-  function fillDrivers() {
-    const list = loaded.filter((p) => p.category === type.value);
-    driver.replaceChildren(...list.map((p) => h('option', { value: p.name }, `${p.name} ${p.version || ''}`.trim())));
-    const want = existing && existing.connector_type === type.value ? existing.driver : type.value.toLowerCase();
-    driver.value = list.some((p) => p.name === want) ? want : (list[0] ? list[0].name : '');
-    if (!list.length) driver.replaceChildren(h('option', { value: '' }, 'no driver loaded for this type'));
+  // The connector's driver when this connectord has not loaded it (its
+  // plugin file is missing here, or not yet installed on every host).
+  function unloadedDriver() {
+    if (!existing || !existing.driver || existing.connector_type !== type.value) return null;
+    return loaded.some((p) => p.name === existing.driver) ? null : existing.driver;
   }
 
+  function fillDrivers() {
+    const list = loaded.filter((p) => p.category === type.value);
+    const missing = unloadedDriver();
+    // Offered as it is, not replaced by the first loaded driver: saving the
+    // form would otherwise switch the connector to that driver.
+    driver.replaceChildren(...list.map((p) => h('option', { value: p.name }, `${p.name} ${p.version || ''}`.trim())),
+      ...(missing ? [h('option', { value: missing }, `${missing} (not loaded by this connectord)`)] : []));
+    const want = existing && existing.connector_type === type.value ? existing.driver : type.value.toLowerCase();
+    driver.value = list.some((p) => p.name === want) || want === missing ? want : (list[0] ? list[0].name : '');
+    if (!list.length && !missing) driver.replaceChildren(h('option', { value: '' }, 'no driver loaded for this type'));
+  }
+
+  // Editing a connector whose driver is not loaded here: its settings
+  // cannot be shown (no schema, every value masked), so they are neither
+  // shown nor sent, and the save keeps them as stored.
+  const keepsSettings = () => !!unloadedDriver() && driver.value === existing.driver;
+
   function renderConfig() {
+    if (keepsSettings()) {
+      cfg = { el: null, collect: () => undefined, registry: new Map() };
+      configBox.replaceChildren(h('legend', {}, 'Connection settings'),
+        h('p', { class: 'hint unloaded-driver' }, `This connectord has not loaded the driver ${driver.value}, so it cannot show its settings:`
+          + ' a save keeps them as they are stored. Edit them on a connectord that has the driver, or with connectorctl.'));
+      tplField.el.hidden = true;
+      return;
+    }
     const p = loaded.find((x) => x.name === driver.value);
     // Another driver's settings mean nothing to this one: start empty,
     // except when coming back to the connector's own driver.
@@ -139,7 +163,7 @@ export async function openConnectorForm(existingId, onSaved) {
       schedule_timezone: zone.value.trim() || null,
       connection_config: cfg.collect(),
     };
-    if (driver.value) b.driver = driver.value;
+    if (driver.value && !keepsSettings()) b.driver = driver.value;
     return b;
   }
 

@@ -26,6 +26,15 @@ int ctl_request(const ctl *c, const char *method, const char *path, const json_t
 json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_t *body,
                  long timeout_s);
 
+/* GET for a --wait loop: as ctl_call, but a failure that is over in a
+ * moment (no answer, 408, 429, 502, 503, 504: connectord restarting, a
+ * proxy in front of it) is asked again, 1 s backing off to 10 s, for up
+ * to patience_s seconds, saying so once on stderr. */
+json_t *ctl_follow(const ctl *c, const char *path, long timeout_s, long patience_s);
+
+/* How long a --wait keeps asking through such failures. */
+enum { CTL_FOLLOW_PATIENCE_S = 300 };
+
 /* Prints the API's {"error", "errors"} body to stderr. */
 void ctl_print_error(long status, const json_t *body);
 

@@ -66,7 +66,7 @@ int ctl_backfill(const ctl *c, const char *id, const char *from, const char *to,
     int rc = CTL_OK;
     for (;;) {
         json_decref(p);
-        p = ctl_call(c, "GET", ppath, NULL, 60);
+        p = ctl_follow(c, ppath, 60, CTL_FOLLOW_PATIENCE_S);
         if (!p) {
             rc = CTL_API_ERROR;
             break;

@@ -251,7 +251,7 @@ int ctl_run(const ctl *c, const char *id, const char *date, int wait)
     char *rpath = cd_sprintf("/connectors/%s/runs/%lld?log_limit=1&errors_limit=1", id, run_id);
     json_t *run = NULL;
     for (;;) {
-        json_t *g = ctl_call(c, "GET", rpath, NULL, 60);
+        json_t *g = ctl_follow(c, rpath, 60, CTL_FOLLOW_PATIENCE_S);
         if (!g) {
             free(rpath);
             return CTL_API_ERROR;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -101,10 +103,13 @@ static json_t *not_json_error(const char *data, size_t len)
     return msg ? json_pack("{s:b, s:o}", "success", 0, "error", msg) : NULL;
 }
 
-int ctl_request(const ctl *c, const char *method, const char *path, const json_t *body,
-                long timeout_s, long *status, json_t **out)
+/* ctl_request; a transport failure is printed only when loud, and its
+ * reason left in *why (a static string) either way. */
+static int request(const ctl *c, const char *method, const char *path, const json_t *body,
+                   long timeout_s, long *status, json_t **out, int loud, const char **why)
 {
     *out = NULL;
+    *why = NULL;
     CURL *h = curl_easy_init();
     if (!h) {
         fputs("connectorctl: cannot initialise libcurl\n", stderr);
@@ -138,7 +143,9 @@ int ctl_request(const ctl *c, const char *method, const char *path, const json_t
     CURLcode rc = curl_easy_perform(h);
     int result = -1;
     if (rc != CURLE_OK) {
-        fprintf(stderr, "connectorctl: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+        *why = curl_easy_strerror(rc);
+        if (loud)
+            fprintf(stderr, "connectorctl: %s %s: %s\n", method, url, *why);
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
         *out = resp.len ? json_loadb(resp.data, resp.len, JSON_ALLOW_NUL, NULL) : NULL;
@@ -161,6 +168,13 @@ int ctl_request(const ctl *c, const char *method, const char *path, const json_t
     free(url);
     cd_buf_free(&resp);
     return result;
+}
+
+int ctl_request(const ctl *c, const char *method, const char *path, const json_t *body,
+                long timeout_s, long *status, json_t **out)
+{
+    const char *why;
+    return request(c, method, path, body, timeout_s, status, out, 1, &why);
 }
 
 void ctl_print_error(long status, const json_t *body_in)
@@ -224,6 +238,56 @@ static char *dump_safe(const json_t *j, size_t flags)
     cd_buf_putc(&b, '\0');
     free(t);
     return cd_buf_take(&b);
+}
+
+json_t *ctl_follow(const ctl *c, const char *path, long timeout_s, long patience_s)
+{
+    time_t failing_since = 0;
+    unsigned delay = 1;
+    for (;;) {
+        long status = 0;
+        json_t *out = NULL;
+        const char *why = NULL;
+        int rc = request(c, "GET", path, NULL, timeout_s, &status, &out, 0, &why);
+        int transient = rc != 0 || status == 408 || status == 429 || status == 502 ||
+                        status == 503 || status == 504;
+        time_t now = time(NULL);
+        if (transient && !failing_since) {
+            failing_since = now;
+            if (rc != 0) {
+                fprintf(stderr, "connectorctl: GET %s%s: %s", c->url, path, why);
+            } else {
+                json_t *b = json_deep_copy(out);
+                blank_json(b, 0);
+                const char *m = json_string_value(json_object_get(b, "error"));
+                fprintf(stderr, "connectorctl: GET %s%s: error %ld: %s", c->url, path, status,
+                        m ? m : "(no message)");
+                json_decref(b);
+            }
+            fprintf(stderr, "; asking again for up to %ld s (what it follows goes on)\n",
+                    patience_s);
+        }
+        if (transient && now - failing_since < patience_s) {
+            json_decref(out);
+            sleep(delay);
+            delay = delay * 2 > 10 ? 10 : delay * 2;
+            continue;
+        }
+        if (failing_since && !transient)
+            fputs("connectorctl: connectord answers again\n", stderr);
+        if (rc != 0) {
+            fprintf(stderr, "connectorctl: GET %s%s: %s\n", c->url, path, why);
+            return NULL;
+        }
+        if (status < 200 || status > 299 || !out) {
+            if (c->json && out)
+                ctl_print_json(out);
+            ctl_print_error(status, out);
+            json_decref(out);
+            return NULL;
+        }
+        return out;
+    }
 }
 
 void ctl_print_json(const json_t *j)

@@ -158,6 +158,33 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 
+echo "== run --wait follows the run through a restart of connectord"
+# The run outlives the worker that started it: handed back to the queue at
+# the stop, run again after the start. connectorctl exited 3 at the first
+# refused connection, though the run went on and succeeded.
+echo '{"connection_config": {"rows": 16, "seed": 4, "bank": "CLI", "password": "********", "sleep_ms": 250}}' >"$CD_TEST_TMP/slow.json"
+ctl 0 edit "$id" "$CD_TEST_TMP/slow.json"
+set +e
+"$CTL" run "$id" --date 2025-10-06 --wait >"$CD_TEST_TMP/wait.out" 2>"$CD_TEST_TMP/wait.err" &
+waiter=$!
+set -e
+for _ in $(seq 100); do
+    [ "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $id AND run_date = '2025-10-06' AND status = 'RUNNING'")" = 1 ] && break
+    sleep 0.1
+done
+port=${SERVE_PORT[w1]}
+serve_stop w1 || true
+sleep 2 # connectorctl meets a refused connection
+CONNECTORD_HTTP_PORT=$port "$CD_BUILD_DIR/bin/connectord" -c "$CFG" serve >>"$CD_TEST_TMP/serve-w1.log" 2>&1 &
+SERVE_PID[w1]=$!
+api_wait_ready
+rc=0
+wait "$waiter" || rc=$?
+assert_eq 0 "$rc" "run --wait exit code through the restart: $(cat "$CD_TEST_TMP/wait.err")"
+assert_contains "$(cat "$CD_TEST_TMP/wait.out")" "SUCCESS" "the run's outcome"
+assert_contains "$(cat "$CD_TEST_TMP/wait.err")" "asking again for up to 300 s" "says it keeps asking"
+assert_contains "$(cat "$CD_TEST_TMP/wait.err")" "connectord answers again" "and when it answers"
+
 echo "== history, logs"
 ctl 0 history "$id"
 assert_contains "$OUT" "MANUAL" "history table"

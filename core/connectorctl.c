@@ -246,8 +246,16 @@ int main(int argc, char **argv)
     }
     if (!c.url || !*c.url)
         c.url = "http://localhost:5103";
-    if (c.token && !*c.token)
-        c.token = NULL;
+    /* A token read from a file keeps its line end: `$(cat token)` drops
+     * the \n of a CRLF line but not the \r, and "Invalid token" for what
+     * looks like the right one is a puzzle. A token never ends in blanks. */
+    char *token = c.token ? cd_xstrdup(c.token) : NULL;
+    if (token) {
+        size_t tn = strlen(token);
+        while (tn && strchr(" \t\r\n", token[tn - 1]))
+            token[--tn] = '\0';
+    }
+    c.token = token && *token ? token : NULL;
     /* "http://host:5103/" and "http://host:5103" are the same base. */
     char *url = cd_xstrdup(c.url);
     size_t n = strlen(url);
@@ -258,5 +266,9 @@ int main(int argc, char **argv)
     int rc = dispatch(&c, argv[i], argc - i - 1, argv + i + 1);
     curl_global_cleanup();
     free(url);
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
     return rc;
 }

@@ -37,6 +37,9 @@ ctl() {
 }
 
 echo "== list, show, plugins: tables and --json"
+# A token read from a CRLF file keeps its \r through $(cat FILE): trimmed.
+CONNECTORCTL_TOKEN=$'ctl-admin-token-42\r' ctl 0 list
+ctl 0 --token $'ctl-admin-token-42 \r\n' list
 ctl 0 list
 assert_contains "$OUT" "SabPaisa PG API" "list table"
 assert_contains "$OUT" "1 connectors: 1 active" "summary line"

@@ -182,11 +182,12 @@ function leaf(key, schema, required, value, ctx, path) {
       const t = single ? input.value : input.value.trim();
       if (t === '') return undefined;
       if (numeric) {
-        // Read as JSON reads it: a number too long for JavaScript is sent
-        // as typed, not rounded.
+        // Read as JSON reads it: an integer too long for JavaScript is
+        // sent as typed, not rounded (what else JSON cannot hold, 1e400,
+        // goes to the server as text, whose error names the field).
         try {
           const v = parseJSON(t, true);
-          if (typeof v === 'number' || isRawNumber(v)) return v;
+          if (typeof v === 'number' || (isRawNumber(v) && /^-?\d+$/.test(v.rawJSON))) return v;
         } catch { /* not JSON's spelling of a number: as below */ }
         const n = Number(t);
         // Hand a non-number to the server as typed: its error names the field.

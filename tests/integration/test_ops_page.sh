@@ -53,9 +53,18 @@ q "INSERT INTO ops_src (ref, amount, day) SELECT 'OPS' || g, (g * 10)::text || '
 # Tokens: the page must ask for one (viewer would not be enough to create).
 TOKEN="ops-admin-$RANDOM$RANDOM"
 CFG="$CD_TEST_TMP/w/connectord.yaml"
+# The page from a copy of the built one, with what must never be served
+# beside it: a hidden file, and symbolic links out of the web root.
+WEB="$CD_TEST_TMP/web"
+cp -r "$CD_BUILD_DIR/share/connectord/web" "$WEB"
+echo "hidden-$RANDOM" >"$WEB/js/.secret"
+echo "outside-$RANDOM" >"$CD_TEST_TMP/outside.txt"
+ln -s "$CD_TEST_TMP/outside.txt" "$WEB/js/out.js"
+ln -s "$CD_TEST_TMP" "$WEB/tmpdir"
 SERVE_PLUGINS="$PLUGINS" serve_config "$CFG" \
     "auth:" "  tokens:" "    - token: \"$TOKEN\"" "      role: admin" "    - token: \"viewer-$TOKEN\"" "      role: viewer" \
-    "backfill:" "  max_days: 31" "templates:" "  dir: \"$CD_SOURCE_DIR/conf.d/templates\""
+    "backfill:" "  max_days: 31" "templates:" "  dir: \"$CD_SOURCE_DIR/conf.d/templates\"" \
+    "http:" "  web_dir: \"$WEB\""
 "$CD_BUILD_DIR/bin/connectord" -c "$CFG" migrate >/dev/null
 # The documented default connector points at the real SabPaisa: pause it,
 # so nothing here ever leaves loopback.
@@ -63,6 +72,25 @@ q "UPDATE sp_v2_connectors SET status = 'PAUSED', schedule_enabled = false" >/de
 serve_start ops "$CFG"
 OPS_URL="http://127.0.0.1:${SERVE_PORT[ops]}"
 for _ in $(seq 100); do curl -s -o /dev/null "$OPS_URL/healthz" && break; sleep 0.1; done
+
+echo "== static files: only plain files under the web root, with the security headers"
+hdrs=$(curl -s -D - -o /dev/null "$OPS_URL/ops/js/main.js")
+for h in "Content-Type: text/javascript" "Content-Security-Policy: default-src 'self'" "frame-ancestors 'none'" \
+         "X-Frame-Options: DENY" "X-Content-Type-Options: nosniff"; do
+    assert_contains "$hdrs" "$h" "header of a static file"
+done
+assert_contains "$(curl -s -D - -o /dev/null "$OPS_URL/ops/connectors")" "Content-Type: text/html" "the page's address serves index.html"
+for p in "/ops/../../../etc/passwd" "/ops/%2e%2e/%2e%2e/%2e%2e/etc/passwd" "/ops/js/%2e%2e/%2e%2e/%2e%2e/etc/passwd" \
+         "/ops/js%2f..%2f..%2f..%2fetc%2fpasswd" "/ops/..%5c..%5cetc%5cpasswd" "/ops/js/.secret" "/ops/js/%2esecret" \
+         "/ops/js/out.js" "/ops/tmpdir/outside.txt" "/ops/index.html%00.png" "/ops/js/main.js%00" "/ops/%00"; do
+    code=$(curl -s --path-as-is -o "$CD_TEST_TMP/static.body" -w '%{http_code}' "$OPS_URL$p")
+    case "$code" in 400|404) ;; *) cd_fail "GET $p: HTTP $code, expected 400 or 404" ;; esac
+    body=$(cat "$CD_TEST_TMP/static.body")
+    assert_not_contains "$body" "root:" "GET $p"
+    assert_not_contains "$body" "hidden-" "GET $p"
+    assert_not_contains "$body" "outside-" "GET $p"
+    assert_contains "$body" '"success":false' "GET $p answers the API's JSON error"
+done
 
 SHOTS="$CD_BUILD_DIR/screenshots/ops"
 rm -rf "$SHOTS"

@@ -1036,6 +1036,50 @@ try {
     await ctxNY.close();
   }
 
+  log('a save that fails for no fault of the form (no answer, 403, 409, 500, 401 without a token) says so and keeps what was typed');
+  {
+    // A page of its own: these failures are provoked on purpose.
+    const ctxE = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const pe = await ctxE.newPage();
+    pe.setDefaultTimeout(20000);
+    pe.on('pageerror', (e) => problems.push(`page error (failing saves): ${e.message}`));
+    await pe.addInitScript((tk) => sessionStorage.setItem('connectord.token', tk), TOKEN);
+    await pe.goto(`${URL0}/ops/connectors`);
+    await pe.locator('#grid .card').first().waitFor();
+    await pe.getByRole('button', { name: 'Add connector' }).click();
+    const fe = pe.locator('dialog[data-name="connector-form"]');
+    await fe.waitFor();
+    await field(fe, 'Name').fill('Kept input');
+    await field(fe, 'Source entity').fill('KEPT');
+    const cases = [
+      ['no answer', (r) => r.abort('internetdisconnected'), /^Not saved: Cannot reach connectord/],
+      ['403', (r) => r.fulfill({ status: 403, json: { success: false, error: 'Forbidden: role viewer cannot create connectors' } }), /^Not saved: Forbidden: role viewer cannot create connectors$/],
+      ['409', (r) => r.fulfill({ status: 409, json: { success: false, error: 'A connector with this name exists' } }), /^Not saved: A connector with this name exists$/],
+      ['a proxy\'s 500 page', (r) => r.fulfill({ status: 500, contentType: 'text/html', body: '<html><head><title>500</title><style>h1{}</style></head><body><h1>Internal Server Error</h1></body></html>' }), /^Not saved: 500 Internal Server Error$/],
+      ['401, the token prompt dismissed', (r) => r.fulfill({ status: 401, json: { success: false, error: 'Authentication required' } }), /^Not saved: Authentication required$/],
+    ];
+    for (const [what, answer, want] of cases) {
+      const creates = /\/connectors$/;
+      const handler = (r) => (r.request().method() === 'POST' ? answer(r) : r.fallback());
+      await pe.route(creates, handler);
+      await fe.getByRole('button', { name: 'Create connector' }).click();
+      if (what.startsWith('401')) {
+        const td = pe.locator('dialog[data-name="token"]');
+        await td.waitFor();
+        await pe.keyboard.press('Escape');
+        await td.waitFor({ state: 'detached' });
+      }
+      await fe.locator('.form-errors', { hasText: 'Not saved' }).waitFor();
+      assert.match((await fe.locator('.form-errors').textContent()).trim(), want, what);
+      assert.ok(!/problem to fix/.test(await fe.locator('.form-errors').textContent()), `${what}: nothing to fix in the form`);
+      assert.equal(await field(fe, 'Name').inputValue(), 'Kept input', `${what}: the input is kept`);
+      assert.equal(await field(fe, 'Source entity').inputValue(), 'KEPT', `${what}: the input is kept`);
+      assert.ok(await fe.getByRole('button', { name: 'Create connector' }).isEnabled(), `${what}: can be saved again`);
+      await pe.unroute(creates, handler);
+    }
+    await ctxE.close();
+  }
+
   log('phone-sized viewport (390x844)');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();

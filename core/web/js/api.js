@@ -43,6 +43,12 @@ export const isRawNumber = (v) => RAW && JSON.isRawJSON(v);
 // Text of a value for an input: the source text of a kept number.
 export const valueText = (v) => (isRawNumber(v) ? v.rawJSON : String(v));
 
+// The words of an HTML or text body, at most 200 characters.
+function plainText(text) {
+  return text.replace(/<(script|style)[^]*?<\/\1\s*>/gi, ' ').replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
 let askToken = null; // set by the page: async (reason) => token or null
 
 export function onTokenNeeded(fn) { askToken = fn; }
@@ -79,7 +85,8 @@ export async function request(method, path, { query, body, allow, headers: extra
     let data = null;
     const text = await res.text();
     if (text) {
-      try { data = parseJSON(text, exact); } catch { data = { error: text.slice(0, 200) }; }
+      // Not the API's JSON (a proxy's error page): its text, without markup.
+      try { data = parseJSON(text, exact); } catch { data = { error: plainText(text) }; }
     }
     if (res.status === 401 && askToken) {
       const fresh = await askToken(data && data.error);

@@ -278,7 +278,11 @@ export async function openConnectorForm(existingId, onSaved) {
       if (err instanceof ApiError && err.errors.length) {
         showErrors(err.errors, null);
       } else {
-        showErrors([{ field: '', message: err.message }], null);
+        // Nothing in the form to fix (no answer, a refusal, the server
+        // failing): say it was not saved and why; what was typed stays.
+        showErrors([], null);
+        summary.replaceChildren(h('p', {}, `Not saved: ${err.message}`));
+        summary.hidden = false;
       }
       // An error of no field (someone else's change, a 500) is in the
       // summary at the top: scrolled into view, not left above the fold.

@@ -452,6 +452,24 @@ try {
   await shot(page, 'run-detail');
   await page.keyboard.press('Escape'); // the run dialog, then the history
   await run.waitFor({ state: 'detached' });
+  // Filters changed quickly: the page read last is the one the filters
+  // say, whichever answer arrives last.
+  {
+    const hpath = (u) => /\/history$/.test(u.pathname);
+    const slowTest = async (route) => {
+      if (new URL(route.request().url()).searchParams.get('run_type') === 'TEST') await new Promise((res) => setTimeout(res, 1500));
+      await route.fallback();
+    };
+    await page.route(hpath, slowTest);
+    const answered = page.waitForResponse((r) => hpath(new URL(r.url())) && new URL(r.url()).searchParams.get('run_type') === 'TEST');
+    await field(hist, 'Type').selectOption('TEST');
+    await field(hist, 'Type').selectOption('MANUAL');
+    await answered;
+    await page.waitForTimeout(300);
+    await page.unroute(hpath, slowTest);
+    const types = await hist.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.children[1].textContent));
+    assert.deepEqual(types, ['MANUAL'], 'the rows of the filter chosen last, not of the answer that came last');
+  }
   await page.keyboard.press('Escape');
   await hist.waitFor({ state: 'detached' });
 

@@ -35,15 +35,20 @@ export function openHistory(c) {
   let cursors = [null];
   let pageNo = 0;
   let nextCursor = null;
+  let seq = 0;
 
   async function load() {
+    // Filters or pages changed quickly: only the last request's answer is
+    // shown, whichever arrives last.
+    const mine = ++seq;
     let r;
     try {
       r = await api.history(c.id, { limit: PAGE, before: cursors[pageNo] || undefined, run_type: type.s.value, status: status.s.value });
     } catch (e) {
-      errorToast('Cannot read the history', e);
+      if (mine === seq) errorToast('Cannot read the history', e);
       return;
     }
+    if (mine !== seq) return;
     const runs = r.runs || [];
     const rows = runs.map((run) => {
       const open = h('button', { type: 'button', class: 'btn btn-sm', 'aria-label': `Details of run ${run.id}` }, 'Details');

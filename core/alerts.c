@@ -142,7 +142,9 @@ int cd_alerts_digest_due(const cd_alert_settings *s, int64_t now, char out[11])
  * local time has passed expected_by today, the run for its business date
  * (today minus sync_days_back, in its zone) must have succeeded. If not:
  * one LATE event per connector and local date. Connectors created or
- * resumed after today's deadline are not late yet. The NOT EXISTS keeps
+ * resumed after today's deadline are not late yet; one whose created_at is
+ * NULL (a row inserted by hand with an explicit NULL) has always existed,
+ * as the scheduler also treats it, and is alerted. The NOT EXISTS keeps
  * later ticks from even trying (and from spending sequence values).
  * Yesterday is checked the same way: when no worker ticked between its
  * deadline and midnight (all down, a restart at 23:59), the day whose
@@ -176,7 +178,8 @@ static int check_late(PGconn *conn, int64_t now, char **err)
         "     AND r.run_date = d.business_date AND r.run_type <> 'TEST'"
         "     ORDER BY r.id DESC LIMIT 1) AS last_status"
         "   FROM due d"
-        "  WHERE d.created_at <= d.deadline AND (d.resumed_at IS NULL OR d.resumed_at <= d.deadline)"
+        "  WHERE (d.created_at IS NULL OR d.created_at <= d.deadline)"
+        "    AND (d.resumed_at IS NULL OR d.resumed_at <= d.deadline)"
         "    AND (d.today OR NOT EXISTS (SELECT 1 FROM connectord_expected_by_set s"
         "     WHERE s.connector_id = d.id AND s.set_at > d.deadline))"
         "    AND NOT EXISTS (SELECT 1 FROM sp_v2_connector_runs r WHERE r.connector_id = d.id"

@@ -350,7 +350,13 @@ fresh=$(add fresh '{"rows": 1, "seed": 11, "bank": "F"}' "'[\"hook\"]'" "'09:40'
 set_now "2026-03-11T19:45:00Z"; sleep 1.5
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $fresh")" \
     "no alert for yesterday when expected_by was set after yesterday's deadline"
-q "UPDATE sp_v2_connectors SET expected_by = NULL WHERE id IN ($gap, $gapok, $fresh)" >/dev/null
+echo "-- a connector whose created_at is NULL has always existed: it is alerted"
+nocreated=$(add nocreated '{"rows": 1, "seed": 12, "bank": "N"}' "'[\"hook\"]'" "'00:30'")
+q "UPDATE sp_v2_connectors SET created_at = NULL WHERE id = $nocreated" >/dev/null
+set_now "2026-03-11T19:46:00Z"   # 01:16 IST on 03-12: 00:30 passed, 03-11's data missing
+wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $nocreated
+          AND event_date = '2026-03-12' AND payload->>'business_date' = '2026-03-11'" 30 "late alert for a NULL created_at"
+q "UPDATE sp_v2_connectors SET expected_by = NULL WHERE id IN ($gap, $gapok, $fresh, $nocreated)" >/dev/null
 
 echo "== daily digest: once, at its time, with yesterday's figures"
 dg=$(add digestme '{"rows": 1, "seed": 8, "bank": "D"}' "'[]'")

@@ -255,7 +255,9 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
      * Only the worker whose slot insert succeeded sees the connector in
      * `ins`, and the DELETE under the change row's lock lets one statement
      * consume it (version: not a newer change made meanwhile), so each date
-     * is queued once however many workers tick. */
+     * is queued once however many workers tick; and a unique key on these
+     * runs' (connector, run_date) (025) makes a second one impossible even
+     * when the NOT EXISTS cannot see a concurrent, uncommitted insert. */
     PGresult *res = cd_db_exec(
         conn, "enqueueing scheduled runs", PGRES_TUPLES_OK,
         "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::date[], $4::int[])"
@@ -309,6 +311,9 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         " WHERE NOT EXISTS (SELECT 1 FROM sp_v2_connector_runs x WHERE x.connector_id = b.cid"
         "   AND x.run_type = 'SCHEDULED' AND x.run_date = b.lo + n)"
         " ORDER BY b.cid, n"
+        /* 025's key: a date another statement is inserting uncommitted
+         * (unseen by the NOT EXISTS) is waited for, then not queued again. */
+        " ON CONFLICT DO NOTHING"
         " RETURNING connector_id, run_date)"
         " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM gaps),"
         "  (SELECT string_agg(format('connector %s: %s', connector_id, dates), '; '"

@@ -9,7 +9,9 @@
 #   attempt fails and waits for its retry (022);
 # - a lowered sync_days_back runs the dates it would skip, once, with three
 #   workers ticking (024): changed after or before the day's slot, by the
-#   API or by hand, while paused; a raised one runs a date twice, harmlessly.
+#   API or by hand, while paused; a raised one runs a date twice, harmlessly;
+#   a skipped date another transaction is queueing uncommitted is not queued
+#   again (025's unique key).
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
@@ -227,4 +229,30 @@ assert_eq "04-10,04-11,04-12,04-13,04-14" "$(q "SELECT string_agg(to_char(r.run_
     FROM sp_v2_connector_run_attempts a JOIN sp_v2_connector_runs r ON r.id = a.run_id WHERE r.connector_id = $down")" \
     "run oldest first"
 serve_stop g1; serve_stop g2; serve_stop g3
+echo "== a skipped date being queued by another transaction at the same moment is not queued again (025)"
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+race=$(add gap_race '0 2 * * *' Asia/Kolkata 2026-04-16T20:00:00Z "$(cfg GAPRACE 2)")
+set_now "2026-04-16T20:30:05Z" # 02:00:05 IST on 04-17: runs 04-15
+serve_start g1 "$CFG"
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $race AND status = 'SUCCESS'" 30 "the 04-17 slot"
+q "UPDATE sp_v2_connectors SET connection_config = '$(cfg GAPRACE 1)' WHERE id = $race" >/dev/null
+ticks "2026-04-17T19:30:00Z" # 01:00 IST on 04-18: the workers read the lowered value
+# Another worker's statement queueing 04-16 (the date 2 -> 1 skips at the
+# 04-18 slot) has not committed when this worker's slot statement runs:
+# its NOT EXISTS cannot see that run.
+psql -X -q -v ON_ERROR_STOP=1 -At -c "BEGIN;
+    INSERT INTO sp_v2_connector_runs (connector_id, run_type, run_date, status, triggered_by, attempt, max_attempts)
+    VALUES ($race, 'SCHEDULED', '2026-04-16', 'QUEUED', 'SCHEDULER (sync_days_back 2 -> 1)', 1, 1);
+    SELECT pg_sleep(4);
+    COMMIT;" >/dev/null &
+held_pid=$!
+sleep 1
+set_now "2026-04-17T20:30:05Z" # 02:00:05 IST on 04-18
+wait "$held_pid"
+q "SELECT pg_notify('connectord_queue', 'nudge')" >/dev/null # the held run was queued without one
+wait_for "SELECT count(*) = 0 FROM sp_v2_connector_runs WHERE connector_id = $race AND status IN ('QUEUED', 'RUNNING')" 60 "the race's runs"
+ticks "2026-04-17T20:30:10Z"
+assert_eq "04-15,04-16,04-17" "$(dates_of "$race")" "the skipped date queued once, though its first insert was uncommitted"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_days_back_changes WHERE connector_id = $race")" "the change consumed"
+serve_stop g1
 echo "PASS test_serve_schedule_edits"

@@ -236,7 +236,10 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     const char *p[] = {ids.data, times.data, dates.data, backs.data};
     /* The unique (connector, slot) key makes a second worker's insert of the
      * same slot a no-op; the connector is re-checked in the same statement
-     * so a pause that raced the tick wins. A slot that was already past when
+     * so a pause that raced the tick wins, and so does a resumption this
+     * worker has not reloaded since (its slots were computed before the
+     * pause, or kept while its enqueue failed): no slot at or before the
+     * creation or resumption, as reload() counts them. A slot that was already past when
      * the schedule was last edited (021) is a catch-up only for a date that
      * has no scheduled run yet: moving 02:00 to 06:00 at 10:00 must not run
      * yesterday's date again.
@@ -270,6 +273,7 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         " FROM v"
         " JOIN sp_v2_connectors c ON c.id = v.cid AND c.status IN ('ACTIVE', 'FAILED')"
         "  AND c.schedule_enabled IS TRUE"
+        "  AND to_timestamp(v.slot) > COALESCE(GREATEST(c.created_at, c.resumed_at), '-infinity')"
         " WHERE NOT (c.schedule_changed_at IS NOT NULL"
         "  AND to_timestamp(v.slot) < c.schedule_changed_at"
         "  AND EXISTS (SELECT 1 FROM sp_v2_connector_runs x WHERE x.connector_id = c.id"

@@ -2,8 +2,9 @@
 # The scheduler in `connectord serve`, on a controllable clock: three
 # workers and 200 connectors due in the same minute give exactly 200 runs,
 # each executed once; catch-up after downtime gives one run per missed
-# business date, oldest first, never before creation or resumption; a slot
-# in a skipped DST hour runs right after the change.
+# business date, oldest first, never before creation or resumption (nor
+# after a resumption the worker has not reloaded); a slot in a skipped DST
+# hour runs right after the change.
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
@@ -172,5 +173,32 @@ assert_eq "good|2026-03-09|1,huge_days|2016-03-12|1,huge_retry|2026-03-09|11,lat
     "policies clamped (3650 days back, 10 retries), a word is not a boolean"
 assert_eq 5 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id IN ($good, $huge_days, $huge_retry, $word_retry, $late) AND slot_time = '2026-03-09T23:30:00Z'")" \
     "all for the 05:00 IST slot"
+
+echo "== paused and resumed while the worker did not tick: no slot from before the resumption"
+# The worker read the schedules at 04:59:50 IST; its connection is down
+# (here: the test clock does not move) over the 05:00 slot, while another
+# host pauses and resumes the connector by hand (no NOTIFY). Its first tick
+# after the resumption must not enqueue the 05:00 slot, which fell in the
+# pause: a reload would not have, and neither may the slots it kept.
+serve_stop w1
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+pr=$(pol paused_resumed '{"rows": 0}' 2020-01-01)
+set_now "2026-03-10T23:29:50Z"   # 04:59:50 IST on 03-11
+serve_start w1 "$CD_TEST_TMP/e/connectord.yaml"
+sleep 1.5
+q "UPDATE sp_v2_connectors SET status = 'PAUSED', paused_at = '2026-03-10T23:29:55Z' WHERE id = $pr" >/dev/null
+q "UPDATE sp_v2_connectors SET status = 'ACTIVE', resumed_at = '2026-03-10T23:30:20Z' WHERE id = $pr" >/dev/null
+set_now "2026-03-10T23:30:30Z"   # 05:00:30 IST
+sleep 1.5
+set_now "2026-03-10T23:30:32Z"
+sleep 1.5
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id = $pr")" \
+    "the 05:00 slot, inside the pause, is not run after the resumption"
+set_now "2026-03-11T23:30:05Z"   # 05:00:05 IST the next day
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $pr AND status = 'SUCCESS'" 30 \
+    "the next day's slot runs"
+assert_eq "2026-03-11 23:30:00|2026-03-11" \
+    "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $pr")" \
+    "the first slot after the resumption"
 
 echo "scheduler checks passed"

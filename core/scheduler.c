@@ -214,6 +214,10 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     }
     if (!n) {
         free(before);
+        /* Nothing due: no slot is owed any more (the one that failed
+         * belonged to a connector since paused, deleted or rescheduled),
+         * and the next reload keeps to the catch-up window again. */
+        s->undelivered_since = 0;
         return 0;
     }
     /* Oldest first, so catch-up runs queue in date order. */

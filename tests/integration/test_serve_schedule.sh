@@ -201,4 +201,34 @@ assert_eq "2026-03-11 23:30:00|2026-03-11" \
     "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $pr")" \
     "the first slot after the resumption"
 
+echo "== a failed enqueue whose connector is then paused does not widen later catch-ups"
+# The 05:00 slot's insert fails; the operator pauses that connector, so the
+# worker has nothing left to enqueue. A connector whose schedule never ran
+# (created long ago, by hand) must then be caught up within the window
+# (1m) only: the worker used to keep the failed slot's time as the start of
+# every later catch-up, until some other slot was enqueued.
+serve_stop w1
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+blocked=$(pol blocked '{"rows": 0}' 2020-01-01)
+q "ALTER TABLE sp_v2_connector_runs ADD CONSTRAINT test_block_scheduled
+     CHECK (run_type <> 'SCHEDULED') NOT VALID" >/dev/null
+set_now "2026-03-12T23:29:50Z"   # 04:59:50 IST on 03-13
+serve_start w1 "$CD_TEST_TMP/e/connectord.yaml"
+sleep 1.5
+set_now "2026-03-12T23:30:01Z"   # 05:00:01 IST: the insert fails
+sleep 1.5
+q "UPDATE sp_v2_connectors SET status = 'PAUSED' WHERE id = $blocked" >/dev/null
+q "SELECT pg_notify('connectord_connectors', '$blocked')" >/dev/null
+set_now "2026-03-12T23:30:03Z"   # the next tick: nothing left to enqueue
+sleep 1.5
+q "ALTER TABLE sp_v2_connector_runs DROP CONSTRAINT test_block_scheduled" >/dev/null
+fresh=$(pol never_ran '{"rows": 0}' 2020-01-01)
+set_now "2026-03-15T00:00:00Z"   # 05:30 IST on 03-15: its 05:00 slot is older than the window
+sleep 1.5
+set_now "2026-03-15T00:00:02Z"
+sleep 1.5
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id IN ($blocked, $fresh)")" \
+    "no catch-up beyond the window"
+serve_stop w1
+
 echo "scheduler checks passed"

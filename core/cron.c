@@ -464,6 +464,12 @@ static int fail(char **err, char *msg)
 
 int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *next, char **err)
 {
+    return cd_cron_next_slot(cron, tz, after, next, NULL, err);
+}
+
+int cd_cron_next_slot(const cd_cron *cron, const char *tz, int64_t after, int64_t *next,
+                      long *wall_days, char **err)
+{
     if (err)
         *err = NULL;
     if (!cron || !next)
@@ -503,6 +509,7 @@ int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *ne
     bool wildcard = (c.flags & (CD_CRON_MIN_STAR | CD_CRON_HOUR_STAR)) != 0;
     bool found = false;
     int64_t best = 0;
+    wall best_wall = w; /* the wall minute `best` is the slot of */
     for (int resolved = 0;; resolved++) {
         if (next_wall(&c, &w, ylimit) != 0)
             break;
@@ -529,6 +536,7 @@ int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *ne
         for (int i = 0; i < n; i++) {
             if (cand[i] > after && (!found || cand[i] < best)) {
                 best = cand[i];
+                best_wall = w;
                 found = true;
             }
         }
@@ -546,5 +554,7 @@ int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *ne
         return rc;
     }
     *next = best;
+    if (wall_days)
+        *wall_days = cd_days_from_civil(best_wall.y, best_wall.mo, best_wall.d);
     return 0;
 }

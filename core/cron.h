@@ -57,6 +57,16 @@ int cd_cron_parse(const char *expr, cd_cron *out, char **err);
  * per call once the process has read the zone. */
 int cd_cron_next(const cd_cron *cron, const char *tz, int64_t after, int64_t *next, char **err);
 
+/* As cd_cron_next, and when wall_days is not NULL, the local calendar day
+ * (days since 1970-01-01) of the wall-clock time the slot is for: the date
+ * of *next in tz, except for a fixed-time slot in a skipped hour whose jump
+ * ends on the next day. America/Nuuk goes from 23:00 to 00:00: "30 23 * * *"
+ * on that day runs at 00:00 of the next day, and is still that day's slot
+ * (its business date is counted from that day, or one date would be run
+ * twice and the one before it never). */
+int cd_cron_next_slot(const cd_cron *cron, const char *tz, int64_t after, int64_t *next,
+                      long *wall_days, char **err);
+
 /* 1 if tz names a zone of the system's tz database (an IANA name like
  * "Asia/Kolkata", or a link such as "Asia/Calcutta"; case-sensitive):
  * a relative path of [A-Za-z0-9_+-.] components (no "." or "..", at most
@@ -73,6 +83,13 @@ int cd_tz_valid(const char *tz);
  * out[11]. A DST day of 23 or 25 hours is still one day. Returns 0, or
  * -1 with out untouched and *err (malloc'd; err may be NULL). */
 int cd_tz_local_date(const char *tz, int64_t t, int days_back, char out[11], char **err);
+
+/* The calendar date days_back days before the day `days` (days since
+ * 1970-01-01; a negative days_back counts forward) as "YYYY-MM-DD" into
+ * out[11], as cd_tz_local_date counts. Returns 0, or -1 with out untouched
+ * and *err (malloc'd; err may be NULL) when days_back or the date is out
+ * of range. */
+int cd_tz_date_back(long days, int days_back, char out[11], char **err);
 
 /* Local wall-clock fields of instant t in tz (for tests and the page);
  * month 1-12, offset = standard + daylight. Any output pointer may be

@@ -22,6 +22,7 @@ typedef struct sched_entry {
     char *tz;
     int days_back;
     int64_t next;     /* next slot not yet enqueued; 0 when none */
+    long next_day;    /* the local day next is the slot of (cd_cron_next_slot) */
 } sched_entry;
 
 struct cd_scheduler {
@@ -132,7 +133,7 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
             window_floor = s->undelivered_since - 1;
         if (window_floor > floor)
             floor = window_floor;
-        if (cd_cron_next(&e->cron, e->tz, floor, &e->next, &cerr) != 0) {
+        if (cd_cron_next_slot(&e->cron, e->tz, floor, &e->next, &e->next_day, &cerr) != 0) {
             cd_warn("connector %lld: %s", (long long)e->id, cerr);
             free(cerr);
             free(e->tz);
@@ -162,7 +163,9 @@ static void collect(sched_entry *e, int64_t now, due_slot **slots, size_t *n, si
     while (e->next && e->next <= now) {
         char date[11];
         char *err = NULL;
-        if (cd_tz_local_date(e->tz, e->next, e->days_back, date, &err) != 0) {
+        /* T is the day of the slot's wall time: a slot moved past midnight
+         * by a DST jump (cron.h) is still the slot of the day before. */
+        if (cd_tz_date_back(e->next_day, e->days_back, date, &err) != 0) {
             cd_warn("connector %lld: %s", (long long)e->id, err);
             free(err);
         } else if (*n > first && strcmp((*slots)[*n - 1].run_date, date) == 0) {
@@ -179,12 +182,15 @@ static void collect(sched_entry *e, int64_t now, due_slot **slots, size_t *n, si
             memcpy(d->run_date, date, sizeof d->run_date);
         }
         int64_t next;
-        if (cd_cron_next(&e->cron, e->tz, e->next, &next, &err) != 0) {
+        long next_day;
+        if (cd_cron_next_slot(&e->cron, e->tz, e->next, &next, &next_day, &err) != 0) {
             cd_warn("connector %lld: %s", (long long)e->id, err);
             free(err);
             next = 0;
+            next_day = 0;
         }
         e->next = next;
+        e->next_day = next_day;
     }
 }
 
@@ -207,9 +213,9 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     /* Where each schedule stood: a failed enqueue puts it back, so the next
      * tick offers the same slots again (a reload would drop the ones older
      * than the catch-up window, though this worker was up all along). */
-    int64_t *before = cd_xcalloc(s->n ? s->n : 1, sizeof *before);
+    sched_entry *before = cd_xcalloc(s->n ? s->n : 1, sizeof *before);
     for (size_t i = 0; i < s->n; i++) {
-        before[i] = s->entries[i].next;
+        before[i] = s->entries[i]; /* next and next_day; tz stays owned by entries */
         collect(&s->entries[i], now, &slots, &n, &cap);
     }
     if (!n) {
@@ -334,7 +340,7 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     cd_buf_free(&ids), cd_buf_free(&times), cd_buf_free(&dates), cd_buf_free(&backs);
     if (!res) {
         for (size_t i = 0; i < s->n; i++)
-            s->entries[i].next = before[i];
+            s->entries[i].next = before[i].next, s->entries[i].next_day = before[i].next_day;
         free(before);
         if (!s->undelivered_since || oldest < s->undelivered_since)
             s->undelivered_since = oldest;

@@ -348,32 +348,28 @@ int cd_tz_local_fields(const char *tz, int64_t t, int *year, int *month, int *da
  * the day arithmetic below cannot overflow. */
 #define DAYS_BACK_MAX 1000000
 
-int cd_tz_local_date(const char *tz, int64_t t, int days_back, char out[11], char **err)
+static int days_back_ok(int days_back, char **err)
 {
-    if (days_back < -DAYS_BACK_MAX || days_back > DAYS_BACK_MAX) {
+    if (days_back >= -DAYS_BACK_MAX && days_back <= DAYS_BACK_MAX)
+        return 1;
+    if (err)
+        *err = cd_sprintf("days back %d is out of range -%d..%d", days_back, DAYS_BACK_MAX,
+                          DAYS_BACK_MAX);
+    return 0;
+}
+
+int cd_tz_date_back(long days, int days_back, char out[11], char **err)
+{
+    if (!days_back_ok(days_back, err))
+        return -1;
+    /* Days of years 1..9999 (and the search's few years past them). */
+    if (days < -800000 || days > 3000000) {
         if (err)
-            *err = cd_sprintf("days back %d is out of range -%d..%d", days_back, DAYS_BACK_MAX,
-                              DAYS_BACK_MAX);
+            *err = cd_sprintf("day %ld is outside years 1..9999", days);
         return -1;
     }
-    if (!instant_ok(t)) {
-        if (err)
-            *err = cd_sprintf("instant %lld is outside years 1..9999", (long long)t);
-        return -1;
-    }
-    cd_tzcal *c = cd_tzcal_get(tz, err);
-    if (!c)
-        return -1;
     int y, mo, d;
-    if (cd_tzcal_fields(c, t, &y, &mo, &d, NULL, NULL, NULL) != 0) {
-        if (err)
-            *err = cd_sprintf("time zone '%s': cannot compute the local date", tz);
-        return -1;
-    }
-    /* Days are subtracted on the local calendar date, not on the instant:
-     * "yesterday" at 00:30 IST is the previous IST date, whatever the UTC
-     * date is, and a DST day of 23 or 25 hours is still one day. */
-    cd_civil_from_days(cd_days_from_civil(y, mo, d) - days_back, &y, &mo, &d);
+    cd_civil_from_days(days - days_back, &y, &mo, &d);
     if (y < 1 || y > 9999) {
         if (err)
             *err = cd_sprintf("date %d days before the local date is outside years 1..9999",
@@ -394,4 +390,28 @@ int cd_tz_local_date(const char *tz, int64_t t, int days_back, char out[11], cha
     out[9] = (char)('0' + d % 10);
     out[10] = '\0';
     return 0;
+}
+
+int cd_tz_local_date(const char *tz, int64_t t, int days_back, char out[11], char **err)
+{
+    if (!days_back_ok(days_back, err))
+        return -1;
+    if (!instant_ok(t)) {
+        if (err)
+            *err = cd_sprintf("instant %lld is outside years 1..9999", (long long)t);
+        return -1;
+    }
+    cd_tzcal *c = cd_tzcal_get(tz, err);
+    if (!c)
+        return -1;
+    int y, mo, d;
+    if (cd_tzcal_fields(c, t, &y, &mo, &d, NULL, NULL, NULL) != 0) {
+        if (err)
+            *err = cd_sprintf("time zone '%s': cannot compute the local date", tz);
+        return -1;
+    }
+    /* Days are subtracted on the local calendar date, not on the instant:
+     * "yesterday" at 00:30 IST is the previous IST date, whatever the UTC
+     * date is, and a DST day of 23 or 25 hours is still one day. */
+    return cd_tz_date_back(cd_days_from_civil(y, mo, d), days_back, out, err);
 }

@@ -4,7 +4,7 @@
 # each executed once; catch-up after downtime gives one run per missed
 # business date, oldest first, never before creation or resumption (nor
 # after a resumption the worker has not reloaded); a slot in a skipped DST
-# hour runs right after the change.
+# hour runs right after the change, for the business date of its own day.
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
@@ -118,6 +118,19 @@ wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $ny
 assert_eq "2026-03-08 07:00:00|2026-03-07" \
     "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $ny")" \
     "fired at the transition, for T-1 local"
+echo "== DST past midnight: America/Nuuk's 23:30 slot runs at 00:00 and is still the day before's"
+# 2026-03-29 01:00Z: 23:00 -02 on 03-28 becomes 00:00 -01 on 03-29. The
+# 23:30 slot of 03-28 runs at the jump; its T is 03-28, so it runs 03-27
+# (by the jump's own date it ran 03-28, which 03-29's slot runs again, and
+# 03-27 was never run).
+nuuk=$(add nuuk 2020-01-01 NULL ACTIVE '30 23 * * *' America/Nuuk)
+set_now "2026-03-29T00:59:00Z"   # 22:59 -02 on 03-28
+sleep 1.5
+set_now "2026-03-29T01:00:30Z"   # 00:00:30 -01 on 03-29
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs WHERE connector_id = $nuuk" 30 "the Nuuk slot"
+assert_eq "2026-03-29 01:00:00|2026-03-27" \
+    "$(q "SELECT slot_time AT TIME ZONE 'UTC', run_date FROM sp_v2_connector_runs WHERE connector_id = $nuuk")" \
+    "the 23:30 slot of 03-28, for 03-27"
 echo "== no catch-up at all (window 0): a worker that starts on its slot's very second still runs it"
 serve_stop w1
 q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null

@@ -3,7 +3,8 @@
  * names the field it refuses; next slots in Asia/Kolkata and UTC, at
  * month ends and leap days, with either-matching day fields, steps and
  * lists; Vixie's DST rule across both changes in America/New_York and
- * Europe/London, including a start inside the repeated hour; a
+ * Europe/London, including a start inside the repeated hour; the day a
+ * slot is for when a DST jump moves it past midnight (America/Nuuk); a
  * brute-force cross-check of wildcard jobs minute by minute; errors for
  * unknown zones and impossible dates; speed and threads.
  */
@@ -438,6 +439,76 @@ static void test_london_fall_back(void **state)
     assert_true(next_of("10 * * * *", LON, utc(2026, 10, 25, 0, 50)) == utc(2026, 10, 25, 1, 10));
 }
 
+/* ---- the day a slot is for ------------------------------------------------ */
+
+/* The next slot of expr in tz after `after`, and the date days_back before
+ * the day it is the slot of. */
+static int64_t slot_and_date(const char *expr, const char *tz, int64_t after, int days_back,
+                             char date[11])
+{
+    cd_cron c = parse_ok(expr);
+    int64_t n = 0;
+    long day = 0;
+    char *err = NULL;
+    if (cd_cron_next_slot(&c, tz, after, &n, &day, &err) != 0)
+        fail_msg("'%s' in %s after %s: %s", expr, tz, fmt(after), err);
+    if (cd_tz_date_back(day, days_back, date, &err) != 0)
+        fail_msg("'%s' in %s: day %ld: %s", expr, tz, day, err);
+    return n;
+}
+
+static void test_slot_day_is_its_wall_day_across_a_jump_past_midnight(void **state)
+{
+    (void)state;
+    char date[11];
+    /* America/Nuuk, 2026-03-29 01:00Z: 23:00 -02 on 03-28 becomes 00:00 -01
+     * on 03-29. The 23:30 slot of 03-28 runs at the jump, at 00:00 on
+     * 03-29, and is still 03-28's slot: T-1 is 03-27, and 03-29's own
+     * 23:30 slot runs 03-28. (By the instant's date, 03-28 ran twice and
+     * 03-27 never.) */
+    int64_t t = slot_and_date("30 23 * * *", "America/Nuuk", utc(2026, 3, 28, 12, 0), 1, date);
+    assert_true(t == utc(2026, 3, 29, 1, 0));
+    assert_string_equal(date, "2026-03-27");
+    t = slot_and_date("30 23 * * *", "America/Nuuk", t, 1, date);
+    assert_true(t == utc(2026, 3, 30, 0, 30));
+    assert_string_equal(date, "2026-03-28");
+    /* The day before the change, and sync_days_back 0. */
+    t = slot_and_date("30 23 * * *", "America/Nuuk", utc(2026, 3, 27, 12, 0), 0, date);
+    assert_true(t == utc(2026, 3, 28, 1, 30));
+    assert_string_equal(date, "2026-03-27");
+    /* America/Santiago skips 00:00-01:00 of 09-06: the 00:30 slot runs at
+     * 01:00 on the same day, whose date it keeps. */
+    t = slot_and_date("30 0 * * *", "America/Santiago", utc(2026, 9, 5, 12, 0), 1, date);
+    assert_true(t == utc(2026, 9, 6, 4, 0));
+    assert_string_equal(date, "2026-09-05");
+    /* New York's skipped 02:30 runs at 03:00 EDT, the same day. */
+    t = slot_and_date("30 2 * * *", NY, utc(2026, 3, 7, 12, 0), 1, date);
+    assert_true(t == utc(2026, 3, 8, 7, 0));
+    assert_string_equal(date, "2026-03-07");
+    /* A repeated hour's second pass (wildcard) is the same day. */
+    t = slot_and_date("*/30 * * * *", LON, utc(2026, 10, 25, 1, 10), 1, date);
+    assert_true(t == utc(2026, 10, 25, 1, 30));
+    assert_string_equal(date, "2026-10-24");
+    /* Anywhere else it is the instant's local date: 02:00 IST on 03-10 is
+     * 20:30Z on 03-09. */
+    t = slot_and_date("0 2 * * *", IST, utc(2026, 3, 9, 12, 0), 1, date);
+    assert_true(t == utc(2026, 3, 9, 20, 30));
+    assert_string_equal(date, "2026-03-09");
+    /* cd_tz_date_back counts as cd_tz_local_date and refuses what it does. */
+    char *err = NULL;
+    assert_int_equal(cd_tz_date_back(cd_days_from_civil(2026, 3, 1), 1, date, &err), 0);
+    assert_string_equal(date, "2026-02-28");
+    assert_int_equal(cd_tz_date_back(cd_days_from_civil(2026, 3, 1), -1, date, &err), 0);
+    assert_string_equal(date, "2026-03-02");
+    assert_int_equal(cd_tz_date_back(cd_days_from_civil(1, 1, 1), 1, date, &err), -1);
+    assert_non_null(err);
+    free(err);
+    err = NULL;
+    assert_int_equal(cd_tz_date_back(cd_days_from_civil(2026, 3, 1), 2000000, date, &err), -1);
+    assert_non_null(err);
+    free(err);
+}
+
 /* ---- cross-check against brute force -------------------------------------- */
 
 /* For wildcard jobs the rule is simply "every instant whose wall clock
@@ -647,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_new_york_after_inside_the_repeated_hour),
         cmocka_unit_test(test_london_spring_forward),
         cmocka_unit_test(test_london_fall_back),
+        cmocka_unit_test(test_slot_day_is_its_wall_day_across_a_jump_past_midnight),
         cmocka_unit_test(test_wildcard_jobs_match_brute_force_across_dst),
         cmocka_unit_test(test_unknown_zone_is_an_error),
         cmocka_unit_test(test_impossible_date_is_an_error_quickly),

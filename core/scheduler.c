@@ -35,7 +35,41 @@ struct cd_scheduler {
      * The catch-up window is for slots missed while no worker was up: a
      * reload keeps every slot since this one, however old. */
     int64_t undelivered_since;
+    /* What the last reload said about each connector it could not
+     * schedule: said again only when it changes, not on every reload
+     * (each minute and after every edit of any connector, per worker). */
+    struct sched_warning *warned;
+    size_t nwarned;
 };
+
+typedef struct sched_warning {
+    int64_t id;
+    char *msg;
+} sched_warning;
+
+static void free_warnings(sched_warning *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(w[i].msg);
+    free(w);
+}
+
+/* Logs msg (taken) about connector id unless the previous reload said the
+ * same, and keeps it in (*w)[*n] for the next reload to compare with. */
+static void reload_warn(const cd_scheduler *s, sched_warning **w, size_t *n, size_t *cap,
+                        int64_t id, char *msg)
+{
+    int said = 0;
+    for (size_t i = 0; i < s->nwarned && !said; i++)
+        said = s->warned[i].id == id && strcmp(s->warned[i].msg, msg) == 0;
+    if (!said)
+        cd_warn("connector %lld: %s (said again only if it changes)", (long long)id, msg);
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *w = cd_xrealloc(*w, *cap * sizeof **w);
+    }
+    (*w)[(*n)++] = (sched_warning){id, msg};
+}
 
 cd_scheduler *cd_scheduler_new(const cd_config *cfg)
 {
@@ -64,6 +98,7 @@ void cd_scheduler_free(cd_scheduler *s)
     if (!s)
         return;
     clear_entries(s);
+    free_warnings(s->warned, s->nwarned);
     free(s);
 }
 
@@ -101,6 +136,8 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
     if (!res)
         return -1;
     clear_entries(s);
+    sched_warning *warned = NULL;
+    size_t nwarned = 0, wcap = 0;
     int rows = PQntuples(res);
     s->entries = cd_xcalloc((size_t)rows, sizeof *s->entries);
     for (int i = 0; i < rows; i++) {
@@ -108,15 +145,17 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         e->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         char *cerr = NULL;
         if (cd_cron_parse(PQgetvalue(res, i, 1), &e->cron, &cerr) != 0) {
-            cd_warn("connector %lld: schedule_cron '%s' is not used: %s", (long long)e->id,
-                    PQgetvalue(res, i, 1), cerr);
+            reload_warn(s, &warned, &nwarned, &wcap, e->id,
+                        cd_sprintf("schedule_cron '%s' is not used: %s", PQgetvalue(res, i, 1),
+                                   cerr));
             free(cerr);
             continue;
         }
         const char *tz = PQgetvalue(res, i, 2);
         if (!cd_tz_valid(tz)) {
-            cd_warn("connector %lld: schedule_timezone '%s' is not a known zone; not scheduled",
-                    (long long)e->id, tz);
+            reload_warn(s, &warned, &nwarned, &wcap, e->id,
+                        cd_sprintf("schedule_timezone '%s' is not a known zone; not scheduled",
+                                   tz));
             continue;
         }
         e->tz = cd_xstrdup(tz);
@@ -134,8 +173,7 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         if (window_floor > floor)
             floor = window_floor;
         if (cd_cron_next_slot(&e->cron, e->tz, floor, &e->next, &e->next_day, &cerr) != 0) {
-            cd_warn("connector %lld: %s", (long long)e->id, cerr);
-            free(cerr);
+            reload_warn(s, &warned, &nwarned, &wcap, e->id, cerr);
             free(e->tz);
             e->tz = NULL;
             continue;
@@ -143,6 +181,9 @@ static int reload(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
         s->n++;
     }
     PQclear(res);
+    free_warnings(s->warned, s->nwarned);
+    s->warned = warned;
+    s->nwarned = nwarned;
     s->loaded_at = now;
     s->stale = 0;
     return 0;

@@ -244,4 +244,29 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE connector_id I
     "no catch-up beyond the window"
 serve_stop w1
 
+echo "== a schedule that cannot be used is logged once, not at every reload"
+# A zone and a cron stored by hand that the API would refuse: each worker
+# re-reads the schedules every minute and after every edit, and said so
+# each time (1440 lines a day per worker and connector).
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+badzone=$(pol bad_zone '{"rows": 0}' 2020-01-01)
+q "UPDATE sp_v2_connectors SET schedule_timezone = 'Nowhere/Atlantis' WHERE id = $badzone" >/dev/null
+never=$(pol never_due '{"rows": 0}' 2020-01-01)
+q "UPDATE sp_v2_connectors SET schedule_cron = '0 0 30 2 *' WHERE id = $never" >/dev/null
+set_now "2026-03-16T00:00:00Z"
+serve_start w1 "$CD_TEST_TMP/e/connectord.yaml"
+for m in 02 04 06; do
+    set_now "2026-03-16T00:${m}:00Z"   # a reload each
+    q "SELECT pg_notify('connectord_connectors', '$badzone')" >/dev/null
+    sleep 1.2
+done
+assert_eq "1|1" "$(grep -c "connector $badzone: schedule_timezone 'Nowhere/Atlantis' is not a known zone" "$CD_TEST_TMP/serve-w1.log")|$(grep -c "connector $never: no slot within" "$CD_TEST_TMP/serve-w1.log")" \
+    "each said once"
+q "UPDATE sp_v2_connectors SET schedule_timezone = 'Nowhere/Lemuria' WHERE id = $badzone" >/dev/null
+set_now "2026-03-16T00:08:00Z"
+sleep 1.5
+assert_eq 1 "$(grep -c "connector $badzone: schedule_timezone 'Nowhere/Lemuria' is not a known zone" "$CD_TEST_TMP/serve-w1.log")" \
+    "a different problem is said"
+serve_stop w1
+
 echo "scheduler checks passed"

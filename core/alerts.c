@@ -144,7 +144,8 @@ int cd_alerts_digest_due(const cd_alert_settings *s, int64_t now, char out[11])
  * one LATE event per connector and local date. Connectors created or
  * resumed after today's deadline are not late yet; one whose created_at is
  * NULL (a row inserted by hand with an explicit NULL) has always existed,
- * as the scheduler also treats it, and is alerted. The NOT EXISTS keeps
+ * as the scheduler also treats it, and is alerted; so is one whose zone is
+ * unknown (checked in Asia/Kolkata). The NOT EXISTS keeps
  * later ticks from even trying (and from spending sequence values).
  * Yesterday is checked the same way: when no worker ticked between its
  * deadline and midnight (all down, a restart at 23:59), the day whose
@@ -158,12 +159,22 @@ static int check_late(PGconn *conn, int64_t now, char **err)
     const char *p[] = {t};
     PGresult *res = cd_db_exec(
         conn, "checking for late data", PGRES_TUPLES_OK,
-        "WITH c AS ("
+        "WITH z AS ("
         "  SELECT c.id, c.name, c.connector_type, c.connection_config, c.expected_by,"
-        "   c.created_at, c.resumed_at, COALESCE(NULLIF(c.schedule_timezone, ''), 'Asia/Kolkata') AS tz,"
-        "   connectord_local_time(c.schedule_timezone, to_timestamp($1::float8)) AS local_now"
+        "   c.created_at, c.resumed_at, c.schedule_timezone,"
+        "   connectord_local_time(c.schedule_timezone, to_timestamp($1::float8)) AS zone_now"
         "   FROM sp_v2_connectors c"
         "  WHERE c.expected_by IS NOT NULL AND c.status IN ('ACTIVE', 'FAILED')"
+        "), c AS ("
+        /* A zone PostgreSQL does not know (stored by hand: the API refuses
+         * it) is checked in Asia/Kolkata: such a connector is never
+         * scheduled, and its missing data must still be alerted. */
+        "  SELECT z.id, z.name, z.connector_type, z.connection_config, z.expected_by,"
+        "   z.created_at, z.resumed_at,"
+        "   CASE WHEN z.zone_now IS NULL THEN 'Asia/Kolkata'"
+        "    ELSE COALESCE(NULLIF(z.schedule_timezone, ''), 'Asia/Kolkata') END AS tz,"
+        "   COALESCE(z.zone_now, to_timestamp($1::float8) AT TIME ZONE 'Asia/Kolkata') AS local_now"
+        "   FROM z"
         "), due AS ("
         "  SELECT c.*, k.day AS local_date, k.today,"
         "   k.day - connectord_days_back(c.connection_config) AS business_date,"

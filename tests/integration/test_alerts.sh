@@ -353,10 +353,16 @@ assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE kind = 'LATE' A
 echo "-- a connector whose created_at is NULL has always existed: it is alerted"
 nocreated=$(add nocreated '{"rows": 1, "seed": 12, "bank": "N"}' "'[\"hook\"]'" "'00:30'")
 q "UPDATE sp_v2_connectors SET created_at = NULL WHERE id = $nocreated" >/dev/null
+echo "-- a connector whose zone is unknown (stored by hand) is never scheduled: its lateness is still alerted, in Asia/Kolkata"
+nozone=$(add nozone '{"rows": 1, "seed": 13, "bank": "Z"}' "'[\"hook\"]'" "'00:30'")
+q "UPDATE sp_v2_connectors SET schedule_timezone = 'Nowhere/Atlantis' WHERE id = $nozone" >/dev/null
 set_now "2026-03-11T19:46:00Z"   # 01:16 IST on 03-12: 00:30 passed, 03-11's data missing
 wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $nocreated
           AND event_date = '2026-03-12' AND payload->>'business_date' = '2026-03-11'" 30 "late alert for a NULL created_at"
-q "UPDATE sp_v2_connectors SET expected_by = NULL WHERE id IN ($gap, $gapok, $fresh, $nocreated)" >/dev/null
+wait_for "SELECT count(*) = 1 FROM sp_v2_notifications WHERE kind = 'LATE' AND connector_id = $nozone
+          AND event_date = '2026-03-12' AND payload->>'business_date' = '2026-03-11'
+          AND payload->>'timezone' = 'Asia/Kolkata'" 30 "late alert for an unknown zone"
+q "UPDATE sp_v2_connectors SET expected_by = NULL WHERE id IN ($gap, $gapok, $fresh, $nocreated, $nozone)" >/dev/null
 
 echo "== daily digest: once, at its time, with yesterday's figures"
 dg=$(add digestme '{"rows": 1, "seed": 8, "bank": "D"}' "'[]'")

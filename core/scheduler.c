@@ -290,10 +290,10 @@ int cd_scheduler_tick(cd_scheduler *s, PGconn *conn, int64_t now, char **err)
      * so a pause that raced the tick wins, and so does a resumption this
      * worker has not reloaded since (its slots were computed before the
      * pause, or kept while its enqueue failed): no slot at or before the
-     * creation or resumption, as reload() counts them. A slot that was already past when
-     * the schedule was last edited (021) is a catch-up only for a date that
-     * has no scheduled run yet: moving 02:00 to 06:00 at 10:00 must not run
-     * yesterday's date again.
+     * creation or resumption, as reload() counts them. A slot that was
+     * already past when the schedule was last edited (021) is a catch-up
+     * only for a date that has no scheduled run yet: moving 02:00 to 06:00
+     * at 10:00 must not run yesterday's date again.
      *
      * A lowered sync_days_back (024) leaves dates no slot will run: the
      * statement that inserts a connector's first slot run made with the

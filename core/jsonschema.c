@@ -17,7 +17,16 @@
 typedef struct vctx {
     json_t *errors;
     int count;
+    const json_t *root;   /* the whole schema: what a local "$ref" points into */
+    long *steps;          /* schemas visited so far, shared with the branches */
 } vctx;
+
+/* Schemas a validation may visit: "$ref"s can form loops that consume none
+ * of the instance ({"anyOf": [{"$ref": "#"}, {"$ref": "#"}]} doubles at
+ * each of the 64 levels), which would hold the API's thread for ever. A
+ * real driver's schema is visited about once per value of the config (a
+ * 1 MiB body holds at most some 300,000 values). */
+#define MAX_STEPS 500000
 
 static void add_error(vctx *c, const char *path, const char *fmt, ...) CD_PRINTF(3, 4);
 static void add_error(vctx *c, const char *path, const char *fmt, ...)
@@ -352,10 +361,10 @@ static void validate(vctx *c, const json_t *schema, const json_t *v, const char 
                      int depth);
 
 /* Errors of a branch, collected apart so that oneOf/anyOf can choose. */
-static int branch_errors(const json_t *schema, const json_t *v, const char *path, int depth,
-                         json_t *into)
+static int branch_errors(const json_t *c_root, long *steps, const json_t *schema,
+                         const json_t *v, const char *path, int depth, json_t *into)
 {
-    vctx sub = {.errors = into, .count = 0};
+    vctx sub = {.errors = into, .count = 0, .root = c_root, .steps = steps};
     validate(&sub, schema, v, path, depth + 1);
     return sub.count;
 }
@@ -383,7 +392,7 @@ static void check_alternatives(vctx *c, const json_t *alts, const json_t *v, con
     json_t *best = NULL; /* errors of the branch whose type fits */
     json_array_foreach(alts, i, a) {
         json_t *errs = json_array();
-        if (branch_errors(a, v, path, depth, errs) == 0) {
+        if (branch_errors(c->root, c->steps, a, v, path, depth, errs) == 0) {
             matches++;
             json_decref(errs);
             continue;
@@ -549,12 +558,37 @@ static void validate(vctx *c, const json_t *schema, const json_t *v, const char 
         add_error(c, path, "is nested too deeply to validate");
         return;
     }
+    if (c->steps && ++*c->steps > MAX_STEPS) {
+        c->count++; /* an error for the branch that met it; said once at the end */
+        return;
+    }
     /* connectord's rule (plugin.h): a field marked writeOnly may always hold
      * a secret reference instead of its value, whatever type it declares.
      * Whether the reference may be resolved is the API's check, made on
      * every reference of a connector wherever it stands (api_validate.c). */
     if (json_is_true(json_object_get(schema, "writeOnly")) && cd_secret_is_reference(v))
         return;
+    /* A local "$ref" ("#/$defs/secret"): the schema it points at applies
+     * as well (the masking follows it too, api_mask.c). Without this a
+     * field declared through one took any value at all: a number where
+     * the driver reads a string. A reference elsewhere (another document)
+     * is not fetched and, as an unknown keyword, ignored. */
+    const char *ref = json_string_value(json_object_get(schema, "$ref"));
+    if (ref && ref[0] == '#') {
+        const json_t *target = c->root ? cd_secrets_schema_ref(c->root, ref) : NULL;
+        if (!target) {
+            add_error(c, path, "the driver's schema has a $ref this host cannot resolve: %s", ref);
+            return;
+        }
+        /* writeOnly given by the target: a reference is accepted there too */
+        if (json_is_object(target) && json_is_true(json_object_get(target, "writeOnly")) &&
+            cd_secret_is_reference(v))
+            return;
+        int before = c->count;
+        validate(c, target, v, path, depth + 1);
+        if (c->count > before)
+            return; /* the siblings would mostly repeat it */
+    }
     const json_t *type = json_object_get(schema, "type");
     if (json_is_string(type) && !type_matches(json_string_value(type), v)) {
         add_error(c, path, "must be %s %s, not %s",
@@ -629,7 +663,11 @@ static void validate(vctx *c, const json_t *schema, const json_t *v, const char 
 int cd_jsonschema_validate(const json_t *schema, const json_t *instance, const char *prefix,
                            json_t *errors)
 {
-    vctx c = {.errors = errors, .count = 0};
+    long steps = 0;
+    vctx c = {.errors = errors, .count = 0, .root = schema, .steps = &steps};
     validate(&c, schema, instance, prefix ? prefix : "", 0);
+    if (steps > MAX_STEPS)
+        add_error(&c, prefix, "cannot be checked: the driver's schema is too complex (its $refs "
+                              "loop without end)");
     return c.count;
 }

@@ -4,7 +4,9 @@
  * additionalProperties (false or a schema), enum, const, minimum/maximum,
  * exclusiveMinimum/exclusiveMaximum, minLength/maxLength (in characters),
  * pattern, format (uri, date), items, minItems/maxItems, oneOf, anyOf,
- * allOf. "default", "description", "title", "writeOnly" are annotations and
+ * allOf, and a local "$ref" ("#/$defs/name", a JSON pointer into the
+ * schema; one that points nowhere is an error naming the field, one to
+ * another document is ignored). "default", "description", "title", "writeOnly" are annotations and
  * do not affect validation, except that a field marked "writeOnly" accepts
  * a secret reference ({"secret": "env:NAME"}) whatever its declared type. Unknown keywords are ignored, as the
  * specification says.

@@ -2,7 +2,8 @@
  * fuzz_api_body.c — a request body as the API reads it: JSON parsing with
  * duplicate keys refused, the top-level field check, JSON Schema
  * validation of connection_config against a driver-like schema (every
- * keyword the validator knows), masking and unmasking of secrets.
+ * keyword the validator knows, local $refs among them, one pointing at
+ * itself), masking and unmasking of secrets.
  * Nothing may crash, leak or read out of bounds, whatever the bytes.
  */
 #include <stddef.h>
@@ -18,7 +19,11 @@
 
 static const char schema_text[] =
     "{\"type\": \"object\", \"required\": [\"api_base_url\", \"merchant_codes\"],"
+    "\"$defs\": {\"code\": {\"type\": \"string\", \"maxLength\": 8}, \"self\": {\"$ref\": \"#/$defs/self\"},"
+    " \"tree\": {\"type\": \"object\", \"properties\": {\"kid\": {\"$ref\": \"#/$defs/tree\"}}}},"
     "\"additionalProperties\": false, \"properties\": {"
+    "\"ref\": {\"$ref\": \"#/$defs/code\"}, \"dangling\": {\"$ref\": \"#/$defs/nope\"},"
+    "\"loop\": {\"$ref\": \"#/$defs/self\"}, \"tree\": {\"$ref\": \"#/$defs/tree\"},"
     "\"api_base_url\": {\"type\": \"string\", \"pattern\": \"^https?://[^\\\\s]+$\", \"format\": \"uri\"},"
     "\"authentication_type\": {\"enum\": [\"IP_WHITELIST\", \"BEARER\"]},"
     "\"merchant_codes\": {\"type\": \"array\", \"minItems\": 1, \"maxItems\": 50,"

@@ -136,6 +136,13 @@ bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\
 req POST /connectors/validate '{"name": "V", "connector_type": "BANK_API", "driver": "test_gen", "source_entity": "V", "connection_config": {}, "schedule_cron": "0 0 30 2 *", "schedule_enabled": false}'
 assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "a schedule switched off may be one that never fires"
 bad "{$base, \"connection_config\": {\"rows\": \"many\"}}" connection_config.rows "must be an integer"
+# a field declared through a local $ref is held to what it points at (test_gen's
+# "shared" is {"$ref": "#/$defs/secret"}, a string): a number or an object that
+# is no reference was stored, and the driver then read no string at all
+bad "{$base, \"connection_config\": {\"shared\": 12345}}" connection_config.shared "must be a string, not integer"
+bad "{$base, \"connection_config\": {\"shared\": {\"a\": 1}}}" connection_config.shared "must be a string, not object"
+req POST /connectors/validate "{$base, \"connection_config\": {\"shared\": {\"secret\": \"env:GEN_SHARED\"}}}"
+assert_eq "True|0" "$(jq_ '"%s|%d" % (d["valid"], d["error_count"])')" "a reference where the \$ref target is writeOnly"
 # one-line text fields: an escape would drive the terminal of whoever lists them
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"G\\u001b[2JX\", \"schedule_enabled\": false, \"connection_config\": {}}" source_entity "control characters"
 bad "{$base, \"connection_config\": {}, \"created_by\": \"a\\nb\"}" created_by "control characters"

@@ -179,6 +179,8 @@ void cd_api_backfill_get(cd_api_req *q, cd_api_resp *r, int64_t id, const char *
 
 void cd_api_backfill_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, const char *bid)
 {
+    if (cd_api_refuse_body_fields(q, r) != 0)
+        return;
     if (!uuid_valid(bid)) {
         cd_api_error(r, MHD_HTTP_NOT_FOUND, "Backfill not found");
         return;

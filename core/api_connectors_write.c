@@ -587,27 +587,9 @@ static int delete_once(cd_api_req *q, cd_api_resp *r, PGconn *db, int64_t id, co
     return DELETE_DONE;
 }
 
-/* Pause, resume and delete take no body fields: one sent ({"force": true}
- * to a delete, say) would otherwise be ignored without a word. */
-static int refuse_body_fields(cd_api_req *q, cd_api_resp *r)
-{
-    static const char *const none[] = {NULL};
-    json_t *errors = json_array();
-    if (q->body && !json_is_object(q->body))
-        json_array_append_new(errors, cd_api_field_error("body", "must be a JSON object or empty"));
-    else if (q->body)
-        cd_api_check_fields(q->body, none, errors);
-    if (json_array_size(errors) == 0) {
-        json_decref(errors);
-        return 0;
-    }
-    cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid request body", errors);
-    return -1;
-}
-
 void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
 {
-    if (refuse_body_fields(q, r) != 0)
+    if (cd_api_refuse_body_fields(q, r) != 0)
         return;
     const char *force_s = cd_api_query(q, "force");
     int force = force_s && (strcmp(force_s, "true") == 0 || strcmp(force_s, "1") == 0);
@@ -659,7 +641,7 @@ void cd_api_connector_delete(cd_api_req *q, cd_api_resp *r, int64_t id)
 
 void cd_api_connector_pause(cd_api_req *q, cd_api_resp *r, int64_t id, int pause)
 {
-    if (refuse_body_fields(q, r) != 0)
+    if (cd_api_refuse_body_fields(q, r) != 0)
         return;
     PGconn *db = cd_api_db(q, r);
     if (!db || begin(db, r) != 0)

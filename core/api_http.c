@@ -147,6 +147,22 @@ int cd_api_has_control(const char *s)
     return 0;
 }
 
+int cd_api_refuse_body_fields(cd_api_req *q, cd_api_resp *r)
+{
+    static const char *const none[] = {NULL};
+    json_t *errors = json_array();
+    if (q->body && !json_is_object(q->body))
+        json_array_append_new(errors, cd_api_field_error("body", "must be a JSON object or empty"));
+    else if (q->body)
+        cd_api_check_fields(q->body, none, errors);
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return 0;
+    }
+    cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, "Invalid request body", errors);
+    return -1;
+}
+
 const char *cd_api_opt_string(const json_t *body, const char *key, size_t maxlen,
                               json_t *errors)
 {

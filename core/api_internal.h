@@ -157,6 +157,11 @@ void cd_api_check_fields(const json_t *body, const char *const *allowed, json_t 
  * or null; appends an error when it is something else. */
 const char *cd_api_opt_string(const json_t *body, const char *key, size_t maxlen,
                               json_t *errors);
+/* For requests that take no body fields (pause, resume, delete, the
+ * cancels): 0 when the body is absent or {}, else -1 after answering 400
+ * naming each field sent, which would otherwise be ignored without a word
+ * ({"force": true} to a delete, say). */
+int cd_api_refuse_body_fields(cd_api_req *q, cd_api_resp *r);
 /* "1" for run_id-like numbers in documented bodies. */
 json_t *cd_api_id_string(int64_t id);
 

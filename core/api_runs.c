@@ -397,6 +397,8 @@ void cd_api_run_get(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t run_id)
 
 void cd_api_run_cancel(cd_api_req *q, cd_api_resp *r, int64_t id, int64_t run_id)
 {
+    if (cd_api_refuse_body_fields(q, r) != 0)
+        return;
     json_t *run = load_run(q, r, id, run_id);
     if (!run)
         return;

@@ -684,7 +684,11 @@ req PUT "/connectors/$gen" '{"connection_config": {"rows": 100000, "seed": 2, "b
 req POST "/connectors/$gen/run" '{"run_date": "2025-10-04"}'
 slow=$(jq_ 'd["run_id"]')
 wait_for "SELECT status = 'RUNNING' FROM sp_v2_connector_runs WHERE id = $slow" 20 "slow run running"
-req POST "/connectors/$gen/runs/$slow/cancel"
+# a field sent to a cancel was ignored without a word (it takes none)
+req POST "/connectors/$gen/runs/$slow/cancel" '{"reason": "wrong date"}'
+expect 400 "cancel with a body field"; assert_eq reason "$(jq_ 'd["errors"][0]["field"]')" "the field at fault"
+assert_eq RUNNING "$(q "SELECT status FROM sp_v2_connector_runs WHERE id = $slow")" "not cancelled by the refused request"
+req POST "/connectors/$gen/runs/$slow/cancel" '{}'
 expect 200 "cancel running"
 wait_for "SELECT status = 'FAILED' FROM sp_v2_connector_runs WHERE id = $slow" 30 "cancelled run ends"
 req POST "/connectors/$gen/runs/$slow/cancel"
@@ -753,6 +757,9 @@ expect 404 "unknown backfill"
 req PUT "/connectors/$bf" '{"connection_config": {"rows": 100000, "seed": 3, "bank": "BF", "sleep_ms": 20}}'
 req POST "/connectors/$bf/backfill" '{"from_date": "2025-08-01", "to_date": "2025-08-05"}'
 bid2=$(jq_ 'd["backfill_id"]')
+req POST "/connectors/$bf/backfills/$bid2/cancel" '{"dates": ["2025-08-05"]}'
+expect 400 "backfill cancel with a body field"; assert_eq dates "$(jq_ 'd["errors"][0]["field"]')" "the field at fault"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE backfill_id = '$bid2' AND details->>'outcome' = 'cancelled'")" "nothing cancelled by the refused request"
 req POST "/connectors/$bf/backfills/$bid2/cancel"
 expect 200 "cancel backfill"
 assert_eq True "$(jq_ 'd["cancelled_runs"] >= 4')" "cancelled runs"

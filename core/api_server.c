@@ -513,6 +513,8 @@ static const char *const *known_query(route_kind k)
 typedef struct query_scan {
     const char *const *known;
     json_t *errors;
+    unsigned seen;      /* bit i: known[i] was given */
+    unsigned reported;  /* bit i: known[i] has its error already */
 } query_scan;
 
 static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -520,12 +522,27 @@ static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const ch
 {
     (void)kind;
     (void)key_size;
-    (void)value;
     (void)value_size;
     query_scan *qs = cls;
-    for (size_t i = 0; qs->known[i]; i++)
-        if (strcmp(key, qs->known[i]) == 0)
-            return MHD_YES;
+    for (size_t i = 0; qs->known[i]; i++) {
+        if (strcmp(key, qs->known[i]) != 0)
+            continue;
+        /* The handlers read the first value only: ?limit=5&limit=abc was
+         * page 1 of 5 and ?status=ACTIVE&status=PAUSED the active ones,
+         * without a word. And ?limit or ?force without "=value" read as
+         * absent (the default, not forced). Both are the client's error. */
+        const char *m = NULL;
+        if (qs->seen & (1u << i))
+            m = "is given more than once: give it once";
+        else if (!value)
+            m = "has no value: write it as name=value";
+        qs->seen |= 1u << i;
+        if (m && !(qs->reported & (1u << i))) {
+            qs->reported |= 1u << i;
+            json_array_append_new(qs->errors, cd_api_field_error(key, m));
+        }
+        return MHD_YES;
+    }
     char *m;
     if (!qs->known[0]) {
         m = cd_xstrdup("unknown query parameter: this request takes none");
@@ -542,10 +559,10 @@ static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 /* 1 with r filled when the request has a query parameter its route does
- * not read. */
+ * not read, or one it reads given twice or without a value. */
 static int refuse_unknown_query(struct MHD_Connection *c, route_kind k, cd_api_resp *r)
 {
-    query_scan qs = {known_query(k), json_array()};
+    query_scan qs = {known_query(k), json_array(), 0, 0};
     MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_unknown, &qs);
     if (json_array_size(qs.errors) == 0) {
         json_decref(qs.errors);

@@ -301,6 +301,17 @@ req GET "/connectors/1?verbose=1"
 expect 400 "a parameter on a request that takes none"
 req GET "/connectors?status=ACTIVE&q=gen"
 expect 200 "known parameters"
+# a parameter given twice was read as its first value, one without "=value" as absent
+req GET "/connectors/1/history?limit=5&limit=abc"
+expect 400 "limit given twice"
+assert_eq "limit|is given more than once: give it once" "$(jq_ 'd["errors"][0]["field"] + "|" + d["errors"][0]["message"]')" "the repeated parameter named"
+req GET "/connectors?status=ACTIVE&status=PAUSED"
+expect 400 "status given twice"; assert_eq status "$(jq_ 'd["errors"][0]["field"]')" "status named"
+req GET "/connectors/1/history?limit"
+expect 400 "limit without a value"; assert_contains "$BODY" '"field":"limit","message":"has no value' "limit named"
+req DELETE "/connectors/1?force"
+expect 400 "force without a value"; assert_eq force "$(jq_ 'd["errors"][0]["field"]')" "force named"
+assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connectors WHERE id = 1")" "connector 1 kept"
 printf 'GET /connectors HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' | timeout 5 python3 -c 'import socket,sys,os
 s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); s.settimeout(3)
 try: s.recv(1000)

@@ -426,7 +426,12 @@ int cd_api_validate_connector(cd_api_req *q, cd_api_resp *r, json_t *c, int crea
     int driver_given = drv != NULL;
     char *drv_alloc = NULL;
     if (drv) {
-        for (const char *p = drv; *p; p++)
+        /* "" was looked up as a driver: "driver  is not loaded" */
+        if (!*drv) {
+            err_add(errors, "driver", "must be a driver name: lower-case letters, digits, _");
+            drv = NULL;
+        }
+        for (const char *p = drv ? drv : ""; *p; p++)
             if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
                 err_add(errors, "driver", "must be a driver name: lower-case letters, digits, _");
                 drv = NULL;

@@ -167,6 +167,7 @@ bad "{\"name\": \"V\", \"connector_type\": \"PG_API\", \"driver\": \"test_gen\",
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_SFTP\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" connector_type "not loaded"
 bad "{\"name\": \"V\", \"connector_type\": \"NOPE\", \"source_entity\": \"V\", \"connection_config\": {}}" connector_type
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"nope\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" driver "not loaded"
+bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"\", \"source_entity\": \"V\", \"schedule_enabled\": false, \"connection_config\": {}}" driver "must be a driver name"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"61 * * * *\"}" schedule_cron "minute"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 2 * * *\", \"schedule_timezone\": \"Mars/Olympus\"}" schedule_timezone "IANA"
 bad "{\"name\": \"V\", \"connector_type\": \"BANK_API\", \"driver\": \"test_gen\", \"source_entity\": \"V\", \"connection_config\": {}, \"schedule_cron\": \"0 2 * * *\", \"schedule_timezone\": \"EST5EDT,M3.2.0\"}" schedule_timezone

@@ -110,7 +110,12 @@ void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
     char *err = NULL;
     if (cd_queue_connector_today(q->db, id, today, &err) != 0) {
         json_decref(errors);
-        cd_api_internal_error(r, "reading the connector's date", err);
+        if (err && strstr(err, "Connector not found")) { /* deleted meanwhile */
+            free(err);
+            cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        } else {
+            cd_api_internal_error(r, "reading the connector's date", err);
+        }
         return;
     }
     long span = days_of(to) - days_of(from) + 1;
@@ -133,6 +138,16 @@ void cd_api_backfill_create(cd_api_req *q, cd_api_resp *r, int64_t id)
     json_decref(errors);
     char bid[37];
     int n = cd_queue_backfill(q->db, id, from, to, by && *by ? by : q->actor, bid, &err);
+    /* The connector deleted while the backfill was being queued: gone
+     * before the INSERT read it (no run queued, n is 0), or after (its
+     * runs' foreign key fails). A 404 either way, not a 500, nor a 202
+     * "Backfill queued" with no run in it. */
+    if (n == 0 || (n < 0 && err && (strstr(err, "Connector not found") ||
+                                    strstr(err, CD_API_RUN_CONNECTOR_FKEY)))) {
+        free(err);
+        cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
+        return;
+    }
     if (n < 0) {
         if (err && strstr(err, "paused")) {
             free(err);

@@ -225,6 +225,9 @@ int cd_api_connector_exists(cd_api_req *q, cd_api_resp *r, int64_t id, char **st
  * connector whose stored schedule_timezone cannot date one (see
  * cd_api_tz_check) is answered 409 naming the field, and 0 returned. */
 int cd_api_connector_runnable(cd_api_req *q, cd_api_resp *r, int64_t id, char **status);
+/* The foreign key of a run on its connector (schema/001): an INSERT of a
+ * run that names it failed because the connector was deleted meanwhile. */
+#define CD_API_RUN_CONNECTOR_FKEY "sp_v2_connector_runs_connector_id_fkey"
 /* NOTIFY the scheduler that a connector changed. */
 void cd_api_notify_connectors(PGconn *db, int64_t id);
 

@@ -19,7 +19,10 @@ static const char PAUSED_MSG[] = "Cannot run paused connector. Resume it first."
 /* Maps cd_queue_* refusals to their statuses; anything else is a 500. */
 static void queue_failed(cd_api_resp *r, char *err)
 {
-    if (err && strstr(err, "Connector not found")) {
+    /* Or deleted while the run was being queued: the run's foreign key
+     * then fails (the delete committed after the INSERT read the
+     * connector), which is the same 404, not a 500. */
+    if (err && (strstr(err, "Connector not found") || strstr(err, CD_API_RUN_CONNECTOR_FKEY))) {
         free(err);
         cd_api_error(r, MHD_HTTP_NOT_FOUND, "Connector not found");
     } else if (err && strstr(err, "paused")) {
@@ -75,7 +78,7 @@ void cd_api_run_manual(cd_api_req *q, cd_api_resp *r, int64_t id)
     if (date) {
         char today[11];
         if (cd_queue_connector_today(q->db, id, today, &err) != 0) {
-            cd_api_internal_error(r, "reading the connector's date", err);
+            queue_failed(r, err); /* "Connector not found" when deleted meanwhile */
             return;
         }
         if (strcmp(date, today) > 0) {

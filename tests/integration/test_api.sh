@@ -1022,5 +1022,21 @@ assert_eq 410 "$(head -1 "$CD_TEST_TMP/waited")" "the waiting test's status"
 assert_contains "$(tail -n +2 "$CD_TEST_TMP/waited")" "deleted with its connector" "the waiting test's message"
 [ $((SECONDS - t0)) -lt 15 ] || cd_fail "the waiting test answered after $((SECONDS - t0)) s"
 
+echo "== run, test and backfill of a connector deleted while they are queued: 404, not 500"
+# the delete commits after the request read the connector and before its run's
+# foreign key is checked (which waits for the delete): that key then fails
+for ask in 'run|{"run_date": "2025-09-01"}' 'run|{}' 'test|{}' 'backfill|{"from_date": "2025-09-01", "to_date": "2025-09-02"}'; do
+    gone=$(q "INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_enabled)
+              VALUES ('Gone ${ask%%|*} $RANDOM', 'BANK_API', 'G', '{\"rows\": 1}', 'test_gen', false) RETURNING id")
+    ( PGAPPNAME=deleter psql -X -q -At -c "BEGIN; DELETE FROM sp_v2_connectors WHERE id = $gone; SELECT pg_sleep(1.5); COMMIT" >/dev/null ) &
+    deleter=$!
+    wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'deleter' AND wait_event = 'PgSleep'" 10 "the delete under way"
+    req POST "/connectors/$gone/${ask%%|*}" "${ask#*|}"
+    wait $deleter
+    expect 404 "${ask%%|*} of a connector deleted meanwhile"
+    assert_eq "Connector not found" "$(jq_ 'd["error"]')" "${ask%%|*}: the 404's message"
+done
+alive "deleted meanwhile"
+
 serve_stop w1
 echo "PASS"

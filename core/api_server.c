@@ -327,6 +327,78 @@ static int is_public_path(const char *url)
            (n == 7 && strncmp(url, "healthz", 7) == 0 && url[7] == '\0');
 }
 
+/* The field ("connection_config.rows", "codes[2]") of the value that ends
+ * at byte end of a body that is well-formed JSON up to there (jansson
+ * stops at a number it cannot hold), or NULL for a top-level value. Only
+ * member names and indexes are given back, never a value, and each name
+ * is cut at 100 bytes. */
+static char *number_field(const char *text, size_t end)
+{
+    enum { MAX_NEST = 64, MAX_NAME = 100 };
+    struct frame {
+        int is_obj;
+        size_t index;        /* arrays: the element's index */
+        const char *name;    /* objects: the member's name, as written */
+        size_t name_len;
+        int want_name;       /* objects: the next string is a name */
+    } st[MAX_NEST];
+    int depth = 0, deep = 0; /* deep: levels past MAX_NEST, not named */
+    for (size_t i = 0; i < end; i++) {
+        char ch = text[i];
+        struct frame *top = depth > 0 && !deep ? &st[depth - 1] : NULL;
+        if (ch == '"') {
+            size_t start = ++i;
+            while (i < end && text[i] != '"')
+                i += text[i] == '\\' ? 2 : 1;
+            if (top && top->is_obj && top->want_name) {
+                top->name = text + start;
+                top->name_len = (i < end ? i : end) - start;
+                top->want_name = 0;
+            }
+        } else if (ch == '{' || ch == '[') {
+            if (depth == MAX_NEST || deep) {
+                deep++;
+                continue;
+            }
+            st[depth++] = (struct frame){.is_obj = ch == '{', .want_name = ch == '{'};
+        } else if (ch == '}' || ch == ']') {
+            if (deep)
+                deep--;
+            else if (depth > 0)
+                depth--;
+        } else if (ch == ',' && top) {
+            if (top->is_obj)
+                top->want_name = 1;
+            else
+                top->index++;
+        }
+    }
+    if (depth == 0)
+        return NULL;
+    cd_buf b;
+    cd_buf_init(&b);
+    for (int k = 0; k < depth; k++) {
+        if (!st[k].is_obj) {
+            cd_buf_printf(&b, "[%zu]", st[k].index);
+        } else if (st[k].name) {
+            if (b.len)
+                cd_buf_putc(&b, '.');
+            size_t n = st[k].name_len < MAX_NAME ? st[k].name_len : MAX_NAME;
+            while (n < st[k].name_len && n > 0 && ((unsigned char)st[k].name[n] & 0xC0) == 0x80)
+                n--; /* not inside a UTF-8 sequence */
+            for (size_t j = 0; j < n; j++) {
+                unsigned char c = (unsigned char)st[k].name[j];
+                cd_buf_putc(&b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+            }
+        }
+    }
+    if (!b.len) {
+        cd_buf_free(&b);
+        return NULL;
+    }
+    return cd_buf_take(&b);
+}
+
 /* Everything after the body arrived. */
 static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const char *url,
                    const char *method, cd_api_resp *r)
@@ -414,7 +486,20 @@ static void handle(cd_api *api, struct MHD_Connection *c, cd_api_conn *st, const
                 *near = '\0';
             char *m = cd_sprintf("Malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                                  jerr.column);
-            cd_api_error(r, MHD_HTTP_BAD_REQUEST, m);
+            json_t *errs = NULL;
+            if (json_error_code(&jerr) == json_error_numeric_overflow && jerr.position > 0) {
+                /* 1e309 or an integer past int64: the body is well formed
+                 * up to that number, so the field holding it can be named. */
+                char *field = number_field(st->body, (size_t)jerr.position);
+                errs = json_array();
+                json_array_append_new(
+                    errs, cd_api_field_error(field ? field : "body",
+                                             "is a number too large to read (an integer from "
+                                             "-9223372036854775808 to 9223372036854775807, a "
+                                             "real up to about 1.8e308 either way)"));
+                free(field);
+            }
+            cd_api_error_fields(r, MHD_HTTP_BAD_REQUEST, m, errs);
             free(m);
             goto done;
         }

@@ -228,6 +228,16 @@ expect 400 "malformed JSON"; assert_contains "$(jq_ 'd["error"]')" "Malformed JS
 req POST /connectors/validate '{"connection_config": {"password": "hunter2-secret'
 expect 400 "malformed JSON with a secret"; assert_contains "$BODY" "line 1, column" "position given"
 assert_not_contains "$BODY" "hunter2" "the bytes near the fault are not echoed"
+# a number no reader can hold: the body is well formed up to it, so its field is named
+req POST /connectors '{"name": "N", "connection_config": {"rows": 1, "seed": 1e309}}'
+expect 400 "1e309"; assert_eq "connection_config.seed" "$(jq_ 'd["errors"][0]["field"]')" "1e309: the field named"
+assert_contains "$(jq_ 'd["errors"][0]["message"]')" "too large to read" "1e309: the message"
+req POST /connectors '{"name": "N", "connection_config": {"codes": [1, {"x": [5, 99999999999999999999]}]}}'
+expect 400 "integer past int64"; assert_eq "connection_config.codes[1].x[1]" "$(jq_ 'd["errors"][0]["field"]')" "the big integer's field"
+req POST "/connectors/1/run" '{"run_date": -1e999}'
+expect 400 "-1e999"; assert_eq "run_date" "$(jq_ 'd["errors"][0]["field"]')" "-1e999 named"
+req POST /connectors '{"password": "hunter2-secret", "x": 1e400}'
+assert_eq "x" "$(jq_ 'd["errors"][0]["field"]')" "only the member name is given back"; assert_not_contains "$BODY" "hunter2" "never a value"
 req POST /connectors '[1, 2]'
 expect 400 "array body"; assert_eq "Request body must be a JSON object" "$(jq_ 'd["error"]')" "non-object"; alive array
 req POST /connectors '"text"'

@@ -638,7 +638,11 @@ static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const ch
         m = cd_sprintf("unknown query parameter (this request takes %s)", b.data);
         free(b.data);
     }
-    json_array_append_new(qs->errors, cd_api_field_error(*key ? key : "query", m));
+    json_t *e = cd_api_field_error(*key ? key : "query", m);
+    if (!e) /* a name that is not UTF-8 (?%FF=1) makes no JSON string: it was
+             * dropped, and with it the refusal (the request was answered) */
+        e = cd_api_field_error("query", "unknown query parameter, its name not even UTF-8 text");
+    json_array_append_new(qs->errors, e);
     free(m);
     return MHD_YES;
 }

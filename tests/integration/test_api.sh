@@ -308,6 +308,9 @@ assert_eq "offest" "$(jq_ 'd["errors"][0]["field"]')" "the unknown parameter is 
 assert_contains "$(jq_ 'd["errors"][0]["message"]')" "limit, offset, status, run_type, before" "the ones it takes"
 req GET "/connectors?stauts=FAILED"
 expect 400 "misspelt status filter"
+# a name that is not UTF-8 could not be named in the error, and the refusal was dropped with it
+req GET "/connectors?%FF=1"
+expect 400 "a parameter name that is not UTF-8"; assert_eq query "$(jq_ 'd["errors"][0]["field"]')" "named as the query"
 req GET "/connectors/1?verbose=1"
 expect 400 "a parameter on a request that takes none"
 req GET "/connectors?status=ACTIVE&q=gen"

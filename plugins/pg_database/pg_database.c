@@ -288,6 +288,31 @@ static int status_for_result(const PGresult *r)
     return CD_ERR_PERMANENT;
 }
 
+/* Whether a host list has a name with an '@' past its first character,
+ * which no host name has (a Unix socket's directory, "/...", and an
+ * abstract socket, "@...", are left alone). */
+static int host_has_at(const char *hosts)
+{
+    for (const char *h = hosts; *h;) {
+        size_t n = strcspn(h, ",");
+        if (*h != '/' && n > 1 && memchr(h + 1, '@', n - 1))
+            return 1;
+        h += n;
+        if (*h == ',')
+            h++;
+    }
+    return 0;
+}
+
+/* Whether every entry of a port list is digits (or empty: the default). */
+static int ports_numeric(const char *ports)
+{
+    for (const char *p = ports; *p; p++)
+        if (*p != ',' && !isdigit((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
 /* Opens the read-only session. Returns the connection or NULL with the
  * run's message set and *rc the status. */
 static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_steps)
@@ -325,10 +350,33 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
     /* libpq names only the address it was given; the message names the
      * host as the operator wrote it too. */
     char *host_label = NULL;
-    for (PQconninfoOption *o = parsed; o->keyword; o++)
+    const char *garbled = NULL;
+    for (PQconninfoOption *o = parsed; o->keyword; o++) {
         if (strcmp(o->keyword, "host") == 0 && o->val && *o->val && o->val[0] != '/')
             host_label = cdc_printf(" at %s", o->val);
+        if (!garbled && o->val && strcmp(o->keyword, "host") == 0 && host_has_at(o->val))
+            garbled = "a host name with an '@' in it";
+        if (!garbled && o->val && strcmp(o->keyword, "port") == 0 && !ports_numeric(o->val))
+            garbled = "a port that is not a number";
+    }
     PQconninfoFree(parsed);
+    /* A password with an '@' or '/' written as is in a URI: libpq takes
+     * what follows the first '@' for the host, or the password for the
+     * port, and the lookup or libpq would quote that piece of the password
+     * (the host masks the whole conninfo, not its pieces). */
+    if (garbled) {
+        char *m = cdc_printf("conninfo gives %s: in a postgresql:// URI, an '@', ':', '/', '?' "
+                             "or '#' in the user name or password must be percent-encoded "
+                             "('@' is %%40) (the text is not shown: it may hold the password)",
+                             garbled);
+        if (test_steps)
+            hostapi->test_step(run, "connect", 0, "%s", m ? m : garbled);
+        hostapi->set_message(run, "%s", m ? m : garbled);
+        free(m);
+        free(host_label);
+        *rc = CD_ERR_CONFIG;
+        return NULL;
+    }
     char *hosts = NULL, *addrs = NULL, *ports = NULL, *why = NULL;
     int64_t before_lookup = hostapi->remaining_ms(run);
     if (pgd_resolve_hosts(hostapi, run, conninfo, timeout_s * 1000, &hosts, &addrs, &ports,

@@ -196,6 +196,41 @@ static void test_resolve_hosts(void **state)
     cd_mock_free(m);
 }
 
+/* A password with an '@' (or a '/') written as is in a postgresql:// URI:
+ * libpq takes what follows the first '@' as the host ("t99x@127.0.0.1") or
+ * the password as the port. Looking that up, or libpq's complaint about
+ * the port, quoted part of the password in the run's message (the host
+ * scrubs the whole conninfo, not pieces of it), and the run was retried
+ * as a transient failure. A configuration error that quotes nothing. */
+static void expect_garbled(const char *conninfo)
+{
+    cd_mock_host *m = load_driver("{\"conninfo\": \"%s\", \"dataset\": \"pg_transaction\","
+                                  " \"query\": \"SELECT 1\"}",
+                                  conninfo);
+    assert_int_equal(cd_mock_run_driver(m), CD_ERR_CONFIG);
+    const char *msg = cd_mock_message(m);
+    assert_non_null(msg);
+    assert_null(strstr(msg, "t99x"));
+    assert_null(strstr(msg, "s3cr"));
+    assert_non_null(strstr(msg, "%40"));
+    assert_int_equal(cd_mock_test(m), CD_ERR_CONFIG);
+    assert_null(strstr(cd_mock_message(m), "t99x"));
+    assert_null(strstr(cd_mock_message(m), "s3cr"));
+    assert_string_equal(cd_mock_step_name(m, 0), "connect");
+    assert_false(cd_mock_step_passed(m, 0));
+    cd_mock_free(m);
+}
+
+static void test_password_garbles_uri(void **state)
+{
+    (void)state;
+    expect_garbled("postgresql://u:s3cr@t99x@127.0.0.1/src");
+    expect_garbled("postgresql://u:s3cr@t99x@localhost:5432/src");
+    expect_garbled("postgresql://u:s3cr/t99x@127.0.0.1/src");
+    expect_garbled("postgresql://u:s3crt99x@127.0.0.1:5s3cr/src");
+    expect_garbled("host=127.0.0.1,t99x@localhost dbname=src");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_test_unreachable),
         cmocka_unit_test(test_resolve_hosts),
+        cmocka_unit_test(test_password_garbles_uri),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

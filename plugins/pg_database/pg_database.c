@@ -313,6 +313,25 @@ static int ports_numeric(const char *ports)
     return 1;
 }
 
+/* Whether a failed connection's message says that trying again cannot
+ * help until someone changes the conninfo or the source's configuration:
+ * a login refused (password, pg_hba.conf, no CONNECT privilege), a missing
+ * database or role, an option libpq refuses. libpq gives no SQLSTATE for
+ * a failed connection, so its text is all there is. */
+static int refused_for_good(const char *m)
+{
+    static const char *const signs[] = {
+        "authentication failed", "does not exist", "invalid connection option", "missing \"=\"",
+        "pg_hba.conf", "permission denied for database", "definition of service",
+        "invalid integer value", NULL};
+    for (const char *const *s = signs; *s; s++)
+        if (strstr(m, *s))
+            return 1;
+    /* libpq's "invalid sslmode value: \"x\"" and the like */
+    const char *inv = strstr(m, "invalid ");
+    return inv && strstr(inv, " value: \"") != NULL;
+}
+
 /* Opens the read-only session. Returns the connection or NULL with the
  * run's message set and *rc the status. */
 static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_steps)
@@ -422,10 +441,7 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
     free(ports);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         char *m = pq_message(c ? PQerrorMessage(c) : "out of memory");
-        *rc = m && (strstr(m, "authentication failed") || strstr(m, "does not exist") ||
-                    strstr(m, "invalid connection option") || strstr(m, "missing \"=\""))
-                  ? CD_ERR_CONFIG
-                  : CD_ERR_TRANSIENT;
+        *rc = m && refused_for_good(m) ? CD_ERR_CONFIG : CD_ERR_TRANSIENT;
         if (test_steps)
             hostapi->test_step(run, "connect", 0, "%s", m ? m : "failed");
         hostapi->set_message(run, "cannot connect to the source database%s: %s",

@@ -286,6 +286,25 @@ fails refused "{\"conninfo\": \"host=127.0.0.1 port=1 dbname=src user=x connect_
 assert_contains "$MSG" "cannot connect to the source database: " "refused message"
 assert_contains "$MSG" "Connection refused" "refused reason"
 assert_eq transient_error "$OUTCOME" "refused outcome"
+# a login the source refuses for good (no CONNECT privilege, pg_hba.conf) or
+# a connection option libpq refuses: configuration errors, never retried
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE ROLE nocon LOGIN" -c "CREATE DATABASE src_nocon" \
+    -c "REVOKE CONNECT ON DATABASE src_nocon FROM PUBLIC" -c "CREATE DATABASE src_hba"
+pg_tmp_as sed -i "1i local src_hba all reject" "$PG_TMP_DIR/data/pg_hba.conf"
+pg_tmp_as "$PG_TMP_BIN/pg_ctl" -D "$PG_TMP_DIR/data" reload >/dev/null
+for i in $(seq 1 50); do psql -X -d src_hba -c "SELECT 1" >/dev/null 2>&1 || break; sleep 0.1; done
+fails nocon "{\"conninfo\": \"host=$PGHOST dbname=src_nocon user=nocon\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
+assert_contains "$MSG" 'permission denied for database "src_nocon"' "no CONNECT privilege: message"
+assert_eq configuration_error "$OUTCOME" "no CONNECT privilege: outcome"
+fails hba "{\"conninfo\": \"host=$PGHOST dbname=src_hba\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
+assert_contains "$MSG" "pg_hba.conf rejects connection" "pg_hba.conf: message"
+assert_eq configuration_error "$OUTCOME" "pg_hba.conf: outcome"
+fails badopt "{\"conninfo\": \"$SRC sslmode=sometimes\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
+assert_contains "$MSG" 'invalid sslmode value: "sometimes"' "bad option: message"
+assert_eq configuration_error "$OUTCOME" "bad option: outcome"
+fails nosvc "{\"conninfo\": \"service=no_such_service\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"
+assert_contains "$MSG" 'definition of service "no_such_service" not found' "unknown service: message"
+assert_eq configuration_error "$OUTCOME" "unknown service: outcome"
 # a host name is looked up by the driver (bounded), libpq is given the
 # addresses and still names the host
 fails byname "{\"conninfo\": \"host=localhost port=1 dbname=src user=x\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT 1\"}"

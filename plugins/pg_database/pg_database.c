@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const cd_host_api *hostapi;
 
@@ -105,6 +106,86 @@ static int max_param(const char *q)
         }
     }
     return max;
+}
+
+/* The end of the dollar-quote tag starting at p ("$$", "$body$"), or NULL
+ * when p starts no tag ("$1" is a parameter). */
+static const char *dollar_tag_end(const char *p)
+{
+    const char *t = p + 1;
+    if (*t != '$' && !(isalpha((unsigned char)*t) || *t == '_' || (unsigned char)*t >= 0x80))
+        return NULL;
+    while (*t && *t != '$') {
+        if (!(isalnum((unsigned char)*t) || *t == '_' || (unsigned char)*t >= 0x80))
+            return NULL;
+        t++;
+    }
+    return *t == '$' ? t + 1 : NULL;
+}
+
+/* The first LIMIT, OFFSET or FETCH of the query's own SELECT, outside
+ * parentheses, literals, quoted names and comments (a static upper-case
+ * name), or NULL. The wrapping of an incremental pull filters the query's
+ * result on the cursor: under such a clause every pull would read the same
+ * first rows, all at or below the cursor, load nothing and succeed. */
+static const char *top_level_limit(const char *q)
+{
+    static const char *const words[] = {"LIMIT", "OFFSET", "FETCH", NULL};
+    int depth = 0;
+    int label = 0; /* after AS or '.': a word there is a name ("AS limit", "t.offset") */
+    for (const char *p = q; *p;) {
+        if (isspace((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        int was_label = label;
+        label = 0;
+        if (*p == '\'') { /* '...' ('' inside), E'...' with backslash escapes */
+            int esc = p > q && (p[-1] == 'E' || p[-1] == 'e') &&
+                      (p - 1 == q || !(isalnum((unsigned char)p[-2]) || p[-2] == '_'));
+            for (p++; *p && *p != '\''; p++)
+                if (esc && *p == '\\' && p[1])
+                    p++;
+            if (*p)
+                p++;
+        } else if (*p == '"') {
+            p = strchr(p + 1, '"');
+            p = p ? p + 1 : q + strlen(q);
+        } else if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') { /* nested, as PostgreSQL's */
+            int nest = 1;
+            for (p += 2; *p && nest; p++) {
+                if (p[0] == '/' && p[1] == '*')
+                    nest++, p++;
+                else if (p[0] == '*' && p[1] == '/')
+                    nest--, p++;
+            }
+        } else if (*p == '$' && dollar_tag_end(p) && (p == q || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            const char *te = dollar_tag_end(p);
+            size_t tn = (size_t)(te - p);
+            const char *close = te;
+            while ((close = strchr(close, '$')) && strncmp(close, p, tn) != 0)
+                close++;
+            p = close ? close + tn : q + strlen(q);
+        } else if (*p == '(') {
+            depth++, p++;
+        } else if (*p == ')') {
+            depth--, p++;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *w = p;
+            while (isalnum((unsigned char)*p) || *p == '_' || *p == '$')
+                p++;
+            for (const char *const *k = words; depth == 0 && !was_label && *k; k++)
+                if ((size_t)(p - w) == strlen(*k) && strncasecmp(w, *k, strlen(*k)) == 0)
+                    return *k;
+            label = p - w == 2 && strncasecmp(w, "AS", 2) == 0;
+        } else {
+            label = *p == '.';
+            p++;
+        }
+    }
+    return NULL;
 }
 
 /* libpq's message without its trailing newline, into a static-free copy. */
@@ -251,6 +332,16 @@ static int check_config(cd_run *run, const json_t *root)
     json_t *cc = json_object_get(root, "cursor_column");
     if (cc && (!json_is_string(cc) || json_string_length(cc) == 0)) {
         report(run, "cursor_column", "must name a result column");
+        bad++;
+    }
+    const char *lim = json_is_string(cc) && qs ? top_level_limit(qs) : NULL;
+    if (lim) {
+        report(run, "query", "has %s outside any parentheses, which does not work with "
+                             "cursor_column: an incremental pull filters the query's result on "
+                             "the cursor, so every pull would read the same first rows, all at "
+                             "or below the cursor, and load nothing; drop the %s (each pull "
+                             "reads every row after the cursor)",
+               lim, lim);
         bad++;
     }
     json_t *co = json_object_get(root, "cursor_overlap");

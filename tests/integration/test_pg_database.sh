@@ -215,6 +215,13 @@ assert_contains "$(jget '["error_message"]' <<<"$out")" "the query wrapped for c
 run_json "$cbad" --date 2025-01-05
 assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "and so does the run"
 
+echo "== cursor_column with a LIMIT of the query's own: refused (every pull after the first read the same rows and loaded nothing)"
+lim=$(add_connector src_limit "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref || 'M' AS ref, merchant, amount, txn_day FROM src_late ORDER BY id LIMIT 60\", $LATE_MAP}")
+run_json "$lim" --date 2025-01-05
+assert_eq "FAILED|configuration_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "LIMIT with a cursor"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "query: has LIMIT outside any parentheses, which does not work with cursor_column" "LIMIT with a cursor: why"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE transaction_id LIKE '%LM'")" "LIMIT with a cursor: nothing loaded"
+
 echo "== a query that uses \$2 only (everything up to the window's end), with and without a cursor"
 upto=$(add_connector src_upto "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT ref || 'U' AS ref, merchant, amount, txn_day FROM src_late WHERE txn_day <= \$2::date\", $LATE_MAP}")
 run_json "$upto" --type TEST --date 2025-01-05

@@ -196,6 +196,57 @@ static void test_resolve_hosts(void **state)
     cd_mock_free(m);
 }
 
+/* validate()'s verdict on a query with cursor_column "id". */
+static int validate_cursor_query(const char *query)
+{
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s}", "conninfo", "host=x", "dataset",
+                            "pg_transaction", "cursor_column", "id", "query", query);
+    char *text = json_dumps(cfg, 0);
+    cd_mock_host *m = load_driver("%s", text);
+    int rc = cd_mock_validate(m);
+    if (rc != CD_OK && !cd_mock_has_config_error(m, "query"))
+        fail_msg("refused, but not on query: %s", query);
+    cd_mock_free(m);
+    free(text);
+    json_decref(cfg);
+    return rc;
+}
+
+/* An incremental pull filters the query's result on the cursor: with a
+ * LIMIT of the query's own, the first pull read the first rows and every
+ * later one the same rows again, all at or below the cursor, loading
+ * nothing and succeeding for ever. Refused; a LIMIT anywhere else is not
+ * the query's own and stays allowed. */
+static void test_cursor_with_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(validate_cursor_query("SELECT id FROM t ORDER BY id LIMIT 1000"), CD_ERR_CONFIG);
+    assert_int_equal(validate_cursor_query("select id from t order by id limit 10 offset 0;"),
+                     CD_ERR_CONFIG);
+    assert_int_equal(validate_cursor_query("SELECT id FROM t OFFSET 5"), CD_ERR_CONFIG);
+    assert_int_equal(validate_cursor_query("SELECT id FROM t ORDER BY id\nFETCH FIRST 10 ROWS ONLY"),
+                     CD_ERR_CONFIG);
+    assert_int_equal(validate_cursor_query("SELECT id FROM a UNION ALL (SELECT id FROM b) LIMIT 5"),
+                     CD_ERR_CONFIG);
+    assert_int_equal(validate_cursor_query("SELECT id FROM t WHERE id IN (SELECT id FROM u LIMIT 5)"),
+                     CD_OK);
+    assert_int_equal(validate_cursor_query("SELECT id, 'no limit' AS note, E'it\\'s limit' AS e "
+                                           "FROM t"),
+                     CD_OK);
+    assert_int_equal(validate_cursor_query("SELECT id, \"limit\", t.offset, x AS fetch FROM t"),
+                     CD_OK);
+    assert_int_equal(validate_cursor_query("SELECT id, $$ limit $$ AS a, $q$ offset $q$ AS b FROM t "
+                                           "-- limit 5\n/* limit /* nested */ 5 */"),
+                     CD_OK);
+    assert_int_equal(validate_cursor_query("SELECT limit_paise AS id FROM t WHERE d <= $2::date"),
+                     CD_OK);
+    /* without cursor_column a LIMIT is the query's business */
+    cd_mock_host *m = load_driver("{\"conninfo\": \"host=x\", \"dataset\": \"pg_transaction\","
+                                  " \"query\": \"SELECT id FROM t LIMIT 10\"}");
+    assert_int_equal(cd_mock_validate(m), CD_OK);
+    cd_mock_free(m);
+}
+
 /* A password with an '@' (or a '/') written as is in a postgresql:// URI:
  * libpq takes what follows the first '@' as the host ("t99x@127.0.0.1") or
  * the password as the port. Looking that up, or libpq's complaint about
@@ -240,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_test_unreachable),
         cmocka_unit_test(test_resolve_hosts),
         cmocka_unit_test(test_password_garbles_uri),
+        cmocka_unit_test(test_cursor_with_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,7 +161,8 @@ static const char *top_level_limit(const char *q)
                 else if (p[0] == '*' && p[1] == '/')
                     nest--, p++;
             }
-        } else if (*p == '$' && dollar_tag_end(p) && (p == q || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+        } else if (*p == '$' && dollar_tag_end(p) &&
+                   (p == q || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
             const char *te = dollar_tag_end(p);
             size_t tn = (size_t)(te - p);
             const char *close = te;

@@ -193,6 +193,19 @@ q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, 
 run_json "$late_ts" --date 2025-01-05
 assert_eq "SUCCESS|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "timestamp cursor: the row an hour back read again"
 assert_eq "$ts_cursor" "$(q "SELECT sync_cursor FROM sp_v2_connectors WHERE id = $late_ts")" "timestamp cursor kept"
+# repeated values: rows sharing the cursor's second, one of them added after the pull
+qs "CREATE TABLE src_same (ref text, merchant text, amount numeric(14,2), txn_day date, at timestamp(0))"
+qs "INSERT INTO src_same VALUES ('SAME1', 'M1', 1, '2025-01-05', '2025-01-05 10:00:00'), ('SAME2', 'M1', 2, '2025-01-05', '2025-01-05 10:00:00')"
+same0=$(add_connector src_same0 "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"at\", \"query\": \"SELECT ref || '0' AS ref, merchant, amount, txn_day, at FROM src_same\", $LATE_MAP}")
+same1=$(add_connector src_same1 "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"at\", \"cursor_overlap\": 1, \"query\": \"SELECT ref || '1' AS ref, merchant, amount, txn_day, at FROM src_same\", $LATE_MAP}")
+run_json "$same0" --date 2025-01-05
+run_json "$same1" --date 2025-01-05
+assert_eq "SUCCESS|2|2025-01-05 10:00:00" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $same1")" "repeated values: first pull"
+qs "INSERT INTO src_same VALUES ('SAME3', 'M1', 3, '2025-01-05', '2025-01-05 10:00:00')"
+run_json "$same0" --date 2025-01-05
+assert_eq "SUCCESS|0" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")" "repeated values without an overlap: the row sharing the cursor's value is behind it (as documented)"
+run_json "$same1" --date 2025-01-05
+assert_eq "SUCCESS|1|2|2025-01-05 10:00:00" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $same1")" "repeated values with an overlap of 1 s: read again"
 # a text cursor cannot step back
 txt=$(add_connector src_late_txt "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"ref\", \"cursor_overlap\": 5, \"query\": \"SELECT id, ref, merchant, amount, txn_day FROM src_late\", $LATE_MAP}")
 run_json "$txt" --date 2025-01-05
@@ -242,6 +255,44 @@ run_json "$n4" --date 2025-01-05
 assert_eq "PARTIAL_SUCCESS|2|1" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")" "numeric(18,4): loaded, and the fraction of a paisa refused"
 assert_eq "DEC4A=10050 DEC4B=700" "$(q "SELECT string_agg(transaction_id || '=' || amount_paise, ' ' ORDER BY transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE 'DEC4%'")" "numeric(18,4): exact paise"
 assert_eq "amount: '0.1250' has more than 2 decimals" "$(q "SELECT reason FROM sp_v2_connector_record_errors WHERE run_id = $(jget '["id"]' <<<"$out")")" "numeric(18,4): the refusal"
+
+echo "== the source dies mid-stream: a failed run, retried, none of its rows kept"
+died=$(add_connector src_died "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT txn_ref || 'D' AS transaction_id, merchant AS merchant_id, amount, txn_day AS transaction_date FROM src_txn, LATERAL (SELECT CASE WHEN id = 5000 THEN pg_sleep(60) END AS s) z\"}")
+"$CD" -c "$CFG" run "$died" --date 2025-01-02 >"$CD_TEST_TMP/died.out" 2>"$CD_TEST_TMP/died.err" &
+diedpid=$!
+pulling() { qs "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'connectord pg_database' AND wait_event = 'PgSleep'"; }
+for i in $(seq 1 100); do [ "$(pulling)" = 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(pulling)" "the pull is under way"
+qs "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'connectord pg_database'" >/dev/null
+wait "$diedpid" || true
+out=$(cat "$CD_TEST_TMP/died.out")
+assert_eq "FAILED|transient_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "source gone mid-stream"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "the query failed after " "source gone mid-stream: message"
+assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE transaction_id LIKE 'PGT%D'")" "source gone mid-stream: none of the rows read before kept"
+
+echo "== America/New_York on the day DST ends: a 25-hour window, and a timestamptz cursor stepping back across 01:00 twice"
+qs "CREATE TABLE src_ny (ref text, merchant text, amount numeric(14,2), at timestamptz)"
+# every 15 minutes from 23:30 EDT the day before to 00:15 EST the day after
+qs "INSERT INTO src_ny SELECT 'NY' || lpad(i::text, 3, '0'), 'M1', i, timestamptz '2025-11-01 23:30:00-04' + i * interval '15 min' FROM generate_series(0, 103) i"
+NY_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "day", "transaction_timestamp": "at"}'
+nyw=$(add_connector src_ny_window "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"query\": \"SELECT ref || 'W' AS ref, merchant, amount, at::date AS day, at FROM src_ny WHERE at >= \$1::timestamptz AND at < (\$2::date + 1)::timestamptz\", $NY_MAP}")
+q "UPDATE sp_v2_connectors SET schedule_timezone = 'America/New_York' WHERE id = $nyw" >/dev/null
+run_json "$nyw" --date 2025-11-02
+assert_eq "SUCCESS|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")" "NY window: 25 hours of quarter hours ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "2025-11-02|2025-11-02|NY002W|NY101W" "$(q "SELECT min(transaction_date), max(transaction_date), min(transaction_id), max(transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE 'NY%W'")" "NY window: the local day, midnight EDT to midnight EST"
+nyc=$(add_connector src_ny_cursor "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"at\", \"cursor_overlap\": 1800, \"query\": \"SELECT ref || 'C' AS ref, merchant, amount, at::date AS day, at FROM src_ny WHERE at < '2025-11-02 06:30:00Z'\", $NY_MAP}")
+q "UPDATE sp_v2_connectors SET schedule_timezone = 'America/New_York' WHERE id = $nyc" >/dev/null
+run_json "$nyc" --date 2025-11-02
+# 01:15 EST is the second 01:15 of the night
+assert_eq "SUCCESS|12|2025-11-02T01:15:00-05" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $nyc")" "NY cursor: first pull ($(jget '.get("error_message")' <<<"$out"))"
+# a row committed late at 01:05 EST, behind the cursor; the query now reads on
+qs "INSERT INTO src_ny VALUES ('NYLATE', 'M1', 1, '2025-11-02 01:05:00-05')"
+q "UPDATE sp_v2_connectors SET connection_config = jsonb_set(connection_config, '{query}', to_jsonb(\$q\$SELECT ref || 'C' AS ref, merchant, amount, at::date AS day, at FROM src_ny WHERE at < '2025-11-02 07:30:00Z'\$q\$::text)) WHERE id = $nyc" >/dev/null
+run_json "$nyc" --date 2025-11-02
+# back 30 minutes from 01:15 EST is 00:45 EST (01:45 EDT): 01:00 and 01:15 EST again, and the late row
+assert_eq "SUCCESS|5|2|2025-11-02 02:15:00-05" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["unchanged"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $nyc")" "NY cursor: the late row and the new ones ($(jget '.get("error_message")' <<<"$out"))"
+assert_eq "$(qs "SELECT string_agg(ref || 'C=' || extract(epoch FROM at)::bigint, ' ' ORDER BY ref || 'C') FROM src_ny WHERE at < '2025-11-02 07:30:00Z'")" \
+    "$(q "SELECT string_agg(transaction_id || '=' || extract(epoch FROM transaction_timestamp)::bigint, ' ' ORDER BY transaction_id) FROM sp_v2_transactions WHERE transaction_id LIKE 'NY%C'")" "NY cursor: every row once, at its instant"
 
 fails() { # NAME CONFIG -> runs it, asserts FAILED and that nothing loaded
     local id

@@ -1120,13 +1120,17 @@ static int run_driver(cd_run *run)
                 hostapi->progress(run, rows, 0);
         } else if (st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE) {
             PQclear(r);
-        } else {
+        } else if (rc == CD_OK) {
+            /* The first error says why; what may follow it (a source that
+             * ends the session sends its reason, then closes: "server
+             * closed the connection unexpectedly") would hide it. */
             char *m = pq_message(PQresultErrorMessage(r));
             hostapi->set_message(run, "the query failed after %llu row(s): %s",
                                  (unsigned long long)rows, m ? m : "");
             free(m);
-            if (rc == CD_OK)
-                rc = status_for_result(r);
+            rc = status_for_result(r);
+            PQclear(r);
+        } else {
             PQclear(r);
         }
     }

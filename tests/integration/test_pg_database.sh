@@ -268,6 +268,8 @@ wait "$diedpid" || true
 out=$(cat "$CD_TEST_TMP/died.out")
 assert_eq "FAILED|transient_error" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["outcome"]' <<<"$out")" "source gone mid-stream"
 assert_contains "$(jget '["error_message"]' <<<"$out")" "the query failed after " "source gone mid-stream: message"
+# the source's reason, not libpq's "server closed the connection unexpectedly" that follows it
+assert_contains "$(jget '["error_message"]' <<<"$out")" "FATAL:  terminating connection due to administrator command" "source gone mid-stream: the source's reason"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_transactions WHERE transaction_id LIKE 'PGT%D'")" "source gone mid-stream: none of the rows read before kept"
 
 echo "== America/New_York on the day DST ends: a 25-hour window, and a timestamptz cursor stepping back across 01:00 twice"

@@ -476,9 +476,9 @@ static PGconn *open_source(cd_run *run, const json_t *root, int *rc, int test_st
      * port, and the lookup or libpq would quote that piece of the password
      * (the host masks the whole conninfo, not its pieces). */
     if (garbled) {
-        char *m = cdc_printf("conninfo gives %s: in a postgresql:// URI, an '@', ':', '/', '?' "
-                             "or '#' in the user name or password must be percent-encoded "
-                             "('@' is %%40) (the text is not shown: it may hold the password)",
+        char *m = cdc_printf("conninfo gives %s: in a postgresql:// URI, an '@' or '/' in the "
+                             "user name or password must be percent-encoded ('@' is %%40, '/' "
+                             "is %%2F) (the text is not shown: it may hold the password)",
                              garbled);
         if (test_steps)
             hostapi->test_step(run, "connect", 0, "%s", m ? m : garbled);

@@ -84,6 +84,21 @@ assert_eq 1050 "$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors W
 run_json "$inc" --date 2025-01-05
 assert_eq "SUCCESS|0|1050" "$(jget '["status"]' <<<"$out")|$(jget '["records_processed"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $inc")" "nothing new: cursor kept"
 
+echo "== bigint and numeric cursors compare as numbers: 10 comes after 9"
+NUM_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'
+qs "CREATE TABLE src_num (id bigint, ver numeric, ref text, merchant text, amount numeric(14,2), txn_day date)"
+qs "INSERT INTO src_num VALUES (8, 8.5, 'QTY8', 'M1', 1, '2025-01-05'), (9, 9.5, 'QTY9', 'M1', 1, '2025-01-05')"
+numi=$(add_connector src_num_id "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"id\", \"query\": \"SELECT id, ref || 'I' AS ref, merchant, amount, txn_day FROM src_num\", $NUM_MAP}")
+numv=$(add_connector src_num_ver "{\"conninfo\": \"$SRC\", \"dataset\": \"pg_transaction\", \"cursor_column\": \"ver\", \"query\": \"SELECT ver, ref || 'V' AS ref, merchant, amount, txn_day FROM src_num\", $NUM_MAP}")
+run_json "$numi" --date 2025-01-05
+run_json "$numv" --date 2025-01-05
+assert_eq "9|9.5" "$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $numi")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $numv")" "number cursors: first pulls"
+qs "INSERT INTO src_num VALUES (10, 10.25, 'QTY10', 'M1', 1, '2025-01-05'), (11, 100, 'QTY11', 'M1', 1, '2025-01-05')"
+run_json "$numi" --date 2025-01-05
+assert_eq "SUCCESS|2|11" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $numi")" "bigint cursor: 10 and 11 after 9"
+run_json "$numv" --date 2025-01-05
+assert_eq "SUCCESS|2|100" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(q "SELECT sync_cursor::jsonb->>'value' FROM sp_v2_connectors WHERE id = $numv")" "numeric cursor: 10.25 and 100 after 9.5"
+
 echo "== cursor_column edited: the stored position is not applied to another column"
 qs "CREATE TABLE src_cc AS SELECT id, 21 - id AS seq, txn_at, txn_ref || 'K' AS ref, merchant, amount, txn_day FROM src_txn WHERE id <= 20"
 CC_MAP='"column_map": {"transaction_id": "ref", "merchant_id": "merchant", "amount": "amount", "transaction_date": "txn_day"}'

@@ -330,9 +330,10 @@ static char *reason_with_value(const char *name, const char *s, size_t len, cons
     return cd_buf_take(&b);
 }
 
-/* Appends the checked text value of a TEXT or CURRENCY column. */
-static int put_text(const cd_rs_column *col, const char *s, size_t len, cd_buf *out,
-                    char **reason)
+/* Appends the checked text value of a TEXT or CURRENCY column; with
+ * count_bytes, max_chars is a number of bytes (a SQL_ASCII database). */
+static int put_text(const cd_rs_column *col, bool count_bytes, const char *s, size_t len,
+                    cd_buf *out, char **reason)
 {
     long chars = cd_rs_utf8_chars(s, len); /* -1 for a NUL byte too */
     if (chars < 0) {
@@ -353,6 +354,15 @@ static int put_text(const cd_rs_column *col, const char *s, size_t len, cd_buf *
     }
     if (col->max_chars && (unsigned long)chars > col->max_chars) {
         *reason = cd_sprintf("%s: longer than %u characters", col->name, col->max_chars);
+        return -1;
+    }
+    /* A SQL_ASCII database takes each byte of UTF-8 text for a character:
+     * its VARCHAR(n) holds n bytes, and a longer value would make the
+     * server refuse the COPY, the whole run, instead of this one row. */
+    if (count_bytes && col->max_chars && len > col->max_chars) {
+        *reason = cd_sprintf("%s: longer than %u bytes (%ld characters; the database's "
+                             "encoding is SQL_ASCII, which counts bytes)",
+                             col->name, col->max_chars, chars);
         return -1;
     }
     cd_rs_copy_escape(out, s, len);
@@ -571,7 +581,7 @@ int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const
                 cd_buf_puts(out, "\\N");
             else if (dir == rs_credit || dir == rs_debit)
                 cd_buf_append(out, dir, 2);
-            else if (put_text(col, dir, dir_len, out, reason) != 0)
+            else if (put_text(col, layout->count_bytes, dir, dir_len, out, reason) != 0)
                 goto bad;
             continue;
         }
@@ -609,7 +619,7 @@ int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const
             cd_buf_append(out, s, len);
             break;
         default:
-            if (put_text(col, s, len, out, reason) != 0)
+            if (put_text(col, layout->count_bytes, s, len, out, reason) != 0)
                 goto bad;
         }
     }

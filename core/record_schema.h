@@ -70,6 +70,9 @@ typedef struct cd_rs_layout {
     size_t nstage;
     long date_input; /* transaction_date input index (default timestamp), or -1 */
     long dir_input;  /* input index of the DIRECTION column (debit_credit), or -1 */
+    int count_bytes; /* 0 (cd_rs_layout_init's default): max_chars counts characters, as
+                        a UTF8 database does; 1: bytes, as a SQL_ASCII database stores
+                        every byte as a character (the sink sets it from server_encoding) */
 } cd_rs_layout;
 
 /* Builds a layout from the declared column names. Unknown names,

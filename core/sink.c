@@ -187,7 +187,9 @@ cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
         return NULL;
     }
     /* Validation counts UTF-8 characters; the server must read the bytes
-     * as UTF-8 too, or its length checks and ours would disagree. */
+     * as UTF-8 too, or its length checks and ours would disagree (a
+     * SQL_ASCII database counts bytes whatever the client says: see
+     * cd_sink_columns). */
     if (PQclientEncoding(conn) != pg_char_to_encoding("UTF8") &&
         PQsetClientEncoding(conn, "UTF8") != 0) {
         *err = cd_db_error(conn, "cd_sink_open: setting client_encoding to UTF8");
@@ -537,6 +539,11 @@ int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **er
     }
     if (cd_rs_layout_init(&sink->layout, sink->ds, names, n, err) != 0)
         return -1;
+    /* A SQL_ASCII database stores the UTF-8 bytes as they are and counts
+     * each byte as a character: its VARCHAR(50) holds 50 bytes, so lengths
+     * are checked in bytes there (any other encoding counts characters). */
+    const char *enc = PQparameterStatus(sink->conn, "server_encoding");
+    sink->layout.count_bytes = enc && strcmp(enc, "SQL_ASCII") == 0;
 
     cd_buf cols;
     cd_buf_init(&cols);

@@ -20,6 +20,9 @@
  *     --csv FILE     write the rows as CSV in the target's columns instead
  *                    of loading them (bank_statement only; for psql \copy)
  *     --tz ZONE      session TimeZone (default Asia/Kolkata)
+ *     --wide-every M pg_transaction: each row whose index is a multiple of M
+ *                    has a merchant_id of 17 three-byte characters (51 bytes
+ *                    for VARCHAR(50): fits in characters, not in bytes)
  *
  * Prints one JSON object: the sink's counts (direct: 1 when the rows went
  * straight into the target), seconds, and the process's peak RSS in KiB
@@ -111,6 +114,8 @@ static void gen_bank(row *r, uint64_t seed, uint64_t i, int bad)
     put(r, "batch_id", "B%" PRIu64, i / 10000);
 }
 
+static uint64_t wide_every; /* --wide-every */
+
 static void gen_txn(row *r, uint64_t seed, uint64_t i, int bad)
 {
     char fee[32];
@@ -119,7 +124,13 @@ static void gen_txn(row *r, uint64_t seed, uint64_t i, int bad)
     rupees(fee, sizeof fee, paise / 50);
     r->n = 0;
     put(r, "transaction_id", "TXN%010" PRIu64, i);
-    put(r, "merchant_id", "M%04" PRIu64, mix(seed, i, 2) % 500);
+    if (wide_every && i % wide_every == 0) /* U+0915 DEVANAGARI LETTER KA, 17 times */
+        put(r, "merchant_id", "%s",
+            "\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95"
+            "\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95"
+            "\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95");
+    else
+        put(r, "merchant_id", "M%04" PRIu64, mix(seed, i, 2) % 500);
     put(r, "amount_paise", "%" PRId64, paise);
     put(r, "currency", "INR");
     put(r, "transaction_date", "2025-10-%02d", day);
@@ -237,6 +248,7 @@ int main(int argc, char **argv)
         else if (strcmp(o, "--dup-at") == 0) dup_at = strtoull(v, NULL, 10);
         else if (strcmp(o, "--csv") == 0) csv = v;
         else if (strcmp(o, "--tz") == 0) tz = v;
+        else if (strcmp(o, "--wide-every") == 0) wide_every = strtoull(v, NULL, 10);
         else {
             fprintf(stderr, "sink_tool: unknown option %s\n", o);
             return 2;

@@ -1,9 +1,10 @@
 #!/bin/bash
 # test_sink.sh — the record sink against a real PostgreSQL: exact counts,
 # idempotent repeat loads, updates of exactly the changed rows, duplicates
-# within a run (last wins), rejected rows, nothing left by a rollback or a
-# killed load, concurrent loads of the same keys, session time zone, and
-# flat client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
+# within a run (last wins), rejected rows (lengths counted in bytes in a
+# SQL_ASCII database), nothing left by a rollback or a killed load,
+# concurrent loads of the same keys, session time zone, and flat client
+# memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
 # covers the choice between the direct COPY and the staging merge.)
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
@@ -190,6 +191,31 @@ assert_eq "SUCCESS|1|3" "$(jget '["status"]' <<<"$out")|$(jget '["details"]["ins
 assert_eq "SGN01:10000:DR SGN02:10000:- SGN03:25000:DR SGN04:7550:DR SGN07:700:REV SGN08:1200:DR SGN09:0:DR SGN10:3000:DR SGN11:4000:DR SGN12:500:- SGN13:300:DR SGN20:12345:DR" \
     "$(rows)" "directions after the load without debit_credit"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE amount_paise < 0")" "no negative bank amount"
+
+echo "== a SQL_ASCII database counts bytes: a value too long for it is a record error, not a failed load"
+# PostgreSQL picks SQL_ASCII for a cluster initialised under the C locale.
+# There VARCHAR(50) holds 50 bytes: 17 three-byte characters (51 bytes)
+# fit in characters, not in bytes, and the server would refuse the COPY.
+q "CREATE DATABASE cd_sqlascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+ASCII_URL=${URL/\/\/\/connectord/\/\/\/cd_sqlascii}
+CONNECTORD_DATABASE_URL=$ASCII_URL "$CD_BUILD_DIR/bin/connectord" -c "$CD_TEST_TMP/c.yaml" migrate >/dev/null
+set +e
+out=$("$TOOL" "$ASCII_URL" pg_transaction 1000 1 --wide-every 100 2>"$CD_TEST_TMP/ascii.log")
+rc=$?
+set -e
+assert_eq 0 "$rc" "load into the SQL_ASCII database ($(cat "$CD_TEST_TMP/ascii.log"))"
+expect "$out" received=1000 rejected=10 staged=990 inserted=990
+assert_contains "$(cat "$CD_TEST_TMP/ascii.log")" \
+    "rejected row 0 [merchant_id]: merchant_id: longer than 50 bytes (17 characters; the database's encoding is SQL_ASCII, which counts bytes)" \
+    "reject reason in a SQL_ASCII database"
+assert_eq "990|0" "$(psql -X -q -At -d cd_sqlascii -c "SELECT count(*), count(*) FILTER (WHERE octet_length(merchant_id) > 50) FROM sp_v2_transactions")" \
+    "rows loaded into the SQL_ASCII database, none cut short"
+# A UTF8 database counts characters: the same rows all load, whole.
+q "TRUNCATE sp_v2_transactions" >/dev/null
+out=$("$TOOL" "$URL" pg_transaction 1000 1 --wide-every 100)
+expect "$out" rejected=0 inserted=1000
+assert_eq "10|17|51" "$(q "SELECT count(*), min(length(merchant_id)), min(octet_length(merchant_id)) FROM sp_v2_transactions WHERE merchant_id NOT LIKE 'M%'")" \
+    "wide merchant ids whole in a UTF8 database"
 
 echo "== client memory is flat in the number of rows"
 q "TRUNCATE sp_v2_bank_statements" >/dev/null

@@ -220,6 +220,57 @@ static void test_lengths_in_characters(void **state)
     cd_rs_layout_free(&l);
 }
 
+/* A SQL_ASCII database counts bytes: there the sink checks lengths in
+ * bytes, or a value of fewer characters than its column but more bytes
+ * would make the server refuse the COPY and fail the whole run. */
+static void test_lengths_in_bytes_for_sql_ascii(void **state)
+{
+    (void)state;
+    const char *const cols[] = {"transaction_id", "merchant_id", "amount_paise",
+                                "transaction_date"};
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, cols, 4);
+    assert_int_equal(l.count_bytes, 0); /* characters unless the sink says otherwise */
+    const char *field;
+    char *reason;
+    /* 17 characters of 3 bytes: 51 bytes; 16 of them: 48 bytes. */
+    char m17[52], m16[49];
+    for (int i = 0; i < 17; i++)
+        memcpy(m17 + 3 * i, "\xe0\xa4\x95", 3);
+    m17[51] = '\0';
+    memcpy(m16, m17, 48);
+    m16[48] = '\0';
+    const char *wide[] = {"T", m17, "1", "2024-01-01"};
+    const char *fits[] = {"T", m16, "1", "2024-01-01"};
+    char *line = encode(&l, wide, &field, &reason);
+    assert_non_null(line); /* a UTF8 database: 17 characters fit VARCHAR(50) */
+    free(line);
+    l.count_bytes = 1;
+    assert_null(encode(&l, wide, &field, &reason));
+    assert_string_equal(field, "merchant_id");
+    assert_string_equal(reason, "merchant_id: longer than 50 bytes (17 characters; the "
+                                "database's encoding is SQL_ASCII, which counts bytes)");
+    free(reason);
+    line = encode(&l, fits, &field, &reason);
+    assert_non_null(line);
+    free(line);
+    cd_rs_layout_free(&l);
+
+    /* debit_credit text kept beside an amount is checked the same way. */
+    const char *const bcols[] = {"bank_ref", "bank_name", "amount", "transaction_date",
+                                 "debit_credit"};
+    layout_ok(&l, CD_DATASET_BANK_STATEMENT, bcols, 5);
+    l.count_bytes = 1;
+    const char *dc[] = {"R1", "HDFC", "1.00", "2024-01-01",
+                        "\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95"};
+    assert_null(encode(&l, dc, &field, &reason));
+    assert_string_equal(field, "debit_credit");
+    assert_string_equal(reason, "debit_credit: longer than 10 bytes (4 characters; the "
+                                "database's encoding is SQL_ASCII, which counts bytes)");
+    free(reason);
+    cd_rs_layout_free(&l);
+}
+
 static void test_bank_amounts(void **state)
 {
     (void)state;
@@ -722,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_word_at_a_time),
         cmocka_unit_test(test_timestamp_column),
         cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_lengths_in_bytes_for_sql_ascii),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

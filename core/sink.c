@@ -206,9 +206,18 @@ cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
     cd_buf_init(&sink->buf);
     snprintf(sink->stage, sizeof sink->stage, "cd_sink_stage_%u", ++serial);
 
-    /* The hash joins of a merge hold the staging rows; with the default
-     * 4MB they would spill to disk in batches. Only this transaction. */
-    if (sink_command(sink, "cd_sink_open: setting work_mem", "SET LOCAL work_mem = '256MB'", 0,
+    /* A COPY statement lasts as long as the driver takes to download what
+     * it carries, and a merge of a big day takes a while: a
+     * statement_timeout set on the database or the role (common for an
+     * application's role) would cancel the load of every day that takes
+     * longer, on every retry. The run's own timeout bounds the load: when
+     * the runner is killed, the server sees the connection go and rolls
+     * back. The hash joins of a merge hold the staging rows; with the
+     * default 4MB work_mem they would spill to disk in batches. Both only
+     * for this transaction. */
+    if (sink_command(sink, "cd_sink_open: setting statement_timeout",
+                     "SET LOCAL statement_timeout = 0", 0, NULL, err) != 0 ||
+        sink_command(sink, "cd_sink_open: setting work_mem", "SET LOCAL work_mem = '256MB'", 0,
                      NULL, err) != 0 ||
         try_temp_buffers(sink, err) != 0) {
         cd_sink_free(sink);

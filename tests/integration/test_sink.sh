@@ -3,8 +3,8 @@
 # idempotent repeat loads, updates of exactly the changed rows, duplicates
 # within a run (last wins), rejected rows (lengths counted in bytes in a
 # SQL_ASCII database), nothing left by a rollback or a killed load,
-# concurrent loads of the same keys, session time zone, and flat client
-# memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
+# concurrent loads of the same keys, session time zone, a database's
+# statement_timeout, and flat client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
 # covers the choice between the direct COPY and the staging merge.)
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
@@ -107,6 +107,22 @@ q "TRUNCATE sp_v2_transactions" >/dev/null
 assert_eq "2025-10-02 04:00:00+00" \
     "$(PGTZ=UTC q "SELECT transaction_timestamp FROM sp_v2_transactions WHERE transaction_id = 'TXN0000000004'")" \
     "default timestamp at local midnight (America/New_York)"
+
+echo "== a statement_timeout set on the database or role does not cut a slow load short"
+# The COPY lasts as long as the download (here a 2 s pause mid-stream), the
+# merge of a reload as long as it takes: neither may be cancelled at 1 s.
+q "ALTER DATABASE connectord SET statement_timeout = '1s'" >/dev/null
+q "TRUNCATE sp_v2_transactions" >/dev/null
+for pass in first repeat; do
+    set +e
+    out=$("$TOOL" "$URL" pg_transaction 200 1 --pause-after 100 --pause-ms 2000 2>"$CD_TEST_TMP/st.log")
+    rc=$?
+    set -e
+    assert_eq 0 "$rc" "$pass slow load under statement_timeout ($(cat "$CD_TEST_TMP/st.log"))"
+    if [ $pass = first ]; then expect "$out" inserted=200 direct=1; else expect "$out" unchanged=200 direct=0; fi
+done
+assert_eq "1s" "$(q 'SHOW statement_timeout')" "the database's own setting is left alone for other sessions"
+q "ALTER DATABASE connectord RESET statement_timeout" >/dev/null
 
 echo "== two loads of the same keys at once: one inserts, the other finds them"
 q "TRUNCATE sp_v2_transactions" >/dev/null

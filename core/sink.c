@@ -212,11 +212,16 @@ cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
      * application's role) would cancel the load of every day that takes
      * longer, on every retry. The run's own timeout bounds the load: when
      * the runner is killed, the server sees the connection go and rolls
-     * back. The hash joins of a merge hold the staging rows; with the
-     * default 4MB work_mem they would spill to disk in batches. Both only
-     * for this transaction. */
+     * back. Likewise a lock_timeout: two loads of one key wait for each
+     * other by design (the unique index orders their inserts, the merges
+     * take turns on the advisory lock, see "Locks" above); cut short, the
+     * one that waits would fail instead. The hash joins of a merge hold
+     * the staging rows; with the default 4MB work_mem they would spill to
+     * disk in batches. All only for this transaction. */
     if (sink_command(sink, "cd_sink_open: setting statement_timeout",
                      "SET LOCAL statement_timeout = 0", 0, NULL, err) != 0 ||
+        sink_command(sink, "cd_sink_open: setting lock_timeout", "SET LOCAL lock_timeout = 0",
+                     0, NULL, err) != 0 ||
         sink_command(sink, "cd_sink_open: setting work_mem", "SET LOCAL work_mem = '256MB'", 0,
                      NULL, err) != 0 ||
         try_temp_buffers(sink, err) != 0) {

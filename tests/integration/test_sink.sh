@@ -4,7 +4,7 @@
 # within a run (last wins), rejected rows (lengths counted in bytes in a
 # SQL_ASCII database), nothing left by a rollback or a killed load,
 # concurrent loads of the same keys, session time zone, a database's
-# statement_timeout, and flat client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
+# statement_timeout and lock_timeout, and flat client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
 # covers the choice between the direct COPY and the staging merge.)
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
@@ -135,6 +135,25 @@ c1=$(cat "$CD_TEST_TMP/c1") c2=$(cat "$CD_TEST_TMP/c2")
 assert_eq 20000 $(( $(field "$c1" inserted) + $(field "$c2" inserted) )) "inserted by both"
 assert_eq 20000 $(( $(field "$c1" unchanged) + $(field "$c2" unchanged) )) "unchanged by both"
 assert_eq 20000 "$(q 'SELECT count(*) FROM sp_v2_transactions')" "rows after concurrent loads"
+
+echo "== a lock_timeout set on the database does not fail a load that waits for another"
+# The first load holds its keys uncommitted for 2 s (a pause mid-stream,
+# after 64 KB have been sent); the second waits for it, as designed, and
+# finds them, instead of failing at the database's 200 ms lock_timeout.
+q "ALTER DATABASE connectord SET lock_timeout = '200ms'" >/dev/null
+q "TRUNCATE sp_v2_transactions" >/dev/null
+"$TOOL" "$URL" pg_transaction 2000 1 --pause-after 1000 --pause-ms 2000 >"$CD_TEST_TMP/c1" 2>&1 &
+p1=$!
+sleep 0.5
+set +e
+c2=$("$TOOL" "$URL" pg_transaction 2000 1 2>"$CD_TEST_TMP/lt.log")
+rc=$?
+set -e
+wait $p1 || cd_fail "the first load failed: $(cat "$CD_TEST_TMP/c1")"
+assert_eq 0 "$rc" "the waiting load under lock_timeout ($(cat "$CD_TEST_TMP/lt.log"))"
+expect "$c2" inserted=0 unchanged=2000
+assert_contains "$(cat "$CD_TEST_TMP/c1")" '"inserted": 2000' "the first load inserted"
+q "ALTER DATABASE connectord RESET lock_timeout" >/dev/null
 
 echo "== a writer that ignores the lock inserts one of our keys mid-load"
 q "TRUNCATE sp_v2_transactions" >/dev/null

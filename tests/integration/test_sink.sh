@@ -227,6 +227,16 @@ assert_eq "SGN01:10000:DR SGN02:10000:- SGN03:25000:DR SGN04:7550:DR SGN07:700:R
     "$(rows)" "directions after the load without debit_credit"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_bank_statements WHERE amount_paise < 0")" "no negative bank amount"
 
+echo "== through the runner: a download slower than the database's statement_timeout loads"
+# 60 records 25 ms apart: the load's COPY is open for 1.5 s, past 1 s.
+q "ALTER DATABASE connectord SET statement_timeout = '1s'" >/dev/null
+slow=$(connector slow '{"rows": 60, "sleep_ms": 25, "bank": "SLOWBANK"}')
+run_gen "$slow"
+assert_eq "SUCCESS|60|direct" \
+    "$(jget '["status"]' <<<"$out")|$(jget '["details"]["inserted"]' <<<"$out")|$(jget '["details"]["load_path"]' <<<"$out")" \
+    "status, inserted and load path of the slow run"
+q "ALTER DATABASE connectord RESET statement_timeout" >/dev/null
+
 echo "== a SQL_ASCII database counts bytes: a value too long for it is a record error, not a failed load"
 # PostgreSQL picks SQL_ASCII for a cluster initialised under the C locale.
 # There VARCHAR(50) holds 50 bytes: 17 three-byte characters (51 bytes)

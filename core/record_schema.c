@@ -330,11 +330,13 @@ static char *reason_with_value(const char *name, const char *s, size_t len, cons
     return cd_buf_take(&b);
 }
 
-/* Appends the checked text value of a TEXT or CURRENCY column; with
- * count_bytes, max_chars is a number of bytes (a SQL_ASCII database). */
-static int put_text(const cd_rs_column *col, bool count_bytes, const char *s, size_t len,
-                    cd_buf *out, char **reason)
+/* Appends the checked text value of a TEXT or CURRENCY column: valid
+ * UTF-8 without NUL, storable in the database's encoding, not longer than
+ * the column (in bytes with count_bytes: a SQL_ASCII database). */
+static int put_text(const cd_rs_layout *layout, const cd_rs_column *col, const char *s,
+                    size_t len, cd_buf *out, char **reason)
 {
+    bool count_bytes = layout->count_bytes;
     long chars = cd_rs_utf8_chars(s, len); /* -1 for a NUL byte too */
     if (chars < 0) {
         if (memchr(s, '\0', len))
@@ -351,6 +353,17 @@ static int put_text(const cd_rs_column *col, bool count_bytes, const char *s, si
             *reason = reason_with_value(col->name, s, len, "is not a 3-letter uppercase code");
             return -1;
         }
+    }
+    /* Fewer characters than bytes: there is a byte past ASCII, which every
+     * server encoding holds as it is. A character the database's encoding
+     * lacks would make the server refuse the COPY, the whole run. */
+    if ((size_t)chars < len && layout->storable &&
+        !layout->storable(layout->storable_ctx, s, len)) {
+        char *why = cd_sprintf("has a character the database's encoding (%s) cannot hold",
+                               layout->encoding ? layout->encoding : "?");
+        *reason = reason_with_value(col->name, s, len, why);
+        free(why);
+        return -1;
     }
     if (col->max_chars && (unsigned long)chars > col->max_chars) {
         *reason = cd_sprintf("%s: longer than %u characters", col->name, col->max_chars);
@@ -581,7 +594,7 @@ int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const
                 cd_buf_puts(out, "\\N");
             else if (dir == rs_credit || dir == rs_debit)
                 cd_buf_append(out, dir, 2);
-            else if (put_text(col, layout->count_bytes, dir, dir_len, out, reason) != 0)
+            else if (put_text(layout, col, dir, dir_len, out, reason) != 0)
                 goto bad;
             continue;
         }
@@ -619,7 +632,7 @@ int cd_rs_encode_row(const cd_rs_layout *layout, int64_t lead, const char *const
             cd_buf_append(out, s, len);
             break;
         default:
-            if (put_text(col, layout->count_bytes, s, len, out, reason) != 0)
+            if (put_text(layout, col, s, len, out, reason) != 0)
                 goto bad;
         }
     }

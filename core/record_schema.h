@@ -73,6 +73,14 @@ typedef struct cd_rs_layout {
     int count_bytes; /* 0 (cd_rs_layout_init's default): max_chars counts characters, as
                         a UTF8 database does; 1: bytes, as a SQL_ASCII database stores
                         every byte as a character (the sink sets it from server_encoding) */
+    /* A database in another encoding (LATIN1, WIN1252, ...) cannot hold every
+     * character: when set (by the sink), storable says whether the valid
+     * UTF-8 text s[0..len), which has a byte past ASCII, converts to it
+     * (1) or not (0); encoding names it in the record error. NULL: UTF8
+     * and SQL_ASCII databases, which hold any UTF-8 text. */
+    int (*storable)(void *ctx, const char *s, size_t len);
+    void *storable_ctx;
+    const char *encoding;
 } cd_rs_layout;
 
 /* Builds a layout from the declared column names. Unknown names,

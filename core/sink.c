@@ -72,6 +72,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -131,6 +132,9 @@ struct cd_sink {
     int spool_fd;      /* direct mode: every byte sent so far; else -1 */
     uint64_t spooled;  /* bytes in the spool */
     size_t segment;    /* bytes sent in the current direct COPY statement */
+    iconv_t to_server; /* UTF-8 to a database encoding that is not UTF8 or SQL_ASCII, or
+                          (iconv_t)-1: checks that text converts (record_schema.h) */
+    char *server_encoding;
     cd_buf buf;
     char stage[48];
     cd_sink_counts counts;
@@ -203,6 +207,7 @@ cd_sink *cd_sink_open(PGconn *conn, cd_dataset dataset, int64_t run_id,
     sink->on_reject = on_reject;
     sink->userdata = userdata;
     sink->spool_fd = -1;
+    sink->to_server = (iconv_t)-1;
     cd_buf_init(&sink->buf);
     snprintf(sink->stage, sizeof sink->stage, "cd_sink_stage_%u", ++serial);
 
@@ -545,6 +550,72 @@ static int flush(cd_sink *sink, char **err)
     return direct_settle(sink, outcome, 1, reason, err);
 }
 
+/* The iconv name of a PostgreSQL server encoding, or NULL. */
+static const char *iconv_name(const char *pg, char *buf, size_t size)
+{
+    static const char *const names[][2] = {
+        {"LATIN1", "ISO-8859-1"},   {"LATIN2", "ISO-8859-2"},   {"LATIN3", "ISO-8859-3"},
+        {"LATIN4", "ISO-8859-4"},   {"LATIN5", "ISO-8859-9"},   {"LATIN6", "ISO-8859-10"},
+        {"LATIN7", "ISO-8859-13"},  {"LATIN8", "ISO-8859-14"},  {"LATIN9", "ISO-8859-15"},
+        {"LATIN10", "ISO-8859-16"}, {"ISO_8859_5", "ISO-8859-5"}, {"ISO_8859_6", "ISO-8859-6"},
+        {"ISO_8859_7", "ISO-8859-7"}, {"ISO_8859_8", "ISO-8859-8"}, {"KOI8R", "KOI8-R"},
+        {"KOI8U", "KOI8-U"},        {"EUC_JP", "EUC-JP"},       {"EUC_CN", "EUC-CN"},
+        {"EUC_KR", "EUC-KR"},       {"EUC_TW", "EUC-TW"},       {"EUC_JIS_2004", "EUC-JISX0213"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(pg, names[i][0]) == 0)
+            return names[i][1];
+    /* WIN866, WIN874, WIN1250 .. WIN1258: code pages */
+    size_t digits = strlen(pg) > 3 ? strlen(pg + 3) : 0;
+    if (strncmp(pg, "WIN", 3) == 0 && digits >= 3 && digits <= 4 &&
+        strspn(pg + 3, "0123456789") == digits) {
+        snprintf(buf, size, "CP%s", pg + 3);
+        return buf;
+    }
+    return NULL;
+}
+
+/* record_schema.h's storable: whether the UTF-8 text converts to the
+ * database's encoding. The output is thrown away, a piece at a time. */
+static int sink_storable(void *ctx, const char *s, size_t len)
+{
+    cd_sink *sink = ctx;
+    char out[256];
+    char *in = (char *)s;
+    size_t inleft = len;
+    iconv(sink->to_server, NULL, NULL, NULL, NULL); /* the initial shift state */
+    while (inleft) {
+        char *o = out;
+        size_t oleft = sizeof out;
+        size_t before = inleft;
+        if (iconv(sink->to_server, &in, &inleft, &o, &oleft) == (size_t)-1 &&
+            (errno != E2BIG || inleft == before))
+            return 0; /* EILSEQ: no such character there */
+    }
+    return 1;
+}
+
+/* Sets the layout up to refuse, as record errors, characters a database
+ * in encoding `enc` (neither UTF8 nor SQL_ASCII) cannot hold: the server
+ * would refuse the COPY, and with it the run, for one such character. */
+static void check_encoding(cd_sink *sink, const char *enc)
+{
+    char buf[16];
+    const char *name = iconv_name(enc, buf, sizeof buf);
+    if (name)
+        sink->to_server = iconv_open(name, "UTF-8");
+    if (sink->to_server == (iconv_t)-1) {
+        cd_warn("sink: the database's encoding is %s, which this system cannot convert to: "
+                "a character it lacks fails the load instead of one record",
+                enc);
+        return;
+    }
+    sink->server_encoding = cd_xstrdup(enc);
+    sink->layout.storable = sink_storable;
+    sink->layout.storable_ctx = sink;
+    sink->layout.encoding = sink->server_encoding;
+}
+
 int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **err)
 {
     if (sink->broken || sink->have_layout || sink->counts.received) {
@@ -558,6 +629,8 @@ int cd_sink_columns(cd_sink *sink, const char *const *names, size_t n, char **er
      * are checked in bytes there (any other encoding counts characters). */
     const char *enc = PQparameterStatus(sink->conn, "server_encoding");
     sink->layout.count_bytes = enc && strcmp(enc, "SQL_ASCII") == 0;
+    if (enc && strcmp(enc, "SQL_ASCII") != 0 && strcmp(enc, "UTF8") != 0)
+        check_encoding(sink, enc);
 
     cd_buf cols;
     cd_buf_init(&cols);
@@ -900,6 +973,9 @@ void cd_sink_free(cd_sink *sink)
     }
     spool_close(sink);
     cd_rs_layout_free(&sink->layout);
+    if (sink->to_server != (iconv_t)-1)
+        iconv_close(sink->to_server);
+    free(sink->server_encoding);
     cd_buf_free(&sink->buf);
     free(sink->copy_direct);
     free(sink->copy_cols);

@@ -5,7 +5,7 @@
  * Records arrive as rows of text values (the driver's records_begin /
  * record_emit). Each row is validated against the target table's columns
  * (required fields, integer paise or exact decimal rupees, dates, timestamps,
- * lengths, UTF-8); a bad row becomes a record error through the error
+ * lengths, UTF-8, characters the database's encoding lacks); a bad row becomes a record error through the error
  * callback and the load goes on. Good rows stream with COPY on the data
  * connection; memory does not grow with the number of rows. Everything
  * happens in the caller's open transaction; the caller commits (together

@@ -23,6 +23,8 @@
  *     --wide-every M pg_transaction: each row whose index is a multiple of M
  *                    has a merchant_id of 17 three-byte characters (51 bytes
  *                    for VARCHAR(50): fits in characters, not in bytes)
+ *     --latin-names  pg_transaction: merchant names without their Devanagari
+ *                    letter, so that a LATIN1 database holds them
  *
  * Prints one JSON object: the sink's counts (direct: 1 when the rows went
  * straight into the target), seconds, and the process's peak RSS in KiB
@@ -115,6 +117,7 @@ static void gen_bank(row *r, uint64_t seed, uint64_t i, int bad)
 }
 
 static uint64_t wide_every; /* --wide-every */
+static int latin_names;     /* --latin-names */
 
 static void gen_txn(row *r, uint64_t seed, uint64_t i, int bad)
 {
@@ -148,7 +151,8 @@ static void gen_txn(row *r, uint64_t seed, uint64_t i, int bad)
     put(r, "utr", "UTR%012" PRIu64, mix(seed, i, 5) % UINT64_C(1000000000000));
     put(r, "status", "SUCCESS");
     put(r, "bank_fee", "%s", bad ? "1e3" : fee);
-    put(r, "merchant_name", "Merchant \xc3\xa9\xe0\xa4\x95 %" PRIu64, mix(seed, i, 2) % 500);
+    put(r, "merchant_name", "Merchant \xc3\xa9%s %" PRIu64, latin_names ? "" : "\xe0\xa4\x95",
+        mix(seed, i, 2) % 500);
 }
 
 /* Writes a CSV field, quoted, with quotes doubled. */
@@ -234,6 +238,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(o, "--reverse") == 0) {
             reverse = 1;
+            continue;
+        }
+        if (strcmp(o, "--latin-names") == 0) {
+            latin_names = 1;
             continue;
         }
         a++;

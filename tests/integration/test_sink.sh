@@ -2,9 +2,10 @@
 # test_sink.sh — the record sink against a real PostgreSQL: exact counts,
 # idempotent repeat loads, updates of exactly the changed rows, duplicates
 # within a run (last wins), rejected rows (lengths counted in bytes in a
-# SQL_ASCII database), nothing left by a rollback or a killed load,
-# concurrent loads of the same keys, session time zone, a database's
-# statement_timeout and lock_timeout, and flat client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
+# SQL_ASCII database, characters a LATIN1 one lacks), nothing left by a
+# rollback or a killed load, concurrent loads of the same keys, session
+# time zone, a database's statement_timeout and lock_timeout, and flat
+# client memory. Drives tests/bench/sink_tool.c. (test_sink_direct.sh
 # covers the choice between the direct COPY and the staging merge.)
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
@@ -261,6 +262,24 @@ out=$("$TOOL" "$URL" pg_transaction 1000 1 --wide-every 100)
 expect "$out" rejected=0 inserted=1000
 assert_eq "10|17|51" "$(q "SELECT count(*), min(length(merchant_id)), min(octet_length(merchant_id)) FROM sp_v2_transactions WHERE merchant_id NOT LIKE 'M%'")" \
     "wide merchant ids whole in a UTF8 database"
+
+echo "== a character a LATIN1 database cannot hold is a record error, not a failed load"
+q "CREATE DATABASE cd_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+LATIN_URL=${URL/\/\/\/connectord/\/\/\/cd_latin1}
+CONNECTORD_DATABASE_URL=$LATIN_URL "$CD_BUILD_DIR/bin/connectord" -c "$CD_TEST_TMP/c.yaml" migrate >/dev/null
+# Every tenth merchant_id is Devanagari (not in LATIN1); every name has an e-acute (in it).
+set +e
+out=$("$TOOL" "$LATIN_URL" pg_transaction 1000 1 --wide-every 10 --latin-names 2>"$CD_TEST_TMP/latin.log")
+rc=$?
+set -e
+assert_eq 0 "$rc" "load into the LATIN1 database ($(cat "$CD_TEST_TMP/latin.log"))"
+expect "$out" received=1000 rejected=100 inserted=900
+assert_contains "$(cat "$CD_TEST_TMP/latin.log")" "rejected row 0 [merchant_id]: merchant_id: '\\xE0\\xA4\\x95" \
+    "the value in the reason"
+assert_contains "$(cat "$CD_TEST_TMP/latin.log")" "has a character the database's encoding (LATIN1) cannot hold" \
+    "reject reason in a LATIN1 database"
+assert_eq "900" "$(psql -X -q -At -d cd_latin1 -c "SELECT count(*) FROM sp_v2_transactions WHERE position(chr(233) IN merchant_name) = 10")" \
+    "names with an e-acute loaded whole"
 
 echo "== client memory is flat in the number of rows"
 q "TRUNCATE sp_v2_bank_statements" >/dev/null

@@ -271,6 +271,59 @@ static void test_lengths_in_bytes_for_sql_ascii(void **state)
     cd_rs_layout_free(&l);
 }
 
+/* A stand-in for the sink's conversion check: "no U+20B9 (the rupee
+ * sign)", as a LATIN1 database; counts its calls. */
+static int storable_calls;
+static int no_rupee_sign(void *ctx, const char *s, size_t len)
+{
+    assert_ptr_equal(ctx, &storable_calls);
+    storable_calls++;
+    for (size_t i = 0; i + 2 < len; i++)
+        if (memcmp(s + i, "\xe2\x82\xb9", 3) == 0)
+            return 0;
+    return 1;
+}
+
+/* A database in an encoding that lacks a character refuses the COPY line,
+ * the whole run: the record schema asks the sink's check and makes such a
+ * value a record error; plain ASCII is never checked. */
+static void test_characters_the_database_cannot_hold(void **state)
+{
+    (void)state;
+    cd_rs_layout l;
+    layout_ok(&l, CD_DATASET_PG_TRANSACTION, txn_cols, NTXN);
+    l.storable = no_rupee_sign;
+    l.storable_ctx = &storable_calls;
+    l.encoding = "LATIN1";
+    const char *field;
+    char *reason;
+    storable_calls = 0;
+    const char *ascii[] = {"T", "M", "1", "2024-01-01", "INR", "plain shop"};
+    char *line = encode(&l, ascii, &field, &reason);
+    assert_non_null(line);
+    free(line);
+    assert_int_equal(storable_calls, 0);
+    const char *latin[] = {"T", "M", "1", "2024-01-01", "INR", "Caf\xc3\xa9"};
+    line = encode(&l, latin, &field, &reason);
+    assert_non_null(line);
+    free(line);
+    assert_int_equal(storable_calls, 1);
+    const char *rupee[] = {"T", "M", "1", "2024-01-01", "INR", "\xe2\x82\xb9 shop"};
+    assert_null(encode(&l, rupee, &field, &reason));
+    assert_string_equal(field, "merchant_name");
+    assert_string_equal(reason, "merchant_name: '\\xE2\\x82\\xB9 shop' has a character the "
+                                "database's encoding (LATIN1) cannot hold");
+    free(reason);
+    /* Invalid UTF-8 is refused as such before any conversion. */
+    const char *bad[] = {"T", "M", "1", "2024-01-01", "INR", "\xff"};
+    storable_calls = 0;
+    assert_null(encode(&l, bad, &field, &reason));
+    assert_string_equal(reason, "merchant_name: '\\xFF' is not valid UTF-8");
+    assert_int_equal(storable_calls, 0);
+    free(reason);
+    cd_rs_layout_free(&l);
+}
+
 static void test_bank_amounts(void **state)
 {
     (void)state;
@@ -774,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_timestamp_column),
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_lengths_in_bytes_for_sql_ascii),
+        cmocka_unit_test(test_characters_the_database_cannot_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

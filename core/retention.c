@@ -7,7 +7,7 @@
 #include "db.h"
 
 static long prune_table(PGconn *conn, const char *sql, const char *what, const char *days,
-                        const char *batch, int max_batches, char **err)
+                        const char *batch, int max_batches, int *more, char **err)
 {
     long total = 0;
     for (int i = 0; i < max_batches; i++) {
@@ -19,13 +19,16 @@ static long prune_table(PGconn *conn, const char *sql, const char *what, const c
         PQclear(res);
         total += n;
         if (n < atol(batch))
-            break;
+            return total;
     }
+    *more = 1; /* the last batch was full: older rows may be left */
     return total;
 }
 
-long cd_retention_prune(PGconn *conn, int days, int batch_size, int max_batches, char **err)
+long cd_retention_prune(PGconn *conn, int days, int batch_size, int max_batches, int *more,
+                        char **err)
 {
+    *more = 0;
     char d[16], b[16];
     snprintf(d, sizeof d, "%d", days);
     snprintf(b, sizeof b, "%d", batch_size);
@@ -34,7 +37,7 @@ long cd_retention_prune(PGconn *conn, int days, int batch_size, int max_batches,
                             " SELECT id FROM sp_v2_connector_run_logs"
                             " WHERE logged_at < now() - make_interval(days => $1::int)"
                             " LIMIT $2::int)",
-                            "pruning run logs", d, b, max_batches, err);
+                            "pruning run logs", d, b, max_batches, more, err);
     if (logs < 0)
         return -1;
     long errors = prune_table(conn,
@@ -42,7 +45,7 @@ long cd_retention_prune(PGconn *conn, int days, int batch_size, int max_batches,
                               " SELECT id FROM sp_v2_connector_record_errors"
                               " WHERE created_at < now() - make_interval(days => $1::int)"
                               " LIMIT $2::int)",
-                              "pruning record errors", d, b, max_batches, err);
+                              "pruning record errors", d, b, max_batches, more, err);
     if (errors < 0)
         return -1;
     return logs + errors;

@@ -345,11 +345,22 @@ static void report_status(serve_state *st)
                cd_dispatcher_running(st->dispatcher), cd_dispatcher_capacity(st->dispatcher));
 }
 
+/* Rows a retention batch deletes from each table, and the pause between
+ * batches while older rows are left: up to 20,000 rows a second of each
+ * table while catching up, with the loop's other work between batches. */
+#define PRUNE_BATCH 5000
+#define PRUNE_BEHIND_MS 250
+
 static int loop(serve_state *st)
 {
     int64_t last_tick = 0, last_beat = 0, last_rescue = 0, last_cancel = 0, last_status = 0;
     int64_t last_watchdog = 0;
-    int64_t last_prune = cd_now_ms() - 3600 * 1000; /* prune once at start, then hourly */
+    /* Retention prunes once at start, then hourly; while it is behind (a
+     * batch came back full) it comes back every PRUNE_BEHIND_MS, one batch
+     * per table a time, so that a backlog bigger than an hour's batches is
+     * worked off without holding up claims and heartbeats. */
+    int64_t last_prune = 0, prune_every_ms = 0;
+    long pruned = 0;
     int claim_now = 1, check_cancels = 0;
     for (;;) {
         int64_t now_ms = cd_now_ms();
@@ -431,15 +442,21 @@ static int loop(serve_state *st)
                     free(err), err = NULL;
                 }
             }
-            if (!st->stopping && now_ms - last_prune >= 3600 * 1000) {
+            if (!st->stopping && now_ms - last_prune >= prune_every_ms) {
                 last_prune = now_ms;
-                long n = cd_retention_prune(st->conn, retention_days, 5000, 20, &err);
+                int more = 0;
+                long n = cd_retention_prune(st->conn, retention_days, PRUNE_BATCH, 1, &more, &err);
+                prune_every_ms = more ? PRUNE_BEHIND_MS : 3600 * 1000;
                 if (n < 0) {
                     cd_error("retention: %s", err);
                     free(err), err = NULL;
-                } else if (n > 0) {
-                    cd_info("retention: pruned %ld log lines and record errors older than %d days",
-                            n, retention_days);
+                } else {
+                    pruned += n;
+                    if (!more && pruned > 0) {
+                        cd_info("retention: pruned %ld log lines and record errors older than %d "
+                                "days", pruned, retention_days);
+                        pruned = 0;
+                    }
                 }
             }
         }

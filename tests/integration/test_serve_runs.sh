@@ -33,6 +33,11 @@ fast=$(add fast '{"rows": 3, "seed": 1, "bank": "FAST"}')
 old_run=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, status, started_at, completed_at) VALUES ($fast, 'MANUAL', 'SUCCESS', now() - interval '200 days', now() - interval '200 days') RETURNING id")
 q "INSERT INTO sp_v2_connector_run_logs (run_id, level, message, logged_at) VALUES ($old_run, 6, 'old', now() - interval '100 days'), ($old_run, 6, 'recent', now() - interval '1 day')" >/dev/null
 q "INSERT INTO sp_v2_connector_record_errors (run_id, reason, created_at) VALUES ($old_run, 'old', now() - interval '100 days'), ($old_run, 'recent', now())" >/dev/null
+# A backlog bigger than a pass's batches (a year of logs, retention just
+# lowered) is worked off at once, not one pass an hour.
+backlog_run=$(q "INSERT INTO sp_v2_connector_runs (connector_id, run_type, status, started_at, completed_at) VALUES ($fast, 'MANUAL', 'SUCCESS', now() - interval '300 days', now() - interval '300 days') RETURNING id")
+q "INSERT INTO sp_v2_connector_run_logs (run_id, level, message, logged_at) SELECT $backlog_run, 6, 'backlog', now() - interval '200 days' FROM generate_series(1, 110000)" >/dev/null
+q "INSERT INTO sp_v2_connector_record_errors (run_id, reason, created_at) SELECT $backlog_run, 'backlog', now() - interval '200 days' FROM generate_series(1, 12000)" >/dev/null
 
 echo "== a dead process's RUNNING run on this host is rescued at start-up"
 host=$(hostname)
@@ -57,6 +62,11 @@ wait_for "SELECT count(*) = 1 FROM sp_v2_connector_run_logs WHERE run_id = $old_
 assert_eq recent "$(q "SELECT message FROM sp_v2_connector_run_logs WHERE run_id = $old_run")" "recent log kept"
 assert_eq recent "$(q "SELECT reason FROM sp_v2_connector_record_errors WHERE run_id = $old_run")" "recent error kept"
 assert_eq 1 "$(q "SELECT count(*) FROM sp_v2_connector_runs WHERE id = $old_run")" "run rows kept"
+wait_for "SELECT NOT EXISTS (SELECT 1 FROM sp_v2_connector_run_logs WHERE run_id = $backlog_run) AND NOT EXISTS (SELECT 1 FROM sp_v2_connector_record_errors WHERE run_id = $backlog_run)" 30 "a backlog of 110,000 old log lines pruned in one go"
+# 110,000 + 12,000 + the two old rows above, logged once when done.
+for i in $(seq 1 50); do grep -q 'retention: pruned' "$CD_TEST_TMP/serve-w1.log" && break; sleep 0.1; done
+assert_eq "retention: pruned 122002 log lines and record errors older than 90 days" \
+    "$(grep -o 'retention: pruned.*' "$CD_TEST_TMP/serve-w1.log")" "one log line for the whole backlog"
 
 echo "== a queued run starts within a second"
 for i in 1 2 3; do

@@ -152,6 +152,66 @@ static void test_nested_refusal_message(void **state)
     json_decref(schema);
 }
 
+/* Errors of validating the JSON text value against the JSON text schema,
+ * as one string "field: message; ..." (owned by the caller). */
+static char *errors_of(const char *schema_text, const char *value_text, int *count)
+{
+    json_t *schema = json_loads(schema_text, 0, NULL);
+    json_t *value = json_loads(value_text, 0, NULL);
+    assert_non_null(schema);
+    assert_non_null(value);
+    json_t *errors = json_array();
+    *count = cd_jsonschema_validate(schema, value, "connection_config", errors);
+    size_t n = 1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+        n += strlen(json_string_value(json_object_get(e, "field"))) +
+             strlen(json_string_value(json_object_get(e, "message"))) + 4;
+    char *out = calloc(1, n);
+    assert_non_null(out);
+    json_array_foreach(errors, i, e) {
+        strcat(out, json_string_value(json_object_get(e, "field")));
+        strcat(out, ": ");
+        strcat(out, json_string_value(json_object_get(e, "message")));
+        strcat(out, "; ");
+    }
+    json_decref(errors);
+    json_decref(value);
+    json_decref(schema);
+    return out;
+}
+
+/* A field declared through a local "$ref" is held to what it points at; a
+ * "$ref" that points nowhere is an error naming the field, and "$ref"s
+ * that loop without consuming the value end in bounded time with one
+ * error, not an API thread busy for ever. */
+static void test_local_refs(void **state)
+{
+    (void)state;
+    const char *schema = "{\"type\": \"object\", \"$defs\": {\"secret\": {\"type\": \"string\"}},"
+                         " \"properties\": {\"shared\": {\"$ref\": \"#/$defs/secret\"},"
+                         " \"lost\": {\"$ref\": \"#/$defs/nothing\"}}}";
+    int n;
+    char *got = errors_of(schema, "{\"shared\": \"abc\"}", &n);
+    assert_int_equal(n, 0);
+    free(got);
+    got = errors_of(schema, "{\"shared\": 12345}", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(got, "connection_config.shared: "));
+    free(got);
+    got = errors_of(schema, "{\"lost\": 1}", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(got, "connection_config.lost: "));
+    assert_non_null(strstr(got, "$ref"));
+    free(got);
+    /* Each level doubles: 2^64 visits unbounded. */
+    got = errors_of("{\"anyOf\": [{\"$ref\": \"#\"}, {\"$ref\": \"#\"}]}", "{}", &n);
+    assert_true(n >= 1);
+    assert_non_null(strstr(got, "too complex"));
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_nested_repeats),
         cmocka_unit_test(test_parentheses_that_are_not_groups),
         cmocka_unit_test(test_nested_refusal_message),
+        cmocka_unit_test(test_local_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

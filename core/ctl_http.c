@@ -187,8 +187,11 @@ void ctl_print_error(long status, const json_t *body_in)
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(body, "errors"), i, e) {
-        fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "field")),
-                json_string_value(json_object_get(e, "message")));
+        /* printf of a NULL %s is undefined: a server (or proxy) whose
+         * entry lacks a field or message must not crash the client. */
+        const char *field = json_string_value(json_object_get(e, "field"));
+        const char *text = json_string_value(json_object_get(e, "message"));
+        fprintf(stderr, "  %s: %s\n", field ? field : "(request)", text ? text : "(no message)");
     }
     json_decref(body);
 }

@@ -65,7 +65,7 @@ export function openBackfill(c, onChange) {
       summary.hidden = false;
       // The server knows the limit (backfill.max_days) and says so.
       summary.textContent = err instanceof ApiError && err.errors.length
-        ? err.errors.map((x) => `${x.field.replace('_', ' ')} ${x.message}`).join('; ') : err.message;
+        ? err.errors.map((x) => `${(x.field || '').replace('_', ' ')} ${x.message}`.trim()).join('; ') : err.message;
       return;
     }
     toast(`Backfill queued: ${r.runs} runs`, { kind: 'ok' });
@@ -172,7 +172,7 @@ export function openRunDialog(c, onQueued) {
       onQueued(r);
     } catch (err) {
       go.disabled = false;
-      const msg = err.errors && err.errors.length ? err.errors.map((x) => `${x.field} ${x.message}`).join('; ') : err.message;
+      const msg = err.errors && err.errors.length ? err.errors.map((x) => `${x.field || ''} ${x.message}`.trim()).join('; ') : err.message;
       date.err.hidden = false;
       date.err.textContent = msg;
       date.input.setAttribute('aria-invalid', 'true');

@@ -25,6 +25,6 @@ export function toast(title, { kind = 'info', body = [], timeout } = {}) {
 }
 
 export function errorToast(what, err) {
-  const items = (err.errors || []).map((e) => h('li', {}, `${e.field}: ${e.message}`));
+  const items = (err.errors || []).map((e) => h('li', {}, e.field ? `${e.field}: ${e.message}` : `${e.message}`));
   return toast(`${what}: ${err.message}`, { kind: 'error', body: items.length ? [h('ul', {}, items)] : [] });
 }

@@ -392,7 +392,15 @@ static int loop(serve_state *st)
                 claim_now = 1;
             last_beat = 0;
         }
-        ensure_conn(st, &st->listen, 1);
+        if (ensure_conn(st, &st->listen, 1) == 1) {
+            /* What was notified while LISTEN was away is lost: act as if
+             * each kind had come (a connector edited or created, a run
+             * queued, a cancel asked for) rather than wait for the
+             * scheduler's minute reload and the polls. */
+            cd_scheduler_invalidate(st->scheduler);
+            claim_now = 1;
+            check_cancels = 1;
+        }
 
         char *err = NULL;
         if (st->conn) {

@@ -12,6 +12,8 @@
 #   API or by hand, while paused; a raised one runs a date twice, harmlessly;
 #   a skipped date another transaction is queueing uncommitted is not queued
 #   again (025's unique key).
+# - a connector created while the worker's LISTEN connection was away is
+#   scheduled as soon as the connection is back, not at the minute's reload.
 set -euo pipefail
 source "$CD_SOURCE_DIR/tests/lib/pgtmp.sh"
 source "$CD_SOURCE_DIR/tests/lib/assert.sh"
@@ -255,4 +257,32 @@ ticks "2026-04-17T20:30:10Z"
 assert_eq "04-15,04-16,04-17" "$(dates_of "$race")" "the skipped date queued once, though its first insert was uncommitted"
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_connector_days_back_changes WHERE connector_id = $race")" "the change consumed"
 serve_stop g1
+
+echo "== a connector created while the worker's LISTEN connection was away is scheduled once it is back"
+q "UPDATE sp_v2_connectors SET status = 'PAUSED'" >/dev/null
+set_now "2026-04-20T10:00:30Z" # the worker reads the schedules now
+serve_start l1 "$CFG"
+sleep 2
+# New sessions refused, then the worker's LISTEN session ended: it cannot
+# come back until connections are allowed again, and the notification of
+# the connector created meanwhile reaches no one. The session that does
+# this connects first, and acts once new ones are refused.
+psql -X -q -At -c "SELECT pg_sleep(2);
+    SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'connectord-listen';
+    INSERT INTO sp_v2_connectors (name, connector_type, source_entity, connection_config, driver, schedule_cron, schedule_timezone, created_at)
+    VALUES ('unheard', 'BANK_API', 'unheard', '{\"rows\": 1, \"seed\": 1}', 'test_gen', '1 10 * * *', 'UTC', '2026-04-01')" >/dev/null &
+held_pid=$!
+wait_for "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2);%'" 10 "the session that acts"
+psql -X -q -d postgres -c "ALTER DATABASE connectord WITH ALLOW_CONNECTIONS false" >/dev/null
+wait "$held_pid"
+for i in $(seq 1 50); do grep -q "LISTEN connection" "$CD_TEST_TMP/serve-l1.log" && break; sleep 0.1; done
+psql -X -q -d postgres -c "ALTER DATABASE connectord WITH ALLOW_CONNECTIONS true" >/dev/null
+for i in $(seq 1 100); do grep -q "(LISTEN) restored" "$CD_TEST_TMP/serve-l1.log" && break; sleep 0.1; done
+grep -q "(LISTEN) restored" "$CD_TEST_TMP/serve-l1.log" || cd_fail "the LISTEN connection did not come back"
+# 40 s after the worker read the schedules: only a reload on the LISTEN
+# connection's return knows the 10:01 slot of the new connector.
+set_now "2026-04-20T10:01:10Z"
+wait_for "SELECT count(*) = 1 FROM sp_v2_connector_runs r JOIN sp_v2_connectors c ON c.id = r.connector_id WHERE c.name = 'unheard' AND r.run_date = '2026-04-19'" 10 \
+    "the new connector's slot, without waiting for the minute's reload"
+serve_stop l1
 echo "PASS test_serve_schedule_edits"

@@ -311,15 +311,14 @@ echo "== a merge that fails still counts what the run received and rejected"
 m=$(mis mergefail '{"rows": [["MF1", "1.00"], ["MF2", "2.00"], ["MF3", "bad"]]}')
 run_json "$m" --date 2025-10-02
 assert_eq PARTIAL_SUCCESS "$(jget '["status"]' <<<"$out")" "first load"
-# The reload goes through the merge, which waits for this lock past its lock_timeout.
-q "ALTER ROLE $PGUSER SET lock_timeout = '1s'" >/dev/null
-psql -X -q -c "BEGIN; SELECT pg_advisory_xact_lock(1129534283, 'sp_v2_bank_statements'::regclass::oid::int4); SELECT pg_sleep(6); COMMIT;" >/dev/null &
-locker=$!
-sleep 0.5
+# The reload goes through the merge, which the target table now refuses
+# (a load no longer gives up on a role's lock_timeout: it waits its turn).
+q "CREATE FUNCTION refuse_merge() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'merge refused for the test'; END \$\$;
+   CREATE TRIGGER refuse_merge BEFORE INSERT OR UPDATE ON sp_v2_bank_statements FOR EACH STATEMENT EXECUTE FUNCTION refuse_merge()" >/dev/null
 run_json "$m" --date 2025-10-02
-wait "$locker" || true
-q "ALTER ROLE $PGUSER RESET lock_timeout" >/dev/null
-assert_eq FAILED "$(jget '["status"]' <<<"$out")" "the merge timed out on its lock ($(jget '.get("error_message")' <<<"$out"))"
+q "DROP TRIGGER refuse_merge ON sp_v2_bank_statements; DROP FUNCTION refuse_merge()" >/dev/null
+assert_eq FAILED "$(jget '["status"]' <<<"$out")" "the merge failed ($(jget '.get("error_message")' <<<"$out"))"
+assert_contains "$(jget '["error_message"]' <<<"$out")" "merge refused for the test" "the database's reason"
 assert_eq "3|1|1" "$(jget '["records_processed"]' <<<"$out")|$(jget '["records_failed"]' <<<"$out")|$(jget '["details"]["rejected"]' <<<"$out")" \
     "processed, failed and rejected as received"
 

@@ -196,6 +196,19 @@ void ctl_print_error(long status, const json_t *body_in)
     json_decref(body);
 }
 
+/* A 2xx answer with a body is the caller's; any other is shown (as JSON
+ * too under --json) and freed. */
+static json_t *success_or_report(const ctl *c, long status, json_t *out)
+{
+    if (status >= 200 && status <= 299 && out)
+        return out;
+    if (c->json && out)
+        ctl_print_json(out);
+    ctl_print_error(status, out);
+    json_decref(out);
+    return NULL;
+}
+
 json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_t *body,
                  long timeout_s)
 {
@@ -203,14 +216,7 @@ json_t *ctl_call(const ctl *c, const char *method, const char *path, const json_
     json_t *out = NULL;
     if (ctl_request(c, method, path, body, timeout_s, &status, &out) != 0)
         return NULL;
-    if (status < 200 || status > 299 || !out) {
-        if (c->json && out)
-            ctl_print_json(out);
-        ctl_print_error(status, out);
-        json_decref(out);
-        return NULL;
-    }
-    return out;
+    return success_or_report(c, status, out);
 }
 
 /* json_dumps, with DEL and the C1 controls escaped. jansson escapes the C0
@@ -282,14 +288,7 @@ json_t *ctl_follow(const ctl *c, const char *path, long timeout_s, long patience
             fprintf(stderr, "connectorctl: GET %s%s: %s\n", c->url, path, why);
             return NULL;
         }
-        if (status < 200 || status > 299 || !out) {
-            if (c->json && out)
-                ctl_print_json(out);
-            ctl_print_error(status, out);
-            json_decref(out);
-            return NULL;
-        }
-        return out;
+        return success_or_report(c, status, out);
     }
 }
 

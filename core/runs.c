@@ -324,8 +324,8 @@ int cd_runs_requeue(PGconn *conn, int64_t run_id, int attempt, const char *error
     snprintf(id, sizeof id, "%lld", (long long)run_id);
     snprintf(att, sizeof att, "%d", attempt);
     snprintf(delay, sizeof delay, "%.3f", delay_s > 0 ? delay_s : 0.0);
-    char *d = json_dumps(details ? details : json_object(), JSON_COMPACT);
-    const char *p[] = {id, att, error_message, d, delay, consume_attempt ? "t" : "f"};
+    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    const char *p[] = {id, att, error_message, d ? d : "{}", delay, consume_attempt ? "t" : "f"};
     PGresult *res = cd_db_exec(
         conn, "requeueing the run", PGRES_TUPLES_OK,
         "WITH old AS (SELECT id, attempt, worker_id, started_at FROM sp_v2_connector_runs"

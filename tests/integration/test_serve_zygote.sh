@@ -242,7 +242,8 @@ assert_eq "cancelled by CLI|cancelled" "$(q "SELECT error_message || '|' || (det
 assert_eq 0 "$(q "SELECT count(*) FROM sp_v2_notifications WHERE run_id = $id")" "so no RUN_FAILED alert for it"
 id=$(queue "$eos")
 wait_for "SELECT count(*) = 1 FROM sp_v2_connector_run_logs WHERE run_id = $id AND message LIKE 'waiting, my own%'" 20 "its handlers in place"
-serve_stop w2 TERM
+# Its exit status counts (a sanitizer's leak report is one): said, not silent.
+serve_stop w2 TERM || { rc=$?; tail -40 "$CD_TEST_TMP/serve-w2.log"; cd_fail "w2 exited $rc"; }
 assert_eq "QUEUED|1" "$(q "SELECT status, attempt FROM sp_v2_connector_runs WHERE id = $id")" \
     "handed back at shutdown, not failed (it has no retries)"
 assert_contains "$(q "SELECT error_message FROM sp_v2_connector_runs WHERE id = $id")" "handed back" "reason"
